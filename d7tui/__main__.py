@@ -1,0 +1,5 @@
+import sys
+
+from d7tui.cli import main
+
+sys.exit(main())

@@ -1,0 +1,76 @@
+"""What every channel parser shares: JSON decoding into the protocol error, and value coercion
+that never raises (a field of the wrong type is kept as what it is, not turned into an error)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from d7tui.channels.errors import ProtocolError
+from d7tui.safety import clean_json, one_line, safe_text
+
+
+def decode_json(channel: str, body: bytes) -> Any:
+    """The parsed body, or a ProtocolError naming the channel and what was wrong."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(channel, f"response is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        start = one_line(text[:60], 60) if text.strip() else "an empty body"
+        raise ProtocolError(channel, f"response is not JSON: {start}") from None
+
+
+def as_text(value: object) -> str | None:
+    """A display string for a scalar; None stays None; containers become compact JSON."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return safe_text(json.dumps(clean_json(value), ensure_ascii=False))
+
+
+def as_float(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def as_int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def take(
+    item: dict[str, Any], keys: tuple[str, ...], convert: Any, leftovers: dict[str, Any]
+) -> Any:
+    """The first of `keys` present in `item`, converted; a value that does not convert is left in
+    `leftovers` under its own key so it is still shown as what it is."""
+    for key in keys:
+        if key in item:
+            raw = item[key]
+            converted = convert(raw)
+            if converted is None and raw is not None:
+                leftovers[key] = clean_json(raw)
+            return converted
+    return None

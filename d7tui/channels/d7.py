@@ -1,0 +1,142 @@
+"""D7 Networks status reports (SMS, WhatsApp, Viber): one parser for the one envelope they share.
+
+The three pages disagree with each other and with themselves: Viber's sample says
+`number_of_viber_message` where its table says `number_of_sms`, and `"channel": "sms"`; WhatsApp
+may list recipients under `recipients` instead of `messages`. All of it is accepted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from d7tui.channels.common import as_float, as_int, as_text, decode_json, take
+from d7tui.channels.errors import (
+    ApiError,
+    AuthError,
+    ChannelError,
+    NotFound,
+    ProtocolError,
+)
+from d7tui.models import Channel, Recipient, RequestStatus, classify_d7
+from d7tui.safety import clean_json, one_line
+
+TOKEN_SETTING = "D7_API_TOKEN"
+
+# (path template, documented not-found code)
+ROUTES: dict[Channel, tuple[str, str]] = {
+    Channel.SMS: ("/report/v1/message-log/{id}", "MESSAGE_LOG_NOT_EXISTS"),
+    Channel.VIBER: ("/report/v1/viber-log/{id}", "VIBER_MESSAGE_LOG_NOT_EXISTS"),
+    Channel.WHATSAPP: ("/whatsapp/v2/report/{id}", "WHATSAPP_LOG_NOT_EXISTS"),
+}
+WHATSAPP_V1 = "/whatsapp/v1/report/{id}"
+
+_PARTS = ("number_of_sms", "number_of_viber_message", "number_of_messages")
+_COST = ("sms_cost", "viber_cost", "cost", "whatsapp_cost")
+_CORE = {"msg_id", "recipient", "status", "reason", "country", "schedule_time", *_PARTS, *_COST}
+
+
+def _recipient(channel: Channel, item: object, index: int) -> Recipient:
+    if not isinstance(item, dict):
+        return Recipient(
+            msg_id=None,
+            recipient=None,
+            status=None,
+            phase=classify_d7(channel, None)[0],
+            final=False,
+            fields={"value": clean_json(item)},
+            problem=f"recipient #{index + 1} is not an object",
+        )
+    leftovers: dict[str, Any] = {}
+    status = as_text(item.get("status"))
+    phase, final = classify_d7(channel, item.get("status"))
+    fields = {k: clean_json(v) for k, v in item.items() if k not in _CORE}
+    recipient = Recipient(
+        msg_id=as_text(item.get("msg_id")),
+        recipient=as_text(item.get("recipient")),
+        status=status,
+        phase=phase,
+        final=final,
+        reason=as_text(item.get("reason")),
+        cost=take(item, _COST, as_float, leftovers),
+        # D7 bills in its account currency and its report does not name it.
+        currency=None,
+        parts=take(item, _PARTS, as_int, leftovers),
+        country=as_text(item.get("country")),
+        schedule_time=as_text(item.get("schedule_time")),
+        fields={**fields, **leftovers},
+    )
+    return recipient
+
+
+def parse_report(channel: Channel, request_id: str, body: bytes) -> RequestStatus:
+    """A 200 status body, or ProtocolError when it is not the documented envelope."""
+    data = decode_json(channel.value, body)
+    if not isinstance(data, dict):
+        raise ProtocolError(channel.value, f"expected a JSON object, got {type(data).__name__}")
+    key = "messages" if "messages" in data else "recipients" if "recipients" in data else None
+    if key is None:
+        raise ProtocolError(channel.value, "response has no 'messages' list")
+    items = data[key]
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise ProtocolError(channel.value, f"'{key}' is {type(items).__name__}, not a list")
+    recipients = tuple(_recipient(channel, item, i) for i, item in enumerate(items))
+    top = {k: clean_json(v) for k, v in data.items() if k != key}
+    return RequestStatus(
+        request_id=request_id,
+        channel=channel,
+        recipients=recipients,
+        fields=top,
+        raw=(body,),
+    )
+
+
+def error_detail(body: bytes) -> tuple[str | None, str]:
+    """(code, message) from a D7 error body: `detail` is an object, a string, or (422) a list."""
+    try:
+        data = decode_json("d7", body)
+    except ProtocolError:
+        text = body[:200].decode("utf-8", "replace").strip()
+        return None, one_line(text, 160) if text else ""
+    detail = data.get("detail") if isinstance(data, dict) else None
+    if isinstance(detail, dict):
+        code = detail.get("code")
+        message = detail.get("message") or detail.get("msg") or ""
+        return (as_text(code) if code is not None else None), one_line(as_text(message) or "")
+    if isinstance(detail, str):
+        return None, one_line(detail)
+    if isinstance(detail, list):
+        parts = []
+        for entry in detail[:5]:
+            if isinstance(entry, dict):
+                loc = entry.get("loc")
+                where = ".".join(str(p) for p in loc) if isinstance(loc, list) else ""
+                msg = as_text(entry.get("msg")) or as_text(entry.get("type")) or "invalid"
+                parts.append(f"{where}: {msg}" if where else msg)
+            else:
+                parts.append(as_text(entry) or "")
+        return None, one_line("; ".join(parts))
+    return None, one_line(as_text(data) or "", 160) if data is not None else ""
+
+
+def http_error(channel: Channel, status: int, body: bytes) -> ChannelError:
+    """The typed error for a non-200 D7 answer (429/5xx never reach here: the engine owns them)."""
+    code, message = error_detail(body)
+    said = f"{code}: {message}" if code and message else code or message or "no detail"
+    if status in (401, 403):
+        return AuthError(channel.value, TOKEN_SETTING, status=status)
+    if status == 404:
+        return NotFound(channel.value, f"request id not found ({said})", status=404)
+    if status == 402:
+        return ApiError(channel.value, f"insufficient credit (HTTP 402): {said}", status=402)
+    if status == 422:
+        return ApiError(
+            channel.value, f"the API rejected the request (HTTP 422): {said}", status=422
+        )
+    return ApiError(channel.value, f"HTTP {status}: {said}", status=status)
+
+
+def is_documented_not_found(channel: Channel, body: bytes) -> bool:
+    code, _ = error_detail(body)
+    return code == ROUTES[channel][1]

@@ -1,0 +1,238 @@
+"""Command line: `d7tui` (the monitor), `d7tui status`, `d7tui simulate`.
+
+Bad input is one line on standard error and exit status 2, before anything is requested.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn, TextIO
+
+from d7tui import __version__
+from d7tui.channels.errors import AuthError, ChannelError, NotFound
+from d7tui.config import ConfigError, Settings, load_settings
+from d7tui.models import (
+    CHANNEL_CHOICES,
+    IdKind,
+    InfobipSource,
+    InvalidId,
+    RequestStatus,
+    Target,
+    split_ids,
+    validate_id,
+)
+from d7tui.safety import one_line
+
+EXIT_OK, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_AUTH, EXIT_FAILURE = 0, 2, 3, 4, 5
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # argparse prints the whole usage block; one line is easier to act on.
+        sys.stderr.write(f"{self.prog}: {one_line(message)} (see {self.prog} --help)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="d7tui",
+        description="Live delivery status of D7 Networks (SMS, WhatsApp, Viber) and Infobip SMS "
+        "messages. With no command, opens the monitor.",
+    )
+    parser.add_argument("--version", action="version", version=f"d7tui {__version__}")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="open the monitor on the built-in simulator (no account needed)",
+    )
+    parser.add_argument(
+        "--mask", action="store_true", help="start in privacy mode (recipients masked)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    status = sub.add_parser(
+        "status",
+        help="print the status of request ids once and exit",
+        description="Fetch the status of each id once. Exit status: 0 all found, 2 bad usage "
+        "or a bad id (nothing is requested), 3 some not found, 4 authentication, 5 other failure.",
+    )
+    status.add_argument(
+        "ids", nargs="+", metavar="ID", help="request ids; '-' reads standard input"
+    )
+    status.add_argument("--channel", choices=CHANNEL_CHOICES, default="auto")
+    status.add_argument(
+        "--id-kind",
+        choices=[IdKind.BULK.value, IdKind.MESSAGE.value],
+        default=IdKind.BULK.value,
+        help="what an Infobip id is (default bulkId)",
+    )
+    status.add_argument(
+        "--infobip-source",
+        choices=[s.value for s in InfobipSource],
+        help="Infobip: one-time delivery 'reports' (default) or re-readable 'logs'",
+    )
+    status.add_argument("--json", action="store_true", help="JSON Lines, one object per id")
+    status.add_argument(
+        "--max-in-flight", type=int, metavar="N", help="requests in flight at once (default 16)"
+    )
+
+    simulate = sub.add_parser(
+        "simulate",
+        help="serve the built-in simulator of the D7 and Infobip APIs on loopback",
+    )
+    from d7tui.simulator import cli as simulator_cli
+
+    simulator_cli.add_arguments(simulate)
+    return parser
+
+
+def _read_ids(raw: Sequence[str], stdin: TextIO) -> list[str]:
+    ids: list[str] = []
+    for item in raw:
+        if item == "-":
+            ids.extend(split_ids(stdin.read()))
+        else:
+            ids.extend(split_ids(item))
+    return ids
+
+
+def _targets(ids: list[str], channel: str, id_kind: str) -> tuple[list[Target], list[str]]:
+    targets: list[Target] = []
+    errors: list[str] = []
+    seen: set[str] = set()
+    kind = IdKind(id_kind) if channel == "infobip" else IdKind.REQUEST
+    for raw in ids:
+        try:
+            value = validate_id(raw, channel)
+        except InvalidId as exc:
+            errors.append(str(exc))
+            continue
+        if value not in seen:  # duplicates are merged, not fetched twice
+            seen.add(value)
+            targets.append(Target(value, channel, kind))
+    return targets, errors
+
+
+async def _fetch_all(
+    settings: Settings,
+    targets: list[Target],
+    emit: Callable[[Target, RequestStatus | ChannelError], None],
+) -> list[RequestStatus | ChannelError]:
+    from d7tui.channels.status import StatusClient
+
+    results: list[object] = [None] * len(targets)
+    done = [asyncio.Event() for _ in targets]
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(len(targets)):
+        queue.put_nowait(i)
+
+    async with StatusClient(settings) as client:
+
+        async def worker() -> None:
+            # A fixed set of workers rather than one task per id: 10,000 ids never become
+            # 10,000 tasks waiting on the pool.
+            while True:
+                try:
+                    i = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                try:
+                    results[i] = await client.fetch(targets[i])
+                except ChannelError as exc:
+                    results[i] = exc
+                done[i].set()
+
+        workers = [asyncio.create_task(worker()) for _ in range(settings.max_in_flight)]
+        # Print in the order given, each as soon as it and those before it are done.
+        for i in range(len(targets)):
+            await done[i].wait()
+            emit(targets[i], results[i])
+        await asyncio.gather(*workers)
+    return results  # type: ignore[return-value]
+
+
+def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from d7tui import output
+
+    ids = _read_ids(args.ids, sys.stdin)
+    if not ids:
+        err.write("d7tui status: no ids given\n")
+        return EXIT_USAGE
+    targets, problems = _targets(ids, args.channel, args.id_kind)
+    if problems:
+        for problem in problems:
+            err.write(f"d7tui status: {problem}\n")
+        err.write("d7tui status: nothing was requested\n")
+        return EXIT_USAGE
+
+    def emit(target: Target, result: RequestStatus | ChannelError) -> None:
+        if isinstance(result, RequestStatus) and result.incremental and not result.recipients:
+            result = NotFound(
+                "infobip",
+                f"no new delivery report for {target.id_kind.value} {target.request_id} "
+                "(reports are handed out once; --infobip-source logs re-reads the last 48 h)",
+            )
+        if args.json:
+            out.write(output.json_line(target, result) + "\n")
+        elif isinstance(result, RequestStatus):
+            out.write(output.render_table(result) + "\n\n")
+        if isinstance(result, ChannelError):
+            err.write(output.render_error(target, result) + "\n")
+        out.flush()
+        outcomes.append(result)
+
+    outcomes: list[RequestStatus | ChannelError] = []
+    asyncio.run(_fetch_all(settings, targets, emit))
+    if not args.json and any(isinstance(r, RequestStatus) for r in outcomes):
+        out.write(output.legend() + "\n")
+    errors = [r for r in outcomes if isinstance(r, ChannelError)]
+    if any(isinstance(e, AuthError) for e in errors):
+        return EXIT_AUTH
+    if any(not isinstance(e, NotFound) for e in errors):
+        return EXIT_FAILURE
+    if errors:
+        return EXIT_NOT_FOUND
+    return EXIT_OK
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings()
+    for warning in settings.warnings:
+        sys.stderr.write(f"d7tui: warning: {one_line(warning)}\n")
+    changes: dict[str, object] = {}
+    if getattr(args, "infobip_source", None):
+        changes["infobip_source"] = InfobipSource(args.infobip_source)
+    if getattr(args, "max_in_flight", None) is not None:
+        if not 1 <= args.max_in_flight <= 256:
+            raise ConfigError("--max-in-flight must be from 1 to 256")
+        changes["max_in_flight"] = args.max_in_flight
+    if changes:
+        from dataclasses import replace
+
+        settings = replace(settings, **changes)  # type: ignore[arg-type]
+    return settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "simulate":
+            from d7tui.simulator import cli as simulator_cli
+
+            return simulator_cli.run(args)
+        settings = _settings(args)
+        if args.command == "status":
+            return run_status(args, settings, sys.stdout, sys.stderr)
+        from d7tui.ui.app import run_monitor
+
+        return run_monitor(settings, demo=args.demo, mask=args.mask, ids=[])
+    except ConfigError as exc:
+        sys.stderr.write(f"d7tui: {one_line(str(exc))}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK

@@ -1,0 +1,155 @@
+"""Settings: environment variables win over `config.toml` in platformdirs' user config dir.
+
+Every problem names the file and key (and line, where TOML says it), in one line.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+from d7tui.models import InfobipSource
+from d7tui.safety import Secret
+
+APP_NAME = "d7tui"
+DEFAULT_D7_BASE_URL = "https://api.d7networks.com"
+DEFAULT_INFOBIP_BASE_URL = "https://api.infobip.com"
+
+# config.toml key -> environment variable (environment wins)
+_ENV = {
+    "d7_api_token": "D7_API_TOKEN",
+    "d7_base_url": "D7_BASE_URL",
+    "infobip_api_key": "INFOBIP_API_KEY",
+    "infobip_base_url": "INFOBIP_BASE_URL",
+}
+_SECRET_KEYS = ("d7_api_token", "infobip_api_key")
+
+
+class ConfigError(Exception):
+    """A setting that cannot be used; str() is one line naming where it came from."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    d7_token: Secret = field(default_factory=lambda: Secret(""))
+    d7_base_url: str = DEFAULT_D7_BASE_URL
+    infobip_key: Secret = field(default_factory=lambda: Secret(""))
+    infobip_base_url: str = DEFAULT_INFOBIP_BASE_URL
+    infobip_source: InfobipSource = InfobipSource.REPORTS
+    max_in_flight: int = 16
+    timeout: float = 10.0
+    # Warnings found while loading (e.g. a config file others can read); shown, never fatal.
+    warnings: tuple[str, ...] = ()
+
+
+def config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def _check_url(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: expected a URL such as https://api.example.com")
+    url = value.strip().rstrip("/")
+    if (
+        not url.startswith(("http://", "https://"))
+        or len(url) > 500
+        or any(c.isspace() for c in url)
+    ):
+        raise ConfigError(f"{where}: not an http(s) URL")
+    return url
+
+
+def _read_file(path: Path) -> tuple[dict[str, object], list[str]]:
+    warnings: list[str] = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}, warnings
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read ({type(exc).__name__})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    if any(k in data for k in _SECRET_KEYS):
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            mode = 0
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            warnings.append(
+                f"{path} holds an API secret and is readable by others: run chmod 600 {path}"
+            )
+    return data, warnings
+
+
+def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None) -> Settings:
+    """Settings from the environment over the config file; ConfigError names what is wrong."""
+    env = os.environ if env is None else env
+    path = config_path() if path is None else path
+    data, warnings = _read_file(path)
+    known = {*_ENV, "infobip_source", "max_in_flight", "timeout"}
+    for key in data:
+        if key not in known:
+            warnings.append(f"{path}: unknown key {key!r} ignored")
+
+    def pick(key: str) -> tuple[object, str]:
+        var = _ENV[key]
+        if env.get(var):
+            return env[var], f"environment variable {var}"
+        return data.get(key), f"{path}: key {key!r}"
+
+    values: dict[str, object] = {}
+    for key in _SECRET_KEYS:
+        raw, where = pick(key)
+        if raw is not None and not isinstance(raw, str):
+            raise ConfigError(f"{where}: expected a string")
+        token = (raw or "").strip()
+        if any(not c.isprintable() or c.isspace() for c in token):
+            raise ConfigError(f"{where}: contains spaces or control characters")
+        values[key] = Secret(token)
+    d7_raw, d7_where = pick("d7_base_url")
+    ib_raw, ib_where = pick("infobip_base_url")
+    source = env.get("D7TUI_INFOBIP_SOURCE") or data.get("infobip_source", "reports")
+    if source not in {s.value for s in InfobipSource}:
+        raise ConfigError(f"{path}: key 'infobip_source' must be 'reports' or 'logs'")
+    in_flight = data.get("max_in_flight", 16)
+    if not isinstance(in_flight, int) or isinstance(in_flight, bool) or not 1 <= in_flight <= 256:
+        raise ConfigError(f"{path}: key 'max_in_flight' must be an integer from 1 to 256")
+    timeout = data.get("timeout", 10.0)
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout <= 300:
+        raise ConfigError(f"{path}: key 'timeout' must be seconds between 0 and 300")
+    return Settings(
+        d7_token=values["d7_api_token"],  # type: ignore[arg-type]
+        d7_base_url=_check_url(d7_raw, d7_where) if d7_raw else DEFAULT_D7_BASE_URL,
+        infobip_key=values["infobip_api_key"],  # type: ignore[arg-type]
+        infobip_base_url=_check_url(ib_raw, ib_where) if ib_raw else DEFAULT_INFOBIP_BASE_URL,
+        infobip_source=InfobipSource(source),
+        max_in_flight=in_flight,
+        timeout=float(timeout),
+        warnings=tuple(warnings),
+    )
+
+
+def write_config(values: Mapping[str, str | int | float], path: Path | None = None) -> Path:
+    """Write a config file; created 0600 from the start since it may hold a secret."""
+    path = config_path() if path is None else path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for key, value in values.items():
+        if isinstance(value, str):
+            escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+            lines.append(f'{key} = "{escaped}"')
+        else:
+            lines.append(f"{key} = {value}")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    os.chmod(path, 0o600)
+    return path

@@ -1,0 +1,324 @@
+"""The normalized data model shared by every channel: plain dataclasses, no Textual, no httpx.
+
+A *request* (what the user watches: a D7 request id or an Infobip bulk/message id) has *recipients*;
+each recipient carries the raw status exactly as the API said it, the phase d7tui derived from it,
+and every other field the vendor documents (in ``fields``, under the vendor's own key names).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+JSONValue = Any  # a value as json.loads() returns it (after safe_text cleaning)
+
+
+class Phase(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    VIBER = "viber"
+    INFOBIP = "infobip"
+
+
+# What the user may ask for: a concrete channel, or "auto" (ask the three D7 channels at once).
+CHANNEL_CHOICES = ("auto", *(c.value for c in Channel))
+D7_CHANNELS = (Channel.SMS, Channel.WHATSAPP, Channel.VIBER)
+
+
+class IdKind(StrEnum):
+    """Which Infobip filter an id is: D7 ids are always request ids."""
+
+    REQUEST = "request_id"
+    BULK = "bulkId"
+    MESSAGE = "messageId"
+
+
+class InfobipSource(StrEnum):
+    REPORTS = "reports"  # one-time: reading them takes them away from every other consumer
+    LOGS = "logs"  # re-readable for 48 h
+
+
+# ---------------------------------------------------------------------------------------------
+# Phase mapping. The raw status is always kept; the phase is only our reading of it.
+
+_D7_STATUS: dict[str, tuple[Phase, bool]] = {
+    "scheduled": (Phase.PENDING, False),
+    "accepted": (Phase.PENDING, False),
+    "queued": (Phase.PENDING, False),
+    "processed": (Phase.PENDING, False),
+    "processing": (Phase.PENDING, False),
+    "sent": (Phase.PENDING, False),
+    "delivered": (Phase.DELIVERED, True),
+    "read": (Phase.READ, True),
+    # The vendor spells SMS failure both ways across its own pages; Viber uses "undelivered".
+    "un_delivered": (Phase.FAILED, True),
+    "undelivered": (Phase.FAILED, True),
+    "not_reachable": (Phase.FAILED, True),
+    "spam_content": (Phase.FAILED, True),
+    "insufficient_credit": (Phase.FAILED, True),
+    "rejected": (Phase.FAILED, True),
+    "failed": (Phase.FAILED, True),
+    "dropped": (Phase.FAILED, True),
+    "expired": (Phase.FAILED, True),
+}
+
+
+def classify_d7(channel: Channel, status: object) -> tuple[Phase, bool]:
+    """Phase and finality of a D7 (sms/whatsapp/viber) raw status; unknown values are not errors."""
+    if not isinstance(status, str):
+        return Phase.UNKNOWN, False
+    phase, final = _D7_STATUS.get(status.strip().lower(), (Phase.UNKNOWN, False))
+    if channel is Channel.WHATSAPP and phase is Phase.DELIVERED:
+        final = False  # a delivered WhatsApp message can still become "read"
+    return phase, final
+
+
+_INFOBIP_GROUP: dict[str, tuple[Phase, bool]] = {
+    "PENDING": (Phase.PENDING, False),
+    "ACCEPTED": (Phase.PENDING, False),
+    "UNDELIVERABLE": (Phase.FAILED, True),
+    "EXPIRED": (Phase.FAILED, True),
+    "REJECTED": (Phase.FAILED, True),
+}
+_INFOBIP_GROUP_IDS = {1: "PENDING", 2: "UNDELIVERABLE", 3: "DELIVERED", 4: "EXPIRED", 5: "REJECTED"}
+
+
+def classify_infobip(
+    group_name: object, name: object, group_id: object = None
+) -> tuple[Phase, bool]:
+    """Infobip's phase comes from the status *name* first: DELIVERED_TO_OPERATOR is in group
+    DELIVERED but a handset report may still follow; DELIVERED_TO_HANDSET is final."""
+    status_name = name.strip().upper() if isinstance(name, str) else ""
+    if status_name == "DELIVERED_TO_HANDSET":
+        return Phase.DELIVERED, True
+    if status_name == "DELIVERED_TO_OPERATOR":
+        return Phase.DELIVERED, False
+    group = group_name.strip().upper() if isinstance(group_name, str) else ""
+    if not group and isinstance(group_id, int) and not isinstance(group_id, bool):
+        group = _INFOBIP_GROUP_IDS.get(group_id, "")
+    if not group and status_name:
+        group = status_name.split("_", 1)[0]
+    if group == "DELIVERED":
+        # A DELIVERED-group name we do not know: delivered, but not provably to the handset.
+        return Phase.DELIVERED, False
+    return _INFOBIP_GROUP.get(group, (Phase.UNKNOWN, False))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One message of a request, as last reported."""
+
+    msg_id: str | None
+    recipient: str | None
+    status: str | None  # the raw status as the API spelled it (cleaned of control characters)
+    phase: Phase
+    final: bool
+    reason: str | None = None
+    cost: float | None = None
+    currency: str | None = None
+    parts: int | None = None
+    country: str | None = None
+    schedule_time: str | None = None
+    # Every other field the API gave for this recipient, under the vendor's own key names.
+    fields: dict[str, JSONValue] = field(default_factory=dict)
+    # A sibling-local parse problem (the recipient is kept, shown as what it is).
+    problem: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Stable identity of this recipient inside its request."""
+        return self.msg_id or self.recipient or ""
+
+    def to_json(self) -> dict[str, JSONValue]:
+        out: dict[str, JSONValue] = {
+            "msg_id": self.msg_id,
+            "recipient": self.recipient,
+            "status": self.status,
+            "phase": self.phase.value,
+            "final": self.final,
+            "reason": self.reason,
+            "cost": self.cost,
+            "currency": self.currency,
+            "parts": self.parts,
+            "country": self.country,
+            "schedule_time": self.schedule_time,
+        }
+        out.update({k: v for k, v in self.fields.items() if k not in out})
+        if self.problem:
+            out["problem"] = self.problem
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class RequestStatus:
+    """What one status call (or one drain of Infobip reports) said about a watched id."""
+
+    request_id: str
+    channel: Channel
+    recipients: tuple[Recipient, ...]
+    # Top-level fields other than the recipient list (total_recipients, the API's own "channel",
+    # request_stage, schedule_time, ...), under the vendor's key names.
+    fields: dict[str, JSONValue] = field(default_factory=dict)
+    # The response bodies exactly as received (several for a drained Infobip pull), for export.
+    raw: tuple[bytes, ...] = ()
+    # True for Infobip's one-time reports: `recipients` holds only what is new since the last
+    # pull, in the order received (the same message may appear twice), to be merged with what
+    # was known before (see `observe`).
+    incremental: bool = False
+
+    @property
+    def final(self) -> bool:
+        return bool(self.recipients) and all(r.final for r in self.recipients)
+
+    def phase_counts(self) -> dict[Phase, int]:
+        counts = dict.fromkeys(Phase, 0)
+        for r in self.recipients:
+            counts[r.phase] += 1
+        return counts
+
+    def total_cost(self) -> tuple[float, str | None] | None:
+        costs = [r for r in self.recipients if r.cost is not None]
+        if not costs:
+            return None
+        currencies = {r.currency for r in costs}
+        return sum(r.cost or 0.0 for r in costs), (
+            currencies.pop() if len(currencies) == 1 else None
+        )
+
+    def to_json(self) -> dict[str, JSONValue]:
+        out: dict[str, JSONValue] = {"request_id": self.request_id, "channel": self.channel.value}
+        out.update({k: v for k, v in self.fields.items() if k not in ("request_id",)})
+        out["channel"] = self.channel.value
+        if "channel" in self.fields and self.fields["channel"] != self.channel.value:
+            out["api_channel"] = self.fields["channel"]
+        out["recipients"] = [r.to_json() for r in self.recipients]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A watched id and how to ask for it."""
+
+    request_id: str
+    channel: str = "auto"  # one of CHANNEL_CHOICES
+    id_kind: IdKind = IdKind.REQUEST
+
+    @property
+    def is_infobip(self) -> bool:
+        return self.channel == Channel.INFOBIP.value
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A status change of one recipient, as observed by d7tui."""
+
+    at: float  # unix time the change was observed
+    request_id: str
+    recipient_key: str
+    recipient: str | None
+    old_status: str | None
+    new_status: str | None
+    old_phase: Phase | None
+    new_phase: Phase
+    reason: str | None = None
+
+
+def _transition(at: float, request_id: str, prev: Recipient | None, r: Recipient) -> Transition:
+    return Transition(
+        at=at,
+        request_id=request_id,
+        recipient_key=r.key,
+        recipient=r.recipient,
+        old_status=prev.status if prev else None,
+        new_status=r.status,
+        old_phase=prev.phase if prev else None,
+        new_phase=r.phase,
+        reason=r.reason,
+    )
+
+
+def observe(
+    before: RequestStatus | None, update: RequestStatus, at: float
+) -> tuple[RequestStatus, list[Transition]]:
+    """The new known state of a request and every recipient status change the update shows.
+
+    A full report replaces what was known; an incremental one (Infobip reports) is applied
+    report by report, so an intermediate status handed out in the same batch as the final one
+    is still a transition of its own.
+    """
+    known: dict[str, Recipient] = (
+        {r.key: r for r in before.recipients} if before is not None else {}
+    )
+    transitions: list[Transition] = []
+    merged: dict[str, Recipient] = dict(known) if update.incremental else {}
+    for r in update.recipients:
+        prev = merged.get(r.key) if update.incremental else known.get(r.key)
+        if prev is None or prev.status != r.status:
+            transitions.append(_transition(at, update.request_id, prev, r))
+        merged[r.key] = r
+    fields = {**(before.fields if before and update.incremental else {}), **update.fields}
+    raw = (before.raw if before and update.incremental else ()) + update.raw
+    state = RequestStatus(
+        request_id=update.request_id,
+        channel=update.channel,
+        recipients=tuple(merged.values()),
+        fields=fields,
+        raw=raw[-20:],  # enough for an export of what was seen, bounded for a long watch
+        incremental=False,
+    )
+    return state, transitions
+
+
+# ---------------------------------------------------------------------------------------------
+# Id validation: a bad id is refused before any request is made.
+
+MAX_INFOBIP_ID = 200
+_INFOBIP_ID_RE = re.compile(r"^[A-Za-z0-9._:~@+=-]+$")
+
+
+class InvalidId(ValueError):
+    """An id that can never be valid for the channel asked; its str() is one line for the user."""
+
+
+def validate_id(raw: str, channel: str) -> str:
+    """The id, normalized, or InvalidId. D7 ids are UUIDs; Infobip ids are free-form but bounded."""
+    value = raw.strip()
+    shown = value if len(value) <= 60 else value[:57] + "..."
+    shown = "".join(ch if ch.isprintable() else "?" for ch in shown)
+    if not value:
+        raise InvalidId("empty id")
+    if channel == Channel.INFOBIP.value:
+        if len(value) > MAX_INFOBIP_ID:
+            raise InvalidId(f"Infobip id longer than {MAX_INFOBIP_ID} characters: {shown!r}")
+        if not _INFOBIP_ID_RE.match(value):
+            raise InvalidId(
+                f"Infobip id {shown!r} has characters an id cannot have "
+                "(letters, digits and . _ : ~ @ + = - only)"
+            )
+        return value
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        raise InvalidId(f"not a D7 request id (expected a UUID): {shown!r}") from None
+    if value.lower() != str(parsed) and value.replace("-", "").lower() != parsed.hex:
+        raise InvalidId(f"not a D7 request id (expected a UUID): {shown!r}")
+    return str(parsed)
+
+
+def split_ids(text: str) -> list[str]:
+    """Ids from a paste or standard input: one per line, or separated by white space or commas."""
+    return [part for part in re.split(r"[\s,;]+", text) if part]

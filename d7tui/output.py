@@ -1,0 +1,126 @@
+"""Plain-text and JSON Lines renderings of request statuses for the command line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from d7tui.channels.errors import ChannelError
+from d7tui.models import Phase, Recipient, RequestStatus, Target
+
+PHASE_SYMBOL = {
+    Phase.PENDING: "…",
+    Phase.DELIVERED: "✓",
+    Phase.READ: "✓✓",
+    Phase.FAILED: "✗",
+    Phase.UNKNOWN: "?",
+}
+
+# The channel's own fields worth a glance in the table; --json carries all of them.
+_DETAIL_KEYS = (
+    "originator",
+    "conversation_type",
+    "message_type",
+    "template_id",
+    "from",
+    "doneAt",
+    "mccMnc",
+)
+
+
+def phase_summary(status: RequestStatus) -> str:
+    counts = status.phase_counts()
+    parts = [f"{n} {PHASE_SYMBOL[p]}" for p, n in counts.items() if n]
+    return " ".join(parts) or "no recipients"
+
+
+def format_cost(cost: float | None, currency: str | None = None) -> str:
+    if cost is None:
+        return "-"
+    text = f"{cost:.4f}".rstrip("0").rstrip(".") if cost else "0"
+    return f"{text} {currency}" if currency else text
+
+
+def _cell(value: object) -> str:
+    return "-" if value is None or value == "" else str(value)
+
+
+def _details(r: Recipient) -> str:
+    bits = [f"{k}={_cell(r.fields[k])}" for k in _DETAIL_KEYS if r.fields.get(k) is not None]
+    action = (
+        r.fields.get("status", {}).get("action")
+        if isinstance(r.fields.get("status"), dict)
+        else None
+    )
+    if action:
+        bits.append(f"action={action}")
+    if r.problem:
+        bits.append(f"problem={r.problem}")
+    return " ".join(bits)
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    out = []
+    for row in rows:
+        line = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row))
+        out.append("  " + line.rstrip())
+    return out
+
+
+def render_table(status: RequestStatus) -> str:
+    total = status.total_cost()
+    cost = format_cost(*total) if total else "-"
+    head = (
+        f"{status.request_id}  {status.channel.value}  {len(status.recipients)} recipient(s)  "
+        f"{phase_summary(status)}  cost {cost}"
+    )
+    lines = [head]
+    for problem in status.fields.get("problems", []) or []:
+        lines.append(f"  ! {problem}")
+    if not status.recipients:
+        return "\n".join(lines)
+    rows = [["RECIPIENT", "COUNTRY", "STATUS", "PHASE", "REASON", "COST", "PARTS", "SCHEDULED", ""]]
+    for r in status.recipients:
+        phase = f"{PHASE_SYMBOL[r.phase]} {r.phase.value}{'' if r.final else '*'}"
+        rows.append(
+            [
+                _cell(r.recipient),
+                _cell(r.country),
+                _cell(r.status),
+                phase,
+                _cell(r.reason),
+                format_cost(r.cost, r.currency),
+                _cell(r.parts),
+                _cell(r.schedule_time),
+                _details(r),
+            ]
+        )
+    lines.extend(_table(rows))
+    return "\n".join(lines)
+
+
+def render_error(target: Target, error: ChannelError) -> str:
+    return f"{target.request_id}: {error}"
+
+
+def json_line(target: Target, result: RequestStatus | ChannelError) -> str:
+    if isinstance(result, RequestStatus):
+        data = result.to_json()
+    else:
+        data = {
+            "request_id": target.request_id,
+            "channel": target.channel,
+            "recipients": [],
+            "error": {
+                "kind": result.kind.value,
+                "message": str(result),
+                "http_status": result.status,
+            },
+        }
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def legend() -> str:
+    symbols: Iterable[str] = (f"{s} {p.value}" for p, s in PHASE_SYMBOL.items())
+    return "phases: " + ", ".join(symbols) + "; * = not final yet"

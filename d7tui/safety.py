@@ -1,0 +1,80 @@
+"""Defences for text that came from outside (an API, a paste) and for secrets.
+
+External strings are cleaned exactly once, when parsed: after that every layer may show them.
+Markup is a separate concern handled where text is drawn (the UI never parses external text as
+markup); here we only make sure no control character can reach a terminal.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# C0 controls except TAB/LF (made visible below anyway), DEL, C1 controls, and the bidi
+# overrides/isolates that can reorder what a support engineer reads (Trojan-Source style).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+MAX_FIELD = 4096  # a 1 MB vendor field is kept in the raw body, not on screen
+
+
+def _visible(match: re.Match[str]) -> str:
+    ch = match.group()
+    code = ord(ch)
+    if code < 0x20:
+        return chr(0x2400 + code)  # U+2400 block: ␛ for ESC, ␊ for LF ...
+    if code == 0x7F:
+        return "\u2421"  # ␡
+    return f"<U+{code:04X}>"
+
+
+def safe_text(value: str, limit: int = MAX_FIELD) -> str:
+    """The string with every control character made visible, and bounded in length."""
+    cleaned = _CONTROL.sub(_visible, value)
+    if len(cleaned) > limit:
+        cleaned = f"{cleaned[:limit]}… ({len(value):,} characters)"
+    return cleaned
+
+
+def clean_json(value: Any, limit: int = MAX_FIELD) -> Any:
+    """A parsed JSON value with every string in it (keys too) passed through safe_text."""
+    if isinstance(value, str):
+        return safe_text(value, limit)
+    if isinstance(value, dict):
+        return {safe_text(str(k), 200): clean_json(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_json(v, limit) for v in value]
+    return value
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """A message fit for one line of standard error or a toast."""
+    flat = " ".join(safe_text(text, limit * 2).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class Secret:
+    """An API token. Its repr/str never show the value, so no traceback, log or dump can."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __reduce__(self) -> Any:  # pickling would be one more way out
+        raise TypeError("a Secret cannot be pickled")

@@ -1,0 +1,198 @@
+"""`d7tui status`: what a user running it against the (simulated) APIs sees, and its exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from d7tui.cli import main
+from d7tui.simulator import Simulator
+
+TOKEN = "sim-token-5f0c2b"
+IB_KEY = "sim-key-77aa"
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Simulator]:
+    simulator = Simulator(token=TOKEN, infobip_key=IB_KEY, seed=7)
+    simulator.start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def env(sim: Simulator, monkeypatch: pytest.MonkeyPatch, tmp_path) -> dict[str, str]:
+    values = {
+        "D7_API_TOKEN": TOKEN,
+        "D7_BASE_URL": sim.base_url,
+        "INFOBIP_API_KEY": IB_KEY,
+        "INFOBIP_BASE_URL": sim.base_url,
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("D7TUI_INFOBIP_SOURCE", raising=False)
+    return values
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str, stdin: str = "") -> tuple[int, str, str]:
+    old = sys.stdin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse usage errors
+        code = int(exc.code or 0)
+    finally:
+        sys.stdin = old
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_status_table_shows_every_recipient(sim, env, capsys):
+    rid = sim.create_request("sms", recipients=["+971501234567", "+971507654321"])
+    code, out, err = run(capsys, "status", rid)
+    assert code == 0, err
+    assert rid in out
+    assert "+971501234567" in out and "+971507654321" in out
+    assert "sms" in out
+    assert err == ""
+
+
+def test_auto_finds_the_channel_that_has_the_id(sim, env, capsys):
+    rid = sim.create_request("viber", recipients=["+971501112233"])
+    code, out, _ = run(capsys, "status", rid, "--json")
+    assert code == 0
+    line = json.loads(out)
+    assert line["channel"] == "viber"
+    recipient = line["recipients"][0]
+    for key in (
+        "msg_id",
+        "recipient",
+        "status",
+        "phase",
+        "final",
+        "reason",
+        "cost",
+        "currency",
+        "parts",
+        "country",
+        "schedule_time",
+    ):
+        assert key in recipient
+    assert recipient["recipient"] == "+971501112233"
+
+
+def test_json_lines_keep_input_order_and_read_stdin(sim, env, capsys):
+    ids = [sim.create_request("sms", recipients=[f"+97150000000{i}"]) for i in range(5)]
+    code, out, _ = run(capsys, "status", "-", "--channel", "sms", "--json", stdin="\n".join(ids))
+    assert code == 0
+    assert [json.loads(line)["request_id"] for line in out.splitlines()] == ids
+
+
+def test_duplicates_are_merged(sim, env, capsys):
+    rid = sim.create_request("sms", recipients=["+971500000009"])
+    code, out, _ = run(capsys, "status", rid, rid.upper(), "--json")
+    assert code == 0
+    assert len(out.splitlines()) == 1
+
+
+def test_bad_id_is_refused_before_anything_is_requested(sim, env, capsys):
+    before = sim.request_count
+    code, out, err = run(capsys, "status", str(uuid.uuid4()), "../../etc/passwd")
+    assert code == 2
+    assert out == ""
+    assert "not a D7 request id" in err
+    assert len(err.strip().splitlines()) == 2  # the refused id, and "nothing was requested"
+    assert sim.request_count == before
+
+
+def test_unknown_id_exits_3_with_one_line(sim, env, capsys):
+    found = sim.create_request("sms", recipients=["+971500000010"])
+    missing = str(uuid.uuid4())
+    code, out, err = run(capsys, "status", found, missing)
+    assert code == 3
+    assert found in out
+    assert err.count("\n") == 1 and missing in err and "not found" in err
+
+
+def test_wrong_token_exits_4_names_the_setting_and_never_prints_it(sim, env, capsys, monkeypatch):
+    monkeypatch.setenv("D7_API_TOKEN", "wrong-token-123456")
+    code, out, err = run(capsys, "status", str(uuid.uuid4()), "--channel", "sms")
+    assert code == 4
+    assert "D7_API_TOKEN" in err
+    assert "wrong-token-123456" not in out + err
+    assert TOKEN not in out + err
+
+
+def test_missing_token_exits_4(sim, env, capsys, monkeypatch):
+    monkeypatch.delenv("D7_API_TOKEN")
+    code, _, err = run(capsys, "status", str(uuid.uuid4()))
+    assert code == 4
+    assert "D7_API_TOKEN" in err
+
+
+def test_unreachable_exits_5(env, capsys, monkeypatch):
+    # A port nothing listens on: connection refused, retried, then one clear line.
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("D7_BASE_URL", f"http://127.0.0.1:{port}")
+    code, _, err = run(capsys, "status", str(uuid.uuid4()), "--channel", "sms")
+    assert code == 5
+    assert "unreachable" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_infobip_reports_are_shown_then_handed_out_once(sim, env, capsys):
+    bulk_id, _ = sim.create_infobip_bulk(["41793026727", "41793026834"])
+    sim.advance(600)  # every message finished: its report is waiting
+    code, out, err = run(capsys, "status", bulk_id, "--channel", "infobip", "--json")
+    assert code == 0, err
+    line = json.loads(out)
+    assert {r["recipient"] for r in line["recipients"]} == {"41793026727", "41793026834"}
+    assert all("bulkId" in r and "sentAt" in r for r in line["recipients"])
+    # The reports were handed out: asking again finds nothing new, and says why.
+    code, out, err = run(capsys, "status", bulk_id, "--channel", "infobip")
+    assert code == 3
+    assert "handed out once" in err
+
+
+def test_infobip_logs_can_be_reread(sim, env, capsys):
+    bulk_id, _ = sim.create_infobip_bulk(["41790000001"])
+    sim.advance(600)
+    for _ in range(2):
+        code, out, _ = run(
+            capsys, "status", bulk_id, "--channel", "infobip", "--infobip-source", "logs", "--json"
+        )
+        assert code == 0
+        assert json.loads(out)["recipients"][0]["recipient"] == "41790000001"
+
+
+def test_bad_usage_is_one_line(env, capsys):
+    code, out, err = run(capsys, "status", "--channel", "telegram", str(uuid.uuid4()))
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "telegram" in err
+
+
+def test_console_script_runs_as_a_module(sim, env):
+    rid = sim.create_request("whatsapp", recipients=["+919061700000"])
+    proc = subprocess.run(
+        [sys.executable, "-m", "d7tui", "status", rid, "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["channel"] == "whatsapp"
