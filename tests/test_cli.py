@@ -179,7 +179,7 @@ def test_infobip_logs_can_be_reread(sim, env, capsys):
 
 
 def test_bad_usage_is_one_line(env, capsys):
-    code, out, err = run(capsys, "status", "--channel", "telegram", str(uuid.uuid4()))
+    code, _, err = run(capsys, "status", "--channel", "telegram", str(uuid.uuid4()))
     assert code == 2
     assert len(err.strip().splitlines()) == 1
     assert "telegram" in err
