@@ -9,6 +9,7 @@ end slow requests; a 429 slows every request to that host, not just the one that
 from __future__ import annotations
 
 import asyncio
+import datetime
 import email.utils
 import logging
 import random
@@ -56,6 +57,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     if when is None:
         return None
+    if when.tzinfo is None:  # "-0000": an HTTP-date is always UTC, never local time
+        when = when.replace(tzinfo=datetime.UTC)
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
@@ -171,7 +174,9 @@ class Engine:
                     self.stats["5xx"] += 1
                     last_problem = f"server error (HTTP {reply.status_code})"
                     if not idempotent:
-                        raise Unreachable(channel, f"{last_problem} (not retried)", status=502)
+                        raise Unreachable(
+                            channel, f"{last_problem} (not retried)", status=reply.status_code
+                        )
                 else:
                     return Response(reply.status_code, reply.headers, body)
             if attempt + 1 < self.policy.attempts:

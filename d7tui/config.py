@@ -116,9 +116,16 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
         values[key] = Secret(token)
     d7_raw, d7_where = pick("d7_base_url")
     ib_raw, ib_where = pick("infobip_base_url")
-    source = env.get("D7TUI_INFOBIP_SOURCE") or data.get("infobip_source", "reports")
-    if source not in {s.value for s in InfobipSource}:
-        raise ConfigError(f"{path}: key 'infobip_source' must be 'reports' or 'logs'")
+    source_env = env.get("D7TUI_INFOBIP_SOURCE")
+    source = source_env or data.get("infobip_source", "reports")
+    source_where = (
+        "environment variable D7TUI_INFOBIP_SOURCE"
+        if source_env
+        else f"{path}: key 'infobip_source'"
+    )
+    # isinstance first: a TOML array or table is unhashable and `in` a set would raise TypeError.
+    if not isinstance(source, str) or source not in {s.value for s in InfobipSource}:
+        raise ConfigError(f"{source_where} must be 'reports' or 'logs'")
     in_flight = data.get("max_in_flight", 16)
     if not isinstance(in_flight, int) or isinstance(in_flight, bool) or not 1 <= in_flight <= 256:
         raise ConfigError(f"{path}: key 'max_in_flight' must be an integer from 1 to 256")
@@ -127,9 +134,12 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
         raise ConfigError(f"{path}: key 'timeout' must be seconds between 0 and 300")
     return Settings(
         d7_token=values["d7_api_token"],  # type: ignore[arg-type]
-        d7_base_url=_check_url(d7_raw, d7_where) if d7_raw else DEFAULT_D7_BASE_URL,
+        # `is not None`: a present but falsy value (false, "", 0) is a mistake to name, not a default.
+        d7_base_url=_check_url(d7_raw, d7_where) if d7_raw is not None else DEFAULT_D7_BASE_URL,
         infobip_key=values["infobip_api_key"],  # type: ignore[arg-type]
-        infobip_base_url=_check_url(ib_raw, ib_where) if ib_raw else DEFAULT_INFOBIP_BASE_URL,
+        infobip_base_url=(
+            _check_url(ib_raw, ib_where) if ib_raw is not None else DEFAULT_INFOBIP_BASE_URL
+        ),
         infobip_source=InfobipSource(source),
         max_in_flight=in_flight,
         timeout=float(timeout),
@@ -144,12 +154,26 @@ def write_config(values: Mapping[str, str | int | float], path: Path | None = No
     lines = []
     for key, value in values.items():
         if isinstance(value, str):
-            escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-            lines.append(f'{key} = "{escaped}"')
+            lines.append(f"{key} = {_toml_string(value)}")
         else:
             lines.append(f"{key} = {value}")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # An existing file keeps its mode through O_CREAT: narrow it before the secret is written.
+    os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
-    os.chmod(path, 0o600)
     return path
+
+
+def _toml_string(value: str) -> str:
+    """A TOML basic string: quote, backslash and control characters escaped (a raw newline or
+    control character would make the file unreadable)."""
+    out = []
+    for ch in value:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'

@@ -11,9 +11,16 @@ import re
 from typing import Any
 
 # C0 controls except TAB/LF (made visible below anyway), DEL, C1 controls, and the bidi
-# overrides/isolates that can reorder what a support engineer reads (Trojan-Source style).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+# overrides/isolates that can reorder what a support engineer reads (Trojan-Source style), and
+# lone surrogates (JSON's "\ud800" decodes to one), which no UTF-8 terminal or file can take.
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\ud800-\udfff]"
+)
 MAX_FIELD = 4096  # a 1 MB vendor field is kept in the raw body, not on screen
+# json.loads accepts nesting almost as deep as the interpreter's stack; walking that again
+# (cleaning, json.dumps, repr) from a few frames deeper would raise RecursionError. No vendor
+# body nests more than a handful of levels, so deeper values are summarised instead.
+MAX_DEPTH = 32
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -23,6 +30,8 @@ def _visible(match: re.Match[str]) -> str:
         return chr(0x2400 + code)  # U+2400 block: ␛ for ESC, ␊ for LF ...
     if code == 0x7F:
         return "\u2421"  # ␡
+    if 0xD800 <= code <= 0xDFFF:
+        return "\ufffd"
     return f"<U+{code:04X}>"
 
 
@@ -34,14 +43,17 @@ def safe_text(value: str, limit: int = MAX_FIELD) -> str:
     return cleaned
 
 
-def clean_json(value: Any, limit: int = MAX_FIELD) -> Any:
-    """A parsed JSON value with every string in it (keys too) passed through safe_text."""
+def clean_json(value: Any, limit: int = MAX_FIELD, _depth: int = 0) -> Any:
+    """A parsed JSON value with every string in it (keys too) passed through safe_text;
+    containers nested deeper than MAX_DEPTH are replaced by a short note."""
     if isinstance(value, str):
         return safe_text(value, limit)
+    if isinstance(value, dict | list) and _depth >= MAX_DEPTH:
+        return f"… (nested deeper than {MAX_DEPTH} levels)"
     if isinstance(value, dict):
-        return {safe_text(str(k), 200): clean_json(v, limit) for k, v in value.items()}
+        return {safe_text(str(k), 200): clean_json(v, limit, _depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [clean_json(v, limit) for v in value]
+        return [clean_json(v, limit, _depth + 1) for v in value]
     return value
 
 

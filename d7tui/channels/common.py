@@ -18,7 +18,9 @@ def decode_json(channel: str, body: bytes) -> Any:
         raise ProtocolError(channel, f"response is not valid UTF-8 (byte {exc.start})") from None
     try:
         return json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+    # ValueError, not only JSONDecodeError: an integer of more than 4,300 digits is refused by
+    # int() inside the decoder; RecursionError: nesting deeper than the interpreter's stack.
+    except (ValueError, RecursionError):
         start = one_line(text[:60], 60) if text.strip() else "an empty body"
         raise ProtocolError(channel, f"response is not JSON: {start}") from None
 
@@ -39,12 +41,10 @@ def as_text(value: object) -> str | None:
 def as_float(value: object) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
+    if isinstance(value, int | float | str):
         try:
             return float(value)
-        except ValueError:
+        except (ValueError, OverflowError):  # "abc", or an int beyond a float's range
             return None
     return None
 
@@ -56,8 +56,14 @@ def as_int(value: object) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    if isinstance(value, str):
+        text = value.strip()
+        # isdigit() alone admits "²", which int() refuses; int() refuses 4,300+ digits too.
+        if text.isascii() and text.isdigit():
+            try:
+                return int(text)
+            except ValueError:
+                return None
     return None
 
 

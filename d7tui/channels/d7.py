@@ -49,7 +49,8 @@ def _recipient(channel: Channel, item: object, index: int) -> Recipient:
     leftovers: dict[str, Any] = {}
     status = as_text(item.get("status"))
     phase, final = classify_d7(channel, item.get("status"))
-    fields = {k: clean_json(v) for k, v in item.items() if k not in _CORE}
+    # clean_json of the dict, not of each value: the vendor's keys are external text too.
+    fields = clean_json({k: v for k, v in item.items() if k not in _CORE})
     recipient = Recipient(
         msg_id=as_text(item.get("msg_id")),
         recipient=as_text(item.get("recipient")),
@@ -82,7 +83,7 @@ def parse_report(channel: Channel, request_id: str, body: bytes) -> RequestStatu
     if not isinstance(items, list):
         raise ProtocolError(channel.value, f"'{key}' is {type(items).__name__}, not a list")
     recipients = tuple(_recipient(channel, item, i) for i, item in enumerate(items))
-    top = {k: clean_json(v) for k, v in data.items() if k != key}
+    top = clean_json({k: v for k, v in data.items() if k != key})
     return RequestStatus(
         request_id=request_id,
         channel=channel,
@@ -111,7 +112,7 @@ def error_detail(body: bytes) -> tuple[str | None, str]:
         for entry in detail[:5]:
             if isinstance(entry, dict):
                 loc = entry.get("loc")
-                where = ".".join(str(p) for p in loc) if isinstance(loc, list) else ""
+                where = ".".join(as_text(p) or "" for p in loc) if isinstance(loc, list) else ""
                 msg = as_text(entry.get("msg")) or as_text(entry.get("type")) or "invalid"
                 parts.append(f"{where}: {msg}" if where else msg)
             else:

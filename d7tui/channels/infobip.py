@@ -69,7 +69,8 @@ def parse_report_item(item: object, index: int) -> Recipient:
     problems = []
     if "status" in item and not isinstance(item.get("status"), dict):
         problems.append("'status' is not an object")
-    fields = {k: clean_json(v) for k, v in item.items() if k not in _CORE}
+    # clean_json of the dict, not of each value: the vendor's keys are external text too.
+    fields = clean_json({k: v for k, v in item.items() if k not in _CORE})
     if "price" in item and not isinstance(item.get("price"), dict):
         fields["price"] = clean_json(item["price"])
     if "smsCount" in item and as_int(item.get("smsCount")) is None:

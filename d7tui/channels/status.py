@@ -61,6 +61,9 @@ class StatusClient:
         self.whatsapp_v1 = False  # set once v2 proved not to exist on this server
         # Raw Infobip bodies received but not yet handed to a caller (it was cancelled), by id.
         self._unclaimed: dict[tuple[str, str], list[bytes]] = {}
+        # The pull of one-time reports running for an id, if any: a second caller joins it
+        # instead of starting a parallel drain of the same reports.
+        self._draining: dict[tuple[str, str], asyncio.Future[None]] = {}
 
     async def aclose(self) -> None:
         await self.engine.aclose()
@@ -147,8 +150,12 @@ class StatusClient:
         # A pull of one-time reports runs to the end even if our caller is cancelled: what it
         # receives waits in _unclaimed for the next caller instead of being lost.
         key = (kind.value, ident)
-        task = asyncio.ensure_future(self._drain(key, headers, params))
-        task.add_done_callback(_retrieve)
+        task = self._draining.get(key)
+        if task is None or task.done():
+            task = asyncio.ensure_future(self._drain(key, headers, params))
+            task.add_done_callback(_retrieve)
+            self._draining[key] = task
+            task.add_done_callback(lambda done: self._forget_drain(key, done))
         await asyncio.shield(task)
         return self._infobip_status(ident, self._unclaimed.pop(key, []), incremental=True)
 
@@ -184,6 +191,10 @@ class StatusClient:
                 raise
             # Reports already received matter more than this error: they are handed on now,
             # and the error shows again on the next poll if it persists.
+
+    def _forget_drain(self, key: tuple[str, str], task: asyncio.Future[None]) -> None:
+        if self._draining.get(key) is task:
+            del self._draining[key]
 
     def _infobip_status(
         self, ident: str, bodies: list[bytes], *, incremental: bool

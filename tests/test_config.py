@@ -1,0 +1,242 @@
+"""Settings: the environment wins over config.toml; every problem names its file, key or line."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from d7tui.config import (
+    DEFAULT_D7_BASE_URL,
+    DEFAULT_INFOBIP_BASE_URL,
+    ConfigError,
+    Settings,
+    config_path,
+    load_settings,
+    write_config,
+)
+from d7tui.models import InfobipSource
+from d7tui.safety import Secret
+
+TOKEN = "d7-secret-token-8c1f"
+IB_KEY = "ib-secret-key-42aa"
+
+
+@pytest.fixture
+def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """platformdirs pointed at a temporary config home; the config file's path inside it."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    for var in ("D7_API_TOKEN", "D7_BASE_URL", "INFOBIP_API_KEY", "INFOBIP_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("D7TUI_INFOBIP_SOURCE", raising=False)
+    return tmp_path / "xdg" / "d7tui" / "config.toml"
+
+
+def write(path: Path, text: str, mode: int = 0o600) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    path.chmod(mode)
+    return path
+
+
+def test_config_lives_in_platformdirs_config_dir(xdg: Path) -> None:
+    assert config_path() == xdg
+
+
+def test_defaults_without_file_or_environment(xdg: Path) -> None:
+    loaded = load_settings()
+    assert loaded == Settings()
+    assert not loaded.d7_token and not loaded.infobip_key
+    assert loaded.d7_base_url == DEFAULT_D7_BASE_URL
+    assert loaded.infobip_base_url == DEFAULT_INFOBIP_BASE_URL
+    assert loaded.infobip_source is InfobipSource.REPORTS
+    assert loaded.warnings == ()
+
+
+def test_file_is_read_from_the_platformdirs_location(xdg: Path) -> None:
+    write(
+        xdg,
+        f'd7_api_token = "{TOKEN}"\n'
+        'd7_base_url = "http://127.0.0.1:8080/"\n'
+        f'infobip_api_key = "{IB_KEY}"\n'
+        'infobip_base_url = "https://xyz.api.infobip.com"\n'
+        'infobip_source = "logs"\n'
+        "max_in_flight = 4\n"
+        "timeout = 2.5\n",
+    )
+    loaded = load_settings()
+    assert loaded.d7_token.reveal() == TOKEN
+    assert loaded.d7_base_url == "http://127.0.0.1:8080"  # trailing slash dropped
+    assert loaded.infobip_key.reveal() == IB_KEY
+    assert loaded.infobip_base_url == "https://xyz.api.infobip.com"
+    assert loaded.infobip_source is InfobipSource.LOGS
+    assert (loaded.max_in_flight, loaded.timeout) == (4, 2.5)
+    assert loaded.warnings == ()
+
+
+def test_environment_wins_over_the_file(xdg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(
+        xdg,
+        'd7_api_token = "file-token"\nd7_base_url = "https://file.example"\n'
+        'infobip_api_key = "file-key"\ninfobip_source = "logs"\n',
+    )
+    monkeypatch.setenv("D7_API_TOKEN", TOKEN)
+    monkeypatch.setenv("D7_BASE_URL", "http://env.example:9")
+    monkeypatch.setenv("INFOBIP_API_KEY", IB_KEY)
+    monkeypatch.setenv("D7TUI_INFOBIP_SOURCE", "reports")
+    loaded = load_settings()
+    assert loaded.d7_token.reveal() == TOKEN
+    assert loaded.d7_base_url == "http://env.example:9"
+    assert loaded.infobip_key.reveal() == IB_KEY
+    assert loaded.infobip_source is InfobipSource.REPORTS
+    # An empty variable does not hide the file.
+    monkeypatch.setenv("D7_API_TOKEN", "")
+    assert load_settings().d7_token.reveal() == "file-token"
+
+
+def test_explicit_env_and_path_arguments(tmp_path: Path) -> None:
+    path = write(tmp_path / "elsewhere.toml", 'd7_api_token = "file-token"\n')
+    assert load_settings(env={}, path=path).d7_token.reveal() == "file-token"
+    assert load_settings(env={"D7_API_TOKEN": TOKEN}, path=path).d7_token.reveal() == TOKEN
+
+
+def test_bad_toml_names_the_file_and_line(xdg: Path) -> None:
+    write(xdg, 'd7_base_url = "https://ok.example"\n\nd7_api_token = \n')
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert str(xdg) in message and "line 3" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ('d7_base_url = "ftp://files.example"\n', "key 'd7_base_url': not an http(s) URL"),
+        ('infobip_base_url = "https://a b"\n', "key 'infobip_base_url': not an http(s) URL"),
+        ("d7_base_url = 8080\n", "key 'd7_base_url': expected a URL"),
+        ("d7_base_url = false\n", "key 'd7_base_url': expected a URL"),
+        ('d7_base_url = ""\n', "key 'd7_base_url': expected a URL"),
+        ("d7_api_token = 12345\n", "key 'd7_api_token': expected a string"),
+        ('infobip_api_key = "has space"\n', "key 'infobip_api_key': contains spaces"),
+        ('infobip_api_key = ["a"]\n', "key 'infobip_api_key': expected a string"),
+        ('infobip_source = "webhooks"\n', "key 'infobip_source' must be 'reports' or 'logs'"),
+        ('infobip_source = ["logs"]\n', "key 'infobip_source' must be 'reports' or 'logs'"),
+        ('max_in_flight = "8"\n', "key 'max_in_flight' must be an integer"),
+        ("max_in_flight = 0\n", "key 'max_in_flight' must be an integer"),
+        ("max_in_flight = true\n", "key 'max_in_flight' must be an integer"),
+        ("timeout = -1\n", "key 'timeout' must be seconds"),
+        ("timeout = true\n", "key 'timeout' must be seconds"),
+        ('timeout = "10"\n', "key 'timeout' must be seconds"),
+    ],
+)
+def test_bad_values_name_file_and_key(xdg: Path, text: str, names: str) -> None:
+    write(xdg, text)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert message.startswith(str(xdg)), message
+    assert names in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "names"),
+    [
+        ("D7_BASE_URL", "not a url", "environment variable D7_BASE_URL: not an http(s) URL"),
+        ("INFOBIP_BASE_URL", "ftp://x", "environment variable INFOBIP_BASE_URL: not an http(s)"),
+        ("D7_API_TOKEN", "tok\x1ben", "environment variable D7_API_TOKEN: contains spaces or"),
+        ("D7TUI_INFOBIP_SOURCE", "nope", "environment variable D7TUI_INFOBIP_SOURCE must be"),
+    ],
+)
+def test_bad_environment_values_name_the_variable(
+    xdg: Path, monkeypatch: pytest.MonkeyPatch, var: str, value: str, names: str
+) -> None:
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert names in str(info.value)
+    assert "\x1b" not in str(info.value)
+
+
+def test_a_bad_token_error_never_shows_the_token(xdg: Path) -> None:
+    write(xdg, f'd7_api_token = "{TOKEN} with spaces"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert TOKEN not in str(info.value) and TOKEN not in repr(info.value)
+
+
+def test_unknown_keys_are_warnings(xdg: Path) -> None:
+    write(xdg, 'd7_api_tokn = "typo"\n')
+    loaded = load_settings()
+    assert loaded.warnings == (f"{xdg}: unknown key 'd7_api_tokn' ignored",)
+    assert "typo" not in " ".join(loaded.warnings)
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o660, 0o666])
+def test_secret_in_a_file_others_can_read_is_a_warning(xdg: Path, mode: int) -> None:
+    write(xdg, f'd7_api_token = "{TOKEN}"\n', mode=mode)
+    loaded = load_settings()
+    (warning,) = loaded.warnings
+    assert str(xdg) in warning and "chmod 600" in warning
+    assert TOKEN not in warning
+
+
+def test_no_warning_for_a_private_file_or_a_file_without_secrets(xdg: Path) -> None:
+    write(xdg, f'infobip_api_key = "{IB_KEY}"\n', mode=0o600)
+    assert load_settings().warnings == ()
+    write(xdg, 'd7_base_url = "https://x.example"\n', mode=0o644)
+    assert load_settings().warnings == ()
+
+
+def test_unreadable_file_is_named(xdg: Path) -> None:
+    xdg.parent.mkdir(parents=True)
+    xdg.write_bytes(b'd7_base_url = "\xff"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert str(xdg) in str(info.value)
+
+
+def test_write_config_creates_the_file_0600(xdg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    old = os.umask(0)  # the most permissive umask still yields 0600
+    try:
+        path = write_config({"d7_api_token": TOKEN, "max_in_flight": 8, "timeout": 3.5})
+    finally:
+        os.umask(old)
+    assert path == xdg
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    loaded = load_settings()
+    assert loaded.d7_token.reveal() == TOKEN
+    assert (loaded.max_in_flight, loaded.timeout) == (8, 3.5)
+    assert loaded.warnings == ()
+
+
+def test_write_config_narrows_an_existing_readable_file(xdg: Path) -> None:
+    write(xdg, "# old\n", mode=0o644)
+    write_config({"infobip_api_key": IB_KEY})
+    assert stat.S_IMODE(xdg.stat().st_mode) == 0o600
+    assert load_settings().warnings == ()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=40))
+def test_write_config_round_trips_any_string(value: str) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "config.toml"
+        write_config({"infobip_base_url": value}, path)
+        import tomllib
+
+        assert tomllib.loads(path.read_text(encoding="utf-8")) == {"infobip_base_url": value}
+
+
+def test_settings_repr_never_shows_secrets() -> None:
+    loaded = Settings(d7_token=Secret(TOKEN), infobip_key=Secret(IB_KEY))
+    for shown in (repr(loaded), str(loaded)):
+        assert TOKEN not in shown and IB_KEY not in shown
+        assert "********" in shown
