@@ -267,6 +267,8 @@ def observe(
     merged: dict[str, Recipient] = dict(known) if update.incremental else {}
     for r in update.recipients:
         prev = merged.get(r.key) if update.incremental else known.get(r.key)
+        if update.incremental and prev is not None and prev.final and not r.final:
+            continue  # a late intermediate report cannot undo a final one
         if prev is None or prev.status != r.status:
             transitions.append(_transition(at, update.request_id, prev, r))
         merged[r.key] = r

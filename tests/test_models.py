@@ -388,3 +388,21 @@ def test_secret_never_shows_its_value() -> None:
     assert secret != "tok-123456"
     with pytest.raises(TypeError):
         pickle.dumps(secret)
+
+
+def test_a_late_intermediate_infobip_report_does_not_undo_a_final_one() -> None:
+    from d7tui.models import Channel, Phase, Recipient, RequestStatus, observe
+
+    def report(name: str, final: bool) -> Recipient:
+        return Recipient("m1", "41793026727", name, Phase.DELIVERED, final)
+
+    first = RequestStatus(
+        "B", Channel.INFOBIP, (report("DELIVERED_TO_HANDSET", True),), incremental=True
+    )
+    state, _ = observe(None, first, 1.0)
+    late = RequestStatus(
+        "B", Channel.INFOBIP, (report("DELIVERED_TO_OPERATOR", False),), incremental=True
+    )
+    state, transitions = observe(state, late, 2.0)
+    assert transitions == []
+    assert state.recipients[0].status == "DELIVERED_TO_HANDSET" and state.final
