@@ -1,22 +1,42 @@
-"""A loopback stand-in for the D7 Networks and Infobip status APIs: demo, tests and benchmarks
-all run against it. `Simulator.start()` serves it from its own thread and event loop, so it never
-blocks the process that embeds it."""
+"""A loopback stand-in for the D7 Networks and Infobip status APIs: the demo, the tests and the
+benchmarks all run against it.
+
+    sim = Simulator(seed=0)
+    base_url = sim.start()          # its own thread and event loop: never blocks the caller's
+    rid = sim.create_request("sms", ["+971501234567"])
+    sim.advance(60)                 # simulated time moves; nobody sleeps
+    sim.stop()
+
+Every control method is safe to call from any thread (the world has a lock; faults are swapped
+whole).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
-from d7tui.simulator.api import VendorApi
-from d7tui.simulator.faults import Faults, parse_fault_specs
-from d7tui.simulator.lifecycles import Script, Step
+from d7tui.simulator.api import KINDS, VendorApi
+from d7tui.simulator.faults import Faults, FaultSpecError, parse_fault_specs
+from d7tui.simulator.lifecycles import Script, Step, StepLike
 from d7tui.simulator.server import HttpServer, Reply, Request
-from d7tui.simulator.world import Change, World
+from d7tui.simulator.world import Change, ScriptArg, World
 
-__all__ = ["Change", "Faults", "Script", "Simulator", "Step", "parse_fault_specs"]
+__all__ = [
+    "Change",
+    "FaultSpecError",
+    "Faults",
+    "Script",
+    "Simulator",
+    "Step",
+    "StepLike",
+    "parse_fault_specs",
+]
+
+DemoTarget = tuple[str, str, str, str]  # (id, channel, id_kind, label)
 
 
 class Simulator:
@@ -30,11 +50,19 @@ class Simulator:
         latency_ms: float = 0.0,
         faults: Faults | None = None,
         whatsapp_v2: bool = True,
+        demo: bool = False,
         whatsapp_key: str = "messages",
         sms_failure: str = "un_delivered",
-        demo: bool = False,
         clock: Callable[[], float] | None = None,
     ) -> None:
+        """`whatsapp_key`: the list key of the v2 WhatsApp report ("recipients" as one
+        third-party catalog describes v2; v1 always says "messages"). `sms_failure`: how SMS
+        failure is spelled ("un_delivered", or "undelivered" as one copy of the DLR page has it).
+        `speed`: simulated seconds per real second; 0 freezes time, so only `advance` moves it
+        (what tests want). `clock`: a monotonic clock to use instead of the real one (tests tie
+        it to theirs)."""
+        if latency_ms < 0:
+            raise ValueError("latency_ms must be >= 0")
         kwargs = {"clock": clock} if clock is not None else {}
         self.world = World(seed=seed, speed=speed, sms_failure=sms_failure, **kwargs)
         self.api = VendorApi(
@@ -50,7 +78,7 @@ class Simulator:
         self.base_url = ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._demo: list[tuple[str, str, str, str]] = []
+        self._demo: list[DemoTarget] = []
         if demo:
             from d7tui.simulator.demo import seed_demo
 
@@ -59,82 +87,107 @@ class Simulator:
     # -- serving -------------------------------------------------------------------------------
 
     async def _handle(self, req: Request) -> Reply | None:
-        if req.path == "/_simulator/stats":
+        if req.path == "/_simulator/stats":  # for benchmarks in another process; no auth, no faults
             return Reply(200, json.dumps(self.stats()).encode())
         return await self.api.handle(req)
 
     async def start_async(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        port = await self.server.start(host, port)
-        self.base_url = f"http://{host}:{port}"
+        """Serve on the running loop (for `d7tui simulate`); returns the base URL."""
+        address, bound = await self.server.start(host, port)
+        shown = f"[{address}]" if ":" in address else address
+        self.base_url = f"http://{shown}:{bound}"
         return self.base_url
 
     async def stop_async(self) -> None:
         await self.server.stop()
 
-    def start(self) -> str:
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve from a daemon thread with its own event loop; returns the base URL."""
+        if self._thread is not None:
+            raise RuntimeError("the simulator is already serving")
         ready: Future[str] = Future()
 
         def run() -> None:
             loop = asyncio.new_event_loop()
-            self._loop = loop
             asyncio.set_event_loop(loop)
+            self._loop = loop  # before `ready`: a stop() right after start() must find it
             try:
-                ready.set_result(loop.run_until_complete(self.start_async()))
+                ready.set_result(loop.run_until_complete(self.start_async(host, port)))
             except BaseException as exc:
                 ready.set_exception(exc)
+                loop.close()
                 return
             loop.run_forever()
-            loop.run_until_complete(self.stop_async())
-            loop.close()
+            try:
+                loop.run_until_complete(self.stop_async())
+                _cancel_all(loop)
+            finally:
+                loop.close()
 
-        self._thread = threading.Thread(target=run, name="d7tui-simulator", daemon=True)
-        self._thread.start()
-        return ready.result(timeout=10)
+        thread = threading.Thread(target=run, name="d7tui-simulator", daemon=True)
+        thread.start()
+        try:
+            url = ready.result(timeout=10)
+        except BaseException:
+            thread.join(timeout=10)
+            self._loop = None
+            raise
+        self._thread = thread
+        return url
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            self._loop = None
-            self._thread = None
+        """Stop serving (open connections are dropped); safe to call twice."""
+        loop, thread = self._loop, self._thread
+        self._loop = self._thread = None
+        if loop is not None and thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
 
     # -- control (safe from any thread) --------------------------------------------------------
 
     def create_request(
         self,
         channel: str,
-        recipients: list[str],
-        script: Script | list[Script] | None = None,
-        extra: list[dict[str, object]] | None = None,
+        recipients: Sequence[str],
+        script: ScriptArg = None,
+        extra: Sequence[dict[str, object]] | None = None,
     ) -> str:
-        if channel not in ("sms", "whatsapp", "viber"):
-            raise ValueError(f"not a D7 channel: {channel}")
-        return self.world.create_request(channel, recipients, script, extra)  # type: ignore[arg-type]
+        """A D7 request ("sms" | "whatsapp" | "viber") with one message per recipient; returns
+        its request id. `script`: one list of (offset_s, status[, reason]) steps for every
+        recipient, or a list of such lists, one per recipient; None draws them from the seed.
+        `extra`: per-recipient fields for the body (country, originator, template_id, ...)."""
+        return self.world.create_request(channel, recipients, script, extra)
 
     def create_infobip_bulk(
         self,
-        recipients: list[str],
-        script: Script | list[Script] | None = None,
+        recipients: Sequence[str],
+        script: ScriptArg = None,
         bulk_id: str | None = None,
+        **kwargs: object,
     ) -> tuple[str, list[str]]:
-        return self.world.create_infobip_bulk(recipients, script, bulk_id)  # type: ignore[arg-type]
+        """An Infobip bulk, one message per recipient: (bulkId, messageIds). Keyword extras go
+        to World.create_infobip_bulk (sender, text, callback_data, message_ids)."""
+        return self.world.create_infobip_bulk(recipients, script, bulk_id, **kwargs)  # type: ignore[arg-type]
 
     def advance(self, seconds: float) -> None:
+        """Move simulated time forward; what became due happens now, in time order."""
         self.world.advance(seconds)
 
     def now(self) -> float:
+        """Simulated unix time."""
         return self.world.now()
 
     def set_faults(self, faults: Faults) -> None:
-        with self.world.lock:
-            self.api.set_faults(faults)
+        self.api.set_faults(faults)
+
+    @property
+    def faults(self) -> Faults:
+        return self.api.dice.faults
 
     @property
     def changes(self) -> list[Change]:
-        with self.world.lock:
-            self.world.catch_up()
-            return list(self.world.changes)
+        """Every status change so far, in time order (computed up to now on each read)."""
+        return self.world.snapshot_changes()
 
     @property
     def request_count(self) -> int:
@@ -142,21 +195,38 @@ class Simulator:
 
     @property
     def connections(self) -> int:
+        """TCP connections accepted in all."""
         return self.server.connections
 
     @property
     def counts(self) -> dict[str, int]:
-        return dict(self.api.counts)
+        """Requests by kind: sms, whatsapp, viber, infobip_reports, infobip_logs, send, other,
+        and infobip (reports + logs)."""
+        counts = {kind: self.api.counts[kind] for kind in KINDS}
+        counts["infobip"] = counts["infobip_reports"] + counts["infobip_logs"]
+        return counts
 
     def stats(self) -> dict[str, object]:
         return {
             "requests": self.server.requests,
             "connections": self.server.connections,
             "open_connections": len(self.server.open),
-            "by_kind": dict(self.api.counts),
+            "by_kind": self.counts,
             "changes": len(self.world.changes),
         }
 
-    def demo_targets(self) -> list[tuple[str, str, str, str]]:
-        """(id, channel, id_kind, label) of the seeded demo requests."""
+    def demo_targets(self) -> list[DemoTarget]:
+        """(id, channel, id_kind, label) of the seeded demo traffic; id_kind is "request_id",
+        "bulkId" or "messageId". Empty unless built with demo=True."""
         return list(self._demo)
+
+
+def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left (hung requests' workers) and let it finish, so closing the loop does
+    not warn about pending tasks."""
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())

@@ -1,47 +1,65 @@
-"""The vendors' HTTP surface: paths, auth, and bodies in the shape (and quirks) of their pages."""
+"""The vendors' HTTP surface: which path is what, auth, validation, faults, and what each answers.
+
+Order of checks follows FastAPI (D7's framework, judging by its 404/422 bodies): an unknown path
+or method is refused before auth, auth before validation of the path's request id.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
 import json
+import math
+import random
 import re
 import time
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable
+from urllib.parse import unquote
 
+from d7tui.simulator import bodies, hostile
 from d7tui.simulator.faults import FaultDice, Faults
+from d7tui.simulator.sends import SendError, parse_d7_send, parse_infobip_send
 from d7tui.simulator.server import Reply, Request
-from d7tui.simulator.world import Message, SimRequest, World
+from d7tui.simulator.world import World
 
 _D7_REPORT = re.compile(
-    r"^/(?:report/v1/(?P<log>message-log|viber-log)|whatsapp/(?P<wa>v1|v2)/report)/(?P<id>[^/]*)$"
+    r"^/(?:report/v1/(?P<log>message-log|viber-log)|whatsapp/(?P<wa>v1|v2)/report)/(?P<id>[^/]+)$"
 )
-_NOT_EXISTS = {
-    "sms": ("MESSAGE_LOG_NOT_EXISTS", "Given message request id not exists in the system."),
-    "viber": (
-        "VIBER_MESSAGE_LOG_NOT_EXISTS",
-        "Given viber message request id not exists in the system.",
-    ),
-    "whatsapp": (
-        "WHATSAPP_LOG_NOT_EXISTS",
-        "Given whatsapp message request id not exists in the system.",
-    ),
-}
-_SEND = {
-    "/messages/v1/send": "sms",
+_D7_SEND = {
+    "/messages/v1/send": "sms",  # any `channel` in the body is treated as sms
     "/viber/v1/send": "viber",
     "/whatsapp/v1/send": "whatsapp",
     "/whatsapp/v2/send": "whatsapp",
 }
+_INFOBIP = {
+    "/sms/1/reports": ("GET", "infobip_reports"),
+    "/sms/1/logs": ("GET", "infobip_logs"),
+    "/sms/2/text/advanced": ("POST", "send"),
+}
+KINDS = ("sms", "whatsapp", "viber", "infobip_reports", "infobip_logs", "send", "other")
+_STATUS_KINDS = frozenset(("sms", "whatsapp", "viber", "infobip_reports", "infobip_logs"))
+_PHRASE = {502: "Bad Gateway", 503: "Service Temporarily Unavailable"}
+_NGINX = "<html>\r\n<head><title>{0}</title></head>\r\n<body>\r\n<center><h1>{0}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 
 
 def _json(status: int, data: object, headers: dict[str, str] | None = None) -> Reply:
     return Reply(status, json.dumps(data, ensure_ascii=False).encode(), headers or {})
 
 
-def _not_found_route() -> Reply:
-    return _json(404, {"detail": "Not Found"})  # FastAPI's answer for a route that does not exist
+def _html(status: int, text: str) -> Reply:
+    return Reply(status, text.encode(), content_type="text/html")
+
+
+_Route = Callable[[Request], Reply]
+
+
+def _not_found(_: Request) -> Reply:
+    return _json(404, {"detail": "Not Found"})  # FastAPI's answer for a path that is not a route
+
+
+def _not_allowed(_: Request) -> Reply:
+    return _json(405, {"detail": "Method Not Allowed"})
 
 
 class VendorApi:
@@ -60,326 +78,239 @@ class VendorApi:
         self.token = token
         self.infobip_key = infobip_key
         self.latency = latency_ms / 1000
-        self.dice = FaultDice(faults)
         self.whatsapp_v2 = whatsapp_v2
-        self.whatsapp_key = whatsapp_key
-        self.counts: dict[str, int] = {}
+        self.whatsapp_key = whatsapp_key  # v2's list key; "recipients" per a third-party catalog
+        self.counts: dict[str, int] = dict.fromkeys(KINDS, 0)
+        self.set_faults(faults)
 
     def set_faults(self, faults: Faults) -> None:
+        # Swapped whole (one assignment), so a call from another thread is safe.
         self.dice = FaultDice(faults)
 
     # -- entry ---------------------------------------------------------------------------------
 
     async def handle(self, req: Request) -> Reply | None:
         if self.latency:
-            await asyncio.sleep(self.latency)
-        kind = self._kind(req.path)
-        self.counts[kind] = self.counts.get(kind, 0) + 1
-        fault = self.dice.roll() if kind != "other" else None
+            await asyncio.sleep(self.latency)  # never blocks other connections
+        kind, route = self._classify(req)
+        self.counts[kind] += 1
+        dice = self.dice
+        fault = dice.roll() if kind != "other" else None
         if fault == "timeout":
             return None
         if fault == "5xx":
-            status = self.dice.rng.choice((500, 502, 503))
-            if status == 502:
-                return Reply(
-                    502,
-                    b"<html><body><h1>502 Bad Gateway</h1></body></html>",
-                    content_type="text/html",
-                )
-            return _json(status, {"detail": "Internal Server Error"})
+            return self._server_error(kind, dice)
         if fault == "429":
-            return self._too_many(kind)
-        reply = self._route(req, kind)
-        if reply.status == 200 and kind != "send":
-            if self.dice.malformed():
-                return self._malformed(reply)
-            if self.dice.faults.hostile and self.dice.rng.random() < 0.05:
-                # Invalid UTF-8 inside a string: the body is no longer text at all.
-                reply.body = reply.body.replace(b'"recipient": "', b'"recipient": "\xff\xfe', 1)
+            return self._too_many(kind, dice)
+        reply = route(req)
+        if reply.status == 200 and kind in _STATUS_KINDS:
+            if dice.malformed():
+                return self._malformed(kind, reply, dice.rng)
+            if dice.faults.hostile and dice.chance(0.05):
+                reply.body = hostile.corrupt_utf8(reply.body)
         return reply
 
-    @staticmethod
-    def _kind(path: str) -> str:
-        if path.startswith("/report/v1/message-log/"):
-            return "sms"
-        if path.startswith("/report/v1/viber-log/"):
-            return "viber"
-        if path.startswith("/whatsapp/") and "/report/" in path:
-            return "whatsapp"
-        if path.startswith("/sms/1/"):
-            return "infobip"
-        if path in _SEND or path == "/sms/2/text/advanced":
-            return "send"
-        return "other"
+    def _classify(self, req: Request) -> tuple[str, _Route]:
+        path = req.path
+        if path.startswith("/sms/"):
+            method_kind = _INFOBIP.get(path)
+            if method_kind is None:
+                return "other", _not_found
+            method, kind = method_kind
+            if req.method != method:
+                return kind, _not_allowed
+            handler = {
+                "infobip_reports": self._infobip_reports,
+                "infobip_logs": self._infobip_logs,
+                "send": self._infobip_send,
+            }[kind]
+            return kind, self._infobip_auth(handler)
+        if path in _D7_SEND:
+            channel = _D7_SEND[path]
+            if req.method != "POST":
+                return "send", _not_allowed
+            return "send", self._d7_auth(lambda r: self._d7_send(r, channel))
+        match = _D7_REPORT.match(req.raw_path)
+        if match is None or (match.group("wa") == "v2" and not self.whatsapp_v2):
+            return "other", _not_found
+        channel = {"message-log": "sms", "viber-log": "viber"}.get(match["log"] or "", "whatsapp")
+        if req.method != "GET":
+            return channel, _not_allowed
+        version = match["wa"]
+        request_id = unquote(match["id"])
+        return channel, self._d7_auth(lambda r: self._d7_report(channel, request_id, version))
 
-    def _too_many(self, kind: str) -> Reply:
-        f = self.dice.faults
-        if f.retry_after_http_date:
-            after = email.utils.formatdate(time.time() + f.retry_after, usegmt=True)
-        else:
-            after = f"{f.retry_after:g}"
-        if kind == "infobip":
-            body: object = {
-                "errorCode": "E429",
-                "description": "Too many requests",
-                "action": "Slow down and retry later",
-                "violations": [],
-                "resources": [],
-            }
-        else:
-            body = {"detail": {"code": "TOO_MANY_REQUESTS", "message": "Rate limit exceeded"}}
-        return _json(429, body, {"retry-after": after})
+    # -- auth ----------------------------------------------------------------------------------
 
-    def _malformed(self, reply: Reply) -> Reply:
-        choice = self.dice.rng.randrange(4)
-        if choice == 0:
-            return Reply(200, reply.body[: max(1, len(reply.body) // 2)])  # truncated JSON
-        if choice == 1:
-            return Reply(
-                200, b"<html><body>Service Unavailable</body></html>", content_type="text/html"
-            )
-        if choice == 2:
-            return _json(200, {"messages": "temporarily unavailable", "results": "n/a"})
-        return _json(200, [])
-
-    # -- routes --------------------------------------------------------------------------------
-
-    def _route(self, req: Request, kind: str) -> Reply:
-        if req.path.startswith("/sms/"):
-            if req.headers.get("authorization") != f"App {self.infobip_key}":
+    def _d7_auth(self, route: _Route) -> _Route:
+        def check(req: Request) -> Reply:
+            scheme, _, credential = req.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or credential.strip() != self.token:
                 return _json(
                     401,
                     {
-                        "requestError": {
-                            "serviceException": {
-                                "messageId": "UNAUTHORIZED",
-                                "text": "Invalid login details",
-                            }
+                        "detail": {
+                            "code": "ACCESS_TOKEN_SIGNATURE_VERIFICATION_FAILED",
+                            "message": "Authentication failed. Please check your access token.",
                         }
                     },
                 )
-            if req.method == "GET" and req.path == "/sms/1/reports":
-                return self._infobip_list(req, one_time=True)
-            if req.method == "GET" and req.path == "/sms/1/logs":
-                return self._infobip_list(req, one_time=False)
-            if req.method == "POST" and req.path == "/sms/2/text/advanced":
-                return self._infobip_send(req)
-            return _not_found_route()
-        match = _D7_REPORT.match(req.raw_path)
-        is_send = req.path in _SEND
-        if not (match or is_send):
-            return _not_found_route()
-        if match and match.group("wa") == "v2" and not self.whatsapp_v2:
-            return _not_found_route()
-        if req.headers.get("authorization") != f"Bearer {self.token}":
-            return _json(
-                401,
-                {
-                    "detail": {
-                        "code": "ACCESS_TOKEN_SIGNATURE_VERIFICATION_FAILED",
-                        "message": "Authentication failed. Please check your access token.",
-                    }
-                },
-            )
-        if is_send:
-            return (
-                self._d7_send(req, _SEND[req.path]) if req.method == "POST" else _not_found_route()
-            )
-        if req.method != "GET":
-            return _json(405, {"detail": "Method Not Allowed"})
-        assert match is not None
-        channel = {"message-log": "sms", "viber-log": "viber"}.get(
-            match.group("log") or "", "whatsapp"
-        )
-        return self._d7_report(channel, req.path.rsplit("/", 1)[1])
+            return route(req)
 
-    def _d7_report(self, channel: str, request_id: str) -> Reply:
+        return check
+
+    def _infobip_auth(self, route: _Route) -> _Route:
+        def check(req: Request) -> Reply:
+            scheme, _, credential = req.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "app" or credential.strip() != self.infobip_key:
+                error = bodies.infobip_request_error("UNAUTHORIZED", "Invalid login details")
+                return _json(401, error)
+            return route(req)
+
+        return check
+
+    # -- faults --------------------------------------------------------------------------------
+
+    def _server_error(self, kind: str, dice: FaultDice) -> Reply:
+        status = dice.rng.choice((500, 502, 503))
+        if status != 500:
+            return _html(status, _NGINX.format(f"{status} {_PHRASE[status]}"))  # the proxy
+        if kind.startswith("infobip"):
+            error = bodies.infobip_request_error("GENERAL_ERROR", "Something went wrong.")
+            return _json(500, error)
+        return Reply(500, b"Internal Server Error", content_type="text/plain; charset=utf-8")
+
+    def _too_many(self, kind: str, dice: FaultDice) -> Reply:
+        seconds = dice.faults.retry_after
+        if dice.http_date():
+            # Whole seconds only in an HTTP date: round up so the wait is never shorter.
+            after = email.utils.formatdate(math.ceil(time.time() + seconds), usegmt=True)
+        else:
+            after = f"{seconds:g}"
+        if kind.startswith("infobip"):
+            body: object = bodies.infobip_too_many()
+        else:
+            body = {"detail": {"code": "TOO_MANY_REQUESTS", "message": "Too many requests."}}
+        return _json(429, body, {"retry-after": after})
+
+    def _malformed(self, kind: str, reply: Reply, rng: random.Random) -> Reply:
+        # Every variant is broken at the envelope (no usable list), so a client can only refuse
+        # the whole body; wrong-typed items inside a good list are a different test.
+        key = "results" if kind.startswith("infobip") else "messages"
+        choice = rng.randrange(6)
+        if choice == 0:
+            return Reply(200, reply.body[: max(1, len(reply.body) // 2)])  # truncated JSON
+        if choice == 1:
+            return _html(200, "<html><body><h1>Service temporarily unavailable</h1></body></html>")
+        if choice == 2:
+            return _json(200, {key: "temporarily unavailable"})  # the list is a string
+        if choice == 3:
+            return Reply(200, b"")
+        if choice == 4:
+            return Reply(200, b"null")
+        return _json(200, [])
+
+    # -- D7 ------------------------------------------------------------------------------------
+
+    def _text(self) -> bodies.Text:
+        dice = self.dice
+        return bodies.Text(dice.rng) if dice.faults.hostile else bodies.PLAIN
+
+    def _d7_report(self, channel: str, request_id: str, wa_version: str | None) -> Reply:
         try:
-            uuid.UUID(request_id)
+            canonical = str(uuid.UUID(request_id))
         except ValueError:
-            return _json(
-                422,
-                {
-                    "detail": [
-                        {
-                            "loc": ["path", "request_id"],
-                            "msg": "value is not a valid uuid",
-                            "type": "type_error.uuid",
-                        }
-                    ]
-                },
+            error = bodies.validation_error(
+                ["path", "request_id"], "value is not a valid uuid", "type_error.uuid"
             )
+            return _json(422, error)
         with self.world.lock:
-            self.world.catch_up()
-            found = self.world.requests.get(request_id)
-            if found is None or found.channel != channel:
-                code, message = _NOT_EXISTS[channel]
-                return _json(
-                    404, {"detail": {"code": code, "message": message + " Please Try Again!"}}
-                )
-            body = self._d7_body(found)
+            found = self.world.find_request(canonical, channel)
+            if found is None:
+                return _json(404, bodies.d7_not_found(channel))
+            list_key = self.whatsapp_key if wa_version == "v2" else "messages"
+            body = bodies.d7_report(found, self._text(), list_key)
         return _json(200, body)
-
-    def _text(self, value: str) -> str:
-        return self.dice.hostile_text() + value if self.dice.faults.hostile else value
-
-    def _d7_body(self, request: SimRequest) -> dict[str, object]:
-        if request.channel == "whatsapp":
-            items = [self._whatsapp_item(m) for m in request.messages]
-            return {
-                "request_id": request.request_id,
-                self.whatsapp_key: items,
-                "request_stage": "processed",
-                "schedule_time": None,
-            }
-        viber = request.channel == "viber"
-        items = []
-        for m in request.messages:
-            parts = int(m.extra.get("parts", 1))  # type: ignore[call-overload]
-            items.append(
-                {
-                    "msg_id": m.msg_id,
-                    "country": m.extra.get("country", "AE"),
-                    "recipient": self._text(m.recipient),
-                    "status": m.status.status,
-                    ("number_of_viber_message" if viber else "number_of_sms"): parts,
-                    ("viber_cost" if viber else "sms_cost"): round(0.0004 * parts, 6),
-                    "schedule_time": m.extra.get("schedule_time"),
-                }
-            )
-        # The vendor's own Viber sample says "channel": "sms"; so do we.
-        return {
-            "request_id": request.request_id,
-            "total_recipients": len(items),
-            "channel": "sms",
-            "messages": items,
-        }
-
-    def _whatsapp_item(self, m: Message) -> dict[str, object]:
-        return {
-            "msg_id": m.msg_id,
-            "originator": self._text(str(m.extra.get("originator", "9190615xxxx"))),
-            "recipient": m.recipient,
-            "reference": {
-                "cust_ref": self._text(str(m.extra.get("cust_ref", "customerRef"))),
-                "message_tag1": m.extra.get("message_tag1", "campaign-nov"),
-                "message_tag2": "",
-                "message_tag3": "",
-                "message_tag4": "",
-                "message_tag5": "",
-                "conversation_id": m.extra.get("conversation_id", ""),
-            },
-            "conversation_type": m.extra.get("conversation_type", "marketing"),
-            "message_type": m.extra.get("message_type", "TEMPLATE"),
-            "template_id": m.extra.get("template_id", "marketing"),
-            "waConvId": m.msg_id.replace("-", ""),
-            "status": m.status.status,
-            "reason": self._text(m.status.reason or ""),
-        }
 
     def _d7_send(self, req: Request, channel: str) -> Reply:
         try:
-            data = json.loads(req.body)
-            messages = data["messages"]
-            recipients: list[str] = []
-            extras: list[dict[str, object]] = []
-            for message in messages:
-                content = message.get("content")
-                for r in message["recipients"]:
-                    if isinstance(r, dict):
-                        r = r["recipient"]
-                    if not isinstance(r, str):
-                        raise TypeError
-                    extra: dict[str, object] = {}
-                    if channel == "whatsapp":
-                        extra["originator"] = message.get("originator", "")
-                        if isinstance(content, dict):
-                            extra["message_type"] = content.get("message_type", "TEXT")
-                            template = content.get("template") or {}
-                            if isinstance(template, dict) and template.get("template_id"):
-                                extra["template_id"] = template["template_id"]
-                    recipients.append(r)
-                    extras.append(extra)
-            if not recipients:
-                raise ValueError
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return _json(
-                422,
-                {
-                    "detail": [
-                        {
-                            "loc": ["body", "messages"],
-                            "msg": "field required",
-                            "type": "value_error.missing",
-                        }
-                    ]
-                },
-            )
-        rid = self.world.create_request(channel, recipients, extra=extras)
-        created = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            recipients, extras, request_extra = parse_d7_send(channel, req.body)
+        except SendError as exc:
+            return _json(422, bodies.validation_error(exc.loc, exc.msg, exc.kind))
+        rid = self.world.create_request(
+            channel, recipients, extra=extras, request_extra=request_extra
+        )
+        created = bodies.d7_time(self.world.now())
         return _json(200, {"request_id": rid, "status": "accepted", "created_at": created})
 
-    def _infobip_list(self, req: Request, *, one_time: bool) -> Reply:
+    # -- Infobip -------------------------------------------------------------------------------
+
+    def _infobip_query(self, req: Request) -> tuple[set[str] | None, set[str] | None, int] | Reply:
         def first(name: str) -> str | None:
             values = req.query.get(name)
             return values[0] if values else None
 
+        def ids(name: str) -> set[str] | None:
+            raw = first(name)
+            found = {part.strip() for part in (raw or "").split(",") if part.strip()}
+            return found or None
+
         raw_limit = first("limit")
         try:
+            # The page's own samples send `limit` bare and `limit=null`: both mean the default.
             limit = 50 if raw_limit in (None, "", "null") else int(raw_limit)  # type: ignore[arg-type]
             if not 1 <= limit <= 1000:
                 raise ValueError
         except ValueError:
-            return _json(
-                400,
-                {
-                    "requestError": {
-                        "serviceException": {"messageId": "BAD_REQUEST", "text": "Bad request"}
-                    }
-                },
-            )
-        bulk, message = first("bulkId"), first("messageId")
-        if one_time:
-            results = self.world.take_reports(bulk, message, limit)
-        else:
-            results = self.world.logs(bulk, message, limit)
-        if self.dice.faults.hostile:
-            for item in results:
-                item["callbackData"] = self._text(str(item.get("callbackData")))
-                item["from"] = self._text(str(item.get("from")))
+            return _json(400, bodies.infobip_request_error("BAD_REQUEST", "Bad request"))
+        return ids("bulkId"), ids("messageId"), limit
+
+    def _infobip_reports(self, req: Request) -> Reply:
+        query = self._infobip_query(req)
+        if isinstance(query, Reply):
+            return query
+        text = self._text()
+        with self.world.lock:
+            taken = self.world.take_reports(*query)
+            results = [bodies.infobip_report(r, text) for r in taken]
+        return _json(200, {"results": results})
+
+    def _infobip_logs(self, req: Request) -> Reply:
+        query = self._infobip_query(req)
+        if isinstance(query, Reply):
+            return query
+        general = req.query.get("generalStatus", [None])[0] or None
+        text = self._text()
+        with self.world.lock:
+            found = self.world.logs(*query, general_status=general)
+            results = [bodies.infobip_log(m, text) for m in found]
         return _json(200, {"results": results})
 
     def _infobip_send(self, req: Request) -> Reply:
         try:
-            data = json.loads(req.body)
-            message = data["messages"][0]
-            to = [d["to"] for d in message["destinations"]]
-            sender = str(message.get("from", "InfoSMS"))
-            text = str(message.get("text", ""))
-        except (ValueError, KeyError, TypeError, IndexError):
-            return _json(
-                400,
-                {
-                    "requestError": {
-                        "serviceException": {"messageId": "BAD_REQUEST", "text": "Bad request"}
-                    }
-                },
-            )
-        bulk, ids = self.world.create_infobip_bulk(to, sender=sender, text=text)
-        status = {
-            "groupId": 1,
-            "groupName": "PENDING",
-            "id": 26,
-            "name": "PENDING_ACCEPTED",
-            "description": "Message sent to next instance",
-        }
-        return _json(
-            200,
-            {
-                "bulkId": bulk,
-                "messages": [
-                    {"to": t, "status": status, "messageId": mid}
-                    for t, mid in zip(to, ids, strict=True)
-                ],
-            },
-        )
+            bulk_id, batches = parse_infobip_send(req.body)
+        except SendError:
+            return _json(400, bodies.infobip_request_error("BAD_REQUEST", "Bad request"))
+        out: list[dict[str, object]] = []
+        with self.world.lock:
+            taken = [mid for batch in batches for mid in batch.message_ids if mid]
+            if len(set(taken)) < len(taken) or set(taken) & self.world.infobip.keys():
+                error = bodies.infobip_request_error("BAD_REQUEST", "Duplicate messageId")
+                return _json(400, error)
+            for batch in batches:
+                bulk_id, ids = self.world.create_infobip_bulk(
+                    batch.to,
+                    bulk_id=bulk_id,
+                    sender=batch.sender,
+                    text=batch.text,
+                    callback_data=[batch.callback_data] * len(batch.to),
+                    message_ids=batch.message_ids,
+                )
+                for m in (self.world.infobip[i] for i in ids):
+                    m.extra["parts"] = batch.parts
+                status = bodies.infobip_status("PENDING_ACCEPTED")
+                out += [
+                    {"to": to, "status": status, "messageId": mid}
+                    for to, mid in zip(batch.to, ids, strict=True)
+                ]
+        return _json(200, {"bulkId": bulk_id, "messages": out})

@@ -1,5 +1,7 @@
-"""The demo's seeded traffic: a handful of requests on every channel whose statuses visibly move
-within the first seconds, so a newcomer running `d7tui --demo` sees transitions at once."""
+"""The demo's seeded traffic: requests on every channel whose statuses visibly move within the
+first seconds and keep moving for about three minutes, so a newcomer running `d7tui --demo` sees
+transitions at once (including a failure, a WhatsApp message that is read, Infobip's intermediate
+DELIVERED_TO_OPERATOR, and an expiry at the end)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,13 @@ from typing import TYPE_CHECKING
 from d7tui.simulator.lifecycles import Step
 
 if TYPE_CHECKING:
-    from d7tui.simulator import Simulator
+    from d7tui.simulator import DemoTarget, Simulator
+
+S = Step  # short, so the scripts below read as timelines
 
 
-def seed_demo(sim: Simulator) -> list[tuple[str, str, str, str]]:
-    out: list[tuple[str, str, str, str]] = []
+def seed_demo(sim: Simulator) -> list[DemoTarget]:
+    out: list[DemoTarget] = []
 
     def d7(
         channel: str,
@@ -24,26 +28,33 @@ def seed_demo(sim: Simulator) -> list[tuple[str, str, str, str]]:
         rid = sim.create_request(channel, recipients, scripts, extra)
         out.append((rid, channel, "request_id", label))
 
+    def infobip(
+        label: str, bulk: str, to: list[str], scripts: list[list[Step]], by: str = "bulkId"
+    ) -> None:
+        _, ids = sim.create_infobip_bulk(to, scripts, bulk_id=bulk, sender="d7tui-demo")
+        out.append((bulk if by == "bulkId" else ids[0], "infobip", by, label))
+
     d7(
         "sms",
-        "OTP complaint #4711",
+        "OTP login",
         ["+971501234526", "+971509876543"],
-        [
-            [Step(0, "sent"), Step(4, "delivered")],
-            [Step(0, "sent"), Step(7, "un_delivered")],
-        ],
-        [{"country": "AE"}, {"country": "AE"}],
+        [[S(0, "sent"), S(4, "delivered")], [S(0, "sent"), S(7, "un_delivered")]],
     )
     d7(
         "sms",
         "Black Friday promo",
         ["+447700900123", "+447700900456", "+447700900789"],
         [
-            [Step(0, "scheduled"), Step(3, "sent"), Step(12, "delivered")],
-            [Step(0, "scheduled"), Step(3, "sent"), Step(25, "delivered")],
-            [Step(0, "scheduled"), Step(3, "sent"), Step(40, "not_reachable")],
+            [S(0, "scheduled"), S(3, "sent"), S(12, "delivered")],
+            [S(0, "scheduled"), S(3, "sent"), S(45, "delivered")],
+            [S(0, "scheduled"), S(3, "sent"), S(95, "not_reachable")],
         ],
-        [{"country": "GB"}] * 3,
+    )
+    d7(
+        "sms",
+        "Appointment reminder",
+        ["+919061700044"],
+        [[S(0, "scheduled"), S(20, "sent"), S(150, "delivered")]],
     )
     d7(
         "whatsapp",
@@ -51,11 +62,11 @@ def seed_demo(sim: Simulator) -> list[tuple[str, str, str, str]]:
         ["+919061700011"],
         [
             [
-                Step(0, "processed", "Message is processed"),
-                Step(2, "sent", "Sent to WhatsApp"),
-                Step(6, "delivered", "Delivered to the handset"),
-                Step(15, "read", "Read by the user"),
-            ],
+                S(0, "processed", "Message is processed"),
+                S(2, "sent", "Sent to WhatsApp"),
+                S(6, "delivered", "Delivered to the user"),
+                S(15, "read", "Read by the user"),
+            ]
         ],
         [
             {
@@ -71,45 +82,61 @@ def seed_demo(sim: Simulator) -> list[tuple[str, str, str, str]]:
         "Support reply",
         ["+919061700022", "+919061700033"],
         [
-            [Step(0, "processed"), Step(3, "sent"), Step(9, "delivered")],
-            [Step(0, "processed"), Step(5, "rejected", "Recipient is not a valid WhatsApp user")],
+            [S(0, "processed"), S(3, "sent"), S(9, "delivered"), S(120, "read")],
+            [S(0, "processed"), S(5, "rejected", "Recipient is not a valid WhatsApp user")],
         ],
-        [{"message_type": "TEXT", "conversation_type": "service"}] * 2,
+        [{"originator": "+919061500000", "message_type": "TEXT"}] * 2,
     )
     d7(
         "viber",
         "Viber reminder",
         ["+380501234567", "+380507654321"],
-        [
-            [Step(0, "sent"), Step(5, "delivered")],
-            [Step(0, "sent"), Step(20, "undelivered")],
-        ],
-        [{"country": "UA"}] * 2,
+        [[S(0, "sent"), S(5, "delivered")], [S(0, "sent"), S(20, "undelivered")]],
     )
-    bulk, _ = sim.create_infobip_bulk(
+    d7("viber", "Viber promo", ["+385911234567"], [[S(0, "sent"), S(80, "delivered")]])
+
+    accepted = S(0, "PENDING_ACCEPTED")
+    infobip(
+        "Infobip campaign",
+        "BULK-DEMO-CAMPAIGN",
         ["41793026727", "41793026834", "41793026999"],
         [
+            [accepted, S(2, "DELIVERED_TO_OPERATOR"), S(8, "DELIVERED_TO_HANDSET")],
             [
-                Step(0, "PENDING_ACCEPTED"),
-                Step(2, "DELIVERED_TO_OPERATOR"),
-                Step(8, "DELIVERED_TO_HANDSET"),
+                accepted,
+                S(1, "PENDING_ENROUTE"),
+                S(3, "DELIVERED_TO_OPERATOR"),
+                S(30, "DELIVERED_TO_HANDSET"),
             ],
-            [
-                Step(0, "PENDING_ACCEPTED"),
-                Step(3, "DELIVERED_TO_OPERATOR"),
-                Step(30, "DELIVERED_TO_HANDSET"),
-            ],
-            [Step(0, "PENDING_ACCEPTED"), Step(10, "UNDELIVERABLE_NOT_DELIVERED")],
+            [accepted, S(1, "PENDING_ENROUTE"), S(10, "UNDELIVERABLE_NOT_DELIVERED")],
         ],
-        bulk_id="BULK-DEMO-2026-11",
     )
-    out.append((bulk, "infobip", "bulkId", "Infobip campaign"))
-    _, ids = sim.create_infobip_bulk(
-        ["4915112345678"],
+    infobip(
+        "Infobip alerts",
+        "BULK-DEMO-ALERTS",
+        ["4915112345678", "4915187654321"],
         [
-            [Step(0, "PENDING_ACCEPTED"), Step(60, "EXPIRED_EXPIRED")],
+            [
+                accepted,
+                S(2, "PENDING_ENROUTE"),
+                S(5, "DELIVERED_TO_OPERATOR"),
+                S(60, "DELIVERED_TO_HANDSET"),
+            ],
+            [accepted, S(4, "REJECTED_NETWORK")],
         ],
-        bulk_id="BULK-DEMO-SINGLE",
     )
-    out.append((ids[0], "infobip", "messageId", "Infobip single message"))
+    infobip(
+        "Infobip single message",
+        "BULK-DEMO-SINGLE",
+        ["4915199999999"],
+        [
+            [
+                accepted,
+                S(3, "PENDING_ENROUTE"),
+                S(6, "DELIVERED_TO_OPERATOR"),
+                S(180, "EXPIRED_EXPIRED"),
+            ]
+        ],
+        by="messageId",
+    )
     return out

@@ -1,23 +1,10 @@
-"""Fault knobs for tests and benchmarks: what share of answers go wrong, and how."""
+"""Fault knobs for tests, the demo and benchmarks: what share of answers go wrong, and how."""
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, fields
-
-# Strings a hostile vendor (or attacker upstream of it) could put in any text field.
-HOSTILE = (
-    "[bold red]PWNED[/]",
-    "[@click=app.quit]click me[/]",
-    "[/]",
-    "\x1b[31mred\x1b[0m",
-    "\x1b]0;pwned\x07title",
-    "\x1b]52;c;aGVsbG8=\x07clip",
-    "\u202eevil\u202c",
-    "\x9b31m c1",
-    "tab\there\nnewline",
-)
-MEGABYTE = "x" * (1024 * 1024)
 
 
 @dataclass(frozen=True)
@@ -27,8 +14,9 @@ class Faults:
     burst_every: int = 0  # every N requests start a burst of 429s ...
     burst_len: int = 0  # ... this many requests long
     retry_after: float = 1.0  # seconds, sent in Retry-After on every 429
-    retry_after_http_date: bool = False  # send Retry-After as an HTTP date instead
-    timeout_rate: float = 0.0  # share of requests never answered
+    # Send Retry-After as an HTTP date instead of seconds: True = always, a float = that share.
+    retry_after_http_date: bool | float = False
+    timeout_rate: float = 0.0  # share of requests never answered (the connection stays open)
     malformed_rate: float = 0.0  # share of 200 answers whose body is broken
     hostile: bool = False  # text fields carry markup, escapes, bidi marks, 1 MB, bad UTF-8
     seed: int = 0
@@ -44,20 +32,30 @@ class FaultSpecError(ValueError):
     pass
 
 
-_SPEC = {
-    "5xx": "error_rate",
-    "429": "rate_limit",
-    "timeout": "timeout_rate",
-    "malformed": "malformed_rate",
-    "retry-after": "retry_after",
-    "burst-every": "burst_every",
-    "burst-len": "burst_len",
+# spec name -> (Faults field, kind of number)
+_SPEC: dict[str, tuple[str, str]] = {
+    "5xx": ("error_rate", "share"),
+    "429": ("rate_limit", "share"),
+    "timeout": ("timeout_rate", "share"),
+    "malformed": ("malformed_rate", "share"),
+    "retry-after": ("retry_after", "seconds"),
+    "retry-after-date": ("retry_after_http_date", "share"),
+    "burst-every": ("burst_every", "count"),
+    "burst-len": ("burst_len", "count"),
+    "seed": ("seed", "count"),
 }
+_FLAGS = {"hostile": ("hostile", True), "retry-after-date": ("retry_after_http_date", True)}
+SPEC_HELP = (
+    "5xx=SHARE, 429=SHARE, timeout=SHARE, malformed=SHARE, retry-after=SECONDS, "
+    "retry-after-date[=SHARE], burst-every=N, burst-len=N, seed=N, hostile"
+)
 
 
-def parse_fault_specs(specs: list[str]) -> Faults:
-    """`5xx=0.3`, `429=0.1`, `timeout=0.05`, `malformed=0.05`, `retry-after=2`, `hostile`,
-    `retry-after-date`, `burst-every=100`, `burst-len=10`."""
+def parse_fault_specs(specs: list[str], base: Faults | None = None) -> Faults:
+    """Turn `--fault` arguments (each may hold several, comma-separated) into Faults.
+
+    Raises FaultSpecError with one line naming the bad part.
+    """
     values: dict[str, object] = {}
     for spec in specs:
         for part in spec.split(","):
@@ -65,35 +63,35 @@ def parse_fault_specs(specs: list[str]) -> Faults:
             if not part:
                 continue
             name, eq, raw = part.partition("=")
-            if name == "hostile" and not eq:
-                values["hostile"] = True
-                continue
-            if name == "retry-after-date" and not eq:
-                values["retry_after_http_date"] = True
+            name = name.strip().lower()
+            if not eq and name in _FLAGS:
+                field_name, flag = _FLAGS[name]
+                values[field_name] = flag
                 continue
             if name not in _SPEC or not eq:
-                known = ", ".join([*(f"{k}=N" for k in _SPEC), "hostile", "retry-after-date"])
-                raise FaultSpecError(f"unknown fault {part!r} (known: {known})")
+                raise FaultSpecError(f"unknown fault {part!r} (known: {SPEC_HELP})")
+            field_name, kind = _SPEC[name]
             try:
                 number = float(raw)
             except ValueError:
                 raise FaultSpecError(f"fault {name!r} needs a number, not {raw!r}") from None
-            field_name = _SPEC[name]
-            if field_name.endswith("_rate") or field_name == "rate_limit":
-                if not 0 <= number <= 1:
-                    raise FaultSpecError(f"fault {name!r} is a share from 0 to 1, not {raw}")
-                values[field_name] = number
-            elif field_name.startswith("burst"):
+            if not math.isfinite(number) or number < 0:
+                raise FaultSpecError(f"fault {name!r} needs a finite number >= 0, not {raw!r}")
+            if kind == "share" and number > 1:
+                raise FaultSpecError(f"fault {name!r} is a share from 0 to 1, not {raw}")
+            if kind == "count":
+                if number != int(number):
+                    raise FaultSpecError(f"fault {name!r} needs a whole number, not {raw!r}")
                 values[field_name] = int(number)
             else:
-                if number < 0:
-                    raise FaultSpecError(f"fault {name!r} cannot be negative")
                 values[field_name] = number
-    return Faults(**values)  # type: ignore[arg-type]
+    start = base or Faults()
+    return Faults(**{**{f.name: getattr(start, f.name) for f in fields(Faults)}, **values})  # type: ignore[arg-type]
 
 
 class FaultDice:
-    """Decides, request by request, which fault (if any) strikes."""
+    """Decides, request by request, which fault (if any) strikes. Used on the server's loop only;
+    `Simulator.set_faults` swaps in a new one rather than mutating this."""
 
     def __init__(self, faults: Faults) -> None:
         self.faults = faults
@@ -101,9 +99,10 @@ class FaultDice:
         self.count = 0
 
     def roll(self) -> str | None:
+        """One of "timeout", "5xx", "429" or None, for one request."""
         f = self.faults
         self.count += 1
-        if f.burst_every and f.burst_len and (self.count % f.burst_every) < f.burst_len:
+        if f.burst_every and f.burst_len and (self.count - 1) % f.burst_every < f.burst_len:
             return "429"
         r = self.rng.random()
         for name, share in (
@@ -117,9 +116,11 @@ class FaultDice:
         return None
 
     def malformed(self) -> bool:
-        return self.rng.random() < self.faults.malformed_rate
+        return bool(self.faults.malformed_rate) and self.rng.random() < self.faults.malformed_rate
 
-    def hostile_text(self) -> str:
-        if self.rng.random() < 0.02:
-            return MEGABYTE
-        return self.rng.choice(HOSTILE)
+    def http_date(self) -> bool:
+        share = float(self.faults.retry_after_http_date)
+        return share >= 1 or (share > 0 and self.rng.random() < share)
+
+    def chance(self, share: float) -> bool:
+        return self.rng.random() < share

@@ -1,8 +1,10 @@
-"""The simulated vendor's memory: requests, their messages, a clock that tests can move, the log
-of every status change, and Infobip's queue of one-time reports.
+"""The simulated vendor's memory: requests and their messages, a clock that tests can move, the
+log of every status change, and Infobip's queue of one-time reports.
 
-Status changes are found lazily, from a heap of next-due steps, so a poll costs O(log n) however
-many messages exist. Every method takes the lock: tests call in from another thread.
+Status changes are found lazily from a heap of next-due steps (one step per pop, so the changes
+log and the report queue come out in time order across messages), and a poll costs O(log n)
+however many messages exist. Every public method takes the lock: tests and the app call in from
+other threads than the server's.
 """
 
 from __future__ import annotations
@@ -13,32 +15,40 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from d7tui.simulator import lifecycles
-from d7tui.simulator.lifecycles import Script, Step
+from d7tui.simulator.lifecycles import Script, Step, StepLike
+
+RETENTION = 48 * 3600.0  # Infobip keeps logs and undelivered reports this long
+D7_CHANNELS = ("sms", "whatsapp", "viber")
+
+# A script for every recipient (one list of steps), or one per recipient (a list of lists).
+ScriptArg = Sequence[StepLike] | Sequence[Sequence[StepLike]] | None
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    at: float  # simulated unix time
-    channel: str
+    at: float  # simulated unix time of the step
+    channel: str  # "sms" | "whatsapp" | "viber" | "infobip"
     request_id: str  # the bulkId for Infobip
-    msg_id: str
+    msg_id: str  # the messageId for Infobip
     recipient: str
-    old: str | None
+    old: str | None  # None for a message's first status
     new: str
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class Message:
     msg_id: str
     recipient: str
     script: Script
-    created: float
-    step: int = -1  # index of the step reached so far; -1 before the first is applied
+    created: float  # simulated unix time
+    channel: str
+    owner: str  # request_id, or bulkId for Infobip
+    step: int = -1  # index of the step reached so far
+    done_at: float | None = None  # Infobip: when the last report-worthy status was reached
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -55,10 +65,17 @@ class SimRequest:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-def infobip_time(t: float) -> str:
-    """The vendor's format: 2019-11-09T16:00:00.000+0000."""
-    moment = datetime.fromtimestamp(t, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One Infobip delivery report: the message as it was at one step."""
+
+    at: float
+    message: Message
+    step: int
+
+
+def _is_step(value: object) -> bool:
+    return isinstance(value, tuple) and len(value) >= 2 and isinstance(value[0], int | float)
 
 
 class World:
@@ -70,6 +87,8 @@ class World:
         sms_failure: str = "un_delivered",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if not speed >= 0:
+            raise ValueError("speed must be >= 0 (0 freezes time: only advance() moves it)")
         self.lock = threading.RLock()
         self.rng = random.Random(seed)
         self.speed = speed
@@ -79,184 +98,179 @@ class World:
         self._wall0 = time.time()
         self._offset = 0.0
         self.requests: dict[str, SimRequest] = {}
-        self.infobip: dict[str, Message] = {}  # messageId -> message (with bulkId in extra)
+        self.infobip: dict[str, Message] = {}  # messageId -> message, in sending order
+        self._position: dict[str, int] = {}  # messageId -> place in sending order
         self.bulks: dict[str, list[str]] = {}
         self.changes: list[Change] = []
-        self.reports: list[dict[str, object]] = []  # one-time reports not yet handed out
-        self._due: list[tuple[float, int, str, Message]] = []
+        self.reports: list[Report] = []  # one-time reports not yet handed out, oldest first
+        self._due: list[tuple[float, int, Message]] = []
         self._seq = itertools.count()
 
     # -- time ----------------------------------------------------------------------------------
 
     def now(self) -> float:
+        """Simulated unix time: real (or injected) monotonic time x speed, plus `advance`s."""
         return self._wall0 + (self._clock() - self._mono0) * self.speed + self._offset
 
     def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("simulated time only moves forward")
         with self.lock:
             self._offset += seconds
             self.catch_up()
 
     # -- creating traffic ----------------------------------------------------------------------
 
-    def _script(self, channel: str, given: Script | None, index: int) -> Script:
-        if given:
-            steps = given[index] if isinstance(given[0], list) else given  # type: ignore[index]
-            return [Step(*s) for s in steps]  # type: ignore[misc]
-        return {
-            "sms": lambda: lifecycles.sms(self.rng, self.sms_failure),
-            "viber": lambda: lifecycles.viber(self.rng),
-            "whatsapp": lambda: lifecycles.whatsapp(self.rng),
-            "infobip": lambda: lifecycles.infobip(self.rng),
-        }[channel]()
+    def new_uuid(self, version: int = 4) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=version))
 
-    def _schedule(self, channel: str, owner: str, message: Message) -> None:
-        self._apply(channel, owner, message)  # the first step happens at creation
+    def _scripts(self, channel: str, given: ScriptArg, count: int) -> list[Script]:
+        if not given:
+            make = {
+                "sms": lambda: lifecycles.sms(self.rng, self.sms_failure),
+                "viber": lambda: lifecycles.viber(self.rng),
+                "whatsapp": lambda: lifecycles.whatsapp(self.rng),
+                "infobip": lambda: lifecycles.infobip(self.rng),
+            }[channel]
+            return [make() for _ in range(count)]
+        if _is_step(given[0]):
+            shared = lifecycles.normalise(given)  # type: ignore[arg-type]
+            return [shared] * count
+        per = [lifecycles.normalise(s) for s in given]  # type: ignore[arg-type]
+        return [per[i % len(per)] for i in range(count)]  # fewer scripts than recipients: cycle
+
+    def _start(self, message: Message) -> None:
+        """The first step happens at creation; queue the next."""
+        self._take_step(message)
 
     def create_request(
         self,
         channel: str,
-        recipients: list[str],
-        script: Script | None = None,
-        extra: list[dict[str, object]] | None = None,
+        recipients: Sequence[str],
+        script: ScriptArg = None,
+        extra: Sequence[dict[str, object]] | None = None,
         request_extra: dict[str, object] | None = None,
     ) -> str:
+        channel = str(channel)  # a models.Channel works too
+        if channel not in D7_CHANNELS:
+            raise ValueError(f"not a D7 channel: {channel!r}")
+        if not recipients:
+            raise ValueError("a request needs at least one recipient")
         with self.lock:
             self.catch_up()
-            rid = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+            rid = self.new_uuid(4)
             now = self.now()
+            scripts = self._scripts(channel, script, len(recipients))
             messages = [
                 Message(
-                    msg_id=str(uuid.UUID(int=self.rng.getrandbits(128), version=1)),
+                    msg_id=self.new_uuid(1),  # the pages' msg_ids are time-based (version 1)
                     recipient=r,
-                    script=self._script(channel, script, i),
+                    script=scripts[i],
                     created=now,
-                    extra=(extra[i] if extra and i < len(extra) else {}),
+                    channel=channel,
+                    owner=rid,
+                    extra=dict(extra[i]) if extra and i < len(extra) else {},
                 )
                 for i, r in enumerate(recipients)
             ]
-            self.requests[rid] = SimRequest(rid, channel, messages, now, request_extra or {})
+            self.requests[rid] = SimRequest(rid, channel, messages, now, dict(request_extra or {}))
             for m in messages:
-                self._schedule(channel, rid, m)
+                self._start(m)
             return rid
 
     def create_infobip_bulk(
         self,
-        recipients: list[str],
-        script: Script | None = None,
+        recipients: Sequence[str],
+        script: ScriptArg = None,
         bulk_id: str | None = None,
+        *,
         sender: str = "InfoSMS",
-        text: str = "Hello",
+        text: str = "Hello from d7tui",
+        callback_data: Sequence[str | None] | None = None,
+        message_ids: Sequence[str | None] | None = None,
     ) -> tuple[str, list[str]]:
+        """`callback_data`: one per recipient (None leaves the field out, as Infobip omits
+        nulls); by default every message gets one. `message_ids`: caller-chosen ids."""
+        if not recipients:
+            raise ValueError("a bulk needs at least one recipient")
         with self.lock:
             self.catch_up()
-            bulk = bulk_id or f"BULK-{self.rng.getrandbits(48):012x}"
+            bulk = bulk_id or str(self.rng.randrange(10**18, 10**19))  # a 19-digit id
             now = self.now()
+            scripts = self._scripts("infobip", script, len(recipients))
             ids = []
             for i, to in enumerate(recipients):
-                mid = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+                chosen = message_ids[i] if message_ids and i < len(message_ids) else None
+                mid = chosen or self.new_uuid(4)
+                if mid in self.infobip:
+                    raise ValueError(f"messageId {mid!r} already exists")
+                if callback_data is None:
+                    data: str | None = f"ticket-{i + 1}"
+                else:
+                    data = callback_data[i] if i < len(callback_data) else None
                 message = Message(
                     mid,
                     to,
-                    self._script("infobip", script, i),
+                    scripts[i],
                     now,
-                    extra={
-                        "bulkId": bulk,
-                        "from": sender,
-                        "text": text,
-                        "mccMnc": "22801",
-                        "callbackData": f"ticket-{i}",
-                    },
+                    channel="infobip",
+                    owner=bulk,
+                    extra={"from": sender, "text": text, "callbackData": data},
                 )
                 self.infobip[mid] = message
+                self._position[mid] = len(self._position)
                 ids.append(mid)
-                self._schedule("infobip", bulk, message)
+                self._start(message)
             self.bulks.setdefault(bulk, []).extend(ids)
             return bulk, ids
 
     # -- moving on -----------------------------------------------------------------------------
 
-    def _apply(self, channel: str, owner: str, m: Message) -> None:
-        """Take every step of `m` that is due, logging each change; queue the next one."""
-        now = self.now()
-        while m.step + 1 < len(m.script) and m.created + m.script[m.step + 1].offset <= now:
-            old = m.script[m.step].status if m.step >= 0 else None
-            m.step += 1
-            new = m.script[m.step].status
-            at = m.created + m.script[m.step].offset
-            self.changes.append(Change(at, channel, owner, m.msg_id, m.recipient, old, new))
-            if channel == "infobip" and new in lifecycles.INFOBIP_REPORTED:
-                m.extra["doneAt"] = at
-                self.reports.append(self.infobip_item(m, report=True))
+    def _take_step(self, m: Message) -> None:
+        """Apply the next step of `m` (it is due), log it, and queue the one after."""
+        m.step += 1
+        step = m.script[m.step]
+        old = m.script[m.step - 1].status if m.step > 0 else None
+        at = m.created + step.offset
+        self.changes.append(Change(at, m.channel, m.owner, m.msg_id, m.recipient, old, step.status))
+        if m.channel == "infobip" and step.status in lifecycles.INFOBIP_REPORTED:
+            m.done_at = at
+            self.reports.append(Report(at, m, m.step))
         if m.step + 1 < len(m.script):
             due = m.created + m.script[m.step + 1].offset
-            heapq.heappush(self._due, (due, next(self._seq), channel + "\0" + owner, m))
+            heapq.heappush(self._due, (due, next(self._seq), m))
 
     def catch_up(self) -> None:
-        now = self.now()
-        while self._due and self._due[0][0] <= now:
-            _, _, key, message = heapq.heappop(self._due)
-            channel, owner = key.split("\0", 1)
-            self._apply(channel, owner, message)
+        with self.lock:
+            now = self.now()
+            while self._due and self._due[0][0] <= now:
+                _, _, message = heapq.heappop(self._due)
+                self._take_step(message)
 
-    # -- vendor views --------------------------------------------------------------------------
+    # -- what the vendor answers with ----------------------------------------------------------
 
-    def infobip_item(self, m: Message, *, report: bool) -> dict[str, object]:
-        name = m.status.status
-        group_id, group_name, status_id, description = lifecycles.INFOBIP_STATUS[name]
-        status: dict[str, object] = {
-            "groupId": group_id,
-            "groupName": group_name,
-            "id": status_id,
-            "name": name,
-            "description": description,
-        }
-        if name in lifecycles.INFOBIP_ACTION:
-            status["action"] = lifecycles.INFOBIP_ACTION[name]
-        error_name = lifecycles.INFOBIP_STATUS_ERROR.get(name, "NO_ERROR")
-        e_group, e_group_name, e_id, e_description, permanent = lifecycles.INFOBIP_ERROR[error_name]
-        done = m.extra.get("doneAt")
-        item: dict[str, object] = {
-            "bulkId": m.extra["bulkId"],
-            "messageId": m.msg_id,
-            "to": m.recipient,
-            "from": m.extra.get("from"),
-        }
-        if not report:
-            item["text"] = m.extra.get("text")
-        item |= {
-            "sentAt": infobip_time(m.created),
-            "doneAt": infobip_time(float(done)) if isinstance(done, float) else None,
-            "smsCount": 1,
-            # The legacy logs example spells it lower-case; reports spell mccMnc.
-            ("mccMnc" if report else "mccmnc"): m.extra.get("mccMnc"),
-        }
-        if report:
-            item["callbackData"] = m.extra.get("callbackData")
-        item |= {
-            "price": {"pricePerMessage": 0.01, "currency": "EUR"},
-            "status": status,
-            "error": {
-                "groupId": e_group,
-                "groupName": e_group_name,
-                "id": e_id,
-                "name": error_name,
-                "description": e_description,
-                "permanent": permanent,
-            },
-            "entityId": "d7tui-demo",
-            "applicationId": "d7tui-demo-app",
-        }
-        return item
-
-    def take_reports(
-        self, bulk_id: str | None, message_id: str | None, limit: int
-    ) -> list[dict[str, object]]:
+    def find_request(self, request_id: str, channel: str) -> SimRequest | None:
+        """The request, if it exists on that channel: another channel's id is unknown here."""
         with self.lock:
             self.catch_up()
-            taken, kept = [], []
+            found = self.requests.get(request_id)
+            return found if found is not None and found.channel == channel else None
+
+    def take_reports(
+        self, bulk_ids: set[str] | None, message_ids: set[str] | None, limit: int
+    ) -> list[Report]:
+        """Infobip's one-time reports: the oldest `limit` matching ones, removed as handed out."""
+        with self.lock:
+            self.catch_up()
+            horizon = self.now() - RETENTION
+            taken: list[Report] = []
+            kept: list[Report] = []
             for report in self.reports:
-                match = (bulk_id is None or report["bulkId"] == bulk_id) and (
-                    message_id is None or report["messageId"] == message_id
+                if report.at < horizon:
+                    continue  # expired unread
+                m = report.message
+                match = (bulk_ids is None or m.owner in bulk_ids) and (
+                    message_ids is None or m.msg_id in message_ids
                 )
                 if match and len(taken) < limit:
                     taken.append(report)
@@ -266,18 +280,39 @@ class World:
             return taken
 
     def logs(
-        self, bulk_id: str | None, message_id: str | None, limit: int
-    ) -> list[dict[str, object]]:
+        self,
+        bulk_ids: set[str] | None,
+        message_ids: set[str] | None,
+        limit: int,
+        general_status: str | None = None,
+    ) -> list[Message]:
+        """Current state of matching messages sent in the last 48 h (re-readable), in sending
+        order; past `limit`, the newest ones."""
         with self.lock:
             self.catch_up()
-            horizon = self.now() - 48 * 3600
-            ids = self.bulks.get(bulk_id, []) if bulk_id else list(self.infobip)
+            horizon = self.now() - RETENTION
+            candidates: Iterable[str]
+            if bulk_ids is not None:
+                candidates = [mid for b in bulk_ids for mid in self.bulks.get(b, [])]
+                candidates = sorted(set(candidates), key=self._position.__getitem__)
+            elif message_ids is not None:
+                found = message_ids & self.infobip.keys()
+                candidates = sorted(found, key=self._position.__getitem__)
+            else:
+                candidates = self.infobip
             out = []
-            for mid in ids:
-                m = self.infobip.get(mid)
-                if m is None or m.created < horizon:
+            for mid in candidates:
+                m = self.infobip[mid]
+                if m.created < horizon or (message_ids is not None and mid not in message_ids):
                     continue
-                if message_id is not None and mid != message_id:
-                    continue
-                out.append(self.infobip_item(m, report=False))
+                if general_status is not None:
+                    group = lifecycles.INFOBIP_STATUS.get(m.status.status, (0, "", 0, ""))[1]
+                    if group.upper() != general_status.upper():
+                        continue
+                out.append(m)
             return out[-limit:]
+
+    def snapshot_changes(self) -> list[Change]:
+        with self.lock:
+            self.catch_up()
+            return list(self.changes)
