@@ -1,0 +1,471 @@
+"""Who is polled when. Knows nothing about widgets: it reports through callbacks.
+
+One scheduler (a heap of next-due times) feeds a fixed set of worker coroutines. A watched id is
+in the heap at most once, and is put back only after its poll has finished, so polls never pile
+up. The interval grows with the age of the request; an id whose every recipient is final is
+polled once more to confirm and then never again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from d7tui.channels.errors import (
+    AuthError,
+    ChannelError,
+    ErrorKind,
+    NotFound,
+    ProtocolError,
+    RateLimited,
+)
+from d7tui.clock import Clock, SystemClock
+from d7tui.models import RequestStatus, Target, Transition, observe
+from d7tui.watch import (
+    D7_CREDENTIAL,
+    INFOBIP_CREDENTIAL,
+    Fetcher,
+    PollConfig,
+    PollUpdate,
+    Watch,
+    WatchStatus,
+    sent_at,
+)
+
+__all__ = [
+    "D7_CREDENTIAL",
+    "INFOBIP_CREDENTIAL",
+    "Fetcher",
+    "PollConfig",
+    "PollUpdate",
+    "Poller",
+    "TransitionHook",
+    "UpdateHook",
+    "Watch",
+    "WatchStatus",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_SLEEP = 5.0  # the scheduler looks again at least this often (a wall clock may jump)
+SCALES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # `+`/`-` steps: intervals multiplied by this
+
+
+UpdateHook = Callable[[PollUpdate], None]
+TransitionHook = Callable[[Sequence[Transition]], None]
+
+
+@dataclass
+class _Hooks:
+    on_update: list[UpdateHook] = field(default_factory=list)
+    on_transition: list[TransitionHook] = field(default_factory=list)
+
+
+class Poller:
+    def __init__(
+        self,
+        client: Fetcher,
+        config: PollConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        on_update: UpdateHook | None = None,
+        on_transition: TransitionHook | None = None,
+    ) -> None:
+        self.client = client
+        self.config = config or PollConfig()
+        self.clock = clock or SystemClock()
+        self.hooks = _Hooks()
+        if on_update:
+            self.hooks.on_update.append(on_update)
+        if on_transition:
+            self.hooks.on_transition.append(on_transition)
+        self.scale = self.config.scale
+        self.paused = False
+        self.auth_stops: dict[str, AuthError] = {}  # credential -> the refusal
+        self.busy = 0  # polls in flight
+        self.last_refresh: float | None = None  # when the last poll finished
+        self.running = False
+        self._watches: dict[str, Watch] = {}
+        self._heap: list[tuple[float, int, str]] = []
+        self._seq = itertools.count()
+        self._ready: asyncio.Queue[Watch] = asyncio.Queue()
+        self._wake = asyncio.Event()
+        self._holds: dict[str, float] = {}  # channel -> time before which it is not polled
+        self._backoff: dict[str, float] = {}  # channel -> current error backoff
+
+    # -- the watched ids -----------------------------------------------------------------------
+
+    def __contains__(self, request_id: str) -> bool:
+        return request_id in self._watches
+
+    def __len__(self) -> int:
+        return len(self._watches)
+
+    def __iter__(self) -> Iterator[Watch]:
+        return iter(list(self._watches.values()))
+
+    def get(self, request_id: str) -> Watch | None:
+        return self._watches.get(request_id)
+
+    def add(
+        self,
+        target: Target,
+        *,
+        added_at: float | None = None,
+        state: RequestStatus | None = None,
+    ) -> Watch | None:
+        """Watch an id (first poll at once); None if it is already watched."""
+        if target.request_id in self._watches:
+            return None
+        now = self.clock.now()
+        watch = Watch(
+            target=target, added_at=now if added_at is None else added_at, channel=target.channel
+        )
+        if state is not None:
+            watch.state = state
+            watch.channel = state.channel.value
+            watch.status = WatchStatus.ACTIVE
+        self._watches[target.request_id] = watch
+        self._schedule(watch, now + self.config.first_delay)
+        return watch
+
+    def remove(self, request_id: str) -> Watch | None:
+        """Stop watching; the returned record can be given back to `restore` (undo)."""
+        watch = self._watches.pop(request_id, None)
+        if watch is not None:
+            watch.next_due = None
+        return watch
+
+    def restore(self, watch: Watch) -> bool:
+        """Watch again a record `remove` returned, with everything it knew."""
+        if watch.request_id in self._watches:
+            return False
+        self._watches[watch.request_id] = watch
+        watch.again = False
+        if watch.status in (WatchStatus.DONE, WatchStatus.NOT_FOUND, WatchStatus.STALE):
+            return True
+        if not watch.queued:
+            self._schedule(watch, self.clock.now())
+        return True
+
+    # -- control -------------------------------------------------------------------------------
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+        self._wake.set()
+
+    def refresh(self, request_id: str | None = None) -> int:
+        """Poll one id (or every id) now, whatever its schedule, even while paused; returns how
+        many polls were started. Ids whose credential was refused wait for `resume_auth`."""
+        watches = [self._watches[request_id]] if request_id in self._watches else []
+        if request_id is None:
+            watches = list(self._watches.values())
+        started = 0
+        for watch in watches:
+            if watch.credential in self.auth_stops:
+                continue
+            started += 1
+            if watch.queued:
+                watch.again = True
+            else:
+                self._dispatch(watch)
+        return started
+
+    def resume_auth(self) -> list[str]:
+        """Forget every refused credential and poll the ids they held at once."""
+        cleared = list(self.auth_stops)
+        self.auth_stops.clear()
+        now = self.clock.now()
+        for watch in self._watches.values():
+            if watch.status is WatchStatus.AUTH:
+                watch.status = WatchStatus.ACTIVE if watch.state else WatchStatus.WAITING
+                if not watch.queued:
+                    self._schedule(watch, now)
+        self._wake.set()
+        return cleared
+
+    def faster(self) -> float:
+        return self._rescale(-1)
+
+    def slower(self) -> float:
+        return self._rescale(+1)
+
+    def interval_range(self) -> tuple[float, float]:
+        """The shortest and longest interval of the first hour, as currently scaled."""
+        return self.config.fast_interval * self.scale, self.config.max_interval * self.scale
+
+    @property
+    def next_due(self) -> float | None:
+        """When the next scheduled poll is due (None if nothing is scheduled)."""
+        while self._heap:
+            due, _, request_id = self._heap[0]
+            watch = self._watches.get(request_id)
+            if watch is not None and watch.next_due == due and not watch.queued:
+                return due
+            heapq.heappop(self._heap)
+        return None
+
+    def idle(self) -> bool:
+        """Nothing in flight, nothing waiting for a worker, nothing due now."""
+        if self.busy or not self._ready.empty():
+            return False
+        if any(w.queued for w in self._watches.values()):
+            return False
+        due = self.next_due
+        return self.paused or due is None or due > self.clock.now()
+
+    # -- running -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Poll until cancelled."""
+        self.running = True
+        tasks = [
+            asyncio.create_task(self._worker(), name=f"d7tui-poll-worker-{i}")
+            for i in range(max(1, self.config.workers))
+        ]
+        tasks.append(asyncio.create_task(self._scheduler(), name="d7tui-poll-scheduler"))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            self.running = False
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(BaseException):
+                    await task
+
+    async def _scheduler(self) -> None:
+        while True:
+            try:
+                timeout = self._dispatch_due()
+            except Exception:  # a bug here must not stop every poll
+                log.exception("poll scheduler")
+                timeout = 1.0
+            await self._sleep(timeout)
+
+    async def _sleep(self, timeout: float) -> None:
+        if self._wake.is_set():
+            self._wake.clear()
+            return
+        sleeper = asyncio.ensure_future(self.clock.sleep(timeout))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+        self._wake.clear()
+
+    def _dispatch_due(self) -> float:
+        if self.paused:
+            return MAX_SLEEP
+        now = self.clock.now()
+        while self._heap:
+            due, _, request_id = self._heap[0]
+            watch = self._watches.get(request_id)
+            if watch is None or watch.next_due != due or watch.queued:
+                heapq.heappop(self._heap)
+                continue
+            if due > now:
+                return min(due - now, MAX_SLEEP)
+            heapq.heappop(self._heap)
+            if watch.credential in self.auth_stops:
+                watch.next_due = None
+                self._set_auth(watch, self.auth_stops[watch.credential], now)
+                continue
+            hold = self._holds.get(watch.channel_key, 0.0)
+            if hold > now:
+                self._schedule(watch, hold)
+                continue
+            self._dispatch(watch)
+        return MAX_SLEEP
+
+    def _schedule(self, watch: Watch, due: float) -> None:
+        watch.next_due = due
+        heapq.heappush(self._heap, (due, next(self._seq), watch.request_id))
+        self._wake.set()
+
+    def _dispatch(self, watch: Watch) -> None:
+        watch.next_due = None
+        watch.queued = True
+        self._ready.put_nowait(watch)
+
+    async def _worker(self) -> None:
+        while True:
+            watch = await self._ready.get()
+            request_id = watch.request_id
+            if self._watches.get(request_id) is not watch:
+                watch.queued = False  # removed while it waited: an undo schedules it again
+                continue
+            try:
+                await self._poll(watch)
+            except asyncio.CancelledError:
+                watch.queued = False
+                raise
+            except Exception:  # the edge of the worker: log, keep polling the rest
+                log.exception("poll of %s", request_id)
+                watch.queued = False
+                if self._watches.get(request_id) is watch and watch.next_due is None:
+                    self._schedule(watch, self.clock.now() + self.config.max_interval)
+
+    async def _poll(self, watch: Watch) -> None:
+        error: ChannelError | None = None
+        result: RequestStatus | None = None
+        self.busy += 1
+        try:
+            result = await self.client.fetch(watch.fetch_target())
+        except ChannelError as exc:
+            error = exc
+        except Exception as exc:  # a bug below us shows on the row, and polling goes on
+            log.exception("fetch of %s", watch.request_id)
+            error = ProtocolError(watch.channel, f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            self.busy -= 1
+        now = self.clock.now()
+        self.last_refresh = now
+        watch.queued = False
+        watch.polls += 1
+        watch.last_poll = now
+        if result is not None:
+            transitions, first = self._apply(watch, result, now)
+        else:
+            assert error is not None
+            transitions, first = [], False
+            self._fail(watch, error, now)
+        if self._watches.get(watch.request_id) is not watch:
+            return  # removed meanwhile: what it learnt stays on the record, for an undo
+        self._reschedule(watch, now)
+        self._emit(watch, now, transitions, first)
+
+    def _apply(
+        self, watch: Watch, result: RequestStatus, now: float
+    ) -> tuple[list[Transition], bool]:
+        first = watch.state is None
+        state, transitions = observe(watch.state, result, now)
+        watch.state = state
+        watch.channel = result.channel.value
+        watch.error = None
+        self._backoff.pop(watch.channel_key, None)
+        watch.sent_at = sent_at(state, now) or watch.sent_at
+        if transitions:
+            watch.last_change = now
+        if not state.recipients and not result.incremental:
+            # Known to the API but with no message in it (Infobip logs): as good as not found.
+            self._not_found(watch, NotFound(watch.channel, "no message for this id"), now)
+            return transitions, first
+        watch.not_found_since = None
+        if state.final:
+            done = watch.final_seen and not transitions
+            watch.final_seen = True
+            watch.status = WatchStatus.DONE if done else WatchStatus.ACTIVE
+        else:
+            watch.final_seen = False
+            watch.status = WatchStatus.ACTIVE
+        return transitions, first
+
+    def _fail(self, watch: Watch, error: ChannelError, now: float) -> None:
+        watch.error = error
+        if isinstance(error, AuthError):
+            self.auth_stops.setdefault(watch.credential, error)
+            self._set_auth(watch, error, now, emit=False)
+            return
+        if isinstance(error, NotFound):
+            self._not_found(watch, error, now)
+            return
+        key = watch.channel_key
+        if isinstance(error, RateLimited):
+            hold = error.retry_after or self.config.error_backoff
+        elif error.kind in (ErrorKind.UNREACHABLE, ErrorKind.PROTOCOL):
+            hold = min(
+                self._backoff.get(key, self.config.error_backoff / 2) * 2,
+                self.config.error_backoff_max,
+            )
+            self._backoff[key] = hold
+        else:
+            return  # the API refused this id (400/402/422): its own schedule continues
+        self._holds[key] = max(self._holds.get(key, 0.0), now + hold)
+
+    def _not_found(self, watch: Watch, error: ChannelError, now: float) -> None:
+        watch.error = error
+        if watch.not_found_since is None:
+            watch.not_found_since = watch.added_at if watch.state is None else now
+        if now - watch.not_found_since >= self.config.not_found_grace:
+            watch.status = WatchStatus.NOT_FOUND
+
+    def _set_auth(self, watch: Watch, error: AuthError, now: float, *, emit: bool = True) -> None:
+        watch.status = WatchStatus.AUTH
+        watch.error = error
+        if emit:
+            self._emit(watch, now, [], False)
+
+    def _reschedule(self, watch: Watch, now: float) -> None:
+        if watch.status in (WatchStatus.DONE, WatchStatus.NOT_FOUND, WatchStatus.AUTH):
+            if watch.again and watch.status is not WatchStatus.AUTH:
+                watch.again = False
+                self._dispatch(watch)
+            return
+        anchor = min(watch.added_at, watch.sent_at or watch.added_at)
+        interval = self.config.interval(now - anchor, watch.interval)
+        if interval is None:
+            watch.status = WatchStatus.STALE
+            return
+        if watch.status is WatchStatus.STALE:
+            watch.status = WatchStatus.ACTIVE
+        watch.interval = interval
+        if watch.again:
+            watch.again = False
+            self._dispatch(watch)
+        else:
+            self._schedule(watch, now + interval * self.scale)
+
+    def _rescale(self, step: int) -> float:
+        index = min(range(len(SCALES)), key=lambda i: abs(SCALES[i] - self.scale))
+        new = SCALES[max(0, min(len(SCALES) - 1, index + step))]
+        if new == self.scale:
+            return new
+        factor, self.scale = new / self.scale, new
+        now = self.clock.now()
+        heap = []
+        for watch in self._watches.values():
+            if watch.next_due is not None and not watch.queued:
+                watch.next_due = now + max(0.0, watch.next_due - now) * factor
+                heap.append((watch.next_due, next(self._seq), watch.request_id))
+        heapq.heapify(heap)
+        self._heap = heap
+        self._wake.set()
+        return new
+
+    def _emit(self, watch: Watch, now: float, transitions: list[Transition], first: bool) -> None:
+        update = PollUpdate(
+            request_id=watch.request_id,
+            at=now,
+            channel=watch.channel,
+            status=watch.status,
+            state=watch.state,
+            error=watch.error,
+            transitions=tuple(transitions),
+            first=first,
+            last_poll=watch.last_poll,
+            last_change=watch.last_change,
+            next_due=watch.next_due,
+            polls=watch.polls,
+        )
+        for hook in self.hooks.on_update:
+            try:
+                hook(update)
+            except Exception:
+                log.exception("on_update hook")
+        if transitions:
+            for transition_hook in self.hooks.on_transition:
+                try:
+                    transition_hook(transitions)
+                except Exception:
+                    log.exception("on_transition hook")

@@ -1,0 +1,63 @@
+"""The one table of keys: it feeds the bindings (and so the footer), the `?` help screen and the
+command palette. Each binding has an id, so a user's config can remap it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    key: str  # Textual key name(s), comma separated
+    action: str
+    description: str  # short, for the footer
+    help: str  # one sentence, for the help screen and the palette
+    shown: str = ""  # how the key reads to a person, when it differs from `key`
+    show: bool = True  # in the footer
+
+    @property
+    def label(self) -> str:
+        return self.shown or self.key
+
+    @property
+    def id(self) -> str:
+        return f"d7tui.{self.action}"
+
+    def binding(self) -> Binding:
+        return Binding(self.key, self.action, self.description, show=self.show, id=self.id)
+
+
+# The monitor's keys, in the order the help screen lists them.
+MONITOR_KEYS: tuple[Key, ...] = (
+    Key("a", "add", "Add", "Add request ids (paste many at once: one per line, or spaces/commas)"),
+    Key("d", "remove", "Remove", "Stop watching the selected request (u brings it back)"),
+    Key("u", "undo", "Undo", "Bring back the request removed last", show=False),
+    Key(
+        "enter",
+        "enter_detail",
+        "Detail",
+        "Move into the detail of the selected request",
+        show=False,
+    ),
+    Key("escape", "back", "Back", "Back to the list; clears the filter", shown="esc", show=False),
+    Key("r", "refresh", "Refresh", "Poll the selected request now", show=False),
+    Key("R", "refresh_all", "Refresh all", "Poll every watched request now", show=False),
+    Key(
+        "p",
+        "pause",
+        "Pause",
+        "Pause or resume polling (resumes a channel after its credential is fixed)",
+    ),
+    Key("slash", "filter", "Filter", "Filter by id, label, recipient or status", shown="/"),
+    Key("s", "sort", "Sort", "Cycle the sort: last change, status, added", show=False),
+    Key("f", "problems", "Problems", "Show only problems: failed, not found, errors"),
+    Key("c", "copy", "Copy id", "Copy the selected request id to the clipboard", show=False),
+    Key("m", "mask", "Mask", "Privacy mode: mask recipients, for sharing a screen", show=False),
+    Key("plus", "faster", "Faster", "Poll faster (halve every interval)", shown="+", show=False),
+    Key("minus", "slower", "Slower", "Poll slower (double every interval)", shown="-", show=False),
+    Key("t", "toggle_theme", "Theme", "Switch between the dark and the light theme", show=False),
+    Key("question_mark", "help", "Help", "Show every key and what the symbols mean", shown="?"),
+    Key("q", "quit", "Quit", "Quit d7tui"),
+)

@@ -1,0 +1,274 @@
+"""The monitor's view: the watchlist, the detail of the selected request, the status line, and
+what poll news does to them (cells, flashes, toasts). The keys' actions are in main.py.
+
+The screen owns no data: the app's Watchlist model and Poller do.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.containers import Container
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Header, Static
+
+from d7tui.ui.alerts import Alert, AlertGate, alerts_for, summary
+from d7tui.ui.messages import PollerStopped, PollNews
+from d7tui.ui.theme import flash_colour, phase_colours
+from d7tui.ui.widgets.banner import Banner
+from d7tui.ui.widgets.detail import DetailPane
+from d7tui.ui.widgets.filter_bar import FilterBar
+from d7tui.ui.widgets.status_line import PollerView, StatusLine, status_parts
+from d7tui.ui.widgets.watchlist_table import RenderContext, WatchlistTable
+from d7tui.watchlist import Entry
+
+if TYPE_CHECKING:
+    from d7tui.ui.app import D7App
+
+WIDE_AT = 140  # columns from which the detail sits right of the list instead of under it
+SHORT_BELOW = 32  # rows under which the stacked layout leaves the timeline to the detail view
+FLASH_SECONDS = 2.0
+VIEW_INTERVAL = 0.2  # seconds between two redraws caused by poll results
+EMPTY_HINT = (
+    "Nothing watched yet.\n\n"
+    "Press a to add a request id (or paste several), ? for every key.\n"
+    "No account? Run d7tui --demo to watch the built-in simulator."
+)
+
+
+class MonitorView(Screen[None]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.masked = False
+        self._flash_until: dict[str, float] = {}  # request id -> monotonic end of its flash
+        self._flash_recipients: dict[str, set[str]] = {}
+        self._shown: list[Entry] = []
+        self._dirty: set[str] = set()  # rows poll news changed, not redrawn yet
+        self._last_view = 0.0
+        self._view_timer: Timer | None = None
+        self._alerts = AlertGate()
+        self._alerts_timer: Timer | None = None
+
+    @property
+    def d7app(self) -> D7App:
+        return self.app  # type: ignore[return-value]
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="◉")
+        yield Banner(id="banner")
+        with Container(id="panes"):
+            with Container(id="list-pane"):
+                yield WatchlistTable(id="watchlist")
+                yield Static(EMPTY_HINT, id="empty", markup=False)
+            yield DetailPane(id="detail")
+        yield FilterBar(id="filter")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.masked = self.d7app.options.mask
+        self._alerts = AlertGate(limit=self.d7app.options.max_toasts)
+        self.query_one(Banner).display = False
+        self.query_one(FilterBar).display = False
+        self._layout(self.size.width, self.size.height)
+        self.set_interval(1.0, self._tick, name="d7tui-clock")
+        self.watch(self.app, "theme", self._theme_changed, init=False)
+        self.query_one(WatchlistTable).focus()
+        self.refresh_all(select=None)
+        self.call_after_refresh(self.d7app.begin)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout(event.size.width, event.size.height)
+
+    def _layout(self, width: int, height: int) -> None:
+        self.set_class(width >= WIDE_AT, "-wide")
+        # Too short for list, recipients and timeline at once: the timeline shows in the detail
+        # view (enter), where the detail has the whole screen.
+        self.set_class(height < SHORT_BELOW and width < WIDE_AT, "-short")
+        table = self.query_one(WatchlistTable)
+        list_width = int(width * 0.5) if width >= WIDE_AT else width
+        table.fit_width(list_width, self._shown, self.render_context())
+
+    def render_context(self) -> RenderContext:
+        return RenderContext(
+            now=self.d7app.clock.now(),
+            colours=phase_colours(self.app.current_theme),
+            masked=self.masked,
+            flashing=set(self._flash_until),
+            flash_colour=flash_colour(self.app.current_theme),
+        )
+
+    # -- showing the model -------------------------------------------------------------------
+
+    def refresh_all(self, changed: set[str] | None = None, *, select: str | None = None) -> None:
+        """Bring every part of the screen up to date with the model (only `changed` rows when
+        the order did not change)."""
+        watchlist = self.d7app.watchlist
+        ctx = self.render_context()
+        self._shown = watchlist.visible()
+        table = self.query_one(WatchlistTable)
+        table.sync(self._shown, ctx, changed, select=select)
+        empty = self.query_one("#empty")
+        if empty.display != (len(watchlist) == 0):
+            empty.display = len(watchlist) == 0
+        self._show_detail(ctx)
+        self._show_status(ctx)
+
+    def _show_detail(self, ctx: RenderContext) -> None:
+        selected = self.query_one(WatchlistTable).selected
+        entry = self.d7app.watchlist.get(selected) if selected else None
+        flashing = self._flash_recipients.get(selected, set()) if selected else set()
+        self.query_one(DetailPane).show(entry, ctx, flashing)
+
+    def _show_status(self, ctx: RenderContext) -> None:
+        app = self.d7app
+        poller = app.poller
+        # HTTP requests in flight (an `auto` poll asks three channels at once), else polls.
+        engine = getattr(poller.client, "engine", None)
+        view = PollerView(
+            paused=poller.paused,
+            running=app.polling,
+            in_flight=getattr(engine, "in_flight", poller.busy),
+            last_refresh=poller.last_refresh,
+            next_due=poller.next_due,
+            interval=poller.interval_range(),
+            auth_stopped=bool(poller.auth_stops),
+        )
+        totals = app.watchlist.totals(self._shown)
+        self.query_one(StatusLine).show(
+            status_parts(
+                view,
+                totals,
+                ctx.colours,
+                ctx.now,
+                filter_text=app.watchlist.filter_text,
+                problems_only=app.watchlist.problems_only,
+                sort=app.watchlist.sort,
+                masked=self.masked,
+            )
+        )
+        self.query_one(Banner).show_stops(poller.auth_stops)
+
+    def _tick(self) -> None:
+        """Once a second: ages, flashes that ended, the status line."""
+        now = time.monotonic()
+        ended = {rid for rid, until in self._flash_until.items() if until <= now}
+        for rid in ended:
+            del self._flash_until[rid]
+            self._flash_recipients.pop(rid, None)
+        ctx = self.render_context()
+        table = self.query_one(WatchlistTable)
+        table.sync(self._shown, ctx)  # ages: only rows whose age text moved are redrawn
+        self._show_detail(ctx)
+        self._show_status(ctx)
+
+    def _theme_changed(self) -> None:
+        self.refresh_all()
+
+    # -- news from the poller ----------------------------------------------------------------
+
+    @on(PollNews)
+    def _poll_news(self) -> None:
+        updates = self.d7app.take_news()
+        if not updates:
+            return
+        changed: set[str] = set()
+        alerts: list[Alert] = []
+        watchlist = self.d7app.watchlist
+        until = time.monotonic() + FLASH_SECONDS
+        for update in updates:
+            entry = watchlist.apply(update)
+            if entry is None:
+                continue
+            changed.add(update.request_id)
+            if update.transitions and not update.first:
+                self._flash_until[update.request_id] = until
+                self._flash_recipients.setdefault(update.request_id, set()).update(
+                    t.recipient_key for t in update.transitions
+                )
+                alerts.extend(alerts_for(entry, update.transitions))
+        self._dirty |= changed
+        self._schedule_view()
+        self._alert(alerts)
+
+    def _schedule_view(self) -> None:
+        """Redraw for poll news at most every VIEW_INTERVAL: a flood of results costs a few
+        repaints, not one per batch (keys redraw at once, they do not come through here)."""
+        if self._view_timer is not None:
+            return
+        wait = self._last_view + VIEW_INTERVAL - time.monotonic()
+        if wait <= 0:
+            self._flush_view()
+        else:
+            self._view_timer = self.set_timer(wait, self._flush_view, name="d7tui-view")
+
+    def _flush_view(self) -> None:
+        self._view_timer = None
+        self._last_view = time.monotonic()
+        changed, self._dirty = self._dirty, set()
+        self.refresh_all(changed)
+
+    def _alert(self, alerts: list[Alert]) -> None:
+        if not alerts:
+            return
+        if any(a.failed for a in alerts) and self.d7app.options.bell:
+            self.app.bell()
+        now = time.monotonic()
+        if self.app.screen is not self:
+            # A dialog or the help is open: no toast over it; told as a summary on return.
+            self._alerts.held.extend(alerts)
+            return
+        shown, later = self._alerts.offer(alerts, now)
+        for alert in shown:
+            self.notify(
+                alert.message(self.masked),
+                title=alert.title,
+                severity="warning" if alert.failed else "information",
+                timeout=10 if alert.failed else 5,
+                markup=False,
+            )
+        if self._alerts.held and self._alerts_timer is None and later is not None:
+            self._alerts_timer = self.set_timer(
+                max(0.05, later - now), self._held_alerts, name="d7tui-alerts"
+            )
+
+    def on_screen_resume(self) -> None:
+        if self._alerts.held and self._alerts_timer is None:
+            self._held_alerts()
+
+    def _held_alerts(self) -> None:
+        self._alerts_timer = None
+        held = self._alerts.take(time.monotonic())
+        if held:
+            line, failed = summary(held)
+            self.notify(
+                line,
+                title="Status changes",
+                severity="warning" if failed else "information",
+                markup=False,
+            )
+
+    @on(PollerStopped)
+    def _poller_stopped(self, message: PollerStopped) -> None:
+        self.notify(message.reason, title="Polling stopped", severity="error", markup=False)
+        self._show_status(self.render_context())
+
+    # -- selection ---------------------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted, "#watchlist")
+    def _row_highlighted(self) -> None:
+        self._show_detail(self.render_context())
+
+    @on(DataTable.RowSelected, "#watchlist")
+    def _row_selected(self) -> None:
+        self.action_enter_detail()
+
+    @property
+    def selected(self) -> str | None:
+        return self.query_one(WatchlistTable).selected

@@ -1,0 +1,120 @@
+"""The status line: polling state, requests in flight, last refresh, next poll, errors by kind,
+totals by phase and total cost. Every part is our own text or a number; the filter (typed by the
+user) is appended as plain text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+
+from d7tui.channels.errors import ErrorKind
+from d7tui.models import Phase
+from d7tui.ui.format import costs_text, format_clock, format_in, format_interval, phase_counts_text
+from d7tui.ui.widgets.text_static import TextStatic
+from d7tui.watchlist import ERROR_LABEL, SortKey, Totals
+
+SEPARATOR = "  │  "
+
+
+@dataclass
+class PollerView:
+    """What the status line needs to know about the poller."""
+
+    paused: bool
+    running: bool
+    in_flight: int
+    last_refresh: float | None
+    next_due: float | None
+    interval: tuple[float, float]
+    auth_stopped: bool
+
+
+def status_parts(
+    poller: PollerView,
+    totals: Totals,
+    colours: dict[Phase, str],
+    now: float,
+    *,
+    filter_text: str = "",
+    problems_only: bool = False,
+    sort: SortKey = SortKey.ADDED,
+    masked: bool = False,
+) -> list[Text]:
+    parts: list[Text] = []
+    fast, slow = poller.interval
+    if not poller.running:
+        parts.append(Text("✗ polling stopped (p restarts)", style=f"bold {colours[Phase.FAILED]}"))
+    elif poller.paused:
+        parts.append(Text("⏸ paused (p resumes)", style=f"bold {colours[Phase.PENDING]}"))
+    else:
+        parts.append(Text(f"● polling every {format_interval(fast)}→{format_interval(slow)}"))
+    parts.append(Text(f"{poller.in_flight} in flight"))
+    parts.append(Text(f"refreshed {format_clock(poller.last_refresh, now)}"))
+    if poller.next_due is not None and not poller.paused:
+        parts.append(Text(f"next {format_in(poller.next_due - now)}"))
+    errors = [
+        f"{count} {ERROR_LABEL[kind]}"
+        for kind in (
+            ErrorKind.AUTH,
+            ErrorKind.RATE_LIMITED,
+            ErrorKind.UNREACHABLE,
+            ErrorKind.PROTOCOL,
+            ErrorKind.API,
+            ErrorKind.NOT_FOUND,
+        )
+        if (count := totals.errors.get(kind, 0))
+    ]
+    if errors:
+        parts.append(Text("⚠ " + ", ".join(errors), style=colours[Phase.FAILED]))
+    counts = phase_counts_text(totals.phases, colours)
+    parts.append(counts if counts else Text("no recipients yet", style="dim"))
+    parts.append(Text(f"cost {costs_text(totals.costs)}"))
+    view = Text(
+        f"{totals.shown} of {totals.requests} shown"
+        if totals.shown != totals.requests
+        else f"{totals.requests} watched"
+    )
+    view.append(f" · sort: {sort.value}", style="dim")
+    if problems_only:
+        view.append(" · problems only", style="bold")
+    if filter_text:
+        view.append(" · filter: ", style="bold")
+        view.append(filter_text)
+    if masked:
+        view.append(" · masked", style="bold")
+    parts.append(view)
+    return parts
+
+
+def pack(parts: list[Text], width: int) -> Text:
+    """The parts on as few lines as fit `width`, breaking only between parts."""
+    separator = Text(SEPARATOR, style="dim")
+    lines: list[Text] = []
+    line = Text()
+    for part in parts:
+        if line and line.cell_len + separator.cell_len + part.cell_len > width:
+            lines.append(line)
+            line = Text()
+        if line:
+            line.append_text(separator)
+        line.append_text(part)
+    lines.append(line)
+    return Text("\n").join(lines)
+
+
+class StatusLine(TextStatic):
+    """One line, or a few at a narrow width, broken between parts and never inside one."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._parts: list[Text] = []
+
+    def show(self, parts: list[Text]) -> None:
+        self._parts = parts
+        self.show_text(pack(parts, max(20, self.content_size.width or self.size.width or 80)))
+
+    def on_resize(self) -> None:
+        super().on_resize()
+        if self._parts:
+            self.call_after_refresh(self.show, self._parts)

@@ -1,0 +1,32 @@
+"""A Static for text that is redrawn often (the status line, the detail's head): an unchanged
+text costs nothing, and a changed one asks for a new layout only when its height may change
+(a layout pass over the whole screen is the most expensive thing a redraw can do)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+
+class TextStatic(Static):
+    def __init__(self, text: Text | None = None, **kwargs: object) -> None:
+        super().__init__(text or Text(), **kwargs)  # type: ignore[arg-type]
+        self._text = text or Text()
+        self._height = -1
+
+    @property
+    def text(self) -> Text:
+        return self._text
+
+    def show_text(self, text: Text) -> None:
+        old = self._text
+        if text.plain == old.plain and text.spans == old.spans and text.style == old.style:
+            return
+        self._text = text
+        width = self.content_size.width or self.size.width
+        height = len(text.wrap(self.app.console, width)) if width > 0 else -1
+        self.update(text, layout=height != self._height or height < 0)
+        self._height = height
+
+    def on_resize(self) -> None:
+        self._height = -1

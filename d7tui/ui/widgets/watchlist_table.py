@@ -1,0 +1,225 @@
+"""The list of watched requests: a keyed DataTable that is only ever a view of the model.
+
+Filtering and sorting happen in `d7tui.watchlist`; here a sync either updates the cells that
+changed (same rows in the same order: the common case while polling) or rebuilds the rows and puts
+the cursor back on the same request, at the same height on screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.text import Text
+
+from d7tui.channels.errors import ErrorKind
+from d7tui.models import Phase
+from d7tui.poller import WatchStatus
+from d7tui.ui.format import PHASE_SYMBOL, entry_cost, format_age, phase_counts_text, short_id
+from d7tui.ui.widgets.flashing_table import FlashingTable
+from d7tui.watchlist import Entry
+
+# (key, header, width at the narrowest); the label column takes whatever width is left.
+COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("id", "Request", 10),
+    ("channel", "Channel", 8),
+    ("label", "Label", 8),
+    ("phases", "Recipients", 10),
+    ("status", "Status", 14),
+    ("age", "Since", 5),
+    ("cost", "Cost", 8),
+)
+COLUMN_KEYS = tuple(key for key, _, _ in COLUMNS)
+# Room beyond the narrowest layout goes first to the status (Infobip's statuses are long, e.g.
+# UNDELIVERABLE_NOT_DELIVERED), then to the label.
+GROWS = (("label", 14), ("status", 20), ("label", 22), ("status", 28), ("label", 40))
+
+
+@dataclass
+class RenderContext:
+    """What a cell's look depends on besides its entry."""
+
+    now: float
+    colours: dict[Phase, str]
+    masked: bool = False
+    flashing: set[str] = field(default_factory=set)
+    flash_colour: str = "#5a4a00"
+
+    @property
+    def colours_key(self) -> tuple[str, ...]:
+        return tuple(self.colours.values())
+
+
+def _signature(cell: Text) -> tuple[str, str, tuple[object, ...]]:
+    return cell.plain, str(cell.style), tuple(cell.spans)
+
+
+def status_cell(entry: Entry, colours: dict[Phase, str]) -> Text:
+    text = entry.status_text()
+    if entry.status is WatchStatus.AUTH or (
+        entry.error is not None and entry.error.kind is not ErrorKind.NOT_FOUND
+    ):
+        return Text(f"⚠ {text}", style=f"bold {colours[Phase.FAILED]}")
+    if entry.error is not None:  # not found (yet): the id column carries the "?"
+        style = colours[Phase.FAILED] if entry.status is WatchStatus.NOT_FOUND else "dim"
+        return Text(text, style=style)
+    # The latest status in its own phase's colour and symbol (the row's symbol, in the first
+    # column, is the worst phase of all its recipients).
+    phase = entry.latest_phase or entry.phase
+    if phase is None:
+        return Text(text, style="dim")
+    style = colours[phase] + (" dim" if entry.status is WatchStatus.STALE else "")
+    return Text(f"{PHASE_SYMBOL[phase]} {text}", style=style)
+
+
+def row_cells(entry: Entry, ctx: RenderContext) -> tuple[Text, ...]:
+    phase = entry.phase
+    symbol = PHASE_SYMBOL[phase] if phase is not None else "·"
+    id_style = ctx.colours[phase] if phase is not None else "dim"
+    if entry.not_found:
+        symbol = "?"
+    elif entry.error is not None or entry.status is WatchStatus.AUTH:
+        symbol = "⚠"
+    if entry.problem:
+        id_style = ctx.colours[Phase.FAILED]
+    known = entry.channel != "auto"
+    counts = entry.counts
+    cells = (
+        Text(f"{symbol:<2}{short_id(entry.request_id)}", style=id_style),
+        Text(entry.channel, style="" if known else "dim"),
+        Text(entry.label),
+        phase_counts_text(counts, ctx.colours),
+        status_cell(entry, ctx.colours),
+        Text(format_age(ctx.now - (entry.last_change or entry.added_at))),
+        Text(entry_cost(entry)),
+    )
+    return cells
+
+
+class WatchlistTable(FlashingTable):
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
+        self._order: list[str] = []
+        self._cells: dict[str, tuple[Text, ...]] = {}
+        # What each row was drawn from, and the cells drawn (kept for rows a filter hides, so
+        # that clearing the filter costs no redraw): a row is redrawn only when its key moves.
+        self._drawn: dict[str, tuple[object, ...]] = {}
+        self._cache: dict[str, tuple[Text, ...]] = {}
+        self._widths = {key: width for key, _, width in COLUMNS}
+
+    def on_mount(self) -> None:
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        for key, header, _ in COLUMNS:
+            self.add_column(header, key=key, width=self._widths[key])
+
+    @property
+    def order(self) -> list[str]:
+        return list(self._order)
+
+    @property
+    def selected(self) -> str | None:
+        """The request id under the cursor."""
+        if not self._order or not 0 <= self.cursor_row < len(self._order):
+            return None
+        return self._order[self.cursor_row]
+
+    def widths_for(self, width: int) -> dict[str, int]:
+        """Column widths for a table `width` cells wide."""
+        widths = {key: least for key, _, least in COLUMNS}
+        padding = 2 * self.cell_padding * len(COLUMNS) + 2  # and the scrollbar
+        spare = width - padding - sum(widths.values())
+        for key, most in GROWS:
+            grow = max(0, min(spare, most - widths[key]))
+            widths[key] += grow
+            spare -= grow
+        return widths
+
+    def fit_width(self, width: int, entries: list[Entry], ctx: RenderContext) -> None:
+        """Give the columns the room the terminal has (a rebuild; resizes are rare)."""
+        widths = self.widths_for(width)
+        if widths == self._widths:
+            return
+        self._widths = widths
+        selected = self.selected
+        self.clear(columns=True)
+        self._add_columns()
+        self._order = []
+        self.sync(entries, ctx, select=selected)
+
+    @staticmethod
+    def _draw_key(entry: Entry, ctx: RenderContext) -> tuple[object, ...]:
+        age = format_age(ctx.now - (entry.last_change or entry.added_at))
+        return (entry.version, age, ctx.colours_key)
+
+    def _cells_for(self, entry: Entry, ctx: RenderContext) -> tuple[Text, ...] | None:
+        """The row's cells if they differ from what was last drawn for it, else None."""
+        key = self._draw_key(entry, ctx)
+        if self._drawn.get(entry.request_id) == key:
+            return None
+        self._drawn[entry.request_id] = key
+        cells = row_cells(entry, ctx)
+        self._cache[entry.request_id] = cells
+        return cells
+
+    def forget(self, request_id: str) -> None:
+        """The request is no longer watched: drop what was drawn for it."""
+        self._drawn.pop(request_id, None)
+        self._cache.pop(request_id, None)
+
+    def sync(
+        self,
+        entries: list[Entry],
+        ctx: RenderContext,
+        changed: set[str] | None = None,
+        *,
+        select: str | None = None,
+    ) -> None:
+        """Show `entries` in this order, redrawing only rows whose entry, age, flash or theme
+        changed (`changed`: a hint that only these may have). `select`: put the cursor there."""
+        order = [e.request_id for e in entries]
+        self.set_flashing(ctx.flashing, ctx.flash_colour)
+        if order != self._order:
+            self._rebuild(entries, ctx, select or self.selected)
+            return
+        todo = entries if changed is None else [e for e in entries if e.request_id in changed]
+        with self.app.batch_update():
+            for entry in todo:
+                cells = self._cells_for(entry, ctx)
+                if cells is None:
+                    continue
+                old = self._cells.get(entry.request_id)
+                for i, cell in enumerate(cells):
+                    if old is None or _signature(old[i]) != _signature(cell):
+                        self.update_cell(entry.request_id, COLUMN_KEYS[i], cell)
+                self._cells[entry.request_id] = cells
+        if select is not None and select in order:
+            self.move_cursor(row=order.index(select))
+
+    def _rebuild(self, entries: list[Entry], ctx: RenderContext, keep: str | None) -> None:
+        old_row = self.cursor_row
+        screen_offset = old_row - int(self.scroll_y)
+        with self.app.batch_update():
+            self.clear()
+            self._cells = {}
+            self._order = []
+            for entry in entries:
+                cells = self._cells_for(entry, ctx) or self._cache[entry.request_id]
+                self.add_row(*cells, key=entry.request_id)
+                self._order.append(entry.request_id)
+                self._cells[entry.request_id] = cells
+        if not self._order:
+            return
+        if keep is not None and keep in self._cells:
+            row = self._order.index(keep)
+        else:
+            row = min(old_row, len(self._order) - 1)
+        self.move_cursor(row=row, scroll=False)
+        target = max(0, row - max(0, screen_offset))
+
+        def restore_scroll() -> None:
+            self.scroll_to(y=target, animate=False, immediate=True)
+            if row < len(self._order):
+                self.move_cursor(row=row)
+
+        self.call_after_refresh(restore_scroll)

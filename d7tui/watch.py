@@ -1,0 +1,140 @@
+"""What the poller knows about each watched id, how often it asks, and what it reports.
+
+Plain data, no I/O: `Poller` (d7tui.poller) drives these; the screen and, later, the store read
+them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from d7tui.channels.errors import ChannelError
+from d7tui.models import Channel, RequestStatus, Target, Transition
+
+# The credential each channel's polls depend on: a refused credential stops every channel using it.
+D7_CREDENTIAL = "D7_API_TOKEN"
+INFOBIP_CREDENTIAL = "INFOBIP_API_KEY"
+
+
+class Fetcher(Protocol):
+    async def fetch(self, target: Target) -> RequestStatus: ...
+
+
+class WatchStatus(StrEnum):
+    WAITING = "waiting"  # added, no answer yet
+    ACTIVE = "active"  # polled on its schedule
+    DONE = "done"  # every recipient final, confirmed by a second poll: not polled any more
+    NOT_FOUND = "not found"  # the API did not know it for the whole grace period
+    STALE = "stale"  # older than `stale_after`: given up, still shown
+    AUTH = "auth"  # its credential was refused: held until the user fixes it and resumes
+
+
+@dataclass(frozen=True, slots=True)
+class PollConfig:
+    """The adaptive schedule, in seconds. Ages count from when the message was sent, if the API
+    says so (Infobip's sentAt), else from when the id was added."""
+
+    first_delay: float = 0.0  # the first poll after adding
+    fast_interval: float = 2.0  # while younger than fast_period
+    fast_period: float = 30.0
+    growth: float = 1.5  # then each interval is the previous one times this ...
+    max_interval: float = 60.0  # ... up to this
+    slow_after: float = 3600.0
+    slow_interval: float = 300.0
+    slower_after: float = 6 * 3600.0
+    slower_interval: float = 900.0
+    stale_after: float = 72 * 3600.0  # then given up
+    not_found_grace: float = 120.0  # a 404 is retried this long (the message may be in transit)
+    error_backoff: float = 5.0  # unreachable/5xx: a channel waits this, doubling ...
+    error_backoff_max: float = 300.0  # ... up to this
+    workers: int = 16
+    scale: float = 1.0  # every interval is multiplied by this (`+` halves it, `-` doubles it)
+
+    def interval(self, age: float, previous: float = 0.0) -> float | None:
+        """The unscaled wait before the next poll, or None once the request is stale."""
+        if age >= self.stale_after:
+            return None
+        if 0 <= age < self.fast_period:
+            return self.fast_interval
+        if age < self.slow_after:  # (a schedule time still in the future counts as young)
+            return min(max(previous, self.fast_interval) * self.growth, self.max_interval)
+        if age < self.slower_after:
+            return self.slow_interval
+        return self.slower_interval
+
+
+@dataclass(eq=False)
+class Watch:
+    """The poller's record of one watched id. Read it; only the poller changes it."""
+
+    target: Target
+    added_at: float
+    channel: str  # the channel asked; for `auto`, the one that answered once known
+    state: RequestStatus | None = None
+    error: ChannelError | None = None
+    status: WatchStatus = WatchStatus.WAITING
+    sent_at: float | None = None
+    last_poll: float | None = None
+    last_change: float | None = None
+    next_due: float | None = None
+    interval: float = 0.0
+    polls: int = 0
+    final_seen: bool = False
+    not_found_since: float | None = None
+    queued: bool = False  # waiting for or in a worker
+    again: bool = False  # a refresh came while it was queued: poll again at once
+
+    @property
+    def request_id(self) -> str:
+        return self.target.request_id
+
+    @property
+    def channel_key(self) -> str:
+        return self.channel
+
+    @property
+    def credential(self) -> str:
+        return INFOBIP_CREDENTIAL if self.channel == Channel.INFOBIP.value else D7_CREDENTIAL
+
+    def fetch_target(self) -> Target:
+        if self.channel == self.target.channel:
+            return self.target
+        return replace(self.target, channel=self.channel)
+
+
+@dataclass(frozen=True, slots=True)
+class PollUpdate:
+    """What one poll (or a change of schedule) did to a watched id."""
+
+    request_id: str
+    at: float
+    channel: str
+    status: WatchStatus
+    state: RequestStatus | None
+    error: ChannelError | None
+    transitions: tuple[Transition, ...] = ()
+    first: bool = False  # the first answer for this id: its transitions are "first seen"
+    last_poll: float | None = None
+    last_change: float | None = None
+    next_due: float | None = None
+    polls: int = 0
+
+
+def sent_at(state: RequestStatus, now: float) -> float | None:
+    """When the earliest message of the request was sent, if the API said (and it is past)."""
+    times = []
+    for recipient in state.recipients:
+        value = recipient.fields.get("sentAt")
+        if isinstance(value, str):
+            try:
+                when = datetime.fromisoformat(value.strip())
+            except ValueError:
+                continue
+            if when.tzinfo is not None:
+                stamp = when.timestamp()
+                if stamp <= now:
+                    times.append(stamp)
+    return min(times) if times else None

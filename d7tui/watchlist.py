@@ -1,0 +1,271 @@
+"""The watchlist model: what the monitor shows, filtered and sorted, with its totals. No Textual.
+
+The table on screen is only a view of `Watchlist.visible()`: filtering and sorting happen here,
+so the view can update changed cells in place and keep its cursor on the same request.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from d7tui.channels.errors import ChannelError, ErrorKind
+from d7tui.models import Phase, RequestStatus, Target, Transition
+from d7tui.poller import PollUpdate, WatchStatus
+
+MAX_TIMELINE = 1000  # transitions kept per request in memory (the store keeps them all)
+
+
+class SortKey(StrEnum):
+    ADDED = "added"
+    LAST_CHANGE = "last change"
+    STATUS = "status"
+
+
+# `s` cycles in this order.
+SORT_CYCLE = (SortKey.LAST_CHANGE, SortKey.STATUS, SortKey.ADDED)
+
+# How a row reads at a glance: the worst phase among its recipients, or what stops it.
+_PHASE_ORDER = (Phase.FAILED, Phase.PENDING, Phase.UNKNOWN, Phase.DELIVERED, Phase.READ)
+
+ERROR_LABEL = {
+    ErrorKind.AUTH: "auth refused",
+    ErrorKind.NOT_FOUND: "not found",
+    ErrorKind.API: "API error",
+    ErrorKind.RATE_LIMITED: "rate limited",
+    ErrorKind.UNREACHABLE: "unreachable",
+    ErrorKind.PROTOCOL: "bad answer",
+}
+
+
+@dataclass(eq=False)
+class Entry:
+    """One watched request as the screen knows it."""
+
+    target: Target
+    label: str
+    added_at: float
+    seq: int
+    channel: str
+    status: WatchStatus = WatchStatus.WAITING
+    state: RequestStatus | None = None
+    error: ChannelError | None = None
+    last_poll: float | None = None
+    last_change: float | None = None
+    next_due: float | None = None
+    polls: int = 0
+    timeline: deque[Transition] = field(default_factory=lambda: deque(maxlen=MAX_TIMELINE))
+    version: int = 0  # bumped by every update: views redraw a row only when it moved
+    _search: str | None = None
+    _counts: dict[Phase, int] | None = None
+
+    @property
+    def request_id(self) -> str:
+        return self.target.request_id
+
+    @property
+    def counts(self) -> dict[Phase, int]:
+        """Recipients by phase (empty before any answer)."""
+        if self._counts is None:
+            self._counts = self.state.phase_counts() if self.state is not None else {}
+        return self._counts
+
+    @property
+    def phase(self) -> Phase | None:
+        """The worst phase among the recipients (None before any answer)."""
+        counts = self.counts
+        return next((p for p in _PHASE_ORDER if counts.get(p)), None)
+
+    @property
+    def not_found(self) -> bool:
+        return self.error is not None and self.error.kind is ErrorKind.NOT_FOUND
+
+    @property
+    def problem(self) -> bool:
+        """Failed, not found, or in error: what `f` keeps."""
+        if self.status in (WatchStatus.NOT_FOUND, WatchStatus.AUTH):
+            return True
+        if self.error is not None and not self.not_found:  # "not found yet" is not a problem yet
+            return True
+        return self.phase is Phase.FAILED
+
+    @property
+    def latest_status(self) -> str | None:
+        """The raw status most recently reported for any recipient."""
+        for transition in reversed(self.timeline):
+            if transition.new_status:
+                return transition.new_status
+        if self.state and self.state.recipients:
+            return self.state.recipients[-1].status
+        return None
+
+    @property
+    def latest_phase(self) -> Phase | None:
+        """The phase of the status most recently reported."""
+        for transition in reversed(self.timeline):
+            if transition.new_status:
+                return transition.new_phase
+        if self.state and self.state.recipients:
+            return self.state.recipients[-1].phase
+        return None
+
+    def status_text(self) -> str:
+        """What the status column says: the latest status, or why there is none."""
+        if self.status is WatchStatus.AUTH:
+            return "auth refused"
+        if self.error is not None:
+            if self.error.kind is ErrorKind.NOT_FOUND:
+                return "not found" if self.status is WatchStatus.NOT_FOUND else "not found yet"
+            return ERROR_LABEL[self.error.kind]
+        latest = self.latest_status
+        if latest is None:
+            if self.state is None:
+                return "waiting…"
+            return "no report yet" if self.state.recipients == () else "no status"
+        return f"stale · {latest}" if self.status is WatchStatus.STALE else latest
+
+    def rank(self) -> int:
+        """Order of the status sort: what needs a look first."""
+        if self.problem and self.phase is not Phase.FAILED:
+            return 0
+        phase = self.phase
+        if phase is None:
+            return 2
+        return {
+            Phase.FAILED: 1,
+            Phase.PENDING: 2,
+            Phase.UNKNOWN: 3,
+            Phase.DELIVERED: 4,
+            Phase.READ: 5,
+        }[phase]
+
+    def search_text(self) -> str:
+        if self._search is None:
+            parts = [self.request_id, self.label, self.channel, self.status_text()]
+            if self.state is not None:
+                for r in self.state.recipients:
+                    parts.extend(x for x in (r.recipient, r.status, r.msg_id, r.reason) if x)
+            self._search = "\n".join(parts).casefold()
+        return self._search
+
+    def apply(self, update: PollUpdate) -> None:
+        self.channel = update.channel
+        self.status = update.status
+        self.state = update.state
+        self.error = update.error
+        self.last_poll = update.last_poll
+        self.last_change = update.last_change
+        self.next_due = update.next_due
+        self.polls = update.polls
+        self.timeline.extend(update.transitions)
+        self.touch()
+
+    def touch(self) -> None:
+        """Something shown about this entry changed (an update, or its label)."""
+        self.version += 1
+        self._search = None
+        self._counts = None
+
+
+@dataclass
+class Totals:
+    requests: int = 0
+    shown: int = 0
+    phases: Counter[Phase] = field(default_factory=Counter)
+    costs: dict[str | None, float] = field(default_factory=dict)  # currency (None: unnamed)
+    errors: Counter[ErrorKind] = field(default_factory=Counter)
+    stale: int = 0
+    done: int = 0
+
+
+class Watchlist:
+    def __init__(self) -> None:
+        self._entries: dict[str, Entry] = {}
+        self._seq = 0
+        self.filter_text = ""
+        self.problems_only = False
+        self.sort = SortKey.ADDED
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, request_id: object) -> bool:
+        return request_id in self._entries
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self._entries.values())
+
+    def get(self, request_id: str) -> Entry | None:
+        return self._entries.get(request_id)
+
+    def add(self, target: Target, label: str, added_at: float) -> Entry | None:
+        if target.request_id in self._entries:
+            return None
+        self._seq += 1
+        entry = Entry(
+            target=target, label=label, added_at=added_at, seq=self._seq, channel=target.channel
+        )
+        self._entries[target.request_id] = entry
+        return entry
+
+    def remove(self, request_id: str) -> Entry | None:
+        return self._entries.pop(request_id, None)
+
+    def restore(self, entry: Entry) -> None:
+        """Put back an entry `remove` returned (undo), in its old place in the added order."""
+        self._entries[entry.request_id] = entry
+        if any(e.seq > entry.seq for e in self._entries.values()):
+            self._entries = dict(sorted(self._entries.items(), key=lambda kv: kv[1].seq))
+
+    def apply(self, update: PollUpdate) -> Entry | None:
+        entry = self._entries.get(update.request_id)
+        if entry is not None:
+            entry.apply(update)
+        return entry
+
+    # -- the view ------------------------------------------------------------------------------
+
+    def cycle_sort(self) -> SortKey:
+        index = SORT_CYCLE.index(self.sort) if self.sort in SORT_CYCLE else -1
+        self.sort = SORT_CYCLE[(index + 1) % len(SORT_CYCLE)]
+        return self.sort
+
+    def matches(self, entry: Entry) -> bool:
+        if self.problems_only and not entry.problem:
+            return False
+        needle = self.filter_text.strip().casefold()
+        return all(word in entry.search_text() for word in needle.split())
+
+    def visible(self) -> list[Entry]:
+        """The entries shown, in the order shown."""
+        shown = [e for e in self._entries.values() if self.matches(e)]
+        if self.sort is SortKey.LAST_CHANGE:
+            shown.sort(key=lambda e: (-(e.last_change or e.added_at), e.seq))
+        elif self.sort is SortKey.STATUS:
+            shown.sort(key=lambda e: (e.rank(), -(e.last_change or e.added_at), e.seq))
+        return shown
+
+    def totals(self, shown: Iterable[Entry] | None = None) -> Totals:
+        totals = Totals(requests=len(self._entries))
+        totals.shown = len(list(shown)) if shown is not None else len(self._entries)
+        for entry in self._entries.values():
+            if entry.status is WatchStatus.STALE:
+                totals.stale += 1
+            if entry.status is WatchStatus.DONE:
+                totals.done += 1
+            if entry.status is WatchStatus.AUTH:
+                totals.errors[ErrorKind.AUTH] += 1
+            elif entry.status is WatchStatus.NOT_FOUND:
+                totals.errors[ErrorKind.NOT_FOUND] += 1
+            elif entry.error is not None and not entry.not_found:
+                totals.errors[entry.error.kind] += 1
+            if entry.state is None:
+                continue
+            for recipient in entry.state.recipients:
+                totals.phases[recipient.phase] += 1
+                if recipient.cost is not None:
+                    currency = recipient.currency
+                    totals.costs[currency] = totals.costs.get(currency, 0.0) + recipient.cost
+        return totals

@@ -1,0 +1,86 @@
+"""Helpers for the poller and screen tests: waiting on conditions (never bare sleeps), a scripted
+fetcher for the corners a server cannot reach, and a poller running on the test's loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from d7tui.clock import ManualClock
+from d7tui.models import Channel, Recipient, RequestStatus, Target, classify_d7
+from d7tui.poller import PollConfig, Poller, PollUpdate
+
+
+async def until(predicate: Callable[[], bool], *, tries: int = 400, step: float = 0.01) -> None:
+    """Wait until `predicate()` holds, giving the loop (and the server's thread) a turn between
+    checks; fails after a bounded number of tries."""
+    for _ in range(tries):
+        if predicate():
+            return
+        await asyncio.sleep(step)
+    raise AssertionError(f"condition not met after {tries} tries: {predicate}")
+
+
+async def settle(poller: Poller, *, tries: int = 400) -> None:
+    """Wait until the poller has nothing due, waiting or in flight."""
+    await asyncio.sleep(0)
+    await until(poller.idle, tries=tries)
+
+
+@dataclass
+class ScriptedFetcher:
+    """A stand-in fetcher: statuses set by the test, exceptions raised on demand, and a record of
+    every call and of how many ran at once."""
+
+    statuses: dict[str, list[str]] = field(default_factory=dict)
+    raise_next: dict[str, BaseException] = field(default_factory=dict)
+    delay: float = 0.0
+    gate: asyncio.Event | None = None
+    calls: list[str] = field(default_factory=list)
+    running: int = 0
+    max_running: int = 0
+    running_per_id: dict[str, int] = field(default_factory=dict)
+    max_per_id: int = 0
+
+    async def fetch(self, target: Target) -> RequestStatus:
+        rid = target.request_id
+        self.calls.append(rid)
+        self.running += 1
+        self.running_per_id[rid] = self.running_per_id.get(rid, 0) + 1
+        self.max_running = max(self.max_running, self.running)
+        self.max_per_id = max(self.max_per_id, self.running_per_id[rid])
+        try:
+            if self.gate is not None:
+                await self.gate.wait()
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            else:
+                await asyncio.sleep(0)
+            if rid in self.raise_next:
+                raise self.raise_next.pop(rid)
+            rows = []
+            for i, raw in enumerate(self.statuses.get(rid, ["sent"])):
+                phase, final = classify_d7(Channel.SMS, raw)
+                rows.append(Recipient(f"m{i}", f"+9715000000{i:02d}", raw, phase, final))
+            return RequestStatus(rid, Channel.SMS, tuple(rows))
+        finally:
+            self.running -= 1
+            self.running_per_id[rid] -= 1
+
+
+@contextlib.asynccontextmanager
+async def running_poller(
+    client: object, config: PollConfig | None = None, *, clock: ManualClock | None = None
+) -> AsyncIterator[tuple[Poller, ManualClock, list[PollUpdate]]]:
+    clock = clock or ManualClock(1_700_000_000.0)
+    updates: list[PollUpdate] = []
+    poller = Poller(client, config or PollConfig(workers=4), clock=clock, on_update=updates.append)  # type: ignore[arg-type]
+    task = asyncio.create_task(poller.run())
+    try:
+        yield poller, clock, updates
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

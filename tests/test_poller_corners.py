@@ -1,0 +1,139 @@
+"""Poller corners a real server cannot reach on demand: a fetch that hangs or raises something
+unexpected, and the bounds on how many polls run at once. (The flows run against the simulator
+over HTTP in test_poller.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+
+from pollkit import ScriptedFetcher, running_poller, settle, until
+
+from d7tui.channels.errors import ProtocolError
+from d7tui.models import Target
+from d7tui.poller import PollConfig, WatchStatus
+
+IDS = [f"{i:08x}-0000-4000-8000-000000000000" for i in range(40)]
+
+
+def test_schedule_grows_from_two_seconds_to_a_minute_then_slows_and_gives_up():
+    cfg = PollConfig()
+    assert cfg.interval(0) == 2.0
+    assert cfg.interval(29.9) == 2.0
+    assert cfg.interval(31, previous=2.0) == 3.0
+    assert cfg.interval(200, previous=50.0) == 60.0
+    assert cfg.interval(3599, previous=60.0) == 60.0
+    assert cfg.interval(3601, previous=60.0) == 300.0
+    assert cfg.interval(6 * 3600 + 1, previous=300.0) == 900.0
+    assert cfg.interval(72 * 3600) is None
+    # a schedule time in the future: not stale, not hammered either
+    assert cfg.interval(-600, previous=2.0) == 3.0
+
+
+async def test_an_unexpected_exception_becomes_an_error_on_the_row_and_polling_goes_on():
+    fetcher = ScriptedFetcher()
+    fetcher.raise_next[IDS[0]] = KeyError("boom")
+    async with running_poller(fetcher) as (poller, clock, updates):
+        poller.add(Target(IDS[0]))
+        poller.add(Target(IDS[1]))
+        await settle(poller)
+        first = {u.request_id: u for u in updates}
+        assert isinstance(first[IDS[0]].error, ProtocolError)
+        assert "internal error: KeyError" in first[IDS[0]].error.message
+        assert first[IDS[1]].error is None
+        # the failing id is polled again later and recovers
+        clock.advance(30)
+        await settle(poller)
+        assert updates[-1].request_id == IDS[0] or any(
+            u.request_id == IDS[0] and u.error is None for u in updates
+        )
+        assert poller.running
+
+
+async def test_a_hook_that_raises_does_not_stop_polling():
+    fetcher = ScriptedFetcher()
+    seen: list[str] = []
+
+    def bad_hook(update: object) -> None:
+        seen.append("x")
+        raise RuntimeError("hook bug")
+
+    async with running_poller(fetcher) as (poller, clock, _updates):
+        poller.hooks.on_update.append(bad_hook)
+        poller.add(Target(IDS[0]))
+        await settle(poller)
+        clock.advance(2)
+        await settle(poller)
+        assert len(seen) == 2
+
+
+async def test_polls_never_pile_up_and_the_global_bound_holds():
+    fetcher = ScriptedFetcher(gate=asyncio.Event())
+    async with running_poller(fetcher, PollConfig(workers=5)) as (poller, clock, _updates):
+        for rid in IDS:
+            poller.add(Target(rid))
+        await until(lambda: fetcher.running == 5)
+        # time passes and refreshes are asked while every worker is stuck: nothing piles up
+        for _ in range(5):
+            clock.advance(10)
+            poller.refresh()
+            await asyncio.sleep(0.01)
+        assert fetcher.running == 5
+        fetcher.gate.set()  # type: ignore[union-attr]
+        await settle(poller)
+        assert fetcher.max_running == 5
+        assert fetcher.max_per_id == 1
+        # each id: its first poll, then exactly one more for the refreshes that came meanwhile
+        assert all(fetcher.calls.count(rid) <= 2 for rid in IDS)
+
+
+async def test_removing_an_id_mid_poll_drops_its_result_and_restore_brings_it_back():
+    fetcher = ScriptedFetcher(gate=asyncio.Event())
+    async with running_poller(fetcher) as (poller, _clock, updates):
+        poller.add(Target(IDS[0]))
+        await until(lambda: fetcher.running == 1)
+        watch = poller.remove(IDS[0])
+        fetcher.gate.set()  # type: ignore[union-attr]
+        await settle(poller)
+        assert updates == []
+        assert watch is not None and watch.state is not None  # what it learnt is kept
+        assert poller.restore(watch)
+        await settle(poller)
+        assert [u.request_id for u in updates] == [IDS[0]]
+        assert not updates[0].first  # its first answer was already had
+
+
+async def test_faster_and_slower_rescale_what_is_already_scheduled():
+    fetcher = ScriptedFetcher()
+    async with running_poller(fetcher) as (poller, clock, _updates):
+        poller.add(Target(IDS[0]))
+        await settle(poller)
+        due = poller.next_due
+        assert due == clock.now() + 2.0
+        assert poller.faster() == 0.5
+        assert poller.next_due == clock.now() + 1.0
+        assert poller.interval_range() == (1.0, 30.0)
+        poller.slower()
+        poller.slower()
+        assert poller.scale == 2.0
+        assert poller.next_due == clock.now() + 4.0
+        for _ in range(10):
+            poller.slower()
+        assert poller.scale == 8.0
+
+
+async def test_done_ids_are_not_polled_and_refresh_polls_them_anyway():
+    fetcher = ScriptedFetcher(statuses={IDS[0]: ["delivered"]})
+    async with running_poller(fetcher) as (poller, clock, updates):
+        poller.add(Target(IDS[0]))
+        await settle(poller)
+        clock.advance(2)
+        await settle(poller)
+        assert updates[-1].status is WatchStatus.DONE
+        calls = len(fetcher.calls)
+        clock.advance(3600)
+        await settle(poller)
+        assert len(fetcher.calls) == calls
+        assert poller.refresh(IDS[0]) == 1
+        await settle(poller)
+        assert len(fetcher.calls) == calls + 1
+        assert updates[-1].status is WatchStatus.DONE

@@ -1,0 +1,525 @@
+"""The monitor, driven like a user drives it — every key and flow of the issue — against the
+simulator over real loopback HTTP. Time moves only when a test moves it (the simulator's clock is
+the test's clock), so nothing here sleeps to synchronise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pytest
+from textual import events
+from ui_kit import entry, idle, screen_text, sim_settings, start_simulator, toasts, until
+
+from d7tui.client import RetryPolicy
+from d7tui.clock import ManualClock
+from d7tui.config import Settings
+from d7tui.models import IdKind, Target
+from d7tui.poller import PollConfig, PollUpdate, WatchStatus
+from d7tui.simulator import Faults, Simulator, Step
+from d7tui.ui.app import D7App, make_app
+from d7tui.ui.screens.add import AddDialog
+from d7tui.ui.screens.help import HelpScreen
+from d7tui.ui.widgets.watchlist_table import WatchlistTable
+
+SIZE = (120, 40)
+DELIVERS = [Step(0, "accepted"), Step(4, "delivered")]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def sim(clock: ManualClock) -> Iterator[Simulator]:
+    simulator = start_simulator(clock)
+    yield simulator
+    simulator.stop()
+
+
+def create(sim: Simulator, channel: str, *recipients: str, script: Any = None, **kw: Any) -> str:
+    """A request whose recipients follow `script` (default: accepted, then delivered at 4 s)."""
+    return sim.create_request(channel, list(recipients), script or DELIVERS, **kw)
+
+
+def build(sim: Simulator, clock: ManualClock, ids: Iterable[str] = (), **kw: Any) -> D7App:
+    settings = kw.pop("settings", None) or sim_settings(sim)
+    targets = [t if isinstance(t, Target) else Target(t) for t in ids]
+    app = make_app(
+        settings,
+        ids=targets,
+        clock=clock,
+        poll_config=kw.pop("poll_config", PollConfig(workers=4)),
+        **kw,
+    )
+    app.rings = 0  # type: ignore[attr-defined]
+
+    def bell() -> None:
+        app.rings += 1  # type: ignore[attr-defined]
+
+    app.bell = bell  # type: ignore[method-assign]
+    return app
+
+
+async def paste(pilot: Any, app: D7App, text: str) -> None:
+    """Paste into the focused widget, as a terminal's bracketed paste delivers it."""
+    assert app.focused is not None
+    app.focused.post_message(events.Paste(text))
+    await pilot.pause()
+
+
+def selected(app: D7App) -> str | None:
+    return app.screen.query_one(WatchlistTable).selected
+
+
+def order(app: D7App) -> list[str]:
+    return app.screen.query_one(WatchlistTable).order
+
+
+async def test_a_status_change_flashes_the_row_and_a_toast_names_it(sim, clock):
+    rid = create(sim, "sms", "+971509752626")
+    app = build(sim, clock, [rid], labels={rid: "Order 1182"})
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await idle(pilot, app)
+        assert entry(app, rid).latest_status == "accepted"
+        assert entry(app, rid).channel == "sms"  # `auto` found it on sms
+        assert toasts(app) == []  # first seen: no toast
+        clock.advance(4)
+        await idle(pilot, app)
+        assert entry(app, rid).latest_status == "delivered"
+        assert f"{rid[:8]} · Order 1182: +971509752626: accepted → delivered" in toasts(app)
+        assert rid in app.screen._flash_until
+        text = screen_text(app)
+        assert "✓ " + rid[:8] in text
+        assert "accepted → ✓ delivered" in text  # the timeline
+        assert app.rings == 0
+
+
+async def test_a_failure_is_a_warning_toast_and_rings_the_bell(sim, clock):
+    rid = create(
+        sim,
+        "whatsapp",
+        "+919000000001",
+        script=[Step(0, "sent"), Step(3, "rejected", "Recipient is not a WhatsApp user")],
+    )
+    app = build(sim, clock, [rid])
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await idle(pilot, app)
+        clock.advance(4)
+        await idle(pilot, app)
+        warnings = [n.message for n in app._notifications if n.severity == "warning"]
+        assert warnings == ["+919000000001: sent → rejected (Recipient is not a WhatsApp user)"]
+        assert app.rings == 1
+        assert entry(app, rid).problem
+
+
+async def test_every_recipient_final_stops_polling_after_one_confirming_poll(sim, clock):
+    rid = create(sim, "sms", "+971500000001", script=[Step(0, "delivered")])
+    app = build(sim, clock, [rid])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        clock.advance(2)
+        await idle(pilot, app)
+        assert entry(app, rid).status is WatchStatus.DONE
+        requests = sim.request_count
+        clock.advance(3600)
+        await idle(pilot, app)
+        assert sim.request_count == requests
+        assert "no more polls" in screen_text(app)
+
+
+async def test_add_dialog_adds_selects_and_polls_at_once(sim, clock):
+    first = create(sim, "sms", "+971500000001")
+    new = create(sim, "whatsapp", "+919000000001")
+    app = build(sim, clock, [first])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        await pilot.press("a")
+        assert isinstance(app.screen, AddDialog)
+        await paste(pilot, app, new)
+        await pilot.press("tab", "tab")  # past the channel, to the label
+        await pilot.press(*"refund")
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, AddDialog))
+        assert selected(app) == new
+        await idle(pilot, app)
+        assert entry(app, new).label == "refund"
+        assert entry(app, new).channel == "whatsapp"
+        assert entry(app, new).latest_status == "accepted"
+        assert "refund" in screen_text(app)
+
+
+async def test_add_an_infobip_bulk_by_its_id(sim, clock):
+    bulk, _ = sim.create_infobip_bulk(
+        ["41793026727"], [Step(0, "PENDING_ACCEPTED"), Step(3, "DELIVERED_TO_HANDSET")]
+    )
+    app = build(sim, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")
+        await paste(pilot, app, bulk)
+        await pilot.press("tab", "enter")  # open the channel list
+        await pilot.press(*["down"] * 4, "enter")  # infobip: the id kind appears, bulk id first
+        assert app.screen.query_one("#add-kind").display
+        await pilot.press("tab", "tab", "enter")  # past the kind, to the label: enter adds
+        await until(pilot, lambda: bulk in app.watchlist)
+        assert entry(app, bulk).target == Target(bulk, "infobip", IdKind.BULK)
+        await idle(pilot, app)
+        assert entry(app, bulk).status_text() == "no report yet"
+        clock.advance(4)
+        await idle(pilot, app)
+        assert entry(app, bulk).latest_status == "DELIVERED_TO_HANDSET"
+        text = screen_text(app)
+        assert "mccMnc 22801" in text or "41793026727" in text
+
+
+async def test_bad_input_is_said_in_the_dialog_and_nothing_is_requested(sim, clock):
+    app = build(sim, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")
+        await pilot.press(*"not-a-uuid")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, AddDialog)
+        error = str(app.screen.query_one("#add-error").render())
+        assert error == "not a D7 request id (expected a UUID): 'not-a-uuid'. Nothing was added."
+        assert "Nothing was added." in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(app.watchlist) == 0
+        assert sim.request_count == 0
+
+
+async def test_a_paste_of_many_ids_adds_them_all(sim, clock):
+    ids = [create(sim, "sms", f"+97150000000{i}") for i in range(3)]
+    app = build(sim, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.screen.post_message(events.Paste(f"{ids[0]}\n{ids[1]}, {ids[2]}\n"))
+        await until(pilot, lambda: isinstance(app.screen, AddDialog))
+        await pilot.pause()
+        assert "3 ids" in screen_text(app)
+        await pilot.press("enter")
+        await idle(pilot, app)
+        assert [e.request_id for e in app.watchlist] == ids
+        assert selected(app) == ids[0]
+        assert all(entry(app, i).latest_status == "accepted" for i in ids)
+
+
+async def test_remove_then_undo(sim, clock):
+    ids = [create(sim, "sms", f"+97150000000{i}") for i in range(2)]
+    app = build(sim, clock, ids)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await idle(pilot, app)
+        await pilot.press("d")
+        assert ids[0] not in app.watchlist and ids[0] not in app.poller
+        assert order(app) == [ids[1]]
+        assert any("u brings it back" in t for t in toasts(app))
+        await pilot.press("u")
+        assert [e.request_id for e in app.watchlist] == ids
+        assert selected(app) == ids[0]
+        assert ids[0] in app.poller
+        clock.advance(4)
+        await idle(pilot, app)
+        assert entry(app, ids[0]).latest_status == "delivered"
+
+
+async def test_pause_stops_polling_and_refresh_still_polls(sim, clock):
+    rid = create(sim, "sms", "+971500000001")
+    app = build(sim, clock, [Target(rid, "sms")])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        await pilot.press("p")
+        assert "paused" in screen_text(app)
+        requests = sim.request_count
+        clock.advance(10)
+        await idle(pilot, app)
+        assert sim.request_count == requests
+        await pilot.press("r")
+        await idle(pilot, app)
+        assert sim.request_count == requests + 1
+        assert entry(app, rid).latest_status == "delivered"
+        await pilot.press("R")
+        await idle(pilot, app)
+        assert sim.request_count == requests + 2
+        await pilot.press("p")
+        assert "● polling" in screen_text(app)
+
+
+async def test_filter_problems_and_escape(sim, clock):
+    ok = create(sim, "sms", "+971500000001", script=[Step(0, "delivered")])
+    bad = create(sim, "sms", "+971500000002", script=[Step(0, "un_delivered")])
+    app = build(sim, clock, [ok, bad], labels={ok: "alpha", bad: "beta"})
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        await pilot.press("slash", *"alp")
+        assert order(app) == [ok]
+        await pilot.press("enter")
+        assert "filter: alp" in screen_text(app)
+        await pilot.press("escape")
+        assert order(app) == [ok, bad]
+        await pilot.press("f")
+        assert order(app) == [bad]
+        assert "problems only" in screen_text(app)
+        await pilot.press("f")
+        assert order(app) == [ok, bad]
+        await pilot.press("slash", *"+971500000002", "enter")  # by recipient
+        assert order(app) == [bad]
+
+
+async def test_sort_cycles_and_the_cursor_stays_on_its_request(sim, clock):
+    ids = [
+        create(sim, "sms", "+971500000001", script=[Step(0, "sent"), Step(6, "delivered")]),
+        create(sim, "sms", "+971500000002", script=[Step(0, "un_delivered")]),
+        create(sim, "sms", "+971500000003", script=[Step(0, "delivered")]),
+    ]
+    app = build(sim, clock, ids)
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        await pilot.press("down", "down")
+        assert selected(app) == ids[2]
+        await pilot.press("s")
+        assert "sort: last change" in screen_text(app)
+        await pilot.press("s")  # status: failed first, then pending, delivered last
+        assert "sort: status" in screen_text(app)
+        assert order(app) == [ids[1], ids[0], ids[2]]
+        assert selected(app) == ids[2]  # the same request, on another row
+        await pilot.press("s", "s")  # added, then last change again
+        await pilot.press("up")
+        cursor_on = selected(app)
+        assert cursor_on != ids[0]
+        clock.advance(6)  # ids[0] changes: it moves to the top, the cursor stays put
+        await idle(pilot, app)
+        assert order(app)[0] == ids[0]
+        assert selected(app) == cursor_on
+
+
+async def test_copy_mask_faster_slower_theme_help_palette_and_quit(sim, clock):
+    rid = create(sim, "sms", "+971509752626")
+    app = build(sim, clock, [rid])
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await idle(pilot, app)
+        await pilot.press("c")
+        assert app.clipboard == rid
+        await pilot.press("m")
+        text = screen_text(app)
+        assert "+97150•••••26" in text and "+971509752626" not in text
+        await pilot.press("plus")
+        assert "every 1s→30s" in screen_text(app)
+        await pilot.press("minus", "minus")
+        assert "every 4s→2m" in screen_text(app)
+        theme = app.theme
+        await pilot.press("t")
+        assert app.theme != theme
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "Privacy mode" in screen_text(app)
+        await pilot.press("escape")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Refresh all (R)" in titles and "Filter (/)" in titles
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_the_palette_runs_an_action(sim, clock):
+    rid = create(sim, "sms", "+971509752626")
+    app = build(sim, clock, [rid])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        await pilot.press("ctrl+p", *"mask")
+        await until(pilot, lambda: "Mask (m)" in screen_text(app))
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen.masked)
+
+
+async def test_enter_goes_into_the_detail_and_escape_comes_back(sim, clock):
+    rid = create(
+        sim,
+        "whatsapp",
+        "+919000000001",
+        extra=[{"originator": "D7", "template_id": "otp", "cust_ref": "A1"}],
+    )
+    app = build(sim, clock, [rid])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        await pilot.press("enter")
+        assert app.focused is not None and app.focused.id == "recipients"
+        text = screen_text(app)
+        assert "template_id otp" in text and "cust_ref=A1" in text
+        await pilot.press("escape")
+        assert isinstance(app.focused, WatchlistTable)
+        assert app.screen.maximized is None
+
+
+async def test_a_refused_token_stops_polling_with_a_banner_until_fixed_and_resumed(sim, clock):
+    rid = create(sim, "sms", "+971500000001")
+    reloaded: list[Settings] = []
+
+    def reload() -> Settings:
+        reloaded.append(sim_settings(sim))
+        return reloaded[-1]
+
+    app = build(
+        sim, clock, [rid], settings=sim_settings(sim, token="wrong"), reload_settings=reload
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        assert entry(app, rid).status is WatchStatus.AUTH
+        text = screen_text(app)
+        assert "check D7_API_TOKEN" in text and "press p to resume" in text
+        requests = sim.request_count
+        clock.advance(60)
+        await idle(pilot, app)
+        assert sim.request_count == requests  # held, not hammered
+        await pilot.press("p")
+        await idle(pilot, app)
+        assert reloaded
+        assert entry(app, rid).latest_status == "delivered"
+        assert "D7_API_TOKEN" not in screen_text(app)
+
+
+async def test_an_unknown_id_is_retried_then_marked_not_found_but_kept(sim, clock):
+    rid = "0b0b0b0b-0000-4000-8000-000000000000"
+    app = build(sim, clock, [rid], poll_config=PollConfig(workers=2, not_found_grace=10))
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        assert "not found yet" in screen_text(app)
+        assert not entry(app, rid).problem
+        for _ in range(6):
+            clock.advance(2)
+            await idle(pilot, app)
+        assert entry(app, rid).status is WatchStatus.NOT_FOUND
+        assert entry(app, rid).problem
+        assert "not found" in screen_text(app)
+        requests = sim.request_count
+        clock.advance(600)
+        await idle(pilot, app)
+        assert sim.request_count == requests
+        assert rid in app.watchlist and order(app) == [rid]
+
+
+async def test_rate_limits_and_server_errors_show_and_polling_recovers(sim, clock):
+    rid = create(sim, "sms", "+971500000001")
+    app = build(sim, clock, [Target(rid, "sms")])
+    async with app.run_test(size=SIZE) as pilot:
+        # one try per poll: the engine's own retries (real sleeps) are tested in test_client
+        app.poller.client.engine.policy = RetryPolicy(attempts=1)  # type: ignore[union-attr]
+        sim.set_faults(Faults(error_rate=1.0))
+        await idle(pilot, app)
+        assert entry(app, rid).status_text() == "unreachable"
+        assert "1 unreachable" in screen_text(app)
+        sim.set_faults(Faults())
+        for _ in range(5):
+            clock.advance(10)
+            await idle(pilot, app)
+        assert entry(app, rid).error is None
+        assert entry(app, rid).latest_status == "delivered"
+
+
+async def test_hostile_strings_render_literally(sim, clock):
+    hostile = "[bold red]x[/] [@click=app.quit]y[/] \x1b]2;pwned\x07 \x1b[31m"
+    rid = create(
+        sim,
+        "whatsapp",
+        hostile,
+        script=[Step(0, "sent"), Step(2, "[/]rejected", "[b]reason[/b] \x1b]52;c;aGk=\x07")],
+        extra=[{"originator": "[@click=app.quit]", "template_id": "[/]"}],
+    )
+    app = build(sim, clock, [Target(rid, "whatsapp")], labels={rid: "[red]label[/red]"})
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        sim.set_faults(Faults(hostile=True, seed=3))
+        await idle(pilot, app)
+        clock.advance(3)
+        await idle(pilot, app)
+        await pilot.press("enter")  # the detail, with every field of the recipient
+        text = screen_text(app)
+        assert "[red]label[/red]" in text
+        assert "[b]reason[/b]" in text
+        assert "[@click=app.quit]" in text
+        assert "␛]2;pwned␇" in text  # made visible, not sent to the terminal
+        strips = "".join(strip.text for strip in app.screen._compositor.render_strips())
+        assert not any(ch in strips for ch in "\x1b\x07\x9b")
+        assert any("[/]rejected" in t for t in toasts(app))
+        assert app.is_running
+
+
+async def test_the_terminal_going_away_ends_the_app(sim, clock):
+    app = build(sim, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app._terminal_gone()
+        await pilot.pause()
+    assert app.return_code == 129
+
+
+async def test_no_color_keeps_every_meaning_in_symbols(sim, clock, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    ok = create(sim, "sms", "+971500000001", script=[Step(0, "delivered")])
+    bad = create(sim, "sms", "+971500000002", script=[Step(0, "un_delivered")])
+    app = build(sim, clock, [ok, bad])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        assert app.no_color
+        text = screen_text(app)
+        assert f"✓ {ok[:8]}" in text and f"✗ {bad[:8]}" in text
+        assert "✓ delivered" in text and "✗ un_delivered" in text
+
+
+async def test_the_mouse_selects_a_row_and_a_second_click_enters_the_detail(sim, clock):
+    ids = [create(sim, "sms", f"+97150000000{i}") for i in range(3)]
+    app = build(sim, clock, ids)
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        await pilot.click(WatchlistTable, offset=(4, 3))  # the header is row 0
+        assert selected(app) == ids[2]
+        assert ids[2] in screen_text(app)  # the detail shows its full id
+        await pilot.click(WatchlistTable, offset=(4, 3))
+        assert app.focused is not None and app.focused.id == "recipients"
+
+
+async def test_a_flood_of_results_costs_one_pass_of_the_screen(sim, clock):
+    ids = [create(sim, "sms", f"+9715{i:08d}") for i in range(50)]
+    app = build(sim, clock, ids)
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        batches: list[int] = []
+        take = app.take_news
+
+        def counting_take() -> list:
+            news = take()
+            batches.append(len(news))
+            return news
+
+        app.take_news = counting_take  # type: ignore[method-assign]
+        # 50 results arriving back to back post one message; the results wait in the inbox
+        for rid in ids:
+            e = entry(app, rid)
+            app._poll_update(
+                PollUpdate(rid, clock.now(), "sms", WatchStatus.ACTIVE, e.state, None, polls=9)
+            )
+        await idle(pilot, app)
+        assert batches == [50]
+        assert all(entry(app, rid).polls == 9 for rid in ids)
+
+
+async def test_a_poller_that_fails_says_so_and_p_restarts_it(sim, clock):
+    rid = create(sim, "sms", "+971500000001")
+    app = build(sim, clock, [rid])
+    run = app.poller.run
+    calls = []
+
+    async def broken() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("scheduler bug")
+        await run()
+
+    app.poller.run = broken  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: not app.polling)
+        await pilot.pause()
+        assert any("RuntimeError: scheduler bug" in t for t in toasts(app))
+        assert "polling stopped" in screen_text(app)
+        await pilot.press("p")
+        await idle(pilot, app)
+        assert app.polling and entry(app, rid).latest_status == "accepted"

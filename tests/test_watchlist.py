@@ -1,0 +1,166 @@
+"""The watchlist model: filter, sort, problems-only and totals, with no screen and no network."""
+
+from __future__ import annotations
+
+from d7tui.channels.errors import AuthError, NotFound, RateLimited
+from d7tui.models import Channel, Phase, Recipient, RequestStatus, Target, classify_d7, observe
+from d7tui.poller import PollUpdate, WatchStatus
+from d7tui.ui.format import format_age, mask_recipient, short_id
+from d7tui.watchlist import SortKey, Watchlist
+
+IDS = [f"{i}{i}{i}{i}abcd-0000-4000-8000-000000000000" for i in range(6)]
+
+
+def _status(rid: str, *recipients: tuple[str, str], cost: float | None = 0.001) -> RequestStatus:
+    rows = []
+    for i, (who, raw) in enumerate(recipients):
+        phase, final = classify_d7(Channel.SMS, raw)
+        rows.append(Recipient(f"m{i}", who, raw, phase, final, cost=cost))
+    return RequestStatus(rid, Channel.SMS, tuple(rows))
+
+
+def _update(wl: Watchlist, rid: str, state: RequestStatus | None, at: float, **kw: object) -> None:
+    entry = wl.get(rid)
+    assert entry is not None
+    new_state, transitions = (
+        observe(entry.state, state, at) if state is not None else (entry.state, [])
+    )
+    wl.apply(
+        PollUpdate(
+            request_id=rid,
+            at=at,
+            channel="sms",
+            status=kw.pop("status", WatchStatus.ACTIVE),  # type: ignore[arg-type]
+            state=new_state,
+            error=kw.pop("error", None),  # type: ignore[arg-type]
+            transitions=tuple(transitions),
+            last_poll=at,
+            last_change=at if transitions else entry.last_change,
+        )
+    )
+
+
+def _list() -> Watchlist:
+    wl = Watchlist()
+    for i, rid in enumerate(IDS[:4]):
+        wl.add(Target(rid), ["Order 1", "otp", "", "refund"][i], added_at=100.0 + i)
+    _update(wl, IDS[0], _status(IDS[0], ("+971500000001", "delivered")), 110)
+    _update(wl, IDS[1], _status(IDS[1], ("+971500000002", "undelivered")), 105)
+    _update(wl, IDS[2], _status(IDS[2], ("+971500000003", "sent"), ("+971500000004", "read")), 120)
+    return wl
+
+
+def test_sorts_by_added_then_last_change_then_status():
+    wl = _list()
+    assert [e.request_id for e in wl.visible()] == IDS[:4]
+    assert wl.cycle_sort() is SortKey.LAST_CHANGE
+    # Never answered (IDS[3], added at 103) counts from when it was added.
+    assert [e.request_id for e in wl.visible()] == [IDS[2], IDS[0], IDS[1], IDS[3]]
+    assert wl.cycle_sort() is SortKey.STATUS
+    # failed first, then pending (and not yet answered), then delivered
+    assert [e.request_id for e in wl.visible()] == [IDS[1], IDS[2], IDS[3], IDS[0]]
+    assert wl.cycle_sort() is SortKey.ADDED
+
+
+def test_filter_matches_id_label_recipient_and_status_case_insensitively():
+    wl = _list()
+    wl.filter_text = "OTP"
+    assert [e.request_id for e in wl.visible()] == [IDS[1]]
+    wl.filter_text = "+971500000004"
+    assert [e.request_id for e in wl.visible()] == [IDS[2]]
+    wl.filter_text = "undelivered"
+    assert [e.request_id for e in wl.visible()] == [IDS[1]]
+    wl.filter_text = IDS[3][:4]
+    assert [e.request_id for e in wl.visible()] == [IDS[3]]
+    wl.filter_text = "order delivered"  # every word must match
+    assert [e.request_id for e in wl.visible()] == [IDS[0]]
+    wl.filter_text = "[bold]"  # markup is just text here too
+    assert wl.visible() == []
+
+
+def test_problems_only_keeps_failed_not_found_and_errors_but_not_a_fresh_404():
+    wl = _list()
+    wl.problems_only = True
+    assert [e.request_id for e in wl.visible()] == [IDS[1]]
+    # a 404 inside the grace period is not a problem yet ...
+    _update(wl, IDS[3], None, 130, status=WatchStatus.WAITING, error=NotFound("auto", "nope"))
+    assert [e.request_id for e in wl.visible()] == [IDS[1]]
+    assert wl.get(IDS[3]).status_text() == "not found yet"  # type: ignore[union-attr]
+    # ... after it, it is
+    _update(wl, IDS[3], None, 300, status=WatchStatus.NOT_FOUND, error=NotFound("auto", "nope"))
+    assert [e.request_id for e in wl.visible()] == [IDS[1], IDS[3]]
+    assert wl.get(IDS[3]).status_text() == "not found"  # type: ignore[union-attr]
+    # an error on a request that had a status makes it a problem too, showing the error
+    _update(wl, IDS[0], None, 310, error=RateLimited("sms", "slow down", retry_after=3))
+    assert IDS[0] in [e.request_id for e in wl.visible()]
+    assert wl.get(IDS[0]).status_text() == "rate limited"  # type: ignore[union-attr]
+
+
+def test_totals_count_phases_costs_and_errors():
+    wl = _list()
+    _update(wl, IDS[3], None, 130, status=WatchStatus.AUTH, error=AuthError("sms", "D7_API_TOKEN"))
+    totals = wl.totals()
+    assert totals.requests == 4
+    assert totals.phases[Phase.DELIVERED] == 1
+    assert totals.phases[Phase.FAILED] == 1
+    assert totals.phases[Phase.PENDING] == 1
+    assert totals.phases[Phase.READ] == 1
+    assert round(totals.costs[None], 6) == 0.004
+    assert totals.errors["auth"] == 1
+
+
+def test_entry_keeps_every_transition_and_the_latest_status():
+    wl = _list()
+    _update(
+        wl, IDS[2], _status(IDS[2], ("+971500000003", "delivered"), ("+971500000004", "read")), 140
+    )
+    entry = wl.get(IDS[2])
+    assert entry is not None
+    assert [t.new_status for t in entry.timeline] == ["sent", "read", "delivered"]
+    assert entry.latest_status == "delivered"
+    assert entry.last_change == 140
+
+
+def test_remove_and_restore_keep_the_added_order():
+    wl = _list()
+    entry = wl.remove(IDS[1])
+    assert entry is not None and IDS[1] not in wl
+    wl.restore(entry)
+    assert [e.request_id for e in wl.visible()] == IDS[:4]
+
+
+def test_display_helpers():
+    assert mask_recipient("+971509752626") == "+97150•••••26"
+    assert mask_recipient("41793026727") == "417930•••27"
+    assert mask_recipient(None) == "-"
+    assert mask_recipient("abc") == "•••"
+    assert short_id("9d056a09-0fc4-4f68-9058-3846d58aa244") == "9d056a09"
+    assert short_id("BULK-ID-123-xyz") == "BULK-ID…"
+    assert [format_age(s) for s in (0, 59.9, 61, 3600 * 5, 86400 * 3)] == [
+        "0s",
+        "59s",
+        "1m",
+        "5h",
+        "3d",
+    ]
+
+
+def test_alert_gate_lets_a_few_toasts_through_and_sums_up_the_rest():
+    from d7tui.ui.alerts import Alert, AlertGate, summary
+
+    def alert(i: int, failed: bool = False) -> Alert:
+        return Alert(f"r{i % 2}", "t", f"+9715{i}", "sent", "x", failed)
+
+    gate = AlertGate(limit=3, window=6.0)
+    shown, later = gate.offer([alert(1), alert(2)], now=100.0)
+    assert len(shown) == 2 and not gate.held
+    shown, later = gate.offer([alert(3), alert(4), alert(5, failed=True)], now=101.0)
+    assert [a.failed for a in shown] == [True]  # failures first
+    assert len(gate.held) == 2 and later == 106.0
+    shown, _ = gate.offer([alert(6)], now=102.0)  # held ones wait their turn
+    assert shown == [] and len(gate.held) == 3
+    held = gate.take(106.0)
+    assert len(held) == 3 and not gate.held
+    line, failed = summary(held)
+    assert line.startswith("3 more status changes in 2 requests") and not failed
+    assert gate.offer([alert(7)], now=106.5)[0]  # room again

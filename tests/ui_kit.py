@@ -1,0 +1,90 @@
+"""Helpers for the screen tests: read the screen as text, wait for a condition (bounded, never a
+bare sleep), and a harness that builds the app with `make_app` exactly as the CLI does."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from textual.pilot import Pilot
+
+from d7tui.clock import ManualClock
+from d7tui.config import Settings
+from d7tui.safety import Secret
+from d7tui.simulator import Simulator
+from d7tui.ui.app import D7App
+from d7tui.watchlist import Entry
+
+
+def screen_text(app: D7App) -> str:
+    """What the terminal shows, as plain text: the top screen over those below it (a dialog
+    over the monitor), exactly as a screenshot would show it."""
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system=None,
+        record=True,
+        legacy_windows=False,
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
+    return console.export_text(styles=False)
+
+
+def toasts(app: D7App) -> list[str]:
+    """Every notification raised so far, as "title: message"."""
+    return [f"{n.title}: {n.message}" for n in app._notifications]
+
+
+async def until(
+    pilot: Pilot[Any], predicate: Callable[[], bool], *, tries: int = 300, step: float = 0.02
+) -> None:
+    for _ in range(tries):
+        if predicate():
+            return
+        await pilot.pause(step)
+    raise AssertionError(f"condition not met after {tries} tries")
+
+
+async def idle(pilot: Pilot[Any], app: D7App) -> None:
+    """Wait until the poller has nothing due or in flight and the screen has drawn its news."""
+    await until(pilot, app.poller.idle)
+    await pilot.pause()
+    screen = app.screen
+    flush = getattr(screen, "_flush_view", None)
+    if flush is not None and getattr(screen, "_dirty", None):
+        flush()
+    await pilot.pause()
+
+
+def entry(app: D7App, request_id: str) -> Entry:
+    found = app.watchlist.get(request_id)
+    assert found is not None, f"{request_id} is not watched"
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# The simulator on loopback, its time tied to the test's clock.
+
+
+def start_simulator(clock: ManualClock, **kwargs: Any) -> Simulator:
+    """A started simulator whose time moves only with `clock` (and `sim.advance`)."""
+    sim = Simulator(seed=kwargs.pop("seed", 0), clock=clock.now, **kwargs)
+    sim.start()
+    return sim
+
+
+def sim_settings(sim: Simulator, *, token: str = "sim-token") -> Settings:
+    return Settings(
+        d7_token=Secret(token),
+        d7_base_url=sim.base_url,
+        infobip_key=Secret("sim-key"),
+        infobip_base_url=sim.base_url,
+        max_in_flight=8,
+    )
