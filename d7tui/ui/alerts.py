@@ -52,7 +52,7 @@ class AlertGate:
     """At most `limit` toasts in any `window` seconds: a flood of changes must not bury the
     screen. Failures go first; what does not fit is held and later told as one summary."""
 
-    def __init__(self, limit: int = 3, window: float = 6.0) -> None:
+    def __init__(self, limit: int = 2, window: float = 8.0) -> None:
         self.limit = limit
         self.window = window
         self._sent: deque[float] = deque()

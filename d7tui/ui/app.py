@@ -37,7 +37,7 @@ DEMO_KEY = "sim-key"
 class UiOptions:
     mask: bool = False  # start in privacy mode
     bell: bool = True  # ring the terminal bell when a recipient fails
-    max_toasts: int = 3  # toasts in any 6 s; the changes beyond are summed up in one
+    max_toasts: int = 2  # toasts in any 8 s; the changes beyond are summed up in one
     demo: bool = False
 
 

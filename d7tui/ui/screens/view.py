@@ -230,7 +230,7 @@ class MonitorView(Screen[None]):
                 alert.message(self.masked),
                 title=alert.title,
                 severity="warning" if alert.failed else "information",
-                timeout=10 if alert.failed else 5,
+                timeout=10 if alert.failed else 4,
                 markup=False,
             )
         if self._alerts.held and self._alerts_timer is None and later is not None:
