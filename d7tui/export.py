@@ -1,0 +1,348 @@
+"""`d7tui export` and the monitor's `e`: the watchlist, the latest state of every recipient and
+every transition, as one JSON document or one CSV table.
+
+JSON is for programs: `{"d7tui_export", "exported_at", "watchlist", "recipients",
+"transitions"}`, every value exactly as stored (times in unix seconds, vendor fields as nested
+JSON), so `read_json(export)` gives back what the store holds.
+
+CSV is for a spreadsheet: ONE table, the first column `record` saying what a row is (`watch`,
+`recipient`, `transition`), the other columns the union of the three kinds (empty where they do
+not apply). A single rectangular table opens in any spreadsheet with one header, filters on
+`record` with the autofilter and sorts without mixing headers into data, where three sections
+would put two stray header rows in the middle of the data. Times are UTC, to the millisecond,
+written `YYYY-MM-DD HH:MM:SS.mmm` (what spreadsheets read as a date-time); vendor fields are a
+JSON cell.
+
+CSV injection: a cell starting with `=`, `+`, `-`, `@`, TAB or CR may be run as a formula by a
+spreadsheet, so such a cell is written with a leading `'` ... except when it holds nothing but
+digits, spaces and `+ - ( ) .`: that is how every phone number looks (`+447700900123`), and with
+no letter in it a formula can name no function, no cell and no external program, so the worst a
+spreadsheet can do with it is arithmetic. Prefixing every recipient with `'` would put a visible
+apostrophe in front of every number and break copying and searching them. A cell that starts with
+`'` is prefixed too, so reading back (`read_csv`) only ever strips one `'`.
+
+No token can be in an export: the store never holds one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from d7tui.models import Channel, IdKind, RequestStatus, Transition
+from d7tui.store import Store, StoredState, WatchRecord, Which, codec
+
+Format = Literal["csv", "json"]
+FORMATS: tuple[Format, ...] = ("csv", "json")
+EXPORT_VERSION = 1
+
+_WATCH = ("request_id", "channel", "id_kind", "label", "note", "added_at", "resolved_channel")
+_STATE = ("archived_at", "state_channel", "observed_at", "changed_at", "final_since")
+_RECIPIENT = ("position", *(c for c in codec.RECIPIENT_COLUMNS if c != "fields"), "fields")
+_TRANSITION = ("at", "recipient_key", "old_status", "new_status", "old_phase", "new_phase")
+CSV_COLUMNS: tuple[str, ...] = tuple(
+    dict.fromkeys(("record", *_WATCH, *_STATE, *_RECIPIENT, *_TRANSITION))
+)
+_TIMES = {"added_at", "archived_at", "observed_at", "changed_at", "final_since", "at"}
+_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+_NUMBERISH = re.compile(r"[0-9+\-(). ]+")
+
+
+@dataclass(frozen=True, slots=True)
+class ExportCounts:
+    watches: int
+    recipients: int
+    transitions: int
+
+
+@dataclass
+class Exported:
+    """An export read back: what the store held when it was written."""
+
+    exported_at: float | None = None
+    watches: list[WatchRecord] = field(default_factory=list)  # seq: 1, 2, ... in export order
+    states: dict[str, StoredState] = field(default_factory=dict)  # raw bodies are not exported
+    transitions: list[Transition] = field(default_factory=list)
+
+
+# -- what is exported --------------------------------------------------------------------------
+
+
+@dataclass
+class _Contents:
+    watches: list[WatchRecord]
+    states: dict[str, StoredState]
+    timelines: dict[str, list[Transition]]
+
+    def counts(self) -> ExportCounts:
+        return ExportCounts(
+            len(self.watches),
+            sum(len(s.state.recipients) for s in self.states.values()),
+            sum(len(t) for t in self.timelines.values()),
+        )
+
+
+def _collect(store: Store) -> _Contents:
+    # One read transaction: the three parts agree with each other.
+    with store.reading():
+        return _Contents(
+            store.watches(Which.KEPT),
+            store.load_states(Which.KEPT, with_raw=False),
+            store.timelines(Which.KEPT, limit=None),
+        )
+
+
+def export(store: Store, fmt: Format, out: TextIO, *, now: float | None = None) -> ExportCounts:
+    """Write every kept (live and archived) watch, its recipients and transitions to `out`."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r} (csv or json)")
+    contents = _collect(store)
+    exported_at = time.time() if now is None else now
+    if fmt == "json":
+        _write_json(contents, out, exported_at)
+    else:
+        _write_csv(contents, out)
+    return contents.counts()
+
+
+def default_name(fmt: Format, now: float | None = None) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(time.time() if now is None else now))
+    return f"d7tui-export-{stamp}.{fmt}"
+
+
+def export_to_file(
+    store: Store,
+    fmt: Format,
+    path: Path | None = None,
+    *,
+    directory: Path | None = None,
+    now: float | None = None,
+) -> tuple[Path, ExportCounts]:
+    """Export into a file (mode 0600: it holds phone numbers); where it went, and how much.
+
+    Without `path`, a new `d7tui-export-<time>.<fmt>` in `directory` (default: the working
+    directory). The file appears whole or not at all (written beside it, then renamed). A CSV
+    file starts with a UTF-8 byte order mark, without which Excel misreads non-ASCII text.
+    """
+    if path is None:
+        base = directory or Path.cwd()
+        path = base / default_name(fmt, now)
+        n = 1
+        while path.exists():
+            n += 1
+            path = base / default_name(fmt, now).replace(f".{fmt}", f"-{n}.{fmt}")
+    fd, tmp = tempfile.mkstemp(prefix=".d7tui-export-", dir=path.parent)
+    try:
+        encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
+        with os.fdopen(fd, "w", encoding=encoding, newline="") as out:
+            counts = export(store, fmt, out, now=now)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path, counts
+
+
+# -- JSON --------------------------------------------------------------------------------------
+
+
+def _watch_dict(w: WatchRecord, stored: StoredState | None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "request_id": w.request_id,
+        "channel": w.channel,
+        "id_kind": w.id_kind.value,
+        "label": w.label,
+        "note": w.note,
+        "added_at": w.added_at,
+        "resolved_channel": w.resolved_channel,
+        "archived_at": w.archived_at,
+        "state": None,
+    }
+    if stored is not None:
+        out["state"] = {
+            "channel": stored.state.channel.value,
+            "fields": stored.state.fields,
+            "observed_at": stored.observed_at,
+            "changed_at": stored.changed_at,
+            "final_since": stored.final_since,
+        }
+    return out
+
+
+def _write_json(contents: _Contents, out: TextIO, exported_at: float) -> None:
+    document = {
+        "d7tui_export": EXPORT_VERSION,
+        "exported_at": exported_at,
+        "watchlist": [_watch_dict(w, contents.states.get(w.request_id)) for w in contents.watches],
+        "recipients": [
+            {"request_id": w.request_id, "position": i, **codec.recipient_to_dict(r)}
+            for w in contents.watches
+            if w.request_id in contents.states
+            for i, r in enumerate(contents.states[w.request_id].state.recipients)
+        ],
+        "transitions": [
+            codec.transition_to_dict(t)
+            for w in contents.watches
+            for t in contents.timelines.get(w.request_id, ())
+        ],
+    }
+    # ASCII-only JSON: any terminal or pipe encoding takes it, and programs read it the same.
+    json.dump(document, out, indent=1)
+    out.write("\n")
+
+
+def read_json(text: str) -> Exported:
+    """The inverse of a JSON export."""
+    document = json.loads(text)
+    exported = Exported(exported_at=document.get("exported_at"))
+    recipients: dict[str, list[Any]] = {}
+    for item in document.get("recipients", []):
+        recipients.setdefault(item["request_id"], []).append(codec.recipient_from_dict(item))
+    for seq, item in enumerate(document.get("watchlist", []), 1):
+        exported.watches.append(_watch_from(item, seq))
+        state = item.get("state")
+        if state is not None:
+            exported.states[item["request_id"]] = _state_from(
+                item["request_id"], state, recipients.get(item["request_id"], [])
+            )
+    exported.transitions = [codec.transition_from_dict(t) for t in document["transitions"]]
+    return exported
+
+
+def _watch_from(item: dict[str, Any], seq: int) -> WatchRecord:
+    return WatchRecord(
+        request_id=item["request_id"],
+        channel=item["channel"],
+        id_kind=IdKind(item["id_kind"]),
+        label=item.get("label") or "",
+        note=item.get("note") or "",
+        added_at=item["added_at"],
+        resolved_channel=item.get("resolved_channel"),
+        archived_at=item.get("archived_at"),
+        removed_at=None,
+        seq=seq,
+    )
+
+
+def _state_from(rid: str, state: dict[str, Any], recipients: list[Any]) -> StoredState:
+    return StoredState(
+        RequestStatus(rid, Channel(state["channel"]), tuple(recipients), state.get("fields") or {}),
+        observed_at=state["observed_at"],
+        changed_at=state.get("changed_at"),
+        final_since=state.get("final_since"),
+    )
+
+
+# -- CSV ---------------------------------------------------------------------------------------
+
+
+def safe_cell(text: str) -> str:
+    """A text cell no spreadsheet will run as a formula (see the module's docstring)."""
+    if text.startswith(_FORMULA_START) and not _NUMBERISH.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def _cell(column: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if column in _TIMES:
+        return datetime.fromtimestamp(value, UTC).strftime(_TIME_FORMAT)[:-3]
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        return safe_cell(json.dumps(value, ensure_ascii=False)) if value else ""
+    return safe_cell(str(value))
+
+
+def _csv_rows(contents: _Contents) -> Iterator[dict[str, Any]]:
+    for w in contents.watches:
+        stored = contents.states.get(w.request_id)
+        row: dict[str, Any] = {"record": "watch", **_watch_dict(w, None)}
+        del row["state"]
+        if stored is not None:
+            row.update(
+                state_channel=stored.state.channel.value,
+                observed_at=stored.observed_at,
+                changed_at=stored.changed_at,
+                final_since=stored.final_since,
+                fields=stored.state.fields,
+            )
+        yield row
+    for w in contents.watches:
+        stored = contents.states.get(w.request_id)
+        for i, r in enumerate(stored.state.recipients if stored else ()):
+            yield {
+                "record": "recipient",
+                "request_id": w.request_id,
+                "position": i,
+                **codec.recipient_to_dict(r),
+            }
+    for w in contents.watches:
+        for t in contents.timelines.get(w.request_id, ()):
+            yield {"record": "transition", **codec.transition_to_dict(t)}
+
+
+def _write_csv(contents: _Contents, out: TextIO) -> None:
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in _csv_rows(contents):
+        writer.writerow([_cell(c, row.get(c)) for c in CSV_COLUMNS])
+
+
+def read_csv(text: str) -> Exported:
+    """The inverse of a CSV export (times to the millisecond; an empty cell reads as None)."""
+    exported = Exported()
+    recipients: dict[str, list[Any]] = {}
+    heads: dict[str, dict[str, Any]] = {}
+    for raw in csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))):
+        row = {k: _uncell(k, v) for k, v in raw.items()}
+        kind = row["record"]
+        if kind == "watch":
+            exported.watches.append(_watch_from(row, len(exported.watches) + 1))
+            if row["observed_at"] is not None:
+                heads[row["request_id"]] = row
+        elif kind == "recipient":
+            recipients.setdefault(row["request_id"], []).append(codec.recipient_from_dict(row))
+        elif kind == "transition":
+            exported.transitions.append(codec.transition_from_dict(row))
+    for rid, row in heads.items():
+        state = {**row, "channel": row["state_channel"]}
+        exported.states[rid] = _state_from(rid, state, recipients.get(rid, []))
+    return exported
+
+
+def _uncell(column: str, text: str | None) -> Any:
+    if text is None or text == "":
+        return None
+    if text.startswith("'"):
+        text = text[1:]
+    if column in _TIMES:
+        return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC).timestamp()
+    if column == "final":
+        return text == "true"
+    if column in ("position", "parts"):
+        return int(text)
+    if column == "cost":
+        return float(text)
+    if column == "fields":
+        return json.loads(text)
+    return text

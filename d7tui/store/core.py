@@ -1,0 +1,252 @@
+"""`Store`: the d7tui database. This module holds opening it and the watchlist; the states and
+transitions live in `states.py`, the Infobip reports in `reports.py`.
+
+Synchronous and thread-safe (one connection per thread); the UI uses it through `AsyncStore`,
+which keeps every write off the event loop.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from d7tui.models import Channel, IdKind
+from d7tui.safety import safe_text
+from d7tui.store.db import DEFAULT_BUSY_TIMEOUT, default_path, prepare_file
+from d7tui.store.lock import ReportLock
+from d7tui.store.records import Snapshot, WatchRecord, Which
+from d7tui.store.reports import ReportsMixin
+from d7tui.store.states import DEFAULT_TIMELINE, WHICH_WHERE, StatesMixin, ids_of, without_gc
+
+LABEL_LIMIT = 200
+NOTE_LIMIT = 4096
+
+_WATCH_COLUMNS = (
+    "w.request_id, w.channel, w.id_kind, w.label, w.note, w.added_at, w.resolved_channel, "
+    "w.archived_at, w.removed_at, w.rowid"
+)
+
+
+def _clean(text: str | None, limit: int) -> str | None:
+    # Labels and notes come from a keyboard or a paste and are always drawn on a terminal.
+    return None if text is None else safe_text(text.strip(), limit)
+
+
+def _watch(row: sqlite3.Row | tuple[Any, ...]) -> WatchRecord:
+    return WatchRecord(
+        request_id=row[0],
+        channel=row[1],
+        id_kind=IdKind(row[2]),
+        label=row[3],
+        note=row[4],
+        added_at=row[5],
+        resolved_channel=row[6],
+        archived_at=row[7],
+        removed_at=row[8],
+        seq=row[9],
+    )
+
+
+class Store(StatesMixin, ReportsMixin):
+    """The d7tui database. Open it with `Store.open()`; every method may raise StoreError."""
+
+    def __init__(self, path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+        super().__init__(path, busy_timeout=busy_timeout)
+        self.report_lock = ReportLock(path.with_name(path.name + ".lock"))
+
+    @classmethod
+    def open(
+        cls, path: Path | str | None = None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    ) -> Store:
+        """Open (creating, migrating) the database; `None` is `default_path()`.
+
+        Raises StoreVersionError for a database from a newer d7tui, StoreCorruptError for a
+        file that is not ours, StoreError otherwise; each says what in one line.
+        """
+        target = Path(path) if path is not None else default_path()
+        warnings = prepare_file(target)
+        store = cls(target, busy_timeout=busy_timeout)
+        store.warnings.extend(warnings)
+        try:
+            store._init_schema()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        self.report_lock.release()
+        super().close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the watchlist -------------------------------------------------------------------------
+
+    def add_watch(
+        self,
+        request_id: str,
+        channel: str = "auto",
+        id_kind: IdKind = IdKind.REQUEST,
+        *,
+        label: str | None = None,
+        note: str | None = None,
+        added_at: float | None = None,
+    ) -> bool:
+        """Watch an id (already validated); True if it is new to the watchlist.
+
+        Adding an id already there merges: a label or note given replaces the old one, a
+        concrete channel replaces the old choice ("auto" never overrides one), a removed id is
+        restored (and counts as new), an archived one comes back to the live list.
+        """
+        label, note = _clean(label, LABEL_LIMIT), _clean(note, NOTE_LIMIT)
+        now = time.time() if added_at is None else added_at
+        with self.batch() as conn:
+            row = conn.execute(
+                "SELECT channel, id_kind, removed_at, archived_at FROM watch WHERE request_id = ?",
+                (request_id,),
+            ).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO watch (request_id, channel, id_kind, label, note, added_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (request_id, channel, IdKind(id_kind).value, label or "", note or "", now),
+                )
+                return True
+            changes: dict[str, object] = {}
+            if channel != "auto" and (channel, IdKind(id_kind).value) != (row[0], row[1]):
+                changes.update(channel=channel, id_kind=IdKind(id_kind).value)
+                changes["resolved_channel"] = None
+            if label is not None:
+                changes["label"] = label
+            if note is not None:
+                changes["note"] = note
+            if row[2] is not None:
+                changes["removed_at"] = None
+            if changes:
+                sets = ", ".join(f"{column} = ?" for column in changes)
+                conn.execute(
+                    f"UPDATE watch SET {sets} WHERE request_id = ?",
+                    (*changes.values(), request_id),
+                )
+            if row[3] is not None:
+                self.unarchive(request_id, at=now)
+            return row[2] is not None
+
+    def remove_watch(self, request_id: str, *, at: float | None = None) -> bool:
+        """Take an id off the watchlist, keeping its history (`restore_watch` undoes it)."""
+        return self._update(
+            "UPDATE watch SET removed_at = ? WHERE request_id = ? AND removed_at IS NULL",
+            (time.time() if at is None else at, request_id),
+        )
+
+    def restore_watch(self, request_id: str) -> bool:
+        return self._update(
+            "UPDATE watch SET removed_at = NULL WHERE request_id = ? AND removed_at IS NOT NULL",
+            (request_id,),
+        )
+
+    def set_label(self, request_id: str, label: str) -> bool:
+        return self._update(
+            "UPDATE watch SET label = ? WHERE request_id = ?",
+            (_clean(label, LABEL_LIMIT), request_id),
+        )
+
+    def set_note(self, request_id: str, note: str) -> bool:
+        return self._update(
+            "UPDATE watch SET note = ? WHERE request_id = ?",
+            (_clean(note, NOTE_LIMIT), request_id),
+        )
+
+    def set_channel(self, request_id: str, channel: Channel | str | None) -> bool:
+        """Remember which channel answered an `auto` id (None forgets it)."""
+        value = Channel(channel).value if channel is not None else None
+        return self._update(
+            "UPDATE watch SET resolved_channel = ? WHERE request_id = ?", (value, request_id)
+        )
+
+    def archive(self, request_id: str, *, at: float | None = None) -> bool:
+        return self._update(
+            "UPDATE watch SET archived_at = ? "
+            "WHERE request_id = ? AND archived_at IS NULL AND removed_at IS NULL",
+            (time.time() if at is None else at, request_id),
+        )
+
+    def unarchive(self, request_id: str, *, at: float | None = None) -> bool:
+        """Back to the live list. Its "final since" restarts, so it is not archived at once."""
+        now = time.time() if at is None else at
+        with self.batch() as conn:
+            cur = conn.execute(
+                "UPDATE watch SET archived_at = NULL "
+                "WHERE request_id = ? AND archived_at IS NOT NULL",
+                (request_id,),
+            )
+            conn.execute(
+                "UPDATE request_state SET final_since = ? "
+                "WHERE request_id = ? AND final_since IS NOT NULL",
+                (now, request_id),
+            )
+            return cur.rowcount > 0
+
+    def archive_finished(self, final_for: float, *, now: float | None = None) -> list[str]:
+        """Archive every live id whose recipients have all been final for `final_for` seconds;
+        the ids archived, in added order."""
+        now = time.time() if now is None else now
+        with self.batch() as conn:
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT w.request_id FROM watch w JOIN request_state s USING (request_id) "
+                    f"WHERE {WHICH_WHERE[Which.LIVE]} AND s.final_since <= ? ORDER BY w.rowid",
+                    (now - final_for,),
+                )
+            ]
+            conn.executemany(
+                "UPDATE watch SET archived_at = ? WHERE request_id = ?", [(now, i) for i in ids]
+            )
+        return ids
+
+    def watches(self, which: Which = Which.LIVE) -> list[WatchRecord]:
+        """The watchlist (live ids by default), in the order they were added."""
+        return self._watches(self._conn(), which)
+
+    def watch(self, request_id: str) -> WatchRecord | None:
+        rows = self._all(
+            f"SELECT {_WATCH_COLUMNS} FROM watch w WHERE request_id = ?", (request_id,)
+        )
+        return _watch(rows[0]) if rows else None
+
+    def _watches(self, conn: sqlite3.Connection, which: Which) -> list[WatchRecord]:
+        sql = f"SELECT {_WATCH_COLUMNS} FROM watch w WHERE {WHICH_WHERE[Which(which)]} ORDER BY w.rowid"
+        try:
+            return [_watch(row) for row in conn.execute(sql)]
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+
+    def _update(self, sql: str, params: tuple[Any, ...]) -> bool:
+        with self.batch() as conn:
+            return conn.execute(sql, params).rowcount > 0
+
+    def load(
+        self,
+        which: Which = Which.KEPT,
+        *,
+        with_raw: bool = False,
+        timeline_limit: int | None = DEFAULT_TIMELINE,
+    ) -> Snapshot:
+        """What the monitor shows at start, in one read: watches, states and timelines.
+
+        `with_raw` is off by default: raw bodies are only needed for an export, and the one-time
+        Infobip bodies are kept apart anyway (`report_bodies`).
+        """
+        with without_gc(), self.reading() as conn:
+            return Snapshot(
+                watches=self._watches(conn, which),
+                states=self._states(conn, ids_of(which), (), with_raw),
+                timelines=self._timelines(conn, which, timeline_limit),
+            )

@@ -1,0 +1,76 @@
+"""One process at a time pulls Infobip's one-time reports from a data directory.
+
+Reading a one-time report takes it away from every other reader, so two monitors pulling at once
+would each see half. The lock is an OS file lock (`flock`) on a file beside the database: the
+kernel drops it when the process ends in any way, kill -9 included, so it never goes stale.
+The holder writes its pid into the file only so that the other instance can name it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+    import msvcrt
+
+
+class ReportLock:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if nobody holds it; True if this object holds it now. Never waits."""
+        if self._fd is not None:
+            return True
+        # O_CLOEXEC: a program we start (an editor, a pager) must not keep our lock alive.
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            else:  # pragma: no cover - Windows: a byte-range lock, also dropped at exit
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            os.close(fd)
+            return False
+        # Write then truncate (not the other way round): a reader sees a whole pid or the old one.
+        pid = f"{os.getpid()}\n".encode()
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, pid)
+        os.ftruncate(fd, len(pid))
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+        os.close(fd)  # closing drops the lock
+
+    def holder(self) -> int | None:
+        """The pid the holder wrote, if it can be read (it is a hint, not the lock)."""
+        try:
+            text = self.path.read_text(encoding="ascii", errors="replace").strip()
+        except OSError:
+            return None
+        return int(text) if text.isdigit() else None
+
+    def refusal(self) -> str:
+        """What the second instance tells its user, in one line."""
+        pid = self.holder()
+        who = f"another d7tui (pid {pid})" if pid else "another d7tui"
+        return (
+            f"{who} is pulling Infobip reports from this data directory ({self.path.parent}); "
+            "this one shows them read-only"
+        )

@@ -1,0 +1,89 @@
+"""What the store hands back: plain frozen dataclasses around the model objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from d7tui.models import IdKind, Recipient, RequestStatus, Target, Transition
+
+
+class Which(StrEnum):
+    """Which part of the watchlist to list."""
+
+    LIVE = "live"  # polled and shown
+    ARCHIVED = "archived"  # final for a while: shown in the archive view, not polled
+    KEPT = "kept"  # live and archived: everything the user has not removed
+    REMOVED = "removed"  # removed, history kept (undo / restore)
+    ALL = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class WatchRecord:
+    """One watched id as stored."""
+
+    request_id: str
+    channel: str  # what the user asked: "auto" or a Channel value
+    id_kind: IdKind
+    label: str
+    note: str
+    added_at: float
+    resolved_channel: str | None  # for "auto": the channel that answered, once known
+    archived_at: float | None
+    removed_at: float | None
+    seq: int  # the order of adding (stable across restarts and restores)
+
+    @property
+    def target(self) -> Target:
+        return Target(self.request_id, self.channel, self.id_kind)
+
+    @property
+    def poll_channel(self) -> str:
+        """The channel to ask: the one that answered before, else the one asked for."""
+        return self.resolved_channel or self.channel
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """The latest known state of a request and when it was learnt."""
+
+    state: RequestStatus
+    observed_at: float  # the poll that produced it
+    changed_at: float | None  # the last transition
+    final_since: float | None  # every recipient final since then (None: not all final)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReport:
+    """One Infobip one-time report, as parsed from a body the store kept."""
+
+    id: int
+    ident: str  # the bulkId/messageId it was pulled for
+    body_id: int
+    received_at: float
+    recipient: Recipient
+
+
+@dataclass(frozen=True, slots=True)
+class ReportBody:
+    """A raw reports body, exactly as received."""
+
+    id: int
+    ident: str
+    received_at: float
+    body: bytes
+    parse_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything the monitor shows at start, read in one consistent transaction."""
+
+    watches: list[WatchRecord] = field(default_factory=list)
+    states: dict[str, StoredState] = field(default_factory=dict)
+    # The newest transitions of every watched request (at most the limit asked), oldest first.
+    timelines: dict[str, list[Transition]] = field(default_factory=dict)

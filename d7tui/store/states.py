@@ -1,0 +1,236 @@
+"""The latest state of every request and every transition: saved together, loaded fast.
+
+A poll's merged state and its transitions are one transaction, so a kill leaves both or neither.
+Loading is written for a restart with 10,000 ids: plain scans in key order grouped in Python,
+rows decoded positionally, the garbage collector paused (tests/test_store_bench.py measures it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from d7tui.models import Channel, Recipient, RequestStatus, Transition
+from d7tui.store import codec
+from d7tui.store.db import Database
+from d7tui.store.records import StoredState, Which
+
+DEFAULT_TIMELINE = 1000  # transitions per request loaded at start (all stay in the store)
+
+WHICH_WHERE = {
+    Which.LIVE: "w.removed_at IS NULL AND w.archived_at IS NULL",
+    Which.ARCHIVED: "w.removed_at IS NULL AND w.archived_at IS NOT NULL",
+    Which.KEPT: "w.removed_at IS NULL",
+    Which.REMOVED: "w.removed_at IS NOT NULL",
+    Which.ALL: "1",
+}
+
+_RECIPIENT_INSERT = (
+    f"INSERT INTO recipient (request_id, position, {', '.join(codec.RECIPIENT_COLUMNS)}) "
+    f"VALUES (?, ?, {', '.join('?' * len(codec.RECIPIENT_COLUMNS))}) "
+    # An unchanged recipient is not rewritten: a poll that changed nothing writes one row.
+    f"ON CONFLICT (request_id, position) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in codec.RECIPIENT_COLUMNS)
+    + f" WHERE ({', '.join(f'recipient.{c}' for c in codec.RECIPIENT_COLUMNS)}) IS NOT "
+    f"({', '.join(f'excluded.{c}' for c in codec.RECIPIENT_COLUMNS)})"
+)
+_TRANSITION_INSERT = (
+    f"INSERT INTO transition ({', '.join(codec.TRANSITION_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(codec.TRANSITION_COLUMNS))})"
+)
+
+
+class _GcPause:
+    """Pause the cyclic garbage collector while a big load builds its objects.
+
+    Loading 10,000 ids makes some 100,000 acyclic objects, and the collector would walk the
+    growing heap again and again for nothing: a third of the load time, measured. Refcounting
+    still frees everything; the collector runs again after. Counted: loads may overlap on two
+    threads, and the last one out turns it back on (unless it was off to begin with).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holds = 0
+        self._resume = False
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._holds == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._holds += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holds -= 1
+                if self._holds == 0 and self._resume:
+                    gc.enable()
+
+
+without_gc = _GcPause()
+
+
+def ids_of(which: Which | None) -> str:
+    """A WHERE clause on `request_id` selecting the ids of a part of the watchlist."""
+    if which is None:
+        return "1"
+    return f"request_id IN (SELECT w.request_id FROM watch w WHERE {WHICH_WHERE[Which(which)]})"
+
+
+class StatesMixin(Database):
+    """States and transitions; part of `Store`."""
+
+    def save_observation(
+        self,
+        state: RequestStatus,
+        transitions: Sequence[Transition] = (),
+        *,
+        at: float | None = None,
+    ) -> None:
+        """Store the merged state of a request (from `models.observe`) and the transitions that
+        observation produced, in one transaction: after a kill, both or neither.
+
+        For an `auto` watch, the channel that answered (`state.channel`) is remembered too.
+        """
+        if state.incremental:
+            # An Infobip pull holds only what is new: stored as the state, it would forget
+            # every recipient reported before. Merge it with `models.observe` first.
+            raise ValueError("save_observation takes the merged state from observe()")
+        now = time.time() if at is None else at
+        changed = max((t.at for t in transitions), default=None)
+        rid = state.request_id
+        count = len(state.recipients)
+        with self.batch() as conn:
+            conn.execute(
+                "INSERT INTO request_state "
+                "(request_id, channel, fields, observed_at, changed_at, final_since) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?6 THEN ?4 END) "
+                "ON CONFLICT (request_id) DO UPDATE SET channel = ?2, fields = ?3, "
+                "observed_at = ?4, changed_at = coalesce(?5, request_state.changed_at), "
+                "final_since = CASE WHEN ?6 THEN coalesce(request_state.final_since, ?4) END",
+                (rid, state.channel.value, codec.dumps_fields(state.fields), now, changed,
+                 int(state.final)),
+            )  # fmt: skip
+            conn.executemany(
+                _RECIPIENT_INSERT,
+                [(rid, i, *codec.recipient_row(r)) for i, r in enumerate(state.recipients)],
+            )
+            conn.execute(
+                "DELETE FROM recipient WHERE request_id = ? AND position >= ?", (rid, count)
+            )
+            conn.executemany(
+                "INSERT INTO state_raw (request_id, position, body) VALUES (?, ?, ?) "
+                "ON CONFLICT (request_id, position) DO UPDATE SET body = excluded.body "
+                "WHERE state_raw.body IS NOT excluded.body",
+                [(rid, i, bytes(body)) for i, body in enumerate(state.raw)],
+            )
+            conn.execute(
+                "DELETE FROM state_raw WHERE request_id = ? AND position >= ?",
+                (rid, len(state.raw)),
+            )
+            conn.executemany(_TRANSITION_INSERT, [codec.transition_row(t) for t in transitions])
+            conn.execute(
+                "UPDATE watch SET resolved_channel = ? WHERE request_id = ? AND channel = 'auto' "
+                "AND resolved_channel IS NOT ?",
+                (state.channel.value, rid, state.channel.value),
+            )
+
+    def load_state(self, request_id: str, *, with_raw: bool = True) -> StoredState | None:
+        with self.reading() as conn:
+            states = self._states(conn, "request_id = ?", (request_id,), with_raw)
+        return states.get(request_id)
+
+    def load_states(
+        self, which: Which | None = Which.KEPT, *, with_raw: bool = True
+    ) -> dict[str, StoredState]:
+        """The stored state of every watched id (`which`), or of every id ever seen (None)."""
+        with without_gc(), self.reading() as conn:
+            return self._states(conn, ids_of(which), (), with_raw)
+
+    def _states(
+        self, conn: sqlite3.Connection, where: str, params: tuple[Any, ...], with_raw: bool
+    ) -> dict[str, StoredState]:
+        # Three plain scans in key order, grouped here: no join, no sort (see the 10,000-id
+        # measurement in tests/test_store_bench.py).
+        recipients: dict[str, list[Recipient]] = {}
+        from_row = codec.recipient_from_row
+        for row in conn.execute(
+            f"SELECT {', '.join(codec.RECIPIENT_COLUMNS)}, request_id FROM recipient "
+            f"WHERE {where} ORDER BY request_id, position",
+            params,
+        ):
+            found = recipients.get(row[13])
+            if found is None:
+                found = recipients[row[13]] = []
+            found.append(from_row(row))
+        raw: dict[str, list[bytes]] = {}
+        if with_raw:
+            for rid, body in conn.execute(
+                f"SELECT request_id, body FROM state_raw WHERE {where} "
+                "ORDER BY request_id, position",
+                params,
+            ):
+                raw.setdefault(rid, []).append(bytes(body))
+        out: dict[str, StoredState] = {}
+        for rid, channel, fields, observed_at, changed_at, final_since in conn.execute(
+            "SELECT request_id, channel, fields, observed_at, changed_at, final_since "
+            f"FROM request_state WHERE {where}",
+            params,
+        ):
+            state = RequestStatus(
+                request_id=rid,
+                channel=Channel(channel),
+                recipients=tuple(recipients.get(rid, ())),
+                fields=codec.loads_fields(fields),
+                raw=tuple(raw.get(rid, ())),
+            )
+            out[rid] = StoredState(state, observed_at, changed_at, final_since)
+        return out
+
+    def transitions(self, request_id: str | None = None) -> list[Transition]:
+        """Every transition of one request (or of all), oldest first."""
+        columns = ", ".join(codec.TRANSITION_COLUMNS)
+        if request_id is None:
+            rows = self._all(f"SELECT {columns} FROM transition ORDER BY id")
+        else:
+            rows = self._all(
+                f"SELECT {columns} FROM transition WHERE request_id = ? ORDER BY id", (request_id,)
+            )
+        return [codec.transition_from_row(row) for row in rows]
+
+    def timelines(
+        self, which: Which = Which.KEPT, *, limit: int | None = DEFAULT_TIMELINE
+    ) -> dict[str, list[Transition]]:
+        """The newest `limit` transitions of every watched id, oldest first."""
+        with without_gc(), self.reading() as conn:
+            return self._timelines(conn, which, limit)
+
+    def _timelines(
+        self, conn: sqlite3.Connection, which: Which, limit: int | None
+    ) -> dict[str, list[Transition]]:
+        # In (request_id, id) index order, trimmed here: a window function would sort them all.
+        out: dict[str, list[Transition]] = {}
+        if limit == 0:
+            return out
+        from_row = codec.transition_from_row
+        for row in conn.execute(
+            f"SELECT {', '.join(codec.TRANSITION_COLUMNS)} FROM transition "
+            f"WHERE {ids_of(which)} ORDER BY request_id, id"
+        ):
+            found = out.get(row[1])
+            if found is None:
+                found = out[row[1]] = []
+            found.append(from_row(row))
+        if limit is not None:
+            for rid, timeline in out.items():
+                if len(timeline) > limit:
+                    out[rid] = timeline[-limit:]
+        return out

@@ -1,0 +1,217 @@
+"""`d7tui export` and `e`: the watchlist, every recipient's latest state and every transition come
+out as JSON (exactly what the store holds) or as one CSV table a spreadsheet opens safely."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import stat
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from d7tui.export import (
+    CSV_COLUMNS,
+    Exported,
+    export,
+    export_to_file,
+    read_csv,
+    read_json,
+    safe_cell,
+)
+from d7tui.models import Channel, IdKind, Phase, Recipient, RequestStatus, observe
+from d7tui.store import Store, Which
+
+T0 = 1718100000.125  # times on whole milliseconds: the CSV keeps milliseconds
+
+
+def hostile_recipient(n: int, status: str, phase: Phase, final: bool) -> Recipient:
+    return Recipient(
+        msg_id=f"msg-{n}",
+        recipient=f"+4477009{n:05d}",
+        status=status,
+        phase=phase,
+        final=final,
+        reason='=HYPERLINK("http://evil","click")' if n == 0 else "-2+3+cmd|' /C calc'!A0",
+        cost=0.0045 * (n + 1),
+        currency="EUR",
+        parts=n + 1,
+        country="GB",
+        schedule_time="2024-06-11 10:00:00" if n else None,
+        fields={"originator": "@SignOTP", "nested": {"a": [1, None, 'ü\n"quoted"']}, "n": n},
+        problem="+problem" if n == 1 else None,
+    )
+
+
+def build(store: Store) -> dict[str, str]:
+    ids = {
+        "sms": "5b3c8fc4-1c0b-4e6a-9d6a-4f0a8e6b1a01",
+        "wa": "5b3c8fc4-1c0b-4e6a-9d6a-4f0a8e6b1a02",
+        "waiting": "5b3c8fc4-1c0b-4e6a-9d6a-4f0a8e6b1a03",
+        "removed": "5b3c8fc4-1c0b-4e6a-9d6a-4f0a8e6b1a04",
+        "bulk": "BULK-=1+2",
+    }
+    store.add_watch(
+        ids["sms"], "auto", label="=SUM(A1:A9)", note='@note, with "quotes"', added_at=T0
+    )
+    store.add_watch(ids["wa"], "whatsapp", label="ticket 12", added_at=T0 + 1)
+    store.add_watch(ids["waiting"], "viber", added_at=T0 + 2)
+    store.add_watch(ids["removed"], "sms", label="gone", added_at=T0 + 3)
+    store.add_watch(ids["bulk"], "infobip", IdKind.BULK, label="-promo", added_at=T0 + 4)
+    before = None
+    for step, statuses in enumerate((["sent", "sent"], ["delivered", "un_delivered"])):
+        recipients = tuple(hostile_recipient(n, s, *_phase(s)) for n, s in enumerate(statuses))
+        update = RequestStatus(
+            ids["sms"], Channel.SMS, recipients, {"total_recipients": 2, "x": [{}]}
+        )
+        before, transitions = observe(before, update, T0 + 10 + step)
+        store.save_observation(before, transitions, at=T0 + 10 + step)
+    wa = RequestStatus(
+        ids["wa"], Channel.WHATSAPP, (hostile_recipient(5, "read", Phase.READ, True),)
+    )
+    state, transitions = observe(None, wa, T0 + 20)
+    store.save_observation(state, transitions, at=T0 + 20)
+    store.archive(ids["wa"], at=T0 + 30)
+    gone = RequestStatus(
+        ids["removed"], Channel.SMS, (hostile_recipient(9, "sent", Phase.PENDING, False),)
+    )
+    store.save_observation(*observe(None, gone, T0 + 21), at=T0 + 21)
+    store.remove_watch(ids["removed"], at=T0 + 40)
+    return ids
+
+
+def _phase(status: str) -> tuple[Phase, bool]:
+    from d7tui.models import classify_d7
+
+    return classify_d7(Channel.SMS, status)
+
+
+def held(store: Store) -> Exported:
+    """What the store holds, as an export should give it back."""
+    watches = store.watches(Which.KEPT)
+    timelines = store.timelines(Which.KEPT, limit=None)
+    return Exported(
+        watches=[replace(w, seq=i) for i, w in enumerate(watches, 1)],
+        states=store.load_states(Which.KEPT, with_raw=False),
+        transitions=[t for w in watches for t in timelines.get(w.request_id, [])],
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = Store.open(tmp_path / "d7tui.sqlite3")
+    build(s)
+    yield s
+    s.close()
+
+
+def test_json_export_gives_back_exactly_what_the_store_holds(store):
+    out = io.StringIO()
+    counts = export(store, "json", out, now=T0 + 100)
+    document = json.loads(out.getvalue())
+    assert list(document) == [
+        "d7tui_export",
+        "exported_at",
+        "watchlist",
+        "recipients",
+        "transitions",
+    ]
+    assert document["exported_at"] == T0 + 100
+    back = read_json(out.getvalue())
+    expected = held(store)
+    assert back.watches == expected.watches
+    assert back.states == expected.states
+    assert back.transitions == expected.transitions
+    assert (counts.watches, counts.recipients, counts.transitions) == (4, 3, 5)
+    # Removed ids are not exported; archived ones are, and say so.
+    exported_ids = [w["request_id"] for w in document["watchlist"]]
+    assert "5b3c8fc4-1c0b-4e6a-9d6a-4f0a8e6b1a04" not in exported_ids
+    assert document["watchlist"][1]["archived_at"] == T0 + 30
+    assert document["watchlist"][2]["state"] is None  # waiting: never answered
+
+
+def test_csv_export_round_trips_and_is_one_table(store):
+    out = io.StringIO()
+    export(store, "csv", out)
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert all(len(row) == len(CSV_COLUMNS) for row in rows)
+    assert [row[0] for row in rows[1:]] == ["watch"] * 4 + ["recipient"] * 3 + ["transition"] * 5
+    back = read_csv(out.getvalue())
+    expected = held(store)
+    assert back.watches == expected.watches
+    assert back.states == expected.states
+    assert back.transitions == expected.transitions
+    # People read the times: UTC, to the millisecond.
+    added = rows[1][CSV_COLUMNS.index("added_at")]
+    assert added == "2024-06-11 10:00:00.125"
+
+
+def test_no_csv_cell_can_run_as_a_formula_but_phone_numbers_stay_as_they_are(store):
+    out = io.StringIO()
+    export(store, "csv", out)
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    column = {name: i for i, name in enumerate(CSV_COLUMNS)}
+    for row in rows[1:]:
+        for cell in row:
+            if cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+                assert all(ch in "0123456789+-(). " for ch in cell), cell
+    watch = rows[1]
+    assert watch[column["label"]] == "'=SUM(A1:A9)"
+    assert watch[column["note"]] == '\'@note, with "quotes"'
+    recipient = rows[5]
+    assert recipient[column["recipient"]] == "+447700900000"  # no apostrophe on numbers
+    assert recipient[column["reason"]].startswith("'=HYPERLINK")
+    assert rows[6][column["reason"]] == "'-2+3+cmd|' /C calc'!A0"
+    assert rows[6][column["problem"]] == "'+problem"
+
+
+@pytest.mark.parametrize(
+    ("text", "cell"),
+    [
+        ("+971509752655", "+971509752655"),
+        ("+44 (20) 7946-0958", "+44 (20) 7946-0958"),
+        ("-0.5", "-0.5"),
+        ("=1+1", "'=1+1"),
+        ("+1+cmd", "'+1+cmd"),
+        ("@SUM(1)", "'@SUM(1)"),
+        ("\t=x", "'\t=x"),
+        ("'already", "''already"),
+        ("plain", "plain"),
+        ("", ""),
+    ],
+)
+def test_safe_cell(text, cell):
+    assert safe_cell(text) == cell
+
+
+def test_export_to_a_file_is_private_whole_and_says_where(store, tmp_path):
+    target = tmp_path / "out"
+    target.mkdir()
+    path, counts = export_to_file(store, "csv", directory=target, now=T0)
+    assert path.parent == target and path.name.startswith("d7tui-export-") and path.suffix == ".csv"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 only with the mark
+    assert read_csv(data.decode("utf-8")).watches == held(store).watches
+    assert counts.recipients == 3
+    again, _ = export_to_file(store, "csv", directory=target, now=T0)
+    assert again != path and again.exists() and path.exists()  # never overwrites the last one
+    named, _ = export_to_file(store, "json", tmp_path / "mine.json")
+    assert read_json(named.read_text()).states == held(store).states
+    assert sorted(os.listdir(target)) == sorted([path.name, again.name])  # no temp left
+
+
+def test_an_empty_store_exports_empty_documents(tmp_path):
+    with Store.open(tmp_path / "d7tui.sqlite3") as empty:
+        out = io.StringIO()
+        assert export(empty, "json", out).watches == 0
+        assert json.loads(out.getvalue())["watchlist"] == []
+        out = io.StringIO()
+        export(empty, "csv", out)
+        assert out.getvalue().strip() == ",".join(CSV_COLUMNS)
+        with pytest.raises(ValueError, match="csv or json"):
+            export(empty, "xml", io.StringIO())  # type: ignore[arg-type]
