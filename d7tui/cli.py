@@ -79,6 +79,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-in-flight", type=int, metavar="N", help="requests in flight at once (default 16)"
     )
 
+    add = sub.add_parser(
+        "add",
+        help="add ids to the watchlist without opening the monitor",
+        description="Add ids to the watchlist the monitor shows. Bad ids are refused one line "
+        "each (exit 2); the good ones are still added; ids already watched are merged.",
+    )
+    add.add_argument("ids", nargs="+", metavar="ID", help="request ids; '-' reads standard input")
+    add.add_argument("--channel", choices=CHANNEL_CHOICES, default="auto")
+    add.add_argument(
+        "--id-kind", choices=[IdKind.BULK.value, IdKind.MESSAGE.value], default=IdKind.BULK.value
+    )
+    add.add_argument("--label", help="a label shown beside the id (and matched by the filter)")
+    add.add_argument("--note", help="a free-form note kept with the id")
+
+    export = sub.add_parser(
+        "export",
+        help="write the watchlist, every recipient's latest state and every transition",
+    )
+    export.add_argument("--format", choices=["json", "csv"], default="json")
+    export.add_argument(
+        "-o", "--output", metavar="FILE", help="write to FILE (default: standard output)"
+    )
+
     simulate = sub.add_parser(
         "simulate",
         help="serve the built-in simulator of the D7 and Infobip APIs on loopback",
@@ -120,6 +143,7 @@ async def _fetch_all(
     settings: Settings,
     targets: list[Target],
     emit: Callable[[Target, RequestStatus | ChannelError], None],
+    memory: _StatusMemory | None = None,
 ) -> list[RequestStatus | ChannelError]:
     from d7tui.channels.status import StatusClient
 
@@ -129,7 +153,8 @@ async def _fetch_all(
     for i in range(len(targets)):
         queue.put_nowait(i)
 
-    async with StatusClient(settings) as client:
+    sink = memory.sink if memory is not None else None
+    async with StatusClient(settings, report_sink=sink) as client:
 
         async def worker() -> None:
             # A fixed set of workers rather than one task per id: 10,000 ids never become
@@ -140,7 +165,10 @@ async def _fetch_all(
                 except asyncio.QueueEmpty:
                     return
                 try:
-                    results[i] = await client.fetch(targets[i])
+                    if memory is not None and targets[i].is_infobip and not memory.may_pull:
+                        results[i] = memory.remembered_only(targets[i])
+                    else:
+                        results[i] = await client.fetch(targets[i])
                 except ChannelError as exc:
                     results[i] = exc
                 done[i].set()
@@ -185,7 +213,14 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
         outcomes.append(result)
 
     outcomes: list[RequestStatus | ChannelError] = []
-    asyncio.run(_fetch_all(settings, targets, emit))
+    memory = _StatusMemory.open(err) if any(t.is_infobip for t in targets) else None
+    try:
+        if memory is not None:
+            emit = memory.wrap(emit)
+        asyncio.run(_fetch_all(settings, targets, emit, memory))
+    finally:
+        if memory is not None:
+            memory.close()
     if not args.json and any(isinstance(r, RequestStatus) for r in outcomes):
         out.write(output.legend() + "\n")
     errors = [r for r in outcomes if isinstance(r, ChannelError)]
@@ -195,6 +230,122 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
         return EXIT_FAILURE
     if errors:
         return EXIT_NOT_FOUND
+    return EXIT_OK
+
+
+class _StatusMemory:
+    """What `d7tui status` keeps of Infobip's one-time reports: each body is committed to the
+    store before it is parsed, and what the store remembers is shown with what is new, so a
+    report seen once (here or by the monitor) is still shown on the next look."""
+
+    def __init__(self, store: object, err: TextIO) -> None:
+        from d7tui.store import Store
+
+        assert isinstance(store, Store)
+        self.store = store
+        self.may_pull = store.try_acquire_report_lock()
+        if not self.may_pull:
+            err.write(f"d7tui status: {one_line(store.report_lock_refusal())}\n")
+
+    @classmethod
+    def open(cls, err: TextIO) -> _StatusMemory | None:
+        from d7tui.store import StoreError, open_store
+
+        try:
+            return cls(open_store(), err)
+        except StoreError as exc:
+            err.write(f"d7tui status: warning: {one_line(str(exc))}; reports are not kept\n")
+            return None
+
+    def sink(self, ident: str, body: bytes) -> None:
+        from d7tui.store import parse_report_body
+
+        self.store.ingest_report(ident, body, parse_report_body)
+
+    def remembered_only(self, target: Target) -> RequestStatus | ChannelError:
+        from d7tui.store import remembered_status
+
+        state = remembered_status(self.store, target)
+        if state is None or not state.recipients:
+            return NotFound("infobip", f"no delivery report remembered for {target.request_id}")
+        return state
+
+    def wrap(
+        self, emit: Callable[[Target, RequestStatus | ChannelError], None]
+    ) -> Callable[[Target, RequestStatus | ChannelError], None]:
+        from d7tui.store import remembered_status
+
+        def emit_remembered(target: Target, result: RequestStatus | ChannelError) -> None:
+            if target.is_infobip and isinstance(result, RequestStatus) and result.incremental:
+                remembered = remembered_status(self.store, target)
+                if remembered is not None and remembered.recipients:
+                    result = remembered
+            emit(target, result)
+
+        return emit_remembered
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from d7tui.store import StoreError, add_ids, open_store
+
+    try:
+        store = open_store()
+    except StoreError as exc:
+        err.write(f"d7tui add: {one_line(str(exc))}\n")
+        return EXIT_FAILURE
+    try:
+        result = add_ids(
+            store,
+            args.ids,
+            args.channel,
+            IdKind(args.id_kind) if args.channel == "infobip" else IdKind.REQUEST,
+            args.label,
+            note=args.note,
+            stdin=sys.stdin,
+        )
+    finally:
+        store.close()
+    for problem in result.errors:
+        err.write(f"d7tui add: {one_line(problem)}\n")
+    out.write(
+        f"added {len(result.added):,}, already watched {len(result.merged):,}"
+        + (f", refused {len(result.errors):,}" if result.errors else "")
+        + "\n"
+    )
+    if not (result.added or result.merged or result.errors):
+        err.write("d7tui add: no ids given\n")
+        return EXIT_USAGE
+    return EXIT_USAGE if result.errors else EXIT_OK
+
+
+def run_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from pathlib import Path
+
+    from d7tui.export import export, export_to_file
+    from d7tui.store import StoreError, open_store
+
+    try:
+        store = open_store()
+    except StoreError as exc:
+        err.write(f"d7tui export: {one_line(str(exc))}\n")
+        return EXIT_FAILURE
+    try:
+        if args.output and args.output != "-":
+            path, counts = export_to_file(store, args.format, Path(args.output))
+            err.write(
+                f"d7tui export: wrote {counts.watches:,} requests, {counts.recipients:,} "
+                f"recipients and {counts.transitions:,} transitions to {path}\n"
+            )
+        else:
+            export(store, args.format, out)
+    except OSError as exc:
+        err.write(f"d7tui export: cannot write {args.output}: {exc.strerror or exc}\n")
+        return EXIT_FAILURE
+    finally:
+        store.close()
     return EXIT_OK
 
 
@@ -226,6 +377,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
         if args.command == "status":
             return run_status(args, settings, sys.stdout, sys.stderr)
+        if args.command == "add":
+            return run_add(args, sys.stdout, sys.stderr)
+        if args.command == "export":
+            return run_export(args, sys.stdout, sys.stderr)
         from d7tui.ui.app import run_monitor
 
         return run_monitor(settings, demo=args.demo, mask=args.mask, ids=[])

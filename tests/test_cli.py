@@ -153,7 +153,7 @@ def test_unreachable_exits_5(env, capsys, monkeypatch):
     assert len(err.strip().splitlines()) == 1
 
 
-def test_infobip_reports_are_shown_then_handed_out_once(sim, env, capsys):
+def test_infobip_reports_are_shown_then_remembered(sim, env, capsys):
     bulk_id, _ = sim.create_infobip_bulk(["41793026727", "41793026834"])
     sim.advance(600)  # every message finished: its report is waiting
     code, out, err = run(capsys, "status", bulk_id, "--channel", "infobip", "--json")
@@ -161,10 +161,38 @@ def test_infobip_reports_are_shown_then_handed_out_once(sim, env, capsys):
     line = json.loads(out)
     assert {r["recipient"] for r in line["recipients"]} == {"41793026727", "41793026834"}
     assert all("bulkId" in r and "sentAt" in r for r in line["recipients"])
-    # The reports were handed out: asking again finds nothing new, and says why.
-    code, out, err = run(capsys, "status", bulk_id, "--channel", "infobip")
+    # The API hands a report out once; the store remembers it, so the next look still shows it.
+    before = sim.counts.get("infobip_reports", 0)
+    code, out, err = run(capsys, "status", bulk_id, "--channel", "infobip", "--json")
+    assert code == 0, err
+    assert sim.counts.get("infobip_reports", 0) > before  # it did ask again
+    assert {r["recipient"] for r in json.loads(out)["recipients"]} == {
+        "41793026727",
+        "41793026834",
+    }
+
+
+def test_infobip_bulk_never_reported_says_why(sim, env, capsys):
+    bulk_id, _ = sim.create_infobip_bulk(["41793026000"])  # still pending: no report yet
+    code, _, err = run(capsys, "status", bulk_id, "--channel", "infobip")
     assert code == 3
     assert "handed out once" in err
+
+
+def test_add_then_export_round_trip(sim, env, capsys):
+    rid = sim.create_request("sms", recipients=["+971500000077"])
+    code, out, err = run(capsys, "add", rid, "not-an-id", "--label", "VIP [bold]x[/]")
+    assert code == 2
+    assert "added 1" in out and "refused 1" in out
+    assert "not a D7 request id" in err
+    code, out, _ = run(capsys, "add", "-", stdin=rid)
+    assert code == 0 and "already watched 1" in out
+    code, out, err = run(capsys, "export", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    watched = [w for w in data["watchlist"] if w["request_id"] == rid]
+    assert watched and watched[0]["label"] == "VIP [bold]x[/]"
+    assert TOKEN not in out
 
 
 def test_infobip_logs_can_be_reread(sim, env, capsys):
