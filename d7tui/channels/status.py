@@ -59,6 +59,8 @@ class StatusClient:
         )
         self.report_sink = report_sink
         self.whatsapp_v1 = False  # set once v2 proved not to exist on this server
+        # Set when the report sink (the store) last failed; shown with the next result.
+        self.sink_problem: str | None = None
         # Raw Infobip bodies received but not yet handed to a caller (it was cancelled), by id.
         self._unclaimed: dict[tuple[str, str], list[bytes]] = {}
         # The pull of one-time reports running for an id, if any: a second caller joins it
@@ -173,9 +175,15 @@ class StatusClient:
                     raise infobip.http_error(reply.status, reply.body)
                 received.append(reply.body)
                 if self.report_sink is not None:
-                    pending = self.report_sink(key[1], reply.body)
-                    if pending is not None:
-                        await pending
+                    try:
+                        pending = self.report_sink(key[1], reply.body)
+                        if pending is not None:
+                            await pending
+                    except Exception as exc:
+                        # The store failed: pull no more now (what we pull could not be kept)
+                        # and hand on what was received; the problem shows with it.
+                        self.sink_problem = f"reports could not be stored: {exc}"
+                        break
                 try:
                     empty = not infobip.parse_page(reply.body)
                 except ProtocolError:
@@ -209,6 +217,9 @@ class StatusClient:
         if problems and not recipients:
             raise ProtocolError("infobip", problems[0])
         fields: dict[str, object] = {}
+        if self.sink_problem:
+            problems.append(self.sink_problem)
+            self.sink_problem = None
         if problems:
             fields["problems"] = problems
         return RequestStatus(
