@@ -104,8 +104,9 @@ def sim_stats(base_url: str) -> dict[str, int]:
         return {}
 
 
-def timed(name: str, cmd: list[str], ids: list[str], env: dict[str, str], base_url: str,
-          latency_ms: float) -> Run:
+def timed(
+    name: str, cmd: list[str], ids: list[str], env: dict[str, str], base_url: str, latency_ms: float
+) -> Run:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     conns_before = sim_stats(base_url).get("connections")
     start = time.perf_counter()
@@ -117,9 +118,7 @@ def timed(name: str, cmd: list[str], ids: list[str], env: dict[str, str], base_u
     conns_after = sim_stats(base_url).get("connections")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     connections = (
-        conns_after - conns_before
-        if conns_before is not None and conns_after is not None
-        else None
+        conns_after - conns_before if conns_before is not None and conns_after is not None else None
     )
     if proc.returncode != 0:
         sys.stderr.write(f"{name}: exit {proc.returncode}: {proc.stderr[-300:]}\n")
@@ -137,8 +136,12 @@ def main() -> int:
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--latencies", default="50,0")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--skip-sequential-above", type=int, default=1000,
-                        help="the sequential SDK loop at 50 ms x 10,000 ids takes 8 minutes")
+    parser.add_argument(
+        "--skip-sequential-above",
+        type=int,
+        default=1000,
+        help="the sequential SDK loop at 50 ms x 10,000 ids takes 8 minutes",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     latencies = [float(x) for x in args.latencies.split(",")]
