@@ -19,20 +19,13 @@ from collections import defaultdict
 
 from d7tui.channels.status import StatusClient
 from d7tui.clock import ManualClock
-from d7tui.config import Settings
 from d7tui.models import Target, Transition
 from d7tui.poller import PollConfig, Poller
-from d7tui.safety import Secret
 from d7tui.simulator import Simulator
 
 
 async def adaptive(sim: Simulator, targets: list[Target], seconds: int) -> tuple[int, int]:
-    settings = Settings(
-        d7_token=Secret("sim-token"),
-        d7_base_url=sim.base_url,
-        infobip_key=Secret("sim-key"),
-        infobip_base_url=sim.base_url,
-    )
+    settings = sim.settings()
     clock = ManualClock(sim.now())
     seen: list[Transition] = []
     async with StatusClient(settings) as client:

@@ -12,10 +12,8 @@ import pytest
 from d7tui.channels.status import StatusClient
 from d7tui.client import Engine, RetryPolicy
 from d7tui.clock import ManualClock
-from d7tui.config import Settings
 from d7tui.models import IdKind, Target, Transition
 from d7tui.poller import PollConfig, Poller
-from d7tui.safety import Secret
 from d7tui.simulator import Faults, Simulator, Step
 
 FAST = RetryPolicy(attempts=3, base=0.005, cap=0.02, max_retry_after=0.05)
@@ -25,12 +23,7 @@ FAST = RetryPolicy(attempts=3, base=0.005, cap=0.02, max_retry_after=0.05)
 async def world() -> AsyncIterator[tuple[Simulator, Poller, ManualClock, list[Transition]]]:
     sim = Simulator(seed=21, speed=0)
     sim.start()
-    settings = Settings(
-        d7_token=Secret("sim-token"),
-        d7_base_url=sim.base_url,
-        infobip_key=Secret("sim-key"),
-        infobip_base_url=sim.base_url,
-    )
+    settings = sim.settings()
     clock = ManualClock(sim.now())
     seen: list[Transition] = []
     client = StatusClient(settings, Engine(policy=FAST, timeout=2.0))

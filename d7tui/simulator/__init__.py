@@ -19,6 +19,8 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
+from d7tui.config import Settings
+from d7tui.safety import Secret
 from d7tui.simulator.api import KINDS, VendorApi
 from d7tui.simulator.faults import Faults, FaultSpecError, parse_fault_specs
 from d7tui.simulator.lifecycles import Script, Step, StepLike
@@ -142,6 +144,17 @@ class Simulator:
         if loop is not None and thread is not None:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=10)
+
+    def settings(self, **overrides: object) -> Settings:
+        """d7tui's settings pointed at this simulator, with the credentials it accepts."""
+        values: dict[str, object] = {
+            "d7_token": Secret(self.api.token),
+            "d7_base_url": self.base_url,
+            "infobip_key": Secret(self.api.infobip_key),
+            "infobip_base_url": self.base_url,
+        }
+        values.update(overrides)
+        return Settings(**values)  # type: ignore[arg-type]
 
     # -- control (safe from any thread) --------------------------------------------------------
 
