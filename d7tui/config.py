@@ -44,6 +44,7 @@ class Settings:
     infobip_source: InfobipSource = InfobipSource.REPORTS
     max_in_flight: int = 16
     timeout: float = 10.0
+    bell: bool = True  # ring the terminal bell when a recipient fails
     # Warnings found while loading (e.g. a config file others can read); shown, never fatal.
     warnings: tuple[str, ...] = ()
 
@@ -94,7 +95,7 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
     env = os.environ if env is None else env
     path = config_path() if path is None else path
     data, warnings = _read_file(path)
-    known = {*_ENV, "infobip_source", "max_in_flight", "timeout"}
+    known = {*_ENV, "infobip_source", "max_in_flight", "timeout", "bell"}
     for key in data:
         if key not in known:
             warnings.append(f"{path}: unknown key {key!r} ignored")
@@ -132,6 +133,9 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
     timeout = data.get("timeout", 10.0)
     if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout <= 300:
         raise ConfigError(f"{path}: key 'timeout' must be seconds between 0 and 300")
+    bell = data.get("bell", True)
+    if not isinstance(bell, bool):
+        raise ConfigError(f"{path}: key 'bell' must be true or false")
     return Settings(
         d7_token=values["d7_api_token"],  # type: ignore[arg-type]
         # `is not None`: a present but falsy value (false, "", 0) is a mistake to name, not a default.
@@ -143,6 +147,7 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
         infobip_source=InfobipSource(source),
         max_in_flight=in_flight,
         timeout=float(timeout),
+        bell=bell,
         warnings=tuple(warnings),
     )
 

@@ -240,3 +240,13 @@ def test_settings_repr_never_shows_secrets() -> None:
     for shown in (repr(loaded), str(loaded)):
         assert TOKEN not in shown and IB_KEY not in shown
         assert "********" in shown
+
+
+def test_the_bell_can_be_turned_off(tmp_path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("bell = false\n")
+    assert load_settings(env={}, path=path).bell is False
+    assert load_settings(env={}, path=tmp_path / "absent.toml").bell is True
+    path.write_text('bell = "no"\n')
+    with pytest.raises(ConfigError, match="bell"):
+        load_settings(env={}, path=path)
