@@ -49,6 +49,7 @@ class Entry:
     added_at: float
     seq: int
     channel: str
+    note: str = ""  # the support desk's free text (`l`), matched by the filter
     status: WatchStatus = WatchStatus.WAITING
     state: RequestStatus | None = None
     error: ChannelError | None = None
@@ -143,7 +144,7 @@ class Entry:
 
     def search_text(self) -> str:
         if self._search is None:
-            parts = [self.request_id, self.label, self.channel, self.status_text()]
+            parts = [self.request_id, self.label, self.note, self.channel, self.status_text()]
             if self.state is not None:
                 for r in self.state.recipients:
                     parts.extend(x for x in (r.recipient, r.status, r.msg_id, r.reason) if x)
@@ -212,6 +213,13 @@ class Watchlist:
 
     def remove(self, request_id: str) -> Entry | None:
         return self._entries.pop(request_id, None)
+
+    def put(self, entry: Entry) -> None:
+        """Take in an entry from another list (the archive), last in the added order."""
+        self._seq += 1
+        entry.seq = self._seq
+        self._entries[entry.request_id] = entry
+        entry.touch()
 
     def restore(self, entry: Entry) -> None:
         """Put back an entry `remove` returned (undo), in its old place in the added order."""

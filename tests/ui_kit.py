@@ -56,6 +56,9 @@ async def idle(pilot: Pilot[Any], app: D7App) -> None:
     """Wait until the poller has nothing due or in flight and the screen has drawn its news."""
     await until(pilot, app.poller.idle)
     await pilot.pause()
+    # The news of the last poll may still be a message in the screen's queue: wait until it
+    # was taken, so that the flush below draws it (else a redraw timer would, a moment later).
+    await until(pilot, lambda: not app._news)
     screen = app.screen
     flush = getattr(screen, "_flush_view", None)
     if flush is not None and getattr(screen, "_dirty", None):

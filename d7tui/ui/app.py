@@ -13,6 +13,7 @@ import termios
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from textual.app import App, SystemCommand
@@ -20,17 +21,22 @@ from textual.screen import Screen
 
 from d7tui.clock import Clock, SystemClock
 from d7tui.config import ConfigError, Settings, load_settings
-from d7tui.models import IdKind, Target
-from d7tui.poller import Fetcher, PollConfig, Poller, PollUpdate
+from d7tui.models import IdKind, InfobipSource, Target
+from d7tui.poller import Fetcher, PollConfig, Poller, PollUpdate, Watch, WatchStatus
 from d7tui.safety import Secret, one_line
+from d7tui.store import StoreError
+from d7tui.store.db import DB_NAME
 from d7tui.ui.bindings import MONITOR_KEYS
+from d7tui.ui.memory import Memory, Remembered, ReportsReadOnly
 from d7tui.ui.messages import PollerStopped, PollNews
 from d7tui.ui.screens.main import MainScreen
 from d7tui.ui.theme import DARK, THEMES
-from d7tui.watchlist import Watchlist
+from d7tui.watchlist import Entry, Watchlist
 
 DEMO_TOKEN = "sim-token"  # the simulator's own credentials: not secrets
 DEMO_KEY = "sim-key"
+ARCHIVE_AFTER = 24 * 3600.0  # a request final this long leaves the live list for the archive
+ARCHIVE_CHECK = 60.0  # seconds between two looks for requests to archive
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +45,7 @@ class UiOptions:
     bell: bool = True  # ring the terminal bell when a recipient fails
     max_toasts: int = 2  # toasts in any 8 s; the changes beyond are summed up in one
     demo: bool = False
+    archive_after: float = ARCHIVE_AFTER
 
 
 class D7App(App[int]):
@@ -56,18 +63,28 @@ class D7App(App[int]):
         client: Fetcher | None = None,
         simulator: Any = None,
         reload_settings: Callable[[], Settings] | None = None,
+        store_path: Path | None = None,
+        persist: bool = True,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.clock = clock or SystemClock()
         self.options = options or UiOptions()
-        self.watchlist = Watchlist()
+        self.live = Watchlist()  # polled
+        self.archived = Watchlist()  # final for a while: kept, shown with `A`, not polled
+        self.showing_archive = False
+        self.memory: Memory | None = None
+        self.notices: list[str] = []  # lines the banner keeps showing (the store, the lock)
+        self._store_path = store_path
+        self._persist = persist
+        self._remembered: list[Remembered] = []
         self.poller = Poller(
             client,  # type: ignore[arg-type]  # set on mount when not given
             poll_config or PollConfig(workers=settings.max_in_flight),
             clock=self.clock,
             on_update=self._poll_update,
         )
+        self.poller.hooks.on_update.append(self._save_update)
         self.simulator = simulator
         self.data_dir: str | None = None
         self._client = client
@@ -94,16 +111,57 @@ class D7App(App[int]):
         self.theme = DARK
         if self.simulator is not None:
             self._start_demo()
+        if self._persist:
+            await self._open_memory()
+        memory = self.memory
         if self._client is None:
             from d7tui.channels.status import StatusClient
 
-            self._client = StatusClient(self.settings)
+            sink = memory.astore.commit_report if memory and memory.pulls_reports else None
+            self._client = StatusClient(self.settings, report_sink=sink)
         self.poller.client = self._client
+        if (
+            memory is not None
+            and not memory.pulls_reports
+            and self.settings.infobip_source is InfobipSource.REPORTS
+        ):
+            self.poller.client = ReportsReadOnly(self._client, memory)
         self._watch_terminal()
         for setting_warning in self.settings.warnings:
             self.notify(one_line(setting_warning), severity="warning", markup=False)
         self._set_up = True
+        self.set_interval(ARCHIVE_CHECK, self._archive_check, name="d7tui-archive")
         self.begin()
+
+    @property
+    def watchlist(self) -> Watchlist:
+        """The list on screen: the live one, or the archive (`A`)."""
+        return self.archived if self.showing_archive else self.live
+
+    async def _open_memory(self) -> None:
+        path = self._store_path
+        if path is None and self.data_dir is not None:
+            path = Path(self.data_dir) / DB_NAME  # demo: a throw-away store
+        try:
+            self.memory = await Memory.open(path, clock=self.clock, on_error=self._store_failed)
+            self._remembered = await self.memory.load()
+        except StoreError as exc:
+            # Kinder than exiting: the monitor works, it only forgets when it ends.
+            if self.memory is not None:
+                with contextlib.suppress(Exception):
+                    await self.memory.close()
+            self.memory = None
+            self._remembered = []
+            self.notices.append(f"Not remembering this session: {one_line(str(exc))}")
+            return
+        for warning in self.memory.warnings:
+            self.notify(one_line(warning), severity="warning", markup=False)
+        if self.memory.lock_refusal:
+            self.memory.lock_refusal = one_line(self.memory.lock_refusal)
+            self.notices.append(self.memory.lock_refusal)
+
+    def _store_failed(self, error: StoreError) -> None:
+        self.notify(one_line(str(error)), title="Store", severity="error", markup=False)
 
     def begin(self) -> None:
         """Watch the initial ids and start polling, once both the app and its main screen are
@@ -111,10 +169,40 @@ class D7App(App[int]):
         if self._begun or not self._set_up or self._main is None or not self._main.is_mounted:
             return
         self._begun = True
+        for remembered in self._remembered:
+            self._restore(remembered)
+        self._remembered = []
         for target, label in self._initial:
             self.add_targets([target], label=label, refresh=False)
         self._main.refresh_all()
         self.start_polling()
+
+    def _restore(self, remembered: Remembered) -> None:
+        """Put a request the store remembers on screen as it was, without "first seen" news;
+        a live one is polled again (its first poll tells only what changed meanwhile)."""
+        record, state, stored = remembered.record, remembered.state, remembered.stored
+        watchlist = self.archived if record.archived else self.live
+        entry = watchlist.add(record.target, record.label, record.added_at)
+        if entry is None:
+            return
+        entry.note = record.note
+        entry.channel = state.channel.value if state is not None else record.poll_channel
+        entry.state = state
+        entry.status = WatchStatus.ACTIVE if state is not None else WatchStatus.WAITING
+        if record.archived:
+            entry.status = WatchStatus.DONE
+        entry.timeline.extend(remembered.timeline)
+        if stored is not None:
+            entry.last_poll = stored.observed_at
+            entry.last_change = stored.changed_at
+        entry.touch()
+        if not record.archived:
+            self._watch(entry)
+
+    def _watch(self, entry: Entry) -> None:
+        watch = self.poller.add(entry.target, added_at=entry.added_at, state=entry.state)
+        if watch is not None and entry.state is None:
+            watch.channel = entry.channel  # an `auto` id that answered before asks there
 
     def _start_demo(self) -> None:
         base_url = self.simulator.start()
@@ -138,6 +226,9 @@ class D7App(App[int]):
         if self._own_client and self._client is not None:
             with contextlib.suppress(Exception):
                 await self._client.aclose()  # type: ignore[attr-defined]
+        if self.memory is not None:
+            with contextlib.suppress(Exception):
+                await self.memory.close()
         if self.simulator is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.simulator.stop)
@@ -177,6 +268,11 @@ class D7App(App[int]):
         if len(self._news) == 1 and self._main is not None:
             self._main.post_message(PollNews())
 
+    def _save_update(self, update: PollUpdate) -> None:
+        watch = self.poller.get(update.request_id)
+        if self.memory is not None and watch is not None:
+            self.memory.on_update(update, asked=watch.target.channel)
+
     def take_news(self) -> list[PollUpdate]:
         news, self._news = self._news, []
         return news
@@ -188,13 +284,132 @@ class D7App(App[int]):
         now = self.clock.now()
         added = []
         for target in targets:
-            if self.watchlist.add(target, label, now) is None:
+            rid = target.request_id
+            if rid in self.live:
                 continue
+            if rid in self.archived:  # adding an archived id again brings it back
+                self.unarchive(rid)
+                added.append(rid)
+                continue
+            self.live.add(target, label, now)
             self.poller.add(target, added_at=now)
-            added.append(target.request_id)
+            if self.memory is not None:
+                self.memory.add(target, label, now)
+            added.append(rid)
         if refresh and added and self._main is not None:
             self._main.refresh_all(select=added[0])
         return added
+
+    def remove_request(self, request_id: str) -> tuple[Entry, Watch | None] | None:
+        """Stop watching (history kept); what `restore_request` needs to undo it."""
+        watchlist = self.watchlist
+        entry = watchlist.remove(request_id)
+        if entry is None:
+            return None
+        watch = self.poller.remove(request_id)
+        if self.memory is not None:
+            self.memory.remove(request_id)
+        return entry, watch
+
+    def restore_request(self, entry: Entry, watch: Watch | None, *, archived: bool) -> None:
+        if archived:
+            self.archived.restore(entry)
+        else:
+            self.live.restore(entry)
+            if watch is not None:
+                self.poller.restore(watch)
+            else:
+                self._watch(entry)
+        if self.memory is not None:
+            self.memory.restore(entry.request_id)
+
+    def set_label_note(self, request_id: str, label: str, note: str) -> None:
+        entry = self.live.get(request_id) or self.archived.get(request_id)
+        if entry is None:
+            return
+        entry.label, entry.note = label.strip(), note.strip()
+        entry.touch()
+        if self.memory is not None:
+            self.memory.set_label_note(request_id, label, note)
+
+    # -- the archive -------------------------------------------------------------------------
+
+    def toggle_archive(self) -> None:
+        self.showing_archive = not self.showing_archive
+
+    def unarchive(self, request_id: str) -> bool:
+        """Back to the live list, polled again."""
+        entry = self.archived.remove(request_id)
+        if entry is None:
+            return False
+        entry.status = WatchStatus.ACTIVE if entry.state is not None else WatchStatus.WAITING
+        self.live.put(entry)
+        self._watch(entry)
+        if self.memory is not None:
+            self.memory.unarchive(request_id)
+        return True
+
+    async def archive_finished(self) -> list[str]:
+        """Move to the archive every request final for `archive_after`; the ids moved."""
+        if self.memory is None:
+            return []
+        try:
+            ids = await self.memory.archive_finished(self.options.archive_after)
+        except StoreError as exc:
+            self._store_failed(exc)
+            return []
+        moved = []
+        for rid in ids:
+            entry = self.live.remove(rid)
+            if entry is None:
+                continue
+            self.poller.remove(rid)
+            self.archived.put(entry)
+            moved.append(rid)
+        if moved and self._main is not None:
+            self._main.refresh_all()
+        return moved
+
+    def _archive_check(self) -> None:
+        self._take_over_reports()
+        self.run_worker(
+            self.archive_finished(),
+            name="archive",
+            group="archive",
+            description="moves long-finished requests to the archive",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _take_over_reports(self) -> None:
+        """The other monitor has ended: this one pulls the Infobip reports from now on."""
+        memory = self.memory
+        if memory is None or memory.lock_refusal is None:
+            return
+        if not memory.astore.try_acquire_report_lock():
+            return
+        if memory.lock_refusal in self.notices:
+            self.notices.remove(memory.lock_refusal)
+        memory.lock_refusal = None
+        if hasattr(self._client, "report_sink"):
+            self._client.report_sink = memory.astore.commit_report  # type: ignore[union-attr]
+        if isinstance(self.poller.client, ReportsReadOnly):
+            self.poller.client = self._client  # type: ignore[assignment]
+        self.notify("Now pulling Infobip reports here: the other d7tui ended.", markup=False)
+
+    async def export(self, fmt: str = "json") -> str:
+        """Export the store into a new file in the data directory; one line saying where."""
+        if self.memory is None:
+            return "Nothing to export: this session is not remembered."
+        directory = self.memory.path.parent
+        try:
+            path, counts = await self.memory.export(fmt, directory)  # type: ignore[arg-type]
+        except (StoreError, OSError) as exc:
+            return f"Export failed: {one_line(str(exc))}"
+        return (
+            f"Exported {counts.watches:,} requests, {counts.recipients:,} recipients and "
+            f"{counts.transitions:,} transitions to {path}"
+        )
 
     def reload_settings(self) -> str | None:
         """Read the settings again (the user fixed a credential); a problem, or None."""
@@ -257,12 +472,18 @@ def make_app(
     client: Fetcher | None = None,
     simulator: Any = None,
     reload_settings: Callable[[], Settings] | None = None,
+    store_path: Path | None = None,
+    persist: bool = True,
+    archive_after: float = ARCHIVE_AFTER,
 ) -> D7App:
     """The monitor, as the command line runs it and as the tests drive it.
 
     `demo`: watch the built-in simulator (started on a free loopback port when the app starts,
     stopped when it ends; `simulator` may pass one already built). `ids`: watched from the start,
     `labels` naming them. `clock`: time for the schedule and the ages (tests hold it still).
+    `store_path`: the database (default: d7tui.sqlite3 in the user data dir; demo: a throw-away
+    one); `persist=False` runs without one. `archive_after`: seconds a request stays in the live
+    list once every recipient is final.
     """
     if demo and simulator is None:
         from d7tui.simulator import Simulator
@@ -273,20 +494,36 @@ def make_app(
         settings,
         poll_config=poll_config,
         clock=clock,
-        options=UiOptions(mask=mask, bell=bell, demo=demo),
+        options=UiOptions(mask=mask, bell=bell, demo=demo, archive_after=archive_after),
         initial=[(t, labels.get(t.request_id, "")) for t in ids or []],
         client=client,
         simulator=simulator if demo else None,
         reload_settings=reload_settings,
+        store_path=store_path,
+        persist=persist,
     )
 
 
 def run_monitor(
-    settings: Settings, *, demo: bool = False, mask: bool = False, ids: list[Target] | None = None
+    settings: Settings,
+    *,
+    demo: bool = False,
+    mask: bool = False,
+    ids: list[Target] | None = None,
+    store_path: Path | None = None,
+    persist: bool = True,
+    archive_after: float = ARCHIVE_AFTER,
 ) -> int:
     """Run the monitor in this terminal; the exit status (0 on `q`)."""
     app = make_app(
-        settings, demo=demo, mask=mask, ids=ids, reload_settings=None if demo else load_settings
+        settings,
+        demo=demo,
+        mask=mask,
+        ids=ids,
+        reload_settings=None if demo else load_settings,
+        store_path=store_path,
+        persist=persist,
+        archive_after=archive_after,
     )
     app.run()
     return app.return_code or 0

@@ -14,6 +14,7 @@ from d7tui.ui.format import format_interval, short_id
 from d7tui.ui.messages import AddRequest
 from d7tui.ui.screens.add import AddDialog
 from d7tui.ui.screens.help import HelpScreen
+from d7tui.ui.screens.label import LabelDialog
 from d7tui.ui.screens.view import MonitorView
 from d7tui.ui.theme import DARK, LIGHT
 from d7tui.ui.widgets.detail import DetailPane, RecipientsTable
@@ -28,7 +29,8 @@ class MainScreen(MonitorView):
 
     def __init__(self) -> None:
         super().__init__()
-        self._undo: list[tuple[Entry, Watch | None]] = []  # removed requests, newest last
+        # Removed requests, newest last (and whether they came from the archive).
+        self._undo: list[tuple[Entry, Watch | None, bool]] = []
 
     def action_add(self, initial: str = "") -> None:
         watchlist = self.d7app.watchlist
@@ -63,11 +65,12 @@ class MainScreen(MonitorView):
         selected = self.selected
         if selected is None:
             return
-        entry = self.d7app.watchlist.remove(selected)
-        watch = self.d7app.poller.remove(selected)
-        if entry is None:
+        archived = self.d7app.showing_archive
+        removed = self.d7app.remove_request(selected)
+        if removed is None:
             return
-        self._undo.append((entry, watch))
+        entry, watch = removed
+        self._undo.append((entry, watch, archived))
         self.query_one(WatchlistTable).forget(selected)
         self.refresh_all()
         self.notify(
@@ -77,20 +80,75 @@ class MainScreen(MonitorView):
         )
 
     def action_undo(self) -> None:
+        app = self.d7app
+        if app.showing_archive:
+            # In the archive, u brings the selected request back to the live list.
+            self.action_unarchive()
+            return
         if not self._undo:
             self.notify("Nothing to undo.", markup=False)
             return
-        entry, watch = self._undo.pop()
-        self.d7app.watchlist.restore(entry)
-        if watch is not None:
-            self.d7app.poller.restore(watch)
-        else:
-            self.d7app.poller.add(entry.target, added_at=entry.added_at, state=entry.state)
-        self.refresh_all(select=entry.request_id)
+        entry, watch, archived = self._undo.pop()
+        app.restore_request(entry, watch, archived=archived)
+        self.refresh_all(select=entry.request_id if not archived else None)
+
+    def action_unarchive(self) -> None:
+        selected = self.selected
+        if selected is None or not self.d7app.showing_archive:
+            return
+        if self.d7app.unarchive(selected):
+            self.query_one(WatchlistTable).forget(selected)
+            self.refresh_all()
+            self.notify(f"{short_id(selected)} is back in the live list.", markup=False)
+
+    def action_archive_view(self) -> None:
+        app = self.d7app
+        app.toggle_archive()
+        self.refresh_all()
+        count = len(app.watchlist)
+        self.notify(
+            f"Archive: {count:,} requests, not polled. A goes back, u unarchives."
+            if app.showing_archive
+            else f"Live list: {count:,} requests.",
+            markup=False,
+        )
+
+    def action_export(self) -> None:
+        self.app.run_worker(
+            self._export(),
+            name="export",
+            group="export",
+            description="writes the store to a JSON file",
+            exit_on_error=False,
+        )
+
+    async def _export(self) -> None:
+        line = await self.d7app.export("json")
+        failed = not line.startswith("Exported")
+        self.notify(
+            line, title="Export", severity="error" if failed else "information", markup=False
+        )
+
+    def action_edit_label(self) -> None:
+        selected = self.selected
+        entry = self.d7app.watchlist.get(selected) if selected else None
+        if entry is None:
+            return
+
+        def saved(result: tuple[str, str] | None) -> None:
+            if result is None:
+                return
+            self.d7app.set_label_note(entry.request_id, *result)
+            self.refresh_all({entry.request_id})
+
+        self.app.push_screen(LabelDialog(entry.request_id, entry.label, entry.note), saved)
 
     def action_refresh(self) -> None:
         selected = self.selected
         if selected is None:
+            return
+        if self.d7app.showing_archive:
+            self.notify("Archived requests are not polled: u brings it back.", markup=False)
             return
         if not self.d7app.poller.refresh(selected):
             self.notify(

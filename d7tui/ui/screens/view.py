@@ -151,9 +151,10 @@ class MonitorView(Screen[None]):
                 problems_only=app.watchlist.problems_only,
                 sort=app.watchlist.sort,
                 masked=self.masked,
+                archive=app.showing_archive,
             )
         )
-        self.query_one(Banner).show_stops(poller.auth_stops)
+        self.query_one(Banner).show_stops(poller.auth_stops, app.notices)
 
     def _tick(self) -> None:
         """Once a second: ages, flashes that ended, the status line."""
@@ -180,7 +181,7 @@ class MonitorView(Screen[None]):
             return
         changed: set[str] = set()
         alerts: list[Alert] = []
-        watchlist = self.d7app.watchlist
+        watchlist = self.d7app.live  # polls are of live requests, whichever list is shown
         until = time.monotonic() + FLASH_SECONDS
         for update in updates:
             entry = watchlist.apply(update)

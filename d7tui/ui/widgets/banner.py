@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.text import Text
 
 from d7tui.channels.errors import AuthError
@@ -11,8 +13,13 @@ from d7tui.ui.widgets.text_static import TextStatic
 _CHANNELS = {D7_CREDENTIAL: "sms, whatsapp and viber"}
 
 
-def banner_text(stops: dict[str, AuthError]) -> Text:
+def banner_text(stops: dict[str, AuthError], notices: Sequence[str] = ()) -> Text:
     text = Text()
+    for notice in notices:
+        if text:
+            text.append("\n")
+        text.append("! ", style="bold")
+        text.append(notice)
     for setting, error in stops.items():
         if text:
             text.append("\n")
@@ -24,8 +31,10 @@ def banner_text(stops: dict[str, AuthError]) -> Text:
 
 
 class Banner(TextStatic):
-    def show_stops(self, stops: dict[str, AuthError]) -> None:
-        if bool(stops) != self.display:
-            self.display = bool(stops)
-        if stops:
-            self.show_text(banner_text(stops))
+    def show_stops(self, stops: dict[str, AuthError], notices: Sequence[str] = ()) -> None:
+        """The refused credentials, after `notices` (lines about the store that stay)."""
+        shown = bool(stops or notices)
+        if shown != self.display:
+            self.display = shown
+        if shown:
+            self.show_text(banner_text(stops, notices))

@@ -40,8 +40,11 @@ def status_parts(
     problems_only: bool = False,
     sort: SortKey = SortKey.ADDED,
     masked: bool = False,
+    archive: bool = False,
 ) -> list[Text]:
     parts: list[Text] = []
+    if archive:
+        parts.append(Text("▤ archive: not polled (A: live list, u: unarchive)", style="bold"))
     fast, slow = poller.interval
     if not poller.running:
         parts.append(Text("✗ polling stopped (p restarts)", style=f"bold {colours[Phase.FAILED]}"))

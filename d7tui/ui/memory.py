@@ -1,0 +1,174 @@
+"""The monitor's memory: the link between the app and the SQLite store (issue "support-desk
+memory"). It restores the watchlist at start and writes every change and every poll result,
+always off the UI loop (through `AsyncStore`). No Textual, no sqlite3 here: widgets ask the app,
+the app asks this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from d7tui.clock import Clock
+from d7tui.export import ExportCounts, Format, export_to_file
+from d7tui.models import Channel, RequestStatus, Target, Transition
+from d7tui.store import (
+    AsyncStore,
+    Store,
+    StoredState,
+    StoreError,
+    WatchRecord,
+    Which,
+    open_store,
+    parse_report_body,
+    remembered_status,
+)
+from d7tui.watch import Fetcher, PollUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class Remembered:
+    """One watched request as the store knew it at start."""
+
+    record: WatchRecord
+    state: RequestStatus | None  # the last saved state, with later Infobip reports applied
+    stored: StoredState | None
+    timeline: list[Transition]
+
+
+def _remember(store: Store) -> list[Remembered]:
+    # On the reader thread: one snapshot, then the Infobip reports pulled after its last poll
+    # (by this data directory's report-lock holder), so they show even if never polled again.
+    snapshot = store.load(Which.KEPT)
+    remembered = []
+    for record in snapshot.watches:
+        stored = snapshot.states.get(record.request_id)
+        state = stored.state if stored is not None else None
+        if record.poll_channel == Channel.INFOBIP.value:
+            state = remembered_status(store, record.target) or state
+        timeline = snapshot.timelines.get(record.request_id, [])
+        remembered.append(Remembered(record, state, stored, timeline))
+    return remembered
+
+
+class Memory:
+    """Wraps an `AsyncStore`; every write is queued (never awaited on the UI loop) except where
+    the caller needs the answer (archive, export)."""
+
+    def __init__(self, astore: AsyncStore) -> None:
+        self.astore = astore
+        self.path = astore.store.path
+        self.lock_refusal: str | None = None  # set when another process pulls Infobip reports
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        path: Path | None,
+        *,
+        clock: Clock,
+        on_error: Callable[[StoreError], None],
+    ) -> Memory:
+        """Open the store (creating it); raises StoreError with a one-line reason."""
+        store = await asyncio.to_thread(open_store, path)
+        memory = cls(
+            AsyncStore(store, parse_report=parse_report_body, on_error=on_error, clock=clock.now)
+        )
+        if not memory.astore.try_acquire_report_lock():
+            memory.lock_refusal = memory.astore.report_lock_refusal()
+        return memory
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.astore.store.warnings)
+
+    @property
+    def pulls_reports(self) -> bool:
+        """Whether this process may pull Infobip's one-time reports."""
+        return self.astore.has_report_lock
+
+    async def load(self) -> list[Remembered]:
+        return await self.astore.read(_remember, self.astore.store)
+
+    # -- writes (queued; failures reach on_error) -----------------------------------------------
+
+    def _write(self, write: Callable[[], object]) -> None:
+        if not self._closed:
+            write()
+
+    def add(self, target: Target, label: str, added_at: float) -> None:
+        self._write(
+            lambda: self.astore.add_watch(
+                target.request_id,
+                target.channel,
+                target.id_kind,
+                label=label or None,
+                added_at=added_at,
+            )
+        )
+
+    def remove(self, request_id: str) -> None:
+        self._write(lambda: self.astore.remove_watch(request_id))
+
+    def restore(self, request_id: str) -> None:
+        self._write(lambda: self.astore.restore_watch(request_id))
+
+    def set_label_note(self, request_id: str, label: str, note: str) -> None:
+        self._write(lambda: self.astore.set_label(request_id, label))
+        self._write(lambda: self.astore.set_note(request_id, note))
+
+    def unarchive(self, request_id: str) -> None:
+        self._write(lambda: self.astore.unarchive(request_id))
+
+    def on_update(self, update: PollUpdate, asked: str) -> None:
+        """A poll result: its state and transitions; the channel an `auto` id answered on."""
+        if update.state is None or update.error is not None:
+            return  # nothing new was learnt: the saved state stands
+        self._write(lambda: self.astore.save_observation(update.state, update.transitions))  # type: ignore[arg-type]
+        if update.first and asked == "auto" and update.channel != "auto":
+            self._write(lambda: self.astore.set_channel(update.request_id, update.channel))
+
+    async def archive_finished(self, final_for: float) -> list[str]:
+        if self._closed:
+            return []
+        return await self.astore.archive_finished(final_for)
+
+    async def export(self, fmt: Format, directory: Path) -> tuple[Path, ExportCounts]:
+        # Awaits the queued writes first: the file holds everything shown so far.
+        await self.astore.flush()
+        return await self.astore.read(
+            lambda: export_to_file(self.astore.store, fmt, directory=directory)
+        )
+
+    async def close(self) -> None:
+        """Flush every queued write, release the report lock, close the file."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.astore.aclose()
+
+
+class ReportsReadOnly:
+    """The fetcher of an instance that does not hold the report lock: Infobip ids are answered
+    from the store (what the lock holder pulled), never by pulling the one-time reports, which
+    would take them away from the other instance. Every other channel is asked as usual."""
+
+    def __init__(self, client: Fetcher, memory: Memory) -> None:
+        self.client = client
+        self.memory = memory
+
+    @property
+    def engine(self) -> object:
+        return getattr(self.client, "engine", None)
+
+    async def fetch(self, target: Target) -> RequestStatus:
+        if target.channel != Channel.INFOBIP.value:
+            return await self.client.fetch(target)
+        astore = self.memory.astore
+        state = await astore.read(remembered_status, astore.store, target)
+        if state is None:
+            # Nothing pulled yet: an empty increment keeps the row waiting, not "not found".
+            return RequestStatus(target.request_id, Channel.INFOBIP, (), incremental=True)
+        return state

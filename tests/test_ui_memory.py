@@ -1,0 +1,286 @@
+"""The monitor remembers (issue "support-desk memory"): what a support agent watched, the
+statuses and timelines it saw and the Infobip reports it pulled are there again after a restart,
+even when the API cannot be reached; a second monitor on the same data directory leaves the
+one-time reports to the first. Driven against the simulator over loopback, as test_ui does."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ui_kit import entry, idle, screen_text, sim_settings, start_simulator, toasts, until
+
+from d7tui.client import RetryPolicy
+from d7tui.clock import ManualClock
+from d7tui.models import IdKind, Target
+from d7tui.poller import PollConfig
+from d7tui.simulator import Simulator, Step
+from d7tui.store import Store, Which
+from d7tui.ui.app import D7App, make_app
+from d7tui.ui.screens.label import LabelDialog
+from d7tui.ui.widgets.watchlist_table import WatchlistTable
+
+SIZE = (120, 40)
+DELIVERS = [Step(0, "accepted"), Step(4, "delivered")]
+INFOBIP_DELIVERS = [Step(0, "PENDING_ACCEPTED"), Step(3, "DELIVERED_TO_HANDSET")]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def sim(clock: ManualClock) -> Iterator[Simulator]:
+    simulator = start_simulator(clock)
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "support" / "d7tui.sqlite3"
+
+
+def build(sim: Simulator, clock: ManualClock, db: Path, ids: list[Target] = (), **kw: Any) -> D7App:  # type: ignore[assignment]
+    return make_app(
+        sim_settings(sim),
+        ids=list(ids),
+        clock=clock,
+        poll_config=PollConfig(workers=4),
+        store_path=db,
+        bell=False,
+        **kw,
+    )
+
+
+def order(app: D7App) -> list[str]:
+    return app.screen.query_one(WatchlistTable).order
+
+
+async def started(pilot: Any, app: D7App, count: int) -> None:
+    """Wait until the remembered requests are on screen (the store is read at mount)."""
+    await until(pilot, lambda: len(app.watchlist) >= count and len(order(app)) >= count)
+
+
+async def test_a_restart_shows_what_was_watched_even_with_the_api_unreachable(sim, clock, db):
+    delivered = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    waiting = sim.create_request("whatsapp", ["+919000000001"], [Step(0, "sent")])
+    app = build(sim, clock, db, [Target(delivered)], labels={delivered: "Order 1182"})
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        app.add_targets([Target(waiting, "whatsapp")], label="refund")
+        await idle(pilot, app)
+        clock.advance(4)
+        await idle(pilot, app)
+        assert entry(app, delivered).latest_status == "delivered"
+    with Store.open(db) as store:
+        assert store.watch(delivered).resolved_channel == "sms"  # type: ignore[union-attr]
+    sim.stop()  # the API is gone for the second run
+
+    again = build(sim, clock, db)
+    async with again.run_test(size=SIZE) as pilot:
+        await started(pilot, again, 2)
+        # On screen before any answer: rows, labels, statuses and the timeline.
+        assert order(again) == [delivered, waiting]
+        assert entry(again, delivered).label == "Order 1182"
+        assert entry(again, delivered).channel == "sms"  # `auto` resolved in run 1
+        assert entry(again, waiting).latest_status == "sent"
+        assert entry(again, delivered).error is None
+        text = screen_text(again)
+        assert "Order 1182" in text and "refund" in text
+        assert "accepted → ✓ delivered" in text  # the timeline of the selected request
+        again.poller.client.engine.policy = RetryPolicy(attempts=1)  # type: ignore[union-attr]
+        await until(pilot, lambda: entry(again, delivered).error is not None, tries=600)
+        await pilot.pause()
+        assert "unreachable" in screen_text(again)
+        assert entry(again, delivered).latest_status == "delivered"  # still known
+        # Nothing first-seen was told again: no toast for the restored timeline.
+        assert not any("accepted" in t for t in toasts(again))
+
+
+async def test_remove_and_undo_are_remembered(sim, clock, db):
+    ids = [sim.create_request("sms", [f"+97150000000{i}"], DELIVERS) for i in range(3)]
+    app = build(sim, clock, db, [Target(i) for i in ids])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        await pilot.press("d")  # the first
+        await pilot.press("down", "d")  # the third
+        await pilot.press("u")  # the third comes back
+        await idle(pilot, app)
+    with Store.open(db) as store:
+        assert [w.request_id for w in store.watches(Which.LIVE)] == [ids[1], ids[2]]
+        assert [w.request_id for w in store.watches(Which.REMOVED)] == [ids[0]]
+
+
+async def test_infobip_reports_pulled_in_one_run_are_shown_in_the_next(sim, clock, db):
+    bulk, _ = sim.create_infobip_bulk(["41793026727"], INFOBIP_DELIVERS)
+    target = Target(bulk, "infobip", IdKind.BULK)
+    app = build(sim, clock, db, [target])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        clock.advance(4)
+        await idle(pilot, app)
+        assert entry(app, bulk).latest_status == "DELIVERED_TO_HANDSET"
+
+    again = build(sim, clock, db)  # the reports were one-time: the API will not send them again
+    async with again.run_test(size=SIZE) as pilot:
+        await started(pilot, again, 1)
+        assert entry(again, bulk).latest_status == "DELIVERED_TO_HANDSET"
+        clock.advance(10)
+        await idle(pilot, again)
+        assert entry(again, bulk).latest_status == "DELIVERED_TO_HANDSET"
+        assert "41793026727" in screen_text(again)
+
+
+async def test_a_second_monitor_leaves_the_reports_to_the_first(sim, clock, db):
+    bulk, _ = sim.create_infobip_bulk(["41793026727"], INFOBIP_DELIVERS)
+    sms = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    first = build(sim, clock, db, [Target(bulk, "infobip", IdKind.BULK), Target(sms)])
+    second = build(sim, clock, db)
+    async with first.run_test(size=SIZE) as pilot:
+        await idle(pilot, first)
+        assert first.memory is not None and first.memory.pulls_reports
+        async with second.run_test(size=SIZE) as pilot2:
+            await started(pilot2, second, 2)
+            assert second.memory is not None and not second.memory.pulls_reports
+            await pilot2.pause()
+            text = screen_text(second)
+            assert "another d7tui (pid" in text and "read-only" in text
+            clock.advance(4)
+            await idle(pilot, first)  # the first pulls the one-time reports and keeps them
+            assert entry(first, bulk).latest_status == "DELIVERED_TO_HANDSET"
+            second.poller.refresh()
+            await idle(pilot2, second)
+            # The second shows them from the store, and D7 polling goes on.
+            assert entry(second, bulk).latest_status == "DELIVERED_TO_HANDSET"
+            assert entry(second, sms).latest_status == "delivered"
+
+
+async def test_a_store_that_cannot_be_opened_is_said_and_the_monitor_runs(sim, clock, tmp_path):
+    bad = tmp_path / "d7tui.sqlite3"
+    bad.write_bytes(b"this is not a database at all, " * 200)
+    rid = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    app = build(sim, clock, bad, [Target(rid)])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        assert app.memory is None
+        assert entry(app, rid).latest_status == "accepted"
+        text = screen_text(app)
+        assert "Not remembering this session" in text
+
+
+async def test_e_exports_to_a_json_file_and_says_where(sim, clock, db):
+    rid = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    app = build(sim, clock, db, [Target(rid)], labels={rid: "Order [b]1182[/b]"})
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await idle(pilot, app)
+        clock.advance(4)
+        await idle(pilot, app)
+        await pilot.press("e")
+        await until(pilot, lambda: any(t.startswith("Export:") for t in toasts(app)))
+        toast = next(t for t in toasts(app) if t.startswith("Export:"))
+        files = list(db.parent.glob("d7tui-export-*.json"))
+        assert len(files) == 1
+        assert str(files[0]) in toast
+        data = json.loads(files[0].read_text())
+        assert [w["request_id"] for w in data["watchlist"]] == [rid]
+        assert data["watchlist"][0]["label"] == "Order [b]1182[/b]"
+        assert [t["new_status"] for t in data["transitions"]] == ["accepted", "delivered"]
+
+
+async def test_l_edits_label_and_note_and_the_filter_finds_the_note(sim, clock, db):
+    ids = [sim.create_request("sms", [f"+97150000000{i}"], DELIVERS) for i in range(2)]
+    app = build(sim, clock, db, [Target(i) for i in ids])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        await pilot.press("down", "l")
+        assert isinstance(app.screen, LabelDialog)
+        await pilot.press(*"VIP")
+        await pilot.press("tab", *"called [twice]")
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, LabelDialog))
+        assert entry(app, ids[1]).label == "VIP"
+        assert entry(app, ids[1]).note == "called [twice]"
+        assert "VIP" in screen_text(app)
+        await pilot.press("slash", *"twice", "enter")
+        assert order(app) == [ids[1]]
+        await pilot.press("escape")
+        await pilot.press("l", "escape")  # esc cancels
+        assert entry(app, ids[1]).label == "VIP"
+    with Store.open(db) as store:
+        record = next(w for w in store.watches() if w.request_id == ids[1])
+        assert (record.label, record.note) == ("VIP", "called [twice]")
+
+
+async def test_a_finished_request_is_archived_and_comes_back(sim, clock, db):
+    done = sim.create_request("sms", ["+971500000001"], [Step(0, "delivered")])
+    busy = sim.create_request("sms", ["+971500000002"], [Step(0, "accepted")])
+    app = build(sim, clock, db, [Target(done), Target(busy)], archive_after=3600)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await idle(pilot, app)
+        clock.advance(2)
+        await idle(pilot, app)
+        assert await app.archive_finished() == []  # final, but not for long enough
+        clock.advance(3600)
+        await idle(pilot, app)
+        assert await app.archive_finished() == [done]
+        await pilot.pause()
+        assert order(app) == [busy]
+        assert done not in app.poller  # not polled any more
+        await pilot.press("A")
+        assert order(app) == [done]
+        assert "archive" in screen_text(app)
+        assert entry(app, done).latest_status == "delivered"  # history kept
+        await pilot.press("u")
+        assert order(app) == []
+        await pilot.press("A")
+        assert order(app) == [busy, done]
+        assert done in app.poller
+    with Store.open(db) as store:
+        assert store.watches(Which.ARCHIVED) == []
+
+
+async def test_an_archived_request_stays_archived_after_a_restart(sim, clock, db):
+    done = sim.create_request("sms", ["+971500000001"], [Step(0, "delivered")])
+    app = build(sim, clock, db, [Target(done)], archive_after=60)
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        clock.advance(120)
+        await idle(pilot, app)
+        assert await app.archive_finished() == [done]
+    requests = sim.request_count
+    again = build(sim, clock, db)
+    async with again.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await until(pilot, lambda: done in again.archived)
+        assert order(again) == []
+        await pilot.press("A")
+        assert order(again) == [done]
+        await idle(pilot, again)
+        assert sim.request_count == requests
+
+
+async def test_when_the_first_monitor_ends_the_second_takes_over_the_reports(sim, clock, db):
+    bulk, _ = sim.create_infobip_bulk(["41793026727"], INFOBIP_DELIVERS)
+    first = Store.open(db)  # the report lock of another monitor
+    assert first.try_acquire_report_lock()
+    second = build(sim, clock, db, [Target(bulk, "infobip", IdKind.BULK)])
+    try:
+        async with second.run_test(size=SIZE, notifications=True) as pilot:
+            await idle(pilot, second)
+            assert not second.memory.pulls_reports  # type: ignore[union-attr]
+            first.close()
+            second._take_over_reports()  # what its minutely check does
+            assert second.memory.pulls_reports  # type: ignore[union-attr]
+            assert second.notices == []
+            clock.advance(4)
+            second.poller.refresh()
+            await idle(pilot, second)
+            assert entry(second, bulk).latest_status == "DELIVERED_TO_HANDSET"
+            assert any("Now pulling Infobip reports here" in t for t in toasts(second))
+    finally:
+        first.close()
