@@ -524,6 +524,7 @@ def run_monitor(
         store_path=store_path,
         persist=persist,
         archive_after=archive_after,
+        bell=settings.bell,
     )
     app.run()
     return app.return_code or 0
