@@ -842,3 +842,12 @@ def test_error_detail_never_raises_on_any_detail(value: object, where: str) -> N
 )
 def test_known_hostile_bodies(body: bytes) -> None:
     _parse_everything(body)
+
+
+def test_an_infobip_error_id_with_a_control_character_is_cleaned() -> None:
+    # Found by hypothesis in CI: the reason fell back on the raw error id.
+    from d7tui.channels.infobip import parse_page
+
+    body = b'{"results": [{"status": {}, "price": {}, "error": {"id": "\\u001f"}}]}'
+    (recipient,) = parse_page(body)
+    assert recipient.reason is not None and "\x1f" not in recipient.reason

@@ -42,7 +42,7 @@ def _reason(status: dict[str, Any], error: dict[str, Any]) -> str | None:
     error_id = error.get("id")
     error_name = as_text(error.get("name"))
     if error and error_id not in (0, None) and error_name != "NO_ERROR":
-        why = as_text(error.get("description")) or error_name or f"error {error_id}"
+        why = as_text(error.get("description")) or error_name or f"error {as_text(error_id)}"
         return f"{description}: {why}" if description else why
     return description
 
