@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from d7tui.ui.app import D7App
 
 WIDE_AT = 140  # columns from which the detail sits right of the list instead of under it
-SHORT_BELOW = 32  # rows under which the stacked layout leaves the timeline to the detail view
+SHORT_BELOW = 28  # rows under which the stacked layout leaves the timeline to the detail view
 FLASH_SECONDS = 2.0
 VIEW_INTERVAL = 0.2  # seconds between two redraws caused by poll results
 EMPTY_HINT = (
