@@ -284,3 +284,42 @@ async def test_when_the_first_monitor_ends_the_second_takes_over_the_reports(sim
             assert any("Now pulling Infobip reports here" in t for t in toasts(second))
     finally:
         first.close()
+
+
+async def test_the_token_is_nowhere_a_user_or_a_file_could_see_it(clock, db, caplog):
+    """A run with a distinctive token and key: neither shows on the screen, in a screenshot, in
+    an export, in the store's files, nor in anything logged."""
+    import logging
+
+    token, key = "tok-SECRET-7f3a9c1e", "key-SECRET-44be10d2"
+    sim = start_simulator(clock, token=token, infobip_key=key)
+    try:
+        rid = sim.create_request("sms", ["+971500000001"], DELIVERS)
+        bulk, _ = sim.create_infobip_bulk(["41793026727"], INFOBIP_DELIVERS)
+        settings = sim.settings(max_in_flight=8)
+        caplog.set_level(logging.DEBUG)
+        app = make_app(
+            settings,
+            ids=[Target(rid), Target(bulk, "infobip", IdKind.BULK)],
+            clock=clock,
+            poll_config=PollConfig(workers=4),
+            store_path=db,
+            bell=False,
+        )
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            await idle(pilot, app)
+            clock.advance(4)
+            await idle(pilot, app)
+            assert entry(app, rid).state is not None  # the token did work
+            await pilot.press("e")
+            await until(pilot, lambda: any(t.startswith("Export:") for t in toasts(app)))
+            shown = screen_text(app) + "".join(toasts(app))
+            svg = app.export_screenshot()
+        seen = [shown, svg, caplog.text, repr(settings), repr(app)]
+        files = [p for p in db.parent.iterdir() if p.is_file()]
+        assert {p.suffix for p in files} >= {".sqlite3", ".json"}  # the store and the export
+        seen += [p.read_bytes().decode("latin-1") for p in files]
+        for text in seen:
+            assert token not in text and key not in text
+    finally:
+        sim.stop()
