@@ -323,3 +323,20 @@ async def test_the_token_is_nowhere_a_user_or_a_file_could_see_it(clock, db, cap
             assert token not in text and key not in text
     finally:
         sim.stop()
+
+
+async def test_ids_added_from_the_command_line_join_a_running_monitor(sim, clock, db):
+    first = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    app = build(sim, clock, db, [Target(first)])
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await idle(pilot, app)
+        # Another shell runs `d7tui add` on the same data directory.
+        later = sim.create_request("sms", ["+971500000002"], DELIVERS)
+        with Store.open(db) as other:
+            other.add_watch(later, "auto", label="added from the shell")
+        assert await app.pick_up_added() == 1
+        await idle(pilot, app)
+        assert entry(app, later).label == "added from the shell"
+        assert entry(app, later).state is not None  # and it is polled
+        assert any("added from the command line" in t for t in toasts(app))
+        assert await app.pick_up_added() == 0  # once only

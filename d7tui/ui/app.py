@@ -37,6 +37,7 @@ DEMO_TOKEN = "sim-token"  # the simulator's own credentials: not secrets
 DEMO_KEY = "sim-key"
 ARCHIVE_AFTER = 24 * 3600.0  # a request final this long leaves the live list for the archive
 ARCHIVE_CHECK = 60.0  # seconds between two looks for requests to archive
+PICK_UP_CHECK = 5.0  # seconds between two looks for ids `d7tui add` wrote from another shell
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,7 @@ class D7App(App[int]):
             self.notify(one_line(setting_warning), severity="warning", markup=False)
         self._set_up = True
         self.set_interval(ARCHIVE_CHECK, self._archive_check, name="d7tui-archive")
+        self.set_interval(PICK_UP_CHECK, self._pick_up_check, name="d7tui-pick-up")
         self.begin()
 
     @property
@@ -380,6 +382,38 @@ class D7App(App[int]):
             exclusive=True,
             exit_on_error=False,
         )
+
+    def _pick_up_check(self) -> None:
+        if self.memory is None or not self._begun:
+            return
+        self.run_worker(
+            self.pick_up_added(),
+            name="pick-up",
+            group="pick-up",
+            description="watches ids added with `d7tui add` while the monitor runs",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    async def pick_up_added(self) -> int:
+        """Watch what `d7tui add` put in the store from another shell; how many were new."""
+        memory = self.memory
+        if memory is None:
+            return 0
+        records = await memory.live_records()
+        new = [
+            r
+            for r in records
+            if r.request_id not in self.live and r.request_id not in self.archived
+        ]
+        for record in new:
+            self._restore(Remembered(record, None, None, []))
+        if new and self._main is not None:
+            self._main.refresh_all()
+            self.notify(
+                f"Watching {len(new):,} more requests added from the command line.", markup=False
+            )
+        return len(new)
 
     def _take_over_reports(self) -> None:
         """The other monitor has ended: this one pulls the Infobip reports from now on."""

@@ -92,6 +92,10 @@ class Memory:
     async def load(self) -> list[Remembered]:
         return await self.astore.read(_remember, self.astore.store)
 
+    async def live_records(self) -> list[WatchRecord]:
+        """The live watchlist as the store has it now (`d7tui add` may have written to it)."""
+        return await self.astore.watches(Which.LIVE)
+
     # -- writes (queued; failures reach on_error) -----------------------------------------------
 
     def _write(self, write: Callable[[], object]) -> None:
