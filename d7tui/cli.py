@@ -36,7 +36,9 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(simulate_options: bool = True) -> argparse.ArgumentParser:
+    """The whole command line; `simulate_options=False` leaves out the simulator's own options
+    (and the import of the simulator they need), which only `d7tui simulate` uses."""
     parser = _Parser(
         prog="d7tui",
         description="Live delivery status of D7 Networks (SMS, WhatsApp, Viber) and Infobip SMS "
@@ -106,9 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
         "simulate",
         help="serve the built-in simulator of the D7 and Infobip APIs on loopback",
     )
-    from d7tui.simulator import cli as simulator_cli
+    if simulate_options:
+        from d7tui.simulator import cli as simulator_cli
 
-    simulator_cli.add_arguments(simulate)
+        simulator_cli.add_arguments(simulate)
     return parser
 
 
@@ -143,6 +146,7 @@ async def _fetch_all(
     settings: Settings,
     targets: list[Target],
     emit: Callable[[Target, RequestStatus | ChannelError], None],
+    flush: Callable[[], None],
     memory: _StatusMemory | None = None,
 ) -> list[RequestStatus | ChannelError]:
     from d7tui.channels.status import StatusClient
@@ -174,10 +178,14 @@ async def _fetch_all(
                 done[i].set()
 
         workers = [asyncio.create_task(worker()) for _ in range(settings.max_in_flight)]
-        # Print in the order given, each as soon as it and those before it are done.
+        # Print in the order given, each as soon as it and those before it are done; flushed
+        # only before waiting, so a burst of answers is one write rather than one per line.
         for i in range(len(targets)):
-            await done[i].wait()
+            if not done[i].is_set():
+                flush()
+                await done[i].wait()
             emit(targets[i], results[i])
+        flush()
         await asyncio.gather(*workers)
     return results  # type: ignore[return-value]
 
@@ -209,15 +217,18 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
             out.write(output.render_table(result) + "\n\n")
         if isinstance(result, ChannelError):
             err.write(output.render_error(target, result) + "\n")
-        out.flush()
         outcomes.append(result)
+
+    def flush() -> None:
+        out.flush()
+        err.flush()
 
     outcomes: list[RequestStatus | ChannelError] = []
     memory = _StatusMemory.open(err) if any(t.is_infobip for t in targets) else None
     try:
         if memory is not None:
             emit = memory.wrap(emit)
-        asyncio.run(_fetch_all(settings, targets, emit, memory))
+        asyncio.run(_fetch_all(settings, targets, emit, flush, memory))
     finally:
         if memory is not None:
             memory.close()
@@ -368,7 +379,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    # Importing the simulator costs a fifth of `d7tui status`'s start: only when it is asked for.
+    args = build_parser(simulate_options="simulate" in words).parse_args(argv)
     try:
         if args.command == "simulate":
             from d7tui.simulator import cli as simulator_cli

@@ -19,7 +19,8 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
+from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
 
@@ -86,6 +87,7 @@ class Engine:
         self._session: aiohttp.ClientSession | None = None
         self._slots = asyncio.Semaphore(max_in_flight)
         self._gate: dict[str, float] = {}  # host -> monotonic time before which nothing is sent
+        self._proxies: dict[tuple[str, str], _Proxy] = {}
         self.in_flight = 0
         self.stats: Counter[str] = Counter()  # requests, retries, 429, 5xx, errors
 
@@ -99,7 +101,10 @@ class Engine:
                 connector=connector,
                 timeout=self._timeout,
                 headers=self._headers,
-                trust_env=True,  # a support desk behind a proxy sets HTTPS_PROXY
+                # Not trust_env: aiohttp would then look up the proxy and ~/.netrc in a thread
+                # for every request (two thread hops each); _proxy_for reads the same
+                # environment once a host.
+                trust_env=False,
             )
         return self._session
 
@@ -123,6 +128,13 @@ class Engine:
         until = time.monotonic() + seconds
         if until > self._gate.get(host, 0.0):
             self._gate[host] = until
+
+    def _proxy_for(self, url: str) -> _Proxy:
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+        if key not in self._proxies:
+            self._proxies[key] = _env_proxy(parts)
+        return self._proxies[key]
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.policy.cap, self.policy.base * (2**attempt))
@@ -152,6 +164,7 @@ class Engine:
                 async with self._slots:
                     self.in_flight += 1
                     self.stats["requests"] += 1
+                    proxy, proxy_headers = self._proxy_for(url)
                     try:
                         async with self._client().get(
                             # No redirects: one would carry the Authorization header elsewhere.
@@ -159,6 +172,8 @@ class Engine:
                             headers=headers,
                             params=params,
                             allow_redirects=False,
+                            proxy=proxy,
+                            proxy_headers=proxy_headers,
                         ) as answer:
                             reply = Response(answer.status, answer.headers, await answer.read())
                     finally:
@@ -203,10 +218,34 @@ class Engine:
         )
 
 
+_Proxy = tuple[str | None, dict[str, str] | None]  # the proxy's URL, and its credentials
+
+
+def _env_proxy(parts: SplitResult) -> _Proxy:
+    """The proxy a support desk set for this URL (HTTPS_PROXY, HTTP_PROXY, NO_PROXY), if any."""
+    proxy = getproxies().get(parts.scheme)
+    if not proxy or proxy_bypass(parts.hostname or ""):
+        return None, None
+    found = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    headers = None
+    if found.username is not None:
+        login = aiohttp.encode_basic_auth(unquote(found.username), unquote(found.password or ""))
+        # "Authorization" on purpose: aiohttp moves it to Proxy-Authorization on the request (a
+        # plain-HTTP proxy) or on the CONNECT (HTTPS); a Proxy-Authorization key here would
+        # reach only the CONNECT.
+        headers = {"Authorization": login}
+    netloc = (found.hostname or "") + (f":{found.port}" if found.port else "")
+    return urlunsplit((found.scheme, netloc, found.path, "", "")), headers
+
+
 def _describe(exc: BaseException) -> str:
     """One line about a transport failure, without the URL or any header."""
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return "timed out"
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return f"the proxy refused the connection (HTTP {exc.status})"
+    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+        return "could not connect to the proxy"
     if isinstance(exc, aiohttp.ClientConnectorError):
         return "connection refused or failed"
     if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):

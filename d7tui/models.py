@@ -299,26 +299,32 @@ class InvalidId(ValueError):
 def validate_id(raw: str, channel: str) -> str:
     """The id, normalized, or InvalidId. D7 ids are UUIDs; Infobip ids are free-form but bounded."""
     value = raw.strip()
-    shown = value if len(value) <= 60 else value[:57] + "..."
-    shown = "".join(ch if ch.isprintable() else "?" for ch in shown)
     if not value:
         raise InvalidId("empty id")
     if channel == Channel.INFOBIP.value:
         if len(value) > MAX_INFOBIP_ID:
-            raise InvalidId(f"Infobip id longer than {MAX_INFOBIP_ID} characters: {shown!r}")
+            raise InvalidId(
+                f"Infobip id longer than {MAX_INFOBIP_ID} characters: {_shown(value)!r}"
+            )
         if not _INFOBIP_ID_RE.match(value):
             raise InvalidId(
-                f"Infobip id {shown!r} has characters an id cannot have "
+                f"Infobip id {_shown(value)!r} has characters an id cannot have "
                 "(letters, digits and . _ : ~ @ + = - only)"
             )
         return value
     try:
         parsed = uuid.UUID(value)
     except ValueError:
-        raise InvalidId(f"not a D7 request id (expected a UUID): {shown!r}") from None
+        raise InvalidId(f"not a D7 request id (expected a UUID): {_shown(value)!r}") from None
     if value.lower() != str(parsed) and value.replace("-", "").lower() != parsed.hex:
-        raise InvalidId(f"not a D7 request id (expected a UUID): {shown!r}")
+        raise InvalidId(f"not a D7 request id (expected a UUID): {_shown(value)!r}")
     return str(parsed)
+
+
+def _shown(value: str) -> str:
+    """An invalid id as an error message quotes it: bounded, and printable."""
+    shown = value if len(value) <= 60 else value[:57] + "..."
+    return "".join(ch if ch.isprintable() else "?" for ch in shown)
 
 
 def split_ids(text: str) -> list[str]:

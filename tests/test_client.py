@@ -1034,3 +1034,49 @@ async def test_simulator_concurrency_stays_bounded(sim: Any) -> None:
     assert len(results) == 200
     assert sim.request_count == 200
     assert sim.connections <= 4
+
+
+# ---------------------------------------------------------------------------------------------
+# A proxy from the environment (a support desk behind one sets HTTP_PROXY / HTTPS_PROXY)
+
+
+async def test_requests_go_through_the_proxy_the_environment_names(
+    stub: HttpStub, make: MakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", stub.base_url.replace("http://", "http://desk:s%40fe@"))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    stub.script(SMS_PATH, Reply(body=SMS_OK))
+    client = make(base_url="http://d7-api.invalid")  # only the proxy can reach this name
+    result = await client.fetch(Target(RID, "sms"))
+    assert len(result.recipients) == 2
+    seen = stub.requests[0]
+    assert seen.target == f"http://d7-api.invalid{SMS_PATH}"  # absolute form: sent to a proxy
+    assert seen.headers["proxy-authorization"] == "Basic ZGVzazpzQGZl"  # desk:s@fe
+
+
+async def test_no_proxy_hosts_are_asked_directly(
+    stub: HttpStub, make: MakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", refused_url())
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    stub.script(SMS_PATH, Reply(body=SMS_OK))
+    result = await make().fetch(Target(RID, "sms"))
+    assert len(result.recipients) == 2
+    assert stub.requests[0].target == SMS_PATH
+
+
+async def test_an_https_proxy_gets_the_credentials_on_connect_and_a_refusal_is_one_line(
+    stub: HttpStub, make: MakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", stub.base_url.replace("http://", "http://desk:pw@"))
+    stub.default = Reply(407, b"")
+    client = make(base_url="https://d7-api.invalid", policy=RetryPolicy(attempts=1))
+    with pytest.raises(Unreachable) as caught:
+        await client.fetch(Target(RID, "sms"))
+    assert stub.requests[0].method == "CONNECT"
+    assert stub.requests[0].target == "d7-api.invalid:443"
+    assert stub.requests[0].headers["proxy-authorization"] == "Basic ZGVzazpwdw=="
+    assert "proxy" in str(caught.value) and "407" in str(caught.value)
+    assert "desk" not in str(caught.value) and "pw@" not in str(caught.value)
+    assert_one_clean_line(caught.value)
