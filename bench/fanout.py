@@ -40,7 +40,9 @@ class Run:
     ok: bool
 
 
-def start_simulator(latency_ms: float) -> tuple[subprocess.Popen[str], str]:
+def start_simulator(
+    latency_ms: float, extra: list[str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -53,6 +55,7 @@ def start_simulator(latency_ms: float) -> tuple[subprocess.Popen[str], str]:
             str(latency_ms),
             "--token",
             TOKEN,
+            *(extra or []),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -68,7 +71,7 @@ def start_simulator(latency_ms: float) -> tuple[subprocess.Popen[str], str]:
     raise SystemExit("the simulator did not print its address")
 
 
-async def create_ids(base_url: str, count: int) -> list[str]:
+async def create_ids(base_url: str, count: int, path: str = "/messages/v1/send") -> list[str]:
     body = {
         "messages": [
             {
@@ -89,7 +92,7 @@ async def create_ids(base_url: str, count: int) -> list[str]:
 
         async def one() -> None:
             async with sem:
-                reply = await client.post("/messages/v1/send", json=body)
+                reply = await client.post(path, json=body)
                 reply.raise_for_status()
                 ids.append(reply.json()["request_id"])
 

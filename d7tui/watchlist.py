@@ -14,8 +14,17 @@ from enum import StrEnum
 from d7tui.channels.errors import ChannelError, ErrorKind
 from d7tui.models import Phase, RequestStatus, Target, Transition
 from d7tui.poller import PollUpdate, WatchStatus
+from d7tui.safety import safe_text
 
+MAX_LABEL = 200  # characters of a label kept in the model (the dialogs allow fewer)
+MAX_NOTE = 4096
 MAX_TIMELINE = 1000  # transitions kept per request in memory (the store keeps them all)
+
+
+def _clean(text: str, limit: int) -> str:
+    # Labels and notes come from a keyboard, a paste or a command line, whoever passed them
+    # here, and are drawn on a terminal.
+    return safe_text(text.strip(), limit)
 
 
 class SortKey(StrEnum):
@@ -163,6 +172,10 @@ class Entry:
         self.timeline.extend(update.transitions)
         self.touch()
 
+    def relabel(self, label: str, note: str) -> None:
+        self.label, self.note = _clean(label, MAX_LABEL), _clean(note, MAX_NOTE)
+        self.touch()
+
     def touch(self) -> None:
         """Something shown about this entry changed (an update, or its label)."""
         self.version += 1
@@ -206,7 +219,11 @@ class Watchlist:
             return None
         self._seq += 1
         entry = Entry(
-            target=target, label=label, added_at=added_at, seq=self._seq, channel=target.channel
+            target=target,
+            label=_clean(label, MAX_LABEL),
+            added_at=added_at,
+            seq=self._seq,
+            channel=target.channel,
         )
         self._entries[target.request_id] = entry
         return entry

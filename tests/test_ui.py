@@ -11,7 +11,8 @@ import pytest
 from textual import events
 from ui_kit import entry, idle, screen_text, sim_settings, start_simulator, toasts, until
 
-from d7tui.client import RetryPolicy
+from d7tui.channels.status import StatusClient
+from d7tui.client import Engine, RetryPolicy
 from d7tui.clock import ManualClock
 from d7tui.config import Settings
 from d7tui.models import IdKind, Target
@@ -127,6 +128,7 @@ async def test_every_recipient_final_stops_polling_after_one_confirming_poll(sim
         await idle(pilot, app)
         assert sim.request_count == requests
         assert "no more polls" in screen_text(app)
+        assert "✓ all final: nothing to poll" in screen_text(app)
 
 
 async def test_add_dialog_adds_selects_and_polls_at_once(sim, clock):
@@ -400,11 +402,11 @@ async def test_an_unknown_id_is_retried_then_marked_not_found_but_kept(sim, cloc
 
 async def test_rate_limits_and_server_errors_show_and_polling_recovers(sim, clock):
     rid = create(sim, "sms", "+971500000001")
-    app = build(sim, clock, [Target(rid, "sms")])
+    # One try per poll: the engine's own retries (real sleeps) are tested in test_client.
+    client = StatusClient(sim_settings(sim), Engine(policy=RetryPolicy(attempts=1)))
+    app = build(sim, clock, [Target(rid, "sms")], client=client)
+    sim.set_faults(Faults(error_rate=1.0))
     async with app.run_test(size=SIZE) as pilot:
-        # one try per poll: the engine's own retries (real sleeps) are tested in test_client
-        app.poller.client.engine.policy = RetryPolicy(attempts=1)  # type: ignore[union-attr]
-        sim.set_faults(Faults(error_rate=1.0))
         await idle(pilot, app)
         assert entry(app, rid).status_text() == "unreachable"
         assert "1 unreachable" in screen_text(app)
@@ -414,6 +416,7 @@ async def test_rate_limits_and_server_errors_show_and_polling_recovers(sim, cloc
             await idle(pilot, app)
         assert entry(app, rid).error is None
         assert entry(app, rid).latest_status == "delivered"
+    await client.aclose()
 
 
 async def test_hostile_strings_render_literally(sim, clock):

@@ -176,8 +176,8 @@ class D7App(App[int]):
         self._remembered = []
         for target, label in self._initial:
             self.add_targets([target], label=label, refresh=False)
-        self._main.refresh_all()
         self.start_polling()
+        self._main.refresh_all()  # after: the status line's first word is "polling", not "stopped"
 
     def _restore(self, remembered: Remembered) -> None:
         """Put a request the store remembers on screen as it was, without "first seen" news;
@@ -329,8 +329,7 @@ class D7App(App[int]):
         entry = self.live.get(request_id) or self.archived.get(request_id)
         if entry is None:
             return
-        entry.label, entry.note = label.strip(), note.strip()
-        entry.touch()
+        entry.relabel(label, note)
         if self.memory is not None:
             self.memory.set_label_note(request_id, label, note)
 

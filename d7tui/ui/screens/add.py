@@ -133,12 +133,14 @@ class AddDialog(ModalScreen[AddRequest | None]):
         if problems:
             if len(raw) == 1:
                 return f"{problems[0]}. Nothing was added."
-            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            more = f" (and {len(problems) - 1:,} more)" if len(problems) > 1 else ""
             return (
-                f"{len(problems)} of {len(raw)} ids are not valid for {channel}: "
+                f"{len(problems):,} of {len(raw):,} ids are not valid for {channel}: "
                 f"{problems[0]}{more}. Nothing was added."
             )
         if not targets:
-            return "Already watched." if already == 1 else f"All {already} ids are already watched."
+            return (
+                "Already watched." if already == 1 else f"All {already:,} ids are already watched."
+            )
         label = safe_text(" ".join(self.query_one("#add-label", Input).value.split()), MAX_LABEL)
         return AddRequest(tuple(targets), label)

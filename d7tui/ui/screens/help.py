@@ -22,6 +22,9 @@ def help_text() -> Group:
     keys = Table(box=None, show_header=False, padding=(0, 1), expand=True)
     keys.add_column(justify="right", style="bold", no_wrap=True)
     keys.add_column(ratio=1)
+    keys.add_row(
+        Text("↑ ↓ pgup pgdn"), Text("Move through the list (home and end: its first and last)")
+    )
     for key in MONITOR_KEYS:
         keys.add_row(Text(key.label), Text(key.help))
     keys.add_row(

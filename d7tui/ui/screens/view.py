@@ -24,7 +24,7 @@ from d7tui.ui.widgets.detail import DetailPane
 from d7tui.ui.widgets.filter_bar import FilterBar
 from d7tui.ui.widgets.status_line import PollerView, StatusLine, status_parts
 from d7tui.ui.widgets.watchlist_table import RenderContext, WatchlistTable
-from d7tui.watchlist import Entry
+from d7tui.watchlist import Entry, Totals
 
 if TYPE_CHECKING:
     from d7tui.ui.app import D7App
@@ -47,6 +47,7 @@ class MonitorView(Screen[None]):
         self._flash_until: dict[str, float] = {}  # request id -> monotonic end of its flash
         self._flash_recipients: dict[str, set[str]] = {}
         self._shown: list[Entry] = []
+        self._totals: Totals | None = None
         self._dirty: set[str] = set()  # rows poll news changed, not redrawn yet
         self._last_view = 0.0
         self._view_timer: Timer | None = None
@@ -112,6 +113,7 @@ class MonitorView(Screen[None]):
         watchlist = self.d7app.watchlist
         ctx = self.render_context()
         self._shown = watchlist.visible()
+        self._totals = None  # the model changed: counted again for the status line
         table = self.query_one(WatchlistTable)
         table.sync(self._shown, ctx, changed, select=select)
         empty = self.query_one("#empty")
@@ -140,7 +142,9 @@ class MonitorView(Screen[None]):
             interval=poller.interval_range(),
             auth_stopped=bool(poller.auth_stops),
         )
-        totals = app.watchlist.totals(self._shown)
+        if self._totals is None:  # a pass over every request: not once a second for nothing
+            self._totals = app.watchlist.totals(self._shown)
+        totals = self._totals
         self.query_one(StatusLine).show(
             status_parts(
                 view,

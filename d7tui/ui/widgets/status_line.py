@@ -30,6 +30,12 @@ class PollerView:
     auth_stopped: bool
 
 
+def all_final(poller: PollerView, watched: int) -> bool:
+    """Polling runs, yet nothing is due or in flight: every watched request is final."""
+    running = poller.running and not poller.paused and not poller.auth_stopped
+    return bool(watched) and running and poller.next_due is None and not poller.in_flight
+
+
 def status_parts(
     poller: PollerView,
     totals: Totals,
@@ -56,6 +62,8 @@ def status_parts(
     parts.append(Text(f"refreshed {format_clock(poller.last_refresh, now)}"))
     if poller.next_due is not None and not poller.paused:
         parts.append(Text(f"next {format_in(poller.next_due - now)}"))
+    elif all_final(poller, totals.requests):
+        parts.append(Text("✓ all final: nothing to poll", style=colours[Phase.DELIVERED]))
     errors = [
         f"{count} {ERROR_LABEL[kind]}"
         for kind in (
@@ -74,9 +82,9 @@ def status_parts(
     parts.append(counts if counts else Text("no recipients yet", style="dim"))
     parts.append(Text(f"cost {costs_text(totals.costs)}"))
     view = Text(
-        f"{totals.shown} of {totals.requests} shown"
+        f"{totals.shown:,} of {totals.requests:,} shown"
         if totals.shown != totals.requests
-        else f"{totals.requests} watched"
+        else f"{totals.requests:,} watched"
     )
     view.append(f" · sort: {sort.value}", style="dim")
     if problems_only:
@@ -119,5 +127,10 @@ class StatusLine(TextStatic):
 
     def on_resize(self) -> None:
         super().on_resize()
+        # The parts as they are when the call runs, not as they were at the resize: news shown
+        # in between must not be overwritten by an older line.
+        self.call_after_refresh(self._reshow)
+
+    def _reshow(self) -> None:
         if self._parts:
-            self.call_after_refresh(self.show, self._parts)
+            self.show(self._parts)

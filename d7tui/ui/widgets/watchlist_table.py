@@ -8,8 +8,10 @@ the cursor back on the same request, at the same height on screen.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
 
 from d7tui.channels.errors import ErrorKind
 from d7tui.models import Phase
@@ -32,6 +34,8 @@ COLUMN_KEYS = tuple(key for key, _, _ in COLUMNS)
 # Room beyond the narrowest layout goes first to the status (Infobip's statuses are long, e.g.
 # UNDELIVERABLE_NOT_DELIVERED), then to the label.
 GROWS = (("label", 14), ("status", 20), ("label", 22), ("status", 28), ("label", 40))
+IN_VIEW_MARGIN = 5  # rows drawn beyond the screen's edges, so a short scroll shows them ready
+BLANK_ROW = tuple(Text() for _ in COLUMNS)  # a row not drawn yet (it is, once in view)
 
 
 @dataclass
@@ -96,15 +100,29 @@ def row_cells(entry: Entry, ctx: RenderContext) -> tuple[Text, ...]:
 
 
 class WatchlistTable(FlashingTable):
+    """Rows are drawn as they come into view: a change to a row out of sight (a poll's news,
+    its age, a theme) marks it stale, and it is drawn when it is scrolled to. So a second of
+    polling 10,000 requests redraws the rows on screen, not all of them."""
+
+    # The table's own home/end scroll sideways; in a list of requests they go to its ends.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("home", "scroll_top", "First", show=False),
+        Binding("end", "scroll_bottom", "Last", show=False),
+    ]
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
         self._order: list[str] = []
-        self._cells: dict[str, tuple[Text, ...]] = {}
+        self._cells: dict[str, tuple[Text, ...]] = {}  # what each row holds now
         # What each row was drawn from, and the cells drawn (kept for rows a filter hides, so
         # that clearing the filter costs no redraw): a row is redrawn only when its key moves.
         self._drawn: dict[str, tuple[object, ...]] = {}
         self._cache: dict[str, tuple[Text, ...]] = {}
         self._widths = {key: width for key, _, width in COLUMNS}
+        self._synced: list[Entry] | None = None  # the list last synced
+        self._entries: dict[str, Entry] = {}  # its entries, by id
+        self._ctx: RenderContext | None = None
+        self._stale: set[str] = set()  # rows that may be out of date: drawn when in view
 
     def on_mount(self) -> None:
         self._add_columns()
@@ -145,6 +163,7 @@ class WatchlistTable(FlashingTable):
         self.clear(columns=True)
         self._add_columns()
         self._order = []
+        self._synced = None
         self.sync(entries, ctx, select=selected)
 
     @staticmethod
@@ -176,27 +195,54 @@ class WatchlistTable(FlashingTable):
         select: str | None = None,
     ) -> None:
         """Show `entries` in this order, redrawing only rows whose entry, age, flash or theme
-        changed (`changed`: a hint that only these may have). `select`: put the cursor there."""
-        order = [e.request_id for e in entries]
+        changed (`changed`: a hint that only these may have), and of those only the ones in
+        view. `select`: put the cursor there."""
         self.set_flashing(ctx.flashing, ctx.flash_colour)
-        if order != self._order:
-            self._rebuild(entries, ctx, select or self.selected)
-            return
-        todo = entries if changed is None else [e for e in entries if e.request_id in changed]
-        with self.app.batch_update():
-            for entry in todo:
-                cells = self._cells_for(entry, ctx)
-                if cells is None:
-                    continue
-                old = self._cells.get(entry.request_id)
-                for i, cell in enumerate(cells):
-                    if old is None or _signature(old[i]) != _signature(cell):
-                        self.update_cell(entry.request_id, COLUMN_KEYS[i], cell)
-                self._cells[entry.request_id] = cells
-        if select is not None and select in order:
-            self.move_cursor(row=order.index(select))
+        self._ctx = ctx
+        if entries is not self._synced:  # the same list (a clock tick): the same rows
+            self._synced = entries
+            self._entries = {e.request_id: e for e in entries}
+            order = [e.request_id for e in entries]
+            if order != self._order:
+                self._rebuild(entries, select or self.selected)
+                return
+        if changed is None:
+            self._stale = set(self._order)
+        else:
+            self._stale.update(changed & self._entries.keys())
+        self.draw_in_view()
+        if select is not None and select in self._entries:
+            self.move_cursor(row=self._order.index(select))
 
-    def _rebuild(self, entries: list[Entry], ctx: RenderContext, keep: str | None) -> None:
+    def draw_in_view(self) -> None:
+        """Bring the stale rows on screen (and a few either side) up to date."""
+        if not self._stale or self._ctx is None:
+            return
+        top = int(self.scroll_y)
+        rows = self._order[max(0, top - IN_VIEW_MARGIN) : top + self.size.height + IN_VIEW_MARGIN]
+        updates: list[tuple[str, str, Text]] = []
+        for request_id in rows:
+            if request_id not in self._stale:
+                continue
+            self._stale.discard(request_id)
+            cells = self._cells_for(self._entries[request_id], self._ctx)
+            if cells is None:
+                continue
+            old = self._cells.get(request_id)
+            for i, cell in enumerate(cells):
+                if old is None or _signature(old[i]) != _signature(cell):
+                    updates.append((request_id, COLUMN_KEYS[i], cell))
+            self._cells[request_id] = cells
+        self.update_cells(updates)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        self.draw_in_view()  # before the rows that came into view are rendered
+        super().watch_scroll_y(old_value, new_value)
+
+    def on_resize(self) -> None:
+        self.draw_in_view()
+
+    def _rebuild(self, entries: list[Entry], keep: str | None) -> None:
         old_row = self.cursor_row
         screen_offset = old_row - int(self.scroll_y)
         with self.app.batch_update():
@@ -204,10 +250,12 @@ class WatchlistTable(FlashingTable):
             self._cells = {}
             self._order = []
             for entry in entries:
-                cells = self._cells_for(entry, ctx) or self._cache[entry.request_id]
+                # What was drawn for it last, if anything: drawn again once in view.
+                cells = self._cache.get(entry.request_id, BLANK_ROW)
                 self.add_row(*cells, key=entry.request_id)
                 self._order.append(entry.request_id)
                 self._cells[entry.request_id] = cells
+            self._stale = set(self._order)
         if not self._order:
             return
         if keep is not None and keep in self._cells:
@@ -216,10 +264,12 @@ class WatchlistTable(FlashingTable):
             row = min(old_row, len(self._order) - 1)
         self.move_cursor(row=row, scroll=False)
         target = max(0, row - max(0, screen_offset))
+        self.draw_in_view()
 
         def restore_scroll() -> None:
             self.scroll_to(y=target, animate=False, immediate=True)
             if row < len(self._order):
                 self.move_cursor(row=row)
+            self.draw_in_view()
 
         self.call_after_refresh(restore_scroll)

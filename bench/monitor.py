@@ -1,0 +1,308 @@
+"""The monitor at 10,000 watched ids, measured from outside, in a real terminal (tmux).
+
+    .venv/bin/python bench/monitor.py [--ids 10000] [--latency-ms 50] [--keys 60] [--out FILE]
+
+What it does, in order:
+1. starts `d7tui simulate` in its own process (50 ms added to every answer by default) and
+   creates the ids through its send endpoints: half SMS, half Viber by default. (WhatsApp is
+   left out by default because a WhatsApp message delivered and never read is never final:
+   it may be read at any time, so a list holding one is rightly never idle. `--channels`
+   takes it in.)
+2. adds them to an empty watchlist with `d7tui add` (a private XDG data directory);
+3. starts `d7tui` in a private tmux server, 120x40, and reads the screen with `capture-pane`
+   in a tight loop: **first paint** is the time from starting tmux to the first screen that
+   shows one of the ids in the list;
+4. while every id is still being polled, presses Down `--keys` times, waiting for each press
+   to show: **key latency** is the time from `send-keys` returning to the first capture in
+   which the detail pane shows the next request's full id (so it includes tmux's own time to
+   deliver the key and draw, and the capture loop's ~2-5 ms granularity: an upper bound);
+5. reads the process's resident memory from /proc (VmRSS now, VmHWM the peak);
+6. waits until the simulator has nothing left to change and the monitor's status line says
+   every request is final, then measures **idle**: the app's CPU time (utime+stime from
+   /proc/PID/stat) and the requests the simulator received, over `--idle-seconds`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fanout import TOKEN, create_ids, sim_stats, start_simulator
+
+ROOT = Path(__file__).resolve().parent.parent
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+SEND_PATH = {"sms": "/messages/v1/send", "whatsapp": "/whatsapp/v1/send", "viber": "/viber/v1/send"}
+
+
+@dataclass
+class Result:
+    ids: int
+    first_paint: float
+    key_latencies: list[float]
+    polled_during_keys: int
+    rss_mb: float
+    peak_rss_mb: float
+    settle_seconds: float
+    idle_seconds: float
+    idle_cpu: float
+    idle_requests: int
+
+
+class Terminal:
+    """A private tmux server holding one 120x40 pane."""
+
+    def __init__(self, work: Path) -> None:
+        self.socket = str(work / "tmux.sock")
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-S", self.socket, *args], capture_output=True, text=True, check=False
+        ).stdout
+
+    def start(self, command: str) -> None:
+        subprocess.run(
+            [
+                "tmux",
+                "-S",
+                self.socket,
+                "new-session",
+                "-d",
+                "-s",
+                "bench",
+                "-x",
+                "120",
+                "-y",
+                "40",
+                command,
+            ],
+            check=True,
+        )
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", "bench")
+
+    def pid(self) -> int:
+        return int(self.tmux("list-panes", "-t", "bench", "-F", "#{pane_pid}").strip())
+
+    def key(self, name: str) -> None:
+        self.tmux("send-keys", "-t", "bench", name)
+
+    def close(self) -> None:
+        self.tmux("kill-server")
+
+
+def wait_screen(term: Terminal, done, timeout: float, what: str) -> tuple[float, str]:
+    """Capture in a tight loop until done(screen); (time it held, screen)."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        screen = term.screen()
+        if done(screen):
+            return time.perf_counter(), screen
+    raise SystemExit(
+        f"timed out after {timeout:.0f} s waiting for {what}; the screen was:\n{term.screen()}"
+    )
+
+
+def detail_id(screen: str) -> str | None:
+    """The full request id the detail pane shows (the list shows only short ids)."""
+    found = UUID.search(screen)
+    return found.group() if found else None
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            values[name] = int(rest.split()[0])  # kB
+    return values
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(args: argparse.Namespace) -> Result:
+    work = Path(tempfile.mkdtemp(prefix="d7tui-bench-"))
+    sim, base_url = start_simulator(args.latency_ms, extra=["--speed", str(args.speed)])
+    term = Terminal(work)
+    try:
+        env = {
+            **os.environ,
+            "XDG_DATA_HOME": str(work / "data"),
+            "XDG_CONFIG_HOME": str(work / "config"),
+            "XDG_STATE_HOME": str(work / "state"),
+            "D7_API_TOKEN": TOKEN,
+            "D7_BASE_URL": base_url,
+            "TERM": "xterm-256color",
+        }
+        ids: list[str] = []
+        channels = args.channels.split(",")
+        per_channel = -(-args.ids // len(channels))
+        for channel in channels:
+            count = min(per_channel, args.ids - len(ids))
+            made = asyncio.run(create_ids(base_url, count, SEND_PATH[channel]))
+            d7tui = [sys.executable, "-m", "d7tui", "add", "--channel", channel, "-"]
+            subprocess.run(
+                d7tui,
+                input="\n".join(made),
+                env=env,
+                check=True,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
+            ids += made
+        shorts = {i[:8] for i in ids}
+        exports = " ".join(
+            f"{k}={v!r}" for k, v in env.items() if k.startswith(("XDG_", "D7_", "TERM"))
+        )
+        profile = f"-m cProfile -o {args.profile} " if args.profile else ""
+        command = f"exec env {exports} {sys.executable} {profile}-m d7tui"
+
+        start = time.perf_counter()
+        term.start(command)
+        shown, _ = wait_screen(term, lambda s: any(w[:8] in shorts for w in s.split()), 60, "rows")
+        first_paint = shown - start
+        pid = term.pid()
+        say(f"first painted rows after {first_paint:.2f} s")
+
+        # Key latency while polling: Down moves the cursor; the detail pane follows it.
+        requests_before = sim_stats(base_url).get("requests", 0)
+        _, screen = wait_screen(term, detail_id, 30, "the detail pane")
+        current = detail_id(screen)
+        latencies = []
+        for _ in range(args.keys):
+            sent = time.perf_counter()
+            term.key("Down")
+            pressed = time.perf_counter()
+            before = current
+            seen, screen = wait_screen(
+                term, lambda s, b=before: detail_id(s) not in (None, b), 10, "the cursor to move"
+            )
+            latencies.append(seen - pressed)
+            current = detail_id(screen)
+            time.sleep(max(0.0, 0.1 - (time.perf_counter() - sent)))  # a brisk typist: 10 keys/s
+        polled = sim_stats(base_url).get("requests", 0) - requests_before
+        memory = proc_status(pid)
+        say(f"key latencies (ms): {sorted(round(x * 1000) for x in latencies)}")
+        say(f"memory: {memory}")
+        if args.profile:  # quit, so that the profile is written, and measure nothing more
+            term.key("q")
+            while Path(f"/proc/{pid}").exists():
+                time.sleep(0.1)
+            raise SystemExit(f"profile written to {args.profile}")
+
+        # Idle: everything final, nothing more to ask.
+        settle_start = time.perf_counter()
+        wait_screen(
+            term, lambda s: "all final" in s, args.settle_timeout, "every request to be final"
+        )
+        time.sleep(2.0)  # the confirming polls of the last requests to turn final
+        settled = time.perf_counter() - settle_start
+        say(f"all final after {settled:.0f} s more")
+        cpu0, req0, t0 = (
+            cpu_seconds(pid),
+            sim_stats(base_url).get("requests", 0),
+            time.perf_counter(),
+        )
+        time.sleep(args.idle_seconds)
+        cpu1, req1, t1 = (
+            cpu_seconds(pid),
+            sim_stats(base_url).get("requests", 0),
+            time.perf_counter(),
+        )
+        memory_after = proc_status(pid)
+        return Result(
+            ids=len(ids),
+            first_paint=first_paint,
+            key_latencies=latencies,
+            polled_during_keys=polled,
+            rss_mb=memory["VmRSS"] / 1024,
+            peak_rss_mb=max(memory["VmHWM"], memory_after["VmHWM"]) / 1024,
+            settle_seconds=settled,
+            idle_seconds=t1 - t0,
+            idle_cpu=cpu1 - cpu0,
+            idle_requests=req1 - req0,
+        )
+    finally:
+        term.close()
+        sim.terminate()
+        sim.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report(r: Result, args: argparse.Namespace) -> str:
+    lat = sorted(x * 1000 for x in r.key_latencies)
+    p95 = lat[max(0, round(0.95 * len(lat)) - 1)]
+    rows = [
+        ("watched ids", f"{r.ids:,}", ""),
+        ("first painted rows", f"{r.first_paint:.2f} s", "≤ 2 s"),
+        (
+            f"key to screen, {len(lat)} presses while polling",
+            f"median {statistics.median(lat):.0f} ms, p95 {p95:.0f} ms, max {lat[-1]:.0f} ms",
+            "p95 ≤ 100 ms",
+        ),
+        ("requests answered meanwhile", f"{r.polled_during_keys:,}", ""),
+        ("resident memory", f"{r.rss_mb:.0f} MB (peak {r.peak_rss_mb:.0f} MB)", "≤ 250 MB"),
+        ("until all final", f"{r.settle_seconds:.0f} s", ""),
+        (
+            f"idle, {r.idle_seconds:.0f} s with everything final",
+            f"CPU {100 * r.idle_cpu / r.idle_seconds:.1f} %, {r.idle_requests} requests",
+            "near zero, none",
+        ),
+    ]
+    lines = [
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"simulator latency {args.latency_ms:.0f} ms, speed {args.speed:g}x; channels {args.channels}.",
+        "",
+        "| measure | result | goal |",
+        "| --- | --- | --- |",
+        *(f"| {a} | {b} | {c} |" for a, b, c in rows),
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ids", type=int, default=10_000)
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--speed", type=float, default=1.0, help="the simulator's clock speed")
+    parser.add_argument("--keys", type=int, default=60)
+    parser.add_argument(
+        "--channels", default="sms,viber", help="comma-separated: sms,whatsapp,viber"
+    )
+    parser.add_argument("--idle-seconds", type=float, default=30.0)
+    parser.add_argument("--settle-timeout", type=float, default=900.0)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--profile", type=Path, help="run the app under cProfile, write here")
+    args = parser.parse_args()
+    if shutil.which("tmux") is None:
+        raise SystemExit("bench/monitor.py needs tmux (apt-get install tmux)")
+    text = report(run(args), args)
+    print(text)
+    if args.out:
+        with args.out.open("a", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,348 @@
+"""The monitor through faults a user meets: a server that accepts connections and never answers,
+and pastes nobody should have to clean up first (10,000 ids, duplicates, empty lines, ids that
+try to climb out of the URL). Over real loopback HTTP, driven like a user drives it; time moves
+only with the test's clock, except the HTTP timeout, which is the engine's own."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from httpstub import HttpStub, Reply
+from textual import events
+from ui_kit import entry, idle, screen_text, sim_settings, start_simulator, until
+
+from d7tui.channels.status import StatusClient
+from d7tui.client import Engine, RetryPolicy
+from d7tui.clock import ManualClock
+from d7tui.config import Settings
+from d7tui.models import IdKind, Target
+from d7tui.poller import PollConfig
+from d7tui.safety import Secret
+from d7tui.simulator import Simulator, Step
+from d7tui.simulator.hostile import HOSTILE, MEGABYTE
+from d7tui.ui.app import D7App, make_app
+from d7tui.ui.screens.add import AddDialog
+from d7tui.ui.screens.help import HelpScreen
+from d7tui.ui.widgets.watchlist_table import WatchlistTable
+
+SIZE = (120, 40)
+DELIVERS = [Step(0, "accepted"), Step(4, "delivered")]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def sim(clock: ManualClock) -> Iterator[Simulator]:
+    simulator = start_simulator(clock)
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+async def silent() -> AsyncIterator[HttpStub]:
+    """A server that accepts every connection, reads the request, and never answers."""
+    async with HttpStub() as stub:
+        stub.default = Reply(hang=True)
+        yield stub
+
+
+def rid(n: int) -> str:
+    return str(uuid.UUID(int=n, version=4))
+
+
+# ---------------------------------------------------------------------------------------------
+# A server that accepts and never answers
+
+
+def silent_app(stub: HttpStub, clock: ManualClock, timeout: float) -> tuple[Any, StatusClient]:
+    settings = Settings(
+        d7_token=Secret("never-shown-token"), d7_base_url=stub.base_url, timeout=timeout
+    )
+    engine = Engine(max_in_flight=4, timeout=timeout, policy=RetryPolicy(attempts=1))
+    client = StatusClient(settings, engine)
+    app = make_app(settings, ids=[Target(rid(1), "sms")], clock=clock, client=client, persist=False)
+    return app, client
+
+
+async def test_a_server_that_never_answers_times_the_row_out_and_the_screen_stays_live(
+    silent: HttpStub, clock: ManualClock
+) -> None:
+    app, client = silent_app(silent, clock, timeout=0.5)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await silent.wait_requests(1)
+            await pilot.pause()
+            text = screen_text(app)
+            assert "● polling" in text and "1 watched" in text and "polling now" in text
+            # The request hangs; the screen does not: help opens and closes.
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            # The engine's timeout ends it, and the row says why.
+            await until(pilot, lambda: entry(app, rid(1)).error is not None, tries=500)
+            await idle(pilot, app)
+            assert entry(app, rid(1)).status_text() == "unreachable"
+            text = screen_text(app)
+            assert "timed out" in text and "1 unreachable" in text
+            assert app.is_running
+    finally:
+        await client.aclose()
+
+
+async def test_quitting_while_a_request_hangs_does_not_wait_for_it(
+    silent: HttpStub, clock: ManualClock
+) -> None:
+    app, client = silent_app(silent, clock, timeout=300)
+
+    async def run() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await silent.wait_requests(1)
+            await pilot.press("q")
+
+    try:
+        # A hang guard, not a timing: waiting for the request would take the full 300 s.
+        await asyncio.wait_for(run(), 30)
+        assert app.return_code == 0
+        assert silent.count() == 1  # asked once, never answered
+    finally:
+        await client.aclose()
+
+
+async def test_d7tui_status_against_a_silent_server_says_timed_out(
+    silent: HttpStub, tmp_path: Path
+) -> None:
+    (tmp_path / "config" / "d7tui").mkdir(parents=True)
+    (tmp_path / "config" / "d7tui" / "config.toml").write_text("timeout = 0.3\n")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "d7tui",
+        "status",
+        "--channel",
+        "sms",
+        rid(2),
+        env={**_env(tmp_path), "D7_BASE_URL": silent.base_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _out, err = await proc.communicate()
+    assert proc.returncode == 5
+    lines = err.decode().splitlines()
+    assert len(lines) == 1 and "timed out" in lines[0], lines
+    assert "Traceback" not in err.decode()
+
+
+async def test_ctrl_c_ends_d7tui_status_while_the_server_is_silent(
+    silent: HttpStub, tmp_path: Path
+) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "d7tui",
+        "status",
+        "--channel",
+        "sms",
+        rid(3),
+        env={**_env(tmp_path), "D7_BASE_URL": silent.base_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    await silent.wait_requests(1)  # asked, and waiting for an answer that never comes
+    proc.send_signal(signal.SIGINT)  # as Ctrl-C sends it
+    _out, err = await proc.communicate()
+    assert proc.returncode == 130
+    assert "Traceback" not in err.decode()
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "D7_API_TOKEN": "never-shown-token",
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Pastes
+
+
+def build(sim: Simulator, clock: ManualClock, **kw: Any) -> D7App:
+    return make_app(
+        sim_settings(sim), clock=clock, poll_config=PollConfig(workers=4), persist=False, **kw
+    )
+
+
+async def paste(pilot: Any, app: Any, text: str) -> None:
+    app.screen.post_message(events.Paste(text))
+    await until(pilot, lambda: isinstance(app.screen, AddDialog))
+    await pilot.pause()
+
+
+async def test_ten_thousand_ids_in_one_paste_with_duplicates_and_empty_lines(sim, clock):
+    ids = [rid(n) for n in range(10_000)]
+    # As a spreadsheet column pastes: CRLF, blank lines, stray spaces, and every tenth id twice.
+    text = "\r\n".join(
+        f"  {i}  " + ("\r\n\r\n" + i if n % 10 == 0 else "") for n, i in enumerate(ids)
+    )
+    app = build(sim, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.polling)
+        await pilot.press("p")  # paused: what is added is not polled, so it is countable below
+        assert app.poller.paused
+        await paste(pilot, app, text)
+        assert "11,000 ids" in screen_text(app)
+        await pilot.press("enter")
+        await until(pilot, lambda: len(app.watchlist) == 10_000)
+        await pilot.pause()
+        assert app.screen.query_one(WatchlistTable).row_count == 10_000  # duplicates merged
+        assert [e.request_id for e in app.watchlist] == ids  # in the order pasted
+        assert "10,000 watched" in screen_text(app)
+        assert sim.request_count == 0
+        # The whole list moves under the keys: to the end and back.
+        await pilot.press("end")
+        assert app.screen.query_one(WatchlistTable).selected == ids[-1]
+        await pilot.press("home")
+        assert app.screen.query_one(WatchlistTable).selected == ids[0]
+
+
+async def test_a_paste_with_bad_ids_among_thousands_adds_nothing_and_names_the_first(sim, clock):
+    good = [rid(n) for n in range(3_000)]
+    bad = ["../../etc/passwd", "%2e%2e%2f%2e%2e%2fadmin", "not-a-uuid"]
+    text = "\n".join([*good[:1000], bad[0], *good[1000:2000], *bad[1:], *good[2000:]])
+    app = build(sim, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await paste(pilot, app, text)
+        await pilot.press("enter")
+        await pilot.pause()
+        error = str(app.screen.query_one("#add-error").render())
+        assert error == (
+            "3 of 3,003 ids are not valid for auto: not a D7 request id (expected a UUID): "
+            "'../../etc/passwd' (and 2 more). Nothing was added."
+        )
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(app.watchlist) == 0
+        assert sim.request_count == 0
+
+
+async def test_infobip_ids_that_would_climb_out_of_the_url_are_refused(sim, clock):
+    app = build(sim, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")
+        select = app.screen.query_one("#add-channel")
+        select.value = "infobip"  # type: ignore[attr-defined]
+        await pilot.pause()
+        for attempt in ("../../reports", "bulk/../x", "x?limit=1000", "x#y", "%2e%2e%2f"):
+            app.screen.query_one("#add-ids").value = attempt  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            await pilot.pause()
+            error = str(app.screen.query_one("#add-error").render())
+            assert error.endswith("Nothing was added."), (attempt, error)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(app.watchlist) == 0
+        assert sim.request_count == 0
+
+
+def list_row(app: Any, request_id: str) -> str | None:
+    """The row of the list that shows this request, as the screen shows it (or None)."""
+    region = app.screen.query_one(WatchlistTable).region
+    lines = screen_text(app).splitlines()[region.y : region.bottom]
+    rows = [line[region.x : region.right] for line in lines]
+    return next((row for row in rows if request_id[:8] in row), None)
+
+
+async def test_rows_that_changed_out_of_sight_are_right_when_scrolled_to(sim, clock):
+    # Rows out of view are drawn only when they come into view: what they show then must be
+    # what the last poll said, not what they showed when they were last on screen.
+    ids = [sim.create_request("sms", [f"+9715000{n:05d}"], DELIVERS) for n in range(80)]
+    app = build(sim, clock, ids=[Target(i, "sms") for i in ids])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        await pilot.press("end")
+        await pilot.pause()
+        assert "accepted" in (list_row(app, ids[-1]) or "")
+        await pilot.press("home")
+        await pilot.pause()
+        assert list_row(app, ids[-1]) is None  # out of sight
+        clock.advance(5)  # every request is delivered now, the last ones out of sight
+        await idle(pilot, app)
+        await pilot.press("end")
+        await pilot.pause()
+        row = list_row(app, ids[-1]) or ""
+        assert "delivered" in row and "accepted" not in row
+        await pilot.press("home")
+        await pilot.pause()
+        assert "delivered" in (list_row(app, ids[0]) or "")
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile text from the API
+
+
+def rendered(app: Any) -> str:
+    """Every character the screen sends to the terminal, before the driver encodes it."""
+    return "".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+@pytest.mark.parametrize("text", [*HOSTILE, MEGABYTE])
+async def test_every_hostile_string_in_every_channel_is_shown_as_text(sim, clock, text):
+    script = [Step(0, "sent"), Step(2, f"{text}status", text)]
+    ids = [
+        Target(sim.create_request(channel, [f"+97150{text[:40]}"], script), channel)
+        for channel in ("sms", "whatsapp", "viber")
+    ]
+    bulk, _ = sim.create_infobip_bulk(
+        [f"4179{text[:40]}"], [Step(0, "PENDING_ACCEPTED"), Step(2, "DELIVERED_TO_HANDSET")]
+    )
+    ids.append(Target(bulk, "infobip", IdKind.BULK))
+    app = build(sim, clock, ids=ids, labels={t.request_id: text[:60] for t in ids})
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await idle(pilot, app)
+        clock.advance(3)
+        await idle(pilot, app)
+        for target in ids:
+            assert app.screen.query_one(WatchlistTable).selected == target.request_id
+            await pilot.press("enter")  # the detail of each, with every field
+            await pilot.pause()
+            screen = rendered(app)
+            assert not any(ch in screen for ch in "\x1b\x07\x9b\u202e\u202c"), repr(text)
+            await pilot.press("escape", "down")
+        assert app.is_running
+        assert all(entry(app, t.request_id).error is None for t in ids)
+        # Markup came through as the characters it is made of.
+        if text.startswith("["):
+            assert text[:12] in screen_text(app)
+        if "\u202e" in text:
+            assert "<U+202E>evil" in screen_text(app)
+
+
+async def test_a_body_that_is_not_utf8_is_a_row_error_and_polling_goes_on(clock):
+    async with HttpStub() as stub:
+        stub.default = Reply(body=b'{"request_id": "\xff\xfe", "data": []}')
+        settings = Settings(d7_token=Secret("t"), d7_base_url=stub.base_url)
+        client = StatusClient(settings, Engine(policy=RetryPolicy(attempts=1)))
+        app = make_app(settings, ids=[Target(rid(7), "sms")], clock=clock, client=client)
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                await idle(pilot, app)
+                assert entry(app, rid(7)).status_text() == "bad answer"
+                assert "not valid UTF-8" in screen_text(app)
+                clock.advance(30)
+                await stub.wait_requests(2)  # asked again: one bad answer stops nothing
+                assert app.is_running
+        finally:
+            await client.aclose()
