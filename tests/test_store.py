@@ -495,3 +495,13 @@ def test_a_closed_store_says_so(db_path):
     s.close()
     with pytest.raises(StoreError, match="closed"):
         s.watches()
+
+
+def test_data_version_moves_only_when_another_connection_commits(db_path: Path):
+    with Store.open(db_path) as mine, Store.open(db_path) as other:
+        before = mine.data_version()
+        assert mine.data_version() == before  # nothing committed: the same number
+        mine.watches()  # reading changes nothing
+        assert mine.data_version() == before
+        other.add_watch(rid(1))
+        assert mine.data_version() != before

@@ -9,7 +9,16 @@ from typing import Any
 
 import pytest
 from textual import events
-from ui_kit import entry, idle, screen_text, sim_settings, start_simulator, toasts, until
+from ui_kit import (
+    entry,
+    idle,
+    list_lines,
+    screen_text,
+    sim_settings,
+    start_simulator,
+    toasts,
+    until,
+)
 
 from d7tui.channels.status import StatusClient
 from d7tui.client import Engine, RetryPolicy
@@ -294,6 +303,10 @@ async def test_sort_cycles_and_the_cursor_stays_on_its_request(sim, clock):
         await idle(pilot, app)
         assert order(app)[0] == ids[0]
         assert selected(app) == cursor_on
+        # And the screen shows the new order, each row with its own cells.
+        rows = [r for r in list_lines(app) if any(i[:8] in r for i in ids)]
+        assert [next(i for i in ids if i[:8] in r) for r in rows] == order(app)
+        assert "delivered" in rows[0] and "un_delivered" not in rows[0]
 
 
 async def test_copy_mask_faster_slower_theme_help_palette_and_quit(sim, clock):

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from httpstub import HttpStub, Reply
 from textual import events
-from ui_kit import entry, idle, screen_text, sim_settings, start_simulator, until
+from ui_kit import entry, idle, list_lines, screen_text, sim_settings, start_simulator, until
 
 from d7tui.channels.status import StatusClient
 from d7tui.client import Engine, RetryPolicy
@@ -259,10 +259,7 @@ async def test_infobip_ids_that_would_climb_out_of_the_url_are_refused(sim, cloc
 
 def list_row(app: Any, request_id: str) -> str | None:
     """The row of the list that shows this request, as the screen shows it (or None)."""
-    region = app.screen.query_one(WatchlistTable).region
-    lines = screen_text(app).splitlines()[region.y : region.bottom]
-    rows = [line[region.x : region.right] for line in lines]
-    return next((row for row in rows if request_id[:8] in row), None)
+    return next((row for row in list_lines(app) if request_id[:8] in row), None)
 
 
 async def test_rows_that_changed_out_of_sight_are_right_when_scrolled_to(sim, clock):

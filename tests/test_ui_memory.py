@@ -340,3 +340,23 @@ async def test_ids_added_from_the_command_line_join_a_running_monitor(sim, clock
         assert entry(app, later).state is not None  # and it is polled
         assert any("added from the command line" in t for t in toasts(app))
         assert await app.pick_up_added() == 0  # once only
+        # With nothing committed since the last look, the watchlist is not read again (an
+        # idle monitor of 10,000 ids would otherwise read them all every few seconds).
+        assert app.memory is not None
+        await app.memory.astore.flush()
+        await app.pick_up_added()
+        reads = 0
+        read_watches = app.memory.astore.watches
+
+        async def counted(*args: Any) -> Any:
+            nonlocal reads
+            reads += 1
+            return await read_watches(*args)
+
+        app.memory.astore.watches = counted  # type: ignore[method-assign]
+        assert await app.pick_up_added() == 0
+        assert reads == 0
+        with Store.open(db) as other:
+            other.add_watch(sim.create_request("sms", ["+971500000003"]), "auto")
+        assert await app.pick_up_added() == 1
+        assert reads == 1

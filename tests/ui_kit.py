@@ -37,6 +37,15 @@ def screen_text(app: D7App) -> str:
     return console.export_text(styles=False)
 
 
+def list_lines(app: D7App) -> list[str]:
+    """The list pane's rows as the screen shows them (the header first)."""
+    from d7tui.ui.widgets.watchlist_table import WatchlistTable
+
+    region = app.screen.query_one(WatchlistTable).region
+    lines = screen_text(app).splitlines()[region.y : region.bottom]
+    return [line[region.x : region.right] for line in lines]
+
+
 def toasts(app: D7App) -> list[str]:
     """Every notification raised so far, as "title: message"."""
     return [f"{n.title}: {n.message}" for n in app._notifications]

@@ -280,6 +280,9 @@ class AsyncStore:
             lambda: self.store.load(which, with_raw=with_raw, timeline_limit=timeline_limit)
         )
 
+    async def data_version(self) -> int:
+        return await self.read(self.store.data_version)
+
     async def watches(self, which: Which = Which.LIVE) -> list[WatchRecord]:
         return await self.read(self.store.watches, which)
 

@@ -211,6 +211,11 @@ class Store(StatesMixin, ReportsMixin):
             )
         return ids
 
+    def data_version(self) -> int:
+        """A number that changes whenever another connection (another process, or this
+        store's writer thread) has committed to the database since this thread last asked."""
+        return int(self._conn().execute("PRAGMA data_version").fetchone()[0])
+
     def watches(self, which: Which = Which.LIVE) -> list[WatchRecord]:
         """The watchlist (live ids by default), in the order they were added."""
         return self._watches(self._conn(), which)

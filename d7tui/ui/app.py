@@ -400,6 +400,8 @@ class D7App(App[int]):
         if memory is None:
             return 0
         records = await memory.live_records()
+        if records is None:
+            return 0
         new = [
             r
             for r in records

@@ -62,6 +62,7 @@ class Memory:
         self.path = astore.store.path
         self.lock_refusal: str | None = None  # set when another process pulls Infobip reports
         self._closed = False
+        self._seen_version: int | None = None  # the store's data_version at the last look
 
     @classmethod
     async def open(
@@ -92,8 +93,14 @@ class Memory:
     async def load(self) -> list[Remembered]:
         return await self.astore.read(_remember, self.astore.store)
 
-    async def live_records(self) -> list[WatchRecord]:
-        """The live watchlist as the store has it now (`d7tui add` may have written to it)."""
+    async def live_records(self) -> list[WatchRecord] | None:
+        """The live watchlist as the store has it now (`d7tui add` may have written to it), or
+        None when nothing was committed since the last look (a pass over 10,000 rows every few
+        seconds, for nothing, is what an idle monitor must not do)."""
+        version = await self.astore.data_version()  # first: a commit after it is seen next time
+        if version == self._seen_version:
+            return None
+        self._seen_version = version
         return await self.astore.watches(Which.LIVE)
 
     # -- writes (queued; failures reach on_error) -----------------------------------------------

@@ -13,10 +13,11 @@ Textual is pinned exactly: this leans on its 8.2.8 internals.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from rich.style import Style
 from rich.text import Text
+from textual._two_way_dict import TwoWayDict
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, Row, RowKey
 
@@ -65,6 +66,13 @@ class FlashingTable(DataTable[Text]):
         if changed:
             self._update_count += 1
             self.refresh()
+
+    def reorder(self, keys: Sequence[str]) -> None:
+        """The same rows in a new order (what `sort` does, without asking every cell)."""
+        self._row_locations = TwoWayDict({RowKey(key): i for i, key in enumerate(keys)})
+        self._rows_changed()
+        self._update_count += 1
+        self.refresh()
 
     def _rows_changed(self) -> None:
         self._rows_version += 1

@@ -204,8 +204,12 @@ class WatchlistTable(FlashingTable):
             self._entries = {e.request_id: e for e in entries}
             order = [e.request_id for e in entries]
             if order != self._order:
-                self._rebuild(entries, select or self.selected)
-                return
+                keep = select or self.selected
+                if len(order) == len(self._order) and self._entries.keys() == set(self._order):
+                    self._reorder(order, keep)  # the same rows (a sort moved them): no rebuild
+                else:
+                    self._rebuild(entries, keep)
+                    return
         if changed is None:
             self._stale = set(self._order)
         else:
@@ -242,9 +246,14 @@ class WatchlistTable(FlashingTable):
     def on_resize(self) -> None:
         self.draw_in_view()
 
+    def _reorder(self, order: list[str], keep: str | None) -> None:
+        old_row, screen_offset = self.cursor_row, self.cursor_row - int(self.scroll_y)
+        self._order = order
+        self.reorder(order)
+        self._keep_place(keep, old_row, screen_offset)
+
     def _rebuild(self, entries: list[Entry], keep: str | None) -> None:
-        old_row = self.cursor_row
-        screen_offset = old_row - int(self.scroll_y)
+        old_row, screen_offset = self.cursor_row, self.cursor_row - int(self.scroll_y)
         with self.app.batch_update():
             self.clear()
             self._cells = {}
@@ -256,9 +265,14 @@ class WatchlistTable(FlashingTable):
                 self._order.append(entry.request_id)
                 self._cells[entry.request_id] = cells
             self._stale = set(self._order)
+        self._keep_place(keep, old_row, screen_offset)
+
+    def _keep_place(self, keep: str | None, old_row: int, screen_offset: int) -> None:
+        """The cursor back on `keep` (else on the same row number), at the same height on
+        screen, and the rows then in view drawn."""
         if not self._order:
             return
-        if keep is not None and keep in self._cells:
+        if keep is not None and keep in self._entries:
             row = self._order.index(keep)
         else:
             row = min(old_row, len(self._order) - 1)
