@@ -1,4 +1,4 @@
-"""The normalized data model shared by every channel: plain dataclasses, no Textual, no httpx.
+"""The normalized data model shared by every channel: plain dataclasses, no Textual, no HTTP.
 
 A *request* (what the user watches: a D7 request id or an Infobip bulk/message id) has *recipients*;
 each recipient carries the raw status exactly as the API said it, the phase d7tui derived from it,

@@ -39,6 +39,14 @@ SORT_CYCLE = (SortKey.LAST_CHANGE, SortKey.STATUS, SortKey.ADDED)
 # How a row reads at a glance: the worst phase among its recipients, or what stops it.
 _PHASE_ORDER = (Phase.FAILED, Phase.PENDING, Phase.UNKNOWN, Phase.DELIVERED, Phase.READ)
 
+_PHASE_RANK = {
+    Phase.FAILED: 1,
+    Phase.PENDING: 2,
+    Phase.UNKNOWN: 3,
+    Phase.DELIVERED: 4,
+    Phase.READ: 5,
+}
+
 ERROR_LABEL = {
     ErrorKind.AUTH: "auth refused",
     ErrorKind.NOT_FOUND: "not found",
@@ -70,6 +78,7 @@ class Entry:
     version: int = 0  # bumped by every update: views redraw a row only when it moved
     _search: str | None = None
     _counts: dict[Phase, int] | None = None
+    _rank: int | None = None
 
     @property
     def request_id(self) -> str:
@@ -137,19 +146,15 @@ class Entry:
         return f"stale · {latest}" if self.status is WatchStatus.STALE else latest
 
     def rank(self) -> int:
-        """Order of the status sort: what needs a look first."""
-        if self.problem and self.phase is not Phase.FAILED:
-            return 0
-        phase = self.phase
-        if phase is None:
-            return 2
-        return {
-            Phase.FAILED: 1,
-            Phase.PENDING: 2,
-            Phase.UNKNOWN: 3,
-            Phase.DELIVERED: 4,
-            Phase.READ: 5,
-        }[phase]
+        """Order of the status sort: what needs a look first (kept until the entry changes:
+        sorting 10,000 asks every one of them)."""
+        if self._rank is None:
+            phase = self.phase
+            if self.problem and phase is not Phase.FAILED:
+                self._rank = 0
+            else:
+                self._rank = 2 if phase is None else _PHASE_RANK[phase]
+        return self._rank
 
     def search_text(self) -> str:
         if self._search is None:
@@ -181,6 +186,7 @@ class Entry:
         self.version += 1
         self._search = None
         self._counts = None
+        self._rank = None
 
 
 @dataclass
@@ -258,14 +264,20 @@ class Watchlist:
         return self.sort
 
     def matches(self, entry: Entry) -> bool:
+        return self._matches(entry, self.filter_text.strip().casefold().split())
+
+    def _matches(self, entry: Entry, words: list[str]) -> bool:
         if self.problems_only and not entry.problem:
             return False
-        needle = self.filter_text.strip().casefold()
-        return all(word in entry.search_text() for word in needle.split())
+        return all(word in entry.search_text() for word in words)
 
     def visible(self) -> list[Entry]:
         """The entries shown, in the order shown."""
-        shown = [e for e in self._entries.values() if self.matches(e)]
+        words = self.filter_text.strip().casefold().split()
+        if words or self.problems_only:
+            shown = [e for e in self._entries.values() if self._matches(e, words)]
+        else:
+            shown = list(self._entries.values())
         if self.sort is SortKey.LAST_CHANGE:
             shown.sort(key=lambda e: (-(e.last_change or e.added_at), e.seq))
         elif self.sort is SortKey.STATUS:

@@ -343,3 +343,27 @@ async def test_a_body_that_is_not_utf8_is_a_row_error_and_polling_goes_on(clock)
                 assert app.is_running
         finally:
             await client.aclose()
+
+
+async def test_a_sorted_list_holds_its_order_while_the_cursor_moves(sim, clock):
+    slow = [Step(0, "sent"), Step(60, "delivered")]
+    ids = [sim.create_request("sms", [f"+97150000{n:04d}"], slow) for n in range(6)]
+    late = sim.create_request("sms", ["+971509999999"], [Step(0, "sent"), Step(5, "delivered")])
+    app = build(sim, clock, ids=[Target(i, "sms") for i in [*ids, late]])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        await pilot.press("s")  # sort: last change
+        await idle(pilot, app)
+        table = app.screen.query_one(WatchlistTable)
+        before = table.order
+        await pilot.press("down")  # the user is moving through the list
+        clock.advance(6)  # `late` changes: sorted by last change, it belongs on top
+        await until(pilot, lambda: entry(app, late).latest_status == "delivered")
+        app.screen._last_full = 0.0  # the last pass over the whole list: long ago
+        app.screen._flush_view()  # the redraw poll news asks for
+        await pilot.pause()
+        assert table.order == before  # held: no row jumped from under the cursor
+        assert "delivered" in (list_row(app, late) or "")  # but its row says what changed
+        app.screen.flush_all()  # the hold is over
+        await pilot.pause()
+        assert table.order[0] == late

@@ -69,8 +69,8 @@ async def idle(pilot: Pilot[Any], app: D7App) -> None:
     # was taken, so that the flush below draws it (else a redraw timer would, a moment later).
     await until(pilot, lambda: not app._news)
     screen = app.screen
-    flush = getattr(screen, "_flush_view", None)
-    if flush is not None and getattr(screen, "_dirty", None):
+    flush = getattr(screen, "flush_all", None)
+    if flush is not None and (getattr(screen, "_dirty", None) or screen._full_timer is not None):
         flush()
     await pilot.pause()
 

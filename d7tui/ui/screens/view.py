@@ -24,7 +24,7 @@ from d7tui.ui.widgets.detail import DetailPane
 from d7tui.ui.widgets.filter_bar import FilterBar
 from d7tui.ui.widgets.status_line import PollerView, StatusLine, status_parts
 from d7tui.ui.widgets.watchlist_table import RenderContext, WatchlistTable
-from d7tui.watchlist import Entry, Totals
+from d7tui.watchlist import Entry, SortKey, Totals
 
 if TYPE_CHECKING:
     from d7tui.ui.app import D7App
@@ -33,6 +33,13 @@ WIDE_AT = 140  # columns from which the detail sits right of the list instead of
 SHORT_BELOW = 28  # rows under which the stacked layout leaves the timeline to the detail view
 FLASH_SECONDS = 2.0
 VIEW_INTERVAL = 0.2  # seconds between two redraws caused by poll results
+# Seconds between two passes over the whole list for poll results: the order (when sorted by
+# last change or status), the filter and the totals. Changed rows redraw in place meanwhile;
+# a list of 10,000 re-sorted and counted on every redraw kept keys waiting (BENCHMARKS.md).
+FULL_VIEW_INTERVAL = 1.0
+# Seconds a sorted list keeps its order after the cursor last moved: rows do not jump away
+# from under a user moving through them, and keys are not kept waiting by a re-sort.
+HOLD_ORDER = 1.5
 EMPTY_HINT = (
     "Nothing watched yet.\n\n"
     "Press a to add a request id (or paste several), ? for every key.\n"
@@ -51,6 +58,9 @@ class MonitorView(Screen[None]):
         self._dirty: set[str] = set()  # rows poll news changed, not redrawn yet
         self._last_view = 0.0
         self._view_timer: Timer | None = None
+        self._last_full = 0.0
+        self._full_timer: Timer | None = None
+        self._moved_at = 0.0  # monotonic time the cursor last moved
         self._alerts = AlertGate()
         self._alerts_timer: Timer | None = None
 
@@ -112,6 +122,10 @@ class MonitorView(Screen[None]):
         the order did not change)."""
         watchlist = self.d7app.watchlist
         ctx = self.render_context()
+        self._last_full = time.monotonic()
+        if self._full_timer is not None:
+            self._full_timer.stop()
+            self._full_timer = None
         self._shown = watchlist.visible()
         self._totals = None  # the model changed: counted again for the status line
         table = self.query_one(WatchlistTable)
@@ -217,7 +231,39 @@ class MonitorView(Screen[None]):
         self._view_timer = None
         self._last_view = time.monotonic()
         changed, self._dirty = self._dirty, set()
-        self.refresh_all(changed)
+        wait = self._full_wait(self._last_view)
+        if wait <= 0:
+            self.refresh_all(changed)
+            return
+        # The rows in place, now; their order, the filter and the totals within a second.
+        ctx = self.render_context()
+        self.query_one(WatchlistTable).sync(self._shown, ctx, changed)
+        self._show_detail(ctx)
+        if self._full_timer is None:
+            self._full_timer = self.set_timer(wait, self._full_due, name="d7tui-full-view")
+
+    def _full_wait(self, now: float) -> float:
+        """Seconds until the whole list may be passed over again for poll results."""
+        wait = self._last_full + FULL_VIEW_INTERVAL - now
+        if self.d7app.watchlist.sort is not SortKey.ADDED:
+            wait = max(wait, self._moved_at + HOLD_ORDER - now)
+        return wait
+
+    def _full_due(self) -> None:
+        self._full_timer = None
+        wait = self._full_wait(time.monotonic())
+        if wait > 0:  # the cursor moved meanwhile: later
+            self._full_timer = self.set_timer(wait, self._full_due, name="d7tui-full-view")
+        else:
+            self.flush_all()
+
+    def flush_all(self) -> None:
+        """Everything poll results changed, on screen now (order, filter and totals too)."""
+        changed, self._dirty = self._dirty, set()
+        if self._view_timer is not None:
+            self._view_timer.stop()
+            self._view_timer = None
+        self.refresh_all(changed)  # rows drawn in place before were drawn then
 
     def _alert(self, alerts: list[Alert]) -> None:
         if not alerts:
@@ -268,6 +314,7 @@ class MonitorView(Screen[None]):
 
     @on(DataTable.RowHighlighted, "#watchlist")
     def _row_highlighted(self) -> None:
+        self._moved_at = time.monotonic()
         self._show_detail(self.render_context())
 
     @on(DataTable.RowSelected, "#watchlist")

@@ -3,10 +3,11 @@
 Flashing: the whole row gets a background for a moment while its cells keep their own colours
 (a changed cell's text keeps its phase colour and symbol).
 
-Many rows: DataTable keys its row order and its line offsets by a counter that every cell update
-bumps, so at 10,000 rows each update cost a pass over every row (measured: half a second a
-second of polling, and keys waiting behind it). Here both are kept until rows are added,
-removed or cleared, many cells are updated for one invalidation (`update_cells`), and the
+Many rows: DataTable keys its row order, its line offsets and every rendered cell by a counter
+that every cell update bumps, so at 10,000 rows each update cost a pass over every row and a
+re-render of every cell on screen (measured: half a second a second of polling, and keys
+waiting behind it). Here the order and offsets are kept until rows are added, removed or
+cleared, `update_cells` updates many cells and forgets only their rows' renders, and the
 per-cell measuring DataTable does for auto-width columns is skipped when no column is one.
 Textual is pinned exactly: this leans on its 8.2.8 internals.
 """
@@ -59,17 +60,28 @@ class FlashingTable(DataTable[Text]):
     def update_cells(self, cells: Iterable[tuple[str, str, Text]]) -> None:
         """update_cell for many (row key, column key, value) at once: one invalidation of the
         rendered lines and one refresh, whatever the number."""
-        changed = False
+        rows: set[RowKey] = set()
         for row_key, column_key, value in cells:
-            self._data[RowKey(row_key)][ColumnKey(column_key)] = value
-            changed = True
-        if changed:
-            self._update_count += 1
+            key = RowKey(row_key)
+            self._data[key][ColumnKey(column_key)] = value
+            rows.add(key)
+        if rows:
+            self._forget_rendered(rows)
             self.refresh()
+
+    def _forget_rendered(self, rows: set[RowKey]) -> None:
+        """Drop what was rendered of these rows only. update_cell bumps the update count
+        instead, which re-renders every cell on screen: a second's ages cost a key press."""
+        for cache in (self._cell_render_cache, self._row_render_cache):
+            for key in [k for k in cache.keys() if k[0] in rows]:  # noqa: SIM118 (not a dict)
+                cache.discard(key)
+        self._row_renderable_cache.clear()  # keyed by row index: cheap to make again
+        self._line_cache.clear()
 
     def reorder(self, keys: Sequence[str]) -> None:
         """The same rows in a new order (what `sort` does, without asking every cell)."""
-        self._row_locations = TwoWayDict({RowKey(key): i for i, key in enumerate(keys)})
+        row_keys = {row_key.value: row_key for row_key in self.rows}  # the table's own keys
+        self._row_locations = TwoWayDict({row_keys[key]: i for i, key in enumerate(keys)})
         self._rows_changed()
         self._update_count += 1
         self.refresh()

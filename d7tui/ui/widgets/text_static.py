@@ -23,6 +23,13 @@ class TextStatic(Static):
         if text.plain == old.plain and text.spans == old.spans and text.style == old.style:
             return
         self._text = text
+        if not self.display:
+            # Hidden (the recipient's fields outside the detail): no layout for what is not
+            # shown; showing it lays it out. Without this, every key asked for a whole-screen
+            # layout, as a hidden widget has no width to measure the text against.
+            self.update(text, layout=False)
+            self._height = -1
+            return
         width = self.content_size.width or self.size.width
         height = len(text.wrap(self.app.console, width)) if width > 0 else -1
         self.update(text, layout=height != self._height or height < 0)
