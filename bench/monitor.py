@@ -225,7 +225,7 @@ def run(args: argparse.Namespace) -> Result:
             term.key("s")  # back to the order added
         else:
             sorted_latencies = []
-        polled = sim_stats(base_url).get("requests", 0) - requests_before
+        polled = sim_stats(base_url).get("requests", 0) - requests_before - 1  # less this one
         memory = proc_status(pid)
         say(f"key latencies (ms): {sorted(round(x * 1000) for x in latencies)}")
         say(f"memory: {memory}")
@@ -269,7 +269,7 @@ def run(args: argparse.Namespace) -> Result:
             settle_seconds=settled,
             idle_seconds=t1 - t0,
             idle_cpu=cpu1 - cpu0,
-            idle_requests=req1 - req0,
+            idle_requests=req1 - req0 - 1,  # the simulator counts the second stats request too
         )
     finally:
         term.close()
