@@ -179,12 +179,16 @@ def main() -> int:
             f"{r.cpu * 1000 / r.ids:.2f} | {ideal:.2f} | {r.wall / ideal:.2f}x | "
             f"{'-' if r.connections is None else r.connections} | {'yes' if r.ok else 'NO'} |"
         )
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        with args.out.open("a", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+    publish("\n".join(lines), args.out)
     return 0
+
+
+def publish(text: str, out: Path | None) -> None:
+    """Print the table, and append it to `out` when given."""
+    print(text)
+    if out:
+        with out.open("a", encoding="utf-8") as fh:
+            fh.write(text + "\n")
 
 
 if __name__ == "__main__":

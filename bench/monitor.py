@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fanout import TOKEN, create_ids, sim_stats, start_simulator
+from fanout import TOKEN, create_ids, publish, sim_stats, start_simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -343,11 +343,7 @@ def main() -> int:
     args = parser.parse_args()
     if shutil.which("tmux") is None:
         raise SystemExit("bench/monitor.py needs tmux (apt-get install tmux)")
-    text = report(run(args), args)
-    print(text)
-    if args.out:
-        with args.out.open("a", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+    publish(report(run(args), args), args.out)
     return 0
 
 

@@ -1,10 +1,29 @@
-"""Every test gets its own data directory: nothing a test runs may touch the user's store."""
+"""Every test gets its own data directory: nothing a test runs may touch the user's store. The
+screen tests share a manual clock and a simulator whose time is that clock (a module that needs
+another simulator defines its own `sim`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ui_kit import start_simulator
+
+from d7tui.clock import ManualClock
+from d7tui.simulator import Simulator
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def sim(clock: ManualClock) -> Iterator[Simulator]:
+    simulator = start_simulator(clock)
+    yield simulator
+    simulator.stop()
 
 
 @pytest.fixture(autouse=True)

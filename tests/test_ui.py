@@ -4,10 +4,9 @@ the test's clock), so nothing here sleeps to synchronise."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
-import pytest
 from textual import events
 from ui_kit import (
     entry,
@@ -15,7 +14,6 @@ from ui_kit import (
     list_lines,
     screen_text,
     sim_settings,
-    start_simulator,
     toasts,
     until,
 )
@@ -34,18 +32,6 @@ from d7tui.ui.widgets.watchlist_table import WatchlistTable
 
 SIZE = (120, 40)
 DELIVERS = [Step(0, "accepted"), Step(4, "delivered")]
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def sim(clock: ManualClock) -> Iterator[Simulator]:
-    simulator = start_simulator(clock)
-    yield simulator
-    simulator.stop()
 
 
 def create(sim: Simulator, channel: str, *recipients: str, script: Any = None, **kw: Any) -> str:

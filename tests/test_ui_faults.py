@@ -10,14 +10,14 @@ import os
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from httpstub import HttpStub, Reply
 from textual import events
-from ui_kit import entry, idle, list_lines, screen_text, sim_settings, start_simulator, until
+from ui_kit import entry, idle, list_lines, screen_text, sim_settings, until
 
 from d7tui.channels.status import StatusClient
 from d7tui.client import Engine, RetryPolicy
@@ -35,18 +35,6 @@ from d7tui.ui.widgets.watchlist_table import WatchlistTable
 
 SIZE = (120, 40)
 DELIVERS = [Step(0, "accepted"), Step(4, "delivered")]
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def sim(clock: ManualClock) -> Iterator[Simulator]:
-    simulator = start_simulator(clock)
-    yield simulator
-    simulator.stop()
 
 
 @pytest.fixture
@@ -119,23 +107,32 @@ async def test_quitting_while_a_request_hangs_does_not_wait_for_it(
         await client.aclose()
 
 
+async def status_against(
+    stub: HttpStub, tmp_path: Path, request_id: str
+) -> asyncio.subprocess.Process:
+    """`d7tui status` of one id in its own process, asking `stub`."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "d7tui", "status", "--channel", "sms", request_id),
+        env={
+            "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+            "HOME": str(tmp_path),
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            "XDG_DATA_HOME": str(tmp_path / "data"),
+            "D7_API_TOKEN": "never-shown-token",
+            "D7_BASE_URL": stub.base_url,
+        },
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
 async def test_d7tui_status_against_a_silent_server_says_timed_out(
     silent: HttpStub, tmp_path: Path
 ) -> None:
     (tmp_path / "config" / "d7tui").mkdir(parents=True)
     (tmp_path / "config" / "d7tui" / "config.toml").write_text("timeout = 0.3\n")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "d7tui",
-        "status",
-        "--channel",
-        "sms",
-        rid(2),
-        env={**_env(tmp_path), "D7_BASE_URL": silent.base_url},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await status_against(silent, tmp_path, rid(2))
     _out, err = await proc.communicate()
     assert proc.returncode == 5
     lines = err.decode().splitlines()
@@ -146,33 +143,12 @@ async def test_d7tui_status_against_a_silent_server_says_timed_out(
 async def test_ctrl_c_ends_d7tui_status_while_the_server_is_silent(
     silent: HttpStub, tmp_path: Path
 ) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "d7tui",
-        "status",
-        "--channel",
-        "sms",
-        rid(3),
-        env={**_env(tmp_path), "D7_BASE_URL": silent.base_url},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await status_against(silent, tmp_path, rid(3))
     await silent.wait_requests(1)  # asked, and waiting for an answer that never comes
     proc.send_signal(signal.SIGINT)  # as Ctrl-C sends it
     _out, err = await proc.communicate()
     assert proc.returncode == 130
     assert "Traceback" not in err.decode()
-
-
-def _env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "D7_API_TOKEN": "never-shown-token",
-    }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ one-time reports to the first. Driven against the simulator over loopback, as te
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +25,6 @@ from d7tui.ui.widgets.watchlist_table import WatchlistTable
 SIZE = (120, 40)
 DELIVERS = [Step(0, "accepted"), Step(4, "delivered")]
 INFOBIP_DELIVERS = [Step(0, "PENDING_ACCEPTED"), Step(3, "DELIVERED_TO_HANDSET")]
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def sim(clock: ManualClock) -> Iterator[Simulator]:
-    simulator = start_simulator(clock)
-    yield simulator
-    simulator.stop()
 
 
 @pytest.fixture
