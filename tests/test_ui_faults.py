@@ -26,7 +26,7 @@ from d7tui.config import Settings
 from d7tui.models import IdKind, Target
 from d7tui.poller import PollConfig
 from d7tui.safety import Secret
-from d7tui.simulator import Simulator, Step
+from d7tui.simulator import Faults, Simulator, Step
 from d7tui.simulator.hostile import HOSTILE, MEGABYTE
 from d7tui.ui.app import D7App, make_app
 from d7tui.ui.screens.add import AddDialog
@@ -343,3 +343,61 @@ async def test_a_sorted_list_holds_its_order_while_the_cursor_moves(sim, clock):
         app.screen.flush_all()  # the hold is over
         await pilot.pause()
         assert table.order[0] == late
+
+
+# ---------------------------------------------------------------------------------------------
+# A minute of faults, on screen
+
+
+async def test_a_minute_of_faults_on_screen_rows_say_why_and_nothing_is_lost(sim, clock):
+    script = [Step(0, "sent"), Step(45, "delivered"), Step(110, "read")]
+    ids = [sim.create_request("whatsapp", [f"+9190617{n:05d}"], script) for n in range(8)]
+    fast = RetryPolicy(attempts=3, base=0.005, cap=0.02, max_retry_after=0.05)
+    client = StatusClient(sim_settings(sim), Engine(policy=fast, timeout=2.0))
+    app = build(sim, clock, ids=[Target(i, "whatsapp") for i in ids], client=client)
+
+    async def step(pilot: Any, seconds: int) -> None:
+        for _ in range(seconds):
+            await idle(pilot, app)
+            clock.advance(1)  # the simulator's time is this clock
+
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await step(pilot, 3)
+            sim.set_faults(
+                Faults(
+                    error_rate=0.3, burst_every=40, burst_len=8, retry_after=0.05,
+                    malformed_rate=0.1, seed=4,
+                )
+            )  # fmt: skip
+            before = sim.request_count
+            said: set[str] = set()
+            for _ in range(60):
+                await step(pilot, 1)
+                for request_id in ids:
+                    row = list_row(app, request_id) or ""
+                    error = entry(app, request_id).error
+                    if error is not None:  # the row says why it is not fresh
+                        said.add(entry(app, request_id).status_text())
+                        assert entry(app, request_id).status_text() in row
+            assert said <= {"unreachable", "rate limited", "bad answer"} and said
+            # Backoff held the rate down: fewer than every id's 3 tries every 2 s.
+            assert sim.request_count - before < len(ids) * 30 * fast.attempts
+            assert app.is_running
+
+            sim.set_faults(Faults())
+            await step(pilot, 150)
+            await idle(pilot, app)
+            assert all(entry(app, i).error is None for i in ids)
+            assert all(entry(app, i).latest_status == "read" for i in ids)
+            # Every change the simulator logged is in the rows' timelines.
+            truth = sorted((c.msg_id, c.new) for c in sim.changes if c.old is not None)
+            seen = sorted(
+                (t.recipient_key, t.new_status)
+                for i in ids
+                for t in entry(app, i).timeline
+                if t.old_status is not None
+            )
+            assert len(truth) == len(ids) * 2 and seen == truth
+    finally:
+        await client.aclose()
