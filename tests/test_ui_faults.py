@@ -401,3 +401,37 @@ async def test_a_minute_of_faults_on_screen_rows_say_why_and_nothing_is_lost(sim
             assert len(truth) == len(ids) * 2 and seen == truth
     finally:
         await client.aclose()
+
+
+async def test_the_tables_kept_row_order_follows_every_change_of_rows() -> None:
+    from rich.text import Text
+    from textual.app import App, ComposeResult
+
+    from d7tui.ui.widgets.flashing_table import FlashingTable
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield FlashingTable()
+
+    def keys(table: FlashingTable) -> list[str]:
+        shown = [str(row.key.value) for row in table.ordered_rows]
+        assert len(table._y_offsets) == len(shown)  # the line offsets agree with the order
+        return shown
+
+    app = One()
+    async with app.run_test():
+        table = app.query_one(FlashingTable)
+        table.add_column("x", key="x")
+        for key in "cab":
+            table.add_row(Text(key), key=key)
+        assert keys(table) == ["c", "a", "b"]
+        table.sort("x", key=lambda cell: cell.plain)
+        assert keys(table) == ["a", "b", "c"]
+        table.reorder(["b", "c", "a"])
+        assert keys(table) == ["b", "c", "a"]
+        table.remove_row("c")
+        assert keys(table) == ["b", "a"]
+        table.update_cells([("a", "x", Text("A"))])
+        assert keys(table) == ["b", "a"] and table.get_cell("a", "x").plain == "A"
+        table.clear()
+        assert keys(table) == []

@@ -15,6 +15,7 @@ Textual is pinned exactly: this leans on its 8.2.8 internals.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from rich.style import Style
 from rich.text import Text
@@ -119,6 +120,11 @@ class FlashingTable(DataTable[Text]):
     def clear(self, columns: bool = False) -> FlashingTable:
         self._rows_changed()
         super().clear(columns)
+        self._rows_changed()
+        return self
+
+    def sort(self, *columns: ColumnKey | str, **kwargs: Any) -> FlashingTable:
+        super().sort(*columns, **kwargs)
         self._rows_changed()
         return self
 
