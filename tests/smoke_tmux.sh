@@ -81,3 +81,17 @@ tmux_ kill-session -t "$session"
 gone() { ! kill -0 "$pid" 2>/dev/null; }
 wait_for 10 "d7tui (pid $pid) to exit once its terminal is gone" gone
 echo "smoke: the app exited when its terminal went away"
+
+# Once more with the add dialog open: its blinking cursor keeps writing to the terminal after it
+# is gone, which used to leave the app blocked on Textual's output queue, alive and unkillable
+# by SIGTERM.
+tmux_ new-session -d -s "$session-dialog" -x 100 -y 30 "TERM=xterm-256color exec '$bin' --demo"
+session="$session-dialog"
+wait_for 30 "rows (third run)" has_rows
+tmux_ send-keys -t "$session" a
+has_dialog() { screen | grep -q "Watch request ids"; }
+wait_for 10 "the add dialog" has_dialog
+pid=$(tmux_ list-panes -t "$session" -F '#{pane_pid}')
+tmux_ kill-session -t "$session"
+wait_for 10 "d7tui (pid $pid) to exit once its terminal is gone, a dialog open" gone
+echo "smoke: the app exited when its terminal went away with a dialog open"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.app import App, SystemCommand
+from textual.driver import Driver
 from textual.screen import Screen
 
 from d7tui.clock import Clock, SystemClock
@@ -26,6 +27,7 @@ from d7tui.poller import Fetcher, PollConfig, Poller, PollUpdate, Watch, WatchSt
 from d7tui.safety import Secret, one_line
 from d7tui.store import StoreError
 from d7tui.store.db import DB_NAME
+from d7tui.ui import terminal
 from d7tui.ui.bindings import MONITOR_KEYS
 from d7tui.ui.memory import Memory, Remembered, ReportsReadOnly
 from d7tui.ui.messages import PollerStopped, PollNews
@@ -101,6 +103,9 @@ class D7App(App[int]):
             self.sub_title = "demo: the built-in simulator, no account needed"
 
     # -- life cycle --------------------------------------------------------------------------
+
+    def get_driver_class(self) -> type[Driver]:
+        return terminal.driver_class(super().get_driver_class())
 
     def get_default_screen(self) -> Screen[Any]:
         self._main = MainScreen()
