@@ -20,6 +20,18 @@ class ErrorKind(StrEnum):
     PROTOCOL = "protocol"
 
 
+# Errors by how much a user needs to see them: the order `auto` picks the one error to show when
+# every channel failed, and the order the status line counts them in.
+ERROR_PRIORITY = (
+    ErrorKind.AUTH,
+    ErrorKind.RATE_LIMITED,
+    ErrorKind.UNREACHABLE,
+    ErrorKind.PROTOCOL,
+    ErrorKind.API,
+    ErrorKind.NOT_FOUND,
+)
+
+
 class ChannelError(Exception):
     kind: ErrorKind = ErrorKind.API
 

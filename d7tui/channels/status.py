@@ -9,9 +9,9 @@ from urllib.parse import quote
 
 from d7tui.channels import d7, infobip
 from d7tui.channels.errors import (
+    ERROR_PRIORITY,
     AuthError,
     ChannelError,
-    ErrorKind,
     NotFound,
     ProtocolError,
 )
@@ -33,16 +33,6 @@ from d7tui.models import (
 ReportSink = Callable[[str, bytes], Awaitable[None] | None]
 
 MAX_DRAIN_PAGES = 50  # 50,000 reports per pull at most; the rest waits for the next poll
-
-# When `auto` fails everywhere, the error the user most needs to see.
-_ERROR_RANK = [
-    ErrorKind.AUTH,
-    ErrorKind.RATE_LIMITED,
-    ErrorKind.UNREACHABLE,
-    ErrorKind.PROTOCOL,
-    ErrorKind.API,
-    ErrorKind.NOT_FOUND,
-]
 
 
 class StatusClient:
@@ -130,7 +120,7 @@ class StatusClient:
                 raise result
         if all(isinstance(e, NotFound) for e in errors):
             raise NotFound("auto", "request id not found on sms, whatsapp or viber", status=404)
-        errors.sort(key=lambda e: _ERROR_RANK.index(e.kind))
+        errors.sort(key=lambda e: ERROR_PRIORITY.index(e.kind))
         raise errors[0]
 
     # -- Infobip -------------------------------------------------------------------------------

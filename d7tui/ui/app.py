@@ -10,7 +10,7 @@ import signal
 import sys
 import tempfile
 import termios
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -250,12 +250,24 @@ class D7App(App[int]):
 
     def start_polling(self) -> None:
         self._polling = True
+        self.background(self._run_poller(), "poller", "polls every watched id on its schedule")
+
+    def background(
+        self,
+        work: Coroutine[Any, Any, object],
+        name: str,
+        description: str,
+        *,
+        exclusive: bool = True,
+    ) -> None:
+        """Run `work` as a worker of its own name (`exclusive`: a new one replaces a running
+        one); a failure is the worker's to report, never the end of the app."""
         self.run_worker(
-            self._run_poller(),
-            name="poller",
-            group="poller",
-            description="polls every watched id on its schedule",
-            exclusive=True,
+            work,
+            name=name,
+            group=name,
+            description=description,
+            exclusive=exclusive,
             exit_on_error=False,
         )
 
@@ -378,25 +390,17 @@ class D7App(App[int]):
 
     def _archive_check(self) -> None:
         self._take_over_reports()
-        self.run_worker(
-            self.archive_finished(),
-            name="archive",
-            group="archive",
-            description="moves long-finished requests to the archive",
-            exclusive=True,
-            exit_on_error=False,
+        self.background(
+            self.archive_finished(), "archive", "moves long-finished requests to the archive"
         )
 
     def _pick_up_check(self) -> None:
         if self.memory is None or not self._begun:
             return
-        self.run_worker(
+        self.background(
             self.pick_up_added(),
-            name="pick-up",
-            group="pick-up",
-            description="watches ids added with `d7tui add` while the monitor runs",
-            exclusive=True,
-            exit_on_error=False,
+            "pick-up",
+            "watches ids added with `d7tui add` while the monitor runs",
         )
 
     async def pick_up_added(self) -> int:

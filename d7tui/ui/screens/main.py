@@ -114,12 +114,8 @@ class MainScreen(MonitorView):
         )
 
     def action_export(self) -> None:
-        self.app.run_worker(
-            self._export(),
-            name="export",
-            group="export",
-            description="writes the store to a JSON file",
-            exit_on_error=False,
+        self.d7app.background(
+            self._export(), "export", "writes the store to a JSON file", exclusive=False
         )
 
     async def _export(self) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from d7tui.channels.errors import ErrorKind
+from d7tui.channels.errors import ERROR_PRIORITY
 from d7tui.models import Phase
 from d7tui.ui.format import costs_text, format_clock, format_in, format_interval, phase_counts_text
 from d7tui.ui.widgets.text_static import TextStatic
@@ -66,14 +66,7 @@ def status_parts(
         parts.append(Text("✓ all final: nothing to poll", style=colours[Phase.DELIVERED]))
     errors = [
         f"{count} {ERROR_LABEL[kind]}"
-        for kind in (
-            ErrorKind.AUTH,
-            ErrorKind.RATE_LIMITED,
-            ErrorKind.UNREACHABLE,
-            ErrorKind.PROTOCOL,
-            ErrorKind.API,
-            ErrorKind.NOT_FOUND,
-        )
+        for kind in ERROR_PRIORITY
         if (count := totals.errors.get(kind, 0))
     ]
     if errors:
