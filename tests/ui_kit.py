@@ -70,7 +70,7 @@ async def idle(pilot: Pilot[Any], app: D7App) -> None:
     await until(pilot, lambda: not app._news)
     screen = app.screen
     flush = getattr(screen, "flush_all", None)
-    if flush is not None and (getattr(screen, "_dirty", None) or screen._full_timer is not None):
+    if flush is not None:
         flush()
     await pilot.pause()
 

@@ -113,11 +113,10 @@ class WatchlistTable(FlashingTable):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
         self._order: list[str] = []
-        self._cells: dict[str, tuple[Text, ...]] = {}  # what each row holds now
         # What each row was drawn from, and the cells drawn (kept for rows a filter hides, so
         # that clearing the filter costs no redraw): a row is redrawn only when its key moves.
-        self._drawn: dict[str, tuple[object, ...]] = {}
-        self._cache: dict[str, tuple[Text, ...]] = {}
+        # A row in the table holds its cells here (or BLANK_ROW, before it was ever drawn).
+        self._drawn: dict[str, tuple[tuple[object, ...], tuple[Text, ...]]] = {}
         self._widths = {key: width for key, _, width in COLUMNS}
         self._synced: list[Entry] | None = None  # the list last synced
         self._entries: dict[str, Entry] = {}  # its entries, by id
@@ -171,20 +170,21 @@ class WatchlistTable(FlashingTable):
         age = format_age(ctx.now - (entry.last_change or entry.added_at))
         return (entry.version, age, ctx.colours_key)
 
-    def _cells_for(self, entry: Entry, ctx: RenderContext) -> tuple[Text, ...] | None:
-        """The row's cells if they differ from what was last drawn for it, else None."""
+    def _redraw(
+        self, entry: Entry, ctx: RenderContext
+    ) -> tuple[tuple[Text, ...] | None, tuple[Text, ...]] | None:
+        """(the cells drawn before, the new ones) if they may differ, else None."""
         key = self._draw_key(entry, ctx)
-        if self._drawn.get(entry.request_id) == key:
+        drawn = self._drawn.get(entry.request_id)
+        if drawn is not None and drawn[0] == key:
             return None
-        self._drawn[entry.request_id] = key
         cells = row_cells(entry, ctx)
-        self._cache[entry.request_id] = cells
-        return cells
+        self._drawn[entry.request_id] = (key, cells)
+        return (drawn[1] if drawn else None), cells
 
     def forget(self, request_id: str) -> None:
         """The request is no longer watched: drop what was drawn for it."""
         self._drawn.pop(request_id, None)
-        self._cache.pop(request_id, None)
 
     def sync(
         self,
@@ -229,14 +229,13 @@ class WatchlistTable(FlashingTable):
             if request_id not in self._stale:
                 continue
             self._stale.discard(request_id)
-            cells = self._cells_for(self._entries[request_id], self._ctx)
-            if cells is None:
+            redrawn = self._redraw(self._entries[request_id], self._ctx)
+            if redrawn is None:
                 continue
-            old = self._cells.get(request_id)
+            old, cells = redrawn
             for i, cell in enumerate(cells):
                 if old is None or _signature(old[i]) != _signature(cell):
                     updates.append((request_id, COLUMN_KEYS[i], cell))
-            self._cells[request_id] = cells
         self.update_cells(updates)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
@@ -256,14 +255,12 @@ class WatchlistTable(FlashingTable):
         old_row, screen_offset = self.cursor_row, self.cursor_row - int(self.scroll_y)
         with self.app.batch_update():
             self.clear()
-            self._cells = {}
             self._order = []
             for entry in entries:
                 # What was drawn for it last, if anything: drawn again once in view.
-                cells = self._cache.get(entry.request_id, BLANK_ROW)
-                self.add_row(*cells, key=entry.request_id)
+                drawn = self._drawn.get(entry.request_id)
+                self.add_row(*(drawn[1] if drawn else BLANK_ROW), key=entry.request_id)
                 self._order.append(entry.request_id)
-                self._cells[entry.request_id] = cells
             self._stale = set(self._order)
         self._keep_place(keep, old_row, screen_offset)
 
