@@ -121,10 +121,15 @@ def error_detail(body: bytes) -> tuple[str | None, str]:
     return None, one_line(as_text(data) or "", 160) if data is not None else ""
 
 
+def error_said(body: bytes) -> str:
+    """What a D7 error body says, in one line: its code and message."""
+    code, message = error_detail(body)
+    return f"{code}: {message}" if code and message else code or message or "no detail"
+
+
 def http_error(channel: Channel, status: int, body: bytes) -> ChannelError:
     """The typed error for a non-200 D7 answer (429/5xx never reach here: the engine owns them)."""
-    code, message = error_detail(body)
-    said = f"{code}: {message}" if code and message else code or message or "no detail"
+    said = error_said(body)
     if status in (401, 403):
         return AuthError(channel.value, TOKEN_SETTING, status=status)
     if status == 404:
