@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+from d7tui.explain import explain
 from d7tui.models import Channel, IdKind, RequestStatus, Transition
 from d7tui.store import Store, StoredState, WatchRecord, Which, codec
 
@@ -50,9 +51,11 @@ EXPORT_VERSION = 1
 _WATCH = ("request_id", "channel", "id_kind", "label", "note", "added_at", "resolved_channel")
 _STATE = ("archived_at", "state_channel", "observed_at", "changed_at", "final_since")
 _RECIPIENT = ("position", *(c for c in codec.RECIPIENT_COLUMNS if c != "fields"), "fields")
+# What d7tui reads in a recipient's status (d7tui.explain): derived, so never read back.
+_EXPLAINED = ("outcome", "explanation", "next_step")
 _TRANSITION = ("at", "recipient_key", "old_status", "new_status", "old_phase", "new_phase")
 CSV_COLUMNS: tuple[str, ...] = tuple(
-    dict.fromkeys(("record", *_WATCH, *_STATE, *_RECIPIENT, *_TRANSITION))
+    dict.fromkeys(("record", *_WATCH, *_STATE, *_RECIPIENT, *_EXPLAINED, *_TRANSITION))
 )
 _TIMES = {"added_at", "archived_at", "observed_at", "changed_at", "final_since", "at"}
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
@@ -190,12 +193,7 @@ def _write_json(contents: _Contents, out: TextIO, exported_at: float) -> None:
         "d7tui_export": EXPORT_VERSION,
         "exported_at": exported_at,
         "watchlist": [_watch_dict(w, contents.states.get(w.request_id)) for w in contents.watches],
-        "recipients": [
-            {"request_id": w.request_id, "position": i, **codec.recipient_to_dict(r)}
-            for w in contents.watches
-            if w.request_id in contents.states
-            for i, r in enumerate(contents.states[w.request_id].state.recipients)
-        ],
+        "recipients": list(_recipients_json(contents)),
         "transitions": [
             codec.transition_to_dict(t)
             for w in contents.watches
@@ -205,6 +203,19 @@ def _write_json(contents: _Contents, out: TextIO, exported_at: float) -> None:
     # ASCII-only JSON: any terminal or pipe encoding takes it, and programs read it the same.
     json.dump(document, out, indent=1)
     out.write("\n")
+
+
+def _recipients_json(contents: _Contents) -> Iterator[dict[str, Any]]:
+    for w in contents.watches:
+        stored = contents.states.get(w.request_id)
+        for i, r in enumerate(stored.state.recipients if stored else ()):
+            explained = explain(stored.state.channel, r) if stored else None
+            yield {
+                "request_id": w.request_id,
+                "position": i,
+                **codec.recipient_to_dict(r),
+                "explanation": explained.to_json() if explained is not None else None,
+            }
 
 
 def read_json(text: str) -> Exported:
@@ -290,11 +301,21 @@ def _csv_rows(contents: _Contents) -> Iterator[dict[str, Any]]:
     for w in contents.watches:
         stored = contents.states.get(w.request_id)
         for i, r in enumerate(stored.state.recipients if stored else ()):
+            explained = explain(stored.state.channel, r) if stored else None
             yield {
                 "record": "recipient",
                 "request_id": w.request_id,
                 "position": i,
                 **codec.recipient_to_dict(r),
+                **(
+                    {
+                        "outcome": explained.outcome.value,
+                        "explanation": explained.meaning,
+                        "next_step": explained.next_step,
+                    }
+                    if explained is not None
+                    else {}
+                ),
             }
     for w in contents.watches:
         for t in contents.timelines.get(w.request_id, ()):
