@@ -204,12 +204,7 @@ def infobip_report(report: Report, text: Text = PLAIN, *, v3: bool = False) -> d
         _callback(item, m, text)
         item.update(_platform(m, v3=True))
         return item
-    item = {
-        "bulkId": m.owner,
-        "messageId": m.msg_id,
-        "to": text.ident(m.recipient, m.msg_id),
-        "from": _sender(m, text),
-    }
+    item = _v1_head(m, text)
     item.update(_times(m, report.at, count_key="smsCount"))
     item["mccMnc"] = country_of(m.recipient)[1]
     _callback(item, m, text)
@@ -237,18 +232,22 @@ def infobip_log(m: Message, text: Text = PLAIN, *, v3: bool = False) -> dict[str
             item["campaignReferenceId"] = m.extra["campaignReferenceId"]
         item["mccMnc"] = country_of(m.recipient)[1]
         return item
-    item = {
-        "bulkId": m.owner,
-        "messageId": m.msg_id,
-        "to": text.ident(m.recipient, m.msg_id),
-        "from": _sender(m, text),
-        "text": text.free(str(m.extra.get("text", ""))),
-    }
+    item = _v1_head(m, text)
+    item["text"] = text.free(str(m.extra.get("text", "")))
     item.update(_times(m, m.done_at, count_key="smsCount"))
     item["mccmnc"] = country_of(m.recipient)[1]  # the legacy logs example spells it lower-case
     item.update(_price_status_error(m, step, text, v3=False))
     item.update(_platform(m, v3=False))
     return item
+
+
+def _v1_head(m: Message, text: Text) -> dict[str, object]:
+    return {
+        "bulkId": m.owner,
+        "messageId": m.msg_id,
+        "to": text.ident(m.recipient, m.msg_id),
+        "from": _sender(m, text),
+    }
 
 
 def _sender(m: Message, text: Text) -> str:
