@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from d7tui.models import Channel, Phase, Recipient
+from d7tui.times import vendor_time
 
 # Seconds a recipient may wait for its confirmation before it is flagged "stuck?".
 DEFAULT_STUCK_AFTER: dict[str, float] = {
@@ -46,10 +46,10 @@ def waiting_since(recipient: Recipient, changed_at: float | None, added_at: floa
     message went out before, and never before a schedule time."""
     since = changed_at if changed_at is not None else added_at
     if recipient.phase is Phase.PENDING:
-        sent = _time(recipient.fields.get("sentAt"))
+        sent = vendor_time(recipient.fields.get("sentAt"))
         if sent is not None:
             since = min(since, sent)
-    scheduled = _time(recipient.schedule_time)
+    scheduled = vendor_time(recipient.schedule_time)
     if scheduled is not None:
         since = max(since, scheduled)
     return since
@@ -118,20 +118,6 @@ def count_stuck(
     if limit <= 0:
         return 0
     return sum(1 for since, _ in waiting if now - since >= limit)
-
-
-def _time(value: object) -> float | None:
-    """Unix time of an ISO-like timestamp (Infobip's `2019-11-09T16:00:00.000+0000`, D7's
-    schedule times); a time without a zone is UTC."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        when = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.timestamp()
 
 
 def _duration(seconds: float) -> str:
