@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from d7tui.channels.common import as_text, decode_json
-from d7tui.channels.d7 import TOKEN_SETTING, error_said
+from d7tui.channels.d7 import TOKEN_SETTING, describe_error
 from d7tui.channels.errors import ApiError, AuthError, ChannelError, ProtocolError
 from d7tui.models import Channel, IdKind
 from d7tui.safety import one_line
@@ -183,7 +183,7 @@ def parse_infobip_sent(raw: bytes) -> Sent:
 
 
 def d7_send_error(channel: Channel, status: int, raw: bytes) -> ChannelError:
-    said = error_said(raw)
+    said = describe_error(raw)
     if status in (401, 403):
         return AuthError(channel.value, TOKEN_SETTING, status=status)
     if status == 402:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from d7tui.simulator import bodies
+from d7tui.simulator.infobip_reads import error_reply, unauthorized
 from d7tui.simulator.sends import InfobipBatch, SendError, parse_infobip_v3_send
 from d7tui.simulator.server import Reply, Request
 from d7tui.simulator.world import World
@@ -108,6 +109,18 @@ def _json(status: int, data: object) -> Reply:
     return Reply(status, json.dumps(data, ensure_ascii=False).encode())
 
 
+def _bad_request(problem: str) -> Reply:
+    return error_reply(
+        400,
+        True,
+        "BAD_REQUEST",
+        problem,
+        code="E400",
+        description=problem,
+        action="Check the syntax, violations and adjust the request.",
+    )
+
+
 class AccountRoutes:
     """The balance and v3 send routes, beside the vendor API (which asks `classify` first)."""
 
@@ -145,7 +158,7 @@ class AccountRoutes:
                     "message": "Authentication failed. Please check your access token.",
                 }
                 return _json(401, {"detail": detail})
-            return _json(401, bodies.infobip_request_error("UNAUTHORIZED", "Invalid login details"))
+            return unauthorized(req.path.startswith("/sms/3/"))
 
         return check
 
@@ -159,10 +172,10 @@ class AccountRoutes:
         try:
             bulk_id, batches = parse_infobip_v3_send(req.body)
         except SendError as exc:
-            return _json(400, bodies.infobip_request_error("BAD_REQUEST", exc.msg))
+            return _bad_request(exc.msg)
         result = book_infobip(self.world, self.accounts, bulk_id, batches)
         if isinstance(result, str):
-            return _json(400, bodies.infobip_request_error("BAD_REQUEST", result))
+            return _bad_request(result)
         bulk, booked = result
         messages = [
             {
