@@ -147,17 +147,23 @@ async def test_a_second_monitor_leaves_the_reports_to_the_first(sim, clock, db):
             assert entry(second, sms).latest_status == "delivered"
 
 
-async def test_a_store_that_cannot_be_opened_is_said_and_the_monitor_runs(sim, clock, tmp_path):
+async def test_a_damaged_store_is_kept_aside_said_on_screen_and_a_new_one_remembers(
+    sim, clock, tmp_path
+):
     bad = tmp_path / "d7tui.sqlite3"
     bad.write_bytes(b"this is not a database at all, " * 200)
     rid = sim.create_request("sms", ["+971500000001"], DELIVERS)
     app = build(sim, clock, bad, [Target(rid)])
     async with app.run_test(size=SIZE) as pilot:
         await idle(pilot, app)
-        assert app.memory is None
+        assert app.memory is not None
         assert entry(app, rid).latest_status == "accepted"
-        text = screen_text(app)
-        assert "Not remembering this session" in text
+        text = " ".join(screen_text(app).split())  # the banner wraps the long line
+        assert "not a d7tui database" in text and "new, empty store" in text
+    [aside] = [p for p in tmp_path.iterdir() if p.name.startswith("d7tui.sqlite3.damaged-")]
+    assert aside.read_bytes() == b"this is not a database at all, " * 200
+    with Store.open(bad) as store:
+        assert [w.request_id for w in store.watches()] == [rid]
 
 
 async def test_e_exports_to_a_json_file_and_says_where(sim, clock, db):
