@@ -14,8 +14,9 @@ from pathlib import Path
 
 import platformdirs
 
-from d7tui.models import InfobipSource
+from d7tui.models import Channel, InfobipSource
 from d7tui.safety import Secret
+from d7tui.stuck import DEFAULT_STUCK_AFTER
 
 APP_NAME = "d7tui"
 DEFAULT_D7_BASE_URL = "https://api.d7networks.com"
@@ -45,6 +46,8 @@ class Settings:
     max_in_flight: int = 16
     timeout: float = 10.0
     bell: bool = True  # ring the terminal bell when a recipient fails
+    # Seconds per channel a recipient may wait for its confirmation before it is "stuck?".
+    stuck_after: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_STUCK_AFTER))
     # Warnings found while loading (e.g. a config file others can read); shown, never fatal.
     warnings: tuple[str, ...] = ()
 
@@ -95,7 +98,7 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
     env = os.environ if env is None else env
     path = config_path() if path is None else path
     data, warnings = _read_file(path)
-    known = {*_ENV, "infobip_source", "max_in_flight", "timeout", "bell"}
+    known = {*_ENV, "infobip_source", "max_in_flight", "timeout", "bell", "stuck_after"}
     for key in data:
         if key not in known:
             warnings.append(f"{path}: unknown key {key!r} ignored")
@@ -136,6 +139,7 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
     bell = data.get("bell", True)
     if not isinstance(bell, bool):
         raise ConfigError(f"{path}: key 'bell' must be true or false")
+    stuck_after = _stuck_after(data.get("stuck_after"), path, warnings)
     return Settings(
         d7_token=values["d7_api_token"],  # type: ignore[arg-type]
         # `is not None`: a present but falsy value (false, "", 0) is a mistake to name, not a default.
@@ -148,8 +152,39 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
         max_in_flight=in_flight,
         timeout=float(timeout),
         bell=bell,
+        stuck_after=stuck_after,
         warnings=tuple(warnings),
     )
+
+
+MAX_STUCK_MINUTES = 72 * 60  # the poller gives a request up after 72 hours anyway
+
+
+def _stuck_after(table: object, path: Path, warnings: list[str]) -> dict[str, float]:
+    """`[stuck_after]`: minutes per channel (0 = never flag), over the defaults."""
+    out = dict(DEFAULT_STUCK_AFTER)
+    if table is None:
+        return out
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"{path}: 'stuck_after' must be a table of minutes per channel, e.g. "
+            "[stuck_after] sms = 15"
+        )
+    for key, minutes in table.items():
+        if key not in {c.value for c in Channel}:
+            warnings.append(f"{path}: unknown channel {key!r} in [stuck_after] ignored")
+            continue
+        if (
+            not isinstance(minutes, int | float)
+            or isinstance(minutes, bool)
+            or not 0 <= minutes <= MAX_STUCK_MINUTES
+        ):
+            raise ConfigError(
+                f"{path}: key 'stuck_after.{key}' must be minutes from 0 (never) to "
+                f"{MAX_STUCK_MINUTES}"
+            )
+        out[key] = float(minutes) * 60.0
+    return out
 
 
 def write_config(values: Mapping[str, str | int | float], path: Path | None = None) -> Path:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 
 from d7tui.channels.errors import ChannelError
+from d7tui.explain import Explanation, explain
 from d7tui.models import Phase, Recipient, RequestStatus, Target
 
 PHASE_SYMBOL = {
@@ -97,7 +98,28 @@ def render_table(status: RequestStatus) -> str:
             ]
         )
     lines.extend(_table(rows))
+    lines.extend(_explanations(status))
     return "\n".join(lines)
+
+
+def _explanations(status: RequestStatus) -> list[str]:
+    """Each distinct explanation once, with the recipients it applies to: a bulk of a thousand
+    delivered messages reads as one paragraph, not a thousand."""
+    groups: dict[Explanation, list[Recipient]] = {}
+    for r in status.recipients:
+        explanation = explain(status.channel, r)
+        if explanation is not None:
+            groups.setdefault(explanation, []).append(r)
+    if not groups:
+        return []
+    lines = ["  what it means:"]
+    for explanation, recipients in groups.items():
+        who = [_cell(r.recipient) for r in recipients]
+        whom = ", ".join(who) if len(who) <= 3 else f"{len(who):,} recipients"
+        lines.append(f"    {explanation.code} ({whom}): {explanation.outcome.value}")
+        lines.append(f"      {explanation.meaning}")
+        lines.append(f"      Next: {explanation.next_step}")
+    return lines
 
 
 def render_error(target: Target, error: ChannelError) -> str:
@@ -107,6 +129,9 @@ def render_error(target: Target, error: ChannelError) -> str:
 def json_line(target: Target, result: RequestStatus | ChannelError) -> str:
     if isinstance(result, RequestStatus):
         data = result.to_json()
+        for r, shown in zip(result.recipients, data["recipients"], strict=True):
+            explanation = explain(result.channel, r)
+            shown["explanation"] = explanation.to_json() if explanation else None
     else:
         data = {
             "request_id": target.request_id,

@@ -224,3 +224,41 @@ def test_console_script_runs_as_a_module(sim, env):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["channel"] == "whatsapp"
+
+
+def test_status_explains_each_outcome_in_words_and_json(sim, env, capsys):
+    rid = sim.create_request(
+        "sms",
+        recipients=["+971500000101", "+971500000102"],
+        script=[[(0, "sent"), (5, "spam_content")], [(0, "sent"), (5, "delivered")]],
+    )
+    sim.advance(10)
+    code, out, err = run(capsys, "status", rid, "--channel", "sms")
+    assert code == 0, err
+    assert "what it means:" in out
+    assert "spam_content (+971500000101): permanent failure" in out
+    assert "delivered (+971500000102): success" in out
+    assert "Next: Sending the same text fails again" in out
+    code, out, err = run(capsys, "status", rid, "--channel", "sms", "--json")
+    assert code == 0, err
+    by_number = {r["recipient"]: r["explanation"] for r in json.loads(out)["recipients"]}
+    spam = by_number["+971500000101"]
+    assert spam["code"] == "spam_content" and spam["known"] is True
+    assert spam["outcome"] == "permanent failure" and spam["permanent"] is True
+    assert "spam" in spam["meaning"] and spam["next_step"]
+    assert by_number["+971500000102"]["outcome"] == "success"
+
+
+def test_status_explains_infobip_status_and_error_together(sim, env, capsys):
+    bulk_id, _ = sim.create_infobip_bulk(
+        ["41793026999"], script=[(0, "PENDING_ACCEPTED"), (5, "UNDELIVERABLE_NOT_DELIVERED")]
+    )
+    sim.advance(10)
+    code, out, err = run(
+        capsys, "status", bulk_id, "--channel", "infobip", "--infobip-source", "logs", "--json"
+    )
+    assert code == 0, err
+    explanation = json.loads(out)["recipients"][0]["explanation"]
+    assert explanation["code"] == "UNDELIVERABLE_NOT_DELIVERED / EC_ABSENT_SUBSCRIBER"
+    assert explanation["outcome"] == "temporary failure"
+    assert "off or out of coverage" in explanation["meaning"]

@@ -75,8 +75,9 @@ class D7App(App[int]):
         self.settings = settings
         self.clock = clock or SystemClock()
         self.options = options or UiOptions()
-        self.live = Watchlist()  # polled
-        self.archived = Watchlist()  # final for a while: kept, shown with `A`, not polled
+        self.live = Watchlist(stuck_after=settings.stuck_after, clock=self.clock.now)  # polled
+        # Final for a while: kept, shown with `A`, not polled.
+        self.archived = Watchlist(stuck_after=settings.stuck_after, clock=self.clock.now)
         self.showing_archive = False
         self.memory: Memory | None = None
         self.notices: list[str] = []  # lines the banner keeps showing (the store, the lock)
