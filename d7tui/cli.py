@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from d7tui import __version__
@@ -79,9 +80,15 @@ def build_parser(simulate_options: bool = True) -> argparse.ArgumentParser:
     status.add_argument(
         "--infobip-source",
         choices=[s.value for s in InfobipSource],
-        help="Infobip: one-time delivery 'reports' (default) or re-readable 'logs'",
+        help="Infobip: re-readable 'logs' of the last 48 h (default), or one-time delivery "
+        "'reports', which every other consumer of the account then misses",
     )
     status.add_argument("--json", action="store_true", help="JSON Lines, one object per id")
+    status.add_argument(
+        "--show-text",
+        action="store_true",
+        help="show message text (Infobip logs; often a one-time code), hidden otherwise",
+    )
     status.add_argument(
         "--max-in-flight", type=int, metavar="N", help="requests in flight at once (default 16)"
     )
@@ -153,19 +160,37 @@ async def _fetch_all(
     emit: Callable[[Target, RequestStatus | ChannelError], None],
     flush: Callable[[], None],
     memory: StatusMemory | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[RequestStatus | ChannelError]:
     from d7tui.channels.status import StatusClient
 
     results: list[object] = [None] * len(targets)
     done = [asyncio.Event() for _ in targets]
     queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(len(targets)):
-        queue.put_nowait(i)
+
+    def settle(i: int, result: RequestStatus | ChannelError) -> None:
+        if memory is not None and targets[i].is_infobip:
+            result = memory.or_remembered(targets[i], result)
+        results[i] = result
+        done[i].set()
+
+    def first_reports() -> None:
+        if warn is not None:
+            warn(_reports_warning(settings))
 
     sink = memory.sink if memory is not None else None
-    async with StatusClient(settings, report_sink=sink) as client:
+    async with StatusClient(settings, report_sink=sink, on_first_reports=first_reports) as client:
         # One-time Infobip reports are pulled only while they can be kept (report_guard.py).
         fetcher = memory.guard(client) if memory is not None else client
+        together: list[int] = []  # asked in lists: one call for many ids (Infobip logs)
+        for i, target in enumerate(targets):
+            kept = memory.beyond_logs(target) if memory is not None else None
+            if kept is not None:
+                settle(i, kept)  # Infobip no longer has it: asking would be in vain
+            elif client.batch_key(target) is not None:
+                together.append(i)
+            else:
+                queue.put_nowait(i)
 
         async def worker() -> None:
             # A fixed set of workers rather than one task per id: 10,000 ids never become
@@ -176,22 +201,40 @@ async def _fetch_all(
                 except asyncio.QueueEmpty:
                     return
                 try:
-                    results[i] = await fetcher.fetch(targets[i])
+                    result: RequestStatus | ChannelError = await fetcher.fetch(targets[i])
                 except ChannelError as exc:
-                    results[i] = exc
-                done[i].set()
+                    result = exc
+                settle(i, result)
+
+        async def lists() -> None:
+            answers = await client.fetch_many([targets[i] for i in together])
+            for i in together:
+                settle(i, answers[targets[i].request_id])
 
         workers = [asyncio.create_task(worker()) for _ in range(settings.max_in_flight)]
+        if together:
+            workers.append(asyncio.create_task(lists()))
         # Print in the order given, each as soon as it and those before it are done; flushed
         # only before waiting, so a burst of answers is one write rather than one per line.
         for i in range(len(targets)):
             if not done[i].is_set():
                 flush()
                 await done[i].wait()
-            emit(targets[i], results[i])
+            emit(targets[i], results[i])  # type: ignore[arg-type]
         flush()
         await asyncio.gather(*workers)
     return results  # type: ignore[return-value]
+
+
+def _reports_warning(settings: Settings) -> str:
+    """The one-time reports warning, the first time this data directory pulls them from this
+    account; "" after that."""
+    from d7tui.first_use import REPORTS, REPORTS_WARNING, first_time
+    from d7tui.store import default_path
+
+    if first_time(default_path().parent, REPORTS, settings.infobip_base_url):
+        return REPORTS_WARNING
+    return ""
 
 
 def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
@@ -215,6 +258,17 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
                 f"no new delivery report for {target.id_kind.value} {target.request_id} "
                 "(reports are handed out once; --infobip-source logs re-reads the last 48 h)",
             )
+        elif (
+            isinstance(result, RequestStatus)
+            and target.is_infobip
+            and not result.recipients
+            and result.remembered is None
+        ):
+            result = NotFound(
+                "infobip",
+                f"no message with {target.id_kind.value} {target.request_id} in Infobip's logs "
+                "(they keep the last 48 hours)",
+            )
         if args.json:
             out.write(output.json_line(target, result) + "\n")
         elif isinstance(result, RequestStatus):
@@ -227,15 +281,19 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
         out.flush()
         err.flush()
 
+    def warn(line: str) -> None:
+        if line:
+            err.write(f"d7tui status: warning: {one_line(line)}\n")
+
     outcomes: list[RequestStatus | ChannelError] = []
     memory = None
     if any(t.is_infobip for t in targets):
         from d7tui.status_memory import StatusMemory
 
-        memory = StatusMemory.open(err)
+        memory = StatusMemory.open(err, reports=settings.infobip_source is InfobipSource.REPORTS)
         emit = memory.showing_remembered(emit)
     try:
-        asyncio.run(_fetch_all(settings, targets, emit, flush, memory))
+        asyncio.run(_fetch_all(settings, targets, emit, flush, memory, warn))
     finally:
         if memory is not None:
             memory.close()
@@ -341,13 +399,13 @@ def _settings(args: argparse.Namespace) -> Settings:
     changes: dict[str, object] = {}
     if getattr(args, "infobip_source", None):
         changes["infobip_source"] = InfobipSource(args.infobip_source)
+    if getattr(args, "show_text", False):
+        changes["message_text"] = True
     if getattr(args, "max_in_flight", None) is not None:
         if not 1 <= args.max_in_flight <= 256:
             raise ConfigError("--max-in-flight must be from 1 to 256")
         changes["max_in_flight"] = args.max_in_flight
     if changes:
-        from dataclasses import replace
-
         settings = replace(settings, **changes)  # type: ignore[arg-type]
     return settings
 

@@ -17,7 +17,7 @@ import email.utils
 import random
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 from urllib.request import getproxies, proxy_bypass
@@ -146,7 +146,7 @@ class Engine:
         url: str,
         *,
         headers: dict[str, str],
-        params: dict[str, str] | None = None,
+        params: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
         idempotent: bool = True,
     ) -> Response:
         """GET with the retry policy. Returns any HTTP answer except an exhausted 429/5xx run.
@@ -155,6 +155,7 @@ class Engine:
         certainly did not answer it: a 429, or a connection that was never made.
         """
         last_problem = "no answer"
+        last_body: bytes | None = None  # the last 429/5xx body: the vendor's code is in it
         retry_after: float | None = None
         for attempt in range(self.policy.attempts):
             wait = self.host_delay(url)
@@ -181,6 +182,7 @@ class Engine:
             except _TRANSPORT_ERRORS as exc:
                 self.stats["errors"] += 1
                 last_problem = _describe(exc)
+                last_body = None
                 if not idempotent and not isinstance(exc, _NOT_SENT):
                     raise Unreachable(channel, f"{last_problem} (not retried)") from None
             else:
@@ -193,29 +195,37 @@ class Engine:
                     )
                     self._hold_host(url, hold)
                     last_problem = "rate limited (HTTP 429)"
+                    last_body = reply.body
                     if attempt + 1 < self.policy.attempts:
                         self.stats["retries"] += 1
                         continue
-                    raise RateLimited(
-                        channel,
-                        f"rate limited by the API; waiting {hold:.0f} s before asking again",
-                        retry_after=hold,
+                    # No "waiting N s" here: a one-shot `d7tui status` does not ask again; the
+                    # poller says when it will, from `retry_after`.
+                    limited = RateLimited(
+                        channel, "rate limited by the API (HTTP 429)", retry_after=hold
                     )
+                    limited.body = reply.body
+                    raise limited
                 if reply.status >= 500:
                     self.stats["5xx"] += 1
                     last_problem = f"server error (HTTP {reply.status})"
+                    last_body = reply.body
                     if not idempotent:
-                        raise Unreachable(
+                        failed = Unreachable(
                             channel, f"{last_problem} (not retried)", status=reply.status
                         )
+                        failed.body = reply.body
+                        raise failed
                 else:
                     return reply
             if attempt + 1 < self.policy.attempts:
                 self.stats["retries"] += 1
                 await asyncio.sleep(self._backoff(attempt))
-        raise Unreachable(
+        failed = Unreachable(
             channel, f"unreachable after {self.policy.attempts} tries: {last_problem}"
         )
+        failed.body = last_body
+        raise failed
 
 
 _Proxy = tuple[str | None, dict[str, str] | None]  # the proxy's URL, and its credentials

@@ -42,7 +42,12 @@ class Settings:
     d7_base_url: str = DEFAULT_D7_BASE_URL
     infobip_key: Secret = field(default_factory=lambda: Secret(""))
     infobip_base_url: str = DEFAULT_INFOBIP_BASE_URL
-    infobip_source: InfobipSource = InfobipSource.REPORTS
+    # Logs by default: they can be re-read, where one-time reports are taken away from every
+    # other consumer of the account (the production system that pulls them).
+    infobip_source: InfobipSource = InfobipSource.LOGS
+    # Show message text (Infobip logs' `text` / `content.text`, often a one-time code) on
+    # screen, in --json and in exports; hidden unless asked for, masked in privacy mode.
+    message_text: bool = False
     max_in_flight: int = 16
     timeout: float = 10.0
     bell: bool = True  # ring the terminal bell when a recipient fails
@@ -98,7 +103,15 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
     env = os.environ if env is None else env
     path = config_path() if path is None else path
     data, warnings = _read_file(path)
-    known = {*_ENV, "infobip_source", "max_in_flight", "timeout", "bell", "stuck_after"}
+    known = {
+        *_ENV,
+        "infobip_source",
+        "max_in_flight",
+        "timeout",
+        "bell",
+        "stuck_after",
+        "message_text",
+    }
     for key in data:
         if key not in known:
             warnings.append(f"{path}: unknown key {key!r} ignored")
@@ -121,7 +134,7 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
     d7_raw, d7_where = pick("d7_base_url")
     ib_raw, ib_where = pick("infobip_base_url")
     source_env = env.get("D7TUI_INFOBIP_SOURCE")
-    source = source_env or data.get("infobip_source", "reports")
+    source = source_env or data.get("infobip_source", InfobipSource.LOGS.value)
     source_where = (
         "environment variable D7TUI_INFOBIP_SOURCE"
         if source_env
@@ -139,6 +152,15 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
     bell = data.get("bell", True)
     if not isinstance(bell, bool):
         raise ConfigError(f"{path}: key 'bell' must be true or false")
+    text_env = env.get("D7TUI_MESSAGE_TEXT")
+    if text_env:
+        if text_env.strip().lower() not in ("1", "true", "yes", "0", "false", "no"):
+            raise ConfigError("environment variable D7TUI_MESSAGE_TEXT must be true or false")
+        message_text = text_env.strip().lower() in ("1", "true", "yes")
+    else:
+        message_text = data.get("message_text", False)
+        if not isinstance(message_text, bool):
+            raise ConfigError(f"{path}: key 'message_text' must be true or false")
     stuck_after = _stuck_after(data.get("stuck_after"), path, warnings)
     return Settings(
         d7_token=values["d7_api_token"],  # type: ignore[arg-type]
@@ -152,6 +174,7 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
         max_in_flight=in_flight,
         timeout=float(timeout),
         bell=bell,
+        message_text=message_text,
         stuck_after=stuck_after,
         warnings=tuple(warnings),
     )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 
 from d7tui.channels.errors import ChannelError
+from d7tui.channels.infobip import lookup
 from d7tui.explain import Explanation, explain
 from d7tui.models import Phase, Recipient, RequestStatus, Target
 
@@ -23,9 +25,10 @@ _DETAIL_KEYS = (
     "conversation_type",
     "message_type",
     "template_id",
-    "from",
+    "from",  # Infobip v1
+    "sender",  # Infobip v3
     "doneAt",
-    "mccMnc",
+    "mccMnc",  # also spelled mccmnc (legacy logs): looked up whatever the case
 )
 
 
@@ -47,14 +50,15 @@ def _cell(value: object) -> str:
 
 
 def _details(r: Recipient) -> str:
-    bits = [f"{k}={_cell(r.fields[k])}" for k in _DETAIL_KEYS if r.fields.get(k) is not None]
-    action = (
-        r.fields.get("status", {}).get("action")
-        if isinstance(r.fields.get("status"), dict)
-        else None
-    )
-    if action:
-        bits.append(f"action={action}")
+    bits = [
+        f"{k}={_cell(value)}" for k in _DETAIL_KEYS if (value := lookup(r.fields, k)) is not None
+    ]
+    status = r.fields.get("status")
+    if isinstance(status, dict) and status.get("action"):
+        bits.append(f"action={status['action']}")
+    error = r.fields.get("error")
+    if isinstance(error, dict) and error.get("permanent") is True:
+        bits.append("permanent error")
     if r.problem:
         bits.append(f"problem={r.problem}")
     return " ".join(bits)
@@ -77,6 +81,12 @@ def render_table(status: RequestStatus) -> str:
         f"{phase_summary(status)}  cost {cost}"
     )
     lines = [head]
+    if status.remembered is not None:
+        seen = time.strftime("%Y-%m-%d %H:%M", time.localtime(status.remembered))
+        lines.append(
+            f"  from memory, last seen {seen}: Infobip keeps messages for 48 hours, "
+            "so this is what d7tui stored then"
+        )
     for problem in status.fields.get("problems", []) or []:
         lines.append(f"  ! {problem}")
     if not status.recipients:
@@ -148,4 +158,7 @@ def json_line(target: Target, result: RequestStatus | ChannelError) -> str:
 
 def legend() -> str:
     symbols: Iterable[str] = (f"{s} {p.value}" for p, s in PHASE_SYMBOL.items())
-    return "phases: " + ", ".join(symbols) + "; * = not final yet"
+    return (
+        "phases: " + ", ".join(symbols) + "; * = not final yet; "
+        "cost = what each message cost in all (Infobip: price per SMS part x parts)"
+    )

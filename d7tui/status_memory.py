@@ -11,10 +11,13 @@ same, and kept aside in a file (store/rescue.py) rather than lost.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TextIO
 
 from d7tui.channels.errors import ChannelError
+from d7tui.channels.infobip import beyond_logs
 from d7tui.models import RequestStatus, Target
 from d7tui.report_guard import ReportGuard
 from d7tui.safety import one_line
@@ -25,24 +28,30 @@ Result = RequestStatus | ChannelError
 
 
 class StatusMemory:
-    def __init__(self, store: Store | None, err: TextIO, why: str | None = None) -> None:
+    def __init__(
+        self, store: Store | None, err: TextIO, *, reports: bool, why: str | None = None
+    ) -> None:
+        """`reports`: one-time reports are the source (logs need no lock: anyone may read
+        them, any number of times)."""
         self.store = store
         self.err = err
+        self.reports = reports
         self.why = why  # why there is no store, or why it stopped taking reports
         self.unsaved: list[tuple[str, bytes]] = []  # bodies received but not committed
-        if store is not None and not store.try_acquire_report_lock():
+        if reports and store is not None and not store.try_acquire_report_lock():
             err.write(f"d7tui status: {one_line(store.report_lock_refusal())}\n")
 
     @classmethod
-    def open(cls, err: TextIO) -> StatusMemory:
+    def open(cls, err: TextIO, *, reports: bool) -> StatusMemory:
         try:
             store = open_store()
         except StoreError as exc:
             err.write(f"d7tui status: warning: {one_line(str(exc))}; reports are not kept\n")
-            return cls(None, err, f"the store cannot be opened ({one_line(str(exc))})")
+            why = f"the store cannot be opened ({one_line(str(exc))})"
+            return cls(None, err, reports=reports, why=why)
         for line in (*store.warnings, *store.notices):
             err.write(f"d7tui status: warning: {one_line(line)}\n")
-        return cls(store, err)
+        return cls(store, err, reports=reports)
 
     def refusal(self) -> str | None:
         """Why one-time reports must not be pulled now (None: they may be)."""
@@ -59,15 +68,41 @@ class StatusMemory:
     async def _remembered(self, target: Target) -> RequestStatus | None:
         if self.why is not None:  # the store failed: say so (the guard does), not "no report"
             raise StoreError(self.why)
-        return self.remembered(target)
+        return self._stored(target)
 
-    def remembered(self, target: Target) -> RequestStatus | None:
+    def _stored(self, target: Target) -> RequestStatus | None:
         if self.store is None:
             return None
         try:
             return remembered_status(self.store, target)
         except StoreError:
             return None  # what was just received is still shown
+
+    def remembered(self, target: Target) -> RequestStatus | None:
+        """What the store knows of an id (saved by the monitor, or reports pulled), marked as
+        remembered rather than said by the API now; None when it knows no recipient."""
+        state = self._stored(target)
+        if state is None or not state.recipients or self.store is None:
+            return None
+        try:
+            stored = self.store.load_state(target.request_id)
+        except StoreError:
+            stored = None
+        return replace(state, remembered=stored.observed_at if stored else None)
+
+    def beyond_logs(self, target: Target) -> RequestStatus | None:
+        """The remembered state of an Infobip id whose every message was sent longer ago than
+        the logs keep: the API would answer nothing."""
+        if not target.is_infobip:
+            return None
+        state = self.remembered(target)
+        return state if state is not None and beyond_logs(state, time.time()) else None
+
+    def or_remembered(self, target: Target, result: Result) -> Result:
+        """An empty logs answer for an id the store knows: what the store knows, marked."""
+        if isinstance(result, RequestStatus) and not result.recipients and not result.incremental:
+            return self.remembered(target) or result
+        return result
 
     def sink(self, ident: str, body: bytes) -> None:
         """The report sink: commits the body (raises if it could not, and the drain stops)."""
@@ -94,7 +129,7 @@ class StatusMemory:
 
         def emit_remembered(target: Target, result: Result) -> None:
             if target.is_infobip and isinstance(result, RequestStatus) and result.incremental:
-                remembered = self.remembered(target)
+                remembered = self._stored(target)
                 if remembered is not None and remembered.recipients:
                     result = remembered
             emit(target, result)

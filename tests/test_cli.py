@@ -156,14 +156,19 @@ def test_unreachable_exits_5(env, capsys, monkeypatch):
 def test_infobip_reports_are_shown_then_remembered(sim, env, capsys):
     bulk_id, _ = sim.create_infobip_bulk(["41793026727", "41793026834"])
     sim.advance(600)  # every message finished: its report is waiting
-    code, out, err = run(capsys, "status", bulk_id, "--channel", "infobip", "--json")
+    reports = ("--infobip-source", "reports")
+    code, out, err = run(capsys, "status", bulk_id, "--channel", "infobip", "--json", *reports)
     assert code == 0, err
     line = json.loads(out)
     assert {r["recipient"] for r in line["recipients"]} == {"41793026727", "41793026834"}
-    assert all("bulkId" in r and "sentAt" in r for r in line["recipients"])
+    assert all("bulkId" in r["fields"] and "sentAt" in r["fields"] for r in line["recipients"])
+    # The first pull of one-time reports from an account says what it costs others, once.
+    assert "warning: Infobip delivery reports are one-time" in err
+    assert len(err.splitlines()) == 1
     # The API hands a report out once; the store remembers it, so the next look still shows it.
     before = sim.counts.get("infobip_reports", 0)
-    code, out, err = run(capsys, "status", bulk_id, "--channel", "infobip", "--json")
+    code, out, err = run(capsys, "status", bulk_id, "--channel", "infobip", "--json", *reports)
+    assert "one-time" not in err  # said once per account and data directory
     assert code == 0, err
     assert sim.counts.get("infobip_reports", 0) > before  # it did ask again
     assert {r["recipient"] for r in json.loads(out)["recipients"]} == {
@@ -174,7 +179,9 @@ def test_infobip_reports_are_shown_then_remembered(sim, env, capsys):
 
 def test_infobip_bulk_never_reported_says_why(sim, env, capsys):
     bulk_id, _ = sim.create_infobip_bulk(["41793026000"])  # still pending: no report yet
-    code, _, err = run(capsys, "status", bulk_id, "--channel", "infobip")
+    code, _, err = run(
+        capsys, "status", bulk_id, "--channel", "infobip", "--infobip-source", "reports"
+    )
     assert code == 3
     assert "handed out once" in err
 

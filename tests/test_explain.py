@@ -168,7 +168,7 @@ def test_absent_subscriber_is_temporary_and_says_to_check_signal_and_resend() ->
             "permanent": False,
         },
     }
-    explanation = explain(Channel.INFOBIP, infobip.parse_report_item(item, 0))
+    explanation = explain(Channel.INFOBIP, infobip.parse_item(item, 0))
     assert explanation is not None and explanation.known
     assert explanation.code == "UNDELIVERABLE_NOT_DELIVERED / EC_ABSENT_SUBSCRIBER"
     assert explanation.outcome is Outcome.TEMPORARY and explanation.permanent is False

@@ -15,7 +15,7 @@ from test_store import d7_status, rid
 
 from d7tui.channels.status import StatusClient
 from d7tui.config import Settings
-from d7tui.models import IdKind, Target, observe
+from d7tui.models import IdKind, InfobipSource, Target, observe
 from d7tui.safety import Secret
 from d7tui.store import AsyncStore, Store, StoreError, open_store, parse_report_body
 
@@ -141,7 +141,11 @@ async def test_a_monitor_run_against_the_simulator_never_stores_a_credential(tmp
     astore = AsyncStore(open_store(db_path), parse_report=parse_report_body)
     assert astore.try_acquire_report_lock()
     settings = Settings(
-        d7_token=Secret(token), d7_base_url=base, infobip_key=Secret(key), infobip_base_url=base
+        d7_token=Secret(token),
+        d7_base_url=base,
+        infobip_key=Secret(key),
+        infobip_base_url=base,
+        infobip_source=InfobipSource.REPORTS,  # the report sink's path
     )
     try:
         d7_id = sim.create_request("sms", ["+971509752655", "+971509752656"])

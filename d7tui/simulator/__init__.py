@@ -23,6 +23,7 @@ from d7tui.config import Settings
 from d7tui.safety import Secret
 from d7tui.simulator.api import KINDS, VendorApi
 from d7tui.simulator.faults import Faults, FaultSpecError, parse_fault_specs
+from d7tui.simulator.infobip_reads import LOGS_PER_MINUTE
 from d7tui.simulator.lifecycles import Script, Step, StepLike
 from d7tui.simulator.server import HttpServer, Reply, Request
 from d7tui.simulator.world import Change, ScriptArg, World
@@ -56,13 +57,17 @@ class Simulator:
         whatsapp_key: str = "messages",
         sms_failure: str = "un_delivered",
         clock: Callable[[], float] | None = None,
+        infobip_v3: bool = True,
+        infobip_logs_per_minute: int | None = LOGS_PER_MINUTE,
     ) -> None:
         """`whatsapp_key`: the list key of the v2 WhatsApp report ("recipients" as one
         third-party catalog describes v2; v1 always says "messages"). `sms_failure`: how SMS
         failure is spelled ("un_delivered", or "undelivered" as one copy of the DLR page has it).
         `speed`: simulated seconds per real second; 0 freezes time, so only `advance` moves it
         (what tests want). `clock`: a monotonic clock to use instead of the real one (tests tie
-        it to theirs)."""
+        it to theirs). `infobip_v3=False`: `/sms/3/*` answer 404 as a proxy or an account
+        without them would. `infobip_logs_per_minute`: the logs endpoints' throttling (None
+        turns it off)."""
         if latency_ms < 0:
             raise ValueError("latency_ms must be >= 0")
         kwargs = {"clock": clock} if clock is not None else {}
@@ -75,6 +80,8 @@ class Simulator:
             faults=faults or Faults(),
             whatsapp_v2=whatsapp_v2,
             whatsapp_key=whatsapp_key,
+            infobip_v3=infobip_v3,
+            logs_per_minute=infobip_logs_per_minute,
         )
         self.server = HttpServer(self._handle)
         self.base_url = ""
@@ -179,7 +186,8 @@ class Simulator:
         **kwargs: object,
     ) -> tuple[str, list[str]]:
         """An Infobip bulk, one message per recipient: (bulkId, messageIds). Keyword extras go
-        to World.create_infobip_bulk (sender, text, callback_data, message_ids)."""
+        to World.create_infobip_bulk (sender, text, callback_data, message_ids,
+        campaign_reference_id)."""
         return self.world.create_infobip_bulk(recipients, script, bulk_id, **kwargs)  # type: ignore[arg-type]
 
     def advance(self, seconds: float) -> None:
@@ -225,12 +233,24 @@ class Simulator:
         counts["infobip"] = counts["infobip_reports"] + counts["infobip_logs"]
         return counts
 
+    @property
+    def infobip_calls(self) -> dict[str, int]:
+        """Infobip requests by path (`/sms/3/logs`, `/sms/1/reports`, ...)."""
+        return dict(self.api.infobip_paths)
+
+    @property
+    def infobip_throttled(self) -> int:
+        """Logs requests refused by the 120-a-minute throttling."""
+        return self.api.infobip.throttle.refused
+
     def stats(self) -> dict[str, object]:
         return {
             "requests": self.server.requests,
             "connections": self.server.connections,
             "open_connections": len(self.server.open),
             "by_kind": self.counts,
+            "infobip_paths": self.infobip_calls,
+            "infobip_throttled": self.infobip_throttled,
             "changes": len(self.world.changes),
         }
 

@@ -7,6 +7,7 @@ or method is refused before auth, auth before validation of the path's request i
 from __future__ import annotations
 
 import asyncio
+import collections
 import email.utils
 import json
 import math
@@ -19,6 +20,13 @@ from urllib.parse import unquote
 
 from d7tui.simulator import bodies, hostile
 from d7tui.simulator.faults import FaultDice, Faults
+from d7tui.simulator.infobip_reads import (
+    LOGS_PER_MINUTE,
+    InfobipReads,
+    Throttle,
+    error_reply,
+    unauthorized,
+)
 from d7tui.simulator.sends import SendError, parse_d7_send, parse_infobip_send
 from d7tui.simulator.server import Reply, Request
 from d7tui.simulator.world import World
@@ -34,9 +42,12 @@ _D7_SEND = {
 }
 _INFOBIP = {
     "/sms/1/reports": ("GET", "infobip_reports"),
+    "/sms/3/reports": ("GET", "infobip_reports"),
     "/sms/1/logs": ("GET", "infobip_logs"),
+    "/sms/3/logs": ("GET", "infobip_logs"),
     "/sms/2/text/advanced": ("POST", "send"),
 }
+
 KINDS = ("sms", "whatsapp", "viber", "infobip_reports", "infobip_logs", "send", "other")
 _STATUS_KINDS = frozenset(("sms", "whatsapp", "viber", "infobip_reports", "infobip_logs"))
 _PHRASE = {502: "Bad Gateway", 503: "Service Temporarily Unavailable"}
@@ -58,6 +69,11 @@ def _not_found(_: Request) -> Reply:
     return _json(404, {"detail": "Not Found"})  # FastAPI's answer for a path that is not a route
 
 
+def _proxy_not_found(_: Request) -> Reply:
+    # What a proxy or an account without the route answers: not the API's own JSON.
+    return _html(404, _NGINX.format("404 Not Found"))
+
+
 def _not_allowed(_: Request) -> Reply:
     return _json(405, {"detail": "Method Not Allowed"})
 
@@ -73,8 +89,13 @@ class VendorApi:
         faults: Faults,
         whatsapp_v2: bool,
         whatsapp_key: str = "messages",
+        infobip_v3: bool = True,
+        logs_per_minute: int | None = LOGS_PER_MINUTE,
     ) -> None:
         self.world = world
+        self.infobip_v3 = infobip_v3  # False: /sms/3/* answer 404, as a proxy without them
+        self.infobip = InfobipReads(world, Throttle(logs_per_minute, world.monotonic))
+        self.infobip_paths: collections.Counter[str] = collections.Counter()
         self.token = token
         self.infobip_key = infobip_key
         self.latency = latency_ms / 1000
@@ -99,7 +120,7 @@ class VendorApi:
         if fault == "timeout":
             return None
         if fault == "5xx":
-            return self._server_error(kind, dice)
+            return self._server_error(req, kind, dice)
         if fault == "429":
             return self._too_many(kind, dice)
         if kind == "infobip_reports" and dice.malformed():
@@ -119,17 +140,19 @@ class VendorApi:
         path = req.path
         if path.startswith("/sms/"):
             method_kind = _INFOBIP.get(path)
+            v3 = path.startswith("/sms/3/")
             if method_kind is None:
                 return "other", _not_found
+            self.infobip_paths[path] += 1
+            if v3 and not self.infobip_v3:
+                return "other", _proxy_not_found
             method, kind = method_kind
             if req.method != method:
                 return kind, _not_allowed
-            handler = {
-                "infobip_reports": self._infobip_reports,
-                "infobip_logs": self._infobip_logs,
-                "send": self._infobip_send,
-            }[kind]
-            return kind, self._infobip_auth(handler)
+            if kind == "send":
+                return kind, self._infobip_auth(self._infobip_send, v3)
+            read = self.infobip.reports if kind == "infobip_reports" else self.infobip.logs
+            return kind, self._infobip_auth(lambda r: read(r, v3, self._text()), v3)
         if path in _D7_SEND:
             channel = _D7_SEND[path]
             if req.method != "POST":
@@ -164,25 +187,31 @@ class VendorApi:
 
         return check
 
-    def _infobip_auth(self, route: _Route) -> _Route:
+    def _infobip_auth(self, route: _Route, v3: bool) -> _Route:
         def check(req: Request) -> Reply:
             scheme, _, credential = req.headers.get("authorization", "").partition(" ")
             if scheme.lower() != "app" or credential.strip() != self.infobip_key:
-                error = bodies.infobip_request_error("UNAUTHORIZED", "Invalid login details")
-                return _json(401, error)
+                return unauthorized(v3)
             return route(req)
 
         return check
 
     # -- faults --------------------------------------------------------------------------------
 
-    def _server_error(self, kind: str, dice: FaultDice) -> Reply:
+    def _server_error(self, req: Request, kind: str, dice: FaultDice) -> Reply:
         status = dice.rng.choice((500, 502, 503))
         if status != 500:
             return _html(status, _NGINX.format(f"{status} {_PHRASE[status]}"))  # the proxy
         if kind.startswith("infobip"):
-            error = bodies.infobip_request_error("GENERAL_ERROR", "Something went wrong.")
-            return _json(500, error)
+            return error_reply(
+                500,
+                req.path.startswith("/sms/3/"),
+                "GENERAL_ERROR",
+                "Something went wrong.",
+                code="E500",
+                description="Something went wrong.",
+                action="Try again later.",
+            )
         return Reply(500, b"Internal Server Error", content_type="text/plain; charset=utf-8")
 
     def _too_many(self, kind: str, dice: FaultDice) -> Reply:
@@ -249,47 +278,6 @@ class VendorApi:
         return _json(200, {"request_id": rid, "status": "accepted", "created_at": created})
 
     # -- Infobip -------------------------------------------------------------------------------
-
-    def _infobip_query(self, req: Request) -> tuple[set[str] | None, set[str] | None, int] | Reply:
-        def first(name: str) -> str | None:
-            values = req.query.get(name)
-            return values[0] if values else None
-
-        def ids(name: str) -> set[str] | None:
-            raw = first(name)
-            found = {part.strip() for part in (raw or "").split(",") if part.strip()}
-            return found or None
-
-        raw_limit = first("limit")
-        try:
-            # The page's own samples send `limit` bare and `limit=null`: both mean the default.
-            limit = 50 if raw_limit in (None, "", "null") else int(raw_limit)  # type: ignore[arg-type]
-            if not 1 <= limit <= 1000:
-                raise ValueError
-        except ValueError:
-            return _json(400, bodies.infobip_request_error("BAD_REQUEST", "Bad request"))
-        return ids("bulkId"), ids("messageId"), limit
-
-    def _infobip_reports(self, req: Request) -> Reply:
-        query = self._infobip_query(req)
-        if isinstance(query, Reply):
-            return query
-        text = self._text()
-        with self.world.lock:
-            taken = self.world.take_reports(*query)
-            results = [bodies.infobip_report(r, text) for r in taken]
-        return _json(200, {"results": results})
-
-    def _infobip_logs(self, req: Request) -> Reply:
-        query = self._infobip_query(req)
-        if isinstance(query, Reply):
-            return query
-        general = req.query.get("generalStatus", [None])[0] or None
-        text = self._text()
-        with self.world.lock:
-            found = self.world.logs(*query, general_status=general)
-            results = [bodies.infobip_log(m, text) for m in found]
-        return _json(200, {"results": results})
 
     def _infobip_send(self, req: Request) -> Reply:
         try:

@@ -128,7 +128,9 @@ class D7App(App[int]):
             from d7tui.channels.status import StatusClient
 
             sink = memory.astore.commit_report if memory is not None else None
-            self._client = StatusClient(self.settings, report_sink=sink)
+            self._client = StatusClient(
+                self.settings, report_sink=sink, on_first_reports=self._warn_reports
+            )
         # One-time Infobip reports are pulled only while they can be kept (report_guard.py).
         if memory is not None:
             self.poller.client = ReportGuard(self._client, memory.report_refusal, memory.remembered)
@@ -178,6 +180,16 @@ class D7App(App[int]):
         if self.memory.lock_refusal:
             self.memory.lock_refusal = one_line(self.memory.lock_refusal)
             self.notices.append(self.memory.lock_refusal)
+
+    def _warn_reports(self) -> None:
+        """The first pull of one-time reports from an account (in this data directory) says
+        what it costs every other consumer of that account."""
+        from d7tui.first_use import REPORTS, REPORTS_WARNING, first_time
+        from d7tui.store.db import default_path
+
+        directory = self.memory.path.parent if self.memory is not None else default_path().parent
+        if first_time(directory, REPORTS, self.settings.infobip_base_url):
+            self.notify(REPORTS_WARNING, severity="warning", timeout=30, markup=False)
 
     def _store_failed(self, error: StoreError) -> None:
         self.notify(one_line(str(error)), title="Store", severity="error", markup=False)
