@@ -33,7 +33,9 @@ def test_status_refuses_to_pull_reports_it_cannot_keep_and_says_to_use_logs(sim,
     bulk = delivered_bulk(sim, "41793026001")
     handed_out = len(sim.reports_handed_out)
     with read_only(data_dir(env)):
-        code, out, err = run(capsys, "status", bulk, "--channel", "infobip")
+        code, out, err = run(
+            capsys, "status", bulk, "--channel", "infobip", "--infobip-source", "reports"
+        )
         assert code == 5 and out == ""
         assert "reports not pulled" in err and "--infobip-source logs" in err
         assert "Traceback" not in err
@@ -61,7 +63,8 @@ def test_status_stops_pulling_at_the_first_commit_that_fails_and_shows_what_it_g
         disk.fill()
         code, out, err = run(
             capsys,
-            *("status", first, second, "--channel", "infobip", "--json", "--max-in-flight", "1"),
+            *("status", first, second, "--channel", "infobip", "--infobip-source", "reports"),
+            *("--json", "--max-in-flight", "1"),
         )
     # The pull that could not be kept is shown whole, the next one not pulled at all.
     shown = [json.loads(line) for line in out.splitlines()]

@@ -14,6 +14,7 @@ from ui_kit import entry, idle, screen_text, sim_settings, start_simulator, toas
 
 from d7tui.client import RetryPolicy
 from d7tui.clock import ManualClock
+from d7tui.config import Settings
 from d7tui.models import IdKind, Target
 from d7tui.poller import PollConfig
 from d7tui.simulator import Simulator, Step
@@ -32,9 +33,16 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "support" / "d7tui.sqlite3"
 
 
-def build(sim: Simulator, clock: ManualClock, db: Path, ids: list[Target] = (), **kw: Any) -> D7App:  # type: ignore[assignment]
+def build(
+    sim: Simulator,
+    clock: ManualClock,
+    db: Path,
+    ids: list[Target] = (),  # type: ignore[assignment]
+    settings: Settings | None = None,
+    **kw: Any,
+) -> D7App:
     return make_app(
-        sim_settings(sim),
+        settings or sim_settings(sim),
         ids=list(ids),
         clock=clock,
         poll_config=PollConfig(workers=4),

@@ -9,17 +9,26 @@ read-only directory, a full tmpfs, the file deleted under the running monitor.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from faultfs import read_only, small_disk
-from test_ui_memory import INFOBIP_DELIVERS, SIZE, build, started
-from ui_kit import entry, idle, screen_text, toasts, until
+from test_ui_memory import INFOBIP_DELIVERS, SIZE, started
+from test_ui_memory import build as build_with_logs
+from ui_kit import entry, idle, screen_text, sim_settings, toasts, until
 
-from d7tui.models import IdKind, Target
+from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.simulator import Simulator
 from d7tui.simulator.lifecycles import Step
 from d7tui.store import Store, open_store
+from d7tui.ui.app import D7App
 
 DELIVERS = [Step(0, "accepted"), Step(4, "delivered")]
+
+
+def build(sim: Simulator, *args: Any, **kw: Any) -> D7App:
+    """The monitor on one-time reports, as a user who asked for them runs it."""
+    settings = sim_settings(sim, infobip_source=InfobipSource.REPORTS)
+    return build_with_logs(sim, *args, settings=settings, **kw)
 
 
 def kept_reports(db: Path) -> set[tuple[str, str]]:
