@@ -116,6 +116,10 @@ def build_parser(simulate_options: bool = True) -> argparse.ArgumentParser:
         "-o", "--output", metavar="FILE", help="write to FILE (default: standard output)"
     )
 
+    from d7tui import sendcli
+
+    sendcli.add_arguments(sub)
+
     simulate = sub.add_parser(
         "simulate",
         help="serve the built-in simulator of the D7 and Infobip APIs on loopback",
@@ -426,6 +430,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_add(args, sys.stdout, sys.stderr)
         if args.command == "export":
             return run_export(args, sys.stdout, sys.stderr)
+        if args.command == "send":
+            from d7tui import sendcli
+
+            return sendcli.run(args, settings, sys.stdout, sys.stderr, sys.stdin)
         from d7tui.ui.app import run_monitor
 
         return run_monitor(settings, demo=args.demo, mask=args.mask, ids=[])
