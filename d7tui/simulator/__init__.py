@@ -217,6 +217,12 @@ class Simulator:
         return self.world.snapshot_changes()
 
     @property
+    def reports_handed_out(self) -> list[tuple[str, str]]:
+        """(messageId, status) of every one-time Infobip report handed out so far, in order."""
+        with self.world.lock:
+            return list(self.world.handed_out)
+
+    @property
     def request_count(self) -> int:
         return self.server.requests
 
