@@ -153,6 +153,8 @@ class Entry:
             if self.state is None:
                 return "waiting…"
             return "no report yet" if self.state.recipients == () else "no status"
+        if self.status is WatchStatus.MEMORY:
+            return f"from memory · {latest}"
         return f"stale · {latest}" if self.status is WatchStatus.STALE else latest
 
     def waiting(self) -> list[tuple[float, Recipient]]:
