@@ -19,7 +19,7 @@ import contextlib
 import heapq
 import itertools
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from d7tui.channels.errors import (
@@ -111,6 +111,9 @@ class Poller:
         self._wake = asyncio.Event()
         self._holds: dict[str, float] = {}  # channel -> time before which it is not polled
         self._backoff: dict[str, float] = {}  # channel -> current error backoff
+        # Awaited by each worker before it takes the next poll: the store's room for what the
+        # poll will tell (a disk slower than the polls slows the polls, not fills memory).
+        self.backpressure: Callable[[], Awaitable[None]] | None = None
 
     # -- the watched ids -----------------------------------------------------------------------
 
@@ -363,6 +366,8 @@ class Poller:
 
     async def _worker(self) -> None:
         while True:
+            if self.backpressure is not None:
+                await self.backpressure()
             job = await self._ready.get()
             watches = job if isinstance(job, list) else [job]
             current = []
