@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from d7tui.models import Channel, IdKind, RequestStatus, Transition
+from d7tui.safety import strict_json
 from d7tui.store import Store, StoredState, WatchRecord, Which, codec
 
 Format = Literal["csv", "json"]
@@ -203,7 +204,7 @@ def _write_json(contents: _Contents, out: TextIO, exported_at: float) -> None:
         ],
     }
     # ASCII-only JSON: any terminal or pipe encoding takes it, and programs read it the same.
-    json.dump(document, out, indent=1)
+    out.write(strict_json(document, indent=1))
     out.write("\n")
 
 
@@ -269,7 +270,7 @@ def _cell(column: str, value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, dict):
-        return safe_cell(json.dumps(value, ensure_ascii=False)) if value else ""
+        return safe_cell(strict_json(value, ensure_ascii=False)) if value else ""
     return safe_cell(str(value))
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
 from d7tui.channels.errors import ChannelError
 from d7tui.models import Phase, Recipient, RequestStatus, Target
+from d7tui.safety import strict_json
 
 PHASE_SYMBOL = {
     Phase.PENDING: "…",
@@ -118,7 +118,7 @@ def json_line(target: Target, result: RequestStatus | ChannelError) -> str:
                 "http_status": result.status,
             },
         }
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return strict_json(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def legend() -> str:

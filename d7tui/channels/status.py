@@ -15,7 +15,7 @@ from d7tui.channels.errors import (
     NotFound,
     ProtocolError,
 )
-from d7tui.client import Engine
+from d7tui.client import MB, Engine
 from d7tui.config import Settings
 from d7tui.models import (
     D7_CHANNELS,
@@ -45,7 +45,9 @@ class StatusClient:
     ) -> None:
         self.settings = settings
         self.engine = engine or Engine(
-            max_in_flight=settings.max_in_flight, timeout=settings.timeout
+            max_in_flight=settings.max_in_flight,
+            timeout=settings.timeout,
+            max_answer=int(settings.max_answer_mb * MB),
         )
         self.report_sink = report_sink
         self.whatsapp_v1 = False  # set once v2 proved not to exist on this server
