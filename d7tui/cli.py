@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn, TextIO
+from dataclasses import replace
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from d7tui import __version__
 from d7tui.channels.errors import (
@@ -31,6 +33,10 @@ from d7tui.models import (
     validate_id,
 )
 from d7tui.safety import one_line
+
+if TYPE_CHECKING:
+    from d7tui.status_memory import StatusMemory
+    from d7tui.store import Store
 
 EXIT_OK, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_AUTH, EXIT_FAILURE = 0, 2, 3, 4, 5
 
@@ -80,9 +86,15 @@ def build_parser(simulate_options: bool = True) -> argparse.ArgumentParser:
     status.add_argument(
         "--infobip-source",
         choices=[s.value for s in InfobipSource],
-        help="Infobip: one-time delivery 'reports' (default) or re-readable 'logs'",
+        help="Infobip: re-readable 'logs' of the last 48 h (default), or one-time delivery "
+        "'reports', which every other consumer of the account then misses",
     )
     status.add_argument("--json", action="store_true", help="JSON Lines, one object per id")
+    status.add_argument(
+        "--show-text",
+        action="store_true",
+        help="show message text (Infobip logs; often a one-time code), hidden otherwise",
+    )
     status.add_argument(
         "--max-in-flight", type=int, metavar="N", help="requests in flight at once (default 16)"
     )
@@ -109,6 +121,10 @@ def build_parser(simulate_options: bool = True) -> argparse.ArgumentParser:
     export.add_argument(
         "-o", "--output", metavar="FILE", help="write to FILE (default: standard output)"
     )
+
+    from d7tui import sendcli
+
+    sendcli.add_arguments(sub)
 
     simulate = sub.add_parser(
         "simulate",
@@ -143,18 +159,42 @@ async def _fetch_all(
     targets: list[Target],
     emit: Callable[[Target, RequestStatus | ChannelError], None],
     flush: Callable[[], None],
-    memory: _StatusMemory | None = None,
+    memory: StatusMemory | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[RequestStatus | ChannelError]:
     from d7tui.channels.status import StatusClient
 
     results: list[object] = [None] * len(targets)
     done = [asyncio.Event() for _ in targets]
     queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(len(targets)):
-        queue.put_nowait(i)
+
+    def settle(i: int, result: RequestStatus | ChannelError) -> None:
+        try:
+            if memory is not None and targets[i].is_infobip:
+                result = memory.or_remembered(targets[i], result)
+        except Exception as exc:  # what was fetched still shows; what is remembered is extra
+            if warn is not None:
+                warn(f"{targets[i].request_id}: the store could not be read ({exc})")
+        results[i] = result
+        done[i].set()
+
+    def first_reports() -> None:
+        if warn is not None:
+            warn(_reports_warning(settings))
 
     sink = memory.sink if memory is not None else None
-    async with StatusClient(settings, report_sink=sink) as client:
+    async with StatusClient(settings, report_sink=sink, on_first_reports=first_reports) as client:
+        # One-time Infobip reports are pulled only while they can be kept (report_guard.py).
+        fetcher = memory.guard(client) if memory is not None else client
+        together: list[int] = []  # asked in lists: one call for many ids (Infobip logs)
+        for i, target in enumerate(targets):
+            kept = memory.beyond_logs(target) if memory is not None else None
+            if kept is not None:
+                settle(i, kept)  # Infobip no longer has it: asking would be in vain
+            elif client.batch_key(target) is not None:
+                together.append(i)
+            else:
+                queue.put_nowait(i)
 
         async def worker() -> None:
             # A fixed set of workers rather than one task per id: 10,000 ids never become
@@ -165,30 +205,49 @@ async def _fetch_all(
                 except asyncio.QueueEmpty:
                     return
                 try:
-                    if memory is not None and targets[i].is_infobip and not memory.may_pull:
-                        results[i] = memory.remembered_only(targets[i])
-                    else:
-                        results[i] = await client.fetch(targets[i])
+                    result: RequestStatus | ChannelError = await fetcher.fetch(targets[i])
                 except ChannelError as exc:
-                    results[i] = detached(exc)  # 10,000 kept errors hold no answer bodies
+                    result = detached(exc)  # 10,000 kept errors hold no answer bodies
                 except Exception as exc:
                     # Whatever went wrong, the id gets its one line and the run goes on: an id
                     # left without a result would keep `status` waiting for ever.
-                    results[i] = internal_error(targets[i].channel, exc)
-                finally:
-                    done[i].set()
+                    result = internal_error(targets[i].channel, exc)
+                settle(i, result)
+
+        async def lists() -> None:
+            asked = [targets[i] for i in together]
+            try:
+                answers = await client.fetch_many(asked)
+            except Exception as exc:  # as in worker(): every id still gets its line
+                failure = detached(exc) if isinstance(exc, ChannelError) else None
+                answers = {t.request_id: failure or internal_error(t.channel, exc) for t in asked}
+            for i in together:
+                settle(i, answers[targets[i].request_id])
 
         workers = [asyncio.create_task(worker()) for _ in range(settings.max_in_flight)]
+        if together:
+            workers.append(asyncio.create_task(lists()))
         # Print in the order given, each as soon as it and those before it are done; flushed
         # only before waiting, so a burst of answers is one write rather than one per line.
         for i in range(len(targets)):
             if not done[i].is_set():
                 flush()
                 await done[i].wait()
-            emit(targets[i], results[i])
+            emit(targets[i], results[i])  # type: ignore[arg-type]
         flush()
         await asyncio.gather(*workers)
     return results  # type: ignore[return-value]
+
+
+def _reports_warning(settings: Settings) -> str:
+    """The one-time reports warning, the first time this data directory pulls them from this
+    account; "" after that."""
+    from d7tui.first_use import REPORTS, REPORTS_WARNING, first_time
+    from d7tui.store import default_path
+
+    if first_time(default_path().parent, REPORTS, settings.infobip_base_url):
+        return REPORTS_WARNING
+    return ""
 
 
 def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
@@ -213,6 +272,17 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
                 f"no new delivery report for {target.id_kind.value} {target.request_id} "
                 "(reports are handed out once; --infobip-source logs re-reads the last 48 h)",
             )
+        elif (
+            isinstance(result, RequestStatus)
+            and target.is_infobip
+            and not result.recipients
+            and result.remembered is None
+        ):
+            result = NotFound(
+                "infobip",
+                f"no message with {target.id_kind.value} {target.request_id} in Infobip's logs "
+                "(they keep the last 48 hours)",
+            )
         if args.json:
             out.write(output.json_line(target, result) + "\n")
         elif isinstance(result, RequestStatus):
@@ -225,12 +295,19 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
         out.flush()
         err.flush()
 
+    def warn(line: str) -> None:
+        if line:
+            err.write(f"d7tui status: warning: {one_line(line)}\n")
+
     outcomes: list[RequestStatus | ChannelError] = []
-    memory = _StatusMemory.open(err) if any(t.is_infobip for t in targets) else None
+    memory = None
+    if any(t.is_infobip for t in targets):
+        from d7tui.status_memory import StatusMemory
+
+        memory = StatusMemory.open(err, reports=settings.infobip_source is InfobipSource.REPORTS)
+        emit = memory.showing_remembered(emit)
     try:
-        if memory is not None:
-            emit = memory.wrap(emit)
-        asyncio.run(_fetch_all(settings, targets, emit, flush, memory))
+        asyncio.run(_fetch_all(settings, targets, emit, flush, memory, warn))
     finally:
         if memory is not None:
             memory.close()
@@ -246,68 +323,25 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
     return EXIT_OK
 
 
-class _StatusMemory:
-    """What `d7tui status` keeps of Infobip's one-time reports: each body is committed to the
-    store before it is parsed, and what the store remembers is shown with what is new, so a
-    report seen once (here or by the monitor) is still shown on the next look."""
+def _open_store(command: str, err: TextIO, *, readonly: bool = False) -> Store | None:
+    """The store for a command, or None once its one line is written (exit 5)."""
+    from d7tui.store import StoreError, open_store
 
-    def __init__(self, store: object, err: TextIO) -> None:
-        from d7tui.store import Store
-
-        assert isinstance(store, Store)
-        self.store = store
-        self.may_pull = store.try_acquire_report_lock()
-        if not self.may_pull:
-            err.write(f"d7tui status: {one_line(store.report_lock_refusal())}\n")
-
-    @classmethod
-    def open(cls, err: TextIO) -> _StatusMemory | None:
-        from d7tui.store import StoreError, open_store
-
-        try:
-            return cls(open_store(), err)
-        except StoreError as exc:
-            err.write(f"d7tui status: warning: {one_line(str(exc))}; reports are not kept\n")
-            return None
-
-    def sink(self, ident: str, body: bytes) -> None:
-        from d7tui.store import parse_report_body
-
-        self.store.ingest_report(ident, body, parse_report_body)
-
-    def remembered_only(self, target: Target) -> RequestStatus | ChannelError:
-        from d7tui.store import remembered_status
-
-        state = remembered_status(self.store, target)
-        if state is None or not state.recipients:
-            return NotFound("infobip", f"no delivery report remembered for {target.request_id}")
-        return state
-
-    def wrap(
-        self, emit: Callable[[Target, RequestStatus | ChannelError], None]
-    ) -> Callable[[Target, RequestStatus | ChannelError], None]:
-        from d7tui.store import remembered_status
-
-        def emit_remembered(target: Target, result: RequestStatus | ChannelError) -> None:
-            if target.is_infobip and isinstance(result, RequestStatus) and result.incremental:
-                remembered = remembered_status(self.store, target)
-                if remembered is not None and remembered.recipients:
-                    result = remembered
-            emit(target, result)
-
-        return emit_remembered
-
-    def close(self) -> None:
-        self.store.close()
+    try:
+        store = open_store(readonly=readonly)
+    except StoreError as exc:
+        err.write(f"d7tui {command}: {one_line(str(exc))}\n")
+        return None
+    for line in (*store.warnings, *store.notices):
+        err.write(f"d7tui {command}: warning: {one_line(line)}\n")
+    return store
 
 
 def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from d7tui.store import StoreError, add_ids, open_store
+    from d7tui.store import StoreError, add_ids
 
-    try:
-        store = open_store()
-    except StoreError as exc:
-        err.write(f"d7tui add: {one_line(str(exc))}\n")
+    store = _open_store("add", err)
+    if store is None:
         return EXIT_FAILURE
     ids, unreadable = gather_ids(args.ids, sys.stdin)
     for problem in unreadable:
@@ -322,6 +356,9 @@ def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             note=args.note,
             stdin=sys.stdin,
         )
+    except StoreError as exc:  # the disk is full, another program holds the database ...
+        err.write(f"d7tui add: nothing was added: {one_line(str(exc))}\n")
+        return EXIT_FAILURE
     finally:
         store.close()
     for problem in result.errors:
@@ -339,30 +376,37 @@ def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import tempfile
     from pathlib import Path
 
     from d7tui.export import export, export_to_file
-    from d7tui.store import StoreError, open_store
+    from d7tui.store import Store, StoreError, default_path
 
-    try:
-        store = open_store()
-    except StoreError as exc:
-        err.write(f"d7tui export: {one_line(str(exc))}\n")
-        return EXIT_FAILURE
-    try:
-        if args.output and args.output != "-":
-            path, counts = export_to_file(store, args.format, Path(args.output))
-            err.write(
-                f"d7tui export: wrote {counts.watches:,} requests, {counts.recipients:,} "
-                f"recipients and {counts.transitions:,} transitions to {path}\n"
-            )
-        else:
-            export(store, args.format, out)
-    except OSError as exc:
-        err.write(f"d7tui export: cannot write {args.output}: {exc.strerror or exc}\n")
-        return EXIT_FAILURE
-    finally:
-        store.close()
+    with contextlib.ExitStack() as stack:
+        if default_path().exists():
+            # Read-only: an export only reads (and so works where nothing may be written).
+            store = _open_store("export", err, readonly=True)
+        else:  # nothing was ever stored here: the export of an empty store, creating nothing
+            empty = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "empty.sqlite3"
+            store = Store.open(empty)
+        if store is None:
+            return EXIT_FAILURE
+        stack.callback(store.close)
+        try:
+            if args.output and args.output != "-":
+                path, counts = export_to_file(store, args.format, Path(args.output))
+                err.write(
+                    f"d7tui export: wrote {counts.watches:,} requests, {counts.recipients:,} "
+                    f"recipients and {counts.transitions:,} transitions to {path}\n"
+                )
+            else:
+                export(store, args.format, out)
+        except OSError as exc:
+            err.write(f"d7tui export: cannot write {args.output}: {exc.strerror or exc}\n")
+            return EXIT_FAILURE
+        except StoreError as exc:
+            err.write(f"d7tui export: {one_line(str(exc))}\n")
+            return EXIT_FAILURE
     return EXIT_OK
 
 
@@ -373,13 +417,13 @@ def _settings(args: argparse.Namespace) -> Settings:
     changes: dict[str, object] = {}
     if getattr(args, "infobip_source", None):
         changes["infobip_source"] = InfobipSource(args.infobip_source)
+    if getattr(args, "show_text", False):
+        changes["message_text"] = True
     if getattr(args, "max_in_flight", None) is not None:
         if not 1 <= args.max_in_flight <= 256:
             raise ConfigError("--max-in-flight must be from 1 to 256")
         changes["max_in_flight"] = args.max_in_flight
     if changes:
-        from dataclasses import replace
-
         settings = replace(settings, **changes)  # type: ignore[arg-type]
     return settings
 
@@ -400,6 +444,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_add(args, sys.stdout, sys.stderr)
         if args.command == "export":
             return run_export(args, sys.stdout, sys.stderr)
+        if args.command == "send":
+            from d7tui import sendcli
+
+            return sendcli.run(args, settings, sys.stdout, sys.stderr, sys.stdin)
         from d7tui.ui.app import run_monitor
 
         return run_monitor(settings, demo=args.demo, mask=args.mask, ids=[])

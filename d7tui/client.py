@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import datetime
 import email.utils
+import json
 import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 from urllib.request import getproxies, proxy_bypass
@@ -159,20 +160,57 @@ class Engine:
         url: str,
         *,
         headers: dict[str, str],
-        params: dict[str, str] | None = None,
+        params: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
         idempotent: bool = True,
     ) -> Response:
         """GET with the retry policy. Returns any HTTP answer except an exhausted 429/5xx run.
 
+        A non-idempotent read (Infobip's one-time reports) is retried only when the server
+        certainly did not answer it: a 429, or a connection that was never made.
+        """
+        return await self.request(
+            "GET", channel, url, headers=headers, params=params, idempotent=idempotent
+        )
+
+    async def post_json(
+        self, channel: str, url: str, *, headers: dict[str, str], body: object
+    ) -> Response:
+        """POST a JSON body (a send: it costs money). Never retried blindly: a send repeated
+        after the server may have received it is paid twice. Only a 429 (refused, so not taken)
+        or a connection that was certainly never made is tried again; a timeout or a 5xx after
+        the request went out is an Unreachable saying it was not retried."""
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        return await self.request(
+            "POST",
+            channel,
+            url,
+            headers={**headers, "Content-Type": "application/json"},
+            data=data,
+            idempotent=False,
+        )
+
+    async def request(
+        self,
+        method: str,
+        channel: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        params: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        data: bytes | None = None,
+        idempotent: bool = True,
+    ) -> Response:
+        """One request with the retry policy (see `get` and `post_json`).
+
         `timeout` is one deadline for every try, the waits between them included; it starts
-        when the first try is sent. A non-idempotent read (Infobip's one-time reports) is
-        retried only when the server certainly did not answer it: a 429, or a connection that
-        was never made. An answer larger than `max_answer` is a ProtocolError, never retried.
+        when the first try is sent. An answer larger than `max_answer` is a ProtocolError,
+        never retried.
         """
         host = urlsplit(url).netloc
         clock = asyncio.get_running_loop().time
         deadline: float | None = None
         problem = "no answer"
+        last_body: bytes | None = None  # the last 429/5xx body: the vendor's code is in it
         tries = 0
         pause = 0.0
         while tries < self.policy.attempts:
@@ -191,7 +229,9 @@ class Engine:
                 if tries:
                     self.stats["retries"] += 1
                 tries += 1
-                reply = await self._send(channel, url, headers, params, deadline - now)
+                reply = await self._send(
+                    method, channel, url, headers, params, data, deadline - now
+                )
             except aiohttp.InvalidURL:
                 # A URL the settings should have refused: asking again cannot help.
                 raise Unreachable(channel, "the base URL cannot be used; check it") from None
@@ -199,6 +239,7 @@ class Engine:
                 self._slots.heard(host, answered=False)
                 self.stats["errors"] += 1
                 problem = _describe(exc)
+                last_body = None
                 if not idempotent and not isinstance(exc, _NOT_SENT):
                     raise Unreachable(channel, f"{problem} (not retried)") from None
                 pause = self._backoff(tries - 1)
@@ -208,7 +249,7 @@ class Engine:
             except Exception as exc:
                 # The edge of the engine: only typed errors go past it, whatever the server or
                 # a library did.
-                log.exception("GET for %s", channel)
+                log.exception("%s for %s", method, channel)
                 raise ProtocolError(
                     channel, f"the request failed ({type(exc).__name__}); not retried"
                 ) from None
@@ -224,43 +265,58 @@ class Engine:
                 )
                 self._hold_host(host, hold)
                 if tries >= self.policy.attempts or clock() + hold >= deadline:
-                    # Waiting would outlast the deadline: the caller holds off instead.
-                    raise RateLimited(
-                        channel,
-                        f"rate limited by the API; waiting {hold:.0f} s before asking again",
-                        retry_after=hold,
+                    # Waiting would outlast the tries or the deadline: the caller holds off
+                    # instead. No "waiting N s" here: a one-shot `d7tui status` does not ask
+                    # again; the poller says when it will, from `retry_after`.
+                    limited = RateLimited(
+                        channel, "rate limited by the API (HTTP 429)", retry_after=hold
                     )
+                    limited.body = reply.body
+                    raise limited
                 problem = "rate limited (HTTP 429)"
+                last_body = reply.body
                 pause = hold
             elif reply.status >= 500:
                 self.stats["5xx"] += 1
                 problem = f"server error (HTTP {reply.status})"
+                last_body = reply.body
                 if not idempotent:
-                    raise Unreachable(channel, f"{problem} (not retried)", status=reply.status)
+                    failed = Unreachable(channel, f"{problem} (not retried)", status=reply.status)
+                    failed.body = reply.body
+                    raise failed
                 pause = self._backoff(tries - 1)
             else:
                 return reply
         if tries >= self.policy.attempts:
-            raise Unreachable(channel, f"unreachable after {tries} tries: {problem}")
-        raise Unreachable(channel, f"gave up after {self.timeout:g} s ({_tries(tries)}): {problem}")
+            failed = Unreachable(channel, f"unreachable after {tries} tries: {problem}")
+        else:
+            failed = Unreachable(
+                channel, f"gave up after {self.timeout:g} s ({_tries(tries)}): {problem}"
+            )
+        failed.body = last_body
+        raise failed
 
     async def _send(
         self,
+        method: str,
         channel: str,
         url: str,
         headers: dict[str, str],
-        params: dict[str, str] | None,
+        params: Mapping[str, str] | Sequence[tuple[str, str]] | None,
+        data: bytes | None,
         remaining: float,
     ) -> Response:
         self.in_flight += 1
         self.stats["requests"] += 1
         proxy, proxy_headers = self._proxy_for(url)
         try:
-            async with self._client().get(
+            async with self._client().request(
+                method,
                 # No redirects: one would carry the Authorization header elsewhere.
                 url,
                 headers=headers,
                 params=params,
+                data=data,
                 allow_redirects=False,
                 proxy=proxy,
                 proxy_headers=proxy_headers,

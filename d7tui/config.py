@@ -16,12 +16,15 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
-from d7tui.models import InfobipSource
+from d7tui.models import Channel, InfobipSource
 from d7tui.safety import Secret
+from d7tui.stuck import DEFAULT_STUCK_AFTER
 
 APP_NAME = "d7tui"
 DEFAULT_D7_BASE_URL = "https://api.d7networks.com"
 DEFAULT_INFOBIP_BASE_URL = "https://api.infobip.com"
+
+DEFAULT_LOW_BALANCE = {"d7": 5.0, "infobip": 5.0}  # in the account's own currency
 
 # config.toml key -> environment variable (environment wins)
 _ENV = {
@@ -50,11 +53,22 @@ class Settings:
     d7_base_url: str = DEFAULT_D7_BASE_URL
     infobip_key: Secret = field(default_factory=lambda: Secret(""))
     infobip_base_url: str = DEFAULT_INFOBIP_BASE_URL
-    infobip_source: InfobipSource = InfobipSource.REPORTS
+    # Logs by default: they can be re-read, where one-time reports are taken away from every
+    # other consumer of the account (the production system that pulls them).
+    infobip_source: InfobipSource = InfobipSource.LOGS
+    # Show message text (Infobip logs' `text` / `content.text`, often a one-time code) on
+    # screen, in --json and in exports; hidden unless asked for, masked in privacy mode.
+    message_text: bool = False
     max_in_flight: int = 16
     timeout: float = 10.0
     bell: bool = True  # ring the terminal bell when a recipient fails
     max_answer_mb: float = DEFAULT_MAX_ANSWER_MB
+    # Seconds per channel a recipient may wait for its confirmation before it is "stuck?".
+    stuck_after: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_STUCK_AFTER))
+    # Per vendor ("d7", "infobip"): a balance at or below this is warned about (0 = never).
+    low_balance: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_LOW_BALANCE))
+    # A failure also raises a desktop notification while the terminal is not focused.
+    desktop_notifications: bool = True
     # Warnings found while loading (e.g. a config file others can read); shown, never fatal.
     warnings: tuple[str, ...] = ()
 
@@ -160,8 +174,19 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
     env = os.environ if env is None else env
     path = config_path() if path is None else path
     data, warnings = _read_file(path)
-    known = {*_ENV, "infobip_source", "max_in_flight", "timeout", "bell", "max_answer_mb"}
-    known.add(INSECURE_KEY)
+    known = {
+        *_ENV,
+        "infobip_source",
+        "max_in_flight",
+        "timeout",
+        "bell",
+        "stuck_after",
+        "low_balance",
+        "desktop_notifications",
+        "message_text",
+        "max_answer_mb",
+        INSECURE_KEY,
+    }
     for key in data:
         if key not in known:
             warnings.append(f"{path}: unknown key {key!r} ignored")
@@ -184,7 +209,7 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
     d7_raw, d7_where = pick("d7_base_url")
     ib_raw, ib_where = pick("infobip_base_url")
     source_env = env.get("D7TUI_INFOBIP_SOURCE")
-    source = source_env or data.get("infobip_source", "reports")
+    source = source_env or data.get("infobip_source", InfobipSource.LOGS.value)
     source_where = (
         "environment variable D7TUI_INFOBIP_SOURCE"
         if source_env
@@ -209,7 +234,13 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
         or not 1 <= max_answer <= 1024
     ):
         raise ConfigError(f"{path}: key 'max_answer_mb' must be megabytes from 1 to 1024")
-    insecure_ok = _insecure_ok(env, data, path)
+    insecure_ok = _switch(env, INSECURE_ENV, data, INSECURE_KEY, path, default=False)
+    message_text = _switch(env, "D7TUI_MESSAGE_TEXT", data, "message_text", path, default=False)
+    stuck_after = _STUCK_AFTER.read(data.get("stuck_after"), path, warnings)
+    low_balance = _LOW_BALANCE.read(data.get("low_balance"), path, warnings)
+    notify = data.get("desktop_notifications", True)
+    if not isinstance(notify, bool):
+        raise ConfigError(f"{path}: key 'desktop_notifications' must be true or false")
     return Settings(
         d7_token=values["d7_api_token"],  # type: ignore[arg-type]
         # `is not None`: a present but falsy value (false, "", 0) is a mistake to name, not a default.
@@ -229,22 +260,95 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
         timeout=float(timeout),
         bell=bell,
         max_answer_mb=float(max_answer),
+        message_text=message_text,
+        stuck_after=stuck_after,
+        low_balance=low_balance,
+        desktop_notifications=notify,
         warnings=tuple(warnings),
     )
 
 
-def _insecure_ok(env: Mapping[str, str], data: Mapping[str, object], path: Path) -> bool:
-    """Whether the user accepted sending tokens over plain http to another machine."""
-    raw = env.get(INSECURE_ENV)
+def _switch(
+    env: Mapping[str, str],
+    var: str,
+    data: Mapping[str, object],
+    key: str,
+    path: Path,
+    *,
+    default: bool,
+) -> bool:
+    """An on/off setting: the environment variable (1/true/yes or 0/false/no) over the key."""
+    raw = env.get(var)
     if raw:
         value = raw.strip().lower()
         if value not in _YES | _NO:
-            raise ConfigError(f"environment variable {INSECURE_ENV} must be 1 or 0")
+            raise ConfigError(f"environment variable {var} must be true or false (1 or 0)")
         return value in _YES
-    flag = data.get(INSECURE_KEY, False)
+    flag = data.get(key, default)
     if not isinstance(flag, bool):
-        raise ConfigError(f"{path}: key {INSECURE_KEY!r} must be true or false")
+        raise ConfigError(f"{path}: key {key!r} must be true or false")
     return flag
+
+
+MAX_STUCK_MINUTES = 72 * 60  # the poller gives a request up after 72 hours anyway
+MAX_LOW_BALANCE = 1_000_000.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """A config table of numbers, one per known key (`[stuck_after]`, `[low_balance]`)."""
+
+    name: str
+    keys: tuple[str, ...]
+    defaults: Mapping[str, float]
+    unit: str  # how the user writes the numbers
+    example: str
+    maximum: float
+    scale: float = 1.0  # the number as written -> as kept (minutes -> seconds)
+
+    def read(self, table: object, path: Path, warnings: list[str]) -> dict[str, float]:
+        """The table over the defaults; ConfigError names the key of a bad value."""
+        out = dict(self.defaults)
+        if table is None:
+            return out
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"{path}: {self.name!r} must be a table of {self.unit}, e.g. {self.example}"
+            )
+        for key, value in table.items():
+            if key not in self.keys:
+                warnings.append(f"{path}: unknown key {key!r} in [{self.name}] ignored")
+                continue
+            if (
+                not isinstance(value, int | float)
+                or isinstance(value, bool)
+                or not 0 <= value <= self.maximum
+            ):
+                raise ConfigError(
+                    f"{path}: key '{self.name}.{key}' must be {self.unit} from 0 (never) to "
+                    f"{self.maximum:g}"
+                )
+            out[key] = float(value) * self.scale
+        return out
+
+
+_STUCK_AFTER = _Table(
+    "stuck_after",
+    tuple(c.value for c in Channel),
+    DEFAULT_STUCK_AFTER,
+    "minutes per channel",
+    "[stuck_after] sms = 15",
+    MAX_STUCK_MINUTES,
+    scale=60.0,
+)
+_LOW_BALANCE = _Table(
+    "low_balance",
+    tuple(DEFAULT_LOW_BALANCE),
+    DEFAULT_LOW_BALANCE,
+    "amounts per vendor (d7, infobip)",
+    "[low_balance] d7 = 5",
+    MAX_LOW_BALANCE,
+)
 
 
 def write_config(values: Mapping[str, str | int | float], path: Path | None = None) -> Path:

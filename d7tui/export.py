@@ -34,16 +34,18 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, TextIO, TypeVar
 
+from d7tui.explain import explain
 from d7tui.models import Channel, IdKind, RequestStatus, Transition
 from d7tui.safety import strict_json
 from d7tui.store import Store, StoredState, WatchRecord, Which, codec
 
+T = TypeVar("T")
 Format = Literal["csv", "json"]
 FORMATS: tuple[Format, ...] = ("csv", "json")
 EXPORT_VERSION = 1
@@ -51,9 +53,11 @@ EXPORT_VERSION = 1
 _WATCH = ("request_id", "channel", "id_kind", "label", "note", "added_at", "resolved_channel")
 _STATE = ("archived_at", "state_channel", "observed_at", "changed_at", "final_since")
 _RECIPIENT = ("position", *(c for c in codec.RECIPIENT_COLUMNS if c != "fields"), "fields")
+# What d7tui reads in a recipient's status (d7tui.explain): derived, so never read back.
+_EXPLAINED = ("outcome", "explanation", "next_step")
 _TRANSITION = ("at", "recipient_key", "old_status", "new_status", "old_phase", "new_phase")
 CSV_COLUMNS: tuple[str, ...] = tuple(
-    dict.fromkeys(("record", *_WATCH, *_STATE, *_RECIPIENT, *_TRANSITION))
+    dict.fromkeys(("record", *_WATCH, *_STATE, *_RECIPIENT, *_EXPLAINED, *_TRANSITION))
 )
 _TIMES = {"added_at", "archived_at", "observed_at", "changed_at", "final_since", "at"}
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
@@ -119,9 +123,9 @@ def export(store: Store, fmt: Format, out: TextIO, *, now: float | None = None) 
     return contents.counts()
 
 
-def default_name(fmt: Format, now: float | None = None) -> str:
+def default_name(fmt: Format, now: float | None = None, stem: str = "d7tui-export") -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(time.time() if now is None else now))
-    return f"d7tui-export-{stamp}.{fmt}"
+    return f"{stem}-{stamp}.{fmt}"
 
 
 def export_to_file(
@@ -135,21 +139,39 @@ def export_to_file(
     """Export into a file (mode 0600: it holds phone numbers); where it went, and how much.
 
     Without `path`, a new `d7tui-export-<time>.<fmt>` in `directory` (default: the working
-    directory). The file appears whole or not at all (written beside it, then renamed). A CSV
-    file starts with a UTF-8 byte order mark, without which Excel misreads non-ASCII text.
+    directory). See `write_private_file`.
     """
+    return write_private_file(
+        fmt, lambda out: export(store, fmt, out, now=now), path, directory=directory, now=now
+    )
+
+
+def write_private_file(
+    fmt: Format,
+    write: Callable[[TextIO], T],
+    path: Path | None = None,
+    *,
+    directory: Path | None = None,
+    now: float | None = None,
+    stem: str = "d7tui-export",
+) -> tuple[Path, T]:
+    """Write a file only its owner can read (mode 0600) with `write`; where it went, and what
+    `write` returned. Without `path`, a new `<stem>-<time>.<fmt>` in `directory` (default: the
+    working directory), never overwriting one. The file appears whole or not at all (written
+    beside it, then renamed). A CSV file starts with a UTF-8 byte order mark, without which
+    Excel misreads non-ASCII text."""
     if path is None:
         base = directory or Path.cwd()
-        path = base / default_name(fmt, now)
+        path = base / default_name(fmt, now, stem)
         n = 1
         while path.exists():
             n += 1
-            path = base / default_name(fmt, now).replace(f".{fmt}", f"-{n}.{fmt}")
-    fd, tmp = tempfile.mkstemp(prefix=".d7tui-export-", dir=path.parent)
+            path = base / default_name(fmt, now, stem).replace(f".{fmt}", f"-{n}.{fmt}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}-", dir=path.parent)
     try:
         encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
         with os.fdopen(fd, "w", encoding=encoding, newline="") as out:
-            counts = export(store, fmt, out, now=now)
+            result = write(out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
@@ -157,7 +179,7 @@ def export_to_file(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return path, counts
+    return path, result
 
 
 # -- JSON --------------------------------------------------------------------------------------
@@ -191,12 +213,7 @@ def _write_json(contents: _Contents, out: TextIO, exported_at: float) -> None:
         "d7tui_export": EXPORT_VERSION,
         "exported_at": exported_at,
         "watchlist": [_watch_dict(w, contents.states.get(w.request_id)) for w in contents.watches],
-        "recipients": [
-            {"request_id": w.request_id, "position": i, **codec.recipient_to_dict(r)}
-            for w in contents.watches
-            if w.request_id in contents.states
-            for i, r in enumerate(contents.states[w.request_id].state.recipients)
-        ],
+        "recipients": list(_recipients_json(contents)),
         "transitions": [
             codec.transition_to_dict(t)
             for w in contents.watches
@@ -206,6 +223,19 @@ def _write_json(contents: _Contents, out: TextIO, exported_at: float) -> None:
     # ASCII-only JSON: any terminal or pipe encoding takes it, and programs read it the same.
     out.write(strict_json(document, indent=1))
     out.write("\n")
+
+
+def _recipients_json(contents: _Contents) -> Iterator[dict[str, Any]]:
+    for w in contents.watches:
+        stored = contents.states.get(w.request_id)
+        for i, r in enumerate(stored.state.recipients if stored else ()):
+            explained = explain(stored.state.channel, r) if stored else None
+            yield {
+                "request_id": w.request_id,
+                "position": i,
+                **codec.recipient_to_dict(r),
+                "explanation": explained.to_json() if explained is not None else None,
+            }
 
 
 def read_json(text: str) -> Exported:
@@ -260,7 +290,8 @@ def safe_cell(text: str) -> str:
     return text
 
 
-def _cell(column: str, value: Any) -> str:
+def csv_cell(column: str, value: Any) -> str:
+    """One CSV cell: times as UTC to the millisecond, JSON for objects, never a formula."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -291,11 +322,21 @@ def _csv_rows(contents: _Contents) -> Iterator[dict[str, Any]]:
     for w in contents.watches:
         stored = contents.states.get(w.request_id)
         for i, r in enumerate(stored.state.recipients if stored else ()):
+            explained = explain(stored.state.channel, r) if stored else None
             yield {
                 "record": "recipient",
                 "request_id": w.request_id,
                 "position": i,
                 **codec.recipient_to_dict(r),
+                **(
+                    {
+                        "outcome": explained.outcome.value,
+                        "explanation": explained.meaning,
+                        "next_step": explained.next_step,
+                    }
+                    if explained is not None
+                    else {}
+                ),
             }
     for w in contents.watches:
         for t in contents.timelines.get(w.request_id, ()):
@@ -306,7 +347,7 @@ def _write_csv(contents: _Contents, out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for row in _csv_rows(contents):
-        writer.writerow([_cell(c, row.get(c)) for c in CSV_COLUMNS])
+        writer.writerow([csv_cell(c, row.get(c)) for c in CSV_COLUMNS])
 
 
 def read_csv(text: str) -> Exported:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -146,6 +147,10 @@ class Recipient:
         return self.msg_id or self.recipient or ""
 
     def to_json(self) -> dict[str, JSONValue]:
+        """The normalised keys, then `fields`: everything the API said of this recipient, under
+        its own key names (Infobip's `status` and `error` objects whole, `smsCount`, D7's
+        `sms_cost` ...). Nested rather than flattened: a vendor key such as Infobip's `status`
+        object would collide with the normalised `status` string."""
         out: dict[str, JSONValue] = {
             "msg_id": self.msg_id,
             "recipient": self.recipient,
@@ -159,9 +164,9 @@ class Recipient:
             "country": self.country,
             "schedule_time": self.schedule_time,
         }
-        out.update({k: v for k, v in self.fields.items() if k not in out})
         if self.problem:
             out["problem"] = self.problem
+        out["fields"] = dict(self.fields)
         return out
 
 
@@ -181,6 +186,9 @@ class RequestStatus:
     # pull, in the order received (the same message may appear twice), to be merged with what
     # was known before (see `observe`).
     incremental: bool = False
+    # Set when this is what the store remembered rather than what the API said now (Infobip's
+    # logs forget after 48 hours): the unix time it was last observed from the API.
+    remembered: float | None = None
 
     @property
     def final(self) -> bool:
@@ -202,11 +210,18 @@ class RequestStatus:
         )
 
     def to_json(self) -> dict[str, JSONValue]:
+        """Our keys (`channel` is the channel d7tui asked; the API's own `channel`, which
+        Viber's page gives as "sms", is in `fields`), then the API's top-level fields, then the
+        recipients."""
         out: dict[str, JSONValue] = {"request_id": self.request_id, "channel": self.channel.value}
-        out.update({k: v for k, v in self.fields.items() if k not in ("request_id",)})
-        out["channel"] = self.channel.value
-        if "channel" in self.fields and self.fields["channel"] != self.channel.value:
-            out["api_channel"] = self.fields["channel"]
+        vendor = dict(self.fields)
+        problems = vendor.pop("problems", None)
+        if problems:
+            out["problems"] = problems
+        if self.remembered is not None:
+            out["from_memory"] = True
+            out["observed_at"] = datetime.fromtimestamp(self.remembered, UTC).isoformat()
+        out["fields"] = vendor
         out["recipients"] = [r.to_json() for r in self.recipients]
         return out
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from d7tui.channels.errors import ChannelError
+from d7tui.channels.infobip import lookup
+from d7tui.explain import Explanation, explain
 from d7tui.models import Phase, Recipient, RequestStatus, Target
 from d7tui.safety import strict_json
 
@@ -22,9 +25,10 @@ _DETAIL_KEYS = (
     "conversation_type",
     "message_type",
     "template_id",
-    "from",
+    "from",  # Infobip v1
+    "sender",  # Infobip v3
     "doneAt",
-    "mccMnc",
+    "mccMnc",  # also spelled mccmnc (legacy logs): looked up whatever the case
 )
 
 
@@ -46,14 +50,15 @@ def _cell(value: object) -> str:
 
 
 def _details(r: Recipient) -> str:
-    bits = [f"{k}={_cell(r.fields[k])}" for k in _DETAIL_KEYS if r.fields.get(k) is not None]
-    action = (
-        r.fields.get("status", {}).get("action")
-        if isinstance(r.fields.get("status"), dict)
-        else None
-    )
-    if action:
-        bits.append(f"action={action}")
+    bits = [
+        f"{k}={_cell(value)}" for k in _DETAIL_KEYS if (value := lookup(r.fields, k)) is not None
+    ]
+    status = r.fields.get("status")
+    if isinstance(status, dict) and status.get("action"):
+        bits.append(f"action={status['action']}")
+    error = r.fields.get("error")
+    if isinstance(error, dict) and error.get("permanent") is True:
+        bits.append("permanent error")
     if r.problem:
         bits.append(f"problem={r.problem}")
     return " ".join(bits)
@@ -76,6 +81,12 @@ def render_table(status: RequestStatus) -> str:
         f"{phase_summary(status)}  cost {cost}"
     )
     lines = [head]
+    if status.remembered is not None:
+        seen = time.strftime("%Y-%m-%d %H:%M", time.localtime(status.remembered))
+        lines.append(
+            f"  from memory, last seen {seen}: Infobip keeps messages for 48 hours, "
+            "so this is what d7tui stored then"
+        )
     for problem in status.fields.get("problems", []) or []:
         lines.append(f"  ! {problem}")
     if not status.recipients:
@@ -97,7 +108,28 @@ def render_table(status: RequestStatus) -> str:
             ]
         )
     lines.extend(_table(rows))
+    lines.extend(_explanations(status))
     return "\n".join(lines)
+
+
+def _explanations(status: RequestStatus) -> list[str]:
+    """Each distinct explanation once, with the recipients it applies to: a bulk of a thousand
+    delivered messages reads as one paragraph, not a thousand."""
+    groups: dict[Explanation, list[Recipient]] = {}
+    for r in status.recipients:
+        explanation = explain(status.channel, r)
+        if explanation is not None:
+            groups.setdefault(explanation, []).append(r)
+    if not groups:
+        return []
+    lines = ["  what it means:"]
+    for explanation, recipients in groups.items():
+        who = [_cell(r.recipient) for r in recipients]
+        whom = ", ".join(who) if len(who) <= 3 else f"{len(who):,} recipients"
+        lines.append(f"    {explanation.code} ({whom}): {explanation.outcome.value}")
+        lines.append(f"      {explanation.meaning}")
+        lines.append(f"      Next: {explanation.next_step}")
+    return lines
 
 
 def render_error(target: Target, error: ChannelError) -> str:
@@ -107,6 +139,9 @@ def render_error(target: Target, error: ChannelError) -> str:
 def json_line(target: Target, result: RequestStatus | ChannelError) -> str:
     if isinstance(result, RequestStatus):
         data = result.to_json()
+        for r, shown in zip(result.recipients, data["recipients"], strict=True):
+            explanation = explain(result.channel, r)
+            shown["explanation"] = explanation.to_json() if explanation else None
     else:
         data = {
             "request_id": target.request_id,
@@ -123,4 +158,7 @@ def json_line(target: Target, result: RequestStatus | ChannelError) -> str:
 
 def legend() -> str:
     symbols: Iterable[str] = (f"{s} {p.value}" for p, s in PHASE_SYMBOL.items())
-    return "phases: " + ", ".join(symbols) + "; * = not final yet"
+    return (
+        "phases: " + ", ".join(symbols) + "; * = not final yet; "
+        "cost = what each message cost in all (Infobip: price per SMS part x parts)"
+    )

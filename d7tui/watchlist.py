@@ -6,15 +6,24 @@ so the view can update changed cells in place and keep its cursor on the same re
 
 from __future__ import annotations
 
+import time
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from d7tui.channels.errors import ChannelError, ErrorKind
-from d7tui.models import Phase, RequestStatus, Target, Transition
+from d7tui.models import Phase, Recipient, RequestStatus, Target, Transition
 from d7tui.poller import PollUpdate, WatchStatus
 from d7tui.safety import safe_text
+from d7tui.stuck import (
+    DEFAULT_STUCK_AFTER,
+    Stuck,
+    can_be_stuck,
+    count_stuck,
+    find_stuck,
+    waiting_since,
+)
 
 MAX_LABEL = 200  # characters of a label kept in the model (the dialogs allow fewer)
 MAX_NOTE = 4096
@@ -79,6 +88,7 @@ class Entry:
     _search: str | None = None
     _counts: dict[Phase, int] | None = None
     _rank: int | None = None
+    _waiting: list[tuple[float, Recipient]] | None = None
 
     @property
     def request_id(self) -> str:
@@ -145,6 +155,30 @@ class Entry:
             return "no report yet" if self.state.recipients == () else "no status"
         return f"stale · {latest}" if self.status is WatchStatus.STALE else latest
 
+    def waiting(self) -> list[tuple[float, Recipient]]:
+        """The recipients waiting for a confirmation, with since when (kept until the entry
+        changes: whether they are stuck is asked again every second)."""
+        if self._waiting is None:
+            waiting: list[tuple[float, Recipient]] = []
+            if self.state is not None:
+                changed = {t.recipient_key: t.at for t in self.timeline}  # the latest wins
+                for r in self.state.recipients:
+                    if can_be_stuck(r):
+                        waiting.append((waiting_since(r, changed.get(r.key), self.added_at), r))
+            self._waiting = waiting
+        return self._waiting
+
+    def stuck(self, now: float, after: Mapping[str, float]) -> list[Stuck]:
+        """Recipients waiting longer than their channel's threshold, and why."""
+        if self.state is None:
+            return []
+        return find_stuck(self.state.channel.value, self.waiting(), now, after)
+
+    def stuck_count(self, now: float, after: Mapping[str, float]) -> int:
+        if self.state is None:
+            return 0
+        return count_stuck(self.state.channel.value, self.waiting(), now, after)
+
     def rank(self) -> int:
         """Order of the status sort: what needs a look first (kept until the entry changes:
         sorting 10,000 asks every one of them)."""
@@ -187,6 +221,7 @@ class Entry:
         self._search = None
         self._counts = None
         self._rank = None
+        self._waiting = None
 
 
 @dataclass
@@ -198,15 +233,26 @@ class Totals:
     errors: Counter[ErrorKind] = field(default_factory=Counter)
     stale: int = 0
     done: int = 0
+    stuck: int = 0  # recipients waiting for a confirmation longer than their channel's usual
 
 
 class Watchlist:
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        stuck_after: Mapping[str, float] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._entries: dict[str, Entry] = {}
         self._seq = 0
         self.filter_text = ""
         self.problems_only = False
         self.sort = SortKey.ADDED
+        # Seconds per channel before a waiting recipient is "stuck?" (config's [stuck_after]).
+        self.stuck_after: Mapping[str, float] = (
+            DEFAULT_STUCK_AFTER if stuck_after is None else stuck_after
+        )
+        self.clock = clock
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -264,10 +310,16 @@ class Watchlist:
         return self.sort
 
     def matches(self, entry: Entry) -> bool:
-        return self._matches(entry, self.filter_text.strip().casefold().split())
+        return self._matches(entry, self.filter_text.strip().casefold().split(), self.clock())
 
-    def _matches(self, entry: Entry, words: list[str]) -> bool:
-        if self.problems_only and not entry.problem:
+    def is_problem(self, entry: Entry, now: float | None = None) -> bool:
+        """What `f` keeps: failed, not found, in error, or stuck."""
+        if entry.problem:
+            return True
+        return entry.stuck_count(self.clock() if now is None else now, self.stuck_after) > 0
+
+    def _matches(self, entry: Entry, words: list[str], now: float) -> bool:
+        if self.problems_only and not self.is_problem(entry, now):
             return False
         return all(word in entry.search_text() for word in words)
 
@@ -275,7 +327,8 @@ class Watchlist:
         """The entries shown, in the order shown."""
         words = self.filter_text.strip().casefold().split()
         if words or self.problems_only:
-            shown = [e for e in self._entries.values() if self._matches(e, words)]
+            now = self.clock()
+            shown = [e for e in self._entries.values() if self._matches(e, words, now)]
         else:
             shown = list(self._entries.values())
         if self.sort is SortKey.LAST_CHANGE:
@@ -287,7 +340,9 @@ class Watchlist:
     def totals(self, shown: Iterable[Entry] | None = None) -> Totals:
         totals = Totals(requests=len(self._entries))
         totals.shown = len(list(shown)) if shown is not None else len(self._entries)
+        now = self.clock()
         for entry in self._entries.values():
+            totals.stuck += entry.stuck_count(now, self.stuck_after)
             if entry.status is WatchStatus.STALE:
                 totals.stale += 1
             if entry.status is WatchStatus.DONE:

@@ -156,14 +156,19 @@ def test_unreachable_exits_5(env, capsys, monkeypatch):
 def test_infobip_reports_are_shown_then_remembered(sim, env, capsys):
     bulk_id, _ = sim.create_infobip_bulk(["41793026727", "41793026834"])
     sim.advance(600)  # every message finished: its report is waiting
-    code, out, err = run(capsys, "status", bulk_id, "--channel", "infobip", "--json")
+    reports = ("--infobip-source", "reports")
+    code, out, err = run(capsys, "status", bulk_id, "--channel", "infobip", "--json", *reports)
     assert code == 0, err
     line = json.loads(out)
     assert {r["recipient"] for r in line["recipients"]} == {"41793026727", "41793026834"}
-    assert all("bulkId" in r and "sentAt" in r for r in line["recipients"])
+    assert all("bulkId" in r["fields"] and "sentAt" in r["fields"] for r in line["recipients"])
+    # The first pull of one-time reports from an account says what it costs others, once.
+    assert "warning: Infobip delivery reports are one-time" in err
+    assert len(err.splitlines()) == 1
     # The API hands a report out once; the store remembers it, so the next look still shows it.
     before = sim.counts.get("infobip_reports", 0)
-    code, out, err = run(capsys, "status", bulk_id, "--channel", "infobip", "--json")
+    code, out, err = run(capsys, "status", bulk_id, "--channel", "infobip", "--json", *reports)
+    assert "one-time" not in err  # said once per account and data directory
     assert code == 0, err
     assert sim.counts.get("infobip_reports", 0) > before  # it did ask again
     assert {r["recipient"] for r in json.loads(out)["recipients"]} == {
@@ -174,7 +179,9 @@ def test_infobip_reports_are_shown_then_remembered(sim, env, capsys):
 
 def test_infobip_bulk_never_reported_says_why(sim, env, capsys):
     bulk_id, _ = sim.create_infobip_bulk(["41793026000"])  # still pending: no report yet
-    code, _, err = run(capsys, "status", bulk_id, "--channel", "infobip")
+    code, _, err = run(
+        capsys, "status", bulk_id, "--channel", "infobip", "--infobip-source", "reports"
+    )
     assert code == 3
     assert "handed out once" in err
 
@@ -224,3 +231,41 @@ def test_console_script_runs_as_a_module(sim, env):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["channel"] == "whatsapp"
+
+
+def test_status_explains_each_outcome_in_words_and_json(sim, env, capsys):
+    rid = sim.create_request(
+        "sms",
+        recipients=["+971500000101", "+971500000102"],
+        script=[[(0, "sent"), (5, "spam_content")], [(0, "sent"), (5, "delivered")]],
+    )
+    sim.advance(10)
+    code, out, err = run(capsys, "status", rid, "--channel", "sms")
+    assert code == 0, err
+    assert "what it means:" in out
+    assert "spam_content (+971500000101): permanent failure" in out
+    assert "delivered (+971500000102): success" in out
+    assert "Next: Sending the same text fails again" in out
+    code, out, err = run(capsys, "status", rid, "--channel", "sms", "--json")
+    assert code == 0, err
+    by_number = {r["recipient"]: r["explanation"] for r in json.loads(out)["recipients"]}
+    spam = by_number["+971500000101"]
+    assert spam["code"] == "spam_content" and spam["known"] is True
+    assert spam["outcome"] == "permanent failure" and spam["permanent"] is True
+    assert "spam" in spam["meaning"] and spam["next_step"]
+    assert by_number["+971500000102"]["outcome"] == "success"
+
+
+def test_status_explains_infobip_status_and_error_together(sim, env, capsys):
+    bulk_id, _ = sim.create_infobip_bulk(
+        ["41793026999"], script=[(0, "PENDING_ACCEPTED"), (5, "UNDELIVERABLE_NOT_DELIVERED")]
+    )
+    sim.advance(10)
+    code, out, err = run(
+        capsys, "status", bulk_id, "--channel", "infobip", "--infobip-source", "logs", "--json"
+    )
+    assert code == 0, err
+    explanation = json.loads(out)["recipients"][0]["explanation"]
+    assert explanation["code"] == "UNDELIVERABLE_NOT_DELIVERED / EC_ABSENT_SUBSCRIBER"
+    assert explanation["outcome"] == "temporary failure"
+    assert "off or out of coverage" in explanation["meaning"]

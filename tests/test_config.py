@@ -54,7 +54,9 @@ def test_defaults_without_file_or_environment(xdg: Path) -> None:
     assert not loaded.d7_token and not loaded.infobip_key
     assert loaded.d7_base_url == DEFAULT_D7_BASE_URL
     assert loaded.infobip_base_url == DEFAULT_INFOBIP_BASE_URL
-    assert loaded.infobip_source is InfobipSource.REPORTS
+    # Logs by default: reading them takes nothing from the account's other consumers.
+    assert loaded.infobip_source is InfobipSource.LOGS
+    assert loaded.message_text is False
     assert loaded.warnings == ()
 
 

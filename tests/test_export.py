@@ -215,3 +215,19 @@ def test_an_empty_store_exports_empty_documents(tmp_path):
         assert out.getvalue().strip() == ",".join(CSV_COLUMNS)
         with pytest.raises(ValueError, match="csv or json"):
             export(empty, "xml", io.StringIO())  # type: ignore[arg-type]
+
+
+def test_every_exported_recipient_carries_what_its_status_means(store):
+    out = io.StringIO()
+    export(store, "json", out)
+    by_status = {r["status"]: r["explanation"] for r in json.loads(out.getvalue())["recipients"]}
+    assert by_status["un_delivered"]["outcome"] == "temporary failure"
+    assert "could not deliver" in by_status["un_delivered"]["meaning"]
+    assert by_status["read"]["outcome"] == "success"  # WhatsApp's read
+    out = io.StringIO()
+    export(store, "csv", out)
+    rows = [r for r in csv.DictReader(io.StringIO(out.getvalue())) if r["record"] == "recipient"]
+    failed = next(r for r in rows if r["status"] == "un_delivered")
+    assert failed["outcome"] == "temporary failure"
+    assert failed["explanation"].startswith("The operator could not deliver it")
+    assert failed["next_step"].startswith("Check the number")

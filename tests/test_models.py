@@ -280,7 +280,8 @@ def test_recipient_key_and_to_json() -> None:
     r = Recipient(None, "+1", "sent", Phase.PENDING, False, fields={"status": "shadow", "x": 1})
     assert r.key == "+1"
     out = r.to_json()
-    assert out["status"] == "sent" and out["x"] == 1  # a vendor field never shadows ours
+    # A vendor field never shadows ours: the vendor's keys are all under `fields`.
+    assert out["status"] == "sent" and out["fields"] == {"status": "shadow", "x": 1}
     assert "problem" not in out
     assert (
         Recipient(None, None, None, Phase.UNKNOWN, False, problem="bad").to_json()["problem"]

@@ -94,7 +94,16 @@ def test_sms_sample_parses_field_by_field(name: str) -> None:
         parts=4,
         country="AE",
         schedule_time=None,
-        fields={},
+        # Every key as the vendor spelled it, beside the normalised values.
+        fields={
+            "msg_id": "7053a678-75fe-11ed-9e31-0242ac14001c",
+            "country": "AE",
+            "recipient": "+9715097526xx",
+            "status": "sent",
+            "number_of_sms": 4,
+            "sms_cost": 0.0004,
+            "schedule_time": None,
+        },
         problem=None,
     )
     assert second.msg_id == "7052cd16-75fe-11ed-9e31-0242ac14001c"
@@ -116,10 +125,11 @@ def test_sms_samples_of_both_captures_say_the_same() -> None:
 
 def test_sms_to_json_keeps_every_documented_field() -> None:
     out = d7.parse_report(Channel.SMS, RID, fixture("d7_sms_status_000.json")).to_json()
-    assert out["total_recipients"] == 2
-    assert out["channel"] == "sms"
-    assert "api_channel" not in out
+    assert out["fields"]["total_recipients"] == 2
+    assert out["channel"] == "sms" and out["fields"]["channel"] == "sms"
     row = out["recipients"][0]
+    # The vendor's spelling beside the normalised keys: number_of_sms is parts, sms_cost cost.
+    assert row["fields"]["number_of_sms"] == 4 and row["fields"]["sms_cost"] == 0.0004
     for key, value in {
         "msg_id": "7053a678-75fe-11ed-9e31-0242ac14001c",
         "recipient": "+9715097526xx",
@@ -178,7 +188,9 @@ def test_whatsapp_sample_parses_field_by_field() -> None:
     assert message.cost is None and message.parts is None and message.country is None
     assert message.problem is None
     assert message.fields == {
+        "msg_id": "6d29d646-4e09-11ee-84f4-0242ac190006",
         "originator": "9190615xxxx",
+        "recipient": "+9190617xxxx",
         "reference": {
             "cust_ref": "customerRef",
             "message_tag1": "...",
@@ -192,11 +204,13 @@ def test_whatsapp_sample_parses_field_by_field() -> None:
         "message_type": "TEMPLATE",
         "template_id": "marketing",
         "waConvId": "db311b5709a13ac72c1bd9f293c68625",
+        "status": "read",
+        "reason": "Read by the user",
     }
     assert status.final
     row = status.to_json()["recipients"][0]
-    assert row["reference"]["cust_ref"] == "customerRef"
-    assert row["waConvId"] == "db311b5709a13ac72c1bd9f293c68625"
+    assert row["fields"]["reference"]["cust_ref"] == "customerRef"
+    assert row["fields"]["waConvId"] == "db311b5709a13ac72c1bd9f293c68625"
     assert row["phase"] == "read"
 
 
@@ -238,7 +252,7 @@ def test_viber_sample_parses_field_by_field() -> None:
     }
     out = status.to_json()
     assert out["channel"] == "viber"
-    assert out["api_channel"] == "sms"
+    assert out["fields"]["channel"] == "sms"
     first, second = status.recipients
     assert first == Recipient(
         msg_id="7053a678-75fe-11ed-9e31-0242ac14001c",
@@ -250,7 +264,15 @@ def test_viber_sample_parses_field_by_field() -> None:
         parts=1,
         country="AE",
         schedule_time=None,
-        fields={},
+        fields={
+            "msg_id": "7053a678-75fe-11ed-9e31-0242ac14001c",
+            "country": "AE",
+            "recipient": "+9715097526xx",
+            "status": "sent",
+            "number_of_viber_message": 1,
+            "viber_cost": 0.0004,
+            "schedule_time": None,
+        },
     )
     assert (second.msg_id, second.parts, second.cost) == (
         "7052cd16-75fe-11ed-9e31-0242ac14001c",
@@ -266,7 +288,7 @@ def test_viber_table_spelling_number_of_sms_is_accepted_too() -> None:
     assert b"number_of_sms" in text
     status = d7.parse_report(Channel.VIBER, RID, text)
     assert [r.parts for r in status.recipients] == [3, 3]
-    assert all("number_of_sms" not in r.fields for r in status.recipients)
+    assert all(r.fields["number_of_sms"] == 3 for r in status.recipients)
 
 
 @pytest.mark.parametrize(
@@ -311,7 +333,7 @@ def test_unknown_missing_extra_and_null_fields_are_not_errors() -> None:
     status = d7.parse_report(Channel.SMS, RID, json.dumps(body).encode())
     a, b, c, d = status.recipients
     assert (a.status, a.phase, a.final) == ("quantum_entangled", Phase.UNKNOWN, False)
-    assert a.fields == {"brand_new_field": {"x": [1, 2]}}
+    assert a.fields["brand_new_field"] == {"x": [1, 2]}
     assert (b.status, b.phase, b.recipient, b.parts, b.cost) == (
         None,
         Phase.UNKNOWN,
@@ -502,21 +524,19 @@ def test_infobip_table_only_fields(mcc_key: str) -> None:
     report["status"]["action"] = "Check the number"
     (r, _) = infobip.parse_page(json.dumps(body).encode())
     assert r.fields["from"] == "InfoSMS"
-    assert r.fields["mccMnc"] == "22801"
-    assert mcc_key == "mccMnc" or mcc_key not in r.fields
+    # Kept as the vendor spelled it; looked up whatever the case.
+    assert r.fields[mcc_key] == "22801"
+    assert infobip.lookup(r.fields, "mccMnc") == "22801"
     assert r.fields["callbackData"] == "DLR callback data"
     assert r.fields["status"]["action"] == "Check the number"
-    assert r.to_json()["mccMnc"] == "22801"
+    assert r.to_json()["fields"][mcc_key] == "22801"
 
 
-def test_infobip_both_mccmnc_spellings_keep_the_canonical_one() -> None:
-    for order in (("mccmnc", "mccMnc"), ("mccMnc", "mccmnc")):
-        item = {"messageId": "m", order[0]: "first", order[1]: "second"}
-        item_body = json.dumps({"results": [item]}).encode()
-        (r,) = infobip.parse_page(item_body)
-        expected = "second" if order[1] == "mccMnc" else "first"
-        assert r.fields["mccMnc"] == expected
-        assert "mccmnc" not in r.fields
+def test_infobip_both_mccmnc_spellings_are_both_kept() -> None:
+    item = {"messageId": "m", "mccmnc": "first", "mccMnc": "second"}
+    (r,) = infobip.parse_page(json.dumps({"results": [item]}).encode())
+    assert (r.fields["mccmnc"], r.fields["mccMnc"]) == ("first", "second")
+    assert infobip.lookup(r.fields, "mccMnc") == "second"  # the exact spelling first
 
 
 def test_infobip_error_report_reason_and_permanent_flag() -> None:
@@ -571,7 +591,7 @@ def test_a_malformed_sibling_report_does_not_drop_the_others() -> None:
         "12db39c3-7822-4e72-a3ec-c87442c0ffc5",
     ]
     assert reports[0].final and reports[4].final
-    assert reports[1].problem == "report #2 is not an object"
+    assert reports[1].problem == "item #2 is not an object"
     broken = reports[2]
     assert broken.problem == "'status' is not an object"
     assert broken.phase is Phase.UNKNOWN

@@ -13,7 +13,7 @@ from d7tui.channels.errors import AuthError, RateLimited
 from d7tui.channels.status import StatusClient
 from d7tui.client import RetryPolicy
 from d7tui.clock import ManualClock
-from d7tui.models import IdKind, Phase, Target, Transition
+from d7tui.models import IdKind, InfobipSource, Phase, Target, Transition
 from d7tui.poller import PollConfig, PollUpdate, WatchStatus
 from d7tui.simulator import Faults, Simulator, Step
 
@@ -88,7 +88,8 @@ async def test_auto_asks_every_d7_channel_once_then_only_the_one_that_knew(world
 
 
 async def test_infobip_reports_are_drained_and_merged_report_by_report(world):
-    sim, clock, client = world
+    sim, clock, _ = world
+    client = StatusClient(sim_settings(sim, infobip_source=InfobipSource.REPORTS))
     bulk, ids = sim.create_infobip_bulk(
         ["41793026727", "41793026834"],
         [

@@ -92,11 +92,13 @@ def start_simulator(clock: ManualClock, **kwargs: Any) -> Simulator:
     return sim
 
 
-def sim_settings(sim: Simulator, *, token: str = "sim-token") -> Settings:
-    return Settings(
-        d7_token=Secret(token),
-        d7_base_url=sim.base_url,
-        infobip_key=Secret("sim-key"),
-        infobip_base_url=sim.base_url,
-        max_in_flight=8,
-    )
+def sim_settings(sim: Simulator, *, token: str = "sim-token", **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "d7_token": Secret(token),
+        "d7_base_url": sim.base_url,
+        "infobip_key": Secret("sim-key"),
+        "infobip_base_url": sim.base_url,
+        "max_in_flight": 8,
+    }
+    values.update(overrides)
+    return Settings(**values)

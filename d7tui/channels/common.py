@@ -71,16 +71,10 @@ def as_int(value: object) -> int | None:
     return None
 
 
-def take(
-    item: dict[str, Any], keys: tuple[str, ...], convert: Any, leftovers: dict[str, Any]
-) -> Any:
-    """The first of `keys` present in `item`, converted; a value that does not convert is left in
-    `leftovers` under its own key so it is still shown as what it is."""
+def take(item: dict[str, Any], keys: tuple[str, ...], convert: Any) -> Any:
+    """The first of `keys` present in `item`, converted (None when it does not convert: the raw
+    value is still in the recipient's fields)."""
     for key in keys:
         if key in item:
-            raw = item[key]
-            converted = convert(raw)
-            if converted is None and raw is not None:
-                leftovers[key] = clean_json(raw)
-            return converted
+            return convert(item[key])
     return None

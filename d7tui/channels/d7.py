@@ -7,8 +7,6 @@ may list recipients under `recipients` instead of `messages`. All of it is accep
 
 from __future__ import annotations
 
-from typing import Any
-
 from d7tui.channels.common import as_float, as_int, as_text, decode_json, take
 from d7tui.channels.errors import (
     ApiError,
@@ -31,8 +29,9 @@ ROUTES: dict[Channel, tuple[str, str]] = {
 WHATSAPP_V1 = "/whatsapp/v1/report/{id}"
 
 _PARTS = ("number_of_sms", "number_of_viber_message", "number_of_messages")
+# The cost of the whole message (D7's pages: "The cost of the message"). An item with several
+# (sms_cost and viber_cost) keeps them all in `fields`; the first present is the cost.
 _COST = ("sms_cost", "viber_cost", "cost", "whatsapp_cost")
-_CORE = {"msg_id", "recipient", "status", "reason", "country", "schedule_time", *_PARTS, *_COST}
 
 
 def _recipient(channel: Channel, item: object, index: int) -> Recipient:
@@ -46,11 +45,11 @@ def _recipient(channel: Channel, item: object, index: int) -> Recipient:
             fields={"value": clean_json(item)},
             problem=f"recipient #{index + 1} is not an object",
         )
-    leftovers: dict[str, Any] = {}
     status = as_text(item.get("status"))
     phase, final = classify_d7(channel, item.get("status"))
-    # clean_json of the dict, not of each value: the vendor's keys are external text too.
-    fields = clean_json({k: v for k, v in item.items() if k not in _CORE})
+    # Every key as the vendor spelled it, the normalised ones too (number_of_sms beside
+    # parts): clean_json of the dict, not of each value, since the keys are external text too.
+    fields = clean_json(item)
     recipient = Recipient(
         msg_id=as_text(item.get("msg_id")),
         recipient=as_text(item.get("recipient")),
@@ -58,13 +57,13 @@ def _recipient(channel: Channel, item: object, index: int) -> Recipient:
         phase=phase,
         final=final,
         reason=as_text(item.get("reason")),
-        cost=take(item, _COST, as_float, leftovers),
+        cost=take(item, _COST, as_float),
         # D7 bills in its account currency and its report does not name it.
         currency=None,
-        parts=take(item, _PARTS, as_int, leftovers),
+        parts=take(item, _PARTS, as_int),
         country=as_text(item.get("country")),
         schedule_time=as_text(item.get("schedule_time")),
-        fields={**fields, **leftovers},
+        fields=fields,
     )
     return recipient
 
@@ -121,12 +120,18 @@ def error_detail(body: bytes) -> tuple[str | None, str]:
     return None, one_line(as_text(data) or "", 160) if data is not None else ""
 
 
+def describe_error(body: bytes) -> str:
+    """What a D7 error body said, in one line (for an error that ended on a 429 or 5xx)."""
+    code, message = error_detail(body)
+    return f"{code}: {message}" if code and message else code or message or "no detail"
+
+
 def http_error(channel: Channel, status: int, body: bytes) -> ChannelError:
     """The typed error for a non-200 D7 answer (429/5xx never reach here: the engine owns them)."""
-    code, message = error_detail(body)
-    said = f"{code}: {message}" if code and message else code or message or "no detail"
+    code, _ = error_detail(body)
+    said = describe_error(body)
     if status in (401, 403):
-        return AuthError(channel.value, TOKEN_SETTING, status=status)
+        return AuthError(channel.value, TOKEN_SETTING, status=status, said=code)
     if status == 404:
         return NotFound(channel.value, f"request id not found ({said})", status=404)
     if status == 402:

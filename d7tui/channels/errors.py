@@ -6,9 +6,13 @@ text that went through safe_text.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+from typing import Self
 
 from d7tui.safety import one_line
+
+_CODE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")  # a vendor's error code: UNAUTHORIZED, E401 ...
 
 
 class ErrorKind(StrEnum):
@@ -34,6 +38,9 @@ ERROR_PRIORITY = (
 
 class ChannelError(Exception):
     kind: ErrorKind = ErrorKind.API
+    # The body of the answer that ended the tries (a 429 or 5xx), when there was one: the
+    # channel layer adds the vendor's code from it to the message (`with_detail`).
+    body: bytes | None = None
 
     def __init__(self, channel: str, message: str, *, status: int | None = None) -> None:
         self.channel = channel
@@ -44,6 +51,27 @@ class ChannelError(Exception):
     def __str__(self) -> str:
         return f"{self.channel}: {self.message}"
 
+    def _with_message(self, message: str) -> Self:
+        # Not copy.copy: it rebuilds through __init__, whose signature differs per subclass.
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.message = message
+        clone.args = (f"{self.channel}: {message}",)
+        return clone
+
+    def with_detail(self, detail: str) -> Self:
+        """The same error with what the vendor said added to its message."""
+        return self._with_message(one_line(f"{self.message}: {detail}"))
+
+    def redacted(self, secrets: list[str]) -> Self:
+        """The same error with any of `secrets` a server echoed into its text blotted out."""
+        message = self.message
+        for secret in secrets:
+            # A real credential is long; blotting out a one-letter test token would eat words.
+            if len(secret) >= 8:
+                message = message.replace(secret, "•••")
+        return self if message == self.message else self._with_message(message)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.channel!r}, {self.message!r}, status={self.status})"
 
@@ -53,9 +81,17 @@ class AuthError(ChannelError):
 
     kind = ErrorKind.AUTH
 
-    def __init__(self, channel: str, setting: str, *, status: int | None = None) -> None:
+    def __init__(
+        self, channel: str, setting: str, *, status: int | None = None, said: str | None = None
+    ) -> None:
         self.setting = setting
-        what = "missing" if status is None else f"refused (HTTP {status})"
+        if status is None:
+            what = "missing"
+        else:
+            # The vendor's own code (ACCESS_TOKEN_SIGNATURE_VERIFICATION_FAILED, E401) helps
+            # support; its free text does not go here, since a server may echo the credential.
+            code = said if said and _CODE.fullmatch(said) else None
+            what = f"refused (HTTP {status}{': ' + code if code else ''})"
         super().__init__(channel, f"API credential {what}: check {setting}", status=status)
 
 

@@ -1,40 +1,56 @@
-"""Infobip SMS delivery reports (`/sms/1/reports`, one-time) and logs (`/sms/1/logs`).
+"""Infobip SMS: delivery reports (one-time) and logs (re-readable), in v3 and v1 spelling.
 
-A malformed report never takes its siblings down: each item is parsed on its own and a broken
-one is kept as a recipient with a `problem`, because a report handed out is never handed out again.
+v3 (`/sms/3/...`, the vendor's current clients) renames v1's fields: `from` -> `sender`,
+`smsCount` -> `messageCount`, logs' `to` -> `destination` and `text` -> `content.text`, entity and
+application ids into `platform{}`, and adds `campaignReferenceId`. One parser reads both; every key
+is kept as the vendor spelled it (the normalised values sit beside them in `Recipient`).
+
+A malformed item never takes its siblings down: each is parsed on its own and a broken one is kept
+as a recipient with a `problem`, because a report handed out is never handed out again.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from d7tui.channels.common import as_float, as_int, as_text, decode_json
 from d7tui.channels.errors import ApiError, AuthError, ChannelError, NotFound, ProtocolError
-from d7tui.models import Channel, Phase, Recipient, classify_infobip
+from d7tui.models import Channel, Phase, Recipient, RequestStatus, classify_infobip
 from d7tui.safety import clean_json, one_line
 
 KEY_SETTING = "INFOBIP_API_KEY"
-REPORTS_PATH = "/sms/1/reports"
-LOGS_PATH = "/sms/1/logs"
+REPORTS_V3 = "/sms/3/reports"
+REPORTS_V1 = "/sms/1/reports"
+LOGS_V3 = "/sms/3/logs"
+LOGS_V1 = "/sms/1/logs"
 PAGE_LIMIT = 1000  # the API's maximum per call
+MAX_ID_LIST = 2048  # characters of a comma-separated bulkId or messageId list, per the vendor
+LOGS_KEEP = 48 * 3600.0  # logs cover the last 48 hours
+HIDDEN = "(hidden)"  # what stands for message text unless the user asked to see it
 
-_CORE = {"messageId", "to", "price", "smsCount"}
-# Keys whose spelling drifts between the vendor's pages; the first spelling is ours.
-_CANONICAL = {"mccmnc": "mccMnc"}
-
-
-def _normalize_keys(item: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in item.items():
-        canonical = _CANONICAL.get(key.lower(), key) if isinstance(key, str) else str(key)
-        if canonical in out and canonical != key:
-            continue  # both spellings present: keep the canonical one
-        out[canonical] = value
-    return out
+_RECIPIENT_KEYS = ("destination", "to")  # v3 logs, then v1 and v3 reports
+_PARTS_KEYS = ("messageCount", "smsCount")  # v3, v1
 
 
 def _obj(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _first(item: dict[str, Any], keys: tuple[str, ...]) -> object:
+    for key in keys:
+        if key in item:
+            return item[key]
+    return None
+
+
+def lookup(fields: dict[str, Any], key: str) -> object:
+    """A vendor field whatever its case: the legacy logs page spells `mccmnc`, reports `mccMnc`."""
+    if key in fields:
+        return fields[key]
+    wanted = key.lower()
+    return next((v for k, v in fields.items() if k.lower() == wanted), None)
 
 
 def _reason(status: dict[str, Any], error: dict[str, Any]) -> str | None:
@@ -47,8 +63,29 @@ def _reason(status: dict[str, Any], error: dict[str, Any]) -> str | None:
     return description
 
 
-def parse_report_item(item: object, index: int) -> Recipient:
-    """One SentSMSReport (or log item) as a recipient; never raises."""
+def _hide_text(fields: dict[str, Any]) -> None:
+    """Message text (often a one-time code) is not ours to show unless asked: v1 logs' `text`,
+    v3 logs' `content` (text, or binary content's `hex`)."""
+    if "text" in fields:
+        fields["text"] = HIDDEN
+    content = fields.get("content")
+    if isinstance(content, dict):
+        fields["content"] = {k: HIDDEN if k in ("text", "hex") else v for k, v in content.items()}
+    elif content is not None:
+        fields["content"] = HIDDEN
+
+
+def message_cost(price: dict[str, Any], parts: int | None) -> float | None:
+    """What the message cost in all: Infobip's pricePerMessage is the price of one SMS part
+    ("Price per one SMS" on its page), so a three-part message costs three times it."""
+    per_part = as_float(price.get("pricePerMessage"))
+    if per_part is None:
+        return None
+    return round(per_part * (parts if parts and parts > 0 else 1), 10)
+
+
+def parse_item(item: object, index: int, *, keep_text: bool = False) -> Recipient:
+    """One report or log item (v1 or v3) as a recipient; never raises."""
     if not isinstance(item, dict):
         return Recipient(
             msg_id=None,
@@ -57,41 +94,46 @@ def parse_report_item(item: object, index: int) -> Recipient:
             phase=Phase.UNKNOWN,
             final=False,
             fields={"value": clean_json(item)},
-            problem=f"report #{index + 1} is not an object",
+            problem=f"item #{index + 1} is not an object",
         )
-    item = _normalize_keys(item)
     status = _obj(item.get("status"))
     error = _obj(item.get("error"))
-    price = _obj(item.get("price"))
     phase, final = classify_infobip(
         status.get("groupName"), status.get("name"), status.get("groupId")
     )
-    problems = []
-    if "status" in item and not isinstance(item.get("status"), dict):
-        problems.append("'status' is not an object")
     # clean_json of the dict, not of each value: the vendor's keys are external text too.
-    fields = clean_json({k: v for k, v in item.items() if k not in _CORE})
-    if "price" in item and not isinstance(item.get("price"), dict):
-        fields["price"] = clean_json(item["price"])
-    if "smsCount" in item and as_int(item.get("smsCount")) is None:
-        fields["smsCount"] = clean_json(item["smsCount"])
+    fields = clean_json(item)
+    if not keep_text:
+        _hide_text(fields)
+    parts = as_int(_first(item, _PARTS_KEYS))
+    problem = None
+    if "status" in item and not isinstance(item.get("status"), dict):
+        problem = "'status' is not an object"
     return Recipient(
         msg_id=as_text(item.get("messageId")),
-        recipient=as_text(item.get("to")),
+        recipient=as_text(_first(item, _RECIPIENT_KEYS)),
         status=as_text(status.get("name")) if status else None,
         phase=phase,
         final=final,
         reason=_reason(status, error),
-        cost=as_float(price.get("pricePerMessage")),
-        currency=as_text(price.get("currency")),
-        parts=as_int(item.get("smsCount")),
+        cost=message_cost(_obj(item.get("price")), parts),
+        currency=as_text(_obj(item.get("price")).get("currency")),
+        parts=parts,
         fields=fields,
-        problem="; ".join(problems) or None,
+        problem=problem,
     )
 
 
-def parse_page(body: bytes) -> list[Recipient]:
-    """Every item of a `{"results": [...]}` page, in order; ProtocolError only for the envelope."""
+@dataclass(frozen=True, slots=True)
+class Page:
+    recipients: list[Recipient]
+    size: int  # items in `results`
+    next_cursor: str | None  # v3 with useCursor=true: where the next page starts
+
+
+def read_page(body: bytes, *, keep_text: bool = False) -> Page:
+    """Every item of a `{"results": [...]}` page, in order, and where the next page starts;
+    ProtocolError only for the envelope."""
     data = decode_json(Channel.INFOBIP.value, body)
     if not isinstance(data, dict):
         raise ProtocolError("infobip", f"expected a JSON object, got {type(data).__name__}")
@@ -100,7 +142,42 @@ def parse_page(body: bytes) -> list[Recipient]:
         results = []
     if not isinstance(results, list):
         raise ProtocolError("infobip", f"'results' is {type(results).__name__}, not a list")
-    return [parse_report_item(item, i) for i, item in enumerate(results)]
+    cursor = _obj(data.get("cursor")).get("nextCursor")
+    return Page(
+        recipients=[parse_item(item, i, keep_text=keep_text) for i, item in enumerate(results)],
+        size=len(results),
+        next_cursor=cursor if isinstance(cursor, str) and cursor else None,
+    )
+
+
+def parse_page(body: bytes, *, keep_text: bool = False) -> list[Recipient]:
+    """The recipients of one page, in order (what the store's report sink parses)."""
+    return read_page(body, keep_text=keep_text).recipients
+
+
+def sent_at(recipient: Recipient) -> float | None:
+    """The message's sentAt as unix time, if the vendor said it in its own format."""
+    value = recipient.fields.get("sentAt")
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return when.timestamp() if when.tzinfo is not None else None
+
+
+def beyond_logs(state: RequestStatus, now: float) -> bool:
+    """Whether every message of `state` was sent longer ago than the logs keep (asking again
+    would be in vain: the API has forgotten it)."""
+    times = [t for r in state.recipients if (t := sent_at(r)) is not None]
+    return bool(times) and now - max(times) >= LOGS_KEEP
+
+
+def format_time(unix_ms: int) -> str:
+    """The vendor's own date format, yyyy-MM-dd'T'HH:mm:ss.SSSZ, in UTC."""
+    whole = datetime.fromtimestamp(unix_ms // 1000, UTC)
+    return whole.strftime("%Y-%m-%dT%H:%M:%S.") + f"{unix_ms % 1000:03d}+0000"
 
 
 def error_detail(body: bytes) -> str:
@@ -129,7 +206,7 @@ def error_detail(body: bytes) -> str:
 def http_error(status: int, body: bytes) -> ChannelError:
     said = error_detail(body)
     if status in (401, 403):
-        return AuthError("infobip", KEY_SETTING, status=status)
+        return AuthError("infobip", KEY_SETTING, status=status, said=said.split(":", 1)[0])
     if status == 404:
         return NotFound("infobip", f"not found ({said})", status=404)
     return ApiError("infobip", f"HTTP {status}: {said}", status=status)

@@ -1,27 +1,34 @@
 """One call for every channel: `StatusClient.fetch(target)` returns a RequestStatus or raises a
-ChannelError. The CLI and the poller both use exactly this."""
+ChannelError; `fetch_many(targets)` answers many at once, in as few calls as the APIs allow
+(Infobip logs take lists of ids). The CLI and the poller both use exactly this."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from typing import Any
 from urllib.parse import quote
 
 from d7tui.channels import d7, infobip
 from d7tui.channels.errors import (
     ERROR_PRIORITY,
+    ApiError,
     AuthError,
     ChannelError,
     NotFound,
     ProtocolError,
 )
-from d7tui.client import MB, Engine
+from d7tui.channels.infobip_logs import LogsReader
+from d7tui.channels.routes import RouteVersions
+from d7tui.client import MB, Engine, Response
 from d7tui.config import Settings
 from d7tui.models import (
     D7_CHANNELS,
     Channel,
     IdKind,
     InfobipSource,
+    InvalidId,
     RequestStatus,
     Target,
     validate_id,
@@ -33,6 +40,7 @@ from d7tui.models import (
 ReportSink = Callable[[str, bytes], Awaitable[None] | None]
 
 MAX_DRAIN_PAGES = 50  # 50,000 reports per pull at most; the rest waits for the next poll
+REPORTS_FAMILY = "infobip-reports"
 
 
 class StatusClient:
@@ -42,7 +50,11 @@ class StatusClient:
         engine: Engine | None = None,
         *,
         report_sink: ReportSink | None = None,
+        on_first_reports: Callable[[], None] | None = None,
+        routes: RouteVersions | None = None,
     ) -> None:
+        """`on_first_reports`: called once, before this client first pulls one-time reports
+        (the caller warns that they are taken from every other consumer)."""
         self.settings = settings
         self.engine = engine or Engine(
             max_in_flight=settings.max_in_flight,
@@ -50,7 +62,9 @@ class StatusClient:
             max_answer=int(settings.max_answer_mb * MB),
         )
         self.report_sink = report_sink
-        self.whatsapp_v1 = False  # set once v2 proved not to exist on this server
+        self.on_first_reports = on_first_reports
+        # Which route version each host answers on (WhatsApp v2/v1, Infobip v3/v1).
+        self.routes = routes or RouteVersions()
         # Set when the report sink (the store) last failed; shown with the next result.
         self.sink_problem: str | None = None
         # Raw Infobip bodies received but not yet handed to a caller (it was cancelled), by id.
@@ -58,6 +72,12 @@ class StatusClient:
         # The pull of one-time reports running for an id, if any: a second caller joins it
         # instead of starting a parallel drain of the same reports.
         self._draining: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self._logs = LogsReader(
+            self._infobip_get,
+            settings.infobip_base_url,
+            self.routes,
+            keep_text=settings.message_text,
+        )
 
     async def aclose(self) -> None:
         await self.engine.aclose()
@@ -68,17 +88,80 @@ class StatusClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    # -- entry point ---------------------------------------------------------------------------
+    # -- entry points --------------------------------------------------------------------------
 
     async def fetch(self, target: Target) -> RequestStatus:
+        try:
+            return await self._fetch(target)
+        except ChannelError as exc:
+            raise exc.redacted(self._secrets()) from None
+
+    def _secrets(self) -> list[str]:
+        # Errors are built from codes and our own words; a server echoing a credential into
+        # its free text is blotted out here, once, for every channel.
+        return [s.reveal() for s in (self.settings.d7_token, self.settings.infobip_key) if s]
+
+    async def _fetch(self, target: Target) -> RequestStatus:
         request_id = validate_id(target.request_id, target.channel)
+        if self.batch_key(target) is not None:
+            result = (await self.fetch_many([replace(target, request_id=request_id)]))[request_id]
+            if isinstance(result, ChannelError):
+                raise result
+            return result
         if target.channel == "auto":
             return await self._auto(request_id)
         channel = Channel(target.channel)
         if channel is Channel.INFOBIP:
-            kind = target.id_kind if target.id_kind is not IdKind.REQUEST else IdKind.BULK
-            return await self._infobip(request_id, kind)
+            return await self._infobip_reports(request_id, _infobip_kind(target))
         return await self._d7(channel, request_id)
+
+    def batch_key(self, target: Target) -> str | None:
+        """Targets with the same key can be asked together in one call (`fetch_many`); None:
+        this one is asked alone. Infobip logs take lists of ids of one kind; one-time reports
+        are pulled id by id (their drain and lock are per id)."""
+        if target.is_infobip and self.settings.infobip_source is InfobipSource.LOGS:
+            return f"infobip-logs:{_infobip_kind(target).value}"
+        return None
+
+    async def fetch_many(
+        self, targets: Sequence[Target]
+    ) -> dict[str, RequestStatus | ChannelError]:
+        """Every target's answer by request id, in as few calls as the APIs allow: Infobip
+        logs ids go in lists; the rest are asked one by one, concurrently."""
+        results: dict[str, RequestStatus | ChannelError] = {}
+        grouped: dict[IdKind, list[str]] = {}
+        alone: list[Target] = []
+        for target in targets:
+            try:
+                request_id = validate_id(target.request_id, target.channel)
+            except InvalidId as exc:
+                results[target.request_id] = ApiError(target.channel, str(exc))
+                continue
+            if self.batch_key(target) is None:
+                alone.append(replace(target, request_id=request_id))
+            else:
+                grouped.setdefault(_infobip_kind(target), []).append(request_id)
+
+        async def one(target: Target) -> None:
+            try:
+                results[target.request_id] = await self._fetch(target)
+            except ChannelError as exc:
+                results[target.request_id] = exc
+
+        async def many(kind: IdKind, idents: list[str]) -> None:
+            try:
+                results.update(await self._logs.read(kind, list(dict.fromkeys(idents))))
+            except ChannelError as exc:  # no credential: every id of the list
+                results.update(dict.fromkeys(idents, exc))
+
+        await asyncio.gather(
+            *(one(t) for t in alone), *(many(k, ids) for k, ids in grouped.items())
+        )
+        secrets = self._secrets()
+        return {
+            rid: r.redacted(secrets) if isinstance(r, ChannelError) else r
+            for rid, r in results.items()
+        }
 
     # -- D7 ------------------------------------------------------------------------------------
 
@@ -87,23 +170,42 @@ class StatusClient:
             raise AuthError(channel.value, d7.TOKEN_SETTING)
         return {"Authorization": f"Bearer {self.settings.d7_token.reveal()}"}
 
+    async def _get(
+        self,
+        channel: str,
+        url: str,
+        headers: dict[str, str],
+        describe: Callable[[bytes], str],
+        **kwargs: Any,
+    ) -> Response:
+        """The engine's GET; an error that ended on an answer (429, 5xx) says what the vendor
+        said in it (E429, GENERAL_ERROR ...)."""
+        try:
+            return await self.engine.get(channel, url, headers=headers, **kwargs)
+        except ChannelError as exc:
+            # Only a JSON body is the vendor's word; a proxy's HTML error page is not.
+            if exc.body and exc.body.lstrip()[:1] == b"{":
+                said = describe(exc.body)
+                if said and said != "no detail":
+                    raise exc.with_detail(said) from None
+            raise
+
     async def _d7(self, channel: Channel, request_id: str) -> RequestStatus:
         headers = self._d7_headers(channel)
         path, _ = d7.ROUTES[channel]
-        if channel is Channel.WHATSAPP and self.whatsapp_v1:
+        base = self.settings.d7_base_url
+        older = channel is Channel.WHATSAPP and self.routes.use_older(base, "whatsapp")
+        if older:
             path = d7.WHATSAPP_V1
-        url = self.settings.d7_base_url + path.format(id=quote(request_id, safe=""))
-        reply = await self.engine.get(channel.value, url, headers=headers)
-        if (
-            channel is Channel.WHATSAPP
-            and not self.whatsapp_v1
-            and reply.status == 404
-            and not d7.is_documented_not_found(channel, reply.body)
-        ):
-            # v2 is what the page documents, v1 what every SDK calls: a 404 without the
-            # documented body means the v2 route itself does not exist here.
-            self.whatsapp_v1 = True
-            return await self._d7(channel, request_id)
+        url = base + path.format(id=quote(request_id, safe=""))
+        reply = await self._get(channel.value, url, headers, d7.describe_error)
+        if channel is Channel.WHATSAPP and not older:
+            if reply.status == 404 and not d7.is_documented_not_found(channel, reply.body):
+                # v2 is what the page documents, v1 what every SDK calls: a 404 without the
+                # documented body means the v2 route itself does not exist here (for now).
+                self.routes.newer_missing(base, "whatsapp")
+                return await self._d7(channel, request_id)
+            self.routes.newer_answered(base, "whatsapp")
         if reply.status != 200:
             raise d7.http_error(channel, reply.status, reply.body)
         return d7.parse_report(channel, request_id, reply.body)
@@ -132,15 +234,16 @@ class StatusClient:
             raise AuthError("infobip", infobip.KEY_SETTING)
         return {"Authorization": f"App {self.settings.infobip_key.reveal()}"}
 
-    async def _infobip(self, ident: str, kind: IdKind) -> RequestStatus:
+    async def _infobip_get(self, url: str, params: Sequence[tuple[str, str]]) -> Response:
+        headers = self._infobip_headers()
+        return await self._get("infobip", url, headers, infobip.error_detail, params=params)
+
+    async def _infobip_reports(self, ident: str, kind: IdKind) -> RequestStatus:
         headers = self._infobip_headers()
         params = {kind.value: ident, "limit": str(infobip.PAGE_LIMIT)}
-        if self.settings.infobip_source is InfobipSource.LOGS:
-            url = self.settings.infobip_base_url + infobip.LOGS_PATH
-            reply = await self.engine.get("infobip", url, headers=headers, params=params)
-            if reply.status != 200:
-                raise infobip.http_error(reply.status, reply.body)
-            return self._infobip_status(ident, [reply.body], incremental=False)
+        if self.on_first_reports is not None:
+            warn, self.on_first_reports = self.on_first_reports, None
+            warn()
         # A pull of one-time reports runs to the end even if our caller is cancelled: what it
         # receives waits in _unclaimed for the next caller instead of being lost.
         key = (kind.value, ident)
@@ -156,13 +259,11 @@ class StatusClient:
     async def _drain(
         self, key: tuple[str, str], headers: dict[str, str], params: dict[str, str]
     ) -> None:
-        url = self.settings.infobip_base_url + infobip.REPORTS_PATH
+        base = self.settings.infobip_base_url
         received = self._unclaimed.setdefault(key, [])
         try:
             for _ in range(MAX_DRAIN_PAGES):
-                reply = await self.engine.get(
-                    "infobip", url, headers=headers, params=params, idempotent=False
-                )
+                reply = await self._reports_page(base, headers, params)
                 if reply.status != 200:
                     raise infobip.http_error(reply.status, reply.body)
                 received.append(reply.body)
@@ -177,7 +278,7 @@ class StatusClient:
                         self.sink_problem = f"reports could not be stored: {exc}"
                         break
                 try:
-                    empty = not infobip.parse_page(reply.body)
+                    empty = not infobip.read_page(reply.body).size
                 except ProtocolError:
                     # Unreadable: kept raw and reported when handed on; asking again at once
                     # would most likely read the same.
@@ -192,6 +293,32 @@ class StatusClient:
             # Reports already received matter more than this error: they are handed on now,
             # and the error shows again on the next poll if it persists.
 
+    async def _reports_page(
+        self, base: str, headers: dict[str, str], params: dict[str, str]
+    ) -> Response:
+        """One call to v3's reports, or v1's where v3 is missing (a 404 hands nothing out)."""
+        if not self.routes.use_older(base, REPORTS_FAMILY):
+            reply = await self._get(
+                "infobip",
+                base + infobip.REPORTS_V3,
+                headers,
+                infobip.error_detail,
+                params=params,
+                idempotent=False,
+            )
+            if reply.status != 404:
+                self.routes.newer_answered(base, REPORTS_FAMILY)
+                return reply
+            self.routes.newer_missing(base, REPORTS_FAMILY)
+        return await self._get(
+            "infobip",
+            base + infobip.REPORTS_V1,
+            headers,
+            infobip.error_detail,
+            params=params,
+            idempotent=False,
+        )
+
     def _forget_drain(self, key: tuple[str, str], task: asyncio.Future[None]) -> None:
         if self._draining.get(key) is task:
             del self._draining[key]
@@ -203,7 +330,7 @@ class StatusClient:
         problems = []
         for body in bodies:
             try:
-                recipients.extend(infobip.parse_page(body))
+                recipients.extend(infobip.parse_page(body, keep_text=self.settings.message_text))
             except ProtocolError as exc:
                 problems.append(exc.message)
         if problems and not recipients:
@@ -222,6 +349,10 @@ class StatusClient:
             raw=tuple(bodies),
             incremental=incremental,
         )
+
+
+def _infobip_kind(target: Target) -> IdKind:
+    return target.id_kind if target.id_kind is not IdKind.REQUEST else IdKind.BULK
 
 
 def _retrieve(task: asyncio.Future[None]) -> None:

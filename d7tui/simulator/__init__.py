@@ -21,8 +21,10 @@ from concurrent.futures import Future
 
 from d7tui.config import Settings
 from d7tui.safety import Secret
+from d7tui.simulator.accounts import Accounts
 from d7tui.simulator.api import KINDS, VendorApi
 from d7tui.simulator.faults import Faults, FaultSpecError, parse_fault_specs
+from d7tui.simulator.infobip_reads import LOGS_PER_MINUTE
 from d7tui.simulator.lifecycles import Script, Step, StepLike
 from d7tui.simulator.server import HttpServer, Reply, Request
 from d7tui.simulator.world import Change, ScriptArg, World
@@ -56,13 +58,17 @@ class Simulator:
         whatsapp_key: str = "messages",
         sms_failure: str = "un_delivered",
         clock: Callable[[], float] | None = None,
+        infobip_v3: bool = True,
+        infobip_logs_per_minute: int | None = LOGS_PER_MINUTE,
     ) -> None:
         """`whatsapp_key`: the list key of the v2 WhatsApp report ("recipients" as one
         third-party catalog describes v2; v1 always says "messages"). `sms_failure`: how SMS
         failure is spelled ("un_delivered", or "undelivered" as one copy of the DLR page has it).
         `speed`: simulated seconds per real second; 0 freezes time, so only `advance` moves it
         (what tests want). `clock`: a monotonic clock to use instead of the real one (tests tie
-        it to theirs)."""
+        it to theirs). `infobip_v3=False`: `/sms/3/*` answer 404 as a proxy or an account
+        without them would. `infobip_logs_per_minute`: the logs endpoints' throttling (None
+        turns it off)."""
         if latency_ms < 0:
             raise ValueError("latency_ms must be >= 0")
         kwargs = {"clock": clock} if clock is not None else {}
@@ -75,6 +81,8 @@ class Simulator:
             faults=faults or Faults(),
             whatsapp_v2=whatsapp_v2,
             whatsapp_key=whatsapp_key,
+            infobip_v3=infobip_v3,
+            logs_per_minute=infobip_logs_per_minute,
         )
         self.server = HttpServer(self._handle)
         self.base_url = ""
@@ -179,7 +187,8 @@ class Simulator:
         **kwargs: object,
     ) -> tuple[str, list[str]]:
         """An Infobip bulk, one message per recipient: (bulkId, messageIds). Keyword extras go
-        to World.create_infobip_bulk (sender, text, callback_data, message_ids)."""
+        to World.create_infobip_bulk (sender, text, callback_data, message_ids,
+        campaign_reference_id)."""
         return self.world.create_infobip_bulk(recipients, script, bulk_id, **kwargs)  # type: ignore[arg-type]
 
     def advance(self, seconds: float) -> None:
@@ -198,9 +207,20 @@ class Simulator:
         return self.api.dice.faults
 
     @property
+    def accounts(self) -> Accounts:
+        """The simulated balances (`d7`, `infobip`): set them to test a low or empty account."""
+        return self.api.accounts
+
+    @property
     def changes(self) -> list[Change]:
         """Every status change so far, in time order (computed up to now on each read)."""
         return self.world.snapshot_changes()
+
+    @property
+    def reports_handed_out(self) -> list[tuple[str, str]]:
+        """(messageId, status) of every one-time Infobip report handed out so far, in order."""
+        with self.world.lock:
+            return list(self.world.handed_out)
 
     @property
     def request_count(self) -> int:
@@ -213,11 +233,21 @@ class Simulator:
 
     @property
     def counts(self) -> dict[str, int]:
-        """Requests by kind: sms, whatsapp, viber, infobip_reports, infobip_logs, send, other,
-        and infobip (reports + logs)."""
+        """Requests by kind: sms, whatsapp, viber, infobip_reports, infobip_logs, send,
+        balance, other, and infobip (reports + logs)."""
         counts = {kind: self.api.counts[kind] for kind in KINDS}
         counts["infobip"] = counts["infobip_reports"] + counts["infobip_logs"]
         return counts
+
+    @property
+    def infobip_calls(self) -> dict[str, int]:
+        """Infobip requests by path (`/sms/3/logs`, `/sms/1/reports`, ...)."""
+        return dict(self.api.infobip_paths)
+
+    @property
+    def infobip_throttled(self) -> int:
+        """Logs requests refused by the 120-a-minute throttling."""
+        return self.api.infobip.throttle.refused
 
     def stats(self) -> dict[str, object]:
         return {
@@ -225,6 +255,8 @@ class Simulator:
             "connections": self.server.connections,
             "open_connections": len(self.server.open),
             "by_kind": self.counts,
+            "infobip_paths": self.infobip_calls,
+            "infobip_throttled": self.infobip_throttled,
             "changes": len(self.world.changes),
         }
 

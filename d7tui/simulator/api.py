@@ -7,6 +7,7 @@ or method is refused before auth, auth before validation of the path's request i
 from __future__ import annotations
 
 import asyncio
+import collections
 import email.utils
 import json
 import math
@@ -18,7 +19,15 @@ from collections.abc import Callable
 from urllib.parse import unquote
 
 from d7tui.simulator import bodies, hostile
+from d7tui.simulator.accounts import AccountRoutes, Accounts, book_infobip
 from d7tui.simulator.faults import FaultDice, Faults
+from d7tui.simulator.infobip_reads import (
+    LOGS_PER_MINUTE,
+    InfobipReads,
+    Throttle,
+    error_reply,
+    unauthorized,
+)
 from d7tui.simulator.sends import SendError, parse_d7_send, parse_infobip_send
 from d7tui.simulator.server import Reply, Request
 from d7tui.simulator.world import World
@@ -34,10 +43,13 @@ _D7_SEND = {
 }
 _INFOBIP = {
     "/sms/1/reports": ("GET", "infobip_reports"),
+    "/sms/3/reports": ("GET", "infobip_reports"),
     "/sms/1/logs": ("GET", "infobip_logs"),
+    "/sms/3/logs": ("GET", "infobip_logs"),
     "/sms/2/text/advanced": ("POST", "send"),
 }
-KINDS = ("sms", "whatsapp", "viber", "infobip_reports", "infobip_logs", "send", "other")
+
+KINDS = ("sms", "whatsapp", "viber", "infobip_reports", "infobip_logs", "send", "balance", "other")
 _STATUS_KINDS = frozenset(("sms", "whatsapp", "viber", "infobip_reports", "infobip_logs"))
 _PHRASE = {502: "Bad Gateway", 503: "Service Temporarily Unavailable"}
 _NGINX = "<html>\r\n<head><title>{0}</title></head>\r\n<body>\r\n<center><h1>{0}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
@@ -58,6 +70,11 @@ def _not_found(_: Request) -> Reply:
     return _json(404, {"detail": "Not Found"})  # FastAPI's answer for a path that is not a route
 
 
+def _proxy_not_found(_: Request) -> Reply:
+    # What a proxy or an account without the route answers: not the API's own JSON.
+    return _html(404, _NGINX.format("404 Not Found"))
+
+
 def _not_allowed(_: Request) -> Reply:
     return _json(405, {"detail": "Method Not Allowed"})
 
@@ -73,14 +90,21 @@ class VendorApi:
         faults: Faults,
         whatsapp_v2: bool,
         whatsapp_key: str = "messages",
+        infobip_v3: bool = True,
+        logs_per_minute: int | None = LOGS_PER_MINUTE,
     ) -> None:
         self.world = world
+        self.infobip_v3 = infobip_v3  # False: /sms/3/* answer 404, as a proxy without them
+        self.infobip = InfobipReads(world, Throttle(logs_per_minute, world.monotonic))
+        self.infobip_paths: collections.Counter[str] = collections.Counter()
         self.token = token
         self.infobip_key = infobip_key
         self.latency = latency_ms / 1000
         self.whatsapp_v2 = whatsapp_v2
         self.whatsapp_key = whatsapp_key  # v2's list key; "recipients" per a third-party catalog
         self.counts: dict[str, int] = dict.fromkeys(KINDS, 0)
+        self.accounts = Accounts()
+        self.account_routes = AccountRoutes(world, self.accounts, token, infobip_key)
         self.set_faults(faults)
 
     def set_faults(self, faults: Faults) -> None:
@@ -99,7 +123,7 @@ class VendorApi:
         if fault == "timeout":
             return None
         if fault == "5xx":
-            return self._server_error(kind, dice)
+            return self._server_error(req, kind, dice)
         if fault == "429":
             return self._too_many(kind, dice)
         if kind == "infobip_reports" and dice.malformed():
@@ -116,20 +140,25 @@ class VendorApi:
         return reply
 
     def _classify(self, req: Request) -> tuple[str, _Route]:
+        routed = self.account_routes.classify(req)  # balances and the v3 send
+        if routed is not None and (self.infobip_v3 or not req.path.startswith("/sms/3/")):
+            return routed
         path = req.path
         if path.startswith("/sms/"):
             method_kind = _INFOBIP.get(path)
+            v3 = path.startswith("/sms/3/")
             if method_kind is None:
                 return "other", _not_found
+            self.infobip_paths[path] += 1
+            if v3 and not self.infobip_v3:
+                return "other", _proxy_not_found
             method, kind = method_kind
             if req.method != method:
                 return kind, _not_allowed
-            handler = {
-                "infobip_reports": self._infobip_reports,
-                "infobip_logs": self._infobip_logs,
-                "send": self._infobip_send,
-            }[kind]
-            return kind, self._infobip_auth(handler)
+            if kind == "send":
+                return kind, self._infobip_auth(self._infobip_send, v3)
+            read = self.infobip.reports if kind == "infobip_reports" else self.infobip.logs
+            return kind, self._infobip_auth(lambda r: read(r, v3, self._text()), v3)
         if path in _D7_SEND:
             channel = _D7_SEND[path]
             if req.method != "POST":
@@ -164,25 +193,31 @@ class VendorApi:
 
         return check
 
-    def _infobip_auth(self, route: _Route) -> _Route:
+    def _infobip_auth(self, route: _Route, v3: bool) -> _Route:
         def check(req: Request) -> Reply:
             scheme, _, credential = req.headers.get("authorization", "").partition(" ")
             if scheme.lower() != "app" or credential.strip() != self.infobip_key:
-                error = bodies.infobip_request_error("UNAUTHORIZED", "Invalid login details")
-                return _json(401, error)
+                return unauthorized(v3)
             return route(req)
 
         return check
 
     # -- faults --------------------------------------------------------------------------------
 
-    def _server_error(self, kind: str, dice: FaultDice) -> Reply:
+    def _server_error(self, req: Request, kind: str, dice: FaultDice) -> Reply:
         status = dice.rng.choice((500, 502, 503))
         if status != 500:
             return _html(status, _NGINX.format(f"{status} {_PHRASE[status]}"))  # the proxy
         if kind.startswith("infobip"):
-            error = bodies.infobip_request_error("GENERAL_ERROR", "Something went wrong.")
-            return _json(500, error)
+            return error_reply(
+                500,
+                req.path.startswith("/sms/3/"),
+                "GENERAL_ERROR",
+                "Something went wrong.",
+                code="E500",
+                description="Something went wrong.",
+                action="Try again later.",
+            )
         return Reply(500, b"Internal Server Error", content_type="text/plain; charset=utf-8")
 
     def _too_many(self, kind: str, dice: FaultDice) -> Reply:
@@ -242,80 +277,29 @@ class VendorApi:
             recipients, extras, request_extra = parse_d7_send(channel, req.body)
         except SendError as exc:
             return _json(422, bodies.validation_error(exc.loc, exc.msg, exc.kind))
+        # An account that cannot pay still gets a request id: its messages fail with the
+        # status D7 documents for it.
+        paid = self.accounts.charge_d7(channel, extras)
+        script = None if paid else [(0.0, "insufficient_credit")]
         rid = self.world.create_request(
-            channel, recipients, extra=extras, request_extra=request_extra
+            channel, recipients, script, extra=extras, request_extra=request_extra
         )
         created = bodies.d7_time(self.world.now())
         return _json(200, {"request_id": rid, "status": "accepted", "created_at": created})
 
     # -- Infobip -------------------------------------------------------------------------------
 
-    def _infobip_query(self, req: Request) -> tuple[set[str] | None, set[str] | None, int] | Reply:
-        def first(name: str) -> str | None:
-            values = req.query.get(name)
-            return values[0] if values else None
-
-        def ids(name: str) -> set[str] | None:
-            raw = first(name)
-            found = {part.strip() for part in (raw or "").split(",") if part.strip()}
-            return found or None
-
-        raw_limit = first("limit")
-        try:
-            # The page's own samples send `limit` bare and `limit=null`: both mean the default.
-            limit = 50 if raw_limit in (None, "", "null") else int(raw_limit)  # type: ignore[arg-type]
-            if not 1 <= limit <= 1000:
-                raise ValueError
-        except ValueError:
-            return _json(400, bodies.infobip_request_error("BAD_REQUEST", "Bad request"))
-        return ids("bulkId"), ids("messageId"), limit
-
-    def _infobip_reports(self, req: Request) -> Reply:
-        query = self._infobip_query(req)
-        if isinstance(query, Reply):
-            return query
-        text = self._text()
-        with self.world.lock:
-            taken = self.world.take_reports(*query)
-            results = [bodies.infobip_report(r, text) for r in taken]
-        return _json(200, {"results": results})
-
-    def _infobip_logs(self, req: Request) -> Reply:
-        query = self._infobip_query(req)
-        if isinstance(query, Reply):
-            return query
-        general = req.query.get("generalStatus", [None])[0] or None
-        text = self._text()
-        with self.world.lock:
-            found = self.world.logs(*query, general_status=general)
-            results = [bodies.infobip_log(m, text) for m in found]
-        return _json(200, {"results": results})
-
     def _infobip_send(self, req: Request) -> Reply:
         try:
             bulk_id, batches = parse_infobip_send(req.body)
         except SendError:
             return _json(400, bodies.infobip_request_error("BAD_REQUEST", "Bad request"))
-        out: list[dict[str, object]] = []
-        with self.world.lock:
-            taken = [mid for batch in batches for mid in batch.message_ids if mid]
-            if len(set(taken)) < len(taken) or set(taken) & self.world.infobip.keys():
-                error = bodies.infobip_request_error("BAD_REQUEST", "Duplicate messageId")
-                return _json(400, error)
-            for batch in batches:
-                bulk_id, ids = self.world.create_infobip_bulk(
-                    batch.to,
-                    bulk_id=bulk_id,
-                    sender=batch.sender,
-                    text=batch.text,
-                    callback_data=[batch.callback_data] * len(batch.to),
-                    message_ids=batch.message_ids,
-                )
-                for m in (self.world.infobip[i] for i in ids):
-                    m.extra["parts"] = batch.parts
-                status = bodies.infobip_status("PENDING_ACCEPTED")
-                out += [
-                    {"to": to, "status": status, "messageId": mid}
-                    for to, mid in zip(batch.to, ids, strict=True)
-                ]
-        return _json(200, {"bulkId": bulk_id, "messages": out})
+        result = book_infobip(self.world, self.accounts, bulk_id, batches)
+        if isinstance(result, str):
+            return _json(400, bodies.infobip_request_error("BAD_REQUEST", result))
+        bulk, booked = result
+        out = [
+            {"to": b.to, "status": bodies.infobip_status(b.status), "messageId": b.message_id}
+            for b in booked
+        ]
+        return _json(200, {"bulkId": bulk, "messages": out})

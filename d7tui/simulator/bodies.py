@@ -173,9 +173,11 @@ def infobip_status(name: str, text: Text = PLAIN) -> dict[str, object]:
     return status
 
 
-def _infobip_error(status_name: str, text: Text) -> dict[str, object]:
+def _infobip_error(status_name: str, text: Text, v3: bool) -> dict[str, object]:
     name = lifecycles.INFOBIP_STATUS_ERROR.get(status_name, "NO_ERROR")
     group_id, group_name, error_id, description, permanent = lifecycles.INFOBIP_ERROR[name]
+    if v3 and group_name == "Ok":
+        group_name = "OK"  # v3's groupName is an enum (OK, HANDSET_ERRORS, ...); v1's page: "Ok"
     return {
         "groupId": group_id,
         "groupName": group_name,
@@ -186,54 +188,129 @@ def _infobip_error(status_name: str, text: Text) -> dict[str, object]:
     }
 
 
-def infobip_report(report: Report, text: Text = PLAIN) -> dict[str, object]:
-    """A `/sms/1/reports` item: the message as it was when the report was made."""
-    return _infobip_item(report.message, report.step, report.at, text, log=False)
+def infobip_report(report: Report, text: Text = PLAIN, *, v3: bool = False) -> dict[str, object]:
+    """A `/sms/1/reports` or `/sms/3/reports` item: the message as it was when the report was
+    made."""
+    m, step = report.message, report.step
+    if v3:
+        # Key order of the vendor's v3 model (SmsDeliveryReport): `to` stays, `from` is `sender`.
+        item: dict[str, object] = {"bulkId": m.owner}
+        item.update(_price_status_error(m, step, text, v3=True))
+        item["messageId"] = m.msg_id
+        item["to"] = text.ident(m.recipient, m.msg_id)
+        item["sender"] = _sender(m, text)
+        item.update(_times(m, report.at, count_key="messageCount"))
+        item["mccMnc"] = country_of(m.recipient)[1]
+        _callback(item, m, text)
+        item.update(_platform(m, v3=True))
+        return item
+    item = _v1_head(m, text)
+    item.update(_times(m, report.at, count_key="smsCount"))
+    item["mccMnc"] = country_of(m.recipient)[1]
+    _callback(item, m, text)
+    item.update(_price_status_error(m, step, text, v3=False))
+    item.update(_platform(m, v3=False))
+    return item
 
 
-def infobip_log(m: Message, text: Text = PLAIN) -> dict[str, object]:
-    """A `/sms/1/logs` item: the message as it is now, with its text."""
-    return _infobip_item(m, max(m.step, 0), m.done_at, text, log=True)
+def infobip_log(m: Message, text: Text = PLAIN, *, v3: bool = False) -> dict[str, object]:
+    """A `/sms/1/logs` or `/sms/3/logs` item: the message as it is now, with its text."""
+    step = max(m.step, 0)
+    if v3:
+        # Key order of the vendor's v3 model (SmsLog): sender/destination, content.text.
+        item: dict[str, object] = {
+            "sender": _sender(m, text),
+            "destination": text.ident(m.recipient, m.msg_id),
+            "bulkId": m.owner,
+            "messageId": m.msg_id,
+        }
+        item.update(_times(m, m.done_at, count_key="messageCount"))
+        item.update(_price_status_error(m, step, text, v3=True))
+        item.update(_platform(m, v3=True, campaign=False))
+        item["content"] = {"text": text.free(str(m.extra.get("text", "")))}
+        if m.extra.get("campaignReferenceId") is not None:
+            item["campaignReferenceId"] = m.extra["campaignReferenceId"]
+        item["mccMnc"] = country_of(m.recipient)[1]
+        return item
+    item = _v1_head(m, text)
+    item["text"] = text.free(str(m.extra.get("text", "")))
+    item.update(_times(m, m.done_at, count_key="smsCount"))
+    item["mccmnc"] = country_of(m.recipient)[1]  # the legacy logs example spells it lower-case
+    item.update(_price_status_error(m, step, text, v3=False))
+    item.update(_platform(m, v3=False))
+    return item
 
 
-def _infobip_item(
-    m: Message, step: int, done_at: float | None, text: Text, *, log: bool
-) -> dict[str, object]:
-    name = m.script[step].status
-    item: dict[str, object] = {
+def _v1_head(m: Message, text: Text) -> dict[str, object]:
+    return {
         "bulkId": m.owner,
         "messageId": m.msg_id,
         "to": text.ident(m.recipient, m.msg_id),
-        "from": text.ident(str(m.extra.get("from", "InfoSMS")), m.msg_id + "f"),
+        "from": _sender(m, text),
     }
-    if log:
-        item["text"] = text.free(str(m.extra.get("text", "")))
-    item["sentAt"] = infobip_time(m.created)
+
+
+def _sender(m: Message, text: Text) -> str:
+    return text.ident(str(m.extra.get("from", "InfoSMS")), m.msg_id + "f")
+
+
+def _times(m: Message, done_at: float | None, *, count_key: str) -> dict[str, object]:
+    out: dict[str, object] = {"sentAt": infobip_time(m.sent)}
     if done_at is not None:  # Infobip leaves out what it does not know yet
-        item["doneAt"] = infobip_time(done_at)
-    item["smsCount"] = int(m.extra.get("parts", 1))  # type: ignore[call-overload]
-    # The legacy logs example spells it lower-case; reports spell mccMnc.
-    item["mccmnc" if log else "mccMnc"] = country_of(m.recipient)[1]
+        out["doneAt"] = infobip_time(done_at)
+    out[count_key] = int(m.extra.get("parts", 1))  # type: ignore[call-overload]
+    return out
+
+
+def _callback(item: dict[str, object], m: Message, text: Text) -> None:
     callback = m.extra.get("callbackData")
-    if callback is not None and not log:
+    if callback is not None:
         item["callbackData"] = text.free(str(callback))
-    item["price"] = {"pricePerMessage": 0.01, "currency": "EUR"}
-    item["status"] = infobip_status(name, text)
-    item["error"] = _infobip_error(name, text)
-    item["entityId"] = m.extra.get("entityId", "d7tui-sim-entity")
-    item["applicationId"] = m.extra.get("applicationId", "d7tui-sim-app")
-    return item
+
+
+def _price_status_error(m: Message, step: int, text: Text, *, v3: bool) -> dict[str, object]:
+    name = m.script[step].status
+    return {
+        "price": {"pricePerMessage": 0.01, "currency": "EUR"},
+        "status": infobip_status(name, text),
+        "error": _infobip_error(name, text, v3),
+    }
+
+
+def _platform(m: Message, *, v3: bool, campaign: bool = True) -> dict[str, object]:
+    entity = m.extra.get("entityId", "d7tui-sim-entity")
+    application = m.extra.get("applicationId", "d7tui-sim-app")
+    if not v3:
+        return {"entityId": entity, "applicationId": application}
+    out: dict[str, object] = {"platform": {"entityId": entity, "applicationId": application}}
+    if campaign and m.extra.get("campaignReferenceId") is not None:
+        out["campaignReferenceId"] = m.extra["campaignReferenceId"]
+    return out
 
 
 def infobip_request_error(message_id: str, text: str) -> dict[str, object]:
     return {"requestError": {"serviceException": {"messageId": message_id, "text": text}}}
 
 
-def infobip_too_many() -> dict[str, object]:
+def infobip_api_error(
+    code: str,
+    description: str,
+    action: str,
+    violations: list[dict[str, str]] | None = None,
+) -> dict[str, object]:
+    """The newer error format (v3 endpoints, throttling): `ApiError` in the vendor's client."""
     return {
-        "errorCode": "E429",
-        "description": "Too many requests",
-        "action": "Reduce the request rate and try again after the time in Retry-After.",
-        "violations": [],
+        "errorCode": code,
+        "description": description,
+        "action": action,
+        "violations": violations or [],
         "resources": [],
     }
+
+
+def infobip_too_many() -> dict[str, object]:
+    return infobip_api_error(
+        "E429",
+        "Too many requests",
+        "Reduce the request rate; retry with exponential backoff.",
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import random
 import threading
 import time
@@ -23,6 +24,10 @@ from d7tui.simulator.lifecycles import Script, Step, StepLike
 
 RETENTION = 48 * 3600.0  # Infobip keeps logs and undelivered reports this long
 D7_CHANNELS = ("sms", "whatsapp", "viber")
+# Infobip sends a bulk out over time, not in one instant: each message's sentAt is this many
+# milliseconds after the previous group's, and several share a millisecond (so a client paging
+# logs by a moving `sentUntil` meets ties, as it would at a real account's throughput).
+SENT_PER_MS = 4
 
 # A script for every recipient (one list of steps), or one per recipient (a list of lists).
 ScriptArg = Sequence[StepLike] | Sequence[Sequence[StepLike]] | None
@@ -50,6 +55,12 @@ class Message:
     step: int = -1  # index of the step reached so far
     done_at: float | None = None  # Infobip: when the last report-worthy status was reached
     extra: dict[str, object] = field(default_factory=dict)
+    position: int = 0  # Infobip: place in sending order (what a logs cursor points at)
+
+    @property
+    def sent(self) -> float:
+        """Infobip's sentAt (unix time): the bulk leaves over a few milliseconds."""
+        return self.created + float(self.extra.get("sent_offset", 0.0))  # type: ignore[arg-type]
 
     @property
     def status(self) -> Step:
@@ -63,6 +74,21 @@ class SimRequest:
     messages: list[Message]
     created: float
     extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LogQuery:
+    """One logs request, as the API reads its query. Lists are ANDed with each other (a bulkId
+    and a messageId both given: messages of that bulk with that id), ORed within."""
+
+    bulk_ids: frozenset[str] | None = None
+    message_ids: frozenset[str] | None = None
+    limit: int = 50
+    general_status: str | None = None
+    # In whole milliseconds of unix time, as the API's sentAt is written.
+    sent_since: int | None = None  # sentAt at or after this
+    sent_until: int | None = None  # sentAt strictly before this ("sent before this date")
+    cursor: int | None = None  # cursor paging: hand out messages after this sending position
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +125,12 @@ class World:
         self._offset = 0.0
         self.requests: dict[str, SimRequest] = {}
         self.infobip: dict[str, Message] = {}  # messageId -> message, in sending order
-        self._position: dict[str, int] = {}  # messageId -> place in sending order
         self.bulks: dict[str, list[str]] = {}
         self.changes: list[Change] = []
         self.reports: list[Report] = []  # one-time reports not yet handed out, oldest first
+        # (messageId, status) of every one-time report handed out, in order: what a client
+        # must account for (shown or kept), since nobody can ever read them again.
+        self.handed_out: list[tuple[str, str]] = []
         self._due: list[tuple[float, int, Message]] = []
         self._seq = itertools.count()
 
@@ -111,6 +139,10 @@ class World:
     def now(self) -> float:
         """Simulated unix time: real (or injected) monotonic time x speed, plus `advance`s."""
         return self._wall0 + (self._clock() - self._mono0) * self.speed + self._offset
+
+    def monotonic(self) -> float:
+        """The real (or injected) monotonic clock, unscaled: what a vendor's rate limit counts."""
+        return self._clock()
 
     def advance(self, seconds: float) -> None:
         if seconds < 0:
@@ -188,9 +220,11 @@ class World:
         text: str = "Hello from d7tui",
         callback_data: Sequence[str | None] | None = None,
         message_ids: Sequence[str | None] | None = None,
+        campaign_reference_id: str | None = None,
     ) -> tuple[str, list[str]]:
         """`callback_data`: one per recipient (None leaves the field out, as Infobip omits
-        nulls); by default every message gets one. `message_ids`: caller-chosen ids."""
+        nulls); by default every message gets one. `message_ids`: caller-chosen ids.
+        `campaign_reference_id`: v3's campaignReferenceId (left out when None)."""
         if not recipients:
             raise ValueError("a bulk needs at least one recipient")
         with self.lock:
@@ -208,6 +242,14 @@ class World:
                     data: str | None = f"ticket-{i + 1}"
                 else:
                     data = callback_data[i] if i < len(callback_data) else None
+                extra: dict[str, object] = {
+                    "from": sender,
+                    "text": text,
+                    "callbackData": data,
+                    "sent_offset": (i // SENT_PER_MS) / 1000,
+                }
+                if campaign_reference_id is not None:
+                    extra["campaignReferenceId"] = campaign_reference_id
                 message = Message(
                     mid,
                     to,
@@ -215,10 +257,10 @@ class World:
                     now,
                     channel="infobip",
                     owner=bulk,
-                    extra={"from": sender, "text": text, "callbackData": data},
+                    extra=extra,
+                    position=len(self.infobip),
                 )
                 self.infobip[mid] = message
-                self._position[mid] = len(self._position)
                 ids.append(mid)
                 self._start(message)
             self.bulks.setdefault(bulk, []).extend(ids)
@@ -277,42 +319,51 @@ class World:
                 else:
                     kept.append(report)
             self.reports = kept
+            self.handed_out.extend(
+                (r.message.msg_id, r.message.script[r.step].status) for r in taken
+            )
             return taken
 
-    def logs(
-        self,
-        bulk_ids: set[str] | None,
-        message_ids: set[str] | None,
-        limit: int,
-        general_status: str | None = None,
-    ) -> list[Message]:
-        """Current state of matching messages sent in the last 48 h (re-readable), in sending
-        order; past `limit`, the newest ones."""
+    def logs(self, query: LogQuery) -> tuple[list[Message], bool]:
+        """Current state of matching messages sent in the last 48 h (re-readable), and whether
+        more match than were handed out. Without a cursor: the latest `limit` by sentAt, newest
+        first ("if not set, the latest 50 records are returned"); with one: sending order,
+        from just after the cursor."""
         with self.lock:
             self.catch_up()
             horizon = self.now() - RETENTION
-            candidates: Iterable[str]
-            if bulk_ids is not None:
-                candidates = [mid for b in bulk_ids for mid in self.bulks.get(b, [])]
-                candidates = sorted(set(candidates), key=self._position.__getitem__)
-            elif message_ids is not None:
-                found = message_ids & self.infobip.keys()
-                candidates = sorted(found, key=self._position.__getitem__)
+            candidates: Iterable[Message]
+            if query.bulk_ids is not None:
+                found = [self.infobip[mid] for b in query.bulk_ids for mid in self.bulks.get(b, [])]
+                candidates = sorted(set(found), key=lambda m: m.position)
+            elif query.message_ids is not None:
+                found = [self.infobip[mid] for mid in query.message_ids if mid in self.infobip]
+                candidates = sorted(found, key=lambda m: m.position)
             else:
-                candidates = self.infobip
-            out = []
-            for mid in candidates:
-                m = self.infobip[mid]
-                if m.created < horizon or (message_ids is not None and mid not in message_ids):
-                    continue
-                if general_status is not None:
-                    group = lifecycles.INFOBIP_STATUS.get(m.status.status, (0, "", 0, ""))[1]
-                    if group.upper() != general_status.upper():
-                        continue
-                out.append(m)
-            return out[-limit:]
+                candidates = self.infobip.values()
+            matched = [m for m in candidates if m.sent >= horizon and _matches(m, query)]
+            if query.cursor is not None:
+                after = [m for m in matched if m.position > query.cursor]
+                return after[: query.limit], len(after) > query.limit
+            newest = sorted(matched, key=lambda m: (m.sent, m.position), reverse=True)
+            return newest[: query.limit], len(newest) > query.limit
 
     def snapshot_changes(self) -> list[Change]:
         with self.lock:
             self.catch_up()
             return list(self.changes)
+
+
+def _matches(m: Message, query: LogQuery) -> bool:
+    if query.message_ids is not None and m.msg_id not in query.message_ids:
+        return False
+    sent_ms = math.floor(m.sent * 1000)
+    if query.sent_since is not None and sent_ms < query.sent_since:
+        return False
+    if query.sent_until is not None and sent_ms >= query.sent_until:
+        return False
+    if query.general_status is not None:
+        group = lifecycles.INFOBIP_STATUS.get(m.status.status, (0, "", 0, ""))[1]
+        if group.upper() != query.general_status.upper():
+            return False
+    return True

@@ -22,14 +22,15 @@ from textual.screen import Screen
 
 from d7tui.clock import Clock, SystemClock
 from d7tui.config import ConfigError, Settings, load_settings
-from d7tui.models import IdKind, InfobipSource, Target
+from d7tui.models import IdKind, Target
 from d7tui.poller import Fetcher, PollConfig, Poller, PollUpdate, Watch, WatchStatus
+from d7tui.report_guard import ReportGuard
 from d7tui.safety import Secret, one_line
 from d7tui.store import StoreError
 from d7tui.store.db import DB_NAME
 from d7tui.ui import terminal
 from d7tui.ui.bindings import MONITOR_KEYS
-from d7tui.ui.memory import Memory, Remembered, ReportsReadOnly
+from d7tui.ui.memory import Memory, Remembered
 from d7tui.ui.messages import PollerStopped, PollNews
 from d7tui.ui.screens.main import MainScreen
 from d7tui.ui.theme import DARK, THEMES
@@ -40,6 +41,7 @@ DEMO_KEY = "sim-key"
 ARCHIVE_AFTER = 24 * 3600.0  # a request final this long leaves the live list for the archive
 ARCHIVE_CHECK = 60.0  # seconds between two looks for requests to archive
 PICK_UP_CHECK = 5.0  # seconds between two looks for ids `d7tui add` wrote from another shell
+STORE_TROUBLE = "Saving fails: "  # how the banner's line about held writes begins
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +75,13 @@ class D7App(App[int]):
         self.settings = settings
         self.clock = clock or SystemClock()
         self.options = options or UiOptions()
-        self.live = Watchlist()  # polled
-        self.archived = Watchlist()  # final for a while: kept, shown with `A`, not polled
+        self.live = Watchlist(stuck_after=settings.stuck_after, clock=self.clock.now)  # polled
+        # Final for a while: kept, shown with `A`, not polled.
+        self.archived = Watchlist(stuck_after=settings.stuck_after, clock=self.clock.now)
         self.showing_archive = False
         self.memory: Memory | None = None
         self.notices: list[str] = []  # lines the banner keeps showing (the store, the lock)
+        self._no_memory = "this session has no store"  # why, when it has none
         self._store_path = store_path
         self._persist = persist
         self._remembered: list[Remembered] = []
@@ -123,15 +127,16 @@ class D7App(App[int]):
         if self._client is None:
             from d7tui.channels.status import StatusClient
 
-            sink = memory.astore.commit_report if memory and memory.pulls_reports else None
-            self._client = StatusClient(self.settings, report_sink=sink)
-        self.poller.client = self._client
-        if (
-            memory is not None
-            and not memory.pulls_reports
-            and self.settings.infobip_source is InfobipSource.REPORTS
-        ):
-            self.poller.client = ReportsReadOnly(self._client, memory)
+            sink = memory.astore.commit_report if memory is not None else None
+            self._client = StatusClient(
+                self.settings, report_sink=sink, on_first_reports=self._warn_reports
+            )
+        # One-time Infobip reports are pulled only while they can be kept (report_guard.py).
+        if memory is not None:
+            self.poller.client = ReportGuard(self._client, memory.report_refusal, memory.remembered)
+            self.poller.backpressure = memory.room
+        else:
+            self.poller.client = ReportGuard(self._client, lambda: self._no_memory)
         self._watch_terminal()
         for setting_warning in self.settings.warnings:
             self.notify(one_line(setting_warning), severity="warning", markup=False)
@@ -150,7 +155,13 @@ class D7App(App[int]):
         if path is None and self.data_dir is not None:
             path = Path(self.data_dir) / DB_NAME  # demo: a throw-away store
         try:
-            self.memory = await Memory.open(path, clock=self.clock, on_error=self._store_failed)
+            self.memory = await Memory.open(
+                path,
+                clock=self.clock,
+                on_error=self._store_failed,
+                on_trouble=self._store_trouble,
+                on_notice=self._store_notice,
+            )
             self._remembered = await self.memory.load()
         except StoreError as exc:
             # Kinder than exiting: the monitor works, it only forgets when it ends.
@@ -159,16 +170,46 @@ class D7App(App[int]):
                     await self.memory.close()
             self.memory = None
             self._remembered = []
+            self._no_memory = f"this session has no store ({one_line(str(exc))})"
             self.notices.append(f"Not remembering this session: {one_line(str(exc))}")
             return
         for warning in self.memory.warnings:
             self.notify(one_line(warning), severity="warning", markup=False)
+        for notice in self.memory.notices:
+            self.notices.append(one_line(notice))
         if self.memory.lock_refusal:
             self.memory.lock_refusal = one_line(self.memory.lock_refusal)
             self.notices.append(self.memory.lock_refusal)
 
+    def _warn_reports(self) -> None:
+        """The first pull of one-time reports from an account (in this data directory) says
+        what it costs every other consumer of that account."""
+        from d7tui.first_use import REPORTS, REPORTS_WARNING, first_time
+        from d7tui.store.db import default_path
+
+        directory = self.memory.path.parent if self.memory is not None else default_path().parent
+        if first_time(directory, REPORTS, self.settings.infobip_base_url):
+            self.notify(REPORTS_WARNING, severity="warning", timeout=30, markup=False)
+
     def _store_failed(self, error: StoreError) -> None:
         self.notify(one_line(str(error)), title="Store", severity="error", markup=False)
+
+    def _store_trouble(self, error: StoreError | None) -> None:
+        """Writes are held (the disk is full ...), or work again: the banner says which."""
+        self.notices[:] = [n for n in self.notices if not n.startswith(STORE_TROUBLE)]
+        if error is not None:
+            self.notices.append(
+                f"{STORE_TROUBLE}{one_line(str(error))}. What is not saved yet is held in "
+                "memory and tried again every few seconds; polling waits when too much is "
+                "held, and Infobip reports are not pulled meanwhile."
+            )
+        elif self.memory is not None:
+            self.notify("Saving works again: everything held was saved.", markup=False)
+
+    def _store_notice(self, line: str) -> None:
+        """Something the store put right (its file deleted under it ...): said, and kept."""
+        self.notices.append(one_line(line))
+        self.notify(one_line(line), title="Store", severity="warning", markup=False)
 
     def begin(self) -> None:
         """Watch the initial ids and start polling, once both the app and its main screen are
@@ -435,10 +476,6 @@ class D7App(App[int]):
         if memory.lock_refusal in self.notices:
             self.notices.remove(memory.lock_refusal)
         memory.lock_refusal = None
-        if hasattr(self._client, "report_sink"):
-            self._client.report_sink = memory.astore.commit_report  # type: ignore[union-attr]
-        if isinstance(self.poller.client, ReportsReadOnly):
-            self.poller.client = self._client  # type: ignore[assignment]
         self.notify("Now pulling Infobip reports here: the other d7tui ended.", markup=False)
 
     async def export(self, fmt: str = "json") -> str:

@@ -133,8 +133,39 @@ def costs_text(costs: Mapping[str | None, float]) -> str:
 # The channel's own fields of a recipient, in the order a support engineer looks for them.
 
 _WHATSAPP = ("originator", "conversation_type", "message_type", "template_id", "waConvId")
-_INFOBIP = ("from", "sentAt", "doneAt", "mccMnc", "bulkId", "callbackData")
-_SKIP = {"status", "error", "reference", "price", "smsCount", "to", "messageId"}
+_INFOBIP = (
+    "from",  # v1
+    "sender",  # v3
+    "sentAt",
+    "doneAt",
+    "mccMnc",
+    "mccmnc",  # the legacy logs' spelling
+    "bulkId",
+    "callbackData",
+    "campaignReferenceId",
+)
+# Vendor keys whose value a column already shows (recipient, parts, cost ...), or shown below in
+# their own way; they are all in --json and the exports under these names.
+_SKIP = {
+    "status",
+    "error",
+    "reference",
+    "price",
+    "msg_id",
+    "recipient",
+    "country",
+    "schedule_time",
+    "reason",
+    "number_of_sms",
+    "number_of_viber_message",
+    "sms_cost",
+    "viber_cost",
+    "smsCount",
+    "messageCount",
+    "to",
+    "destination",
+    "messageId",
+}
 
 
 def _flat(value: object) -> str:
@@ -157,11 +188,18 @@ def channel_fields(recipient: Recipient) -> list[tuple[str, str]]:
                 _flat(value[k]) for k in ("groupName", "name") if value.get(k) not in (None, "")
             )
             if name and not (group == "error" and value.get("name") == "NO_ERROR"):
+                if group == "error" and isinstance(value.get("permanent"), bool):
+                    name += " (permanent)" if value["permanent"] else " (temporary)"
                 out.append((group, name))
             if group == "status" and value.get("action"):
                 out.append(("action", _flat(value["action"])))
-        elif value not in (None, ""):
+        elif value not in (None, "") and not (group == "status" and value == recipient.status):
             out.append((group, _flat(value)))
+    price = fields.get("price")
+    if isinstance(price, dict) and price.get("pricePerMessage") is not None:
+        # Infobip prices one SMS part; the Cost column is the whole message (x parts).
+        currency = f" {_flat(price['currency'])}" if price.get("currency") else ""
+        out.append(("price", f"{_flat(price['pricePerMessage'])}{currency} per part"))
     for key in (*_WHATSAPP, *_INFOBIP):
         if fields.get(key) not in (None, ""):
             out.append((key, _flat(fields[key])))
