@@ -67,8 +67,9 @@ class Settings:
     stuck_after: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_STUCK_AFTER))
     # Per vendor ("d7", "infobip"): a balance at or below this is warned about (0 = never).
     low_balance: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_LOW_BALANCE))
-    # A failure also raises a desktop notification while the terminal is not focused.
-    desktop_notifications: bool = True
+    # A failure also raises a desktop notification while the terminal is not focused: true
+    # (the protocol picked from the terminal), false, "osc9" or "osc777" (d7tui.notify).
+    desktop_notifications: bool | str = True
     # Warnings found while loading (e.g. a config file others can read); shown, never fatal.
     warnings: tuple[str, ...] = ()
 
@@ -239,8 +240,10 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
     stuck_after = _STUCK_AFTER.read(data.get("stuck_after"), path, warnings)
     low_balance = _LOW_BALANCE.read(data.get("low_balance"), path, warnings)
     notify = data.get("desktop_notifications", True)
-    if not isinstance(notify, bool):
-        raise ConfigError(f"{path}: key 'desktop_notifications' must be true or false")
+    if not isinstance(notify, bool) and notify not in ("osc9", "osc777"):
+        raise ConfigError(
+            f'{path}: key \'desktop_notifications\' must be true, false, "osc9" or "osc777"'
+        )
     return Settings(
         d7_token=values["d7_api_token"],  # type: ignore[arg-type]
         # `is not None`: a present but falsy value (false, "", 0) is a mistake to name, not a default.
