@@ -1,6 +1,8 @@
 """Who is polled when. Knows nothing about widgets: it reports through callbacks.
 
-One scheduler (a heap of next-due times) feeds a fixed set of worker coroutines. A watched id is
+One scheduler (a heap of next-due times) feeds a fixed set of worker coroutines for each API
+credential (D7, Infobip: each is its own host), so that polls stuck on a host that never answers
+hold only that host's workers, and the other API is still polled on schedule. A watched id is
 in the heap at most once, and is put back only after its poll has finished, so polls never pile
 up. The interval grows with the age of the request; an id whose every recipient is final is
 polled once more to confirm and then never again.
@@ -27,8 +29,9 @@ from d7tui.channels.errors import (
     ChannelError,
     ErrorKind,
     NotFound,
-    ProtocolError,
     RateLimited,
+    detached,
+    internal_error,
 )
 from d7tui.channels.infobip import beyond_logs
 from d7tui.clock import Clock, SystemClock
@@ -107,7 +110,10 @@ class Poller:
         self._watches: dict[str, Watch] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._seq = itertools.count()
-        self._ready: asyncio.Queue[Job] = asyncio.Queue()
+        # Ready to poll, one queue for each credential's workers.
+        self._lanes: dict[str, asyncio.Queue[Job]] = {
+            credential: asyncio.Queue() for credential in (D7_CREDENTIAL, INFOBIP_CREDENTIAL)
+        }
         self._wake = asyncio.Event()
         self._holds: dict[str, float] = {}  # channel -> time before which it is not polled
         self._backoff: dict[str, float] = {}  # channel -> current error backoff
@@ -242,7 +248,7 @@ class Poller:
 
     def idle(self) -> bool:
         """Nothing in flight, nothing waiting for a worker, nothing due now."""
-        if self.busy or not self._ready.empty():
+        if self.busy or any(not lane.empty() for lane in self._lanes.values()):
             return False
         if any(w.queued for w in self._watches.values()):
             return False
@@ -255,7 +261,8 @@ class Poller:
         """Poll until cancelled."""
         self.running = True
         tasks = [
-            asyncio.create_task(self._worker(), name=f"d7tui-poll-worker-{i}")
+            asyncio.create_task(self._worker(lane), name=f"d7tui-poll-worker-{credential}-{i}")
+            for credential, lane in self._lanes.items()
             for i in range(max(1, self.config.workers))
         ]
         tasks.append(asyncio.create_task(self._scheduler(), name="d7tui-poll-scheduler"))
@@ -339,7 +346,7 @@ class Poller:
         watch.queued = True
         key = self._batch_key(watch) if batches is not None else None
         if key is None:
-            self._ready.put_nowait(watch)
+            self._lanes[watch.credential].put_nowait(watch)
         else:
             batches.setdefault(key, []).append(watch)
 
@@ -362,13 +369,13 @@ class Poller:
                         watch.next_due = None
                         watch.queued = True
                         batch.append(watch)
-            self._ready.put_nowait(batch)
+            self._lanes[batch[0].credential].put_nowait(batch)
 
-    async def _worker(self) -> None:
+    async def _worker(self, lane: asyncio.Queue[Job]) -> None:
         while True:
             if self.backpressure is not None:
                 await self.backpressure()
-            job = await self._ready.get()
+            job = await lane.get()
             watches = job if isinstance(job, list) else [job]
             current = []
             for watch in watches:
@@ -400,10 +407,10 @@ class Poller:
         try:
             outcome = await self.client.fetch(watch.fetch_target())
         except ChannelError as exc:
-            outcome = exc
+            outcome = detached(exc)
         except Exception as exc:  # a bug below us shows on the row, and polling goes on
             log.exception("fetch of %s", watch.request_id)
-            outcome = ProtocolError(watch.channel, f"internal error: {type(exc).__name__}: {exc}")
+            outcome = internal_error(watch.channel, exc)
         finally:
             self.busy -= 1
         self._settle(watch, outcome)
@@ -417,15 +424,15 @@ class Poller:
             answers = await self.client.fetch_many([w.fetch_target() for w in watches])
         except Exception as exc:  # a bug below us shows on the rows, and polling goes on
             log.exception("fetch of %d ids", len(watches))
-            failure = ProtocolError(
-                watches[0].channel, f"internal error: {type(exc).__name__}: {exc}"
-            )
+            failure = internal_error(watches[0].channel, exc)
         finally:
             self.busy -= len(watches)
         for watch in watches:
             outcome = answers.get(watch.request_id) or failure
             if outcome is None:
-                outcome = ProtocolError(watch.channel, "internal error: no answer for this id")
+                outcome = internal_error(watch.channel, LookupError("no answer for this id"))
+            elif isinstance(outcome, ChannelError):
+                outcome = detached(outcome)
             self._settle(watch, outcome)
 
     def _settle(self, watch: Watch, outcome: RequestStatus | ChannelError) -> None:

@@ -71,7 +71,7 @@ class PollConfig:
     batch_early: float = 0.5
     error_backoff: float = 5.0  # unreachable/5xx: a channel waits this, doubling ...
     error_backoff_max: float = 300.0  # ... up to this
-    workers: int = 16
+    workers: int = 16  # polls at once for each credential (D7, Infobip)
     scale: float = 1.0  # every interval is multiplied by this (`+` halves it, `-` doubles it)
 
     def interval(self, age: float, previous: float = 0.0) -> float | None:
