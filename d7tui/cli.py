@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from d7tui import __version__
 from d7tui.channels.errors import AuthError, ChannelError, NotFound
@@ -27,6 +27,10 @@ from d7tui.models import (
     validate_id,
 )
 from d7tui.safety import one_line
+
+if TYPE_CHECKING:
+    from d7tui.status_memory import StatusMemory
+    from d7tui.store import Store
 
 EXIT_OK, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_AUTH, EXIT_FAILURE = 0, 2, 3, 4, 5
 
@@ -112,6 +116,10 @@ def build_parser(simulate_options: bool = True) -> argparse.ArgumentParser:
         "-o", "--output", metavar="FILE", help="write to FILE (default: standard output)"
     )
 
+    from d7tui import sendcli
+
+    sendcli.add_arguments(sub)
+
     simulate = sub.add_parser(
         "simulate",
         help="serve the built-in simulator of the D7 and Infobip APIs on loopback",
@@ -155,7 +163,7 @@ async def _fetch_all(
     targets: list[Target],
     emit: Callable[[Target, RequestStatus | ChannelError], None],
     flush: Callable[[], None],
-    memory: _StatusMemory | None = None,
+    memory: StatusMemory | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> list[RequestStatus | ChannelError]:
     from d7tui.channels.status import StatusClient
@@ -176,6 +184,8 @@ async def _fetch_all(
 
     sink = memory.sink if memory is not None else None
     async with StatusClient(settings, report_sink=sink, on_first_reports=first_reports) as client:
+        # One-time Infobip reports are pulled only while they can be kept (report_guard.py).
+        fetcher = memory.guard(client) if memory is not None else client
         together: list[int] = []  # asked in lists: one call for many ids (Infobip logs)
         for i, target in enumerate(targets):
             kept = memory.beyond_logs(target) if memory is not None else None
@@ -195,10 +205,7 @@ async def _fetch_all(
                 except asyncio.QueueEmpty:
                     return
                 try:
-                    if memory is not None and targets[i].is_infobip and not memory.may_pull:
-                        result: RequestStatus | ChannelError = memory.remembered_only(targets[i])
-                    else:
-                        result = await client.fetch(targets[i])
+                    result: RequestStatus | ChannelError = await fetcher.fetch(targets[i])
                 except ChannelError as exc:
                     result = exc
                 settle(i, result)
@@ -283,11 +290,13 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
             err.write(f"d7tui status: warning: {one_line(line)}\n")
 
     outcomes: list[RequestStatus | ChannelError] = []
-    reports = settings.infobip_source is InfobipSource.REPORTS
-    memory = _StatusMemory.open(err, reports) if any(t.is_infobip for t in targets) else None
+    memory = None
+    if any(t.is_infobip for t in targets):
+        from d7tui.status_memory import StatusMemory
+
+        memory = StatusMemory.open(err, reports=settings.infobip_source is InfobipSource.REPORTS)
+        emit = memory.showing_remembered(emit)
     try:
-        if memory is not None:
-            emit = memory.wrap(emit)
         asyncio.run(_fetch_all(settings, targets, emit, flush, memory, warn))
     finally:
         if memory is not None:
@@ -304,98 +313,25 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
     return EXIT_OK
 
 
-class _StatusMemory:
-    """What `d7tui status` keeps of Infobip's one-time reports: each body is committed to the
-    store before it is parsed, and what the store remembers is shown with what is new, so a
-    report seen once (here or by the monitor) is still shown on the next look."""
+def _open_store(command: str, err: TextIO, *, readonly: bool = False) -> Store | None:
+    """The store for a command, or None once its one line is written (exit 5)."""
+    from d7tui.store import StoreError, open_store
 
-    def __init__(self, store: object, err: TextIO, reports: bool) -> None:
-        from d7tui.store import Store
-
-        assert isinstance(store, Store)
-        self.store = store
-        # Only one-time reports need the lock: logs are read by anyone, any number of times.
-        self.may_pull = store.try_acquire_report_lock() if reports else True
-        if not self.may_pull:
-            err.write(f"d7tui status: {one_line(store.report_lock_refusal())}\n")
-
-    @classmethod
-    def open(cls, err: TextIO, reports: bool) -> _StatusMemory | None:
-        from d7tui.store import StoreError, open_store
-
-        try:
-            return cls(open_store(), err, reports)
-        except StoreError as exc:
-            err.write(f"d7tui status: warning: {one_line(str(exc))}; reports are not kept\n")
-            return None
-
-    def sink(self, ident: str, body: bytes) -> None:
-        from d7tui.store import parse_report_body
-
-        self.store.ingest_report(ident, body, parse_report_body)
-
-    def remembered(self, target: Target) -> RequestStatus | None:
-        """What the store knows of an id (saved by the monitor, or reports pulled), marked as
-        remembered rather than said by the API now; None when it knows no recipient."""
-        from d7tui.store import remembered_status
-
-        state = remembered_status(self.store, target)
-        if state is None or not state.recipients:
-            return None
-        stored = self.store.load_state(target.request_id)
-        return replace(state, remembered=stored.observed_at if stored else None)
-
-    def beyond_logs(self, target: Target) -> RequestStatus | None:
-        """The remembered state of an Infobip id whose every message was sent longer ago than
-        the logs keep: the API would answer nothing."""
-        from d7tui.channels.infobip import beyond_logs
-
-        if not target.is_infobip:
-            return None
-        state = self.remembered(target)
-        return state if state is not None and beyond_logs(state, time.time()) else None
-
-    def or_remembered(
-        self, target: Target, result: RequestStatus | ChannelError
-    ) -> RequestStatus | ChannelError:
-        """An empty logs answer for an id the store knows: what the store knows, marked."""
-        if isinstance(result, RequestStatus) and not result.recipients and not result.incremental:
-            return self.remembered(target) or result
-        return result
-
-    def remembered_only(self, target: Target) -> RequestStatus | ChannelError:
-        from d7tui.store import remembered_status
-
-        state = remembered_status(self.store, target)
-        if state is None or not state.recipients:
-            return NotFound("infobip", f"no delivery report remembered for {target.request_id}")
-        return state
-
-    def wrap(
-        self, emit: Callable[[Target, RequestStatus | ChannelError], None]
-    ) -> Callable[[Target, RequestStatus | ChannelError], None]:
-        from d7tui.store import remembered_status
-
-        def emit_remembered(target: Target, result: RequestStatus | ChannelError) -> None:
-            if target.is_infobip and isinstance(result, RequestStatus) and result.incremental:
-                remembered = remembered_status(self.store, target)
-                if remembered is not None and remembered.recipients:
-                    result = remembered
-            emit(target, result)
-
-        return emit_remembered
-
-    def close(self) -> None:
-        self.store.close()
+    try:
+        store = open_store(readonly=readonly)
+    except StoreError as exc:
+        err.write(f"d7tui {command}: {one_line(str(exc))}\n")
+        return None
+    for line in (*store.warnings, *store.notices):
+        err.write(f"d7tui {command}: warning: {one_line(line)}\n")
+    return store
 
 
 def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from d7tui.store import StoreError, add_ids, open_store
+    from d7tui.store import StoreError, add_ids
 
-    try:
-        store = open_store()
-    except StoreError as exc:
-        err.write(f"d7tui add: {one_line(str(exc))}\n")
+    store = _open_store("add", err)
+    if store is None:
         return EXIT_FAILURE
     try:
         result = add_ids(
@@ -407,6 +343,9 @@ def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             note=args.note,
             stdin=sys.stdin,
         )
+    except StoreError as exc:  # the disk is full, another program holds the database ...
+        err.write(f"d7tui add: nothing was added: {one_line(str(exc))}\n")
+        return EXIT_FAILURE
     finally:
         store.close()
     for problem in result.errors:
@@ -423,30 +362,37 @@ def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import tempfile
     from pathlib import Path
 
     from d7tui.export import export, export_to_file
-    from d7tui.store import StoreError, open_store
+    from d7tui.store import Store, StoreError, default_path
 
-    try:
-        store = open_store()
-    except StoreError as exc:
-        err.write(f"d7tui export: {one_line(str(exc))}\n")
-        return EXIT_FAILURE
-    try:
-        if args.output and args.output != "-":
-            path, counts = export_to_file(store, args.format, Path(args.output))
-            err.write(
-                f"d7tui export: wrote {counts.watches:,} requests, {counts.recipients:,} "
-                f"recipients and {counts.transitions:,} transitions to {path}\n"
-            )
-        else:
-            export(store, args.format, out)
-    except OSError as exc:
-        err.write(f"d7tui export: cannot write {args.output}: {exc.strerror or exc}\n")
-        return EXIT_FAILURE
-    finally:
-        store.close()
+    with contextlib.ExitStack() as stack:
+        if default_path().exists():
+            # Read-only: an export only reads (and so works where nothing may be written).
+            store = _open_store("export", err, readonly=True)
+        else:  # nothing was ever stored here: the export of an empty store, creating nothing
+            empty = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "empty.sqlite3"
+            store = Store.open(empty)
+        if store is None:
+            return EXIT_FAILURE
+        stack.callback(store.close)
+        try:
+            if args.output and args.output != "-":
+                path, counts = export_to_file(store, args.format, Path(args.output))
+                err.write(
+                    f"d7tui export: wrote {counts.watches:,} requests, {counts.recipients:,} "
+                    f"recipients and {counts.transitions:,} transitions to {path}\n"
+                )
+            else:
+                export(store, args.format, out)
+        except OSError as exc:
+            err.write(f"d7tui export: cannot write {args.output}: {exc.strerror or exc}\n")
+            return EXIT_FAILURE
+        except StoreError as exc:
+            err.write(f"d7tui export: {one_line(str(exc))}\n")
+            return EXIT_FAILURE
     return EXIT_OK
 
 
@@ -484,6 +430,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_add(args, sys.stdout, sys.stderr)
         if args.command == "export":
             return run_export(args, sys.stdout, sys.stderr)
+        if args.command == "send":
+            from d7tui import sendcli
+
+            return sendcli.run(args, settings, sys.stdout, sys.stderr, sys.stdin)
         from d7tui.ui.app import run_monitor
 
         return run_monitor(settings, demo=args.demo, mask=args.mask, ids=[])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import email.utils
+import json
 import random
 import time
 from collections import Counter
@@ -154,6 +155,39 @@ class Engine:
         A non-idempotent read (Infobip's one-time reports) is retried only when the server
         certainly did not answer it: a 429, or a connection that was never made.
         """
+        return await self.request(
+            "GET", channel, url, headers=headers, params=params, idempotent=idempotent
+        )
+
+    async def post_json(
+        self, channel: str, url: str, *, headers: dict[str, str], body: object
+    ) -> Response:
+        """POST a JSON body (a send: it costs money). Never retried blindly: a send repeated
+        after the server may have received it is paid twice. Only a 429 (refused, so not taken)
+        or a connection that was certainly never made is tried again; a timeout or a 5xx after
+        the request went out is an Unreachable saying it was not retried."""
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        return await self.request(
+            "POST",
+            channel,
+            url,
+            headers={**headers, "Content-Type": "application/json"},
+            data=data,
+            idempotent=False,
+        )
+
+    async def request(
+        self,
+        method: str,
+        channel: str,
+        url: str,
+        *,
+        headers: dict[str, str],
+        params: dict[str, str] | None = None,
+        data: bytes | None = None,
+        idempotent: bool = True,
+    ) -> Response:
+        """One request with the retry policy (see `get` and `post_json`)."""
         last_problem = "no answer"
         last_body: bytes | None = None  # the last 429/5xx body: the vendor's code is in it
         retry_after: float | None = None
@@ -167,11 +201,13 @@ class Engine:
                     self.stats["requests"] += 1
                     proxy, proxy_headers = self._proxy_for(url)
                     try:
-                        async with self._client().get(
+                        async with self._client().request(
+                            method,
                             # No redirects: one would carry the Authorization header elsewhere.
                             url,
                             headers=headers,
                             params=params,
+                            data=data,
                             allow_redirects=False,
                             proxy=proxy,
                             proxy_headers=proxy_headers,

@@ -22,6 +22,8 @@ APP_NAME = "d7tui"
 DEFAULT_D7_BASE_URL = "https://api.d7networks.com"
 DEFAULT_INFOBIP_BASE_URL = "https://api.infobip.com"
 
+DEFAULT_LOW_BALANCE = {"d7": 5.0, "infobip": 5.0}  # in the account's own currency
+
 # config.toml key -> environment variable (environment wins)
 _ENV = {
     "d7_api_token": "D7_API_TOKEN",
@@ -53,6 +55,10 @@ class Settings:
     bell: bool = True  # ring the terminal bell when a recipient fails
     # Seconds per channel a recipient may wait for its confirmation before it is "stuck?".
     stuck_after: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_STUCK_AFTER))
+    # Per vendor ("d7", "infobip"): a balance at or below this is warned about (0 = never).
+    low_balance: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_LOW_BALANCE))
+    # A failure also raises a desktop notification while the terminal is not focused.
+    desktop_notifications: bool = True
     # Warnings found while loading (e.g. a config file others can read); shown, never fatal.
     warnings: tuple[str, ...] = ()
 
@@ -110,6 +116,8 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
         "timeout",
         "bell",
         "stuck_after",
+        "low_balance",
+        "desktop_notifications",
         "message_text",
     }
     for key in data:
@@ -161,7 +169,11 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
         message_text = data.get("message_text", False)
         if not isinstance(message_text, bool):
             raise ConfigError(f"{path}: key 'message_text' must be true or false")
-    stuck_after = _stuck_after(data.get("stuck_after"), path, warnings)
+    stuck_after = _STUCK_AFTER.read(data.get("stuck_after"), path, warnings)
+    low_balance = _LOW_BALANCE.read(data.get("low_balance"), path, warnings)
+    notify = data.get("desktop_notifications", True)
+    if not isinstance(notify, bool):
+        raise ConfigError(f"{path}: key 'desktop_notifications' must be true or false")
     return Settings(
         d7_token=values["d7_api_token"],  # type: ignore[arg-type]
         # `is not None`: a present but falsy value (false, "", 0) is a mistake to name, not a default.
@@ -176,38 +188,71 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
         bell=bell,
         message_text=message_text,
         stuck_after=stuck_after,
+        low_balance=low_balance,
+        desktop_notifications=notify,
         warnings=tuple(warnings),
     )
 
 
 MAX_STUCK_MINUTES = 72 * 60  # the poller gives a request up after 72 hours anyway
+MAX_LOW_BALANCE = 1_000_000.0
 
 
-def _stuck_after(table: object, path: Path, warnings: list[str]) -> dict[str, float]:
-    """`[stuck_after]`: minutes per channel (0 = never flag), over the defaults."""
-    out = dict(DEFAULT_STUCK_AFTER)
-    if table is None:
-        return out
-    if not isinstance(table, dict):
-        raise ConfigError(
-            f"{path}: 'stuck_after' must be a table of minutes per channel, e.g. "
-            "[stuck_after] sms = 15"
-        )
-    for key, minutes in table.items():
-        if key not in {c.value for c in Channel}:
-            warnings.append(f"{path}: unknown channel {key!r} in [stuck_after] ignored")
-            continue
-        if (
-            not isinstance(minutes, int | float)
-            or isinstance(minutes, bool)
-            or not 0 <= minutes <= MAX_STUCK_MINUTES
-        ):
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """A config table of numbers, one per known key (`[stuck_after]`, `[low_balance]`)."""
+
+    name: str
+    keys: tuple[str, ...]
+    defaults: Mapping[str, float]
+    unit: str  # how the user writes the numbers
+    example: str
+    maximum: float
+    scale: float = 1.0  # the number as written -> as kept (minutes -> seconds)
+
+    def read(self, table: object, path: Path, warnings: list[str]) -> dict[str, float]:
+        """The table over the defaults; ConfigError names the key of a bad value."""
+        out = dict(self.defaults)
+        if table is None:
+            return out
+        if not isinstance(table, dict):
             raise ConfigError(
-                f"{path}: key 'stuck_after.{key}' must be minutes from 0 (never) to "
-                f"{MAX_STUCK_MINUTES}"
+                f"{path}: {self.name!r} must be a table of {self.unit}, e.g. {self.example}"
             )
-        out[key] = float(minutes) * 60.0
-    return out
+        for key, value in table.items():
+            if key not in self.keys:
+                warnings.append(f"{path}: unknown key {key!r} in [{self.name}] ignored")
+                continue
+            if (
+                not isinstance(value, int | float)
+                or isinstance(value, bool)
+                or not 0 <= value <= self.maximum
+            ):
+                raise ConfigError(
+                    f"{path}: key '{self.name}.{key}' must be {self.unit} from 0 (never) to "
+                    f"{self.maximum:g}"
+                )
+            out[key] = float(value) * self.scale
+        return out
+
+
+_STUCK_AFTER = _Table(
+    "stuck_after",
+    tuple(c.value for c in Channel),
+    DEFAULT_STUCK_AFTER,
+    "minutes per channel",
+    "[stuck_after] sms = 15",
+    MAX_STUCK_MINUTES,
+    scale=60.0,
+)
+_LOW_BALANCE = _Table(
+    "low_balance",
+    tuple(DEFAULT_LOW_BALANCE),
+    DEFAULT_LOW_BALANCE,
+    "amounts per vendor (d7, infobip)",
+    "[low_balance] d7 = 5",
+    MAX_LOW_BALANCE,
+)
 
 
 def write_config(values: Mapping[str, str | int | float], path: Path | None = None) -> Path:

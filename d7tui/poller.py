@@ -13,7 +13,7 @@ import contextlib
 import heapq
 import itertools
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from d7tui.channels.errors import (
@@ -97,6 +97,9 @@ class Poller:
         self._wake = asyncio.Event()
         self._holds: dict[str, float] = {}  # channel -> time before which it is not polled
         self._backoff: dict[str, float] = {}  # channel -> current error backoff
+        # Awaited by each worker before it takes the next poll: the store's room for what the
+        # poll will tell (a disk slower than the polls slows the polls, not fills memory).
+        self.backpressure: Callable[[], Awaitable[None]] | None = None
 
     # -- the watched ids -----------------------------------------------------------------------
 
@@ -300,6 +303,8 @@ class Poller:
 
     async def _worker(self) -> None:
         while True:
+            if self.backpressure is not None:
+                await self.backpressure()
             watch = await self._ready.get()
             request_id = watch.request_id
             if self._watches.get(request_id) is not watch:

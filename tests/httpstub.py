@@ -61,6 +61,7 @@ class Seen:
     headers: dict[str, str]  # lower-cased names
     at: float  # time.time() when the request was read
     connection: int  # which accepted connection carried it (1-based)
+    body: bytes = b""
 
 
 class HttpStub:
@@ -163,8 +164,9 @@ class HttpStub:
             if ":" in line:
                 name, value = line.split(":", 1)
                 headers[name.strip().lower()] = value.strip()
+        body = b""
         if int(headers.get("content-length", "0")):
-            await reader.readexactly(int(headers["content-length"]))
+            body = await reader.readexactly(int(headers["content-length"]))
         parts = urlsplit(target)
         seen = Seen(
             method=method,
@@ -174,6 +176,7 @@ class HttpStub:
             headers=headers,
             at=time.time(),
             connection=number,
+            body=body,
         )
         self.requests.append(seen)
         self.in_flight += 1
@@ -192,12 +195,12 @@ class HttpStub:
                 await asyncio.sleep(reply.hold)
         finally:
             self.in_flight -= 1
-        body = reply.payload()
+        payload = reply.payload()
         out_headers = {"Content-Type": "application/json", **reply.headers}
-        out_headers["Content-Length"] = str(len(body))
+        out_headers["Content-Length"] = str(len(payload))
         status_line = f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Status')}\r\n"
         head_out = status_line + "".join(f"{k}: {v}\r\n" for k, v in out_headers.items())
-        writer.write(head_out.encode("latin-1") + b"\r\n" + body)  # one write: no Nagle stall
+        writer.write(head_out.encode("latin-1") + b"\r\n" + payload)  # one write: no Nagle stall
         await writer.drain()
         return True
 

@@ -33,6 +33,7 @@ from d7tui.store import (
     StoreCorruptError,
     StoredState,
     StoreError,
+    StoreUnavailable,
     StoreVersionError,
     Which,
     add_ids,
@@ -192,6 +193,46 @@ def test_a_poll_that_changed_nothing_rewrites_no_recipient(store):
     assert conn.total_changes - before == 1
     poll(store, d7_status(a, ["sent"] * 20), at=3)
     assert len(store.load_state(a).state.recipients) == 20
+
+
+def test_a_batch_of_polls_is_one_statement_per_table_and_the_same_as_saving_them_one_by_one(
+    tmp_path,
+):
+    """What the writer thread does with 300 queued polls (bulk.py says why it matters)."""
+    observations = []
+    known: dict[str, RequestStatus] = {}
+    for n in range(300):
+        request_id = rid(n % 200)  # a hundred ids polled twice in the batch
+        statuses = ["sent"] * (3 if n < 200 else 1 + n % 3)  # some shrink the second time
+        if n >= 200 and n % 2:
+            statuses[0] = "delivered"
+        channel = (Channel.SMS, Channel.VIBER)[n % 2]
+        state, transitions = observe(
+            known.get(request_id), d7_status(request_id, statuses, channel), n
+        )
+        known[request_id] = state
+        observations.append((state, transitions, float(n)))
+    stores = []
+    for name in ("one", "batch"):
+        s = Store.open(tmp_path / name / "d7tui.sqlite3")
+        for n in range(200):
+            s.add_watch(rid(n), "auto", added_at=0)
+        stores.append(s)
+    one, batch = stores
+    for state, transitions, at in observations:
+        one.save_observation(state, transitions, at=at)
+    statements: list[str] = []
+    batch._conn().set_trace_callback(statements.append)
+    batch.save_observations(observations)
+    batch._conn().set_trace_callback(None)
+    # BEGIN, COMMIT and one statement per table (states, recipients, their trim, raw bodies,
+    # their trim, transitions, the channel an `auto` id answered on), however many polls.
+    assert len(statements) == 9, statements
+    assert batch.load_states(None) == one.load_states(None)
+    assert batch.transitions() == one.transitions()
+    assert batch.watches() == one.watches()
+    for s in stores:
+        s.close()
 
 
 @settings(
@@ -457,16 +498,43 @@ def test_a_database_from_a_newer_d7tui_is_refused_and_left_untouched(db_path):
 
 @pytest.mark.parametrize(
     "content",
-    [b"this is a spreadsheet, not a database" * 100, b"SQLite format 3\x00" + b"\xff" * 4000],
+    [
+        b"",  # truncated to nothing
+        b"this is a spreadsheet, not a database" * 100,
+        b"SQLite format 3\x00" + b"\xff" * 4000,
+    ],
+    ids=["0 bytes", "not SQLite", "damaged header"],
 )
-def test_a_file_that_is_not_a_database_is_one_clear_line(db_path, content):
-    db_path.parent.mkdir()
+def test_a_damaged_store_is_kept_aside_and_a_new_one_started_with_one_line(db_path, content):
+    with Store.open(db_path) as s:
+        for n in range(1000):
+            s.add_watch(rid(n))
+    Path(f"{db_path}-wal").unlink(missing_ok=True)
     db_path.write_bytes(content)
-    with pytest.raises(StoreCorruptError) as caught:
-        Store.open(db_path)
-    message = str(caught.value)
-    assert "\n" not in message and str(db_path) in message
-    assert db_path.read_bytes() == content
+    with Store.open(db_path) as s:
+        [said] = s.notices
+        assert s.warnings == [] and s.watches() == []  # a new, empty store, and it works
+        s.add_watch(rid(1))
+    assert "\n" not in said and str(db_path) in said and "new, empty store" in said
+    aside = Path(said.split("kept as ")[1].split(",")[0])
+    assert aside.parent == db_path.parent and aside.name.startswith("d7tui.sqlite3.damaged-")
+    assert aside.read_bytes() == content  # the old file, exactly as it was
+    with Store.open(db_path) as s:  # said once: the next open is quiet
+        assert s.notices == [] and [w.request_id for w in s.watches()] == [rid(1)]
+
+
+def test_a_locked_database_is_said_to_be_locked_not_damaged(db_path):
+    Store.open(db_path).close()
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreUnavailable, match="locked") as caught:
+            Store.open(db_path, busy_timeout=0.1)
+        assert "\n" not in str(caught.value)
+    finally:
+        holder.close()
+    assert [p.name for p in db_path.parent.iterdir() if "damaged" in p.name] == []
 
 
 def test_someone_elses_sqlite_database_is_not_taken_over(db_path):

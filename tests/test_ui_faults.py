@@ -157,9 +157,9 @@ async def test_ctrl_c_ends_d7tui_status_while_the_server_is_silent(
 
 
 def build(sim: Simulator, clock: ManualClock, **kw: Any) -> D7App:
-    return make_app(
-        sim_settings(sim), clock=clock, poll_config=PollConfig(workers=4), persist=False, **kw
-    )
+    # With a store (the test's own data directory): without one, no one-time Infobip report
+    # would be pulled, since it could not be kept.
+    return make_app(sim_settings(sim), clock=clock, poll_config=PollConfig(workers=4), **kw)
 
 
 async def paste(pilot: Any, app: Any, text: str) -> None:

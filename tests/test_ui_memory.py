@@ -14,6 +14,7 @@ from ui_kit import entry, idle, said, screen_text, sim_settings, start_simulator
 
 from d7tui.client import RetryPolicy
 from d7tui.clock import ManualClock
+from d7tui.config import Settings
 from d7tui.models import IdKind, Target
 from d7tui.poller import PollConfig
 from d7tui.simulator import Simulator, Step
@@ -32,9 +33,16 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "support" / "d7tui.sqlite3"
 
 
-def build(sim: Simulator, clock: ManualClock, db: Path, ids: list[Target] = (), **kw: Any) -> D7App:  # type: ignore[assignment]
+def build(
+    sim: Simulator,
+    clock: ManualClock,
+    db: Path,
+    ids: list[Target] = (),  # type: ignore[assignment]
+    settings: Settings | None = None,
+    **kw: Any,
+) -> D7App:
     return make_app(
-        sim_settings(sim),
+        settings or sim_settings(sim),
         ids=list(ids),
         clock=clock,
         poll_config=PollConfig(workers=4),
@@ -147,17 +155,23 @@ async def test_a_second_monitor_leaves_the_reports_to_the_first(sim, clock, db):
             assert entry(second, sms).latest_status == "delivered"
 
 
-async def test_a_store_that_cannot_be_opened_is_said_and_the_monitor_runs(sim, clock, tmp_path):
+async def test_a_damaged_store_is_kept_aside_said_on_screen_and_a_new_one_remembers(
+    sim, clock, tmp_path
+):
     bad = tmp_path / "d7tui.sqlite3"
     bad.write_bytes(b"this is not a database at all, " * 200)
     rid = sim.create_request("sms", ["+971500000001"], DELIVERS)
     app = build(sim, clock, bad, [Target(rid)])
     async with app.run_test(size=SIZE) as pilot:
         await idle(pilot, app)
-        assert app.memory is None
+        assert app.memory is not None
         assert entry(app, rid).latest_status == "accepted"
-        text = screen_text(app)
-        assert "Not remembering this session" in text
+        text = " ".join(screen_text(app).split())  # the banner wraps the long line
+        assert "not a d7tui database" in text and "new, empty store" in text
+    [aside] = [p for p in tmp_path.iterdir() if p.name.startswith("d7tui.sqlite3.damaged-")]
+    assert aside.read_bytes() == b"this is not a database at all, " * 200
+    with Store.open(bad) as store:
+        assert [w.request_id for w in store.watches()] == [rid]
 
 
 async def test_e_exports_to_a_json_file_and_says_where(sim, clock, db):

@@ -21,6 +21,7 @@ from concurrent.futures import Future
 
 from d7tui.config import Settings
 from d7tui.safety import Secret
+from d7tui.simulator.accounts import Accounts
 from d7tui.simulator.api import KINDS, VendorApi
 from d7tui.simulator.faults import Faults, FaultSpecError, parse_fault_specs
 from d7tui.simulator.infobip_reads import LOGS_PER_MINUTE
@@ -206,9 +207,20 @@ class Simulator:
         return self.api.dice.faults
 
     @property
+    def accounts(self) -> Accounts:
+        """The simulated balances (`d7`, `infobip`): set them to test a low or empty account."""
+        return self.api.accounts
+
+    @property
     def changes(self) -> list[Change]:
         """Every status change so far, in time order (computed up to now on each read)."""
         return self.world.snapshot_changes()
+
+    @property
+    def reports_handed_out(self) -> list[tuple[str, str]]:
+        """(messageId, status) of every one-time Infobip report handed out so far, in order."""
+        with self.world.lock:
+            return list(self.world.handed_out)
 
     @property
     def request_count(self) -> int:
@@ -221,8 +233,8 @@ class Simulator:
 
     @property
     def counts(self) -> dict[str, int]:
-        """Requests by kind: sms, whatsapp, viber, infobip_reports, infobip_logs, send, other,
-        and infobip (reports + logs)."""
+        """Requests by kind: sms, whatsapp, viber, infobip_reports, infobip_logs, send,
+        balance, other, and infobip (reports + logs)."""
         counts = {kind: self.api.counts[kind] for kind in KINDS}
         counts["infobip"] = counts["infobip_reports"] + counts["infobip_logs"]
         return counts

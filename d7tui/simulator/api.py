@@ -19,6 +19,7 @@ from collections.abc import Callable
 from urllib.parse import unquote
 
 from d7tui.simulator import bodies, hostile
+from d7tui.simulator.accounts import AccountRoutes, Accounts, book_infobip
 from d7tui.simulator.faults import FaultDice, Faults
 from d7tui.simulator.infobip_reads import (
     LOGS_PER_MINUTE,
@@ -48,7 +49,7 @@ _INFOBIP = {
     "/sms/2/text/advanced": ("POST", "send"),
 }
 
-KINDS = ("sms", "whatsapp", "viber", "infobip_reports", "infobip_logs", "send", "other")
+KINDS = ("sms", "whatsapp", "viber", "infobip_reports", "infobip_logs", "send", "balance", "other")
 _STATUS_KINDS = frozenset(("sms", "whatsapp", "viber", "infobip_reports", "infobip_logs"))
 _PHRASE = {502: "Bad Gateway", 503: "Service Temporarily Unavailable"}
 _NGINX = "<html>\r\n<head><title>{0}</title></head>\r\n<body>\r\n<center><h1>{0}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
@@ -102,6 +103,8 @@ class VendorApi:
         self.whatsapp_v2 = whatsapp_v2
         self.whatsapp_key = whatsapp_key  # v2's list key; "recipients" per a third-party catalog
         self.counts: dict[str, int] = dict.fromkeys(KINDS, 0)
+        self.accounts = Accounts()
+        self.account_routes = AccountRoutes(world, self.accounts, token, infobip_key)
         self.set_faults(faults)
 
     def set_faults(self, faults: Faults) -> None:
@@ -137,6 +140,9 @@ class VendorApi:
         return reply
 
     def _classify(self, req: Request) -> tuple[str, _Route]:
+        routed = self.account_routes.classify(req)  # balances and the v3 send
+        if routed is not None and (self.infobip_v3 or not req.path.startswith("/sms/3/")):
+            return routed
         path = req.path
         if path.startswith("/sms/"):
             method_kind = _INFOBIP.get(path)
@@ -271,8 +277,12 @@ class VendorApi:
             recipients, extras, request_extra = parse_d7_send(channel, req.body)
         except SendError as exc:
             return _json(422, bodies.validation_error(exc.loc, exc.msg, exc.kind))
+        # An account that cannot pay still gets a request id: its messages fail with the
+        # status D7 documents for it.
+        paid = self.accounts.charge_d7(channel, extras)
+        script = None if paid else [(0.0, "insufficient_credit")]
         rid = self.world.create_request(
-            channel, recipients, extra=extras, request_extra=request_extra
+            channel, recipients, script, extra=extras, request_extra=request_extra
         )
         created = bodies.d7_time(self.world.now())
         return _json(200, {"request_id": rid, "status": "accepted", "created_at": created})
@@ -284,26 +294,12 @@ class VendorApi:
             bulk_id, batches = parse_infobip_send(req.body)
         except SendError:
             return _json(400, bodies.infobip_request_error("BAD_REQUEST", "Bad request"))
-        out: list[dict[str, object]] = []
-        with self.world.lock:
-            taken = [mid for batch in batches for mid in batch.message_ids if mid]
-            if len(set(taken)) < len(taken) or set(taken) & self.world.infobip.keys():
-                error = bodies.infobip_request_error("BAD_REQUEST", "Duplicate messageId")
-                return _json(400, error)
-            for batch in batches:
-                bulk_id, ids = self.world.create_infobip_bulk(
-                    batch.to,
-                    bulk_id=bulk_id,
-                    sender=batch.sender,
-                    text=batch.text,
-                    callback_data=[batch.callback_data] * len(batch.to),
-                    message_ids=batch.message_ids,
-                )
-                for m in (self.world.infobip[i] for i in ids):
-                    m.extra["parts"] = batch.parts
-                status = bodies.infobip_status("PENDING_ACCEPTED")
-                out += [
-                    {"to": to, "status": status, "messageId": mid}
-                    for to, mid in zip(batch.to, ids, strict=True)
-                ]
-        return _json(200, {"bulkId": bulk_id, "messages": out})
+        result = book_infobip(self.world, self.accounts, bulk_id, batches)
+        if isinstance(result, str):
+            return _json(400, bodies.infobip_request_error("BAD_REQUEST", result))
+        bulk, booked = result
+        out = [
+            {"to": b.to, "status": bodies.infobip_status(b.status), "messageId": b.message_id}
+            for b in booked
+        ]
+        return _json(200, {"bulkId": bulk, "messages": out})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # GSM 03.38: the basic set costs one unit, the extension set two.
@@ -119,6 +120,19 @@ class InfobipBatch:
     parts: int
 
 
+def _destinations(message: dict[str, object], i: int) -> tuple[list[str], list[str | None]]:
+    """The `to` of each destination, and the messageId the sender chose for it, if any."""
+    to: list[str] = []
+    ids: list[str | None] = []
+    for j, dest in enumerate(_list(message.get("destinations"), ["messages", i])):
+        if not isinstance(dest, dict) or not isinstance(dest.get("to"), str) or not dest["to"]:
+            raise SendError(["messages", i, "destinations", j], "to missing", "missing")
+        custom = dest.get("messageId")
+        to.append(dest["to"])
+        ids.append(custom if isinstance(custom, str) and custom else None)
+    return to, ids
+
+
 def parse_infobip_send(body: bytes) -> tuple[str | None, list[InfobipBatch]]:
     """(bulkId asked for, batches) from `{"bulkId"?, "messages": [{"destinations": [{"to"}],
     "from", "text", "callbackData"?}]}`."""
@@ -126,29 +140,56 @@ def parse_infobip_send(body: bytes) -> tuple[str | None, list[InfobipBatch]]:
     bulk_id = data.get("bulkId")
     if bulk_id is not None and not isinstance(bulk_id, str):
         raise SendError(["bulkId"], "not a string", "type_error.str")
+    return bulk_id, _batches(data, _v2_message)
+
+
+def parse_infobip_v3_send(body: bytes) -> tuple[str | None, list[InfobipBatch]]:
+    """(bulkId asked for, batches) from `POST /sms/3/messages`, as Infobip's own client builds
+    it: `{"messages": [{"sender"?, "destinations": [{"to", "messageId"?}], "content": {"text"},
+    "webhooks": {"callbackData"?}?}], "options": {"schedule": {"bulkId"?}}?}`."""
+    data = _load(body)
+    options = data.get("options")
+    schedule = options.get("schedule") if isinstance(options, dict) else None
+    bulk_id = schedule.get("bulkId") if isinstance(schedule, dict) else None
+    if bulk_id is not None and not isinstance(bulk_id, str):
+        raise SendError(["options", "schedule", "bulkId"], "not a string", "type_error.str")
+    return bulk_id, _batches(data, _v3_message)
+
+
+# (sender, text, callbackData) of one entry of `messages`, as each version spells them.
+_Reader = Callable[[dict[str, object], int], tuple[object, str, object]]
+
+
+def _v2_message(message: dict[str, object], i: int) -> tuple[object, str, object]:
+    text = message.get("text")
+    return message.get("from"), text if isinstance(text, str) else "", message.get("callbackData")
+
+
+def _v3_message(message: dict[str, object], i: int) -> tuple[object, str, object]:
+    content = message.get("content")
+    text = content.get("text") if isinstance(content, dict) else None
+    if not isinstance(text, str):
+        raise SendError(["messages", i, "content", "text"], "text missing", "missing")
+    hooks = message.get("webhooks")
+    callback = hooks.get("callbackData") if isinstance(hooks, dict) else None
+    return message.get("sender"), text, callback
+
+
+def _batches(data: dict[str, object], read: _Reader) -> list[InfobipBatch]:
     batches = []
     for i, message in enumerate(_list(data.get("messages"), ["messages"])):
         if not isinstance(message, dict):
             raise SendError(["messages", i], "not an object", "type_error.dict")
-        to: list[str] = []
-        ids: list[str | None] = []
-        for j, dest in enumerate(_list(message.get("destinations"), ["messages", i])):
-            if not isinstance(dest, dict) or not isinstance(dest.get("to"), str) or not dest["to"]:
-                raise SendError(["messages", i, "destinations", j], "to missing", "missing")
-            custom = dest.get("messageId")
-            to.append(dest["to"])
-            ids.append(custom if isinstance(custom, str) and custom else None)
-        text = message.get("text")
-        text = text if isinstance(text, str) else ""
-        callback = message.get("callbackData")
+        to, ids = _destinations(message, i)
+        sender, text, callback = read(message, i)
         batches.append(
             InfobipBatch(
                 to=to,
                 message_ids=ids,
-                sender=str(message.get("from") or "InfoSMS"),
+                sender=str(sender or "InfoSMS"),
                 text=text,
                 callback_data=callback if isinstance(callback, str) else None,
                 parts=sms_parts(text),
             )
         )
-    return bulk_id, batches
+    return batches

@@ -128,6 +128,9 @@ class World:
         self.bulks: dict[str, list[str]] = {}
         self.changes: list[Change] = []
         self.reports: list[Report] = []  # one-time reports not yet handed out, oldest first
+        # (messageId, status) of every one-time report handed out, in order: what a client
+        # must account for (shown or kept), since nobody can ever read them again.
+        self.handed_out: list[tuple[str, str]] = []
         self._due: list[tuple[float, int, Message]] = []
         self._seq = itertools.count()
 
@@ -316,6 +319,9 @@ class World:
                 else:
                     kept.append(report)
             self.reports = kept
+            self.handed_out.extend(
+                (r.message.msg_id, r.message.script[r.step].status) for r in taken
+            )
             return taken
 
     def logs(self, query: LogQuery) -> tuple[list[Message], bool]:

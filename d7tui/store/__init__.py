@@ -26,7 +26,13 @@ from d7tui.store.commands import (
 )
 from d7tui.store.core import Store
 from d7tui.store.db import default_path
-from d7tui.store.errors import StoreCorruptError, StoreError, StoreVersionError, UnreadableBody
+from d7tui.store.errors import (
+    StoreCorruptError,
+    StoreError,
+    StoreUnavailable,
+    StoreVersionError,
+    UnreadableBody,
+)
 from d7tui.store.records import (
     ReportBody,
     Snapshot,
@@ -49,6 +55,7 @@ __all__ = [
     "Store",
     "StoreCorruptError",
     "StoreError",
+    "StoreUnavailable",
     "StoreVersionError",
     "StoredReport",
     "StoredState",

@@ -1,11 +1,25 @@
 """`AsyncStore`: the store as the UI loop uses it, never blocking the loop.
 
 Every write goes to ONE writer thread through a FIFO queue, so writes happen in the order they
-were asked; whatever is queued when the writer wakes is committed in one transaction (one
-fsync), each write in its own savepoint so that one failing write does not undo the others.
-A write returns a `Pending`: await it to know it is on disk, or ignore it (a failure is then
-reported through `on_error`). Reads run on one reader thread: with WAL they never wait for the
-writer. A read sees every write that was awaited before it, not those still queued.
+were asked; whatever is queued when the writer wakes (up to MAX_BATCH) is committed in one
+transaction (one fsync), the polls' results in one statement per table (see bulk.py). If one
+write fails for its own reason, the batch is done again write by write, each in a savepoint, so
+that it does not undo the others. A write returns a `Pending`: await it to know it is on disk, or
+ignore it (a failure is then reported through `on_error`). Reads run on one reader thread: with
+WAL they never wait for the writer. A read sees every write that was awaited before it, not
+those still queued.
+
+Bounded: at most `max_queued` writes wait for the disk; `room()` is what a producer (the poller)
+awaits before making more, so a disk slower than the polls slows the polls instead of filling
+memory, and a kill -9 loses at most what was queued (README: "the poll in flight").
+
+When the store cannot be written for a reason that may pass (disk full, read-only, locked,
+damaged, the file deleted: `StoreUnavailable`), nothing is dropped: the batch is held and tried
+again every few seconds, `on_trouble` says so (and again with None once writes work), and
+`report_refusal()` tells the Infobip drain not to pull one-time reports it could not keep. A
+report body held so is told to its caller at once (the drain stops pulling) and still retried.
+What is still held when the store closes is counted in `unsaved` (the report bodies themselves
+in `unsaved_reports`, for the caller to keep somewhere else).
 """
 
 from __future__ import annotations
@@ -23,15 +37,20 @@ from typing import Any, Generic, TypeVar
 
 from d7tui.models import Channel, IdKind, RequestStatus, Transition
 from d7tui.store.core import Store
-from d7tui.store.errors import StoreError
+from d7tui.store.errors import StoreCorruptError, StoreError, StoreUnavailable
 from d7tui.store.records import Snapshot, StoredReport, StoredState, WatchRecord, Which
 from d7tui.store.reports import ReportParser
-from d7tui.store.states import DEFAULT_TIMELINE
+from d7tui.store.states import DEFAULT_TIMELINE, Observation
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MAX_BATCH = 500  # writes per transaction: bounds how long one commit holds the write lock
+MAX_QUEUED = 2 * MAX_BATCH  # writes waiting for the disk before `room()` makes producers wait
+RETRY_FIRST, RETRY_MAX = 0.5, 5.0  # seconds between tries of a held batch (doubling)
+IDLE_CHECK = 5.0  # seconds between two looks at the file while nothing is written
+# Failures that may pass: the writes are held and tried again, not dropped.
+_HOLD = (StoreUnavailable, StoreCorruptError)
 
 
 class Pending(Generic[T]):
@@ -54,10 +73,26 @@ class Pending(Generic[T]):
 
 @dataclass(eq=False)
 class _Op:
-    fn: Callable[[], Any]
-    future: concurrent.futures.Future[Any]
     what: str
+    future: concurrent.futures.Future[Any]
+    fn: Callable[[], Any] | None = None  # a write, run inside the batch's transaction
+    observation: Observation | None = None  # or a poll's result, saved with its neighbours'
     barrier: bool = False  # commit right after this one, alone at the end of its batch
+    after: Callable[[Any], None] | None = None  # on the writer thread, once committed
+    report: tuple[str, bytes] | None = None  # a one-time reports body: told at once if held
+
+    @property
+    def writes(self) -> bool:
+        return self.fn is not None or self.observation is not None
+
+
+@dataclass
+class WriterStats:
+    """What the writer did, for the benchmark and the status line."""
+
+    batches: int = 0
+    writes: int = 0
+    busy_seconds: float = 0.0  # time spent committing
 
 
 _STOP = object()
@@ -72,100 +107,335 @@ class AsyncStore:
         *,
         parse_report: ReportParser | None = None,
         on_error: Callable[[StoreError], None] | None = None,
+        on_trouble: Callable[[StoreError | None], None] | None = None,
+        on_notice: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.time,
+        max_queued: int = MAX_QUEUED,
     ) -> None:
         """`parse_report`: parses a committed Infobip body to index its reports (None: bodies
-        are kept raw only). `on_error`: called with every write that failed (awaited or not),
-        on the event loop that queued writes (on the writer thread if there is none).
-        `clock`: the time stamped on writes; give it the poller's clock."""
+        are kept raw only). `on_error`: called with every write that failed for its own reason
+        (awaited or not). `on_trouble`: called when writes start being held (with why) and
+        when they work again (None). `on_notice`: a line about something the store put right
+        (its file deleted or replaced under it). All three run on the event loop that queued
+        writes (on the writer thread if there is none). `clock`: the time stamped on writes;
+        give it the poller's clock. `max_queued`: see `room()`."""
         self.store = store
         self.parse_report = parse_report
         self.on_error = on_error
+        self.on_trouble = on_trouble
+        self.on_notice = on_notice
         self.clock = clock
+        self.max_queued = max_queued
         self.last_error: StoreError | None = None
+        self.trouble: StoreError | None = None  # set while writes are held
+        self.stats = WriterStats()
+        self.unsaved = 0  # writes given up when the store closed while they were held
+        self.unsaved_reports: list[tuple[str, bytes]] = []  # (ident, body) among them
         self._queue: queue.SimpleQueue[_Op | object] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        self._stopping = threading.Event()
+        self._wake = threading.Event()  # ends the wait before the next try of a held batch
+        self._count_lock = threading.Lock()
+        self._unsettled = 0  # queued or held, not yet committed or failed for good
+        self._room_waiters: list[asyncio.Future[None]] = []
         self._reader = concurrent.futures.ThreadPoolExecutor(1, "d7tui-store-read")
         self._writer = threading.Thread(target=self._run, name="d7tui-store-write", daemon=True)
         self._writer.start()
 
-    # -- the writer ----------------------------------------------------------------------------
+    # -- queueing ------------------------------------------------------------------------------
 
-    def _submit(self, what: str, fn: Callable[[], T], *, barrier: bool = False) -> Pending[T]:
+    def _submit(
+        self,
+        what: str,
+        fn: Callable[[], T] | None = None,
+        *,
+        observation: Observation | None = None,
+        barrier: bool = False,
+        after: Callable[[Any], None] | None = None,
+        report: tuple[str, bytes] | None = None,
+    ) -> Pending[T]:
         if self._closed:
             raise StoreError(f"{self.store.path}: the store is closed")
         if self._loop is None:
-            # Remembered so that on_error runs on the loop (None when called off any loop).
+            # Remembered so that callbacks run on the loop (None when called off any loop).
             with contextlib.suppress(RuntimeError):
                 self._loop = asyncio.get_running_loop()
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._queue.put(_Op(fn, future, what, barrier))
+        with self._count_lock:
+            self._unsettled += 1
+        self._queue.put(_Op(what, future, fn, observation, barrier, after, report))
         return Pending(future)
 
+    @property
+    def queued(self) -> int:
+        """Writes not on disk yet: queued, being committed, or held."""
+        return self._unsettled
+
+    async def room(self) -> None:
+        """Returns once fewer than `max_queued` writes wait for the disk. A producer awaits it
+        before making more (the poller, before each poll): backpressure instead of memory."""
+        loop = asyncio.get_running_loop()
+        while self._unsettled >= self.max_queued and not self._closed:
+            waiter = loop.create_future()
+            self._room_waiters.append(waiter)
+            if self._unsettled < self.max_queued:  # the writer may have settled meanwhile
+                break
+            await waiter
+
+    def _settled(self, count: int) -> None:
+        with self._count_lock:
+            self._unsettled -= count
+            free = self._unsettled < self.max_queued
+        if free and self._room_waiters:
+            self._call(self._wake_room)
+
+    def _wake_room(self) -> None:
+        waiters, self._room_waiters = self._room_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _call(self, fn: Callable[..., object], *args: object) -> None:
+        """Run `fn(*args)` on the loop that queued writes (here if there is none)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # closed meanwhile: nobody to tell
+                loop.call_soon_threadsafe(fn, *args)
+            return
+        fn(*args)
+
+    # -- the writer ----------------------------------------------------------------------------
+
     def _run(self) -> None:
-        stop = False
-        while not stop:
-            item = self._queue.get()
+        held: list[_Op] = []
+        delay = RETRY_FIRST
+        while True:
+            batch = held or self._take()
+            if batch is None:
+                break
+            error = self._attempt_safely(batch)
+            if error is None:
+                held, delay = [], RETRY_FIRST
+                self._set_trouble(None)
+                continue
+            held = self._hold(batch, error)
+            if self._stopping.is_set():
+                # Closing: one more try with everything still queued, then give up.
+                rest = held + self._drain()
+                if self._attempt_safely(rest) is not None:
+                    self._give_up(rest, error)
+                break
+            self._wake.wait(delay)
+            self._wake.clear()
+            delay = min(delay * 2, RETRY_MAX)
+        self._final_check()
+
+    def _attempt_safely(self, batch: list[_Op]) -> StoreError | None:
+        try:
+            return self._attempt(batch)
+        except BaseException as exc:  # a bug here must not leave callers waiting forever
+            log.exception("store writer")
+            self._give_up(batch, StoreError(f"{batch[0].what}: {exc}"))
+            return None
+
+    def _take(self) -> list[_Op] | None:
+        """The next batch: what is queued, up to MAX_BATCH or a barrier; None once stopped."""
+        while True:
+            try:
+                item = self._queue.get(timeout=IDLE_CHECK)
+            except queue.Empty:
+                self._check_file_quietly()  # idle: nothing else would look
+                continue
             if item is _STOP:
+                return None
+            break
+        assert isinstance(item, _Op)
+        batch = [item]
+        while len(batch) < MAX_BATCH and not batch[-1].barrier:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                self._queue.put(_STOP)  # nothing is queued after it: seen on the next take
                 break
             assert isinstance(item, _Op)
-            batch = [item]
-            while len(batch) < MAX_BATCH and not batch[-1].barrier:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stop = True
-                    break
-                assert isinstance(item, _Op)
-                batch.append(item)
-            try:
-                self._commit(batch)
-            except BaseException as exc:  # a bug here must not leave callers waiting forever
-                log.exception("store writer")
-                for op in batch:
-                    if not op.future.done():
-                        op.future.set_exception(StoreError(f"{op.what}: {exc}"))
+            batch.append(item)
+        return batch
 
-    def _commit(self, batch: list[_Op]) -> None:
-        outcomes: list[tuple[_Op, Any, BaseException | None]] = []
-        try:
-            with self.store.batch():
-                for op in batch:
-                    try:
-                        with self.store.batch():  # a savepoint: a failure undoes this op only
-                            outcomes.append((op, op.fn(), None))
-                    except Exception as exc:
-                        outcomes.append((op, None, exc))
-        except Exception as exc:  # BEGIN or COMMIT failed: nothing of the batch is stored
-            error = exc if isinstance(exc, StoreError) else StoreError(str(exc))
-            outcomes = [(op, None, error) for op in batch]
-        for op, value, exc in outcomes:
-            if exc is None:
-                op.future.set_result(value)
-            else:
+    def _drain(self) -> list[_Op]:
+        rest: list[_Op] = []
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return rest
+            assert isinstance(item, _Op)
+            rest.append(item)
+
+    def _attempt(self, batch: list[_Op]) -> StoreError | None:
+        """Commit a batch; None when done (each write settled), else the error that held it."""
+        values: list[tuple[Any, BaseException | None]]
+        if any(op.writes for op in batch):
+            started = time.perf_counter()
+            try:
+                self._check_file()
+                try:
+                    with self.store.batch():
+                        values = [(value, None) for value in self._apply(batch)]
+                except _HOLD:
+                    raise
+                except Exception:  # one write failed for its own reason: find it, keep the rest
+                    values = self._apply_each(batch)
+            except _HOLD as exc:
+                return exc
+            self.stats.batches += 1
+            self.stats.busy_seconds += time.perf_counter() - started
+        else:
+            values = [(None, None)] * len(batch)
+        for op, (value, exc) in zip(batch, values, strict=True):
+            self._settle(op, value, exc)
+        self.stats.writes += sum(op.writes for op in batch)
+        self._settled(len(batch))
+        return None
+
+    def _apply(self, batch: Sequence[_Op]) -> list[Any]:
+        # In order; consecutive poll results together, in one statement per table.
+        values: list[Any] = []
+        run: list[Observation] = []
+        for op in batch:
+            if op.observation is not None:
+                run.append(op.observation)
+                continue
+            if run:
+                self.store.save_observations(run)
+                values.extend([None] * len(run))
+                run = []
+            values.append(op.fn() if op.fn is not None else None)
+        if run:
+            self.store.save_observations(run)
+            values.extend([None] * len(run))
+        return values
+
+    def _apply_each(self, batch: Sequence[_Op]) -> list[tuple[Any, BaseException | None]]:
+        values: list[tuple[Any, BaseException | None]] = []
+        with self.store.batch():
+            for op in batch:
+                try:
+                    with self.store.batch():  # a savepoint: a failure undoes this write only
+                        values.append((self._apply([op])[0], None))
+                except _HOLD:
+                    raise
+                except Exception as exc:
+                    values.append((None, exc))
+        return values
+
+    def _settle(self, op: _Op, value: Any, exc: BaseException | None) -> None:
+        if exc is not None:
+            if not op.future.done():
                 op.future.set_exception(exc)
-                self._report(op, exc)
+            self._report(op, exc)
+            return
+        if not op.future.done():
+            op.future.set_result(value)
+        if op.after is not None:
+            try:
+                op.after(value)
+            except Exception:  # the write is on disk; what follows must not undo that
+                log.exception("after %s", op.what)
+
+    def _hold(self, batch: list[_Op], error: StoreError) -> list[_Op]:
+        """Keep a batch that could not be written, to try it again; what is kept."""
+        self._set_trouble(error)
+        kept = []
+        for op in batch:
+            if op.writes:
+                kept.append(op)
+                if op.report is not None and not op.future.done():
+                    op.future.set_exception(error)  # the drain stops pulling at once
+            elif not op.future.done():
+                op.future.set_exception(error)  # a flush: nothing to keep
+        self._settled(len(batch) - len(kept))
+        return kept
+
+    def _give_up(self, batch: list[_Op], error: StoreError) -> None:
+        for op in batch:
+            if op.writes:
+                self.unsaved += 1
+                if op.report is not None:
+                    self.unsaved_reports.append(op.report)
+            if not op.future.done():
+                op.future.set_exception(error)
+        self.last_error = error
+        self._settled(len(batch))
+
+    def _set_trouble(self, error: StoreError | None) -> None:
+        if (error is None) == (self.trouble is None) and (
+            error is None or str(error) == str(self.trouble)
+        ):
+            return
+        self.trouble = error
+        if error is not None:
+            log.warning("store writes held: %s", error)
+        if self.on_trouble is not None:
+            self._call(self.on_trouble, error)
 
     def _report(self, op: _Op, exc: BaseException) -> None:
         error = exc if isinstance(exc, StoreError) else StoreError(f"{op.what}: {exc}")
         if not isinstance(exc, StoreError):
             log.error("store write %s failed", op.what, exc_info=exc)
         self.last_error = error
-        if self.on_error is None:
-            return
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):  # closed meanwhile: nobody to tell
-                loop.call_soon_threadsafe(self.on_error, error)
+        if self.on_error is not None:
+            self._call(self.on_error, error)
+
+    # -- the file under us ---------------------------------------------------------------------
+
+    def _check_file(self) -> None:
+        """Before writing: is the file at the path still the one open? If it was deleted or
+        replaced, put it right first (see moved.py). Raises StoreUnavailable if it cannot be."""
+        if self.store.moved() is not None:
+            # The reader thread's connection goes first: it must not outlive the old file.
+            self._reader.submit(self.store.drop_connection).result()
+        said = self.store.check_file()
+        if said is not None:
+            log.warning("%s", said)
+            if self.on_notice is not None:
+                self._call(self.on_notice, said)
+
+    def _check_file_quietly(self) -> None:
+        try:
+            self._check_file()
+        except StoreError as exc:
+            self._set_trouble(exc)
         else:
-            self.on_error(error)
+            if self.trouble is not None and self._unsettled == 0:
+                self._set_trouble(None)
+
+    def _final_check(self) -> None:
+        # Closing: a file deleted after the last write would take everything with it.
+        if not self._stopping.is_set() or self.store.moved() is None:
+            return
+        with contextlib.suppress(StoreError, RuntimeError):
+            self._check_file()
 
     def flush(self) -> Pending[None]:
-        """Resolves once every write queued before it is committed."""
-        return self._submit("flush", lambda: None, barrier=True)
+        """Resolves once every write queued before it is committed (raises if they are held)."""
+        return self._submit("flush", barrier=True)
+
+    def retry_now(self) -> None:
+        """Try a held batch again at once (the user freed some disk)."""
+        self._wake.set()
+
+    def report_refusal(self) -> str | None:
+        """Why Infobip's one-time reports must not be pulled now, in one line; None if they may
+        be: this process holds the report lock and the store can commit what is pulled."""
+        if self._closed:
+            return f"{self.store.path}: the store is closed"
+        if not self.store.has_report_lock:
+            return self.store.report_lock_refusal()
+        if self.trouble is not None:
+            return f"Infobip reports are not pulled while they cannot be kept: {self.trouble}"
+        return None
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -224,36 +494,43 @@ class AsyncStore:
     ) -> Pending[None]:
         """Queue the state and transitions of one poll (one transaction, see Store)."""
         when = self.clock() if at is None else at
-        items = tuple(transitions)
-        return self._submit("save", lambda: self.store.save_observation(state, items, at=when))
+        return self._submit("save", observation=(state, tuple(transitions), when))
 
     async def commit_report(self, ident: str, body: bytes) -> None:
         """The `report_sink` of StatusClient: returns once the raw body is on disk.
 
         The body is committed alone (its own fsync) before anything parses it; parsing and
         indexing its reports follow on the writer thread, after the caller has moved on.
-        Raises StoreError if the body could not be committed: the drain should then stop
-        pulling reports it could not keep.
+        Raises StoreError if the body could not be committed: the drain then stops pulling
+        reports it could not keep. The body is not dropped: it is held and committed as soon
+        as the store can (see `report_refusal`).
         """
         received = self.clock()
         data = bytes(body)
-        saved = self._submit(
+        await self._submit(
             "report body",
             lambda: self.store.save_report_body(ident, data, received),
             barrier=True,
+            after=lambda body_id: self._parse_saved(body_id, data),
+            report=(ident, data),
         )
-        parse = self.parse_report
-        if parse is not None:
-            # Queued now, so it runs right after the commit, in the writer's order.
-            self._submit("report parse", lambda: self._parse_saved(saved, data, parse))
-        await saved
 
-    def _parse_saved(self, saved: Pending[int], data: bytes, parse: ReportParser) -> None:
+    def _parse_saved(self, body_id: int, data: bytes) -> None:
+        # On the writer thread, right after the body's commit. The body is safe whatever
+        # happens here; an index the disk refuses waits in the queue like any write (and a
+        # body never parsed at all is parsed at the next open, see open_store).
+        parse = self.parse_report
+        if parse is None:
+            return
         try:
-            body_id = saved.result(timeout=0)  # settled: its batch committed before this one
-        except Exception:
-            return  # the body was not committed (already reported): nothing to index
-        self.store.parse_body(body_id, data, parse)
+            self.store.parse_body(body_id, data, parse)
+        except StoreError:
+            future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            with self._count_lock:
+                self._unsettled += 1
+            self._queue.put(
+                _Op("report parse", future, lambda: self.store.parse_body(body_id, data, parse))
+            )
 
     def reindex_unparsed(self) -> Pending[int]:
         """Parse the bodies a previous run committed but never parsed."""
@@ -311,13 +588,18 @@ class AsyncStore:
 
     def close(self, *, close_store: bool = True) -> None:
         """Commit everything queued, stop the threads, close the store. Blocks: from the loop
-        use `aclose()`."""
+        use `aclose()`. Writes still held (the disk still full) are tried once more, then
+        given up: counted in `unsaved`, report bodies kept in `unsaved_reports`."""
         if self._closed:
             return
         self._closed = True
+        self._stopping.set()
         self._queue.put(_STOP)
+        self._wake.set()
         self._writer.join()
         self._reader.shutdown(wait=True)
+        if self._room_waiters:
+            self._call(self._wake_room)
         if close_store:
             self.store.close()
 

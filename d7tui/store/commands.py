@@ -26,7 +26,7 @@ from d7tui.models import (
     validate_id,
 )
 from d7tui.store.core import Store
-from d7tui.store.errors import UnreadableBody
+from d7tui.store.errors import StoreUnavailable, UnreadableBody
 
 
 def parse_report_body(body: bytes) -> list[Recipient]:
@@ -38,11 +38,17 @@ def parse_report_body(body: bytes) -> list[Recipient]:
         raise UnreadableBody(exc.message) from None
 
 
-def open_store(path: Path | str | None = None) -> Store:
-    """`Store.open`, then parse what a killed or buggy run left unparsed. Raises StoreError."""
-    store = Store.open(path)
+def open_store(path: Path | str | None = None, *, readonly: bool = False) -> Store:
+    """`Store.open`, then parse what a killed or buggy run left unparsed. Raises StoreError.
+
+    `readonly`: only to read (an export); nothing is created, changed or parsed."""
+    store = Store.open(path, readonly=readonly)
+    if readonly:
+        return store
     try:
         store.reindex_unparsed(parse_report_body)
+    except StoreUnavailable:
+        pass  # the disk is full or locked: the bodies are safe, parsed at a later open
     except BaseException:
         store.close()
         raise

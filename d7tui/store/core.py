@@ -14,8 +14,11 @@ from typing import Any
 
 from d7tui.models import Channel, IdKind
 from d7tui.safety import safe_text
-from d7tui.store.db import DEFAULT_BUSY_TIMEOUT, default_path, prepare_file
+from d7tui.store.db import default_path
+from d7tui.store.errors import StoreCorruptError
+from d7tui.store.files import create_whole, is_empty, mode_warning, prepare_dir, set_aside
 from d7tui.store.lock import ReportLock
+from d7tui.store.moved import MovedMixin
 from d7tui.store.records import Snapshot, WatchRecord, Which
 from d7tui.store.reports import ReportsMixin
 from d7tui.store.states import DEFAULT_TIMELINE, WHICH_WHERE, StatesMixin, ids_of, without_gc
@@ -49,36 +52,84 @@ def _watch(row: sqlite3.Row | tuple[Any, ...]) -> WatchRecord:
     )
 
 
-class Store(StatesMixin, ReportsMixin):
+class Store(StatesMixin, ReportsMixin, MovedMixin):
     """The d7tui database. Open it with `Store.open()`; every method may raise StoreError."""
 
-    def __init__(self, path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
-        super().__init__(path, busy_timeout=busy_timeout)
+    def __init__(
+        self, path: Path, *, busy_timeout: float | None = None, readonly: bool = False
+    ) -> None:
+        super().__init__(path, busy_timeout=busy_timeout, readonly=readonly)
         self.report_lock = ReportLock(path.with_name(path.name + ".lock"))
 
     @classmethod
     def open(
-        cls, path: Path | str | None = None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+        cls,
+        path: Path | str | None = None,
+        *,
+        busy_timeout: float | None = None,
+        readonly: bool = False,
     ) -> Store:
         """Open (creating, migrating) the database; `None` is `default_path()`.
 
-        Raises StoreVersionError for a database from a newer d7tui, StoreCorruptError for a
-        file that is not ours, StoreError otherwise; each says what in one line.
+        A file there that is damaged (empty, not SQLite, or SQLite says damaged) is set aside
+        with a timestamp and a new, empty store is made; `notices` says so in one line. Raises
+        StoreVersionError for a database from a newer d7tui, StoreCorruptError for somebody
+        else's SQLite database (both left untouched), StoreError otherwise; each one line.
+
+        `readonly`: only read (an export); nothing is created, set aside, migrated or written.
         """
         target = Path(path) if path is not None else default_path()
-        warnings = prepare_file(target)
+        if readonly:
+            store = cls(target, busy_timeout=busy_timeout, readonly=True)
+            store._open_or_close()
+            return store
+        prepare_dir(target)
+        warnings: list[str] = []
+        notices: list[str] = []
+        if not target.exists():
+            create_whole(target)
+        elif (warning := mode_warning(target)) is not None:
+            warnings.append(warning)
+        damage = f"{target} was empty (0 bytes)" if is_empty(target) else None
         store = cls(target, busy_timeout=busy_timeout)
-        store.warnings.extend(warnings)
-        try:
-            store._init_schema()
-        except BaseException:
-            store.close()
-            raise
+        if damage is None:
+            try:
+                store._open_or_close()
+            except StoreCorruptError as exc:
+                if not exc.damaged:
+                    raise
+                damage = str(exc)
+        if damage is not None:
+            aside = set_aside(target, "damaged")
+            notices.append(f"{damage}: it is kept as {aside}, and a new, empty store was started")
+            create_whole(target)
+            store = cls(target, busy_timeout=busy_timeout)
+            store._open_or_close()
+        store.warnings[:0] = warnings
+        store.notices[:0] = notices
         return store
+
+    def _open_or_close(self) -> None:
+        try:
+            self._init_schema()
+            self.remember_file()
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         self.report_lock.release()
         super().close()
+
+    def check_file(self) -> str | None:
+        """At a cheap moment: put right a file deleted or replaced under this store (see
+        `moved.py`), and take the report lock again if its file went with it. A line saying
+        what happened, or None."""
+        said = self.put_back()
+        if self.report_lock.held and not self.report_lock.renew():
+            lost = "the report lock file was deleted and another d7tui took the lock"
+            said = f"{said}; {lost}" if said else lost
+        return said
 
     def __enter__(self) -> Store:
         return self

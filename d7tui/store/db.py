@@ -9,6 +9,10 @@ Durability choices, and why:
 - busy_timeout: a second d7tui on the same file waits its turn instead of failing.
 - BEGIN IMMEDIATE for writes: the write lock is taken up front, so two writers queue in the busy
   handler instead of one failing with "database is locked" when it upgrades a read.
+
+Failures come out as one line of the right kind: `StoreCorruptError` (damaged, not ours),
+`StoreUnavailable` (disk full, read-only, locked, gone: it may pass, so writes are held and
+retried), `StoreError` (anything else).
 """
 
 from __future__ import annotations
@@ -17,16 +21,16 @@ import contextlib
 import itertools
 import os
 import sqlite3
-import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import platformdirs
 
 from d7tui.safety import one_line
-from d7tui.store.errors import StoreCorruptError, StoreError, StoreVersionError
+from d7tui.store.errors import StoreCorruptError, StoreError, StoreUnavailable, StoreVersionError
 from d7tui.store.schema import SCHEMA_VERSION, migrate
 
 APP_NAME = "d7tui"
@@ -34,6 +38,18 @@ DB_NAME = "d7tui.sqlite3"
 DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a writer waits for another process's transaction
 
 _CORRUPT = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+# SQLite's primary result codes that mean "not now, for a reason outside d7tui", in words.
+_UNAVAILABLE = {
+    "SQLITE_FULL": "the disk is full",
+    "SQLITE_READONLY": "the database cannot be written (read-only)",
+    "SQLITE_PERM": "the database cannot be written (permission denied)",
+    "SQLITE_BUSY": "another program holds the database locked",
+    "SQLITE_LOCKED": "another program holds the database locked",
+    "SQLITE_PROTOCOL": "another program holds the database locked",
+    "SQLITE_IOERR": "the disk reported an error",
+    "SQLITE_CANTOPEN": "the database file cannot be opened",
+}
+_MAYBE_FULL = {"SQLITE_IOERR", "SQLITE_CANTOPEN"}
 
 
 def default_path() -> Path:
@@ -41,69 +57,88 @@ def default_path() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME)) / DB_NAME
 
 
-def prepare_file(path: Path) -> list[str]:
-    """Create the missing directories (0700) and the file (0600); warnings for the user."""
-    warnings: list[str] = []
-    missing: list[Path] = []
-    parent = path.parent
-    while not parent.exists():
-        missing.append(parent)
-        parent = parent.parent
+def error_of(path: Path, exc: sqlite3.Error | OSError) -> StoreError:
+    """One line for the user about a failure on the database at `path`, of the right kind."""
+    if isinstance(exc, OSError):
+        return StoreUnavailable(f"{path}: {exc.strerror or exc}")
+    said = one_line(str(exc), 200)
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    primary = "_".join(name.split("_")[:2])  # SQLITE_IOERR_WRITE -> SQLITE_IOERR
+    if primary in _CORRUPT:
+        return StoreCorruptError(f"{path} is damaged or not a d7tui database ({said})")
+    if primary in _UNAVAILABLE:
+        meaning = _UNAVAILABLE[primary]
+        if primary in _MAYBE_FULL and disk_full(path):
+            meaning = _UNAVAILABLE["SQLITE_FULL"]  # SQLite says only "I/O error" for some
+        return StoreUnavailable(f"{path}: {meaning} ({said})")
+    return StoreError(f"{path}: {said}")
+
+
+def disk_full(path: Path) -> bool:
+    """No block left for us on the file system of `path` (its nearest existing directory)."""
+    directory = path.parent
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
     try:
-        for directory in reversed(missing):
-            directory.mkdir(mode=0o700)
-            os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
-        if path.is_dir():
-            raise StoreError(f"cannot use {path} as the database: it is a directory")
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            mode = stat.S_IMODE(path.stat().st_mode)
-            if mode & 0o077:
-                warnings.append(
-                    f"{path} can be read by other users (mode {mode:04o}); "
-                    f"it holds phone numbers: chmod 600 it"
-                )
-        else:
-            os.fchmod(fd, 0o600)
-            os.close(fd)
-    except OSError as exc:
-        raise StoreError(f"cannot create {path}: {exc.strerror or exc}") from None
-    return warnings
+        return os.statvfs(directory).f_bavail == 0
+    except (OSError, AttributeError):  # AttributeError: no statvfs (Windows)
+        return False
 
 
 class Database:
-    """Connections (one per thread), transactions and the schema; `Store` adds what is stored."""
+    """Connections (one per thread), transactions and the schema; `Store` adds what is stored.
 
-    def __init__(self, path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+    `readonly`: opened for reading only (an export from a read-only directory); nothing is
+    created, migrated or written.
+    """
+
+    def __init__(
+        self, path: Path, *, busy_timeout: float | None = None, readonly: bool = False
+    ) -> None:
         self.path = path
-        self.busy_timeout = busy_timeout
-        self.warnings: list[str] = []
+        # Looked up now, not when the module was loaded: a test may shorten it.
+        self.busy_timeout = DEFAULT_BUSY_TIMEOUT if busy_timeout is None else busy_timeout
+        self.readonly = readonly
+        self.warnings: list[str] = []  # worth a word once (a file others can read ...)
+        self.notices: list[str] = []  # worth keeping on screen (a damaged file set aside ...)
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._savepoints = itertools.count()
         self._closed = False
+        # Bumped when the file was put back after it was deleted or replaced: every thread's
+        # connection to the file as it was is then closed and made again on its next use.
+        self._generation = 0
 
     # -- errors --------------------------------------------------------------------------------
 
-    def _error(self, exc: sqlite3.Error) -> StoreError:
-        said = one_line(str(exc), 200)
-        if getattr(exc, "sqlite_errorname", "") in _CORRUPT:
-            return StoreCorruptError(f"{self.path} is damaged or not a d7tui database ({said})")
-        return StoreError(f"{self.path}: {said}")
+    def _error(self, exc: sqlite3.Error | OSError) -> StoreError:
+        return error_of(self.path, exc)
 
     # -- connections ---------------------------------------------------------------------------
 
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        local = self._local
+        conn: sqlite3.Connection | None = getattr(local, "conn", None)
         if conn is not None:
-            return conn
+            if local.generation == self._generation:
+                return conn
+            self.drop_connection()
         if self._closed:
             raise StoreError(f"{self.path}: the store is closed")
         try:
-            # check_same_thread=False only so close() may close every thread's connection;
-            # each connection is still used by the one thread that made it.
+            conn = self._connect()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        with self._conns_lock:
+            self._conns.append(conn)
+        local.conn, local.generation = conn, self._generation
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        # check_same_thread=False only so close() may close every thread's connection;
+        # each connection is still used by the one thread that made it.
+        if not self.readonly:
             conn = sqlite3.connect(
                 self.path,
                 timeout=self.busy_timeout,
@@ -112,12 +147,40 @@ class Database:
             )
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = FULL")
-        except sqlite3.Error as exc:
-            raise self._error(exc) from None
+            return conn
+        uri = f"file:{quote(str(self.path))}"
+        try:
+            conn = sqlite3.connect(
+                f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA user_version").fetchone()  # opening is lazy: try it
+            return conn
+        except sqlite3.OperationalError:
+            if not self.path.exists():
+                raise
+        # A WAL database in a directory nobody may write cannot make its shared-memory file;
+        # read the file as it is (what a clean exit left: everything), and say if it was not.
+        wal = self.path.with_name(self.path.name + "-wal")
+        if wal.exists() and wal.stat().st_size:
+            self.warnings.append(
+                f"{wal} could not be read (the directory is read-only): "
+                "the last changes before d7tui stopped may be missing"
+            )
+        return sqlite3.connect(
+            f"{uri}?immutable=1", uri=True, isolation_level=None, check_same_thread=False
+        )
+
+    def drop_connection(self) -> None:
+        """Close the calling thread's connection (the next use makes a new one)."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is None:
+            return
         with self._conns_lock:
-            self._conns.append(conn)
-        self._local.conn = conn
-        return conn
+            if conn in self._conns:
+                self._conns.remove(conn)
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
 
     def close(self) -> None:
         """Close every connection this object opened. Committed data is already on disk."""
@@ -203,15 +266,22 @@ class Database:
                 tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
             finally:
                 conn.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            raise StoreCorruptError(
-                f"{self.path} is not a d7tui database ({one_line(str(exc), 120)})"
-            ) from None
+        except sqlite3.Error as exc:
+            # Damaged, or not SQLite at all: StoreCorruptError. Locked, unreadable: not that.
+            raise self._error(exc) from None
         self._check_version(version)
         if version == 0 and tables:
             raise StoreCorruptError(
-                f"{self.path} is an SQLite database but not d7tui's; nothing was changed"
+                f"{self.path} is an SQLite database but not d7tui's; nothing was changed",
+                damaged=False,
             )
+        if self.readonly:
+            if version < SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} was written by an older d7tui and cannot be upgraded "
+                    "read-only: open it once with write access (d7tui add, or the monitor)"
+                )
+            return
         try:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         except sqlite3.Error as exc:

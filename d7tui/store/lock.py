@@ -23,6 +23,7 @@ class ReportLock:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        self.problem: str | None = None  # why the lock file itself could not be used
 
     @property
     def held(self) -> bool:
@@ -33,7 +34,12 @@ class ReportLock:
         if self._fd is not None:
             return True
         # O_CLOEXEC: a program we start (an editor, a pager) must not keep our lock alive.
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        except OSError as exc:
+            self.problem = f"cannot use {self.path}: {exc.strerror or exc}"
+            return False
+        self.problem = None
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -44,11 +50,40 @@ class ReportLock:
             return False
         # Write then truncate (not the other way round): a reader sees a whole pid or the old one.
         pid = f"{os.getpid()}\n".encode()
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, pid)
-        os.ftruncate(fd, len(pid))
+        with contextlib.suppress(OSError):  # only a hint: a full disk must not cost the lock
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, pid)
+            os.ftruncate(fd, len(pid))
         self._fd = fd
         return True
+
+    def renew(self) -> bool:
+        """Still held, at the lock file's path as it is now? A lock whose file was deleted (the
+        data directory removed under a running d7tui) holds nothing: another d7tui would take a
+        new one. So it is taken again at the path; False if it could not be (another took it)."""
+        fd = self._fd
+        if fd is None:
+            return False
+        try:
+            here = os.stat(self.path)
+            mine = os.fstat(fd)
+        except OSError:
+            here = mine = None
+        if (
+            here is not None
+            and mine is not None
+            and (here.st_dev, here.st_ino)
+            == (
+                mine.st_dev,
+                mine.st_ino,
+            )
+        ):
+            return True
+        self._fd = None
+        taken = self.try_acquire()
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        return taken
 
     def release(self) -> None:
         fd, self._fd = self._fd, None
@@ -68,6 +103,8 @@ class ReportLock:
 
     def refusal(self) -> str:
         """What the second instance tells its user, in one line."""
+        if self.problem is not None:
+            return f"Infobip reports are not pulled: {self.problem}"
         pid = self.holder()
         who = f"another d7tui (pid {pid})" if pid else "another d7tui"
         return (

@@ -17,6 +17,7 @@ from typing import Any
 
 from d7tui.models import Channel, Recipient, RequestStatus, Transition
 from d7tui.store import codec
+from d7tui.store.bulk import execute_rows
 from d7tui.store.db import Database
 from d7tui.store.records import StoredState, Which
 
@@ -30,19 +31,49 @@ WHICH_WHERE = {
     Which.ALL: "1",
 }
 
-_RECIPIENT_INSERT = (
-    f"INSERT INTO recipient (request_id, position, {', '.join(codec.RECIPIENT_COLUMNS)}) "
-    f"VALUES (?, ?, {', '.join('?' * len(codec.RECIPIENT_COLUMNS))}) "
+_COLUMNS = ", ".join(codec.RECIPIENT_COLUMNS)
+# The statements that save a batch of observations: each takes all the batch's rows at once
+# (`{rows}`, see bulk.py), in the batch's order, so a later poll of the same id wins.
+_STATE_UPSERT = (
+    "INSERT INTO request_state "
+    "(request_id, channel, fields, observed_at, changed_at, final_since) VALUES {rows} "
+    "ON CONFLICT (request_id) DO UPDATE SET channel = excluded.channel, "
+    "fields = excluded.fields, observed_at = excluded.observed_at, "
+    "changed_at = coalesce(excluded.changed_at, request_state.changed_at), "
+    "final_since = CASE WHEN excluded.final_since IS NOT NULL "
+    "THEN coalesce(request_state.final_since, excluded.final_since) END"
+)
+_RECIPIENT_UPSERT = (
+    f"INSERT INTO recipient (request_id, position, {_COLUMNS}) VALUES {{rows}} "
     # An unchanged recipient is not rewritten: a poll that changed nothing writes one row.
     f"ON CONFLICT (request_id, position) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in codec.RECIPIENT_COLUMNS)
     + f" WHERE ({', '.join(f'recipient.{c}' for c in codec.RECIPIENT_COLUMNS)}) IS NOT "
     f"({', '.join(f'excluded.{c}' for c in codec.RECIPIENT_COLUMNS)})"
 )
-_TRANSITION_INSERT = (
-    f"INSERT INTO transition ({', '.join(codec.TRANSITION_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(codec.TRANSITION_COLUMNS))})"
+# Rows past a request's newest count (it had more recipients or bodies before) go.
+_TRIM = (
+    "WITH v(request_id, count) AS (VALUES {{rows}}) DELETE FROM {table} "
+    "WHERE (request_id, position) IN (SELECT t.request_id, t.position FROM v "
+    "JOIN {table} t ON t.request_id = v.request_id AND t.position >= v.count)"
 )
+_RAW_UPSERT = (
+    "INSERT INTO state_raw (request_id, position, body) VALUES {rows} "
+    "ON CONFLICT (request_id, position) DO UPDATE SET body = excluded.body "
+    "WHERE state_raw.body IS NOT excluded.body"
+)
+_TRANSITION_INSERT = (
+    f"INSERT INTO transition ({', '.join(codec.TRANSITION_COLUMNS)}) VALUES {{rows}}"
+)
+_RESOLVE_AUTO = (
+    "WITH v(request_id, channel) AS (VALUES {rows}) "
+    "UPDATE watch SET resolved_channel = v.channel FROM v "
+    "WHERE watch.request_id = v.request_id AND watch.channel = 'auto' "
+    "AND watch.resolved_channel IS NOT v.channel"
+)
+
+# One poll's result as saved: the merged state, the transitions it produced, and when.
+Observation = tuple[RequestStatus, Sequence[Transition], float | None]
 
 
 class _GcPause:
@@ -100,47 +131,56 @@ class StatesMixin(Database):
 
         For an `auto` watch, the channel that answered (`state.channel`) is remembered too.
         """
-        if state.incremental:
-            # An Infobip pull holds only what is new: stored as the state, it would forget
-            # every recipient reported before. Merge it with `models.observe` first.
-            raise ValueError("save_observation takes the merged state from observe()")
-        now = time.time() if at is None else at
-        changed = max((t.at for t in transitions), default=None)
-        rid = state.request_id
-        count = len(state.recipients)
+        self.save_observations([(state, transitions, at)])
+
+    def save_observations(self, observations: Sequence[Observation]) -> None:
+        """`save_observation` for many polls at once, in order, in one transaction and one
+        statement per table (see bulk.py): what the writer thread does with a batch."""
+        states: list[tuple[Any, ...]] = []
+        recipients: list[tuple[Any, ...]] = []
+        raws: list[tuple[Any, ...]] = []
+        transitions: list[tuple[Any, ...]] = []
+        latest: dict[str, RequestStatus] = {}
+        recipient_row = codec.recipient_row
+        for state, items, at in observations:
+            if state.incremental:
+                # An Infobip pull holds only what is new: stored as the state, it would forget
+                # every recipient reported before. Merge it with `models.observe` first.
+                raise ValueError("save_observation takes the merged state from observe()")
+            now = time.time() if at is None else at
+            rid = state.request_id
+            states.append(
+                (
+                    rid,
+                    state.channel.value,
+                    codec.dumps_fields(state.fields),
+                    now,
+                    max((t.at for t in items), default=None),
+                    now if state.final else None,
+                )
+            )
+            recipients.extend((rid, i, *recipient_row(r)) for i, r in enumerate(state.recipients))
+            raws.extend((rid, i, bytes(body)) for i, body in enumerate(state.raw))
+            transitions.extend(codec.transition_row(t) for t in items)
+            latest.pop(rid, None)  # re-inserted: the dict keeps the batch's last order
+            latest[rid] = state
         with self.batch() as conn:
-            conn.execute(
-                "INSERT INTO request_state "
-                "(request_id, channel, fields, observed_at, changed_at, final_since) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?6 THEN ?4 END) "
-                "ON CONFLICT (request_id) DO UPDATE SET channel = ?2, fields = ?3, "
-                "observed_at = ?4, changed_at = coalesce(?5, request_state.changed_at), "
-                "final_since = CASE WHEN ?6 THEN coalesce(request_state.final_since, ?4) END",
-                (rid, state.channel.value, codec.dumps_fields(state.fields), now, changed,
-                 int(state.final)),
-            )  # fmt: skip
-            conn.executemany(
-                _RECIPIENT_INSERT,
-                [(rid, i, *codec.recipient_row(r)) for i, r in enumerate(state.recipients)],
+            execute_rows(conn, _STATE_UPSERT, states)
+            execute_rows(conn, _RECIPIENT_UPSERT, recipients)
+            execute_rows(
+                conn,
+                _TRIM.format(table="recipient"),
+                [(rid, len(state.recipients)) for rid, state in latest.items()],
             )
-            conn.execute(
-                "DELETE FROM recipient WHERE request_id = ? AND position >= ?", (rid, count)
+            execute_rows(conn, _RAW_UPSERT, raws)
+            execute_rows(
+                conn,
+                _TRIM.format(table="state_raw"),
+                [(rid, len(state.raw)) for rid, state in latest.items()],
             )
-            conn.executemany(
-                "INSERT INTO state_raw (request_id, position, body) VALUES (?, ?, ?) "
-                "ON CONFLICT (request_id, position) DO UPDATE SET body = excluded.body "
-                "WHERE state_raw.body IS NOT excluded.body",
-                [(rid, i, bytes(body)) for i, body in enumerate(state.raw)],
-            )
-            conn.execute(
-                "DELETE FROM state_raw WHERE request_id = ? AND position >= ?",
-                (rid, len(state.raw)),
-            )
-            conn.executemany(_TRANSITION_INSERT, [codec.transition_row(t) for t in transitions])
-            conn.execute(
-                "UPDATE watch SET resolved_channel = ? WHERE request_id = ? AND channel = 'auto' "
-                "AND resolved_channel IS NOT ?",
-                (state.channel.value, rid, state.channel.value),
+            execute_rows(conn, _TRANSITION_INSERT, transitions)
+            execute_rows(
+                conn, _RESOLVE_AUTO, [(rid, state.channel.value) for rid, state in latest.items()]
             )
 
     def load_state(self, request_id: str, *, with_raw: bool = True) -> StoredState | None:

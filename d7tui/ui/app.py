@@ -22,8 +22,9 @@ from textual.screen import Screen
 
 from d7tui.clock import Clock, SystemClock
 from d7tui.config import ConfigError, Settings, load_settings
-from d7tui.models import IdKind, InfobipSource, Target
+from d7tui.models import IdKind, Target
 from d7tui.poller import Fetcher, PollConfig, Poller, PollUpdate, Watch, WatchStatus
+from d7tui.report_guard import ReportGuard
 from d7tui.safety import Secret, one_line
 from d7tui.store import StoreError
 from d7tui.store.db import DB_NAME, default_path
@@ -31,7 +32,7 @@ from d7tui.ui import hints, terminal
 from d7tui.ui.bindings import MONITOR_KEYS
 from d7tui.ui.edge import Edge, EdgeConsole, Guarded, guard_awaitable
 from d7tui.ui.format import format_clock, plural
-from d7tui.ui.memory import Memory, Remembered, ReportsReadOnly
+from d7tui.ui.memory import Memory, Remembered
 from d7tui.ui.messages import PollerStopped, PollNews
 from d7tui.ui.screens.main import MainScreen
 from d7tui.ui.theme import DARK, THEMES
@@ -44,6 +45,7 @@ ARCHIVE_AFTER = 24 * 3600.0  # a request final this long leaves the live list fo
 ARCHIVE_CHECK = 60.0  # seconds between two looks for requests to archive
 PICK_UP_CHECK = 5.0  # seconds between two looks for ids `d7tui add` wrote from another shell
 INTERNAL_ERROR = "internal error"
+STORE_TROUBLE = "Saving fails: "  # how the banner's line about held writes begins
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,7 @@ class D7App(Guarded, App[int]):
         self.events = Events()  # what the event strip tells, newest last
         self.edge = Edge(self._data_directory, self._secrets, self._internal_error)
         self.error_console = EdgeConsole(self.edge)
+        self._no_memory = "this session has no store"  # why, when it has none
         self._store_path = store_path
         self._persist = persist
         self._remembered: list[Remembered] = []
@@ -130,17 +133,16 @@ class D7App(Guarded, App[int]):
         if self._client is None:
             from d7tui.channels.status import StatusClient
 
-            sink = memory.astore.commit_report if memory and memory.pulls_reports else None
+            sink = memory.astore.commit_report if memory is not None else None
             self._client = StatusClient(
                 self.settings, report_sink=sink, on_first_reports=self._warn_reports
             )
-        self.poller.client = self._client
-        if (
-            memory is not None
-            and not memory.pulls_reports
-            and self.settings.infobip_source is InfobipSource.REPORTS
-        ):
-            self.poller.client = ReportsReadOnly(self._client, memory)
+        # One-time Infobip reports are pulled only while they can be kept (report_guard.py).
+        if memory is not None:
+            self.poller.client = ReportGuard(self._client, memory.report_refusal, memory.remembered)
+            self.poller.backpressure = memory.room
+        else:
+            self.poller.client = ReportGuard(self._client, lambda: self._no_memory)
         self._watch_terminal()
         for setting_warning in self.settings.warnings:
             self.say(one_line(setting_warning), "warning")
@@ -166,7 +168,7 @@ class D7App(Guarded, App[int]):
 
     def _internal_error(self, edge: Edge) -> None:
         """An error escaped a handler: one line in the banner, kept, with the file to read."""
-        self.notices = [n for n in self.notices if not n.startswith(INTERNAL_ERROR)]
+        self.notices[:] = [n for n in self.notices if not n.startswith(INTERNAL_ERROR)]
         times = f" ({edge.count:,} times)" if edge.count > 1 else ""
         self.notices.append(f"{INTERNAL_ERROR}{times} — details in {edge.path}")
         if self._main is not None and self._main.is_mounted:
@@ -182,7 +184,13 @@ class D7App(Guarded, App[int]):
         if path is None and self.data_dir is not None:
             path = Path(self.data_dir) / DB_NAME  # demo: a throw-away store
         try:
-            self.memory = await Memory.open(path, clock=self.clock, on_error=self._store_failed)
+            self.memory = await Memory.open(
+                path,
+                clock=self.clock,
+                on_error=self._store_failed,
+                on_trouble=self._store_trouble,
+                on_notice=self._store_notice,
+            )
             self._remembered = await self.memory.load()
         except StoreError as exc:
             # Kinder than exiting: the monitor works, it only forgets when it ends.
@@ -191,10 +199,13 @@ class D7App(Guarded, App[int]):
                     await self.memory.close()
             self.memory = None
             self._remembered = []
+            self._no_memory = f"this session has no store ({one_line(str(exc))})"
             self.notices.append(f"Not remembering this session: {one_line(str(exc))}")
             return
         for warning in self.memory.warnings:
             self.say(one_line(warning), "warning")
+        for notice in self.memory.notices:
+            self.notices.append(one_line(notice))
         if self.memory.lock_refusal:
             self.memory.lock_refusal = one_line(self.memory.lock_refusal)
             self.notices.append(self.memory.lock_refusal)
@@ -211,6 +222,23 @@ class D7App(Guarded, App[int]):
 
     def _store_failed(self, error: StoreError) -> None:
         self.say(f"Store: {one_line(str(error))}", "error")
+
+    def _store_trouble(self, error: StoreError | None) -> None:
+        """Writes are held (the disk is full ...), or work again: the banner says which."""
+        self.notices[:] = [n for n in self.notices if not n.startswith(STORE_TROUBLE)]
+        if error is not None:
+            self.notices.append(
+                f"{STORE_TROUBLE}{one_line(str(error))}. What is not saved yet is held in "
+                "memory and tried again every few seconds; polling waits when too much is "
+                "held, and Infobip reports are not pulled meanwhile."
+            )
+        elif self.memory is not None:
+            self.say("Saving works again: everything held was saved.")
+
+    def _store_notice(self, line: str) -> None:
+        """Something the store put right (its file deleted under it ...): said, and kept."""
+        self.notices.append(one_line(line))
+        self.say(f"Store: {one_line(line)}", "warning")
 
     def begin(self) -> None:
         """Watch the initial ids and start polling, once both the app and its main screen are
@@ -497,10 +525,6 @@ class D7App(Guarded, App[int]):
         if memory.lock_refusal in self.notices:
             self.notices.remove(memory.lock_refusal)
         memory.lock_refusal = None
-        if hasattr(self._client, "report_sink"):
-            self._client.report_sink = memory.astore.commit_report  # type: ignore[union-attr]
-        if isinstance(self.poller.client, ReportsReadOnly):
-            self.poller.client = self._client  # type: ignore[assignment]
         self.say("Now pulling Infobip reports here: the other d7tui ended.")
 
     async def export(self, fmt: str = "json") -> str:

@@ -7,7 +7,7 @@ the app asks this.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from d7tui.store import (
     parse_report_body,
     remembered_status,
 )
-from d7tui.watch import Fetcher, PollUpdate
+from d7tui.watch import PollUpdate
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +71,21 @@ class Memory:
         *,
         clock: Clock,
         on_error: Callable[[StoreError], None],
+        on_trouble: Callable[[StoreError | None], None] | None = None,
+        on_notice: Callable[[str], None] | None = None,
     ) -> Memory:
-        """Open the store (creating it); raises StoreError with a one-line reason."""
+        """Open the store (creating it); raises StoreError with a one-line reason. See
+        `AsyncStore` for the callbacks."""
         store = await asyncio.to_thread(open_store, path)
         memory = cls(
-            AsyncStore(store, parse_report=parse_report_body, on_error=on_error, clock=clock.now)
+            AsyncStore(
+                store,
+                parse_report=parse_report_body,
+                on_error=on_error,
+                on_trouble=on_trouble,
+                on_notice=on_notice,
+                clock=clock.now,
+            )
         )
         if not memory.astore.try_acquire_report_lock():
             memory.lock_refusal = memory.astore.report_lock_refusal()
@@ -86,9 +96,27 @@ class Memory:
         return list(self.astore.store.warnings)
 
     @property
+    def notices(self) -> list[str]:
+        """Lines about the store to keep on screen (a damaged file set aside at open)."""
+        return list(self.astore.store.notices)
+
+    @property
     def pulls_reports(self) -> bool:
-        """Whether this process may pull Infobip's one-time reports."""
-        return self.astore.has_report_lock
+        """Whether this process may pull Infobip's one-time reports now (see report_refusal)."""
+        return self.report_refusal() is None
+
+    def report_refusal(self) -> str | None:
+        """Why Infobip's one-time reports must not be pulled now; None if they may be."""
+        return self.astore.report_refusal()
+
+    async def remembered(self, target: Target) -> RequestStatus | None:
+        """What the store knows of an id (Infobip reports pulled earlier applied), no network."""
+        return await self.astore.read(remembered_status, self.astore.store, target)
+
+    @property
+    def room(self) -> Callable[[], Awaitable[None]]:
+        """What the poller awaits before each poll: room in the store's queue."""
+        return self.astore.room
 
     async def load(self) -> list[Remembered]:
         return await self.astore.read(_remember, self.astore.store)
@@ -159,27 +187,3 @@ class Memory:
             return
         self._closed = True
         await self.astore.aclose()
-
-
-class ReportsReadOnly:
-    """The fetcher of an instance that does not hold the report lock: Infobip ids are answered
-    from the store (what the lock holder pulled), never by pulling the one-time reports, which
-    would take them away from the other instance. Every other channel is asked as usual."""
-
-    def __init__(self, client: Fetcher, memory: Memory) -> None:
-        self.client = client
-        self.memory = memory
-
-    @property
-    def engine(self) -> object:
-        return getattr(self.client, "engine", None)
-
-    async def fetch(self, target: Target) -> RequestStatus:
-        if target.channel != Channel.INFOBIP.value:
-            return await self.client.fetch(target)
-        astore = self.memory.astore
-        state = await astore.read(remembered_status, astore.store, target)
-        if state is None:
-            # Nothing pulled yet: an empty increment keeps the row waiting, not "not found".
-            return RequestStatus(target.request_id, Channel.INFOBIP, (), incremental=True)
-        return state

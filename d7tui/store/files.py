@@ -1,0 +1,147 @@
+"""The database file on disk: its directory, creating it whole, and setting a broken one aside.
+
+A new database appears at its path only once it holds the schema: it is built under a temporary
+name and hard-linked into place. So a file of 0 bytes at the path is never a database being
+created by another d7tui at this moment: it was truncated (or damaged otherwise), and it is set
+aside with a timestamp rather than silently becoming a new, empty store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import sqlite3
+import stat
+import time
+from collections.abc import Collection
+from pathlib import Path
+
+from d7tui.store.errors import StoreError
+from d7tui.store.schema import migrate
+
+SIDECARS = ("-wal", "-shm", "-journal")  # SQLite's own files beside a database, by suffix
+_CREATING = ".creating-"
+
+
+def prepare_dir(path: Path) -> None:
+    """Create the missing directories of `path` (0700: the store holds phone numbers)."""
+    missing: list[Path] = []
+    parent = path.parent
+    while not parent.exists():
+        missing.append(parent)
+        parent = parent.parent
+    try:
+        for directory in reversed(missing):
+            directory.mkdir(mode=0o700)
+            os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
+    except OSError as exc:
+        raise StoreError(f"cannot create {path}: {exc.strerror or exc}") from None
+    if not path.parent.is_dir():
+        raise StoreError(f"cannot create {path}: {path.parent} is not a directory")
+    if path.is_dir():
+        raise StoreError(f"cannot use {path} as the database: it is a directory")
+
+
+def mode_warning(path: Path) -> str | None:
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None
+    if mode & 0o077:
+        return (
+            f"{path} can be read by other users (mode {mode:04o}); "
+            f"it holds phone numbers: chmod 600 it"
+        )
+    return None
+
+
+def create_whole(path: Path) -> bool:
+    """Create the database at `path` with its schema, all at once; False if a file was there
+    already (another d7tui was first). Raises StoreError if it cannot be created."""
+    temp = path.with_name(f".{path.name}{_CREATING}{os.getpid()}")
+    try:
+        _forget_unfinished(path)
+        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        os.close(fd)
+        conn = sqlite3.connect(temp, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")  # kept in the file's header
+            conn.execute("BEGIN IMMEDIATE")
+            migrate(conn, 0)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            return False
+        return True
+    except (OSError, sqlite3.Error) as exc:
+        said = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise StoreError(f"cannot create {path}: {said or exc}") from None
+    finally:
+        _remove_with_sidecars(temp)
+
+
+def _forget_unfinished(path: Path) -> None:
+    # A d7tui killed while it created the file left its temporary file behind: nothing was in it.
+    for leftover in path.parent.glob(f".{path.name}{_CREATING}*"):
+        pid = leftover.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            _remove_with_sidecars(leftover)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, but is not ours to signal
+    return True
+
+
+def _remove_with_sidecars(path: Path) -> None:
+    for name in (path.name, *(path.name + s for s in SIDECARS)):
+        with contextlib.suppress(FileNotFoundError):
+            (path.parent / name).unlink()
+
+
+def is_empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return False
+
+
+def free_aside_name(path: Path, why: str, *, now: float | None = None) -> Path:
+    """A name beside `path`, `<name>.<why>-<timestamp>`, that no file (nor SQLite file) uses."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(time.time() if now is None else now))
+    for n in itertools.count():
+        aside = path.with_name(f"{path.name}.{why}-{stamp}" + (f"-{n}" if n else ""))
+        if not any((aside.parent / (aside.name + s)).exists() for s in ("", *SIDECARS)):
+            return aside
+    raise AssertionError("unreachable")
+
+
+def set_aside(path: Path, why: str, *, keep: Collection[tuple[int, int]] = ()) -> Path:
+    """Rename `path`, and the SQLite files beside it (so that the set still opens together),
+    to a free `<name>.<why>-<timestamp>`; the new path. Never overwrites anything. A file
+    beside it whose (device, inode) is in `keep` stays where it is."""
+    aside = free_aside_name(path, why)
+    try:
+        os.link(path, aside)  # never replaces: fails if `aside` appeared meanwhile
+        for suffix in SIDECARS:
+            sidecar = path.with_name(path.name + suffix)
+            try:
+                st = sidecar.stat()
+            except FileNotFoundError:
+                continue
+            if (st.st_dev, st.st_ino) not in keep:
+                os.replace(sidecar, aside.with_name(aside.name + suffix))
+        os.unlink(path)
+    except OSError as exc:
+        raise StoreError(f"cannot set {path} aside: {exc.strerror or exc}") from None
+    return aside

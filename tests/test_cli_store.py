@@ -1,0 +1,144 @@
+"""The command line when the store says no (issue 11, items 2 and 7): one line and exit 5, never a
+traceback; `status` pulls no one-time report it could not keep; `export` only reads. Real
+failures, see faultfs.py."""
+
+# ruff: noqa: F811  (the fixtures of test_cli, imported, then named as parameters)
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from faultfs import read_only, small_disk
+from test_cli import env, run, sim  # noqa: F401
+
+import d7tui.store.db
+from d7tui.simulator import Simulator
+from d7tui.store import Store
+
+
+def data_dir(env: dict[str, str]) -> Path:
+    return Path(env["XDG_DATA_HOME"]) / "d7tui"
+
+
+def delivered_bulk(sim: Simulator, *numbers: str) -> str:
+    bulk, _ = sim.create_infobip_bulk(list(numbers))
+    sim.advance(600)  # every message finished: its report waits to be pulled, once
+    return bulk
+
+
+def test_status_refuses_to_pull_reports_it_cannot_keep_and_says_to_use_logs(sim, env, capsys):
+    Store.open(data_dir(env) / "d7tui.sqlite3").close()
+    bulk = delivered_bulk(sim, "41793026001")
+    handed_out = len(sim.reports_handed_out)
+    with read_only(data_dir(env)):
+        code, out, err = run(
+            capsys, "status", bulk, "--channel", "infobip", "--infobip-source", "reports"
+        )
+        assert code == 5 and out == ""
+        assert "reports not pulled" in err and "--infobip-source logs" in err
+        assert "Traceback" not in err
+        assert len(sim.reports_handed_out) == handed_out  # nothing taken that is not kept
+        code, out, err = run(
+            capsys, "status", bulk, "--channel", "infobip", "--infobip-source", "logs"
+        )
+        assert code == 0, err
+        assert "41793026001" in out
+
+
+def test_status_stops_pulling_at_the_first_commit_that_fails_and_shows_what_it_got(
+    sim, env, capsys, monkeypatch
+):
+    first = delivered_bulk(sim, "41793026011", "41793026012")
+    second = delivered_bulk(sim, "41793026013")
+    handed_out = len(sim.reports_handed_out)
+    # Another d7tui has the store open (its WAL and shared memory exist), the disk fills up.
+    with (
+        small_disk(data_dir(env), monkeypatch) as disk,
+        Store.open(data_dir(env) / "d7tui.sqlite3") as other,
+    ):
+        assert other.try_acquire_report_lock()
+        other.release_report_lock()
+        disk.fill()
+        code, out, err = run(
+            capsys,
+            *("status", first, second, "--channel", "infobip", "--infobip-source", "reports"),
+            *("--json", "--max-in-flight", "1"),
+        )
+    # The pull that could not be kept is shown whole, the next one not pulled at all.
+    shown = [json.loads(line) for line in out.splitlines()]
+    taken = {msg_id for msg_id, _ in sim.reports_handed_out[handed_out:]}
+    assert taken == {r["msg_id"] for r in shown[0]["recipients"]} and len(taken) == 2
+    assert shown[1]["recipients"] == []
+    assert "reports not pulled" in shown[1]["error"]["message"]
+    assert "no longer pulled" in err and "disk is full" in err
+    assert "could not be stored; their reports are shown above" in err
+    assert code == 5 and "Traceback" not in err
+
+
+def test_add_on_a_full_disk_is_one_line_and_exit_5(sim, env, capsys, monkeypatch):
+    with small_disk(data_dir(env), monkeypatch) as disk:
+        Store.open(data_dir(env) / "d7tui.sqlite3").close()
+        disk.fill()
+        code, out, err = run(capsys, "add", sim.create_request("sms", ["+971500000001"]))
+    assert code == 5 and out == ""
+    assert err.count("\n") == 1 and "disk is full" in err
+
+
+def test_add_while_another_program_holds_the_database_is_one_line_and_exit_5(
+    sim, env, capsys, monkeypatch
+):
+    path = data_dir(env) / "d7tui.sqlite3"
+    Store.open(path).close()
+    monkeypatch.setattr(d7tui.store.db, "DEFAULT_BUSY_TIMEOUT", 0.2)  # not the 10 s a user gets
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # e.g. a `sqlite3` shell in the middle of a change
+    try:
+        code, out, err = run(capsys, "add", sim.create_request("sms", ["+971500000002"]))
+    finally:
+        holder.close()
+    assert code == 5 and out == ""
+    assert err.count("\n") == 1 and "locked" in err
+
+
+def test_export_reads_a_read_only_data_directory_and_writes_nothing_there(sim, env, capsys):
+    rid = sim.create_request("sms", ["+971500000003"])
+    assert run(capsys, "add", rid, "--label", "kept")[0] == 0
+    before = sorted(p.name for p in data_dir(env).iterdir())
+    with read_only(data_dir(env)):
+        code, out, err = run(capsys, "export", "--format", "json")
+    assert code == 0, err
+    assert [w["label"] for w in json.loads(out)["watchlist"]] == ["kept"]
+    assert sorted(p.name for p in data_dir(env).iterdir()) == before
+
+
+def test_export_with_nothing_stored_yet_is_an_empty_export_and_creates_nothing(env, capsys):
+    code, out, err = run(capsys, "export", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["watchlist"] == []
+    assert not data_dir(env).exists()
+
+
+def test_a_truncated_store_is_said_kept_aside_and_add_goes_on(sim, env, capsys):
+    first = sim.create_request("sms", ["+971500000004"])
+    assert run(capsys, "add", first)[0] == 0
+    path = data_dir(env) / "d7tui.sqlite3"
+    path.write_bytes(b"")  # truncated to nothing (the WAL was checkpointed at the last close)
+    second = sim.create_request("sms", ["+971500000005"])
+    code, out, err = run(capsys, "add", second)
+    assert code == 0 and "added 1" in out
+    [line] = err.splitlines()
+    assert "0 bytes" in line and "kept as" in line and "new, empty store" in line
+    aside = Path(line.split("kept as ")[1].split(",")[0])
+    assert aside.exists() and aside.read_bytes() == b""
+    code, out, _ = run(capsys, "export", "--format", "json")
+    assert [w["request_id"] for w in json.loads(out)["watchlist"]] == [second]
+
+
+def test_a_store_in_a_place_that_cannot_hold_one_is_one_line_and_exit_5(sim, env, capsys):
+    data_dir(env).parent.mkdir(parents=True)
+    data_dir(env).write_text("a file where the data directory should be")
+    code, out, err = run(capsys, "add", sim.create_request("sms", ["+971500000006"]))
+    assert code == 5 and out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err

@@ -1,0 +1,299 @@
+"""The store when the disk says no: full, read-only, the file deleted or replaced under a running
+store. Real failures (see faultfs.py): nothing written is dropped, the caller hears why in one
+line, and everything held is written once the disk takes it again."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from faultfs import read_only, small_disk
+from test_store import d7_status, rid
+
+from d7tui.models import observe
+from d7tui.store import (
+    AsyncStore,
+    Store,
+    StoreError,
+    StoreUnavailable,
+    Which,
+    open_store,
+    parse_report_body,
+)
+
+
+def body(n: int) -> bytes:
+    return json.dumps(
+        {
+            "results": [
+                {
+                    "bulkId": "BULK-1",
+                    "messageId": f"m{n}",
+                    "to": "41793026727",
+                    "doneAt": f"2024-06-11T10:00:{n % 60:02d}.000+0000",
+                    "status": {"groupName": "DELIVERED", "name": "DELIVERED_TO_HANDSET"},
+                    "filler": "x" * 2000,
+                }
+            ]
+        }
+    ).encode()
+
+
+def save(astore: AsyncStore, n: int):
+    state, transitions = observe(None, d7_status(rid(n), ["sent", "sent"]), n)
+    return astore.save_observation(state, transitions, at=n)
+
+
+class Told:
+    """What the store told its user: troubles (and their end) and notices, as they came."""
+
+    def __init__(self) -> None:
+        self.troubles: list[StoreError | None] = []
+        self.notices: list[str] = []
+        self.changed = asyncio.Event()
+
+    def trouble(self, error: StoreError | None) -> None:
+        self.troubles.append(error)
+        self.changed.set()
+
+    def notice(self, line: str) -> None:
+        self.notices.append(line)
+        self.changed.set()
+
+    async def until(self, done, timeout: float = 20.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not done():
+                self.changed.clear()
+                await self.changed.wait()
+
+
+def open_async(path: Path, told: Told, **kw) -> AsyncStore:
+    astore = AsyncStore(
+        open_store(path),
+        parse_report=parse_report_body,
+        on_trouble=told.trouble,
+        on_notice=told.notice,
+        **kw,
+    )
+    assert astore.try_acquire_report_lock()
+    return astore
+
+
+# ---------------------------------------------------------------------------------------------
+# A full disk
+
+
+async def test_a_full_disk_holds_every_write_stops_report_pulls_and_writes_it_all_after(
+    tmp_path, monkeypatch
+):
+    with small_disk(tmp_path / "disk", monkeypatch) as disk:
+        path = tmp_path / "disk" / "d7tui.sqlite3"
+        told = Told()
+        astore = open_async(path, told, max_queued=40)
+        try:
+            assert astore.report_refusal() is None
+            await astore.commit_report("BULK-1", body(0))
+            await astore.flush()  # its reports indexed too
+            disk.fill()
+            # A report body that cannot be kept: its caller hears it at once, one line ...
+            with pytest.raises(StoreUnavailable) as caught:
+                await astore.commit_report("BULK-1", body(1))
+            assert "disk is full" in str(caught.value) and "\n" not in str(caught.value)
+            await told.until(lambda: told.troubles)
+            # ... and until the disk takes writes again, no report may be pulled.
+            assert "disk is full" in (astore.report_refusal() or "")
+            # Polls go on being queued until the queue is full, then the poller waits.
+            for n in range(39):
+                save(astore, n)
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(1.5):  # two tries of the held batch at least
+                    await astore.room()
+            assert astore.queued == 40  # held in memory, none dropped
+            disk.free()
+            astore.retry_now()
+            async with asyncio.timeout(20):
+                await astore.room()
+                await astore.flush()
+            assert told.troubles[-1] is None and astore.report_refusal() is None
+        finally:
+            await astore.aclose()
+
+
+async def _check_everything_arrived(path: Path) -> None:
+    with Store.open(path) as store:
+        assert {r.recipient.msg_id for r in store.reports_for("BULK-1")} == {"m0", "m1"}
+        assert len(store.load_states(None)) == 39
+
+
+async def test_held_writes_are_on_disk_once_it_has_room_again(tmp_path, monkeypatch):
+    with small_disk(tmp_path / "disk", monkeypatch) as disk:
+        path = tmp_path / "disk" / "d7tui.sqlite3"
+        told = Told()
+        astore = open_async(path, told)
+        try:
+            await astore.commit_report("BULK-1", body(0))
+            disk.fill()
+            with pytest.raises(StoreUnavailable):
+                await astore.commit_report("BULK-1", body(1))
+            pending = [save(astore, n) for n in range(39)]
+            await told.until(lambda: told.troubles)
+            disk.free()
+            astore.retry_now()
+            await asyncio.gather(*pending)  # every poll's result committed, none failed
+            await astore.flush()
+            await _check_everything_arrived(path)
+        finally:
+            await astore.aclose()
+
+
+async def test_a_disk_still_full_at_close_counts_what_was_not_saved(tmp_path, monkeypatch):
+    with small_disk(tmp_path / "disk", monkeypatch) as disk:
+        path = tmp_path / "disk" / "d7tui.sqlite3"
+        told = Told()
+        astore = open_async(path, told)
+        disk.fill()
+        with pytest.raises(StoreUnavailable):
+            await astore.commit_report("BULK-1", body(7))
+        for n in range(3):
+            save(astore, n)
+        await astore.aclose()
+        # Said, not silent: the caller can keep the report bodies somewhere else.
+        assert astore.unsaved == 4
+        assert astore.unsaved_reports == [("BULK-1", body(7))]
+
+
+# ---------------------------------------------------------------------------------------------
+# The file deleted or replaced under a running store
+
+
+@pytest.mark.parametrize("what", ["the file", "the file and its WAL", "the whole directory"])
+async def test_a_database_deleted_under_a_running_store_is_written_back(tmp_path, what):
+    path = tmp_path / "data" / "d7tui.sqlite3"
+    told = Told()
+    astore = open_async(path, told)
+    try:
+        astore.add_watch(rid(1), "sms", label="before")
+        await astore.commit_report("BULK-1", body(1))
+        await astore.flush()
+        if what == "the whole directory":
+            for found in path.parent.iterdir():
+                found.unlink()
+            path.parent.rmdir()
+        else:
+            path.unlink()
+            if what == "the file and its WAL":
+                Path(f"{path}-wal").unlink()
+                Path(f"{path}-shm").unlink()
+        await save(astore, 2)  # the next write notices, puts the file back, then writes
+        await astore.commit_report("BULK-1", body(3))
+        await told.until(lambda: told.notices)
+        assert "was deleted" in told.notices[0] and str(path) in told.notices[0]
+        assert astore.report_refusal() is None  # the report lock was taken again too
+        watches = await astore.watches(Which.KEPT)
+        assert [w.label for w in watches] == ["before"]
+    finally:
+        await astore.aclose()
+    with Store.open(path) as store:  # and the file on disk after the end holds all of it
+        assert store.integrity_check() == "ok"
+        assert store.watch(rid(1)).label == "before"
+        assert store.load_state(rid(2)) is not None
+        assert {r.recipient.msg_id for r in store.reports_for("BULK-1")} == {"m1", "m3"}
+
+
+async def test_a_database_deleted_while_idle_is_written_back_before_the_end(tmp_path):
+    path = tmp_path / "d7tui.sqlite3"
+    astore = open_async(path, Told())
+    astore.add_watch(rid(1), "sms", label="kept")
+    await astore.flush()
+    path.unlink()
+    await astore.aclose()  # nothing was written since: closing notices it
+    with Store.open(path) as store:
+        assert store.watch(rid(1)).label == "kept"
+
+
+async def replaced_while_running(tmp_path: Path, write_newcomer) -> tuple[Path, str]:
+    """A store writes "mine"; its file is replaced by what `write_newcomer(path)` made; it
+    writes "after". The database's path, and the one line it said about it."""
+    path = tmp_path / "d7tui.sqlite3"
+    told = Told()
+    astore = open_async(path, told)
+    try:
+        astore.add_watch(rid(1), "sms", label="mine")
+        await astore.flush()
+        newcomer = tmp_path / "newcomer.sqlite3"
+        write_newcomer(newcomer)
+        os.replace(newcomer, path)
+        astore.add_watch(rid(2), "sms", label="after")
+        await astore.flush()
+        [said] = told.notices
+    finally:
+        await astore.aclose()
+    return path, said
+
+
+async def test_a_database_replaced_by_a_broken_file_is_set_aside_and_written_back(tmp_path):
+    path, said = await replaced_while_running(tmp_path, lambda p: p.write_bytes(b""))
+    aside = Path(said.split("kept as ")[1].split(",")[0])
+    assert aside.read_bytes() == b"" and aside.parent == tmp_path
+    with Store.open(path) as store:
+        assert [w.label for w in store.watches()] == ["mine", "after"]
+
+
+def a_backup(path: Path) -> None:
+    with Store.open(path) as other:
+        other.add_watch(rid(9), "sms", label="restored from a backup")
+
+
+async def test_a_database_replaced_by_another_d7tui_database_is_adopted_and_ours_kept(tmp_path):
+    path, said = await replaced_while_running(tmp_path, a_backup)  # restored while d7tui runs
+    assert "was replaced" in said
+    with Store.open(path) as store:  # the new file, and what came after
+        assert [w.label for w in store.watches()] == ["restored from a backup", "after"]
+    with Store.open(Path(said.split("kept as ")[1])) as store:  # ours until then, whole
+        assert [w.label for w in store.watches()] == ["mine"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Read-only
+
+
+def test_a_read_only_directory_is_one_line_and_read_only_opening_still_reads(tmp_path):
+    path = tmp_path / "data" / "d7tui.sqlite3"
+    with Store.open(path) as store:
+        store.add_watch(rid(1), "sms", label="kept")
+    with read_only(path.parent):
+        with pytest.raises(StoreError) as caught:
+            Store.open(path)
+        assert "\n" not in str(caught.value) and str(path) in str(caught.value)
+        with Store.open(path, readonly=True) as store:
+            assert [w.label for w in store.watches()] == ["kept"]
+        assert sorted(p.name for p in path.parent.iterdir()) == ["d7tui.sqlite3"]
+
+
+def test_a_locked_write_waits_its_turn_then_says_so_in_one_line(tmp_path):
+    path = tmp_path / "d7tui.sqlite3"
+    Store.open(path).close()
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with Store.open(path) as other, other.batch():
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        with (
+            Store.open(path, busy_timeout=0.2) as store,
+            pytest.raises(StoreUnavailable, match="locked") as caught,
+        ):
+            store.add_watch(rid(1))
+        assert "\n" not in str(caught.value)
+    finally:
+        release.set()
+        holder.join()
