@@ -1,6 +1,8 @@
 """Who is polled when. Knows nothing about widgets: it reports through callbacks.
 
-One scheduler (a heap of next-due times) feeds a fixed set of worker coroutines. A watched id is
+One scheduler (a heap of next-due times) feeds a fixed set of worker coroutines for each API
+credential (D7, Infobip: each is its own host), so that polls stuck on a host that never answers
+hold only that host's workers, and the other API is still polled on schedule. A watched id is
 in the heap at most once, and is put back only after its poll has finished, so polls never pile
 up. The interval grows with the age of the request; an id whose every recipient is final is
 polled once more to confirm and then never again.
@@ -21,8 +23,9 @@ from d7tui.channels.errors import (
     ChannelError,
     ErrorKind,
     NotFound,
-    ProtocolError,
     RateLimited,
+    detached,
+    internal_error,
 )
 from d7tui.clock import Clock, SystemClock
 from d7tui.models import RequestStatus, Target, Transition, observe
@@ -93,7 +96,10 @@ class Poller:
         self._watches: dict[str, Watch] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._seq = itertools.count()
-        self._ready: asyncio.Queue[Watch] = asyncio.Queue()
+        # Ready to poll, one queue for each credential's workers.
+        self._lanes: dict[str, asyncio.Queue[Watch]] = {
+            credential: asyncio.Queue() for credential in (D7_CREDENTIAL, INFOBIP_CREDENTIAL)
+        }
         self._wake = asyncio.Event()
         self._holds: dict[str, float] = {}  # channel -> time before which it is not polled
         self._backoff: dict[str, float] = {}  # channel -> current error backoff
@@ -218,7 +224,7 @@ class Poller:
 
     def idle(self) -> bool:
         """Nothing in flight, nothing waiting for a worker, nothing due now."""
-        if self.busy or not self._ready.empty():
+        if self.busy or any(not lane.empty() for lane in self._lanes.values()):
             return False
         if any(w.queued for w in self._watches.values()):
             return False
@@ -231,7 +237,8 @@ class Poller:
         """Poll until cancelled."""
         self.running = True
         tasks = [
-            asyncio.create_task(self._worker(), name=f"d7tui-poll-worker-{i}")
+            asyncio.create_task(self._worker(lane), name=f"d7tui-poll-worker-{credential}-{i}")
+            for credential, lane in self._lanes.items()
             for i in range(max(1, self.config.workers))
         ]
         tasks.append(asyncio.create_task(self._scheduler(), name="d7tui-poll-scheduler"))
@@ -299,13 +306,13 @@ class Poller:
     def _dispatch(self, watch: Watch) -> None:
         watch.next_due = None
         watch.queued = True
-        self._ready.put_nowait(watch)
+        self._lanes[watch.credential].put_nowait(watch)
 
-    async def _worker(self) -> None:
+    async def _worker(self, lane: asyncio.Queue[Watch]) -> None:
         while True:
             if self.backpressure is not None:
                 await self.backpressure()
-            watch = await self._ready.get()
+            watch = await lane.get()
             request_id = watch.request_id
             if self._watches.get(request_id) is not watch:
                 watch.queued = False  # removed while it waited: an undo schedules it again
@@ -328,10 +335,10 @@ class Poller:
         try:
             result = await self.client.fetch(watch.fetch_target())
         except ChannelError as exc:
-            error = exc
+            error = detached(exc)
         except Exception as exc:  # a bug below us shows on the row, and polling goes on
             log.exception("fetch of %s", watch.request_id)
-            error = ProtocolError(watch.channel, f"internal error: {type(exc).__name__}: {exc}")
+            error = internal_error(watch.channel, exc)
         finally:
             self.busy -= 1
         now = self.clock.now()

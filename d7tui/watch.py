@@ -50,7 +50,7 @@ class PollConfig:
     not_found_grace: float = 120.0  # a 404 is retried this long (the message may be in transit)
     error_backoff: float = 5.0  # unreachable/5xx: a channel waits this, doubling ...
     error_backoff_max: float = 300.0  # ... up to this
-    workers: int = 16
+    workers: int = 16  # polls at once for each credential (D7, Infobip)
     scale: float = 1.0  # every interval is multiplied by this (`+` halves it, `-` doubles it)
 
     def interval(self, age: float, previous: float = 0.0) -> float | None:

@@ -272,7 +272,11 @@ def rendered(app: Any) -> str:
     return str(app.export_screenshot())
 
 
-@pytest.mark.parametrize("text", [*HOSTILE, MEGABYTE])
+# Characters that draw nothing: look-alike recipients, shifted columns (issue #11).
+INVISIBLE = "\u200b\u200d\u2060\ufeff\U000e0041\u2028\u00ad"
+
+
+@pytest.mark.parametrize("text", [*HOSTILE, MEGABYTE, f"look{INVISIBLE}alike"])
 async def test_every_hostile_string_in_every_channel_is_shown_as_text(sim, clock, text):
     script = [Step(0, "sent"), Step(2, f"{text}status", text)]
     ids = [
@@ -293,7 +297,7 @@ async def test_every_hostile_string_in_every_channel_is_shown_as_text(sim, clock
             await pilot.press("enter")  # the detail of each, with every field
             await pilot.pause()
             screen = rendered(app)
-            assert not any(ch in screen for ch in "\x1b\x07\x9b\u202e\u202c"), repr(text)
+            assert not any(ch in screen for ch in "\x1b\x07\x9b\u202e\u202c" + INVISIBLE)
             await pilot.press("escape", "down")
         assert app.is_running
         assert all(entry(app, t.request_id).error is None for t in ids)
@@ -302,6 +306,8 @@ async def test_every_hostile_string_in_every_channel_is_shown_as_text(sim, clock
             assert text[:12] in screen_text(app)
         if "\u202e" in text:
             assert "<U+202E>evil" in screen_text(app)
+        if INVISIBLE in text:
+            assert "look<U+200B><U+200D><U+2060>" in screen_text(app)
 
 
 async def test_a_body_that_is_not_utf8_is_a_row_error_and_polling_goes_on(clock):

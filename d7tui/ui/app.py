@@ -564,6 +564,8 @@ class D7App(Guarded, App[int]):
             loop = asyncio.get_running_loop()
             loop.add_signal_handler(signal.SIGHUP, self._terminal_gone)
             loop.add_signal_handler(signal.SIGTERM, partial(self.exit, None, 143))
+            # `kill -INT` (ctrl+c is a key here): the shell's convention, 128 + 2.
+            loop.add_signal_handler(signal.SIGINT, partial(self.exit, None, 130))
         self.set_interval(1.0, self._check_terminal, name="d7tui-terminal-check")
 
     def _check_terminal(self) -> None:
