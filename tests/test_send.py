@@ -204,7 +204,7 @@ async def test_a_send_without_a_usable_answer_says_it_may_have_gone_out():
             with pytest.raises(Unreachable, match="may have been sent; look in the vendor"):
                 await client.send(message)
             assert stub.count("/messages/v1/send") == 1
-            with pytest.raises(ProtocolError, match="without a request_id.*may have been sent"):
+            with pytest.raises(ProtocolError, match=r"without a request_id.*may have been sent"):
                 await client.send(message)
 
 

@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_kit import entry, idle, said, screen_text, sim_settings, start_simulator, until
+from ui_kit import (
+    entry,
+    idle,
+    said,
+    screen_text,
+    sim_settings,
+    start_simulator,
+    status_requests,
+    until,
+)
 
 from d7tui.client import RetryPolicy
 from d7tui.clock import ManualClock
@@ -253,7 +262,7 @@ async def test_an_archived_request_stays_archived_after_a_restart(sim, clock, db
         clock.advance(120)
         await idle(pilot, app)
         assert await app.archive_finished() == [done]
-    requests = sim.request_count
+    requests = status_requests(sim)
     again = build(sim, clock, db)
     async with again.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -262,7 +271,7 @@ async def test_an_archived_request_stays_archived_after_a_restart(sim, clock, db
         await pilot.press("A")
         assert order(again) == [done]
         await idle(pilot, again)
-        assert sim.request_count == requests
+        assert status_requests(sim) == requests
 
 
 async def test_when_the_first_monitor_ends_the_second_takes_over_the_reports(sim, clock, db):
