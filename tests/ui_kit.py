@@ -101,6 +101,10 @@ async def idle(pilot: Pilot[Any], app: D7App) -> None:
     if flush is not None:
         flush()
     await pilot.pause()
+    # A status line that took another line (the balances came) resizes the panes above it,
+    # and a resized list fits its columns again: each a frame of its own.
+    await pilot.pause()
+    await pilot.pause()
 
 
 def entry(app: D7App, request_id: str) -> Entry:
