@@ -55,6 +55,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+D7_NAMED = ("sms", "whatsapp", "viber")  # D7 channels a user may name instead of `auto`
 MAX_SLEEP = 5.0  # the scheduler looks again at least this often (a wall clock may jump)
 SCALES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # `+`/`-` steps: intervals multiplied by this
 
@@ -352,10 +353,25 @@ class Poller:
             assert error is not None
             transitions, first = [], False
             self._fail(watch, error, now)
+            if watch.status is WatchStatus.NOT_FOUND and not watch.probed:
+                await self._probe(watch)
         if self._watches.get(watch.request_id) is not watch:
             return  # removed meanwhile: what it learnt stays on the record, for an undo
         self._reschedule(watch, now)
         self._emit(watch, now, transitions, first)
+
+    async def _probe(self, watch: Watch) -> None:
+        """A D7 id given up as not found on the channel the user named: ask the other D7
+        channels once, so the row can say which one knows it."""
+        watch.probed = True
+        if watch.target.channel not in D7_NAMED:
+            return
+        try:
+            found = await self.client.fetch(Target(watch.request_id, "auto"))
+        except Exception:  # not found anywhere, or no answer: nothing more to say
+            return
+        if found.channel.value != watch.target.channel:
+            watch.known_on = found.channel.value
 
     def _apply(
         self, watch: Watch, result: RequestStatus, now: float
@@ -469,6 +485,7 @@ class Poller:
             last_change=watch.last_change,
             next_due=watch.next_due,
             polls=watch.polls,
+            known_on=watch.known_on,
         )
         for hook in self.hooks.on_update:
             try:

@@ -98,6 +98,7 @@ class Entry:
     last_change: float | None = None
     next_due: float | None = None
     polls: int = 0
+    known_on: str | None = None  # not found on its channel, but this channel knows the id
     timeline: deque[Transition] = field(default_factory=lambda: deque(maxlen=MAX_TIMELINE))
     version: int = 0  # bumped by every update: views redraw a row only when it moved
     _search: str | None = None
@@ -213,6 +214,7 @@ class Entry:
         self.last_change = update.last_change
         self.next_due = update.next_due
         self.polls = update.polls
+        self.known_on = update.known_on
         self.timeline.extend(update.transitions)
         self.touch()
 
@@ -271,6 +273,8 @@ class Totals:
     stale: int = 0
     done: int = 0
     stuck: int = 0  # recipients waiting for a confirmation longer than their channel's usual
+    # Vendor ("d7", "infobip") -> requests whose last poll could not reach it, and one reason.
+    unreachable: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
 class Watchlist:
@@ -398,6 +402,10 @@ class Watchlist:
                 totals.errors[ErrorKind.NOT_FOUND] += 1
             elif entry.error is not None and not entry.not_found:
                 totals.errors[entry.error.kind] += 1
+                if entry.error.kind is ErrorKind.UNREACHABLE:
+                    vendor = "infobip" if entry.channel == "infobip" else "d7"
+                    count, why = totals.unreachable.get(vendor, (0, entry.error.message))
+                    totals.unreachable[vendor] = (count + 1, why)
             if entry.state is None:
                 continue
             for recipient in entry.state.recipients:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from textual import events
+from textual.widgets import Input, Select
 from ui_kit import (
     entry,
     idle,
@@ -160,7 +161,7 @@ async def test_add_an_infobip_bulk_by_its_id(sim, clock):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("a")
         await paste(pilot, app, bulk)
-        await pilot.press("tab", "enter")  # open the channel list
+        await pilot.press("tab", "space")  # open the channel list
         await pilot.press(*["down"] * 4, "enter")  # infobip: the id kind appears, bulk id first
         assert app.screen.query_one("#add-kind").display
         await pilot.press("tab", "tab", "enter")  # past the kind, to the label: enter adds
@@ -185,12 +186,47 @@ async def test_bad_input_is_said_in_the_dialog_and_nothing_is_requested(sim, clo
         await pilot.pause()
         assert isinstance(app.screen, AddDialog)
         error = str(app.screen.query_one("#add-error").render())
-        assert error == "not a D7 request id (expected a UUID): 'not-a-uuid'. Nothing was added."
-        assert "Nothing was added." in screen_text(app)
+        assert error == (
+            "1 id not valid for auto left here: not a D7 request id (expected a UUID):"
+            " 'not-a-uuid'."
+        )
+        assert "left here" in screen_text(app)
         await pilot.press("escape")
         await pilot.pause()
         assert len(app.watchlist) == 0
         assert sim.request_count == 0
+
+
+async def test_the_add_dialog_adds_the_good_ids_and_keeps_the_bad_ones_with_why(sim, clock):
+    good = [create(sim, "sms", f"+97150000000{i}") for i in range(2)]
+    app = build(sim, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")
+        await paste(pilot, app, f"{good[0]} oops-1 {good[1]} 12ab")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert [e.request_id for e in app.watchlist] == good  # the good ones are watched
+        assert isinstance(app.screen, AddDialog)  # the bad ones wait, with why
+        assert app.screen.query_one("#add-ids", Input).value == "oops-1 12ab"
+        text = screen_text(app)
+        assert "Added 2 ids; 2 ids not valid for auto left here" in text
+        await pilot.press("escape")
+
+
+async def test_a_number_typed_for_d7_is_taken_for_an_infobip_id(sim, clock):
+    bulk, _ = sim.create_infobip_bulk(["41793026727"], [Step(0, "PENDING_ACCEPTED")])
+    numeric = "4197421264953335780"
+    app = build(sim, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a", *numeric, "enter")
+        assert isinstance(app.screen, AddDialog)
+        assert app.screen.query_one("#add-channel", Select).value == "infobip"
+        assert "This looks like an Infobip id: channel set to infobip" in screen_text(app)
+        await pilot.press("tab", "enter")  # enter on the channel list adds
+        await until(pilot, lambda: numeric in app.watchlist)
+        assert entry(app, numeric).target.channel == "infobip"
+        assert not isinstance(app.screen, AddDialog)
+        del bulk
 
 
 async def test_a_paste_of_many_ids_adds_them_all(sim, clock):
@@ -413,14 +449,33 @@ async def test_rate_limits_and_server_errors_show_and_polling_recovers(sim, cloc
     async with app.run_test(size=SIZE) as pilot:
         await idle(pilot, app)
         assert entry(app, rid).status_text() == "unreachable"
-        assert "1 unreachable" in screen_text(app)
+        text = screen_text(app)
+        assert "1 unreachable" in text
+        host = sim.base_url.split("//")[1].split(":")[0]
+        assert f"Cannot reach {host} (sms, whatsapp, viber): 1 request waiting" in text
         sim.set_faults(Faults())
         for _ in range(5):
             clock.advance(10)
             await idle(pilot, app)
         assert entry(app, rid).error is None
         assert entry(app, rid).latest_status == "delivered"
+        assert "Cannot reach" not in screen_text(app)
     await client.aclose()
+
+
+async def test_an_id_added_on_the_wrong_channel_says_which_channel_knows_it(sim, clock):
+    rid = create(sim, "whatsapp", "+919000000001")
+    app = build(sim, clock, [Target(rid, "sms")])
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(70):  # the grace for a message still in transit, then given up
+            clock.advance(2)
+            await idle(pilot, app)
+            if entry(app, rid).status is WatchStatus.NOT_FOUND:
+                break
+        assert entry(app, rid).status is WatchStatus.NOT_FOUND
+        assert entry(app, rid).known_on == "whatsapp"
+        text = " ".join(screen_text(app).split())
+        assert "Not found on sms, but whatsapp knows this id" in text
 
 
 async def test_hostile_strings_render_literally(sim, clock):
@@ -530,3 +585,13 @@ async def test_a_poller_that_fails_says_so_and_p_restarts_it(sim, clock):
         await pilot.press("p")
         await idle(pilot, app)
         assert app.polling and entry(app, rid).latest_status == "accepted"
+
+
+async def test_l_adds_to_the_label_instead_of_replacing_it_on_the_first_key(sim, clock):
+    rid = create(sim, "sms", "+971500000001")
+    app = build(sim, clock, [rid], labels={rid: "Order 1"})
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        await pilot.press("l", "2", "enter")
+        await pilot.pause()
+        assert entry(app, rid).label == "Order 12"

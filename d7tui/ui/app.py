@@ -32,6 +32,7 @@ from d7tui.ui import hints, terminal
 from d7tui.ui.bindings import MONITOR_KEYS
 from d7tui.ui.edge import Edge, EdgeConsole, Guarded, guard_awaitable
 from d7tui.ui.format import format_clock, plural
+from d7tui.ui.keymap import resolve as resolve_keymap
 from d7tui.ui.memory import Memory, Remembered
 from d7tui.ui.messages import PollerStopped, PollNews
 from d7tui.ui.screens.main import MainScreen
@@ -85,6 +86,7 @@ class D7App(Guarded, App[int]):
         self.memory: Memory | None = None
         self.notices: list[str] = []  # lines the banner keeps showing (the store, the lock)
         self.events = Events()  # what the event strip tells, newest last
+        self.keymap: dict[str, str] = {}  # the user's [keymap], as applied
         self.edge = Edge(self._data_directory, self._secrets, self._internal_error)
         self.error_console = EdgeConsole(self.edge)
         self._no_memory = "this session has no store"  # why, when it has none
@@ -144,7 +146,11 @@ class D7App(Guarded, App[int]):
         else:
             self.poller.client = ReportGuard(self._client, lambda: self._no_memory)
         self._watch_terminal()
-        for setting_warning in self.settings.warnings:
+        keymap, problems = resolve_keymap(self.settings.keymap, self.settings.config_file)
+        self.keymap = keymap
+        if keymap:
+            self.set_keymap(keymap)
+        for setting_warning in [*self.settings.warnings, *problems]:
             self.say(one_line(setting_warning), "warning")
         self._set_up = True
         self.set_interval(ARCHIVE_CHECK, self._archive_check, name="d7tui-archive")
