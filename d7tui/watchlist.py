@@ -260,6 +260,8 @@ def _outcome(entry: Entry) -> Outcome:
         text = f"{len(members)} {word} · {text}"
     if entry.status is WatchStatus.STALE:
         text = f"stale · {text}"
+    elif entry.status is WatchStatus.MEMORY:  # the API forgot it (Infobip keeps 48 h)
+        text = f"from memory · {text}"
     return Outcome(phase, text, chosen.reason or "", chosen.key)
 
 

@@ -361,3 +361,33 @@ async def test_ids_added_from_the_command_line_join_a_running_monitor(sim, clock
             other.add_watch(sim.create_request("sms", ["+971500000003"]), "auto")
         assert await app.pick_up_added() == 1
         assert reads == 1
+
+
+async def test_an_infobip_bulk_past_48_hours_is_shown_from_memory_and_not_polled(sim, clock, db):
+    import time
+
+    from d7tui.channels import infobip
+    from d7tui.models import Channel, RequestStatus, observe
+
+    # What a monitor stored two days ago of a bulk still waiting at the operator.
+    sent = infobip.format_time(int((time.time() - 50 * 3600) * 1000))
+    item = {
+        "bulkId": "B-OLD",
+        "messageId": "m-1",
+        "destination": "41793026727",
+        "sentAt": sent,
+        "status": {"groupName": "DELIVERED", "name": "DELIVERED_TO_OPERATOR"},
+    }
+    with Store.open(db) as store:
+        store.add_watch("B-OLD", "infobip", IdKind.BULK, added_at=time.time() - 50 * 3600)
+        state = RequestStatus("B-OLD", Channel.INFOBIP, (infobip.parse_item(item, 0),))
+        store.save_observation(*observe(None, state, 1.0))
+    app = build(sim, clock, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, 1)
+        await idle(pilot, app)
+        assert entry(app, "B-OLD").status_text() == "from memory · DELIVERED_TO_OPERATOR"
+        assert "from memory" in screen_text(app)
+        clock.advance(120)
+        await idle(pilot, app)
+        assert sim.infobip_calls == {}  # Infobip has forgotten it: never asked in vain

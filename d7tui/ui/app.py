@@ -283,7 +283,9 @@ class D7App(Guarded, App[int]):
             self._watch(entry)
 
     def _watch(self, entry: Entry) -> None:
-        watch = self.poller.add(entry.target, added_at=entry.added_at, state=entry.state)
+        watch = self.poller.add(
+            entry.target, added_at=entry.added_at, state=entry.state, observed_at=entry.last_poll
+        )
         if watch is not None and entry.state is None:
             watch.channel = entry.channel  # an `auto` id that answered before asks there
 

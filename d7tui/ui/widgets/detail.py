@@ -341,6 +341,8 @@ def _schedule_line(entry: Entry, now: float) -> str:
         nxt = "every recipient final: no more polls (r polls again)"
     elif entry.status is WatchStatus.STALE:
         nxt = "stale: given up (r polls again)"
+    elif entry.status is WatchStatus.MEMORY:
+        nxt = "from memory: Infobip keeps messages 48 hours, so it is not asked again"
     elif entry.status is WatchStatus.NOT_FOUND:
         nxt = "not found: given up (r polls again)"
     elif entry.status is WatchStatus.AUTH:
