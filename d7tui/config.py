@@ -73,7 +73,7 @@ class Settings:
     # Binding id -> keys, from config.toml's [keymap] (checked against the monitor's bindings
     # by d7tui.ui.keymap, which names `config_file` in what it reports).
     keymap: Mapping[str, str] = field(default_factory=dict)
-    config_file: str = ""
+    config_file: str = field(default="", compare=False)
     # Warnings found while loading (e.g. a config file others can read); shown, never fatal.
     warnings: tuple[str, ...] = ()
 
