@@ -23,7 +23,7 @@ from d7tui.channels.status import StatusClient
 from d7tui.client import Engine, RetryPolicy
 from d7tui.clock import ManualClock
 from d7tui.config import Settings
-from d7tui.models import IdKind, Target
+from d7tui.models import IdKind, Phase, Target
 from d7tui.poller import PollConfig, PollUpdate, WatchStatus
 from d7tui.simulator import Faults, Simulator, Step
 from d7tui.ui.app import D7App, make_app
@@ -595,3 +595,26 @@ async def test_l_adds_to_the_label_instead_of_replacing_it_on_the_first_key(sim,
         await pilot.press("l", "2", "enter")
         await pilot.pause()
         assert entry(app, rid).label == "Order 12"
+
+
+def test_the_status_line_never_says_all_final_while_polls_are_queued():
+    from d7tui.ui.widgets.status_line import PollerView, status_parts
+    from d7tui.watchlist import Totals
+
+    def line(queued: int, in_flight: int) -> str:
+        view = PollerView(
+            paused=False,
+            running=True,
+            in_flight=in_flight,
+            last_refresh=None,
+            next_due=None,  # nothing scheduled: every due poll was handed to the workers
+            interval=(2.0, 60.0),
+            auth_stopped=False,
+            queued=queued,
+        )
+        parts = status_parts(view, Totals(requests=76_000), {p: "" for p in Phase}, 0.0)
+        return " ".join(part.plain for part in parts)
+
+    assert "all final" not in line(queued=76_000, in_flight=0)
+    assert "0 in flight, 76,000 queued" in line(queued=76_000, in_flight=0)
+    assert "all final" in line(queued=0, in_flight=0)

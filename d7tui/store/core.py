@@ -271,6 +271,25 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
         """The watchlist (live ids by default), in the order they were added."""
         return self._watches(self._conn(), which)
 
+    def live_summary(self) -> tuple[int, int]:
+        """(how many ids are live, the newest row's seq): enough for a running monitor to tell
+        whether `d7tui add` wrote anything since it last looked, without reading every row."""
+        live = WHICH_WHERE[Which.LIVE]
+        rows = self._all(f"SELECT count(*), coalesce(max(w.rowid), 0) FROM watch w WHERE {live}")
+        return int(rows[0][0]), int(rows[0][1])
+
+    def watches_after(self, seq: int) -> list[WatchRecord]:
+        """The live ids added after `seq` (a WatchRecord's), in the order they were added."""
+        live = WHICH_WHERE[Which.LIVE]
+        return [
+            _watch(row)
+            for row in self._all(
+                f"SELECT {_WATCH_COLUMNS} FROM watch w WHERE {live} AND w.rowid > ? "
+                "ORDER BY w.rowid",
+                (seq,),
+            )
+        ]
+
     def watch(self, request_id: str) -> WatchRecord | None:
         rows = self._all(
             f"SELECT {_WATCH_COLUMNS} FROM watch w WHERE request_id = ?", (request_id,)

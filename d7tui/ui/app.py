@@ -274,7 +274,7 @@ class D7App(Guarded, App[int]):
         entry.status = WatchStatus.ACTIVE if state is not None else WatchStatus.WAITING
         if record.archived:
             entry.status = WatchStatus.DONE
-        entry.timeline.extend(remembered.timeline)
+        entry.remember(remembered.timeline)
         if stored is not None:
             entry.last_poll = stored.observed_at
             entry.last_change = stored.changed_at
@@ -286,8 +286,11 @@ class D7App(Guarded, App[int]):
         watch = self.poller.add(
             entry.target, added_at=entry.added_at, state=entry.state, observed_at=entry.last_poll
         )
-        if watch is not None and entry.state is None:
+        if watch is None:
+            return
+        if entry.state is None:
             watch.channel = entry.channel  # an `auto` id that answered before asks there
+        entry.status = watch.status  # remembered final: done, not polled again
 
     def _start_demo(self) -> None:
         base_url = self.simulator.start()
@@ -508,7 +511,7 @@ class D7App(Guarded, App[int]):
         memory = self.memory
         if memory is None:
             return 0
-        records = await memory.live_records()
+        records = await memory.live_records(len(self.live))
         if records is None:
             return 0
         new = [

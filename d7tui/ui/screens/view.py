@@ -84,7 +84,7 @@ class MonitorView(Guarded, Screen[None]):
                 yield WatchlistTable(
                     id="watchlist",
                     on_move=self._row_moved,
-                    short_id=lambda rid: self.d7app.watchlist.short_ids.short(rid),
+                    short_ids=lambda: self.d7app.watchlist.short_ids,
                 )
                 yield Static(EMPTY_HINT, id="empty", markup=False)
             yield DetailPane(id="detail")
@@ -165,6 +165,7 @@ class MonitorView(Guarded, Screen[None]):
             paused=poller.paused,
             running=app.polling,
             in_flight=getattr(engine, "in_flight", poller.busy),
+            queued=poller.queued(),
             last_refresh=poller.last_refresh,
             next_due=poller.next_due,
             interval=poller.interval_range(),
