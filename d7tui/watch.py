@@ -87,7 +87,7 @@ class PollConfig:
         return self.slower_interval
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Watch:
     """The poller's record of one watched id. Read it; only the poller changes it."""
 

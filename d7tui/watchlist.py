@@ -81,7 +81,7 @@ class Outcome:
     recipient: str | None = None  # the key of the recipient it speaks of
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Entry:
     """One watched request as the screen knows it."""
 
@@ -99,6 +99,7 @@ class Entry:
     next_due: float | None = None
     polls: int = 0
     known_on: str | None = None  # not found on its channel, but this channel knows the id
+    loading: bool = False  # remembered, its state still being read from the store
     # A list, not a deque: 100,000 empty deques cost 60 MB (trimmed to MAX_TIMELINE on extend).
     timeline: list[Transition] = field(default_factory=list)
     version: int = 0  # bumped by every update: views redraw a row only when it moved
@@ -240,6 +241,8 @@ class Entry:
 
 
 def _outcome(entry: Entry) -> Outcome:
+    if entry.loading:
+        return Outcome(None, "loading…")
     error = entry.error
     if entry.status is WatchStatus.AUTH:
         return Outcome(None, "auth refused", str(error) if error else "")

@@ -57,8 +57,11 @@ def order(app: D7App) -> list[str]:
 
 
 async def started(pilot: Any, app: D7App, count: int) -> None:
-    """Wait until the remembered requests are on screen (the store is read at mount)."""
+    """Wait until the remembered requests are on screen (the store is read at mount: the list
+    first, then the states)."""
     await until(pilot, lambda: len(app.watchlist) >= count and len(order(app)) >= count)
+    await until(pilot, lambda: not app.loading)
+    await pilot.pause()
 
 
 async def test_a_restart_shows_what_was_watched_even_with_the_api_unreachable(sim, clock, db):

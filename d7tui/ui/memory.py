@@ -25,6 +25,7 @@ from d7tui.store import (
     parse_report_body,
     remembered_status,
 )
+from d7tui.store.core import WatchSummary
 from d7tui.watch import PollUpdate
 
 
@@ -119,9 +120,15 @@ class Memory:
         """What the poller awaits before each poll: room in the store's queue."""
         return self.astore.room
 
+    async def load_summaries(self) -> list[WatchSummary]:
+        """The watchlist and when each id last changed: enough to draw the list at once."""
+        summaries = await self.astore.read(self.astore.store.watch_summaries, Which.KEPT)
+        self._seen_seq = max((s.record.seq for s in summaries), default=0)
+        return summaries
+
     async def load(self) -> list[Remembered]:
         remembered = await self.astore.read(_remember, self.astore.store)
-        self._seen_seq = max((r.record.seq for r in remembered), default=0)
+        self._seen_seq = max([self._seen_seq, *(r.record.seq for r in remembered)])
         return remembered
 
     async def live_records(self, known: int) -> list[WatchRecord] | None:

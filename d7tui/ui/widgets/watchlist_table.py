@@ -23,7 +23,7 @@ from d7tui.ui.widgets.line_table import Column, LineTable, grow
 from d7tui.watchlist import Entry
 
 COLUMNS = (
-    Column("id", "Request", 10),
+    Column("id", "Request", 11),
     Column("channel", "Channel", 8),
     Column("label", "Label", 0),
     Column("phases", "Recipients", 10),
@@ -90,7 +90,7 @@ def row_cells(entry: Entry, short_id: str, ctx: RenderContext) -> tuple[Text, ..
         id_style = ctx.colours[Phase.FAILED]
     known = entry.channel != "auto"
     return (
-        Text(f"{symbol:<2}{short_id}", style=id_style),
+        Text(f"{symbol:<2} {short_id}", style=id_style),  # ✓✓ (read) is two wide
         Text(entry.channel, style="" if known else "dim"),
         Text(entry.label),
         phase_counts_text(entry.counts, ctx.colours),
@@ -157,7 +157,7 @@ class WatchlistTable(LineTable):
 
     def fit(self, width: int) -> dict[str, int]:
         widths = {c.key: c.least for c in COLUMNS}
-        widths["id"] = 2 + self._id_width
+        widths["id"] = 3 + self._id_width
         grows = [
             (key, most)
             for key, most in GROWS
