@@ -88,8 +88,9 @@ def balances_read(app: D7App) -> bool:
 
 
 async def idle(pilot: Pilot[Any], app: D7App) -> None:
-    """Wait until the poller has nothing due or in flight, the balances are read, and the
-    screen has drawn its news."""
+    """Wait until the remembered states are read, the poller has nothing due or in flight, the
+    balances are read, and the screen has drawn its news."""
+    await until(pilot, lambda: not app.loading)
     await until(pilot, app.poller.idle)
     await until(pilot, lambda: balances_read(app))
     await pilot.pause()
