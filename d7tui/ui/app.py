@@ -25,7 +25,7 @@ from d7tui.channels.errors import ChannelError
 from d7tui.channels.send import TEST_LABEL, Message
 from d7tui.clock import Clock, SystemClock
 from d7tui.config import ConfigError, Settings, load_settings
-from d7tui.models import IdKind, Target
+from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.notify import DesktopNotifier, choose
 from d7tui.poller import Fetcher, PollConfig, Poller, PollUpdate, Watch, WatchStatus
 from d7tui.report_guard import ReportGuard
@@ -222,6 +222,7 @@ class D7App(Guarded, App[int]):
                 on_error=self._store_failed,
                 on_trouble=self._store_trouble,
                 on_notice=self._store_notice,
+                reports=self.settings.infobip_source is InfobipSource.REPORTS,
             )
             self._summaries = await self.memory.load_summaries()
         except StoreError as exc:
