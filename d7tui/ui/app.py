@@ -82,6 +82,7 @@ class D7App(App[int]):
         self.memory: Memory | None = None
         self.notices: list[str] = []  # lines the banner keeps showing (the store, the lock)
         self._no_memory = "this session has no store"  # why, when it has none
+        self.farewell: list[str] = []  # printed on the terminal once the screen is gone
         self._store_path = store_path
         self._persist = persist
         self._remembered: list[Remembered] = []
@@ -277,6 +278,7 @@ class D7App(App[int]):
         if self.memory is not None:
             with contextlib.suppress(Exception):
                 await self.memory.close()
+            self.farewell.extend(self.memory.farewell)
         if self.simulator is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.simulator.stop)
@@ -608,4 +610,6 @@ def run_monitor(
         bell=settings.bell,
     )
     app.run()
+    for line in app.farewell:
+        sys.stderr.write(f"d7tui: {one_line(line)}\n")
     return app.return_code or 0
