@@ -48,7 +48,8 @@ T = TypeVar("T")
 MAX_BATCH = 500  # writes per transaction: bounds how long one commit holds the write lock
 MAX_QUEUED = 2 * MAX_BATCH  # writes waiting for the disk before `room()` makes producers wait
 RETRY_FIRST, RETRY_MAX = 0.5, 5.0  # seconds between tries of a held batch (doubling)
-IDLE_CHECK = 5.0  # seconds between two looks at the file while nothing is written
+FILE_CHECK = 1.0  # seconds between two looks at the report lock's file while writing
+IDLE_CHECK = 5.0  # seconds between two looks at the files while nothing is written
 # Failures that may pass: the writes are held and tried again, not dropped.
 _HOLD = (StoreUnavailable, StoreCorruptError)
 
@@ -139,6 +140,7 @@ class AsyncStore:
         self._count_lock = threading.Lock()
         self._unsettled = 0  # queued or held, not yet committed or failed for good
         self._room_waiters: list[asyncio.Future[None]] = []
+        self._checked = float("-inf")  # when the file was last looked at (perf_counter)
         self._reader = concurrent.futures.ThreadPoolExecutor(1, "d7tui-store-read")
         self._writer = threading.Thread(target=self._run, name="d7tui-store-write", daemon=True)
         self._writer.start()
@@ -279,7 +281,11 @@ class AsyncStore:
         if any(op.writes for op in batch):
             started = time.perf_counter()
             try:
-                self._check_file()
+                # The database file before every batch (one stat); its lock file less often.
+                lock = started - self._checked >= FILE_CHECK
+                self._check_file(lock=lock)
+                if lock:
+                    self._checked = started
                 try:
                     with self.store.batch():
                         values = [(value, None) for value in self._apply(batch)]
@@ -390,13 +396,17 @@ class AsyncStore:
 
     # -- the file under us ---------------------------------------------------------------------
 
-    def _check_file(self) -> None:
+    def _check_file(self, *, lock: bool = True) -> None:
         """Before writing: is the file at the path still the one open? If it was deleted or
-        replaced, put it right first (see moved.py). Raises StoreUnavailable if it cannot be."""
-        if self.store.moved() is not None:
+        replaced, put it right first (see moved.py). Raises StoreUnavailable if it cannot be.
+        `lock`: the report lock's file too."""
+        moved = self.store.moved() is not None
+        if not (moved or lock):
+            return
+        if moved:
             # The reader thread's connection goes first: it must not outlive the old file.
             self._reader.submit(self.store.drop_connection).result()
-        said = self.store.check_file()
+        said = self.store.check_file(lock=lock)
         if said is not None:
             log.warning("%s", said)
             if self.on_notice is not None:
