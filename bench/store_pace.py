@@ -15,8 +15,12 @@ What it does, in order:
    the moment the poll result is queued to its commit (the lag).
 
 It prints one Markdown table row per run (and appends it to --out): polls and saves a second
-after the first `--warm-up` seconds, saves over polls, the lag (p50, p95, max), the most writes
-waiting, RSS at the end and its peak. It runs against whatever `d7tui` is importable, so with
+after the first `--warm-up` seconds, the lag (p50, p95, max; saves still queued when the monitor
+ends are committed as it closes, and counted then), the most writes waiting and those waiting at
+the end, RSS at the end and its peak.
+
+`--contended N` measures the writer thread alone: N saves queued at once, with another thread
+idle, then busy (as the screen keeps the interpreter busy), in saves committed a second. It runs against whatever `d7tui` is importable, so with
 PYTHONPATH pointing at an older tree it measures that one ("before").
 """
 
@@ -162,17 +166,57 @@ def summary(args: argparse.Namespace, samples: Samples, label: str) -> str:
     _, peak = rss_mb()
     return (
         f"| {label} | {args.ids:,} | {'no' if args.no_ui else 'yes'} | {polls:,.0f} | "
-        f"{saves:,.0f} | {samples.committed / max(samples.polls, 1):.2f} | "
+        f"{saves:,.0f} | "
         f"{percentile(lags, 0.5):,.0f} / {percentile(lags, 0.95):,.0f} / {max(lags, default=0):,.0f} | "
         f"{max(r[3] for r in samples.rows):,} | {last[3]:,} | {last[4]:,.0f} ({peak:,.0f}) |"
     )
 
 
 HEADER = (
-    "| code | ids | screen | polls/s | saves/s | saved/polled | lag ms p50 / p95 / max | "
+    "| code | ids | screen | polls/s | saves/s | lag ms p50 / p95 / max | "
     "most waiting | waiting at end | RSS MB (peak) |\n"
-    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 )
+
+
+def _spin(stop: Any) -> None:
+    while not stop.is_set():
+        pass
+
+
+def contended(count: int) -> str:
+    """`count` polls' results queued at once while another thread keeps the interpreter busy,
+    as the screen does: how fast the writer thread commits them."""
+    import threading
+
+    from d7tui.models import Channel, Phase, Recipient, RequestStatus, observe
+    from d7tui.store import AsyncStore, Store
+
+    def status(n: int) -> RequestStatus:
+        recipients = tuple(
+            Recipient(f"m{n}-{k}", f"+4477{n:07d}{k}", "sent", Phase.PENDING, False)
+            for k in range(3)
+        )
+        return RequestStatus(f"req-{n}", Channel.SMS, recipients, {"total": 3}, (b"{}",))
+
+    results = []
+    for busy in (False, True):
+        astore = AsyncStore(Store.open(Path(tempfile.mkdtemp()) / "d7tui.sqlite3"))
+        states = [observe(None, status(n), n) for n in range(count)]
+        stop = threading.Event()
+        spinner = threading.Thread(target=_spin, args=(stop,))
+        if busy:
+            spinner.start()
+        started = time.perf_counter()
+        pending = [astore.save_observation(state, changes) for state, changes in states]
+        pending[-1].result()
+        elapsed = time.perf_counter() - started
+        stop.set()
+        if busy:
+            spinner.join()
+        astore.close()
+        results.append(f"{'busy' if busy else 'idle'}: {count / elapsed:,.0f} saves/s")
+    return f"{count:,} saves queued at once, another thread idle / busy: " + "; ".join(results)
 
 
 def main() -> int:
@@ -184,7 +228,16 @@ def main() -> int:
     parser.add_argument("--no-ui", action="store_true", help="the poller and the store alone")
     parser.add_argument("--label", default="this tree", help="the first column of the row")
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--contended",
+        type=int,
+        metavar="N",
+        help="only the writer: N saves queued at once, another thread idle then busy",
+    )
     args = parser.parse_args()
+    if args.contended:
+        publish(contended(args.contended), args.out)
+        return 0
 
     work = Path(tempfile.mkdtemp(prefix="d7tui-pace-"))
     sim, base_url = start_simulator(args.latency_ms)
