@@ -14,8 +14,15 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from d7tui import __version__
-from d7tui.channels.errors import AuthError, ChannelError, NotFound
+from d7tui.channels.errors import (
+    AuthError,
+    ChannelError,
+    NotFound,
+    detached,
+    internal_error,
+)
 from d7tui.config import ConfigError, Settings, load_settings
+from d7tui.idinput import gather_ids
 from d7tui.models import (
     CHANNEL_CHOICES,
     IdKind,
@@ -23,7 +30,6 @@ from d7tui.models import (
     InvalidId,
     RequestStatus,
     Target,
-    split_ids,
     validate_id,
 )
 from d7tui.safety import one_line
@@ -131,16 +137,6 @@ def build_parser(simulate_options: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
-def _read_ids(raw: Sequence[str], stdin: TextIO) -> list[str]:
-    ids: list[str] = []
-    for item in raw:
-        if item == "-":
-            ids.extend(split_ids(stdin.read()))
-        else:
-            ids.extend(split_ids(item))
-    return ids
-
-
 def _targets(ids: list[str], channel: str, id_kind: str) -> tuple[list[Target], list[str]]:
     targets: list[Target] = []
     errors: list[str] = []
@@ -173,8 +169,12 @@ async def _fetch_all(
     queue: asyncio.Queue[int] = asyncio.Queue()
 
     def settle(i: int, result: RequestStatus | ChannelError) -> None:
-        if memory is not None and targets[i].is_infobip:
-            result = memory.or_remembered(targets[i], result)
+        try:
+            if memory is not None and targets[i].is_infobip:
+                result = memory.or_remembered(targets[i], result)
+        except Exception as exc:  # what was fetched still shows; what is remembered is extra
+            if warn is not None:
+                warn(f"{targets[i].request_id}: the store could not be read ({exc})")
         results[i] = result
         done[i].set()
 
@@ -207,11 +207,20 @@ async def _fetch_all(
                 try:
                     result: RequestStatus | ChannelError = await fetcher.fetch(targets[i])
                 except ChannelError as exc:
-                    result = exc
+                    result = detached(exc)  # 10,000 kept errors hold no answer bodies
+                except Exception as exc:
+                    # Whatever went wrong, the id gets its one line and the run goes on: an id
+                    # left without a result would keep `status` waiting for ever.
+                    result = internal_error(targets[i].channel, exc)
                 settle(i, result)
 
         async def lists() -> None:
-            answers = await client.fetch_many([targets[i] for i in together])
+            asked = [targets[i] for i in together]
+            try:
+                answers = await client.fetch_many(asked)
+            except Exception as exc:  # as in worker(): every id still gets its line
+                failure = detached(exc) if isinstance(exc, ChannelError) else None
+                answers = {t.request_id: failure or internal_error(t.channel, exc) for t in asked}
             for i in together:
                 settle(i, answers[targets[i].request_id])
 
@@ -244,11 +253,12 @@ def _reports_warning(settings: Settings) -> str:
 def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from d7tui import output
 
-    ids = _read_ids(args.ids, sys.stdin)
-    if not ids:
+    ids, problems = gather_ids(args.ids, sys.stdin)
+    if not ids and not problems:
         err.write("d7tui status: no ids given\n")
         return EXIT_USAGE
-    targets, problems = _targets(ids, args.channel, args.id_kind)
+    targets, bad_ids = _targets(ids, args.channel, args.id_kind)
+    problems += bad_ids
     if problems:
         for problem in problems:
             err.write(f"d7tui status: {problem}\n")
@@ -333,10 +343,13 @@ def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     store = _open_store("add", err)
     if store is None:
         return EXIT_FAILURE
+    ids, unreadable = gather_ids(args.ids, sys.stdin)
+    for problem in unreadable:
+        err.write(f"d7tui add: {problem}\n")
     try:
         result = add_ids(
             store,
-            args.ids,
+            ids,
             args.channel,
             IdKind(args.id_kind) if args.channel == "infobip" else IdKind.REQUEST,
             args.label,
@@ -350,15 +363,16 @@ def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         store.close()
     for problem in result.errors:
         err.write(f"d7tui add: {one_line(problem)}\n")
+    refused = len(result.errors) + len(unreadable)
     out.write(
         f"added {len(result.added):,}, already watched {len(result.merged):,}"
-        + (f", refused {len(result.errors):,}" if result.errors else "")
+        + (f", refused {refused:,}" if refused else "")
         + "\n"
     )
-    if not (result.added or result.merged or result.errors):
+    if not (result.added or result.merged or result.errors or unreadable):
         err.write("d7tui add: no ids given\n")
         return EXIT_USAGE
-    return EXIT_USAGE if result.errors else EXIT_OK
+    return EXIT_USAGE if result.errors or unreadable else EXIT_OK
 
 
 def run_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -15,6 +15,7 @@ import asyncio
 import datetime
 import email.utils
 import json
+import logging
 import random
 import time
 from collections import Counter
@@ -25,7 +26,8 @@ from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
 
-from d7tui.channels.errors import RateLimited, Unreachable
+from d7tui.admission import Admission
+from d7tui.channels.errors import ChannelError, ProtocolError, RateLimited, Unreachable
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +67,17 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 # Errors after which the request certainly never reached the server: safe to retry even for
 # Infobip's one-time reports.
+log = logging.getLogger(__name__)
+
 _NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 _TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError)
+
+MB = 1024 * 1024
+# The largest real answer is a page of 1,000 Infobip logs or a D7 request with thousands of
+# recipients (about 1 MB a thousand, measured on the simulator's bodies): 8 MB is well above
+# both, and 16 answers in flight still stay near 128 MB.
+DEFAULT_MAX_ANSWER = 8 * MB
+CONNECT_TIMEOUT = 5.0  # seconds, at most, of the deadline spent connecting
 
 
 class Engine:
@@ -77,20 +88,21 @@ class Engine:
         *,
         max_in_flight: int = 16,
         timeout: float = 10.0,
+        max_answer: int = DEFAULT_MAX_ANSWER,
         policy: RetryPolicy | None = None,
         user_agent: str = "d7tui",
     ) -> None:
         self.max_in_flight = max_in_flight
+        self.timeout = timeout  # one deadline for a request, across all its tries
+        self.max_answer = max_answer  # bytes of a body, counted after decompression
         self.policy = policy or RetryPolicy()
-        # The client's own timeouts end slow requests; cancelling from outside is not needed.
-        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 5.0))
         self._headers = {"Accept": "application/json", "User-Agent": user_agent}
         self._session: aiohttp.ClientSession | None = None
-        self._slots = asyncio.Semaphore(max_in_flight)
+        self._slots = Admission(max_in_flight)
         self._gate: dict[str, float] = {}  # host -> monotonic time before which nothing is sent
         self._proxies: dict[tuple[str, str], _Proxy] = {}
         self.in_flight = 0
-        self.stats: Counter[str] = Counter()  # requests, retries, 429, 5xx, errors
+        self.stats: Counter[str] = Counter()  # requests, retries, 429, 5xx, errors, too_large
 
     def _client(self) -> aiohttp.ClientSession:
         # Made on first use: an aiohttp session belongs to the loop it was made on.
@@ -100,7 +112,6 @@ class Engine:
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
-                timeout=self._timeout,
                 headers=self._headers,
                 # Not trust_env: aiohttp would then look up the proxy and ~/.netrc in a thread
                 # for every request (two thread hops each); _proxy_for reads the same
@@ -122,10 +133,12 @@ class Engine:
 
     def host_delay(self, url: str) -> float:
         """Seconds until a request to this URL's host may go out (a shared Retry-After)."""
-        return max(0.0, self._gate.get(urlsplit(url).netloc, 0.0) - time.monotonic())
+        return self._host_wait(urlsplit(url).netloc)
 
-    def _hold_host(self, url: str, seconds: float) -> None:
-        host = urlsplit(url).netloc
+    def _host_wait(self, host: str) -> float:
+        return max(0.0, self._gate.get(host, 0.0) - time.monotonic())
+
+    def _hold_host(self, host: str, seconds: float) -> None:
         until = time.monotonic() + seconds
         if until > self._gate.get(host, 0.0):
             self._gate[host] = until
@@ -183,85 +196,160 @@ class Engine:
         url: str,
         *,
         headers: dict[str, str],
-        params: dict[str, str] | None = None,
+        params: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
         data: bytes | None = None,
         idempotent: bool = True,
     ) -> Response:
-        """One request with the retry policy (see `get` and `post_json`)."""
-        last_problem = "no answer"
+        """One request with the retry policy (see `get` and `post_json`).
+
+        `timeout` is one deadline for every try, the waits between them included; it starts
+        when the first try is sent. An answer larger than `max_answer` is a ProtocolError,
+        never retried.
+        """
+        host = urlsplit(url).netloc
+        clock = asyncio.get_running_loop().time
+        deadline: float | None = None
+        problem = "no answer"
         last_body: bytes | None = None  # the last 429/5xx body: the vendor's code is in it
-        retry_after: float | None = None
-        for attempt in range(self.policy.attempts):
-            wait = self.host_delay(url)
-            if wait:
-                await asyncio.sleep(wait)
+        tries = 0
+        pause = 0.0
+        while tries < self.policy.attempts:
+            pause = max(pause, self._host_wait(host))  # another request's 429 counts too
+            if pause > 0:
+                if deadline is not None and clock() + pause >= deadline:
+                    break
+                await asyncio.sleep(pause)
+            await self._slots.acquire(host)
             try:
-                async with self._slots:
-                    self.in_flight += 1
-                    self.stats["requests"] += 1
-                    proxy, proxy_headers = self._proxy_for(url)
-                    try:
-                        async with self._client().request(
-                            method,
-                            # No redirects: one would carry the Authorization header elsewhere.
-                            url,
-                            headers=headers,
-                            params=params,
-                            data=data,
-                            allow_redirects=False,
-                            proxy=proxy,
-                            proxy_headers=proxy_headers,
-                        ) as answer:
-                            reply = Response(answer.status, answer.headers, await answer.read())
-                    finally:
-                        self.in_flight -= 1
+                now = clock()
+                if deadline is None:
+                    deadline = now + self.timeout
+                elif now >= deadline:
+                    break
+                if tries:
+                    self.stats["retries"] += 1
+                tries += 1
+                reply = await self._send(
+                    method, channel, url, headers, params, data, deadline - now
+                )
+            except aiohttp.InvalidURL:
+                # A URL the settings should have refused: asking again cannot help.
+                raise Unreachable(channel, "the base URL cannot be used; check it") from None
             except _TRANSPORT_ERRORS as exc:
+                self._slots.heard(host, answered=False)
                 self.stats["errors"] += 1
-                last_problem = _describe(exc)
+                problem = _describe(exc)
                 last_body = None
                 if not idempotent and not isinstance(exc, _NOT_SENT):
-                    raise Unreachable(channel, f"{last_problem} (not retried)") from None
-            else:
-                if reply.status == 429:
-                    self.stats["429"] += 1
-                    retry_after = parse_retry_after(reply.headers.get("retry-after"))
-                    hold = min(
-                        retry_after if retry_after is not None else self._backoff(attempt),
-                        self.policy.max_retry_after,
-                    )
-                    self._hold_host(url, hold)
-                    last_problem = "rate limited (HTTP 429)"
-                    last_body = reply.body
-                    if attempt + 1 < self.policy.attempts:
-                        self.stats["retries"] += 1
-                        continue
-                    # No "waiting N s" here: a one-shot `d7tui status` does not ask again; the
-                    # poller says when it will, from `retry_after`.
+                    raise Unreachable(channel, f"{problem} (not retried)") from None
+                pause = self._backoff(tries - 1)
+                continue
+            except ChannelError:
+                raise
+            except Exception as exc:
+                # The edge of the engine: only typed errors go past it, whatever the server or
+                # a library did.
+                log.exception("%s for %s", method, channel)
+                raise ProtocolError(
+                    channel, f"the request failed ({type(exc).__name__}); not retried"
+                ) from None
+            finally:
+                self._slots.release(host)
+            self._slots.heard(host, answered=True)
+            if reply.status == 429:
+                self.stats["429"] += 1
+                retry_after = parse_retry_after(reply.headers.get("retry-after"))
+                hold = min(
+                    retry_after if retry_after is not None else self._backoff(tries - 1),
+                    self.policy.max_retry_after,
+                )
+                self._hold_host(host, hold)
+                if tries >= self.policy.attempts or clock() + hold >= deadline:
+                    # Waiting would outlast the tries or the deadline: the caller holds off
+                    # instead. No "waiting N s" here: a one-shot `d7tui status` does not ask
+                    # again; the poller says when it will, from `retry_after`.
                     limited = RateLimited(
                         channel, "rate limited by the API (HTTP 429)", retry_after=hold
                     )
                     limited.body = reply.body
                     raise limited
-                if reply.status >= 500:
-                    self.stats["5xx"] += 1
-                    last_problem = f"server error (HTTP {reply.status})"
-                    last_body = reply.body
-                    if not idempotent:
-                        failed = Unreachable(
-                            channel, f"{last_problem} (not retried)", status=reply.status
-                        )
-                        failed.body = reply.body
-                        raise failed
-                else:
-                    return reply
-            if attempt + 1 < self.policy.attempts:
-                self.stats["retries"] += 1
-                await asyncio.sleep(self._backoff(attempt))
-        failed = Unreachable(
-            channel, f"unreachable after {self.policy.attempts} tries: {last_problem}"
-        )
+                problem = "rate limited (HTTP 429)"
+                last_body = reply.body
+                pause = hold
+            elif reply.status >= 500:
+                self.stats["5xx"] += 1
+                problem = f"server error (HTTP {reply.status})"
+                last_body = reply.body
+                if not idempotent:
+                    failed = Unreachable(channel, f"{problem} (not retried)", status=reply.status)
+                    failed.body = reply.body
+                    raise failed
+                pause = self._backoff(tries - 1)
+            else:
+                return reply
+        if tries >= self.policy.attempts:
+            failed = Unreachable(channel, f"unreachable after {tries} tries: {problem}")
+        else:
+            failed = Unreachable(
+                channel, f"gave up after {self.timeout:g} s ({_tries(tries)}): {problem}"
+            )
         failed.body = last_body
         raise failed
+
+    async def _send(
+        self,
+        method: str,
+        channel: str,
+        url: str,
+        headers: dict[str, str],
+        params: Mapping[str, str] | Sequence[tuple[str, str]] | None,
+        data: bytes | None,
+        remaining: float,
+    ) -> Response:
+        self.in_flight += 1
+        self.stats["requests"] += 1
+        proxy, proxy_headers = self._proxy_for(url)
+        try:
+            async with self._client().request(
+                method,
+                # No redirects: one would carry the Authorization header elsewhere.
+                url,
+                headers=headers,
+                params=params,
+                data=data,
+                allow_redirects=False,
+                proxy=proxy,
+                proxy_headers=proxy_headers,
+                # What is left of the deadline; it also bounds reading the body.
+                timeout=aiohttp.ClientTimeout(
+                    total=remaining, connect=min(remaining, CONNECT_TIMEOUT)
+                ),
+            ) as answer:
+                return Response(answer.status, answer.headers, await self._read(channel, answer))
+        finally:
+            self.in_flight -= 1
+
+    async def _read(self, channel: str, answer: aiohttp.ClientResponse) -> bytes:
+        """The body, read as it arrives (decompressed) and given up past `max_answer` bytes."""
+        chunks = []
+        size = 0
+        while chunk := await answer.content.readany():
+            size += len(chunk)
+            if size > self.max_answer:
+                chunks.clear()  # not held on by the error's traceback
+                answer.close()  # the rest is never read: the connection goes with it
+                self.stats["too_large"] += 1
+                raise ProtocolError(
+                    channel,
+                    f"the answer is larger than {self.max_answer / MB:g} MB "
+                    "(setting max_answer_mb); not retried",
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _tries(n: int) -> str:
+    return "1 try" if n == 1 else f"{n} tries"
 
 
 _Proxy = tuple[str | None, dict[str, str] | None]  # the proxy's URL, and its credentials

@@ -5,12 +5,14 @@ Every problem names the file and key (and line, where TOML says it), in one line
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -32,6 +34,13 @@ _ENV = {
     "infobip_base_url": "INFOBIP_BASE_URL",
 }
 _SECRET_KEYS = ("d7_api_token", "infobip_api_key")
+# Plain http to a host other than this machine sends the token readable on the way: only when
+# the user says so, by name.
+INSECURE_KEY = "allow_insecure_http"
+INSECURE_ENV = "D7TUI_ALLOW_INSECURE_HTTP"
+_YES = {"1", "true", "yes", "on"}
+_NO = {"0", "false", "no", "off"}
+DEFAULT_MAX_ANSWER_MB = 8.0  # bytes of one answer, after decompression (see client.py)
 
 
 class ConfigError(Exception):
@@ -53,12 +62,14 @@ class Settings:
     max_in_flight: int = 16
     timeout: float = 10.0
     bell: bool = True  # ring the terminal bell when a recipient fails
+    max_answer_mb: float = DEFAULT_MAX_ANSWER_MB
     # Seconds per channel a recipient may wait for its confirmation before it is "stuck?".
     stuck_after: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_STUCK_AFTER))
     # Per vendor ("d7", "infobip"): a balance at or below this is warned about (0 = never).
     low_balance: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_LOW_BALANCE))
-    # A failure also raises a desktop notification while the terminal is not focused.
-    desktop_notifications: bool = True
+    # A failure also raises a desktop notification while the terminal is not focused: true
+    # (the protocol picked from the terminal), false, "osc9" or "osc777" (d7tui.notify).
+    desktop_notifications: bool | str = True
     # Warnings found while loading (e.g. a config file others can read); shown, never fatal.
     warnings: tuple[str, ...] = ()
 
@@ -67,17 +78,72 @@ def config_path() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
 
 
-def _check_url(value: object, where: str) -> str:
+def _check_url(value: object, where: str, *, insecure_ok: bool = False) -> str:
+    """The base URL, or a ConfigError saying why the engine could not use it. A token goes with
+    every request: over plain http only to this machine, unless the user said otherwise."""
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: expected a URL such as https://api.example.com")
     url = value.strip().rstrip("/")
     if (
         not url.startswith(("http://", "https://"))
         or len(url) > 500
-        or any(c.isspace() for c in url)
+        or any(c.isspace() or not c.isprintable() for c in url)
     ):
         raise ConfigError(f"{where}: not an http(s) URL")
+    if "@" in url.split("://", 1)[1].split("/", 1)[0]:  # before anything could echo it
+        raise ConfigError(
+            f"{where}: a user name or password in the URL is not supported "
+            "(the API token is its own setting)"
+        )
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises for a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        raise ConfigError(f"{where}: not a usable URL ({exc})") from None
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise ConfigError(f"{where}: a base URL has no query (?) or fragment (#)")
+    if port == 0:
+        raise ConfigError(f"{where}: port 0 is not a port to connect to")
+    host = parts.hostname or ""
+    problem = _host_problem(host, bracketed="[" in parts.netloc)
+    if problem:
+        raise ConfigError(f"{where}: {problem}")
+    if parts.scheme == "http" and not insecure_ok and not is_loopback(host):
+        raise ConfigError(
+            f"{where}: http:// would send the API token unencrypted to {host}; use https://, "
+            f"or accept that with {INSECURE_ENV}=1 (or {INSECURE_KEY} = true in config.toml)"
+        )
     return url
+
+
+def _host_problem(host: str, *, bracketed: bool) -> str | None:
+    if not host:
+        return "no host name"
+    if bracketed:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return f"{host!r} is not an IPv6 address"
+        return None
+    if len(host) > 253 or any(c in host for c in "%\\/[]<>\"'`{}|^"):
+        return f"{host!r} is not a host name"
+    try:
+        host.encode("idna")  # what the connection will do: empty or 64+ character labels fail
+    except UnicodeError:
+        return f"{host!r} is not a host name"
+    return None
+
+
+def is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1: a request that never leaves this machine."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def _read_file(path: Path) -> tuple[dict[str, object], list[str]]:
@@ -119,6 +185,8 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
         "low_balance",
         "desktop_notifications",
         "message_text",
+        "max_answer_mb",
+        INSECURE_KEY,
     }
     for key in data:
         if key not in known:
@@ -160,38 +228,69 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
     bell = data.get("bell", True)
     if not isinstance(bell, bool):
         raise ConfigError(f"{path}: key 'bell' must be true or false")
-    text_env = env.get("D7TUI_MESSAGE_TEXT")
-    if text_env:
-        if text_env.strip().lower() not in ("1", "true", "yes", "0", "false", "no"):
-            raise ConfigError("environment variable D7TUI_MESSAGE_TEXT must be true or false")
-        message_text = text_env.strip().lower() in ("1", "true", "yes")
-    else:
-        message_text = data.get("message_text", False)
-        if not isinstance(message_text, bool):
-            raise ConfigError(f"{path}: key 'message_text' must be true or false")
+    max_answer = data.get("max_answer_mb", DEFAULT_MAX_ANSWER_MB)
+    if (
+        not isinstance(max_answer, int | float)
+        or isinstance(max_answer, bool)
+        or not 1 <= max_answer <= 1024
+    ):
+        raise ConfigError(f"{path}: key 'max_answer_mb' must be megabytes from 1 to 1024")
+    insecure_ok = _switch(env, INSECURE_ENV, data, INSECURE_KEY, path, default=False)
+    message_text = _switch(env, "D7TUI_MESSAGE_TEXT", data, "message_text", path, default=False)
     stuck_after = _STUCK_AFTER.read(data.get("stuck_after"), path, warnings)
     low_balance = _LOW_BALANCE.read(data.get("low_balance"), path, warnings)
     notify = data.get("desktop_notifications", True)
-    if not isinstance(notify, bool):
-        raise ConfigError(f"{path}: key 'desktop_notifications' must be true or false")
+    if not isinstance(notify, bool) and notify not in ("osc9", "osc777"):
+        raise ConfigError(
+            f'{path}: key \'desktop_notifications\' must be true, false, "osc9" or "osc777"'
+        )
     return Settings(
         d7_token=values["d7_api_token"],  # type: ignore[arg-type]
         # `is not None`: a present but falsy value (false, "", 0) is a mistake to name, not a default.
-        d7_base_url=_check_url(d7_raw, d7_where) if d7_raw is not None else DEFAULT_D7_BASE_URL,
+        d7_base_url=(
+            _check_url(d7_raw, d7_where, insecure_ok=insecure_ok)
+            if d7_raw is not None
+            else DEFAULT_D7_BASE_URL
+        ),
         infobip_key=values["infobip_api_key"],  # type: ignore[arg-type]
         infobip_base_url=(
-            _check_url(ib_raw, ib_where) if ib_raw is not None else DEFAULT_INFOBIP_BASE_URL
+            _check_url(ib_raw, ib_where, insecure_ok=insecure_ok)
+            if ib_raw is not None
+            else DEFAULT_INFOBIP_BASE_URL
         ),
         infobip_source=InfobipSource(source),
         max_in_flight=in_flight,
         timeout=float(timeout),
         bell=bell,
+        max_answer_mb=float(max_answer),
         message_text=message_text,
         stuck_after=stuck_after,
         low_balance=low_balance,
         desktop_notifications=notify,
         warnings=tuple(warnings),
     )
+
+
+def _switch(
+    env: Mapping[str, str],
+    var: str,
+    data: Mapping[str, object],
+    key: str,
+    path: Path,
+    *,
+    default: bool,
+) -> bool:
+    """An on/off setting: the environment variable (1/true/yes or 0/false/no) over the key."""
+    raw = env.get(var)
+    if raw:
+        value = raw.strip().lower()
+        if value not in _YES | _NO:
+            raise ConfigError(f"environment variable {var} must be true or false (1 or 0)")
+        return value in _YES
+    flag = data.get(key, default)
+    if not isinstance(flag, bool):
+        raise ConfigError(f"{path}: key {key!r} must be true or false")
+    return flag
 
 
 MAX_STUCK_MINUTES = 72 * 60  # the poller gives a request up after 72 hours anyway

@@ -42,6 +42,7 @@ from typing import Any, Literal, TextIO, TypeVar
 
 from d7tui.explain import explain
 from d7tui.models import Channel, IdKind, RequestStatus, Transition
+from d7tui.safety import strict_json
 from d7tui.store import Store, StoredState, WatchRecord, Which, codec
 
 T = TypeVar("T")
@@ -220,7 +221,7 @@ def _write_json(contents: _Contents, out: TextIO, exported_at: float) -> None:
         ],
     }
     # ASCII-only JSON: any terminal or pipe encoding takes it, and programs read it the same.
-    json.dump(document, out, indent=1)
+    out.write(strict_json(document, indent=1))
     out.write("\n")
 
 
@@ -300,7 +301,7 @@ def csv_cell(column: str, value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, dict):
-        return safe_cell(json.dumps(value, ensure_ascii=False)) if value else ""
+        return safe_cell(strict_json(value, ensure_ascii=False)) if value else ""
     return safe_cell(str(value))
 
 

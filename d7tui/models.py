@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from d7tui.safety import safe_text
+
 JSONValue = Any  # a value as json.loads() returns it (after safe_text cleaning)
 
 
@@ -337,9 +339,9 @@ def validate_id(raw: str, channel: str) -> str:
 
 
 def _shown(value: str) -> str:
-    """An invalid id as an error message quotes it: bounded, and printable."""
+    """An invalid id as an error message quotes it: bounded, every character visible."""
     shown = value if len(value) <= 60 else value[:57] + "..."
-    return "".join(ch if ch.isprintable() else "?" for ch in shown)
+    return safe_text(shown)
 
 
 def split_ids(text: str) -> list[str]:

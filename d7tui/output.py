@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable
 
@@ -10,6 +9,7 @@ from d7tui.channels.errors import ChannelError
 from d7tui.channels.infobip import lookup
 from d7tui.explain import Explanation, explain
 from d7tui.models import Phase, Recipient, RequestStatus, Target
+from d7tui.safety import strict_json
 
 PHASE_SYMBOL = {
     Phase.PENDING: "…",
@@ -153,7 +153,7 @@ def json_line(target: Target, result: RequestStatus | ChannelError) -> str:
                 "http_status": result.status,
             },
         }
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return strict_json(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def legend() -> str:

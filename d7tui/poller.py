@@ -1,9 +1,17 @@
 """Who is polled when. Knows nothing about widgets: it reports through callbacks.
 
-One scheduler (a heap of next-due times) feeds a fixed set of worker coroutines. A watched id is
+One scheduler (a heap of next-due times) feeds a fixed set of worker coroutines for each API
+credential (D7, Infobip: each is its own host), so that polls stuck on a host that never answers
+hold only that host's workers, and the other API is still polled on schedule. A watched id is
 in the heap at most once, and is put back only after its poll has finished, so polls never pile
 up. The interval grows with the age of the request; an id whose every recipient is final is
 polled once more to confirm and then never again.
+
+Ids the fetcher can ask together (Infobip logs take lists: `BatchFetcher.batch_key`) go to a
+worker as one job: every such id due in a scheduler pass, and those due within half their
+interval ride along, so a poll round of Infobip ids is one call where they fit in one.
+An Infobip id whose messages were all sent longer ago than Infobip keeps them keeps its last
+state, shown as from memory, and is not asked again in vain.
 """
 
 from __future__ import annotations
@@ -13,22 +21,25 @@ import contextlib
 import heapq
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from d7tui.channels.errors import (
     AuthError,
     ChannelError,
     ErrorKind,
     NotFound,
-    ProtocolError,
     RateLimited,
+    detached,
+    internal_error,
 )
+from d7tui.channels.infobip import beyond_logs
 from d7tui.clock import Clock, SystemClock
-from d7tui.models import RequestStatus, Target, Transition, observe
+from d7tui.models import Channel, RequestStatus, Target, Transition, observe
 from d7tui.watch import (
     D7_CREDENTIAL,
     INFOBIP_CREDENTIAL,
+    BatchFetcher,
     Fetcher,
     PollConfig,
     PollUpdate,
@@ -40,6 +51,7 @@ from d7tui.watch import (
 __all__ = [
     "D7_CREDENTIAL",
     "INFOBIP_CREDENTIAL",
+    "BatchFetcher",
     "Fetcher",
     "PollConfig",
     "PollUpdate",
@@ -52,12 +64,17 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# Not polled until the user asks (r): final, given up, refused, or forgotten by the API.
+_RESTING = (WatchStatus.DONE, WatchStatus.NOT_FOUND, WatchStatus.STALE, WatchStatus.MEMORY)
+_Batching = BatchFetcher
+
 MAX_SLEEP = 5.0  # the scheduler looks again at least this often (a wall clock may jump)
 SCALES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # `+`/`-` steps: intervals multiplied by this
 
 
 UpdateHook = Callable[[PollUpdate], None]
 TransitionHook = Callable[[Sequence[Transition]], None]
+Job = Watch | list[Watch]  # one id, or ids asked together in one call
 
 
 @dataclass
@@ -93,7 +110,10 @@ class Poller:
         self._watches: dict[str, Watch] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._seq = itertools.count()
-        self._ready: asyncio.Queue[Watch] = asyncio.Queue()
+        # Ready to poll, one queue for each credential's workers.
+        self._lanes: dict[str, asyncio.Queue[Job]] = {
+            credential: asyncio.Queue() for credential in (D7_CREDENTIAL, INFOBIP_CREDENTIAL)
+        }
         self._wake = asyncio.Event()
         self._holds: dict[str, float] = {}  # channel -> time before which it is not polled
         self._backoff: dict[str, float] = {}  # channel -> current error backoff
@@ -121,8 +141,10 @@ class Poller:
         *,
         added_at: float | None = None,
         state: RequestStatus | None = None,
+        observed_at: float | None = None,
     ) -> Watch | None:
-        """Watch an id (first poll at once); None if it is already watched."""
+        """Watch an id (first poll at once); None if it is already watched. `state`: what the
+        store remembers of it, last `observed_at` from the API."""
         if target.request_id in self._watches:
             return None
         now = self.clock.now()
@@ -133,8 +155,13 @@ class Poller:
             watch.state = state
             watch.channel = state.channel.value
             watch.status = WatchStatus.ACTIVE
+            watch.observed_at = observed_at
         self._watches[target.request_id] = watch
-        self._schedule(watch, now + self.config.first_delay)
+        if self._beyond_keep(watch, now):
+            self._to_memory(watch)  # the API has forgotten it: asking would be in vain
+            self._emit(watch, now, [], False)
+        else:
+            self._schedule(watch, now + self.config.first_delay)
         return watch
 
     def remove(self, request_id: str) -> Watch | None:
@@ -150,7 +177,7 @@ class Poller:
             return False
         self._watches[watch.request_id] = watch
         watch.again = False
-        if watch.status in (WatchStatus.DONE, WatchStatus.NOT_FOUND, WatchStatus.STALE):
+        if watch.status in _RESTING:
             return True
         if not watch.queued:
             self._schedule(watch, self.clock.now())
@@ -170,8 +197,10 @@ class Poller:
         many polls were started. Ids whose credential was refused wait for `resume_auth`."""
         watches = [self._watches[request_id]] if request_id in self._watches else []
         if request_id is None:
-            watches = list(self._watches.values())
+            # Everything, but not what the API no longer has (asked for by itself, it may be).
+            watches = [w for w in self._watches.values() if w.status is not WatchStatus.MEMORY]
         started = 0
+        batches: dict[str, list[Watch]] = {}
         for watch in watches:
             if watch.credential in self.auth_stops:
                 continue
@@ -179,7 +208,8 @@ class Poller:
             if watch.queued:
                 watch.again = True
             else:
-                self._dispatch(watch)
+                self._dispatch(watch, batches)
+        self._send(batches, self.clock.now(), early=False)
         return started
 
     def resume_auth(self) -> list[str]:
@@ -218,7 +248,7 @@ class Poller:
 
     def idle(self) -> bool:
         """Nothing in flight, nothing waiting for a worker, nothing due now."""
-        if self.busy or not self._ready.empty():
+        if self.busy or any(not lane.empty() for lane in self._lanes.values()):
             return False
         if any(w.queued for w in self._watches.values()):
             return False
@@ -231,7 +261,8 @@ class Poller:
         """Poll until cancelled."""
         self.running = True
         tasks = [
-            asyncio.create_task(self._worker(), name=f"d7tui-poll-worker-{i}")
+            asyncio.create_task(self._worker(lane), name=f"d7tui-poll-worker-{credential}-{i}")
+            for credential, lane in self._lanes.items()
             for i in range(max(1, self.config.workers))
         ]
         tasks.append(asyncio.create_task(self._scheduler(), name="d7tui-poll-scheduler"))
@@ -271,6 +302,13 @@ class Poller:
         if self.paused:
             return MAX_SLEEP
         now = self.clock.now()
+        batches: dict[str, list[Watch]] = {}
+        try:
+            return self._pop_due(now, batches)
+        finally:
+            self._send(batches, now, early=True)
+
+    def _pop_due(self, now: float, batches: dict[str, list[Watch]]) -> float:
         while self._heap:
             due, _, request_id = self._heap[0]
             watch = self._watches.get(request_id)
@@ -288,7 +326,7 @@ class Poller:
             if hold > now:
                 self._schedule(watch, hold)
                 continue
-            self._dispatch(watch)
+            self._dispatch(watch, batches)
         return MAX_SLEEP
 
     def _schedule(self, watch: Watch, due: float) -> None:
@@ -296,44 +334,111 @@ class Poller:
         heapq.heappush(self._heap, (due, next(self._seq), watch.request_id))
         self._wake.set()
 
-    def _dispatch(self, watch: Watch) -> None:
+    def _batch_key(self, watch: Watch) -> str | None:
+        if not isinstance(self.client, _Batching):
+            return None
+        return self.client.batch_key(watch.fetch_target())
+
+    def _dispatch(self, watch: Watch, batches: dict[str, list[Watch]] | None = None) -> None:
+        """Hand a watch to the workers: alone, or into `batches` (sent by `_send`) when the
+        fetcher asks it together with others."""
         watch.next_due = None
         watch.queued = True
-        self._ready.put_nowait(watch)
+        key = self._batch_key(watch) if batches is not None else None
+        if key is None:
+            self._lanes[watch.credential].put_nowait(watch)
+        else:
+            batches.setdefault(key, []).append(watch)
 
-    async def _worker(self) -> None:
+    def _send(self, batches: dict[str, list[Watch]], now: float, *, early: bool) -> None:
+        """One job per batch key. `early`: ids of the same key due within a share of their
+        interval ride along, so that the next round does not need a call of its own."""
+        for key, batch in batches.items():
+            if early:
+                for watch in self._watches.values():
+                    if (
+                        watch.next_due is not None
+                        and not watch.queued
+                        and watch.channel == Channel.INFOBIP.value
+                        and watch.credential not in self.auth_stops
+                        and self._holds.get(watch.channel_key, 0.0) <= now
+                        and watch.next_due - now
+                        <= watch.interval * self.scale * self.config.batch_early
+                        and self._batch_key(watch) == key
+                    ):
+                        watch.next_due = None
+                        watch.queued = True
+                        batch.append(watch)
+            self._lanes[batch[0].credential].put_nowait(batch)
+
+    async def _worker(self, lane: asyncio.Queue[Job]) -> None:
         while True:
             if self.backpressure is not None:
                 await self.backpressure()
-            watch = await self._ready.get()
-            request_id = watch.request_id
-            if self._watches.get(request_id) is not watch:
-                watch.queued = False  # removed while it waited: an undo schedules it again
+            job = await lane.get()
+            watches = job if isinstance(job, list) else [job]
+            current = []
+            for watch in watches:
+                if self._watches.get(watch.request_id) is watch:
+                    current.append(watch)
+                else:
+                    watch.queued = False  # removed while it waited: an undo schedules it again
+            if not current:
                 continue
             try:
-                await self._poll(watch)
+                if isinstance(job, list):
+                    await self._poll_many(current)
+                else:
+                    await self._poll(current[0])
             except asyncio.CancelledError:
-                watch.queued = False
+                for watch in current:
+                    watch.queued = False
                 raise
             except Exception:  # the edge of the worker: log, keep polling the rest
-                log.exception("poll of %s", request_id)
-                watch.queued = False
-                if self._watches.get(request_id) is watch and watch.next_due is None:
-                    self._schedule(watch, self.clock.now() + self.config.max_interval)
+                log.exception("poll of %s", ", ".join(w.request_id for w in current))
+                for watch in current:
+                    watch.queued = False
+                    if self._watches.get(watch.request_id) is watch and watch.next_due is None:
+                        self._schedule(watch, self.clock.now() + self.config.max_interval)
 
     async def _poll(self, watch: Watch) -> None:
-        error: ChannelError | None = None
-        result: RequestStatus | None = None
+        outcome: RequestStatus | ChannelError
         self.busy += 1
         try:
-            result = await self.client.fetch(watch.fetch_target())
+            outcome = await self.client.fetch(watch.fetch_target())
         except ChannelError as exc:
-            error = exc
+            outcome = detached(exc)
         except Exception as exc:  # a bug below us shows on the row, and polling goes on
             log.exception("fetch of %s", watch.request_id)
-            error = ProtocolError(watch.channel, f"internal error: {type(exc).__name__}: {exc}")
+            outcome = internal_error(watch.channel, exc)
         finally:
             self.busy -= 1
+        self._settle(watch, outcome)
+
+    async def _poll_many(self, watches: list[Watch]) -> None:
+        assert isinstance(self.client, _Batching)
+        answers: Mapping[str, RequestStatus | ChannelError] = {}
+        failure: ChannelError | None = None
+        self.busy += len(watches)
+        try:
+            answers = await self.client.fetch_many([w.fetch_target() for w in watches])
+        except Exception as exc:  # a bug below us shows on the rows, and polling goes on
+            log.exception("fetch of %d ids", len(watches))
+            failure = internal_error(watches[0].channel, exc)
+        finally:
+            self.busy -= len(watches)
+        for watch in watches:
+            outcome = answers.get(watch.request_id) or failure
+            if outcome is None:
+                outcome = internal_error(watch.channel, LookupError("no answer for this id"))
+            elif isinstance(outcome, ChannelError):
+                outcome = detached(outcome)
+            self._settle(watch, outcome)
+
+    def _settle(self, watch: Watch, outcome: RequestStatus | ChannelError) -> None:
+        """What a poll's answer (or error) does to its watch, its schedule and the screen."""
+        result = outcome if isinstance(outcome, RequestStatus) else None
+        error = outcome if isinstance(outcome, ChannelError) else None
         now = self.clock.now()
         self.last_refresh = now
         watch.queued = False
@@ -354,11 +459,24 @@ class Poller:
         self, watch: Watch, result: RequestStatus, now: float
     ) -> tuple[list[Transition], bool]:
         first = watch.state is None
+        self._backoff.pop(watch.channel_key, None)
+        known = watch.state is not None and bool(watch.state.recipients)
+        if known and not result.recipients and not result.incremental:
+            # The API answers nothing for an id it told us about (Infobip's logs forget after
+            # 48 hours): what was seen is kept, never replaced by nothing.
+            watch.error = None
+            if self._beyond_keep(watch, now):
+                self._to_memory(watch)
+            else:
+                gone = NotFound(watch.channel, "the API no longer answers for this id")
+                self._not_found(watch, gone, now)
+            return [], first
         state, transitions = observe(watch.state, result, now)
         watch.state = state
         watch.channel = result.channel.value
         watch.error = None
-        self._backoff.pop(watch.channel_key, None)
+        if state.recipients:
+            watch.observed_at = now
         watch.sent_at = sent_at(state, now) or watch.sent_at
         if transitions:
             watch.last_change = now
@@ -411,11 +529,36 @@ class Poller:
         if emit:
             self._emit(watch, now, [], False)
 
+    def _beyond_keep(self, watch: Watch, now: float) -> bool:
+        """An Infobip id whose every message was sent longer ago than Infobip keeps them."""
+        state = watch.state
+        return (
+            watch.channel == Channel.INFOBIP.value
+            and state is not None
+            and not state.final
+            and beyond_logs(state, now, self.config.infobip_keep)
+        )
+
+    def _to_memory(self, watch: Watch) -> None:
+        watch.status = WatchStatus.MEMORY
+        watch.next_due = None
+        if watch.state is not None and watch.state.remembered is None:
+            seen = watch.observed_at if watch.observed_at is not None else watch.last_poll
+            watch.state = replace(watch.state, remembered=seen)
+
     def _reschedule(self, watch: Watch, now: float) -> None:
-        if watch.status in (WatchStatus.DONE, WatchStatus.NOT_FOUND, WatchStatus.AUTH):
+        if watch.status in (
+            WatchStatus.DONE,
+            WatchStatus.NOT_FOUND,
+            WatchStatus.AUTH,
+            WatchStatus.MEMORY,
+        ):
             if watch.again and watch.status is not WatchStatus.AUTH:
                 watch.again = False
                 self._dispatch(watch)
+            return
+        if self._beyond_keep(watch, now):
+            self._to_memory(watch)
             return
         anchor = min(watch.added_at, watch.sent_at or watch.added_at)
         interval = self.config.interval(now - anchor, watch.interval)

@@ -7,14 +7,26 @@ markup); here we only make sure no control character can reach a terminal.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from typing import Any
 
-# C0 controls except TAB/LF (made visible below anyway), DEL, C1 controls, and the bidi
-# overrides/isolates that can reorder what a support engineer reads (Trojan-Source style), and
-# lone surrogates (JSON's "\ud800" decodes to one), which no UTF-8 terminal or file can take.
+# C0 controls except TAB/LF (made visible below anyway), DEL, C1 controls, and lone surrogates
+# (JSON's "\ud800" decodes to one), which no UTF-8 terminal or file can take. Then every character
+# that draws nothing: Unicode's format characters (Cf: zero-width spaces and joiners, the bidi
+# overrides and isolates that reorder what a support engineer reads, Trojan-Source style, the
+# byte order mark, tag characters), the line and paragraph separators (Zl, Zp), and the rest of
+# the Default_Ignorable_Code_Point set (variation selectors, Hangul fillers, the combining
+# grapheme joiner). Drawn as nothing, they make look-alike recipients and shift table columns;
+# tests/test_safety.py checks this list against the unicodedata of the running Python.
 _CONTROL = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\ud800-\udfff]"
+    "[\x00-\x1f\x7f-\x9f\ud800-\udfff"
+    "\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160"
+    "\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164"
+    "\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0000-\U000e0fff]"
 )
 MAX_FIELD = 4096  # a 1 MB vendor field is kept in the raw body, not on screen
 # json.loads accepts nesting almost as deep as the interpreter's stack; walking that again
@@ -36,7 +48,8 @@ def _visible(match: re.Match[str]) -> str:
 
 
 def safe_text(value: str, limit: int = MAX_FIELD) -> str:
-    """The string with every control character made visible, and bounded in length."""
+    """The string with every control and invisible character made visible (`␛`, `<U+200B>`),
+    and bounded in length."""
     cleaned = _CONTROL.sub(_visible, value)
     if len(cleaned) > limit:
         cleaned = f"{cleaned[:limit]}… ({len(value):,} characters)"
@@ -45,15 +58,41 @@ def safe_text(value: str, limit: int = MAX_FIELD) -> str:
 
 def clean_json(value: Any, limit: int = MAX_FIELD, _depth: int = 0) -> Any:
     """A parsed JSON value with every string in it (keys too) passed through safe_text;
-    containers nested deeper than MAX_DEPTH are replaced by a short note."""
+    containers nested deeper than MAX_DEPTH are replaced by a short note; NaN and Infinity
+    (which Python's json.loads accepts) become the text they were sent as."""
     if isinstance(value, str):
         return safe_text(value, limit)
+    if isinstance(value, float) and not math.isfinite(value):
+        return _NONFINITE_TEXT[str(value)]
     if isinstance(value, dict | list) and _depth >= MAX_DEPTH:
         return f"… (nested deeper than {MAX_DEPTH} levels)"
     if isinstance(value, dict):
         return {safe_text(str(k), 200): clean_json(v, limit, _depth + 1) for k, v in value.items()}
     if isinstance(value, list):
         return [clean_json(v, limit, _depth + 1) for v in value]
+    return value
+
+
+_NONFINITE_TEXT = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def strict_json(value: Any, **options: Any) -> str:
+    """json.dumps that never writes NaN or Infinity: they are not JSON, and strict parsers
+    refuse the whole document. A number that is not finite (a state saved before they were
+    cleaned at parse time) is written as null."""
+    try:
+        return json.dumps(value, allow_nan=False, **options)
+    except ValueError:
+        return json.dumps(_finite(value), allow_nan=False, **options)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
     return value
 
 

@@ -6,10 +6,11 @@ them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from d7tui.channels.errors import ChannelError
 from d7tui.models import Channel, RequestStatus, Target, Transition
@@ -23,12 +24,27 @@ class Fetcher(Protocol):
     async def fetch(self, target: Target) -> RequestStatus: ...
 
 
+@runtime_checkable
+class BatchFetcher(Fetcher, Protocol):
+    """A fetcher that answers many targets in few calls: targets with the same `batch_key`
+    (not None) are asked together by `fetch_many` (Infobip logs take lists of ids)."""
+
+    def batch_key(self, target: Target) -> str | None: ...
+
+    async def fetch_many(
+        self, targets: Sequence[Target]
+    ) -> Mapping[str, RequestStatus | ChannelError]: ...
+
+
 class WatchStatus(StrEnum):
     WAITING = "waiting"  # added, no answer yet
     ACTIVE = "active"  # polled on its schedule
     DONE = "done"  # every recipient final, confirmed by a second poll: not polled any more
     NOT_FOUND = "not found"  # the API did not know it for the whole grace period
     STALE = "stale"  # older than `stale_after`: given up, still shown
+    # The API no longer has it (Infobip keeps 48 hours): its last state is shown as remembered,
+    # and it is not asked again in vain.
+    MEMORY = "from memory"
     AUTH = "auth"  # its credential was refused: held until the user fixes it and resumes
 
 
@@ -48,9 +64,14 @@ class PollConfig:
     slower_interval: float = 900.0
     stale_after: float = 72 * 3600.0  # then given up
     not_found_grace: float = 120.0  # a 404 is retried this long (the message may be in transit)
+    # Infobip answers for this long after a message was sent (logs, and reports); past it an
+    # id keeps the state last seen. Infobip's batch of due ids also takes those due within
+    # `batch_early` of their interval (a share of it), so a poll round is one call.
+    infobip_keep: float = 48 * 3600.0
+    batch_early: float = 0.5
     error_backoff: float = 5.0  # unreachable/5xx: a channel waits this, doubling ...
     error_backoff_max: float = 300.0  # ... up to this
-    workers: int = 16
+    workers: int = 16  # polls at once for each credential (D7, Infobip)
     scale: float = 1.0  # every interval is multiplied by this (`+` halves it, `-` doubles it)
 
     def interval(self, age: float, previous: float = 0.0) -> float | None:
@@ -86,6 +107,8 @@ class Watch:
     not_found_since: float | None = None
     queued: bool = False  # waiting for or in a worker
     again: bool = False  # a refresh came while it was queued: poll again at once
+    observed_at: float | None = None  # when the API last answered with its recipients
+    batch_key: str | None = None  # asked together with others of the same key (set on add)
 
     @property
     def request_id(self) -> str:

@@ -16,6 +16,7 @@ from d7tui.channels.errors import ChannelError, ErrorKind
 from d7tui.models import Phase, Recipient, RequestStatus, Target, Transition
 from d7tui.poller import PollUpdate, WatchStatus
 from d7tui.safety import safe_text
+from d7tui.shortids import ShortIds
 from d7tui.stuck import (
     DEFAULT_STUCK_AFTER,
     Stuck,
@@ -56,6 +57,9 @@ _PHASE_RANK = {
     Phase.READ: 5,
 }
 
+# The word for a phase when only some recipients are in it: "✗ 1 failed · un_delivered".
+_PHASE_WORD = {Phase.FAILED: "failed", Phase.PENDING: "pending", Phase.UNKNOWN: "unknown"}
+
 ERROR_LABEL = {
     ErrorKind.AUTH: "auth refused",
     ErrorKind.NOT_FOUND: "not found",
@@ -64,6 +68,17 @@ ERROR_LABEL = {
     ErrorKind.UNREACHABLE: "unreachable",
     ErrorKind.PROTOCOL: "bad answer",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a request comes to at a glance: the phase that matters most (the worst among its
+    recipients), the words for it, and why (the reason the network gave, or the error)."""
+
+    phase: Phase | None
+    text: str
+    reason: str = ""
+    recipient: str | None = None  # the key of the recipient it speaks of
 
 
 @dataclass(eq=False)
@@ -88,6 +103,7 @@ class Entry:
     _search: str | None = None
     _counts: dict[Phase, int] | None = None
     _rank: int | None = None
+    _outcome: Outcome | None = None
     _waiting: list[tuple[float, Recipient]] | None = None
 
     @property
@@ -131,29 +147,15 @@ class Entry:
         return None
 
     @property
-    def latest_phase(self) -> Phase | None:
-        """The phase of the status most recently reported."""
-        for transition in reversed(self.timeline):
-            if transition.new_status:
-                return transition.new_phase
-        if self.state and self.state.recipients:
-            return self.state.recipients[-1].phase
-        return None
+    def outcome(self) -> Outcome:
+        """What the request comes to, as the Status and Reason columns say it."""
+        if self._outcome is None:
+            self._outcome = _outcome(self)
+        return self._outcome
 
     def status_text(self) -> str:
-        """What the status column says: the latest status, or why there is none."""
-        if self.status is WatchStatus.AUTH:
-            return "auth refused"
-        if self.error is not None:
-            if self.error.kind is ErrorKind.NOT_FOUND:
-                return "not found" if self.status is WatchStatus.NOT_FOUND else "not found yet"
-            return ERROR_LABEL[self.error.kind]
-        latest = self.latest_status
-        if latest is None:
-            if self.state is None:
-                return "waiting…"
-            return "no report yet" if self.state.recipients == () else "no status"
-        return f"stale · {latest}" if self.status is WatchStatus.STALE else latest
+        """What the status column says (without its symbol)."""
+        return self.outcome.text
 
     def waiting(self) -> list[tuple[float, Recipient]]:
         """The recipients waiting for a confirmation, with since when (kept until the entry
@@ -192,7 +194,10 @@ class Entry:
 
     def search_text(self) -> str:
         if self._search is None:
-            parts = [self.request_id, self.label, self.note, self.channel, self.status_text()]
+            outcome = self.outcome
+            parts = [self.request_id, self.label, self.note, self.channel, outcome.text]
+            if outcome.reason:
+                parts.append(outcome.reason)
             if self.state is not None:
                 for r in self.state.recipients:
                     parts.extend(x for x in (r.recipient, r.status, r.msg_id, r.reason) if x)
@@ -221,7 +226,41 @@ class Entry:
         self._search = None
         self._counts = None
         self._rank = None
+        self._outcome = None
         self._waiting = None
+
+
+def _outcome(entry: Entry) -> Outcome:
+    error = entry.error
+    if entry.status is WatchStatus.AUTH:
+        return Outcome(None, "auth refused", str(error) if error else "")
+    if error is not None:
+        if error.kind is ErrorKind.NOT_FOUND:
+            text = "not found" if entry.status is WatchStatus.NOT_FOUND else "not found yet"
+            return Outcome(None, text, error.message)
+        return Outcome(None, ERROR_LABEL[error.kind], error.message)
+    state = entry.state
+    if state is None:
+        return Outcome(None, "waiting…")
+    if not state.recipients:
+        return Outcome(None, "no report yet")
+    phase = entry.phase
+    members = [r for r in state.recipients if r.phase is phase]
+    # Of the recipients in that phase, the one whose status changed last.
+    keys = {r.key for r in members}
+    latest = next(
+        (t.recipient_key for t in reversed(entry.timeline) if t.recipient_key in keys), None
+    )
+    chosen = next((r for r in members if r.key == latest), members[0])
+    text = chosen.status or "no status"
+    word = _PHASE_WORD.get(phase)  # type: ignore[arg-type]
+    if word is not None and len(members) < len(state.recipients):
+        text = f"{len(members)} {word} · {text}"
+    if entry.status is WatchStatus.STALE:
+        text = f"stale · {text}"
+    elif entry.status is WatchStatus.MEMORY:  # the API forgot it (Infobip keeps 48 h)
+        text = f"from memory · {text}"
+    return Outcome(phase, text, chosen.reason or "", chosen.key)
 
 
 @dataclass
@@ -247,7 +286,9 @@ class Watchlist:
         self._seq = 0
         self.filter_text = ""
         self.problems_only = False
-        self.sort = SortKey.ADDED
+        # New and changed requests come in at the top, as in htop and k9s.
+        self.sort = SortKey.LAST_CHANGE
+        self.short_ids = ShortIds()  # every id in the list, told apart
         # Seconds per channel before a waiting recipient is "stuck?" (config's [stuck_after]).
         self.stuck_after: Mapping[str, float] = (
             DEFAULT_STUCK_AFTER if stuck_after is None else stuck_after
@@ -278,21 +319,27 @@ class Watchlist:
             channel=target.channel,
         )
         self._entries[target.request_id] = entry
+        self.short_ids.add(target.request_id)
         return entry
 
     def remove(self, request_id: str) -> Entry | None:
-        return self._entries.pop(request_id, None)
+        entry = self._entries.pop(request_id, None)
+        if entry is not None:
+            self.short_ids.remove(request_id)
+        return entry
 
     def put(self, entry: Entry) -> None:
         """Take in an entry from another list (the archive), last in the added order."""
         self._seq += 1
         entry.seq = self._seq
         self._entries[entry.request_id] = entry
+        self.short_ids.add(entry.request_id)
         entry.touch()
 
     def restore(self, entry: Entry) -> None:
         """Put back an entry `remove` returned (undo), in its old place in the added order."""
         self._entries[entry.request_id] = entry
+        self.short_ids.add(entry.request_id)
         if any(e.seq > entry.seq for e in self._entries.values()):
             self._entries = dict(sorted(self._entries.items(), key=lambda kv: kv[1].seq))
 

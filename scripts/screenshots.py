@@ -74,15 +74,13 @@ async def later(pilot: Pilot[object], app: D7App) -> None:
 
 def select(app: D7App, label: str) -> None:
     """Put the cursor on the demo request with this label."""
-    table = app.screen.query_one(WatchlistTable)
     rid = next(e.request_id for e in app.watchlist if e.label == label)
-    table.move_cursor(row=table.order.index(rid))
+    app.screen.query_one(WatchlistTable).select(rid)
 
 
 async def detail(pilot: Pilot[object], app: D7App) -> None:
     await moved(pilot, app, 16)
     select(app, "Infobip campaign")
-    app.clear_notifications()
     await pilot.pause(0.1)
     await pilot.press("enter", "down", "down")  # the failed message: its error and action
 
@@ -94,12 +92,10 @@ async def light(pilot: Pilot[object], app: D7App) -> None:
 
 
 async def help_screen(pilot: Pilot[object], app: D7App) -> None:
-    app.clear_notifications()
     await pilot.press("question_mark")
 
 
 async def add_dialog(pilot: Pilot[object], app: D7App) -> None:
-    app.clear_notifications()
     await pilot.press("a")
     await pilot.press(*"9d056a09-0fc4-4f68-9058-3846d58aa24")
     await pilot.press("enter")

@@ -269,3 +269,68 @@ def test_status_explains_infobip_status_and_error_together(sim, env, capsys):
     assert explanation["code"] == "UNDELIVERABLE_NOT_DELIVERED / EC_ABSENT_SUBSCRIBER"
     assert explanation["outcome"] == "temporary failure"
     assert "off or out of coverage" in explanation["meaning"]
+
+
+def test_status_asks_many_infobip_ids_in_one_call(sim, env, capsys):
+    ids = [sim.create_infobip_bulk([f"4179{n:07d}"])[0] for n in range(30)]
+    before = sim.infobip_calls.get("/sms/3/logs", 0)
+    code, out, err = run(capsys, "status", *ids, "--channel", "infobip", "--json")
+    assert code == 0, err
+    assert sim.infobip_calls["/sms/3/logs"] - before == 1  # not 30
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["request_id"] for line in lines] == ids  # in the order given
+    assert all(len(line["recipients"]) == 1 for line in lines)
+    status = lines[0]["recipients"][0]["fields"]["status"]
+    assert {"groupId", "groupName", "id", "name", "description"} <= set(status)
+    assert lines[0]["recipients"][0]["fields"]["content"] == {"text": "(hidden)"}
+
+
+def test_status_shows_an_id_past_the_logs_48_hours_from_memory(env, capsys, monkeypatch):
+    import asyncio
+    import time
+
+    from d7tui.channels import infobip
+    from d7tui.channels.status import StatusClient
+    from d7tui.config import load_settings
+    from d7tui.models import Channel, IdKind, RequestStatus, Target, observe
+    from d7tui.store import open_store
+
+    old = Simulator(token=TOKEN, infobip_key=IB_KEY, seed=3, speed=0)
+    old.start()
+    try:
+        monkeypatch.setenv("INFOBIP_BASE_URL", old.base_url)
+        # Sent two days ago (by the real clock) and stored then by a monitor: not asked at all.
+        sent = infobip.format_time(int((time.time() - 49 * 3600) * 1000))
+        item = {
+            "bulkId": "B-OLD",
+            "messageId": "m-1",
+            "destination": "41793026727",
+            "sentAt": sent,
+            "status": {"groupName": "PENDING", "name": "PENDING_ENROUTE"},
+        }
+        stored = RequestStatus("B-OLD", Channel.INFOBIP, (infobip.parse_item(item, 0),))
+        with open_store() as store:
+            store.save_observation(*observe(None, stored, 1.0))
+        code, out, err = run(capsys, "status", "B-OLD", "--channel", "infobip")
+        assert code == 0, err
+        assert "from memory, last seen" in out and "PENDING_ENROUTE" in out
+        assert old.infobip_calls == {}  # not asked in vain
+
+        # Seen by a monitor, then forgotten by the API: asked, and the store's state shown.
+        bulk, _ = old.create_infobip_bulk(["41793026727"], [(0, "PENDING_ACCEPTED")])
+        target = Target(bulk, "infobip", IdKind.BULK)
+
+        async def seen_by_the_monitor() -> None:
+            async with StatusClient(load_settings()) as client:
+                state, transitions = observe(None, await client.fetch(target), 1.0)
+            with open_store() as store:
+                store.save_observation(state, transitions)
+
+        asyncio.run(seen_by_the_monitor())
+        old.advance(49 * 3600)
+        code, out, err = run(capsys, "status", bulk, "--channel", "infobip", "--json")
+        assert code == 0, err
+        line = json.loads(out)
+        assert line["from_memory"] is True and line["recipients"][0]["status"] == "PENDING_ACCEPTED"
+    finally:
+        old.stop()

@@ -394,15 +394,22 @@ def test_backoff_is_full_jitter_under_a_doubling_cap() -> None:
         assert min(delays) < ceiling / 2
 
 
-async def test_a_server_that_never_answers_times_out_and_is_retried(
-    stub: HttpStub, make: MakeClient
-) -> None:
+async def test_timeout_is_one_deadline_for_every_try(stub: HttpStub, make: MakeClient) -> None:
+    # Issue #11: a per-try timeout let one id take 45 s over four tries. A server that never
+    # answers now uses the whole deadline on its first try, and no try starts after it.
     stub.script(SMS_PATH, Reply(hang=True))
-    policy = RetryPolicy(attempts=2, base=0.01, cap=0.02)
     with pytest.raises(Unreachable) as info:
-        await make(timeout=0.2, policy=policy).fetch(Target(RID, "sms"))
-    assert str(info.value) == "sms: unreachable after 2 tries: timed out"
-    assert stub.count() == 2
+        await make(timeout=0.3).fetch(Target(RID, "sms"))
+    assert str(info.value) == "sms: gave up after 0.3 s (1 try): timed out"
+    assert stub.count() == 1
+
+
+async def test_a_retry_gets_what_is_left_of_the_deadline(stub: HttpStub, make: MakeClient) -> None:
+    stub.script(SMS_PATH, Reply(503, b"busy"), Reply(hang=True), Reply(body=SMS_OK))
+    with pytest.raises(Unreachable) as info:
+        await make(timeout=0.3).fetch(Target(RID, "sms"))
+    assert str(info.value) == "sms: gave up after 0.3 s (2 tries): timed out"
+    assert stub.count() == 2  # the answer a third try would have got is never asked for
 
 
 async def test_a_dropped_connection_is_retried(stub: HttpStub, make: MakeClient) -> None:

@@ -33,6 +33,7 @@ def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("D7_API_TOKEN", "D7_BASE_URL", "INFOBIP_API_KEY", "INFOBIP_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.delenv("D7TUI_INFOBIP_SOURCE", raising=False)
+    monkeypatch.delenv("D7TUI_ALLOW_INSECURE_HTTP", raising=False)
     return tmp_path / "xdg" / "d7tui" / "config.toml"
 
 
@@ -87,12 +88,12 @@ def test_environment_wins_over_the_file(xdg: Path, monkeypatch: pytest.MonkeyPat
         'infobip_api_key = "file-key"\ninfobip_source = "logs"\n',
     )
     monkeypatch.setenv("D7_API_TOKEN", TOKEN)
-    monkeypatch.setenv("D7_BASE_URL", "http://env.example:9")
+    monkeypatch.setenv("D7_BASE_URL", "https://env.example:9")
     monkeypatch.setenv("INFOBIP_API_KEY", IB_KEY)
     monkeypatch.setenv("D7TUI_INFOBIP_SOURCE", "reports")
     loaded = load_settings()
     assert loaded.d7_token.reveal() == TOKEN
-    assert loaded.d7_base_url == "http://env.example:9"
+    assert loaded.d7_base_url == "https://env.example:9"
     assert loaded.infobip_key.reveal() == IB_KEY
     assert loaded.infobip_source is InfobipSource.REPORTS
     # An empty variable does not hide the file.
@@ -252,3 +253,129 @@ def test_the_bell_can_be_turned_off(tmp_path) -> None:
     path.write_text('bell = "no"\n')
     with pytest.raises(ConfigError, match="bell"):
         load_settings(env={}, path=path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Base URLs the engine could not use, and tokens in clear text (issue #11)
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://user:pw@127.0.0.1:8080", "a user name or password in the URL is not supported"),
+        ("https://:secret@api.example.com", "a user name or password in the URL"),
+        ("http://[::1", "not a usable URL (Invalid IPv6 URL)"),
+        ("http://[zz::1]:80", "not a usable URL ('zz::1' does not appear to be an IPv4 or IPv6"),
+        ("http://127.0.0.1:99999", "not a usable URL (Port out of range"),
+        ("http://127.0.0.1:abc", "not a usable URL (Port could not be cast"),
+        ("http://127.0.0.1:0", "port 0 is not a port to connect to"),
+        ("http:///report", "no host name"),
+        ("https://a..example.com", "'a..example.com' is not a host name"),
+        ("https://" + "a" * 64 + ".example.com", "is not a host name"),
+        ("https://api.example.com/?x=1", "a base URL has no query (?) or fragment (#)"),
+        ("https://api.example.com/#top", "a base URL has no query (?) or fragment (#)"),
+        ("https://api.exa%41mple.com", "is not a host name"),
+    ],
+)
+def test_a_base_url_the_engine_cannot_use_is_refused_at_load(
+    xdg: Path, monkeypatch: pytest.MonkeyPatch, url: str, says: str
+) -> None:
+    # Issue #11: `user:pw@` and `http://[::1` made `d7tui status` hang for ever.
+    monkeypatch.setenv("D7_BASE_URL", url)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert message.startswith("environment variable D7_BASE_URL: "), message
+    assert says in message
+    assert "\n" not in message and "pw" not in message and "secret" not in message
+    write(xdg, f'infobip_base_url = "{url}"\n')
+    monkeypatch.delenv("D7_BASE_URL")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert str(info.value).startswith(f"{xdg}: key 'infobip_base_url': ")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080",
+        "http://127.9.8.7",
+        "http://[::1]:9000",
+        "http://localhost:5000/prefix",
+        "http://LOCALHOST.",
+        "http://[::ffff:127.0.0.1]:80",
+        "https://api.example.com",
+        "https://[2001:db8::1]:8443/gw",
+        "https://xn--mnchen-3ya.example",
+    ],
+)
+def test_usable_base_urls_load(xdg: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("INFOBIP_BASE_URL", url)
+    assert load_settings().infobip_base_url == url.rstrip("/")
+
+
+@pytest.mark.parametrize("url", ["http://api.example.com", "http://10.0.0.8:80", "http://[::2]"])
+def test_plain_http_to_another_machine_is_refused_unless_asked_for(
+    xdg: Path, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("D7_BASE_URL", url)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert message.startswith("environment variable D7_BASE_URL: http:// would send the API")
+    assert "D7TUI_ALLOW_INSECURE_HTTP=1" in message and "allow_insecure_http" in message
+    monkeypatch.setenv("D7TUI_ALLOW_INSECURE_HTTP", "1")
+    assert load_settings().d7_base_url == url
+    monkeypatch.delenv("D7TUI_ALLOW_INSECURE_HTTP")
+    write(xdg, "allow_insecure_http = true\n")
+    assert load_settings().d7_base_url == url
+    write(xdg, "allow_insecure_http = false\n")
+    with pytest.raises(ConfigError):
+        load_settings()
+
+
+def test_the_insecure_switch_itself_is_checked(xdg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("D7TUI_ALLOW_INSECURE_HTTP", "please")
+    with pytest.raises(ConfigError, match="environment variable D7TUI_ALLOW_INSECURE_HTTP must"):
+        load_settings()
+    monkeypatch.delenv("D7TUI_ALLOW_INSECURE_HTTP")
+    write(xdg, 'allow_insecure_http = "yes"\n')
+    with pytest.raises(ConfigError, match="key 'allow_insecure_http' must be true or false"):
+        load_settings()
+
+
+def test_the_answer_bound_is_a_setting(xdg: Path) -> None:
+    assert load_settings().max_answer_mb == 8
+    write(xdg, "max_answer_mb = 32\n")
+    assert load_settings().max_answer_mb == 32
+    for bad in ("0", "0.5", "2048", "true", '"8"', "nan"):
+        write(xdg, f"max_answer_mb = {bad}\n")
+        with pytest.raises(ConfigError, match="key 'max_answer_mb' must be megabytes"):
+            load_settings()
+
+
+# URLs built of good and bad parts, that hypothesis puts together.
+_HOSTS = "127.0.0.1 localhost [::1] [::ffff:127.0.0.1] [ ] api.example.com é.example a..b %41 xn--"
+_URLS = st.tuples(
+    st.sampled_from(["http://", "https://", "http:/", "https:///", ""]),
+    st.sampled_from(["", "user@", "u:p@", "@"]),
+    st.sampled_from([*_HOSTS.split(), "", "a" * 63 + ".com", "a b", "h\\x", "a:b:c"]),
+    st.sampled_from(["", ":", ":80", ":0", ":65535", ":65536", ":x", "::1"]),
+    st.sampled_from(["", "/", "/gw", "/a/b/", "/?", "/#", "/%zz", "/ä"]),
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(_URLS)
+def test_every_base_url_that_loads_is_one_the_engine_can_ask(url: str) -> None:
+    import yarl  # what aiohttp builds each request's URL with
+
+    try:
+        loaded = load_settings(env={"D7_BASE_URL": url}, path=Path("/nonexistent/config.toml"))
+    except ConfigError as exc:
+        assert "\n" not in str(exc)
+        return
+    built = yarl.URL(loaded.d7_base_url + "/report/v1/message-log/x")
+    assert built.host and built.port and built.scheme in ("http", "https")
+    assert built.raw_host is not None and built.raw_host.encode("ascii")
+    assert not built.user and not built.password

@@ -365,3 +365,55 @@ def test_the_low_balance_warning_is_set_per_vendor_in_config(tmp_path):
     path.write_text("[low_balance]\nd7 = -3\n")
     with pytest.raises(ConfigError, match=r"low_balance\.d7"):
         load_settings(env={}, path=path)
+
+
+def infobip_vendor_client(base_url: str):
+    import warnings
+
+    from infobip_api_client import ApiClient, Configuration
+    from infobip_api_client.api.sms_api import SmsApi
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return SmsApi(ApiClient(Configuration(host=base_url, api_key=IB_KEY)))
+
+
+def infobip_vendor_request(to: str, text: str, sender: str):
+    from infobip_api_client.models import (
+        SmsDestination,
+        SmsMessage,
+        SmsMessageContent,
+        SmsRequest,
+        SmsTextContent,
+    )
+
+    return SmsRequest(
+        messages=[
+            SmsMessage(
+                sender=sender,
+                destinations=[SmsDestination(to=to)],
+                content=SmsMessageContent(SmsTextContent(text=text)),
+            )
+        ]
+    )
+
+
+def test_infobips_own_client_sends_through_the_simulator(sim):
+    api = infobip_vendor_client(sim.base_url)
+    answer = api.send_sms_messages(sms_request=infobip_vendor_request("41793026700", "hi", "Shop"))
+    (message,) = answer.messages
+    assert answer.bulk_id in sim.world.bulks and message.destination == "41793026700"
+    assert message.status.name == "PENDING_ACCEPTED" and message.details.message_count == 1
+
+
+async def test_the_infobip_body_is_infobips_own_clients():
+    async with HttpStub() as stub:
+        stub.script(
+            "/sms/3/messages", Reply(200, {"bulkId": "b", "messages": [{"messageId": "m"}]})
+        )
+        api = infobip_vendor_client(stub.base_url)
+        request = infobip_vendor_request("41793026727", "hi", "Shop")
+        await asyncio.to_thread(api.send_sms_messages, sms_request=request)
+        theirs = json.loads(stub.requests[-1].body)
+    path, mine = body(check(Message(Channel.INFOBIP, "+41793026727", "hi", sender="Shop")))
+    assert path == "/sms/3/messages" and mine == theirs

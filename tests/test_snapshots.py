@@ -1,4 +1,5 @@
-"""Snapshots of the main screens (80×24 and 120×40), the help screen and the add dialog.
+"""Snapshots of the main screens (80×24, 100×30 and 120×40), the help screen and the add dialog.
+The same snapshots hold on the lowest and the newest Textual release the range allows (.ci/run).
 
 Deterministic by construction: a seeded simulator whose clock is the app's frozen clock, every
 status already reached when first seen (so no toast and no flash), times shown in UTC.
@@ -99,6 +100,10 @@ async def settled(pilot: Pilot[object]) -> None:
 
 def test_main_screen_80x24(snap_compare, sim, clock):
     assert snap_compare(monitor(sim, clock), terminal_size=(80, 24), run_before=settled)
+
+
+def test_main_screen_100x30(snap_compare, sim, clock):
+    assert snap_compare(monitor(sim, clock), terminal_size=(100, 30), run_before=settled)
 
 
 def test_main_screen_120x40(snap_compare, sim, clock):

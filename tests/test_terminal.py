@@ -1,59 +1,100 @@
-"""The monitor outlives its terminal only long enough to notice: writes to a terminal that went
-away (a real pty whose other end was closed) must never block the app."""
+"""The monitor outlives its terminal only long enough to notice: a terminal that went away (a
+real pty whose other end was closed, what an SSH drop leaves behind) must never block the app,
+even with a dialog open whose blinking cursor keeps writing."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
-import threading
-from typing import TextIO
+import select
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
 
-import pytest
-from textual.drivers._writer_thread import MAX_QUEUED_WRITES, WriterThread
 from textual.drivers.linux_driver import LinuxDriver
 
-from d7tui.ui.terminal import ForgivingLinuxDriver, ForgivingOutput, driver_class
+from d7tui.ui.terminal import ForgivingLinuxDriver, driver_class, terminal_alive
 
 
-def hung_up_terminal() -> TextIO:
-    """The slave side of a pty whose master is closed: what an SSH drop leaves behind."""
+def read_until(fd: int, needle: bytes, seconds: float) -> bytes:
+    """What the app wrote to its terminal, until `needle` shows (a guard against a hang, not a
+    timing: the app starts in about a second)."""
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while needle not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:
+                break
+    return seen
+
+
+def test_a_terminal_that_went_away_is_seen_as_gone():
     master, slave = os.openpty()
-    out = os.fdopen(slave, "w", buffering=1)
+    assert terminal_alive(slave)
     os.close(master)
-    return out
+    assert not terminal_alive(slave)
+    os.close(slave)
 
 
-def stops_in_time(writer: WriterThread, writes: int, seconds: float) -> bool:
-    def feed_and_stop() -> None:
-        for _ in range(writes):
-            writer.write("\x1b[2J frame\n")
-        writer.stop()
+async def test_writes_to_a_terminal_that_went_away_are_dropped_not_queued():
+    # Textual's writer thread dies on the first write to a hung-up terminal and its queue of a
+    # few dozen writes then blocks the app: here nothing is handed to it once the terminal is
+    # gone (the driver was never put in application mode, so a write handed on would raise).
+    from d7tui.config import Settings
+    from d7tui.ui.app import make_app
 
-    worker = threading.Thread(target=feed_and_stop, daemon=True)
-    worker.start()
-    worker.join(timeout=seconds)  # a guard against a hang, not a timing
-    return not worker.is_alive()
-
-
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_a_hung_up_terminal_blocks_textuals_own_writer():
-    # The trap itself, so that the test below means something: the writer thread dies on the
-    # first write, its queue fills, and the next write blocks for ever.
-    out = hung_up_terminal()
-    writer = WriterThread(out)  # type: ignore[arg-type]
-    writer.start()
-    assert not stops_in_time(writer, MAX_QUEUED_WRITES * 2, seconds=2)
+    driver = ForgivingLinuxDriver(make_app(Settings(), persist=False))
+    master, slave = os.openpty()
+    os.close(master)
+    driver.fileno = slave
+    for _ in range(1000):
+        driver.write("\x1b[2J a frame\n")
+    assert driver.terminal_gone
+    os.close(slave)
 
 
-def test_writes_to_a_hung_up_terminal_are_dropped_and_the_writer_stops():
-    out = hung_up_terminal()
-    forgiving = ForgivingOutput(out)  # type: ignore[arg-type]
-    writer = WriterThread(forgiving)  # type: ignore[arg-type]
-    writer.start()
-    assert stops_in_time(writer, MAX_QUEUED_WRITES * 2, seconds=30)
-    assert forgiving.gone
-    with contextlib.suppress(OSError):  # what was buffered has nowhere to go
-        out.close()
+def test_the_monitor_exits_when_its_terminal_goes_away_with_a_dialog_open(tmp_path: Path):
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    env = {
+        **os.environ,
+        "TERM": "xterm-256color",
+        "HOME": str(tmp_path),
+        "XDG_DATA_HOME": str(tmp_path / "d"),
+        "XDG_CONFIG_HOME": str(tmp_path / "c"),
+        "XDG_STATE_HOME": str(tmp_path / "s"),
+    }
+    app = subprocess.Popen(
+        [sys.executable, "-m", "d7tui", "--demo"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(slave)
+    try:
+        assert b"watched" in read_until(master, b"watched", 60), "the monitor did not start"
+        os.write(master, b"a")
+        assert b"Watch request ids" in read_until(master, b"Watch request ids", 30)
+        os.close(master)  # the terminal goes away
+        master = -1
+        app.wait(timeout=30)  # a guard against a hang
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait()
+        if master >= 0:
+            with contextlib.suppress(OSError):
+                os.close(master)
+    assert app.returncode is not None and app.returncode != 0
 
 
 def test_the_monitor_runs_on_the_forgiving_driver():

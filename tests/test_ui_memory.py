@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_kit import entry, idle, screen_text, sim_settings, start_simulator, toasts, until
+from ui_kit import entry, idle, said, screen_text, sim_settings, start_simulator, until
 
 from d7tui.client import RetryPolicy
 from d7tui.clock import ManualClock
@@ -94,7 +94,7 @@ async def test_a_restart_shows_what_was_watched_even_with_the_api_unreachable(si
         assert "unreachable" in screen_text(again)
         assert entry(again, delivered).latest_status == "delivered"  # still known
         # Nothing first-seen was told again: no toast for the restored timeline.
-        assert not any("accepted" in t for t in toasts(again))
+        assert not any("accepted" in t for t in said(again))
 
 
 async def test_remove_and_undo_are_remembered(sim, clock, db):
@@ -182,8 +182,8 @@ async def test_e_exports_to_a_json_file_and_says_where(sim, clock, db):
         clock.advance(4)
         await idle(pilot, app)
         await pilot.press("e")
-        await until(pilot, lambda: any(t.startswith("Export:") for t in toasts(app)))
-        toast = next(t for t in toasts(app) if t.startswith("Export:"))
+        await until(pilot, lambda: any(t.startswith("Exported") for t in said(app)))
+        toast = next(t for t in said(app) if t.startswith("Exported"))
         files = list(db.parent.glob("d7tui-export-*.json"))
         assert len(files) == 1
         assert str(files[0]) in toast
@@ -282,7 +282,7 @@ async def test_when_the_first_monitor_ends_the_second_takes_over_the_reports(sim
             second.poller.refresh()
             await idle(pilot, second)
             assert entry(second, bulk).latest_status == "DELIVERED_TO_HANDSET"
-            assert any("Now pulling Infobip reports here" in t for t in toasts(second))
+            assert any("Now pulling Infobip reports here" in t for t in said(second))
     finally:
         first.close()
 
@@ -313,8 +313,8 @@ async def test_the_token_is_nowhere_a_user_or_a_file_could_see_it(clock, db, cap
             await idle(pilot, app)
             assert entry(app, rid).state is not None  # the token did work
             await pilot.press("e")
-            await until(pilot, lambda: any(t.startswith("Export:") for t in toasts(app)))
-            shown = screen_text(app) + "".join(toasts(app))
+            await until(pilot, lambda: any(t.startswith("Exported") for t in said(app)))
+            shown = screen_text(app) + "".join(said(app))
             svg = app.export_screenshot()
         seen = [shown, svg, caplog.text, repr(settings), repr(app)]
         files = [p for p in db.parent.iterdir() if p.is_file()]
@@ -339,7 +339,7 @@ async def test_ids_added_from_the_command_line_join_a_running_monitor(sim, clock
         await idle(pilot, app)
         assert entry(app, later).label == "added from the shell"
         assert entry(app, later).state is not None  # and it is polled
-        assert any("added from the command line" in t for t in toasts(app))
+        assert any("added from the command line" in t for t in said(app))
         assert await app.pick_up_added() == 0  # once only
         # With nothing committed since the last look, the watchlist is not read again (an
         # idle monitor of 10,000 ids would otherwise read them all every few seconds).
@@ -361,3 +361,33 @@ async def test_ids_added_from_the_command_line_join_a_running_monitor(sim, clock
             other.add_watch(sim.create_request("sms", ["+971500000003"]), "auto")
         assert await app.pick_up_added() == 1
         assert reads == 1
+
+
+async def test_an_infobip_bulk_past_48_hours_is_shown_from_memory_and_not_polled(sim, clock, db):
+    import time
+
+    from d7tui.channels import infobip
+    from d7tui.models import Channel, RequestStatus, observe
+
+    # What a monitor stored two days ago of a bulk still waiting at the operator.
+    sent = infobip.format_time(int((time.time() - 50 * 3600) * 1000))
+    item = {
+        "bulkId": "B-OLD",
+        "messageId": "m-1",
+        "destination": "41793026727",
+        "sentAt": sent,
+        "status": {"groupName": "DELIVERED", "name": "DELIVERED_TO_OPERATOR"},
+    }
+    with Store.open(db) as store:
+        store.add_watch("B-OLD", "infobip", IdKind.BULK, added_at=time.time() - 50 * 3600)
+        state = RequestStatus("B-OLD", Channel.INFOBIP, (infobip.parse_item(item, 0),))
+        store.save_observation(*observe(None, state, 1.0))
+    app = build(sim, clock, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, 1)
+        await idle(pilot, app)
+        assert entry(app, "B-OLD").status_text() == "from memory · DELIVERED_TO_OPERATOR"
+        assert "from memory" in screen_text(app)
+        clock.advance(120)
+        await idle(pilot, app)
+        assert sim.infobip_calls == {}  # Infobip has forgotten it: never asked in vain

@@ -15,7 +15,7 @@ from typing import Any
 from faultfs import read_only, small_disk
 from test_ui_memory import INFOBIP_DELIVERS, SIZE, started
 from test_ui_memory import build as build_with_logs
-from ui_kit import entry, idle, screen_text, sim_settings, toasts, until
+from ui_kit import entry, idle, said, screen_text, sim_settings, until
 
 from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.simulator import Simulator
@@ -105,7 +105,7 @@ async def test_a_full_disk_stops_report_pulls_says_so_and_resumes_once_it_has_ro
             disk.free()
             app.memory.astore.retry_now()  # type: ignore[union-attr]
             await until(pilot, lambda: not any("Saving fails" in n for n in app.notices))
-            assert any("Saving works again" in t for t in toasts(app))
+            assert any("Saving works again" in t for t in said(app))
             app.poller.refresh()
             await idle(pilot, app)
             assert entry(app, third).latest_status == "DELIVERED_TO_HANDSET"

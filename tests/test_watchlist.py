@@ -50,16 +50,18 @@ def _list() -> Watchlist:
     return wl
 
 
-def test_sorts_by_added_then_last_change_then_status():
+def test_sorts_by_last_change_then_status_then_added():
     wl = _list()
-    assert [e.request_id for e in wl.visible()] == IDS[:4]
-    assert wl.cycle_sort() is SortKey.LAST_CHANGE
-    # Never answered (IDS[3], added at 103) counts from when it was added.
+    # Newest change first, as in htop and k9s; never answered (IDS[3], added at 103) counts
+    # from when it was added.
+    assert wl.sort is SortKey.LAST_CHANGE
     assert [e.request_id for e in wl.visible()] == [IDS[2], IDS[0], IDS[1], IDS[3]]
     assert wl.cycle_sort() is SortKey.STATUS
     # failed first, then pending (and not yet answered), then delivered
     assert [e.request_id for e in wl.visible()] == [IDS[1], IDS[2], IDS[3], IDS[0]]
     assert wl.cycle_sort() is SortKey.ADDED
+    assert [e.request_id for e in wl.visible()] == IDS[:4]
+    assert wl.cycle_sort() is SortKey.LAST_CHANGE
 
 
 def test_filter_matches_id_label_recipient_and_status_case_insensitively():
@@ -123,6 +125,7 @@ def test_entry_keeps_every_transition_and_the_latest_status():
 
 def test_remove_and_restore_keep_the_added_order():
     wl = _list()
+    wl.sort = SortKey.ADDED
     entry = wl.remove(IDS[1])
     assert entry is not None and IDS[1] not in wl
     wl.restore(entry)
@@ -135,7 +138,7 @@ def test_display_helpers():
     assert mask_recipient(None) == "-"
     assert mask_recipient("abc") == "•••"
     assert short_id("9d056a09-0fc4-4f68-9058-3846d58aa244") == "9d056a09"
-    assert short_id("BULK-ID-123-xyz") == "BULK-ID…"
+    assert short_id("BULK-ID-123-xyz") == "…-123-xyz"  # made one after another: the end differs
     assert [format_age(s) for s in (0, 59.9, 61, 3600 * 5, 86400 * 3)] == [
         "0s",
         "59s",
@@ -145,22 +148,54 @@ def test_display_helpers():
     ]
 
 
-def test_alert_gate_lets_a_few_toasts_through_and_sums_up_the_rest():
-    from d7tui.ui.alerts import Alert, AlertGate, summary
+def test_a_flood_of_changes_is_summed_up_with_the_plurals_right():
+    from d7tui.ui.alerts import Alert, summary
 
     def alert(i: int, failed: bool = False) -> Alert:
         return Alert(f"r{i % 2}", "t", f"+9715{i}", "sent", "x", failed)
 
-    gate = AlertGate(limit=3, window=6.0)
-    shown, later = gate.offer([alert(1), alert(2)], now=100.0)
-    assert len(shown) == 2 and not gate.held
-    shown, later = gate.offer([alert(3), alert(4), alert(5, failed=True)], now=101.0)
-    assert [a.failed for a in shown] == [True]  # failures first
-    assert len(gate.held) == 2 and later == 106.0
-    shown, _ = gate.offer([alert(6)], now=102.0)  # held ones wait their turn
-    assert shown == [] and len(gate.held) == 3
-    held = gate.take(106.0)
-    assert len(held) == 3 and not gate.held
-    line, failed = summary(held)
-    assert line.startswith("3 more status changes in 2 requests") and not failed
-    assert gate.offer([alert(7)], now=106.5)[0]  # room again
+    assert summary([alert(1)]) == (
+        "1 more status change in 1 request: the rows and timelines show each.",
+        False,
+    )
+    line, failed = summary([alert(1), alert(2), alert(3, failed=True)])
+    assert line.startswith("3 more status changes in 2 requests, 1 failed") and failed
+
+
+def test_the_status_tells_the_outcome_a_failure_first_even_if_another_was_delivered_later():
+    wl = Watchlist()
+    rid = IDS[0]
+    wl.add(Target(rid), "", added_at=100.0)
+    both = _status(rid, ("+971500000001", "un_delivered"), ("+971500000002", "sent"))
+    _update(wl, rid, both, 105)
+    later = _status(rid, ("+971500000001", "un_delivered"), ("+971500000002", "delivered"))
+    _update(wl, rid, later, 110)  # the latest event is a delivery
+    entry = wl.get(rid)
+    assert entry is not None
+    assert entry.status_text() == "1 failed · un_delivered"
+    assert entry.outcome.phase is Phase.FAILED
+    wl.add(Target(IDS[1]), "", added_at=100.0)
+    _update(wl, IDS[1], _status(IDS[1], ("+971500000003", "delivered")), 110)
+    wl.filter_text = "un_deliv"  # no row that reads "delivered" only
+    assert [e.request_id for e in wl.visible()] == [rid]
+    wl.filter_text = "1 failed"
+    assert [e.request_id for e in wl.visible()] == [rid]
+
+
+def test_every_watched_id_is_told_apart_in_short():
+    from d7tui.shortids import ShortIds
+
+    ids = ShortIds()
+    bulks = ["BULK-DEMO-2f1c9e0a71", "BULK-DEMO-8d2b44e016"]
+    numeric = ["4197421264953335780", "4197421264953335781"]
+    same_start = ["9d056a09-0fc4-4f68-9058-3846d58aa244", "9d056a09-1111-4f68-9058-3846d58aa245"]
+    for rid in [*bulks, *numeric, *same_start, "BULK-1"]:
+        ids.add(rid)
+    shown = {rid: ids.short(rid) for rid in [*bulks, *numeric, *same_start, "BULK-1"]}
+    assert len(set(shown.values())) == len(shown)  # no two read alike
+    assert shown["BULK-1"] == "BULK-1"  # short ids whole
+    assert shown[bulks[0]] == "…1c9e0a71"  # by the end, where they differ
+    assert shown[numeric[0]].endswith("35780") and shown[numeric[1]].endswith("35781")
+    assert shown[same_start[0]] == "9d056a09-0fc4"  # the first group is shared: one more
+    ids.remove(same_start[1])
+    assert ids.short(same_start[0]) == "9d056a09"

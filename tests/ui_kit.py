@@ -3,11 +3,12 @@ bare sleep), and a harness that builds the app with `make_app` exactly as the CL
 
 from __future__ import annotations
 
-import io
+import html
+import re
 from collections.abc import Callable
 from typing import Any
 
-from rich.console import Console
+from rich.cells import cell_len
 from textual.pilot import Pilot
 
 from d7tui.clock import ManualClock
@@ -17,38 +18,49 @@ from d7tui.simulator import Simulator
 from d7tui.ui.app import D7App
 from d7tui.watchlist import Entry
 
+_SVG_TEXT = re.compile(
+    r'<text class="[^"]*" x="([\d.]+)" y="[\d.]+" textLength="([\d.]+)" '
+    r'clip-path="url\(#[^)]*-line-(\d+)\)">(.*?)</text>'
+)
+
 
 def screen_text(app: D7App) -> str:
     """What the terminal shows, as plain text: the top screen over those below it (a dialog
-    over the monitor), exactly as a screenshot would show it."""
+    over the monitor), read from the app's own SVG screenshot (public API: the same picture
+    `save_screenshot` writes)."""
     width, height = app.size
-    console = Console(
-        width=width,
-        height=height,
-        file=io.StringIO(),
-        force_terminal=True,
-        color_system=None,
-        record=True,
-        legacy_windows=False,
-    )
-    console.print(
-        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
-    )
-    return console.export_text(styles=False)
+    rows: list[list[str]] = [[" "] * width for _ in range(height)]
+    for x, length, line, raw in _SVG_TEXT.findall(app.export_screenshot()):
+        text = html.unescape(raw).replace("\xa0", " ")
+        cells = cell_len(text)
+        if not cells or int(line) >= height:
+            continue
+        column = round(float(x) / (float(length) / cells))
+        row = rows[int(line)]
+        for char in text:
+            if column >= width:
+                break
+            row[column] = char
+            if cell_len(char) == 2 and column + 1 < width:
+                row[column + 1] = ""
+                column += 1
+            column += 1
+    return "\n".join("".join(row).rstrip() for row in rows)
 
 
 def list_lines(app: D7App) -> list[str]:
-    """The list pane's rows as the screen shows them (the header first)."""
+    """The list pane's lines as the screen shows them (the header first)."""
     from d7tui.ui.widgets.watchlist_table import WatchlistTable
 
     region = app.screen.query_one(WatchlistTable).region
-    lines = screen_text(app).splitlines()[region.y : region.bottom]
-    return [line[region.x : region.right] for line in lines]
+    lines = screen_text(app).splitlines()
+    lines += [""] * (region.bottom - len(lines))
+    return [line[region.x : region.right] for line in lines[region.y : region.bottom]]
 
 
-def toasts(app: D7App) -> list[str]:
-    """Every notification raised so far, as "title: message"."""
-    return [f"{n.title}: {n.message}" for n in app._notifications]
+def said(app: D7App) -> list[str]:
+    """Every line the event strip was given so far, oldest first."""
+    return [event.text for event in app.events]
 
 
 async def until(
@@ -67,7 +79,7 @@ async def idle(pilot: Pilot[Any], app: D7App) -> None:
     await pilot.pause()
     # The news of the last poll may still be a message in the screen's queue: wait until it
     # was taken, so that the flush below draws it (else a redraw timer would, a moment later).
-    await until(pilot, lambda: not app._news)
+    await until(pilot, lambda: not app.news_waiting)
     screen = app.screen
     flush = getattr(screen, "flush_all", None)
     if flush is not None:

@@ -4,6 +4,7 @@ that never raises (a field of the wrong type is kept as what it is, not turned i
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from d7tui.channels.errors import ProtocolError
@@ -39,13 +40,16 @@ def as_text(value: object) -> str | None:
 
 
 def as_float(value: object) -> float | None:
+    """A finite number, or None: NaN and Infinity (sent as JSON's non-standard literals or as
+    strings) are no cost anyone can add up or write as JSON; the raw value stays in the fields."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float | str):
         try:
-            return float(value)
+            number = float(value)
         except (ValueError, OverflowError):  # "abc", or an int beyond a float's range
             return None
+        return number if math.isfinite(number) else None
     return None
 
 

@@ -119,3 +119,18 @@ class ProtocolError(ChannelError):
     """The API answered, but not with what its pages describe (not JSON, or the wrong shape)."""
 
     kind = ErrorKind.PROTOCOL
+
+
+def detached(error: ChannelError) -> ChannelError:
+    """The error without the frames it was raised through, for keeping (on a row, in a list of
+    results): a traceback keeps every local of those frames alive, a whole answer body among
+    them, for as long as the error is kept."""
+    error.__traceback__ = None
+    error.__context__ = None
+    error.__cause__ = None
+    return error
+
+
+def internal_error(channel: str, exc: BaseException) -> ChannelError:
+    """A bug below the edge (not the API's doing), as an error the edge can show on one line."""
+    return ProtocolError(channel, f"internal error: {type(exc).__name__}: {exc}")

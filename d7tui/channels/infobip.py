@@ -167,11 +167,11 @@ def sent_at(recipient: Recipient) -> float | None:
     return when.timestamp() if when.tzinfo is not None else None
 
 
-def beyond_logs(state: RequestStatus, now: float) -> bool:
+def beyond_logs(state: RequestStatus, now: float, keep: float = LOGS_KEEP) -> bool:
     """Whether every message of `state` was sent longer ago than the logs keep (asking again
     would be in vain: the API has forgotten it)."""
     times = [t for r in state.recipients if (t := sent_at(r)) is not None]
-    return bool(times) and now - max(times) >= LOGS_KEEP
+    return bool(times) and now - max(times) >= keep
 
 
 def format_time(unix_ms: int) -> str:

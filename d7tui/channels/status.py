@@ -21,7 +21,7 @@ from d7tui.channels.errors import (
 )
 from d7tui.channels.infobip_logs import LogsReader
 from d7tui.channels.routes import RouteVersions
-from d7tui.client import Engine, Response
+from d7tui.client import MB, Engine, Response
 from d7tui.config import Settings
 from d7tui.models import (
     D7_CHANNELS,
@@ -57,7 +57,9 @@ class StatusClient:
         (the caller warns that they are taken from every other consumer)."""
         self.settings = settings
         self.engine = engine or Engine(
-            max_in_flight=settings.max_in_flight, timeout=settings.timeout
+            max_in_flight=settings.max_in_flight,
+            timeout=settings.timeout,
+            max_answer=int(settings.max_answer_mb * MB),
         )
         self.report_sink = report_sink
         self.on_first_reports = on_first_reports

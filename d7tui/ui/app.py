@@ -27,13 +27,16 @@ from d7tui.poller import Fetcher, PollConfig, Poller, PollUpdate, Watch, WatchSt
 from d7tui.report_guard import ReportGuard
 from d7tui.safety import Secret, one_line
 from d7tui.store import StoreError
-from d7tui.store.db import DB_NAME
-from d7tui.ui import terminal
+from d7tui.store.db import DB_NAME, default_path
+from d7tui.ui import hints, terminal
 from d7tui.ui.bindings import MONITOR_KEYS
+from d7tui.ui.edge import Edge, EdgeConsole, Guarded, guard_awaitable
+from d7tui.ui.format import format_clock, plural
 from d7tui.ui.memory import Memory, Remembered
 from d7tui.ui.messages import PollerStopped, PollNews
 from d7tui.ui.screens.main import MainScreen
 from d7tui.ui.theme import DARK, THEMES
+from d7tui.ui.widgets.event_strip import Event, Events, Severity
 from d7tui.watchlist import Entry, Watchlist
 
 DEMO_TOKEN = "sim-token"  # the simulator's own credentials: not secrets
@@ -41,6 +44,7 @@ DEMO_KEY = "sim-key"
 ARCHIVE_AFTER = 24 * 3600.0  # a request final this long leaves the live list for the archive
 ARCHIVE_CHECK = 60.0  # seconds between two looks for requests to archive
 PICK_UP_CHECK = 5.0  # seconds between two looks for ids `d7tui add` wrote from another shell
+INTERNAL_ERROR = "internal error"
 STORE_TROUBLE = "Saving fails: "  # how the banner's line about held writes begins
 
 
@@ -48,12 +52,11 @@ STORE_TROUBLE = "Saving fails: "  # how the banner's line about held writes begi
 class UiOptions:
     mask: bool = False  # start in privacy mode
     bell: bool = True  # ring the terminal bell when a recipient fails
-    max_toasts: int = 2  # toasts in any 8 s; the changes beyond are summed up in one
     demo: bool = False
     archive_after: float = ARCHIVE_AFTER
 
 
-class D7App(App[int]):
+class D7App(Guarded, App[int]):
     CSS_PATH = "d7tui.tcss"
     TITLE = "d7tui"
 
@@ -81,6 +84,9 @@ class D7App(App[int]):
         self.showing_archive = False
         self.memory: Memory | None = None
         self.notices: list[str] = []  # lines the banner keeps showing (the store, the lock)
+        self.events = Events()  # what the event strip tells, newest last
+        self.edge = Edge(self._data_directory, self._secrets, self._internal_error)
+        self.error_console = EdgeConsole(self.edge)
         self._no_memory = "this session has no store"  # why, when it has none
         self.farewell: list[str] = []  # printed on the terminal once the screen is gone
         self._store_path = store_path
@@ -140,11 +146,34 @@ class D7App(App[int]):
             self.poller.client = ReportGuard(self._client, lambda: self._no_memory)
         self._watch_terminal()
         for setting_warning in self.settings.warnings:
-            self.notify(one_line(setting_warning), severity="warning", markup=False)
+            self.say(one_line(setting_warning), "warning")
         self._set_up = True
         self.set_interval(ARCHIVE_CHECK, self._archive_check, name="d7tui-archive")
         self.set_interval(PICK_UP_CHECK, self._pick_up_check, name="d7tui-pick-up")
         self.begin()
+
+    # -- the app's edge ------------------------------------------------------------------------
+
+    def _data_directory(self) -> Path:
+        """Where the error log goes: beside the store (the user's data directory)."""
+        if self.memory is not None:
+            return self.memory.path.parent
+        if self._store_path is not None:
+            return self._store_path.parent
+        if self.data_dir is not None:
+            return Path(self.data_dir)
+        return default_path().parent
+
+    def _secrets(self) -> list[str]:
+        return [s.reveal() for s in (self.settings.d7_token, self.settings.infobip_key) if s]
+
+    def _internal_error(self, edge: Edge) -> None:
+        """An error escaped a handler: one line in the banner, kept, with the file to read."""
+        self.notices[:] = [n for n in self.notices if not n.startswith(INTERNAL_ERROR)]
+        times = f" ({edge.count:,} times)" if edge.count > 1 else ""
+        self.notices.append(f"{INTERNAL_ERROR}{times} — details in {edge.path}")
+        if self._main is not None and self._main.is_mounted:
+            self._main.show_banner()
 
     @property
     def watchlist(self) -> Watchlist:
@@ -175,7 +204,7 @@ class D7App(App[int]):
             self.notices.append(f"Not remembering this session: {one_line(str(exc))}")
             return
         for warning in self.memory.warnings:
-            self.notify(one_line(warning), severity="warning", markup=False)
+            self.say(one_line(warning), "warning")
         for notice in self.memory.notices:
             self.notices.append(one_line(notice))
         if self.memory.lock_refusal:
@@ -190,10 +219,10 @@ class D7App(App[int]):
 
         directory = self.memory.path.parent if self.memory is not None else default_path().parent
         if first_time(directory, REPORTS, self.settings.infobip_base_url):
-            self.notify(REPORTS_WARNING, severity="warning", timeout=30, markup=False)
+            self.say(REPORTS_WARNING, "warning")
 
     def _store_failed(self, error: StoreError) -> None:
-        self.notify(one_line(str(error)), title="Store", severity="error", markup=False)
+        self.say(f"Store: {one_line(str(error))}", "error")
 
     def _store_trouble(self, error: StoreError | None) -> None:
         """Writes are held (the disk is full ...), or work again: the banner says which."""
@@ -205,12 +234,12 @@ class D7App(App[int]):
                 "held, and Infobip reports are not pulled meanwhile."
             )
         elif self.memory is not None:
-            self.notify("Saving works again: everything held was saved.", markup=False)
+            self.say("Saving works again: everything held was saved.")
 
     def _store_notice(self, line: str) -> None:
         """Something the store put right (its file deleted under it ...): said, and kept."""
         self.notices.append(one_line(line))
-        self.notify(one_line(line), title="Store", severity="warning", markup=False)
+        self.say(f"Store: {one_line(line)}", "warning")
 
     def begin(self) -> None:
         """Watch the initial ids and start polling, once both the app and its main screen are
@@ -249,7 +278,9 @@ class D7App(App[int]):
             self._watch(entry)
 
     def _watch(self, entry: Entry) -> None:
-        watch = self.poller.add(entry.target, added_at=entry.added_at, state=entry.state)
+        watch = self.poller.add(
+            entry.target, added_at=entry.added_at, state=entry.state, observed_at=entry.last_poll
+        )
         if watch is not None and entry.state is None:
             watch.channel = entry.channel  # an `auto` id that answered before asks there
 
@@ -285,6 +316,23 @@ class D7App(App[int]):
         if self.data_dir is not None:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
+    # -- telling the user ------------------------------------------------------------------------
+
+    def say(
+        self, text: str, severity: Severity = "information", *, masked: str | None = None
+    ) -> None:
+        """One line in the event strip (never a toast: nothing may cover what the user reads or
+        types), shown as plain text; `masked`: the line in privacy mode, if it names anyone."""
+        at = format_clock(self.clock.now())
+        hidden = one_line(masked, 300) if masked is not None else None
+        self.events.append(Event(at, one_line(text, 300), severity, hidden))
+        if self._main is not None and self._main.is_mounted:
+            self._main.show_events()
+
+    def hint_for(self, entry: Entry) -> str | None:
+        """What to do about a request that is stuck, when d7tui knows."""
+        return hints.hint(entry, self.settings)
+
     # -- polling -----------------------------------------------------------------------------
 
     @property
@@ -306,7 +354,7 @@ class D7App(App[int]):
         """Run `work` as a worker of its own name (`exclusive`: a new one replaces a running
         one); a failure is the worker's to report, never the end of the app."""
         self.run_worker(
-            work,
+            guard_awaitable(self, work, f"worker {name}"),
             name=name,
             group=name,
             description=description,
@@ -334,6 +382,11 @@ class D7App(App[int]):
         watch = self.poller.get(update.request_id)
         if self.memory is not None and watch is not None:
             self.memory.on_update(update, asked=watch.target.channel)
+
+    @property
+    def news_waiting(self) -> bool:
+        """Poll results the screen has not taken yet."""
+        return bool(self._news)
 
     def take_news(self) -> list[PollUpdate]:
         news, self._news = self._news, []
@@ -463,9 +516,7 @@ class D7App(App[int]):
             self._restore(Remembered(record, None, None, []))
         if new and self._main is not None:
             self._main.refresh_all()
-            self.notify(
-                f"Watching {len(new):,} more requests added from the command line.", markup=False
-            )
+            self.say(f"Watching {plural(len(new), 'more request')} added from the command line.")
         return len(new)
 
     def _take_over_reports(self) -> None:
@@ -478,7 +529,7 @@ class D7App(App[int]):
         if memory.lock_refusal in self.notices:
             self.notices.remove(memory.lock_refusal)
         memory.lock_refusal = None
-        self.notify("Now pulling Infobip reports here: the other d7tui ended.", markup=False)
+        self.say("Now pulling Infobip reports here: the other d7tui ended.")
 
     async def export(self, fmt: str = "json") -> str:
         """Export the store into a new file in the data directory; one line saying where."""
@@ -517,6 +568,8 @@ class D7App(App[int]):
             loop = asyncio.get_running_loop()
             loop.add_signal_handler(signal.SIGHUP, self._terminal_gone)
             loop.add_signal_handler(signal.SIGTERM, partial(self.exit, None, 143))
+            # `kill -INT` (ctrl+c is a key here): the shell's convention, 128 + 2.
+            loop.add_signal_handler(signal.SIGINT, partial(self.exit, None, 130))
         self.set_interval(1.0, self._check_terminal, name="d7tui-terminal-check")
 
     def _check_terminal(self) -> None:

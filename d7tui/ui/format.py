@@ -12,6 +12,7 @@ from rich.text import Text
 from d7tui.models import Phase, Recipient
 from d7tui.output import PHASE_SYMBOL, format_cost
 from d7tui.safety import one_line
+from d7tui.shortids import forms
 from d7tui.watchlist import Entry
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "format_cost",
     "mask_recipient",
     "phase_counts_text",
+    "plural",
     "short_id",
 ]
 
@@ -46,11 +48,15 @@ def recipient_text(value: str | None, masked: bool) -> str:
     return value or NOT_SHOWN
 
 
-def short_id(request_id: str, width: int = 8) -> str:
-    """Enough of an id to tell rows apart: the first group of a UUID, or a shortened Infobip id."""
-    if len(request_id) <= width or (len(request_id) == 36 and request_id[width] == "-"):
-        return request_id[:width]
-    return request_id[: width - 1] + "…"
+def short_id(request_id: str) -> str:
+    """An id in short, where nothing else needs telling apart (the list uses the watchlist's
+    ShortIds, which tells every watched id apart)."""
+    return forms(request_id)[0]
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 request`, `2 requests`, `1 more status change`, `3 more status changes`."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def format_age(seconds: float | None) -> str:

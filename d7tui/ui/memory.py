@@ -165,8 +165,8 @@ class Memory:
 
     def on_update(self, update: PollUpdate, asked: str) -> None:
         """A poll result: its state and transitions; the channel an `auto` id answered on."""
-        if update.state is None or update.error is not None:
-            return  # nothing new was learnt: the saved state stands
+        if update.state is None or update.error is not None or update.state.remembered:
+            return  # nothing new was learnt (or only that the API forgot): the saved state stands
         self._write(lambda: self.astore.save_observation(update.state, update.transitions))  # type: ignore[arg-type]
         if update.first and asked == "auto" and update.channel != "auto":
             self._write(lambda: self.astore.set_channel(update.request_id, update.channel))

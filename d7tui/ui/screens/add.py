@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -19,6 +18,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from d7tui.models import CHANNEL_CHOICES, IdKind, InvalidId, Target, split_ids, validate_id
 from d7tui.safety import one_line, safe_text
+from d7tui.ui.edge import Guarded, on
 from d7tui.ui.messages import AddRequest
 from d7tui.ui.widgets.ids_input import IdsInput
 
@@ -32,7 +32,7 @@ _CHANNEL_LABELS = {
 }
 
 
-class AddDialog(ModalScreen[AddRequest | None]):
+class AddDialog(Guarded, ModalScreen[AddRequest | None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", show=False)]
 
     def __init__(self, initial: str = "", *, watched: Callable[[str], bool]) -> None:

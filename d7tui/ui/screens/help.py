@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from d7tui.models import Phase
 from d7tui.ui.bindings import MONITOR_KEYS
+from d7tui.ui.edge import Guarded
 from d7tui.ui.format import PHASE_SYMBOL
 
 
@@ -23,7 +24,8 @@ def help_text() -> Group:
     keys.add_column(justify="right", style="bold", no_wrap=True)
     keys.add_column(ratio=1)
     keys.add_row(
-        Text("↑ ↓ pgup pgdn"), Text("Move through the list (home and end: its first and last)")
+        Text("↑ ↓ k j pgup pgdn"),
+        Text("Move through the list or the recipients (home/end or g/G: the first and last)"),
     )
     for key in MONITOR_KEYS:
         keys.add_row(Text(key.label), Text(key.help))
@@ -65,7 +67,7 @@ def help_text() -> Group:
     )
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Guarded, ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "close", "Close", show=False),
     ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -13,13 +12,14 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from d7tui.ui.edge import Guarded, on
 from d7tui.ui.format import short_id
 
 MAX_LABEL = 60  # as in the add dialog
 MAX_NOTE = 500
 
 
-class LabelDialog(ModalScreen[tuple[str, str] | None]):
+class LabelDialog(Guarded, ModalScreen[tuple[str, str] | None]):
     """Dismissed with (label, note), or None when cancelled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", show=False)]

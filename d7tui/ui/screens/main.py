@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import events, on
+from textual import events
 from textual.binding import BindingType
 from textual.widgets import Input
 
 from d7tui.poller import Watch
 from d7tui.ui.bindings import MONITOR_KEYS
-from d7tui.ui.format import format_interval, short_id
+from d7tui.ui.edge import on
+from d7tui.ui.format import format_interval, plural, recipient_text, short_id
 from d7tui.ui.messages import AddRequest
 from d7tui.ui.screens.add import AddDialog
 from d7tui.ui.screens.help import HelpScreen
@@ -31,6 +32,7 @@ class MainScreen(MonitorView):
         super().__init__()
         # Removed requests, newest last (and whether they came from the archive).
         self._undo: list[tuple[Entry, Watch | None, bool]] = []
+        self._copied: tuple[str, str] | None = None  # (recipient key, what) copied last
 
     def action_add(self, initial: str = "") -> None:
         watchlist = self.d7app.watchlist
@@ -59,7 +61,7 @@ class MainScreen(MonitorView):
         self.refresh_all(select=added[0])
         self.query_one(WatchlistTable).focus()
         if len(added) > 1:
-            self.notify(f"Watching {len(added):,} more requests.", markup=False)
+            self.d7app.say(f"Watching {plural(len(added), 'more request')}.")
 
     def action_remove(self) -> None:
         selected = self.selected
@@ -71,12 +73,9 @@ class MainScreen(MonitorView):
             return
         entry, watch = removed
         self._undo.append((entry, watch, archived))
-        self.query_one(WatchlistTable).forget(selected)
         self.refresh_all()
-        self.notify(
-            f"Stopped watching {short_id(selected)} {entry.label}".rstrip()
-            + " — u brings it back.",
-            markup=False,
+        self.d7app.say(
+            f"Stopped watching {short_id(selected)} {entry.label}".rstrip() + " — u brings it back."
         )
 
     def action_undo(self) -> None:
@@ -86,7 +85,7 @@ class MainScreen(MonitorView):
             self.action_unarchive()
             return
         if not self._undo:
-            self.notify("Nothing to undo.", markup=False)
+            self.d7app.say("Nothing to undo.")
             return
         entry, watch, archived = self._undo.pop()
         app.restore_request(entry, watch, archived=archived)
@@ -97,21 +96,21 @@ class MainScreen(MonitorView):
         if selected is None or not self.d7app.showing_archive:
             return
         if self.d7app.unarchive(selected):
-            self.query_one(WatchlistTable).forget(selected)
             self.refresh_all()
-            self.notify(f"{short_id(selected)} is back in the live list.", markup=False)
+            self.d7app.say(f"{short_id(selected)} is back in the live list.")
 
     def action_archive_view(self) -> None:
         app = self.d7app
         app.toggle_archive()
         self.refresh_all()
         count = len(app.watchlist)
-        self.notify(
-            f"Archive: {count:,} requests, not polled. A goes back, u unarchives."
-            if app.showing_archive
-            else f"Live list: {count:,} requests.",
-            markup=False,
-        )
+        if app.showing_archive and not count:
+            line = "The archive is empty: requests final for a day move there. A goes back."
+        elif app.showing_archive:
+            line = f"Archive: {plural(count, 'request')}, not polled. A goes back, u unarchives."
+        else:
+            line = f"Live list: {plural(count, 'request')}."
+        self.d7app.say(line)
 
     def action_export(self) -> None:
         self.d7app.background(
@@ -121,9 +120,7 @@ class MainScreen(MonitorView):
     async def _export(self) -> None:
         line = await self.d7app.export("json")
         failed = not line.startswith("Exported")
-        self.notify(
-            line, title="Export", severity="error" if failed else "information", markup=False
-        )
+        self.d7app.say(line, "error" if failed else "information")
 
     def action_edit_label(self) -> None:
         selected = self.selected
@@ -144,19 +141,15 @@ class MainScreen(MonitorView):
         if selected is None:
             return
         if self.d7app.showing_archive:
-            self.notify("Archived requests are not polled: u brings it back.", markup=False)
+            self.d7app.say("Archived requests are not polled: u brings it back.")
             return
         if not self.d7app.poller.refresh(selected):
-            self.notify(
-                "Held: its credential was refused. Fix it and press p.",
-                severity="warning",
-                markup=False,
-            )
+            self.d7app.say("Held: its credential was refused. Fix it and press p.", "warning")
         self._show_status(self.render_context())
 
     def action_refresh_all(self) -> None:
         started = self.d7app.poller.refresh()
-        self.notify(f"Polling {started:,} requests now.", markup=False)
+        self.d7app.say(f"Polling {plural(started, 'request')} now.")
         self._show_status(self.render_context())
 
     def action_pause(self) -> None:
@@ -165,20 +158,20 @@ class MainScreen(MonitorView):
         if poller.auth_stops:
             problem = app.reload_settings()
             if problem:
-                self.notify(problem, title="Settings", severity="error", markup=False)
+                self.d7app.say(f"Settings: {problem}", "error")
                 return
             poller.resume_auth()
             poller.resume()
-            self.notify("Credential fixed? Polling those channels again.", markup=False)
+            self.d7app.say("Credential fixed? Polling those channels again.")
         elif not app.polling:
             app.start_polling()
-            self.notify("Polling restarted.", markup=False)
+            self.d7app.say("Polling restarted.")
         elif poller.paused:
             poller.resume()
-            self.notify("Polling resumed.", markup=False)
+            self.d7app.say("Polling resumed.")
         else:
             poller.pause()
-            self.notify("Polling paused: r and R still poll on demand.", markup=False)
+            self.d7app.say("Polling paused: r and R still poll on demand.")
         self._show_status(self.render_context())
 
     def action_filter(self) -> None:
@@ -224,21 +217,42 @@ class MainScreen(MonitorView):
         self.refresh_all()
 
     def action_copy(self) -> None:
+        """The selected id; inside the detail, the selected recipient's number (pressed again:
+        its msg_id)."""
+        if isinstance(self.focused, RecipientsTable):
+            self._copy_recipient()
+            return
         selected = self.selected
         if selected is None:
             return
         self.app.copy_to_clipboard(selected)
-        self.notify(f"Copied {selected}", markup=False)
+        self.d7app.say(f"Copied {selected}")
+
+    def _copy_recipient(self) -> None:
+        recipient = self.query_one(DetailPane).selected_recipient
+        if recipient is None:
+            return
+        choices = [
+            (what, value)
+            for what, value in (("number", recipient.recipient), ("msg_id", recipient.msg_id))
+            if value
+        ]
+        if not choices:
+            return
+        last = self._copied
+        index = 1 if last == (recipient.key, choices[0][0]) and len(choices) > 1 else 0
+        what, value = choices[index]
+        self._copied = (recipient.key, what)
+        self.app.copy_to_clipboard(value)
+        shown = recipient_text(value, self.masked) if what == "number" else value
+        more = "  (c again: msg_id)" if index == 0 and len(choices) > 1 else ""
+        self.d7app.say(f"Copied {what} {shown}{more}")
 
     def action_mask(self) -> None:
         self.masked = not self.masked
-        if self.masked:
-            self.app.clear_notifications()  # they may name recipients in full
         self.refresh_all()
-        self.notify(
-            "Privacy mode: recipients masked." if self.masked else "Recipients shown.",
-            markup=False,
-        )
+        self.show_events()  # the lines that name recipients, masked or not
+        self.d7app.say("Privacy mode: recipients masked." if self.masked else "Recipients shown.")
 
     def action_faster(self) -> None:
         self.d7app.poller.faster()
@@ -250,9 +264,8 @@ class MainScreen(MonitorView):
 
     def _interval_changed(self) -> None:
         fast, slow = self.d7app.poller.interval_range()
-        self.notify(
-            f"Polling every {format_interval(fast)}, slowing to {format_interval(slow)}.",
-            markup=False,
+        self.d7app.say(
+            f"Polling every {format_interval(fast)}, slowing to {format_interval(slow)}."
         )
         self._show_status(self.render_context())
 

@@ -1,5 +1,6 @@
-"""The monitor's view: the watchlist, the detail of the selected request, the status line, and
-what poll news does to them (cells, flashes, toasts). The keys' actions are in main.py.
+"""The monitor's view: the watchlist, the detail of the selected request, the event strip, the
+status line, and what poll news does to them (rows, flashes, events). The keys' actions are in
+main.py.
 
 The screen owns no data: the app's Watchlist model and Poller do.
 """
@@ -9,19 +10,23 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from textual import events, on
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Container
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import Footer, Header, Static
 
-from d7tui.ui.alerts import Alert, AlertGate, alerts_for, summary
+from d7tui.models import Phase
+from d7tui.ui.alerts import Alert, alerts_for, summary
+from d7tui.ui.edge import Guarded, guard_callback, on
 from d7tui.ui.messages import PollerStopped, PollNews
 from d7tui.ui.theme import flash_colour, phase_colours
 from d7tui.ui.widgets.banner import Banner
 from d7tui.ui.widgets.detail import DetailPane
+from d7tui.ui.widgets.event_strip import EventStrip
 from d7tui.ui.widgets.filter_bar import FilterBar
+from d7tui.ui.widgets.line_table import LineTable
 from d7tui.ui.widgets.status_line import PollerView, StatusLine, status_parts
 from d7tui.ui.widgets.watchlist_table import RenderContext, WatchlistTable
 from d7tui.watchlist import Entry, SortKey, Totals
@@ -31,6 +36,8 @@ if TYPE_CHECKING:
 
 WIDE_AT = 140  # columns from which the detail sits right of the list instead of under it
 SHORT_BELOW = 28  # rows under which the stacked layout leaves the timeline to the detail view
+TALL_FROM = 36  # rows from which the event strip has three lines instead of two
+ALERT_LINES = 2  # status changes of one batch told one a line; the rest summed up in one
 FLASH_SECONDS = 2.0
 VIEW_INTERVAL = 0.2  # seconds between two redraws caused by poll results
 # Seconds between two passes over the whole list for poll results: the order (when sorted by
@@ -47,7 +54,7 @@ EMPTY_HINT = (
 )
 
 
-class MonitorView(Screen[None]):
+class MonitorView(Guarded, Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.masked = False
@@ -61,8 +68,6 @@ class MonitorView(Screen[None]):
         self._last_full = 0.0
         self._full_timer: Timer | None = None
         self._moved_at = 0.0  # monotonic time the cursor last moved
-        self._alerts = AlertGate()
-        self._alerts_timer: Timer | None = None
 
     @property
     def d7app(self) -> D7App:
@@ -75,21 +80,26 @@ class MonitorView(Screen[None]):
         yield Banner(id="banner")
         with Container(id="panes"):
             with Container(id="list-pane"):
-                yield WatchlistTable(id="watchlist")
+                yield WatchlistTable(
+                    id="watchlist",
+                    on_move=self._row_moved,
+                    short_id=lambda rid: self.d7app.watchlist.short_ids.short(rid),
+                )
                 yield Static(EMPTY_HINT, id="empty", markup=False)
             yield DetailPane(id="detail")
         yield FilterBar(id="filter")
+        yield EventStrip(id="events")
         yield StatusLine(id="status")
         yield Footer()
 
     def on_mount(self) -> None:
         self.masked = self.d7app.options.mask
-        self._alerts = AlertGate(limit=self.d7app.options.max_toasts)
+        self.query_one(DetailPane).hints = self.d7app.hint_for
         self.query_one(Banner).display = False
         self.query_one(FilterBar).display = False
         self._layout(self.size.width, self.size.height)
         self.set_interval(1.0, self._tick, name="d7tui-clock")
-        self.watch(self.app, "theme", self._theme_changed, init=False)
+        self.watch(self.app, "theme", guard_callback(self, self._theme_changed), init=False)
         self.query_one(WatchlistTable).focus()
         self.refresh_all(select=None)
         self.call_after_refresh(self.d7app.begin)
@@ -102,9 +112,12 @@ class MonitorView(Screen[None]):
         # Too short for list, recipients and timeline at once: the timeline shows in the detail
         # view (enter), where the detail has the whole screen.
         self.set_class(height < SHORT_BELOW and width < WIDE_AT, "-short")
-        table = self.query_one(WatchlistTable)
-        list_width = int(width * 0.5) if width >= WIDE_AT else width
-        table.fit_width(list_width, self._shown, self.render_context())
+        self.set_class(height >= TALL_FROM, "-tall")
+
+    @property
+    def flashing(self) -> set[str]:
+        """The requests whose rows flash now (they just changed)."""
+        return set(self._flash_until)
 
     def render_context(self) -> RenderContext:
         return RenderContext(
@@ -172,7 +185,10 @@ class MonitorView(Screen[None]):
                 archive=app.showing_archive,
             )
         )
-        self.query_one(Banner).show_stops(poller.auth_stops, app.notices)
+        self.show_banner()
+
+    def show_banner(self) -> None:
+        self.query_one(Banner).show_stops(self.d7app.poller.auth_stops, self.d7app.notices)
 
     def _tick(self) -> None:
         """Once a second: ages, flashes that ended, the status line."""
@@ -189,6 +205,15 @@ class MonitorView(Screen[None]):
 
     def _theme_changed(self) -> None:
         self.refresh_all()
+        self.show_events()
+
+    def show_events(self) -> None:
+        colours = phase_colours(self.app.current_theme)
+        self.query_one(EventStrip).show_events(
+            self.d7app.events,
+            {"warning": colours[Phase.PENDING], "error": f"bold {colours[Phase.FAILED]}"},
+            self.masked,
+        )
 
     # -- news from the poller ----------------------------------------------------------------
 
@@ -211,7 +236,8 @@ class MonitorView(Screen[None]):
                 self._flash_recipients.setdefault(update.request_id, set()).update(
                     t.recipient_key for t in update.transitions
                 )
-                alerts.extend(alerts_for(entry, update.transitions))
+                short = watchlist.short_ids.short(entry.request_id)
+                alerts.extend(alerts_for(entry, short, update.transitions))
         self._dirty |= changed
         self._schedule_view()
         self._alert(alerts)
@@ -266,59 +292,35 @@ class MonitorView(Screen[None]):
         self.refresh_all(changed)  # rows drawn in place before were drawn then
 
     def _alert(self, alerts: list[Alert]) -> None:
+        """Status changes go to the event strip, failures first; a flood is summed up."""
         if not alerts:
             return
         if any(a.failed for a in alerts) and self.d7app.options.bell:
             self.app.bell()
-        now = time.monotonic()
-        if self.app.screen is not self:
-            # A dialog or the help is open: no toast over it; told as a summary on return.
-            self._alerts.held.extend(alerts)
-            return
-        shown, later = self._alerts.offer(alerts, now)
-        for alert in shown:
-            self.notify(
-                alert.message(self.masked),
-                title=alert.title,
-                severity="warning" if alert.failed else "information",
-                timeout=10 if alert.failed else 4,
-                markup=False,
-            )
-        if self._alerts.held and self._alerts_timer is None and later is not None:
-            self._alerts_timer = self.set_timer(
-                max(0.05, later - now), self._held_alerts, name="d7tui-alerts"
-            )
-
-    def on_screen_resume(self) -> None:
-        if self._alerts.held and self._alerts_timer is None:
-            self._held_alerts()
-
-    def _held_alerts(self) -> None:
-        self._alerts_timer = None
-        held = self._alerts.take(time.monotonic())
-        if held:
-            line, failed = summary(held)
-            self.notify(
-                line,
-                title="Status changes",
-                severity="warning" if failed else "information",
-                markup=False,
-            )
+        ordered = sorted(alerts, key=lambda a: not a.failed)
+        shown, rest = ordered[:ALERT_LINES], ordered[ALERT_LINES:]
+        if rest:  # the summary is the oldest of the lines: the single changes read on top
+            line, failed = summary(rest)
+            self.d7app.say(line, "warning" if failed else "information")
+        for alert in reversed(shown):
+            severity = "error" if alert.failed else "information"
+            self.d7app.say(alert.line(False), severity, masked=alert.line(True))
 
     @on(PollerStopped)
     def _poller_stopped(self, message: PollerStopped) -> None:
-        self.notify(message.reason, title="Polling stopped", severity="error", markup=False)
+        self.d7app.say(f"Polling stopped: {message.reason} (p restarts it)", "error")
         self._show_status(self.render_context())
 
     # -- selection ---------------------------------------------------------------------------
 
-    @on(DataTable.RowHighlighted, "#watchlist")
-    def _row_highlighted(self) -> None:
+    def _row_moved(self) -> None:
+        # Called by the list as its cursor moves, so that the detail is painted in the same
+        # frame as the cursor (a message would land a frame later).
         self._moved_at = time.monotonic()
         self._show_detail(self.render_context())
 
-    @on(DataTable.RowSelected, "#watchlist")
-    def _row_selected(self) -> None:
+    @on(LineTable.Chosen, "#watchlist")
+    def _row_chosen(self) -> None:
         self.action_enter_detail()
 
     @property

@@ -3,13 +3,16 @@ the timeline of every status change seen for it (newest first)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Sequence
+
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static
 
 from d7tui.models import Phase, Recipient, Transition
 from d7tui.poller import WatchStatus
+from d7tui.ui.edge import Guarded
 from d7tui.ui.format import (
     NOT_SHOWN,
     PHASE_SYMBOL,
@@ -23,58 +26,133 @@ from d7tui.ui.format import (
     phase_text,
     recipient_text,
 )
-from d7tui.ui.widgets.flashing_table import FlashingTable
+from d7tui.ui.widgets.line_table import Column, LineTable
 from d7tui.ui.widgets.text_static import TextStatic
 from d7tui.ui.widgets.watchlist_table import RenderContext, status_cell
 from d7tui.watchlist import Entry
 
 RECIPIENT_COLUMNS = (
-    ("recipient", "Recipient", 16),
-    ("country", "CC", 3),
-    ("status", "Status", 14),
-    ("reason", "Reason", 24),
-    ("cost", "Cost", 9),
-    ("parts", "Parts", 5),
-    ("scheduled", "Scheduled", 10),
-    ("fields", "Channel fields", None),
+    Column("recipient", "Recipient", 16),
+    Column("country", "CC", 3),
+    Column("status", "Status", 14),
+    Column("reason", "Reason", 24),
+    Column("cost", "Cost", 9),
+    Column("parts", "Parts", 5),
+    Column("scheduled", "Scheduled", 10),
+    Column("fields", "Channel fields", 0),
 )
 TIMELINE_COLUMNS = (
-    ("time", "Time", 8),
-    ("recipient", "Recipient", 16),
-    ("change", "Change", None),
-    ("reason", "Reason", None),
+    Column("time", "Time", 8),
+    Column("recipient", "Recipient", 16),
+    Column("change", "Change", 30),
+    Column("reason", "Reason", 0),
 )
+# The status and the reason first: they are what a support engineer reads.
+RECIPIENT_GROWS = (("status", 24), ("reason", 40), ("status", 30), ("reason", 60))
+TIMELINE_GROWS = (("change", 44), ("reason", 40), ("change", 60))
 
 
 def _plain(value: object) -> Text:
     return Text(NOT_SHOWN if value is None or value == "" else str(value))
 
 
-class RecipientsTable(FlashingTable):
-    """Recipients of the selected request; keyed by the recipient's stable key."""
+class RecipientsTable(LineTable):
+    """Recipients of the selected request, each keyed by the recipient's stable key."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+    columns = RECIPIENT_COLUMNS
+    grows = RECIPIENT_GROWS
+
+    def __init__(self, *, on_move: Callable[[], None] | None = None, id: str | None = None):
+        super().__init__(id=id)
+        self.recipients: tuple[Recipient, ...] = ()
         self.keys: list[str] = []
+        self.flashing: frozenset[str] = frozenset()
+        self._ctx: RenderContext | None = None
+        self._on_move = on_move
 
-    def on_mount(self) -> None:
-        for key, header, width in RECIPIENT_COLUMNS:
-            self.add_column(header, key=key, width=width)
+    def show(self, recipients: tuple[Recipient, ...], ctx: RenderContext, keep: bool) -> None:
+        selected = self.selected if keep else None
+        self.recipients = recipients
+        self._ctx = ctx
+        keys: list[str] = []
+        for r in recipients:
+            key = r.key or f"#{len(keys)}"
+            if key in keys:  # two reports without ids: keep both
+                key = f"{key}#{len(keys)}"
+            keys.append(key)
+        self.keys = keys
+        self.forget_drawn()  # rows are keyed by the recipients' identity: these are new ones
+        self.cursor = keys.index(selected) if selected in keys else 0
+        self.rows_changed()
+        if not keep:
+            self.scroll_to_row(0)
+
+    @property
+    def row_count(self) -> int:
+        return len(self.recipients)
+
+    def row_key(self, row: int) -> Hashable:
+        assert self._ctx is not None
+        return (id(self.recipients[row]), self._ctx.key)
+
+    def row_cells(self, row: int) -> Sequence[Text]:
+        assert self._ctx is not None
+        return recipient_cells(self.recipients[row], self._ctx)
+
+    def row_style(self, row: int) -> Style | None:
+        if self.flashing and self.keys[row].split("#", 1)[0] in self.flashing:
+            assert self._ctx is not None
+            return Style(bgcolor=self._ctx.flash_colour)
+        return None
+
+    def cursor_moved(self) -> None:
+        if self._on_move is not None:
+            self._on_move()
 
     @property
     def selected(self) -> str | None:
-        if not self.keys or not 0 <= self.cursor_row < len(self.keys):
+        if not 0 <= self.cursor < len(self.keys):
             return None
-        return self.keys[self.cursor_row]
+        return self.keys[self.cursor]
+
+    @property
+    def selected_recipient(self) -> Recipient | None:
+        if not 0 <= self.cursor < len(self.recipients):
+            return None
+        return self.recipients[self.cursor]
 
 
-class TimelineTable(DataTable[Text]):
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
+class TimelineTable(LineTable):
+    """Every status change seen for the request, newest first."""
 
-    def on_mount(self) -> None:
-        for key, header, width in TIMELINE_COLUMNS:
-            self.add_column(header, key=key, width=width)
+    columns = TIMELINE_COLUMNS
+    grows = TIMELINE_GROWS
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.transitions: list[Transition] = []
+        self._ctx: RenderContext | None = None
+
+    def show(self, transitions: list[Transition], ctx: RenderContext, keep: bool) -> None:
+        self.transitions = transitions
+        self._ctx = ctx
+        if not keep:
+            self.cursor = 0
+            self.scroll_to_row(0)
+        self.rows_changed()
+
+    @property
+    def row_count(self) -> int:
+        return len(self.transitions)
+
+    def row_key(self, row: int) -> Hashable:
+        assert self._ctx is not None
+        transition = self.transitions[row]
+        return (transition, format_clock(transition.at, self._ctx.now), self._ctx.key)
+
+    def row_cells(self, row: int) -> Sequence[Text]:
+        assert self._ctx is not None
+        return timeline_cells(self.transitions[row], self._ctx)
 
 
 def recipient_cells(r: Recipient, ctx: RenderContext) -> tuple[Text, ...]:
@@ -113,89 +191,74 @@ def timeline_cells(t: Transition, ctx: RenderContext) -> tuple[Text, ...]:
     )
 
 
-class DetailPane(Vertical):
-    """Shows one Entry; `show` is cheap to call again when nothing changed."""
+class DetailPane(Guarded, Vertical):
+    """Shows one Entry. `show` is cheap to call again, and costs no layout: the cursor passing a
+    request paints the head and the rows on screen, nothing is rebuilt."""
 
     ALLOW_MAXIMIZE = True
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
         self.entry: Entry | None = None
         self._shown_state: object = None
         self._shown_timeline: tuple[int, object] = (0, None)
-        self._shown_mask: bool | None = None
+        self._shown_key: object = None
         self._ctx: RenderContext | None = None
+        self.hints: Callable[[Entry], str | None] = lambda entry: None  # what to do, if known
 
     def compose(self) -> ComposeResult:
         yield TextStatic(
-            Text("Select a request to see its recipients.", style="dim"), id="detail-head"
+            Text("Select a request to see its recipients.", style="dim"),
+            id="detail-head",
+            fixed=True,
         )
-        yield RecipientsTable(id="recipients")
+        yield RecipientsTable(id="recipients", on_move=self._recipient_moved)
         yield TextStatic(id="recipient-fields")
-        yield Static(Text("Timeline", style="bold"), id="timeline-title")
+        yield TextStatic(Text("Timeline", style="bold"), id="timeline-title", fixed=True)
         yield TimelineTable(id="timeline")
 
     def show(
         self, entry: Entry | None, ctx: RenderContext, flashing: set[str] | None = None
     ) -> None:
         """Show `entry` (None: nothing selected). `flashing`: recipient keys just changed."""
-        flash = frozenset(flashing or ())
         same = entry is self.entry
         self._ctx = ctx
         self.entry = entry
         self.query_one("#detail-head", TextStatic).show_text(self._head(entry, ctx))
         recipients = self.query_one(RecipientsTable)
         timeline = self.query_one(TimelineTable)
-        if entry is None:
-            recipients.clear()
-            recipients.keys = []
-            timeline.clear()
-            self._shown_state = None
-            self._shown_timeline = (0, None)
-            self._show_fields(ctx)
-            return
-        state = entry.state
-        recipients.set_flashing(
-            [k for k in recipients.keys if k.split("#", 1)[0] in flash], ctx.flash_colour
-        )
-        if not same or state is not self._shown_state or ctx.masked != self._shown_mask:
-            keep = recipients.selected if same else None
-            rows = state.recipients if state is not None else ()
-            with self.app.batch_update():
-                recipients.clear()
-                recipients.keys = []
-                for r in rows:
-                    key = r.key or f"#{len(recipients.keys)}"
-                    if key in recipients.keys:  # two reports without ids: keep both
-                        key = f"{key}#{len(recipients.keys)}"
-                    recipients.add_row(*recipient_cells(r, ctx), key=key)
-                    recipients.keys.append(key)
-            if keep in recipients.keys:
-                recipients.move_cursor(row=recipients.keys.index(keep))
+        flash = frozenset(flashing or ())
+        if flash != recipients.flashing:
+            recipients.flashing = flash
+            recipients.refresh()
+        state = entry.state if entry is not None else None
+        if not same or state is not self._shown_state or ctx.key != self._shown_key:
+            recipients.show(state.recipients if state is not None else (), ctx, keep=same)
             self._shown_state = state
-            recipients.set_flashing(
-                [k for k in recipients.keys if k.split("#", 1)[0] in flash], ctx.flash_colour
-            )
-        marker = (len(entry.timeline), entry.timeline[-1] if entry.timeline else None)
-        if not same or marker != self._shown_timeline or ctx.masked != self._shown_mask:
-            with self.app.batch_update():
-                timeline.clear()
-                for t in reversed(entry.timeline):
-                    timeline.add_row(*timeline_cells(t, ctx))
+        marker = (
+            (len(entry.timeline), entry.timeline[-1] if entry.timeline else None)
+            if entry is not None
+            else (0, None)
+        )
+        if not same or marker != self._shown_timeline or ctx.key != self._shown_key:
+            shown = list(reversed(entry.timeline)) if entry is not None else []
+            timeline.show(shown, ctx, keep=same)
             self._shown_timeline = marker
-        self._shown_mask = ctx.masked
+        self._shown_key = ctx.key
         self._show_fields(ctx)
+
+    def _recipient_moved(self) -> None:
+        if self._ctx is not None:
+            self._show_fields(self._ctx)
+
+    @property
+    def selected_recipient(self) -> Recipient | None:
+        return self.query_one(RecipientsTable).selected_recipient
 
     def _show_fields(self, ctx: RenderContext) -> None:
         """Every field of the highlighted recipient, one per line, wrapped: nothing cropped."""
         box = self.query_one("#recipient-fields", TextStatic)
-        entry = self.entry
-        key = self.query_one(RecipientsTable).selected
-        recipient = None
-        if entry is not None and entry.state is not None and key is not None:
-            recipient = next(
-                (r for r in entry.state.recipients if r.key and key.startswith(r.key)), None
-            )
+        recipient = self.selected_recipient if self.entry is not None else None
         if recipient is None:
             box.show_text(Text())
             return
@@ -226,10 +289,6 @@ class DetailPane(Vertical):
         if self._ctx is not None:
             self.query_one("#detail-head", TextStatic).show_text(self._head(self.entry, self._ctx))
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if isinstance(event.data_table, RecipientsTable) and self._ctx is not None:
-            self._show_fields(self._ctx)
-
     def _head(self, entry: Entry | None, ctx: RenderContext) -> Text:
         if entry is None:
             return Text("Select a request to see its recipients.", style="dim")
@@ -242,22 +301,33 @@ class DetailPane(Vertical):
             text.append("  ")
             text.append(entry.label, style="italic")
         if self.has_class("-inside"):
-            text.append("  (esc: back)", style="dim")
+            text.append("  (esc: back, c: copy number)", style="dim")
         text.append("\n")
-        counts = entry.counts
-        summary = phase_counts_text(counts, ctx.colours)
+        summary = phase_counts_text(entry.counts, ctx.colours)
         if summary:
             text.append_text(summary)
             text.append("  ")
         text.append_text(status_cell(entry, ctx.colours))
+        outcome = entry.outcome
+        if outcome.reason and entry.error is None:
+            text.append(" — ")
+            text.append(outcome.reason)
         cost = entry_cost(entry)
         if cost:
-            text.append(f"  cost {cost}")
-        text.append("\n")
-        text.append(_schedule_line(entry, ctx.now), style="dim")
+            text.append(f"  cost {cost}", style="dim")
         if entry.error is not None:
             text.append("\n")
             text.append(f"⚠ {entry.error}", style=ctx.colours[Phase.FAILED])
+        hint = self.hints(entry)
+        if hint:
+            text.append("\n")
+            text.append(hint, style="italic")
+        if entry.note:
+            text.append("\n")
+            text.append("note ", style="dim")
+            text.append(entry.note)
+        text.append("\n")
+        text.append(_schedule_line(entry, ctx.now), style="dim")
         return text
 
 
@@ -271,6 +341,8 @@ def _schedule_line(entry: Entry, now: float) -> str:
         nxt = "every recipient final: no more polls (r polls again)"
     elif entry.status is WatchStatus.STALE:
         nxt = "stale: given up (r polls again)"
+    elif entry.status is WatchStatus.MEMORY:
+        nxt = "from memory: Infobip keeps messages 48 hours, so it is not asked again"
     elif entry.status is WatchStatus.NOT_FOUND:
         nxt = "not found: given up (r polls again)"
     elif entry.status is WatchStatus.AUTH:

@@ -7,9 +7,10 @@ from textual import events
 from textual.widgets import Input
 
 from d7tui.safety import safe_text
+from d7tui.ui.edge import Guarded
 
 
-class IdsInput(Input):
+class IdsInput(Guarded, Input):
     def _on_paste(self, event: events.Paste) -> None:
         # Textual also runs the handlers of base classes unless the default is prevented:
         # Input's own would insert the first line a second time.

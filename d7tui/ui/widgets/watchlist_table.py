@@ -1,46 +1,54 @@
-"""The list of watched requests: a keyed DataTable that is only ever a view of the model.
+"""The list of watched requests: a view of the model's visible list, drawn a line at a time.
 
-Filtering and sorting happen in `d7tui.watchlist`; here a sync either updates the cells that
-changed (same rows in the same order: the common case while polling) or rebuilds the rows and puts
-the cursor back on the same request, at the same height on screen.
+Filtering and sorting happen in `d7tui.watchlist`; `sync` takes the list in its new order and
+keeps the cursor on the same request. Sorted by last change, news comes in at the top: a view at
+the top stays there (the cursor keeps its request), a view scrolled away keeps its rows where
+they are and the header counts what came in above ("↑ 3 new").
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
-from textual.binding import Binding, BindingType
 
 from d7tui.channels.errors import ErrorKind
 from d7tui.models import Phase
 from d7tui.poller import WatchStatus
-from d7tui.ui.format import PHASE_SYMBOL, entry_cost, format_age, phase_counts_text, short_id
-from d7tui.ui.widgets.flashing_table import FlashingTable
+from d7tui.ui.format import PHASE_SYMBOL, entry_cost, format_age, phase_counts_text
+from d7tui.ui.widgets.line_table import Column, LineTable, grow
 from d7tui.watchlist import Entry
 
-# (key, header, width at the narrowest); the label column takes whatever width is left.
-COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("id", "Request", 10),
-    ("channel", "Channel", 8),
-    ("label", "Label", 8),
-    ("phases", "Recipients", 10),
-    ("status", "Status", 14),
-    ("age", "Since", 5),
-    ("cost", "Cost", 8),
+COLUMNS = (
+    Column("id", "Request", 10),
+    Column("channel", "Channel", 8),
+    Column("label", "Label", 0),
+    Column("phases", "Recipients", 10),
+    Column("status", "Status", 14),
+    Column("reason", "Reason", 0),
+    Column("age", "Since", 5),
+    Column("cost", "Cost", 7),
 )
-COLUMN_KEYS = tuple(key for key, _, _ in COLUMNS)
-# Room beyond the narrowest layout goes first to the status (Infobip's statuses are long, e.g.
-# UNDELIVERABLE_NOT_DELIVERED), then to the label.
-GROWS = (("label", 14), ("status", 20), ("label", 22), ("status", 28), ("label", 40))
-IN_VIEW_MARGIN = 5  # rows drawn beyond the screen's edges, so a short scroll shows them ready
-BLANK_ROW = tuple(Text() for _ in COLUMNS)  # a row not drawn yet (it is, once in view)
+# Room beyond the narrowest layout goes to what tells the outcome first (Infobip's statuses
+# are long, e.g. UNDELIVERABLE_NOT_DELIVERED), then the reason, then the label.
+GROWS = (
+    ("status", 24),
+    ("reason", 14),
+    ("label", 10),
+    ("status", 30),
+    ("reason", 30),
+    ("label", 20),
+    ("reason", 60),
+    ("label", 40),
+)
+MAX_ID = 24  # the id column at its widest
 
 
 @dataclass
 class RenderContext:
-    """What a cell's look depends on besides its entry."""
+    """What a row's look depends on besides its entry."""
 
     now: float
     colours: dict[Phase, str]
@@ -49,16 +57,13 @@ class RenderContext:
     flash_colour: str = "#5a4a00"
 
     @property
-    def colours_key(self) -> tuple[str, ...]:
-        return tuple(self.colours.values())
-
-
-def _signature(cell: Text) -> tuple[str, str, tuple[object, ...]]:
-    return cell.plain, str(cell.style), tuple(cell.spans)
+    def key(self) -> tuple[object, ...]:
+        return (tuple(self.colours.values()), self.masked)
 
 
 def status_cell(entry: Entry, colours: dict[Phase, str]) -> Text:
-    text = entry.status_text()
+    outcome = entry.outcome
+    text = outcome.text
     if entry.status is WatchStatus.AUTH or (
         entry.error is not None and entry.error.kind is not ErrorKind.NOT_FOUND
     ):
@@ -66,16 +71,13 @@ def status_cell(entry: Entry, colours: dict[Phase, str]) -> Text:
     if entry.error is not None:  # not found (yet): the id column carries the "?"
         style = colours[Phase.FAILED] if entry.status is WatchStatus.NOT_FOUND else "dim"
         return Text(text, style=style)
-    # The latest status in its own phase's colour and symbol (the row's symbol, in the first
-    # column, is the worst phase of all its recipients).
-    phase = entry.latest_phase or entry.phase
-    if phase is None:
+    if outcome.phase is None:
         return Text(text, style="dim")
-    style = colours[phase] + (" dim" if entry.status is WatchStatus.STALE else "")
-    return Text(f"{PHASE_SYMBOL[phase]} {text}", style=style)
+    style = colours[outcome.phase] + (" dim" if entry.status is WatchStatus.STALE else "")
+    return Text(f"{PHASE_SYMBOL[outcome.phase]} {text}", style=style)
 
 
-def row_cells(entry: Entry, ctx: RenderContext) -> tuple[Text, ...]:
+def row_cells(entry: Entry, short_id: str, ctx: RenderContext) -> tuple[Text, ...]:
     phase = entry.phase
     symbol = PHASE_SYMBOL[phase] if phase is not None else "·"
     id_style = ctx.colours[phase] if phase is not None else "dim"
@@ -86,105 +88,106 @@ def row_cells(entry: Entry, ctx: RenderContext) -> tuple[Text, ...]:
     if entry.problem:
         id_style = ctx.colours[Phase.FAILED]
     known = entry.channel != "auto"
-    counts = entry.counts
-    cells = (
-        Text(f"{symbol:<2}{short_id(entry.request_id)}", style=id_style),
+    return (
+        Text(f"{symbol:<2}{short_id}", style=id_style),
         Text(entry.channel, style="" if known else "dim"),
         Text(entry.label),
-        phase_counts_text(counts, ctx.colours),
+        phase_counts_text(entry.counts, ctx.colours),
         status_cell(entry, ctx.colours),
+        Text(entry.outcome.reason, style="dim" if entry.error is not None else ""),
         Text(format_age(ctx.now - (entry.last_change or entry.added_at))),
         Text(entry_cost(entry)),
     )
-    return cells
 
 
-class WatchlistTable(FlashingTable):
-    """Rows are drawn as they come into view: a change to a row out of sight (a poll's news,
-    its age, a theme) marks it stale, and it is drawn when it is scrolled to. So a second of
-    polling 10,000 requests redraws the rows on screen, not all of them."""
+class WatchlistTable(LineTable):
+    columns = COLUMNS
 
-    # The table's own home/end scroll sideways; in a list of requests they go to its ends.
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("home", "scroll_top", "First", show=False),
-        Binding("end", "scroll_bottom", "Last", show=False),
-    ]
-
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
-        self._order: list[str] = []
-        # What each row was drawn from, and the cells drawn (kept for rows a filter hides, so
-        # that clearing the filter costs no redraw): a row is redrawn only when its key moves.
-        # A row in the table holds its cells here (or BLANK_ROW, before it was ever drawn).
-        self._drawn: dict[str, tuple[tuple[object, ...], tuple[Text, ...]]] = {}
-        self._widths = {key: width for key, _, width in COLUMNS}
-        self._synced: list[Entry] | None = None  # the list last synced
-        self._entries: dict[str, Entry] = {}  # its entries, by id
+    def __init__(
+        self,
+        *,
+        on_move: Callable[[], None] | None = None,
+        short_id: Callable[[str], str] = lambda rid: rid[:8],
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self.rows: list[Entry] = []
+        self._index: dict[str, int] = {}
         self._ctx: RenderContext | None = None
-        self._stale: set[str] = set()  # rows that may be out of date: drawn when in view
+        self._on_move = on_move
+        self.short_id = short_id
+        self._has_label = False
+        self._has_reason = False
+        self._id_width = 8
+        self._news_above: set[str] = set()  # ids that came in above the view while away
 
-    def on_mount(self) -> None:
-        self._add_columns()
+    # -- what the table asks -------------------------------------------------------------------
 
-    def _add_columns(self) -> None:
-        for key, header, _ in COLUMNS:
-            self.add_column(header, key=key, width=self._widths[key])
+    @property
+    def row_count(self) -> int:
+        return len(self.rows)
+
+    def row_key(self, row: int) -> Hashable:
+        entry = self.rows[row]
+        ctx = self._ctx
+        assert ctx is not None
+        age = format_age(ctx.now - (entry.last_change or entry.added_at))
+        return (entry.request_id, entry.version, age, self.short_id(entry.request_id), ctx.key)
+
+    def row_cells(self, row: int) -> Sequence[Text]:
+        entry = self.rows[row]
+        assert self._ctx is not None
+        return row_cells(entry, self.short_id(entry.request_id), self._ctx)
+
+    def row_style(self, row: int) -> Style | None:
+        ctx = self._ctx
+        if ctx is not None and ctx.flashing and self.rows[row].request_id in ctx.flashing:
+            return Style(bgcolor=ctx.flash_colour)
+        return None
+
+    def header_note(self) -> Text | None:
+        top = self.top_row
+        if not self._news_above or top == 0:
+            return None
+        above = sum(1 for rid in self._news_above if self._index.get(rid, top) < top)
+        if not above:
+            return None
+        return Text(f" ↑ {above:,} new (g: top) ")
+
+    def fit(self, width: int) -> dict[str, int]:
+        widths = {c.key: c.least for c in COLUMNS}
+        widths["id"] = 2 + self._id_width
+        grows = [
+            (key, most)
+            for key, most in GROWS
+            if (key != "label" or self._has_label) and (key != "reason" or self._has_reason)
+        ]
+        return grow(widths, width, grows)
+
+    def cursor_moved(self) -> None:
+        if self._on_move is not None:
+            self._on_move()
+
+    # -- the model's list, shown ---------------------------------------------------------------
 
     @property
     def order(self) -> list[str]:
-        return list(self._order)
+        return [e.request_id for e in self.rows]
 
     @property
     def selected(self) -> str | None:
         """The request id under the cursor."""
-        if not self._order or not 0 <= self.cursor_row < len(self._order):
+        if not 0 <= self.cursor < len(self.rows):
             return None
-        return self._order[self.cursor_row]
+        return self.rows[self.cursor].request_id
 
-    def widths_for(self, width: int) -> dict[str, int]:
-        """Column widths for a table `width` cells wide."""
-        widths = {key: least for key, _, least in COLUMNS}
-        padding = 2 * self.cell_padding * len(COLUMNS) + 2  # and the scrollbar
-        spare = width - padding - sum(widths.values())
-        for key, most in GROWS:
-            grow = max(0, min(spare, most - widths[key]))
-            widths[key] += grow
-            spare -= grow
-        return widths
+    def row_of(self, request_id: str) -> int | None:
+        return self._index.get(request_id)
 
-    def fit_width(self, width: int, entries: list[Entry], ctx: RenderContext) -> None:
-        """Give the columns the room the terminal has (a rebuild; resizes are rare)."""
-        widths = self.widths_for(width)
-        if widths == self._widths:
-            return
-        self._widths = widths
-        selected = self.selected
-        self.clear(columns=True)
-        self._add_columns()
-        self._order = []
-        self._synced = None
-        self.sync(entries, ctx, select=selected)
-
-    @staticmethod
-    def _draw_key(entry: Entry, ctx: RenderContext) -> tuple[object, ...]:
-        age = format_age(ctx.now - (entry.last_change or entry.added_at))
-        return (entry.version, age, ctx.colours_key)
-
-    def _redraw(
-        self, entry: Entry, ctx: RenderContext
-    ) -> tuple[tuple[Text, ...] | None, tuple[Text, ...]] | None:
-        """(the cells drawn before, the new ones) if they may differ, else None."""
-        key = self._draw_key(entry, ctx)
-        drawn = self._drawn.get(entry.request_id)
-        if drawn is not None and drawn[0] == key:
-            return None
-        cells = row_cells(entry, ctx)
-        self._drawn[entry.request_id] = (key, cells)
-        return (drawn[1] if drawn else None), cells
-
-    def forget(self, request_id: str) -> None:
-        """The request is no longer watched: drop what was drawn for it."""
-        self._drawn.pop(request_id, None)
+    def select(self, request_id: str) -> None:
+        row = self._index.get(request_id)
+        if row is not None:
+            self.move_cursor(row)
 
     def sync(
         self,
@@ -194,93 +197,71 @@ class WatchlistTable(FlashingTable):
         *,
         select: str | None = None,
     ) -> None:
-        """Show `entries` in this order, redrawing only rows whose entry, age, flash or theme
-        changed (`changed`: a hint that only these may have), and of those only the ones in
-        view. `select`: put the cursor there."""
-        self.set_flashing(ctx.flashing, ctx.flash_colour)
+        """Show `entries` in this order. `changed`: only these rows may look different (a hint:
+        the other rows on screen are not painted again). `select`: put the cursor there."""
         self._ctx = ctx
-        if entries is not self._synced:  # the same list (a clock tick): the same rows
-            self._synced = entries
-            self._entries = {e.request_id: e for e in entries}
-            order = [e.request_id for e in entries]
-            if order != self._order:
-                keep = select or self.selected
-                if len(order) == len(self._order) and self._entries.keys() == set(self._order):
-                    self._reorder(order, keep)  # the same rows (a sort moved them): no rebuild
-                else:
-                    self._rebuild(entries, keep)
-                    return
-        if changed is None:
-            self._stale = set(self._order)
-        else:
-            self._stale.update(changed & self._entries.keys())
-        self.draw_in_view()
-        if select is not None and select in self._entries:
-            self.move_cursor(row=self._order.index(select))
-
-    def draw_in_view(self) -> None:
-        """Bring the stale rows on screen (and a few either side) up to date."""
-        if not self._stale or self._ctx is None:
+        if entries is self.rows:  # the same list (a clock tick, news in place)
+            self._paint(changed)
+            if select is not None:
+                self.select(select)
             return
-        top = int(self.scroll_y)
-        rows = self._order[max(0, top - IN_VIEW_MARGIN) : top + self.size.height + IN_VIEW_MARGIN]
-        updates: list[tuple[str, str, Text]] = []
-        for request_id in rows:
-            if request_id not in self._stale:
-                continue
-            self._stale.discard(request_id)
-            redrawn = self._redraw(self._entries[request_id], self._ctx)
-            if redrawn is None:
-                continue
-            old, cells = redrawn
-            for i, cell in enumerate(cells):
-                if old is None or _signature(old[i]) != _signature(cell):
-                    updates.append((request_id, COLUMN_KEYS[i], cell))
-        self.update_cells(updates)
+        old_selected = self.selected
+        keep = select or old_selected
+        old_index, old_top, old_cursor = self._index, self.top_row, self.cursor
+        ids_changed = len(entries) != len(self.rows) or any(
+            e.request_id not in old_index for e in entries
+        )
+        self.rows = entries
+        self._index = {e.request_id: i for i, e in enumerate(entries)}
+        if ids_changed:
+            self._measure()
+        self.rows_changed()
+        # The cursor stays on its request (else on the same row number).
+        row = self._index.get(keep, min(old_cursor, len(entries) - 1)) if keep else old_cursor
+        self.cursor = max(0, min(row, len(entries) - 1))
+        row = self.cursor
+        if select is not None:
+            self.scroll_to_cursor()
+        elif old_top == 0:
+            # At the top, news comes in at the top and the view stays there, as long as the
+            # cursor's request is still on screen.
+            if row >= self.page_rows:
+                self.scroll_to_row(row - (old_cursor - old_top))
+        else:
+            # Scrolled away: the cursor's request stays at its height on screen, and the news
+            # that came in above it is counted.
+            self.scroll_to_row(row - (old_cursor - old_top))
+            for rid in changed or ():
+                if old_index.get(rid, old_top) >= old_top:
+                    self._news_above.add(rid)
+        self._news_above.intersection_update(self._index)
+        self.refresh_header()
+        if self.selected != old_selected:
+            self.cursor_moved()
+
+    def _measure(self) -> None:
+        """What the columns need: a label column only if a row has a label, an id column as
+        wide as the longest short id."""
+        rows = self.rows
+        self._has_label = any(e.label for e in rows)
+        self._has_reason = True
+        width = max((len(self.short_id(e.request_id)) for e in rows), default=8)
+        self._id_width = max(8, min(MAX_ID, width))
+        self.refit()
+
+    def _paint(self, changed: set[str] | None) -> None:
+        if changed is None:
+            self.refresh()
+            return
+        top, bottom = self.top_row, self.top_row + self.page_rows
+        for rid in changed:
+            row = self._index.get(rid)
+            if row is not None and top <= row < bottom:
+                self.refresh_row(row)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        self.draw_in_view()  # before the rows that came into view are rendered
         super().watch_scroll_y(old_value, new_value)
-
-    def on_resize(self) -> None:
-        self.draw_in_view()
-
-    def _reorder(self, order: list[str], keep: str | None) -> None:
-        old_row, screen_offset = self.cursor_row, self.cursor_row - int(self.scroll_y)
-        self._order = order
-        self.reorder(order)
-        self._keep_place(keep, old_row, screen_offset)
-
-    def _rebuild(self, entries: list[Entry], keep: str | None) -> None:
-        old_row, screen_offset = self.cursor_row, self.cursor_row - int(self.scroll_y)
-        with self.app.batch_update():
-            self.clear()
-            self._order = []
-            for entry in entries:
-                # What was drawn for it last, if anything: drawn again once in view.
-                drawn = self._drawn.get(entry.request_id)
-                self.add_row(*(drawn[1] if drawn else BLANK_ROW), key=entry.request_id)
-                self._order.append(entry.request_id)
-            self._stale = set(self._order)
-        self._keep_place(keep, old_row, screen_offset)
-
-    def _keep_place(self, keep: str | None, old_row: int, screen_offset: int) -> None:
-        """The cursor back on `keep` (else on the same row number), at the same height on
-        screen, and the rows then in view drawn."""
-        if not self._order:
-            return
-        if keep is not None and keep in self._entries:
-            row = self._order.index(keep)
-        else:
-            row = min(old_row, len(self._order) - 1)
-        self.move_cursor(row=row, scroll=False)
-        target = max(0, row - max(0, screen_offset))
-        self.draw_in_view()
-
-        def restore_scroll() -> None:
-            self.scroll_to(y=target, animate=False, immediate=True)
-            if row < len(self._order):
-                self.move_cursor(row=row)
-            self.draw_in_view()
-
-        self.call_after_refresh(restore_scroll)
+        if self._news_above:
+            if int(new_value) == 0:
+                self._news_above.clear()
+            self.refresh_header()

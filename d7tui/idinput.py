@@ -1,0 +1,59 @@
+"""Ids as a user hands them to the command line: arguments, and `-` for standard input.
+
+Standard input is read as bytes and decoded here, line by line: how Python decodes it depends on
+the locale (a strict UTF-8 one raised a traceback on the first byte that was not text), and a
+line that is not text is one problem to report, not a reason to lose the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import BinaryIO, TextIO
+
+from d7tui.models import split_ids
+
+_BOM = "\ufeff"  # an editor's byte order mark at the start of a saved list of ids
+
+
+def gather_ids(args: Sequence[str], stdin: TextIO) -> tuple[list[str], list[str]]:
+    """Every id in the arguments (each may hold several) and, for `-`, standard input (read
+    once); and one problem for each argument or line that is not text."""
+    ids: list[str] = []
+    problems: list[str] = []
+    stdin_read = False
+    for number, arg in enumerate(args, 1):
+        if arg == "-":
+            if not stdin_read:
+                stdin_read = True
+                found, bad = _read_lines(stdin)
+                ids.extend(found)
+                problems.extend(bad)
+        elif _undecodable(arg):
+            # Python hands over argument bytes that are not UTF-8 as lone surrogates.
+            problems.append(f"argument {number} is not UTF-8 text")
+        else:
+            ids.extend(split_ids(arg))
+    return ids, problems
+
+
+def _read_lines(stdin: TextIO) -> tuple[list[str], list[str]]:
+    raw: BinaryIO | None = getattr(stdin, "buffer", None)
+    if raw is None:  # already text (a StringIO in a test, a paste)
+        return split_ids(stdin.read().removeprefix(_BOM)), []
+    ids: list[str] = []
+    problems: list[str] = []
+    for number, line in enumerate(raw, 1):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(
+                f"standard input line {number} is not UTF-8 text "
+                f"(byte 0x{line[exc.start]:02x} at column {exc.start + 1})"
+            )
+            continue
+        ids.extend(split_ids(text.removeprefix(_BOM) if number == 1 else text))
+    return ids, problems
+
+
+def _undecodable(text: str) -> bool:
+    return any("\udc80" <= c <= "\udcff" for c in text)

@@ -1,0 +1,156 @@
+"""Hostile HTTP servers of our own, on loopback, for what neither the simulator nor httpstub can do:
+answers that never end, bombs that inflate to a gigabyte, bytes that are not HTTP at all.
+
+A `HostileServer` runs in its own thread with its own event loop, so that the same server serves a
+test's in-process client and a `d7tui status` subprocess alike. Each connection is handed to the
+`Behaviour` given (an async function of reader and writer); the request's head is read first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import socket
+import struct
+import threading
+import zlib
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+
+Behaviour = Callable[[bytes, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+MB = 1024 * 1024
+
+
+class HostileServer:
+    def __init__(self, behaviour: Behaviour) -> None:
+        self.behaviour = behaviour
+        self.requests = 0  # request heads read
+        self.base_url = ""
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __enter__(self) -> HostileServer:
+        self._thread.start()
+        started: Future[asyncio.Server] = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._accept, "127.0.0.1", 0, backlog=1024), self._loop
+        )
+        self._server = started.result(5)
+        self.base_url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aenter__(self) -> HostileServer:
+        return self.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.__exit__)
+
+    async def _stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            while True:  # keep-alive, for as long as the behaviour answers completely
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                    return
+                self.requests += 1
+                await self.behaviour(head, reader, writer)
+                if writer.is_closing():
+                    return
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._tasks.discard(task)
+            writer.close()
+
+
+def head(status: int = 200, **headers: str) -> bytes:
+    lines = [f"HTTP/1.1 {status} X"]
+    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+# -- behaviours --------------------------------------------------------------------------------
+
+
+async def silent(_head: bytes, reader: asyncio.StreamReader, _w: asyncio.StreamWriter) -> None:
+    """Read the request and never answer (the connection stays open)."""
+    await reader.read()  # until the client gives up and closes
+
+
+@functools.cache
+def gzip_bomb_body(inflated_mb: int = 1024) -> bytes:
+    """A valid gzip stream of `inflated_mb` MB of zeros, about a thousand times smaller.
+
+    After a full flush deflate forgets its history, so every further megabyte of zeros
+    compresses to the same bytes: the body is built by repetition, not by compressing 1 GB.
+    """
+    zeros = bytes(MB)
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: with a gzip header and trailer
+    first = packer.compress(zeros) + packer.flush(zlib.Z_FULL_FLUSH)
+    block = packer.compress(zeros) + packer.flush(zlib.Z_FULL_FLUSH)
+    assert packer.compress(zeros) + packer.flush(zlib.Z_FULL_FLUSH) == block
+    end = packer.flush()[:-8]  # the final empty block, without the trailer for 3 MB
+    crc = 0
+    for _ in range(inflated_mb):
+        crc = zlib.crc32(zeros, crc)
+    trailer = struct.pack("<II", crc, (inflated_mb * MB) & 0xFFFFFFFF)
+    return first + block * (inflated_mb - 1) + end + trailer
+
+
+async def gzip_bomb(_head: bytes, _r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A 200 whose ~1 MB gzip body inflates to 1 GB of zeros."""
+    body = gzip_bomb_body()
+    writer.write(
+        head(
+            content_type="application/json", content_encoding="gzip", content_length=str(len(body))
+        )
+    )
+    await _stream(writer, body)
+
+
+async def endless_chunked(
+    _head: bytes, _r: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """A chunked 200 that never ends."""
+    writer.write(head(content_type="application/json", transfer_encoding="chunked"))
+    chunk = b"%x\r\n%s\r\n" % (64 * 1024, b" " * 64 * 1024)
+    while True:
+        writer.write(chunk)
+        await writer.drain()
+
+
+async def huge_plain(_head: bytes, _r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A 200 that says 2 GB and sends it, as long as anyone reads."""
+    writer.write(head(content_type="application/json", content_length=str(2048 * MB)))
+    block = b" " * (256 * 1024)
+    for _ in range(2048 * 4):
+        writer.write(block)
+        await writer.drain()
+
+
+async def _stream(writer: asyncio.StreamWriter, body: bytes, step: int = 256 * 1024) -> None:
+    view = memoryview(body)
+    for start in range(0, len(body), step):
+        writer.write(view[start : start + step])
+        await writer.drain()

@@ -1,0 +1,207 @@
+"""`d7tui status` and `d7tui add` against what a hostile server, a broken setting or odd bytes on
+standard input do: one line per problem and an exit code, never a traceback, never a hang, and
+JSON that a strict parser reads."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from httpstub import HttpStub, Reply
+
+from d7tui.channels.status import StatusClient
+from d7tui.cli import main
+
+RID = "9d056a09-0fc4-4f68-9058-3846d58aa244"
+SMS_PATH = f"/report/v1/message-log/{RID}"
+INVISIBLE = "\u200b\u200c\u200d\u200e\u200f\u2028\u2029\u2060\u2061\u2064\ufeff\U000e0041\u00ad"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {
+        "D7_API_TOKEN": "tok",
+        "INFOBIP_API_KEY": "key",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    for key in ("D7_BASE_URL", "INFOBIP_BASE_URL", "D7TUI_ALLOW_INSECURE_HTTP"):
+        monkeypatch.delenv(key, raising=False)
+    return values
+
+
+def d7tui(env: dict[str, str], *argv: str, stdin: bytes = b"") -> subprocess.CompletedProcess:
+    """d7tui as a user runs it, in a strict UTF-8 locale (a byte that is not text raises)."""
+    return subprocess.run(
+        [sys.executable, "-m", "d7tui", *argv],
+        input=stdin,
+        capture_output=True,
+        env={**os.environ, **env, "PYTHONIOENCODING": "utf-8:strict"},
+        timeout=60,
+    )
+
+
+def strict_loads(line: str) -> object:
+    def refuse(token: str) -> object:
+        raise ValueError(f"not JSON: {token}")
+
+    return json.loads(line, parse_constant=refuse)
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings the engine cannot use: refused at load, not a hang (issue #11)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://user:pw@127.0.0.1:1", "http://[::1", "http://127.0.0.1:99999", "http://x.org"]
+)
+def test_status_with_a_base_url_it_cannot_use_says_so_in_one_line(env, url: str) -> None:
+    proc = d7tui({**env, "D7_BASE_URL": url}, "status", RID)
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.decode().splitlines()
+    assert line.startswith("d7tui: environment variable D7_BASE_URL: "), line
+    assert "pw" not in line
+
+
+def test_any_failure_of_an_id_is_its_one_line_and_the_others_go_on(
+    env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A corner no server reaches: a bug below the channel layer raising anything at all. Before,
+    # the worker died with it and `status` waited for its result for ever.
+    other = str(uuid.uuid4())
+
+    async def fetch(self: StatusClient, target: object) -> object:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(StatusClient, "fetch", fetch)
+    code = main(["status", RID, other])
+    _, err = capsys.readouterr()
+    assert code == 5
+    assert err.splitlines() == [
+        f"{RID}: auto: internal error: KeyError: 'a bug'",
+        f"{other}: auto: internal error: KeyError: 'a bug'",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# What the API sends that JSON cannot carry, or a screen cannot show
+
+
+async def test_json_output_is_strict_json_whatever_the_costs(env, capsys) -> None:
+    body = (
+        b'{"request_id": "%s", "messages": ['
+        b'{"msg_id": "a", "recipient": "+97150000001", "status": "sent", "sms_cost": NaN},'
+        b'{"msg_id": "b", "recipient": "+97150000002", "status": "sent", "sms_cost": "Infinity"},'
+        b'{"msg_id": "c", "recipient": "+97150000003", "status": "sent", "sms_cost": -1e999,'
+        b' "extra": {"deep": [NaN, Infinity]}}]}' % RID.encode()
+    )
+    async with HttpStub() as stub:
+        stub.script(SMS_PATH, Reply(body=body))
+        code, out, err = await _status_json(stub.base_url, env)
+    assert code == 0, err
+    (line,) = out.splitlines()
+    data = strict_loads(line)
+    assert isinstance(data, dict)
+    costs = [r["cost"] for r in data["recipients"]]
+    assert costs == [None, None, None]  # no cost anyone can add up
+    # What the vendor said is still there, as the text it was.
+    fields = [r["fields"] for r in data["recipients"]]
+    assert fields[0]["sms_cost"] == "NaN"
+    assert fields[1]["sms_cost"] == "Infinity"
+    assert fields[2]["extra"] == {"deep": ["NaN", "Infinity"]}
+
+
+async def _status_json(base_url: str, env: dict[str, str]) -> tuple[int, str, str]:
+    """`d7tui status --json` of RID against `base_url`, while the test's loop serves it."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "d7tui",
+        "status",
+        "--channel",
+        "sms",
+        "--json",
+        RID,
+        env={**os.environ, **env, "D7_BASE_URL": base_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_invisible_characters_are_made_visible_in_the_table_and_the_json(env) -> None:
+    # A look-alike recipient: "+971501234567" with zero-width characters and a tag in it.
+    recipient = "+97150" + INVISIBLE + "1234567"
+    body = json.dumps(
+        {
+            "request_id": RID,
+            "messages": [
+                {"msg_id": "a", "recipient": recipient, "status": "sent", "reason": INVISIBLE}
+            ],
+        },
+        ensure_ascii=True,
+    ).encode()
+    async with HttpStub() as stub:
+        stub.script(SMS_PATH, Reply(body=body))
+        code, out, err = await _status_json(stub.base_url, env)
+    assert code == 0, err
+    data = strict_loads(out)
+    assert isinstance(data, dict)
+    (row,) = data["recipients"]
+    assert row["recipient"].startswith("+97150<U+200B><U+200C><U+200D><U+200E><U+200F><U+2028>")
+    assert "<U+FEFF><U+E0041><U+00AD>1234567" in row["recipient"]
+    for text in (out, row["reason"]):
+        assert not any(ch in text for ch in INVISIBLE)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bytes on standard input that are not text (issue #11: a traceback)
+
+
+def test_status_refuses_lines_that_are_not_text_one_line_each(env) -> None:
+    stdin = b"abc\xff\n" + RID.encode() + b"\n\xc3(\n"
+    proc = d7tui(env, "status", "-", stdin=stdin)
+    assert proc.returncode == 2
+    assert proc.stderr.decode().splitlines() == [
+        "d7tui status: standard input line 1 is not UTF-8 text (byte 0xff at column 4)",
+        "d7tui status: standard input line 3 is not UTF-8 text (byte 0xc3 at column 1)",
+        "d7tui status: nothing was requested",  # as for any bad id: nothing is asked
+    ]
+
+
+def test_add_refuses_lines_that_are_not_text_and_adds_the_rest(env) -> None:
+    # A list saved by an editor that starts with a byte order mark, and one line of Latin-1.
+    other = str(uuid.uuid4())
+    stdin = b"\xef\xbb\xbf" + RID.encode() + b"\nM\xfcller\n" + other.encode() + b"\n"
+    proc = d7tui(env, "add", "-", stdin=stdin)
+    assert proc.returncode == 2
+    assert proc.stdout.decode() == "added 2, already watched 0, refused 1\n"
+    assert proc.stderr.decode().splitlines() == [
+        "d7tui add: standard input line 2 is not UTF-8 text (byte 0xfc at column 2)"
+    ]
+    listed = d7tui(env, "export", "--format", "json")
+    assert {w["request_id"] for w in json.loads(listed.stdout)["watchlist"]} == {RID, other}
+
+
+def test_an_argument_that_is_not_text_is_refused(env) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "d7tui", "status", b"\xff\xfe", RID],
+        capture_output=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.decode().splitlines() == [
+        "d7tui status: argument 1 is not UTF-8 text",
+        "d7tui status: nothing was requested",
+    ]

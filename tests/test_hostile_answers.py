@@ -1,0 +1,131 @@
+"""Answers no real API gives, from hostile servers of our own (tests/hostile.py): a gzip bomb, a body
+that never ends, a body of 2 GB. Each is one clear error, asked once, within a bounded memory, in
+the engine, in `d7tui status` (a real process, its peak memory measured by the kernel) and in the
+monitor's poller (polled again and again without growing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tracemalloc
+import uuid
+from pathlib import Path
+
+import pytest
+from hostile import HostileServer, endless_chunked, gzip_bomb, head, huge_plain
+from pollkit import running_poller, settle
+
+from d7tui.channels.errors import ProtocolError
+from d7tui.channels.status import StatusClient
+from d7tui.client import DEFAULT_MAX_ANSWER, Engine
+from d7tui.config import Settings
+from d7tui.models import Target
+from d7tui.poller import PollConfig
+from d7tui.safety import Secret
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SMS_OK = (FIXTURES / "d7_sms_status_000.json").read_bytes()
+RID = "9d056a09-0fc4-4f68-9058-3846d58aa244"
+TOO_LARGE = "sms: the answer is larger than 8 MB (setting max_answer_mb); not retried"
+BOMBS = [gzip_bomb, endless_chunked, huge_plain]
+
+
+async def ordinary(_head: bytes, _r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(head(content_type="application/json", content_length=str(len(SMS_OK))) + SMS_OK)
+    await writer.drain()
+
+
+def settings(base_url: str, **changes: object) -> Settings:
+    return Settings(d7_token=Secret("tok"), d7_base_url=base_url, **changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bomb", BOMBS, ids=lambda b: b.__name__)
+async def test_an_answer_over_the_bound_is_one_error_asked_once(bomb) -> None:
+    async with HostileServer(bomb) as server, StatusClient(settings(server.base_url)) as client:
+        with pytest.raises(ProtocolError) as info:
+            await client.fetch(Target(RID, "sms"))
+        assert str(info.value) == TOO_LARGE
+        assert server.requests == 1  # not retried
+        assert client.engine.stats["too_large"] == 1
+
+
+async def test_the_bound_is_a_setting_counted_after_decompression() -> None:
+    # The bomb is about 1 MB on the wire: a bound counted before decompression would pass it.
+    async with HostileServer(gzip_bomb) as server:
+        engine = Engine(max_answer=2 * 1024 * 1024)
+        async with StatusClient(settings(server.base_url), engine) as client:
+            with pytest.raises(ProtocolError, match="larger than 2 MB"):
+                await client.fetch(Target(RID, "sms"))
+    async with HostileServer(ordinary) as server:
+        engine = Engine(max_answer=len(SMS_OK))  # exactly the body's size is within the bound
+        async with StatusClient(settings(server.base_url), engine) as client:
+            assert len((await client.fetch(Target(RID, "sms"))).recipients) == 2
+
+
+def _status_process(base_url: str, tmp_path: Path) -> tuple[int, str, int]:
+    """`d7tui status` of one id as a real process: exit code, stderr, peak RSS in bytes."""
+    env = {
+        **os.environ,
+        "D7_API_TOKEN": "tok",
+        "D7_BASE_URL": base_url,
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "d7tui", "status", "--channel", "sms", str(uuid.uuid4())],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        # wait4: the kernel's peak resident size of exactly this child (ru_maxrss is in KiB).
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        proc.returncode = 0  # reaped by wait4: Popen must not wait for it again
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    return os.waitstatus_to_exitcode(status), err, usage.ru_maxrss * 1024
+
+
+def test_status_fed_a_bomb_exits_5_with_one_line_and_stays_small(tmp_path: Path) -> None:
+    # Issue #11: a 2 MB gzip answer inflating to 2 GB took `d7tui status` to 4.3 GB.
+    with HostileServer(ordinary) as server:
+        code, err, baseline = _status_process(server.base_url, tmp_path)
+    assert code == 0, err
+    for bomb in BOMBS:
+        with HostileServer(bomb) as server:
+            code, err, peak = _status_process(server.base_url, tmp_path)
+        assert code == 5, err
+        (line,) = err.splitlines()
+        assert line.endswith(TOO_LARGE), line
+        # What is held at most is the bound itself, once: far from the gigabyte sent.
+        assert peak - baseline < 3 * DEFAULT_MAX_ANSWER, (bomb.__name__, peak, baseline)
+
+
+async def test_the_monitor_polls_a_bomb_again_and_again_without_growing() -> None:
+    async with HostileServer(gzip_bomb) as server:
+        client = StatusClient(settings(server.base_url))
+        config = PollConfig(workers=2, error_backoff=1.0, error_backoff_max=1.0)
+        tracemalloc.start()
+        try:
+            async with running_poller(client, config) as (poller, clock, updates):
+                watch = poller.add(Target(RID, "sms"))
+                assert watch is not None
+                await settle(poller)
+                after_first = tracemalloc.get_traced_memory()[0]
+                tracemalloc.reset_peak()
+                for _ in range(5):
+                    clock.advance(2)
+                    await settle(poller)
+                current, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+            await client.aclose()
+        assert str(watch.error) == TOO_LARGE
+        assert len(updates) == 6 and server.requests == 6  # one request a poll
+        assert peak < 3 * DEFAULT_MAX_ANSWER  # one answer's worth, never more
+        assert current - after_first < 1024 * 1024  # nothing piles up from poll to poll

@@ -1,0 +1,90 @@
+"""safety.py, the one place external text is made fit for a terminal and JSON for a strict parser:
+invisible characters drawn visibly (issue #11), and nothing else changed."""
+
+from __future__ import annotations
+
+import json
+import sys
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from d7tui.channels.common import as_float
+from d7tui.safety import clean_json, safe_text, strict_json
+
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt, 15.1): what a renderer draws
+# as nothing when it has no glyph. unicodedata has no such property, so it is written out here.
+DEFAULT_IGNORABLE = [
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+]
+
+
+_IGNORABLE = {code for lo, hi in DEFAULT_IGNORABLE for code in range(lo, hi + 1)}
+
+
+def invisible(ch: str) -> bool:
+    return ord(ch) in _IGNORABLE or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp")
+
+
+def test_the_characters_named_in_the_issue_are_shown() -> None:
+    named = [*range(0x200B, 0x2010), 0x2028, 0x2029, *range(0x2060, 0x2065), 0xFEFF]
+    named += [0xE0001, 0xE0020, 0xE0041, 0xE007F]  # tag characters
+    for code in named:
+        assert safe_text(f"a{chr(code)}b") == f"a<U+{code:04X}>b"
+
+
+def test_every_format_separator_and_ignorable_character_is_shown() -> None:
+    # Checked against this Python's own Unicode data, so a newer Unicode adding a format
+    # character shows up here.
+    every = "".join(ch for ch in map(chr, range(sys.maxunicode + 1)) if invisible(ch))
+    shown = safe_text(every, limit=len(every) * 10)
+    assert [f"U+{ord(ch):04X}" for ch in shown if invisible(ch)] == []
+
+
+@settings(max_examples=300, derandomize=True)
+@given(st.text(st.characters(exclude_categories=("Cc", "Cf", "Cs", "Zl", "Zp", "Co", "Cn"))))
+def test_text_that_draws_is_left_as_it_is(text: str) -> None:
+    text = "".join(ch for ch in text if not invisible(ch))
+    assert safe_text(text, limit=10**6) == text
+
+
+def test_a_look_alike_recipient_no_longer_looks_alike() -> None:
+    real, fake = "+971501234567", "+97150\u200b1234567\u2060"
+    assert safe_text(fake) != real and len(safe_text(fake)) > len(real)
+
+
+def test_not_a_number_is_no_cost_and_never_reaches_json() -> None:
+    for raw in (float("nan"), float("inf"), float("-inf"), "NaN", "Infinity", "-inf", 10**400):
+        assert as_float(raw) is None, raw
+    assert as_float("0.0042") == 0.0042
+    # What the vendor sent stays readable among the fields, as text.
+    fields = clean_json(json.loads('{"a": NaN, "b": [Infinity, -Infinity], "c": 1.5}'))
+    assert fields == {"a": "NaN", "b": ["Infinity", "-Infinity"], "c": 1.5}
+
+
+def test_strict_json_writes_null_for_what_is_not_a_number() -> None:
+    value = {"cost": float("nan"), "list": [1.0, float("inf")], "ok": "NaN"}
+    text = strict_json(value)
+    assert json.loads(text, parse_constant=lambda token: 1 / 0) == {
+        "cost": None,
+        "list": [1.0, None],
+        "ok": "NaN",
+    }
+    assert strict_json({"a": 1}, separators=(",", ":")) == '{"a":1}'
