@@ -157,3 +157,15 @@ async def test_quitting_with_the_disk_still_full_keeps_the_reports_for_the_next_
         assert "takes in" in said
         disk.free()
         assert_none_lost(sim, db)  # ... which the next open took in
+
+
+async def test_the_guard_lets_infobip_logs_through_in_lists(sim, clock, tmp_path):
+    """Logs take nothing from anyone: the monitor asks them as before, many ids in one call."""
+    slow = [Step(0, "PENDING_ACCEPTED"), Step(3600, "DELIVERED_TO_HANDSET")]
+    bulks = [sim.create_infobip_bulk([f"4179{n:07d}"], slow)[0] for n in range(5)]
+    app = build_with_logs(sim, clock, tmp_path / "d7tui.sqlite3")
+    async with app.run_test(size=SIZE) as pilot:
+        app.add_targets([Target(b, "infobip", IdKind.BULK) for b in bulks])
+        await idle(pilot, app)
+        assert all(entry(app, b).latest_status == "PENDING_ACCEPTED" for b in bulks)
+        assert sum(sim.infobip_calls.values()) == 1 and sim.reports_handed_out == []

@@ -99,6 +99,18 @@ class WriterStats:
 _STOP = object()
 
 
+def _resolve(
+    future: concurrent.futures.Future[Any], value: Any = None, *, error: BaseException | None = None
+) -> None:
+    """Settle a future once: the writer and `_submit` (a report body while writes are held)
+    may both try."""
+    with contextlib.suppress(concurrent.futures.InvalidStateError):
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+
 class AsyncStore:
     """Wraps an open `Store`; `close()` (or `aclose()`) flushes every queued write."""
 
@@ -167,6 +179,9 @@ class AsyncStore:
         with self._count_lock:
             self._unsettled += 1
         self._queue.put(_Op(what, future, fn, observation, barrier, after, report))
+        trouble = self.trouble
+        if report is not None and trouble is not None:
+            _resolve(future, error=trouble)  # held like the rest; the drain hears it now
         return Pending(future)
 
     @property
@@ -221,7 +236,9 @@ class AsyncStore:
                 held, delay = [], RETRY_FIRST
                 self._set_trouble(None)
                 continue
-            held = self._hold(batch, error)
+            # What was queued meanwhile joins it: a report body behind a held batch must hear
+            # at once that it cannot be kept, not when the disk has room again.
+            held = self._hold(batch + self._queued_now(), error)
             if self._stopping.is_set():
                 # Closing: one more try with everything still queued, then give up.
                 rest = held + self._drain()
@@ -265,6 +282,20 @@ class AsyncStore:
             assert isinstance(item, _Op)
             batch.append(item)
         return batch
+
+    def _queued_now(self) -> list[_Op]:
+        """Everything queued at this moment (not waiting for more)."""
+        found: list[_Op] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return found
+            if item is _STOP:
+                self._queue.put(_STOP)
+                return found
+            assert isinstance(item, _Op)
+            found.append(item)
 
     def _drain(self) -> list[_Op]:
         rest: list[_Op] = []
@@ -338,12 +369,10 @@ class AsyncStore:
 
     def _settle(self, op: _Op, value: Any, exc: BaseException | None) -> None:
         if exc is not None:
-            if not op.future.done():
-                op.future.set_exception(exc)
+            _resolve(op.future, error=exc)
             self._report(op, exc)
             return
-        if not op.future.done():
-            op.future.set_result(value)
+        _resolve(op.future, value)
         if op.after is not None:
             try:
                 op.after(value)
@@ -357,10 +386,10 @@ class AsyncStore:
         for op in batch:
             if op.writes:
                 kept.append(op)
-                if op.report is not None and not op.future.done():
-                    op.future.set_exception(error)  # the drain stops pulling at once
-            elif not op.future.done():
-                op.future.set_exception(error)  # a flush: nothing to keep
+                if op.report is not None:
+                    _resolve(op.future, error=error)  # the drain stops pulling at once
+            else:
+                _resolve(op.future, error=error)  # a flush: nothing to keep
         self._settled(len(batch) - len(kept))
         return kept
 
@@ -370,8 +399,7 @@ class AsyncStore:
                 self.unsaved += 1
                 if op.report is not None:
                     self.unsaved_reports.append(op.report)
-            if not op.future.done():
-                op.future.set_exception(error)
+            _resolve(op.future, error=error)
         self.last_error = error
         self._settled(len(batch))
 
