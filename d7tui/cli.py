@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -401,6 +402,8 @@ def run_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 )
             else:
                 export(store, args.format, out)
+        except BrokenPipeError:
+            raise  # the reader had enough (`d7tui export | head`): main ends quietly
         except OSError as exc:
             err.write(f"d7tui export: cannot write {args.output}: {exc.strerror or exc}\n")
             return EXIT_FAILURE
@@ -457,4 +460,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
+        # The reader of standard output went away (`| head`): quietly, and without Python's
+        # own complaint when it flushes standard output at exit.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK

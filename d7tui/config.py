@@ -70,6 +70,10 @@ class Settings:
     # A failure also raises a desktop notification while the terminal is not focused: true
     # (the protocol picked from the terminal), false, "osc9" or "osc777" (d7tui.notify).
     desktop_notifications: bool | str = True
+    # Binding id -> keys, from config.toml's [keymap] (checked against the monitor's bindings
+    # by d7tui.ui.keymap, which names `config_file` in what it reports).
+    keymap: Mapping[str, str] = field(default_factory=dict)
+    config_file: str = field(default="", compare=False)
     # Warnings found while loading (e.g. a config file others can read); shown, never fatal.
     warnings: tuple[str, ...] = ()
 
@@ -186,6 +190,7 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
         "desktop_notifications",
         "message_text",
         "max_answer_mb",
+        "keymap",
         INSECURE_KEY,
     }
     for key in data:
@@ -239,6 +244,7 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
     message_text = _switch(env, "D7TUI_MESSAGE_TEXT", data, "message_text", path, default=False)
     stuck_after = _STUCK_AFTER.read(data.get("stuck_after"), path, warnings)
     low_balance = _LOW_BALANCE.read(data.get("low_balance"), path, warnings)
+    keymap = _keymap(data.get("keymap"), path, warnings)
     notify = data.get("desktop_notifications", True)
     if not isinstance(notify, bool) and notify not in ("osc9", "osc777"):
         raise ConfigError(
@@ -267,8 +273,27 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
         stuck_after=stuck_after,
         low_balance=low_balance,
         desktop_notifications=notify,
+        keymap=keymap,
+        config_file=str(path),
         warnings=tuple(warnings),
     )
+
+
+def _keymap(raw: object, path: Path, warnings: list[str]) -> dict[str, str]:
+    """[keymap]: binding id = "keys" (comma separated). A bad entry is reported and skipped:
+    the monitor still starts, with that key as it was."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        warnings.append(f'{path}: [keymap] must be a table of binding = "keys"; ignored')
+        return {}
+    keymap: dict[str, str] = {}
+    for name, keys in raw.items():
+        if not isinstance(keys, str) or not keys.strip():
+            warnings.append(f"{path}: [keymap] key {name!r} must be a string of keys; ignored")
+            continue
+        keymap[str(name)] = keys
+    return keymap
 
 
 def _switch(

@@ -87,7 +87,7 @@ class PollConfig:
         return self.slower_interval
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Watch:
     """The poller's record of one watched id. Read it; only the poller changes it."""
 
@@ -105,6 +105,8 @@ class Watch:
     polls: int = 0
     final_seen: bool = False
     not_found_since: float | None = None
+    probed: bool = False  # not found on its channel: the other D7 channels were asked once
+    known_on: str | None = None  # ... and this one knows it
     queued: bool = False  # waiting for or in a worker
     again: bool = False  # a refresh came while it was queued: poll again at once
     observed_at: float | None = None  # when the API last answered with its recipients
@@ -144,6 +146,7 @@ class PollUpdate:
     last_change: float | None = None
     next_due: float | None = None
     polls: int = 0
+    known_on: str | None = None  # not found on its channel, but this channel knows the id
 
 
 def sent_at(state: RequestStatus, now: float) -> float | None:

@@ -7,7 +7,7 @@ so the view can update changed cells in place and keep its cursor on the same re
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -81,7 +81,7 @@ class Outcome:
     recipient: str | None = None  # the key of the recipient it speaks of
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Entry:
     """One watched request as the screen knows it."""
 
@@ -98,7 +98,10 @@ class Entry:
     last_change: float | None = None
     next_due: float | None = None
     polls: int = 0
-    timeline: deque[Transition] = field(default_factory=lambda: deque(maxlen=MAX_TIMELINE))
+    known_on: str | None = None  # not found on its channel, but this channel knows the id
+    loading: bool = False  # remembered, its state still being read from the store
+    # A list, not a deque: 100,000 empty deques cost 60 MB (trimmed to MAX_TIMELINE on extend).
+    timeline: list[Transition] = field(default_factory=list)
     version: int = 0  # bumped by every update: views redraw a row only when it moved
     _search: str | None = None
     _counts: dict[Phase, int] | None = None
@@ -213,8 +216,15 @@ class Entry:
         self.last_change = update.last_change
         self.next_due = update.next_due
         self.polls = update.polls
-        self.timeline.extend(update.transitions)
+        self.known_on = update.known_on
+        self.remember(update.transitions)
         self.touch()
+
+    def remember(self, transitions: Iterable[Transition]) -> None:
+        """Transitions seen, at the end of the timeline (the newest MAX_TIMELINE kept)."""
+        self.timeline.extend(transitions)
+        if len(self.timeline) > MAX_TIMELINE:
+            del self.timeline[:-MAX_TIMELINE]
 
     def relabel(self, label: str, note: str) -> None:
         self.label, self.note = _clean(label, MAX_LABEL), _clean(note, MAX_NOTE)
@@ -231,6 +241,8 @@ class Entry:
 
 
 def _outcome(entry: Entry) -> Outcome:
+    if entry.loading:
+        return Outcome(None, "loading…")
     error = entry.error
     if entry.status is WatchStatus.AUTH:
         return Outcome(None, "auth refused", str(error) if error else "")
@@ -273,6 +285,8 @@ class Totals:
     stale: int = 0
     done: int = 0
     stuck: int = 0  # recipients waiting for a confirmation longer than their channel's usual
+    # Vendor ("d7", "infobip") -> requests whose last poll could not reach it, and one reason.
+    unreachable: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
 class Watchlist:
@@ -400,6 +414,10 @@ class Watchlist:
                 totals.errors[ErrorKind.NOT_FOUND] += 1
             elif entry.error is not None and not entry.not_found:
                 totals.errors[entry.error.kind] += 1
+                if entry.error.kind is ErrorKind.UNREACHABLE:
+                    vendor = "infobip" if entry.channel == "infobip" else "d7"
+                    count, why = totals.unreachable.get(vendor, (0, entry.error.message))
+                    totals.unreachable[vendor] = (count + 1, why)
             if entry.state is None:
                 continue
             for recipient in entry.state.recipients:

@@ -104,6 +104,7 @@ async def add_dialog(pilot: Pilot[object], app: D7App) -> None:
 SHOTS: list[tuple[str, tuple[int, int], Callable[[Pilot[object], D7App], Awaitable[None]]]] = [
     ("monitor-120x40", (120, 40), monitor),
     ("monitor-80x24", (80, 24), monitor),
+    ("monitor-100x30", (100, 30), monitor),
     ("monitor-200x50", (200, 50), later),
     ("detail-infobip-80x24", (80, 24), detail),
     ("light-theme-masked-120x40", (120, 40), light),

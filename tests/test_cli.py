@@ -271,6 +271,22 @@ def test_status_explains_infobip_status_and_error_together(sim, env, capsys):
     assert "off or out of coverage" in explanation["meaning"]
 
 
+def test_export_into_a_reader_that_stops_early_ends_quietly(env, tmp_path):
+    ids = [str(uuid.uuid4()) for _ in range(400)]
+    environ = {**os.environ, **env}
+    subprocess.run(
+        [sys.executable, "-m", "d7tui", "add", *ids], env=environ, capture_output=True, timeout=60
+    )
+    # `d7tui export | head -1`: the pipe closes after one line.
+    shell = f"'{sys.executable}' -m d7tui export | head -1; exit ${{PIPESTATUS[0]}}"
+    proc = subprocess.run(
+        ["bash", "-c", shell], env=environ, capture_output=True, text=True, timeout=60
+    )
+    assert proc.stdout == "{\n"
+    assert proc.stderr == ""
+    assert proc.returncode == 0
+
+
 def test_status_asks_many_infobip_ids_in_one_call(sim, env, capsys):
     ids = [sim.create_infobip_bulk([f"4179{n:07d}"])[0] for n in range(30)]
     before = sim.infobip_calls.get("/sms/3/logs", 0)

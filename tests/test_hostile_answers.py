@@ -7,6 +7,7 @@ monitor's poller (polled again and again without growing).
 from __future__ import annotations
 
 import asyncio
+import gzip
 import os
 import subprocess
 import sys
@@ -16,9 +17,10 @@ from pathlib import Path
 
 import pytest
 from hostile import HostileServer, endless_chunked, gzip_bomb, head, huge_plain
+from httpstub import HttpStub, Reply
 from pollkit import running_poller, settle
 
-from d7tui.channels.errors import ProtocolError
+from d7tui.channels.errors import ChannelError, ProtocolError
 from d7tui.channels.status import StatusClient
 from d7tui.client import DEFAULT_MAX_ANSWER, Engine
 from d7tui.config import Settings
@@ -129,3 +131,23 @@ async def test_the_monitor_polls_a_bomb_again_and_again_without_growing() -> Non
         assert len(updates) == 6 and server.requests == 6  # one request a poll
         assert peak < 3 * DEFAULT_MAX_ANSWER  # one answer's worth, never more
         assert current - after_first < 1024 * 1024  # nothing piles up from poll to poll
+
+
+@pytest.mark.parametrize(
+    ("target", "path"),
+    [
+        (Target(RID, "sms"), f"/report/v1/message-log/{RID}"),
+        (Target("BULK-1", "infobip"), "/sms/3/logs"),
+    ],
+)
+async def test_an_error_body_that_is_not_text_is_said_to_be_so(target: Target, path: str) -> None:
+    # Found by tests/test_http_fuzz.py: a body compressed twice ("Content-Encoding: gzip, gzip")
+    # came out of one layer as binary, and the error line showed it as a line of noise.
+    body = gzip.compress(gzip.compress(SMS_OK))
+    async with HttpStub() as stub:
+        stub.script(path, Reply(400, body))
+        both = settings(stub.base_url, infobip_key=Secret("k"), infobip_base_url=stub.base_url)
+        async with StatusClient(both) as client:
+            with pytest.raises(ChannelError) as info:
+                await client.fetch(target)
+    assert str(info.value).endswith(f"a body that is not text ({len(body):,} bytes)")

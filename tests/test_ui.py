@@ -4,10 +4,12 @@ the test's clock), so nothing here sleeps to synchronise."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
 from textual import events
+from textual.widgets import Input, Select
 from ui_kit import (
     entry,
     idle,
@@ -22,7 +24,7 @@ from d7tui.channels.status import StatusClient
 from d7tui.client import Engine, RetryPolicy
 from d7tui.clock import ManualClock
 from d7tui.config import Settings
-from d7tui.models import IdKind, Target
+from d7tui.models import IdKind, Phase, Target
 from d7tui.poller import PollConfig, PollUpdate, WatchStatus
 from d7tui.simulator import Faults, Simulator, Step
 from d7tui.ui.app import D7App, make_app
@@ -89,7 +91,7 @@ async def test_a_status_change_flashes_the_row_and_the_event_strip_names_it(sim,
         assert rid in app.screen.flashing
         text = screen_text(app)
         assert line in text  # in the event strip, covering nothing
-        assert "✓ " + rid[:8] in text
+        assert re.search(rf"✓ +{rid[:8]}", text)  # the row, with its phase's symbol
         assert "accepted → ✓ delivered" in text  # the timeline
         assert app.rings == 0
 
@@ -160,7 +162,7 @@ async def test_add_an_infobip_bulk_by_its_id(sim, clock):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("a")
         await paste(pilot, app, bulk)
-        await pilot.press("tab", "enter")  # open the channel list
+        await pilot.press("tab", "space")  # open the channel list
         await pilot.press(*["down"] * 4, "enter")  # infobip: the id kind appears, bulk id first
         assert app.screen.query_one("#add-kind").display
         await pilot.press("tab", "tab", "enter")  # past the kind, to the label: enter adds
@@ -185,12 +187,47 @@ async def test_bad_input_is_said_in_the_dialog_and_nothing_is_requested(sim, clo
         await pilot.pause()
         assert isinstance(app.screen, AddDialog)
         error = str(app.screen.query_one("#add-error").render())
-        assert error == "not a D7 request id (expected a UUID): 'not-a-uuid'. Nothing was added."
-        assert "Nothing was added." in screen_text(app)
+        assert error == (
+            "1 id not valid for auto left here: not a D7 request id (expected a UUID):"
+            " 'not-a-uuid'."
+        )
+        assert "left here" in screen_text(app)
         await pilot.press("escape")
         await pilot.pause()
         assert len(app.watchlist) == 0
         assert sim.request_count == 0
+
+
+async def test_the_add_dialog_adds_the_good_ids_and_keeps_the_bad_ones_with_why(sim, clock):
+    good = [create(sim, "sms", f"+97150000000{i}") for i in range(2)]
+    app = build(sim, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")
+        await paste(pilot, app, f"{good[0]} oops-1 {good[1]} 12ab")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert [e.request_id for e in app.watchlist] == good  # the good ones are watched
+        assert isinstance(app.screen, AddDialog)  # the bad ones wait, with why
+        assert app.screen.query_one("#add-ids", Input).value == "oops-1 12ab"
+        text = screen_text(app)
+        assert "Added 2 ids; 2 ids not valid for auto left here" in text
+        await pilot.press("escape")
+
+
+async def test_a_number_typed_for_d7_is_taken_for_an_infobip_id(sim, clock):
+    bulk, _ = sim.create_infobip_bulk(["41793026727"], [Step(0, "PENDING_ACCEPTED")])
+    numeric = "4197421264953335780"
+    app = build(sim, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a", *numeric, "enter")
+        assert isinstance(app.screen, AddDialog)
+        assert app.screen.query_one("#add-channel", Select).value == "infobip"
+        assert "This looks like an Infobip id: channel set to infobip" in screen_text(app)
+        await pilot.press("tab", "enter")  # enter on the channel list adds
+        await until(pilot, lambda: numeric in app.watchlist)
+        assert entry(app, numeric).target.channel == "infobip"
+        assert not isinstance(app.screen, AddDialog)
+        del bulk
 
 
 async def test_a_paste_of_many_ids_adds_them_all(sim, clock):
@@ -413,14 +450,33 @@ async def test_rate_limits_and_server_errors_show_and_polling_recovers(sim, cloc
     async with app.run_test(size=SIZE) as pilot:
         await idle(pilot, app)
         assert entry(app, rid).status_text() == "unreachable"
-        assert "1 unreachable" in screen_text(app)
+        text = screen_text(app)
+        assert "1 unreachable" in text
+        host = sim.base_url.split("//")[1].split(":")[0]
+        assert f"Cannot reach {host} (sms, whatsapp, viber): 1 request waiting" in text
         sim.set_faults(Faults())
         for _ in range(5):
             clock.advance(10)
             await idle(pilot, app)
         assert entry(app, rid).error is None
         assert entry(app, rid).latest_status == "delivered"
+        assert "Cannot reach" not in screen_text(app)
     await client.aclose()
+
+
+async def test_an_id_added_on_the_wrong_channel_says_which_channel_knows_it(sim, clock):
+    rid = create(sim, "whatsapp", "+919000000001")
+    app = build(sim, clock, [Target(rid, "sms")])
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(70):  # the grace for a message still in transit, then given up
+            clock.advance(2)
+            await idle(pilot, app)
+            if entry(app, rid).status is WatchStatus.NOT_FOUND:
+                break
+        assert entry(app, rid).status is WatchStatus.NOT_FOUND
+        assert entry(app, rid).known_on == "whatsapp"
+        text = " ".join(screen_text(app).split())
+        assert "Not found on sms, but whatsapp knows this id" in text
 
 
 async def test_hostile_strings_render_literally(sim, clock):
@@ -468,7 +524,7 @@ async def test_no_color_keeps_every_meaning_in_symbols(sim, clock, monkeypatch):
         await idle(pilot, app)
         assert app.no_color
         text = screen_text(app)
-        assert f"✓ {ok[:8]}" in text and f"✗ {bad[:8]}" in text
+        assert re.search(rf"✓ +{ok[:8]}", text) and re.search(rf"✗ +{bad[:8]}", text)
         assert "✓ delivered" in text and "✗ un_delivered" in text
 
 
@@ -530,3 +586,36 @@ async def test_a_poller_that_fails_says_so_and_p_restarts_it(sim, clock):
         await pilot.press("p")
         await idle(pilot, app)
         assert app.polling and entry(app, rid).latest_status == "accepted"
+
+
+async def test_l_adds_to_the_label_instead_of_replacing_it_on_the_first_key(sim, clock):
+    rid = create(sim, "sms", "+971500000001")
+    app = build(sim, clock, [rid], labels={rid: "Order 1"})
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        await pilot.press("l", "2", "enter")
+        await pilot.pause()
+        assert entry(app, rid).label == "Order 12"
+
+
+def test_the_status_line_never_says_all_final_while_polls_are_queued():
+    from d7tui.ui.widgets.status_line import PollerView, status_parts
+    from d7tui.watchlist import Totals
+
+    def line(queued: int, in_flight: int) -> str:
+        view = PollerView(
+            paused=False,
+            running=True,
+            in_flight=in_flight,
+            last_refresh=None,
+            next_due=None,  # nothing scheduled: every due poll was handed to the workers
+            interval=(2.0, 60.0),
+            auth_stopped=False,
+            queued=queued,
+        )
+        parts = status_parts(view, Totals(requests=76_000), {p: "" for p in Phase}, 0.0)
+        return " ".join(part.plain for part in parts)
+
+    assert "all final" not in line(queued=76_000, in_flight=0)
+    assert "0 in flight, 76,000 queued" in line(queued=76_000, in_flight=0)
+    assert "all final" in line(queued=0, in_flight=0)

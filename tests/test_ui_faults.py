@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from httpstub import HttpStub, Reply
 from textual import events
+from textual.widgets import Input
 from ui_kit import entry, idle, list_lines, screen_text, sim_settings, until
 
 from d7tui.channels.status import StatusClient
@@ -195,7 +196,7 @@ async def test_ten_thousand_ids_in_one_paste_with_duplicates_and_empty_lines(sim
         assert app.screen.query_one(WatchlistTable).selected == ids[0]
 
 
-async def test_a_paste_with_bad_ids_among_thousands_adds_nothing_and_names_the_first(sim, clock):
+async def test_a_paste_with_bad_ids_among_thousands_adds_the_good_and_keeps_the_bad(sim, clock):
     good = [rid(n) for n in range(3_000)]
     bad = ["../../etc/passwd", "%2e%2e%2f%2e%2e%2fadmin", "not-a-uuid"]
     text = "\n".join([*good[:1000], bad[0], *good[1000:2000], *bad[1:], *good[2000:]])
@@ -206,13 +207,13 @@ async def test_a_paste_with_bad_ids_among_thousands_adds_nothing_and_names_the_f
         await pilot.pause()
         error = str(app.screen.query_one("#add-error").render())
         assert error == (
-            "3 of 3,003 ids are not valid for auto: not a D7 request id (expected a UUID): "
-            "'../../etc/passwd' (and 2 more). Nothing was added."
+            "Added 3,000 ids; 3 ids not valid for auto left here: not a D7 request id (expected"
+            " a UUID): '../../etc/passwd' (and 2 more)."
         )
+        assert app.screen.query_one("#add-ids", Input).value == " ".join(bad)  # to put right
         await pilot.press("escape")
         await pilot.pause()
-        assert len(app.watchlist) == 0
-        assert sim.request_count == 0
+        assert [e.request_id for e in app.watchlist] == good  # as `d7tui add` does
 
 
 async def test_infobip_ids_that_would_climb_out_of_the_url_are_refused(sim, clock):
@@ -227,7 +228,7 @@ async def test_infobip_ids_that_would_climb_out_of_the_url_are_refused(sim, cloc
             await pilot.press("enter")
             await pilot.pause()
             error = str(app.screen.query_one("#add-error").render())
-            assert error.endswith("Nothing was added."), (attempt, error)
+            assert error.startswith("1 id not valid for infobip left here"), (attempt, error)
         await pilot.press("escape")
         await pilot.pause()
         assert len(app.watchlist) == 0

@@ -16,7 +16,7 @@ from d7tui.client import RetryPolicy
 from d7tui.clock import ManualClock
 from d7tui.config import Settings
 from d7tui.models import IdKind, Target
-from d7tui.poller import PollConfig
+from d7tui.poller import PollConfig, WatchStatus
 from d7tui.simulator import Simulator, Step
 from d7tui.store import Store, Which
 from d7tui.ui.app import D7App, make_app
@@ -57,8 +57,11 @@ def order(app: D7App) -> list[str]:
 
 
 async def started(pilot: Any, app: D7App, count: int) -> None:
-    """Wait until the remembered requests are on screen (the store is read at mount)."""
+    """Wait until the remembered requests are on screen (the store is read at mount: the list
+    first, then the states)."""
     await until(pilot, lambda: len(app.watchlist) >= count and len(order(app)) >= count)
+    await until(pilot, lambda: not app.loading)
+    await pilot.pause()
 
 
 async def test_a_restart_shows_what_was_watched_even_with_the_api_unreachable(sim, clock, db):
@@ -89,10 +92,12 @@ async def test_a_restart_shows_what_was_watched_even_with_the_api_unreachable(si
         assert "Order 1182" in text and "refund" in text
         assert "accepted → ✓ delivered" in text  # the timeline of the selected request
         again.poller.client.engine.policy = RetryPolicy(attempts=1)  # type: ignore[union-attr]
-        await until(pilot, lambda: entry(again, delivered).error is not None, tries=600)
+        # The one still pending is asked, and cannot be reached; the final one is not asked.
+        await until(pilot, lambda: entry(again, waiting).error is not None, tries=600)
         await pilot.pause()
         assert "unreachable" in screen_text(again)
         assert entry(again, delivered).latest_status == "delivered"  # still known
+        assert entry(again, delivered).error is None
         # Nothing first-seen was told again: no toast for the restored timeline.
         assert not any("accepted" in t for t in said(again))
 
@@ -341,26 +346,60 @@ async def test_ids_added_from_the_command_line_join_a_running_monitor(sim, clock
         assert entry(app, later).state is not None  # and it is polled
         assert any("added from the command line" in t for t in said(app))
         assert await app.pick_up_added() == 0  # once only
-        # With nothing committed since the last look, the watchlist is not read again (an
-        # idle monitor of 10,000 ids would otherwise read them all every few seconds).
+        # The whole watchlist is never read again to find what is new (a monitor of 100,000
+        # ids polling would otherwise read them all every few seconds): only rows added since
+        # the last look, and the whole list only when an id came back from a shell.
         assert app.memory is not None
-        await app.memory.astore.flush()
-        await app.pick_up_added()
-        reads = 0
+        full_reads = 0
         read_watches = app.memory.astore.watches
 
         async def counted(*args: Any) -> Any:
-            nonlocal reads
-            reads += 1
+            nonlocal full_reads
+            full_reads += 1
             return await read_watches(*args)
 
         app.memory.astore.watches = counted  # type: ignore[method-assign]
+        clock.advance(4)  # polls commit their results meanwhile
+        await idle(pilot, app)
+        await app.memory.astore.flush()
         assert await app.pick_up_added() == 0
-        assert reads == 0
         with Store.open(db) as other:
             other.add_watch(sim.create_request("sms", ["+971500000003"]), "auto")
         assert await app.pick_up_added() == 1
-        assert reads == 1
+        assert full_reads == 0
+        app.screen.query_one(WatchlistTable).select(first)
+        await pilot.press("d")  # removed here ...
+        await app.memory.astore.flush()
+        assert first not in app.watchlist
+        with Store.open(db) as other:  # ... and added again from a shell
+            other.add_watch(first, "auto")
+        assert await app.pick_up_added() == 1
+        assert first in app.watchlist
+        assert full_reads == 1
+
+
+async def test_a_restart_polls_nothing_already_final(sim, clock, db):
+    done = sim.create_request("sms", ["+971500000001"], [Step(0, "delivered")])
+    going = sim.create_request("sms", ["+971500000002"], DELIVERS)
+    app = build(sim, clock, db, [Target(done), Target(going)])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+    again = build(sim, clock, db)
+    before = sim.request_count
+    async with again.run_test(size=SIZE) as pilot:
+        await started(pilot, again, 2)
+        await idle(pilot, again)
+        assert entry(again, done).status is WatchStatus.DONE
+        assert sim.request_count - before == 1  # the one still pending, not the final one
+        for _ in range(2):  # delivered, then confirmed
+            clock.advance(3600)
+            await idle(pilot, again)
+        assert entry(again, going).latest_status == "delivered"
+        assert "✓ all final" in screen_text(again)
+        asked = sim.request_count
+        clock.advance(3600)
+        await idle(pilot, again)
+        assert sim.request_count == asked
 
 
 async def test_an_infobip_bulk_past_48_hours_is_shown_from_memory_and_not_polled(sim, clock, db):

@@ -74,7 +74,9 @@ async def until(
 
 
 async def idle(pilot: Pilot[Any], app: D7App) -> None:
-    """Wait until the poller has nothing due or in flight and the screen has drawn its news."""
+    """Wait until the remembered states are read, the poller has nothing due or in flight, and
+    the screen has drawn its news."""
+    await until(pilot, lambda: not app.loading)
     await until(pilot, app.poller.idle)
     await pilot.pause()
     # The news of the last poll may still be a message in the screen's queue: wait until it

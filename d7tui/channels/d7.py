@@ -7,7 +7,7 @@ may list recipients under `recipients` instead of `messages`. All of it is accep
 
 from __future__ import annotations
 
-from d7tui.channels.common import as_float, as_int, as_text, decode_json, take
+from d7tui.channels.common import as_float, as_int, as_text, body_excerpt, decode_json, take
 from d7tui.channels.errors import (
     ApiError,
     AuthError,
@@ -97,8 +97,7 @@ def error_detail(body: bytes) -> tuple[str | None, str]:
     try:
         data = decode_json("d7", body)
     except ProtocolError:
-        text = body[:200].decode("utf-8", "replace").strip()
-        return None, one_line(text, 160) if text else ""
+        return None, body_excerpt(body)
     detail = data.get("detail") if isinstance(data, dict) else None
     if isinstance(detail, dict):
         code = detail.get("code")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,16 @@ _WATCH_COLUMNS = (
 def _clean(text: str | None, limit: int) -> str | None:
     # Labels and notes come from a keyboard or a paste and are always drawn on a terminal.
     return None if text is None else safe_text(text.strip(), limit)
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSummary:
+    """A watched id and the little the list needs of its state (Store.watch_summaries)."""
+
+    record: WatchRecord
+    channel: str | None  # the channel that answered, if any did
+    observed_at: float | None
+    changed_at: float | None
 
 
 def _watch(row: sqlite3.Row | tuple[Any, ...]) -> WatchRecord:
@@ -270,6 +281,43 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
     def watches(self, which: Which = Which.LIVE) -> list[WatchRecord]:
         """The watchlist (live ids by default), in the order they were added."""
         return self._watches(self._conn(), which)
+
+    def watch_summaries(self, which: Which = Which.KEPT) -> list[WatchSummary]:
+        """Every watched id with when it was last polled and last changed: what a list needs to
+        be drawn, in one quick read (a monitor of 100,000 ids paints from this, then reads the
+        states and timelines while the list is already on screen)."""
+        sql = (
+            f"SELECT {_WATCH_COLUMNS}, s.channel, s.observed_at, s.changed_at FROM watch w "
+            f"LEFT JOIN request_state s ON s.request_id = w.request_id "
+            f"WHERE {WHICH_WHERE[Which(which)]} ORDER BY w.rowid"
+        )
+        with without_gc(), self.reading() as conn:
+            try:
+                return [
+                    WatchSummary(_watch(row), row[10], row[11], row[12])
+                    for row in conn.execute(sql)
+                ]
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+
+    def live_summary(self) -> tuple[int, int]:
+        """(how many ids are live, the newest row's seq): enough for a running monitor to tell
+        whether `d7tui add` wrote anything since it last looked, without reading every row."""
+        live = WHICH_WHERE[Which.LIVE]
+        rows = self._all(f"SELECT count(*), coalesce(max(w.rowid), 0) FROM watch w WHERE {live}")
+        return int(rows[0][0]), int(rows[0][1])
+
+    def watches_after(self, seq: int) -> list[WatchRecord]:
+        """The live ids added after `seq` (a WatchRecord's), in the order they were added."""
+        live = WHICH_WHERE[Which.LIVE]
+        return [
+            _watch(row)
+            for row in self._all(
+                f"SELECT {_WATCH_COLUMNS} FROM watch w WHERE {live} AND w.rowid > ? "
+                "ORDER BY w.rowid",
+                (seq,),
+            )
+        ]
 
     def watch(self, request_id: str) -> WatchRecord | None:
         rows = self._all(

@@ -27,11 +27,13 @@ from d7tui.poller import Fetcher, PollConfig, Poller, PollUpdate, Watch, WatchSt
 from d7tui.report_guard import ReportGuard
 from d7tui.safety import Secret, one_line
 from d7tui.store import StoreError
+from d7tui.store.core import WatchSummary
 from d7tui.store.db import DB_NAME, default_path
 from d7tui.ui import hints, terminal
 from d7tui.ui.bindings import MONITOR_KEYS
 from d7tui.ui.edge import Edge, EdgeConsole, Guarded, guard_awaitable
 from d7tui.ui.format import format_clock, plural
+from d7tui.ui.keymap import resolve as resolve_keymap
 from d7tui.ui.memory import Memory, Remembered
 from d7tui.ui.messages import PollerStopped, PollNews
 from d7tui.ui.screens.main import MainScreen
@@ -45,6 +47,7 @@ ARCHIVE_AFTER = 24 * 3600.0  # a request final this long leaves the live list fo
 ARCHIVE_CHECK = 60.0  # seconds between two looks for requests to archive
 PICK_UP_CHECK = 5.0  # seconds between two looks for ids `d7tui add` wrote from another shell
 INTERNAL_ERROR = "internal error"
+FILL_CHUNK = 2000  # remembered requests filled in between two turns of the UI loop
 STORE_TROUBLE = "Saving fails: "  # how the banner's line about held writes begins
 
 
@@ -85,13 +88,15 @@ class D7App(Guarded, App[int]):
         self.memory: Memory | None = None
         self.notices: list[str] = []  # lines the banner keeps showing (the store, the lock)
         self.events = Events()  # what the event strip tells, newest last
+        self.keymap: dict[str, str] = {}  # the user's [keymap], as applied
         self.edge = Edge(self._data_directory, self._secrets, self._internal_error)
         self.error_console = EdgeConsole(self.edge)
         self._no_memory = "this session has no store"  # why, when it has none
         self.farewell: list[str] = []  # printed on the terminal once the screen is gone
         self._store_path = store_path
         self._persist = persist
-        self._remembered: list[Remembered] = []
+        self._summaries: list[WatchSummary] = []  # the list, drawn before the rest is read
+        self.loading = False  # remembered states are being read: polling waits for them
         self.poller = Poller(
             client,  # type: ignore[arg-type]  # set on mount when not given
             poll_config or PollConfig(workers=settings.max_in_flight),
@@ -145,7 +150,11 @@ class D7App(Guarded, App[int]):
         else:
             self.poller.client = ReportGuard(self._client, lambda: self._no_memory)
         self._watch_terminal()
-        for setting_warning in self.settings.warnings:
+        keymap, problems = resolve_keymap(self.settings.keymap, self.settings.config_file)
+        self.keymap = keymap
+        if keymap:
+            self.set_keymap(keymap)
+        for setting_warning in [*self.settings.warnings, *problems]:
             self.say(one_line(setting_warning), "warning")
         self._set_up = True
         self.set_interval(ARCHIVE_CHECK, self._archive_check, name="d7tui-archive")
@@ -192,14 +201,14 @@ class D7App(Guarded, App[int]):
                 on_trouble=self._store_trouble,
                 on_notice=self._store_notice,
             )
-            self._remembered = await self.memory.load()
+            self._summaries = await self.memory.load_summaries()
         except StoreError as exc:
             # Kinder than exiting: the monitor works, it only forgets when it ends.
             if self.memory is not None:
                 with contextlib.suppress(Exception):
                     await self.memory.close()
             self.memory = None
-            self._remembered = []
+            self._summaries = []
             self._no_memory = f"this session has no store ({one_line(str(exc))})"
             self.notices.append(f"Not remembering this session: {one_line(str(exc))}")
             return
@@ -247,42 +256,101 @@ class D7App(Guarded, App[int]):
         if self._begun or not self._set_up or self._main is None or not self._main.is_mounted:
             return
         self._begun = True
-        for remembered in self._remembered:
-            self._restore(remembered)
-        self._remembered = []
+        # The list first, from one quick read (100,000 rows paint in a second or two); the
+        # states and timelines next, off the UI loop, and polling once they are in: a restart
+        # must not ask again what the store knows is final.
+        for summary in self._summaries:
+            self._sketch(summary)
+        self._summaries = []
         for target, label in self._initial:
             self.add_targets([target], label=label, refresh=False)
-        self.start_polling()
+        if self.memory is not None and len(self.live) + len(self.archived):
+            self.loading = True
+            self.background(self._read_the_rest(), "load", "reads remembered states and timelines")
+        else:
+            self.start_polling()
         self._main.refresh_all()  # after: the status line's first word is "polling", not "stopped"
 
-    def _restore(self, remembered: Remembered) -> None:
-        """Put a request the store remembers on screen as it was, without "first seen" news;
-        a live one is polled again (its first poll tells only what changed meanwhile)."""
-        record, state, stored = remembered.record, remembered.state, remembered.stored
+    def _sketch(self, summary: WatchSummary) -> None:
+        """A remembered request on the list before its state is read: its id, label and when it
+        last changed (so that it sorts where it belongs)."""
+        record = summary.record
         watchlist = self.archived if record.archived else self.live
         entry = watchlist.add(record.target, record.label, record.added_at)
         if entry is None:
             return
         entry.note = record.note
+        entry.channel = summary.channel or record.poll_channel
+        entry.last_poll = summary.observed_at
+        entry.last_change = summary.changed_at
+        entry.status = WatchStatus.DONE if record.archived else WatchStatus.WAITING
+        entry.loading = True
+
+    async def _read_the_rest(self) -> None:
+        memory = self.memory
+        try:
+            remembered = await memory.load() if memory is not None else []
+        except StoreError as exc:
+            self._store_failed(exc)
+            remembered = []
+        for number, item in enumerate(remembered, 1):
+            self._fill(item)
+            if number % FILL_CHUNK == 0:
+                await asyncio.sleep(0)  # keys are answered meanwhile
+        for entry in [*self.live, *self.archived]:
+            if entry.loading:  # sketched but not in the full read: a store that changed between
+                entry.loading = False
+                entry.touch()
+                if entry.request_id in self.live:
+                    self._watch(entry)
+        self.loading = False
+        self.start_polling()
+        if self._main is not None:
+            self._main.refresh_all()
+
+    def _fill(self, remembered: Remembered) -> None:
+        """A sketched request gets what the store remembers of it, and is watched."""
+        record, state, stored = remembered.record, remembered.state, remembered.stored
+        rid = record.request_id
+        archived = rid in self.archived  # where it is now (it may have moved meanwhile)
+        entry = self.archived.get(rid) if archived else self.live.get(rid)
+        if entry is None or not entry.loading:
+            return  # removed meanwhile: it is what it is now
+        entry.loading = False
         entry.channel = state.channel.value if state is not None else record.poll_channel
         entry.state = state
         entry.status = WatchStatus.ACTIVE if state is not None else WatchStatus.WAITING
-        if record.archived:
+        if archived:
             entry.status = WatchStatus.DONE
-        entry.timeline.extend(remembered.timeline)
+        entry.remember(remembered.timeline)
         if stored is not None:
             entry.last_poll = stored.observed_at
             entry.last_change = stored.changed_at
         entry.touch()
-        if not record.archived:
+        if not archived:
             self._watch(entry)
+
+    def _restore(self, remembered: Remembered) -> None:
+        """Put a request the store remembers on screen as it was, without "first seen" news;
+        a live one is watched (polled again unless it is final)."""
+        record = remembered.record
+        watchlist = self.archived if record.archived else self.live
+        entry = watchlist.add(record.target, record.label, record.added_at)
+        if entry is None:
+            return
+        entry.note = record.note
+        entry.loading = True
+        self._fill(remembered)
 
     def _watch(self, entry: Entry) -> None:
         watch = self.poller.add(
             entry.target, added_at=entry.added_at, state=entry.state, observed_at=entry.last_poll
         )
-        if watch is not None and entry.state is None:
+        if watch is None:
+            return
+        if entry.state is None:
             watch.channel = entry.channel  # an `auto` id that answered before asks there
+        entry.status = watch.status  # remembered final: done, not polled again
 
     def _start_demo(self) -> None:
         base_url = self.simulator.start()
@@ -504,7 +572,7 @@ class D7App(Guarded, App[int]):
         memory = self.memory
         if memory is None:
             return 0
-        records = await memory.live_records()
+        records = await memory.live_records(len(self.live))
         if records is None:
             return 0
         new = [

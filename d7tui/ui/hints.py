@@ -16,6 +16,10 @@ NO_REPORT_YET = (
     'account it may have taken this one. Wait for the report, or set infobip_source = "logs" '
     "(re-readable, last 48 h) and restart."
 )
+KNOWN_ON = (
+    "Not found on {channel}, but {known} knows this id: d stops watching it, then a adds it "
+    "with channel {known} (or auto)."
+)
 NOT_FOUND_D7 = (
     "D7 does not know this id on {channel}: check it was sent on {channel} "
     "(d, then a with channel auto asks sms, whatsapp and viber)."
@@ -40,5 +44,7 @@ def hint(entry: Entry, settings: Settings) -> str | None:
         and entry.status is WatchStatus.NOT_FOUND
         and entry.target.channel in ("sms", "whatsapp", "viber")
     ):
+        if entry.known_on:
+            return KNOWN_ON.format(channel=entry.target.channel, known=entry.known_on)
         return NOT_FOUND_D7.format(channel=entry.target.channel)
     return None

@@ -25,6 +25,7 @@ from d7tui.store import (
     parse_report_body,
     remembered_status,
 )
+from d7tui.store.core import WatchSummary
 from d7tui.store.rescue import farewell
 from d7tui.watch import PollUpdate
 
@@ -65,6 +66,7 @@ class Memory:
         self._closed = False
         self.farewell: list[str] = []  # lines to print once the screen is gone
         self._seen_version: int | None = None  # the store's data_version at the last look
+        self._seen_seq = 0  # the newest watch row seen (load, then each look)
 
     @classmethod
     async def open(
@@ -120,18 +122,35 @@ class Memory:
         """What the poller awaits before each poll: room in the store's queue."""
         return self.astore.room
 
-    async def load(self) -> list[Remembered]:
-        return await self.astore.read(_remember, self.astore.store)
+    async def load_summaries(self) -> list[WatchSummary]:
+        """The watchlist and when each id last changed: enough to draw the list at once."""
+        summaries = await self.astore.read(self.astore.store.watch_summaries, Which.KEPT)
+        self._seen_seq = max((s.record.seq for s in summaries), default=0)
+        return summaries
 
-    async def live_records(self) -> list[WatchRecord] | None:
-        """The live watchlist as the store has it now (`d7tui add` may have written to it), or
-        None when nothing was committed since the last look (a pass over 10,000 rows every few
-        seconds, for nothing, is what an idle monitor must not do)."""
+    async def load(self) -> list[Remembered]:
+        remembered = await self.astore.read(_remember, self.astore.store)
+        self._seen_seq = max([self._seen_seq, *(r.record.seq for r in remembered)])
+        return remembered
+
+    async def live_records(self, known: int) -> list[WatchRecord] | None:
+        """Live ids the store has and this monitor may not (`d7tui add` from another shell), or
+        None when nothing was committed since the last look. `known`: how many live ids the
+        monitor has. Only rows added since the last look are read: rereading 100,000 rows
+        every few seconds while polls commit is what a monitor must not do. The whole list is
+        read only when the store has more live ids than that explains (an id removed here and
+        added again from a shell keeps its row)."""
         version = await self.astore.data_version()  # first: a commit after it is seen next time
         if version == self._seen_version:
             return None
         self._seen_version = version
-        return await self.astore.watches(Which.LIVE)
+        store = self.astore.store
+        count, newest = await self.astore.read(store.live_summary)
+        new = await self.astore.read(store.watches_after, self._seen_seq)
+        self._seen_seq = max(self._seen_seq, newest)
+        if count > known + len(new):
+            return await self.astore.watches(Which.LIVE)
+        return new
 
     # -- writes (queued; failures reach on_error) -----------------------------------------------
 

@@ -1,12 +1,14 @@
 """The add dialog: one id or a paste of many, a channel (`auto` by default), an optional label.
 
-Every id is validated before anything is requested; a bad one is named in the dialog and nothing
-is added.
+Every id is validated before anything is requested. As `d7tui add` does, the good ids are added
+and the bad ones stay in the box, each problem named, to be put right or dropped; numeric ids
+typed for D7 (whose ids are UUIDs) switch the channel to infobip and say so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
@@ -16,13 +18,23 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from d7tui.models import CHANNEL_CHOICES, IdKind, InvalidId, Target, split_ids, validate_id
+from d7tui.models import (
+    CHANNEL_CHOICES,
+    D7_CHANNELS,
+    IdKind,
+    InvalidId,
+    Target,
+    split_ids,
+    validate_id,
+)
 from d7tui.safety import one_line, safe_text
 from d7tui.ui.edge import Guarded, on
+from d7tui.ui.format import plural
 from d7tui.ui.messages import AddRequest
 from d7tui.ui.widgets.ids_input import IdsInput
 
 MAX_LABEL = 60
+D7_CHOICES = ("auto", *(c.value for c in D7_CHANNELS))
 _CHANNEL_LABELS = {
     "auto": "auto (sms, whatsapp or viber)",
     "sms": "sms",
@@ -32,13 +44,28 @@ _CHANNEL_LABELS = {
 }
 
 
-class AddDialog(Guarded, ModalScreen[AddRequest | None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", show=False)]
+class AddDialog(Guarded, ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", show=False),
+        # Enter adds wherever the focus is, the channel list too (unless it is open: then
+        # enter picks the channel). Space or the arrows open it.
+        Binding("enter", "submit", "Add", show=False, priority=True),
+    ]
 
-    def __init__(self, initial: str = "", *, watched: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        initial: str = "",
+        *,
+        watched: Callable[[str], bool],
+        add: Callable[[AddRequest], None],
+    ) -> None:
         super().__init__()
         self._initial = initial
         self._watched = watched
+        self._add = add
+        # The ids left in the box and the channel when a problem was told: it stays shown
+        # until the user changes either (not when the dialog changes them itself).
+        self._told: tuple[str, str] = ("", "")
 
     def compose(self) -> ComposeResult:
         with Vertical(id="add-box"):
@@ -76,7 +103,8 @@ class AddDialog(Guarded, ModalScreen[AddRequest | None]):
     @on(Input.Changed, "#add-ids")
     def _ids_changed(self, event: Input.Changed) -> None:
         self._count(event.value)
-        self.query_one("#add-error", Static).update("")
+        if event.value != self._told[0]:  # the user is typing: the old problem is gone
+            self.query_one("#add-error", Static).update("")
 
     def _count(self, value: str) -> None:
         n = len(split_ids(value))
@@ -87,33 +115,58 @@ class AddDialog(Guarded, ModalScreen[AddRequest | None]):
     @on(Select.Changed, "#add-channel")
     def _channel_changed(self, event: Select.Changed) -> None:
         self.query_one("#add-kind").display = event.value == "infobip"
-        self.query_one("#add-error", Static).update("")
+        if event.value != self._told[1]:  # the user picked another channel
+            self.query_one("#add-error", Static).update("")
 
-    @on(Input.Submitted)
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "submit":
+            # An open list takes enter (it picks the channel); a button presses itself.
+            if isinstance(self.focused, Button):
+                return False
+            return not any(select.expanded for select in self.query(Select))
+        return True
+
     @on(Button.Pressed, "#add-ok")
-    def _submit(self) -> None:
-        result = self.validate()
-        if isinstance(result, str):
-            self.query_one("#add-error", Static).update(Text(result))
+    def action_submit(self) -> None:
+        checked = self.validate()
+        if checked.request is not None:
+            self._add(checked.request)
+        if not checked.left:
+            self.dismiss(None)
             return
-        self.dismiss(result)
+        left = " ".join(checked.left)
+        self._told = (left, str(self.query_one("#add-channel", Select).value))
+        self.query_one("#add-ids", Input).value = left
+        self.query_one("#add-error", Static).update(Text(checked.message))
 
     @on(Button.Pressed, "#add-cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
 
-    def validate(self) -> AddRequest | str:
-        """The request, or what is wrong with the input (one line) — nothing is requested then."""
+    def validate(self) -> Checked:
+        """What can be added, and what cannot (left in the box, with the reason) — nothing is
+        requested for an id that is not valid."""
         raw = split_ids(self.query_one("#add-ids", Input).value)
         channel = str(self.query_one("#add-channel", Select).value)
+        if not raw:
+            return Checked(None, [], "Enter a request id (or paste several).")
+        if channel in D7_CHOICES and all(item.strip().isdigit() for item in raw):
+            # D7 ids are UUIDs; numbers are what Infobip hands out.
+            self.query_one("#add-channel", Select).value = "infobip"
+            kind = "message id" if len(raw) == 1 else "message ids"
+            return Checked(
+                None,
+                raw,
+                f"{'This looks like an Infobip id' if len(raw) == 1 else 'These look like Infobip ids'}"
+                f": channel set to infobip. Pick bulk id or {kind}, then enter adds.",
+            )
         kind = (
             IdKind(str(self.query_one("#add-kind", Select).value))
             if channel == "infobip"
             else IdKind.REQUEST
         )
-        if not raw:
-            return "Enter a request id (or paste several)."
         problems: list[str] = []
+        left: list[str] = []
         targets: list[Target] = []
         seen: set[str] = set()
         already = 0
@@ -122,6 +175,7 @@ class AddDialog(Guarded, ModalScreen[AddRequest | None]):
                 value = validate_id(item, channel)
             except InvalidId as exc:
                 problems.append(one_line(str(exc), 120))
+                left.append(item)
                 continue
             if value in seen:
                 continue
@@ -130,17 +184,27 @@ class AddDialog(Guarded, ModalScreen[AddRequest | None]):
                 already += 1
                 continue
             targets.append(Target(value, channel, kind))
+        label = safe_text(" ".join(self.query_one("#add-label", Input).value.split()), MAX_LABEL)
+        request = AddRequest(tuple(targets), label) if targets else None
         if problems:
-            if len(raw) == 1:
-                return f"{problems[0]}. Nothing was added."
+            added = f"Added {plural(len(targets), 'id')}; " if targets else ""
             more = f" (and {len(problems) - 1:,} more)" if len(problems) > 1 else ""
-            return (
-                f"{len(problems):,} of {len(raw):,} ids are not valid for {channel}: "
-                f"{problems[0]}{more}. Nothing was added."
+            return Checked(
+                request,
+                left,
+                f"{added}{plural(len(problems), 'id')} not valid for {channel} left here: "
+                f"{problems[0]}{more}.",
             )
         if not targets:
-            return (
+            words = (
                 "Already watched." if already == 1 else f"All {already:,} ids are already watched."
             )
-        label = safe_text(" ".join(self.query_one("#add-label", Input).value.split()), MAX_LABEL)
-        return AddRequest(tuple(targets), label)
+            return Checked(None, raw, words)
+        return Checked(request, [], "")
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    request: AddRequest | None  # the ids to add, if any
+    left: list[str]  # ids left in the box
+    message: str  # why they are left

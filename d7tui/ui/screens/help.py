@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from rich.console import Group
@@ -19,7 +20,9 @@ from d7tui.ui.edge import Guarded
 from d7tui.ui.format import PHASE_SYMBOL
 
 
-def help_text() -> Group:
+def help_text(keymap: Mapping[str, str] | None = None) -> Group:
+    """Every key; `keymap` (binding id -> keys): the user's own, shown instead."""
+    keymap = keymap or {}
     keys = Table(box=None, show_header=False, padding=(0, 1), expand=True)
     keys.add_column(justify="right", style="bold", no_wrap=True)
     keys.add_column(ratio=1)
@@ -28,7 +31,8 @@ def help_text() -> Group:
         Text("Move through the list or the recipients (home/end or g/G: the first and last)"),
     )
     for key in MONITOR_KEYS:
-        keys.add_row(Text(key.label), Text(key.help))
+        shown = keymap[key.id].replace(",", " ") if key.id in keymap else key.label
+        keys.add_row(Text(shown), Text(key.help))
     keys.add_row(
         Text("paste"), Text("Ids pasted into the list open the add dialog with all of them")
     )
@@ -74,7 +78,7 @@ class HelpScreen(Guarded, ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
-            yield Static(help_text(), id="help-text")
+            yield Static(help_text(getattr(self.app, "keymap", {})), id="help-text")
 
     def action_close(self) -> None:
         self.dismiss(None)

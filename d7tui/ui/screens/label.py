@@ -38,13 +38,19 @@ class LabelDialog(Guarded, ModalScreen[tuple[str, str] | None]):
                 ),
                 id="label-title",
             )
+            # The cursor goes after the text: the first key adds to the label, not replaces it.
             yield Input(
-                value=self._label, placeholder="label", max_length=MAX_LABEL, id="label-label"
+                value=self._label,
+                placeholder="label",
+                max_length=MAX_LABEL,
+                select_on_focus=False,
+                id="label-label",
             )
             yield Input(
                 value=self._note,
                 placeholder="note (optional)",
                 max_length=MAX_NOTE,
+                select_on_focus=False,
                 id="label-note",
             )
             with Horizontal(id="label-buttons"):

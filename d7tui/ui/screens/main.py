@@ -37,7 +37,7 @@ class MainScreen(MonitorView):
     def action_add(self, initial: str = "") -> None:
         watchlist = self.d7app.watchlist
         self.app.push_screen(
-            AddDialog(initial, watched=lambda rid: rid in watchlist), callback=self._added
+            AddDialog(initial, watched=lambda rid: rid in watchlist, add=self._added)
         )
 
     def on_paste(self, event: events.Paste) -> None:
@@ -45,9 +45,7 @@ class MainScreen(MonitorView):
             event.stop()
             self.action_add(event.text)
 
-    def _added(self, request: AddRequest | None) -> None:
-        if request is None:
-            return
+    def _added(self, request: AddRequest) -> None:
         added = self.d7app.add_targets(list(request.targets), label=request.label)
         if not added:
             return

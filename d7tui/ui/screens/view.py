@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from textual import events
 from textual.app import ComposeResult
@@ -22,7 +23,7 @@ from d7tui.ui.alerts import Alert, alerts_for, summary
 from d7tui.ui.edge import Guarded, guard_callback, on
 from d7tui.ui.messages import PollerStopped, PollNews
 from d7tui.ui.theme import flash_colour, phase_colours
-from d7tui.ui.widgets.banner import Banner
+from d7tui.ui.widgets.banner import Banner, Unreached
 from d7tui.ui.widgets.detail import DetailPane
 from d7tui.ui.widgets.event_strip import EventStrip
 from d7tui.ui.widgets.filter_bar import FilterBar
@@ -83,7 +84,7 @@ class MonitorView(Guarded, Screen[None]):
                 yield WatchlistTable(
                     id="watchlist",
                     on_move=self._row_moved,
-                    short_id=lambda rid: self.d7app.watchlist.short_ids.short(rid),
+                    short_ids=lambda: self.d7app.watchlist.short_ids,
                 )
                 yield Static(EMPTY_HINT, id="empty", markup=False)
             yield DetailPane(id="detail")
@@ -164,6 +165,7 @@ class MonitorView(Guarded, Screen[None]):
             paused=poller.paused,
             running=app.polling,
             in_flight=getattr(engine, "in_flight", poller.busy),
+            queued=poller.queued(),
             last_refresh=poller.last_refresh,
             next_due=poller.next_due,
             interval=poller.interval_range(),
@@ -188,7 +190,19 @@ class MonitorView(Guarded, Screen[None]):
         self.show_banner()
 
     def show_banner(self) -> None:
-        self.query_one(Banner).show_stops(self.d7app.poller.auth_stops, self.d7app.notices)
+        app = self.d7app
+        unreached = []
+        if self._totals is not None:
+            settings = app.settings
+            places = {
+                "d7": (settings.d7_base_url, "sms, whatsapp, viber", "d7_base_url"),
+                "infobip": (settings.infobip_base_url, "infobip", "infobip_base_url"),
+            }
+            for vendor, (count, why) in sorted(self._totals.unreachable.items()):
+                url, channels, setting = places[vendor]
+                host = urlsplit(url).hostname or url
+                unreached.append(Unreached(host, channels, setting, count, why))
+        self.query_one(Banner).show_stops(app.poller.auth_stops, app.notices, unreached)
 
     def _tick(self) -> None:
         """Once a second: ages, flashes that ended, the status line."""

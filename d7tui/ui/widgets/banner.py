@@ -1,19 +1,35 @@
-"""The banner shown while a refused credential holds a channel's polling."""
+"""The banner: what stops or slows polling and what to do about it (a refused credential, a
+host that cannot be reached), and lines that stay (the store, an internal error)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rich.text import Text
 
 from d7tui.channels.errors import AuthError
 from d7tui.poller import D7_CREDENTIAL
+from d7tui.ui.format import plural
 from d7tui.ui.widgets.text_static import TextStatic
 
 _CHANNELS = {D7_CREDENTIAL: "sms, whatsapp and viber"}
 
 
-def banner_text(stops: dict[str, AuthError], notices: Sequence[str] = ()) -> Text:
+@dataclass(frozen=True, slots=True)
+class Unreached:
+    """A vendor's host that the last polls could not reach."""
+
+    host: str
+    channels: str
+    setting: str  # where its base URL is set
+    requests: int
+    why: str
+
+
+def banner_text(
+    stops: dict[str, AuthError], notices: Sequence[str] = (), unreached: Sequence[Unreached] = ()
+) -> Text:
     text = Text()
     for notice in notices:
         if text:
@@ -27,14 +43,28 @@ def banner_text(stops: dict[str, AuthError], notices: Sequence[str] = ()) -> Tex
         text.append("✗ ", style="bold")
         text.append(f"{error.message}. Polling of {channels} is stopped: ", style="bold")
         text.append(f"fix {setting} (environment or config.toml) and press p to resume.")
+    for host in unreached:
+        if text:
+            text.append("\n")
+        text.append("✗ ", style="bold")
+        text.append(f"Cannot reach {host.host} ({host.channels}): ", style="bold")
+        text.append(
+            f"{plural(host.requests, 'request')} waiting, tried again with backoff ({host.why}). "
+            f"Check the network, a proxy (HTTPS_PROXY) or {host.setting}."
+        )
     return text
 
 
 class Banner(TextStatic):
-    def show_stops(self, stops: dict[str, AuthError], notices: Sequence[str] = ()) -> None:
-        """The refused credentials, after `notices` (lines about the store that stay)."""
-        shown = bool(stops or notices)
+    def show_stops(
+        self,
+        stops: dict[str, AuthError],
+        notices: Sequence[str] = (),
+        unreached: Sequence[Unreached] = (),
+    ) -> None:
+        """`notices` (lines that stay), the refused credentials, the hosts not reached."""
+        shown = bool(stops or notices or unreached)
         if shown != self.display:
             self.display = shown
         if shown:
-            self.show_text(banner_text(stops, notices))
+            self.show_text(banner_text(stops, notices, unreached))

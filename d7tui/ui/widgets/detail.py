@@ -32,13 +32,13 @@ from d7tui.ui.widgets.watchlist_table import RenderContext, status_cell
 from d7tui.watchlist import Entry
 
 RECIPIENT_COLUMNS = (
-    Column("recipient", "Recipient", 16),
-    Column("country", "CC", 3),
-    Column("status", "Status", 14),
-    Column("reason", "Reason", 24),
+    Column("recipient", "Recipient", 14),
+    Column("country", "CC", 0),
+    Column("status", "Status", 16),
+    Column("reason", "Reason", 16),
     Column("cost", "Cost", 9),
-    Column("parts", "Parts", 5),
-    Column("scheduled", "Scheduled", 10),
+    Column("parts", "Parts", 0),
+    Column("scheduled", "Scheduled", 0),
     Column("fields", "Channel fields", 0),
 )
 TIMELINE_COLUMNS = (
@@ -48,7 +48,18 @@ TIMELINE_COLUMNS = (
     Column("reason", "Reason", 0),
 )
 # The status and the reason first: they are what a support engineer reads.
-RECIPIENT_GROWS = (("status", 24), ("reason", 40), ("status", 30), ("reason", 60))
+RECIPIENT_GROWS = (
+    ("status", 24),
+    ("reason", 30),
+    ("recipient", 16),
+    ("country", 2),
+    ("status", 30),
+    ("reason", 40),
+    ("parts", 5),
+    ("scheduled", 10),
+    ("fields", 24),
+    ("reason", 60),
+)
 TIMELINE_GROWS = (("change", 44), ("reason", 40), ("change", 60))
 
 

@@ -51,7 +51,7 @@ def grow(widths: dict[str, int], width: int, grows: Sequence[tuple[str, int]]) -
     for key, most in grows:
         gap = len(GAP) if widths[key] == 0 else 0  # a column appearing needs its gap
         more = min(spare - gap, most - widths[key])
-        if more <= 0 or (widths[key] == 0 and more < LEAST_SHOWN):
+        if more <= 0 or (widths[key] == 0 and more < min(LEAST_SHOWN, most)):
             continue
         widths[key] += more
         spare -= more + gap

@@ -28,12 +28,14 @@ class PollerView:
     next_due: float | None
     interval: tuple[float, float]
     auth_stopped: bool
+    queued: int = 0  # polls handed to the workers and not answered yet (in flight included)
 
 
 def all_final(poller: PollerView, watched: int) -> bool:
     """Polling runs, yet nothing is due or in flight: every watched request is final."""
     running = poller.running and not poller.paused and not poller.auth_stopped
-    return bool(watched) and running and poller.next_due is None and not poller.in_flight
+    idle = poller.next_due is None and not poller.in_flight and not poller.queued
+    return bool(watched) and running and idle
 
 
 def status_parts(
@@ -58,7 +60,10 @@ def status_parts(
         parts.append(Text("⏸ paused (p resumes)", style=f"bold {colours[Phase.PENDING]}"))
     else:
         parts.append(Text(f"● polling every {format_interval(fast)}→{format_interval(slow)}"))
-    parts.append(Text(f"{poller.in_flight} in flight"))
+    waiting = poller.queued - poller.in_flight
+    parts.append(
+        Text(f"{poller.in_flight} in flight" + (f", {waiting:,} queued" if waiting > 0 else ""))
+    )
     parts.append(Text(f"refreshed {format_clock(poller.last_refresh, now)}"))
     if poller.next_due is not None and not poller.paused:
         parts.append(Text(f"next {format_in(poller.next_due - now)}"))

@@ -17,12 +17,13 @@ from rich.text import Text
 from d7tui.channels.errors import ErrorKind
 from d7tui.models import Phase
 from d7tui.poller import WatchStatus
+from d7tui.shortids import ShortIds
 from d7tui.ui.format import PHASE_SYMBOL, entry_cost, format_age, phase_counts_text
 from d7tui.ui.widgets.line_table import Column, LineTable, grow
 from d7tui.watchlist import Entry
 
 COLUMNS = (
-    Column("id", "Request", 10),
+    Column("id", "Request", 11),
     Column("channel", "Channel", 8),
     Column("label", "Label", 0),
     Column("phases", "Recipients", 10),
@@ -89,7 +90,7 @@ def row_cells(entry: Entry, short_id: str, ctx: RenderContext) -> tuple[Text, ..
         id_style = ctx.colours[Phase.FAILED]
     known = entry.channel != "auto"
     return (
-        Text(f"{symbol:<2}{short_id}", style=id_style),
+        Text(f"{symbol:<2} {short_id}", style=id_style),  # ✓✓ (read) is two wide
         Text(entry.channel, style="" if known else "dim"),
         Text(entry.label),
         phase_counts_text(entry.counts, ctx.colours),
@@ -107,7 +108,7 @@ class WatchlistTable(LineTable):
         self,
         *,
         on_move: Callable[[], None] | None = None,
-        short_id: Callable[[str], str] = lambda rid: rid[:8],
+        short_ids: Callable[[], ShortIds] = ShortIds,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
@@ -115,7 +116,7 @@ class WatchlistTable(LineTable):
         self._index: dict[str, int] = {}
         self._ctx: RenderContext | None = None
         self._on_move = on_move
-        self.short_id = short_id
+        self.short_ids = short_ids  # the ids of the list shown (live or archive), told apart
         self._has_label = False
         self._has_reason = False
         self._id_width = 8
@@ -156,7 +157,7 @@ class WatchlistTable(LineTable):
 
     def fit(self, width: int) -> dict[str, int]:
         widths = {c.key: c.least for c in COLUMNS}
-        widths["id"] = 2 + self._id_width
+        widths["id"] = 3 + self._id_width
         grows = [
             (key, most)
             for key, most in GROWS
@@ -239,14 +240,15 @@ class WatchlistTable(LineTable):
         if self.selected != old_selected:
             self.cursor_moved()
 
+    def short_id(self, request_id: str) -> str:
+        return self.short_ids().short(request_id)
+
     def _measure(self) -> None:
         """What the columns need: a label column only if a row has a label, an id column as
-        wide as the longest short id."""
-        rows = self.rows
-        self._has_label = any(e.label for e in rows)
+        wide as the short ids."""
+        self._has_label = any(e.label for e in self.rows)
         self._has_reason = True
-        width = max((len(self.short_id(e.request_id)) for e in rows), default=8)
-        self._id_width = max(8, min(MAX_ID, width))
+        self._id_width = max(8, min(MAX_ID, self.short_ids().width))
         self.refit()
 
     def _paint(self, changed: set[str] | None) -> None:

@@ -1,0 +1,72 @@
+"""Keys a user remaps in config.toml's [keymap], applied with App.set_keymap; a bad entry is
+reported with the file and the key, and the rest still works."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ui_kit import idle, said, screen_text, sim_settings
+
+from d7tui.config import load_settings
+from d7tui.models import Target
+from d7tui.poller import PollConfig
+from d7tui.simulator import Step
+from d7tui.ui.app import make_app
+from d7tui.ui.screens.help import HelpScreen
+from d7tui.ui.widgets.watchlist_table import WatchlistTable
+from d7tui.watchlist import SortKey
+
+CONFIG = """
+[keymap]
+sort = "o"
+"d7tui.cursor_down" = "down,n"
+teleport = "x"
+quit = "ctrl q q"
+filter = 5
+"""
+
+
+def test_the_keymap_table_is_read_and_bad_values_are_named(tmp_path: Path):
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG)
+    settings = load_settings(env={}, path=path)
+    assert settings.keymap == {
+        "sort": "o",
+        "d7tui.cursor_down": "down,n",
+        "teleport": "x",
+        "quit": "ctrl q q",
+    }
+    assert settings.warnings == (
+        f"{path}: [keymap] key 'filter' must be a string of keys; ignored",
+    )
+
+
+async def test_remapped_keys_work_and_bad_ones_are_reported(sim, clock, tmp_path: Path):
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG)
+    loaded = load_settings(env={}, path=path)
+    base = sim_settings(sim)
+    settings = base.__class__(
+        **{**base.__dict__, "keymap": loaded.keymap, "config_file": loaded.config_file}
+    )
+    ids = [sim.create_request("sms", [f"+97150000000{i}"], [Step(0, "sent")]) for i in range(3)]
+    app = make_app(
+        settings, ids=[Target(i) for i in ids], clock=clock, poll_config=PollConfig(workers=2)
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await idle(pilot, app)
+        table = app.screen.query_one(WatchlistTable)
+        assert table.cursor == 0
+        await pilot.press("n")
+        assert table.cursor == 1
+        await pilot.press("o")
+        assert app.watchlist.sort is SortKey.STATUS
+        await pilot.press("s")  # the old key no longer sorts
+        assert app.watchlist.sort is SortKey.STATUS
+        problems = [line for line in said(app) if "[keymap]" in line]
+        assert any(f"{path}: [keymap] key 'teleport': no such binding" in p for p in problems)
+        assert any(f"{path}: [keymap] key 'quit': 'ctrl q q' is not" in p for p in problems)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        line = next(x for x in screen_text(app).splitlines() if "Cycle the sort" in x)
+        assert line.split("Cycle the sort")[0].split()[-1] == "o"  # the user's key
