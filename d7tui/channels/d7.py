@@ -29,9 +29,11 @@ ROUTES: dict[Channel, tuple[str, str]] = {
 WHATSAPP_V1 = "/whatsapp/v1/report/{id}"
 
 _PARTS = ("number_of_sms", "number_of_viber_message", "number_of_messages")
+_VIBER_PARTS = ("number_of_viber_message", "number_of_sms", "number_of_messages")
 # The cost of the whole message (D7's pages: "The cost of the message"). An item with several
 # (sms_cost and viber_cost) keeps them all in `fields`; the first present is the cost.
 _COST = ("sms_cost", "viber_cost", "cost", "whatsapp_cost")
+_VIBER_COST = ("viber_cost", "sms_cost", "cost")  # a Viber item's own cost first
 
 
 def _recipient(channel: Channel, item: object, index: int) -> Recipient:
@@ -57,10 +59,10 @@ def _recipient(channel: Channel, item: object, index: int) -> Recipient:
         phase=phase,
         final=final,
         reason=as_text(item.get("reason")),
-        cost=take(item, _COST, as_float),
+        cost=take(item, _VIBER_COST if channel is Channel.VIBER else _COST, as_float),
         # D7 bills in its account currency and its report does not name it.
         currency=None,
-        parts=take(item, _PARTS, as_int),
+        parts=take(item, _VIBER_PARTS if channel is Channel.VIBER else _PARTS, as_int),
         country=as_text(item.get("country")),
         schedule_time=as_text(item.get("schedule_time")),
         fields=fields,

@@ -22,7 +22,7 @@ from textual.screen import Screen
 
 from d7tui.clock import Clock, SystemClock
 from d7tui.config import ConfigError, Settings, load_settings
-from d7tui.models import IdKind, Target
+from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.poller import Fetcher, PollConfig, Poller, PollUpdate, Watch, WatchStatus
 from d7tui.report_guard import ReportGuard
 from d7tui.safety import Secret, one_line
@@ -200,6 +200,7 @@ class D7App(Guarded, App[int]):
                 on_error=self._store_failed,
                 on_trouble=self._store_trouble,
                 on_notice=self._store_notice,
+                reports=self.settings.infobip_source is InfobipSource.REPORTS,
             )
             self._summaries = await self.memory.load_summaries()
         except StoreError as exc:

@@ -77,9 +77,11 @@ class Memory:
         on_error: Callable[[StoreError], None],
         on_trouble: Callable[[StoreError | None], None] | None = None,
         on_notice: Callable[[str], None] | None = None,
+        reports: bool = True,
     ) -> Memory:
         """Open the store (creating it); raises StoreError with a one-line reason. See
-        `AsyncStore` for the callbacks."""
+        `AsyncStore` for the callbacks. `reports`: this monitor reads Infobip's one-time reports,
+        so it takes the report lock (logs need none: anyone may read them)."""
         store = await asyncio.to_thread(open_store, path)
         memory = cls(
             AsyncStore(
@@ -91,7 +93,7 @@ class Memory:
                 clock=clock.now,
             )
         )
-        if not memory.astore.try_acquire_report_lock():
+        if reports and not memory.astore.try_acquire_report_lock():
             memory.lock_refusal = memory.astore.report_lock_refusal()
         return memory
 
