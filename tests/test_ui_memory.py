@@ -396,21 +396,21 @@ async def test_a_restart_polls_nothing_already_final(sim, clock, db):
     async with app.run_test(size=SIZE) as pilot:
         await idle(pilot, app)
     again = build(sim, clock, db)
-    before = sim.request_count
+    before = status_requests(sim)
     async with again.run_test(size=SIZE) as pilot:
         await started(pilot, again, 2)
         await idle(pilot, again)
         assert entry(again, done).status is WatchStatus.DONE
-        assert sim.request_count - before == 1  # the one still pending, not the final one
+        assert status_requests(sim) - before == 1  # the one still pending, not the final one
         for _ in range(2):  # delivered, then confirmed
             clock.advance(3600)
             await idle(pilot, again)
         assert entry(again, going).latest_status == "delivered"
         assert "✓ all final" in screen_text(again)
-        asked = sim.request_count
+        asked = status_requests(sim)
         clock.advance(3600)
         await idle(pilot, again)
-        assert sim.request_count == asked
+        assert status_requests(sim) == asked
 
 
 async def test_an_infobip_bulk_past_48_hours_is_shown_from_memory_and_not_polled(sim, clock, db):
