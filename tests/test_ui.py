@@ -646,3 +646,30 @@ async def test_news_comes_in_at_the_top_and_a_view_scrolled_away_counts_it(sim, 
         await pilot.press("g")
         assert table.top_row == 0
         assert "new (g: top)" not in list_lines(app)[0]
+
+
+async def test_c_in_the_detail_copies_the_number_then_the_msg_id_and_the_note_shows(sim, clock):
+    rid = create(sim, "sms", "+971509752626")
+    app = build(sim, clock, [rid])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        app.set_label_note(rid, "Order 1182", "customer called twice")
+        app.screen.refresh_all({rid})
+        await pilot.pause()
+        assert "note customer called twice" in screen_text(app)  # the detail shows the note
+        await pilot.press("c")
+        assert app.clipboard == rid  # in the list: the request id
+        await pilot.press("enter", "c")
+        assert app.clipboard == "+971509752626"  # in the detail: the recipient's number
+        recipient = entry(app, rid).state.recipients[0]  # type: ignore[union-attr]
+        await pilot.press("c")
+        assert app.clipboard == recipient.msg_id  # again: its msg_id
+        assert any("Copied msg_id" in line for line in said(app))
+
+
+async def test_the_empty_archive_says_it_is_empty(sim, clock):
+    app = build(sim, clock, [create(sim, "sms", "+971500000001")])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        await pilot.press("A")
+        assert "The archive is empty" in screen_text(app)
