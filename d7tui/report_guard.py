@@ -14,9 +14,9 @@ be committed, and the drain stops pulling at once.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from d7tui.channels.errors import ApiError
+from d7tui.channels.errors import ApiError, ChannelError
 from d7tui.models import Channel, InfobipSource, RequestStatus, Target
 from d7tui.watch import Fetcher
 
@@ -55,6 +55,19 @@ class ReportGuard:
         settings = getattr(self.client, "settings", None)  # the live ones: they may be reloaded
         source = getattr(settings, "infobip_source", InfobipSource.REPORTS)
         return source is InfobipSource.REPORTS
+
+    def batch_key(self, target: Target) -> str | None:
+        """The client's: only ids read again and again (Infobip logs) are asked together, and
+        those pass straight through."""
+        key_of = getattr(self.client, "batch_key", None)
+        if key_of is None or self._pulls_reports(target):
+            return None
+        return key_of(target)  # type: ignore[no-any-return]
+
+    async def fetch_many(
+        self, targets: Sequence[Target]
+    ) -> Mapping[str, RequestStatus | ChannelError]:
+        return await self.client.fetch_many(targets)  # type: ignore[attr-defined,no-any-return]
 
     async def fetch(self, target: Target) -> RequestStatus:
         if not self._pulls_reports(target):

@@ -35,6 +35,7 @@ from d7tui.channels.errors import (
 )
 from d7tui.channels.status import StatusClient
 from d7tui.client import Engine, RetryPolicy, parse_retry_after
+from d7tui.clock import ManualClock
 from d7tui.config import Settings
 from d7tui.models import Channel, IdKind, InfobipSource, InvalidId, Phase, Target, observe
 from d7tui.safety import Secret
@@ -263,19 +264,29 @@ async def test_documented_404_is_not_found(stub: HttpStub, make: MakeClient) -> 
     assert stub.count() == 1
 
 
-async def test_whatsapp_v2_missing_falls_back_to_v1_for_the_session(
+async def test_whatsapp_v2_missing_falls_back_to_v1_and_v2_is_tried_again_later(
     stub: HttpStub, make: MakeClient
 ) -> None:
     # A 404 without the documented body: the v2 route itself does not exist on this server.
-    stub.script(WA2_PATH, Reply(404, {"detail": "Not Found"}))
-    stub.script(WA1_PATH, Reply(body=WA_OK))
+    missing = Reply(404, {"detail": "Not Found"})
+    stub.script(WA2_PATH, missing, Reply(body=WA_OK), missing)
+    stub.script(WA1_PATH, Reply(body=WA_OK), Reply(body=WA_OK))
     client = make()
+    clock = ManualClock()
+    client.routes.clock = clock.now
     first = await client.fetch(Target(RID, "whatsapp"))
     assert first.recipients[0].phase is Phase.READ
     assert [r.path for r in stub.requests] == [WA2_PATH, WA1_PATH]
     second = await client.fetch(Target(RID, "whatsapp"))
     assert second == first
-    assert [r.path for r in stub.requests] == [WA2_PATH, WA1_PATH, WA1_PATH]
+    assert [r.path for r in stub.requests] == [WA2_PATH, WA1_PATH, WA1_PATH]  # for a while
+    # Not for the whole process: the server may have gained v2 since, and v2 is the page's.
+    clock.advance(client.routes.retry_after)
+    third = await client.fetch(Target(RID, "whatsapp"))
+    assert third.recipients == first.recipients
+    assert [r.path for r in stub.requests][-1] == WA2_PATH
+    await client.fetch(Target(RID, "whatsapp"))
+    assert [r.path for r in stub.requests][-1] == WA1_PATH  # v2 gone again: v1, per answer
 
 
 async def test_whatsapp_v2_documented_404_is_not_found_without_fallback(

@@ -871,3 +871,12 @@ def test_an_infobip_error_id_with_a_control_character_is_cleaned() -> None:
     body = b'{"results": [{"status": {}, "price": {}, "error": {"id": "\\u001f"}}]}'
     (recipient,) = parse_page(body)
     assert recipient.reason is not None and "\x1f" not in recipient.reason
+
+
+def test_an_item_with_both_sms_cost_and_viber_cost_keeps_both() -> None:
+    body = fixture_json("d7_viber_status_004.json")
+    body["messages"][0]["sms_cost"] = 0.0009  # both: neither is dropped nor renamed
+    first = d7.parse_report(Channel.VIBER, RID, json.dumps(body).encode()).recipients[0]
+    assert first.fields["sms_cost"] == 0.0009 and first.fields["viber_cost"] == 0.0004
+    assert first.to_json()["fields"]["number_of_viber_message"] == 1
+    assert first.cost == 0.0004  # a Viber item's own cost; both are in `fields`

@@ -126,3 +126,20 @@ async def test_past_48_hours_the_last_state_stays_from_memory_and_is_not_asked_a
         await settle(poller)
         assert poller.get(target.request_id).status is WatchStatus.MEMORY
         assert sim.infobip_calls[LOGS] == calls
+
+
+async def test_the_monitor_asks_its_infobip_ids_in_one_call(world):
+    from ui_kit import idle
+
+    from d7tui.ui.app import make_app
+
+    sim, clock, _ = world
+    targets = bulks(sim, 20)
+    app = make_app(sim_settings(sim), ids=targets, clock=clock, poll_config=PollConfig(workers=4))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await idle(pilot, app)
+        assert all(app.live.get(t.request_id).state is not None for t in targets)
+        assert sim.infobip_calls == {LOGS: 1}  # through the report guard and the store too
+        clock.advance(2)
+        await idle(pilot, app)
+        assert sim.infobip_calls == {LOGS: 2}

@@ -15,7 +15,7 @@ from ui_kit import entry, idle, said, screen_text, sim_settings, start_simulator
 from d7tui.client import RetryPolicy
 from d7tui.clock import ManualClock
 from d7tui.config import Settings
-from d7tui.models import IdKind, Target
+from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.poller import PollConfig, WatchStatus
 from d7tui.simulator import Simulator, Step
 from d7tui.store import Store, Which
@@ -139,8 +139,9 @@ async def test_infobip_reports_pulled_in_one_run_are_shown_in_the_next(sim, cloc
 async def test_a_second_monitor_leaves_the_reports_to_the_first(sim, clock, db):
     bulk, _ = sim.create_infobip_bulk(["41793026727"], INFOBIP_DELIVERS)
     sms = sim.create_request("sms", ["+971500000001"], DELIVERS)
-    first = build(sim, clock, db, [Target(bulk, "infobip", IdKind.BULK), Target(sms)])
-    second = build(sim, clock, db)
+    reports = sim_settings(sim, infobip_source=InfobipSource.REPORTS)  # logs need no lock
+    first = build(sim, clock, db, [Target(bulk, "infobip", IdKind.BULK), Target(sms)], reports)
+    second = build(sim, clock, db, settings=reports)
     async with first.run_test(size=SIZE) as pilot:
         await idle(pilot, first)
         assert first.memory is not None and first.memory.pulls_reports
@@ -274,7 +275,8 @@ async def test_when_the_first_monitor_ends_the_second_takes_over_the_reports(sim
     bulk, _ = sim.create_infobip_bulk(["41793026727"], INFOBIP_DELIVERS)
     first = Store.open(db)  # the report lock of another monitor
     assert first.try_acquire_report_lock()
-    second = build(sim, clock, db, [Target(bulk, "infobip", IdKind.BULK)])
+    reports = sim_settings(sim, infobip_source=InfobipSource.REPORTS)  # logs need no lock
+    second = build(sim, clock, db, [Target(bulk, "infobip", IdKind.BULK)], reports)
     try:
         async with second.run_test(size=SIZE, notifications=True) as pilot:
             await idle(pilot, second)

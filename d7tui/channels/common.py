@@ -26,6 +26,17 @@ def decode_json(channel: str, body: bytes) -> Any:
         raise ProtocolError(channel, f"response is not JSON: {start}") from None
 
 
+def body_excerpt(body: bytes, limit: int = 160) -> str:
+    """The start of an error body that is not JSON, in one line ("" if empty). A body that is
+    not text (compressed twice, binary) is said to be so, not shown as a line of noise."""
+    text = body[:200].decode("utf-8", "replace").strip().rstrip("\ufffd")  # a cut character
+    if not text:
+        return ""
+    if "\ufffd" in text or "\x00" in text:  # bytes that are not UTF-8, or binary
+        return f"a body that is not text ({len(body):,} bytes)"
+    return one_line(text, limit)
+
+
 def as_text(value: object) -> str | None:
     """A display string for a scalar; None stays None; containers become compact JSON."""
     if value is None:

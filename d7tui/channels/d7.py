@@ -7,7 +7,7 @@ may list recipients under `recipients` instead of `messages`. All of it is accep
 
 from __future__ import annotations
 
-from d7tui.channels.common import as_float, as_int, as_text, decode_json, take
+from d7tui.channels.common import as_float, as_int, as_text, body_excerpt, decode_json, take
 from d7tui.channels.errors import (
     ApiError,
     AuthError,
@@ -29,9 +29,11 @@ ROUTES: dict[Channel, tuple[str, str]] = {
 WHATSAPP_V1 = "/whatsapp/v1/report/{id}"
 
 _PARTS = ("number_of_sms", "number_of_viber_message", "number_of_messages")
+_VIBER_PARTS = ("number_of_viber_message", "number_of_sms", "number_of_messages")
 # The cost of the whole message (D7's pages: "The cost of the message"). An item with several
 # (sms_cost and viber_cost) keeps them all in `fields`; the first present is the cost.
 _COST = ("sms_cost", "viber_cost", "cost", "whatsapp_cost")
+_VIBER_COST = ("viber_cost", "sms_cost", "cost")  # a Viber item's own cost first
 
 
 def _recipient(channel: Channel, item: object, index: int) -> Recipient:
@@ -57,10 +59,10 @@ def _recipient(channel: Channel, item: object, index: int) -> Recipient:
         phase=phase,
         final=final,
         reason=as_text(item.get("reason")),
-        cost=take(item, _COST, as_float),
+        cost=take(item, _VIBER_COST if channel is Channel.VIBER else _COST, as_float),
         # D7 bills in its account currency and its report does not name it.
         currency=None,
-        parts=take(item, _PARTS, as_int),
+        parts=take(item, _VIBER_PARTS if channel is Channel.VIBER else _PARTS, as_int),
         country=as_text(item.get("country")),
         schedule_time=as_text(item.get("schedule_time")),
         fields=fields,
@@ -97,8 +99,7 @@ def error_detail(body: bytes) -> tuple[str | None, str]:
     try:
         data = decode_json("d7", body)
     except ProtocolError:
-        text = body[:200].decode("utf-8", "replace").strip()
-        return None, one_line(text, 160) if text else ""
+        return None, body_excerpt(body)
     detail = data.get("detail") if isinstance(data, dict) else None
     if isinstance(detail, dict):
         code = detail.get("code")

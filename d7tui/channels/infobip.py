@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from d7tui.channels.common import as_float, as_int, as_text, decode_json
+from d7tui.channels.common import as_float, as_int, as_text, body_excerpt, decode_json
 from d7tui.channels.errors import ApiError, AuthError, ChannelError, NotFound, ProtocolError
 from d7tui.models import Channel, Phase, Recipient, RequestStatus, classify_infobip
 from d7tui.safety import clean_json, one_line
@@ -185,8 +185,7 @@ def error_detail(body: bytes) -> str:
     try:
         data = decode_json("infobip", body)
     except ProtocolError:
-        text = body[:200].decode("utf-8", "replace").strip()
-        return one_line(text, 160) if text else "no detail"
+        return body_excerpt(body) or "no detail"
     if not isinstance(data, dict):
         return "no detail"
     service = _obj(_obj(data.get("requestError")).get("serviceException"))

@@ -22,7 +22,7 @@ from textual.screen import Screen
 
 from d7tui.clock import Clock, SystemClock
 from d7tui.config import ConfigError, Settings, load_settings
-from d7tui.models import IdKind, Target
+from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.poller import Fetcher, PollConfig, Poller, PollUpdate, Watch, WatchStatus
 from d7tui.report_guard import ReportGuard
 from d7tui.safety import Secret, one_line
@@ -92,6 +92,7 @@ class D7App(Guarded, App[int]):
         self.edge = Edge(self._data_directory, self._secrets, self._internal_error)
         self.error_console = EdgeConsole(self.edge)
         self._no_memory = "this session has no store"  # why, when it has none
+        self.farewell: list[str] = []  # printed on the terminal once the screen is gone
         self._store_path = store_path
         self._persist = persist
         self._summaries: list[WatchSummary] = []  # the list, drawn before the rest is read
@@ -199,6 +200,7 @@ class D7App(Guarded, App[int]):
                 on_error=self._store_failed,
                 on_trouble=self._store_trouble,
                 on_notice=self._store_notice,
+                reports=self.settings.infobip_source is InfobipSource.REPORTS,
             )
             self._summaries = await self.memory.load_summaries()
         except StoreError as exc:
@@ -376,6 +378,7 @@ class D7App(Guarded, App[int]):
         if self.memory is not None:
             with contextlib.suppress(Exception):
                 await self.memory.close()
+            self.farewell.extend(self.memory.farewell)
         if self.simulator is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.simulator.stop)
@@ -729,4 +732,6 @@ def run_monitor(
         bell=settings.bell,
     )
     app.run()
+    for line in app.farewell:
+        sys.stderr.write(f"d7tui: {one_line(line)}\n")
     return app.return_code or 0

@@ -3,21 +3,18 @@ plain value (never parsed as markup); styles are added around it, from our own c
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 
 from rich.text import Text
 
-from d7tui.models import Phase, Recipient
+from d7tui.models import Phase
 from d7tui.output import PHASE_SYMBOL, format_cost
-from d7tui.safety import one_line
 from d7tui.shortids import forms
 from d7tui.watchlist import Entry
 
 __all__ = [
     "PHASE_SYMBOL",
-    "channel_fields",
     "format_age",
     "format_clock",
     "format_cost",
@@ -133,103 +130,3 @@ def costs_text(costs: Mapping[str | None, float]) -> str:
         return NOT_SHOWN
     parts = [format_cost(amount, currency) for currency, amount in sorted(costs.items(), key=str)]
     return " + ".join(parts)
-
-
-# ---------------------------------------------------------------------------------------------
-# The channel's own fields of a recipient, in the order a support engineer looks for them.
-
-_WHATSAPP = ("originator", "conversation_type", "message_type", "template_id", "waConvId")
-_INFOBIP = (
-    "from",  # v1
-    "sender",  # v3
-    "sentAt",
-    "doneAt",
-    "mccMnc",
-    "mccmnc",  # the legacy logs' spelling
-    "bulkId",
-    "callbackData",
-    "campaignReferenceId",
-)
-# Vendor keys whose value a column already shows (recipient, parts, cost ...), or shown below in
-# their own way; they are all in --json and the exports under these names.
-_SKIP = {
-    "status",
-    "error",
-    "reference",
-    "price",
-    "msg_id",
-    "recipient",
-    "country",
-    "schedule_time",
-    "reason",
-    "number_of_sms",
-    "number_of_viber_message",
-    "sms_cost",
-    "viber_cost",
-    "smsCount",
-    "messageCount",
-    "to",
-    "destination",
-    "messageId",
-}
-
-
-def _flat(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return str(value)
-
-
-def channel_fields(recipient: Recipient) -> list[tuple[str, str]]:
-    """(name, value) pairs of what the channel says beyond the common columns."""
-    fields = recipient.fields
-    out: list[tuple[str, str]] = []
-    # What to do about it first: Infobip's status and error groups and the action it advises.
-    for group in ("status", "error"):
-        value = fields.get(group)
-        if isinstance(value, dict):
-            name = "/".join(
-                _flat(value[k]) for k in ("groupName", "name") if value.get(k) not in (None, "")
-            )
-            if name and not (group == "error" and value.get("name") == "NO_ERROR"):
-                if group == "error" and isinstance(value.get("permanent"), bool):
-                    name += " (permanent)" if value["permanent"] else " (temporary)"
-                out.append((group, name))
-            if group == "status" and value.get("action"):
-                out.append(("action", _flat(value["action"])))
-        elif value not in (None, "") and not (group == "status" and value == recipient.status):
-            out.append((group, _flat(value)))
-    price = fields.get("price")
-    if isinstance(price, dict) and price.get("pricePerMessage") is not None:
-        # Infobip prices one SMS part; the Cost column is the whole message (x parts).
-        currency = f" {_flat(price['currency'])}" if price.get("currency") else ""
-        out.append(("price", f"{_flat(price['pricePerMessage'])}{currency} per part"))
-    for key in (*_WHATSAPP, *_INFOBIP):
-        if fields.get(key) not in (None, ""):
-            out.append((key, _flat(fields[key])))
-    reference = fields.get("reference")
-    if isinstance(reference, dict):
-        tags = [f"{k}={_flat(v)}" for k, v in reference.items() if v not in (None, "")]
-        if tags:
-            out.append(("reference", " ".join(tags)))
-    elif reference not in (None, ""):
-        out.append(("reference", _flat(reference)))
-    known = {*_WHATSAPP, *_INFOBIP, *_SKIP}
-    for key, value in fields.items():
-        if key not in known and value not in (None, "", [], {}):
-            out.append((key, _flat(value)))
-    if recipient.problem:
-        out.append(("problem", recipient.problem))
-    return [(k, one_line(v, 200)) for k, v in out]
-
-
-def fields_text(recipient: Recipient, key_style: str = "dim") -> Text:
-    text = Text()
-    for key, value in channel_fields(recipient):
-        if text:
-            text.append("  ")
-        text.append(f"{key} ", style=key_style)
-        text.append(value, style="bold" if key == "action" else "")
-    return text

@@ -192,7 +192,11 @@ class MainScreen(MonitorView):
     def action_back(self) -> None:
         if self.maximized is not None:
             self.minimize()
-        if self.focused is not None and self.focused.id in ("recipients", "timeline"):
+        if self.focused is not None and self.focused.id in (
+            "recipients",
+            "recipient-fields",
+            "timeline",
+        ):
             self.query_one(WatchlistTable).focus()
             return
         watchlist = self.d7app.watchlist

@@ -8,17 +8,16 @@ from collections.abc import Callable, Hashable, Sequence
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 
 from d7tui.models import Phase, Recipient, Transition
 from d7tui.poller import WatchStatus
 from d7tui.ui.edge import Guarded
+from d7tui.ui.fields import channel_fields, fields_text, request_fields
 from d7tui.ui.format import (
     NOT_SHOWN,
     PHASE_SYMBOL,
-    channel_fields,
     entry_cost,
-    fields_text,
     format_clock,
     format_cost,
     format_in,
@@ -178,7 +177,7 @@ def recipient_cells(r: Recipient, ctx: RenderContext) -> tuple[Text, ...]:
         Text(format_cost(r.cost, r.currency)),
         _plain(r.parts),
         _plain(r.schedule_time),
-        fields_text(r),
+        fields_text(r, masked=ctx.masked),
     )
     return cells
 
@@ -200,6 +199,21 @@ def timeline_cells(t: Transition, ctx: RenderContext) -> tuple[Text, ...]:
         change,
         _plain(t.reason),
     )
+
+
+class FieldsBox(VerticalScroll):
+    """The highlighted recipient's every field: it scrolls, and takes focus (tab from the
+    recipients) so that arrows and page keys read a long list of fields whole."""
+
+    def compose(self) -> ComposeResult:
+        yield TextStatic(id="recipient-fields-text")
+
+    def show_text(self, text: Text) -> None:
+        self.query_one(TextStatic).show_text(text)
+
+    @property
+    def text(self) -> Text:
+        return self.query_one(TextStatic).text
 
 
 class DetailPane(Guarded, Vertical):
@@ -224,7 +238,7 @@ class DetailPane(Guarded, Vertical):
             fixed=True,
         )
         yield RecipientsTable(id="recipients", on_move=self._recipient_moved)
-        yield TextStatic(id="recipient-fields")
+        yield FieldsBox(id="recipient-fields")
         yield TextStatic(Text("Timeline", style="bold"), id="timeline-title", fixed=True)
         yield TimelineTable(id="timeline")
 
@@ -267,13 +281,22 @@ class DetailPane(Guarded, Vertical):
         return self.query_one(RecipientsTable).selected_recipient
 
     def _show_fields(self, ctx: RenderContext) -> None:
-        """Every field of the highlighted recipient, one per line, wrapped: nothing cropped."""
-        box = self.query_one("#recipient-fields", TextStatic)
+        """Every field of the request and of the highlighted recipient, one per line, wrapped:
+        nothing cropped (the box scrolls, and tab moves into it)."""
+        box = self.query_one(FieldsBox)
         recipient = self.selected_recipient if self.entry is not None else None
         if recipient is None:
             box.show_text(Text())
             return
         text = Text()
+        state = self.entry.state if self.entry is not None else None
+        if state is not None:
+            for name, value in request_fields(state):
+                text.append(f"{name} ", style="dim")
+                text.append(value)
+                text.append("  ")
+            if text:
+                text.append("\n")
         text.append(recipient_text(recipient.recipient, ctx.masked), style="bold")
         text.append("  ")
         text.append_text(phase_text(recipient.phase, recipient.status or "no status", ctx.colours))
@@ -283,7 +306,7 @@ class DetailPane(Guarded, Vertical):
         if recipient.msg_id:
             text.append("\nmsg_id ", style="dim")
             text.append(recipient.msg_id)
-        for name, value in channel_fields(recipient):
+        for name, value in channel_fields(recipient, everything=True, masked=ctx.masked):
             text.append(f"\n{name} ", style="dim")
             text.append(value, style="bold" if name == "action" else "")
         box.show_text(text)
