@@ -68,6 +68,7 @@ class MonitorView(Guarded, Screen[None]):
         self._totals: Totals | None = None
         self._counted_at = 0.0  # monotonic time the totals were last counted
         self._dirty: set[str] = set()  # rows poll news changed, not redrawn yet
+        self._moved: set[str] = set()  # rows poll news changed since the order was last made
         self._last_view = 0.0
         self._view_timer: Timer | None = None
         self._last_full = 0.0
@@ -149,7 +150,8 @@ class MonitorView(Guarded, Screen[None]):
         self._shown = watchlist.visible()
         self._totals = None  # the model changed: counted again for the status line
         table = self.query_one(WatchlistTable)
-        table.sync(self._shown, ctx, changed, select=select)
+        news, self._moved = self._moved, set()
+        table.sync(self._shown, ctx, changed, select=select, news=news)
         empty = self.query_one("#empty")
         if empty.display != (len(watchlist) == 0):
             empty.display = len(watchlist) == 0
@@ -270,6 +272,7 @@ class MonitorView(Guarded, Screen[None]):
                 short = watchlist.short_ids.short(entry.request_id)
                 alerts.extend(alerts_for(entry, short, update.transitions))
         self._dirty |= changed
+        self._moved |= changed
         self._schedule_view()
         self._alert(alerts)
 

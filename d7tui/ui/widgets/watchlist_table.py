@@ -212,9 +212,12 @@ class WatchlistTable(LineTable):
         changed: set[str] | None = None,
         *,
         select: str | None = None,
+        news: set[str] | None = None,
     ) -> None:
         """Show `entries` in this order. `changed`: only these rows may look different (a hint:
-        the other rows on screen are not painted again). `select`: put the cursor there."""
+        the other rows on screen are not painted again). `select`: put the cursor there.
+        `news`: rows changed by poll results since the order was last made (a view scrolled
+        away counts those that came in above it)."""
         self._ctx = ctx
         if entries is self.rows:  # the same list (a clock tick, news in place)
             self._paint(changed)
@@ -247,9 +250,7 @@ class WatchlistTable(LineTable):
             # Scrolled away: the cursor's request stays at its height on screen, and the news
             # that came in above it is counted.
             self.scroll_to_row(row - (old_cursor - old_top))
-            for rid in changed or ():
-                if old_index.get(rid, old_top) >= old_top:
-                    self._news_above.add(rid)
+            self._news_above.update(news or ())  # counted where they are above the view
         self._news_above.intersection_update(self._index)
         self.refresh_header()
         if self.selected != old_selected:
