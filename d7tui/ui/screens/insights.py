@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import ClassVar
 
@@ -11,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
+from textual.timer import Timer
 
 from d7tui.insights import HOUR_MINUTES, NO_COUNTRY, Insights, Tally, compute, sparkline
 from d7tui.models import Phase
@@ -19,7 +21,10 @@ from d7tui.ui.format import costs_text, format_interval
 from d7tui.ui.widgets.text_static import TextStatic
 from d7tui.watchlist import Entry
 
-REFRESH = 5.0  # seconds between two counts while the screen is open
+REFRESH = 5.0  # seconds between two counts while the screen is open, at least
+# ... and at least this many times what a count took: 100,000 requests take about a second to
+# count (BENCHMARKS.md), which the keys wait for, so it is not done every five seconds.
+REFRESH_COST = 20.0
 TOP_COUNTRIES = 12
 
 
@@ -129,6 +134,7 @@ class InsightsScreen(Guarded, ModalScreen[None]):
         self._whole, self._view, self._now = whole, view, now
         self._colours, self._polls = colours, polls
         self.filtered = filtered  # which one is shown: the filtered view, or the whole list
+        self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="insights-box"):
@@ -136,9 +142,20 @@ class InsightsScreen(Guarded, ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.show_insights()
-        self.set_interval(REFRESH, self.show_insights, name="d7tui-insights")
+
+    def _again(self) -> None:
+        self.show_insights()
 
     def show_insights(self) -> None:
+        started = time.perf_counter()
+        self._show()
+        took = time.perf_counter() - started
+        if self._timer is not None:
+            self._timer.stop()
+        wait = max(REFRESH, REFRESH_COST * took)
+        self._timer = self.set_timer(wait, self._again, name="d7tui-insights")
+
+    def _show(self) -> None:
         whole = self._whole()
         entries = self._view() if self.filtered else whole
         scope = (
