@@ -113,7 +113,7 @@ async def test_insights_count_the_whole_list_or_the_filtered_view(sim, clock):
         assert "the whole watchlist: 3 requests" in text
         assert "sms" in text and "whatsapp" in text
         assert "1  sms un_delivered" in text  # top failure reasons, with counts
-        assert "first seen → delivered" in text  # D7's time to deliver, and how it is bounded
+        assert "first seen → delivered, each end ± a poll" in text  # D7: bounded by polls
         assert "Status changes per minute" in text
         await pilot.press("v")  # the filtered view (no filter: the same requests)
         assert "the filtered view: 3 of 3 requests" in screen_text(app)

@@ -84,8 +84,8 @@ def insights_text(
         how = (
             "sentAt → doneAt, exact"
             if d.exact
-            else "first seen → delivered, each end late by up to a poll interval "
-            f"({format_interval(polls[0])}→{format_interval(polls[1])})"
+            else "first seen → delivered, each end ± a poll: "
+            f"{format_interval(polls[0])}→{format_interval(polls[1])}"
         )
         text.append(f"  {d.channel:<10} p50 {_duration(d.p50):>6}  p95 {_duration(d.p95):>6}")
         text.append(f"  over {d.count:,}  ({how})\n", style="dim")
