@@ -22,6 +22,7 @@ from d7tui.models import RequestStatus, Target
 from d7tui.report_guard import ReportGuard
 from d7tui.safety import one_line
 from d7tui.store import Store, StoreError, open_store, parse_report_body, remembered_status
+from d7tui.store.rescue import farewell
 from d7tui.watch import Fetcher
 
 Result = RequestStatus | ChannelError
@@ -146,8 +147,6 @@ class StatusMemory:
                 break
             self.unsaved.remove((ident, body))
         if self.unsaved:
-            self.err.write(
-                f"d7tui status: {len(self.unsaved):,} Infobip reports bodies received could not "
-                "be stored; their reports are shown above\n"
-            )
+            line = farewell(self.store.path, self.unsaved, None)
+            self.err.write(f"d7tui status: {one_line(line)}; their reports are shown above\n")
         self.store.close()

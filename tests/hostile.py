@@ -16,6 +16,22 @@ import threading
 import zlib
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
+from typing import Any
+
+from d7tui.config import Settings
+from d7tui.safety import Secret
+
+
+def aimed_at(d7_url: str, infobip_url: str | None = None, **changes: Any) -> Settings:
+    """d7tui's settings pointed at servers of our own, both credentials set."""
+    return Settings(
+        d7_token=Secret("tok"),
+        d7_base_url=d7_url,
+        infobip_key=Secret("key"),
+        infobip_base_url=infobip_url or d7_url,
+        **changes,
+    )
+
 
 Behaviour = Callable[[bytes, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
 from pathlib import Path
 
 from faultfs import read_only, small_disk
@@ -15,7 +16,8 @@ from test_cli import env, run, sim  # noqa: F401
 
 import d7tui.store.db
 from d7tui.simulator import Simulator
-from d7tui.store import Store
+from d7tui.store import Store, open_store
+from d7tui.store.rescue import held_files
 
 
 def data_dir(env: dict[str, str]) -> Path:
@@ -47,17 +49,16 @@ def test_status_refuses_to_pull_reports_it_cannot_keep_and_says_to_use_logs(sim,
         assert "41793026001" in out
 
 
-def test_status_stops_pulling_at_the_first_commit_that_fails_and_shows_what_it_got(
-    sim, env, capsys, monkeypatch
+def test_status_stops_pulling_at_the_first_commit_that_fails_and_keeps_what_it_got(
+    sim, env, capsys, monkeypatch, tmp_path
 ):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where a full disk's bodies go
     first = delivered_bulk(sim, "41793026011", "41793026012")
     second = delivered_bulk(sim, "41793026013")
     handed_out = len(sim.reports_handed_out)
+    db = data_dir(env) / "d7tui.sqlite3"
     # Another d7tui has the store open (its WAL and shared memory exist), the disk fills up.
-    with (
-        small_disk(data_dir(env), monkeypatch) as disk,
-        Store.open(data_dir(env) / "d7tui.sqlite3") as other,
-    ):
+    with small_disk(data_dir(env), monkeypatch) as disk, Store.open(db) as other:
         assert other.try_acquire_report_lock()
         other.release_report_lock()
         disk.fill()
@@ -66,15 +67,21 @@ def test_status_stops_pulling_at_the_first_commit_that_fails_and_shows_what_it_g
             *("status", first, second, "--channel", "infobip", "--infobip-source", "reports"),
             *("--json", "--max-in-flight", "1"),
         )
-    # The pull that could not be kept is shown whole, the next one not pulled at all.
-    shown = [json.loads(line) for line in out.splitlines()]
-    taken = {msg_id for msg_id, _ in sim.reports_handed_out[handed_out:]}
-    assert taken == {r["msg_id"] for r in shown[0]["recipients"]} and len(taken) == 2
-    assert shown[1]["recipients"] == []
-    assert "reports not pulled" in shown[1]["error"]["message"]
-    assert "no longer pulled" in err and "disk is full" in err
-    assert "could not be stored; their reports are shown above" in err
-    assert code == 5 and "Traceback" not in err
+        # The pull that could not be kept is shown whole, the next one not pulled at all ...
+        shown = [json.loads(line) for line in out.splitlines()]
+        taken = {msg_id for msg_id, _ in sim.reports_handed_out[handed_out:]}
+        assert taken == {r["msg_id"] for r in shown[0]["recipients"]} and len(taken) == 2
+        assert shown[1]["recipients"] == []
+        assert "reports not pulled" in shown[1]["error"]["message"]
+        assert "no longer pulled" in err and "disk is full" in err
+        assert code == 5 and "Traceback" not in err
+        # ... and kept in a file, which the next d7tui on this store takes in.
+        [held] = held_files(db)
+        assert held.parent == tmp_path and f"kept in {held}" in err
+        disk.free()
+        with open_store(db) as store:
+            assert {r.recipient.msg_id for r in store.reports_for(first)} == taken
+        assert held_files(db) == []
 
 
 def test_add_on_a_full_disk_is_one_line_and_exit_5(sim, env, capsys, monkeypatch):

@@ -9,15 +9,14 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from hostile import aimed_at
 from httpstub import HttpStub, Reply
 from pollkit import running_poller, until
 
 from d7tui.channels.status import StatusClient
 from d7tui.client import Engine, RetryPolicy
-from d7tui.config import Settings
 from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.poller import PollConfig
-from d7tui.safety import Secret
 
 LOGS = "/sms/3/logs"
 PENDING_LOG = json.dumps(
@@ -49,13 +48,9 @@ async def servers() -> AsyncIterator[tuple[HttpStub, HttpStub]]:
 
 async def test_an_infobip_bulk_is_polled_on_schedule_while_d7_never_answers(servers) -> None:
     silent, infobip = servers
-    settings = Settings(
-        d7_token=Secret("tok"),
-        d7_base_url=silent.base_url,
-        infobip_key=Secret("key"),
-        infobip_base_url=infobip.base_url,
-        infobip_source=InfobipSource.LOGS,
-        timeout=120.0,  # the D7 polls stay stuck for the whole test
+    # The D7 polls stay stuck for the whole test.
+    settings = aimed_at(
+        silent.base_url, infobip.base_url, infobip_source=InfobipSource.LOGS, timeout=120.0
     )
     client = StatusClient(settings)  # the monitor's own: 16 in flight
     config = PollConfig(workers=settings.max_in_flight)  # as the monitor builds it

@@ -16,17 +16,15 @@ import uuid
 from pathlib import Path
 
 import pytest
-from hostile import HostileServer, endless_chunked, gzip_bomb, head, huge_plain
+from hostile import HostileServer, aimed_at, endless_chunked, gzip_bomb, head, huge_plain
 from httpstub import HttpStub, Reply
 from pollkit import running_poller, settle
 
 from d7tui.channels.errors import ChannelError, ProtocolError
 from d7tui.channels.status import StatusClient
 from d7tui.client import DEFAULT_MAX_ANSWER, Engine
-from d7tui.config import Settings
 from d7tui.models import Target
 from d7tui.poller import PollConfig
-from d7tui.safety import Secret
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMS_OK = (FIXTURES / "d7_sms_status_000.json").read_bytes()
@@ -40,13 +38,9 @@ async def ordinary(_head: bytes, _r: asyncio.StreamReader, writer: asyncio.Strea
     await writer.drain()
 
 
-def settings(base_url: str, **changes: object) -> Settings:
-    return Settings(d7_token=Secret("tok"), d7_base_url=base_url, **changes)  # type: ignore[arg-type]
-
-
 @pytest.mark.parametrize("bomb", BOMBS, ids=lambda b: b.__name__)
 async def test_an_answer_over_the_bound_is_one_error_asked_once(bomb) -> None:
-    async with HostileServer(bomb) as server, StatusClient(settings(server.base_url)) as client:
+    async with HostileServer(bomb) as server, StatusClient(aimed_at(server.base_url)) as client:
         with pytest.raises(ProtocolError) as info:
             await client.fetch(Target(RID, "sms"))
         assert str(info.value) == TOO_LARGE
@@ -58,12 +52,12 @@ async def test_the_bound_is_a_setting_counted_after_decompression() -> None:
     # The bomb is about 1 MB on the wire: a bound counted before decompression would pass it.
     async with HostileServer(gzip_bomb) as server:
         engine = Engine(max_answer=2 * 1024 * 1024)
-        async with StatusClient(settings(server.base_url), engine) as client:
+        async with StatusClient(aimed_at(server.base_url), engine) as client:
             with pytest.raises(ProtocolError, match="larger than 2 MB"):
                 await client.fetch(Target(RID, "sms"))
     async with HostileServer(ordinary) as server:
         engine = Engine(max_answer=len(SMS_OK))  # exactly the body's size is within the bound
-        async with StatusClient(settings(server.base_url), engine) as client:
+        async with StatusClient(aimed_at(server.base_url), engine) as client:
             assert len((await client.fetch(Target(RID, "sms"))).recipients) == 2
 
 
@@ -110,7 +104,7 @@ def test_status_fed_a_bomb_exits_5_with_one_line_and_stays_small(tmp_path: Path)
 
 async def test_the_monitor_polls_a_bomb_again_and_again_without_growing() -> None:
     async with HostileServer(gzip_bomb) as server:
-        client = StatusClient(settings(server.base_url))
+        client = StatusClient(aimed_at(server.base_url))
         config = PollConfig(workers=2, error_backoff=1.0, error_backoff_max=1.0)
         tracemalloc.start()
         try:
@@ -146,8 +140,7 @@ async def test_an_error_body_that_is_not_text_is_said_to_be_so(target: Target, p
     body = gzip.compress(gzip.compress(SMS_OK))
     async with HttpStub() as stub:
         stub.script(path, Reply(400, body))
-        both = settings(stub.base_url, infobip_key=Secret("k"), infobip_base_url=stub.base_url)
-        async with StatusClient(both) as client:
+        async with StatusClient(aimed_at(stub.base_url)) as client:
             with pytest.raises(ChannelError) as info:
                 await client.fetch(target)
     assert str(info.value).endswith(f"a body that is not text ({len(body):,} bytes)")

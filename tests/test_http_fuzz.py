@@ -19,7 +19,7 @@ import tracemalloc
 import zlib
 from pathlib import Path
 
-from hostile import HostileServer
+from hostile import HostileServer, aimed_at
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +28,6 @@ from d7tui.channels.status import StatusClient
 from d7tui.client import Engine, RetryPolicy
 from d7tui.config import Settings
 from d7tui.models import IdKind, InfobipSource, RequestStatus, Target
-from d7tui.safety import Secret
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMS_OK = (FIXTURES / "d7_sms_status_000.json").read_bytes()
@@ -296,14 +295,7 @@ def fuzz_settings() -> settings:
 def test_the_client_survives_any_answer() -> None:
     behaviour = Scripted()
     with HostileServer(behaviour) as server:
-        base = Settings(
-            d7_token=Secret("tok"),
-            d7_base_url=server.base_url,
-            infobip_key=Secret("key"),
-            infobip_base_url=server.base_url,
-            infobip_source=InfobipSource.LOGS,
-            timeout=TIMEOUT,
-        )
+        base = aimed_at(server.base_url, infobip_source=InfobipSource.LOGS, timeout=TIMEOUT)
 
         @fuzz_settings()
         @given(answer=answers(), infobip=st.booleans())

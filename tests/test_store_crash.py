@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from d7tui.store import Store, open_store
+from d7tui.store.aio import MAX_QUEUED
 
 REPO = Path(__file__).resolve().parent.parent
 LINE_TIMEOUT = 20.0  # a child that says nothing for this long is stuck: fail, don't hang
@@ -84,6 +85,17 @@ elif mode == "async":
                 await pending
                 print(f"state {n}", flush=True)
             i += 5
+    asyncio.run(main())
+
+elif mode == "flat-out":  # polls saved as fast as they come, as the poller does
+    async def main():
+        astore = AsyncStore(store)
+        i = first
+        while True:
+            await astore.room()  # what each poll worker awaits before its next poll
+            astore.save_observation(make_state(i), make_transitions(i), at=float(i))
+            print(f"queued {i}", flush=True)
+            i += 1
     asyncio.run(main())
 
 elif mode == "count":  # a second instance writing beside the test
@@ -240,3 +252,25 @@ def test_a_store_killed_mid_write_can_be_written_at_once_by_the_next(tmp_path):
     with Store.open(path, busy_timeout=0.5) as store:
         store.add_watch("after-kill")
         assert store.watch("after-kill") is not None
+
+
+def test_kill_9_while_saving_flat_out_loses_at_most_what_was_queued(tmp_path):
+    """README: a kill -9 loses at most the polls of the last moment, never more than the
+    writes queued for the disk (MAX_QUEUED): polls wait for the disk instead of queueing more.
+    Everything queued before those is on disk, whole."""
+    path = tmp_path / "d7tui.sqlite3"
+    child = Child(path, "flat-out")
+    assert child.line() == "opening" and child.line() == "ready"
+    for _ in range(3 * MAX_QUEUED):  # well past the first batches: the writer is behind
+        last = int(child.line().split()[1])
+    child.kill()
+    with Store.open(path) as store:
+        saved = {int(rid.removeprefix("req-")) for rid in store.load_states(None)}
+        assert saved, "nothing was saved at all"
+        assert store.integrity_check() == "ok"
+        lost = set(range(last + 1)) - saved
+        assert len(lost) <= MAX_QUEUED, f"{len(lost)} polls lost"
+        assert min(lost, default=last + 1) >= last + 1 - MAX_QUEUED  # only the newest
+        for i in sorted(saved)[-50:]:
+            assert store.load_state(f"req-{i}").state == make_state(i)
+            assert store.transitions(f"req-{i}") == make_transitions(i)

@@ -204,6 +204,31 @@ async def test_a_database_deleted_under_a_running_store_is_written_back(tmp_path
         assert {r.recipient.msg_id for r in store.reports_for("BULK-1")} == {"m1", "m3"}
 
 
+async def test_a_database_deleted_where_it_cannot_be_written_back_holds_until_it_can(tmp_path):
+    path = tmp_path / "data" / "d7tui.sqlite3"
+    told = Told()
+    astore = open_async(path, told)
+    try:
+        astore.add_watch(rid(1), "sms", label="before")
+        await astore.flush()
+        path.unlink()
+        with read_only(path.parent):
+            pending = save(astore, 2)
+            await told.until(lambda: told.troubles)
+            # Held, said, and no one-time report may be pulled meanwhile.
+            said = str(told.troubles[0])
+            assert "was deleted" in said and "cannot be put back yet: Read-only" in said
+            assert astore.report_refusal() is not None and not pending.done()
+        astore.retry_now()
+        await pending
+        await told.until(lambda: told.notices and told.troubles[-1] is None)
+        assert "was deleted" in told.notices[0]
+    finally:
+        await astore.aclose()
+    with Store.open(path) as store:
+        assert store.watch(rid(1)).label == "before" and store.load_state(rid(2)) is not None
+
+
 async def test_a_database_deleted_while_idle_is_written_back_before_the_end(tmp_path):
     path = tmp_path / "d7tui.sqlite3"
     astore = open_async(path, Told())

@@ -8,6 +8,7 @@ read-only directory, a full tmpfs, the file deleted under the running monitor.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +133,39 @@ async def test_a_database_deleted_under_the_monitor_is_written_back_and_said(sim
         await started(pilot, again, 1)
         assert entry(again, bulk).label == "Order 7"
         assert entry(again, bulk).latest_status == "DELIVERED_TO_HANDSET"
+
+
+async def test_quitting_with_the_disk_still_full_keeps_the_reports_for_the_next_start(
+    sim, clock, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    with small_disk(tmp_path / "disk", monkeypatch) as disk:
+        db = tmp_path / "disk" / "d7tui.sqlite3"
+        bulk, _ = sim.create_infobip_bulk(["41793026727"], INFOBIP_DELIVERS)
+        app = build(sim, clock, db, [Target(bulk, "infobip", IdKind.BULK)])
+        async with app.run_test(size=SIZE) as pilot:
+            await idle(pilot, app)
+            disk.fill()
+            clock.advance(4)
+            app.poller.refresh()
+            await idle(pilot, app)
+            assert entry(app, bulk).latest_status == "DELIVERED_TO_HANDSET"  # shown, held
+        # Said on the terminal once the screen is gone, and kept in a file ...
+        [said, *_] = app.farewell
+        assert "1 Infobip reports page could not be stored" in said and "disk is full" in said
+        assert "takes in" in said
+        disk.free()
+        assert_none_lost(sim, db)  # ... which the next open took in
+
+
+async def test_the_guard_lets_infobip_logs_through_in_lists(sim, clock, tmp_path):
+    """Logs take nothing from anyone: the monitor asks them as before, many ids in one call."""
+    slow = [Step(0, "PENDING_ACCEPTED"), Step(3600, "DELIVERED_TO_HANDSET")]
+    bulks = [sim.create_infobip_bulk([f"4179{n:07d}"], slow)[0] for n in range(5)]
+    app = build_with_logs(sim, clock, tmp_path / "d7tui.sqlite3")
+    async with app.run_test(size=SIZE) as pilot:
+        app.add_targets([Target(b, "infobip", IdKind.BULK) for b in bulks])
+        await idle(pilot, app)
+        assert all(entry(app, b).latest_status == "PENDING_ACCEPTED" for b in bulks)
+        assert sum(sim.infobip_calls.values()) == 1 and sim.reports_handed_out == []

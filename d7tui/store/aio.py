@@ -48,7 +48,8 @@ T = TypeVar("T")
 MAX_BATCH = 500  # writes per transaction: bounds how long one commit holds the write lock
 MAX_QUEUED = 2 * MAX_BATCH  # writes waiting for the disk before `room()` makes producers wait
 RETRY_FIRST, RETRY_MAX = 0.5, 5.0  # seconds between tries of a held batch (doubling)
-IDLE_CHECK = 5.0  # seconds between two looks at the file while nothing is written
+FILE_CHECK = 1.0  # seconds between two looks at the report lock's file while writing
+IDLE_CHECK = 5.0  # seconds between two looks at the files while nothing is written
 # Failures that may pass: the writes are held and tried again, not dropped.
 _HOLD = (StoreUnavailable, StoreCorruptError)
 
@@ -98,6 +99,18 @@ class WriterStats:
 _STOP = object()
 
 
+def _resolve(
+    future: concurrent.futures.Future[Any], value: Any = None, *, error: BaseException | None = None
+) -> None:
+    """Settle a future once: the writer and `_submit` (a report body while writes are held)
+    may both try."""
+    with contextlib.suppress(concurrent.futures.InvalidStateError):
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+
 class AsyncStore:
     """Wraps an open `Store`; `close()` (or `aclose()`) flushes every queued write."""
 
@@ -139,6 +152,7 @@ class AsyncStore:
         self._count_lock = threading.Lock()
         self._unsettled = 0  # queued or held, not yet committed or failed for good
         self._room_waiters: list[asyncio.Future[None]] = []
+        self._checked = float("-inf")  # when the file was last looked at (perf_counter)
         self._reader = concurrent.futures.ThreadPoolExecutor(1, "d7tui-store-read")
         self._writer = threading.Thread(target=self._run, name="d7tui-store-write", daemon=True)
         self._writer.start()
@@ -165,6 +179,9 @@ class AsyncStore:
         with self._count_lock:
             self._unsettled += 1
         self._queue.put(_Op(what, future, fn, observation, barrier, after, report))
+        trouble = self.trouble
+        if report is not None and trouble is not None:
+            _resolve(future, error=trouble)  # held like the rest; the drain hears it now
         return Pending(future)
 
     @property
@@ -219,7 +236,9 @@ class AsyncStore:
                 held, delay = [], RETRY_FIRST
                 self._set_trouble(None)
                 continue
-            held = self._hold(batch, error)
+            # What was queued meanwhile joins it: a report body behind a held batch must hear
+            # at once that it cannot be kept, not when the disk has room again.
+            held = self._hold(batch + self._queued_now(), error)
             if self._stopping.is_set():
                 # Closing: one more try with everything still queued, then give up.
                 rest = held + self._drain()
@@ -264,6 +283,20 @@ class AsyncStore:
             batch.append(item)
         return batch
 
+    def _queued_now(self) -> list[_Op]:
+        """Everything queued at this moment (not waiting for more)."""
+        found: list[_Op] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return found
+            if item is _STOP:
+                self._queue.put(_STOP)
+                return found
+            assert isinstance(item, _Op)
+            found.append(item)
+
     def _drain(self) -> list[_Op]:
         rest: list[_Op] = []
         while True:
@@ -279,7 +312,11 @@ class AsyncStore:
         if any(op.writes for op in batch):
             started = time.perf_counter()
             try:
-                self._check_file()
+                # The database file before every batch (one stat); its lock file less often.
+                lock = started - self._checked >= FILE_CHECK
+                self._check_file(lock=lock)
+                if lock:
+                    self._checked = started
                 try:
                     with self.store.batch():
                         values = [(value, None) for value in self._apply(batch)]
@@ -332,12 +369,10 @@ class AsyncStore:
 
     def _settle(self, op: _Op, value: Any, exc: BaseException | None) -> None:
         if exc is not None:
-            if not op.future.done():
-                op.future.set_exception(exc)
+            _resolve(op.future, error=exc)
             self._report(op, exc)
             return
-        if not op.future.done():
-            op.future.set_result(value)
+        _resolve(op.future, value)
         if op.after is not None:
             try:
                 op.after(value)
@@ -351,10 +386,10 @@ class AsyncStore:
         for op in batch:
             if op.writes:
                 kept.append(op)
-                if op.report is not None and not op.future.done():
-                    op.future.set_exception(error)  # the drain stops pulling at once
-            elif not op.future.done():
-                op.future.set_exception(error)  # a flush: nothing to keep
+                if op.report is not None:
+                    _resolve(op.future, error=error)  # the drain stops pulling at once
+            else:
+                _resolve(op.future, error=error)  # a flush: nothing to keep
         self._settled(len(batch) - len(kept))
         return kept
 
@@ -364,8 +399,7 @@ class AsyncStore:
                 self.unsaved += 1
                 if op.report is not None:
                     self.unsaved_reports.append(op.report)
-            if not op.future.done():
-                op.future.set_exception(error)
+            _resolve(op.future, error=error)
         self.last_error = error
         self._settled(len(batch))
 
@@ -390,13 +424,17 @@ class AsyncStore:
 
     # -- the file under us ---------------------------------------------------------------------
 
-    def _check_file(self) -> None:
+    def _check_file(self, *, lock: bool = True) -> None:
         """Before writing: is the file at the path still the one open? If it was deleted or
-        replaced, put it right first (see moved.py). Raises StoreUnavailable if it cannot be."""
-        if self.store.moved() is not None:
+        replaced, put it right first (see moved.py). Raises StoreUnavailable if it cannot be.
+        `lock`: the report lock's file too."""
+        moved = self.store.moved() is not None
+        if not (moved or lock):
+            return
+        if moved:
             # The reader thread's connection goes first: it must not outlive the old file.
             self._reader.submit(self.store.drop_connection).result()
-        said = self.store.check_file()
+        said = self.store.check_file(lock=lock)
         if said is not None:
             log.warning("%s", said)
             if self.on_notice is not None:

@@ -27,6 +27,7 @@ from d7tui.models import (
 )
 from d7tui.store.core import Store
 from d7tui.store.errors import StoreUnavailable, UnreadableBody
+from d7tui.store.rescue import take_in
 
 
 def parse_report_body(body: bytes) -> list[Recipient]:
@@ -39,7 +40,8 @@ def parse_report_body(body: bytes) -> list[Recipient]:
 
 
 def open_store(path: Path | str | None = None, *, readonly: bool = False) -> Store:
-    """`Store.open`, then parse what a killed or buggy run left unparsed. Raises StoreError.
+    """`Store.open`, then parse what a killed or buggy run left unparsed, and take in the report
+    bodies a run that ended on a full disk kept in a file (rescue.py). Raises StoreError.
 
     `readonly`: only to read (an export); nothing is created, changed or parsed."""
     store = Store.open(path, readonly=readonly)
@@ -47,11 +49,17 @@ def open_store(path: Path | str | None = None, *, readonly: bool = False) -> Sto
         return store
     try:
         store.reindex_unparsed(parse_report_body)
+        taken = take_in(store, parse_report_body)
     except StoreUnavailable:
-        pass  # the disk is full or locked: the bodies are safe, parsed at a later open
+        pass  # the disk is full or locked: the bodies are safe, taken in at a later open
     except BaseException:
         store.close()
         raise
+    else:
+        if taken:
+            store.warnings.append(
+                f"{taken:,} Infobip report bodies a previous run could not store were taken in"
+            )
     return store
 
 

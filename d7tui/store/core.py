@@ -132,12 +132,12 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
         self.report_lock.release()
         super().close()
 
-    def check_file(self) -> str | None:
+    def check_file(self, *, lock: bool = True) -> str | None:
         """At a cheap moment: put right a file deleted or replaced under this store (see
-        `moved.py`), and take the report lock again if its file went with it. A line saying
+        `moved.py`), and (`lock`) take the report lock again if its file went. A line saying
         what happened, or None."""
         said = self.put_back()
-        if self.report_lock.held and not self.report_lock.renew():
+        if (said is not None or lock) and self.report_lock.held and not self.report_lock.renew():
             lost = "the report lock file was deleted and another d7tui took the lock"
             said = f"{said}; {lost}" if said else lost
         return said

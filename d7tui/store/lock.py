@@ -23,6 +23,7 @@ class ReportLock:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        self._file: tuple[int, int] | None = None
         self.problem: str | None = None  # why the lock file itself could not be used
 
     @property
@@ -55,6 +56,8 @@ class ReportLock:
             os.write(fd, pid)
             os.ftruncate(fd, len(pid))
         self._fd = fd
+        st = os.fstat(fd)
+        self._file = (st.st_dev, st.st_ino)  # which file holds it, to notice it deleted
         return True
 
     def renew(self) -> bool:
@@ -65,20 +68,11 @@ class ReportLock:
         if fd is None:
             return False
         try:
-            here = os.stat(self.path)
-            mine = os.fstat(fd)
+            st = os.stat(self.path)
+            if (st.st_dev, st.st_ino) == self._file:
+                return True
         except OSError:
-            here = mine = None
-        if (
-            here is not None
-            and mine is not None
-            and (here.st_dev, here.st_ino)
-            == (
-                mine.st_dev,
-                mine.st_ino,
-            )
-        ):
-            return True
+            pass
         self._fd = None
         taken = self.try_acquire()
         with contextlib.suppress(OSError):

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from d7tui.store.db import Database
+from d7tui.store.errors import StoreError, StoreUnavailable
 from d7tui.store.files import SIDECARS, free_aside_name, prepare_dir, set_aside
 from d7tui.store.schema import SCHEMA_VERSION
 
@@ -85,10 +86,11 @@ class MovedMixin(Database):
                 aside = set_aside(self.path, "replaced", keep=self._sidecars)
             temp = self._copy_to(self.path.with_name(f".{self.path.name}.restoring-{os.getpid()}"))
             self._reopen(lambda: os.replace(temp, self.path))
-        except OSError as exc:
-            raise self._error(exc) from None
-        except sqlite3.Error as exc:
-            raise self._error(exc) from None
+        except (OSError, sqlite3.Error, StoreError) as exc:
+            said = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise StoreUnavailable(
+                f"{self.path} was {what} while d7tui ran, and cannot be put back yet: {said}"
+            ) from None
         if aside is not None:
             return (
                 f"{self.path} was replaced by a file that is not a d7tui database while d7tui "

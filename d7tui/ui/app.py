@@ -92,6 +92,7 @@ class D7App(Guarded, App[int]):
         self.edge = Edge(self._data_directory, self._secrets, self._internal_error)
         self.error_console = EdgeConsole(self.edge)
         self._no_memory = "this session has no store"  # why, when it has none
+        self.farewell: list[str] = []  # printed on the terminal once the screen is gone
         self._store_path = store_path
         self._persist = persist
         self._summaries: list[WatchSummary] = []  # the list, drawn before the rest is read
@@ -380,6 +381,7 @@ class D7App(Guarded, App[int]):
         if self.memory is not None:
             with contextlib.suppress(Exception):
                 await self.memory.close()
+            self.farewell.extend(self.memory.farewell)
         if self.simulator is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.simulator.stop)
@@ -733,4 +735,6 @@ def run_monitor(
         bell=settings.bell,
     )
     app.run()
+    for line in app.farewell:
+        sys.stderr.write(f"d7tui: {one_line(line)}\n")
     return app.return_code or 0

@@ -26,6 +26,7 @@ from d7tui.store import (
     remembered_status,
 )
 from d7tui.store.core import WatchSummary
+from d7tui.store.rescue import farewell
 from d7tui.watch import PollUpdate
 
 
@@ -63,6 +64,7 @@ class Memory:
         self.path = astore.store.path
         self.lock_refusal: str | None = None  # set when another process pulls Infobip reports
         self._closed = False
+        self.farewell: list[str] = []  # lines to print once the screen is gone
         self._seen_version: int | None = None  # the store's data_version at the last look
         self._seen_seq = 0  # the newest watch row seen (load, then each look)
 
@@ -203,8 +205,21 @@ class Memory:
         )
 
     async def close(self) -> None:
-        """Flush every queued write, release the report lock, close the file."""
+        """Flush every queued write, release the report lock, close the file. What could not
+        be written (the disk still full) is said in `farewell`, its report bodies kept in a
+        file the next start takes in (store/rescue.py)."""
         if self._closed:
             return
         self._closed = True
-        await self.astore.aclose()
+        astore = self.astore
+        await astore.aclose()
+        bodies = astore.unsaved_reports
+        if bodies:
+            self.farewell.append(
+                await asyncio.to_thread(farewell, self.path, bodies, astore.last_error)
+            )
+        if astore.unsaved > len(bodies):
+            self.farewell.append(
+                f"{astore.unsaved - len(bodies):,} poll results could not be saved "
+                f"({astore.last_error}); those requests are polled again at the next start"
+            )
