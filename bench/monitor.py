@@ -1,6 +1,11 @@
-"""The monitor at 10,000 watched ids, measured from outside, in a real terminal (tmux).
+"""The monitor at 20, 10,000 or 100,000 watched ids, measured from outside, in a real terminal
+(tmux), beside two minimal Textual apps (bench/minimal.py) measured in the same run.
 
     .venv/bin/python bench/monitor.py [--ids 10000] [--latency-ms 50] [--keys 60] [--out FILE]
+
+Yardsticks first: bench/minimal.py's DataTable alone (how fast a highlight moves at all) and the
+same with a one-line Static detail updated on each move, with the same ids, the same keys and
+the same capture loop. Then the monitor:
 
 What it does, in order:
 1. starts `d7tui simulate` in its own process (50 ms added to every answer by default) and
@@ -16,12 +21,15 @@ What it does, in order:
    to show: **key latency** is the time from `send-keys` returning to the first capture in
    which the detail pane shows the next request's full id (so it includes tmux's own time to
    deliver the key and draw, and the capture loop's ~2-5 ms granularity: an upper bound);
-   then `--sorted-keys` presses more, sorted by last change (the list reorders as news comes);
+   sorted by last change (the default: the list reorders as news comes), then `--sorted-keys`
+   presses more, sorted as added;
 5. reads the process's resident memory from /proc (VmRSS now, VmHWM the peak);
 6. waits until the simulator has nothing left to change and the monitor's status line says
    every request is final, then measures **idle**: the app's CPU time (utime+stime from
    /proc/PID/stat) and the requests the simulator received, over `--idle-seconds`; then
-   presses keys once more: the key latency of an idle app is the floor of this method.
+   presses keys once more: the key latency of an idle app is the floor of this method;
+7. quits and starts again on the same store (`--restart-seconds`): first paint on restart, and
+   the requests asked in the seconds after (every request is final: none should be).
 """
 
 from __future__ import annotations
@@ -133,6 +141,13 @@ def detail_id(screen: str) -> str | None:
     return found.group() if found else None
 
 
+def static_id(screen: str) -> str | None:
+    """The id bench/minimal.py's one-line detail shows (its last line; the table shows ids too)."""
+    lines = [line for line in screen.splitlines() if line.strip()]
+    found = UUID.search(lines[-1]) if lines else None
+    return found.group() if found else None
+
+
 def cursor_line(screen: str) -> str | None:
     """The id on the line of bench/minimal.py's table whose background is the cursor's magenta."""
     for line in screen.splitlines():
@@ -143,11 +158,11 @@ def cursor_line(screen: str) -> str | None:
 
 
 def press_keys(
-    term: Terminal, count: int, probe=detail_id, capture=None, key: str = "Down"
+    term: Terminal, count: int, probe=detail_id, capture=None, rows: int = 0
 ) -> list[float]:
-    """Press `key` `count` times at a brisk typist's 10 a second; for each, the seconds from
-    send-keys returning to the first screen on which `probe` (by default: the full request id
-    the detail pane shows) reads something else."""
+    """Press Down `count` times at a brisk typist's 10 a second (Up, back, at the end of a list
+    of `rows`); for each, the seconds from send-keys returning to the first screen on which
+    `probe` (by default: the full request id the detail pane shows) reads something else."""
     capture = capture or term.screen
 
     def wait(done, what: str) -> tuple[float, str]:
@@ -161,9 +176,13 @@ def press_keys(
     _, screen = wait(lambda s: probe(s) is not None, "the cursor or the detail")
     current = probe(screen)
     latencies = []
+    row, step = 0, 1
     for _ in range(count):
+        if rows and not 0 <= row + step < rows:
+            step = -step
+        row += step
         sent = time.perf_counter()
-        term.key(key)
+        term.key("Down" if step > 0 else "Up")
         pressed = time.perf_counter()
         before = current
         seen, screen = wait(lambda s, b=before: probe(s) not in (None, b), "the cursor to move")
@@ -185,9 +204,9 @@ def yardsticks(work: Path, ids: list[str], keys: int) -> dict[str, list[float]]:
         term.start(f"exec env TERM=xterm-256color {sys.executable} {minimal} {kind} {ids_file}")
         try:
             if kind == "table":
-                found[kind] = press_keys(term, keys, cursor_line, term.screen_with_styles)
+                found[kind] = press_keys(term, keys, cursor_line, term.screen_with_styles, len(ids))
             else:
-                found[kind] = press_keys(term, keys)
+                found[kind] = press_keys(term, keys, static_id, rows=len(ids))
         finally:
             term.close()
         say(f"minimal app, {kind}: {percentiles(found[kind])}")
@@ -266,11 +285,15 @@ def run(args: argparse.Namespace) -> Result:
 
         # Key latency while polling: Down moves the cursor; the detail pane follows it.
         requests_before = sim_stats(base_url).get("requests", 0)
-        latencies = press_keys(term, args.keys)
+        term.key("g")  # each run of keys starts on the first row
+        time.sleep(0.5)
+        latencies = press_keys(term, args.keys, rows=len(ids))
         if args.sorted_keys:  # again, sorted as added (s twice: status, then added)
             term.key("s")
             term.key("s")
-            sorted_latencies = press_keys(term, args.sorted_keys)
+            term.key("g")
+            time.sleep(0.5)
+            sorted_latencies = press_keys(term, args.sorted_keys, rows=len(ids))
             say(
                 f"as added, key latencies (ms): {sorted(round(x * 1000) for x in sorted_latencies)}"
             )
@@ -307,7 +330,9 @@ def run(args: argparse.Namespace) -> Result:
             time.perf_counter(),
         )
         memory_after = proc_status(pid)
-        idle_latencies = press_keys(term, args.idle_keys)  # the floor: tmux and this loop, idle
+        term.key("g")
+        time.sleep(0.5)
+        idle_latencies = press_keys(term, args.idle_keys, rows=len(ids))
         say(f"idle key latencies (ms): {sorted(round(x * 1000) for x in idle_latencies)}")
         restart_paint = restart_requests = None
         if args.restart_seconds:

@@ -30,8 +30,9 @@ class ReportsNotPulled(ApiError):
     def __init__(self, why: str) -> None:
         super().__init__(
             Channel.INFOBIP.value,
-            f"reports not pulled, they could not be kept: {why}; "
-            'infobip_source = "logs" (--infobip-source logs) reads them without taking them',
+            # What to do first: a long reason may be cut at the end of the line.
+            'reports not pulled, they could not be kept (infobip_source = "logs", or '
+            f"--infobip-source logs, reads them without taking them): {why}",
         )
 
 

@@ -294,6 +294,7 @@ def test_a_read_only_directory_is_one_line_and_read_only_opening_still_reads(tmp
         with pytest.raises(StoreError) as caught:
             Store.open(path)
         assert "\n" not in str(caught.value) and str(path) in str(caught.value)
+        assert "is read-only" in str(caught.value)
         with Store.open(path, readonly=True) as store:
             assert [w.label for w in store.watches()] == ["kept"]
         assert sorted(p.name for p in path.parent.iterdir()) == ["d7tui.sqlite3"]

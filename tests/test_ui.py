@@ -17,6 +17,7 @@ from ui_kit import (
     said,
     screen_text,
     sim_settings,
+    status_requests,
     until,
 )
 
@@ -125,10 +126,10 @@ async def test_every_recipient_final_stops_polling_after_one_confirming_poll(sim
         clock.advance(2)
         await idle(pilot, app)
         assert entry(app, rid).status is WatchStatus.DONE
-        requests = sim.request_count
+        requests = status_requests(sim)
         clock.advance(3600)
         await idle(pilot, app)
-        assert sim.request_count == requests
+        assert status_requests(sim) == requests
         assert "no more polls" in screen_text(app)
         assert "✓ all final: nothing to poll" in screen_text(app)
 
@@ -195,7 +196,7 @@ async def test_bad_input_is_said_in_the_dialog_and_nothing_is_requested(sim, clo
         await pilot.press("escape")
         await pilot.pause()
         assert len(app.watchlist) == 0
-        assert sim.request_count == 0
+        assert status_requests(sim) == 0
 
 
 async def test_the_add_dialog_adds_the_good_ids_and_keeps_the_bad_ones_with_why(sim, clock):
@@ -271,17 +272,17 @@ async def test_pause_stops_polling_and_refresh_still_polls(sim, clock):
         await idle(pilot, app)
         await pilot.press("p")
         assert "paused" in screen_text(app)
-        requests = sim.request_count
+        requests = status_requests(sim)
         clock.advance(10)
         await idle(pilot, app)
-        assert sim.request_count == requests
+        assert status_requests(sim) == requests
         await pilot.press("r")
         await idle(pilot, app)
-        assert sim.request_count == requests + 1
+        assert status_requests(sim) == requests + 1
         assert entry(app, rid).latest_status == "delivered"
         await pilot.press("R")
         await idle(pilot, app)
-        assert sim.request_count == requests + 2
+        assert status_requests(sim) == requests + 2
         await pilot.press("p")
         assert "● polling" in screen_text(app)
 
@@ -410,10 +411,10 @@ async def test_a_refused_token_stops_polling_with_a_banner_until_fixed_and_resum
         assert entry(app, rid).status is WatchStatus.AUTH
         text = screen_text(app)
         assert "check D7_API_TOKEN" in text and "press p to resume" in text
-        requests = sim.request_count
+        requests = status_requests(sim)
         clock.advance(60)
         await idle(pilot, app)
-        assert sim.request_count == requests  # held, not hammered
+        assert status_requests(sim) == requests  # held, not hammered
         await pilot.press("p")
         await idle(pilot, app)
         assert reloaded
@@ -434,10 +435,10 @@ async def test_an_unknown_id_is_retried_then_marked_not_found_but_kept(sim, cloc
         assert entry(app, rid).status is WatchStatus.NOT_FOUND
         assert entry(app, rid).problem
         assert "not found" in screen_text(app)
-        requests = sim.request_count
+        requests = status_requests(sim)
         clock.advance(600)
         await idle(pilot, app)
-        assert sim.request_count == requests
+        assert status_requests(sim) == requests
         assert rid in app.watchlist and order(app) == [rid]
 
 
@@ -619,3 +620,57 @@ def test_the_status_line_never_says_all_final_while_polls_are_queued():
     assert "all final" not in line(queued=76_000, in_flight=0)
     assert "0 in flight, 76,000 queued" in line(queued=76_000, in_flight=0)
     assert "all final" in line(queued=0, in_flight=0)
+
+
+async def test_news_comes_in_at_the_top_and_a_view_scrolled_away_counts_it(sim, clock):
+    slow = [Step(0, "sent"), Step(600, "delivered")]
+    ids = [create(sim, "sms", f"+9715000{n:05d}", script=slow) for n in range(40)]
+    late = create(sim, "sms", "+971509999999", script=[Step(0, "sent"), Step(5, "delivered")])
+    app = build(sim, clock, [*ids, late])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await idle(pilot, app)
+        table = app.screen.query_one(WatchlistTable)
+        assert table.top_row == 0
+        clock.advance(6)  # `late` changes: it comes in at the top of a view at the top
+        await idle(pilot, app)
+        assert order(app)[0] == late and table.top_row == 0
+        assert late[:8] in list_lines(app)[1]
+        await pilot.press("pagedown", "pagedown")  # the user reads further down
+        reading = selected(app)
+        line = next(i for i, text in enumerate(list_lines(app)) if reading[:8] in text)
+        assert table.top_row > 0
+        clock.advance(600)  # the others change meanwhile
+        await idle(pilot, app)
+        lines = list_lines(app)
+        assert "new (g: top)" in lines[0]  # counted in the header, not thrown at the user
+        assert selected(app) == reading and reading[:8] in lines[line]  # it stayed put
+        await pilot.press("g")
+        assert table.top_row == 0
+        assert "new (g: top)" not in list_lines(app)[0]
+
+
+async def test_c_in_the_detail_copies_the_number_then_the_msg_id_and_the_note_shows(sim, clock):
+    rid = create(sim, "sms", "+971509752626")
+    app = build(sim, clock, [rid])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        app.set_label_note(rid, "Order 1182", "customer called twice")
+        app.screen.refresh_all({rid})
+        await pilot.pause()
+        assert "note customer called twice" in screen_text(app)  # the detail shows the note
+        await pilot.press("c")
+        assert app.clipboard == rid  # in the list: the request id
+        await pilot.press("enter", "c")
+        assert app.clipboard == "+971509752626"  # in the detail: the recipient's number
+        recipient = entry(app, rid).state.recipients[0]  # type: ignore[union-attr]
+        await pilot.press("c")
+        assert app.clipboard == recipient.msg_id  # again: its msg_id
+        assert any("Copied msg_id" in line for line in said(app))
+
+
+async def test_the_empty_archive_says_it_is_empty(sim, clock):
+    app = build(sim, clock, [create(sim, "sms", "+971500000001")])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        await pilot.press("A")
+        assert "The archive is empty" in screen_text(app)

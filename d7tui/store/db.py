@@ -50,6 +50,7 @@ _UNAVAILABLE = {
     "SQLITE_CANTOPEN": "the database file cannot be opened",
 }
 _MAYBE_FULL = {"SQLITE_IOERR", "SQLITE_CANTOPEN"}
+_MAYBE_READ_ONLY = {"SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_IOERR"}
 
 
 def default_path() -> Path:
@@ -70,8 +71,16 @@ def error_of(path: Path, exc: sqlite3.Error | OSError) -> StoreError:
         meaning = _UNAVAILABLE[primary]
         if primary in _MAYBE_FULL and disk_full(path):
             meaning = _UNAVAILABLE["SQLITE_FULL"]  # SQLite says only "I/O error" for some
+        elif primary in _MAYBE_READ_ONLY and not _writable(path.parent):
+            meaning = f"its directory {path.parent} is read-only"
         return StoreUnavailable(f"{path}: {meaning} ({said})")
     return StoreError(f"{path}: {said}")
+
+
+def _writable(directory: Path) -> bool:
+    # os.access says False for a read-only mount even to root (EROFS), and True to root on a
+    # directory whose permission bits alone say no: then SQLite's own words stand.
+    return not directory.is_dir() or os.access(directory, os.W_OK)
 
 
 def disk_full(path: Path) -> bool:

@@ -61,6 +61,16 @@ def grow(widths: dict[str, int], width: int, grows: Sequence[tuple[str, int]]) -
     return widths
 
 
+class TableMessage(Message):
+    def __init__(self, table: LineTable) -> None:
+        super().__init__()
+        self.table = table
+
+    @property
+    def control(self) -> LineTable:
+        return self.table
+
+
 class LineTable(Guarded, ScrollView, can_focus=True):
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "line-table--header",
@@ -72,7 +82,12 @@ class LineTable(Guarded, ScrollView, can_focus=True):
         background: $surface;
         color: $foreground;
         overflow-x: hidden;
-        overflow-y: auto;
+        /* Always drawn, in the column the stable gutter keeps anyway: with "auto", a table
+           whose height changed after its rows were set (the status line taking a line more)
+           could keep a scrollbar it no longer needs, or miss one, depending on which came
+           first (Textual decides at layout time, before the table's own resize handler sets
+           its new virtual size). */
+        overflow-y: scroll;
         scrollbar-size-vertical: 1;
         scrollbar-gutter: stable;
         & > .line-table--header { text-style: bold; background: $panel; color: $foreground; }
@@ -97,27 +112,11 @@ class LineTable(Guarded, ScrollView, can_focus=True):
         Binding("end,G", "last", "Last", show=False, id="d7tui.last"),
     ]
 
-    class Moved(Message):
+    class Moved(TableMessage):
         """The cursor is on another row."""
 
-        def __init__(self, table: LineTable) -> None:
-            super().__init__()
-            self.table = table
-
-        @property
-        def control(self) -> LineTable:
-            return self.table
-
-    class Chosen(Message):
+    class Chosen(TableMessage):
         """Enter, or a click on the row under the cursor."""
-
-        def __init__(self, table: LineTable) -> None:
-            super().__init__()
-            self.table = table
-
-        @property
-        def control(self) -> LineTable:
-            return self.table
 
     columns: tuple[Column, ...] = ()
     # Room beyond the columns' least widths, given in this order: (column, up to this width).
