@@ -8,6 +8,7 @@ A value the table does not hold is said to be unknown, with the raw value, and w
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -75,8 +76,34 @@ def explain(channel: Channel | str, recipient: Recipient) -> Explanation | None:
     """The explanation of a recipient's latest status (None: the API gave no status at all)."""
     if str(channel) == Channel.INFOBIP.value:
         status, error = infobip_objects(recipient)
-        return explain_infobip(status, error, name=recipient.status, phase=recipient.phase)
-    return explain_d7(channel, recipient.status, phase=recipient.phase)
+        return _infobip_cached(_key(status), _key(error), recipient.status, recipient.phase)
+    return _d7_cached(str(channel), recipient.status, recipient.phase)
+
+
+# A watchlist of 10,000 holds a few dozen distinct statuses: each is read against the table once.
+_READ_KEYS = ("groupId", "groupName", "id", "name", "permanent")
+
+
+def _key(obj: Mapping[str, Any]) -> tuple[tuple[str, object], ...]:
+    # Only what the reading depends on, and only hashable values (anything else is no id).
+    return tuple(
+        (k, obj[k]) for k in _READ_KEYS if k in obj and isinstance(obj[k], str | int | bool)
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _infobip_cached(
+    status: tuple[tuple[str, object], ...],
+    error: tuple[tuple[str, object], ...],
+    name: str | None,
+    phase: Phase,
+) -> Explanation | None:
+    return explain_infobip(dict(status), dict(error), name=name, phase=phase)
+
+
+@functools.lru_cache(maxsize=4096)
+def _d7_cached(channel: str, status: str | None, phase: Phase) -> Explanation | None:
+    return explain_d7(channel, status, phase=phase)
 
 
 def infobip_objects(recipient: Recipient) -> tuple[Mapping[str, Any], Mapping[str, Any]]:

@@ -42,15 +42,15 @@ class Tally:
         """`count` as a share of all recipients here (None when there are none)."""
         return count / self.total if self.total else None
 
-    def add(self, phase: Phase) -> None:
+    def add(self, phase: Phase, count: int = 1) -> None:
         if phase in (Phase.DELIVERED, Phase.READ):
-            self.delivered += 1
+            self.delivered += count
         elif phase is Phase.FAILED:
-            self.failed += 1
+            self.failed += count
         elif phase is Phase.PENDING:
-            self.pending += 1
+            self.pending += count
         else:
-            self.unknown += 1
+            self.unknown += count
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +78,8 @@ def compute(entries: Iterable[Entry], now: float, *, top: int = 10) -> Insights:
     """Insights over `entries` (the whole watchlist, or the filtered view)."""
     out = Insights(changes_per_minute=[0] * HOUR_MINUTES)
     failures: Counter[str] = Counter()
+    by_channel: Counter[tuple[str, Phase]] = Counter()
+    by_country: Counter[tuple[str, Phase]] = Counter()
     durations: dict[str, list[float]] = {}
     for entry in entries:
         out.requests += 1
@@ -85,20 +87,24 @@ def compute(entries: Iterable[Entry], now: float, *, top: int = 10) -> Insights:
         if entry.state is None:
             continue
         channel = entry.state.channel.value
-        by_channel = out.by_channel.setdefault(channel, Tally())
         delivered_at = _delivered_times(entry.timeline) if channel != "infobip" else {}
         for r in entry.state.recipients:
-            out.recipients.add(r.phase)
-            by_channel.add(r.phase)
-            out.by_country.setdefault(r.country or NO_COUNTRY, Tally()).add(r.phase)
+            phase = r.phase
+            by_channel[channel, phase] += 1
+            by_country[r.country or NO_COUNTRY, phase] += 1
             if r.cost is not None and math.isfinite(r.cost):
                 out.costs[r.currency] = out.costs.get(r.currency, 0.0) + r.cost
-            if r.phase is Phase.FAILED:
+            if phase is Phase.FAILED:
                 failures[failure_reason(channel, r)] += 1
-            if r.phase in (Phase.DELIVERED, Phase.READ):
+            elif phase is Phase.DELIVERED or phase is Phase.READ:
                 took = _infobip_took(r) if channel == "infobip" else delivered_at.get(r.key)
                 if took is not None:
                     durations.setdefault(channel, []).append(took)
+    out.by_channel = _tallies(by_channel)
+    out.by_country = _tallies(by_country)
+    for tally in out.by_channel.values():
+        for name in ("delivered", "failed", "pending", "unknown"):
+            setattr(out.recipients, name, getattr(out.recipients, name) + getattr(tally, name))
     out.failures = failures.most_common(top)
     out.delivery_times = [
         DeliveryTime(
@@ -111,6 +117,13 @@ def compute(entries: Iterable[Entry], now: float, *, top: int = 10) -> Insights:
         for channel, values in sorted(durations.items())
     ]
     return out
+
+
+def _tallies(counts: Counter[tuple[str, Phase]]) -> dict[str, Tally]:
+    tallies: dict[str, Tally] = {}
+    for (name, phase), count in counts.items():
+        tallies.setdefault(name, Tally()).add(phase, count)
+    return tallies
 
 
 def failure_reason(channel: str, r: Recipient) -> str:

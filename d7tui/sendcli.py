@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # the send machinery is imported only when a message is sent
     from d7tui.channels.send import Message, Sent
 
 EXIT_OK, EXIT_CANCELLED, EXIT_USAGE, EXIT_AUTH, EXIT_FAILURE = 0, 1, 2, 4, 5
-TEST_LABEL = "test"
 
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -104,7 +103,7 @@ def run(
             f"sent: {sent.request_id} ({sent.channel.value}, {sent.status or 'no status yet'})\n"
         )
         if watching:
-            out.write(f"watching it, labelled {TEST_LABEL!r}: open d7tui to follow it\n")
+            out.write("watching it, labelled 'test': open d7tui to follow it\n")
     return EXIT_OK
 
 
@@ -118,6 +117,7 @@ async def _send(settings: Settings, message: Message) -> Sent:
 def _watch(sent: Sent, message: Message, err: TextIO) -> bool:
     """Put the sent id on the watchlist; a store that cannot be opened is a warning (the
     message went out: its id is printed either way)."""
+    from d7tui.channels.send import TEST_LABEL
     from d7tui.store import StoreError, add_ids, open_store
 
     try:

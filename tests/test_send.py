@@ -191,15 +191,21 @@ async def test_a_send_refused_with_429_or_never_connected_is_tried_again():
         assert engine.stats["requests"] - before == 3
 
 
-async def test_a_send_with_no_answer_says_it_may_have_gone_out():
+async def test_a_send_without_a_usable_answer_says_it_may_have_gone_out():
     async with HttpStub() as stub:
-        stub.script("/messages/v1/send", Reply(502, "bad gateway"))
+        stub.script(
+            "/messages/v1/send",
+            Reply(502, "bad gateway"),
+            Reply(200, {"status": "accepted"}),  # no request_id to watch
+        )
         config = settings_for(stub.base_url)
         async with AccountClient(config, Engine(policy=FAST)) as client:
             message = check(Message(Channel.SMS, "+971501234567", "hi", sender="S"))
             with pytest.raises(Unreachable, match="may have been sent; look in the vendor"):
                 await client.send(message)
-        assert stub.count("/messages/v1/send") == 1
+            assert stub.count("/messages/v1/send") == 1
+            with pytest.raises(ProtocolError, match=r"without a request_id.*may have been sent"):
+                await client.send(message)
 
 
 def settings_for(base_url: str):

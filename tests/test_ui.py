@@ -17,6 +17,7 @@ from ui_kit import (
     said,
     screen_text,
     sim_settings,
+    status_requests,
     until,
 )
 
@@ -125,10 +126,10 @@ async def test_every_recipient_final_stops_polling_after_one_confirming_poll(sim
         clock.advance(2)
         await idle(pilot, app)
         assert entry(app, rid).status is WatchStatus.DONE
-        requests = sim.request_count
+        requests = status_requests(sim)
         clock.advance(3600)
         await idle(pilot, app)
-        assert sim.request_count == requests
+        assert status_requests(sim) == requests
         assert "no more polls" in screen_text(app)
         assert "✓ all final: nothing to poll" in screen_text(app)
 
@@ -195,7 +196,7 @@ async def test_bad_input_is_said_in_the_dialog_and_nothing_is_requested(sim, clo
         await pilot.press("escape")
         await pilot.pause()
         assert len(app.watchlist) == 0
-        assert sim.request_count == 0
+        assert status_requests(sim) == 0
 
 
 async def test_the_add_dialog_adds_the_good_ids_and_keeps_the_bad_ones_with_why(sim, clock):
@@ -271,17 +272,17 @@ async def test_pause_stops_polling_and_refresh_still_polls(sim, clock):
         await idle(pilot, app)
         await pilot.press("p")
         assert "paused" in screen_text(app)
-        requests = sim.request_count
+        requests = status_requests(sim)
         clock.advance(10)
         await idle(pilot, app)
-        assert sim.request_count == requests
+        assert status_requests(sim) == requests
         await pilot.press("r")
         await idle(pilot, app)
-        assert sim.request_count == requests + 1
+        assert status_requests(sim) == requests + 1
         assert entry(app, rid).latest_status == "delivered"
         await pilot.press("R")
         await idle(pilot, app)
-        assert sim.request_count == requests + 2
+        assert status_requests(sim) == requests + 2
         await pilot.press("p")
         assert "● polling" in screen_text(app)
 
@@ -410,10 +411,10 @@ async def test_a_refused_token_stops_polling_with_a_banner_until_fixed_and_resum
         assert entry(app, rid).status is WatchStatus.AUTH
         text = screen_text(app)
         assert "check D7_API_TOKEN" in text and "press p to resume" in text
-        requests = sim.request_count
+        requests = status_requests(sim)
         clock.advance(60)
         await idle(pilot, app)
-        assert sim.request_count == requests  # held, not hammered
+        assert status_requests(sim) == requests  # held, not hammered
         await pilot.press("p")
         await idle(pilot, app)
         assert reloaded
@@ -434,10 +435,10 @@ async def test_an_unknown_id_is_retried_then_marked_not_found_but_kept(sim, cloc
         assert entry(app, rid).status is WatchStatus.NOT_FOUND
         assert entry(app, rid).problem
         assert "not found" in screen_text(app)
-        requests = sim.request_count
+        requests = status_requests(sim)
         clock.advance(600)
         await idle(pilot, app)
-        assert sim.request_count == requests
+        assert status_requests(sim) == requests
         assert rid in app.watchlist and order(app) == [rid]
 
 

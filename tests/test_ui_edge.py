@@ -4,6 +4,8 @@ local variables, the token redacted and the recipients masked. Nothing reaches t
 
 from __future__ import annotations
 
+import re
+
 import io
 from collections.abc import Iterator
 from typing import Any
@@ -65,7 +67,9 @@ async def test_a_bug_in_a_key_handler_and_a_timer_is_caught_at_the_edge(
         await pilot.pause(0.1)
         monkeypatch.undo()
         assert app.is_running
-        assert "internal error (2 times)" in screen_text(app)
+        # Twice at least: the clock's own once-a-second tick may fail too within the pause.
+        times = re.search(r"internal error \((\d+) times\)", screen_text(app))
+        assert times is not None and int(times[1]) >= 2
 
         clock.advance(4)  # polling went on
         await idle(pilot, app)

@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_kit import entry, idle, said, screen_text, sim_settings, start_simulator, until
+from ui_kit import (
+    entry,
+    idle,
+    said,
+    screen_text,
+    sim_settings,
+    start_simulator,
+    status_requests,
+    until,
+)
 
 from d7tui.client import RetryPolicy
 from d7tui.clock import ManualClock
@@ -259,7 +268,7 @@ async def test_an_archived_request_stays_archived_after_a_restart(sim, clock, db
         clock.advance(120)
         await idle(pilot, app)
         assert await app.archive_finished() == [done]
-    requests = sim.request_count
+    requests = status_requests(sim)
     again = build(sim, clock, db)
     async with again.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -268,7 +277,7 @@ async def test_an_archived_request_stays_archived_after_a_restart(sim, clock, db
         await pilot.press("A")
         assert order(again) == [done]
         await idle(pilot, again)
-        assert sim.request_count == requests
+        assert status_requests(sim) == requests
 
 
 async def test_when_the_first_monitor_ends_the_second_takes_over_the_reports(sim, clock, db):
@@ -387,21 +396,21 @@ async def test_a_restart_polls_nothing_already_final(sim, clock, db):
     async with app.run_test(size=SIZE) as pilot:
         await idle(pilot, app)
     again = build(sim, clock, db)
-    before = sim.request_count
+    before = status_requests(sim)
     async with again.run_test(size=SIZE) as pilot:
         await started(pilot, again, 2)
         await idle(pilot, again)
         assert entry(again, done).status is WatchStatus.DONE
-        assert sim.request_count - before == 1  # the one still pending, not the final one
+        assert status_requests(sim) - before == 1  # the one still pending, not the final one
         for _ in range(2):  # delivered, then confirmed
             clock.advance(3600)
             await idle(pilot, again)
         assert entry(again, going).latest_status == "delivered"
         assert "✓ all final" in screen_text(again)
-        asked = sim.request_count
+        asked = status_requests(sim)
         clock.advance(3600)
         await idle(pilot, again)
-        assert sim.request_count == asked
+        assert status_requests(sim) == asked
 
 
 async def test_an_infobip_bulk_past_48_hours_is_shown_from_memory_and_not_polled(sim, clock, db):

@@ -73,11 +73,26 @@ async def until(
     raise AssertionError(f"condition not met after {tries} tries")
 
 
+BALANCE_PATHS = ("/messages/v1/balance", "/account/1/balance")
+
+
+def status_requests(sim: Simulator) -> int:
+    """Requests the simulator served, but the balance reads (one of each when the app starts,
+    then one every few minutes): what the tests of polling count."""
+    return sim.request_count - sim.counts["balance"]
+
+
+def balances_read(app: D7App) -> bool:
+    """The balances the app reads when it starts (and every few minutes) were read."""
+    return all(w.is_finished for w in app.workers if w.group == "balance")
+
+
 async def idle(pilot: Pilot[Any], app: D7App) -> None:
-    """Wait until the remembered states are read, the poller has nothing due or in flight, and
-    the screen has drawn its news."""
+    """Wait until the remembered states are read, the poller has nothing due or in flight, the
+    balances are read, and the screen has drawn its news."""
     await until(pilot, lambda: not app.loading)
     await until(pilot, app.poller.idle)
+    await until(pilot, lambda: balances_read(app))
     await pilot.pause()
     # The news of the last poll may still be a message in the screen's queue: wait until it
     # was taken, so that the flush below draws it (else a redraw timer would, a moment later).
@@ -86,6 +101,10 @@ async def idle(pilot: Pilot[Any], app: D7App) -> None:
     flush = getattr(screen, "flush_all", None)
     if flush is not None:
         flush()
+    await pilot.pause()
+    # A status line that took another line (the balances came) resizes the panes above it,
+    # and a resized list fits its columns again: each a frame of its own.
+    await pilot.pause()
     await pilot.pause()
 
 

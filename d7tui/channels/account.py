@@ -74,22 +74,23 @@ class AccountClient:
             reply = await self.engine.post_json(
                 channel.value, base + path, headers=headers, body=body
             )
-        except Unreachable as exc:
-            if "not retried" in exc.message:
-                raise Unreachable(
-                    channel.value,
-                    f"{exc.message}: the message may have been sent; look in the vendor's "
-                    "dashboard before sending again",
-                    status=exc.status,
-                ) from None
-            raise
-        if reply.status != 200:
+            if reply.status != 200:
+                if channel is Channel.INFOBIP:
+                    raise infobip.http_error(reply.status, reply.body)
+                raise send.d7_send_error(channel, reply.status, reply.body)
             if channel is Channel.INFOBIP:
-                raise infobip.http_error(reply.status, reply.body)
-            raise send.d7_send_error(channel, reply.status, reply.body)
-        if channel is Channel.INFOBIP:
-            return send.parse_infobip_sent(reply.body)
-        return send.parse_d7_sent(channel, reply.body)
+                return send.parse_infobip_sent(reply.body)
+            return send.parse_d7_sent(channel, reply.body)
+        except (Unreachable, ProtocolError) as exc:
+            # Not a refusal: the request went out, or may have. Say so, or it is sent twice.
+            if isinstance(exc, Unreachable) and "not retried" not in exc.message:
+                raise  # never connected: certainly not sent
+            raise type(exc)(
+                channel.value,
+                f"{exc.message}: the message may have been sent; look in the vendor's "
+                "dashboard before sending again",
+                status=exc.status,
+            ) from None
 
     async def balance(self, vendor: str) -> Balance:
         """The account's balance (`vendor`: "d7" or "infobip"), or a ChannelError."""

@@ -18,6 +18,7 @@ from d7tui.channels.errors import ApiError, AuthError, ChannelError, ProtocolErr
 from d7tui.models import Channel, IdKind
 from d7tui.safety import one_line
 
+TEST_LABEL = "test"  # the label a sent test message is watched under (`d7tui send`, `S`)
 MAX_TEXT = 1000  # a test message, not a campaign: a few SMS parts, one Viber message
 _NUMBER = re.compile(r"^\+?[0-9]{6,15}$")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import signal
 import sys
@@ -20,9 +21,12 @@ from textual.app import App, SystemCommand
 from textual.driver import Driver
 from textual.screen import Screen
 
+from d7tui.channels.errors import ChannelError
+from d7tui.channels.send import TEST_LABEL, Message
 from d7tui.clock import Clock, SystemClock
 from d7tui.config import ConfigError, Settings, load_settings
 from d7tui.models import IdKind, InfobipSource, Target
+from d7tui.notify import DesktopNotifier, choose
 from d7tui.poller import Fetcher, PollConfig, Poller, PollUpdate, Watch, WatchStatus
 from d7tui.report_guard import ReportGuard
 from d7tui.safety import Secret, one_line
@@ -30,6 +34,7 @@ from d7tui.store import StoreError
 from d7tui.store.core import WatchSummary
 from d7tui.store.db import DB_NAME, default_path
 from d7tui.ui import hints, terminal
+from d7tui.ui.accounts import BALANCE_EVERY, Accounts
 from d7tui.ui.bindings import MONITOR_KEYS
 from d7tui.ui.edge import Edge, EdgeConsole, Guarded, guard_awaitable
 from d7tui.ui.format import format_clock, plural
@@ -88,6 +93,18 @@ class D7App(Guarded, App[int]):
         self.memory: Memory | None = None
         self.notices: list[str] = []  # lines the banner keeps showing (the store, the lock)
         self.events = Events()  # what the event strip tells, newest last
+        # A failure seen while the terminal is not focused also raises a desktop notification.
+        self.notifier = DesktopNotifier(
+            None,  # the driver's write, once there is a driver (none in tests: they set it)
+            choose(settings.desktop_notifications, os.environ),
+            tmux=bool(os.environ.get("TMUX")),
+            clock=self.clock.now,
+        )
+        self.accounts = Accounts(
+            lambda: self.settings,
+            lambda: getattr(self._client, "engine", None),  # one engine for everything
+            on_low=self._balance_low,
+        )
         self.keymap: dict[str, str] = {}  # the user's [keymap], as applied
         self.edge = Edge(self._data_directory, self._secrets, self._internal_error)
         self.error_console = EdgeConsole(self.edge)
@@ -121,7 +138,10 @@ class D7App(Guarded, App[int]):
     # -- life cycle --------------------------------------------------------------------------
 
     def get_driver_class(self) -> type[Driver]:
-        return terminal.driver_class(super().get_driver_class())
+        return terminal.driver_class(super().get_driver_class(), self._terminal_writer)
+
+    def _terminal_writer(self, write: Callable[[str], None]) -> None:
+        self.notifier.write = write
 
     def get_default_screen(self) -> Screen[Any]:
         self._main = MainScreen()
@@ -150,6 +170,7 @@ class D7App(Guarded, App[int]):
         else:
             self.poller.client = ReportGuard(self._client, lambda: self._no_memory)
         self._watch_terminal()
+        self.watch(self, "app_focus", self._focus_changed, init=False)
         keymap, problems = resolve_keymap(self.settings.keymap, self.settings.config_file)
         self.keymap = keymap
         if keymap:
@@ -159,6 +180,8 @@ class D7App(Guarded, App[int]):
         self._set_up = True
         self.set_interval(ARCHIVE_CHECK, self._archive_check, name="d7tui-archive")
         self.set_interval(PICK_UP_CHECK, self._pick_up_check, name="d7tui-pick-up")
+        self.set_interval(BALANCE_EVERY, self.read_balances, name="d7tui-balance")
+        self.read_balances()
         self.begin()
 
     # -- the app's edge ------------------------------------------------------------------------
@@ -372,6 +395,8 @@ class D7App(Guarded, App[int]):
 
     async def on_unmount(self) -> None:
         self.poller.pause()
+        with contextlib.suppress(Exception):
+            await self.accounts.aclose()
         if self._own_client and self._client is not None:
             with contextlib.suppress(Exception):
                 await self._client.aclose()  # type: ignore[attr-defined]
@@ -398,9 +423,37 @@ class D7App(Guarded, App[int]):
         if self._main is not None and self._main.is_mounted:
             self._main.show_events()
 
+    def _focus_changed(self, focused: bool) -> None:
+        self.notifier.focus(focused)
+
+    def notify_failures(self, lines: list[str]) -> None:
+        """Failures just seen: a desktop notification too, if the user is looking elsewhere
+        (the notifier decides; nothing is sent while the terminal has focus)."""
+        if not lines:
+            return
+        more = f" (+{len(lines) - 1:,} more)" if len(lines) > 1 else ""
+        self.notifier.notify("d7tui: a message failed", lines[0] + more)
+
     def hint_for(self, entry: Entry) -> str | None:
         """What to do about a request that is stuck, when d7tui knows."""
         return hints.hint(entry, self.settings)
+
+    # -- the accounts' money -------------------------------------------------------------------
+
+    def read_balances(self) -> None:
+        self.background(self._read_balances(), "balance", "reads the accounts' balances")
+
+    async def _read_balances(self) -> None:
+        await self.accounts.refresh()
+        if self._main is not None and self._main.is_mounted:
+            self._main.show_status()
+
+    def _balance_low(self, vendor: str) -> None:
+        self.say(
+            f"Balance low: {self.accounts.text(vendor)}. Top it up before messages fail for "
+            "lack of credit.",
+            "warning",
+        )
 
     # -- polling -----------------------------------------------------------------------------
 
@@ -599,6 +652,54 @@ class D7App(Guarded, App[int]):
             self.notices.remove(memory.lock_refusal)
         memory.lock_refusal = None
         self.say("Now pulling Infobip reports here: the other d7tui ended.")
+
+    def _export_directory(self) -> Path | None:
+        if self.memory is not None:
+            return self.memory.path.parent
+        return Path(self.data_dir) if self.data_dir is not None else None
+
+    async def export_failures(self, entries: list[Entry]) -> str:
+        """The failed and stuck recipients of `entries` (the problems view) as a CSV worklist
+        beside the store; one line saying where."""
+        from d7tui.worklist import follow_ups, write_to_file
+
+        directory = self._export_directory()
+        if directory is None:
+            return "Nothing to export to: this session has no data directory."
+        rows = follow_ups(entries, self.clock.now(), self.watchlist.stuck_after)
+        if not rows:
+            return "No failures to export: the problems view is empty."
+        try:
+            path, count = await asyncio.to_thread(write_to_file, rows, "csv", directory)
+        except OSError as exc:
+            return f"Export failed: {one_line(str(exc))}"
+        return f"Exported {plural(count, 'failure')} (number, reason, what it means) to {path}"
+
+    def send_test(self, message: Message) -> None:
+        """Send one checked test message and watch the id it gets back, labelled "test"."""
+        self.background(self._send_test(message), "send", "sends one test message", exclusive=False)
+
+    async def _send_test(self, message: Message) -> None:
+        self.say(
+            f"Sending a {message.describe()}…",
+            masked=f"Sending a {message.channel.value} test message…",
+        )
+        try:
+            sent = await self.accounts.send(message)
+        except ChannelError as exc:
+            self.say(f"Not sent: {exc}", "error")
+            return
+        target = Target(sent.request_id, sent.channel.value, sent.id_kind)
+        self.add_targets([target], label=TEST_LABEL)
+        note = f"test message to {message.to}, sent {format_clock(self.clock.now())}"
+        self.set_label_note(sent.request_id, TEST_LABEL, note)
+        self.say(
+            f"Sent: {sent.request_id} ({sent.status or 'no status yet'}), watched as "
+            f"{TEST_LABEL!r}.",
+            masked=f"Sent: {sent.request_id}, watched as {TEST_LABEL!r}.",
+        )
+        if self._main is not None and self._main.is_mounted:
+            self._main.show_status()
 
     async def export(self, fmt: str = "json") -> str:
         """Export the store into a new file in the data directory; one line saying where."""

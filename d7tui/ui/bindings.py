@@ -52,14 +52,29 @@ MONITOR_KEYS: tuple[Key, ...] = (
     ),
     Key("slash", "filter", "Filter", "Filter by id, label, note, recipient or status", shown="/"),
     Key("s", "sort", "Sort", "Cycle the sort: last change, status, added", show=False),
-    Key("f", "problems", "Problems", "Show only problems: failed, not found, errors"),
+    Key("f", "problems", "Problems", "Show only problems: failed, stuck, not found, errors"),
+    Key(
+        "i",
+        "insights",
+        "Insights",
+        "How the day goes: outcomes by channel and country, time to deliver, top failures",
+        show=False,
+    ),
+    Key(
+        "S",
+        "send",
+        "Send test",
+        "Send one test message (costs money: asks first), then watch it",
+        show=False,
+    ),
     # l, e and A stay out of the footer: at 80 columns they would push out ? and q.
     Key("l", "edit_label", "Label", "Edit the label and note of the selected request", show=False),
     Key(
         "e",
         "export",
         "Export",
-        "Export requests, recipients and transitions to a JSON file",
+        "Export requests, recipients and transitions to a JSON file (in the problems view:"
+        " the failures alone, a CSV worklist)",
         show=False,
     ),
     Key(

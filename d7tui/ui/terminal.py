@@ -14,6 +14,7 @@ once it is not; the app notices the hangup and exits as it should.
 from __future__ import annotations
 
 import termios
+from collections.abc import Callable
 from typing import Any
 
 from textual.driver import Driver
@@ -42,6 +43,20 @@ class ForgivingLinuxDriver(LinuxDriver):
         super().write(data)
 
 
-def driver_class(default: type[Driver]) -> type[Driver]:
-    """The driver to run with: Textual's own, made forgiving where it is the Linux one."""
-    return ForgivingLinuxDriver if default is LinuxDriver else default
+def driver_class(
+    default: type[Driver], on_start: Callable[[Callable[[str], None]], None] | None = None
+) -> type[Driver]:
+    """The driver to run with: Textual's own, made forgiving where it is the Linux one.
+    `on_start` is handed the driver's public `write` once the driver is made: what d7tui itself
+    writes to the terminal (a desktop notification) is queued with Textual's own output, never
+    in the middle of a frame."""
+    base = ForgivingLinuxDriver if default is LinuxDriver else default
+    if on_start is None:
+        return base
+
+    class Reporting(base):  # type: ignore[valid-type,misc]
+        def __init__(self, app: Any, **kwargs: Any) -> None:
+            super().__init__(app, **kwargs)
+            on_start(self.write)
+
+    return Reporting

@@ -8,6 +8,7 @@ from textual import events
 from textual.binding import BindingType
 from textual.widgets import Input
 
+from d7tui.channels.send import Message
 from d7tui.poller import Watch
 from d7tui.ui.bindings import MONITOR_KEYS
 from d7tui.ui.edge import on
@@ -15,9 +16,11 @@ from d7tui.ui.format import format_interval, plural, recipient_text, short_id
 from d7tui.ui.messages import AddRequest
 from d7tui.ui.screens.add import AddDialog
 from d7tui.ui.screens.help import HelpScreen
+from d7tui.ui.screens.insights import InsightsScreen
 from d7tui.ui.screens.label import LabelDialog
+from d7tui.ui.screens.send import SendDialog
 from d7tui.ui.screens.view import MonitorView
-from d7tui.ui.theme import DARK, LIGHT
+from d7tui.ui.theme import DARK, LIGHT, phase_colours
 from d7tui.ui.widgets.detail import DetailPane, RecipientsTable
 from d7tui.ui.widgets.filter_bar import FilterBar
 from d7tui.ui.widgets.watchlist_table import WatchlistTable
@@ -111,6 +114,15 @@ class MainScreen(MonitorView):
         self.d7app.say(line)
 
     def action_export(self) -> None:
+        if self.d7app.watchlist.problems_only:
+            # The problems view exports what it shows: the worklist for follow-up calls.
+            self.d7app.background(
+                self._export_failures(self.d7app.watchlist.visible()),
+                "export-failures",
+                "writes the failures to a CSV worklist",
+                exclusive=False,
+            )
+            return
         self.d7app.background(
             self._export(), "export", "writes the store to a JSON file", exclusive=False
         )
@@ -119,6 +131,33 @@ class MainScreen(MonitorView):
         line = await self.d7app.export("json")
         failed = not line.startswith("Exported")
         self.d7app.say(line, "error" if failed else "information")
+
+    async def _export_failures(self, entries: list[Entry]) -> None:
+        line = await self.d7app.export_failures(entries)
+        self.d7app.say(line, "information" if line.startswith("Exported") else "error")
+
+    def action_insights(self) -> None:
+        app = self.d7app
+        watchlist = app.watchlist
+        self.app.push_screen(
+            InsightsScreen(
+                whole=lambda: list(app.watchlist),
+                view=app.watchlist.visible,
+                filtered=bool(watchlist.filter_text.strip() or watchlist.problems_only),
+                now=app.clock.now,
+                colours=lambda: phase_colours(self.app.current_theme),
+                polls=app.poller.interval_range,
+            )
+        )
+
+    def action_send(self) -> None:
+        self.app.push_screen(SendDialog(), callback=self._send_confirmed)
+
+    def _send_confirmed(self, message: Message | None) -> None:
+        if message is None:
+            self.d7app.say("Nothing was sent.")
+            return
+        self.d7app.send_test(message)
 
     def action_edit_label(self) -> None:
         selected = self.selected

@@ -45,6 +45,9 @@ VIEW_INTERVAL = 0.2  # seconds between two redraws caused by poll results
 # last change or status), the filter and the totals. Changed rows redraw in place meanwhile;
 # a list of 10,000 re-sorted and counted on every redraw kept keys waiting (BENCHMARKS.md).
 FULL_VIEW_INTERVAL = 1.0
+# Seconds between two counts of what is stuck when nothing else changed: being stuck is a matter
+# of time passing, not of news (the problems view is passed over again as often).
+STUCK_RECOUNT = 15.0
 # Seconds a sorted list keeps its order after the cursor last moved: rows do not jump away
 # from under a user moving through them, and keys are not kept waiting by a re-sort.
 HOLD_ORDER = 1.5
@@ -63,6 +66,7 @@ class MonitorView(Guarded, Screen[None]):
         self._flash_recipients: dict[str, set[str]] = {}
         self._shown: list[Entry] = []
         self._totals: Totals | None = None
+        self._counted_at = 0.0  # monotonic time the totals were last counted
         self._dirty: set[str] = set()  # rows poll news changed, not redrawn yet
         self._moved: set[str] = set()  # rows poll news changed since the order was last made
         self._last_view = 0.0
@@ -97,6 +101,7 @@ class MonitorView(Guarded, Screen[None]):
     def on_mount(self) -> None:
         self.masked = self.d7app.options.mask
         self.query_one(DetailPane).hints = self.d7app.hint_for
+        self.query_one(DetailPane).balance = self.d7app.accounts.text
         self.query_one(Banner).display = False
         self.query_one(FilterBar).display = False
         self._layout(self.size.width, self.size.height)
@@ -128,6 +133,7 @@ class MonitorView(Guarded, Screen[None]):
             masked=self.masked,
             flashing=set(self._flash_until),
             flash_colour=flash_colour(self.app.current_theme),
+            stuck_after=self.d7app.watchlist.stuck_after,
         )
 
     # -- showing the model -------------------------------------------------------------------
@@ -158,6 +164,10 @@ class MonitorView(Guarded, Screen[None]):
         flashing = self._flash_recipients.get(selected, set()) if selected else set()
         self.query_one(DetailPane).show(entry, ctx, flashing)
 
+    def show_status(self) -> None:
+        """The status line, now (the balances were read ...)."""
+        self._show_status(self.render_context())
+
     def _show_status(self, ctx: RenderContext) -> None:
         app = self.d7app
         poller = app.poller
@@ -175,6 +185,7 @@ class MonitorView(Guarded, Screen[None]):
         )
         if self._totals is None:  # a pass over every request: not once a second for nothing
             self._totals = app.watchlist.totals(self._shown)
+            self._counted_at = time.monotonic()
         totals = self._totals
         self.query_one(StatusLine).show(
             status_parts(
@@ -187,6 +198,7 @@ class MonitorView(Guarded, Screen[None]):
                 sort=app.watchlist.sort,
                 masked=self.masked,
                 archive=app.showing_archive,
+                balance=app.accounts.status_part(ctx.colours),
             )
         )
         self.show_banner()
@@ -213,6 +225,11 @@ class MonitorView(Guarded, Screen[None]):
         for rid in ended:
             del self._flash_until[rid]
             self._flash_recipients.pop(rid, None)
+        if now - self._counted_at >= STUCK_RECOUNT:
+            if self.d7app.watchlist.problems_only:
+                self.refresh_all()  # requests that became stuck join the problems view
+                return
+            self._totals = None  # recounted: the status line's "stuck?" follows the clock
         ctx = self.render_context()
         table = self.query_one(WatchlistTable)
         table.sync(self._shown, ctx)  # ages: only rows whose age text moved are redrawn
@@ -314,6 +331,9 @@ class MonitorView(Guarded, Screen[None]):
             return
         if any(a.failed for a in alerts) and self.d7app.options.bell:
             self.app.bell()
+        # Beside the bell, for a user looking elsewhere (masked in privacy mode: it leaves
+        # the terminal for the desktop).
+        self.d7app.notify_failures([a.line(self.masked) for a in alerts if a.failed])
         ordered = sorted(alerts, key=lambda a: not a.failed)
         shown, rest = ordered[:ALERT_LINES], ordered[ALERT_LINES:]
         if rest:  # the summary is the oldest of the lines: the single changes read on top

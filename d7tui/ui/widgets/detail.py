@@ -10,7 +10,8 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 
-from d7tui.models import Phase, Recipient, Transition
+from d7tui.explain import Explanation, Outcome, explain
+from d7tui.models import Channel, Phase, Recipient, Transition
 from d7tui.poller import WatchStatus
 from d7tui.ui.edge import Guarded
 from d7tui.ui.fields import channel_fields, fields_text, request_fields
@@ -230,6 +231,8 @@ class DetailPane(Guarded, Vertical):
         self._shown_key: object = None
         self._ctx: RenderContext | None = None
         self.hints: Callable[[Entry], str | None] = lambda entry: None  # what to do, if known
+        # The balance of the account a channel spends from, as the status line says it.
+        self.balance: Callable[[str], str | None] = lambda channel: None
 
     def compose(self) -> ComposeResult:
         yield TextStatic(
@@ -306,10 +309,42 @@ class DetailPane(Guarded, Vertical):
         if recipient.msg_id:
             text.append("\nmsg_id ", style="dim")
             text.append(recipient.msg_id)
+        entry = self.entry
+        assert entry is not None
+        channel = entry.state.channel.value if entry.state is not None else entry.channel
+        explained = explain(channel, recipient)
+        if explained is not None:
+            text.append_text(self._explanation(explained, channel, ctx))
+        for stuck in entry.stuck(ctx.now, ctx.stuck_after):
+            if stuck.recipient is recipient:
+                text.append("\nstuck? ", style=f"bold {ctx.colours[Phase.PENDING]}")
+                text.append(stuck.why)
         for name, value in channel_fields(recipient, everything=True, masked=ctx.masked):
             text.append(f"\n{name} ", style="dim")
             text.append(value, style="bold" if name == "action" else "")
         box.show_text(text)
+
+    def _explanation(self, explained: Explanation, channel: str, ctx: RenderContext) -> Text:
+        """What the status means, permanent or temporary, and what to do next."""
+        phase = {
+            Outcome.SUCCESS: Phase.DELIVERED,
+            Outcome.IN_PROGRESS: Phase.PENDING,
+            Outcome.TEMPORARY: Phase.FAILED,
+            Outcome.PERMANENT: Phase.FAILED,
+        }.get(explained.outcome, Phase.UNKNOWN)
+        text = Text("\n")
+        text.append(explained.outcome.value, style=f"bold {ctx.colours[phase]}")
+        if not explained.known:
+            text.append(f" (not in d7tui's table: {explained.code})", style="dim")
+        text.append(": ")
+        text.append(explained.meaning)
+        text.append("\nnext ", style="dim")
+        text.append(explained.next_step)
+        if explained.credit:
+            vendor = "infobip" if channel == Channel.INFOBIP.value else "d7"
+            balance = self.balance(vendor)
+            text.append(f"\nbalance now {balance}" if balance else "\nbalance not read yet")
+        return text
 
     def on_descendant_focus(self) -> None:
         self.add_class("-inside")
@@ -341,7 +376,7 @@ class DetailPane(Guarded, Vertical):
         if summary:
             text.append_text(summary)
             text.append("  ")
-        text.append_text(status_cell(entry, ctx.colours))
+        text.append_text(status_cell(entry, ctx.colours, ctx.stuck(entry)))
         outcome = entry.outcome
         if outcome.reason and entry.error is None:
             text.append(" — ")

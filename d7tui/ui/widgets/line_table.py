@@ -82,7 +82,12 @@ class LineTable(Guarded, ScrollView, can_focus=True):
         background: $surface;
         color: $foreground;
         overflow-x: hidden;
-        overflow-y: auto;
+        /* Always drawn, in the column the stable gutter keeps anyway: with "auto", a table
+           whose height changed after its rows were set (the status line taking a line more)
+           could keep a scrollbar it no longer needs, or miss one, depending on which came
+           first (Textual decides at layout time, before the table's own resize handler sets
+           its new virtual size). */
+        overflow-y: scroll;
         scrollbar-size-vertical: 1;
         scrollbar-gutter: stable;
         & > .line-table--header { text-style: bold; background: $panel; color: $foreground; }

@@ -49,6 +49,7 @@ def status_parts(
     sort: SortKey = SortKey.ADDED,
     masked: bool = False,
     archive: bool = False,
+    balance: Text | None = None,
 ) -> list[Text]:
     parts: list[Text] = []
     if archive:
@@ -76,9 +77,13 @@ def status_parts(
     ]
     if errors:
         parts.append(Text("⚠ " + ", ".join(errors), style=colours[Phase.FAILED]))
+    if totals.stuck:
+        parts.append(Text(f"{totals.stuck:,} stuck?", style=f"bold {colours[Phase.PENDING]}"))
     counts = phase_counts_text(totals.phases, colours)
     parts.append(counts if counts else Text("no recipients yet", style="dim"))
     parts.append(Text(f"cost {costs_text(totals.costs)}"))
+    if balance is not None:
+        parts.append(balance)
     view = Text(
         f"{totals.shown:,} of {totals.requests:,} shown"
         if totals.shown != totals.requests

@@ -8,7 +8,7 @@ they are and the header counts what came in above ("↑ 3 new").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rich.style import Style
@@ -56,13 +56,27 @@ class RenderContext:
     masked: bool = False
     flashing: set[str] = field(default_factory=set)
     flash_colour: str = "#5a4a00"
+    # Seconds per channel before a waiting recipient is "stuck?" (the watchlist's thresholds).
+    stuck_after: Mapping[str, float] = field(default_factory=dict)
+
+    def stuck(self, entry: Entry) -> int:
+        """How many of the entry's recipients are stuck now."""
+        return entry.stuck_count(self.now, self.stuck_after) if self.stuck_after else 0
 
     @property
     def key(self) -> tuple[object, ...]:
         return (tuple(self.colours.values()), self.masked)
 
 
-def status_cell(entry: Entry, colours: dict[Phase, str]) -> Text:
+def status_cell(entry: Entry, colours: dict[Phase, str], stuck: int = 0) -> Text:
+    """The status column; `stuck`: recipients waiting far longer than usual (said after it)."""
+    cell = _status_cell(entry, colours)
+    if stuck and entry.error is None and entry.outcome.phase is not Phase.FAILED:
+        cell.append(" · stuck?", style=f"bold {colours[Phase.PENDING]}")
+    return cell
+
+
+def _status_cell(entry: Entry, colours: dict[Phase, str]) -> Text:
     outcome = entry.outcome
     text = outcome.text
     if entry.status is WatchStatus.AUTH or (
@@ -94,7 +108,7 @@ def row_cells(entry: Entry, short_id: str, ctx: RenderContext) -> tuple[Text, ..
         Text(entry.channel, style="" if known else "dim"),
         Text(entry.label),
         phase_counts_text(entry.counts, ctx.colours),
-        status_cell(entry, ctx.colours),
+        status_cell(entry, ctx.colours, ctx.stuck(entry)),
         Text(entry.outcome.reason, style="dim" if entry.error is not None else ""),
         Text(format_age(ctx.now - (entry.last_change or entry.added_at))),
         Text(entry_cost(entry)),
@@ -133,7 +147,8 @@ class WatchlistTable(LineTable):
         ctx = self._ctx
         assert ctx is not None
         age = format_age(ctx.now - (entry.last_change or entry.added_at))
-        return (entry.request_id, entry.version, age, self.short_id(entry.request_id), ctx.key)
+        short = self.short_id(entry.request_id)
+        return (entry.request_id, entry.version, age, short, ctx.key, ctx.stuck(entry))
 
     def row_cells(self, row: int) -> Sequence[Text]:
         entry = self.rows[row]

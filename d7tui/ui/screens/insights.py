@@ -1,0 +1,159 @@
+"""The `i` screen: how the day goes, over the filtered view or the whole watchlist. It draws what
+`d7tui.insights.compute` returns, again every few seconds while open."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+
+from d7tui.insights import HOUR_MINUTES, NO_COUNTRY, Insights, Tally, compute, sparkline
+from d7tui.models import Phase
+from d7tui.ui.edge import Guarded
+from d7tui.ui.format import costs_text, format_interval
+from d7tui.ui.widgets.text_static import TextStatic
+from d7tui.watchlist import Entry
+
+REFRESH = 5.0  # seconds between two counts while the screen is open
+TOP_COUNTRIES = 12
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
+    return format_interval(round(seconds / 60) * 60) if seconds < 3600 else f"{seconds / 3600:.1f}h"
+
+
+def _tally_row(name: str, tally: Tally, colours: Mapping[Phase, str]) -> Text:
+    row = Text(f"  {name:<10} {tally.total:>7,}  ")
+    for phase, count in (
+        (Phase.DELIVERED, tally.delivered),
+        (Phase.FAILED, tally.failed),
+        (Phase.PENDING, tally.pending),
+    ):
+        share = tally.rate(count)
+        cell = f"{count:>7,} {share * 100:5.1f} %" if share is not None else f"{count:>7,}    - "
+        row.append(f"{cell}   ", style=colours[phase] if count else "dim")
+    if tally.unknown:
+        row.append(f"{tally.unknown:,} unknown", style="dim")
+    return row
+
+
+def insights_text(
+    insights: Insights, scope: str, colours: Mapping[Phase, str], polls: tuple[float, float]
+) -> Text:
+    """The screen as text: every value ours or a number, vendor reasons as plain text."""
+    text = Text()
+    text.append("Insights", style="bold")
+    text.append(f" — {scope}\n", style="dim")
+    if not insights.recipients.total:
+        text.append("\nNo recipients yet: nothing to count.\n", style="dim")
+    head = f"  {'':<10} {'total':>7}  {'delivered':>15}   {'failed':>15}   {'pending':>15}\n"
+    text.append("\nBy channel\n", style="bold underline")
+    text.append(head, style="dim")
+    for name, tally in sorted(insights.by_channel.items()):
+        text.append_text(_tally_row(name, tally, colours))
+        text.append("\n")
+    if len(insights.by_channel) > 1:
+        text.append_text(_tally_row("all", insights.recipients, colours))
+        text.append("\n")
+    text.append("\nBy country\n", style="bold underline")
+    text.append(head, style="dim")
+    countries = sorted(insights.by_country.items(), key=lambda kv: (-kv[1].total, kv[0]))
+    for name, tally in countries[:TOP_COUNTRIES]:
+        shown = "(none)" if name == NO_COUNTRY else name
+        text.append_text(_tally_row(shown, tally, colours))
+        text.append("\n")
+    if len(countries) > TOP_COUNTRIES:
+        text.append(f"  … and {len(countries) - TOP_COUNTRIES:,} more countries\n", style="dim")
+
+    text.append("\nTime to deliver\n", style="bold underline")
+    if not insights.delivery_times:
+        text.append("  nothing delivered and measured yet\n", style="dim")
+    for d in insights.delivery_times:
+        how = (
+            "sentAt → doneAt, exact"
+            if d.exact
+            else "first seen → delivered, each end late by up to a poll interval "
+            f"({format_interval(polls[0])}→{format_interval(polls[1])})"
+        )
+        text.append(f"  {d.channel:<10} p50 {_duration(d.p50):>6}  p95 {_duration(d.p95):>6}")
+        text.append(f"  over {d.count:,}  ({how})\n", style="dim")
+
+    text.append("\nTop failure reasons\n", style="bold underline")
+    if not insights.failures:
+        text.append("  no failures\n", style="dim")
+    for reason, count in insights.failures:
+        text.append(f"  {count:>7,}  ", style=colours[Phase.FAILED])
+        text.append(f"{reason}\n")
+
+    text.append("\nCost\n", style="bold underline")
+    text.append(f"  {costs_text(insights.costs)}")
+    if None in insights.costs:
+        text.append("  (an amount without a currency is D7's: its account currency)", style="dim")
+    text.append("\n")
+
+    minutes = insights.changes_per_minute
+    peak = max(minutes, default=0)
+    text.append("\nStatus changes per minute, the last hour", style="bold underline")
+    text.append(f"  (peak {peak:,}/min, {sum(minutes):,} in all)\n", style="dim")
+    text.append(f"  {sparkline(minutes)}\n", style=colours[Phase.DELIVERED])
+    left, right = f"{HOUR_MINUTES} min ago", "now"
+    text.append(f"  {left}{right:>{max(1, len(minutes) - len(left))}}\n", style="dim")
+    text.append("\nv: the whole watchlist or the filtered view · esc, q or i closes", style="dim")
+    return text
+
+
+class InsightsScreen(Guarded, ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,i", "close", "Close", show=False),
+        Binding("v", "scope", "Whole list / filtered view", show=False),
+    ]
+
+    def __init__(
+        self,
+        *,
+        whole: Callable[[], list[Entry]],
+        view: Callable[[], list[Entry]],
+        filtered: bool,
+        now: Callable[[], float],
+        colours: Callable[[], Mapping[Phase, str]],
+        polls: Callable[[], tuple[float, float]],
+    ) -> None:
+        super().__init__()
+        self._whole, self._view, self._now = whole, view, now
+        self._colours, self._polls = colours, polls
+        self.filtered = filtered  # which one is shown: the filtered view, or the whole list
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="insights-box"):
+            yield TextStatic(id="insights-text")
+
+    def on_mount(self) -> None:
+        self.show_insights()
+        self.set_interval(REFRESH, self.show_insights, name="d7tui-insights")
+
+    def show_insights(self) -> None:
+        whole = self._whole()
+        entries = self._view() if self.filtered else whole
+        scope = (
+            f"the filtered view: {len(entries):,} of {len(whole):,} requests"
+            if self.filtered
+            else f"the whole watchlist: {len(whole):,} requests"
+        )
+        insights = compute(entries, self._now())
+        self.query_one(TextStatic).show_text(
+            insights_text(insights, scope, self._colours(), self._polls())
+        )
+
+    def action_scope(self) -> None:
+        self.filtered = not self.filtered
+        self.show_insights()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,218 @@
+"""Answers in the monitor, driven as a user drives it against the simulator: what a failure means
+and what to do (the detail), what is stuck (rows, status line, `f`), the balance, the insights
+(`i`), a test message (`S`), the failures worklist (`e` in the problems view), and a desktop
+notification only while the user looks elsewhere."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from textual import events
+from ui_kit import entry, idle, said, screen_text, sim_settings, status_requests, until
+
+from d7tui.clock import ManualClock
+from d7tui.models import Target
+from d7tui.poller import PollConfig
+from d7tui.simulator import Simulator, Step
+from d7tui.ui.app import D7App, make_app
+from d7tui.ui.screens.insights import InsightsScreen
+from d7tui.ui.screens.send import SendDialog
+
+SIZE = (140, 44)
+
+
+def build(sim: Simulator, clock: ManualClock, ids: list[str], **kw: Any) -> D7App:
+    settings = kw.pop("settings", None) or sim_settings(sim)
+    return make_app(
+        settings,
+        ids=[Target(i) for i in ids],
+        clock=clock,
+        poll_config=PollConfig(workers=4),
+        bell=False,
+        **kw,
+    )
+
+
+async def test_the_detail_says_what_the_selected_recipients_status_means_and_what_to_do(sim, clock):
+    rid = sim.create_request("sms", ["+971500000001"], [Step(0, "sent"), Step(2, "not_reachable")])
+    app = build(sim, clock, [rid])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        clock.advance(3)
+        await idle(pilot, app)
+        await pilot.press("enter")  # into the detail: the recipient's fields are shown
+        await pilot.pause()
+        text = screen_text(app)
+        assert "temporary failure: The network could not reach the phone" in text
+        assert "next Ask the customer to check the phone is on and has signal" in text
+
+
+async def test_a_recipient_waiting_too_long_is_stuck_in_its_row_the_status_line_and_f(sim, clock):
+    waiting = sim.create_request("sms", ["+971500000002"], [Step(0, "sent")])
+    fine = sim.create_request("sms", ["+971500000003"], [Step(0, "delivered")])
+    app = build(sim, clock, [waiting, fine])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        assert "stuck?" not in screen_text(app)
+        polls = entry(app, waiting).polls
+        clock.advance(16 * 60)  # past the 15 minutes an SMS report may take: polled again
+        await until(pilot, lambda: entry(app, waiting).polls > polls)
+        await idle(pilot, app)
+        text = screen_text(app)
+        assert "sent · stuck?" in text  # the row
+        assert "│  1 stuck?  │" in text  # the status line
+        await pilot.press("f")
+        assert [e.request_id for e in app.watchlist.visible()] == [waiting]
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "stuck? 'sent' for 16 min: some networks and countries never return" in (
+            screen_text(app)
+        )
+
+
+async def test_the_balance_is_on_the_status_line_and_a_low_one_is_warned(sim, clock):
+    rid = sim.create_request("sms", ["+971500000004"], [Step(0, "insufficient_credit")])
+    sim.accounts.d7, sim.accounts.infobip = 3.5, 50.0
+    app = build(sim, clock, [rid])
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await idle(pilot, app)
+            text = screen_text(app)
+            assert "balance ⚠ d7 3.50 low · infobip 50.00 EUR" in text
+            assert any(
+                line.startswith("Balance low: d7 3.50 (low). Top it up") for line in said(app)
+            )
+            await pilot.press("enter")
+            await pilot.pause()
+            text = screen_text(app)
+            assert "permanent failure: Your D7 account did not have enough credit" in text
+            assert "balance now d7 3.50 (low)" in text
+            sim.accounts.d7 = 80.0  # topped up: read again (every five minutes, or now)
+            app.read_balances()
+            await idle(pilot, app)
+            assert "balance d7 80.00 · infobip 50.00 EUR" in screen_text(app)
+    finally:
+        sim.accounts.d7, sim.accounts.infobip = 100.0, 50.0
+
+
+async def test_insights_count_the_whole_list_or_the_filtered_view(sim, clock):
+    ok = sim.create_request("sms", ["+971500000005"], [Step(0, "sent"), Step(10, "delivered")])
+    bad = sim.create_request("sms", ["+971500000006"], [Step(0, "sent"), Step(5, "un_delivered")])
+    wa = sim.create_request("whatsapp", ["+919000000007"], [Step(0, "read")])
+    app = build(sim, clock, [ok, bad, wa])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        clock.advance(12)
+        await idle(pilot, app)
+        await pilot.press("i")
+        await pilot.pause()
+        assert isinstance(app.screen, InsightsScreen)
+        text = screen_text(app)
+        assert "the whole watchlist: 3 requests" in text
+        assert "sms" in text and "whatsapp" in text
+        assert "1  sms un_delivered" in text  # top failure reasons, with counts
+        assert "first seen → delivered" in text  # D7's time to deliver, and how it is bounded
+        assert "Status changes per minute" in text
+        await pilot.press("v")  # the filtered view (no filter: the same requests)
+        assert "the filtered view: 3 of 3 requests" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.press("f")  # problems only: the insights start on what is shown
+        await pilot.press("i")
+        await pilot.pause()
+        assert "the filtered view: 1 of 3 requests" in screen_text(app)
+
+
+async def test_s_sends_a_test_message_only_once_confirmed_and_watches_it(sim, clock):
+    app = build(sim, clock, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        sends = sim.counts["send"]
+        await pilot.press("S")
+        assert isinstance(app.screen, SendDialog)
+        await pilot.press(*"+971 50 111 2233", "tab")
+        await pilot.press(*"Shop", "tab", *"hello", "enter")  # enter checks, it does not send
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Send a sms message to +971501112233 (5 characters)? It costs money." in text
+        assert sim.counts["send"] == sends
+        await pilot.press("n")  # back to the form: still nothing sent
+        await pilot.press("escape")
+        assert sim.counts["send"] == sends and "Nothing was sent." in said(app)
+        await pilot.press("S")
+        await pilot.press(*"+971501112233", "tab", *"Shop", "tab", *"hello", "enter")
+        await pilot.press("y")
+        await until(pilot, lambda: any(e.label == "test" for e in app.watchlist))
+        assert sim.counts["send"] == sends + 1
+        (sent,) = [e for e in app.watchlist if e.label == "test"]
+        assert sent.target.channel == "sms" and "test message to +971501112233" in sent.note
+        await idle(pilot, app)
+        assert entry(app, sent.request_id).state is not None  # watched: polled like any
+        assert any(line.startswith(f"Sent: {sent.request_id}") for line in said(app))
+
+
+async def test_a_bad_form_is_named_and_nothing_is_sent(sim, clock):
+    app = build(sim, clock, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        sends = sim.counts["send"]
+        await pilot.press("S", *"12", "tab", "tab", *"hi", "enter")
+        await pilot.pause()
+        assert "is not a phone number" in screen_text(app) and sim.counts["send"] == sends
+
+
+async def test_e_in_the_problems_view_writes_the_failures_worklist(sim, clock, tmp_path):
+    bad = sim.create_request("sms", ["+971500000008"], [Step(0, "spam_content")])
+    ok = sim.create_request("sms", ["+971500000009"], [Step(0, "delivered")])
+    app = build(sim, clock, [bad, ok], store_path=tmp_path / "d7tui.sqlite3")
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        await pilot.press("f", "e")
+        await until(pilot, lambda: any(line.startswith("Exported 1 failure") for line in said(app)))
+    (path,) = Path(tmp_path).glob("d7tui-failures-*.csv")
+    rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
+    assert [(r["recipient"], r["status"], r["outcome"]) for r in rows] == [
+        ("+971500000008", "spam_content", "permanent failure")
+    ]
+    assert rows[0]["next_step"].startswith("Sending the same text fails again")
+
+
+async def test_a_failure_raises_a_desktop_notification_only_while_the_user_looks_away(sim, clock):
+    first = sim.create_request("sms", ["+971500000010"], [Step(0, "sent"), Step(3, "un_delivered")])
+    second = sim.create_request(
+        "sms", ["+971500000011"], [Step(0, "sent"), Step(30, "un_delivered")]
+    )
+    app = build(sim, clock, [first, second])
+    written: list[str] = []
+    app.notifier.write = written.append  # the driver's write, in a real terminal
+    app.notifier.min_gap = 0
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        app.post_message(events.AppBlur())  # the user switched to another window
+        await until(pilot, lambda: not app.app_focus)
+        clock.advance(4)
+        await idle(pilot, app)
+        assert len(written) == 1 and written[0].startswith("\x1b]9;d7tui: a message failed: ✗ ")
+        assert "+971500000010: sent → un_delivered" in written[0]
+        app.post_message(events.AppFocus())  # back: the screen tells it, nothing else
+        await until(pilot, lambda: app.app_focus)
+        clock.advance(30)
+        await idle(pilot, app)
+        assert entry(app, second).phase is not None and len(written) == 1
+
+
+async def test_desktop_notifications_can_be_turned_off(sim, clock):
+    rid = sim.create_request("sms", ["+971500000012"], [Step(0, "sent"), Step(3, "un_delivered")])
+    settings = sim_settings(sim, desktop_notifications=False)
+    app = build(sim, clock, [rid], settings=settings)
+    written: list[str] = []
+    app.notifier.write = written.append
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        app.post_message(events.AppBlur())
+        await until(pilot, lambda: not app.app_focus)
+        clock.advance(4)
+        await idle(pilot, app)
+        assert entry(app, rid).problem and written == []
+        assert status_requests(sim) > 0
