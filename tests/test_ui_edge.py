@@ -4,9 +4,8 @@ local variables, the token redacted and the recipients masked. Nothing reaches t
 
 from __future__ import annotations
 
-import re
-
 import io
+import re
 from collections.abc import Iterator
 from typing import Any
 
