@@ -5,8 +5,8 @@ refused.
 
     .venv/bin/python bench/infobip_calls.py [--bulks 300] [--messages 300] [--minutes 10]
 
-Time is simulated (the poller's clock and the simulator's move together, one second a step), so
-the counts do not depend on the machine. Each bulk has 3 recipients whose statuses move over
+Time is simulated (the poller's clock, d7tui's pacing and the simulator's clock and throttling all
+move together, one second a step), so the counts do not depend on the machine. Each bulk has 3 recipients whose statuses move over
 minutes; `--messages` more ids are watched by messageId (UUIDs, 36 characters each).
 """
 
@@ -34,7 +34,8 @@ class OneByOne:
 
 
 async def run(grouped: bool, args: argparse.Namespace) -> tuple[int, int, int, int]:
-    sim = Simulator(seed=5, speed=0)
+    clock = ManualClock()
+    sim = Simulator(seed=5, speed=0, clock=clock.now)  # its throttling counts on `clock` too
     sim.start()
     try:
         targets = []
@@ -44,24 +45,25 @@ async def run(grouped: bool, args: argparse.Namespace) -> tuple[int, int, int, i
         for i in range(args.messages):
             _, (message,) = sim.create_infobip_bulk([f"4915{i:07d}"])
             targets.append(Target(message, "infobip", IdKind.MESSAGE))
-        clock = ManualClock(sim.now())
         polls = 0
 
         def counted(update: object) -> None:
             nonlocal polls
             polls += 1
 
-        async with StatusClient(sim.settings()) as client:
+        async with StatusClient(sim.settings(), clock=clock) as client:
             fetcher = client if grouped else OneByOne(client)
             poller = Poller(fetcher, PollConfig(workers=16), clock=clock, on_update=counted)  # type: ignore[arg-type]
             task = asyncio.create_task(poller.run())
             for target in targets:
                 poller.add(target)
             for _ in range(int(args.minutes * 60)):
-                for _ in range(400):  # let every poll due at this second finish
-                    await asyncio.sleep(0.001)
-                    if poller.idle():
-                        break
+                # Let every poll due at this second finish (or wait on the clock: paced).
+                calls, still = sim.request_count, 0
+                while not poller.idle() and still < 20:
+                    await asyncio.sleep(0.002)
+                    still = still + 1 if sim.request_count == calls else 0
+                    calls = sim.request_count
                 clock.advance(1)
                 sim.advance(1)
             task.cancel()

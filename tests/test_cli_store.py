@@ -143,6 +143,16 @@ def test_a_truncated_store_is_said_kept_aside_and_add_goes_on(sim, env, capsys):
     assert [w["request_id"] for w in json.loads(out)["watchlist"]] == [second]
 
 
+def test_export_of_a_truncated_store_is_one_line_and_changes_nothing(sim, env, capsys):
+    assert run(capsys, "add", sim.create_request("sms", ["+971500000007"]))[0] == 0
+    path = data_dir(env) / "d7tui.sqlite3"
+    path.write_bytes(b"")
+    code, out, err = run(capsys, "export", "--format", "json")
+    assert code == 5 and out == ""
+    assert err.count("\n") == 1 and "is empty" in err and "not a d7tui database" in err
+    assert sorted(p.name for p in data_dir(env).iterdir()) == ["d7tui.sqlite3"]
+
+
 def test_a_store_in_a_place_that_cannot_hold_one_is_one_line_and_exit_5(sim, env, capsys):
     data_dir(env).parent.mkdir(parents=True)
     data_dir(env).write_text("a file where the data directory should be")

@@ -26,7 +26,7 @@ SLOW = [Step(0, "PENDING_ACCEPTED"), Step(3600, "DELIVERED_TO_HANDSET")]
 async def world() -> AsyncIterator[tuple[Simulator, ManualClock, StatusClient]]:
     clock = ManualClock()
     sim = start_simulator(clock)
-    client = StatusClient(sim_settings(sim))
+    client = StatusClient(sim_settings(sim), clock=clock)  # paced on the test's clock too
     try:
         yield sim, clock, client
     finally:

@@ -28,6 +28,7 @@ LOGS_V1 = "/sms/1/logs"
 PAGE_LIMIT = 1000  # the API's maximum per call
 MAX_ID_LIST = 2048  # characters of a comma-separated bulkId or messageId list, per the vendor
 LOGS_KEEP = 48 * 3600.0  # logs cover the last 48 hours
+LOGS_PER_MINUTE = 120  # the logs' throttling (v1 and v3), from the vendor's OpenAPI
 HIDDEN = "(hidden)"  # what stands for message text unless the user asked to see it
 
 _RECIPIENT_KEYS = ("destination", "to")  # v3 logs, then v1 and v3 reports

@@ -20,8 +20,10 @@ from d7tui.channels.errors import (
     ProtocolError,
 )
 from d7tui.channels.infobip_logs import LogsReader
+from d7tui.channels.pacer import Pacer
 from d7tui.channels.routes import RouteVersions
 from d7tui.client import MB, Engine, Response
+from d7tui.clock import Clock
 from d7tui.config import Settings
 from d7tui.models import (
     D7_CHANNELS,
@@ -52,6 +54,8 @@ class StatusClient:
         report_sink: ReportSink | None = None,
         on_first_reports: Callable[[], None] | None = None,
         routes: RouteVersions | None = None,
+        clock: Clock | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         """`on_first_reports`: called once, before this client first pulls one-time reports
         (the caller warns that they are taken from every other consumer)."""
@@ -72,8 +76,10 @@ class StatusClient:
         # The pull of one-time reports running for an id, if any: a second caller joins it
         # instead of starting a parallel drain of the same reports.
         self._draining: dict[tuple[str, str], asyncio.Future[None]] = {}
+        # Infobip's logs take 120 requests a minute: asked no faster (`clock`: the poller's).
+        self.pacer = pacer or Pacer(infobip.LOGS_PER_MINUTE, clock)
         self._logs = LogsReader(
-            self._infobip_get,
+            self._paced_get,
             settings.infobip_base_url,
             self.routes,
             keep_text=settings.message_text,
@@ -233,6 +239,10 @@ class StatusClient:
         if not self.settings.infobip_key:
             raise AuthError("infobip", infobip.KEY_SETTING)
         return {"Authorization": f"App {self.settings.infobip_key.reveal()}"}
+
+    async def _paced_get(self, url: str, params: Sequence[tuple[str, str]]) -> Response:
+        await self.pacer.slot(url)
+        return await self._infobip_get(url, params)
 
     async def _infobip_get(self, url: str, params: Sequence[tuple[str, str]]) -> Response:
         headers = self._infobip_headers()

@@ -285,6 +285,8 @@ class Database:
                 damaged=False,
             )
         if self.readonly:
+            if version == 0:  # empty (0 bytes, say): never written by d7tui, nothing to read
+                raise StoreCorruptError(f"{self.path} is empty: it is not a d7tui database")
             if version < SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.path} was written by an older d7tui and cannot be upgraded "

@@ -161,7 +161,10 @@ class D7App(Guarded, App[int]):
 
             sink = memory.astore.commit_report if memory is not None else None
             self._client = StatusClient(
-                self.settings, report_sink=sink, on_first_reports=self._warn_reports
+                self.settings,
+                report_sink=sink,
+                on_first_reports=self._warn_reports,
+                clock=self.clock,
             )
         # One-time Infobip reports are pulled only while they can be kept (report_guard.py).
         if memory is not None:
