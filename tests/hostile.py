@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import socket
 import struct
 import threading
@@ -132,6 +133,18 @@ def gzip_bomb_body(inflated_mb: int = 1024) -> bytes:
         crc = zlib.crc32(zeros, crc)
     trailer = struct.pack("<II", crc, (inflated_mb * MB) & 0xFFFFFFFF)
     return first + block * (inflated_mb - 1) + end + trailer
+
+
+async def unreadable_200(
+    request_head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Takes the request (a send's POST), says 200, and answers with a body that is not JSON."""
+    length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", request_head)
+    await reader.readexactly(int(length.group(1)) if length else 0)
+    garbage = b'{"request_id": "x", "messages": [ {"status": "sent",,,'
+    writer.write(head(content_type="application/json", content_length=str(len(garbage))))
+    writer.write(garbage)
+    await writer.drain()
 
 
 async def gzip_bomb(_head: bytes, _r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
