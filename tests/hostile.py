@@ -183,3 +183,35 @@ async def _stream(writer: asyncio.StreamWriter, body: bytes, step: int = 256 * 1
     for start in range(0, len(body), step):
         writer.write(view[start : start + step])
         await writer.drain()
+
+
+Answer = Callable[[str, str, str], bytes | None]
+
+
+def answering(answer: Answer) -> Behaviour:
+    """Each request answered with `answer(method, target, credential)`: a JSON body for a 200,
+    None for a 404. `credential` is what the request's Authorization header carried after its
+    scheme (`Bearer`, `App`): a server that echoes it back is one `answer` away."""
+
+    async def behaviour(
+        request_head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        first, *lines = request_head.decode("latin-1").split("\r\n")
+        method, target, _ = first.split(" ", 2)
+        headers = {
+            name.strip().lower(): value.strip()
+            for name, _, value in (line.partition(":") for line in lines if line)
+        }
+        length = int(headers.get("content-length") or 0)
+        if length:
+            await reader.readexactly(length)
+        body = answer(method, target, headers.get("authorization", "").split(" ")[-1])
+        status = 404 if body is None else 200
+        payload = b'{"detail": "Not Found"}' if body is None else body
+        writer.write(
+            head(status, content_type="application/json", content_length=str(len(payload)))
+            + payload
+        )
+        await writer.drain()
+
+    return behaviour
