@@ -94,3 +94,27 @@ def test_the_readmes_keys_are_the_monitors_keys():
     actions = {key.action for key in MONITOR_KEYS}
     lines = {"cursor_up", "cursor_down", "page_up", "page_down", "first", "last"}
     assert names == actions | lines, names ^ (actions | lines)
+
+
+async def test_the_footer_and_help_follow_the_keymap_from_the_first_frame(sim, clock, tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[keymap]\nquit = "ctrl+c"\ncursor_down = "down,n"\nfirst = "home,0"\n'
+        'cursor_up = "up,k,!!!,ctrl+"\n'
+    )
+    loaded = load_settings(env={}, path=path)
+    base = sim_settings(sim)
+    settings = base.__class__(
+        **{**base.__dict__, "keymap": loaded.keymap, "config_file": loaded.config_file}
+    )
+    app = make_app(settings, clock=clock, poll_config=PollConfig(workers=2))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        footer = screen_text(app).splitlines()[-1]
+        assert "^c Quit" in footer and "q Quit" not in footer  # never the default, not once
+        problems = [line for line in said(app) if "[keymap]" in line]
+        assert any("'cursor_up'" in p and "not keys: '!!!', 'ctrl+'" in p for p in problems)
+        await pilot.press("question_mark")
+        first = next(x for x in screen_text(app).splitlines() if "Move through the list" in x)
+        assert "↓ n" in first and "j" not in first.split("Move")[0]  # the user's keys
+        assert "home 0 /" in first

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import pytest
 from test_ui import build, create
-from ui_kit import entry, idle, list_lines, screen_text, until
+from textual import events
+from textual.widgets import Input
+from ui_kit import entry, idle, list_lines, said, screen_text, until
 
 from d7tui.models import IdKind, Target
 from d7tui.simulator import Step
+from d7tui.ui.screens.label import LabelDialog
+from d7tui.ui.screens.main import MainScreen
+from d7tui.ui.widgets.filter_bar import FilterBar
 from d7tui.ui.widgets.watchlist_table import WatchlistTable
 
 SIZES = [(80, 24), (120, 40)]
@@ -107,3 +112,44 @@ async def test_a_long_label_and_a_note_lose_no_line_of_the_detail_at_80_columns(
         assert "note called 3x, ticket #123" in text
         assert "added " in text and "polled" in text
         assert entry(app, rid).label == label
+
+
+def burst(app, *keys: str) -> None:
+    """Keys as a fast typist or a paste sends them: all read before any is handled."""
+    for key in keys:
+        character = {"tab": "\t", "slash": "/", "enter": "\r"}.get(key, key)
+        app.post_message(events.Key(key, character if len(character) == 1 else None))
+
+
+async def test_keys_typed_right_after_a_key_that_moves_the_focus_land_in_the_new_place(sim, clock):
+    rid = create(sim, "sms", "+971500000001", script=[Step(0, "delivered")])
+    app = build(sim, clock, [rid])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await idle(pilot, app)
+        burst(app, "l", "a", "b", "c", "tab", "d", "e", "f", "g")  # l opens the dialog
+        await until(pilot, lambda: isinstance(app.screen, LabelDialog))
+        await pilot.pause()
+        dialog = app.screen
+        await until(pilot, lambda: dialog.query_one("#label-note", Input).value == "defg")
+        assert dialog.query_one("#label-label", Input).value == "abc"
+        await pilot.press("enter")
+        assert (entry(app, rid).label, entry(app, rid).note) == ("abc", "defg")
+        burst(app, "slash", "d", "e", "l")  # `/` then a filter: not d (remove), not a dialog
+        await until(pilot, lambda: app.screen.query_one(FilterBar).value == "del")
+        assert isinstance(app.screen, MainScreen) and rid in app.watchlist
+        assert app.watchlist.filter_text == "del"
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_export_line_shows_the_whole_path(sim, clock, size):
+    app = build(sim, clock, [create(sim, "sms", "+971500000001")])
+    async with app.run_test(size=size) as pilot:
+        await idle(pilot, app)
+        await pilot.press("e")
+        await until(pilot, lambda: any(line.startswith("Exported") for line in said(app)))
+        await pilot.pause()
+        line = next(line for line in said(app) if line.startswith("Exported"))
+        path = line.split(" to ", 1)[1].rsplit(": ", 1)[0]
+        strip = app.screen.query_one("#events")
+        shown = "".join(x.strip() for x in screen_text(app).splitlines()[strip.region.y :])
+        assert path.replace(" ", "") in shown  # every character of it, wrapped if need be

@@ -105,7 +105,10 @@ class D7App(Guarded, App[int]):
             lambda: getattr(self._client, "engine", None),  # one engine for everything
             on_low=self._balance_low,
         )
-        self.keymap: dict[str, str] = {}  # the user's [keymap], as applied
+        # The user's [keymap], applied before any screen exists: the footer is built with it.
+        self.keymap, self._keymap_problems = resolve_keymap(settings.keymap, settings.config_file)
+        if self.keymap:
+            self.set_keymap(self.keymap)
         self.edge = Edge(self._data_directory, self._secrets, self._internal_error)
         self.error_console = EdgeConsole(self.edge)
         self._no_memory = "this session has no store"  # why, when it has none
@@ -174,11 +177,7 @@ class D7App(Guarded, App[int]):
             self.poller.client = ReportGuard(self._client, lambda: self._no_memory)
         self._watch_terminal()
         self.watch(self, "app_focus", self._focus_changed, init=False)
-        keymap, problems = resolve_keymap(self.settings.keymap, self.settings.config_file)
-        self.keymap = keymap
-        if keymap:
-            self.set_keymap(keymap)
-        for setting_warning in [*self.settings.warnings, *problems]:
+        for setting_warning in [*self.settings.warnings, *self._keymap_problems]:
             self.say(one_line(setting_warning), "warning")
         self._set_up = True
         self.set_interval(ARCHIVE_CHECK, self._archive_check, name="d7tui-archive")
@@ -676,7 +675,8 @@ class D7App(Guarded, App[int]):
             path, count = await asyncio.to_thread(write_to_file, rows, "csv", directory)
         except OSError as exc:
             return f"Export failed: {one_line(str(exc))}"
-        return f"Exported {plural(count, 'failure')} (number, reason, what it means) to {path}"
+        # The path before the rest: it is what the event strip must show whole.
+        return f"Exported {plural(count, 'failure')} to {path} (number, reason, what it means)"
 
     def send_test(self, message: Message) -> None:
         """Send one checked test message and watch the id it gets back, labelled "test"."""
@@ -717,8 +717,8 @@ class D7App(Guarded, App[int]):
         except (StoreError, OSError) as exc:
             return f"Export failed: {one_line(str(exc))}"
         return (
-            f"Exported {counts.watches:,} requests, {counts.recipients:,} recipients and "
-            f"{counts.transitions:,} transitions to {path}"
+            f"Exported to {path}: {plural(counts.watches, 'request')}, "
+            f"{plural(counts.recipients, 'recipient')}, {plural(counts.transitions, 'transition')}"
         )
 
     def reload_settings(self) -> str | None:

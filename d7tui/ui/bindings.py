@@ -26,7 +26,18 @@ class Key:
         return f"d7tui.{self.action}"
 
     def binding(self) -> Binding:
-        return Binding(self.key, self.action, self.description, show=self.show, id=self.id)
+        # A key that moves the focus acts as soon as it is read (typeahead.py).
+        priority = self.action in FOCUS_ACTIONS
+        return Binding(
+            self.key, self.action, self.description, show=self.show, id=self.id, priority=priority
+        )
+
+
+# The keys that move the focus (into the filter, the detail, a dialog, back to the list): the
+# keys typed right after them must land in the new place (typeahead.py).
+FOCUS_ACTIONS = frozenset(
+    {"add", "enter_detail", "back", "filter", "edit_label", "send", "help", "insights"}
+)
 
 
 # The monitor's keys, in the order the help screen lists them.

@@ -18,6 +18,8 @@ from d7tui.models import Phase
 from d7tui.ui.bindings import MONITOR_KEYS
 from d7tui.ui.edge import Guarded
 from d7tui.ui.format import PHASE_SYMBOL
+from d7tui.ui.keymap import PREFIX, keys_of
+from d7tui.ui.widgets.line_table import LineTable
 
 
 def help_text(keymap: Mapping[str, str] | None = None) -> Group:
@@ -26,9 +28,18 @@ def help_text(keymap: Mapping[str, str] | None = None) -> Group:
     keys = Table(box=None, show_header=False, padding=(0, 1), expand=True)
     keys.add_column(justify="right", style="bold", no_wrap=True)
     keys.add_column(ratio=1)
+    moves = {b.id: b.key for b in LineTable.BINDINGS if isinstance(b, Binding) and b.id}
+
+    def shown_keys(*actions: str) -> str:
+        ids = [f"{PREFIX}{action}" for action in actions]
+        return " ".join(k for i in ids for k in keys_of(i, keymap, moves[i]))
+
     keys.add_row(
-        Text("↑ ↓ k j pgup pgdn"),
-        Text("Move through the list or the recipients (home/end or g/G: the first and last)"),
+        Text(shown_keys("cursor_up", "cursor_down", "page_up", "page_down")),
+        Text(
+            "Move through the list or the recipients "
+            f"({shown_keys('first')} / {shown_keys('last')}: the first and last)"
+        ),
     )
     for key in MONITOR_KEYS:
         shown = keymap[key.id].replace(",", " ") if key.id in keymap else key.label

@@ -14,15 +14,19 @@ from textual.widgets import Button, Input, Label
 
 from d7tui.ui.edge import Guarded, on
 from d7tui.ui.format import short_id
+from d7tui.ui.typeahead import FOCUS_BINDINGS, TypeAhead
 
 MAX_LABEL = 60  # as in the add dialog
 MAX_NOTE = 500
 
 
-class LabelDialog(Guarded, ModalScreen[tuple[str, str] | None]):
+class LabelDialog(Guarded, TypeAhead, ModalScreen[tuple[str, str] | None]):
     """Dismissed with (label, note), or None when cancelled."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *FOCUS_BINDINGS,
+        Binding("escape", "cancel", "Cancel", show=False),
+    ]
 
     def __init__(self, request_id: str, label: str, note: str) -> None:
         super().__init__()
@@ -58,7 +62,7 @@ class LabelDialog(Guarded, ModalScreen[tuple[str, str] | None]):
                 yield Button("Cancel", id="label-cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#label-label", Input).focus()
+        self.set_focus(self.query_one("#label-label", Input))
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#label-ok")

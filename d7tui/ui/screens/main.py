@@ -10,7 +10,7 @@ from textual.widgets import Input
 
 from d7tui.channels.send import Message
 from d7tui.poller import Watch
-from d7tui.ui.bindings import MONITOR_KEYS
+from d7tui.ui.bindings import FOCUS_ACTIONS, MONITOR_KEYS
 from d7tui.ui.edge import on
 from d7tui.ui.format import format_interval, plural, recipient_text, short_id
 from d7tui.ui.messages import AddRequest
@@ -21,6 +21,7 @@ from d7tui.ui.screens.label import LabelDialog
 from d7tui.ui.screens.send import SendDialog
 from d7tui.ui.screens.view import MonitorView
 from d7tui.ui.theme import DARK, LIGHT, phase_colours
+from d7tui.ui.typeahead import FOCUS_BINDINGS
 from d7tui.ui.widgets.detail import DetailPane, RecipientsTable
 from d7tui.ui.widgets.filter_bar import FilterBar
 from d7tui.ui.widgets.watchlist_table import WatchlistTable
@@ -28,8 +29,18 @@ from d7tui.watchlist import Entry
 
 
 class MainScreen(MonitorView):
-    BINDINGS: ClassVar[list[BindingType]] = [key.binding() for key in MONITOR_KEYS]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *FOCUS_BINDINGS,
+        *(key.binding() for key in MONITOR_KEYS),
+    ]
     ESCAPE_TO_MINIMIZE = False  # escape is ours: it leaves the detail (and minimizes it)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # While the filter is typed into, the keys that move the focus (priority bindings, see
+        # typeahead.py) are letters of the filter, and enter ends it; esc still clears it.
+        if action in FOCUS_ACTIONS and action != "back" and isinstance(self.focused, Input):
+            return None
+        return True
 
     def __init__(self) -> None:
         super().__init__()
@@ -60,7 +71,7 @@ class MainScreen(MonitorView):
             watchlist.problems_only = False
             self.query_one(FilterBar).value = ""
         self.refresh_all(select=added[0])
-        self.query_one(WatchlistTable).focus()
+        self.set_focus(self.query_one(WatchlistTable))
         if len(added) > 1:
             self.d7app.say(f"Watching {plural(len(added), 'more request')}.")
 
@@ -215,7 +226,7 @@ class MainScreen(MonitorView):
         bar = self.query_one(FilterBar)
         bar.display = True
         bar.value = self.d7app.watchlist.filter_text
-        bar.focus()
+        self.set_focus(bar)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -226,7 +237,7 @@ class MainScreen(MonitorView):
     def _filter_submitted(self) -> None:
         bar = self.query_one(FilterBar)
         bar.display = bool(bar.value)
-        self.query_one(WatchlistTable).focus()
+        self.set_focus(self.query_one(WatchlistTable))
 
     def action_back(self) -> None:
         if self.maximized is not None:
@@ -236,7 +247,7 @@ class MainScreen(MonitorView):
             "recipient-fields",
             "timeline",
         ):
-            self.query_one(WatchlistTable).focus()
+            self.set_focus(self.query_one(WatchlistTable))
             return
         watchlist = self.d7app.watchlist
         bar = self.query_one(FilterBar)
@@ -245,7 +256,7 @@ class MainScreen(MonitorView):
             watchlist.problems_only = False
             bar.value = ""
             bar.display = False
-            self.query_one(WatchlistTable).focus()
+            self.set_focus(self.query_one(WatchlistTable))
             self.refresh_all()
 
     def action_sort(self) -> None:
@@ -319,7 +330,7 @@ class MainScreen(MonitorView):
         detail = self.query_one(DetailPane)
         if not self.has_class("-wide"):
             self.maximize(detail, container=False)
-        self.query_one(RecipientsTable).focus()
+        self.set_focus(self.query_one(RecipientsTable))
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())

@@ -16,6 +16,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from d7tui.channels.send import Message, SendProblem, check
 from d7tui.models import Channel
 from d7tui.ui.edge import Guarded, on
+from d7tui.ui.typeahead import FOCUS_BINDINGS, TypeAhead
 
 _CHANNELS = [
     ("sms (D7)", Channel.SMS.value),
@@ -25,8 +26,9 @@ _CHANNELS = [
 ]
 
 
-class SendDialog(Guarded, ModalScreen[Message | None]):
+class SendDialog(Guarded, TypeAhead, ModalScreen[Message | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
+        *FOCUS_BINDINGS,
         Binding("escape", "cancel", "Cancel", show=False),
         Binding("y", "confirm", "Send", show=False),
         Binding("n", "back", "Back", show=False),
@@ -60,7 +62,7 @@ class SendDialog(Guarded, ModalScreen[Message | None]):
     def on_mount(self) -> None:
         self.query_one("#send-template-row").display = False
         self.query_one("#send-confirm").display = False
-        self.query_one("#send-to").focus()
+        self.set_focus(self.query_one("#send-to"))
 
     @on(Select.Changed, "#send-channel")
     def _channel_changed(self, event: Select.Changed) -> None:
@@ -122,7 +124,7 @@ class SendDialog(Guarded, ModalScreen[Message | None]):
         )
         confirm.display = True
         self.query_one("#send-ok", Button).label = "Send"
-        self.query_one("#send-cancel", Button).focus()  # enter alone must not spend money
+        self.set_focus(self.query_one("#send-cancel", Button))  # enter alone must not spend money
 
     def action_confirm(self) -> None:
         if self.checked is not None:

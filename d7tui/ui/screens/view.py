@@ -115,7 +115,7 @@ class MonitorView(Guarded, Screen[None]):
         self._layout(self.size.width, self.size.height)
         self.set_interval(1.0, self._tick, name="d7tui-clock")
         self.watch(self.app, "theme", guard_callback(self, self._theme_changed), init=False)
-        self.query_one(WatchlistTable).focus()
+        self.set_focus(self.query_one(WatchlistTable))
         self.refresh_all(select=None)
         self.call_after_refresh(self.d7app.begin)
 

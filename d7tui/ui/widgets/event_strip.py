@@ -8,6 +8,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from d7tui.ui.widgets.text_static import TextStatic
@@ -38,8 +39,8 @@ class Events(deque[Event]):
 
 
 class EventStrip(TextStatic):
-    """One event a line, cut to the width (a long one ends in an ellipsis: the timeline and
-    the rows have it whole)."""
+    """The newest event whole (wrapped), then older ones a line each, cut to the width (the
+    timeline and the rows have them whole)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(fixed=True, id=id)
@@ -48,14 +49,37 @@ class EventStrip(TextStatic):
     def show_events(self, events: Events, colours: dict[Severity, str], masked: bool) -> None:
         self._shown = (events, colours, masked)
         width = self.content_size.width or 80
-        lines = [e.line(colours, masked) for e in list(events)[-3:]]
-        lines.reverse()
-        for line in lines:
+        height = self.content_size.height or 2
+        newest_first = [e.line(colours, masked) for e in reversed(list(events)[-height:])]
+        if not newest_first:
+            self.show_text(Text("No status changes yet.", style="dim"))
+            return
+        # The newest wraps over as many lines as the strip has (an export's whole path is read
+        # there); the older ones fill what is left, one line each.
+        lines = list(newest_first[0].wrap(self.app.console, width))
+        if len(lines) > height:  # a long path does not fit word by word: cell by cell
+            lines = _fold(newest_first[0], width)
+        lines = lines[:height]
+        for line in newest_first[1:]:
+            if len(lines) >= height:
+                break
             line.truncate(width, overflow="ellipsis")
-        text = Text("\n").join(lines) if lines else Text("No status changes yet.", style="dim")
-        self.show_text(text)
+            lines.append(line)
+        self.show_text(Text("\n").join(lines))
 
     def on_resize(self) -> None:
         super().on_resize()
         if self._shown is not None:
             self.show_events(*self._shown)
+
+
+def _fold(text: Text, width: int) -> list[Text]:
+    """`text` cut into lines of `width` cells, wherever a line is full."""
+    offsets, used = [], 0
+    for index, char in enumerate(text.plain):
+        size = cell_len(char)
+        if used + size > width:
+            offsets.append(index)
+            used = 0
+        used += size
+    return list(text.divide(offsets))
