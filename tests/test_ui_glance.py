@@ -4,13 +4,16 @@ head losing no line. Each test is a finding of a fresh-eyes tester (findings-fre
 
 from __future__ import annotations
 
+import json
+import urllib.request
+
 import pytest
 from test_ui import build, create
 from textual import events
 from textual.widgets import Input
-from ui_kit import entry, idle, list_lines, said, screen_text, until
+from ui_kit import entry, idle, list_lines, said, screen_text, sim_settings, until
 
-from d7tui.models import IdKind, Target
+from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.simulator import Step
 from d7tui.ui.screens.label import LabelDialog
 from d7tui.ui.screens.main import MainScreen
@@ -153,3 +156,21 @@ async def test_the_export_line_shows_the_whole_path(sim, clock, size):
         strip = app.screen.query_one("#events")
         shown = "".join(x.strip() for x in screen_text(app).splitlines()[strip.region.y :])
         assert path.replace(" ", "") in shown  # every character of it, wrapped if need be
+
+
+async def test_an_infobip_report_taken_by_another_system_says_why_and_what_to_do(sim, clock):
+    bulk, _ = sim.create_infobip_bulk(["41793026727"], [Step(0, "DELIVERED_TO_HANDSET")])
+    # Another system pulls this account's one-time reports first (over the API, as it would).
+    request = urllib.request.Request(
+        f"{sim.base_url}/sms/1/reports?bulkId={bulk}", headers={"Authorization": "App sim-key"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        assert json.load(answer)["results"]  # it got the report: d7tui never will
+    settings = sim_settings(sim, infobip_source=InfobipSource.REPORTS)
+    app = build(sim, clock, [Target(bulk, "infobip", IdKind.BULK)], settings=settings)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await idle(pilot, app)
+        text = " ".join(screen_text(app).split())
+        assert "no report yet" in text
+        assert "Infobip hands each delivery report out once" in text  # why
+        assert 'infobip_source = "logs"' in text  # and what to do
