@@ -31,7 +31,7 @@ from d7tui.safety import one_line, safe_text
 from d7tui.ui.edge import Guarded, on
 from d7tui.ui.format import plural
 from d7tui.ui.messages import AddRequest
-from d7tui.ui.typeahead import FOCUS_BINDINGS, TypeAhead
+from d7tui.ui.typeahead import TypeAhead
 from d7tui.ui.widgets.ids_input import IdsInput
 
 MAX_LABEL = 60
@@ -47,7 +47,6 @@ _CHANNEL_LABELS = {
 
 class AddDialog(Guarded, TypeAhead, ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        *FOCUS_BINDINGS,
         Binding("escape", "cancel", "Cancel", show=False),
         # Enter adds wherever the focus is, the channel list too (unless it is open: then
         # enter picks the channel). Space or the arrows open it.

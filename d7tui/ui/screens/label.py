@@ -14,7 +14,7 @@ from textual.widgets import Button, Input, Label
 
 from d7tui.ui.edge import Guarded, on
 from d7tui.ui.format import short_id
-from d7tui.ui.typeahead import FOCUS_BINDINGS, TypeAhead
+from d7tui.ui.typeahead import TypeAhead
 
 MAX_LABEL = 60  # as in the add dialog
 MAX_NOTE = 500
@@ -24,7 +24,6 @@ class LabelDialog(Guarded, TypeAhead, ModalScreen[tuple[str, str] | None]):
     """Dismissed with (label, note), or None when cancelled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        *FOCUS_BINDINGS,
         Binding("escape", "cancel", "Cancel", show=False),
     ]
 

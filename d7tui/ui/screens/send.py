@@ -16,7 +16,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from d7tui.channels.send import Message, SendProblem, check
 from d7tui.models import Channel
 from d7tui.ui.edge import Guarded, on
-from d7tui.ui.typeahead import FOCUS_BINDINGS, TypeAhead
+from d7tui.ui.typeahead import TypeAhead
 
 _CHANNELS = [
     ("sms (D7)", Channel.SMS.value),
@@ -28,7 +28,6 @@ _CHANNELS = [
 
 class SendDialog(Guarded, TypeAhead, ModalScreen[Message | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        *FOCUS_BINDINGS,
         Binding("escape", "cancel", "Cancel", show=False),
         Binding("y", "confirm", "Send", show=False),
         Binding("n", "back", "Back", show=False),

@@ -128,6 +128,8 @@ class LineTable(Guarded, ScrollView, can_focus=True):
         self.widths: dict[str, int] = {c.key: c.least for c in self.columns}
         self._cache: dict[tuple[Hashable, ...], Strip] = {}
         self._width_key: tuple[int, ...] = ()
+        self._base: Style | None = None  # `rich_style`, kept until the styles change
+        self._header_drawn: tuple[Hashable, Strip] | None = None
 
     # -- what subclasses say ---------------------------------------------------------------------
 
@@ -275,9 +277,22 @@ class LineTable(Guarded, ScrollView, can_focus=True):
 
     # -- drawing -------------------------------------------------------------------------------
 
+    @property
+    def base_style(self) -> Style:
+        """The table's own style. Textual works `rich_style` out afresh on every call (a walk up
+        the ancestors): kept here, it is asked once per change of style, not once per line."""
+        if self._base is None:
+            self._base = self.rich_style
+        return self._base
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._base = None
+        self._header_drawn = None
+
     def render_line(self, y: int) -> Strip:
         width = self.content_width
-        base = self.rich_style
+        base = self.base_style
         if y == 0:
             return Strip.join([self._header().crop_extend(0, width, base), self._bar(-1)])
         row = self.top_row + y - 1
@@ -295,7 +310,7 @@ class LineTable(Guarded, ScrollView, can_focus=True):
     def _bar(self, line: int) -> Strip:
         """The scroll bar's cell on the `line`th row line (-1: the header's, always blank): the
         thumb shows which part of the rows is on screen, only when they do not all fit."""
-        base = self.rich_style
+        base = self.base_style
         rows, page = self.row_count, self.page_rows
         if line < 0 or rows <= page:
             return Strip.blank(1, base)
@@ -330,6 +345,14 @@ class LineTable(Guarded, ScrollView, can_focus=True):
         return strip
 
     def _header(self) -> Strip:
+        # Drawn again only when the columns or the hint move (every repaint of the table
+        # repaints line 0, and a header took as long to draw as the rows on screen).
+        key = (self._width_key, self.content_width, tuple(n.plain for n in self.header_notes()))
+        if self._header_drawn is None or self._header_drawn[0] != key:
+            self._header_drawn = (key, self._draw_header())
+        return self._header_drawn[1]
+
+    def _draw_header(self) -> Strip:
         style = self.get_component_rich_style("line-table--header")
         strip = self._cells_strip([Text(c.header) for c in self.columns])
         strip = strip.extend_cell_length(self.content_width)
@@ -366,6 +389,6 @@ class LineTable(Guarded, ScrollView, can_focus=True):
         return (note, end - note.cell_len) if note is not None else None
 
     def forget_drawn(self) -> None:
-        """Draw every line again (the look of all rows changed: a theme)."""
+        """Draw every row again (the rows are other ones; the header stays as it is)."""
         self._cache.clear()
         self.refresh()
