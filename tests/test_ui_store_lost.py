@@ -39,19 +39,22 @@ async def test_a_store_emptied_in_place_is_written_again_from_what_the_monitor_h
         await idle(pilot, app)
         await app.memory.astore.flush()
         os.truncate(db, 0)  # `: > d7tui.sqlite3`: the same file, emptied
-        clock.advance(5)
-        app.poller.refresh()
-        await idle(pilot, app)
+        app.set_label_note(two, "after", "")  # the next write notices it first
         await until(pilot, lambda: any("was emptied while" in n for n in app.notices))
+
         # Said on screen (not "internal error"), with what was written and what was not.
-        text = " ".join(screen_text(app).split())
-        assert "was emptied while d7tui ran (kept as d7tui.sqlite3.damaged-" in text
+        def shown() -> str:
+            return " ".join(screen_text(app).split())
+
+        await until(pilot, lambda: "was emptied while d7tui ran (kept as" in shown())
+        text = shown()
+        assert "d7tui.sqlite3.damaged-" in text
         assert "internal error" not in text
         [notice] = [n for n in app.notices if "was emptied" in n]
         assert "2 requests with labels and notes, 2 last states, 4 transitions" in notice
         assert "only the old file had" in notice  # (cut to one line beyond)
     assert app.farewell == []
-    assert labels_and_notes(db) == {one: ("keepme", "important note"), two: ("", "")}
+    assert labels_and_notes(db) == {one: ("keepme", "important note"), two: ("after", "")}
     with Store.open(db) as store:
         assert store.load_state(two).state.recipients[0].status == "delivered"
         assert [t.new_status for t in store.transitions(one)] == ["accepted", "delivered"]
@@ -70,13 +73,14 @@ async def test_a_store_emptied_then_replaced_by_another_d7tui_gets_what_the_moni
     app = build(sim, clock, db, [Target(one), Target(two)], labels={one: "keepme"})
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await idle(pilot, app)
+        clock.advance(5)
+        app.poller.refresh()
+        await idle(pilot, app)
         await app.memory.astore.flush()
         os.truncate(db, 0)
         # Another d7tui in another shell: it sets the emptied file aside, starts a new store.
         assert main(["add", three, "--label", "from the shell"]) == 0
-        clock.advance(5)
-        app.poller.refresh()
-        await idle(pilot, app)
+        app.set_label_note(two, "after", "")  # the next write notices it first
         await until(pilot, lambda: any("replaced by a new store" in n for n in app.notices))
         [notice] = [n for n in app.notices if "replaced by a new store" in n]
         assert "(2 requests with labels and notes, 2 last states, 4 transitions)" in notice
@@ -86,7 +90,7 @@ async def test_a_store_emptied_then_replaced_by_another_d7tui_gets_what_the_moni
     assert app.farewell == []
     assert labels_and_notes(db) == {
         one: ("keepme", ""),
-        two: ("", ""),
+        two: ("after", ""),
         three: ("from the shell", ""),
     }
     # No empty copies left behind (one every few seconds, before).
