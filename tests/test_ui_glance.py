@@ -174,3 +174,13 @@ async def test_an_infobip_report_taken_by_another_system_says_why_and_what_to_do
         assert "no report yet" in text
         assert "Infobip hands each delivery report out once" in text  # why
         assert 'infobip_source = "logs"' in text  # and what to do
+
+
+async def test_ids_typed_and_enter_right_after_a_add_the_ids(sim, clock):
+    app = build(sim, clock, [create(sim, "sms", "+971500000001")])
+    new = "22222222-2222-4333-8444-555555555555"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        burst(app, "a", *new, "enter")  # as tmux send-keys or a fast typist sends them
+        await until(pilot, lambda: new in app.watchlist)
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))

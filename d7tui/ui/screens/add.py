@@ -46,6 +46,7 @@ _CHANNEL_LABELS = {
 
 
 class AddDialog(Guarded, TypeAhead, ModalScreen[None]):
+    IN_TURN: ClassVar[dict[str, str]] = {**TypeAhead.IN_TURN, "enter": "submit"}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", show=False),
         # Enter adds wherever the focus is, the channel list too (unless it is open: then
@@ -129,6 +130,8 @@ class AddDialog(Guarded, TypeAhead, ModalScreen[None]):
 
     @on(Button.Pressed, "#add-ok")
     def action_submit(self) -> None:
+        if self.in_turn("enter"):  # after the ids typed before it
+            return
         checked = self.validate()
         if checked.request is not None:
             self._add(checked.request)
