@@ -13,17 +13,15 @@ from typing import NamedTuple, TextIO
 
 from d7tui.channels import infobip
 from d7tui.errors import ProtocolError
+from d7tui.idinput import check_ids, gather_ids
 from d7tui.models import (
     CHANNEL_CHOICES,
     Channel,
     IdKind,
-    InvalidId,
     Recipient,
     RequestStatus,
     Target,
     observe,
-    split_ids,
-    validate_id,
 )
 from d7tui.store.core import Store
 from d7tui.store.errors import StoreUnavailable, UnreadableBody
@@ -87,31 +85,17 @@ def add_ids(
     """
     if channel not in CHANNEL_CHOICES:
         return AddResult([], [], [f"unknown channel {channel!r} ({', '.join(CHANNEL_CHOICES)})"])
-    if channel != Channel.INFOBIP.value:
-        id_kind = IdKind.REQUEST  # only Infobip has id kinds
-    tokens: list[str] = []
-    stdin_read = False
-    for raw in ids:
-        if raw == "-":
-            if not stdin_read:
-                tokens.extend(split_ids((stdin or sys.stdin).read()))
-                stdin_read = True
-        else:
-            tokens.extend(split_ids(raw))
-    valid: list[str] = []
-    errors: list[str] = []
-    for token in tokens:
-        try:
-            valid.append(validate_id(token, channel))
-        except InvalidId as exc:
-            errors.append(str(exc))
+    tokens, unreadable = gather_ids(ids, stdin or sys.stdin)
+    checked = check_ids(tokens, channel, id_kind, unique=False)
     added: list[str] = []
     merged: list[str] = []
     with store.batch():
-        for request_id in valid:
-            new = store.add_watch(request_id, channel, id_kind, label=label, note=note, added_at=at)
-            (added if new else merged).append(request_id)
-    return AddResult(added, merged, errors)
+        for target in checked.targets:
+            new = store.add_watch(
+                target.request_id, channel, target.id_kind, label=label, note=note, added_at=at
+            )
+            (added if new else merged).append(target.request_id)
+    return AddResult(added, merged, unreadable + checked.problems)
 
 
 def remembered_status(store: Store, target: Target) -> RequestStatus | None:
