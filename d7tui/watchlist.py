@@ -281,7 +281,6 @@ class Totals:
     phases: Counter[Phase] = field(default_factory=Counter)
     costs: dict[str | None, float] = field(default_factory=dict)  # currency (None: unnamed)
     errors: Counter[ErrorKind] = field(default_factory=Counter)
-    stale: int = 0
     done: int = 0
     stuck: int = 0  # recipients waiting for a confirmation longer than their channel's usual
     # Vendor ("d7", "infobip") -> requests whose last poll could not reach it, and one reason.
@@ -403,8 +402,6 @@ class Watchlist:
         now = self.clock()
         for entry in self._entries.values():
             totals.stuck += entry.stuck_count(now, self.stuck_after)
-            if entry.status is WatchStatus.STALE:
-                totals.stale += 1
             if entry.status is WatchStatus.DONE:
                 totals.done += 1
             if entry.status is WatchStatus.AUTH:

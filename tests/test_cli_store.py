@@ -60,7 +60,7 @@ def test_status_stops_pulling_at_the_first_commit_that_fails_and_keeps_what_it_g
     # Another d7tui has the store open (its WAL and shared memory exist), the disk fills up.
     with small_disk(data_dir(env), monkeypatch) as disk, Store.open(db) as other:
         assert other.try_acquire_report_lock()
-        other.release_report_lock()
+        other.report_lock.release()
         disk.fill()
         code, out, err = run(
             capsys,

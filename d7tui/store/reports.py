@@ -36,9 +36,6 @@ class ReportsMixin(Database):
         the lock until `close()` or its end, however it ends). Never waits."""
         return self.report_lock.try_acquire()
 
-    def release_report_lock(self) -> None:
-        self.report_lock.release()
-
     @property
     def has_report_lock(self) -> bool:
         return self.report_lock.held
