@@ -36,7 +36,7 @@ from d7tui.errors import (
     internal_error,
 )
 from d7tui.models import Channel, RequestStatus, Target, Transition, observe
-from d7tui.watch import (
+from d7tui.pollstate import (
     D7_CREDENTIAL,
     INFOBIP_CREDENTIAL,
     BatchFetcher,

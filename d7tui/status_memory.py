@@ -19,11 +19,11 @@ from typing import TextIO
 from d7tui.channels.infobip import beyond_logs
 from d7tui.errors import ChannelError
 from d7tui.models import RequestStatus, Target
+from d7tui.pollstate import Fetcher
 from d7tui.report_guard import ReportGuard
 from d7tui.safety import one_line
 from d7tui.store import Store, StoreError, open_store, parse_report_body, remembered_status
 from d7tui.store.rescue import farewell
-from d7tui.watch import Fetcher
 
 Result = RequestStatus | ChannelError
 

@@ -22,7 +22,7 @@ from d7tui.models import (
     clean_label,
     clean_note,
 )
-from d7tui.poller import PollUpdate, WatchStatus
+from d7tui.pollstate import PollUpdate, WatchStatus
 from d7tui.shortids import ShortIds
 from d7tui.stuck import (
     DEFAULT_STUCK_AFTER,

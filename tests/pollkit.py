@@ -11,7 +11,8 @@ from typing import Protocol
 
 from d7tui.clock import ManualClock
 from d7tui.models import Channel, Recipient, RequestStatus, Target, classify_d7
-from d7tui.poller import PollConfig, Poller, PollUpdate
+from d7tui.poller import Poller
+from d7tui.pollstate import PollConfig, PollUpdate
 
 
 class Pausing(Protocol):

@@ -20,7 +20,7 @@ from ui_kit import idle, said, screen_text, until
 from d7tui.clock import ManualClock
 from d7tui.config import Settings
 from d7tui.models import IdKind, Target
-from d7tui.poller import PollConfig
+from d7tui.pollstate import PollConfig
 from d7tui.safety import Secret
 from d7tui.ui.app import make_app
 from d7tui.ui.widgets.watchlist_table import WatchlistTable

@@ -16,7 +16,7 @@ from pollkit import running_poller, until
 from d7tui.channels.status import StatusClient
 from d7tui.client import Engine, RetryPolicy
 from d7tui.models import IdKind, InfobipSource, Target
-from d7tui.poller import PollConfig
+from d7tui.pollstate import PollConfig
 
 LOGS = "/sms/3/logs"
 PENDING_LOG = json.dumps(

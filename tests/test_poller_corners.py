@@ -10,7 +10,7 @@ from pollkit import ScriptedFetcher, running_poller, settle, until
 
 from d7tui.errors import ProtocolError
 from d7tui.models import Target
-from d7tui.poller import PollConfig, WatchStatus
+from d7tui.pollstate import PollConfig, WatchStatus
 
 IDS = [f"{i:08x}-0000-4000-8000-000000000000" for i in range(40)]
 

@@ -26,7 +26,7 @@ from d7tui.client import Engine, RetryPolicy
 from d7tui.clock import ManualClock
 from d7tui.config import Settings
 from d7tui.models import IdKind, Phase, Target
-from d7tui.poller import PollConfig, PollUpdate, WatchStatus
+from d7tui.pollstate import PollConfig, PollUpdate, WatchStatus
 from d7tui.simulator import Faults, Simulator, Step
 from d7tui.ui.app import D7App, make_app
 from d7tui.ui.screens.add import AddDialog

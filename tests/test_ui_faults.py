@@ -34,7 +34,7 @@ from d7tui.client import Engine, RetryPolicy
 from d7tui.clock import ManualClock
 from d7tui.config import Settings
 from d7tui.models import IdKind, Target
-from d7tui.poller import PollConfig
+from d7tui.pollstate import PollConfig
 from d7tui.safety import Secret
 from d7tui.simulator import Faults, Simulator, Step
 from d7tui.simulator.hostile import HOSTILE, MEGABYTE

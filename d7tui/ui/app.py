@@ -27,7 +27,8 @@ from d7tui.config import ConfigError, Settings, load_settings
 from d7tui.errors import ChannelError
 from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.notify import DesktopNotifier, choose
-from d7tui.poller import Fetcher, PollConfig, Poller, PollUpdate, Watch, WatchStatus
+from d7tui.poller import Poller
+from d7tui.pollstate import Fetcher, PollConfig, PollUpdate, Watch, WatchStatus
 from d7tui.report_guard import ReportGuard
 from d7tui.safety import Secret, one_line
 from d7tui.store import StoreError
@@ -172,7 +173,7 @@ class D7App(Guarded, App[int]):
             self.poller.backpressure = memory.room
         else:
             self.poller.client = ReportGuard(self._client, lambda: self._no_memory)
-        self._watch_terminal()
+        self._exit_with_the_terminal()
         self.watch(self, "app_focus", self._focus_changed, init=False)
         keymap, problems = resolve_keymap(self.settings.keymap, self.settings.config_file)
         self.keymap = keymap
@@ -329,7 +330,7 @@ class D7App(Guarded, App[int]):
                 entry.loading = False
                 entry.touch()
                 if entry.request_id in self.live:
-                    self._watch(entry)
+                    self._start_polling(entry)
         self.loading = False
         self.start_polling()
         if self._main is not None:
@@ -355,7 +356,7 @@ class D7App(Guarded, App[int]):
             entry.last_change = stored.changed_at
         entry.touch()
         if not archived:
-            self._watch(entry)
+            self._start_polling(entry)
 
     def _restore(self, remembered: Remembered) -> None:
         """Put a request the store remembers on screen as it was, without "first seen" news;
@@ -369,7 +370,7 @@ class D7App(Guarded, App[int]):
         entry.loading = True
         self._fill(remembered)
 
-    def _watch(self, entry: Entry) -> None:
+    def _start_polling(self, entry: Entry) -> None:
         watch = self.poller.add(
             entry.target, added_at=entry.added_at, state=entry.state, observed_at=entry.last_poll
         )
@@ -559,7 +560,7 @@ class D7App(Guarded, App[int]):
             if watch is not None:
                 self.poller.restore(watch)
             else:
-                self._watch(entry)
+                self._start_polling(entry)
         if self.memory is not None:
             self.memory.restore(entry.request_id)
 
@@ -583,7 +584,7 @@ class D7App(Guarded, App[int]):
             return False
         entry.status = WatchStatus.ACTIVE if entry.state is not None else WatchStatus.WAITING
         self.live.put(entry)
-        self._watch(entry)
+        self._start_polling(entry)
         if self.memory is not None:
             self.memory.unarchive(request_id)
         return True
@@ -736,7 +737,7 @@ class D7App(Guarded, App[int]):
 
     # -- the terminal going away -------------------------------------------------------------
 
-    def _watch_terminal(self) -> None:
+    def _exit_with_the_terminal(self) -> None:
         """Exit when the terminal goes away (an SSH drop) instead of spinning on a dead tty."""
         if self.is_headless:
             return

@@ -14,6 +14,7 @@ from pathlib import Path
 from d7tui.clock import Clock
 from d7tui.export import ExportCounts, Format, export_to_file
 from d7tui.models import Channel, RequestStatus, Target, Transition
+from d7tui.pollstate import PollUpdate
 from d7tui.store import (
     AsyncStore,
     Store,
@@ -27,7 +28,6 @@ from d7tui.store import (
 )
 from d7tui.store.core import WatchSummary
 from d7tui.store.rescue import farewell
-from d7tui.watch import PollUpdate
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from textual.binding import BindingType
 from textual.widgets import Input
 
 from d7tui.channels.send import Message
-from d7tui.poller import Watch
+from d7tui.pollstate import Watch
 from d7tui.ui.bindings import MONITOR_KEYS
 from d7tui.ui.edge import on
 from d7tui.ui.format import format_interval, plural, recipient_text, short_id

@@ -12,7 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 
 from d7tui.explain import Explanation, Outcome, explain
 from d7tui.models import Channel, Phase, Recipient, Transition
-from d7tui.poller import WatchStatus
+from d7tui.pollstate import WatchStatus
 from d7tui.ui.edge import Guarded
 from d7tui.ui.fields import channel_fields, fields_text, request_fields
 from d7tui.ui.format import (
