@@ -20,7 +20,6 @@ __all__ = [
     "format_cost",
     "mask_recipient",
     "phase_counts_text",
-    "plural",
     "short_id",
 ]
 
@@ -49,11 +48,6 @@ def short_id(request_id: str) -> str:
     """An id in short, where nothing else needs telling apart (the list uses the watchlist's
     ShortIds, which tells every watched id apart)."""
     return forms(request_id)[0]
-
-
-def plural(count: int, noun: str) -> str:
-    """`1 request`, `2 requests`, `1 more status change`, `3 more status changes`."""
-    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def format_age(seconds: float | None) -> str:

@@ -27,9 +27,9 @@ from d7tui.models import (
     clean_label,
     split_ids,
 )
+from d7tui.output import plural
 from d7tui.safety import one_line
 from d7tui.ui.edge import Guarded, on
-from d7tui.ui.format import plural
 from d7tui.ui.messages import AddRequest
 from d7tui.ui.widgets.ids_input import IdsInput
 
