@@ -24,7 +24,7 @@ from d7tui.output import plural
 from d7tui.poller import Poller
 from d7tui.pollstate import Fetcher, PollUpdate, Watch, WatchStatus
 from d7tui.safety import one_line
-from d7tui.store import StoreError
+from d7tui.store import StoreError, WatchRecord
 from d7tui.store.core import WatchSummary
 from d7tui.watchlist import Entry, Watchlist
 
@@ -99,16 +99,23 @@ class Monitor:
         """A remembered request on the list before its state is read: its id, label and when it
         last changed (so that it sorts where it belongs)."""
         record = summary.record
-        watchlist = self.archived if record.archived else self.live
-        entry = watchlist.add(record.target, record.label, record.added_at)
+        entry = self._listed(record)
         if entry is None:
             return
-        entry.note = record.note
         entry.channel = summary.channel or record.poll_channel
         entry.last_poll = summary.observed_at
         entry.last_change = summary.changed_at
         entry.status = WatchStatus.DONE if record.archived else WatchStatus.WAITING
-        entry.loading = True
+
+    def _listed(self, record: WatchRecord) -> Entry | None:
+        """A remembered request on its list (live or archived), its state still to come; None
+        if it is listed already."""
+        watchlist = self.archived if record.archived else self.live
+        entry = watchlist.add(record.target, record.label, record.added_at)
+        if entry is not None:
+            entry.note = record.note
+            entry.loading = True
+        return entry
 
     async def fill_all(self, remembered: list[Remembered], chunk: int) -> None:
         """Every sketched request gets what the store remembers of it; `chunk` at a time
@@ -149,14 +156,8 @@ class Monitor:
     def restore_remembered(self, remembered: Remembered) -> None:
         """Put a request the store remembers on the list as it was, without "first seen" news;
         a live one is watched (polled again unless it is final)."""
-        record = remembered.record
-        watchlist = self.archived if record.archived else self.live
-        entry = watchlist.add(record.target, record.label, record.added_at)
-        if entry is None:
-            return
-        entry.note = record.note
-        entry.loading = True
-        self.fill(remembered)
+        if self._listed(remembered.record) is not None:
+            self.fill(remembered)
 
     def start_polling(self, entry: Entry) -> None:
         """Hand a listed request to the poller, from what the list knows of it."""
