@@ -469,8 +469,10 @@ async def test_an_id_added_on_the_wrong_channel_says_which_channel_knows_it(sim,
     rid = create(sim, "whatsapp", "+919000000001")
     app = build(sim, clock, [Target(rid, "sms")])
     async with app.run_test(size=SIZE) as pilot:
-        for _ in range(70):  # the grace for a message still in transit, then given up
-            clock.advance(2)
+        # The grace for a message still in transit (120 s), then given up: in steps of 10 s,
+        # each a poll (steps of 2 s cost five times the screen's waiting for the same answer).
+        for _ in range(20):
+            clock.advance(10)
             await idle(pilot, app)
             if entry(app, rid).status is WatchStatus.NOT_FOUND:
                 break
