@@ -87,7 +87,7 @@ def status_parts(
     view = Text(
         f"{totals.shown:,} of {totals.requests:,} shown"
         if totals.shown != totals.requests
-        else f"{totals.requests:,} watched"
+        else f"{totals.requests:,} {'archived' if archive else 'watched'}"
     )
     view.append(f" · sort: {sort.value}", style="dim")
     if problems_only:
