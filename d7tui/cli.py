@@ -309,10 +309,11 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
 
 def _open_store(command: str, err: TextIO, *, readonly: bool = False) -> Store | None:
     """The store for a command, or None once its one line is written (exit 5)."""
+    from d7tui.channels.infobip import parse_page
     from d7tui.store import StoreError, open_store
 
     try:
-        store = open_store(readonly=readonly)
+        store = open_store(readonly=readonly, parse_report=parse_page)
     except StoreError as exc:
         err.write(f"d7tui {command}: {one_line(str(exc))}\n")
         return None

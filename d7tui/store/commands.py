@@ -11,43 +11,39 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
-from d7tui.channels import infobip
-from d7tui.errors import ProtocolError
 from d7tui.idinput import check_ids, gather_ids
 from d7tui.models import (
     CHANNEL_CHOICES,
     Channel,
     IdKind,
-    Recipient,
     RequestStatus,
     Target,
     observe,
 )
 from d7tui.store.core import Store
-from d7tui.store.errors import StoreUnavailable, UnreadableBody
+from d7tui.store.errors import StoreUnavailable
+from d7tui.store.reports import ReportParser
 from d7tui.store.rescue import take_in
 
 
-def parse_report_body(body: bytes) -> list[Recipient]:
-    """The store's ReportParser for Infobip bodies: the channel layer's own parser, with "not a
-    reports page" told apart from a parser bug (see UnreadableBody)."""
-    try:
-        return infobip.parse_page(body)
-    except ProtocolError as exc:
-        raise UnreadableBody(exc.message) from None
-
-
-def open_store(path: Path | str | None = None, *, readonly: bool = False) -> Store:
+def open_store(
+    path: Path | str | None = None,
+    *,
+    readonly: bool = False,
+    parse_report: ReportParser | None = None,
+) -> Store:
     """`Store.open`, then parse what a killed or buggy run left unparsed, and take in the report
     bodies a run that ended on a full disk kept in a file (rescue.py). Raises StoreError.
 
-    `readonly`: only to read (an export); nothing is created, changed or parsed."""
+    `readonly`: only to read (an export); nothing is created, changed or parsed.
+    `parse_report`: the Infobip reports parser (channels/infobip.parse_page); without it, what
+    is left unparsed stays for an open that has one (the store parses nothing itself)."""
     store = Store.open(path, readonly=readonly)
-    if readonly:
+    if readonly or parse_report is None:
         return store
     try:
-        store.reindex_unparsed(parse_report_body)
-        taken = take_in(store, parse_report_body)
+        store.reindex_unparsed(parse_report)
+        taken = take_in(store, parse_report)
     except StoreUnavailable:
         pass  # the disk is full or locked: the bodies are safe, taken in at a later open
     except BaseException:
