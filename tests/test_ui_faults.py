@@ -216,6 +216,8 @@ async def test_a_paste_with_bad_ids_among_thousands_adds_the_good_and_keeps_the_
     text = "\n".join([*good[:1000], bad[0], *good[1000:2000], *bad[1:], *good[2000:]])
     app = build(sim, clock)
     async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.polling)
+        await pilot.press("p")  # paused: 3,000 polls would tell nothing more about the paste
         await paste(pilot, app, text)
         await pilot.press("enter")
         await pilot.pause()
