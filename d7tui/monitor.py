@@ -12,6 +12,7 @@ widgets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -55,12 +56,54 @@ class Monitor:
         self.memory: Memory | None = None
         self.client: Fetcher | None = None  # the status client (its settings follow a reload)
         self.notices: list[str] = []  # lines the banner keeps showing (the store, the lock)
+        self.no_memory = "this session has no store"  # why, when it has none
         # Poll results not taken by the screen yet; `on_news` is called when the first comes.
         self._news: list[PollUpdate] = []
         self.on_news: Callable[[], None] = lambda: None
         # The screen hears of a result first, then the store (the order of the hooks).
         self.poller.hooks.on_update.append(self._poll_update)
         self.poller.hooks.on_update.append(self._save_update)
+
+    # -- the store ---------------------------------------------------------------------------
+
+    async def open_memory(
+        self,
+        path: Path | None,
+        *,
+        reports: bool,
+        on_error: Callable[[StoreError], None],
+        on_trouble: Callable[[StoreError | None], None],
+        on_notice: Callable[[str], None],
+    ) -> list[WatchSummary]:
+        """Open the store and read the list from it (see `Memory.open` for the callbacks);
+        what it said is said, and kept in `notices`. A store that cannot be opened is kinder
+        than exiting: the monitor works, it only forgets when it ends."""
+        try:
+            self.memory = await Memory.open(
+                path,
+                clock=self.clock,
+                on_error=on_error,
+                on_trouble=on_trouble,
+                on_notice=on_notice,
+                reports=reports,
+            )
+            summaries = await self.memory.load_summaries()
+        except StoreError as exc:
+            if self.memory is not None:
+                with contextlib.suppress(Exception):
+                    await self.memory.close()
+            self.memory = None
+            self.no_memory = f"this session has no store ({one_line(str(exc))})"
+            self.notices.append(f"Not remembering this session: {one_line(str(exc))}")
+            return []
+        for warning in self.memory.warnings:
+            self.say(one_line(warning), "warning")
+        for notice in self.memory.notices:
+            self.notices.append(one_line(notice))
+        if self.memory.lock_refusal:
+            self.memory.lock_refusal = one_line(self.memory.lock_refusal)
+            self.notices.append(self.memory.lock_refusal)
+        return summaries
 
     # -- poll results ------------------------------------------------------------------------
 

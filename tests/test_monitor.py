@@ -16,7 +16,6 @@ from d7tui.channels.status import StatusClient
 from d7tui.client import Engine
 from d7tui.clock import ManualClock
 from d7tui.config import ConfigError, Settings
-from d7tui.memory import Memory
 from d7tui.models import InfobipSource, Target
 from d7tui.monitor import Monitor
 from d7tui.poller import Poller
@@ -76,11 +75,12 @@ async def running(
         reload=reload,  # type: ignore[arg-type]
     )
     monitor.client = client
-    monitor.memory = await Memory.open(
+    await monitor.open_memory(
         db,
-        clock=clock,
-        on_error=lambda exc: said.append(str(exc)),
         reports=settings.infobip_source is InfobipSource.REPORTS,
+        on_error=lambda exc: said.append(str(exc)),
+        on_trouble=lambda exc: None,
+        on_notice=said.append,
     )
     task = asyncio.create_task(poller.run())
     try:
@@ -89,7 +89,8 @@ async def running(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await monitor.memory.close()
+        if monitor.memory is not None:
+            await monitor.memory.close()
         await client.aclose()
 
 
@@ -169,7 +170,7 @@ async def test_reports_are_taken_over_when_the_other_holder_ends(sim, clock, db)
             memory = run.monitor.memory
             assert memory is not None and not memory.pulls_reports
             assert memory.lock_refusal is not None
-            run.monitor.notices.append(memory.lock_refusal)
+            assert run.monitor.notices == [memory.lock_refusal]  # on the banner
             assert not run.monitor.take_over_reports()  # still held
             other.close()
             assert run.monitor.take_over_reports()
@@ -206,3 +207,22 @@ async def test_export_writes_beside_the_store_and_a_reload_reaches_the_client(
         assert monitor.settings is not fixed
         assert monitor.reload_settings() is None
         assert monitor.settings is fixed and monitor.client.settings is fixed  # type: ignore[union-attr]
+
+
+async def test_a_store_that_cannot_be_opened_is_said_and_the_monitor_works_without(
+    sim, clock, tmp_path
+):
+    (tmp_path / "not-a-directory").write_text("")
+    rid = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    async with running(sim, clock, tmp_path / "not-a-directory" / "d7tui.sqlite3") as run:
+        monitor = run.monitor
+        assert monitor.memory is None
+        [notice] = monitor.notices
+        assert notice.startswith("Not remembering this session: ")
+        assert monitor.no_memory.startswith("this session has no store (")
+        assert monitor.add_targets([Target(rid)]) == [rid]
+        await settle(monitor.poller)
+        monitor.apply(monitor.take_news())
+        assert monitor.live.get(rid).latest_status == "accepted"  # type: ignore[union-attr]
+        assert await monitor.export() == "Nothing to export: this session is not remembered."
+        assert await monitor.pick_up_added() == 0 and await monitor.archive_finished() == []

@@ -105,7 +105,6 @@ class D7App(Guarded, App[int]):
         self.keymap: dict[str, str] = {}  # the user's [keymap], as applied
         self.edge = Edge(self._data_directory, self._secrets, self._internal_error)
         self.error_console = EdgeConsole(self.edge)
-        self._no_memory = "this session has no store"  # why, when it has none
         self.farewell: list[str] = []  # printed on the terminal once the screen is gone
         self._store_path = store_path
         self._persist = persist
@@ -176,7 +175,7 @@ class D7App(Guarded, App[int]):
             self.poller.client = ReportGuard(self._client, memory.report_refusal, memory.remembered)
             self.poller.backpressure = memory.room
         else:
-            self.poller.client = ReportGuard(self._client, lambda: self._no_memory)
+            self.poller.client = ReportGuard(self._client, lambda: self.monitor.no_memory)
         self._exit_with_the_terminal()
         self.watch(self, "app_focus", self._focus_changed, init=False)
         keymap, problems = resolve_keymap(self.settings.keymap, self.settings.config_file)
@@ -245,33 +244,13 @@ class D7App(Guarded, App[int]):
         path = self._store_path
         if path is None and self.data_dir is not None:
             path = Path(self.data_dir) / DB_NAME  # demo: a throw-away store
-        try:
-            self.memory = await Memory.open(
-                path,
-                clock=self.clock,
-                on_error=self._store_failed,
-                on_trouble=self._store_trouble,
-                on_notice=self._store_notice,
-                reports=self.settings.infobip_source is InfobipSource.REPORTS,
-            )
-            self._summaries = await self.memory.load_summaries()
-        except StoreError as exc:
-            # Kinder than exiting: the monitor works, it only forgets when it ends.
-            if self.memory is not None:
-                with contextlib.suppress(Exception):
-                    await self.memory.close()
-            self.memory = None
-            self._summaries = []
-            self._no_memory = f"this session has no store ({one_line(str(exc))})"
-            self.notices.append(f"Not remembering this session: {one_line(str(exc))}")
-            return
-        for warning in self.memory.warnings:
-            self.say(one_line(warning), "warning")
-        for notice in self.memory.notices:
-            self.notices.append(one_line(notice))
-        if self.memory.lock_refusal:
-            self.memory.lock_refusal = one_line(self.memory.lock_refusal)
-            self.notices.append(self.memory.lock_refusal)
+        self._summaries = await self.monitor.open_memory(
+            path,
+            reports=self.settings.infobip_source is InfobipSource.REPORTS,
+            on_error=self._store_failed,
+            on_trouble=self._store_trouble,
+            on_notice=self._store_notice,
+        )
 
     def _warn_reports(self) -> None:
         """The first pull of one-time reports from an account (in this data directory) says
