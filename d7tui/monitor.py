@@ -366,10 +366,16 @@ class Monitor:
         if not rows:
             return "No failures to export: the problems view is empty."
         try:
-            path, count = await asyncio.to_thread(write_to_file, rows, "csv", directory)
+            path, _ = await asyncio.to_thread(write_to_file, rows, "csv", directory)
         except OSError as exc:
             return f"Export failed: {one_line(str(exc))}"
-        return f"Exported {plural(count, 'failure')} (number, reason, what it means) to {path}"
+        failed = sum(row.problem == "failed" for row in rows)
+        stuck = sum(row.problem == "stuck?" for row in rows)
+        said = [f"{failed:,} failed"] if failed else []
+        said += [f"{stuck:,} stuck?"] if stuck else []
+        if len(rows) - failed - stuck:
+            said.append(f"{plural(len(rows) - failed - stuck, 'request')} in error")
+        return f"Worklist of {', '.join(said)} (number, reason, what to do): {path}"
 
     def reload_settings(self) -> str | None:
         """Read the settings again (the user fixed a credential); a problem, or None."""

@@ -106,6 +106,7 @@ class D7App(Guarded, App[int]):
         self.edge = Edge(self._data_directory, self._secrets, self._internal_error)
         self.error_console = EdgeConsole(self.edge)
         self.farewell: list[str] = []  # printed on the terminal once the screen is gone
+        self._sending: list[Message] = []  # test messages sent and not answered yet
         self._store_path = store_path
         self._persist = persist
         self._summaries: list[WatchSummary] = []  # the list, drawn before the rest is read
@@ -334,6 +335,12 @@ class D7App(Guarded, App[int]):
             ]
 
     async def on_unmount(self) -> None:
+        for message in self._sending:  # quit before the vendor answered: it may have gone out
+            self.farewell.append(
+                f"{message.describe()} was being sent when the monitor quit: it may have been "
+                f"sent, and is not watched; look in {message.vendor()}'s dashboard before "
+                "sending again"
+            )
         self.poller.pause()
         with contextlib.suppress(Exception):
             await self.accounts.aclose()
@@ -531,14 +538,27 @@ class D7App(Guarded, App[int]):
             f"Sending {message.describe()}…",
             masked=f"Sending a {message.channel.value} test message…",
         )
+        self._sending.append(message)
         try:
             sent = await self.accounts.send(message)
         except MaybeSent as exc:
-            self.say(f"Maybe sent: {exc}", "error")
+            # What to do first: at 80 columns the line is cut after about 70 characters.
+            self.say(
+                f"Maybe sent to {message.to}: see {message.vendor()}'s dashboard before sending "
+                f"again. {exc}",
+                "error",
+                masked=f"Maybe sent: see {message.vendor()}'s dashboard before sending again. "
+                f"{exc}",
+            )
             return
         except ChannelError as exc:
             self.say(f"Not sent: {exc}", "error")
             return
+        finally:
+            # Not on cancellation (the monitor quitting): then its farewell says it may have
+            # gone out.
+            if not asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                self._sending.remove(message)
         target = Target(sent.request_id, sent.channel.value, sent.id_kind)
         self.add_targets([target], label=TEST_LABEL)
         note = f"test message to {message.to}, sent {format_clock(self.clock.now())}"
