@@ -19,7 +19,7 @@ from typing import Literal
 
 from d7tui.clock import Clock
 from d7tui.config import ConfigError, Settings
-from d7tui.memory import Memory, Remembered
+from d7tui.memory import Memory, Remembered, held_snapshot
 from d7tui.models import Target
 from d7tui.output import plural
 from d7tui.poller import Poller
@@ -96,6 +96,9 @@ class Monitor:
             self.no_memory = f"this session has no store ({one_line(str(exc))})"
             self.notices.append(f"Not remembering this session: {one_line(str(exc))}")
             return []
+        self.memory.holds(
+            lambda: held_snapshot(self.live, self.archived, self._news, self.clock.now())
+        )
         for warning in self.memory.warnings:
             self.say(one_line(warning), "warning")
         for notice in self.memory.notices:
@@ -308,7 +311,10 @@ class Monitor:
         memory = self.memory
         if memory is None:
             return 0
-        records = await memory.live_records(len(self.live))
+        try:
+            records = await memory.live_records(len(self.live))
+        except StoreError:
+            return 0  # the writer looks at the file too, puts it right and says what it did
         if records is None:
             return 0
         new = [
