@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from rich.text import Text
 
 from d7tui.models import Phase
-from d7tui.output import PHASE_SYMBOL, format_cost
+from d7tui.output import PHASE_SYMBOL, format_cost, format_parts
 from d7tui.shortids import forms
 from d7tui.watchlist import Entry
 
@@ -18,6 +18,7 @@ __all__ = [
     "format_age",
     "format_clock",
     "format_cost",
+    "format_parts",
     "mask_recipient",
     "phase_counts_text",
     "plural",

@@ -22,6 +22,7 @@ from d7tui.ui.format import (
     format_clock,
     format_cost,
     format_in,
+    format_parts,
     phase_counts_text,
     phase_text,
     recipient_text,
@@ -176,7 +177,7 @@ def recipient_cells(r: Recipient, ctx: RenderContext) -> tuple[Text, ...]:
         status,
         _plain(r.reason),
         Text(format_cost(r.cost, r.currency)),
-        _plain(r.parts),
+        Text(format_parts(r.parts)),
         _plain(r.schedule_time),
         fields_text(r, masked=ctx.masked),
     )
