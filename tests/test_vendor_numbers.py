@@ -12,25 +12,16 @@ JSON's words (`null`, `a string`, `nested too deeply`), never in Python's (`None
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from hostile import HostileServer, answering
-from ui_kit import idle, said, screen_text, until
+from hostile import HostileServer, aimed_at, answering, cli_env, monitor_views
 
-from d7tui.clock import ManualClock
-from d7tui.config import Settings
 from d7tui.models import IdKind, Target
-from d7tui.poller import PollConfig
-from d7tui.safety import Secret
-from d7tui.ui.app import make_app
-from d7tui.ui.widgets.watchlist_table import WatchlistTable
 
 RID = "aaaaaaaa-2222-4333-8444-555555555555"
 BULK = "BULK-NUMBERS"
@@ -84,20 +75,6 @@ def numbers(method: str, target: str, credential: str) -> bytes | None:
     return None
 
 
-def env_for(server: HostileServer, tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "D7_API_TOKEN": "tok",
-        "INFOBIP_API_KEY": "key",
-        "D7_BASE_URL": server.base_url,
-        "INFOBIP_BASE_URL": server.base_url,
-        "HOME": str(tmp_path),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-    }
-
-
 def d7tui(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "d7tui", *argv], capture_output=True, env=env, timeout=60, text=True
@@ -126,7 +103,7 @@ def server():
 def test_absurd_costs_and_part_counts_are_no_cost_in_the_table_and_the_json(
     server, tmp_path
 ) -> None:
-    env = env_for(server, tmp_path)
+    env = cli_env(server.base_url, tmp_path)
     for argv, sane in (
         (("--channel", "sms", RID), SANE_D7),
         (("--channel", "infobip", BULK), SANE_INFOBIP),
@@ -155,29 +132,8 @@ def test_absurd_costs_and_part_counts_are_no_cost_in_the_table_and_the_json(
 
 async def test_the_monitor_and_its_export_show_no_absurd_number(server, tmp_path) -> None:
     db = tmp_path / "data" / "d7tui.sqlite3"
-    settings = Settings(
-        d7_token=Secret("tok"),
-        d7_base_url=server.base_url,
-        infobip_key=Secret("key"),
-        infobip_base_url=server.base_url,
-    )
-    app = make_app(
-        settings,
-        ids=[Target(RID, "sms"), Target(BULK, "infobip", IdKind.BULK)],
-        clock=ManualClock(),
-        poll_config=PollConfig(workers=2),
-        store_path=db,
-        bell=False,
-    )
-    async with app.run_test(size=(160, 45), notifications=True) as pilot:
-        await idle(pilot, app)
-        shown = [screen_text(app)]
-        for row in (RID, BULK):
-            app.screen.query_one(WatchlistTable).select(row)
-            await pilot.pause()
-            shown.append(screen_text(app))
-        await pilot.press("e")
-        await until(pilot, lambda: any(t.startswith("Exported") for t in said(app)))
+    ids = [Target(RID, "sms"), Target(BULK, "infobip", IdKind.BULK)]
+    shown = await monitor_views(aimed_at(server.base_url), ids, db)
     for screen in shown:
         assert_no_absurd_number(screen)
     # The status line's total, the list's costs, the detail's: the sane costs alone.
@@ -217,7 +173,7 @@ def _body(text: str) -> Callable[[str, str, str], bytes | None]:
 )
 def test_a_wrong_shape_is_said_in_json_words(tmp_path, body: str, says: str) -> None:
     with HostileServer(answering(_body(body))) as server:
-        env = env_for(server, tmp_path)
+        env = cli_env(server.base_url, tmp_path)
         for argv in (("--channel", "sms", RID), ("--channel", "infobip", "--json", BULK)):
             proc = d7tui(env, "status", *argv)
             assert proc.returncode == 5
