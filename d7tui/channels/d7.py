@@ -17,7 +17,7 @@ from d7tui.channels.common import (
     not_an_object,
     take,
 )
-from d7tui.channels.errors import (
+from d7tui.errors import (
     ApiError,
     AuthError,
     ChannelError,

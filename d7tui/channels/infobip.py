@@ -24,7 +24,7 @@ from d7tui.channels.common import (
     not_a_list,
     not_an_object,
 )
-from d7tui.channels.errors import ApiError, AuthError, ChannelError, NotFound, ProtocolError
+from d7tui.errors import ApiError, AuthError, ChannelError, NotFound, ProtocolError
 from d7tui.models import Channel, Phase, Recipient, RequestStatus, classify_infobip
 from d7tui.safety import clean_json, one_line
 
