@@ -237,13 +237,16 @@ async def _stream(writer: asyncio.StreamWriter, body: bytes, step: int = 256 * 1
         await writer.drain()
 
 
-Answer = Callable[[str, str, str], bytes | None]
+# A JSON body for a 200; None for a 404; or (status, body, headers).
+Answered = bytes | None | tuple[int, bytes, dict[str, str]]
+Answer = Callable[[str, str, str], Answered]
 
 
 def answering(answer: Answer) -> Behaviour:
     """Each request answered with `answer(method, target, credential)`: a JSON body for a 200,
-    None for a 404. `credential` is what the request's Authorization header carried after its
-    scheme (`Bearer`, `App`): a server that echoes it back is one `answer` away."""
+    None for a 404, or a (status, body, headers) of its own. `credential` is what the request's
+    Authorization header carried after its scheme (`Bearer`, `App`): a server that echoes it
+    back is one `answer` away."""
 
     async def behaviour(
         request_head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -257,11 +260,20 @@ def answering(answer: Answer) -> Behaviour:
         length = int(headers.get("content-length") or 0)
         if length:
             await reader.readexactly(length)
-        body = answer(method, target, headers.get("authorization", "").split(" ")[-1])
-        status = 404 if body is None else 200
-        payload = b'{"detail": "Not Found"}' if body is None else body
+        answered = answer(method, target, headers.get("authorization", "").split(" ")[-1])
+        if isinstance(answered, tuple):
+            status, payload, extra = answered
+        else:
+            status = 404 if answered is None else 200
+            payload = b'{"detail": "Not Found"}' if answered is None else answered
+            extra = {}
         writer.write(
-            head(status, content_type="application/json", content_length=str(len(payload)))
+            head(
+                status,
+                content_type="application/json",
+                content_length=str(len(payload)),
+                **{name.replace("-", "_"): value for name, value in extra.items()},
+            )
             + payload
         )
         await writer.drain()
