@@ -9,10 +9,13 @@ import json
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from hostile import Answered, HostileServer, aimed_at, answering
 from ui_kit import idle, said, screen_text
 
+from d7tui.client import Engine, RetryPolicy
 from d7tui.clock import ManualClock
+from d7tui.errors import RateLimited
 from d7tui.models import IdKind, Target
 from d7tui.poller import PollConfig
 from d7tui.ui.app import make_app
@@ -101,3 +104,22 @@ async def test_a_rate_limited_host_says_until_when_and_r_says_why_it_waits(
             await idle(pilot, app)
             assert server.d7_asked == asked
             assert waiting in screen_text(app)
+
+
+async def test_a_wait_longer_than_the_deadline_refuses_the_hosts_other_requests_at_once() -> None:
+    """Before, a request to a host another request's 429 held slept out the whole wait (up to
+    two minutes) before it even started its deadline: a monitor showed it as "queued"."""
+    server = Server()
+    async with (
+        HostileServer(answering(server.answer)) as hostile,
+        Engine(timeout=10, policy=RetryPolicy(attempts=1)) as engine,
+    ):
+        url = f"{hostile.base_url}/report/v1/message-log/{FIRST}"
+        with pytest.raises(RateLimited) as first:
+            await engine.get("sms", url, headers={})
+        with pytest.raises(RateLimited) as second:
+            await engine.get("sms", url.replace(FIRST, SECOND), headers={})
+    assert server.d7_asked == 1  # the second never went out: the host had said to wait
+    assert first.value.host == second.value.host == "127.0.0.1"
+    assert first.value.retry_after == WAIT
+    assert second.value.retry_after is not None and 0 < second.value.retry_after <= WAIT
