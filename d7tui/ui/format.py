@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from rich.text import Text
 
 from d7tui.models import Phase
-from d7tui.output import PHASE_SYMBOL, format_cost
+from d7tui.output import PHASE_SYMBOL, format_cost, format_parts
+from d7tui.pollstate import RateHold
 from d7tui.shortids import forms
 from d7tui.watchlist import Entry
 
@@ -18,9 +19,9 @@ __all__ = [
     "format_age",
     "format_clock",
     "format_cost",
+    "format_parts",
     "mask_recipient",
     "phase_counts_text",
-    "plural",
     "short_id",
 ]
 
@@ -49,11 +50,6 @@ def short_id(request_id: str) -> str:
     """An id in short, where nothing else needs telling apart (the list uses the watchlist's
     ShortIds, which tells every watched id apart)."""
     return forms(request_id)[0]
-
-
-def plural(count: int, noun: str) -> str:
-    """`1 request`, `2 requests`, `1 more status change`, `3 more status changes`."""
-    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def format_age(seconds: float | None) -> str:
@@ -89,6 +85,11 @@ def format_clock(stamp: float | None, now: float | None = None) -> str:
     if local[:3] == today[:3]:
         return time.strftime("%H:%M:%S", local)
     return time.strftime("%Y-%m-%d %H:%M:%S", local)
+
+
+def rate_wait(hold: RateHold, now: float) -> str:
+    """`rate limited by api.d7networks.com: waiting until 08:47:29`"""
+    return f"rate limited by {hold.host}: waiting until {format_clock(hold.until, now)}"
 
 
 def format_interval(seconds: float) -> str:

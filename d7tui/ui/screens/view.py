@@ -144,6 +144,7 @@ class MonitorView(Guarded, Screen[None]):
             flashing=set(self._flash_until),
             flash_colour=flash_colour(self.app.current_theme),
             stuck_after=self.d7app.watchlist.stuck_after,
+            rate_holds=self.d7app.poller.rate_holds(),
         )
 
     # -- showing the model -------------------------------------------------------------------
@@ -196,6 +197,7 @@ class MonitorView(Guarded, Screen[None]):
             next_due=poller.next_due,
             interval=poller.interval_range(),
             auth_stopped=bool(poller.auth_stops),
+            rate_holds=tuple(ctx.rate_holds.values()),
         )
         if self._totals is None:  # a pass over every request: not once a second for nothing
             self._totals = app.watchlist.totals(self._shown)
@@ -271,12 +273,9 @@ class MonitorView(Guarded, Screen[None]):
             return
         changed: set[str] = set()
         alerts: list[Alert] = []
-        watchlist = self.d7app.live  # polls are of live requests, whichever list is shown
+        watchlist = self.d7app.live
         until = time.monotonic() + FLASH_SECONDS
-        for update in updates:
-            entry = watchlist.apply(update)
-            if entry is None:
-                continue
+        for update, entry in self.d7app.monitor.apply(updates):
             changed.add(update.request_id)
             if update.transitions and not update.first:
                 self._flash_until[update.request_id] = until
