@@ -158,7 +158,8 @@ def write_private_file(
     """Write a file only its owner can read (mode 0600) with `write`; where it went, and what
     `write` returned. Without `path`, a new `<stem>-<time>.<fmt>` in `directory` (default: the
     working directory), never overwriting one. The file appears whole or not at all (written
-    beside it, then renamed). A CSV file starts with a UTF-8 byte order mark, without which
+    beside it, then renamed); a path that names a FIFO or a device is written through, and a
+    symlink writes the file it points to. A CSV file starts with a UTF-8 byte order mark, without which
     Excel misreads non-ASCII text."""
     if path is None:
         base = directory or Path.cwd()
@@ -167,14 +168,22 @@ def write_private_file(
         while path.exists():
             n += 1
             path = base / default_name(fmt, now, stem).replace(f".{fmt}", f"-{n}.{fmt}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{stem}-", dir=path.parent)
+    encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
+    # A symlink is written where it points (replacing the link would cut it off from its
+    # target); a FIFO, a device or anything else that is not a regular file is written through,
+    # never replaced (`-o /dev/stdout`, `-o /dev/full` as root, a pipe to another program).
+    target = path.resolve() if path.is_symlink() else path
+    if target.exists() and not target.is_file() and not target.is_dir():
+        with open(target, "w", encoding=encoding, newline="") as out:
+            result = write(out)
+        return path, result
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}-", dir=target.parent)
     try:
-        encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
         with os.fdopen(fd, "w", encoding=encoding, newline="") as out:
             result = write(out)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
