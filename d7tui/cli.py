@@ -230,13 +230,18 @@ async def _fetch_all(
             workers.append(asyncio.create_task(lists()))
         # Print in the order given, each as soon as it and those before it are done; flushed
         # only before waiting, so a burst of answers is one write rather than one per line.
-        for i in range(len(targets)):
-            if not done[i].is_set():
-                flush()
-                await done[i].wait()
-            emit(targets[i], results[i])  # type: ignore[arg-type]
-        flush()
-        await asyncio.gather(*workers)
+        try:
+            for i in range(len(targets)):
+                if not done[i].is_set():
+                    flush()
+                    await done[i].wait()
+                emit(targets[i], results[i])  # type: ignore[arg-type]
+            flush()
+            await asyncio.gather(*workers)
+        finally:  # the output failed (or ctrl+c): nothing is left asking before the client closes
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
     return results  # type: ignore[return-value]
 
 
@@ -431,6 +436,29 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def _run_command(args: argparse.Namespace, settings: Settings) -> int:
+    """A command with its output guarded: an output that cannot take what is written (not
+    UTF-8, a full disk, closed) is one line and exit 5, never a traceback."""
+    from d7tui.stdio import OutputError, silence_stdout, streams
+
+    # An export is a data file: UTF-8 whatever the locale; a table degrades its symbols.
+    out, err = streams(utf8=args.command == "export")
+    try:
+        if args.command == "status":
+            return run_status(args, settings, out, err)
+        if args.command == "add":
+            return run_add(args, out, err)
+        if args.command == "export":
+            return run_export(args, out, err)
+        from d7tui import sendcli
+
+        return sendcli.run(args, settings, out, err, sys.stdin)
+    except OutputError as exc:
+        err.write(f"d7tui {args.command}: {exc}\n")
+        silence_stdout()
+        return EXIT_FAILURE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     # Importing the simulator costs a fifth of `d7tui status`'s start: only when it is asked for.
@@ -441,16 +469,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return simulator_cli.run(args)
         settings = _settings(args)
-        if args.command == "status":
-            return run_status(args, settings, sys.stdout, sys.stderr)
-        if args.command == "add":
-            return run_add(args, sys.stdout, sys.stderr)
-        if args.command == "export":
-            return run_export(args, sys.stdout, sys.stderr)
-        if args.command == "send":
-            from d7tui import sendcli
-
-            return sendcli.run(args, settings, sys.stdout, sys.stderr, sys.stdin)
+        if args.command is not None:
+            return _run_command(args, settings)
         from d7tui.ui.app import run_monitor
 
         return run_monitor(settings, demo=args.demo, mask=args.mask, ids=[])

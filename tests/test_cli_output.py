@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 import threading
 import uuid
 
@@ -46,3 +48,59 @@ def test_export_writes_through_a_fifo_and_a_symlink_and_replaces_neither(env, ca
     plain.write_text("old")
     assert run(capsys, "export", "-o", str(plain))[0] == 0
     assert json.loads(plain.read_text())["watchlist"][0]["request_id"] == rid
+
+
+def d7tui(env: dict[str, str], *argv: str, stdout: int | None = None, **extra: str):
+    return subprocess.run(
+        [sys.executable, "-m", "d7tui", *argv],
+        stdout=subprocess.PIPE if stdout is None else stdout,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **env, **extra},
+        timeout=60,
+    )
+
+
+def test_an_output_that_is_not_utf8_gets_ascii_symbols_and_an_export_stays_whole(sim, env):
+    rid = sim.create_request(
+        "sms",
+        recipients=["+971500000301", "+971500000302"],
+        script=[[(0, "sent"), (5, "delivered")], [(0, "sent"), (5, "undelivered")]],
+    )
+    sim.advance(10)
+    for encoding in ("ascii", "latin-1"):
+        proc = d7tui(env, "status", rid, "--channel", "sms", PYTHONIOENCODING=encoding)
+        assert proc.returncode == 0, proc.stderr
+        table = proc.stdout.decode(encoding)
+        assert "v delivered" in table and "x failed" in table  # ✓ and ✗, readably
+        assert proc.stderr == b""
+    assert d7tui(env, "add", rid, "--label", "東京 ✓").returncode == 0
+    proc = d7tui(env, "export", "--format", "csv", PYTHONIOENCODING="ascii")
+    assert proc.returncode == 0, proc.stderr
+    assert "東京 ✓" in proc.stdout.decode("utf-8")  # a data file: UTF-8, nothing lost
+
+
+def test_an_output_that_cannot_be_written_is_one_line_and_a_send_still_says_what_it_sent(
+    sim, env, tmp_path
+):
+    rid = sim.create_request("sms", recipients=["+971500000303"])
+    unwritable = tmp_path / "unwritable"
+    unwritable.write_text("")
+    with open(unwritable, "rb") as read_only:  # every write to it fails, as on a full disk
+        proc = d7tui(env, "status", rid, "--channel", "sms", stdout=read_only.fileno())
+        assert proc.returncode == 5
+        assert proc.stderr.decode().splitlines() == [
+            "d7tui status: cannot write to standard output: Bad file descriptor"
+        ]
+        send = ["send", "--channel", "sms", "--to", "+971500000304", "--text", "hi"]
+        proc = d7tui(env, *send, "--from", "X", "--yes", stdout=read_only.fileno())
+    assert proc.returncode == 0  # it went out: a script must not send it again
+    (line,) = proc.stderr.decode().splitlines()
+    assert line.startswith("d7tui send: sent: ") and "cannot write to standard output" in line
+    sent_id = line.removeprefix("d7tui send: sent: ").split(",")[0]
+    assert uuid.UUID(sent_id)
+    shell = f"'{sys.executable}' -m d7tui status {rid} --channel sms >&-"
+    proc = subprocess.run(
+        ["bash", "-c", shell], env={**os.environ, **env}, capture_output=True, timeout=60
+    )
+    assert proc.returncode == 5
+    assert proc.stderr.decode() == "d7tui status: standard output is closed\n"
