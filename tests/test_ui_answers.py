@@ -281,3 +281,27 @@ async def test_desktop_notifications_can_be_turned_off(sim, clock):
         await idle(pilot, app)
         assert entry(app, rid).problem and written == []
         assert status_requests(sim) > 0
+
+
+async def test_failures_held_back_by_the_notification_gap_are_notified_when_it_ends(sim, clock):
+    ids = [
+        sim.create_request(
+            "sms", [f"+97150000002{n}"], [Step(0, "sent"), Step(3 + 3 * n, "un_delivered")]
+        )
+        for n in range(3)
+    ]
+    app = build(sim, clock, ids)
+    written: list[str] = []
+    app.notifier.write = written.append
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        app.post_message(events.AppBlur())
+        await until(pilot, lambda: not app.app_focus)
+        for _ in range(4):  # the three fail 3 s apart: one notification, two held back
+            clock.advance(3)
+            await idle(pilot, app)
+        assert all(entry(app, rid).problem for rid in ids) and len(written) == 1
+        clock.advance(10)  # the gap is over and nothing else failed
+        await until(pilot, lambda: len(written) == 2)
+        assert "+971500000021: sent → un_delivered" in written[1]
+        assert written[1].endswith("(and 1 more)\x07")

@@ -184,6 +184,8 @@ class D7App(Guarded, App[int]):
         self.set_interval(ARCHIVE_CHECK, self._archive_check, name="d7tui-archive")
         self.set_interval(PICK_UP_CHECK, self._pick_up_check, name="d7tui-pick-up")
         self.set_interval(BALANCE_EVERY, self.read_balances, name="d7tui-balance")
+        # Failures held back by the notifications' 10-second gap go out when it ends.
+        self.set_interval(1.0, self.notifier.send_held, name="d7tui-held-notifications")
         self.read_balances()
         self.begin()
 
@@ -434,8 +436,7 @@ class D7App(Guarded, App[int]):
         (the notifier decides; nothing is sent while the terminal has focus)."""
         if not lines:
             return
-        more = f" (+{len(lines) - 1:,} more)" if len(lines) > 1 else ""
-        self.notifier.notify("d7tui: a message failed", lines[0] + more)
+        self.notifier.notify("d7tui: a message failed", lines[0], count=len(lines))
 
     def hint_for(self, entry: Entry) -> str | None:
         """What to do about a request that is stuck, when d7tui knows."""
