@@ -345,7 +345,16 @@ def _open_store(command: str, err: TextIO, *, readonly: bool = False) -> Store |
 
 def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from d7tui.store import StoreError, add_ids
+    from d7tui.store.core import LABEL_LIMIT, NOTE_LIMIT
 
+    for what, text, limit in (("label", args.label, LABEL_LIMIT), ("note", args.note, NOTE_LIMIT)):
+        size = len(" ".join((text or "").split()))
+        if size > limit:  # cut, it would be lost without a word: refused, whole
+            err.write(
+                f"d7tui add: the {what} is {size:,} characters; at most {limit:,} are kept, "
+                "so nothing was added\n"
+            )
+            return EXIT_USAGE
     store = _open_store("add", err)
     if store is None:
         return EXIT_FAILURE

@@ -33,8 +33,8 @@ MAX_TIMELINE = 1000  # transitions kept per request in memory (the store keeps t
 
 def _clean(text: str, limit: int) -> str:
     # Labels and notes come from a keyboard, a paste or a command line, whoever passed them
-    # here, and are drawn on a terminal.
-    return safe_text(text.strip(), limit)
+    # here, and are drawn on a terminal, on one line (a pasted line break is a space).
+    return safe_text(" ".join(text.split()), limit)
 
 
 class SortKey(StrEnum):
@@ -227,7 +227,12 @@ class Entry:
             del self.timeline[:-MAX_TIMELINE]
 
     def relabel(self, label: str, note: str) -> None:
-        self.label, self.note = _clean(label, MAX_LABEL), _clean(note, MAX_NOTE)
+        # What the user did not change stays as it was (cleaning it again would cut a long
+        # note once more and rewrite its length).
+        if label != self.label:
+            self.label = _clean(label, MAX_LABEL)
+        if note != self.note:
+            self.note = _clean(note, MAX_NOTE)
         self.touch()
 
     def touch(self) -> None:

@@ -350,3 +350,18 @@ def test_status_shows_an_id_past_the_logs_48_hours_from_memory(env, capsys, monk
         assert line["from_memory"] is True and line["recipients"][0]["status"] == "PENDING_ACCEPTED"
     finally:
         old.stop()
+
+
+def test_add_refuses_a_note_it_would_cut_and_keeps_line_breaks_as_spaces(env, capsys):
+    rid = str(uuid.uuid4())
+    code, out, err = run(capsys, "add", rid, "--note", "M" * 10_000 + "END")
+    assert code == 2 and out == ""
+    assert (
+        err
+        == "d7tui add: the note is 10,003 characters; at most 4,096 are kept, so nothing was added\n"
+    )
+    code, _, err = run(capsys, "add", rid, "--label", "line1\nline2\ttab", "--note", "n1\r\nn2")
+    assert code == 0, err
+    code, out, _ = run(capsys, "export", "--format", "json")
+    (watch,) = json.loads(out)["watchlist"]
+    assert (watch["label"], watch["note"]) == ("line1 line2 tab", "n1 n2")

@@ -34,8 +34,9 @@ _WATCH_COLUMNS = (
 
 
 def _clean(text: str | None, limit: int) -> str | None:
-    # Labels and notes come from a keyboard or a paste and are always drawn on a terminal.
-    return None if text is None else safe_text(text.strip(), limit)
+    # Labels and notes come from a keyboard or a paste and are always drawn on a terminal, on
+    # one line: a line break or a tab pasted into one is a space, not a control picture.
+    return None if text is None else safe_text(" ".join(text.split()), limit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -568,9 +568,14 @@ class D7App(Guarded, App[int]):
         entry = self.live.get(request_id) or self.archived.get(request_id)
         if entry is None:
             return
+        unchanged = (entry.label, entry.note)
         entry.relabel(label, note)
-        if self.memory is not None:
-            self.memory.set_label_note(request_id, label, note)
+        if self.memory is not None:  # only what changed is written: an untouched note stays whole
+            self.memory.set_label_note(
+                request_id,
+                label if label != unchanged[0] else None,
+                note if note != unchanged[1] else None,
+            )
 
     # -- the archive -------------------------------------------------------------------------
 

@@ -177,9 +177,12 @@ class Memory:
     def restore(self, request_id: str) -> None:
         self._write(lambda: self.astore.restore_watch(request_id))
 
-    def set_label_note(self, request_id: str, label: str, note: str) -> None:
-        self._write(lambda: self.astore.set_label(request_id, label))
-        self._write(lambda: self.astore.set_note(request_id, note))
+    def set_label_note(self, request_id: str, label: str | None, note: str | None) -> None:
+        """Write the label and the note given (None: unchanged)."""
+        if label is not None:
+            self._write(lambda: self.astore.set_label(request_id, label))
+        if note is not None:
+            self._write(lambda: self.astore.set_note(request_id, note))
 
     def unarchive(self, request_id: str) -> None:
         self._write(lambda: self.astore.unarchive(request_id))
