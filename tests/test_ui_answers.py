@@ -305,3 +305,31 @@ async def test_failures_held_back_by_the_notification_gap_are_notified_when_it_e
         await until(pilot, lambda: len(written) == 2)
         assert "+971500000021: sent → un_delivered" in written[1]
         assert written[1].endswith("(and 1 more)\x07")
+
+
+async def test_privacy_mode_masks_the_number_in_the_reason_the_label_and_the_notification(
+    sim, clock
+):
+    number = "+971501239999"
+    rid = sim.create_request(
+        "whatsapp", [number], [Step(0, "sent"), Step(3, "failed", f"Absent subscriber {number}")]
+    )
+    app = build(sim, clock, [rid], mask=True, labels={rid: f"Cust {number}"})
+    written: list[str] = []
+    app.notifier.write = written.append
+    async with app.run_test(size=(160, 40)) as pilot:
+        await idle(pilot, app)
+        app.post_message(events.AppBlur())
+        await until(pilot, lambda: not app.app_focus)
+        clock.advance(4)
+        await idle(pilot, app)
+        assert len(written) == 1 and "Absent subscriber +97150•••••99" in written[0]
+        assert "Cust +97150•••••99" in written[0]
+        await pilot.press("enter")  # the detail: head, recipients, timeline, fields
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "Absent subscriber +97150•••••99" in shown
+        assert number not in shown and number not in written[0]
+        await pilot.press("escape", "m")  # privacy mode off: the number is the user's to see
+        await pilot.pause()
+        assert f"Cust {number}" in screen_text(app)
