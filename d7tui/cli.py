@@ -390,7 +390,9 @@ def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_USAGE if result.errors or unreadable else EXIT_OK
 
 
-def run_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def run_export(
+    args: argparse.Namespace, out: TextIO, err: TextIO, *, keep_text: bool = False
+) -> int:
     import tempfile
     from pathlib import Path
 
@@ -409,13 +411,15 @@ def run_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         stack.callback(store.close)
         try:
             if args.output and args.output != "-":
-                path, counts = export_to_file(store, args.format, Path(args.output))
+                path, counts = export_to_file(
+                    store, args.format, Path(args.output), keep_text=keep_text
+                )
                 err.write(
                     f"d7tui export: wrote {counts.watches:,} requests, {counts.recipients:,} "
                     f"recipients and {counts.transitions:,} transitions to {path}\n"
                 )
             else:
-                export(store, args.format, out)
+                export(store, args.format, out, keep_text=keep_text)
         except BrokenPipeError:
             raise  # the reader had enough (`d7tui export | head`): main ends quietly
         except OSError as exc:
@@ -458,7 +462,7 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "add":
             return run_add(args, out, err)
         if args.command == "export":
-            return run_export(args, out, err)
+            return run_export(args, out, err, keep_text=settings.message_text)
         from d7tui import sendcli
 
         return sendcli.run(args, settings, out, err, sys.stdin)

@@ -35,11 +35,12 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO, TypeVar
 
+from d7tui.channels.infobip import without_text
 from d7tui.explain import explain
 from d7tui.models import Channel, IdKind, RequestStatus, Transition
 from d7tui.safety import strict_json
@@ -100,21 +101,38 @@ class _Contents:
         )
 
 
-def _collect(store: Store) -> _Contents:
+def _collect(store: Store, keep_text: bool) -> _Contents:
     # One read transaction: the three parts agree with each other.
     with store.reading():
-        return _Contents(
+        contents = _Contents(
             store.watches(Which.KEPT),
             store.load_states(Which.KEPT, with_raw=False),
             store.timelines(Which.KEPT, limit=None),
         )
+    if not keep_text:  # text stored while `message_text` was on follows the setting of now
+        for rid, stored in contents.states.items():
+            recipients = tuple(
+                replace(r, fields=without_text(r.fields)) for r in stored.state.recipients
+            )
+            contents.states[rid] = replace(
+                stored, state=replace(stored.state, recipients=recipients)
+            )
+    return contents
 
 
-def export(store: Store, fmt: Format, out: TextIO, *, now: float | None = None) -> ExportCounts:
-    """Write every kept (live and archived) watch, its recipients and transitions to `out`."""
+def export(
+    store: Store,
+    fmt: Format,
+    out: TextIO,
+    *,
+    now: float | None = None,
+    keep_text: bool = False,
+) -> ExportCounts:
+    """Write every kept (live and archived) watch, its recipients and transitions to `out`;
+    message text only with `keep_text` (the `message_text` setting), `(hidden)` otherwise."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (csv or json)")
-    contents = _collect(store)
+    contents = _collect(store, keep_text)
     exported_at = time.time() if now is None else now
     if fmt == "json":
         _write_json(contents, out, exported_at)
@@ -135,6 +153,7 @@ def export_to_file(
     *,
     directory: Path | None = None,
     now: float | None = None,
+    keep_text: bool = False,
 ) -> tuple[Path, ExportCounts]:
     """Export into a file (mode 0600: it holds phone numbers); where it went, and how much.
 
@@ -142,7 +161,11 @@ def export_to_file(
     directory). See `write_private_file`.
     """
     return write_private_file(
-        fmt, lambda out: export(store, fmt, out, now=now), path, directory=directory, now=now
+        fmt,
+        lambda out: export(store, fmt, out, now=now, keep_text=keep_text),
+        path,
+        directory=directory,
+        now=now,
     )
 
 

@@ -313,6 +313,17 @@ def test_v1_text_is_hidden_too() -> None:
     assert r.fields["text"] == infobip.HIDDEN and r.recipient == "41"
 
 
+def test_text_in_other_shapes_is_hidden_at_any_depth() -> None:
+    item = {
+        "messageId": "m",
+        "content": {"body": {"text": "555111"}},
+        "message": {"text": "555333"},
+    }
+    (r,) = infobip.parse_page(json.dumps({"results": [item]}).encode())
+    assert "5551" not in json.dumps(r.fields) and "5553" not in json.dumps(r.fields)
+    assert r.fields["message"] == {"text": infobip.HIDDEN}
+
+
 def test_infobip_cost_is_price_per_part_times_parts() -> None:
     # "pricePerMessage: Price per one SMS", "smsCount: number of parts": a message of three
     # parts costs three times the price, which is what D7's per-message cost means too.

@@ -719,7 +719,11 @@ class D7App(Guarded, App[int]):
             return "Nothing to export: this session is not remembered."
         directory = self.memory.path.parent
         try:
-            path, counts = await self.memory.export(fmt, directory)  # type: ignore[arg-type]
+            path, counts = await self.memory.export(
+                fmt,  # type: ignore[arg-type]
+                directory,
+                self.settings.message_text,
+            )
         except (StoreError, OSError) as exc:
             return f"Export failed: {one_line(str(exc))}"
         return (

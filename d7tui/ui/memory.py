@@ -200,11 +200,13 @@ class Memory:
             return []
         return await self.astore.archive_finished(final_for)
 
-    async def export(self, fmt: Format, directory: Path) -> tuple[Path, ExportCounts]:
+    async def export(
+        self, fmt: Format, directory: Path, keep_text: bool = False
+    ) -> tuple[Path, ExportCounts]:
         # Awaits the queued writes first: the file holds everything shown so far.
         await self.astore.flush()
         return await self.astore.read(
-            lambda: export_to_file(self.astore.store, fmt, directory=directory)
+            lambda: export_to_file(self.astore.store, fmt, directory=directory, keep_text=keep_text)
         )
 
     async def close(self) -> None:
