@@ -21,10 +21,10 @@ from textual.app import App, SystemCommand
 from textual.driver import Driver
 from textual.screen import Screen
 
-from d7tui.channels.errors import ChannelError
 from d7tui.channels.send import TEST_LABEL, MaybeSent, Message
 from d7tui.clock import Clock, SystemClock
 from d7tui.config import ConfigError, Settings, load_settings
+from d7tui.errors import ChannelError
 from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.notify import DesktopNotifier, choose
 from d7tui.poller import Fetcher, PollConfig, Poller, PollUpdate, Watch, WatchStatus
@@ -110,6 +110,7 @@ class D7App(Guarded, App[int]):
         self.error_console = EdgeConsole(self.edge)
         self._no_memory = "this session has no store"  # why, when it has none
         self.farewell: list[str] = []  # printed on the terminal once the screen is gone
+        self._sending: list[Message] = []  # test messages sent and not answered yet
         self._store_path = store_path
         self._persist = persist
         self._summaries: list[WatchSummary] = []  # the list, drawn before the rest is read
@@ -399,6 +400,12 @@ class D7App(Guarded, App[int]):
             ]
 
     async def on_unmount(self) -> None:
+        for message in self._sending:  # quit before the vendor answered: it may have gone out
+            self.farewell.append(
+                f"{message.describe()} was being sent when the monitor quit: it may have been "
+                f"sent, and is not watched; look in {message.vendor()}'s dashboard before "
+                "sending again"
+            )
         self.poller.pause()
         with contextlib.suppress(Exception):
             await self.accounts.aclose()
@@ -679,10 +686,16 @@ class D7App(Guarded, App[int]):
         if not rows:
             return "No failures to export: the problems view is empty."
         try:
-            path, count = await asyncio.to_thread(write_to_file, rows, "csv", directory)
+            path, _ = await asyncio.to_thread(write_to_file, rows, "csv", directory)
         except OSError as exc:
             return f"Export failed: {one_line(str(exc))}"
-        return f"Exported {plural(count, 'failure')} (number, reason, what it means) to {path}"
+        failed = sum(row.problem == "failed" for row in rows)
+        stuck = sum(row.problem == "stuck?" for row in rows)
+        said = [f"{failed:,} failed"] if failed else []
+        said += [f"{stuck:,} stuck?"] if stuck else []
+        if len(rows) - failed - stuck:
+            said.append(f"{plural(len(rows) - failed - stuck, 'request')} in error")
+        return f"Worklist of {', '.join(said)} (number, reason, what to do): {path}"
 
     def send_test(self, message: Message) -> None:
         """Send one checked test message and watch the id it gets back, labelled "test"."""
@@ -693,14 +706,27 @@ class D7App(Guarded, App[int]):
             f"Sending {message.describe()}…",
             masked=f"Sending a {message.channel.value} test message…",
         )
+        self._sending.append(message)
         try:
             sent = await self.accounts.send(message)
         except MaybeSent as exc:
-            self.say(f"Maybe sent: {exc}", "error")
+            # What to do first: at 80 columns the line is cut after about 70 characters.
+            self.say(
+                f"Maybe sent to {message.to}: see {message.vendor()}'s dashboard before sending "
+                f"again. {exc}",
+                "error",
+                masked=f"Maybe sent: see {message.vendor()}'s dashboard before sending again. "
+                f"{exc}",
+            )
             return
         except ChannelError as exc:
             self.say(f"Not sent: {exc}", "error")
             return
+        finally:
+            # Not on cancellation (the monitor quitting): then its farewell says it may have
+            # gone out.
+            if not asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                self._sending.remove(message)
         target = Target(sent.request_id, sent.channel.value, sent.id_kind)
         self.add_targets([target], label=TEST_LABEL)
         note = f"test message to {message.to}, sent {format_clock(self.clock.now())}"

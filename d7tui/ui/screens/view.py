@@ -25,9 +25,8 @@ from d7tui.ui.messages import PollerStopped, PollNews
 from d7tui.ui.theme import flash_colour, phase_colours
 from d7tui.ui.widgets.banner import Banner, Unreached
 from d7tui.ui.widgets.detail import DetailPane
-from d7tui.ui.widgets.event_strip import EventStrip
+from d7tui.ui.widgets.event_strip import EventStrip, Severity
 from d7tui.ui.widgets.filter_bar import FilterBar
-from d7tui.ui.widgets.line_table import LineTable
 from d7tui.ui.widgets.status_line import PollerView, StatusLine, status_parts
 from d7tui.ui.widgets.watchlist_table import RenderContext, WatchlistTable
 from d7tui.watchlist import Entry, SortKey, Totals
@@ -356,7 +355,7 @@ class MonitorView(Guarded, Screen[None]):
             line, failed = summary(rest)
             self.d7app.say(line, "warning" if failed else "information")
         for alert in reversed(shown):
-            severity = "error" if alert.failed else "information"
+            severity: Severity = "error" if alert.failed else "information"
             self.d7app.say(alert.line(False), severity, masked=alert.line(True))
 
     @on(PollerStopped)
@@ -375,10 +374,6 @@ class MonitorView(Guarded, Screen[None]):
             self.flush_all()
             return
         self._show_detail(self.render_context())
-
-    @on(LineTable.Chosen, "#watchlist")
-    def _row_chosen(self) -> None:
-        self.action_enter_detail()
 
     @property
     def selected(self) -> str | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from d7tui.channels.errors import ERROR_PRIORITY
+from d7tui.errors import ERROR_PRIORITY
 from d7tui.models import Phase
 from d7tui.ui.format import costs_text, format_clock, format_in, format_interval, phase_counts_text
 from d7tui.ui.widgets.text_static import TextStatic

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from rich.style import Style
 from rich.text import Text
 
-from d7tui.channels.errors import ErrorKind
+from d7tui.errors import ErrorKind
 from d7tui.models import Phase
 from d7tui.poller import WatchStatus
 from d7tui.shortids import ShortIds
