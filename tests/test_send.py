@@ -169,6 +169,12 @@ def test_bad_messages_are_refused_before_anything_is_sent():
     # Numbers are written as each vendor writes them.
     assert check(Message(Channel.INFOBIP, "+41 79 302 67 27", "hi")).to == "41793026727"
     assert check(Message(Channel.SMS, "971 50 123 4567", "hi", sender="S")).to == "+971501234567"
+    # 00 is the international prefix, not part of the number; a national 0 has no country code.
+    assert check(Message(Channel.SMS, "00971501230001", "hi", sender="S")).to == "+971501230001"
+    assert check(Message(Channel.INFOBIP, "0041 79 302 67 27", "hi")).to == "41793026727"
+    for national in ("0501230001", "+0501230001"):
+        with pytest.raises(SendProblem, match="has no country code"):
+            check(Message(Channel.SMS, national, "hi", sender="S"))
 
 
 # -- sent once: a POST is never retried after the server may have taken it -----------------------

@@ -159,7 +159,7 @@ async def test_s_sends_a_test_message_only_once_confirmed_and_watches_it(sim, cl
         sends = sim.counts["send"]
         await pilot.press("S")
         assert isinstance(app.screen, SendDialog)
-        await pilot.press(*"+971 50 111 2233", "tab")
+        await pilot.press(*"00971 50 111 2233", "tab")  # 00: the international prefix
         await pilot.press(*"Shop", "tab", *"hello", "enter")  # enter checks, it does not send
         await pilot.pause()
         text = screen_text(app)

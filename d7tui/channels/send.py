@@ -83,9 +83,16 @@ class Sent:
 def check(message: Message) -> Message:
     """The message, its number normalised, or SendProblem saying what is wrong."""
     number = re.sub(r"[\s()\-.]", "", message.to)
+    if number.startswith("00"):  # the international prefix dialled in Europe and the Gulf
+        number = "+" + number[2:]
     if not _NUMBER.match(number):
         raise SendProblem(
             f"{one_line(message.to, 40)!r} is not a phone number: digits with the country code, "
+            "e.g. +971501234567"
+        )
+    if number.lstrip("+").startswith("0"):  # no country code starts with 0
+        raise SendProblem(
+            f"{one_line(message.to, 40)!r} has no country code: write the number with it, "
             "e.g. +971501234567"
         )
     if (message.text is None) == (message.template is None):
