@@ -485,6 +485,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
         if args.command is not None:
             return _run_command(args, settings)
+        if not all(s is not None and s.isatty() for s in (sys.stdin, sys.stdout)):
+            # cron, a script, `ssh host d7tui`: Textual would end at once, saying nothing.
+            sys.stderr.write(
+                "d7tui: the monitor needs a terminal; from a script use "
+                "d7tui status ID... or d7tui export\n"
+            )
+            return EXIT_USAGE
         from d7tui.ui.app import run_monitor
 
         return run_monitor(settings, demo=args.demo, mask=args.mask, ids=[])

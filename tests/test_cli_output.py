@@ -104,3 +104,17 @@ def test_an_output_that_cannot_be_written_is_one_line_and_a_send_still_says_what
     )
     assert proc.returncode == 5
     assert proc.stderr.decode() == "d7tui status: standard output is closed\n"
+
+
+def test_the_monitor_without_a_terminal_says_so_in_one_line(env):
+    proc = subprocess.run(
+        [sys.executable, "-m", "d7tui", "--demo"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
+    assert proc.returncode == 2 and proc.stdout == b""
+    assert proc.stderr.decode() == (
+        "d7tui: the monitor needs a terminal; from a script use d7tui status ID... or d7tui export\n"
+    )
