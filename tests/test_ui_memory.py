@@ -307,10 +307,13 @@ async def test_when_the_first_monitor_ends_the_second_takes_over_the_reports(sim
         async with second.run_test(size=SIZE, notifications=True) as pilot:
             await idle(pilot, second)
             assert not second.memory.pulls_reports  # type: ignore[union-attr]
+            assert "shows them read-only" in screen_text(second)  # the banner says why
             first.close()
             second._take_over_reports()  # what its minutely check does
             assert second.memory.pulls_reports  # type: ignore[union-attr]
             assert second.notices == []
+            await pilot.pause()
+            assert "read-only" not in screen_text(second)  # the banner says so no more
             clock.advance(4)
             second.poller.refresh()
             await idle(pilot, second)

@@ -667,6 +667,8 @@ class D7App(Guarded, App[int]):
         if memory.lock_refusal in self.notices:
             self.notices.remove(memory.lock_refusal)
         memory.lock_refusal = None
+        if self._main is not None and self._main.is_mounted:
+            self._main.show_banner()  # the banner no longer names the other process
         self.say("Now pulling Infobip reports here: the other d7tui ended.")
 
     def _export_directory(self) -> Path | None:
