@@ -23,6 +23,8 @@ from d7tui.watchlist import Entry
 HOUR_MINUTES = 60
 NO_COUNTRY = "?"  # the API named none (Infobip's reports never do)
 _BARS = "▁▂▃▄▅▆▇█"
+MAX_VALIDITY = 72 * 3600.0  # Infobip keeps trying a message 48 hours by default, 72 at most
+CLOCK_SLACK = 300.0  # a doneAt this far ahead of this machine's clock is the clocks, not a lie
 
 
 @dataclass
@@ -97,7 +99,7 @@ def compute(entries: Iterable[Entry], now: float, *, top: int = 10) -> Insights:
             if phase is Phase.FAILED:
                 failures[failure_reason(channel, r)] += 1
             elif phase is Phase.DELIVERED or phase is Phase.READ:
-                took = _infobip_took(r) if channel == "infobip" else delivered_at.get(r.key)
+                took = _infobip_took(r, now) if channel == "infobip" else delivered_at.get(r.key)
                 if took is not None:
                     durations.setdefault(channel, []).append(took)
     out.by_channel = _tallies(by_channel)
@@ -177,9 +179,13 @@ def _delivered_times(timeline: Iterable[Transition]) -> dict[str, float]:
     return {key: value for key, value in took.items() if not math.isnan(value)}
 
 
-def _infobip_took(r: Recipient) -> float | None:
+def _infobip_took(r: Recipient, now: float) -> float | None:
+    """Infobip's own sentAt → doneAt; None where they cannot be a measurement: a doneAt still
+    to come (a year-9999 report), or longer than any message lives (72 hours at most), which
+    one broken report would make the p95 of."""
     sent = vendor_time(r.fields.get("sentAt"), naive_is_utc=False)
     done = vendor_time(r.fields.get("doneAt"), naive_is_utc=False)
-    if sent is None or done is None or done < sent:
+    if sent is None or done is None or done < sent or done > now + CLOCK_SLACK:
         return None
-    return done - sent
+    took = done - sent
+    return took if took <= MAX_VALIDITY else None

@@ -177,3 +177,31 @@ def test_sparkline_and_percentile():
     assert sparkline([0, 0]) == "▁▁" and sparkline([]) == ""
     assert percentile([5, 1, 3], 0.5) == 3 and percentile([5, 1, 3], 0.95) == 5
     assert percentile([7], 0.95) == 7
+
+
+def test_infobip_times_that_cannot_be_a_measurement_are_left_out():
+    wl = Watchlist(clock=lambda: T0)
+    good = ib(
+        "DELIVERED_TO_HANDSET",
+        "DELIVERED",
+        1,
+        "2023-11-14T22:00:00.000+0000",
+        "2023-11-14T22:00:10.000+0000",
+    )
+    future = ib(
+        "DELIVERED_TO_HANDSET",
+        "DELIVERED",
+        2,
+        "2023-11-14T22:00:00.000+0000",
+        "9999-12-31T23:59:59.999+0000",
+    )
+    decades = ib(
+        "DELIVERED_TO_HANDSET",
+        "DELIVERED",
+        3,
+        "2000-01-01T00:00:00.000+0000",
+        "2023-11-14T22:00:00.000+0000",
+    )
+    poll(wl, "TT", Channel.INFOBIP, T0, good, future, decades)
+    (took,) = compute(wl, now=T0).delivery_times
+    assert (took.count, took.p50, took.p95) == (1, 10, 10)  # not a p95 of 69,890,631 hours

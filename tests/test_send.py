@@ -359,6 +359,14 @@ def test_a_balance_answer_without_a_number_is_a_protocol_error():
     for raw in (b'{"balance": -1e308}', b'{"balance": 1e300, "currency": "EUR"}'):
         with pytest.raises(ProtocolError, match="not a believable amount"):
             parse_balance("infobip", raw)
+    # A send of 0.0004 changes what is shown; a few messages left are not "0.00"; no "-0.00".
+    assert parse_balance("d7", b'{"balance": 99.9996}').text() == "d7 99.9996"
+    assert parse_balance("d7", b'{"balance": 0.004999}').text() == "d7 0.005"
+    assert (
+        parse_balance("infobip", b'{"balance": -0.0, "currency": "EUR"}').text()
+        == "infobip 0.00 EUR"
+    )
+    assert parse_balance("d7", b'{"balance": 100}').text() == "d7 100.00"
     odd = parse_balance("infobip", b'{"balance": 1.5, "currency": "[bold]USD[/]\\u001b[2J"}')
     assert odd.text() == "infobip 1.50 [bold]U…"  # cut, and shown as plain text
 

@@ -28,7 +28,11 @@ class Balance:
     currency: str | None  # D7 names none: the account's own currency
 
     def text(self) -> str:
-        amount = f"{self.amount:,.2f}"
+        # To the 4 decimals D7 prices a message in (0.0004): 0.0049 is ~12 messages, not
+        # "0.00"; whole cents stay 2 decimals; never "-0.00".
+        rounded = round(self.amount, 4) or 0.0
+        amount = f"{rounded:,.4f}"
+        amount = amount[:-2] + amount[-2:].rstrip("0") if amount.endswith("0") else amount
         return (
             f"{self.vendor} {amount} {self.currency}"
             if self.currency

@@ -31,7 +31,9 @@ TOP_COUNTRIES = 12
 def _duration(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
-    return format_interval(round(seconds / 60) * 60) if seconds < 3600 else f"{seconds / 3600:.1f}h"
+    if seconds < 3600:
+        return format_interval(round(seconds / 60) * 60)
+    return f"{seconds / 3600:.1f}h" if seconds < 48 * 3600 else f"{seconds / 86400:.1f}d"
 
 
 def _tally_row(name: str, tally: Tally, colours: Mapping[Phase, str]) -> Text:
