@@ -343,7 +343,7 @@ async def test_an_empty_account_fails_the_message_and_the_explanation_points_to_
             assert recipient.status == "insufficient_credit"
             explained = explain(Channel.SMS, recipient)
             assert explained is not None and explained.credit
-            assert "balance is on the status line" in explained.next_step
+            assert "its balance: the monitor's status line or the " in explained.next_step
             sent = await client.send(check(Message(Channel.INFOBIP, "41793026727", "hi")))
             assert sent.status == "REJECTED_NOT_ENOUGH_CREDITS"
     finally:
