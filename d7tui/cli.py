@@ -477,6 +477,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     # Importing the simulator costs a fifth of `d7tui status`'s start: only when it is asked for.
     args = build_parser(simulate_options="simulate" in words).parse_args(argv)
+    monitor_only = [flag for flag in ("demo", "mask") if getattr(args, flag, False)]
+    if args.command not in (None, "simulate") and monitor_only:  # simulate has its own --demo
+        # `d7tui --demo status ID` would ask the real API for the demo's ids.
+        flags = " and ".join(f"--{flag}" for flag in monitor_only)
+        sys.stderr.write(
+            f"d7tui: {flags} {'are' if len(monitor_only) > 1 else 'is'} for the monitor "
+            f"(d7tui {flags.replace(' and ', ' ')}), not for d7tui {args.command}\n"
+        )
+        return EXIT_USAGE
     try:
         if args.command == "simulate":
             from d7tui.simulator import cli as simulator_cli

@@ -365,3 +365,12 @@ def test_add_refuses_a_note_it_would_cut_and_keeps_line_breaks_as_spaces(env, ca
     code, out, _ = run(capsys, "export", "--format", "json")
     (watch,) = json.loads(out)["watchlist"]
     assert (watch["label"], watch["note"]) == ("line1 line2 tab", "n1 n2")
+
+
+def test_monitor_options_before_a_command_are_refused_not_ignored(env, capsys):
+    rid = str(uuid.uuid4())
+    code, out, err = run(capsys, "--demo", "status", rid)
+    assert code == 2 and out == ""
+    assert err == "d7tui: --demo is for the monitor (d7tui --demo), not for d7tui status\n"
+    code, _, err = run(capsys, "--demo", "--mask", "export")
+    assert code == 2 and "--demo and --mask are for the monitor" in err
