@@ -373,3 +373,33 @@ async def test_privacy_mode_masks_the_number_in_the_reason_the_label_and_the_not
         await pilot.press("escape", "m")  # privacy mode off: the number is the user's to see
         await pilot.pause()
         assert f"Cust {number}" in screen_text(app)
+
+
+async def test_s_on_whatsapp_refuses_text_and_template_together_and_shows_the_parameters(
+    sim, clock
+):
+    from textual.widgets import Input, Select
+
+    app = build(sim, clock, [])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await idle(pilot, app)
+        await pilot.press("S")
+        dialog = app.screen
+        assert isinstance(dialog, SendDialog)
+        dialog.query_one("#send-channel", Select).value = "whatsapp"  # as picked from the list
+        await pilot.pause()
+        await pilot.click("#send-to")
+        await pilot.press(*"+971501230055", "tab", *"+971500000000", "tab", *"hello")
+        await pilot.click("#send-template")
+        await pilot.press(*"order_shipped")
+        await pilot.click("#send-params")
+        await pilot.press(*"A| B;C", "enter")
+        await pilot.pause()
+        assert "give a text or a template, not both. Nothing was sent." in screen_text(app)
+        dialog.query_one("#send-text", Input).value = ""  # the text cleared
+        await pilot.click("#send-params")
+        await pilot.press("enter")
+        await pilot.pause()
+        shown = screen_text(app)  # the confirmation wraps in the box
+        assert "(template 'order_shipped'" in shown
+        assert "with parameters 'A', 'B;C')? It costs money." in shown

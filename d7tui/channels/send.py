@@ -56,11 +56,14 @@ class Message:
 
     def describe(self) -> str:
         """`one sms (D7) message to +9715… from Shop (5 characters)`."""
-        what = (
-            f"template {one_line(self.template, 40)!r}"
-            if self.template
-            else f"{len(self.text or '')} characters"
-        )
+        if self.template:
+            # The parameters as they will be filled in: a wrong split costs a paid template.
+            filled = ", ".join(repr(one_line(p, 30)) for p in self.params)
+            what = f"template {one_line(self.template, 40)!r}" + (
+                f" with parameters {filled}" if filled else ""
+            )
+        else:
+            what = f"{len(self.text or '')} characters"
         name = "sms" if self.channel is Channel.INFOBIP else self.channel.value
         sender = f" from {one_line(self.sender, 40)}" if self.sender else ""
         return f"one {name} ({self.vendor()}) message to {self.to}{sender} ({what})"
@@ -95,17 +98,20 @@ def check(message: Message) -> Message:
             f"{one_line(message.to, 40)!r} has no country code: write the number with it, "
             "e.g. +971501234567"
         )
-    if (message.text is None) == (message.template is None):
-        raise SendProblem("give either --text or --template")
+    # In words, not flags: the S dialog says these too.
+    if message.text is not None and message.template is not None:
+        raise SendProblem("give a text or a template, not both")
+    if message.text is None and message.template is None:
+        raise SendProblem("give a text (or, on whatsapp, a template)")
     if message.template is not None and message.channel is not Channel.WHATSAPP:
-        raise SendProblem(f"templates are for whatsapp; {message.channel.value} takes --text")
+        raise SendProblem(f"templates are for whatsapp; {message.channel.value} takes a text")
     if message.text is not None:
         if not message.text.strip():
             raise SendProblem("the text is empty")
         if len(message.text) > MAX_TEXT:
             raise SendProblem(f"the text is longer than {MAX_TEXT} characters")
     if message.params and message.template is None:
-        raise SendProblem("--param goes with --template")
+        raise SendProblem("template parameters go with a template")
     if message.template is not None and not message.template.strip():
         raise SendProblem("the template name is empty")
     for what, value in (

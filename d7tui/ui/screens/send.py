@@ -79,7 +79,7 @@ class SendDialog(Guarded, ModalScreen[Message | None]):
         return Message(
             channel,
             self._value("to"),
-            self.query_one("#send-text", Input).value or None if not template else None,
+            self.query_one("#send-text", Input).value or None,  # with a template: refused
             template or None,
             self._value("language") or "en",
             params if template else (),
