@@ -6,6 +6,7 @@ from __future__ import annotations
 from d7tui.insights import NO_COUNTRY, compute, percentile, sparkline
 from d7tui.models import (
     Channel,
+    Phase,
     Recipient,
     RequestStatus,
     Target,
@@ -205,3 +206,15 @@ def test_infobip_times_that_cannot_be_a_measurement_are_left_out():
     poll(wl, "TT", Channel.INFOBIP, T0, good, future, decades)
     (took,) = compute(wl, now=T0).delivery_times
     assert (took.count, took.p50, took.p95) == (1, 10, 10)  # not a p95 of 69,890,631 hours
+
+
+def test_an_api_country_or_reason_of_any_length_keeps_its_row_on_one_line():
+    from d7tui.ui.screens.insights import insights_text
+
+    wl = Watchlist(clock=lambda: T0)
+    long = d7("un_delivered", 1, country="C" * 300, reason="R" * 1200)
+    poll(wl, "x", Channel.WHATSAPP, T0, long, d7("delivered", 2, Channel.WHATSAPP))
+    colours = dict.fromkeys(Phase, "")
+    text = insights_text(compute(wl, now=T0), "the whole watchlist", colours, (2, 60)).plain
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "(unknown)" in text  # the recipient whose API named no country

@@ -16,6 +16,7 @@ from textual.timer import Timer
 
 from d7tui.insights import HOUR_MINUTES, NO_COUNTRY, Insights, Tally, compute, sparkline
 from d7tui.models import Phase
+from d7tui.safety import one_line
 from d7tui.ui.edge import Guarded
 from d7tui.ui.format import costs_text, format_interval
 from d7tui.ui.widgets.text_static import TextStatic
@@ -74,7 +75,8 @@ def insights_text(
     text.append(head, style="dim")
     countries = sorted(insights.by_country.items(), key=lambda kv: (-kv[1].total, kv[0]))
     for name, tally in countries[:TOP_COUNTRIES]:
-        shown = "(none)" if name == NO_COUNTRY else name
+        # An API's country is cut to the column, as the list cuts what it shows.
+        shown = "(unknown)" if name == NO_COUNTRY else one_line(name, 10)
         text.append_text(_tally_row(shown, tally, colours))
         text.append("\n")
     if len(countries) > TOP_COUNTRIES:
@@ -99,7 +101,7 @@ def insights_text(
         text.append("  no failures\n", style="dim")
     for reason, count in insights.failures:
         text.append(f"  {count:>7,}  ", style=colours[Phase.FAILED])
-        text.append(f"{reason}\n")
+        text.append(f"{one_line(reason, 60)}\n")
 
     text.append("\nCost\n", style="bold underline")
     text.append(f"  {costs_text(insights.costs)}")
