@@ -476,7 +476,18 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     # Importing the simulator costs a fifth of `d7tui status`'s start: only when it is asked for.
-    args = build_parser(simulate_options="simulate" in words).parse_args(argv)
+    parser = build_parser(simulate_options="simulate" in words)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if getattr(args, "ids", None) is not None and not any(w.startswith("-") for w in extra):
+            args.ids += extra  # ids after an option (`status X --channel infobip Y`) are ids too
+        else:
+            prog = f"d7tui {args.command}" if args.command else "d7tui"
+            sys.stderr.write(
+                f"{prog}: unrecognized arguments: {one_line(' '.join(extra), 200)} "
+                f"(see {prog} --help)\n"
+            )
+            return EXIT_USAGE
     monitor_only = [flag for flag in ("demo", "mask") if getattr(args, flag, False)]
     if args.command not in (None, "simulate") and monitor_only:  # simulate has its own --demo
         # `d7tui --demo status ID` would ask the real API for the demo's ids.

@@ -374,3 +374,13 @@ def test_monitor_options_before_a_command_are_refused_not_ignored(env, capsys):
     assert err == "d7tui: --demo is for the monitor (d7tui --demo), not for d7tui status\n"
     code, _, err = run(capsys, "--demo", "--mask", "export")
     assert code == 2 and "--demo and --mask are for the monitor" in err
+
+
+def test_ids_after_an_option_are_ids_and_a_stray_option_names_its_command(sim, env, capsys):
+    first, second = (sim.create_request("sms", [f"+97150000070{n}"]) for n in range(2))
+    code, out, err = run(capsys, "status", first, "--channel", "sms", second, "--json")
+    assert code == 0, err
+    assert [json.loads(line)["request_id"] for line in out.splitlines()] == [first, second]
+    code, _, err = run(capsys, "status", first, "--colour")
+    assert code == 2
+    assert err == "d7tui status: unrecognized arguments: --colour (see d7tui status --help)\n"
