@@ -403,3 +403,17 @@ async def test_s_on_whatsapp_refuses_text_and_template_together_and_shows_the_pa
         shown = screen_text(app)  # the confirmation wraps in the box
         assert "(template 'order_shipped'" in shown
         assert "with parameters 'A', 'B;C')? It costs money." in shown
+
+
+async def test_s_at_80_columns_shows_every_field_hint_whole(sim, clock):
+    from textual.widgets import Select
+
+    app = build(sim, clock, [])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        await pilot.press("S")
+        app.screen.query_one("#send-channel", Select).value = "whatsapp"
+        await pilot.pause()
+        shown = screen_text(app)
+        for hint in ("from: sender", "or template id", "language (en)", "params: a|b|c"):
+            assert hint in shown

@@ -45,12 +45,12 @@ class SendDialog(Guarded, ModalScreen[Message | None]):
             with Horizontal(classes="send-row"):
                 yield Select(_CHANNELS, value="sms", allow_blank=False, id="send-channel")
                 yield Input(placeholder="to: +971501234567", id="send-to")
-                yield Input(placeholder="from (sender / originator)", id="send-from")
+                yield Input(placeholder="from: sender", id="send-from")
             yield Input(placeholder="text", id="send-text")
             with Horizontal(classes="send-row", id="send-template-row"):
-                yield Input(placeholder="or a WhatsApp template's id", id="send-template")
+                yield Input(placeholder="or template id", id="send-template")
                 yield Input(placeholder="language (en)", id="send-language")
-                yield Input(placeholder="parameters, separated by |", id="send-params")
+                yield Input(placeholder="params: a|b|c", id="send-params")
             yield Static(id="send-error")
             yield Static(id="send-confirm")
             with Horizontal(id="send-buttons"):
