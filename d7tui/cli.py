@@ -34,6 +34,7 @@ from d7tui.models import (
     validate_id,
 )
 from d7tui.safety import one_line
+from d7tui.stdio import OutputError
 
 if TYPE_CHECKING:
     from d7tui.status_memory import StatusMemory
@@ -380,11 +381,14 @@ def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for problem in result.errors:
         err.write(f"d7tui add: {one_line(problem)}\n")
     refused = len(result.errors) + len(unreadable)
-    out.write(
-        f"added {len(result.added):,}, already watched {len(result.merged):,}"
-        + (f", refused {refused:,}" if refused else "")
-        + "\n"
+    said = f"added {len(result.added):,}, already watched {len(result.merged):,}" + (
+        f", refused {refused:,}" if refused else ""
     )
+    try:
+        out.write(said + "\n")
+        out.flush()
+    except OutputError as exc:  # added all the same: say so where it can still be read
+        err.write(f"d7tui add: {said}, but {exc}\n")
     if not (result.added or result.merged or result.errors or unreadable):
         err.write("d7tui add: no ids given\n")
         return EXIT_USAGE
@@ -453,7 +457,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _run_command(args: argparse.Namespace, settings: Settings) -> int:
     """A command with its output guarded: an output that cannot take what is written (not
     UTF-8, a full disk, closed) is one line and exit 5, never a traceback."""
-    from d7tui.stdio import OutputError, silence_stdout, streams
+    from d7tui.stdio import silence_stdout, streams
 
     # An export is a data file: UTF-8 whatever the locale; a table degrades its symbols.
     out, err = streams(utf8=args.command == "export")

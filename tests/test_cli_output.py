@@ -91,6 +91,12 @@ def test_an_output_that_cannot_be_written_is_one_line_and_a_send_still_says_what
         assert proc.stderr.decode().splitlines() == [
             "d7tui status: cannot write to standard output: Bad file descriptor"
         ]
+        proc = d7tui(env, "add", str(uuid.uuid4()), stdout=read_only.fileno())
+        assert proc.returncode == 0  # added: said where it can be read
+        assert proc.stderr.decode() == (
+            "d7tui add: added 1, already watched 0, but cannot write to standard output: "
+            "Bad file descriptor\n"
+        )
         send = ["send", "--channel", "sms", "--to", "+971500000304", "--text", "hi"]
         proc = d7tui(env, *send, "--from", "X", "--yes", stdout=read_only.fileno())
     assert proc.returncode == 0  # it went out: a script must not send it again
