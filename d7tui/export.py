@@ -195,11 +195,11 @@ def write_private_file(
     # A symlink is written where it points (replacing the link would cut it off from its
     # target); a FIFO, a device or anything else that is not a regular file is written through,
     # never replaced (`-o /dev/stdout`, `-o /dev/full` as root, a pipe to another program).
-    target = path.resolve() if path.is_symlink() else path
-    if target.exists() and not target.is_file() and not target.is_dir():
-        with open(target, "w", encoding=encoding, newline="") as out:
+    if path.exists() and not path.is_file() and not path.is_dir():  # (symlinks followed)
+        with open(path, "w", encoding=encoding, newline="") as out:
             result = write(out)
         return path, result
+    target = path.resolve() if path.is_symlink() else path
     fd, tmp = tempfile.mkstemp(prefix=f".{stem}-", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding=encoding, newline="") as out:

@@ -32,6 +32,17 @@ def test_export_writes_through_a_fifo_and_a_symlink_and_replaces_neither(env, ca
     assert json.loads(got[0])["watchlist"][0]["request_id"] == rid  # the reader got it all
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]  # no temp file left
 
+    like_stdout = tmp_path / "stdout"  # as /dev/stdout is a symlink to a pipe
+    like_stdout.symlink_to(fifo)
+    got.clear()
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code, _, err = run(capsys, "export", "-o", str(like_stdout))
+    reader.join(10)
+    assert code == 0, err
+    assert like_stdout.is_symlink() and stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert json.loads(got[0])["watchlist"][0]["request_id"] == rid
+
     target = tmp_path / "shared" / "export.json"
     target.parent.mkdir()
     target.write_text("old")
