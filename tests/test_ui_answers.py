@@ -323,6 +323,13 @@ async def test_desktop_notifications_can_be_turned_off(sim, clock):
         assert status_requests(sim) > 0
 
 
+async def look_away(pilot: Any, app: D7App) -> None:
+    """Polled once, then the user switches to another window (notifications may go out)."""
+    await idle(pilot, app)
+    app.post_message(events.AppBlur())
+    await until(pilot, lambda: not app.app_focus)
+
+
 async def test_failures_held_back_by_the_notification_gap_are_notified_when_it_ends(sim, clock):
     ids = [
         sim.create_request(
@@ -334,9 +341,7 @@ async def test_failures_held_back_by_the_notification_gap_are_notified_when_it_e
     written: list[str] = []
     app.notifier.write = written.append
     async with app.run_test(size=SIZE) as pilot:
-        await idle(pilot, app)
-        app.post_message(events.AppBlur())
-        await until(pilot, lambda: not app.app_focus)
+        await look_away(pilot, app)
         for _ in range(4):  # the three fail 3 s apart: one notification, two held back
             clock.advance(3)
             await idle(pilot, app)
@@ -358,9 +363,7 @@ async def test_privacy_mode_masks_the_number_in_the_reason_the_label_and_the_not
     written: list[str] = []
     app.notifier.write = written.append
     async with app.run_test(size=(160, 40)) as pilot:
-        await idle(pilot, app)
-        app.post_message(events.AppBlur())
-        await until(pilot, lambda: not app.app_focus)
+        await look_away(pilot, app)
         clock.advance(4)
         await idle(pilot, app)
         assert len(written) == 1 and "Absent subscriber +97150•••••99" in written[0]
