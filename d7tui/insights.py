@@ -23,8 +23,8 @@ from d7tui.watchlist import Entry
 HOUR_MINUTES = 60
 NO_COUNTRY = "?"  # the API named none (Infobip's reports never do)
 _BARS = "▁▂▃▄▅▆▇█"
-MAX_VALIDITY = 72 * 3600.0  # Infobip keeps trying a message 48 hours by default, 72 at most
-CLOCK_SLACK = 300.0  # a doneAt this far ahead of this machine's clock is the clocks, not a lie
+MAX_VALIDITY = 72 * 3600.0  # Infobip's longest validity: a longer sentAt → doneAt is no delivery
+CLOCK_SKEW = 300.0  # a doneAt this far ahead of this machine's clock is still believed
 
 
 @dataclass
@@ -180,12 +180,11 @@ def _delivered_times(timeline: Iterable[Transition]) -> dict[str, float]:
 
 
 def _infobip_took(r: Recipient, now: float) -> float | None:
-    """Infobip's own sentAt → doneAt; None where they cannot be a measurement: a doneAt still
-    to come (a year-9999 report), or longer than any message lives (72 hours at most), which
-    one broken report would make the p95 of."""
+    """sentAt → doneAt; None when that is no measurement: a time missing, a doneAt before its
+    sentAt or still to come, or a span longer than any message stays valid."""
     sent = vendor_time(r.fields.get("sentAt"), naive_is_utc=False)
     done = vendor_time(r.fields.get("doneAt"), naive_is_utc=False)
-    if sent is None or done is None or done < sent or done > now + CLOCK_SLACK:
+    if sent is None or done is None or not sent <= done <= now + CLOCK_SKEW:
         return None
     took = done - sent
     return took if took <= MAX_VALIDITY else None

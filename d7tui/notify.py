@@ -62,9 +62,7 @@ def sequence(protocol: Protocol, title: str, body: str, *, tmux: bool = False) -
 
 class DesktopNotifier:
     """Raises a notification only while the terminal is not focused, at most one per MIN_GAP
-    seconds. What was held back is counted in the next one, or, if none comes, sent on its own
-    once the gap is over (`send_held`, called every second or so): a burst of failures is never
-    told as one."""
+    seconds (what was held back is counted in the next)."""
 
     def __init__(
         self,
@@ -84,46 +82,47 @@ class DesktopNotifier:
         self.sent = 0
         self._last: float | None = None
         self._held = 0
-        self._held_first: tuple[str, str] | None = None  # title and body of the first held
+        self._held_title = self._held_body = ""  # the last one held back
 
-    def notify(self, title: str, body: str, count: int = 1) -> bool:
-        """Raise one (`body` tells the first of `count` events), if the user is away and it is not too soon;
-        whether it was sent."""
+    def notify(self, title: str, body: str) -> bool:
+        """Raise one, if the user is away and it is not too soon; whether it was sent."""
         if self.focused or self.protocol is None or self.write is None:
             return False
-        if self._too_soon():
-            self._held += count
-            self._held_first = self._held_first or (title, body)
+        now = self.clock()
+        if self._last is not None and now - self._last < self.min_gap:
+            self._held += 1
+            self._held_title, self._held_body = title, body
             return False
-        more = count - 1 + self._held
-        self._send(title, f"{body} (and {more} more)" if more else body)
-        return True
-
-    def send_held(self) -> bool:
-        """What was held back, once the gap is over and nothing else came to carry it."""
-        if not self._held or self._held_first is None or self.focused or self._too_soon():
-            return False
-        if self.protocol is None or self.write is None:
-            return False
-        title, body = self._held_first
-        if self._held > 1:
-            body = f"{body} (and {self._held - 1} more)"
-        self._send(title, body)
-        return True
-
-    def _too_soon(self) -> bool:
-        return self._last is not None and self.clock() - self._last < self.min_gap
-
-    def _send(self, title: str, body: str) -> None:
-        assert self.protocol is not None and self.write is not None
-        self._held, self._held_first = 0, None
-        self._last = self.clock()
+        if self._held:
+            body = f"{body} (and {self._held} more)"
+            self._held = 0
+        self._last = now
         self.write(sequence(self.protocol, title, body, tmux=self.tmux))
         self.sent += 1
+        return True
+
+    def flush_in(self) -> float | None:
+        """Seconds until what was held back may be sent (`flush`); None: nothing is held."""
+        if not self._held or self._last is None:
+            return None
+        return max(0.0, self._last + self.min_gap - self.clock())
+
+    def flush(self) -> bool:
+        """Send what was held back, when no later failure came to carry it: the user away from
+        the terminal hears of every failure, not only of the first of a burst."""
+        wait = self.flush_in()
+        if wait is None or wait > 0 or self.focused or self.protocol is None or not self.write:
+            return False
+        held, self._held = self._held, 0
+        body = self._held_body if held == 1 else f"{held} more, the last: {self._held_body}"
+        self._last = self.clock()
+        self.write(sequence(self.protocol, self._held_title, body, tmux=self.tmux))
+        self.sent += 1
+        return True
 
     def focus(self, focused: bool) -> None:
         """The terminal gained or lost focus. Back in front, what was held back is dropped: the
         user now sees it on screen."""
         self.focused = focused
         if focused:
-            self._held, self._held_first = 0, None
+            self._held = 0

@@ -13,8 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TextIO
 
-from d7tui.codes import Outcome
-from d7tui.explain import explain
+from d7tui.explain import Outcome, explain
 from d7tui.export import Format, csv_cell, write_private_file
 from d7tui.models import Phase, Recipient
 from d7tui.watchlist import Entry
@@ -82,8 +81,7 @@ def follow_ups(
 
 
 def _on_the_phone(channel: str, r: Recipient) -> bool:
-    """Delivered and only waiting for "read" (WhatsApp): nothing to call about, so it stays out
-    of a worklist for follow-up calls (the problems view still shows it as stuck?)."""
+    """Delivered, only "read" not come (WhatsApp): nothing to call the customer about."""
     explained = explain(channel, r)
     return explained is not None and explained.outcome is Outcome.SUCCESS
 

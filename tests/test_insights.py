@@ -6,7 +6,6 @@ from __future__ import annotations
 from d7tui.insights import NO_COUNTRY, compute, percentile, sparkline
 from d7tui.models import (
     Channel,
-    Phase,
     Recipient,
     RequestStatus,
     Target,
@@ -140,6 +139,22 @@ def test_time_to_deliver_is_exact_for_infobip_and_first_seen_to_delivered_for_d7
     assert (times["whatsapp"].count, times["whatsapp"].p50) == (1, 10)
 
 
+def test_a_sent_at_to_done_at_that_is_no_measurement_is_left_out():
+    wl = story()
+    at = "2023-11-14T22:13:20.000+0000"  # T0
+    poll(
+        wl,
+        "ib-odd",
+        Channel.INFOBIP,
+        T0,
+        ib("DELIVERED_TO_HANDSET", "DELIVERED", 7, "2000-01-01T00:00:00.000+0000", at),
+        ib("DELIVERED_TO_HANDSET", "DELIVERED", 8, at, "9999-12-31T23:59:59.999+0000"),
+        ib("DELIVERED_TO_HANDSET", "DELIVERED", 9, at, "2023-11-14T22:13:19.000+0000"),
+    )
+    (infobip,) = [t for t in compute(wl, now=T0 + 3600).delivery_times if t.channel == "infobip"]
+    assert (infobip.count, infobip.p95) == (2, 100)  # the two real ones, as before
+
+
 def test_top_failure_reasons_with_counts():
     failures = dict(compute(story(), now=T0 + 3600).failures)
     assert failures == {
@@ -178,43 +193,3 @@ def test_sparkline_and_percentile():
     assert sparkline([0, 0]) == "▁▁" and sparkline([]) == ""
     assert percentile([5, 1, 3], 0.5) == 3 and percentile([5, 1, 3], 0.95) == 5
     assert percentile([7], 0.95) == 7
-
-
-def test_infobip_times_that_cannot_be_a_measurement_are_left_out():
-    wl = Watchlist(clock=lambda: T0)
-    good = ib(
-        "DELIVERED_TO_HANDSET",
-        "DELIVERED",
-        1,
-        "2023-11-14T22:00:00.000+0000",
-        "2023-11-14T22:00:10.000+0000",
-    )
-    future = ib(
-        "DELIVERED_TO_HANDSET",
-        "DELIVERED",
-        2,
-        "2023-11-14T22:00:00.000+0000",
-        "9999-12-31T23:59:59.999+0000",
-    )
-    decades = ib(
-        "DELIVERED_TO_HANDSET",
-        "DELIVERED",
-        3,
-        "2000-01-01T00:00:00.000+0000",
-        "2023-11-14T22:00:00.000+0000",
-    )
-    poll(wl, "TT", Channel.INFOBIP, T0, good, future, decades)
-    (took,) = compute(wl, now=T0).delivery_times
-    assert (took.count, took.p50, took.p95) == (1, 10, 10)  # not a p95 of 69,890,631 hours
-
-
-def test_an_api_country_or_reason_of_any_length_keeps_its_row_on_one_line():
-    from d7tui.ui.screens.insights import insights_text
-
-    wl = Watchlist(clock=lambda: T0)
-    long = d7("un_delivered", 1, country="C" * 300, reason="R" * 1200)
-    poll(wl, "x", Channel.WHATSAPP, T0, long, d7("delivered", 2, Channel.WHATSAPP))
-    colours = dict.fromkeys(Phase, "")
-    text = insights_text(compute(wl, now=T0), "the whole watchlist", colours, (2, 60)).plain
-    assert max(len(line) for line in text.splitlines()) <= 80
-    assert "(unknown)" in text  # the recipient whose API named no country

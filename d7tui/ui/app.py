@@ -111,6 +111,7 @@ class D7App(Guarded, App[int]):
         self._no_memory = "this session has no store"  # why, when it has none
         self.farewell: list[str] = []  # printed on the terminal once the screen is gone
         self._sending: list[Message] = []  # test messages sent and not answered yet
+        self._notify_flush_due = False  # a timer will send what the notifier held back
         self._store_path = store_path
         self._persist = persist
         self._summaries: list[WatchSummary] = []  # the list, drawn before the rest is read
@@ -185,8 +186,6 @@ class D7App(Guarded, App[int]):
         self.set_interval(ARCHIVE_CHECK, self._archive_check, name="d7tui-archive")
         self.set_interval(PICK_UP_CHECK, self._pick_up_check, name="d7tui-pick-up")
         self.set_interval(BALANCE_EVERY, self.read_balances, name="d7tui-balance")
-        # Failures held back by the notifications' 10-second gap go out when it ends.
-        self.set_interval(1.0, self.notifier.send_held, name="d7tui-held-notifications")
         self.read_balances()
         self.begin()
 
@@ -446,7 +445,22 @@ class D7App(Guarded, App[int]):
         (the notifier decides; nothing is sent while the terminal has focus)."""
         if not lines:
             return
-        self.notifier.notify("d7tui: a message failed", lines[0], count=len(lines))
+        more = f" (+{len(lines) - 1:,} more)" if len(lines) > 1 else ""
+        self.notifier.notify("d7tui: a message failed", lines[0] + more)
+        wait = self.notifier.flush_in()
+        if wait is not None and not self._notify_flush_due:
+            # Held back by the gap: sent when the gap is over, if no later failure carried it
+            # (looked at every second: the gap is counted on the monitor's clock).
+            self._notify_flush_due = True
+            self.set_timer(min(wait, 1.0) + 0.05, self._flush_notifications, name="d7tui-notify")
+
+    def _flush_notifications(self) -> None:
+        self._notify_flush_due = False
+        self.notifier.flush()
+        wait = self.notifier.flush_in()
+        if wait is not None:  # not sent yet (too soon): try again when it may be
+            self._notify_flush_due = True
+            self.set_timer(min(wait, 1.0) + 0.05, self._flush_notifications, name="d7tui-notify")
 
     def hint_for(self, entry: Entry) -> str | None:
         """What to do about a request that is stuck, when d7tui knows."""

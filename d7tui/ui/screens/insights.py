@@ -27,6 +27,7 @@ REFRESH = 5.0  # seconds between two counts while the screen is open, at least
 # count (BENCHMARKS.md), which the keys wait for, so it is not done every five seconds.
 REFRESH_COST = 20.0
 TOP_COUNTRIES = 12
+MAX_REASON = 120  # a vendor's reason, cut: one screen line, two at most
 
 
 def _duration(seconds: float) -> str:
@@ -75,12 +76,15 @@ def insights_text(
     text.append(head, style="dim")
     countries = sorted(insights.by_country.items(), key=lambda kv: (-kv[1].total, kv[0]))
     for name, tally in countries[:TOP_COUNTRIES]:
-        # An API's country is cut to the column, as the list cuts what it shows.
         shown = "(unknown)" if name == NO_COUNTRY else one_line(name, 10)
         text.append_text(_tally_row(shown, tally, colours))
         text.append("\n")
     if len(countries) > TOP_COUNTRIES:
         text.append(f"  … and {len(countries) - TOP_COUNTRIES:,} more countries\n", style="dim")
+    if NO_COUNTRY in insights.by_country:
+        text.append(
+            "  (unknown): the API named no country (Infobip's logs never do)\n", style="dim"
+        )
 
     text.append("\nTime to deliver\n", style="bold underline")
     if not insights.delivery_times:
@@ -101,7 +105,7 @@ def insights_text(
         text.append("  no failures\n", style="dim")
     for reason, count in insights.failures:
         text.append(f"  {count:>7,}  ", style=colours[Phase.FAILED])
-        text.append(f"{one_line(reason, 60)}\n")
+        text.append(f"{one_line(reason, MAX_REASON)}\n")
 
     text.append("\nCost\n", style="bold underline")
     text.append(f"  {costs_text(insights.costs)}")
