@@ -199,8 +199,9 @@ async def test_export_writes_beside_the_store_and_a_reload_reaches_the_client(
         monitor.add_targets([Target(rid)], label="order 1182")
         await run.settled()
         line = await monitor.export("json")
-        assert line.startswith("Exported 1 requests, 1 recipients and ")
-        path = Path(line.rsplit(" to ", 1)[1])
+        assert line.startswith("Exported to ")  # the path first: the strip shows it whole
+        assert line.endswith(": 1 request, 1 recipient, 1 transition")
+        path = Path(line.removeprefix("Exported to ").rsplit(": ", 1)[0])
         assert path.parent == db.parent
         assert json.loads(path.read_text())["watchlist"][0]["label"] == "order 1182"
         assert monitor.reload_settings() == "config.toml: bad timeout"
