@@ -512,3 +512,45 @@ def test_ctrl_c_while_sending_says_the_message_may_have_been_sent(env, monkeypat
     assert proc.returncode == 130
     assert "interrupted while sending: the message may have been sent" in err
     assert "Traceback" not in err
+
+
+# -- a proxy variable that cannot be used: said at start, naming it; nothing is "maybe sent" ----
+
+
+@pytest.mark.parametrize(
+    "var, value",
+    [
+        ("HTTP_PROXY", "http://proxyuser:Pr0xyPa55@[::1"),
+        ("https_proxy", "http://proxyuser:Pr0xyPa55@host:99999"),
+        ("HTTPS_PROXY", "socks5://proxyuser:Pr0xyPa55@host:1080"),
+    ],
+)
+def test_a_proxy_variable_that_cannot_be_used_is_one_line_naming_it_and_nothing_is_sent(
+    sim, env, capsys, monkeypatch, var, value
+):
+    monkeypatch.setenv(var, value)
+    before = sim.request_count
+    for argv in (
+        ("status", "11111111-2222-4333-8444-555555555555", "--channel", "sms"),
+        ("send", "--channel", "sms", "--to", "+971501230001", "--text", "hi", "--from", "X",
+         "--yes"),
+    ):  # fmt: skip
+        code, out, err = run(capsys, *argv)
+        assert code == 2 and out == ""
+        assert err.startswith(f"d7tui: environment variable {var}: not a usable proxy URL (")
+        assert len(err.splitlines()) == 1
+        assert "Pr0xyPa55" not in err and "may have been sent" not in err
+    assert sim.request_count == before
+
+
+async def test_a_proxy_spoilt_after_start_fails_the_send_as_certainly_not_sent(sim, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://u:Pr0xyPa55@[::1")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    before = sim.request_count
+    async with AccountClient(settings(sim)) as client:
+        with pytest.raises(Unreachable) as caught:
+            await client.send(check(Message(Channel.SMS, "+971501230001", "hi", sender="X")))
+    assert not isinstance(caught.value, MaybeSent)
+    assert "HTTP_PROXY" in str(caught.value) and "Pr0xyPa55" not in str(caught.value)
+    assert sim.request_count == before
