@@ -5,11 +5,14 @@ notification only while the user looks elsewhere."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import json
+import threading
 from pathlib import Path
 from typing import Any
 
-from hostile import HostileServer, aimed_at, unreadable_200
+from hostile import HostileServer, aimed_at, answering, unreadable_200
 from textual import events
 from ui_kit import entry, idle, said, screen_text, sim_settings, status_requests, until
 
@@ -17,6 +20,7 @@ from d7tui.clock import ManualClock
 from d7tui.models import Target
 from d7tui.poller import PollConfig
 from d7tui.simulator import Simulator, Step
+from d7tui.store import Which, open_store
 from d7tui.ui.app import D7App, make_app
 from d7tui.ui.screens.insights import InsightsScreen
 from d7tui.ui.screens.send import SendDialog
@@ -165,13 +169,96 @@ async def test_s_answered_200_but_unreadable_says_it_was_most_likely_sent_and_wa
             await idle(pilot, app)
             await pilot.press("S", *"+971501112233", "tab", *"Shop", "tab", *"hello", "enter")
             await pilot.press("y")
-            await until(pilot, lambda: any(line.startswith("Maybe sent") for line in said(app)))
-            (line,) = [line for line in said(app) if line.startswith("Maybe sent")]
+            await until(pilot, lambda: any(line.startswith("Likely sent") for line in said(app)))
+            (line,) = [line for line in said(app) if line.startswith("Likely sent")]
             assert line.startswith(
-                "Maybe sent: sms: the message was most likely sent (HTTP 200), but its answer "
-                "could not be read, so it is not watched; look in the vendor's dashboard"
+                "Likely sent to +971501112233: check the dashboard before resending "
+                "(HTTP 200, unreadable: "
             )
             assert len(app.watchlist) == 0
+
+
+class SlowSend:
+    """A D7 server whose send answers only once the test says so; every other path is a 404."""
+
+    SENT = "cccccccc-2222-4333-8444-555555555555"
+
+    def __init__(self) -> None:
+        self.posted = threading.Event()
+        self.release = threading.Event()
+        answer = answering(lambda *_: None)
+
+        async def behaviour(head: bytes, reader, writer) -> None:
+            if not head.startswith(b"POST /messages/v1/send"):
+                await answer(head, reader, writer)
+                return
+            self.posted.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 30)
+            body = json.dumps({"request_id": self.SENT, "status": "accepted"}).encode()
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                + f"content-length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            await writer.drain()
+
+        self.behaviour = behaviour
+
+
+async def send_slowly(pilot, app: D7App, server: SlowSend) -> None:
+    await idle(pilot, app)
+    await pilot.press("S", *"+971501112233", "tab", *"Shop", "tab", *"slow one", "enter", "y")
+    await until(pilot, server.posted.is_set)
+
+
+async def test_q_while_a_send_is_in_flight_waits_for_its_answer_and_watches_it(clock, tmp_path):
+    slow = SlowSend()
+    db = tmp_path / "d7tui.sqlite3"
+    with HostileServer(slow.behaviour) as server:
+        app = make_app(aimed_at(server.base_url), clock=clock, bell=False, store_path=db)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await send_slowly(pilot, app, slow)
+            await pilot.press("q")
+            await pilot.pause()
+            assert app.is_running  # not gone with the send in flight
+            assert "A send to +971501112233 is in flight: waiting up to 11 s" in screen_text(app)
+            slow.release.set()
+            await until(pilot, lambda: not app.is_running)
+    assert app.return_code == 0 and app.farewell == []
+    with open_store(db) as store:
+        assert [w.request_id for w in store.watches(Which.LIVE)] == [SlowSend.SENT]
+
+
+async def test_q_twice_while_a_send_is_in_flight_quits_and_says_it_may_have_been_sent(clock):
+    slow = SlowSend()
+    with HostileServer(slow.behaviour) as server:
+        app = make_app(aimed_at(server.base_url), clock=clock, bell=False, persist=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await send_slowly(pilot, app, slow)
+            await pilot.press("q", "q")
+            await until(pilot, lambda: not app.is_running)
+        slow.release.set()
+    assert app.farewell == [
+        "a send to +971501112233 was still waiting for its answer: it may have been sent and "
+        "is not watched; look in the vendor's dashboard before sending again"
+    ]
+
+
+async def test_a_send_without_an_answer_says_maybe_sent_and_the_number_first_at_80_columns(clock):
+    slow = SlowSend()
+    with HostileServer(slow.behaviour) as server:
+        settings = aimed_at(server.base_url, timeout=1.0)
+        app = make_app(settings, clock=clock, bell=False, persist=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await send_slowly(pilot, app, slow)
+            await until(pilot, lambda: any("Maybe sent" in line for line in said(app)))
+            await pilot.pause()
+            assert (
+                "Maybe sent to +971501112233: check the dashboard before resending"
+                in screen_text(app)
+            ), screen_text(app)
+            assert "Not sent" not in screen_text(app), screen_text(app)
+        slow.release.set()
 
 
 async def test_a_bad_form_is_named_and_nothing_is_sent(sim, clock):

@@ -101,9 +101,11 @@ class AccountClient:
             # (which may be cut), or the user sends it again and pays twice.
             if isinstance(exc, Unreachable) and "not retried" not in exc.message:
                 raise  # never connected: certainly not sent
-            raise send.MaybeSent(
+            maybe = send.MaybeSent(
                 channel.value, may_have_been_sent(exc, accepted=accepted), status=exc.status
-            ) from None
+            )
+            maybe.likely, maybe.detail = accepted, exc.message
+            raise maybe from None
 
     async def balance(self, vendor: str) -> Balance:
         """The account's balance (`vendor`: "d7" or "infobip"), or a ChannelError."""

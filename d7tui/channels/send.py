@@ -39,6 +39,8 @@ class MaybeSent(ChannelError):
     pay for) it twice. Its message says so first."""
 
     kind = ErrorKind.UNREACHABLE
+    likely = False  # the vendor answered 200: most likely sent, only its answer was unreadable
+    detail = ""  # what went wrong, in a few words (`timed out (not retried)`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,6 +110,11 @@ class D7App(Guarded, App[int]):
         self.error_console = EdgeConsole(self.edge)
         self._no_memory = "this session has no store"  # why, when it has none
         self.farewell: list[str] = []  # printed on the terminal once the screen is gone
+        # Test messages sent and not answered yet: a quit waits for them (`request_quit`), and
+        # one still unanswered when the monitor ends is named on the terminal.
+        self._sends: list[Message] = []
+        self._sends_done = asyncio.Event()
+        self._quitting = False
         self._store_path = store_path
         self._persist = persist
         self._summaries: list[WatchSummary] = []  # the list, drawn before the rest is read
@@ -403,6 +408,11 @@ class D7App(Guarded, App[int]):
         if self._own_client and self._client is not None:
             with contextlib.suppress(Exception):
                 await self._client.aclose()  # type: ignore[attr-defined]
+        for message in self._sends:
+            self.farewell.append(
+                f"a send to {message.to} was still waiting for its answer: it may have been "
+                "sent and is not watched; look in the vendor's dashboard before sending again"
+            )
         if self.memory is not None:
             with contextlib.suppress(Exception):
                 await self.memory.close()
@@ -687,14 +697,26 @@ class D7App(Guarded, App[int]):
             f"Sending {message.describe()}…",
             masked=f"Sending a {message.channel.value} test message…",
         )
+        self._sends.append(message)
+        self._sends_done.clear()
         try:
             sent = await self.accounts.send(message)
         except MaybeSent as exc:
-            self.say(f"Maybe sent: {exc}", "error")
+            self._answered(message)
+            # "Maybe sent" and the number first, the advice within 80 columns: a user who reads
+            # only the start must not send it again (and pay twice) without looking.
+            head = "Likely sent" if exc.likely else "Maybe sent"
+            why = f"HTTP 200, unreadable: {exc.detail}" if exc.likely else exc.detail
+            line = f"check the dashboard before resending ({why}; not watched)."
+            self.say(f"{head} to {message.to}: {line}", "error", masked=f"{head}: {line}")
+            if self._quitting:  # the screen is about to go: the terminal keeps the line
+                self.farewell.append(f"{head} to {message.to}: {line}")
             return
         except ChannelError as exc:
+            self._answered(message)
             self.say(f"Not sent: {exc}", "error")
             return
+        self._answered(message)
         target = Target(sent.request_id, sent.channel.value, sent.id_kind)
         self.add_targets([target], label=TEST_LABEL)
         note = f"test message to {message.to}, sent {format_clock(self.clock.now())}"
@@ -706,6 +728,30 @@ class D7App(Guarded, App[int]):
         )
         if self._main is not None and self._main.is_mounted:
             self._main.show_status()
+
+    def _answered(self, message: Message) -> None:
+        self._sends.remove(message)
+        if not self._sends:
+            self._sends_done.set()
+
+    def request_quit(self) -> None:
+        """`q`: quit, once a test message in flight has answered (so its id is watched, or the
+        user is told it may have gone out); `q` again quits at once."""
+        if not self._sends or self._quitting:
+            self.exit(0)
+            return
+        self._quitting = True
+        wait = self.settings.timeout + 1  # the send's own deadline, and a little
+        to = self._sends[0].to
+        line = f"waiting up to {wait:g} s for its answer before quitting; q again quits now."
+        self.say(f"A send to {to} is in flight: {line}", "warning", masked=f"A send is: {line}")
+        self.background(self._quit_after_sends(wait), "quit", "quits once the sends answered")
+
+    async def _quit_after_sends(self, wait: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait):
+                await self._sends_done.wait()
+        self.exit(0)
 
     async def export(self, fmt: str = "json") -> str:
         """Export the store into a new file in the data directory; one line saying where."""

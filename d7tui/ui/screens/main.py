@@ -325,4 +325,4 @@ class MainScreen(MonitorView):
         self.app.push_screen(HelpScreen())
 
     def action_quit(self) -> None:
-        self.app.exit(0)
+        self.d7app.request_quit()
