@@ -333,7 +333,7 @@ async def test_an_empty_account_fails_the_message_and_the_explanation_points_to_
 
 def test_a_balance_answer_without_a_number_is_a_protocol_error():
     assert parse_balance("d7", b'{"balance": 99.9999999}').amount == 99.9999999
-    for raw in (b"{}", b'{"balance": "lots"}', b"[1]", b'{"balance": NaN}'):
+    for raw in (b"{}", b'{"balance": "lots"}', b"[1]", b'{"balance": NaN}', b'{"balance": -1e308}'):
         with pytest.raises(ProtocolError):
             parse_balance("d7", raw)
 

@@ -24,6 +24,7 @@ from d7tui.store import Which, open_store
 from d7tui.ui.app import D7App, make_app
 from d7tui.ui.screens.insights import InsightsScreen
 from d7tui.ui.screens.send import SendDialog
+from d7tui.ui.widgets.status_line import StatusLine
 
 SIZE = (140, 44)
 
@@ -176,6 +177,35 @@ async def test_s_answered_200_but_unreadable_says_it_was_most_likely_sent_and_wa
                 "(HTTP 200, unreadable: "
             )
             assert len(app.watchlist) == 0
+
+
+async def balances_shown(clock: ManualClock, d7: bytes, infobip: bytes) -> tuple[str, int]:
+    """The screen at 80x24, and the status line's height, with these balance answers."""
+
+    def balances(_method: str, target: str, _credential: str) -> bytes | None:
+        if target.startswith("/messages/v1/balance"):
+            return d7
+        return infobip if target.startswith("/account/1/balance") else None
+
+    with HostileServer(answering(balances)) as server:
+        app = make_app(aimed_at(server.base_url), clock=clock, bell=False, persist=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await idle(pilot, app)
+            return screen_text(app), app.screen.query_one(StatusLine).region.height
+
+
+async def test_an_absurd_balance_is_a_question_mark_and_the_status_line_keeps_its_height(clock):
+    _, usual = await balances_shown(
+        clock, b'{"balance": 100.0}', b'{"balance": 100.0, "currency": "EUR"}'
+    )
+    text, height = await balances_shown(
+        clock,
+        b'{"balance": -1e308}',  # finite, but 309 digits
+        json.dumps({"balance": 100.0, "currency": "[bold red]USD[/]\x1b[2J"}).encode(),
+    )
+    assert "balance d7 ? · infobip 100.00 [bo…" in text, text
+    assert "[2J" not in text and "0,000" not in text
+    assert height == usual
 
 
 class SlowSend:

@@ -12,10 +12,15 @@ from d7tui.channels.errors import AuthError, ProtocolError, Unreachable
 from d7tui.client import Engine
 from d7tui.config import Settings
 from d7tui.models import Channel
+from d7tui.safety import one_line
 
 D7_BALANCE_PATH = "/messages/v1/balance"
 INFOBIP_BALANCE_PATH = "/account/1/balance"
 VENDORS = ("d7", "infobip")
+# No account holds a trillion: a larger number (a -1e308 from a broken server) is no balance to
+# show or warn about; it is `?`, as a NaN is, and never 309 digits pushing the screen away.
+MAX_BALANCE = 1e12
+MAX_CURRENCY = 4  # ISO 4217 codes are three letters; a longer text is cut to three and …
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +141,7 @@ def parse_balance(vendor: str, raw: bytes) -> Balance:
     """`{"balance": 99.99}` (D7) or `{"balance": 47.79, "currency": "EUR"}` (Infobip)."""
     data = decode_json(vendor, raw)
     amount = as_float(data.get("balance")) if isinstance(data, dict) else None
-    if amount is None or not math.isfinite(amount):
-        raise ProtocolError(vendor, "the balance answer has no number under 'balance'")
+    if amount is None or not math.isfinite(amount) or abs(amount) >= MAX_BALANCE:
+        raise ProtocolError(vendor, "the balance answer has no believable number under 'balance'")
     currency = as_text(data.get("currency")) if isinstance(data, dict) else None
-    return Balance(vendor, amount, currency or None)
+    return Balance(vendor, amount, one_line(currency, MAX_CURRENCY) if currency else None)
