@@ -8,19 +8,17 @@ from dataclasses import dataclass
 
 from d7tui.channels import d7, infobip, send
 from d7tui.channels.common import as_float, as_text, decode_json
-from d7tui.channels.errors import AuthError, ProtocolError, Unreachable
 from d7tui.client import Engine
 from d7tui.config import Settings
+from d7tui.errors import AuthError, ProtocolError, Unreachable
 from d7tui.models import Channel
 from d7tui.safety import one_line
 
 D7_BALANCE_PATH = "/messages/v1/balance"
 INFOBIP_BALANCE_PATH = "/account/1/balance"
 VENDORS = ("d7", "infobip")
-# No account holds a trillion: a larger number (a -1e308 from a broken server) is no balance to
-# show or warn about; it is `?`, as a NaN is, and never 309 digits pushing the screen away.
 MAX_BALANCE = 1e12
-MAX_CURRENCY = 4  # ISO 4217 codes are three letters; a longer text is cut to three and …
+MAX_CURRENCY = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +104,9 @@ class AccountClient:
             # (which may be cut), or the user sends it again and pays twice.
             if isinstance(exc, Unreachable) and "not retried" not in exc.message:
                 raise  # never connected: certainly not sent
-            maybe = send.MaybeSent(
+            raise send.MaybeSent(
                 channel.value, may_have_been_sent(exc, accepted=accepted), status=exc.status
-            )
-            maybe.likely, maybe.detail = accepted, exc.message
-            raise maybe from None
+            ) from None
 
     async def balance(self, vendor: str) -> Balance:
         """The account's balance (`vendor`: "d7" or "infobip"), or a ChannelError."""
@@ -141,7 +137,10 @@ def parse_balance(vendor: str, raw: bytes) -> Balance:
     """`{"balance": 99.99}` (D7) or `{"balance": 47.79, "currency": "EUR"}` (Infobip)."""
     data = decode_json(vendor, raw)
     amount = as_float(data.get("balance")) if isinstance(data, dict) else None
-    if amount is None or not math.isfinite(amount) or abs(amount) >= MAX_BALANCE:
-        raise ProtocolError(vendor, "the balance answer has no believable number under 'balance'")
+    if amount is None or not math.isfinite(amount):
+        raise ProtocolError(vendor, "the balance answer has no number under 'balance'")
+    if abs(amount) >= MAX_BALANCE:  # 1e308 would fill the status line with digits
+        raise ProtocolError(vendor, "the balance answer is not a believable amount")
     currency = as_text(data.get("currency")) if isinstance(data, dict) else None
+    # A currency is a three-letter code; anything longer is cut, not allowed to fill the line.
     return Balance(vendor, amount, one_line(currency, MAX_CURRENCY) if currency else None)

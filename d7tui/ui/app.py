@@ -20,11 +20,12 @@ from typing import Any
 from textual.app import App, SystemCommand
 from textual.driver import Driver
 from textual.screen import Screen
+from textual.worker import Worker
 
-from d7tui.channels.errors import ChannelError
 from d7tui.channels.send import TEST_LABEL, MaybeSent, Message
 from d7tui.clock import Clock, SystemClock
 from d7tui.config import ConfigError, Settings, load_settings
+from d7tui.errors import ChannelError
 from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.notify import DesktopNotifier, choose
 from d7tui.poller import Fetcher, PollConfig, Poller, PollUpdate, Watch, WatchStatus
@@ -110,11 +111,8 @@ class D7App(Guarded, App[int]):
         self.error_console = EdgeConsole(self.edge)
         self._no_memory = "this session has no store"  # why, when it has none
         self.farewell: list[str] = []  # printed on the terminal once the screen is gone
-        # Test messages sent and not answered yet: a quit waits for them (`request_quit`), and
-        # one still unanswered when the monitor ends is named on the terminal.
-        self._sends: list[Message] = []
-        self._sends_done = asyncio.Event()
-        self._quitting = False
+        self._sending: list[Message] = []  # test messages sent and not answered yet
+        self._quitting = False  # `q` waits for those (request_quit)
         self._store_path = store_path
         self._persist = persist
         self._summaries: list[WatchSummary] = []  # the list, drawn before the rest is read
@@ -402,17 +400,18 @@ class D7App(Guarded, App[int]):
             ]
 
     async def on_unmount(self) -> None:
+        for message in self._sending:  # quit before the vendor answered: it may have gone out
+            self.farewell.append(
+                f"{message.describe()} was being sent when the monitor quit: it may have been "
+                f"sent, and is not watched; look in {message.vendor()}'s dashboard before "
+                "sending again"
+            )
         self.poller.pause()
         with contextlib.suppress(Exception):
             await self.accounts.aclose()
         if self._own_client and self._client is not None:
             with contextlib.suppress(Exception):
                 await self._client.aclose()  # type: ignore[attr-defined]
-        for message in self._sends:
-            self.farewell.append(
-                f"a send to {message.to} was still waiting for its answer: it may have been "
-                "sent and is not watched; look in the vendor's dashboard before sending again"
-            )
         if self.memory is not None:
             with contextlib.suppress(Exception):
                 await self.memory.close()
@@ -683,10 +682,16 @@ class D7App(Guarded, App[int]):
         if not rows:
             return "No failures to export: the problems view is empty."
         try:
-            path, count = await asyncio.to_thread(write_to_file, rows, "csv", directory)
+            path, _ = await asyncio.to_thread(write_to_file, rows, "csv", directory)
         except OSError as exc:
             return f"Export failed: {one_line(str(exc))}"
-        return f"Exported {plural(count, 'failure')} (number, reason, what it means) to {path}"
+        failed = sum(row.problem == "failed" for row in rows)
+        stuck = sum(row.problem == "stuck?" for row in rows)
+        said = [f"{failed:,} failed"] if failed else []
+        said += [f"{stuck:,} stuck?"] if stuck else []
+        if len(rows) - failed - stuck:
+            said.append(f"{plural(len(rows) - failed - stuck, 'request')} in error")
+        return f"Worklist of {', '.join(said)} (number, reason, what to do): {path}"
 
     def send_test(self, message: Message) -> None:
         """Send one checked test message and watch the id it gets back, labelled "test"."""
@@ -697,26 +702,32 @@ class D7App(Guarded, App[int]):
             f"Sending {message.describe()}…",
             masked=f"Sending a {message.channel.value} test message…",
         )
-        self._sends.append(message)
-        self._sends_done.clear()
+        self._sending.append(message)
         try:
             sent = await self.accounts.send(message)
         except MaybeSent as exc:
-            self._answered(message)
-            # "Maybe sent" and the number first, the advice within 80 columns: a user who reads
-            # only the start must not send it again (and pay twice) without looking.
-            head = "Likely sent" if exc.likely else "Maybe sent"
-            why = f"HTTP 200, unreadable: {exc.detail}" if exc.likely else exc.detail
-            line = f"check the dashboard before resending ({why}; not watched)."
-            self.say(f"{head} to {message.to}: {line}", "error", masked=f"{head}: {line}")
-            if self._quitting:  # the screen is about to go: the terminal keeps the line
-                self.farewell.append(f"{head} to {message.to}: {line}")
+            # What to do first: at 80 columns the line is cut after about 70 characters.
+            self.say(
+                f"Maybe sent to {message.to}: see {message.vendor()}'s dashboard before sending "
+                f"again. {exc}",
+                "error",
+                masked=f"Maybe sent: see {message.vendor()}'s dashboard before sending again. "
+                f"{exc}",
+            )
+            if self._quitting:  # the screen goes now: the terminal keeps the line
+                self.farewell.append(
+                    f"maybe sent to {message.to}: see {message.vendor()}'s dashboard before "
+                    f"sending again. {exc}"
+                )
             return
         except ChannelError as exc:
-            self._answered(message)
             self.say(f"Not sent: {exc}", "error")
             return
-        self._answered(message)
+        finally:
+            # Not on cancellation (the monitor quitting): then its farewell says it may have
+            # gone out.
+            if not asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                self._sending.remove(message)
         target = Target(sent.request_id, sent.channel.value, sent.id_kind)
         self.add_targets([target], label=TEST_LABEL)
         note = f"test message to {message.to}, sent {format_clock(self.clock.now())}"
@@ -729,28 +740,26 @@ class D7App(Guarded, App[int]):
         if self._main is not None and self._main.is_mounted:
             self._main.show_status()
 
-    def _answered(self, message: Message) -> None:
-        self._sends.remove(message)
-        if not self._sends:
-            self._sends_done.set()
-
     def request_quit(self) -> None:
-        """`q`: quit, once a test message in flight has answered (so its id is watched, or the
-        user is told it may have gone out); `q` again quits at once."""
-        if not self._sends or self._quitting:
+        """`q`: quit once a test message in flight has answered (so its id is watched, or the
+        user is told on the terminal it may have gone out); `q` again quits at once."""
+        if not self._sending or self._quitting:
             self.exit(0)
             return
         self._quitting = True
         wait = self.settings.timeout + 1  # the send's own deadline, and a little
-        to = self._sends[0].to
         line = f"waiting up to {wait:g} s for its answer before quitting; q again quits now."
-        self.say(f"A send to {to} is in flight: {line}", "warning", masked=f"A send is: {line}")
-        self.background(self._quit_after_sends(wait), "quit", "quits once the sends answered")
+        self.say(
+            f"A send to {self._sending[0].to} is in flight: {line}",
+            "warning",
+            masked=f"A send is in flight: {line}",
+        )
+        sends = [w for w in self.workers if w.group == "send" and not w.is_finished]
+        self.background(self._quit_after(sends, wait), "quit", "quits once the sends answered")
 
-    async def _quit_after_sends(self, wait: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(wait):
-                await self._sends_done.wait()
+    async def _quit_after(self, sends: list[Worker[Any]], wait: float) -> None:
+        if sends:
+            await asyncio.wait([asyncio.ensure_future(w.wait()) for w in sends], timeout=wait)
         self.exit(0)
 
     async def export(self, fmt: str = "json") -> str:
