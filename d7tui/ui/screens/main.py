@@ -30,7 +30,7 @@ from d7tui.watchlist import Entry
 
 class MainScreen(MonitorView):
     BINDINGS: ClassVar[list[BindingType]] = [key.binding() for key in MONITOR_KEYS]
-    ESCAPE_TO_MINIMIZE = False  # escape is ours: it leaves the detail (and minimizes it)
+    ESCAPE_TO_MINIMIZE = False  # escape is ours: it leaves the detail (the list comes back)
 
     def __init__(self) -> None:
         super().__init__()
@@ -230,8 +230,7 @@ class MainScreen(MonitorView):
         self.query_one(WatchlistTable).focus()
 
     def action_back(self) -> None:
-        if self.maximized is not None:
-            self.minimize()
+        self.remove_class("-detail")
         if self.focused is not None and self.focused.id in (
             "recipients",
             "recipient-fields",
@@ -321,9 +320,10 @@ class MainScreen(MonitorView):
     def action_enter_detail(self) -> None:
         if self.selected is None:
             return
-        detail = self.query_one(DetailPane)
         if not self.has_class("-wide"):
-            self.maximize(detail, container=False)
+            # The list steps aside, not the title, the event strip and the status line (Textual's
+            # maximize would hide them too): news of other requests stays in sight.
+            self.add_class("-detail")
         self.query_one(RecipientsTable).focus()
 
     def action_help(self) -> None:
