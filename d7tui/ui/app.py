@@ -36,7 +36,7 @@ from d7tui.store.core import WatchSummary
 from d7tui.store.db import DB_NAME, default_path
 from d7tui.ui import hints, terminal
 from d7tui.ui.accounts import BALANCE_EVERY, Accounts
-from d7tui.ui.bindings import MONITOR_KEYS
+from d7tui.ui.bindings import MONITOR_KEYS, key_label
 from d7tui.ui.edge import Edge, EdgeConsole, Guarded, guard_awaitable
 from d7tui.ui.format import format_clock, plural
 from d7tui.ui.keymap import resolve as resolve_keymap
@@ -740,6 +740,10 @@ class D7App(Guarded, App[int]):
         if self._main is not None and self._main.is_mounted:
             self._main.show_status()
 
+    def key(self, action: str) -> str:
+        """The first key of `action` after the user's [keymap], as hints name it."""
+        return key_label(action, self.keymap)
+
     def request_quit(self) -> None:
         """`q`: quit once a test message in flight has answered (so its id is watched, or the
         user is told on the terminal it may have gone out); `q` again quits at once."""
@@ -748,7 +752,10 @@ class D7App(Guarded, App[int]):
             return
         self._quitting = True
         wait = self.settings.timeout + 1  # the send's own deadline, and a little
-        line = f"waiting up to {wait:g} s for its answer before quitting; q again quits now."
+        line = (
+            f"waiting up to {wait:g} s for its answer before quitting; {self.key('quit')} again "
+            "quits now."
+        )
         self.say(
             f"A send to {self._sending[0].to} is in flight: {line}",
             "warning",

@@ -77,7 +77,8 @@ class MainScreen(MonitorView):
         self._undo.append((entry, watch, archived))
         self.refresh_all()
         self.d7app.say(
-            f"Stopped watching {short_id(selected)} {entry.label}".rstrip() + " — u brings it back."
+            f"Stopped watching {short_id(selected)} {entry.label}".rstrip()
+            + f" — {self.d7app.key('undo')} brings it back."
         )
 
     def action_undo(self) -> None:
@@ -179,10 +180,15 @@ class MainScreen(MonitorView):
         if selected is None:
             return
         if self.d7app.showing_archive:
-            self.d7app.say("Archived requests are not polled: u brings it back.")
+            self.d7app.say(
+                f"Archived requests are not polled: {self.d7app.key('undo')} brings it back."
+            )
             return
         if not self.d7app.poller.refresh(selected):
-            self.d7app.say("Held: its credential was refused. Fix it and press p.", "warning")
+            self.d7app.say(
+                f"Held: its credential was refused. Fix it and press {self.d7app.key('pause')}.",
+                "warning",
+            )
         self._show_status(self.render_context())
 
     def action_refresh_all(self) -> None:
