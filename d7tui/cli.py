@@ -58,13 +58,18 @@ def build_parser(simulate_options: bool = True) -> argparse.ArgumentParser:
         "messages. With no command, opens the monitor.",
     )
     parser.add_argument("--version", action="version", version=f"d7tui {__version__}")
+    # Their own names: `d7tui simulate --demo` is the simulator's option, not the monitor's.
     parser.add_argument(
         "--demo",
         action="store_true",
+        dest="monitor_demo",
         help="open the monitor on the built-in simulator (no account needed)",
     )
     parser.add_argument(
-        "--mask", action="store_true", help="start in privacy mode (recipients masked)"
+        "--mask",
+        action="store_true",
+        dest="monitor_mask",
+        help="start in privacy mode (recipients masked)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -435,7 +440,14 @@ def _settings(args: argparse.Namespace) -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     # Importing the simulator costs a fifth of `d7tui status`'s start: only when it is asked for.
-    args = build_parser(simulate_options="simulate" in words).parse_args(argv)
+    parser = build_parser(simulate_options="simulate" in words)
+    args = parser.parse_args(argv)
+    monitor = (("--demo", args.monitor_demo), ("--mask", args.monitor_mask))
+    if args.command is not None and any(on for _, on in monitor):
+        # Not ignored: `d7tui --demo status ID` would ask the real account, `--mask status`
+        # would print whole numbers.
+        used = " and ".join(option for option, on in monitor if on)
+        parser.error(f"{used} open the monitor (d7tui {used}); {args.command} does not take it")
     try:
         if args.command == "simulate":
             from d7tui.simulator import cli as simulator_cli
@@ -454,7 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return sendcli.run(args, settings, sys.stdout, sys.stderr, sys.stdin)
         from d7tui.ui.app import run_monitor
 
-        return run_monitor(settings, demo=args.demo, mask=args.mask, ids=[])
+        return run_monitor(settings, demo=args.monitor_demo, mask=args.monitor_mask, ids=[])
     except ConfigError as exc:
         sys.stderr.write(f"d7tui: {one_line(str(exc))}\n")
         return EXIT_USAGE

@@ -350,3 +350,25 @@ def test_status_shows_an_id_past_the_logs_48_hours_from_memory(env, capsys, monk
         assert line["from_memory"] is True and line["recipients"][0]["status"] == "PENDING_ACCEPTED"
     finally:
         old.stop()
+
+
+@pytest.mark.parametrize(
+    "argv, used",
+    [
+        (("--demo", "status", "e3e70682-c209-4cac-a29f-6fbed82c07cd"), "--demo"),
+        (("--mask", "status", "e3e70682-c209-4cac-a29f-6fbed82c07cd"), "--mask"),
+        (("--demo", "--mask", "export"), "--demo and --mask"),
+    ],
+)
+def test_the_monitors_options_before_a_command_are_refused_not_ignored(
+    sim, env, capsys, argv, used
+):
+    before = sim.request_count
+    code, out, err = run(capsys, *argv)
+    command = argv[len(used.split(" and "))]
+    assert code == 2 and out == ""
+    assert err == (
+        f"d7tui: {used} open the monitor (d7tui {used}); {command} does not take it "
+        "(see d7tui --help)\n"
+    )
+    assert sim.request_count == before  # the account was not asked
