@@ -70,13 +70,13 @@ IB_400 = fixture("infobip_bad_request_003.json")
 EMPTY_PAGE = b'{"results": []}'
 
 
-def ib_page(*message_ids: str, status: str = "DELIVERED_TO_HANDSET") -> bytes:
+def ib_page(*message_ids: str, status: str = "DELIVERED_TO_HANDSET", bulk: str = "BULK-1") -> bytes:
     group = {"DELIVERED_TO_HANDSET": 3, "DELIVERED_TO_OPERATOR": 3, "PENDING_ENROUTE": 1}
     return json.dumps(
         {
             "results": [
                 {
-                    "bulkId": "BULK-1",
+                    "bulkId": bulk,
                     "messageId": m,
                     "to": "41793026727",
                     "status": {"groupId": group[status], "name": status},
@@ -438,10 +438,19 @@ async def test_a_refused_connection_is_retried_then_unreachable(
     with pytest.raises(Unreachable) as info:
         await client.fetch(target)
     assert str(info.value) == (
-        f"{target.channel}: unreachable after 4 tries: connection refused or failed"
+        f"{target.channel}: unreachable after 4 tries: connection to 127.0.0.1 refused or failed"
     )
     # Never connected, so retrying is safe even for Infobip's one-time reports.
     assert client.engine.stats["requests"] == FAST.attempts
+
+
+async def test_a_host_name_not_found_is_said_so_naming_it(make: MakeClient) -> None:
+    client = make(base_url="http://d7tui-test.invalid")  # RFC 6761: never resolves
+    with pytest.raises(Unreachable) as info:
+        await client.fetch(Target("BULK-1", "infobip"))
+    assert str(info.value) == (
+        "infobip: unreachable after 4 tries: the host name d7tui-test.invalid was not found (DNS)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -546,7 +555,8 @@ async def test_429_forever_is_rate_limited(stub: HttpStub, make: MakeClient) -> 
 
 
 async def test_reports_are_drained_until_empty(stub: HttpStub, make: MakeClient) -> None:
-    stub.script(REPORTS, Reply(body=IB_PAGE), Reply(body=ib_page("m3")), Reply(body=EMPTY_PAGE))
+    m3 = ib_page("m3", bulk="BULK-ID-123-xyz")
+    stub.script(REPORTS, Reply(body=IB_PAGE), Reply(body=m3), Reply(body=EMPTY_PAGE))
     sunk: list[tuple[str, bytes, int]] = []
 
     def sink(ident: str, body: bytes) -> None:
@@ -559,7 +569,7 @@ async def test_reports_are_drained_until_empty(stub: HttpStub, make: MakeClient)
         "12db39c3-7822-4e72-a3ec-c87442c0ffc5",
         "m3",
     ]
-    assert status.raw == (IB_PAGE, ib_page("m3"))
+    assert status.raw == (IB_PAGE, m3)
     assert stub.count() == 3
     for seen in stub.requests:
         assert seen.path == REPORTS
@@ -569,7 +579,7 @@ async def test_reports_are_drained_until_empty(stub: HttpStub, make: MakeClient)
     # Every raw body, the empty one too, went to the sink as it arrived, before the next ask.
     assert sunk == [
         ("BULK-ID-123-xyz", IB_PAGE, 1),
-        ("BULK-ID-123-xyz", ib_page("m3"), 2),
+        ("BULK-ID-123-xyz", m3, 2),
         ("BULK-ID-123-xyz", EMPTY_PAGE, 3),
     ]
 
