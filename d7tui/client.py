@@ -406,8 +406,11 @@ def _describe(exc: BaseException) -> str:
         return f"the proxy refused the connection (HTTP {exc.status})"
     if isinstance(exc, aiohttp.ClientProxyConnectionError):
         return "could not connect to the proxy"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        # The host is no secret, and names what to check (a base URL left at its default).
+        return f"the host name {exc.host} was not found (DNS)"
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return "connection refused or failed"
+        return f"connection to {exc.host} refused or failed"
     if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
         return "the server closed the connection or broke the protocol"
     if isinstance(exc, aiohttp.ClientResponseError):
