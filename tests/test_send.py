@@ -24,7 +24,7 @@ from d7tui.channels.send import MaybeSent, Message, SendProblem, body, check
 from d7tui.channels.status import StatusClient
 from d7tui.cli import main
 from d7tui.client import Engine, RetryPolicy
-from d7tui.errors import AuthError, ProtocolError, Unreachable
+from d7tui.errors import ApiError, AuthError, ProtocolError, Unreachable
 from d7tui.explain import explain
 from d7tui.models import Channel, IdKind, Target
 from d7tui.safety import Secret
@@ -338,8 +338,13 @@ async def test_an_empty_account_fails_the_message_and_the_explanation_points_to_
             explained = explain(Channel.SMS, recipient)
             assert explained is not None and explained.credit
             assert "balance is on the status line" in explained.next_step
-            sent = await client.send(check(Message(Channel.INFOBIP, "41793026727", "hi")))
-            assert sent.status == "REJECTED_NOT_ENOUGH_CREDITS"
+            # Infobip refuses it in the answer to the send itself: not sent, and said why.
+            with pytest.raises(ApiError) as refused:
+                await client.send(check(Message(Channel.INFOBIP, "41793026727", "hi")))
+            assert str(refused.value).startswith(
+                "infobip: not sent: Infobip refused it (REJECTED_NOT_ENOUGH_CREDITS): Your "
+                "Infobip account is out of credit"
+            )
     finally:
         sim.accounts.d7, sim.accounts.infobip = 100.0, 50.0
 
@@ -573,3 +578,57 @@ async def test_a_proxy_spoilt_after_start_fails_the_send_as_certainly_not_sent(s
     assert not isinstance(caught.value, MaybeSent)
     assert "HTTP_PROXY" in str(caught.value) and "Pr0xyPa55" not in str(caught.value)
     assert sim.request_count == before
+
+
+def test_a_send_refused_in_its_answer_is_not_sent_exit_5_and_not_watched(env, capsys, monkeypatch):
+    def refusing(method: str, target: str, credential: str) -> bytes | None:
+        if target.startswith("/sms/3/messages"):
+            status = {"groupId": 5, "groupName": "REJECTED", "id": 12}
+            message = {
+                "messageId": "m1",
+                "status": {**status, "name": "REJECTED_NOT_ENOUGH_CREDITS"},
+            }
+            return json.dumps({"bulkId": "B1", "messages": [message]}).encode()
+        if target.startswith("/whatsapp/v2/send"):
+            return b'{"request_id": "11111111-2222-4333-8444-555555555555", "status": "rejected"}'
+        return None
+
+    with hostile.HostileServer(hostile.answering(refusing)) as server:
+        monkeypatch.setenv("D7_BASE_URL", server.base_url)
+        monkeypatch.setenv("INFOBIP_BASE_URL", server.base_url)
+        infobip = run(
+            capsys,
+            "send",
+            "--channel",
+            "infobip",
+            "--to",
+            "+4915112300001",
+            "--text",
+            "hi",
+            "--yes",
+        )
+        d7 = run(
+            capsys,
+            "send",
+            "--channel",
+            "whatsapp",
+            "--to",
+            "+971501230001",
+            "--text",
+            "hi",
+            "--from",
+            "+971500000000",
+            "--yes",
+        )
+    for (code, out, err), vendor, said in (
+        (
+            infobip,
+            "infobip",
+            "Infobip refused it (REJECTED_NOT_ENOUGH_CREDITS): Your Infobip account is out of credit",
+        ),
+        (d7, "whatsapp", "D7 refused it (rejected): WhatsApp or D7 refused the message"),
+    ):
+        assert code == 5 and out == ""
+        assert err.startswith(f"d7tui send: {vendor}: not sent: {said}"), err
+    with open_store() as store:
+        assert store.watches(Which.LIVE) == []

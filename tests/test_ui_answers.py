@@ -352,6 +352,22 @@ async def test_a_send_without_an_answer_says_maybe_sent_and_the_number_first_at_
         slow.release.set()
 
 
+async def test_s_refused_in_the_answer_says_not_sent_and_why_and_watches_nothing(sim, clock):
+    def refusing(_method: str, target: str, _credential: str) -> bytes | None:
+        if target.startswith("/messages/v1/send"):
+            return b'{"request_id": "11111111-2222-4333-8444-555555555555", "status": "rejected"}'
+        return None
+
+    with HostileServer(answering(refusing)) as server:
+        app = build(sim, clock, [], settings=aimed_at(server.base_url))
+        async with app.run_test(size=SIZE) as pilot:
+            await send_hello(pilot, app)
+            await until(pilot, lambda: any(line.startswith("Not sent") for line in said(app)))
+            assert not any(line.startswith("Sent") for line in said(app))
+            assert "Not sent: sms: D7 refused it (rejected): " in screen_text(app)
+            assert len(app.watchlist) == 0
+
+
 async def test_a_bad_form_is_named_and_nothing_is_sent(sim, clock):
     app = build(sim, clock, [])
     async with app.run_test(size=SIZE) as pilot:

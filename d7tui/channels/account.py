@@ -97,8 +97,9 @@ class AccountClient:
                 raise send.d7_send_error(channel, reply.status, reply.body)
             accepted = True
             if channel is Channel.INFOBIP:
-                return send.parse_infobip_sent(reply.body)
-            return send.parse_d7_sent(channel, reply.body)
+                sent = send.parse_infobip_sent(reply.body)
+            else:
+                sent = send.parse_d7_sent(channel, reply.body)
         except (Unreachable, ProtocolError) as exc:
             # Not a refusal: the request went out, or may have. Said first, before the detail
             # (which may be cut), or the user sends it again and pays twice.
@@ -107,6 +108,10 @@ class AccountClient:
             raise send.MaybeSent(
                 channel.value, may_have_been_sent(exc, accepted=accepted), status=exc.status
             ) from None
+        refused = send.refusal(sent)  # a 200 whose message has a failed status
+        if refused is not None:
+            raise refused
+        return sent
 
     async def balance(self, vendor: str) -> Balance:
         """The account's balance (`vendor`: "d7" or "infobip"), or a ChannelError."""

@@ -15,7 +15,8 @@ from typing import Any
 from d7tui.channels.common import as_text, decode_json
 from d7tui.channels.d7 import TOKEN_SETTING, describe_error
 from d7tui.errors import ApiError, AuthError, ChannelError, ErrorKind, ProtocolError
-from d7tui.models import Channel, IdKind
+from d7tui.explain import explain_d7, explain_infobip
+from d7tui.models import Channel, IdKind, Phase, classify_d7, classify_infobip
 from d7tui.safety import one_line
 
 TEST_LABEL = "test"  # the label a sent test message is watched under (`d7tui send`, `S`)
@@ -207,11 +208,33 @@ def parse_infobip_sent(raw: bytes) -> Sent:
     name = as_text(status.get("name")) if isinstance(status, dict) else None
     bulk = as_text(data.get("bulkId"))
     message_id = as_text(first.get("messageId"))
+    # The status and error objects whole: a send refused in its answer is told by them.
+    said = {k: first[k] for k in ("status", "error") if isinstance(first.get(k), dict)}
     if bulk:
-        return Sent(Channel.INFOBIP, bulk, IdKind.BULK, name, {"messageId": message_id})
+        return Sent(Channel.INFOBIP, bulk, IdKind.BULK, name, {"messageId": message_id, **said})
     if message_id:
-        return Sent(Channel.INFOBIP, message_id, IdKind.MESSAGE, name)
+        return Sent(Channel.INFOBIP, message_id, IdKind.MESSAGE, name, said)
     raise ProtocolError("infobip", "the send was answered without a bulkId or messageId")
+
+
+def refusal(sent: Sent) -> ApiError | None:
+    """The vendor's refusal, when its answer gives the message a failed status (Infobip's
+    REJECTED_NOT_ENOUGH_CREDITS, D7's "rejected"): not sent, whatever the HTTP 200 says."""
+    if sent.channel is Channel.INFOBIP:
+        status, error = sent.fields.get("status", {}), sent.fields.get("error", {})
+        phase, _ = classify_infobip(
+            status.get("groupName"), status.get("name"), status.get("groupId")
+        )
+        explained = explain_infobip(status, error, phase=phase)
+    else:
+        phase, _ = classify_d7(sent.channel, sent.status)
+        explained = explain_d7(sent.channel, sent.status, phase=phase)
+    if phase is not Phase.FAILED:
+        return None
+    vendor = "Infobip" if sent.channel is Channel.INFOBIP else "D7"
+    code = explained.code if explained else (sent.status or "a failed status")
+    why = f": {explained.meaning} Next: {explained.next_step}" if explained else ""
+    return ApiError(sent.channel.value, f"not sent: {vendor} refused it ({code}){why}")
 
 
 def d7_send_error(channel: Channel, status: int, raw: bytes) -> ChannelError:

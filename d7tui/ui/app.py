@@ -721,7 +721,8 @@ class D7App(Guarded, App[int]):
                 )
             return
         except ChannelError as exc:
-            self.say(f"Not sent: {exc}", "error")
+            said = exc.message.removeprefix("not sent: ")  # said once, first
+            self.say(f"Not sent: {exc.channel}: {said}", "error")
             return
         finally:
             # Not on cancellation (the monitor quitting): then its farewell says it may have
