@@ -368,6 +368,26 @@ async def test_s_refused_in_the_answer_says_not_sent_and_why_and_watches_nothing
             assert len(app.watchlist) == 0
 
 
+async def test_enter_at_the_confirmation_goes_back_to_the_form_and_keeps_it(sim, clock):
+    app = build(sim, clock, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        sends = sim.counts["send"]
+        await pilot.press("S", *"+971501230088", "tab", *"ACME", "tab", *"double enter")
+        await pilot.press("enter")  # checks: the confirmation shows
+        await pilot.pause()
+        assert "It costs money" in screen_text(app)
+        await pilot.press("enter")  # a second enter: back to the form, nothing lost
+        await pilot.pause()
+        assert isinstance(app.screen, SendDialog) and sim.counts["send"] == sends
+        text = screen_text(app)
+        assert "It costs money" not in text
+        assert "+971501230088" in text and "ACME" in text and "double enter" in text
+        await pilot.press("enter", "y")  # checked again, and sent
+        await until(pilot, lambda: any(e.label == "test" for e in app.watchlist))
+        assert sim.counts["send"] == sends + 1
+
+
 async def test_a_bad_form_is_named_and_nothing_is_sent(sim, clock):
     app = build(sim, clock, [])
     async with app.run_test(size=SIZE) as pilot:

@@ -29,7 +29,10 @@ class SendDialog(Guarded, ModalScreen[Message | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", show=False),
         Binding("y", "confirm", "Send", show=False),
-        Binding("n", "back", "Back", show=False),
+        Binding("n", "back_to_form", "Back", show=False),
+        # Enter at the confirmation is the key that got the user there (a double enter): it
+        # goes back to the form, which is kept; it never sends, nor throws the form away.
+        Binding("enter", "enter_at_confirmation", "Back", show=False, priority=True),
     ]
 
     def __init__(self) -> None:
@@ -117,7 +120,7 @@ class SendDialog(Guarded, ModalScreen[Message | None]):
                 ("Send ", "bold"),
                 (checked.describe(), "bold"),
                 ("? It costs money.\n", "bold"),
-                ("y or Send sends it; n goes back to the form; esc cancels.", "dim"),
+                ("y or Send sends it; n or enter goes back to the form; esc cancels.", "dim"),
             )
         )
         confirm.display = True
@@ -127,6 +130,13 @@ class SendDialog(Guarded, ModalScreen[Message | None]):
     def action_confirm(self) -> None:
         if self.checked is not None:
             self.dismiss(self.checked)
+
+    def action_enter_at_confirmation(self) -> None:
+        self.action_back_to_form()
+
+    def action_back_to_form(self) -> None:
+        self.action_back()
+        self.set_focus(self.query_one("#send-to", Input))
 
     def action_back(self) -> None:
         if self.checked is None:
@@ -144,6 +154,11 @@ class SendDialog(Guarded, ModalScreen[Message | None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # y and n are letters a user types into the form: keys only while confirming.
-        if action in ("confirm", "back"):
+        if action == "enter_at_confirmation":
+            # The Send button focused on purpose (tab) still sends with enter.
+            focused = self.focused
+            on_send = isinstance(focused, Button) and focused.id == "send-ok"
+            return self.checked is not None and not on_send
+        if action in ("confirm", "back", "back_to_form"):
             return self.checked is not None
         return True
