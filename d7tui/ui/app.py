@@ -40,7 +40,7 @@ from d7tui.ui.bindings import MONITOR_KEYS, key_label
 from d7tui.ui.edge import Edge, EdgeConsole, Guarded, guard_awaitable
 from d7tui.ui.format import format_clock, plural
 from d7tui.ui.keymap import resolve as resolve_keymap
-from d7tui.ui.memory import Memory, Remembered
+from d7tui.ui.memory import Memory, Remembered, held_snapshot
 from d7tui.ui.messages import PollerStopped, PollNews
 from d7tui.ui.screens.main import MainScreen
 from d7tui.ui.theme import DARK, THEMES
@@ -242,6 +242,9 @@ class D7App(Guarded, App[int]):
             self._no_memory = f"this session has no store ({one_line(str(exc))})"
             self.notices.append(f"Not remembering this session: {one_line(str(exc))}")
             return
+        self.memory.holds(
+            lambda: held_snapshot(self.live, self.archived, self._news, self.clock.now())
+        )
         for warning in self.memory.warnings:
             self.say(one_line(warning), "warning")
         for notice in self.memory.notices:
@@ -638,7 +641,10 @@ class D7App(Guarded, App[int]):
         memory = self.memory
         if memory is None:
             return 0
-        records = await memory.live_records(len(self.live))
+        try:
+            records = await memory.live_records(len(self.live))
+        except StoreError:
+            return 0  # the writer looks at the file too, puts it right and says what it did
         if records is None:
             return 0
         new = [
