@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -303,6 +304,25 @@ def observe(
 
 
 # ---------------------------------------------------------------------------------------------
+# Labels and notes: what a user wrote about a request, from a keyboard, a paste or a command
+# line, always drawn on a terminal. The store and the list keep this much; the dialogs, typed
+# into, take less.
+
+MAX_LABEL = 200
+MAX_NOTE = 4096
+MAX_TYPED_LABEL = 60
+MAX_TYPED_NOTE = 500
+
+
+def clean_label(text: str) -> str:
+    return safe_text(text.strip(), MAX_LABEL)
+
+
+def clean_note(text: str) -> str:
+    return safe_text(text.strip(), MAX_NOTE)
+
+
+# ---------------------------------------------------------------------------------------------
 # Id validation: a bad id is refused before any request is made.
 
 MAX_INFOBIP_ID = 200
@@ -347,3 +367,19 @@ def _shown(value: str) -> str:
 def split_ids(text: str) -> list[str]:
     """Ids from a paste or standard input: one per line, or separated by white space or commas."""
     return [part for part in re.split(r"[\s,;]+", text) if part]
+
+
+def own_items(recipients: Iterable[Recipient], ident: str) -> tuple[list[Recipient], int]:
+    """The items that are `ident`'s by their own bulkId or messageId, and how many named only
+    other ids: a server, a proxy or an old route that ignores the filter answers other bulks'
+    messages too, and they are not this id's. An item naming no id at all (a broken one) stays
+    with the id it was asked for."""
+    mine: list[Recipient] = []
+    others = 0
+    for r in recipients:
+        named = {v for v in (r.msg_id, r.fields.get("bulkId")) if isinstance(v, str)}
+        if named and ident not in named:
+            others += 1
+        else:
+            mine.append(r)
+    return mine, others

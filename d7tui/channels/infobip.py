@@ -11,7 +11,6 @@ as a recipient with a `problem`, because a report handed out is never handed out
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -163,22 +162,6 @@ def read_page(body: bytes, *, keep_text: bool = False) -> Page:
 def parse_page(body: bytes, *, keep_text: bool = False) -> list[Recipient]:
     """The recipients of one page, in order (what the store's report sink parses)."""
     return read_page(body, keep_text=keep_text).recipients
-
-
-def own_items(recipients: Iterable[Recipient], ident: str) -> tuple[list[Recipient], int]:
-    """The items that are `ident`'s by their own bulkId or messageId, and how many named only
-    other ids: a server, a proxy or an old route that ignores the filter answers other bulks'
-    messages too, and they are not this id's. An item naming no id at all (a broken one) stays
-    with the id it was asked for."""
-    mine: list[Recipient] = []
-    others = 0
-    for r in recipients:
-        named = {v for v in (r.msg_id, r.fields.get("bulkId")) if isinstance(v, str)}
-        if named and ident not in named:
-            others += 1
-        else:
-            mine.append(r)
-    return mine, others
 
 
 def others_left_out(count: int) -> str:

@@ -33,6 +33,7 @@ from d7tui.models import (
     InvalidId,
     RequestStatus,
     Target,
+    own_items,
     validate_id,
 )
 
@@ -344,7 +345,7 @@ class StatusClient:
         if problems and not recipients:
             raise ProtocolError("infobip", problems[0])
         # The raw bodies stay whole (stored, and found again under the other ids' own names).
-        recipients, others = infobip.own_items(recipients, ident)
+        recipients, others = own_items(recipients, ident)
         if others:
             problems.append(infobip.others_left_out(others))
         fields: dict[str, object] = {}

@@ -29,10 +29,7 @@ class SendDialog(Guarded, ModalScreen[Message | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", show=False),
         Binding("y", "confirm", "Send", show=False),
-        Binding("n", "back_to_form", "Back", show=False),
-        # Enter at the confirmation is the key that got the user there (a double enter): it
-        # goes back to the form, which is kept; it never sends, nor throws the form away.
-        Binding("enter", "enter_at_confirmation", "Back", show=False, priority=True),
+        Binding("n", "back", "Back", show=False),
     ]
 
     def __init__(self) -> None:
@@ -48,12 +45,12 @@ class SendDialog(Guarded, ModalScreen[Message | None]):
             with Horizontal(classes="send-row"):
                 yield Select(_CHANNELS, value="sms", allow_blank=False, id="send-channel")
                 yield Input(placeholder="to: +971501234567", id="send-to")
-                yield Input(placeholder="from (sender / originator)", id="send-from")
+                yield Input(placeholder="from: sender", id="send-from")
             yield Input(placeholder="text", id="send-text")
             with Horizontal(classes="send-row", id="send-template-row"):
-                yield Input(placeholder="or a WhatsApp template's id", id="send-template")
+                yield Input(placeholder="or a template", id="send-template")
                 yield Input(placeholder="language (en)", id="send-language")
-                yield Input(placeholder="parameters, separated by |", id="send-params")
+                yield Input(placeholder="params: a|b", id="send-params")
             yield Static(id="send-error")
             yield Static(id="send-confirm")
             with Horizontal(id="send-buttons"):
@@ -82,7 +79,7 @@ class SendDialog(Guarded, ModalScreen[Message | None]):
         return Message(
             channel,
             self._value("to"),
-            self.query_one("#send-text", Input).value or None if not template else None,
+            self.query_one("#send-text", Input).value or None,  # with a template too: refused
             template or None,
             self._value("language") or "en",
             params if template else (),
@@ -120,23 +117,18 @@ class SendDialog(Guarded, ModalScreen[Message | None]):
                 ("Send ", "bold"),
                 (checked.describe(), "bold"),
                 ("? It costs money.\n", "bold"),
-                ("y or Send sends it; n or enter goes back to the form; esc cancels.", "dim"),
+                ("y or Send sends it; n or Back goes back to the form; esc cancels.", "dim"),
             )
         )
         confirm.display = True
         self.query_one("#send-ok", Button).label = "Send"
-        self.query_one("#send-cancel", Button).focus()  # enter alone must not spend money
+        back = self.query_one("#send-cancel", Button)
+        back.label = "Back"  # enter, pressed again, goes back to the form: nothing is lost
+        back.focus()  # enter alone must not spend money
 
     def action_confirm(self) -> None:
         if self.checked is not None:
             self.dismiss(self.checked)
-
-    def action_enter_at_confirmation(self) -> None:
-        self.action_back_to_form()
-
-    def action_back_to_form(self) -> None:
-        self.action_back()
-        self.set_focus(self.query_one("#send-to", Input))
 
     def action_back(self) -> None:
         if self.checked is None:
@@ -144,21 +136,24 @@ class SendDialog(Guarded, ModalScreen[Message | None]):
         self.checked = None
         self.query_one("#send-confirm").display = False
         self.query_one("#send-ok", Button).label = "Check"
+        self.query_one("#send-cancel", Button).label = "Cancel"
 
     def _say(self, line: str) -> None:
         self.query_one("#send-error", Static).update(Text(line))
 
     @on(Button.Pressed, "#send-cancel")
+    def _cancel_pressed(self) -> None:
+        if self.checked is not None:
+            self.action_back()
+            self.query_one("#send-to").focus()
+        else:
+            self.action_cancel()
+
     def action_cancel(self) -> None:
         self.dismiss(None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # y and n are letters a user types into the form: keys only while confirming.
-        if action == "enter_at_confirmation":
-            # The Send button focused on purpose (tab) still sends with enter.
-            focused = self.focused
-            on_send = isinstance(focused, Button) and focused.id == "send-ok"
-            return self.checked is not None and not on_send
-        if action in ("confirm", "back", "back_to_form"):
+        if action in ("confirm", "back"):
             return self.checked is not None
         return True
