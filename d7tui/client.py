@@ -16,6 +16,7 @@ import datetime
 import email.utils
 import json
 import logging
+import os
 import random
 import time
 from collections import Counter
@@ -28,7 +29,7 @@ import aiohttp
 
 from d7tui.admission import Admission
 from d7tui.errors import ChannelError, ProtocolError, RateLimited, Unreachable
-from d7tui.safety import redact_body
+from d7tui.safety import one_line, redact_body
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,10 +419,12 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientProxyConnectionError):
         return "could not connect to the proxy"
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        # The host is no secret, and names what to check (a base URL left at its default).
-        return f"the host name {exc.host} was not found (DNS)"
+        return f"{one_line(exc.host, 100)}: no such host (the name did not resolve)"
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"connection to {exc.host} refused or failed"
+        # The host and the cause (refused, no route ...): which setting to look at, and why.
+        code = exc.os_error.errno if exc.os_error is not None else None
+        why = os.strerror(code).lower() if code else "failed"
+        return f"cannot connect to {one_line(exc.host, 100)}:{exc.port} ({why})"
     if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
         return "the server closed the connection or broke the protocol"
     if isinstance(exc, aiohttp.ClientResponseError):
