@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from hostile import Answered, HostileServer, aimed_at, answering
 from ui_kit import idle, said, screen_text
+from ui_kit import until as until_shown
 
 from d7tui.client import Engine, RetryPolicy
 from d7tui.clock import ManualClock
@@ -79,7 +80,8 @@ async def test_a_rate_limited_host_says_until_when_and_r_says_why_it_waits(
             table = app.screen.query_one(WatchlistTable)
             for rid in (FIRST, SECOND):
                 table.select(rid)
-                await pilot.pause()
+                # The detail's head grows to fit its lines: a frame more when its height moves.
+                await until_shown(pilot, lambda: waiting in screen_text(app))
                 screen = screen_text(app)
                 assert waiting in screen, screen  # the detail's schedule line, and the status line
                 assert "next poll in now" not in screen and "polling now" not in screen
