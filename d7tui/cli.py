@@ -305,7 +305,11 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
     if any(t.is_infobip for t in targets):
         from d7tui.status_memory import StatusMemory
 
-        memory = StatusMemory.open(err, reports=settings.infobip_source is InfobipSource.REPORTS)
+        memory = StatusMemory.open(
+            err,
+            reports=settings.infobip_source is InfobipSource.REPORTS,
+            location=settings.store_location(),
+        )
         emit = memory.showing_remembered(emit)
     try:
         asyncio.run(_fetch_all(settings, targets, emit, flush, memory, warn))
@@ -324,12 +328,14 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
     return EXIT_OK
 
 
-def _open_store(command: str, err: TextIO, *, readonly: bool = False) -> Store | None:
+def _open_store(
+    command: str, err: TextIO, settings: Settings, *, readonly: bool = False
+) -> Store | None:
     """The store for a command, or None once its one line is written (exit 5)."""
     from d7tui.store import StoreError, open_store
 
     try:
-        store = open_store(readonly=readonly)
+        store = open_store(settings.store_location(), readonly=readonly)
     except StoreError as exc:
         err.write(f"d7tui {command}: {one_line(str(exc))}\n")
         return None
@@ -338,10 +344,10 @@ def _open_store(command: str, err: TextIO, *, readonly: bool = False) -> Store |
     return store
 
 
-def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def run_add(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from d7tui.store import StoreError, add_ids
 
-    store = _open_store("add", err)
+    store = _open_store("add", err, settings)
     if store is None:
         return EXIT_FAILURE
     ids, unreadable = gather_ids(args.ids, sys.stdin)
@@ -376,7 +382,7 @@ def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_USAGE if result.errors or unreadable else EXIT_OK
 
 
-def run_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def run_export(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     import tempfile
     from pathlib import Path
 
@@ -384,9 +390,9 @@ def run_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from d7tui.store import Store, StoreError, default_path
 
     with contextlib.ExitStack() as stack:
-        if default_path().exists():
+        if settings.store_location() is not None or default_path().exists():
             # Read-only: an export only reads (and so works where nothing may be written).
-            store = _open_store("export", err, readonly=True)
+            store = _open_store("export", err, settings, readonly=True)
         else:  # nothing was ever stored here: the export of an empty store, creating nothing
             empty = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "empty.sqlite3"
             store = Store.open(empty)
@@ -444,9 +450,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "status":
             return run_status(args, settings, sys.stdout, sys.stderr)
         if args.command == "add":
-            return run_add(args, sys.stdout, sys.stderr)
+            return run_add(args, settings, sys.stdout, sys.stderr)
         if args.command == "export":
-            return run_export(args, sys.stdout, sys.stderr)
+            return run_export(args, settings, sys.stdout, sys.stderr)
         if args.command == "send":
             from d7tui import sendcli
 

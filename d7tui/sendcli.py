@@ -87,7 +87,7 @@ def run(
     except ChannelError as exc:
         err.write(f"d7tui send: {exc}\n")
         return EXIT_AUTH if isinstance(exc, AuthError) else EXIT_FAILURE
-    watching = _watch(sent, message, err)
+    watching = _watch(sent, message, err, settings.store_location())
     if args.json:
         record = {
             "request_id": sent.request_id,
@@ -114,14 +114,14 @@ async def _send(settings: Settings, message: Message) -> Sent:
         return await client.send(message)
 
 
-def _watch(sent: Sent, message: Message, err: TextIO) -> bool:
+def _watch(sent: Sent, message: Message, err: TextIO, location: str | None) -> bool:
     """Put the sent id on the watchlist; a store that cannot be opened is a warning (the
     message went out: its id is printed either way)."""
     from d7tui.channels.send import TEST_LABEL
     from d7tui.store import StoreError, add_ids, open_store
 
     try:
-        store = open_store()
+        store = open_store(location)
     except StoreError as exc:
         err.write(f"d7tui send: warning: not watched: {one_line(str(exc))}\n")
         return False

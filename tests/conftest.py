@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pgserver import PgServer
 from ui_kit import start_simulator
 
 from d7tui.clock import ManualClock
@@ -29,3 +30,25 @@ def sim(clock: ManualClock) -> Iterator[Simulator]:
 @pytest.fixture(autouse=True)
 def _private_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One PostgreSQL server for the whole run (about a second to start), only when a test asks."""
+    server = PgServer.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """A new, empty database on the test server."""
+    return pg_server.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a store lives: a SQLite file, or a PostgreSQL database (the same tests run on both)."""
+    if request.param == "sqlite":
+        return tmp_path / "data" / "d7tui.sqlite3"
+    return request.getfixturevalue("pg_url")

@@ -40,11 +40,16 @@ def parse_report_body(body: bytes) -> list[Recipient]:
 
 
 def open_store(path: Path | str | None = None, *, readonly: bool = False) -> Store:
-    """`Store.open`, then parse what a killed or buggy run left unparsed, and take in the report
+    """`Store.open` (`PgStore.open` for a `postgresql://` URL), then parse what a killed or buggy run left unparsed, and take in the report
     bodies a run that ended on a full disk kept in a file (rescue.py). Raises StoreError.
 
     `readonly`: only to read (an export); nothing is created, changed or parsed."""
-    store = Store.open(path, readonly=readonly)
+    if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+        from d7tui.store.pg import PgStore  # psycopg only for those who use it
+
+        store: Store = PgStore.open(path, readonly=readonly)
+    else:
+        store = Store.open(path, readonly=readonly)
     if readonly:
         return store
     try:

@@ -216,9 +216,11 @@ class D7App(Guarded, App[int]):
         return self.archived if self.showing_archive else self.live
 
     async def _open_memory(self) -> None:
-        path = self._store_path
+        path: Path | str | None = self._store_path
         if path is None and self.data_dir is not None:
             path = Path(self.data_dir) / DB_NAME  # demo: a throw-away store
+        elif path is None:
+            path = self.settings.store_location()  # a desk's PostgreSQL, if configured
         try:
             self.memory = await Memory.open(
                 path,
