@@ -20,7 +20,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 from urllib.request import getproxies, proxy_bypass
 
@@ -28,6 +28,7 @@ import aiohttp
 
 from d7tui.admission import Admission
 from d7tui.channels.errors import ChannelError, ProtocolError, RateLimited, Unreachable
+from d7tui.safety import redact_body
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +234,10 @@ class Engine:
                 reply = await self._send(
                     method, channel, url, headers, params, data, deadline - now
                 )
+                # The one place every answer passes (status, reports, logs, send, balance, and
+                # error bodies): a credential the server echoes is gone before anything parses
+                # it, shows it, stores it or exports it.
+                reply = replace(reply, body=redact_body(reply.body, _credentials(headers)))
             except aiohttp.InvalidURL:
                 # A URL the settings should have refused: asking again cannot help.
                 raise Unreachable(channel, "the base URL cannot be used; check it") from None
@@ -349,6 +354,15 @@ class Engine:
                 )
             body += chunk
         return bytes(body)
+
+
+def _credentials(headers: Mapping[str, str]) -> list[str]:
+    """What a request's Authorization header carries after its scheme (`Bearer`, `App`)."""
+    return [
+        value.split()[-1]
+        for name, value in headers.items()
+        if name.lower() == "authorization" and value.split()
+    ]
 
 
 def _tries(n: int) -> str:

@@ -7,9 +7,11 @@ markup); here we only make sure no control character can reach a terminal.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
+from collections.abc import Iterable
 from typing import Any
 
 # C0 controls except TAB/LF (made visible below anyway), DEL, C1 controls, and lone surrogates
@@ -100,6 +102,96 @@ def one_line(text: str, limit: int = 300) -> str:
     """A message fit for one line of standard error or a toast."""
     flat = " ".join(safe_text(text, limit * 2).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+# What stands for a credential a server echoed back. A real credential is long: blotting out a
+# shorter one (a one-letter test token) would eat ordinary words.
+REDACTED = "•••"
+MIN_SECRET = 8
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every one of `secrets` (long enough to be a credential) replaced by •••."""
+    for secret in secrets:
+        if len(secret) >= MIN_SECRET:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_body(body: bytes, secrets: Iterable[str]) -> bytes:
+    """An answer's body with every one of `secrets` replaced by ••• wherever JSON could spell it
+    (`\\u0054OK...`, `\\/`, as well as plainly), so that nothing parsed from it, nor the body
+    kept raw for export, holds a credential the server echoed."""
+    for secret in secrets:
+        if len(secret) < MIN_SECRET:
+            continue
+        if b"\\" not in body:  # no escape at all (the usual case): one spelling, found fast
+            body = body.replace(secret.encode(), _REDACTED_BYTES)
+            continue
+        # Plainly only, unless one of its characters is escaped somewhere.
+        spelled = _spellings(secret) if _escapes(secret).search(body) else _plain(secret)
+        kept, last = [], 0
+        match = spelled.search(body)
+        while match is not None:
+            if _inside_escape(body, match.start()):  # `\\u00d0` then zeros: no "00000000"
+                match = spelled.search(body, match.start() + 1)
+                continue
+            kept += [body[last : match.start()], _REDACTED_BYTES]
+            last = match.end()
+            match = spelled.search(body, last)
+        body = b"".join([*kept, body[last:]]) if kept else body
+    return body
+
+
+_REDACTED_BYTES = REDACTED.encode()
+_BACKSLASH = ord("\\")
+
+
+def _inside_escape(body: bytes, at: int) -> bool:
+    """Whether `at` is inside an escape (`\\n`, `\\u00d0`) rather than where a character starts."""
+    for start in range(max(0, at - 5), at):
+        if body[start] != _BACKSLASH or (start < at - 1 and body[start + 1 : start + 2] != b"u"):
+            continue
+        before = start
+        while before and body[before - 1] == _BACKSLASH:
+            before -= 1
+        if (start - before) % 2 == 0:  # this backslash is not itself escaped
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=8)
+def _plain(secret: str) -> re.Pattern[bytes]:
+    return re.compile(re.escape(secret.encode()))
+
+
+@functools.lru_cache(maxsize=8)
+def _escapes(secret: str) -> re.Pattern[bytes]:
+    """An escape of any character of `secret`: where there is none, it can be spelled only
+    plainly. (JSON encoders escape non-ASCII text, rarely the letters a credential is made of.)"""
+    return re.compile(b"|".join(_escaped(ch) for ch in sorted(set(secret))))
+
+
+def _escaped(ch: str) -> bytes:
+    """The ways JSON can escape `ch`: \\u (hex digits in either case, a surrogate pair beyond
+    the BMP), and \\/ \\" \\\\ for those three."""
+    units = ch.encode("utf-16-be")
+    escape = "".join(
+        "\\\\u" + "".join(f"[{d}{d.upper()}]" if d.isalpha() else d for d in f"{unit:04x}")
+        for unit in (int.from_bytes(units[i : i + 2], "big") for i in range(0, len(units), 2))
+    ).encode()
+    return escape + b"|" + re.escape(b"\\" + ch.encode()) if ch in '/"\\' else escape
+
+
+@functools.lru_cache(maxsize=8)
+def _spellings(secret: str) -> re.Pattern[bytes]:
+    """Every way a JSON string can hold `secret`: each character bare (but " and \\, never bare
+    in a JSON string) or escaped."""
+    parts = []
+    for ch in secret:
+        bare = b"" if ch in '"\\' else b"|" + re.escape(ch.encode())
+        parts.append(b"(?:" + _escaped(ch) + bare + b")")
+    return re.compile(b"".join(parts))
 
 
 class Secret:

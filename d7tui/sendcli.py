@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the send machinery is imported only when a message is sent
     from d7tui.channels.send import Message, Sent
 
 EXIT_OK, EXIT_CANCELLED, EXIT_USAGE, EXIT_AUTH, EXIT_FAILURE = 0, 1, 2, 4, 5
+EXIT_INTERRUPTED = 130  # ctrl+c
 
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -27,8 +28,8 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="send one test message and watch it (costs money: asks first)",
         description="Send one message through the vendor's send endpoint and add the returned "
         "id to the watchlist, labelled 'test'. It costs money: on a terminal d7tui asks first; "
-        "otherwise --yes is needed. Exit status: 0 sent, 1 not confirmed, 2 bad usage, "
-        "4 authentication, 5 any other failure.",
+        "otherwise --yes is needed. Exit status: 0 sent, 1 you did not confirm, 2 bad usage "
+        "(nothing sent), 4 authentication, 5 any other failure, 130 interrupted.",
     )
     send.add_argument("--channel", required=True, choices=[c.value for c in Channel])
     send.add_argument("--to", required=True, metavar="NUMBER", help="with the country code")
@@ -77,9 +78,16 @@ def run(
                 "on, so add --yes to send. Nothing was sent\n"
             )
             return EXIT_USAGE
-        err.write(f"Send a {message.describe()}? It costs money. [y/N] ")
-        err.flush()
-        if stdin.readline().strip().lower() not in ("y", "yes"):
+        try:
+            err.write(f"Send {message.describe()}? It costs money. [y/N] ")
+            err.flush()
+            answer = stdin.readline()
+        except KeyboardInterrupt:
+            err.write("\nd7tui send: not sent\n")  # the prompt's line ends where ^C left it
+            return EXIT_INTERRUPTED
+        if not answer.endswith("\n"):
+            err.write("\n")  # ctrl+d: the next line starts on a line of its own
+        if answer.strip().lower() not in ("y", "yes"):
             err.write("d7tui send: not sent\n")
             return EXIT_CANCELLED
     try:
@@ -87,6 +95,12 @@ def run(
     except ChannelError as exc:
         err.write(f"d7tui send: {exc}\n")
         return EXIT_AUTH if isinstance(exc, AuthError) else EXIT_FAILURE
+    except KeyboardInterrupt:
+        err.write(
+            "\nd7tui send: interrupted while sending: the message may have been sent, so it "
+            "is not watched; look in the vendor's dashboard before sending again\n"
+        )
+        return EXIT_INTERRUPTED
     watching = _watch(sent, message, err, settings.store_location())
     if args.json:
         record = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import socket
 import struct
 import threading
@@ -134,6 +135,18 @@ def gzip_bomb_body(inflated_mb: int = 1024) -> bytes:
     return first + block * (inflated_mb - 1) + end + trailer
 
 
+async def unreadable_200(
+    request_head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Takes the request (a send's POST), says 200, and answers with a body that is not JSON."""
+    length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", request_head)
+    await reader.readexactly(int(length.group(1)) if length else 0)
+    garbage = b'{"request_id": "x", "messages": [ {"status": "sent",,,'
+    writer.write(head(content_type="application/json", content_length=str(len(garbage))))
+    writer.write(garbage)
+    await writer.drain()
+
+
 async def gzip_bomb(_head: bytes, _r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """A 200 whose ~1 MB gzip body inflates to 1 GB of zeros."""
     body = gzip_bomb_body()
@@ -170,3 +183,35 @@ async def _stream(writer: asyncio.StreamWriter, body: bytes, step: int = 256 * 1
     for start in range(0, len(body), step):
         writer.write(view[start : start + step])
         await writer.drain()
+
+
+Answer = Callable[[str, str, str], bytes | None]
+
+
+def answering(answer: Answer) -> Behaviour:
+    """Each request answered with `answer(method, target, credential)`: a JSON body for a 200,
+    None for a 404. `credential` is what the request's Authorization header carried after its
+    scheme (`Bearer`, `App`): a server that echoes it back is one `answer` away."""
+
+    async def behaviour(
+        request_head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        first, *lines = request_head.decode("latin-1").split("\r\n")
+        method, target, _ = first.split(" ", 2)
+        headers = {
+            name.strip().lower(): value.strip()
+            for name, _, value in (line.partition(":") for line in lines if line)
+        }
+        length = int(headers.get("content-length") or 0)
+        if length:
+            await reader.readexactly(length)
+        body = answer(method, target, headers.get("authorization", "").split(" ")[-1])
+        status = 404 if body is None else 200
+        payload = b'{"detail": "Not Found"}' if body is None else body
+        writer.write(
+            head(status, content_type="application/json", content_length=str(len(payload)))
+            + payload
+        )
+        await writer.drain()
+
+    return behaviour

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from d7tui.channels.common import as_float
-from d7tui.safety import clean_json, safe_text, strict_json
+from d7tui.safety import clean_json, redact_body, safe_text, strict_json
 
 # Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt, 15.1): what a renderer draws
 # as nothing when it has no glyph. unicodedata has no such property, so it is written out here.
@@ -88,3 +88,35 @@ def test_strict_json_writes_null_for_what_is_not_a_number() -> None:
         "ok": "NaN",
     }
     assert strict_json({"a": 1}, separators=(",", ":")) == '{"a":1}'
+
+
+_SECRETS = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=8, max_size=40
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(secret=_SECRETS, around=st.text(max_size=10), ascii_only=st.booleans())
+def test_a_credential_is_redacted_however_json_spells_it(
+    secret: str, around: str, ascii_only: bool
+) -> None:
+    """Plainly, in \\u escapes (a server's JSON library may write every non-ASCII character so),
+    with an escaped slash, quote or backslash: the parsed answer never holds the credential."""
+    spelled = json.dumps({"k": around + secret + around}, ensure_ascii=ascii_only)
+    variants = [spelled, spelled.replace("/", "\\/")]
+    units = secret[0].encode("utf-16-be")
+    escape = "".join(f"\\u{units[i] << 8 | units[i + 1]:04X}" for i in range(0, len(units), 2))
+    variants.append(spelled.replace(secret[0], escape, 1))
+    for body in variants:
+        try:
+            said = json.loads(body)["k"]
+        except ValueError:
+            continue  # a replace that broke an escape of its own: not a body a server sends
+        cleaned = json.loads(redact_body(body.encode(), [secret]))
+        assert secret not in cleaned["k"]
+        assert ("•••" in cleaned["k"]) == (secret in said)
+
+
+def test_a_short_secret_is_left_alone() -> None:
+    # A one-letter test token would otherwise eat every such letter of every answer.
+    assert redact_body(b'{"k": "tok"}', ["tok"]) == b'{"k": "tok"}'

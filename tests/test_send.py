@@ -7,15 +7,21 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import pty
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
+import hostile
 import pytest
 from httpstub import HttpStub, Reply, refused_url
 
 from d7tui.channels.account import AccountClient, parse_balance
 from d7tui.channels.errors import AuthError, ProtocolError, Unreachable
-from d7tui.channels.send import Message, SendProblem, body, check
+from d7tui.channels.send import MaybeSent, Message, SendProblem, body, check
 from d7tui.channels.status import StatusClient
 from d7tui.cli import main
 from d7tui.client import Engine, RetryPolicy
@@ -201,10 +207,18 @@ async def test_a_send_without_a_usable_answer_says_it_may_have_gone_out():
         config = settings_for(stub.base_url)
         async with AccountClient(config, Engine(policy=FAST)) as client:
             message = check(Message(Channel.SMS, "+971501234567", "hi", sender="S"))
-            with pytest.raises(Unreachable, match="may have been sent; look in the vendor"):
+            with pytest.raises(
+                MaybeSent,
+                match=r"^sms: the message may have been sent, so it is not watched; "
+                "look in the vendor's dashboard before sending again",
+            ):
                 await client.send(message)
             assert stub.count("/messages/v1/send") == 1
-            with pytest.raises(ProtocolError, match=r"without a request_id.*may have been sent"):
+            with pytest.raises(
+                MaybeSent,
+                match=r"^sms: the message was most likely sent \(HTTP 200\).*"
+                r"before sending again \(.*without a request_id\)",
+            ):
                 await client.send(message)
 
 
@@ -260,6 +274,9 @@ def test_without_a_terminal_send_needs_yes_and_on_one_it_asks(sim, env, capsys):
     assert code == 2 and "add --yes" in err and out == ""
     code, _, err = run(capsys, *argv, stdin=Terminal("n\n"))
     assert code == 1 and "It costs money. [y/N]" in err and "not sent" in err
+    assert err.startswith("Send one viber (D7) message to +380501234567 from V (2 characters)?")
+    code, _, err = run(capsys, *argv, stdin=Terminal(""))  # ctrl+d: no answer is no
+    assert code == 1 and err.endswith("[y/N] \nd7tui send: not sent\n")
     assert sim.counts["send"] == before  # nothing was requested
     code, out, err = run(capsys, *argv, stdin=Terminal("y\n"))
     assert code == 0, err
@@ -423,3 +440,75 @@ async def test_the_infobip_body_is_infobips_own_clients():
         theirs = json.loads(stub.requests[-1].body)
     path, mine = body(check(Message(Channel.INFOBIP, "+41793026727", "hi", sender="Shop")))
     assert path == "/sms/3/messages" and mine == theirs
+
+
+# -- no answer to watch: the user is told the message may have gone out -------------------------
+
+
+def test_a_send_answered_200_with_a_body_it_cannot_read_says_it_was_most_likely_sent(
+    env, capsys, monkeypatch
+):
+    with hostile.HostileServer(hostile.unreadable_200) as server:
+        monkeypatch.setenv("D7_BASE_URL", server.base_url)
+        code, out, err = run(
+            capsys, "send", "--channel", "sms", "--to", "+4915112345678", "--text", "hi",
+            "--from", "X", "--yes",
+        )  # fmt: skip
+        assert server.requests == 1  # sent once, never again
+    assert code == 5 and out == "" and len(err.splitlines()) == 1
+    assert err.startswith(
+        "d7tui send: sms: the message was most likely sent (HTTP 200), but its answer could not "
+        "be read, so it is not watched; look in the vendor's dashboard before sending again ("
+    )
+    with open_store() as store:
+        assert store.watches(Which.LIVE) == []
+
+
+def _d7tui(*argv: str, stdin: int | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "d7tui", *argv],
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def _read_until(stream, marker: bytes) -> bytes:
+    seen = b""
+    while marker not in seen:
+        byte = stream.read(1)
+        assert byte, seen
+        seen += byte
+    return seen
+
+
+def test_ctrl_c_at_the_prompt_ends_its_line_and_sends_nothing(sim, env):
+    before = sim.counts["send"]
+    primary, secondary = pty.openpty()  # standard input is a terminal: d7tui asks
+    argv = ("send", "--channel", "sms", "--to", "+971501234567", "--text", "hi", "--from", "S")
+    with _d7tui(*argv, stdin=secondary) as proc:
+        os.close(secondary)
+        prompt = _read_until(proc.stderr, b"[y/N] ")
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stderr.read()
+        os.close(primary)
+    assert prompt.startswith(b"Send one sms (D7) message to +971501234567 from S")
+    assert rest == b"\nd7tui send: not sent\n" and proc.returncode == 130
+    assert sim.counts["send"] == before
+
+
+def test_ctrl_c_while_sending_says_the_message_may_have_been_sent(env, monkeypatch):
+    with hostile.HostileServer(hostile.silent) as server:
+        monkeypatch.setenv("D7_BASE_URL", server.base_url)
+        argv = ("send", "--channel", "sms", "--to", "+971501234567", "--text", "hi", "--from", "S")
+        with _d7tui(*argv, "--yes", stdin=subprocess.DEVNULL) as proc:
+            deadline = time.monotonic() + 30
+            while server.requests == 0 and proc.poll() is None:  # the POST is on its way
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            proc.send_signal(signal.SIGINT)
+            err = proc.stderr.read().decode()
+    assert proc.returncode == 130
+    assert "interrupted while sending: the message may have been sent" in err
+    assert "Traceback" not in err

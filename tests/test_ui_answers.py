@@ -9,6 +9,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from hostile import HostileServer, aimed_at, unreadable_200
 from textual import events
 from ui_kit import entry, idle, said, screen_text, sim_settings, status_requests, until
 
@@ -135,7 +136,10 @@ async def test_s_sends_a_test_message_only_once_confirmed_and_watches_it(sim, cl
         await pilot.press(*"Shop", "tab", *"hello", "enter")  # enter checks, it does not send
         await pilot.pause()
         text = screen_text(app)
-        assert "Send a sms message to +971501112233 (5 characters)? It costs money." in text
+        assert (
+            "Send one sms (D7) message to +971501112233 from Shop (5 characters)? It costs money."
+            in text
+        )
         assert sim.counts["send"] == sends
         await pilot.press("n")  # back to the form: still nothing sent
         await pilot.press("escape")
@@ -150,6 +154,24 @@ async def test_s_sends_a_test_message_only_once_confirmed_and_watches_it(sim, cl
         await idle(pilot, app)
         assert entry(app, sent.request_id).state is not None  # watched: polled like any
         assert any(line.startswith(f"Sent: {sent.request_id}") for line in said(app))
+
+
+async def test_s_answered_200_but_unreadable_says_it_was_most_likely_sent_and_watches_nothing(
+    sim, clock
+):
+    with HostileServer(unreadable_200) as server:
+        app = build(sim, clock, [], settings=aimed_at(server.base_url))
+        async with app.run_test(size=SIZE) as pilot:
+            await idle(pilot, app)
+            await pilot.press("S", *"+971501112233", "tab", *"Shop", "tab", *"hello", "enter")
+            await pilot.press("y")
+            await until(pilot, lambda: any(line.startswith("Maybe sent") for line in said(app)))
+            (line,) = [line for line in said(app) if line.startswith("Maybe sent")]
+            assert line.startswith(
+                "Maybe sent: sms: the message was most likely sent (HTTP 200), but its answer "
+                "could not be read, so it is not watched; look in the vendor's dashboard"
+            )
+            assert len(app.watchlist) == 0
 
 
 async def test_a_bad_form_is_named_and_nothing_is_sent(sim, clock):

@@ -33,6 +33,19 @@ class Balance:
         )
 
 
+def may_have_been_sent(exc: Unreachable | ProtocolError, *, accepted: bool) -> str:
+    """What a send without a usable answer tells the user, the likely outcome first
+    (`accepted`: the vendor answered 200, only its answer could not be read)."""
+    if accepted:
+        head = "the message was most likely sent (HTTP 200), but its answer could not be read"
+    else:
+        head = "the message may have been sent"
+    return (
+        f"{head}, so it is not watched; look in the vendor's dashboard before sending again "
+        f"({exc.message})"
+    )
+
+
 def d7_headers(settings: Settings, channel: str) -> dict[str, str]:
     if not settings.d7_token:
         raise AuthError(channel, d7.TOKEN_SETTING)
@@ -70,6 +83,7 @@ class AccountClient:
             headers, base = infobip_headers(self.settings), self.settings.infobip_base_url
         else:
             headers, base = d7_headers(self.settings, channel.value), self.settings.d7_base_url
+        accepted = False
         try:
             reply = await self.engine.post_json(
                 channel.value, base + path, headers=headers, body=body
@@ -78,18 +92,17 @@ class AccountClient:
                 if channel is Channel.INFOBIP:
                     raise infobip.http_error(reply.status, reply.body)
                 raise send.d7_send_error(channel, reply.status, reply.body)
+            accepted = True
             if channel is Channel.INFOBIP:
                 return send.parse_infobip_sent(reply.body)
             return send.parse_d7_sent(channel, reply.body)
         except (Unreachable, ProtocolError) as exc:
-            # Not a refusal: the request went out, or may have. Say so, or it is sent twice.
+            # Not a refusal: the request went out, or may have. Said first, before the detail
+            # (which may be cut), or the user sends it again and pays twice.
             if isinstance(exc, Unreachable) and "not retried" not in exc.message:
                 raise  # never connected: certainly not sent
-            raise type(exc)(
-                channel.value,
-                f"{exc.message}: the message may have been sent; look in the vendor's "
-                "dashboard before sending again",
-                status=exc.status,
+            raise send.MaybeSent(
+                channel.value, may_have_been_sent(exc, accepted=accepted), status=exc.status
             ) from None
 
     async def balance(self, vendor: str) -> Balance:

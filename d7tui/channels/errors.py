@@ -10,7 +10,7 @@ import re
 from enum import StrEnum
 from typing import Self
 
-from d7tui.safety import one_line
+from d7tui.safety import one_line, redact
 
 _CODE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")  # a vendor's error code: UNAUTHORIZED, E401 ...
 
@@ -65,11 +65,7 @@ class ChannelError(Exception):
 
     def redacted(self, secrets: list[str]) -> Self:
         """The same error with any of `secrets` a server echoed into its text blotted out."""
-        message = self.message
-        for secret in secrets:
-            # A real credential is long; blotting out a one-letter test token would eat words.
-            if len(secret) >= 8:
-                message = message.replace(secret, "•••")
+        message = redact(self.message, secrets)
         return self if message == self.message else self._with_message(message)
 
     def __repr__(self) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from d7tui.channels.common import as_text, decode_json
 from d7tui.channels.d7 import TOKEN_SETTING, describe_error
-from d7tui.channels.errors import ApiError, AuthError, ChannelError, ProtocolError
+from d7tui.channels.errors import ApiError, AuthError, ChannelError, ErrorKind, ProtocolError
 from d7tui.models import Channel, IdKind
 from d7tui.safety import one_line
 
@@ -34,6 +34,13 @@ class SendProblem(ValueError):
     """A message that cannot be sent as asked; str() is one line for the user."""
 
 
+class MaybeSent(ChannelError):
+    """The send went out, or may have, but gave no id to watch: sending it again may send (and
+    pay for) it twice. Its message says so first."""
+
+    kind = ErrorKind.UNREACHABLE
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     channel: Channel
@@ -45,10 +52,16 @@ class Message:
     sender: str | None = None  # originator / sender id / WhatsApp business number
 
     def describe(self) -> str:
+        """`one sms (D7) message to +9715… from Shop (5 characters)`."""
         what = (
-            f"template {self.template!r}" if self.template else f"{len(self.text or '')} characters"
+            f"template {one_line(self.template, 40)!r}"
+            if self.template
+            else f"{len(self.text or '')} characters"
         )
-        return f"{self.channel.value} message to {self.to} ({what})"
+        vendor = "Infobip" if self.channel is Channel.INFOBIP else "D7"
+        name = "sms" if self.channel is Channel.INFOBIP else self.channel.value
+        sender = f" from {one_line(self.sender, 40)}" if self.sender else ""
+        return f"one {name} ({vendor}) message to {self.to}{sender} ({what})"
 
 
 @dataclass(frozen=True, slots=True)

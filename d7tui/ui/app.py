@@ -22,7 +22,7 @@ from textual.driver import Driver
 from textual.screen import Screen
 
 from d7tui.channels.errors import ChannelError
-from d7tui.channels.send import TEST_LABEL, Message
+from d7tui.channels.send import TEST_LABEL, MaybeSent, Message
 from d7tui.clock import Clock, SystemClock
 from d7tui.config import ConfigError, Settings, load_settings
 from d7tui.models import IdKind, InfobipSource, Target
@@ -686,11 +686,14 @@ class D7App(Guarded, App[int]):
 
     async def _send_test(self, message: Message) -> None:
         self.say(
-            f"Sending a {message.describe()}…",
+            f"Sending {message.describe()}…",
             masked=f"Sending a {message.channel.value} test message…",
         )
         try:
             sent = await self.accounts.send(message)
+        except MaybeSent as exc:
+            self.say(f"Maybe sent: {exc}", "error")
+            return
         except ChannelError as exc:
             self.say(f"Not sent: {exc}", "error")
             return

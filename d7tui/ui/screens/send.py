@@ -114,7 +114,7 @@ class SendDialog(Guarded, ModalScreen[Message | None]):
         confirm = self.query_one("#send-confirm", Static)
         confirm.update(
             Text.assemble(
-                ("Send a ", "bold"),
+                ("Send ", "bold"),
                 (checked.describe(), "bold"),
                 ("? It costs money.\n", "bold"),
                 ("y or Send sends it; n goes back to the form; esc cancels.", "dim"),

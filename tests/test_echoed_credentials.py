@@ -1,0 +1,202 @@
+"""A server (or an echoing proxy, or a gateway) that puts the credential it was sent into a 200
+answer: in a recipient, a reason, a country, an Infobip sender or description, a send's answer,
+a balance's currency, plainly or spelled with JSON escapes. The exact D7 token and Infobip key
+are replaced by ••• before anything parses the answer: they reach no table, no --json, no
+screen, no screenshot, no store file and no export (fresh-eyes finding F22)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from hostile import HostileServer, answering
+from ui_kit import idle, said, screen_text, until
+
+from d7tui.clock import ManualClock
+from d7tui.config import Settings
+from d7tui.models import IdKind, Target
+from d7tui.poller import PollConfig
+from d7tui.safety import Secret
+from d7tui.ui.app import make_app
+from d7tui.ui.widgets.watchlist_table import WatchlistTable
+
+TOKEN = "TOKZZ-d7-9f8e7d6c5b4a"
+KEY = "IBKEYZZ-0a1b2c3d"
+RID = "aaaaaaaa-2222-4333-8444-555555555555"
+BULK = "BULK-ECHO"
+SENT_RID = "bbbbbbbb-2222-4333-8444-555555555555"
+
+
+def _escaped(text: str) -> str:
+    """`text` as JSON may spell it: every character a \\u escape."""
+    return "".join(f"\\u{ord(c):04X}" for c in text)
+
+
+def _json(value: object, credential: str) -> bytes:
+    """`value` as JSON, with "@ESCAPED@" standing for the credential spelled in escapes."""
+    return json.dumps(value).replace("@ESCAPED@", _escaped(credential)).encode()
+
+
+def echo(method: str, target: str, credential: str) -> bytes | None:
+    """Every route d7tui asks, answered 200 with the credential it was sent in many fields."""
+    url = urlsplit(target)
+    query = parse_qs(url.query)
+    path = url.path
+    if path.startswith(("/report/v1/", "/whatsapp/")):
+        item = {
+            "msg_id": credential,
+            "recipient": "+49" + credential,
+            "status": "sent",
+            "reason": f"your token {credential} and @ESCAPED@",
+            "country": credential,
+            credential: "a key",
+        }
+        return _json({"request_id": RID, "messages": [item]}, credential)
+    if path.startswith(("/sms/3/logs", "/sms/1/logs", "/sms/3/reports", "/sms/1/reports")):
+        item = {
+            "messageId": "m-" + credential,
+            "bulkId": query.get("bulkId", [BULK])[0],
+            "destination": credential,
+            "sender": "@ESCAPED@",
+            "status": {
+                "groupId": 1,
+                "groupName": "PENDING",
+                "id": 26,
+                "name": "PENDING_ACCEPTED",
+                "description": "key " + credential,
+            },
+            "price": {"pricePerMessage": 0.01, "currency": credential},
+        }
+        return _json({"results": [item]}, credential)
+    if path == "/messages/v1/send":
+        return _json({"request_id": SENT_RID, "status": "accepted " + credential}, "")
+    if path == "/sms/3/messages":
+        message = {
+            "messageId": "m1",
+            "destination": credential,
+            "status": {"groupName": "PENDING", "name": "@ESCAPED@", "description": credential},
+        }
+        return _json({"bulkId": BULK, "messages": [message]}, credential)
+    if path in ("/messages/v1/balance", "/account/1/balance"):
+        return _json({"balance": 10.5, "currency": "@ESCAPED@"}, credential)
+    return None
+
+
+@pytest.fixture
+def server():
+    with HostileServer(answering(echo)) as started:
+        yield started
+
+
+@pytest.fixture
+def env(tmp_path: Path, server: HostileServer) -> dict[str, str]:
+    return {
+        **os.environ,
+        "D7_API_TOKEN": TOKEN,
+        "INFOBIP_API_KEY": KEY,
+        "D7_BASE_URL": server.base_url,
+        "INFOBIP_BASE_URL": server.base_url,
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
+
+
+def d7tui(env: dict[str, str], *argv: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "d7tui", *argv], capture_output=True, env=env, timeout=60
+    )
+    shown = proc.stdout.decode() + proc.stderr.decode()
+    assert proc.returncode == 0, shown
+    return shown
+
+
+def assert_hidden(text: str) -> None:
+    assert TOKEN not in text and KEY not in text
+    assert _escaped(TOKEN) not in text and _escaped(KEY) not in text
+
+
+def test_status_json_store_and_export_never_hold_an_echoed_credential(env, tmp_path) -> None:
+    shown = [
+        d7tui(env, "status", "--channel", channel, RID, *json_flag)
+        for channel in ("sms", "viber", "whatsapp")
+        for json_flag in ((), ("--json",))
+    ]
+    # One-time reports are kept in the store, raw, as they came.
+    for source in ("logs", "reports"):
+        shown.append(d7tui(env, "status", "--channel", "infobip", "--infobip-source", source, BULK))
+        shown.append(
+            d7tui(env, "status", "--channel", "infobip", "--infobip-source", source, "--json", BULK)
+        )
+    for text in shown:
+        assert_hidden(text)
+        assert "•••" in text  # the answer was read: the credential stands as •••
+    table = shown[0]
+    assert "+49•••" in table and "your token ••• and •••" in table
+    infobip = shown[-1]
+    record = json.loads(infobip)
+    (recipient,) = record["recipients"]
+    assert recipient["recipient"] == "•••" and recipient["reason"] == "key •••"
+    assert recipient["fields"]["sender"] == "•••"  # the one spelled in escapes too
+
+    d7tui(env, "add", "--channel", "sms", RID)
+    exported = tmp_path / "export.json"
+    d7tui(env, "export", "-o", str(exported))
+    assert RID in exported.read_text()
+    files = [p for p in (tmp_path / "data").rglob("*") if p.is_file()] + [exported]
+    held = b"".join(path.read_bytes() for path in files)
+    assert "m-•••".encode() in held  # the report pulled was stored, as it was made safe
+    assert_hidden(held.decode("latin-1"))
+
+
+def test_send_never_shows_an_echoed_credential(env) -> None:
+    for channel in ("sms", "infobip"):
+        out = d7tui(
+            env, "send", "--channel", channel, "--to", "+4915112345678", "--text", "hi",
+            "--from", "D7TEST", "--yes",
+        )  # fmt: skip
+        assert_hidden(out)
+        assert "•••" in out  # what the answer said is shown, without the credential
+    assert_hidden(d7tui(env, "export"))
+
+
+async def test_the_monitor_shows_stores_and_exports_no_echoed_credential(
+    server: HostileServer, tmp_path: Path, caplog
+) -> None:
+    db = tmp_path / "data" / "d7tui.sqlite3"
+    settings = Settings(
+        d7_token=Secret(TOKEN),
+        d7_base_url=server.base_url,
+        infobip_key=Secret(KEY),
+        infobip_base_url=server.base_url,
+    )
+    app = make_app(
+        settings,
+        ids=[Target(RID, "sms"), Target(BULK, "infobip", IdKind.BULK)],
+        clock=ManualClock(),
+        poll_config=PollConfig(workers=2),
+        store_path=db,
+        bell=False,
+    )
+    async with app.run_test(size=(160, 45), notifications=True) as pilot:
+        await idle(pilot, app)
+        shown = [screen_text(app)]
+        assert "+49•••" in shown[0]  # the answer was shown, without the token
+        for row in (RID, BULK):
+            app.screen.query_one(WatchlistTable).select(row)
+            await pilot.pause()
+            shown.append(screen_text(app))
+        await pilot.press("e")
+        await until(pilot, lambda: any(t.startswith("Exported") for t in said(app)))
+        shown += [app.export_screenshot(), "".join(said(app))]
+    assert any("key •••" in text for text in shown)
+    files = [p for p in db.parent.iterdir() if p.is_file()]
+    assert any(p.suffix == ".json" for p in files)  # the export
+    for text in [*shown, caplog.text, *(p.read_bytes().decode("latin-1") for p in files)]:
+        assert_hidden(text)
