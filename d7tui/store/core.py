@@ -66,6 +66,8 @@ def _watch(row: sqlite3.Row | tuple[Any, ...]) -> WatchRecord:
 class Store(StatesMixin, ReportsMixin, MovedMixin):
     """The d7tui database. Open it with `Store.open()`; every method may raise StoreError."""
 
+    shared = False  # one desk's database, with a leader and followers (PgStore)
+
     def __init__(
         self, path: Path, *, busy_timeout: float | None = None, readonly: bool = False
     ) -> None:

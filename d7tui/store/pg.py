@@ -101,6 +101,28 @@ def to_postgres(statement: str) -> str:
     return out
 
 
+# Every committed change of a request's state or of the watchlist is told to every monitor on
+# the database (LISTEN/NOTIFY), by triggers: whoever writes (a monitor, `d7tui add` from a
+# shell), nobody has to remember to say so. The payload is the request id.
+STATE_CHANNEL = "d7tui_state"
+WATCH_CHANNEL = "d7tui_watch"
+NOTIFY_CHANNELS = (("request_state", STATE_CHANNEL), ("watch", WATCH_CHANNEL))
+
+
+def _notify_triggers() -> list[str]:
+    statements = [
+        "CREATE OR REPLACE FUNCTION d7tui_notify() RETURNS trigger LANGUAGE plpgsql AS $f$ "
+        "BEGIN PERFORM pg_notify(TG_ARGV[0], NEW.request_id); RETURN NULL; END $f$"
+    ]
+    for table, channel in NOTIFY_CHANNELS:
+        statements += [
+            f"DROP TRIGGER IF EXISTS d7tui_{table}_changed ON {table}",
+            f"CREATE TRIGGER d7tui_{table}_changed AFTER INSERT OR UPDATE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION d7tui_notify('{channel}')",
+        ]
+    return statements
+
+
 # -- the connection ---------------------------------------------------------------------------
 
 _PLACEHOLDER = re.compile(r"\?")
@@ -194,11 +216,16 @@ class PgStore(Store):
     """`Store` on a PostgreSQL database. `path` is where local files go (exports, the reports a
     full disk held): the user data directory, as for SQLite."""
 
+    shared = True
+
     def __init__(self, url: str, *, readonly: bool = False) -> None:
         super().__init__(default_path(), readonly=readonly)
         self.url = url
         self.shown = shown_url(url)
         self.report_lock = AdvisoryLock(self)  # type: ignore[assignment]
+        # The server's pids of this store's own connections: what they commit is told back to
+        # this monitor too, and it knows it already (pglisten.py leaves it out).
+        self.own_sessions: set[int] = set()
 
     @classmethod
     def open(  # type: ignore[override]
@@ -224,6 +251,7 @@ class PgStore(Store):
             )
         except psycopg.Error as exc:
             raise PgError(exc) from None
+        self.own_sessions.add(conn.info.backend_pid)
         return PgConnection(conn)
 
     def connect_raw(self, *, name: str = "d7tui") -> psycopg.Connection[Any]:
@@ -322,6 +350,13 @@ class PgStore(Store):
                     tx.execute(to_postgres(statement))
             if version < SCHEMA_VERSION:
                 tx.execute(f"UPDATE {VERSION_TABLE} SET version = ?", (SCHEMA_VERSION,))
+            missing = tx.execute(
+                "SELECT count(*) FROM pg_trigger WHERE tgname IN (?, ?)",
+                tuple(f"d7tui_{table}_changed" for table, _ in NOTIFY_CHANNELS),
+            ).fetchone()[0] < len(NOTIFY_CHANNELS)
+            if missing:
+                for statement in _notify_triggers():
+                    tx.execute(statement)
 
     def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:

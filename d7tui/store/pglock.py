@@ -87,8 +87,9 @@ class AdvisoryLock:
             with contextlib.suppress(psycopg.Error):
                 conn.close()  # ending the session drops the lock
 
-    def holder(self) -> str | None:
-        """Who holds the lock ("user@host pid N"), if the server says."""
+    def holder(self, *, strict: bool = False) -> str | None:
+        """Who holds the lock ("user@host pid N"), None if nobody does (or, not `strict`, if
+        the server cannot be asked; `strict`: StoreError then)."""
         try:
             with self.store.connect_raw() as conn:
                 row = conn.execute(
@@ -98,12 +99,13 @@ class AdvisoryLock:
                     "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
                     (self.key & 0xFFFFFFFF,),
                 ).fetchone()
-        except Exception:  # only a hint: any failure means "unknown"
+        except (StoreError, psycopg.Error) as exc:
+            if strict:
+                raise exc if isinstance(exc, StoreError) else self.store.error_of(exc) from None
             return None
-        if not row or not row[0]:
+        if not row:
             return None
-        name = str(row[0])
-        return name.removeprefix("d7tui ")
+        return str(row[0] or "another d7tui").removeprefix("d7tui ")
 
     def refusal(self) -> str:
         """What a monitor that does not hold the lock tells its user, in one line."""

@@ -36,6 +36,7 @@ from d7tui.store.db import DB_NAME, default_path
 from d7tui.ui import hints, terminal
 from d7tui.ui.accounts import BALANCE_EVERY, Accounts
 from d7tui.ui.bindings import MONITOR_KEYS
+from d7tui.ui.desk import LEAD_CHECK, DeskLink
 from d7tui.ui.edge import Edge, EdgeConsole, Guarded, guard_awaitable
 from d7tui.ui.format import format_clock, plural
 from d7tui.ui.keymap import resolve as resolve_keymap
@@ -50,6 +51,7 @@ DEMO_TOKEN = "sim-token"  # the simulator's own credentials: not secrets
 DEMO_KEY = "sim-key"
 ARCHIVE_AFTER = 24 * 3600.0  # a request final this long leaves the live list for the archive
 ARCHIVE_CHECK = 60.0  # seconds between two looks for requests to archive
+DATABASE_AWAY = "The desk's database cannot be reached: "
 PICK_UP_CHECK = 5.0  # seconds between two looks for ids `d7tui add` wrote from another shell
 INTERNAL_ERROR = "internal error"
 FILL_CHUNK = 2000  # remembered requests filled in between two turns of the UI loop
@@ -111,6 +113,7 @@ class D7App(Guarded, App[int]):
         self._no_memory = "this session has no store"  # why, when it has none
         self.farewell: list[str] = []  # printed on the terminal once the screen is gone
         self._store_path = store_path
+        self.desk: DeskLink | None = None  # on a desk's shared database
         self._persist = persist
         self._summaries: list[WatchSummary] = []  # the list, drawn before the rest is read
         self.loading = False  # remembered states are being read: polling waits for them
@@ -172,6 +175,17 @@ class D7App(Guarded, App[int]):
             self.poller.backpressure = memory.room
         else:
             self.poller.client = ReportGuard(self._client, lambda: self._no_memory)
+        if memory is not None and memory.shared:  # a desk's database: lead, or follow
+            self.desk = DeskLink(
+                memory,
+                self.poller,
+                self.poller.client,
+                say=self.say,
+                on_watch_changes=self._watches_changed,
+                on_lost=self._database_away,
+            )
+            self.desk.start()
+            self.set_interval(LEAD_CHECK, self._lead_check, name="d7tui-lead")
         self._watch_terminal()
         self.watch(self, "app_focus", self._focus_changed, init=False)
         keymap, problems = resolve_keymap(self.settings.keymap, self.settings.config_file)
@@ -273,6 +287,25 @@ class D7App(Guarded, App[int]):
             )
         elif self.memory is not None:
             self.say("Saving works again: everything held was saved.")
+
+    def _database_away(self, error: StoreError | None) -> None:
+        """The desk's database cannot be reached, or answers again: the banner says which."""
+        self.notices[:] = [n for n in self.notices if not n.startswith(DATABASE_AWAY)]
+        if error is not None:
+            leading = self.desk is not None and self.desk.leading
+            self.notices.append(
+                f"{DATABASE_AWAY}{one_line(str(error))}. "
+                + (
+                    "This monitor leads: it goes on polling, and what it learns is held in "
+                    "memory and written when the database is back."
+                    if leading
+                    else "This monitor shows what it had until the database is back."
+                )
+            )
+        else:
+            self.say("The desk's database answers again.")
+        if self._main is not None and self._main.is_mounted:
+            self._main.show_banner()
 
     def _store_notice(self, line: str) -> None:
         """Something the store put right (its file deleted under it ...): said, and kept."""
@@ -506,6 +539,8 @@ class D7App(Guarded, App[int]):
             self._main.post_message(PollNews())
 
     def _save_update(self, update: PollUpdate) -> None:
+        if self.desk is not None and not self.desk.leading:
+            return  # a follower's answers came from the database
         watch = self.poller.get(update.request_id)
         if self.memory is not None and watch is not None:
             self.memory.on_update(update, asked=watch.target.channel)
@@ -617,6 +652,10 @@ class D7App(Guarded, App[int]):
             self.archive_finished(), "archive", "moves long-finished requests to the archive"
         )
 
+    def _lead_check(self) -> None:
+        if self.desk is not None:
+            self.background(self.desk.check(), "lead", "keeps or takes the desk's lead")
+
     def _pick_up_check(self) -> None:
         if self.memory is None or not self._begun:
             return
@@ -645,6 +684,44 @@ class D7App(Guarded, App[int]):
             self._main.refresh_all()
             self.say(f"Watching {plural(len(new), 'more request')} added from the command line.")
         return len(new)
+
+    def _watches_changed(self, ids: set[str]) -> None:
+        """Another monitor of the desk (or `d7tui add`) added, relabelled, removed or archived
+        ids: this one shows the same."""
+        self._pick_up_check()
+        if ids and self.memory is not None:
+            self.background(
+                self._follow_watches(ids),
+                "follow-watches",
+                "shows what another monitor of the desk did to the watchlist",
+                exclusive=False,
+            )
+
+    async def _follow_watches(self, ids: set[str]) -> None:
+        if self.memory is None:
+            return
+        changed = False
+        for record in await self.memory.watch_records(ids):
+            rid = record.request_id
+            entry = self.live.get(rid) or self.archived.get(rid)
+            if entry is None:
+                continue  # a new one: the pick-up watches it
+            if record.removed_at is not None or (record.archived_at is not None) == (
+                rid in self.live
+            ):
+                (self.live if rid in self.live else self.archived).remove(rid)
+                self.poller.remove(rid)
+                if record.removed_at is None and record.archived_at is not None:
+                    self.archived.put(entry)
+                elif record.removed_at is None:
+                    self.live.put(entry)
+                    self._watch(entry)
+                changed = True
+            if (entry.label, entry.note) != (record.label, record.note):
+                entry.relabel(record.label, record.note)
+                changed = True
+        if changed and self._main is not None:
+            self._main.refresh_all()
 
     def _take_over_reports(self) -> None:
         """The other monitor has ended: this one pulls the Infobip reports from now on."""

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from d7tui.clock import Clock
 from d7tui.export import ExportCounts, Format, export_to_file
@@ -28,6 +29,9 @@ from d7tui.store import (
 from d7tui.store.core import WatchSummary
 from d7tui.store.rescue import farewell
 from d7tui.watch import PollUpdate
+
+if TYPE_CHECKING:  # psycopg only for those who use a shared database
+    from d7tui.store.pglisten import Changes, Listener
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +71,12 @@ class Memory:
         self.farewell: list[str] = []  # lines to print once the screen is gone
         self._seen_version: int | None = None  # the store's data_version at the last look
         self._seen_seq = 0  # the newest watch row seen (load, then each look)
+        self._listener: Listener | None = None  # a shared database's changes, as committed
 
     @classmethod
     async def open(
         cls,
-        path: Path | None,
+        path: Path | str | None,
         *,
         clock: Clock,
         on_error: Callable[[StoreError], None],
@@ -93,9 +98,61 @@ class Memory:
                 clock=clock.now,
             )
         )
-        if reports and not memory.astore.try_acquire_report_lock():
+        if store.shared:
+            # A desk's database: the lock makes the leader, whatever the report source.
+            await asyncio.to_thread(memory.astore.try_acquire_report_lock)
+        elif reports and not memory.astore.try_acquire_report_lock():
             memory.lock_refusal = memory.astore.report_lock_refusal()
         return memory
+
+    # -- a desk's shared database (PostgreSQL) ---------------------------------------------------
+
+    @property
+    def shared(self) -> bool:
+        """The store is a desk's database: one monitor leads (polls), the others follow."""
+        return self.astore.store.shared
+
+    @property
+    def leading(self) -> bool:
+        return self.astore.has_report_lock
+
+    async def lead(self) -> bool:
+        """Keep the lead, or take it if nobody has it; whether this monitor leads now."""
+        lock = self.astore.store.report_lock
+        if lock.held:
+            return await asyncio.to_thread(lock.renew)
+        return await asyncio.to_thread(lock.try_acquire)
+
+    @property
+    def lead_problem(self) -> str | None:
+        """Why the lead could not even be tried (the database cannot be reached), or None."""
+        return self.astore.store.report_lock.problem
+
+    async def leader(self) -> str | None:
+        """Who leads ("user@host pid N"), None if nobody does; StoreError if the database
+        cannot be asked."""
+        return await asyncio.to_thread(self.astore.store.report_lock.holder, strict=True)
+
+    async def watch_records(self, ids: set[str]) -> list[WatchRecord]:
+        """The store's rows of these ids (those it has)."""
+        store = self.astore.store
+
+        def read() -> list[WatchRecord]:
+            return [r for r in map(store.watch, sorted(ids)) if r is not None]
+
+        return await self.astore.read(read)
+
+    def follow(
+        self,
+        on_changes: Callable[[Changes], None],
+        on_lost: Callable[[StoreError | None], None],
+    ) -> None:
+        """Hear of every change committed to the shared database (see store/pglisten.py); the
+        callbacks are called in the listener's thread."""
+        from d7tui.store.pglisten import Listener
+
+        self._listener = Listener(self.astore.store, on_changes, on_lost)  # type: ignore[arg-type]
+        self._listener.start()
 
     @property
     def warnings(self) -> list[str]:
@@ -211,6 +268,8 @@ class Memory:
         if self._closed:
             return
         self._closed = True
+        if self._listener is not None:
+            await asyncio.to_thread(self._listener.stop)
         astore = self.astore
         await astore.aclose()
         bodies = astore.unsaved_reports

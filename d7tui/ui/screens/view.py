@@ -199,6 +199,7 @@ class MonitorView(Guarded, Screen[None]):
                 masked=self.masked,
                 archive=app.showing_archive,
                 balance=app.accounts.status_part(ctx.colours),
+                desk=app.desk.status_text() if app.desk is not None else None,
             )
         )
         self.show_banner()

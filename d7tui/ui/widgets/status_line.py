@@ -50,8 +50,11 @@ def status_parts(
     masked: bool = False,
     archive: bool = False,
     balance: Text | None = None,
+    desk: str | None = None,
 ) -> list[Text]:
     parts: list[Text] = []
+    if desk is not None:  # on a desk's shared database: who polls for everyone
+        parts.append(Text(desk, style="bold"))
     if archive:
         parts.append(Text("▤ archive: not polled (A: live list, u: unarchive)", style="bold"))
     fast, slow = poller.interval
