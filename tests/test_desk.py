@@ -118,14 +118,7 @@ async def test_a_follower_polls_nothing_shows_what_the_leader_polls_and_takes_ov
         await until(pilot, lambda: rid in app.live, tries=500)
         await until(pilot, lambda: entry(app, rid).state is not None, tries=500)
         sim.advance(5)
-        await until(
-            pilot,
-            lambda: (
-                (s := entry(app, rid).state) is not None
-                and s.recipients[0].phase is Phase.DELIVERED
-            ),
-            tries=1000,
-        )
+        await until(pilot, lambda: delivered(app, rid), tries=1000)
         assert app.desk.fetcher.vendor_calls == 0  # it asked the database, never a vendor
         # A label written elsewhere shows here.
         add_from_a_shell(sim, pg_url, tmp_path / "shell", rid, "--label", "vip customer")
@@ -155,6 +148,11 @@ def own_server() -> Iterator[PgServer]:
     server.close()
 
 
+def delivered(app: D7App, rid: str) -> bool:
+    state = entry(app, rid).state
+    return state is not None and state.recipients[0].phase is Phase.DELIVERED
+
+
 def banner_says(app: D7App, words: str) -> bool:
     return any(words in notice for notice in app.notices)
 
@@ -181,14 +179,7 @@ async def test_the_database_stopped_and_started_under_a_running_desk_loses_nothi
             await until(pilot, lambda: sim.request_count > asked, tries=1000)
             own_server.start_again()
             await until(pilot, lambda: not banner_says(app, "cannot be reached"), tries=1000)
-            await until(
-                pilot,
-                lambda: (
-                    (s := entry(app, rid).state) is not None
-                    and s.recipients[0].phase is Phase.DELIVERED
-                ),
-                tries=1000,
-            )
+            await until(pilot, lambda: delivered(app, rid), tries=1000)
             assert not app.desk.leading and app.desk.fetcher.vendor_calls == 0
     with open_store(url) as store:
         timeline = [(t.recipient_key, t.new_status) for t in store.transitions(rid)]
