@@ -335,7 +335,7 @@ def _open_store(
     from d7tui.store import StoreError, open_store
 
     try:
-        store = open_store(settings.store_location(), readonly=readonly)
+        store = open_store(settings.store_location(), readonly=readonly, user=settings.user or None)
     except StoreError as exc:
         err.write(f"d7tui {command}: {one_line(str(exc))}\n")
         return None

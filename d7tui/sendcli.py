@@ -101,7 +101,7 @@ def run(
             "is not watched; look in the vendor's dashboard before sending again\n"
         )
         return EXIT_INTERRUPTED
-    watching = _watch(sent, message, err, settings.store_location())
+    watching = _watch(sent, message, err, settings)
     if args.json:
         record = {
             "request_id": sent.request_id,
@@ -128,14 +128,14 @@ async def _send(settings: Settings, message: Message) -> Sent:
         return await client.send(message)
 
 
-def _watch(sent: Sent, message: Message, err: TextIO, location: str | None) -> bool:
+def _watch(sent: Sent, message: Message, err: TextIO, settings: Settings) -> bool:
     """Put the sent id on the watchlist; a store that cannot be opened is a warning (the
     message went out: its id is printed either way)."""
     from d7tui.channels.send import TEST_LABEL
     from d7tui.store import StoreError, add_ids, open_store
 
     try:
-        store = open_store(location)
+        store = open_store(settings.store_location(), user=settings.user or None)
     except StoreError as exc:
         err.write(f"d7tui send: warning: not watched: {one_line(str(exc))}\n")
         return False

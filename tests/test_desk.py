@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from pgserver import PgServer
-from ui_kit import entry, sim_settings, until
+from ui_kit import entry, screen_text, sim_settings, until
 
 from d7tui.clock import ManualClock
 from d7tui.models import Phase
@@ -90,6 +90,11 @@ def leader(sim: Simulator, pg_url: str, tmp_path: Path) -> Iterator[subprocess.P
 
 
 def add_from_a_shell(sim: Simulator, url: str, home: Path, *ids: str) -> str:
+    """`d7tui add` in a process of its own, by a user named "ana" in its config."""
+    config = home / "config" / "d7tui" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('user = "ana"\n')
+    config.chmod(0o600)
     done = subprocess.run(
         [sys.executable, "-m", "d7tui", "add", *ids],
         env=peer_env(sim, url, home),
@@ -123,6 +128,11 @@ async def test_a_follower_polls_nothing_shows_what_the_leader_polls_and_takes_ov
         # A label written elsewhere shows here.
         add_from_a_shell(sim, pg_url, tmp_path / "shell", rid, "--label", "vip customer")
         await until(pilot, lambda: entry(app, rid).label == "vip customer", tries=500)
+        # Who did it, in the detail.
+        assert (entry(app, rid).added_by, entry(app, rid).noted_by) == ("ana", "ana")
+        await pilot.press("enter")
+        await until(pilot, lambda: "added by ana · label/note by ana" in screen_text(app))
+        await pilot.press("escape")
         # The leader dies without a word: this monitor takes over and polls the vendors.
         os.kill(leader.pid, signal.SIGKILL)
         await until(pilot, lambda: app.desk.leading, tries=1000)

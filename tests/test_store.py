@@ -372,6 +372,22 @@ def test_add_merges_and_remove_keeps_history_for_undo(store):
     assert len(store.transitions(a)) == 1
 
 
+def test_who_added_noted_and_archived_is_kept(store):
+    store.actor = "ana"
+    store.add_watch(rid(1), "sms", label="vip")
+    store.actor = "bo"
+    store.set_note(rid(1), "called back")
+    store.add_watch(rid(2), "sms")
+    store.actor = "cy"
+    store.archive(rid(1), at=50)
+    one, two = store.watch(rid(1)), store.watch(rid(2))
+    assert (one.added_by, one.noted_by, one.archived_by) == ("ana", "bo", "cy")
+    assert one.noted_at is not None
+    assert (two.added_by, two.noted_by, two.archived_by) == ("bo", None, None)
+    store.add_watch(rid(2), "auto", label="again")  # a merge with a label: noted, not added
+    assert (store.watch(rid(2)).added_by, store.watch(rid(2)).noted_by) == ("bo", "cy")
+
+
 def test_labels_and_notes_are_cleaned_of_control_characters(store):
     store.add_watch(rid(1), label="\x1b]52;c;aGk=\x07 evil\u202e", note="  line1\nline2  ")
     w = store.watch(rid(1))

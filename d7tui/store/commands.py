@@ -6,6 +6,7 @@ bodies a previous run committed but never parsed.
 
 from __future__ import annotations
 
+import getpass
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,9 +40,21 @@ def parse_report_body(body: bytes) -> list[Recipient]:
         raise UnreadableBody(exc.message) from None
 
 
-def open_store(path: Path | str | None = None, *, readonly: bool = False) -> Store:
-    """`Store.open` (`PgStore.open` for a `postgresql://` URL), then parse what a killed or buggy run left unparsed, and take in the report
-    bodies a run that ended on a full disk kept in a file (rescue.py). Raises StoreError.
+def os_user() -> str | None:
+    """The operating system's name for whoever runs d7tui."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
+def open_store(
+    path: Path | str | None = None, *, readonly: bool = False, user: str | None = None
+) -> Store:
+    """`Store.open` (`PgStore.open` for a `postgresql://` URL), then parse what a killed or
+    buggy run left unparsed, and take in the report bodies a run that ended on a full disk kept
+    in a file (rescue.py). `user`: the name kept
+    with what is done (the OS user's by default). Raises StoreError.
 
     `readonly`: only to read (an export); nothing is created, changed or parsed."""
     if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
@@ -50,6 +63,7 @@ def open_store(path: Path | str | None = None, *, readonly: bool = False) -> Sto
         store: Store = PgStore.open(path, readonly=readonly)
     else:
         store = Store.open(path, readonly=readonly)
+    store.actor = user or os_user()  # kept with what is added, noted, archived
     if readonly:
         return store
     try:

@@ -9,7 +9,6 @@ from `pg_stat_activity` to say who holds it.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import os
 import socket
 from typing import TYPE_CHECKING, Any
@@ -24,19 +23,14 @@ if TYPE_CHECKING:
 LEADER_LOCK = 0x64377476  # the one lock: who polls, writes and pulls one-time reports
 
 
-def whoami() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "?"
-    return f"{user}@{socket.gethostname()} pid {os.getpid()}"
+def whoami(user: str | None) -> str:
+    return f"{user or '?'}@{socket.gethostname()} pid {os.getpid()}"
 
 
 class AdvisoryLock:
     def __init__(self, store: PgStore, key: int = LEADER_LOCK) -> None:
         self.store = store
         self.key = key
-        self.name = whoami()
         self._conn: psycopg.Connection[Any] | None = None
         self.problem: str | None = None  # why the lock could not even be tried
 
@@ -49,7 +43,7 @@ class AdvisoryLock:
         if self._conn is not None:
             return True
         try:
-            conn = self.store.connect_raw(name=f"d7tui {self.name}")
+            conn = self.store.connect_raw(name=f"d7tui {whoami(self.store.actor)}")
         except StoreError as exc:
             self.problem = str(exc)
             return False

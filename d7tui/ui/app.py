@@ -30,7 +30,8 @@ from d7tui.notify import DesktopNotifier, choose
 from d7tui.poller import Fetcher, PollConfig, Poller, PollUpdate, Watch, WatchStatus
 from d7tui.report_guard import ReportGuard
 from d7tui.safety import Secret, one_line
-from d7tui.store import StoreError
+from d7tui.store import StoreError, WatchRecord
+from d7tui.store.commands import os_user
 from d7tui.store.core import WatchSummary
 from d7tui.store.db import DB_NAME, default_path
 from d7tui.ui import hints, terminal
@@ -114,6 +115,8 @@ class D7App(Guarded, App[int]):
         self.farewell: list[str] = []  # printed on the terminal once the screen is gone
         self._store_path = store_path
         self.desk: DeskLink | None = None  # on a desk's shared database
+        # Kept with what this monitor's user does; shown (who did what) on a desk's database.
+        self.user = settings.user or os_user()
         self._persist = persist
         self._summaries: list[WatchSummary] = []  # the list, drawn before the rest is read
         self.loading = False  # remembered states are being read: polling waits for them
@@ -238,6 +241,7 @@ class D7App(Guarded, App[int]):
         try:
             self.memory = await Memory.open(
                 path,
+                user=self.user,
                 clock=self.clock,
                 on_error=self._store_failed,
                 on_trouble=self._store_trouble,
@@ -342,6 +346,8 @@ class D7App(Guarded, App[int]):
         if entry is None:
             return
         entry.note = record.note
+        if self.desk is not None:
+            _who(entry, record)
         entry.channel = summary.channel or record.poll_channel
         entry.last_poll = summary.observed_at
         entry.last_change = summary.changed_at
@@ -401,6 +407,8 @@ class D7App(Guarded, App[int]):
         if entry is None:
             return
         entry.note = record.note
+        if self.desk is not None:
+            _who(entry, record)
         entry.loading = True
         self._fill(remembered)
 
@@ -568,7 +576,9 @@ class D7App(Guarded, App[int]):
                 self.unarchive(rid)
                 added.append(rid)
                 continue
-            self.live.add(target, label, now)
+            entry = self.live.add(target, label, now)
+            if entry is not None and self.desk is not None:
+                entry.added_by = self.user
             self.poller.add(target, added_at=now)
             if self.memory is not None:
                 self.memory.add(target, label, now)
@@ -605,6 +615,8 @@ class D7App(Guarded, App[int]):
         if entry is None:
             return
         entry.relabel(label, note)
+        if self.desk is not None:
+            entry.noted_by, entry.noted_at = self.user, self.clock.now()
         if self.memory is not None:
             self.memory.set_label_note(request_id, label, note)
 
@@ -640,6 +652,8 @@ class D7App(Guarded, App[int]):
             if entry is None:
                 continue
             self.poller.remove(rid)
+            if self.desk is not None:
+                entry.archived_by = self.user
             self.archived.put(entry)
             moved.append(rid)
         if moved and self._main is not None:
@@ -720,6 +734,7 @@ class D7App(Guarded, App[int]):
             if (entry.label, entry.note) != (record.label, record.note):
                 entry.relabel(record.label, record.note)
                 changed = True
+            _who(entry, record)  # only a desk's monitor follows others' changes
         if changed and self._main is not None:
             self._main.refresh_all()
 
@@ -848,6 +863,11 @@ class D7App(Guarded, App[int]):
                     key.help,
                     partial(screen.run_action, key.action),
                 )
+
+
+def _who(entry: Entry, record: WatchRecord) -> None:
+    entry.added_by, entry.archived_by = record.added_by, record.archived_by
+    entry.noted_by, entry.noted_at = record.noted_by, record.noted_at
 
 
 def make_app(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -83,11 +84,12 @@ class Memory:
         on_trouble: Callable[[StoreError | None], None] | None = None,
         on_notice: Callable[[str], None] | None = None,
         reports: bool = True,
+        user: str | None = None,
     ) -> Memory:
         """Open the store (creating it); raises StoreError with a one-line reason. See
         `AsyncStore` for the callbacks. `reports`: this monitor reads Infobip's one-time reports,
         so it takes the report lock (logs need none: anyone may read them)."""
-        store = await asyncio.to_thread(open_store, path)
+        store = await asyncio.to_thread(partial(open_store, path, user=user))
         memory = cls(
             AsyncStore(
                 store,

@@ -13,6 +13,7 @@ from textual.containers import Vertical, VerticalScroll
 from d7tui.explain import Explanation, Outcome, explain
 from d7tui.models import Channel, Phase, Recipient, Transition
 from d7tui.poller import WatchStatus
+from d7tui.safety import safe_text
 from d7tui.ui.edge import Guarded
 from d7tui.ui.fields import channel_fields, fields_text, request_fields
 from d7tui.ui.format import (
@@ -395,9 +396,26 @@ class DetailPane(Guarded, Vertical):
             text.append("\n")
             text.append("note ", style="dim")
             text.append(entry.note)
+        who = _who_line(entry, ctx.now)
+        if who:
+            text.append("\n")
+            text.append(who, style="dim")
         text.append("\n")
         text.append(_schedule_line(entry, ctx.now), style="dim")
         return text
+
+
+def _who_line(entry: Entry, now: float) -> str:
+    """Who did what to this request (a desk shares one database); "" when nothing is known."""
+    parts = []
+    if entry.added_by:
+        parts.append(f"added by {safe_text(entry.added_by, 64)}")
+    if entry.noted_by:
+        when = f" {format_clock(entry.noted_at, now)}" if entry.noted_at is not None else ""
+        parts.append(f"label/note by {safe_text(entry.noted_by, 64)}{when}")
+    if entry.archived_by:
+        parts.append(f"archived by {safe_text(entry.archived_by, 64)}")
+    return " · ".join(parts)
 
 
 def _schedule_line(entry: Entry, now: float) -> str:
