@@ -123,9 +123,10 @@ def build_parser(simulate_options: bool = True) -> argparse.ArgumentParser:
         "-o", "--output", metavar="FILE", help="write to FILE (default: standard output)"
     )
 
-    from d7tui import sendcli
+    from d7tui import sendcli, serve
 
     sendcli.add_arguments(sub)
+    serve.add_arguments(sub)
 
     simulate = sub.add_parser(
         "simulate",
@@ -453,6 +454,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_add(args, settings, sys.stdout, sys.stderr)
         if args.command == "export":
             return run_export(args, settings, sys.stdout, sys.stderr)
+        if args.command == "serve":
+            from d7tui import serve
+
+            return serve.run(args, settings, sys.stderr)
         if args.command == "send":
             from d7tui import sendcli
 

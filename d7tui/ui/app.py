@@ -188,6 +188,7 @@ class D7App(Guarded, App[int]):
                 on_lost=self._database_away,
             )
             self.desk.start()
+            self._lead_check()  # the status line names the leader from the start
             self.set_interval(LEAD_CHECK, self._lead_check, name="d7tui-lead")
         self._watch_terminal()
         self.watch(self, "app_focus", self._focus_changed, init=False)
@@ -831,8 +832,9 @@ class D7App(Guarded, App[int]):
     # -- the terminal going away -------------------------------------------------------------
 
     def _watch_terminal(self) -> None:
-        """Exit when the terminal goes away (an SSH drop) instead of spinning on a dead tty."""
-        if self.is_headless:
+        """Exit when the terminal goes away (an SSH drop) instead of spinning on a dead tty.
+        In a browser (`d7tui serve`) there is no tty: textual-serve ends the tab's process."""
+        if self.is_headless or self.is_web:
             return
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop = asyncio.get_running_loop()
