@@ -58,7 +58,15 @@ class DeskLink:
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.poller.client = self.fetcher
+        self._follow_only(not self.leading)
         self.memory.follow(self._changes_from_thread, self._lost_from_thread)
+
+    def _follow_only(self, following: bool) -> None:
+        """A follower polls nothing on a schedule: it reads the database when told to."""
+        if following:
+            self.poller.pause()
+        else:
+            self.poller.resume()
 
     def status_text(self) -> str:
         if self.leading:
@@ -83,6 +91,7 @@ class DeskLink:
                 leads = False
             if not leads and self.memory.lead_problem is None:
                 self.fetcher.leading = False
+                self._follow_only(True)
                 self.say("Another monitor leads the desk now: this one follows it.")
             return
         try:
@@ -110,6 +119,7 @@ class DeskLink:
             while not self.poller.idle() and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
             self.fetcher.leading = True
+            self._follow_only(False)
         finally:
             self._taking = False
         self.say("This monitor leads the desk now: it polls the vendors for everyone.")

@@ -200,6 +200,7 @@ class MonitorView(Guarded, Screen[None]):
                 archive=app.showing_archive,
                 balance=app.accounts.status_part(ctx.colours),
                 desk=app.desk.status_text() if app.desk is not None else None,
+                following=app.desk is not None and not app.desk.leading,
             )
         )
         self.show_banner()

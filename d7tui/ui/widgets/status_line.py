@@ -51,6 +51,7 @@ def status_parts(
     archive: bool = False,
     balance: Text | None = None,
     desk: str | None = None,
+    following: bool = False,
 ) -> list[Text]:
     parts: list[Text] = []
     if desk is not None:  # on a desk's shared database: who polls for everyone
@@ -58,16 +59,19 @@ def status_parts(
     if archive:
         parts.append(Text("▤ archive: not polled (A: live list, u: unarchive)", style="bold"))
     fast, slow = poller.interval
-    if not poller.running:
+    if following:
+        pass  # a follower polls nothing: the leader does
+    elif not poller.running:
         parts.append(Text("✗ polling stopped (p restarts)", style=f"bold {colours[Phase.FAILED]}"))
     elif poller.paused:
         parts.append(Text("⏸ paused (p resumes)", style=f"bold {colours[Phase.PENDING]}"))
     else:
         parts.append(Text(f"● polling every {format_interval(fast)}→{format_interval(slow)}"))
     waiting = poller.queued - poller.in_flight
-    parts.append(
-        Text(f"{poller.in_flight} in flight" + (f", {waiting:,} queued" if waiting > 0 else ""))
-    )
+    if not following:
+        parts.append(
+            Text(f"{poller.in_flight} in flight" + (f", {waiting:,} queued" if waiting > 0 else ""))
+        )
     parts.append(Text(f"refreshed {format_clock(poller.last_refresh, now)}"))
     if poller.next_due is not None and not poller.paused:
         parts.append(Text(f"next {format_in(poller.next_due - now)}"))
