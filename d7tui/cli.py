@@ -15,14 +15,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from d7tui import __version__
-from d7tui.channels.errors import (
+from d7tui.config import ConfigError, Settings, load_settings
+from d7tui.errors import (
     AuthError,
     ChannelError,
     NotFound,
     detached,
     internal_error,
 )
-from d7tui.config import ConfigError, Settings, load_settings
 from d7tui.idinput import gather_ids
 from d7tui.models import (
     CHANNEL_CHOICES,
@@ -267,7 +267,7 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
         err.write("d7tui status: nothing was requested\n")
         return EXIT_USAGE
 
-    def emit(target: Target, result: RequestStatus | ChannelError) -> None:
+    def show(target: Target, result: RequestStatus | ChannelError) -> None:
         if isinstance(result, RequestStatus) and result.incremental and not result.recipients:
             result = NotFound(
                 "infobip",
@@ -302,6 +302,7 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
             err.write(f"d7tui status: warning: {one_line(line)}\n")
 
     outcomes: list[RequestStatus | ChannelError] = []
+    emit: Callable[[Target, RequestStatus | ChannelError], None] = show
     memory = None
     if any(t.is_infobip for t in targets):
         from d7tui.status_memory import StatusMemory

@@ -27,7 +27,7 @@ from urllib.request import getproxies, proxy_bypass
 import aiohttp
 
 from d7tui.admission import Admission
-from d7tui.channels.errors import ChannelError, ProtocolError, RateLimited, Unreachable
+from d7tui.errors import ChannelError, ProtocolError, RateLimited, Unreachable
 from d7tui.safety import redact_body
 
 

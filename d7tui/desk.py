@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from d7tui.channels.errors import ApiError, ChannelError, Unreachable
+from d7tui.errors import ApiError, ChannelError, Unreachable
 from d7tui.models import Channel, RequestStatus, Target
 from d7tui.store.errors import StoreError
 from d7tui.watch import Fetcher

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from d7tui.channels.errors import ChannelError
 from d7tui.channels.infobip import lookup
+from d7tui.errors import ChannelError
 from d7tui.explain import Explanation, explain
 from d7tui.models import Phase, Recipient, RequestStatus, Target
 from d7tui.safety import strict_json

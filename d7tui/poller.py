@@ -24,7 +24,9 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from d7tui.channels.errors import (
+from d7tui.channels.infobip import beyond_logs
+from d7tui.clock import Clock, SystemClock
+from d7tui.errors import (
     AuthError,
     ChannelError,
     ErrorKind,
@@ -33,8 +35,6 @@ from d7tui.channels.errors import (
     detached,
     internal_error,
 )
-from d7tui.channels.infobip import beyond_logs
-from d7tui.clock import Clock, SystemClock
 from d7tui.models import Channel, RequestStatus, Target, Transition, observe
 from d7tui.watch import (
     D7_CREDENTIAL,
@@ -361,7 +361,7 @@ class Poller:
         watch.next_due = None
         watch.queued = True
         key = self._batch_key(watch) if batches is not None else None
-        if key is None:
+        if batches is None or key is None:
             self._lanes[watch.credential].put_nowait(watch)
         else:
             batches.setdefault(key, []).append(watch)

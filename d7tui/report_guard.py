@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from d7tui.channels.errors import ApiError, ChannelError
+from d7tui.errors import ApiError, ChannelError
 from d7tui.models import Channel, InfobipSource, RequestStatus, Target
 from d7tui.watch import Fetcher
 

@@ -10,8 +10,8 @@ import json
 import time
 from typing import TYPE_CHECKING, TextIO
 
-from d7tui.channels.errors import AuthError, ChannelError
 from d7tui.config import Settings
+from d7tui.errors import AuthError, ChannelError
 from d7tui.models import Channel
 from d7tui.safety import one_line
 

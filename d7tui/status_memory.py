@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TextIO
 
-from d7tui.channels.errors import ChannelError
 from d7tui.channels.infobip import beyond_logs
+from d7tui.errors import ChannelError
 from d7tui.models import RequestStatus, Target
 from d7tui.report_guard import ReportGuard
 from d7tui.safety import one_line

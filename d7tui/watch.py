@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from d7tui.channels.errors import ChannelError
+from d7tui.errors import ChannelError
 from d7tui.models import Channel, RequestStatus, Target, Transition
 
 # The credential each channel's polls depend on: a refused credential stops every channel using it.

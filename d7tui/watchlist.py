@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from d7tui.channels.errors import ChannelError, ErrorKind
+from d7tui.errors import ChannelError, ErrorKind
 from d7tui.models import Phase, Recipient, RequestStatus, Target, Transition
 from d7tui.poller import PollUpdate, WatchStatus
 from d7tui.safety import safe_text

@@ -32,6 +32,19 @@ def _private_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
 
 
+# A parametrised case's id is its value as pytest writes it, and one case is a megabyte long: an
+# id that long fills a terminal, a report or a `--durations` list. A long value is named by its
+# start and its length instead.
+LONGEST_ID = 40
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    if isinstance(val, str | bytes) and len(val) > LONGEST_ID:
+        start = val[:16].decode("ascii", "backslashreplace") if isinstance(val, bytes) else val[:16]
+        return f"{start.encode('unicode_escape').decode('ascii')}...({len(val)} long)"
+    return None
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """One PostgreSQL server for the whole run (about a second to start), only when a test asks."""

@@ -23,7 +23,11 @@ import pytest
 from httpstub import HttpStub, Reply, refused_url
 
 from d7tui.channels import d7
-from d7tui.channels.errors import (
+from d7tui.channels.status import StatusClient
+from d7tui.client import Engine, RetryPolicy, parse_retry_after
+from d7tui.clock import ManualClock
+from d7tui.config import Settings
+from d7tui.errors import (
     ApiError,
     AuthError,
     ChannelError,
@@ -33,10 +37,6 @@ from d7tui.channels.errors import (
     RateLimited,
     Unreachable,
 )
-from d7tui.channels.status import StatusClient
-from d7tui.client import Engine, RetryPolicy, parse_retry_after
-from d7tui.clock import ManualClock
-from d7tui.config import Settings
 from d7tui.models import Channel, IdKind, InfobipSource, InvalidId, Phase, Target, observe
 from d7tui.safety import Secret
 

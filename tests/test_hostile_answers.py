@@ -20,9 +20,9 @@ from hostile import HostileServer, aimed_at, endless_chunked, gzip_bomb, head, h
 from httpstub import HttpStub, Reply
 from pollkit import running_poller, settle
 
-from d7tui.channels.errors import ChannelError, ProtocolError
 from d7tui.channels.status import StatusClient
 from d7tui.client import DEFAULT_MAX_ANSWER, Engine
+from d7tui.errors import ChannelError, ProtocolError
 from d7tui.models import Target
 from d7tui.poller import PollConfig
 

@@ -23,10 +23,10 @@ from hostile import HostileServer, aimed_at
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from d7tui.channels.errors import ChannelError
 from d7tui.channels.status import StatusClient
 from d7tui.client import Engine, RetryPolicy
 from d7tui.config import Settings
+from d7tui.errors import ChannelError
 from d7tui.models import IdKind, InfobipSource, RequestStatus, Target
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -18,7 +18,6 @@ import pytest
 from httpstub import HttpStub, Reply
 
 from d7tui.channels import infobip
-from d7tui.channels.errors import RateLimited, Unreachable
 from d7tui.channels.infobip_logs import id_lists
 from d7tui.channels.pacer import Pacer
 from d7tui.channels.routes import RouteVersions
@@ -26,6 +25,7 @@ from d7tui.channels.status import StatusClient
 from d7tui.client import Engine, RetryPolicy
 from d7tui.clock import ManualClock
 from d7tui.config import Settings
+from d7tui.errors import RateLimited, Unreachable
 from d7tui.models import IdKind, InfobipSource, Phase, Target
 from d7tui.safety import Secret
 from d7tui.simulator import Simulator, Step

@@ -3,6 +3,7 @@ reported with the file and the key, and the rest still works."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ui_kit import idle, said, screen_text, sim_settings
@@ -70,3 +71,26 @@ async def test_remapped_keys_work_and_bad_ones_are_reported(sim, clock, tmp_path
         assert isinstance(app.screen, HelpScreen)
         line = next(x for x in screen_text(app).splitlines() if "Cycle the sort" in x)
         assert line.split("Cycle the sort")[0].split()[-1] == "o"  # the user's key
+
+
+def _readme() -> str:
+    return (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_readmes_keys_are_the_monitors_keys():
+    from d7tui.ui.bindings import MONITOR_KEYS
+
+    readme = _readme()
+    table = readme[readme.index("| key | what it does |") :].split("\n\n", 1)[0]
+    listed = {
+        k for row in table.splitlines()[2:] for k in re.findall(r"`([^`]+)`", row.split("|")[1])
+    }
+    labels = {key.label for key in MONITOR_KEYS}
+    moving = {"↑", "↓", "k", "j", "pgup", "pgdn", "home", "end", "g", "G", "tab"}
+    assert labels <= listed, labels - listed  # every key is in the README's table
+    assert listed <= labels | moving, listed - labels - moving  # and the table has no other
+    names_text = readme[readme.index("**Keys of your own.**") : readme.index("Give one new keys")]
+    names = set(re.findall(r"`([a-z_]+)`", names_text))
+    actions = {key.action for key in MONITOR_KEYS}
+    lines = {"cursor_up", "cursor_down", "page_up", "page_down", "first", "last"}
+    assert names == actions | lines, names ^ (actions | lines)

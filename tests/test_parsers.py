@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from d7tui.channels import d7, infobip
-from d7tui.channels.errors import ApiError, AuthError, NotFound, ProtocolError
+from d7tui.errors import ApiError, AuthError, NotFound, ProtocolError
 from d7tui.models import Channel, Phase, Recipient, RequestStatus, observe
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -9,10 +9,10 @@ import pytest
 from pollkit import running_poller, settle
 from ui_kit import sim_settings, start_simulator
 
-from d7tui.channels.errors import AuthError, RateLimited
 from d7tui.channels.status import StatusClient
 from d7tui.client import RetryPolicy
 from d7tui.clock import ManualClock
+from d7tui.errors import AuthError, RateLimited
 from d7tui.models import IdKind, InfobipSource, Phase, Target, Transition
 from d7tui.poller import PollConfig, PollUpdate, WatchStatus
 from d7tui.simulator import Faults, Simulator, Step

@@ -8,7 +8,7 @@ import asyncio
 
 from pollkit import ScriptedFetcher, running_poller, settle, until
 
-from d7tui.channels.errors import ProtocolError
+from d7tui.errors import ProtocolError
 from d7tui.models import Target
 from d7tui.poller import PollConfig, WatchStatus
 

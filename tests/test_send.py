@@ -20,11 +20,11 @@ import pytest
 from httpstub import HttpStub, Reply, refused_url
 
 from d7tui.channels.account import AccountClient, parse_balance
-from d7tui.channels.errors import AuthError, ProtocolError, Unreachable
 from d7tui.channels.send import MaybeSent, Message, SendProblem, body, check
 from d7tui.channels.status import StatusClient
 from d7tui.cli import main
 from d7tui.client import Engine, RetryPolicy
+from d7tui.errors import AuthError, ProtocolError, Unreachable
 from d7tui.explain import explain
 from d7tui.models import Channel, IdKind, Target
 from d7tui.safety import Secret

@@ -673,4 +673,9 @@ async def test_the_empty_archive_says_it_is_empty(sim, clock):
     async with app.run_test(size=SIZE) as pilot:
         await idle(pilot, app)
         await pilot.press("A")
-        assert "The archive is empty" in screen_text(app)
+        text = screen_text(app)
+        assert "The archive is empty" in text
+        assert "Nothing watched yet" not in text and "d7tui --demo" not in text  # not the live's
+        assert "0 archived" in text
+        await pilot.press("A")
+        assert "1 watched" in screen_text(app)

@@ -114,7 +114,8 @@ async def test_insights_count_the_whole_list_or_the_filtered_view(sim, clock):
         assert "the whole watchlist: 3 requests" in text
         assert "sms" in text and "whatsapp" in text
         assert "1  sms un_delivered" in text  # top failure reasons, with counts
-        assert "first seen → delivered, each end ± a poll" in text  # D7: bounded by polls
+        assert "(first seen → delivered *)" in text  # D7: bounded by polls, said so
+        assert "* D7's reports carry no times: each end is late by up to a poll" in text
         assert "Status changes per minute" in text
         await pilot.press("v")  # the filtered view (no filter: the same requests)
         assert "the filtered view: 3 of 3 requests" in screen_text(app)
@@ -123,6 +124,32 @@ async def test_insights_count_the_whole_list_or_the_filtered_view(sim, clock):
         await pilot.press("i")
         await pilot.pause()
         assert "the filtered view: 1 of 3 requests" in screen_text(app)
+
+
+async def test_insights_read_at_80x24_without_a_wrapped_line(sim, clock):
+    ids = [
+        sim.create_request("sms", ["+971500000013"], [Step(0, "sent"), Step(4, "delivered")]),
+        sim.create_request("whatsapp", ["+919000000014"], [Step(0, "sent"), Step(4, "rejected")]),
+        sim.create_request("viber", ["+380500000015"], [Step(0, "sent")]),
+    ]
+    app = build(sim, clock, ids)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        clock.advance(5)
+        await idle(pilot, app)
+        await pilot.press("i")
+        await pilot.pause()
+        lines = screen_text(app).splitlines()
+        rows = {line.split()[1]: line for line in lines if "%" in line}
+        # Every channel's row holds its counts and all three rates on one line.
+        assert {"sms", "whatsapp", "viber", "all"} <= set(rows)
+        assert all(line.count("%") == 3 for line in rows.values())
+        assert any("v: whole list / filtered view · esc closes" in line for line in lines)
+        await pilot.press("end")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "* D7's reports carry no times: each end is late by up to a poll" in text
+        assert "Status changes per minute, the last hour" in text
 
 
 async def test_s_sends_a_test_message_only_once_confirmed_and_watches_it(sim, clock):
@@ -172,6 +199,22 @@ async def test_s_answered_200_but_unreadable_says_it_was_most_likely_sent_and_wa
                 "could not be read, so it is not watched; look in the vendor's dashboard"
             )
             assert len(app.watchlist) == 0
+
+
+async def test_the_command_palette_finds_insights_send_and_the_failures_worklist(sim, clock):
+    app = build(sim, clock, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        for typed, found in (
+            ("insights", "Insights (i)"),
+            ("send", "Send test (S)"),
+            ("worklist", "Export or failures worklist (e)"),
+        ):
+            await pilot.press("ctrl+p", *typed)
+            await until(pilot, lambda found=found: found in screen_text(app))
+            await pilot.press("escape")
+        await pilot.press("ctrl+p", *"insights", "enter")
+        await until(pilot, lambda: isinstance(app.screen, InsightsScreen))
 
 
 async def test_a_bad_form_is_named_and_nothing_is_sent(sim, clock):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from d7tui.channels.errors import AuthError, NotFound, RateLimited
+from d7tui.errors import AuthError, NotFound, RateLimited
 from d7tui.models import Channel, Phase, Recipient, RequestStatus, Target, classify_d7, observe
 from d7tui.poller import PollUpdate, WatchStatus
 from d7tui.ui.format import format_age, mask_recipient, short_id

@@ -8,7 +8,7 @@ import io
 import json
 import stat
 
-from d7tui.channels.errors import NotFound
+from d7tui.errors import NotFound
 from d7tui.models import Channel, Recipient, RequestStatus, Target, classify_d7, observe
 from d7tui.poller import PollUpdate, WatchStatus
 from d7tui.watchlist import Watchlist

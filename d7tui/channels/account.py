@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from d7tui.channels import d7, infobip, send
 from d7tui.channels.common import as_float, as_text, decode_json
-from d7tui.channels.errors import AuthError, ProtocolError, Unreachable
 from d7tui.client import Engine
 from d7tui.config import Settings
+from d7tui.errors import AuthError, ProtocolError, Unreachable
 from d7tui.models import Channel
 
 D7_BALANCE_PATH = "/messages/v1/balance"

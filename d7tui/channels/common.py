@@ -7,7 +7,7 @@ import json
 import math
 from typing import Any
 
-from d7tui.channels.errors import ProtocolError
+from d7tui.errors import ProtocolError
 from d7tui.safety import clean_json, one_line, safe_text
 
 

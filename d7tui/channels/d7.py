@@ -8,7 +8,7 @@ may list recipients under `recipients` instead of `messages`. All of it is accep
 from __future__ import annotations
 
 from d7tui.channels.common import as_float, as_int, as_text, body_excerpt, decode_json, take
-from d7tui.channels.errors import (
+from d7tui.errors import (
     ApiError,
     AuthError,
     ChannelError,

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from d7tui.channels.common import as_float, as_int, as_text, body_excerpt, decode_json
-from d7tui.channels.errors import ApiError, AuthError, ChannelError, NotFound, ProtocolError
+from d7tui.errors import ApiError, AuthError, ChannelError, NotFound, ProtocolError
 from d7tui.models import Channel, Phase, Recipient, RequestStatus, classify_infobip
 from d7tui.safety import clean_json, one_line
 

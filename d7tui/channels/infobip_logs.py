@@ -17,9 +17,9 @@ import math
 from collections.abc import Awaitable, Callable, Sequence
 
 from d7tui.channels import infobip
-from d7tui.channels.errors import ChannelError, ProtocolError
 from d7tui.channels.routes import RouteVersions
 from d7tui.client import Response
+from d7tui.errors import ChannelError, ProtocolError
 from d7tui.models import Channel, IdKind, Recipient, RequestStatus
 
 MAX_PAGES = 50  # 50,000 messages for one call's ids at most; the rest is named as missing

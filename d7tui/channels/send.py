@@ -14,7 +14,7 @@ from typing import Any
 
 from d7tui.channels.common import as_text, decode_json
 from d7tui.channels.d7 import TOKEN_SETTING, describe_error
-from d7tui.channels.errors import ApiError, AuthError, ChannelError, ErrorKind, ProtocolError
+from d7tui.errors import ApiError, AuthError, ChannelError, ErrorKind, ProtocolError
 from d7tui.models import Channel, IdKind
 from d7tui.safety import one_line
 

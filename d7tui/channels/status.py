@@ -11,7 +11,13 @@ from typing import Any
 from urllib.parse import quote
 
 from d7tui.channels import d7, infobip
-from d7tui.channels.errors import (
+from d7tui.channels.infobip_logs import LogsReader
+from d7tui.channels.pacer import Pacer
+from d7tui.channels.routes import RouteVersions
+from d7tui.client import MB, Engine, Response
+from d7tui.clock import Clock
+from d7tui.config import Settings
+from d7tui.errors import (
     ERROR_PRIORITY,
     ApiError,
     AuthError,
@@ -19,12 +25,6 @@ from d7tui.channels.errors import (
     NotFound,
     ProtocolError,
 )
-from d7tui.channels.infobip_logs import LogsReader
-from d7tui.channels.pacer import Pacer
-from d7tui.channels.routes import RouteVersions
-from d7tui.client import MB, Engine, Response
-from d7tui.clock import Clock
-from d7tui.config import Settings
 from d7tui.models import (
     D7_CHANNELS,
     Channel,

@@ -16,7 +16,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass, field
 
 from d7tui.simulator import lifecycles
@@ -299,7 +299,7 @@ class World:
             return found if found is not None and found.channel == channel else None
 
     def take_reports(
-        self, bulk_ids: set[str] | None, message_ids: set[str] | None, limit: int
+        self, bulk_ids: Set[str] | None, message_ids: Set[str] | None, limit: int
     ) -> list[Report]:
         """Infobip's one-time reports: the oldest `limit` matching ones, removed as handed out."""
         with self.lock:

@@ -330,8 +330,8 @@ class AsyncStore:
             self.stats.busy_seconds += time.perf_counter() - started
         else:
             values = [(None, None)] * len(batch)
-        for op, (value, exc) in zip(batch, values, strict=True):
-            self._settle(op, value, exc)
+        for op, (value, error) in zip(batch, values, strict=True):
+            self._settle(op, value, error)
         self.stats.writes += sum(op.writes for op in batch)
         self._settled(len(batch))
         return None

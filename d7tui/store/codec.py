@@ -53,7 +53,7 @@ def dumps(value: JSONValue) -> str:
 # The C scanner under json.loads, called directly: a third of the cost per call, which is most
 # of the time of loading 10,000 requests at start. Our own compact JSON never has whitespace
 # around it; anything else (or anything invalid) goes through json.loads for its error.
-_scan = json.JSONDecoder().scan_once
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set by __init__, untyped
 PHASES: dict[str, Phase] = {p.value: p for p in Phase}  # faster than Phase(value), same result
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NamedTuple, TextIO
 
 from d7tui.channels import infobip
-from d7tui.channels.errors import ProtocolError
+from d7tui.errors import ProtocolError
 from d7tui.models import (
     CHANNEL_CHOICES,
     Channel,

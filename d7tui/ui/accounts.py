@@ -10,10 +10,10 @@ from collections.abc import Callable
 from rich.text import Text
 
 from d7tui.channels.account import VENDORS, AccountClient, Balance
-from d7tui.channels.errors import AuthError, ChannelError
 from d7tui.channels.send import Message, Sent
 from d7tui.client import Engine
 from d7tui.config import Settings
+from d7tui.errors import AuthError, ChannelError
 from d7tui.models import Phase
 
 BALANCE_EVERY = 300.0  # seconds between two reads of the balances

@@ -21,10 +21,10 @@ from textual.app import App, SystemCommand
 from textual.driver import Driver
 from textual.screen import Screen
 
-from d7tui.channels.errors import ChannelError
 from d7tui.channels.send import TEST_LABEL, MaybeSent, Message
 from d7tui.clock import Clock, SystemClock
 from d7tui.config import ConfigError, Settings, load_settings
+from d7tui.errors import ChannelError
 from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.notify import DesktopNotifier, choose
 from d7tui.poller import Fetcher, PollConfig, Poller, PollUpdate, Watch, WatchStatus

@@ -72,7 +72,7 @@ MONITOR_KEYS: tuple[Key, ...] = (
     Key(
         "e",
         "export",
-        "Export",
+        "Export or failures worklist",
         "Export requests, recipients and transitions to a JSON file (in the problems view:"
         " the failures alone, a CSV worklist)",
         show=False,

@@ -118,15 +118,35 @@ def phase_text(phase: Phase | None, value: str, colours: Mapping[Phase, str]) ->
     return Text(f"{PHASE_SYMBOL[phase]} {value}", style=colours[phase])
 
 
-def entry_cost(entry: Entry) -> str:
+# D7 reports a cost without its currency: an amount of the account's credits (D7's own word).
+# Said in full where there is room, as `cr` in a table's cell (the README says which is which).
+CREDITS = "D7 credits"
+CREDITS_SHORT = "cr"
+
+
+def cost_text(cost: float | None, currency: str | None, *, wide: bool = False) -> str:
+    """A cost with its unit, never a bare number: `0.01 EUR`, `0.0012 cr` (`D7 credits`)."""
+    if cost is None or currency:
+        return format_cost(cost, currency)
+    return format_cost(cost, CREDITS if wide else CREDITS_SHORT)
+
+
+def entry_cost(entry: Entry, *, wide: bool = False) -> str:
+    """What the request cost, per currency ("" before any cost is known)."""
     if entry.state is None:
         return ""
-    total = entry.state.total_cost()
-    return format_cost(*total) if total else ""
+    costs: dict[str | None, float] = {}
+    for r in entry.state.recipients:
+        if r.cost is not None:
+            costs[r.currency] = costs.get(r.currency, 0.0) + r.cost
+    return costs_text(costs, wide=wide) if costs else ""
 
 
-def costs_text(costs: Mapping[str | None, float]) -> str:
+def costs_text(costs: Mapping[str | None, float], *, wide: bool = True) -> str:
     if not costs:
         return NOT_SHOWN
-    parts = [format_cost(amount, currency) for currency, amount in sorted(costs.items(), key=str)]
+    parts = [
+        cost_text(amount, currency, wide=wide)
+        for currency, amount in sorted(costs.items(), key=str)
+    ]
     return " + ".join(parts)

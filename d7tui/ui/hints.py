@@ -5,8 +5,8 @@ says what went wrong."""
 
 from __future__ import annotations
 
-from d7tui.channels.errors import ErrorKind
 from d7tui.config import Settings
+from d7tui.errors import ErrorKind
 from d7tui.models import Channel, InfobipSource
 from d7tui.poller import WatchStatus
 from d7tui.watchlist import Entry

@@ -53,10 +53,11 @@ def driver_class(
     base = ForgivingLinuxDriver if default is LinuxDriver else default
     if on_start is None:
         return base
+    started = on_start  # the narrowed type, for the class below
 
     class Reporting(base):  # type: ignore[valid-type,misc]
         def __init__(self, app: Any, **kwargs: Any) -> None:
             super().__init__(app, **kwargs)
-            on_start(self.write)
+            started(self.write)
 
     return Reporting

@@ -35,17 +35,18 @@ def _duration(seconds: float) -> str:
 
 
 def _tally_row(name: str, tally: Tally, colours: Mapping[Phase, str]) -> Text:
-    row = Text(f"  {name:<10} {tally.total:>7,}  ")
+    # 65 columns: the 80-column terminal's box holds it without a wrap.
+    row = Text(f"  {name:<10} {tally.total:>7,}")
     for phase, count in (
         (Phase.DELIVERED, tally.delivered),
         (Phase.FAILED, tally.failed),
         (Phase.PENDING, tally.pending),
     ):
         share = tally.rate(count)
-        cell = f"{count:>7,} {share * 100:5.1f} %" if share is not None else f"{count:>7,}    - "
-        row.append(f"{cell}   ", style=colours[phase] if count else "dim")
+        rate = f"{share * 100:5.1f}%" if share is not None else "-"
+        row.append(f"  {count:>6,} {rate:>6}", style=colours[phase] if count else "dim")
     if tally.unknown:
-        row.append(f"{tally.unknown:,} unknown", style="dim")
+        row.append(f"  {tally.unknown:,} unknown", style="dim")
     return row
 
 
@@ -58,7 +59,7 @@ def insights_text(
     text.append(f" — {scope}\n", style="dim")
     if not insights.recipients.total:
         text.append("\nNo recipients yet: nothing to count.\n", style="dim")
-    head = f"  {'':<10} {'total':>7}  {'delivered':>15}   {'failed':>15}   {'pending':>15}\n"
+    head = f"  {'':<10} {'total':>7}  {'delivered':>13}  {'failed':>13}  {'pending':>13}\n"
     text.append("\nBy channel\n", style="bold underline")
     text.append(head, style="dim")
     for name, tally in sorted(insights.by_channel.items()):
@@ -81,14 +82,15 @@ def insights_text(
     if not insights.delivery_times:
         text.append("  nothing delivered and measured yet\n", style="dim")
     for d in insights.delivery_times:
-        how = (
-            "sentAt → doneAt, exact"
-            if d.exact
-            else "first seen → delivered, each end ± a poll: "
-            f"{format_interval(polls[0])}→{format_interval(polls[1])}"
-        )
+        how = "sentAt → doneAt, exact" if d.exact else "first seen → delivered *"
         text.append(f"  {d.channel:<10} p50 {_duration(d.p50):>6}  p95 {_duration(d.p95):>6}")
-        text.append(f"  over {d.count:,}  ({how})\n", style="dim")
+        text.append(f"  of {d.count:,}  ({how})\n", style="dim")
+    if any(not d.exact for d in insights.delivery_times):
+        text.append(
+            "  * D7's reports carry no times: each end is late by up to a poll\n"
+            f"    (d7tui polls every {format_interval(polls[0])} to {format_interval(polls[1])})\n",
+            style="dim",
+        )
 
     text.append("\nTop failure reasons\n", style="bold underline")
     if not insights.failures:
@@ -100,7 +102,7 @@ def insights_text(
     text.append("\nCost\n", style="bold underline")
     text.append(f"  {costs_text(insights.costs)}")
     if None in insights.costs:
-        text.append("  (an amount without a currency is D7's: its account currency)", style="dim")
+        text.append("  (no currency: D7's own account currency)", style="dim")
     text.append("\n")
 
     minutes = insights.changes_per_minute
@@ -110,7 +112,6 @@ def insights_text(
     text.append(f"  {sparkline(minutes)}\n", style=colours[Phase.DELIVERED])
     left, right = f"{HOUR_MINUTES} min ago", "now"
     text.append(f"  {left}{right:>{max(1, len(minutes) - len(left))}}\n", style="dim")
-    text.append("\nv: the whole watchlist or the filtered view · esc, q or i closes", style="dim")
     return text
 
 
@@ -141,6 +142,10 @@ class InsightsScreen(Guarded, ModalScreen[None]):
             yield TextStatic(id="insights-text")
 
     def on_mount(self) -> None:
+        # On the border: seen without scrolling to the end, at 80×24 too.
+        self.query_one(
+            "#insights-box"
+        ).border_subtitle = "v: whole list / filtered view · esc closes"
         self.show_insights()
 
     def _again(self) -> None:

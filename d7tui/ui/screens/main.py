@@ -23,6 +23,7 @@ from d7tui.ui.screens.view import MonitorView
 from d7tui.ui.theme import DARK, LIGHT, phase_colours
 from d7tui.ui.widgets.detail import DetailPane, RecipientsTable
 from d7tui.ui.widgets.filter_bar import FilterBar
+from d7tui.ui.widgets.line_table import LineTable
 from d7tui.ui.widgets.watchlist_table import WatchlistTable
 from d7tui.watchlist import Entry
 
@@ -312,6 +313,10 @@ class MainScreen(MonitorView):
 
     def action_toggle_theme(self) -> None:
         self.app.theme = LIGHT if self.app.theme == DARK else DARK
+
+    @on(LineTable.Chosen, "#watchlist")
+    def _row_chosen(self) -> None:
+        self.action_enter_detail()
 
     def action_enter_detail(self) -> None:
         if self.selected is None:

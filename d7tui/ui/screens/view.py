@@ -25,9 +25,8 @@ from d7tui.ui.messages import PollerStopped, PollNews
 from d7tui.ui.theme import flash_colour, phase_colours
 from d7tui.ui.widgets.banner import Banner, Unreached
 from d7tui.ui.widgets.detail import DetailPane
-from d7tui.ui.widgets.event_strip import EventStrip
+from d7tui.ui.widgets.event_strip import EventStrip, Severity
 from d7tui.ui.widgets.filter_bar import FilterBar
-from d7tui.ui.widgets.line_table import LineTable
 from d7tui.ui.widgets.status_line import PollerView, StatusLine, status_parts
 from d7tui.ui.widgets.watchlist_table import RenderContext, WatchlistTable
 from d7tui.watchlist import Entry, SortKey, Totals
@@ -38,6 +37,8 @@ if TYPE_CHECKING:
 WIDE_AT = 140  # columns from which the detail sits right of the list instead of under it
 SHORT_BELOW = 28  # rows under which the stacked layout leaves the timeline to the detail view
 TALL_FROM = 36  # rows from which the event strip has three lines instead of two
+HEAD_LINES = 4  # the detail's head, at least (6 from TALL_FROM rows)
+HEAD_LINES_TALL = 6
 ALERT_LINES = 2  # status changes of one batch told one a line; the rest summed up in one
 FLASH_SECONDS = 2.0
 VIEW_INTERVAL = 0.2  # seconds between two redraws caused by poll results
@@ -57,6 +58,11 @@ EMPTY_HINT = (
     "No account? Run d7tui --demo to watch the built-in simulator."
 )
 
+EMPTY_ARCHIVE = (
+    "The archive is empty.\n\n"
+    "Requests whose every recipient is final move here after a day. A goes back to the live list."
+)
+
 
 class MonitorView(Guarded, Screen[None]):
     def __init__(self) -> None:
@@ -74,6 +80,7 @@ class MonitorView(Guarded, Screen[None]):
         self._last_full = 0.0
         self._full_timer: Timer | None = None
         self._moved_at = 0.0  # monotonic time the cursor last moved
+        self._empty_hint = EMPTY_HINT  # what the empty list's pane says
 
     @property
     def d7app(self) -> D7App:
@@ -120,6 +127,9 @@ class MonitorView(Guarded, Screen[None]):
         # view (enter), where the detail has the whole screen.
         self.set_class(height < SHORT_BELOW and width < WIDE_AT, "-short")
         self.set_class(height >= TALL_FROM, "-tall")
+        self.query_one(DetailPane).head_lines = (
+            HEAD_LINES_TALL if height >= TALL_FROM else HEAD_LINES
+        )
 
     @property
     def flashing(self) -> set[str]:
@@ -152,9 +162,13 @@ class MonitorView(Guarded, Screen[None]):
         table = self.query_one(WatchlistTable)
         news, self._moved = self._moved, set()
         table.sync(self._shown, ctx, changed, select=select, news=news)
-        empty = self.query_one("#empty")
+        empty = self.query_one("#empty", Static)
         if empty.display != (len(watchlist) == 0):
             empty.display = len(watchlist) == 0
+        hint = EMPTY_ARCHIVE if self.d7app.showing_archive else EMPTY_HINT
+        if empty.display and hint != self._empty_hint:
+            empty.update(hint)
+            self._empty_hint = hint
         self._show_detail(ctx)
         self._show_status(ctx)
 
@@ -307,7 +321,8 @@ class MonitorView(Guarded, Screen[None]):
     def _full_wait(self, now: float) -> float:
         """Seconds until the whole list may be passed over again for poll results."""
         wait = self._last_full + FULL_VIEW_INTERVAL - now
-        if self.d7app.watchlist.sort is not SortKey.ADDED:
+        following = self.query_one(WatchlistTable).following_top  # nothing to hold still
+        if self.d7app.watchlist.sort is not SortKey.ADDED and not following:
             wait = max(wait, self._moved_at + HOLD_ORDER - now)
         return wait
 
@@ -342,7 +357,7 @@ class MonitorView(Guarded, Screen[None]):
             line, failed = summary(rest)
             self.d7app.say(line, "warning" if failed else "information")
         for alert in reversed(shown):
-            severity = "error" if alert.failed else "information"
+            severity: Severity = "error" if alert.failed else "information"
             self.d7app.say(alert.line(False), severity, masked=alert.line(True))
 
     @on(PollerStopped)
@@ -356,11 +371,11 @@ class MonitorView(Guarded, Screen[None]):
         # Called by the list as its cursor moves, so that the detail is painted in the same
         # frame as the cursor (a message would land a frame later).
         self._moved_at = time.monotonic()
+        if self.query_one(WatchlistTable).following_top and (self._dirty or self._moved):
+            # Back at the top (home, g): the list in the order it claims, at once.
+            self.flush_all()
+            return
         self._show_detail(self.render_context())
-
-    @on(LineTable.Chosen, "#watchlist")
-    def _row_chosen(self) -> None:
-        self.action_enter_detail()
 
     @property
     def selected(self) -> str | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from d7tui.channels.errors import AuthError
+from d7tui.errors import AuthError
 from d7tui.poller import D7_CREDENTIAL
 from d7tui.ui.format import plural
 from d7tui.ui.widgets.text_static import TextStatic

@@ -13,15 +13,15 @@ from textual.containers import Vertical, VerticalScroll
 from d7tui.explain import Explanation, Outcome, explain
 from d7tui.models import Channel, Phase, Recipient, Transition
 from d7tui.poller import WatchStatus
-from d7tui.safety import safe_text
+from d7tui.safety import one_line, safe_text
 from d7tui.ui.edge import Guarded
 from d7tui.ui.fields import channel_fields, fields_text, request_fields
 from d7tui.ui.format import (
     NOT_SHOWN,
     PHASE_SYMBOL,
+    cost_text,
     entry_cost,
     format_clock,
-    format_cost,
     format_in,
     phase_counts_text,
     phase_text,
@@ -176,7 +176,7 @@ def recipient_cells(r: Recipient, ctx: RenderContext) -> tuple[Text, ...]:
         _plain(r.country),
         status,
         _plain(r.reason),
-        Text(format_cost(r.cost, r.currency)),
+        Text(cost_text(r.cost, r.currency)),
         _plain(r.parts),
         _plain(r.schedule_time),
         fields_text(r, masked=ctx.masked),
@@ -231,6 +231,7 @@ class DetailPane(Guarded, Vertical):
         self._shown_timeline: tuple[int, object] = (0, None)
         self._shown_key: object = None
         self._ctx: RenderContext | None = None
+        self.head_lines = 4  # the head's least height (the screen's layout sets it)
         self.hints: Callable[[Entry], str | None] = lambda entry: None  # what to do, if known
         # The balance of the account a channel spends from, as the status line says it.
         self.balance: Callable[[str], str | None] = lambda channel: None
@@ -239,7 +240,6 @@ class DetailPane(Guarded, Vertical):
         yield TextStatic(
             Text("Select a request to see its recipients.", style="dim"),
             id="detail-head",
-            fixed=True,
         )
         yield RecipientsTable(id="recipients", on_move=self._recipient_moved)
         yield FieldsBox(id="recipient-fields")
@@ -355,53 +355,65 @@ class DetailPane(Guarded, Vertical):
         self.remove_class("-inside")
         self._refresh_head()
 
+    def on_resize(self) -> None:
+        self._refresh_head()  # the first line is cut to the new width
+
     def _refresh_head(self) -> None:
         if self._ctx is not None:
             self.query_one("#detail-head", TextStatic).show_text(self._head(self.entry, self._ctx))
 
     def _head(self, entry: Entry | None, ctx: RenderContext) -> Text:
+        """The request in a few lines, at least `head_lines` (a head that keeps its height
+        costs no layout as the cursor moves). The first line is cut to the width (the id is
+        whole; a long label is whole in the list and in `l`); the others wrap, and the head
+        grows rather than lose one."""
         if entry is None:
             return Text("Select a request to see its recipients.", style="dim")
-        text = Text()
+        lines = [self._title(entry)]
+        outcome_line = Text()
+        summary = phase_counts_text(entry.counts, ctx.colours)
+        if summary:
+            outcome_line.append_text(summary)
+            outcome_line.append("  ")
+        outcome_line.append_text(status_cell(entry, ctx.colours, ctx.stuck(entry)))
+        outcome = entry.outcome
+        if outcome.reason and entry.error is None:
+            outcome_line.append(" — ")
+            outcome_line.append(outcome.reason)
+        cost = entry_cost(entry, wide=True)
+        if cost:
+            outcome_line.append(f"  cost {cost}", style="dim")
+        lines.append(outcome_line)
+        if entry.error is not None:
+            lines.append(Text(f"⚠ {entry.error}", style=ctx.colours[Phase.FAILED]))
+        hint = self.hints(entry)
+        if hint:
+            lines.append(Text(hint, style="italic"))
+        if entry.note:
+            note = Text("note ", style="dim")
+            note.append(entry.note)
+            lines.append(note)
+        who = _who_line(entry, ctx.now)
+        if who:
+            lines.append(Text(who, style="dim"))
+        lines.append(Text(_schedule_line(entry, ctx.now), style="dim"))
+        lines.extend(Text() for _ in range(self.head_lines - len(lines)))
+        return Text("\n").join(lines)
+
+    def _title(self, entry: Entry) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
         text.append(entry.request_id, style="bold")
         text.append(f"  {entry.channel}")
         if entry.target.is_infobip:
             text.append(f" {entry.target.id_kind.value}", style="dim")
-        if entry.label:
-            text.append("  ")
-            text.append(entry.label, style="italic")
         if self.has_class("-inside"):
             text.append("  (esc: back, c: copy number)", style="dim")
-        text.append("\n")
-        summary = phase_counts_text(entry.counts, ctx.colours)
-        if summary:
-            text.append_text(summary)
+        if entry.label:
             text.append("  ")
-        text.append_text(status_cell(entry, ctx.colours, ctx.stuck(entry)))
-        outcome = entry.outcome
-        if outcome.reason and entry.error is None:
-            text.append(" — ")
-            text.append(outcome.reason)
-        cost = entry_cost(entry)
-        if cost:
-            text.append(f"  cost {cost}", style="dim")
-        if entry.error is not None:
-            text.append("\n")
-            text.append(f"⚠ {entry.error}", style=ctx.colours[Phase.FAILED])
-        hint = self.hints(entry)
-        if hint:
-            text.append("\n")
-            text.append(hint, style="italic")
-        if entry.note:
-            text.append("\n")
-            text.append("note ", style="dim")
-            text.append(entry.note)
-        who = _who_line(entry, ctx.now)
-        if who:
-            text.append("\n")
-            text.append(who, style="dim")
-        text.append("\n")
-        text.append(_schedule_line(entry, ctx.now), style="dim")
+            text.append(one_line(entry.label), style="italic")
+        width = self.query_one("#detail-head", TextStatic).content_size.width
+        if width > 0:
+            text.truncate(width, overflow="ellipsis")
         return text
 
 
@@ -425,7 +437,7 @@ def _schedule_line(entry: Entry, now: float) -> str:
         else "not polled yet"
     )
     if entry.status is WatchStatus.DONE:
-        nxt = "every recipient final: no more polls (r polls again)"
+        nxt = "final: no more polls (r polls again)"
     elif entry.status is WatchStatus.STALE:
         nxt = "stale: given up (r polls again)"
     elif entry.status is WatchStatus.MEMORY:

@@ -76,22 +76,21 @@ class LineTable(Guarded, ScrollView, can_focus=True):
         "line-table--header",
         "line-table--cursor",
         "line-table--note",
+        "line-table--thumb",
     }
     DEFAULT_CSS = """
     LineTable {
         background: $surface;
         color: $foreground;
         overflow-x: hidden;
-        /* Always drawn, in the column the stable gutter keeps anyway: with "auto", a table
-           whose height changed after its rows were set (the status line taking a line more)
-           could keep a scrollbar it no longer needs, or miss one, depending on which came
-           first (Textual decides at layout time, before the table's own resize handler sets
-           its new virtual size). */
-        overflow-y: scroll;
-        scrollbar-size-vertical: 1;
-        scrollbar-gutter: stable;
+        /* The table draws its own scroll bar, beside the rows only: Textual's would run over
+           the header (line 0 of the scrolled content), and a bar that appears or goes as rows
+           come and go would change the columns' room. */
+        overflow-y: hidden;
+        scrollbar-size-vertical: 0;
         & > .line-table--header { text-style: bold; background: $panel; color: $foreground; }
         & > .line-table--note { text-style: bold; background: $accent; color: $text; }
+        & > .line-table--thumb { color: $scrollbar; }
         & > .line-table--cursor {
             background: $block-cursor-blurred-background;
             color: $block-cursor-blurred-foreground;
@@ -147,9 +146,10 @@ class LineTable(Guarded, ScrollView, can_focus=True):
         """A background for the whole row (a flash), or None."""
         return None
 
-    def header_note(self) -> Text | None:
-        """Text shown at the right end of the header (a hint), or None."""
-        return None
+    def header_notes(self) -> Sequence[Text]:
+        """A hint for the header, longest form first: the first that fits in the blank of a
+        column's header is shown there (never over a column's name)."""
+        return ()
 
     def fit(self, width: int) -> dict[str, int]:
         """Column widths for `width` cells (the gaps between columns included)."""
@@ -162,8 +162,13 @@ class LineTable(Guarded, ScrollView, can_focus=True):
 
     @property
     def content_width(self) -> int:
-        # The vertical scrollbar's gutter is always kept (scrollbar-gutter: stable).
-        return max(0, self.size.width - self.styles.scrollbar_size_vertical)
+        # The last column is the scroll bar's, always kept.
+        return max(0, self.size.width - 1)
+
+    @property
+    def allow_vertical_scroll(self) -> bool:
+        # The mouse wheel scrolls, though Textual's own bar is hidden (overflow-y: hidden).
+        return not self.disabled and self.max_scroll_y > 0
 
     @property
     def page_rows(self) -> int:
@@ -271,13 +276,13 @@ class LineTable(Guarded, ScrollView, can_focus=True):
     # -- drawing -------------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.content_width
         base = self.rich_style
         if y == 0:
-            return self._header().crop_extend(0, width, base)
+            return Strip.join([self._header().crop_extend(0, width, base), self._bar(-1)])
         row = self.top_row + y - 1
         if not 0 <= row < self.row_count:
-            return Strip.blank(width, base)
+            return Strip.join([Strip.blank(width, base), self._bar(y - 1)])
         strip = self._row_strip(row)
         style = base
         extra = self.row_style(row)
@@ -285,7 +290,21 @@ class LineTable(Guarded, ScrollView, can_focus=True):
             style = style + extra
         if row == self.cursor:
             style = style + self.get_component_rich_style("line-table--cursor")
-        return strip.apply_style(style).crop_extend(0, width, style)
+        return Strip.join([strip.apply_style(style).crop_extend(0, width, style), self._bar(y - 1)])
+
+    def _bar(self, line: int) -> Strip:
+        """The scroll bar's cell on the `line`th row line (-1: the header's, always blank): the
+        thumb shows which part of the rows is on screen, only when they do not all fit."""
+        base = self.rich_style
+        rows, page = self.row_count, self.page_rows
+        if line < 0 or rows <= page:
+            return Strip.blank(1, base)
+        size = max(1, round(page * page / rows))
+        start = round(self.top_row * (page - size) / max(1, rows - page))
+        if start <= line < start + size:
+            thumb = base + self.get_component_rich_style("line-table--thumb")
+            return Strip([Segment("▐", thumb)], 1)
+        return Strip.blank(1, base)
 
     def _cells_strip(self, cells: Sequence[Text]) -> Strip:
         line = Text(no_wrap=True, end="")
@@ -314,18 +333,37 @@ class LineTable(Guarded, ScrollView, can_focus=True):
         style = self.get_component_rich_style("line-table--header")
         strip = self._cells_strip([Text(c.header) for c in self.columns])
         strip = strip.extend_cell_length(self.content_width)
-        note = self.header_note()
-        if note is not None and note.cell_len < self.content_width:
+        place = self._note_place()
+        if place is not None:
+            note, start = place
             note_style = self.get_component_rich_style("line-table--note")
             segments = list(note.render(self.app.console, end=""))
-            start = self.content_width - note.cell_len
             strip = Strip.join(
                 [
                     strip.crop(0, start),
                     Strip(Segment.apply_style(segments, note_style), note.cell_len),
+                    strip.crop(start + note.cell_len, self.content_width),
                 ]
             )
         return strip.apply_style(style)
+
+    def _note_place(self) -> tuple[Text, int] | None:
+        """The header's hint and where it starts: right-aligned in the column whose header
+        leaves the most blank (a name stays readable, with a space after it)."""
+        notes = self.header_notes()
+        if not notes:
+            return None
+        blanks: list[tuple[int, int]] = []  # (blank cells, where the column ends)
+        x = 0
+        for column in self.columns:
+            width = self.widths.get(column.key, 0)
+            if width <= 0:
+                continue
+            blanks.append((width - len(column.header) - 1, x + width))
+            x += width + len(GAP)
+        room, end = max(blanks, default=(0, 0))
+        note = next((n for n in notes if n.cell_len <= room), None)
+        return (note, end - note.cell_len) if note is not None else None
 
     def forget_drawn(self) -> None:
         """Draw every line again (the look of all rows changed: a theme)."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from d7tui.channels.errors import ERROR_PRIORITY
+from d7tui.errors import ERROR_PRIORITY
 from d7tui.models import Phase
 from d7tui.ui.format import costs_text, format_clock, format_in, format_interval, phase_counts_text
 from d7tui.ui.widgets.text_static import TextStatic
@@ -94,7 +94,7 @@ def status_parts(
     view = Text(
         f"{totals.shown:,} of {totals.requests:,} shown"
         if totals.shown != totals.requests
-        else f"{totals.requests:,} watched"
+        else f"{totals.requests:,} {'archived' if archive else 'watched'}"
     )
     view.append(f" · sort: {sort.value}", style="dim")
     if problems_only:

@@ -2,8 +2,9 @@
 
 Filtering and sorting happen in `d7tui.watchlist`; `sync` takes the list in its new order and
 keeps the cursor on the same request. Sorted by last change, news comes in at the top: a view at
-the top stays there (the cursor keeps its request), a view scrolled away keeps its rows where
-they are and the header counts what came in above ("↑ 3 new").
+the top stays there (a cursor on the first row stays on the first row; elsewhere it keeps its
+request), a view scrolled away keeps its rows where they are and the header counts what came in
+above ("↑ 3 new").
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from rich.style import Style
 from rich.text import Text
 
-from d7tui.channels.errors import ErrorKind
+from d7tui.errors import ErrorKind
 from d7tui.models import Phase
 from d7tui.poller import WatchStatus
 from d7tui.shortids import ShortIds
@@ -30,17 +31,22 @@ COLUMNS = (
     Column("status", "Status", 14),
     Column("reason", "Reason", 0),
     Column("age", "Since", 5),
-    Column("cost", "Cost", 7),
+    Column("cost", "Cost", 9),  # "0.01 EUR", "0.0012 cr" whole
 )
 # Room beyond the narrowest layout goes to what tells the outcome first (Infobip's statuses
 # are long, e.g. UNDELIVERABLE_NOT_DELIVERED), then the reason, then the label.
 GROWS = (
-    ("status", 24),
+    ("status", 22),
     ("reason", 14),
+    ("status", 24),
     ("label", 10),
+    ("cost", 10),  # "0.0123 EUR"
     ("status", 30),
-    ("reason", 30),
+    ("label", 16),
+    ("reason", 24),
     ("label", 20),
+    ("reason", 30),
+    ("label", 24),
     ("reason", 60),
     ("label", 40),
 )
@@ -135,6 +141,7 @@ class WatchlistTable(LineTable):
         self._has_reason = False
         self._id_width = 8
         self._news_above: set[str] = set()  # ids that came in above the view while away
+        self._pinned = False  # the cursor was put on its request by name, not moved by a key
 
     # -- what the table asks -------------------------------------------------------------------
 
@@ -161,14 +168,14 @@ class WatchlistTable(LineTable):
             return Style(bgcolor=ctx.flash_colour)
         return None
 
-    def header_note(self) -> Text | None:
+    def header_notes(self) -> Sequence[Text]:
         top = self.top_row
         if not self._news_above or top == 0:
-            return None
+            return ()
         above = sum(1 for rid in self._news_above if self._index.get(rid, top) < top)
         if not above:
-            return None
-        return Text(f" ↑ {above:,} new (g: top) ")
+            return ()
+        return (Text(f" ↑ {above:,} new (g: top) "), Text(f"↑ {above:,} new"), Text(f"↑{above:,}"))
 
     def fit(self, width: int) -> dict[str, int]:
         widths = {c.key: c.least for c in COLUMNS}
@@ -197,6 +204,16 @@ class WatchlistTable(LineTable):
             return None
         return self.rows[self.cursor].request_id
 
+    @property
+    def following_top(self) -> bool:
+        """The cursor is on the first row of a view at the top, not put on its request by
+        name (an id just added): news keeps it on the first row."""
+        return self.cursor == 0 and self.top_row == 0 and not self._pinned
+
+    def move_cursor(self, row: int, *, scroll: bool = True) -> None:
+        self._pinned = False  # moved by a key: a row, not a request
+        super().move_cursor(row, scroll=scroll)
+
     def row_of(self, request_id: str) -> int | None:
         return self._index.get(request_id)
 
@@ -204,6 +221,7 @@ class WatchlistTable(LineTable):
         row = self._index.get(request_id)
         if row is not None:
             self.move_cursor(row)
+            self._pinned = True
 
     def sync(
         self,
@@ -225,8 +243,10 @@ class WatchlistTable(LineTable):
                 self.select(select)
             return
         old_selected = self.selected
-        keep = select or old_selected
         old_index, old_top, old_cursor = self._index, self.top_row, self.cursor
+        # The first row of a view at the top stays the first row (the newest change, sorted by
+        # last change), as in htop: a user who pressed nothing is not scrolled away.
+        keep = select or (None if self.following_top else old_selected)
         ids_changed = len(entries) != len(self.rows) or any(
             e.request_id not in old_index for e in entries
         )
@@ -240,6 +260,7 @@ class WatchlistTable(LineTable):
         self.cursor = max(0, min(row, len(entries) - 1))
         row = self.cursor
         if select is not None:
+            self._pinned = True
             self.scroll_to_cursor()
         elif old_top == 0:
             # At the top, news comes in at the top and the view stays there, as long as the

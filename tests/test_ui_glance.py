@@ -1,0 +1,109 @@
+"""What a newcomer reads at a glance, at the sizes people use (80×24 to 120×40): costs whole and
+with their unit, the list's header never covered, a view at the top showing the top, the detail's
+head losing no line. Each test is a finding of a fresh-eyes tester (findings-fresh-1.md)."""
+
+from __future__ import annotations
+
+import pytest
+from test_ui import build, create
+from ui_kit import entry, idle, list_lines, screen_text, until
+
+from d7tui.models import IdKind, Target
+from d7tui.simulator import Step
+from d7tui.ui.widgets.watchlist_table import WatchlistTable
+
+SIZES = [(80, 24), (120, 40)]
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_costs_show_whole_and_every_cost_has_its_unit(sim, clock, size):
+    bulk, _ = sim.create_infobip_bulk(["41793026727"], [Step(0, "DELIVERED_TO_HANDSET")])
+    sms = create(sim, "sms", "+971500000001", script=[Step(0, "delivered")])
+    app = build(sim, clock, [Target(bulk, "infobip", IdKind.BULK), sms])
+    async with app.run_test(size=size) as pilot:
+        await idle(pilot, app)
+        rows = list_lines(app)
+        assert any(row.rstrip(" ▐").endswith("0.01 EUR") for row in rows)
+        assert any(row.rstrip(" ▐").endswith("0.0004 cr") for row in rows)  # D7: credits
+        # The totals name what D7's amounts are: never a bare number beside a currency.
+        assert "cost 0.01 EUR + 0.0004 D7 credits" in screen_text(app)
+
+
+async def test_labels_get_room_at_120_columns(sim, clock):
+    rid = create(sim, "sms", "+971500000001", script=[Step(0, "delivered")])
+    app = build(sim, clock, [rid], labels={rid: "Black Friday promo"})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await idle(pilot, app)
+        assert any("Black Friday pr" in row for row in list_lines(app))  # was "Black Fri…"
+
+
+async def test_the_new_badge_and_the_scroll_bar_cover_no_column_name(sim, clock):
+    slow = [Step(0, "sent"), Step(600, "delivered")]
+    ids = [create(sim, "sms", f"+9715000{n:05d}", script=slow) for n in range(30)]
+    app = build(sim, clock, ids)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        await pilot.press("pagedown", "pagedown")  # scrolled away
+        clock.advance(600)  # everything changes: the news comes in above the view
+        await idle(pilot, app)
+        header = list_lines(app)[0]
+        assert "new" in header  # the badge is there
+        for name in ("Request", "Channel", "Recipients", "Status", "Reason", "Since", "Cost"):
+            assert name in header  # and every column's name still reads whole
+        assert header.rstrip() == header.rstrip(" ▐")  # no scroll bar on the header line
+        assert any(row.endswith("▐") for row in list_lines(app)[1:])  # beside the rows
+
+
+async def test_a_view_at_the_top_keeps_showing_the_top_when_no_key_is_pressed(sim, clock):
+    # The first request (on the first row) changes last of all: were the cursor to keep it,
+    # the view would follow it down and the newest changes would be out of sight.
+    first = create(sim, "sms", "+971500000000", script=[Step(0, "sent"), Step(9, "delivered")])
+    others = [
+        create(sim, "sms", f"+9715000{n:05d}", script=[Step(0, "sent"), Step(5, "delivered")])
+        for n in range(1, 20)
+    ]
+    app = build(sim, clock, [first, *others])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        table = app.screen.query_one(WatchlistTable)
+        clock.advance(6)  # the others change: they come in above `first`
+        await idle(pilot, app)
+        assert table.top_row == 0 and table.cursor == 0
+        newest = table.order[0]
+        assert newest[:8] in list_lines(app)[1]
+        assert "new (g: top)" not in list_lines(app)[0]
+        assert app.screen.query_one("#detail-head").text.plain.startswith(newest)
+
+
+async def test_home_shows_the_order_the_status_line_claims_at_once(sim, clock):
+    late = create(sim, "sms", "+971500000000", script=[Step(0, "sent"), Step(9, "delivered")])
+    others = [
+        create(sim, "sms", f"+9715000{n:05d}", script=[Step(0, "sent")]) for n in range(1, 30)
+    ]
+    app = build(sim, clock, [*others, late])  # added last: the last row
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        await pilot.press("G", "pageup")
+        clock.advance(10)  # `late` changes while the user is down the list
+        await until(pilot, app.poller.idle)
+        await until(pilot, lambda: not app.news_waiting)  # taken; the order held still
+        await pilot.press("home")
+        assert app.screen.query_one(WatchlistTable).order[0] == late
+        assert late[:8] in list_lines(app)[1]  # sorted by last change: it is first, now
+
+
+async def test_a_long_label_and_a_note_lose_no_line_of_the_detail_at_80_columns(sim, clock):
+    rid = "11111111-2222-4333-8444-555555555555"  # not on the simulator: "not found yet"
+    app = build(sim, clock, [rid])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        label = "Cust [bold red]VIP[/] [@click=app.quit]x[/] 東京evil and a long tail of words"
+        app.set_label_note(rid, label, "called 3x, ticket #123")
+        app.screen.refresh_all({rid})
+        await pilot.pause()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Cust [bold red]VIP[/]" in text  # plain text, cut to the line
+        assert "note called 3x, ticket #123" in text
+        assert "added " in text and "polled" in text
+        assert entry(app, rid).label == label
