@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from d7tui.store.pg import PgStore
 
 LEADER_LOCK = 0x64377476  # the one lock: who polls, writes and pulls one-time reports
+KEEPALIVE = (
+    ("tcp_keepalives_idle", 5),
+    ("tcp_keepalives_interval", 2),
+    ("tcp_keepalives_count", 3),
+)
 
 
 def whoami(user: str | None) -> str:
@@ -49,6 +54,10 @@ class AdvisoryLock:
             return False
         self.problem = None
         try:
+            # A holder that vanishes without closing (a laptop shut, a network gone) is noticed
+            # by the server in about 11 s instead of the system's two hours: the lock is freed.
+            for setting, value in KEEPALIVE:
+                conn.execute(f"SET {setting} = {value}")
             row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
         except psycopg.Error as exc:
             self.problem = str(self.store.error_of(exc))
