@@ -101,12 +101,21 @@ def to_postgres(statement: str) -> str:
     return out
 
 
-# Every committed change of a request's state or of the watchlist is told to every monitor on
-# the database (LISTEN/NOTIFY), by triggers: whoever writes (a monitor, `d7tui add` from a
-# shell), nobody has to remember to say so. The payload is the request id.
+# Every change of a request's state or of the watchlist is told to every monitor on the
+# database (LISTEN/NOTIFY) as it is committed, by triggers: whoever writes (a monitor, `d7tui
+# add` from a shell), nobody has to remember to say so. The payload is the request id. A poll
+# that changed nothing rewrites its request's row too (when it was polled): that is no news, or
+# ten thousand ids polled would be ten thousand reads for every follower.
 STATE_CHANNEL = "d7tui_state"
 WATCH_CHANNEL = "d7tui_watch"
-NOTIFY_CHANNELS = (("request_state", STATE_CHANNEL), ("watch", WATCH_CHANNEL))
+_STATE_NEWS = (
+    "OLD.changed_at IS DISTINCT FROM NEW.changed_at OR OLD.channel IS DISTINCT FROM NEW.channel "
+    "OR OLD.final_since IS DISTINCT FROM NEW.final_since"
+)
+# (table, channel, when an update is news); the triggers' names carry a version, so that a
+# database made by an older d7tui gets these.
+NOTIFY = (("request_state", STATE_CHANNEL, _STATE_NEWS), ("watch", WATCH_CHANNEL, None))
+TRIGGERS = tuple(f"d7tui_{table}_{kind}_2" for table, _, _ in NOTIFY for kind in ("new", "news"))
 
 
 def _notify_triggers() -> list[str]:
@@ -114,11 +123,16 @@ def _notify_triggers() -> list[str]:
         "CREATE OR REPLACE FUNCTION d7tui_notify() RETURNS trigger LANGUAGE plpgsql AS $f$ "
         "BEGIN PERFORM pg_notify(TG_ARGV[0], NEW.request_id); RETURN NULL; END $f$"
     ]
-    for table, channel in NOTIFY_CHANNELS:
+    for table, channel, news in NOTIFY:
+        when = f"WHEN ({news}) " if news else ""
         statements += [
             f"DROP TRIGGER IF EXISTS d7tui_{table}_changed ON {table}",
-            f"CREATE TRIGGER d7tui_{table}_changed AFTER INSERT OR UPDATE ON {table} "
+            f"DROP TRIGGER IF EXISTS d7tui_{table}_new_2 ON {table}",
+            f"DROP TRIGGER IF EXISTS d7tui_{table}_news_2 ON {table}",
+            f"CREATE TRIGGER d7tui_{table}_new_2 AFTER INSERT ON {table} "
             f"FOR EACH ROW EXECUTE FUNCTION d7tui_notify('{channel}')",
+            f"CREATE TRIGGER d7tui_{table}_news_2 AFTER UPDATE ON {table} FOR EACH ROW {when}"
+            f"EXECUTE FUNCTION d7tui_notify('{channel}')",
         ]
     return statements
 
@@ -351,9 +365,9 @@ class PgStore(Store):
             if version < SCHEMA_VERSION:
                 tx.execute(f"UPDATE {VERSION_TABLE} SET version = ?", (SCHEMA_VERSION,))
             missing = tx.execute(
-                "SELECT count(*) FROM pg_trigger WHERE tgname IN (?, ?)",
-                tuple(f"d7tui_{table}_changed" for table, _ in NOTIFY_CHANNELS),
-            ).fetchone()[0] < len(NOTIFY_CHANNELS)
+                f"SELECT count(*) FROM pg_trigger WHERE tgname IN ({', '.join('?' * len(TRIGGERS))})",
+                TRIGGERS,
+            ).fetchone()[0] < len(TRIGGERS)
             if missing:
                 for statement in _notify_triggers():
                     tx.execute(statement)

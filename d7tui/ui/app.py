@@ -695,6 +695,10 @@ class D7App(Guarded, App[int]):
         ]
         for record in new:
             self._restore(Remembered(record, None, None, []))
+            if self.desk is not None and not self.desk.leading:
+                # A follower polls nothing on a schedule: it reads what the leader has now (the
+                # leader may have polled it before this one heard of it).
+                self.poller.refresh(record.request_id)
         if new and self._main is not None:
             self._main.refresh_all()
             self.say(f"Watching {plural(len(new), 'more request')} added from the command line.")
