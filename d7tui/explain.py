@@ -144,7 +144,7 @@ def explain_d7(
     return Explanation(
         code=raw,
         known=False,
-        meaning=f"'{raw}' is not a status D7 documents"
+        meaning=f"The status '{raw}' is not one D7 documents"
         + (f" for {channel}" if str(channel) in {c.value for c in Channel} else "")
         + f"; d7tui reads it as {phase.value}.",
         outcome=Outcome.UNKNOWN,

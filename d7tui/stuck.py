@@ -58,7 +58,8 @@ def waiting_since(recipient: Recipient, changed_at: float | None, added_at: floa
 def why(channel: str, recipient: Recipient, waited: float) -> str:
     """One line: how long, and why no confirmation may ever come."""
     status = recipient.status or "no status"
-    head = f"'{status}' for {_duration(waited)}"
+    # Not starting with a quote: a spreadsheet cell that does is written with one more.
+    head = f"still '{status}' after {_duration(waited)}"
     if channel == Channel.INFOBIP.value:
         if recipient.phase is Phase.DELIVERED:
             return (

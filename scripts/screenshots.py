@@ -1,6 +1,6 @@
 """Write screenshots/*.svg from the real app in demo mode, after the demo's statuses have moved.
 
-    .venv/bin/python scripts/screenshots.py [output-dir]
+    .venv/bin/python scripts/screenshots.py [output-dir] [name...]
 
 Nothing here is drawn by hand: each file is `App.save_screenshot()` of `make_app(demo=True)`,
 the same factory `d7tui --demo` uses. The simulator's time is moved forward (instead of waiting)
@@ -101,6 +101,18 @@ async def add_dialog(pilot: Pilot[object], app: D7App) -> None:
     await pilot.press("enter")
 
 
+async def insights(pilot: Pilot[object], app: D7App) -> None:
+    await moved(pilot, app, 9)
+    await moved(pilot, app, 8)
+    await pilot.press("i")
+
+
+async def send_dialog(pilot: Pilot[object], app: D7App) -> None:
+    await pilot.press("S")
+    await pilot.press(*"+971501234567", "tab", *"Shop", "tab", *"Your code is 123456")
+    await pilot.press("enter")  # checked: the confirmation says what it costs
+
+
 SHOTS: list[tuple[str, tuple[int, int], Callable[[Pilot[object], D7App], Awaitable[None]]]] = [
     ("monitor-120x40", (120, 40), monitor),
     ("monitor-80x24", (80, 24), monitor),
@@ -110,15 +122,21 @@ SHOTS: list[tuple[str, tuple[int, int], Callable[[Pilot[object], D7App], Awaitab
     ("light-theme-masked-120x40", (120, 40), light),
     ("help-100x34", (100, 34), help_screen),
     ("add-dialog-80x24", (80, 24), add_dialog),
+    ("insights-100x40", (100, 40), insights),
+    ("send-dialog-100x30", (100, 30), send_dialog),
 ]
 
 
-async def main(out: Path) -> None:
+async def main(out: Path, names: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for name, size, steps in SHOTS:
+        if names and name not in names:
+            continue
         path = await shoot(out, name, size, steps)
         print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "screenshots"))
+    asyncio.run(
+        main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "screenshots", sys.argv[2:])
+    )

@@ -207,7 +207,7 @@ def test_an_unknown_d7_status_says_so_and_shows_the_raw_value() -> None:
     explanation = explain_d7(Channel.SMS, "Frobnicated", phase=Phase.UNKNOWN)
     assert explanation is not None
     assert not explanation.known and explanation.code == "Frobnicated"
-    assert "'Frobnicated' is not a status D7 documents for sms" in explanation.meaning
+    assert "The status 'Frobnicated' is not one D7 documents for sms" in explanation.meaning
     assert explanation.outcome is Outcome.UNKNOWN and explanation.permanent is None
     assert "D7 support" in explanation.next_step
 

@@ -144,6 +144,19 @@ async def test_the_d7_bodies_are_the_official_sdks_key_for_key():
 
 def test_bad_messages_are_refused_before_anything_is_sent():
     cases = [
+        (Message(Channel.WHATSAPP, "+971501234567", template="", sender="W"), "template name"),
+        (
+            Message(Channel.WHATSAPP, "+971501234567", template="otp", params=("",), sender="W"),
+            "parameter is empty",
+        ),
+        (
+            Message(
+                Channel.WHATSAPP, "+971501234567", template="otp", params=("a\x1bb",), sender="W"
+            ),
+            "a template parameter holds a control character",
+        ),
+        (Message(Channel.SMS, "+971501234567", "hi", sender="X\x1b[2J"), "the sender holds"),
+        (Message(Channel.SMS, "+971501234567", "a\x07b", sender="X"), "the text holds"),
         (Message(Channel.SMS, "call me", "hi", sender="S"), "not a phone number"),
         (Message(Channel.SMS, "+971501234567", "hi"), "needs a sender"),
         (Message(Channel.SMS, "+971501234567", template="otp", sender="S"), "templates are for"),
@@ -336,6 +349,12 @@ def test_a_balance_answer_without_a_number_is_a_protocol_error():
     for raw in (b"{}", b'{"balance": "lots"}', b"[1]", b'{"balance": NaN}'):
         with pytest.raises(ProtocolError):
             parse_balance("d7", raw)
+    # A number no account holds would fill the status line with its 309 digits.
+    for raw in (b'{"balance": -1e308}', b'{"balance": 1e300, "currency": "EUR"}'):
+        with pytest.raises(ProtocolError, match="not a believable amount"):
+            parse_balance("infobip", raw)
+    odd = parse_balance("infobip", b'{"balance": 1.5, "currency": "[bold]USD[/]\\u001b[2J"}')
+    assert odd.text() == "infobip 1.50 [bold]U…"  # cut, and shown as plain text
 
 
 def test_the_simulator_answers_infobips_v3_send_and_balances_as_documented(sim):

@@ -62,7 +62,9 @@ def test_an_sms_still_sent_after_its_channels_time_is_stuck_and_says_why():
     clock.now += 1
     (stuck,) = entry.stuck(clock(), wl.stuck_after)
     assert stuck.recipient.recipient == "+971500000000"  # the delivered one is not waiting
-    assert stuck.why.startswith("'sent' for 15 min: some networks and countries never return")
+    assert stuck.why.startswith(
+        "still 'sent' after 15 min: some networks and countries never return"
+    )
     assert wl.totals().stuck == 1
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import stat
 from collections.abc import Iterator
 from typing import Any
 
@@ -77,6 +78,7 @@ async def test_a_bug_in_a_key_handler_and_a_timer_is_caught_at_the_edge(
     assert app.return_code in (0, None)
 
     written = log.read_text()
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600  # owner only, as the database beside it
     assert "RuntimeError: sort bug near +97150•••••26 with [redacted]" in written
     assert "ZeroDivisionError" in written and "in broken_sort" in written
     assert TOKEN not in written and "+971509752626" not in written

@@ -73,7 +73,7 @@ def test_the_worklist_holds_failed_stuck_and_errors_with_number_reason_and_expla
     assert "could not reach the phone" in (failed.explanation or "")
     assert "signal" in (failed.next_step or "") and failed.changed_at == T0 + 60
     assert failed.label == "ticket a"
-    assert stuck.explanation and stuck.explanation.startswith("'sent' for 60 min")
+    assert stuck.explanation and stuck.explanation.startswith("still 'sent' after 60 min")
     assert stuck.changed_at == T0
     assert missing.reason == "sms: request id not found"
 
@@ -92,3 +92,5 @@ def test_written_as_json_and_as_a_spreadsheet_safe_csv(tmp_path):
     first = dict(zip(COLUMNS, table[1], strict=True))
     assert first["recipient"] == "+971500000002"  # a number stays a number
     assert first["changed_at"] == "2023-11-14 22:14:20.000"
+    stuck = dict(zip(COLUMNS, table[2], strict=True))
+    assert stuck["explanation"].startswith("still 'sent' after 60 min")  # no quote added

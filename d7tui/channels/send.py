@@ -21,6 +21,9 @@ from d7tui.safety import one_line
 TEST_LABEL = "test"  # the label a sent test message is watched under (`d7tui send`, `S`)
 MAX_TEXT = 1000  # a test message, not a campaign: a few SMS parts, one Viber message
 _NUMBER = re.compile(r"^\+?[0-9]{6,15}$")
+# A control character sent on reaches the phone, or the vendor's dashboard, as is (a tab or a
+# line break in a text is fine).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 D7_SEND_PATHS = {
     Channel.SMS: "/messages/v1/send",
@@ -58,10 +61,12 @@ class Message:
             if self.template
             else f"{len(self.text or '')} characters"
         )
-        vendor = "Infobip" if self.channel is Channel.INFOBIP else "D7"
         name = "sms" if self.channel is Channel.INFOBIP else self.channel.value
         sender = f" from {one_line(self.sender, 40)}" if self.sender else ""
-        return f"one {name} ({vendor}) message to {self.to}{sender} ({what})"
+        return f"one {name} ({self.vendor()}) message to {self.to}{sender} ({what})"
+
+    def vendor(self) -> str:
+        return "Infobip" if self.channel is Channel.INFOBIP else "D7"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +99,19 @@ def check(message: Message) -> Message:
             raise SendProblem(f"the text is longer than {MAX_TEXT} characters")
     if message.params and message.template is None:
         raise SendProblem("--param goes with --template")
+    if message.template is not None and not message.template.strip():
+        raise SendProblem("the template name is empty")
+    for what, value in (
+        ("the text", message.text),
+        ("the template name", message.template),
+        ("the language", message.language),
+        ("the sender", message.sender),
+        *(("a template parameter", param) for param in message.params),
+    ):
+        if value is not None and _CONTROL.search(value):
+            raise SendProblem(f"{what} holds a control character (such as ESC)")
+    if any(not param.strip() for param in message.params):
+        raise SendProblem("a template parameter is empty")
     if not message.sender and message.channel is not Channel.INFOBIP:
         raise SendProblem(
             f"{message.channel.value} needs a sender: --from NAME (the originator D7 knows)"

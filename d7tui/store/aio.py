@@ -20,6 +20,10 @@ again every few seconds, `on_trouble` says so (and again with None once writes w
 report body held so is told to its caller at once (the drain stops pulling) and still retried.
 What is still held when the store closes is counted in `unsaved` (the report bodies themselves
 in `unsaved_reports`, for the caller to keep somewhere else).
+
+When the file itself is lost under a running process (emptied in place ...: see moved.py), the
+store is written again from what the process holds in memory (`held`, asked on the event loop):
+the poll results queued before that moment are in it already and are not written twice.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import itertools
 import logging
 import queue
 import threading
@@ -50,6 +55,7 @@ MAX_QUEUED = 2 * MAX_BATCH  # writes waiting for the disk before `room()` makes 
 RETRY_FIRST, RETRY_MAX = 0.5, 5.0  # seconds between tries of a held batch (doubling)
 FILE_CHECK = 1.0  # seconds between two looks at the report lock's file while writing
 IDLE_CHECK = 5.0  # seconds between two looks at the files while nothing is written
+HELD_WAIT = 10.0  # seconds the writer waits for the event loop to say what it holds
 # Failures that may pass: the writes are held and tried again, not dropped.
 _HOLD = (StoreUnavailable, StoreCorruptError)
 
@@ -81,6 +87,8 @@ class _Op:
     barrier: bool = False  # commit right after this one, alone at the end of its batch
     after: Callable[[Any], None] | None = None  # on the writer thread, once committed
     report: tuple[str, bytes] | None = None  # a one-time reports body: told at once if held
+    seq: int = 0  # the order of queueing
+    reflected: bool = False  # a result held in memory too (a poll's): written with it
 
     @property
     def writes(self) -> bool:
@@ -153,6 +161,10 @@ class AsyncStore:
         self._unsettled = 0  # queued or held, not yet committed or failed for good
         self._room_waiters: list[asyncio.Future[None]] = []
         self._checked = float("-inf")  # when the file was last looked at (perf_counter)
+        # What the process holds in memory (see moved.py); set by whoever holds it.
+        self.held: Callable[[], Snapshot | None] | None = None
+        self._seqs = itertools.count(1)
+        self._held_upto: int | None = None  # ops queued before a snapshot of what is held
         self._reader = concurrent.futures.ThreadPoolExecutor(1, "d7tui-store-read")
         self._writer = threading.Thread(target=self._run, name="d7tui-store-write", daemon=True)
         self._writer.start()
@@ -178,7 +190,9 @@ class AsyncStore:
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
         with self._count_lock:
             self._unsettled += 1
-        self._queue.put(_Op(what, future, fn, observation, barrier, after, report))
+        reflected = observation is not None
+        op = _Op(what, future, fn, observation, barrier, after, report, next(self._seqs), reflected)
+        self._queue.put(op)
         trouble = self.trouble
         if report is not None and trouble is not None:
             _resolve(future, error=trouble)  # held like the rest; the drain hears it now
@@ -317,6 +331,7 @@ class AsyncStore:
                 self._check_file(lock=lock)
                 if lock:
                     self._checked = started
+                batch = self._without_reflected(batch)
                 try:
                     with self.store.batch():
                         values = [(value, None) for value in self._apply(batch)]
@@ -335,6 +350,23 @@ class AsyncStore:
         self.stats.writes += sum(op.writes for op in batch)
         self._settled(len(batch))
         return None
+
+    def _without_reflected(self, batch: list[_Op]) -> list[_Op]:
+        """After the store was written again from what the process holds: the results that
+        were already in it are settled, not written twice (their transitions would be)."""
+        upto, self._held_upto = self._held_upto, None
+        if upto is None:
+            return batch
+        kept = []
+        for op in batch:
+            if op.reflected and op.seq < upto:
+                _resolve(op.future)
+                continue
+            kept.append(op)
+        self.stats.writes += len(batch) - len(kept)
+        self._settled(len(batch) - len(kept))
+        batch[:] = kept
+        return batch
 
     def _apply(self, batch: Sequence[_Op]) -> list[Any]:
         # In order; consecutive poll results together, in one statement per table.
@@ -434,11 +466,47 @@ class AsyncStore:
         if moved:
             # The reader thread's connection goes first: it must not outlive the old file.
             self._reader.submit(self.store.drop_connection).result()
-        said = self.store.check_file(lock=lock)
+        try:
+            said = self.store.check_file(lock=lock, held=self._held_now)
+        except BaseException:
+            self._held_upto = None  # not written: nothing queued was in a new store
+            raise
         if said is not None:
             log.warning("%s", said)
             if self.on_notice is not None:
                 self._call(self.on_notice, said)
+
+    def _held_now(self) -> Snapshot | None:
+        """What the process holds, asked on its event loop (where it is changed), and which
+        queued writes it includes (all those queued before the question)."""
+        held = self.held
+        if held is None:
+            return None
+
+        def ask() -> tuple[Snapshot | None, int]:
+            return held(), next(self._seqs)
+
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            snapshot, upto = ask()
+        else:
+            answer: concurrent.futures.Future[tuple[Snapshot | None, int]] = (
+                concurrent.futures.Future()
+            )
+
+            def on_loop() -> None:
+                try:
+                    answer.set_result(ask())
+                except BaseException as exc:  # told to the writer, which says it
+                    answer.set_exception(exc)
+
+            try:
+                loop.call_soon_threadsafe(on_loop)
+                snapshot, upto = answer.result(HELD_WAIT)
+            except (RuntimeError, concurrent.futures.TimeoutError):
+                return None  # the loop is gone or stuck: nothing can be asked of it
+        self._held_upto = upto
+        return snapshot
 
     def _check_file_quietly(self) -> None:
         try:
@@ -566,8 +634,15 @@ class AsyncStore:
             future: concurrent.futures.Future[Any] = concurrent.futures.Future()
             with self._count_lock:
                 self._unsettled += 1
+            # Of this file's body: written again from memory, the body has another id.
             self._queue.put(
-                _Op("report parse", future, lambda: self.store.parse_body(body_id, data, parse))
+                _Op(
+                    "report parse",
+                    future,
+                    lambda: self.store.parse_body(body_id, data, parse),
+                    seq=next(self._seqs),
+                    reflected=True,
+                )
             )
 
     def reindex_unparsed(self) -> Pending[int]:

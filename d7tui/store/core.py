@@ -15,12 +15,13 @@ from typing import Any
 
 from d7tui.models import Channel, IdKind
 from d7tui.safety import safe_text
+from d7tui.store.bulk import execute_rows
 from d7tui.store.db import default_path
 from d7tui.store.errors import StoreCorruptError
 from d7tui.store.files import create_whole, is_empty, mode_warning, prepare_dir, set_aside
 from d7tui.store.lock import ReportLock
-from d7tui.store.moved import MovedMixin
-from d7tui.store.records import Snapshot, WatchRecord, Which
+from d7tui.store.moved import Held, MovedMixin
+from d7tui.store.records import Absorbed, Snapshot, WatchRecord, Which
 from d7tui.store.reports import ReportsMixin
 from d7tui.store.states import DEFAULT_TIMELINE, WHICH_WHERE, StatesMixin, ids_of, without_gc
 
@@ -140,11 +141,12 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
         self.report_lock.release()
         super().close()
 
-    def check_file(self, *, lock: bool = True) -> str | None:
-        """At a cheap moment: put right a file deleted or replaced under this store (see
-        `moved.py`), and (`lock`) take the report lock again if its file went. A line saying
-        what happened, or None."""
-        said = self.put_back()
+    def check_file(self, *, lock: bool = True, held: Held | None = None) -> str | None:
+        """At a cheap moment: put right a file deleted, replaced or emptied under this store
+        (see `moved.py`; `held`: what this process holds, should its own copy be unreadable),
+        and (`lock`) take the report lock again if its file went. A line saying what
+        happened, or None."""
+        said = self.put_back(held)
         if (said is not None or lock) and self.report_lock.held and not self.report_lock.renew():
             lost = "the report lock file was deleted and another d7tui took the lock"
             said = f"{said}; {lost}" if said else lost
@@ -217,6 +219,45 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
             if row[3] is not None:
                 self.unarchive(request_id, at=now)
             return row[2] is not None
+
+    def absorb(self, snapshot: Snapshot) -> Absorbed:
+        """Write what a process held in memory (its own file was lost) into this store: every
+        id it does not watch yet, with label, note, last state and timeline. What it has
+        already (another d7tui wrote it meanwhile) is left as it is."""
+        with self.batch() as conn:
+            known = {row[0] for row in conn.execute("SELECT request_id FROM watch")}
+            stated = {row[0] for row in conn.execute("SELECT request_id FROM request_state")}
+            new = [w for w in snapshot.watches if w.request_id not in known]
+            execute_rows(
+                conn,
+                "INSERT INTO watch (request_id, channel, id_kind, label, note, added_at, "
+                "resolved_channel, archived_at) VALUES {rows}",
+                [
+                    (
+                        w.request_id,
+                        w.channel,
+                        IdKind(w.id_kind).value,
+                        _clean(w.label, LABEL_LIMIT) or "",
+                        _clean(w.note, NOTE_LIMIT) or "",
+                        w.added_at,
+                        w.resolved_channel,
+                        w.archived_at,
+                    )
+                    for w in new
+                ],
+            )
+            observations = [
+                (stored.state, snapshot.timelines.get(w.request_id, ()), stored.observed_at)
+                for w in new
+                if w.request_id not in stated
+                and (stored := snapshot.states.get(w.request_id)) is not None
+            ]
+            self.save_observations(observations)
+        return Absorbed(
+            requests=len(new),
+            states=len(observations),
+            transitions=sum(len(items) for _, items, _ in observations),
+        )
 
     def remove_watch(self, request_id: str, *, at: float | None = None) -> bool:
         """Take an id off the watchlist, keeping its history (`restore_watch` undoes it)."""
@@ -295,7 +336,7 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
     def data_version(self) -> int:
         """A number that changes whenever another connection (another process, or this
         store's writer thread) has committed to the database since this thread last asked."""
-        return int(self._conn().execute("PRAGMA data_version").fetchone()[0])
+        return int(self._all("PRAGMA data_version")[0][0])
 
     def watches(self, which: Which = Which.LIVE) -> list[WatchRecord]:
         """The watchlist (live ids by default), in the order they were added."""

@@ -82,7 +82,7 @@ def create_whole(path: Path) -> bool:
         said = exc.strerror if isinstance(exc, OSError) else str(exc)
         raise StoreError(f"cannot create {path}: {said or exc}") from None
     finally:
-        _remove_with_sidecars(temp)
+        remove_with_sidecars(temp)
 
 
 def _forget_unfinished(path: Path) -> None:
@@ -90,7 +90,7 @@ def _forget_unfinished(path: Path) -> None:
     for leftover in path.parent.glob(f".{path.name}{_CREATING}*"):
         pid = leftover.name.rsplit("-", 1)[-1]
         if pid.isdigit() and not _alive(int(pid)):
-            _remove_with_sidecars(leftover)
+            remove_with_sidecars(leftover)
 
 
 def _alive(pid: int) -> bool:
@@ -103,7 +103,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _remove_with_sidecars(path: Path) -> None:
+def remove_with_sidecars(path: Path) -> None:
     for name in (path.name, *(path.name + s for s in SIDECARS)):
         with contextlib.suppress(FileNotFoundError):
             (path.parent / name).unlink()

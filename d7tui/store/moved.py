@@ -9,7 +9,15 @@ path with the one it opened (device and inode) at cheap moments, and when they d
   backup): this process writes to the new file from now on, and keeps what it had until then
   beside it, named with a timestamp;
 - replaced by anything else (an empty or broken file): that file is set aside with a
-  timestamp, and the open database is written back to the path.
+  timestamp, and the open database is written back to the path;
+- emptied or overwritten in place (`: > d7tui.sqlite3`: the same file, its pages gone): it is
+  set aside with a timestamp, like a broken file.
+
+"The open database" is a copy made through SQLite from the file this process opened, while that
+file is whole. Once it is not (emptied in place, or emptied and then set aside by another d7tui),
+SQLite cannot read it any more, and the copy is made instead from what the process holds in
+memory (`Held`: the monitor's watchlist, labels, notes, last states and timelines), and the
+line says what that could not include.
 
 Each returns one line saying what was done, for the screen. The connections of every other
 thread must have been dropped first (`AsyncStore` does it on its reader thread).
@@ -25,10 +33,21 @@ from pathlib import Path
 
 from d7tui.store.db import Database
 from d7tui.store.errors import StoreError, StoreUnavailable
-from d7tui.store.files import SIDECARS, free_aside_name, prepare_dir, set_aside
+from d7tui.store.files import (
+    SIDECARS,
+    create_whole,
+    free_aside_name,
+    prepare_dir,
+    remove_with_sidecars,
+    set_aside,
+)
+from d7tui.store.records import Absorbed, Snapshot
 from d7tui.store.schema import SCHEMA_VERSION
 
 FileId = tuple[int, int]  # (st_dev, st_ino)
+SQLITE_HEADER = b"SQLite format 3\x00"
+# What a process holds in memory, for when its own file is gone (None: it holds nothing).
+Held = Callable[[], Snapshot | None]
 
 
 def file_id(path: Path) -> FileId | None:
@@ -44,9 +63,15 @@ class MovedMixin(Database):
 
     _opened: FileId | None = None  # the file opened, and the SQLite files beside it
     _sidecars: frozenset[FileId] = frozenset()
+    # The file opened, kept open to read its header whatever its name is now: emptied in place,
+    # or emptied and then renamed by another d7tui, it is what SQLite still reads and writes.
+    _own_fd: int | None = None
 
     def remember_file(self) -> None:
         """Note which file is open (call once it is open and in WAL mode)."""
+        self._close_own()
+        with contextlib.suppress(OSError):
+            self._own_fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         self._opened = file_id(self.path)
         self._sidecars = frozenset(
             found
@@ -54,8 +79,34 @@ class MovedMixin(Database):
             if (found := file_id(self.path.with_name(self.path.name + suffix))) is not None
         )
 
+    @property
+    def file_generation(self) -> int:
+        """Changes each time this store goes on in another file (put back, adopted, written
+        again): row numbers seen in the file before mean nothing in the new one."""
+        return self._generation
+
+    def close(self) -> None:
+        self._close_own()
+        super().close()
+
+    def _close_own(self) -> None:
+        fd, self._own_fd = self._own_fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _own_file_whole(self) -> bool:
+        """Whether the file this store opened still starts as an SQLite database does."""
+        if self._own_fd is None:
+            return True  # cannot tell: SQLite's own reads will say
+        try:
+            return os.pread(self._own_fd, len(SQLITE_HEADER), 0) == SQLITE_HEADER
+        except OSError:
+            return True
+
     def moved(self) -> str | None:
-        """ "deleted" or "replaced" if the path no longer leads to the file that is open."""
+        """ "deleted" or "replaced" if the path no longer leads to the file that is open,
+        "emptied" or "overwritten" if it does but that file is no longer a database."""
         if self._opened is None or self.readonly or self._closed:
             return None
         try:
@@ -64,17 +115,33 @@ class MovedMixin(Database):
             return "deleted"
         except OSError:
             return None  # cannot tell (a directory became unreadable): the writes will say
-        return None if (st.st_dev, st.st_ino) == self._opened else "replaced"
+        if (st.st_dev, st.st_ino) != self._opened:
+            return "replaced"
+        if self._own_file_whole():
+            return None
+        return "emptied" if st.st_size == 0 else "overwritten"
 
-    def put_back(self) -> str | None:
-        """Put right a file deleted or replaced under this store; one line saying what was done,
-        None if nothing had happened. Raises StoreError if it cannot be done now."""
+    def put_back(self, held: Held | None = None) -> str | None:
+        """Put right a file deleted, replaced or emptied under this store; one line saying what
+        was done, None if nothing had happened. Raises StoreError if it cannot be done now.
+        `held`: what this process holds, written when its own file can no longer be read."""
         what = self.moved()
         if what is None:
             return None
+        own = self._own_file_whole()
         try:
             prepare_dir(self.path)  # the whole directory may have been deleted
             if what == "replaced" and self._is_d7tui_database(self.path):
+                if not own:
+                    # Ours was emptied and another d7tui started a new store in its place:
+                    # what this process holds joins it there.
+                    snapshot = self._held_now(held)
+                    self._reopen(lambda: None)
+                    saved = self.absorb(snapshot)
+                    return (
+                        f"{self.path} was emptied and replaced by a new store while d7tui ran: "
+                        f"what d7tui held went into it ({saved.said()}); {saved.lost()}"
+                    )
                 kept = self._copy_to(free_aside_name(self.path, "kept"))
                 self._reopen(lambda: None)
                 return (
@@ -82,15 +149,28 @@ class MovedMixin(Database):
                     f"and what it had until then is kept as {kept}"
                 )
             aside = None
-            if what == "replaced":
-                aside = set_aside(self.path, "replaced", keep=self._sidecars)
-            temp = self._copy_to(self.path.with_name(f".{self.path.name}.restoring-{os.getpid()}"))
+            if what != "deleted":
+                if what == "replaced":
+                    aside = set_aside(self.path, "replaced", keep=self._sidecars)
+                else:  # damaged in place: its SQLite files go with it, for whoever looks
+                    aside = set_aside(self.path, "damaged")
+            temp = self.path.with_name(f".{self.path.name}.restoring-{os.getpid()}")
+            saved = None
+            if own:
+                self._copy_to(temp)
+            else:
+                saved = self._write_held(temp, self._held_now(held))
             self._reopen(lambda: os.replace(temp, self.path))
         except (OSError, sqlite3.Error, StoreError) as exc:
             said = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise StoreUnavailable(
                 f"{self.path} was {what} while d7tui ran, and cannot be put back yet: {said}"
             ) from None
+        if saved is not None:
+            return (
+                f"{self.path} was {what} while d7tui ran (kept as {aside.name}): a new store "
+                f"was written from what d7tui held ({saved.said()}); {saved.lost()}"
+            )
         if aside is not None:
             return (
                 f"{self.path} was replaced by a file that is not a d7tui database while d7tui "
@@ -98,19 +178,44 @@ class MovedMixin(Database):
             )
         return f"{self.path} was deleted while d7tui ran: it was written back, nothing is lost"
 
+    def _held_now(self, held: Held | None) -> Snapshot:
+        snapshot = held() if held is not None else None
+        if snapshot is None:
+            raise StoreError(
+                "its own copy is no longer readable, and nothing else holds what it had"
+            )
+        return snapshot
+
+    def _write_held(self, target: Path, snapshot: Snapshot) -> Absorbed:
+        """A new database at `target` holding `snapshot`."""
+        remove_with_sidecars(target)
+        create_whole(target)
+        fresh = type(self)(target, busy_timeout=self.busy_timeout)
+        try:
+            fresh._init_schema()
+            return fresh.absorb(snapshot)
+        finally:
+            fresh.close()
+
+    def absorb(self, snapshot: Snapshot) -> Absorbed:
+        raise NotImplementedError  # `Store.absorb`: the watchlist is Store's
+
     def _copy_to(self, target: Path) -> Path:
-        """A whole copy of the database as it is open here (from the deleted file, if it was)."""
-        for name in (target.name, *(target.name + s for s in SIDECARS)):
-            with contextlib.suppress(FileNotFoundError):
-                (target.parent / name).unlink()
+        """A whole copy of the database as it is open here (from the deleted file, if it was).
+        Nothing is left at `target` if it cannot be made."""
+        remove_with_sidecars(target)
         fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
-        copy = sqlite3.connect(target, isolation_level=None)
         try:
-            self._conn().backup(copy)
-            copy.execute("PRAGMA journal_mode = WAL")
-        finally:
-            copy.close()
+            copy = sqlite3.connect(target, isolation_level=None)
+            try:
+                self._conn().backup(copy)
+                copy.execute("PRAGMA journal_mode = WAL")
+            finally:
+                copy.close()
+        except BaseException:
+            remove_with_sidecars(target)
+            raise
         return target
 
     def _reopen(self, move_into_place: Callable[[], object]) -> None:

@@ -307,7 +307,11 @@ class PgStore(Store):
     def moved(self) -> str | None:
         return None
 
-    def put_back(self) -> str | None:
+    def put_back(self, held: object = None) -> str | None:
+        return None
+
+    def check_file(self, *, lock: bool = True, held: object = None) -> str | None:
+        """No file to put right; the lock (the desk's lead) is the monitor's to keep."""
         return None
 
     def integrity_check(self) -> str:

@@ -91,3 +91,27 @@ class Snapshot:
     states: dict[str, StoredState] = field(default_factory=dict)
     # The newest transitions of every watched request (at most the limit asked), oldest first.
     timelines: dict[str, list[Transition]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Absorbed:
+    """What `Store.absorb` wrote of a snapshot a process held in memory."""
+
+    requests: int
+    states: int
+    transitions: int
+
+    def said(self) -> str:
+        return (
+            f"{_count(self.requests, 'request')} with labels and notes, "
+            f"{_count(self.states, 'last state')}, {_count(self.transitions, 'transition')}"
+        )
+
+    @staticmethod
+    def lost() -> str:
+        # What a monitor does not hold in memory: only the lost file had it.
+        return "only the old file had removed requests, older transitions and raw reports"
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}" + ("" if n == 1 else "s")

@@ -41,7 +41,7 @@ from d7tui.ui.desk import LEAD_CHECK, DeskLink
 from d7tui.ui.edge import Edge, EdgeConsole, Guarded, guard_awaitable
 from d7tui.ui.format import format_clock, plural
 from d7tui.ui.keymap import resolve as resolve_keymap
-from d7tui.ui.memory import Memory, Remembered
+from d7tui.ui.memory import Memory, Remembered, held_snapshot
 from d7tui.ui.messages import PollerStopped, PollNews
 from d7tui.ui.screens.main import MainScreen
 from d7tui.ui.theme import DARK, THEMES
@@ -113,6 +113,7 @@ class D7App(Guarded, App[int]):
         self.error_console = EdgeConsole(self.edge)
         self._no_memory = "this session has no store"  # why, when it has none
         self.farewell: list[str] = []  # printed on the terminal once the screen is gone
+        self._sending: list[Message] = []  # test messages sent and not answered yet
         self._store_path = store_path
         self.desk: DeskLink | None = None  # on a desk's shared database
         # Kept with what this monitor's user does; shown (who did what) on a desk's database.
@@ -260,6 +261,9 @@ class D7App(Guarded, App[int]):
             self._no_memory = f"this session has no store ({one_line(str(exc))})"
             self.notices.append(f"Not remembering this session: {one_line(str(exc))}")
             return
+        self.memory.holds(
+            lambda: held_snapshot(self.live, self.archived, self._news, self.clock.now())
+        )
         for warning in self.memory.warnings:
             self.say(one_line(warning), "warning")
         for notice in self.memory.notices:
@@ -441,6 +445,12 @@ class D7App(Guarded, App[int]):
             ]
 
     async def on_unmount(self) -> None:
+        for message in self._sending:  # quit before the vendor answered: it may have gone out
+            self.farewell.append(
+                f"{message.describe()} was being sent when the monitor quit: it may have been "
+                f"sent, and is not watched; look in {message.vendor()}'s dashboard before "
+                "sending again"
+            )
         self.poller.pause()
         with contextlib.suppress(Exception):
             await self.accounts.aclose()
@@ -685,7 +695,10 @@ class D7App(Guarded, App[int]):
         memory = self.memory
         if memory is None:
             return 0
-        records = await memory.live_records(len(self.live))
+        try:
+            records = await memory.live_records(len(self.live))
+        except StoreError:
+            return 0  # the writer looks at the file too, puts it right and says what it did
         if records is None:
             return 0
         new = [
@@ -772,10 +785,16 @@ class D7App(Guarded, App[int]):
         if not rows:
             return "No failures to export: the problems view is empty."
         try:
-            path, count = await asyncio.to_thread(write_to_file, rows, "csv", directory)
+            path, _ = await asyncio.to_thread(write_to_file, rows, "csv", directory)
         except OSError as exc:
             return f"Export failed: {one_line(str(exc))}"
-        return f"Exported {plural(count, 'failure')} (number, reason, what it means) to {path}"
+        failed = sum(row.problem == "failed" for row in rows)
+        stuck = sum(row.problem == "stuck?" for row in rows)
+        said = [f"{failed:,} failed"] if failed else []
+        said += [f"{stuck:,} stuck?"] if stuck else []
+        if len(rows) - failed - stuck:
+            said.append(f"{plural(len(rows) - failed - stuck, 'request')} in error")
+        return f"Worklist of {', '.join(said)} (number, reason, what to do): {path}"
 
     def send_test(self, message: Message) -> None:
         """Send one checked test message and watch the id it gets back, labelled "test"."""
@@ -786,14 +805,27 @@ class D7App(Guarded, App[int]):
             f"Sending {message.describe()}…",
             masked=f"Sending a {message.channel.value} test message…",
         )
+        self._sending.append(message)
         try:
             sent = await self.accounts.send(message)
         except MaybeSent as exc:
-            self.say(f"Maybe sent: {exc}", "error")
+            # What to do first: at 80 columns the line is cut after about 70 characters.
+            self.say(
+                f"Maybe sent to {message.to}: see {message.vendor()}'s dashboard before sending "
+                f"again. {exc}",
+                "error",
+                masked=f"Maybe sent: see {message.vendor()}'s dashboard before sending again. "
+                f"{exc}",
+            )
             return
         except ChannelError as exc:
             self.say(f"Not sent: {exc}", "error")
             return
+        finally:
+            # Not on cancellation (the monitor quitting): then its farewell says it may have
+            # gone out.
+            if not asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                self._sending.remove(message)
         target = Target(sent.request_id, sent.channel.value, sent.id_kind)
         self.add_targets([target], label=TEST_LABEL)
         note = f"test message to {message.to}, sent {format_clock(self.clock.now())}"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import os
 import re
 import time
 import traceback
@@ -79,10 +80,13 @@ class Edge:
         with contextlib.suppress(Exception):
             text = redact(text, self._secrets())
             path = self.path
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             if path.exists() and path.stat().st_size > MAX_LOG:
                 path.replace(path.with_name(path.name + ".1"))
-            with path.open("a", encoding="utf-8") as file:
+            # Owner only, as the database beside it: a traceback may quote a phone number.
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as file:
                 file.write(text if text.endswith("\n") else text + "\n")
 
 

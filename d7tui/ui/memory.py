@@ -7,7 +7,7 @@ the app asks this.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -18,6 +18,7 @@ from d7tui.export import ExportCounts, Format, export_to_file
 from d7tui.models import Channel, RequestStatus, Target, Transition
 from d7tui.store import (
     AsyncStore,
+    Snapshot,
     Store,
     StoredState,
     StoreError,
@@ -30,6 +31,7 @@ from d7tui.store import (
 from d7tui.store.core import WatchSummary
 from d7tui.store.rescue import farewell
 from d7tui.watch import PollUpdate
+from d7tui.watchlist import Entry
 
 if TYPE_CHECKING:  # psycopg only for those who use a shared database
     from d7tui.store.pglisten import Changes, Listener
@@ -60,6 +62,48 @@ def _remember(store: Store) -> list[Remembered]:
     return remembered
 
 
+def held_snapshot(
+    live: Iterable[Entry], archived: Iterable[Entry], news: Sequence[PollUpdate], now: float
+) -> Snapshot:
+    """What the monitor holds, as the store keeps it: what is written to a new store when the
+    file is lost under the monitor (store/moved.py). The poll results not on screen yet
+    (`news`) are in it too: the store was given them already."""
+    pending: dict[str, list[PollUpdate]] = {}
+    for update in news:
+        pending.setdefault(update.request_id, []).append(update)
+    watches: list[WatchRecord] = []
+    states: dict[str, StoredState] = {}
+    timelines: dict[str, list[Transition]] = {}
+    for entries, archived_at in ((live, None), (archived, now)):
+        for entry in entries:
+            rid, target = entry.request_id, entry.target
+            state, observed, timeline = entry.state, entry.last_poll, list(entry.timeline)
+            for update in pending.get(rid, ()):
+                if update.state is not None and update.error is None:
+                    state, observed = update.state, update.last_poll or update.at
+                    timeline.extend(update.transitions)
+            resolved = entry.channel if target.channel == "auto" != entry.channel else None
+            watches.append(
+                WatchRecord(
+                    rid,
+                    target.channel,
+                    target.id_kind,
+                    entry.label,
+                    entry.note,
+                    entry.added_at,
+                    resolved,
+                    archived_at,
+                    None,
+                    entry.seq,
+                )
+            )
+            if state is not None and not state.incremental:
+                at = observed if observed is not None else entry.added_at
+                states[rid] = StoredState(state, at, entry.last_change, None)
+            timelines[rid] = timeline
+    return Snapshot(watches=watches, states=states, timelines=timelines)
+
+
 class Memory:
     """Wraps an `AsyncStore`; every write is queued (never awaited on the UI loop) except where
     the caller needs the answer (archive, export)."""
@@ -73,6 +117,7 @@ class Memory:
         self._seen_version: int | None = None  # the store's data_version at the last look
         self._seen_seq = 0  # the newest watch row seen (load, then each look)
         self._listener: Listener | None = None  # a shared database's changes, as committed
+        self._seen_generation = astore.store.file_generation  # the file those rows are in
 
     @classmethod
     async def open(
@@ -156,6 +201,11 @@ class Memory:
         self._listener = Listener(self.astore.store, on_changes, on_lost)  # type: ignore[arg-type]
         self._listener.start()
 
+    def holds(self, held: Callable[[], Snapshot | None]) -> None:
+        """What the monitor holds: the store is written again from it if its file is lost
+        (emptied in place ...) while the monitor runs. Called on the UI loop."""
+        self.astore.held = held
+
     @property
     def warnings(self) -> list[str]:
         return list(self.astore.store.warnings)
@@ -201,11 +251,14 @@ class Memory:
         every few seconds while polls commit is what a monitor must not do. The whole list is
         read only when the store has more live ids than that explains (an id removed here and
         added again from a shell keeps its row)."""
+        store = self.astore.store
+        if store.file_generation != self._seen_generation:  # another file: its rows all new
+            self._seen_generation = store.file_generation
+            self._seen_version, self._seen_seq = None, 0
         version = await self.astore.data_version()  # first: a commit after it is seen next time
         if version == self._seen_version:
             return None
         self._seen_version = version
-        store = self.astore.store
         count, newest = await self.astore.read(store.live_summary)
         new = await self.astore.read(store.watches_after, self._seen_seq)
         self._seen_seq = max(self._seen_seq, newest)
