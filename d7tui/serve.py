@@ -23,7 +23,7 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 
 
-def add_arguments(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve = sub.add_parser(
         "serve",
         help="serve the monitor to web browsers (needs database_url: each tab follows the desk)",

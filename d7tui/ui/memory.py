@@ -35,6 +35,7 @@ from d7tui.watchlist import Entry
 
 if TYPE_CHECKING:  # psycopg only for those who use a shared database
     from d7tui.store.pglisten import Changes, Listener
+    from d7tui.store.pglock import AdvisoryLock
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +179,8 @@ class Memory:
     async def leader(self) -> str | None:
         """Who leads ("user@host pid N"), None if nobody does; StoreError if the database
         cannot be asked."""
-        return await asyncio.to_thread(self.astore.store.report_lock.holder, strict=True)
+        lock: AdvisoryLock = self.astore.store.report_lock  # type: ignore[assignment]
+        return await asyncio.to_thread(partial(lock.holder, strict=True))
 
     async def watch_records(self, ids: set[str]) -> list[WatchRecord]:
         """The store's rows of these ids (those it has)."""
