@@ -23,15 +23,13 @@ from d7tui.errors import (
     detached,
     internal_error,
 )
-from d7tui.idinput import gather_ids
+from d7tui.idinput import check_ids, gather_ids
 from d7tui.models import (
     CHANNEL_CHOICES,
     IdKind,
     InfobipSource,
-    InvalidId,
     RequestStatus,
     Target,
-    validate_id,
 )
 from d7tui.safety import one_line
 
@@ -139,23 +137,6 @@ def build_parser(simulate_options: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
-def _targets(ids: list[str], channel: str, id_kind: str) -> tuple[list[Target], list[str]]:
-    targets: list[Target] = []
-    errors: list[str] = []
-    seen: set[str] = set()
-    kind = IdKind(id_kind) if channel == "infobip" else IdKind.REQUEST
-    for raw in ids:
-        try:
-            value = validate_id(raw, channel)
-        except InvalidId as exc:
-            errors.append(str(exc))
-            continue
-        if value not in seen:  # duplicates are merged, not fetched twice
-            seen.add(value)
-            targets.append(Target(value, channel, kind))
-    return targets, errors
-
-
 async def _fetch_all(
     settings: Settings,
     targets: list[Target],
@@ -259,8 +240,9 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
     if not ids and not problems:
         err.write("d7tui status: no ids given\n")
         return EXIT_USAGE
-    targets, bad_ids = _targets(ids, args.channel, args.id_kind)
-    problems += bad_ids
+    checked = check_ids(ids, args.channel, IdKind(args.id_kind))  # a duplicate is fetched once
+    targets = checked.targets
+    problems += checked.problems
     if problems:
         for problem in problems:
             err.write(f"d7tui status: {problem}\n")
@@ -334,10 +316,16 @@ def _open_store(
     command: str, err: TextIO, settings: Settings, *, readonly: bool = False
 ) -> Store | None:
     """The store for a command, or None once its one line is written (exit 5)."""
+    from d7tui.channels.infobip import parse_page
     from d7tui.store import StoreError, open_store
 
     try:
-        store = open_store(settings.store_location(), readonly=readonly, user=settings.user or None)
+        store = open_store(
+            settings.store_location(),
+            readonly=readonly,
+            parse_report=parse_page,
+            user=settings.user or None,
+        )
     except StoreError as exc:
         err.write(f"d7tui {command}: {one_line(str(exc))}\n")
         return None

@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from d7tui.errors import ApiError, ChannelError, Unreachable
 from d7tui.models import Channel, RequestStatus, Target
+from d7tui.pollstate import Fetcher
 from d7tui.store.errors import StoreError
-from d7tui.watch import Fetcher
 
 Remembered = Callable[[Target], Awaitable[RequestStatus | None]]
 

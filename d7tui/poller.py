@@ -36,7 +36,7 @@ from d7tui.errors import (
     internal_error,
 )
 from d7tui.models import Channel, RequestStatus, Target, Transition, observe
-from d7tui.watch import (
+from d7tui.pollstate import (
     D7_CREDENTIAL,
     INFOBIP_CREDENTIAL,
     BatchFetcher,
@@ -50,18 +50,9 @@ from d7tui.watch import (
 )
 
 __all__ = [
-    "D7_CREDENTIAL",
-    "INFOBIP_CREDENTIAL",
-    "BatchFetcher",
-    "Fetcher",
-    "PollConfig",
-    "PollUpdate",
     "Poller",
-    "RateHold",
     "TransitionHook",
     "UpdateHook",
-    "Watch",
-    "WatchStatus",
 ]
 
 log = logging.getLogger(__name__)

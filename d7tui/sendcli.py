@@ -131,11 +131,14 @@ async def _send(settings: Settings, message: Message) -> Sent:
 def _watch(sent: Sent, message: Message, err: TextIO, settings: Settings) -> bool:
     """Put the sent id on the watchlist; a store that cannot be opened is a warning (the
     message went out: its id is printed either way)."""
+    from d7tui.channels.infobip import parse_page
     from d7tui.channels.send import TEST_LABEL
     from d7tui.store import StoreError, add_ids, open_store
 
     try:
-        store = open_store(settings.store_location(), user=settings.user or None)
+        store = open_store(
+            settings.store_location(), parse_report=parse_page, user=settings.user or None
+        )
     except StoreError as exc:
         err.write(f"d7tui send: warning: not watched: {one_line(str(exc))}\n")
         return False

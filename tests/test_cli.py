@@ -306,6 +306,7 @@ def test_status_shows_an_id_past_the_logs_48_hours_from_memory(env, capsys, monk
     import time
 
     from d7tui.channels import infobip
+    from d7tui.channels.infobip import parse_page
     from d7tui.channels.status import StatusClient
     from d7tui.config import load_settings
     from d7tui.models import Channel, IdKind, RequestStatus, Target, observe
@@ -325,7 +326,7 @@ def test_status_shows_an_id_past_the_logs_48_hours_from_memory(env, capsys, monk
             "status": {"groupName": "PENDING", "name": "PENDING_ENROUTE"},
         }
         stored = RequestStatus("B-OLD", Channel.INFOBIP, (infobip.parse_item(item, 0),))
-        with open_store() as store:
+        with open_store(parse_report=parse_page) as store:
             store.save_observation(*observe(None, stored, 1.0))
         code, out, err = run(capsys, "status", "B-OLD", "--channel", "infobip")
         assert code == 0, err
@@ -339,7 +340,7 @@ def test_status_shows_an_id_past_the_logs_48_hours_from_memory(env, capsys, monk
         async def seen_by_the_monitor() -> None:
             async with StatusClient(load_settings()) as client:
                 state, transitions = observe(None, await client.fetch(target), 1.0)
-            with open_store() as store:
+            with open_store(parse_report=parse_page) as store:
                 store.save_observation(state, transitions)
 
         asyncio.run(seen_by_the_monitor())

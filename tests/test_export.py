@@ -12,16 +12,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from export_reader import Exported, read_csv, read_json
 
-from d7tui.export import (
-    CSV_COLUMNS,
-    Exported,
-    export,
-    export_to_file,
-    read_csv,
-    read_json,
-    safe_cell,
-)
+from d7tui.export import CSV_COLUMNS, export, export_to_file, safe_cell
 from d7tui.models import Channel, IdKind, Phase, Recipient, RequestStatus, observe
 from d7tui.store import Store, Which
 

@@ -15,7 +15,7 @@ from ui_kit import sim_settings, start_simulator
 from d7tui.channels.status import StatusClient
 from d7tui.clock import ManualClock
 from d7tui.models import IdKind, Target
-from d7tui.poller import PollConfig, WatchStatus
+from d7tui.pollstate import PollConfig, WatchStatus
 from d7tui.simulator import Simulator, Step
 
 LOGS = "/sms/3/logs"

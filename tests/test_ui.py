@@ -26,7 +26,7 @@ from d7tui.client import Engine, RetryPolicy
 from d7tui.clock import ManualClock
 from d7tui.config import Settings
 from d7tui.models import IdKind, Phase, Target
-from d7tui.poller import PollConfig, PollUpdate, WatchStatus
+from d7tui.pollstate import PollConfig, PollUpdate, WatchStatus
 from d7tui.simulator import Faults, Simulator, Step
 from d7tui.ui.app import D7App, make_app
 from d7tui.ui.screens.add import AddDialog
@@ -469,8 +469,10 @@ async def test_an_id_added_on_the_wrong_channel_says_which_channel_knows_it(sim,
     rid = create(sim, "whatsapp", "+919000000001")
     app = build(sim, clock, [Target(rid, "sms")])
     async with app.run_test(size=SIZE) as pilot:
-        for _ in range(70):  # the grace for a message still in transit, then given up
-            clock.advance(2)
+        # The grace for a message still in transit (120 s), then given up: in steps of 10 s,
+        # each a poll (steps of 2 s cost five times the screen's waiting for the same answer).
+        for _ in range(20):
+            clock.advance(10)
             await idle(pilot, app)
             if entry(app, rid).status is WatchStatus.NOT_FOUND:
                 break

@@ -25,7 +25,7 @@ from d7tui.client import RetryPolicy
 from d7tui.clock import ManualClock
 from d7tui.config import Settings
 from d7tui.models import IdKind, InfobipSource, Target
-from d7tui.poller import PollConfig, WatchStatus
+from d7tui.pollstate import PollConfig, WatchStatus
 from d7tui.simulator import Simulator, Step
 from d7tui.store import Store, Which
 from d7tui.ui.app import D7App, make_app

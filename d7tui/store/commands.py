@@ -12,32 +12,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
-from d7tui.channels import infobip
-from d7tui.errors import ProtocolError
+from d7tui.idinput import check_ids, gather_ids
 from d7tui.models import (
     CHANNEL_CHOICES,
     Channel,
     IdKind,
-    InvalidId,
-    Recipient,
     RequestStatus,
     Target,
     observe,
-    split_ids,
-    validate_id,
 )
 from d7tui.store.core import Store
-from d7tui.store.errors import StoreUnavailable, UnreadableBody
+from d7tui.store.errors import StoreUnavailable
+from d7tui.store.reports import ReportParser
 from d7tui.store.rescue import take_in
-
-
-def parse_report_body(body: bytes) -> list[Recipient]:
-    """The store's ReportParser for Infobip bodies: the channel layer's own parser, with "not a
-    reports page" told apart from a parser bug (see UnreadableBody)."""
-    try:
-        return infobip.parse_page(body)
-    except ProtocolError as exc:
-        raise UnreadableBody(exc.message) from None
 
 
 def os_user() -> str | None:
@@ -49,26 +36,32 @@ def os_user() -> str | None:
 
 
 def open_store(
-    path: Path | str | None = None, *, readonly: bool = False, user: str | None = None
+    path: Path | str | None = None,
+    *,
+    readonly: bool = False,
+    parse_report: ReportParser | None = None,
+    user: str | None = None,
 ) -> Store:
     """`Store.open` (`PgStore.open` for a `postgresql://` URL), then parse what a killed or
     buggy run left unparsed, and take in the report bodies a run that ended on a full disk kept
-    in a file (rescue.py). `user`: the name kept
-    with what is done (the OS user's by default). Raises StoreError.
+    in a file (rescue.py). Raises StoreError.
 
-    `readonly`: only to read (an export); nothing is created, changed or parsed."""
+    `readonly`: only to read (an export); nothing is created, changed or parsed.
+    `parse_report`: the Infobip reports parser (channels/infobip.parse_page); without it, what
+    is left unparsed stays for an open that has one (the store parses nothing itself).
+    `user`: the name kept with what is added, noted, archived (the OS user's by default)."""
     if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
         from d7tui.store.pg import PgStore  # psycopg only for those who use it
 
         store: Store = PgStore.open(path, readonly=readonly)
     else:
         store = Store.open(path, readonly=readonly)
-    store.actor = user or os_user()  # kept with what is added, noted, archived
-    if readonly:
+    store.actor = user or os_user()
+    if readonly or parse_report is None:
         return store
     try:
-        store.reindex_unparsed(parse_report_body)
-        taken = take_in(store, parse_report_body)
+        store.reindex_unparsed(parse_report)
+        taken = take_in(store, parse_report)
     except StoreUnavailable:
         pass  # the disk is full or locked: the bodies are safe, taken in at a later open
     except BaseException:
@@ -106,31 +99,17 @@ def add_ids(
     """
     if channel not in CHANNEL_CHOICES:
         return AddResult([], [], [f"unknown channel {channel!r} ({', '.join(CHANNEL_CHOICES)})"])
-    if channel != Channel.INFOBIP.value:
-        id_kind = IdKind.REQUEST  # only Infobip has id kinds
-    tokens: list[str] = []
-    stdin_read = False
-    for raw in ids:
-        if raw == "-":
-            if not stdin_read:
-                tokens.extend(split_ids((stdin or sys.stdin).read()))
-                stdin_read = True
-        else:
-            tokens.extend(split_ids(raw))
-    valid: list[str] = []
-    errors: list[str] = []
-    for token in tokens:
-        try:
-            valid.append(validate_id(token, channel))
-        except InvalidId as exc:
-            errors.append(str(exc))
+    tokens, unreadable = gather_ids(ids, stdin or sys.stdin)
+    checked = check_ids(tokens, channel, id_kind, unique=False)
     added: list[str] = []
     merged: list[str] = []
     with store.batch():
-        for request_id in valid:
-            new = store.add_watch(request_id, channel, id_kind, label=label, note=note, added_at=at)
-            (added if new else merged).append(request_id)
-    return AddResult(added, merged, errors)
+        for target in checked.targets:
+            new = store.add_watch(
+                target.request_id, channel, target.id_kind, label=label, note=note, added_at=at
+            )
+            (added if new else merged).append(target.request_id)
+    return AddResult(added, merged, unreadable + checked.problems)
 
 
 def remembered_status(store: Store, target: Target) -> RequestStatus | None:

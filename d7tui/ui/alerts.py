@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from d7tui.models import Phase, Transition
-from d7tui.ui.format import plural, recipient_text
+from d7tui.output import plural
+from d7tui.ui.format import recipient_text
 from d7tui.watchlist import Entry
 
 

@@ -23,15 +23,17 @@ from textual.screen import Screen
 
 from d7tui.channels.send import TEST_LABEL, MaybeSent, Message
 from d7tui.clock import Clock, SystemClock
-from d7tui.config import ConfigError, Settings, load_settings
+from d7tui.config import Settings, load_settings
 from d7tui.errors import ChannelError
+from d7tui.memory import Memory
 from d7tui.models import IdKind, InfobipSource, Target
+from d7tui.monitor import Monitor
 from d7tui.notify import DesktopNotifier, choose
-from d7tui.poller import Fetcher, PollConfig, Poller, PollUpdate, Watch, WatchStatus
+from d7tui.poller import Poller
+from d7tui.pollstate import Fetcher, PollConfig, PollUpdate, Watch
 from d7tui.report_guard import ReportGuard
 from d7tui.safety import Secret, one_line
-from d7tui.store import StoreError, WatchRecord
-from d7tui.store.commands import os_user
+from d7tui.store import StoreError
 from d7tui.store.core import WatchSummary
 from d7tui.store.db import DB_NAME, default_path
 from d7tui.ui import hints, terminal
@@ -39,9 +41,8 @@ from d7tui.ui.accounts import BALANCE_EVERY, Accounts
 from d7tui.ui.bindings import MONITOR_KEYS
 from d7tui.ui.desk import LEAD_CHECK, DeskLink
 from d7tui.ui.edge import Edge, EdgeConsole, Guarded, guard_awaitable
-from d7tui.ui.format import format_clock, plural
+from d7tui.ui.format import format_clock
 from d7tui.ui.keymap import resolve as resolve_keymap
-from d7tui.ui.memory import Memory, Remembered, held_snapshot
 from d7tui.ui.messages import PollerStopped, PollNews
 from d7tui.ui.screens.main import MainScreen
 from d7tui.ui.theme import DARK, THEMES
@@ -52,10 +53,10 @@ DEMO_TOKEN = "sim-token"  # the simulator's own credentials: not secrets
 DEMO_KEY = "sim-key"
 ARCHIVE_AFTER = 24 * 3600.0  # a request final this long leaves the live list for the archive
 ARCHIVE_CHECK = 60.0  # seconds between two looks for requests to archive
-DATABASE_AWAY = "The desk's database cannot be reached: "
 PICK_UP_CHECK = 5.0  # seconds between two looks for ids `d7tui add` wrote from another shell
 INTERNAL_ERROR = "internal error"
 FILL_CHUNK = 2000  # remembered requests filled in between two turns of the UI loop
+DATABASE_AWAY = "The desk's database cannot be reached: "
 STORE_TROUBLE = "Saving fails: "  # how the banner's line about held writes begins
 
 
@@ -89,12 +90,7 @@ class D7App(Guarded, App[int]):
         self.settings = settings
         self.clock = clock or SystemClock()
         self.options = options or UiOptions()
-        self.live = Watchlist(stuck_after=settings.stuck_after, clock=self.clock.now)  # polled
-        # Final for a while: kept, shown with `A`, not polled.
-        self.archived = Watchlist(stuck_after=settings.stuck_after, clock=self.clock.now)
         self.showing_archive = False
-        self.memory: Memory | None = None
-        self.notices: list[str] = []  # lines the banner keeps showing (the store, the lock)
         self.events = Events()  # what the event strip tells, newest last
         # A failure seen while the terminal is not focused also raises a desktop notification.
         self.notifier = DesktopNotifier(
@@ -111,13 +107,10 @@ class D7App(Guarded, App[int]):
         self.keymap: dict[str, str] = {}  # the user's [keymap], as applied
         self.edge = Edge(self._data_directory, self._secrets, self._internal_error)
         self.error_console = EdgeConsole(self.edge)
-        self._no_memory = "this session has no store"  # why, when it has none
         self.farewell: list[str] = []  # printed on the terminal once the screen is gone
         self._sending: list[Message] = []  # test messages sent and not answered yet
+        self._notify_flush_due = False  # a timer will send what the notifier held back
         self._store_path = store_path
-        self.desk: DeskLink | None = None  # on a desk's shared database
-        # Kept with what this monitor's user does; shown (who did what) on a desk's database.
-        self.user = settings.user or os_user()
         self._persist = persist
         self._summaries: list[WatchSummary] = []  # the list, drawn before the rest is read
         self.loading = False  # remembered states are being read: polling waits for them
@@ -125,16 +118,24 @@ class D7App(Guarded, App[int]):
             client,  # type: ignore[arg-type]  # set on mount when not given
             poll_config or PollConfig(workers=settings.max_in_flight),
             clock=self.clock,
-            on_update=self._poll_update,
         )
-        self.poller.hooks.on_update.append(self._save_update)
+        # What the monitor does, without the screen (monitor.py); the app redraws after it.
+        self.monitor = Monitor(
+            settings,
+            self.poller,
+            clock=self.clock,
+            archive_after=self.options.archive_after,
+            say=self.say,
+            reload=reload_settings,
+        )
+        self.monitor.client = client
+        self.monitor.on_news = self._post_news
+        self.desk: DeskLink | None = None  # on a desk's shared database
         self.simulator = simulator
         self.data_dir: str | None = None
         self._client = client
         self._own_client = client is None
         self._initial = list(initial)
-        self._reload = reload_settings
-        self._news: list[PollUpdate] = []
         self._main: MainScreen | None = None
         self._polling = False
         self._set_up = False
@@ -173,25 +174,28 @@ class D7App(Guarded, App[int]):
                 on_first_reports=self._warn_reports,
                 clock=self.clock,
             )
+            self.monitor.client = self._client
         # One-time Infobip reports are pulled only while they can be kept (report_guard.py).
         if memory is not None:
             self.poller.client = ReportGuard(self._client, memory.report_refusal, memory.remembered)
             self.poller.backpressure = memory.room
         else:
-            self.poller.client = ReportGuard(self._client, lambda: self._no_memory)
+            self.poller.client = ReportGuard(self._client, lambda: self.monitor.no_memory)
         if memory is not None and memory.shared:  # a desk's database: lead, or follow
             self.desk = DeskLink(
                 memory,
                 self.poller,
                 self.poller.client,
-                say=self.say,
+                say=lambda line: self.say(line),
                 on_watch_changes=self._watches_changed,
                 on_lost=self._database_away,
             )
+            self.monitor.following = lambda: self.desk is not None and not self.desk.leading
+            self.monitor.shows_who = True
             self.desk.start()
             self._lead_check()  # the status line names the leader from the start
             self.set_interval(LEAD_CHECK, self._lead_check, name="d7tui-lead")
-        self._watch_terminal()
+        self._exit_with_the_terminal()
         self.watch(self, "app_focus", self._focus_changed, init=False)
         keymap, problems = resolve_keymap(self.settings.keymap, self.settings.config_file)
         self.keymap = keymap
@@ -234,43 +238,40 @@ class D7App(Guarded, App[int]):
         """The list on screen: the live one, or the archive (`A`)."""
         return self.archived if self.showing_archive else self.live
 
+    @property
+    def live(self) -> Watchlist:
+        return self.monitor.live
+
+    @property
+    def archived(self) -> Watchlist:
+        return self.monitor.archived
+
+    @property
+    def memory(self) -> Memory | None:
+        return self.monitor.memory
+
+    @memory.setter
+    def memory(self, memory: Memory | None) -> None:
+        self.monitor.memory = memory
+
+    @property
+    def notices(self) -> list[str]:
+        """Lines the banner keeps showing (the store, the lock, an internal error)."""
+        return self.monitor.notices
+
     async def _open_memory(self) -> None:
         path: Path | str | None = self._store_path
         if path is None and self.data_dir is not None:
             path = Path(self.data_dir) / DB_NAME  # demo: a throw-away store
         elif path is None:
             path = self.settings.store_location()  # a desk's PostgreSQL, if configured
-        try:
-            self.memory = await Memory.open(
-                path,
-                user=self.user,
-                clock=self.clock,
-                on_error=self._store_failed,
-                on_trouble=self._store_trouble,
-                on_notice=self._store_notice,
-                reports=self.settings.infobip_source is InfobipSource.REPORTS,
-            )
-            self._summaries = await self.memory.load_summaries()
-        except StoreError as exc:
-            # Kinder than exiting: the monitor works, it only forgets when it ends.
-            if self.memory is not None:
-                with contextlib.suppress(Exception):
-                    await self.memory.close()
-            self.memory = None
-            self._summaries = []
-            self._no_memory = f"this session has no store ({one_line(str(exc))})"
-            self.notices.append(f"Not remembering this session: {one_line(str(exc))}")
-            return
-        self.memory.holds(
-            lambda: held_snapshot(self.live, self.archived, self._news, self.clock.now())
+        self._summaries = await self.monitor.open_memory(
+            path,
+            reports=self.settings.infobip_source is InfobipSource.REPORTS,
+            on_error=self._store_failed,
+            on_trouble=self._store_trouble,
+            on_notice=self._store_notice,
         )
-        for warning in self.memory.warnings:
-            self.say(one_line(warning), "warning")
-        for notice in self.memory.notices:
-            self.notices.append(one_line(notice))
-        if self.memory.lock_refusal:
-            self.memory.lock_refusal = one_line(self.memory.lock_refusal)
-            self.notices.append(self.memory.lock_refusal)
 
     def _warn_reports(self) -> None:
         """The first pull of one-time reports from an account (in this data directory) says
@@ -297,25 +298,6 @@ class D7App(Guarded, App[int]):
         elif self.memory is not None:
             self.say("Saving works again: everything held was saved.")
 
-    def _database_away(self, error: StoreError | None) -> None:
-        """The desk's database cannot be reached, or answers again: the banner says which."""
-        self.notices[:] = [n for n in self.notices if not n.startswith(DATABASE_AWAY)]
-        if error is not None:
-            leading = self.desk is not None and self.desk.leading
-            self.notices.append(
-                f"{DATABASE_AWAY}{one_line(str(error))}. "
-                + (
-                    "This monitor leads: it goes on polling, and what it learns is held in "
-                    "memory and written when the database is back."
-                    if leading
-                    else "This monitor shows what it had until the database is back."
-                )
-            )
-        else:
-            self.say("The desk's database answers again.")
-        if self._main is not None and self._main.is_mounted:
-            self._main.show_banner()
-
     def _store_notice(self, line: str) -> None:
         """Something the store put right (its file deleted under it ...): said, and kept."""
         self.notices.append(one_line(line))
@@ -331,7 +313,7 @@ class D7App(Guarded, App[int]):
         # states and timelines next, off the UI loop, and polling once they are in: a restart
         # must not ask again what the store knows is final.
         for summary in self._summaries:
-            self._sketch(summary)
+            self.monitor.sketch(summary)
         self._summaries = []
         for target, label in self._initial:
             self.add_targets([target], label=label, refresh=False)
@@ -342,23 +324,6 @@ class D7App(Guarded, App[int]):
             self.start_polling()
         self._main.refresh_all()  # after: the status line's first word is "polling", not "stopped"
 
-    def _sketch(self, summary: WatchSummary) -> None:
-        """A remembered request on the list before its state is read: its id, label and when it
-        last changed (so that it sorts where it belongs)."""
-        record = summary.record
-        watchlist = self.archived if record.archived else self.live
-        entry = watchlist.add(record.target, record.label, record.added_at)
-        if entry is None:
-            return
-        entry.note = record.note
-        if self.desk is not None:
-            _who(entry, record)
-        entry.channel = summary.channel or record.poll_channel
-        entry.last_poll = summary.observed_at
-        entry.last_change = summary.changed_at
-        entry.status = WatchStatus.DONE if record.archived else WatchStatus.WAITING
-        entry.loading = True
-
     async def _read_the_rest(self) -> None:
         memory = self.memory
         try:
@@ -366,66 +331,11 @@ class D7App(Guarded, App[int]):
         except StoreError as exc:
             self._store_failed(exc)
             remembered = []
-        for number, item in enumerate(remembered, 1):
-            self._fill(item)
-            if number % FILL_CHUNK == 0:
-                await asyncio.sleep(0)  # keys are answered meanwhile
-        for entry in [*self.live, *self.archived]:
-            if entry.loading:  # sketched but not in the full read: a store that changed between
-                entry.loading = False
-                entry.touch()
-                if entry.request_id in self.live:
-                    self._watch(entry)
+        await self.monitor.fill_all(remembered, FILL_CHUNK)
         self.loading = False
         self.start_polling()
         if self._main is not None:
             self._main.refresh_all()
-
-    def _fill(self, remembered: Remembered) -> None:
-        """A sketched request gets what the store remembers of it, and is watched."""
-        record, state, stored = remembered.record, remembered.state, remembered.stored
-        rid = record.request_id
-        archived = rid in self.archived  # where it is now (it may have moved meanwhile)
-        entry = self.archived.get(rid) if archived else self.live.get(rid)
-        if entry is None or not entry.loading:
-            return  # removed meanwhile: it is what it is now
-        entry.loading = False
-        entry.channel = state.channel.value if state is not None else record.poll_channel
-        entry.state = state
-        entry.status = WatchStatus.ACTIVE if state is not None else WatchStatus.WAITING
-        if archived:
-            entry.status = WatchStatus.DONE
-        entry.remember(remembered.timeline)
-        if stored is not None:
-            entry.last_poll = stored.observed_at
-            entry.last_change = stored.changed_at
-        entry.touch()
-        if not archived:
-            self._watch(entry)
-
-    def _restore(self, remembered: Remembered) -> None:
-        """Put a request the store remembers on screen as it was, without "first seen" news;
-        a live one is watched (polled again unless it is final)."""
-        record = remembered.record
-        watchlist = self.archived if record.archived else self.live
-        entry = watchlist.add(record.target, record.label, record.added_at)
-        if entry is None:
-            return
-        entry.note = record.note
-        if self.desk is not None:
-            _who(entry, record)
-        entry.loading = True
-        self._fill(remembered)
-
-    def _watch(self, entry: Entry) -> None:
-        watch = self.poller.add(
-            entry.target, added_at=entry.added_at, state=entry.state, observed_at=entry.last_poll
-        )
-        if watch is None:
-            return
-        if entry.state is None:
-            watch.channel = entry.channel  # an `auto` id that answered before asks there
-        entry.status = watch.status  # remembered final: done, not polled again
 
     def _start_demo(self) -> None:
         base_url = self.simulator.start()
@@ -490,6 +400,20 @@ class D7App(Guarded, App[int]):
             return
         more = f" (+{len(lines) - 1:,} more)" if len(lines) > 1 else ""
         self.notifier.notify("d7tui: a message failed", lines[0] + more)
+        wait = self.notifier.flush_in()
+        if wait is not None and not self._notify_flush_due:
+            # Held back by the gap: sent when the gap is over, if no later failure carried it
+            # (looked at every second: the gap is counted on the monitor's clock).
+            self._notify_flush_due = True
+            self.set_timer(min(wait, 1.0) + 0.05, self._flush_notifications, name="d7tui-notify")
+
+    def _flush_notifications(self) -> None:
+        self._notify_flush_due = False
+        self.notifier.flush()
+        wait = self.notifier.flush_in()
+        if wait is not None:  # not sent yet (too soon): try again when it may be
+            self._notify_flush_due = True
+            self.set_timer(min(wait, 1.0) + 0.05, self._flush_notifications, name="d7tui-notify")
 
     def hint_for(self, entry: Entry) -> str | None:
         """What to do about a request that is stuck, when d7tui knows."""
@@ -553,83 +477,39 @@ class D7App(Guarded, App[int]):
             self._polling = False
 
     def _poll_update(self, update: PollUpdate) -> None:
-        self._news.append(update)
-        if len(self._news) == 1 and self._main is not None:
-            self._main.post_message(PollNews())
+        self.monitor._poll_update(update)
 
-    def _save_update(self, update: PollUpdate) -> None:
-        if self.desk is not None and not self.desk.leading:
-            return  # a follower's answers came from the database
-        watch = self.poller.get(update.request_id)
-        if self.memory is not None and watch is not None:
-            self.memory.on_update(update, asked=watch.target.channel)
+    def _post_news(self) -> None:
+        """The first poll result waiting: the screen takes all that came by then, in one go."""
+        if self._main is not None:
+            self._main.post_message(PollNews())
 
     @property
     def news_waiting(self) -> bool:
         """Poll results the screen has not taken yet."""
-        return bool(self._news)
+        return self.monitor.news_waiting
 
     def take_news(self) -> list[PollUpdate]:
-        news, self._news = self._news, []
-        return news
+        return self.monitor.take_news()
 
     def add_targets(
         self, targets: list[Target], *, label: str = "", refresh: bool = True
     ) -> list[str]:
         """Start watching; returns the ids that were not watched already."""
-        now = self.clock.now()
-        added = []
-        for target in targets:
-            rid = target.request_id
-            if rid in self.live:
-                continue
-            if rid in self.archived:  # adding an archived id again brings it back
-                self.unarchive(rid)
-                added.append(rid)
-                continue
-            entry = self.live.add(target, label, now)
-            if entry is not None and self.desk is not None:
-                entry.added_by = self.user
-            self.poller.add(target, added_at=now)
-            if self.memory is not None:
-                self.memory.add(target, label, now)
-            added.append(rid)
+        added = self.monitor.add_targets(targets, label=label)
         if refresh and added and self._main is not None:
             self._main.refresh_all(select=added[0])
         return added
 
     def remove_request(self, request_id: str) -> tuple[Entry, Watch | None] | None:
-        """Stop watching (history kept); what `restore_request` needs to undo it."""
-        watchlist = self.watchlist
-        entry = watchlist.remove(request_id)
-        if entry is None:
-            return None
-        watch = self.poller.remove(request_id)
-        if self.memory is not None:
-            self.memory.remove(request_id)
-        return entry, watch
+        """Stop watching the request (from the list on screen); what `restore_request` needs."""
+        return self.monitor.remove_request(request_id, archived=self.showing_archive)
 
     def restore_request(self, entry: Entry, watch: Watch | None, *, archived: bool) -> None:
-        if archived:
-            self.archived.restore(entry)
-        else:
-            self.live.restore(entry)
-            if watch is not None:
-                self.poller.restore(watch)
-            else:
-                self._watch(entry)
-        if self.memory is not None:
-            self.memory.restore(entry.request_id)
+        self.monitor.restore_request(entry, watch, archived=archived)
 
     def set_label_note(self, request_id: str, label: str, note: str) -> None:
-        entry = self.live.get(request_id) or self.archived.get(request_id)
-        if entry is None:
-            return
-        entry.relabel(label, note)
-        if self.desk is not None:
-            entry.noted_by, entry.noted_at = self.user, self.clock.now()
-        if self.memory is not None:
-            self.memory.set_label_note(request_id, label, note)
+        self.monitor.set_label_note(request_id, label, note)
 
     # -- the archive -------------------------------------------------------------------------
 
@@ -638,35 +518,11 @@ class D7App(Guarded, App[int]):
 
     def unarchive(self, request_id: str) -> bool:
         """Back to the live list, polled again."""
-        entry = self.archived.remove(request_id)
-        if entry is None:
-            return False
-        entry.status = WatchStatus.ACTIVE if entry.state is not None else WatchStatus.WAITING
-        self.live.put(entry)
-        self._watch(entry)
-        if self.memory is not None:
-            self.memory.unarchive(request_id)
-        return True
+        return self.monitor.unarchive(request_id)
 
     async def archive_finished(self) -> list[str]:
         """Move to the archive every request final for `archive_after`; the ids moved."""
-        if self.memory is None:
-            return []
-        try:
-            ids = await self.memory.archive_finished(self.options.archive_after)
-        except StoreError as exc:
-            self._store_failed(exc)
-            return []
-        moved = []
-        for rid in ids:
-            entry = self.live.remove(rid)
-            if entry is None:
-                continue
-            self.poller.remove(rid)
-            if self.desk is not None:
-                entry.archived_by = self.user
-            self.archived.put(entry)
-            moved.append(rid)
+        moved = await self.monitor.archive_finished()
         if moved and self._main is not None:
             self._main.refresh_all()
         return moved
@@ -681,6 +537,41 @@ class D7App(Guarded, App[int]):
         if self.desk is not None:
             self.background(self.desk.check(), "lead", "keeps or takes the desk's lead")
 
+    def _watches_changed(self, ids: set[str]) -> None:
+        """Another monitor of the desk (or `d7tui add`) added, relabelled, removed or archived
+        ids: this one shows the same."""
+        self._pick_up_check()
+        if ids:
+            self.background(
+                self._follow_watches(ids),
+                "follow-watches",
+                "shows what another monitor of the desk did to the watchlist",
+                exclusive=False,
+            )
+
+    async def _follow_watches(self, ids: set[str]) -> None:
+        if await self.monitor.follow_watches(ids) and self._main is not None:
+            self._main.refresh_all()
+
+    def _database_away(self, error: StoreError | None) -> None:
+        """The desk's database cannot be reached, or answers again: the banner says which."""
+        self.notices[:] = [n for n in self.notices if not n.startswith(DATABASE_AWAY)]
+        if error is not None:
+            leading = self.desk is not None and self.desk.leading
+            self.notices.append(
+                f"{DATABASE_AWAY}{one_line(str(error))}. "
+                + (
+                    "This monitor leads: it goes on polling, and what it learns is held in "
+                    "memory and written when the database is back."
+                    if leading
+                    else "This monitor shows what it had until the database is back."
+                )
+            )
+        else:
+            self.say("The desk's database answers again.")
+        if self._main is not None and self._main.is_mounted:
+            self._main.show_banner()
+
     def _pick_up_check(self) -> None:
         if self.memory is None or not self._begun:
             return
@@ -692,81 +583,14 @@ class D7App(Guarded, App[int]):
 
     async def pick_up_added(self) -> int:
         """Watch what `d7tui add` put in the store from another shell; how many were new."""
-        memory = self.memory
-        if memory is None:
-            return 0
-        try:
-            records = await memory.live_records(len(self.live))
-        except StoreError:
-            return 0  # the writer looks at the file too, puts it right and says what it did
-        if records is None:
-            return 0
-        new = [
-            r
-            for r in records
-            if r.request_id not in self.live and r.request_id not in self.archived
-        ]
-        for record in new:
-            self._restore(Remembered(record, None, None, []))
-            if self.desk is not None and not self.desk.leading:
-                # A follower polls nothing on a schedule: it reads what the leader has now (the
-                # leader may have polled it before this one heard of it).
-                self.poller.refresh(record.request_id)
+        new = await self.monitor.pick_up_added()
         if new and self._main is not None:
             self._main.refresh_all()
-            self.say(f"Watching {plural(len(new), 'more request')} added from the command line.")
-        return len(new)
-
-    def _watches_changed(self, ids: set[str]) -> None:
-        """Another monitor of the desk (or `d7tui add`) added, relabelled, removed or archived
-        ids: this one shows the same."""
-        self._pick_up_check()
-        if ids and self.memory is not None:
-            self.background(
-                self._follow_watches(ids),
-                "follow-watches",
-                "shows what another monitor of the desk did to the watchlist",
-                exclusive=False,
-            )
-
-    async def _follow_watches(self, ids: set[str]) -> None:
-        if self.memory is None:
-            return
-        changed = False
-        for record in await self.memory.watch_records(ids):
-            rid = record.request_id
-            entry = self.live.get(rid) or self.archived.get(rid)
-            if entry is None:
-                continue  # a new one: the pick-up watches it
-            if record.removed_at is not None or (record.archived_at is not None) == (
-                rid in self.live
-            ):
-                (self.live if rid in self.live else self.archived).remove(rid)
-                self.poller.remove(rid)
-                if record.removed_at is None and record.archived_at is not None:
-                    self.archived.put(entry)
-                elif record.removed_at is None:
-                    self.live.put(entry)
-                    self._watch(entry)
-                changed = True
-            if (entry.label, entry.note) != (record.label, record.note):
-                entry.relabel(record.label, record.note)
-                changed = True
-            _who(entry, record)  # only a desk's monitor follows others' changes
-        if changed and self._main is not None:
-            self._main.refresh_all()
+        return new
 
     def _take_over_reports(self) -> None:
         """The other monitor has ended: this one pulls the Infobip reports from now on."""
-        memory = self.memory
-        if memory is None or memory.lock_refusal is None:
-            return
-        if not memory.astore.try_acquire_report_lock():
-            return
-        if memory.lock_refusal in self.notices:
-            self.notices.remove(memory.lock_refusal)
-        memory.lock_refusal = None
-        self.say("Now pulling Infobip reports here: the other d7tui ended.")
+        self.monitor.take_over_reports()
 
     def _export_directory(self) -> Path | None:
         if self.memory is not None:
@@ -776,25 +600,7 @@ class D7App(Guarded, App[int]):
     async def export_failures(self, entries: list[Entry]) -> str:
         """The failed and stuck recipients of `entries` (the problems view) as a CSV worklist
         beside the store; one line saying where."""
-        from d7tui.worklist import follow_ups, write_to_file
-
-        directory = self._export_directory()
-        if directory is None:
-            return "Nothing to export to: this session has no data directory."
-        rows = follow_ups(entries, self.clock.now(), self.watchlist.stuck_after)
-        if not rows:
-            return "No failures to export: the problems view is empty."
-        try:
-            path, _ = await asyncio.to_thread(write_to_file, rows, "csv", directory)
-        except OSError as exc:
-            return f"Export failed: {one_line(str(exc))}"
-        failed = sum(row.problem == "failed" for row in rows)
-        stuck = sum(row.problem == "stuck?" for row in rows)
-        said = [f"{failed:,} failed"] if failed else []
-        said += [f"{stuck:,} stuck?"] if stuck else []
-        if len(rows) - failed - stuck:
-            said.append(f"{plural(len(rows) - failed - stuck, 'request')} in error")
-        return f"Worklist of {', '.join(said)} (number, reason, what to do): {path}"
+        return await self.monitor.export_failures(entries, self._export_directory())
 
     def send_test(self, message: Message) -> None:
         """Send one checked test message and watch the id it gets back, labelled "test"."""
@@ -840,37 +646,19 @@ class D7App(Guarded, App[int]):
 
     async def export(self, fmt: str = "json") -> str:
         """Export the store into a new file in the data directory; one line saying where."""
-        if self.memory is None:
-            return "Nothing to export: this session is not remembered."
-        directory = self.memory.path.parent
-        try:
-            path, counts = await self.memory.export(fmt, directory)  # type: ignore[arg-type]
-        except (StoreError, OSError) as exc:
-            return f"Export failed: {one_line(str(exc))}"
-        return (
-            f"Exported {counts.watches:,} requests, {counts.recipients:,} recipients and "
-            f"{counts.transitions:,} transitions to {path}"
-        )
+        return await self.monitor.export(fmt)
 
     def reload_settings(self) -> str | None:
         """Read the settings again (the user fixed a credential); a problem, or None."""
-        if self._reload is None:
-            return None
-        try:
-            settings = self._reload()
-        except ConfigError as exc:
-            return one_line(str(exc))
-        self.settings = settings
-        if self._client is not None and hasattr(self._client, "settings"):
-            self._client.settings = settings  # type: ignore[attr-defined]
-        return None
+        problem = self.monitor.reload_settings()
+        self.settings = self.monitor.settings
+        return problem
 
     # -- the terminal going away -------------------------------------------------------------
 
-    def _watch_terminal(self) -> None:
-        """Exit when the terminal goes away (an SSH drop) instead of spinning on a dead tty.
-        In a browser (`d7tui serve`) there is no tty: textual-serve ends the tab's process."""
-        if self.is_headless or self.is_web:
+    def _exit_with_the_terminal(self) -> None:
+        """Exit when the terminal goes away (an SSH drop) instead of spinning on a dead tty."""
+        if self.is_headless or self.is_web:  # a browser tab has no tty; textual-serve ends it
             return
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop = asyncio.get_running_loop()
@@ -901,11 +689,6 @@ class D7App(Guarded, App[int]):
                     key.help,
                     partial(screen.run_action, key.action),
                 )
-
-
-def _who(entry: Entry, record: WatchRecord) -> None:
-    entry.added_by, entry.archived_by = record.added_by, record.archived_by
-    entry.noted_by, entry.noted_at = record.noted_by, record.noted_at
 
 
 def make_app(

@@ -16,12 +16,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from d7tui.desk import DeskFetcher
-from d7tui.poller import Fetcher, Poller
+from d7tui.poller import Poller
+from d7tui.pollstate import Fetcher
 from d7tui.store import StoreError
 
 if TYPE_CHECKING:
+    from d7tui.memory import Memory
     from d7tui.store.pglisten import Changes
-    from d7tui.ui.memory import Memory
 
 LEAD_CHECK = 1.0  # seconds between two looks at the lead
 SETTLE_LIMIT = 10.0  # seconds the new leader waits for its last reads of the database

@@ -10,8 +10,8 @@ from rich.text import Text
 
 from d7tui.models import Phase
 from d7tui.output import PHASE_SYMBOL, format_cost, format_parts
+from d7tui.pollstate import RateHold
 from d7tui.shortids import forms
-from d7tui.watch import RateHold
 from d7tui.watchlist import Entry
 
 __all__ = [
@@ -22,7 +22,6 @@ __all__ = [
     "format_parts",
     "mask_recipient",
     "phase_counts_text",
-    "plural",
     "short_id",
 ]
 
@@ -51,11 +50,6 @@ def short_id(request_id: str) -> str:
     """An id in short, where nothing else needs telling apart (the list uses the watchlist's
     ShortIds, which tells every watched id apart)."""
     return forms(request_id)[0]
-
-
-def plural(count: int, noun: str) -> str:
-    """`1 request`, `2 requests`, `1 more status change`, `3 more status changes`."""
-    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def format_age(seconds: float | None) -> str:

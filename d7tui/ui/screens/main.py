@@ -9,10 +9,11 @@ from textual.binding import BindingType
 from textual.widgets import Input
 
 from d7tui.channels.send import Message
-from d7tui.poller import Watch
+from d7tui.output import plural
+from d7tui.pollstate import Watch
 from d7tui.ui.bindings import MONITOR_KEYS
 from d7tui.ui.edge import on
-from d7tui.ui.format import format_interval, plural, rate_wait, recipient_text, short_id
+from d7tui.ui.format import format_interval, rate_wait, recipient_text, short_id
 from d7tui.ui.messages import AddRequest
 from d7tui.ui.screens.add import AddDialog
 from d7tui.ui.screens.help import HelpScreen

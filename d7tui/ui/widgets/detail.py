@@ -12,7 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 
 from d7tui.explain import Explanation, Outcome, explain
 from d7tui.models import Channel, Phase, Recipient, Transition
-from d7tui.poller import RateHold, WatchStatus
+from d7tui.pollstate import RateHold, WatchStatus, credential_of
 from d7tui.safety import one_line, safe_text
 from d7tui.ui.edge import Guarded
 from d7tui.ui.fields import channel_fields, fields_text, request_fields
@@ -32,7 +32,6 @@ from d7tui.ui.format import (
 from d7tui.ui.widgets.line_table import Column, LineTable
 from d7tui.ui.widgets.text_static import TextStatic
 from d7tui.ui.widgets.watchlist_table import RenderContext, status_cell
-from d7tui.watch import credential_of
 from d7tui.watchlist import Entry
 
 RECIPIENT_COLUMNS = (

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from d7tui.errors import ErrorKind
 from d7tui.models import Phase
-from d7tui.poller import RateHold, WatchStatus
+from d7tui.pollstate import RateHold, WatchStatus
 from d7tui.shortids import ShortIds
 from d7tui.ui.format import PHASE_SYMBOL, entry_cost, format_age, phase_counts_text
 from d7tui.ui.widgets.line_table import Column, LineTable, grow

@@ -13,9 +13,11 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from d7tui.channels.infobip import parse_page
 from d7tui.clock import Clock
 from d7tui.export import ExportCounts, Format, export_to_file
 from d7tui.models import Channel, RequestStatus, Target, Transition
+from d7tui.pollstate import PollUpdate
 from d7tui.store import (
     AsyncStore,
     Snapshot,
@@ -25,12 +27,10 @@ from d7tui.store import (
     WatchRecord,
     Which,
     open_store,
-    parse_report_body,
     remembered_status,
 )
 from d7tui.store.core import WatchSummary
 from d7tui.store.rescue import farewell
-from d7tui.watch import PollUpdate
 from d7tui.watchlist import Entry
 
 if TYPE_CHECKING:  # psycopg only for those who use a shared database
@@ -135,11 +135,13 @@ class Memory:
         """Open the store (creating it); raises StoreError with a one-line reason. See
         `AsyncStore` for the callbacks. `reports`: this monitor reads Infobip's one-time reports,
         so it takes the report lock (logs need none: anyone may read them)."""
-        store = await asyncio.to_thread(partial(open_store, path, user=user))
+        store = await asyncio.to_thread(
+            partial(open_store, path, parse_report=parse_page, user=user)
+        )
         memory = cls(
             AsyncStore(
                 store,
-                parse_report=parse_report_body,
+                parse_report=parse_page,
                 on_error=on_error,
                 on_trouble=on_trouble,
                 on_notice=on_notice,
