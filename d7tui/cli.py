@@ -32,6 +32,7 @@ from d7tui.models import (
     Target,
 )
 from d7tui.safety import one_line
+from d7tui.stdio import OutputError
 
 if TYPE_CHECKING:
     from d7tui.status_memory import StatusMemory
@@ -212,13 +213,18 @@ async def _fetch_all(
             workers.append(asyncio.create_task(lists()))
         # Print in the order given, each as soon as it and those before it are done; flushed
         # only before waiting, so a burst of answers is one write rather than one per line.
-        for i in range(len(targets)):
-            if not done[i].is_set():
-                flush()
-                await done[i].wait()
-            emit(targets[i], results[i])  # type: ignore[arg-type]
-        flush()
-        await asyncio.gather(*workers)
+        try:
+            for i in range(len(targets)):
+                if not done[i].is_set():
+                    flush()
+                    await done[i].wait()
+                emit(targets[i], results[i])  # type: ignore[arg-type]
+            flush()
+            await asyncio.gather(*workers)
+        finally:  # the output failed (or ctrl+c): nothing is left asking before the client closes
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
     return results  # type: ignore[return-value]
 
 
@@ -335,8 +341,17 @@ def _open_store(
 
 
 def run_add(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+    from d7tui.models import MAX_LABEL, MAX_NOTE
     from d7tui.store import StoreError, add_ids
 
+    for what, text, limit in (("label", args.label, MAX_LABEL), ("note", args.note, MAX_NOTE)):
+        size = len(" ".join((text or "").split()))
+        if size > limit:  # cut, it would be lost without a word: refused, whole
+            err.write(
+                f"d7tui add: the {what} is {size:,} characters; at most {limit:,} are kept, "
+                "so nothing was added\n"
+            )
+            return EXIT_USAGE
     store = _open_store("add", err, settings)
     if store is None:
         return EXIT_FAILURE
@@ -361,18 +376,28 @@ def run_add(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
     for problem in result.errors:
         err.write(f"d7tui add: {one_line(problem)}\n")
     refused = len(result.errors) + len(unreadable)
-    out.write(
-        f"added {len(result.added):,}, already watched {len(result.merged):,}"
-        + (f", refused {refused:,}" if refused else "")
-        + "\n"
+    said = f"added {len(result.added):,}, already watched {len(result.merged):,}" + (
+        f", refused {refused:,}" if refused else ""
     )
+    try:
+        out.write(said + "\n")
+        out.flush()
+    except OutputError as exc:  # added all the same: say so where it can still be read
+        err.write(f"d7tui add: {said}, but {exc}\n")
     if not (result.added or result.merged or result.errors or unreadable):
         err.write("d7tui add: no ids given\n")
         return EXIT_USAGE
     return EXIT_USAGE if result.errors or unreadable else EXIT_OK
 
 
-def run_export(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
+def run_export(
+    args: argparse.Namespace,
+    settings: Settings,
+    out: TextIO,
+    err: TextIO,
+    *,
+    keep_text: bool = False,
+) -> int:
     import tempfile
     from pathlib import Path
 
@@ -391,13 +416,15 @@ def run_export(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
         stack.callback(store.close)
         try:
             if args.output and args.output != "-":
-                path, counts = export_to_file(store, args.format, Path(args.output))
+                path, counts = export_to_file(
+                    store, args.format, Path(args.output), keep_text=keep_text
+                )
                 err.write(
                     f"d7tui export: wrote {counts.watches:,} requests, {counts.recipients:,} "
                     f"recipients and {counts.transitions:,} transitions to {path}\n"
                 )
             else:
-                export(store, args.format, out)
+                export(store, args.format, out, keep_text=keep_text)
         except BrokenPipeError:
             raise  # the reader had enough (`d7tui export | head`): main ends quietly
         except OSError as exc:
@@ -427,30 +454,72 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def _run_command(args: argparse.Namespace, settings: Settings) -> int:
+    """A command with its output guarded: an output that cannot take what is written (not
+    UTF-8, a full disk, closed) is one line and exit 5, never a traceback."""
+    from d7tui.stdio import silence_stdout, streams
+
+    # An export is a data file: UTF-8 whatever the locale; a table degrades its symbols.
+    out, err = streams(utf8=args.command == "export")
+    try:
+        if args.command == "status":
+            return run_status(args, settings, out, err)
+        if args.command == "add":
+            return run_add(args, settings, out, err)
+        if args.command == "export":
+            return run_export(args, settings, out, err, keep_text=settings.message_text)
+        if args.command == "serve":
+            from d7tui import serve
+
+            return serve.run(args, settings, err)
+        from d7tui import sendcli
+
+        return sendcli.run(args, settings, out, err, sys.stdin)
+    except OutputError as exc:
+        err.write(f"d7tui {args.command}: {exc}\n")
+        silence_stdout()
+        return EXIT_FAILURE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     # Importing the simulator costs a fifth of `d7tui status`'s start: only when it is asked for.
-    args = build_parser(simulate_options="simulate" in words).parse_args(argv)
+    parser = build_parser(simulate_options="simulate" in words)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if getattr(args, "ids", None) is not None and not any(w.startswith("-") for w in extra):
+            args.ids += extra  # ids after an option (`status X --channel infobip Y`) are ids too
+        else:
+            prog = f"d7tui {args.command}" if args.command else "d7tui"
+            sys.stderr.write(
+                f"{prog}: unrecognized arguments: {one_line(' '.join(extra), 200)} "
+                f"(see {prog} --help)\n"
+            )
+            return EXIT_USAGE
+    monitor_only = [flag for flag in ("demo", "mask") if getattr(args, flag, False)]
+    if args.command not in (None, "simulate") and monitor_only:  # simulate has its own --demo
+        # `d7tui --demo status ID` would ask the real API for the demo's ids.
+        flags = " and ".join(f"--{flag}" for flag in monitor_only)
+        sys.stderr.write(
+            f"d7tui: {flags} {'are' if len(monitor_only) > 1 else 'is'} for the monitor "
+            f"(d7tui {flags.replace(' and ', ' ')}), not for d7tui {args.command}\n"
+        )
+        return EXIT_USAGE
     try:
         if args.command == "simulate":
             from d7tui.simulator import cli as simulator_cli
 
             return simulator_cli.run(args)
         settings = _settings(args)
-        if args.command == "status":
-            return run_status(args, settings, sys.stdout, sys.stderr)
-        if args.command == "add":
-            return run_add(args, settings, sys.stdout, sys.stderr)
-        if args.command == "export":
-            return run_export(args, settings, sys.stdout, sys.stderr)
-        if args.command == "serve":
-            from d7tui import serve
-
-            return serve.run(args, settings, sys.stderr)
-        if args.command == "send":
-            from d7tui import sendcli
-
-            return sendcli.run(args, settings, sys.stdout, sys.stderr, sys.stdin)
+        if args.command is not None:
+            return _run_command(args, settings)
+        if not all(s is not None and s.isatty() for s in (sys.stdin, sys.stdout)):
+            # cron, a script, `ssh host d7tui`: Textual would end at once, saying nothing.
+            sys.stderr.write(
+                "d7tui: the monitor needs a terminal; from a script use "
+                "d7tui status ID... or d7tui export\n"
+            )
+            return EXIT_USAGE
         from d7tui.ui.app import run_monitor
 
         return run_monitor(settings, demo=args.demo, mask=args.mask, ids=[])

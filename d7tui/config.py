@@ -226,6 +226,10 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
         token = (raw or "").strip()
         if any(not c.isprintable() or c.isspace() for c in token):
             raise ConfigError(f"{where}: contains spaces or control characters")
+        if not token.isascii():  # sent as mojibake, and refused by the vendor as a bad key
+            raise ConfigError(
+                f"{where}: contains characters that are not ASCII (another keyboard layout?)"
+            )
         values[key] = Secret(token)
     d7_raw, d7_where = pick("d7_base_url")
     ib_raw, ib_where = pick("infobip_base_url")

@@ -33,11 +33,12 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO, TypeVar
 
+from d7tui.channels.infobip import without_text
 from d7tui.explain import explain
 from d7tui.models import Transition
 from d7tui.safety import strict_json
@@ -88,21 +89,38 @@ class _Contents:
         )
 
 
-def _collect(store: Store) -> _Contents:
+def _collect(store: Store, keep_text: bool) -> _Contents:
     # One read transaction: the three parts agree with each other.
     with store.reading():
-        return _Contents(
+        contents = _Contents(
             store.watches(Which.KEPT),
             store.load_states(Which.KEPT, with_raw=False),
             store.timelines(Which.KEPT, limit=None),
         )
+    if not keep_text:  # text stored while `message_text` was on follows the setting of now
+        for rid, stored in contents.states.items():
+            recipients = tuple(
+                replace(r, fields=without_text(r.fields)) for r in stored.state.recipients
+            )
+            contents.states[rid] = replace(
+                stored, state=replace(stored.state, recipients=recipients)
+            )
+    return contents
 
 
-def export(store: Store, fmt: Format, out: TextIO, *, now: float | None = None) -> ExportCounts:
-    """Write every kept (live and archived) watch, its recipients and transitions to `out`."""
+def export(
+    store: Store,
+    fmt: Format,
+    out: TextIO,
+    *,
+    now: float | None = None,
+    keep_text: bool = False,
+) -> ExportCounts:
+    """Write every kept (live and archived) watch, its recipients and transitions to `out`;
+    message text only with `keep_text` (the `message_text` setting), `(hidden)` otherwise."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (csv or json)")
-    contents = _collect(store)
+    contents = _collect(store, keep_text)
     exported_at = time.time() if now is None else now
     if fmt == "json":
         _write_json(contents, out, exported_at)
@@ -123,6 +141,7 @@ def export_to_file(
     *,
     directory: Path | None = None,
     now: float | None = None,
+    keep_text: bool = False,
 ) -> tuple[Path, ExportCounts]:
     """Export into a file (mode 0600: it holds phone numbers); where it went, and how much.
 
@@ -130,7 +149,11 @@ def export_to_file(
     directory). See `write_private_file`.
     """
     return write_private_file(
-        fmt, lambda out: export(store, fmt, out, now=now), path, directory=directory, now=now
+        fmt,
+        lambda out: export(store, fmt, out, now=now, keep_text=keep_text),
+        path,
+        directory=directory,
+        now=now,
     )
 
 
@@ -146,7 +169,8 @@ def write_private_file(
     """Write a file only its owner can read (mode 0600) with `write`; where it went, and what
     `write` returned. Without `path`, a new `<stem>-<time>.<fmt>` in `directory` (default: the
     working directory), never overwriting one. The file appears whole or not at all (written
-    beside it, then renamed). A CSV file starts with a UTF-8 byte order mark, without which
+    beside it, then renamed); a path that names a FIFO or a device is written through, and a
+    symlink writes the file it points to. A CSV file starts with a UTF-8 byte order mark, without which
     Excel misreads non-ASCII text."""
     if path is None:
         base = directory or Path.cwd()
@@ -155,14 +179,22 @@ def write_private_file(
         while path.exists():
             n += 1
             path = base / default_name(fmt, now, stem).replace(f".{fmt}", f"-{n}.{fmt}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{stem}-", dir=path.parent)
+    encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
+    # A symlink is written where it points (replacing the link would cut it off from its
+    # target); a FIFO, a device or anything else that is not a regular file is written through,
+    # never replaced (`-o /dev/stdout`, `-o /dev/full` as root, a pipe to another program).
+    if path.exists() and not path.is_file() and not path.is_dir():  # (symlinks followed)
+        with open(path, "w", encoding=encoding, newline="") as out:
+            result = write(out)
+        return path, result
+    target = path.resolve() if path.is_symlink() else path
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}-", dir=target.parent)
     try:
-        encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
         with os.fdopen(fd, "w", encoding=encoding, newline="") as out:
             result = write(out)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

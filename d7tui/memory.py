@@ -293,9 +293,12 @@ class Memory:
     def restore(self, request_id: str) -> None:
         self._write(lambda: self.astore.restore_watch(request_id))
 
-    def set_label_note(self, request_id: str, label: str, note: str) -> None:
-        self._write(lambda: self.astore.set_label(request_id, label))
-        self._write(lambda: self.astore.set_note(request_id, note))
+    def set_label_note(self, request_id: str, label: str | None, note: str | None) -> None:
+        """Write the label and the note given (None: unchanged)."""
+        if label is not None:
+            self._write(lambda: self.astore.set_label(request_id, label))
+        if note is not None:
+            self._write(lambda: self.astore.set_note(request_id, note))
 
     def unarchive(self, request_id: str) -> None:
         self._write(lambda: self.astore.unarchive(request_id))
@@ -313,11 +316,13 @@ class Memory:
             return []
         return await self.astore.archive_finished(final_for)
 
-    async def export(self, fmt: Format, directory: Path) -> tuple[Path, ExportCounts]:
+    async def export(
+        self, fmt: Format, directory: Path, keep_text: bool = False
+    ) -> tuple[Path, ExportCounts]:
         # Awaits the queued writes first: the file holds everything shown so far.
         await self.astore.flush()
         return await self.astore.read(
-            lambda: export_to_file(self.astore.store, fmt, directory=directory)
+            lambda: export_to_file(self.astore.store, fmt, directory=directory, keep_text=keep_text)
         )
 
     async def close(self) -> None:

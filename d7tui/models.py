@@ -314,11 +314,12 @@ MAX_TYPED_NOTE = 500
 
 
 def clean_label(text: str) -> str:
-    return safe_text(text.strip(), MAX_LABEL)
+    # On one line: a line break or a tab pasted into one is a space, not a control picture.
+    return safe_text(" ".join(text.split()), MAX_LABEL)
 
 
 def clean_note(text: str) -> str:
-    return safe_text(text.strip(), MAX_NOTE)
+    return safe_text(" ".join(text.split()), MAX_NOTE)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -280,11 +280,16 @@ class Monitor:
         entry = self.live.get(request_id) or self.archived.get(request_id)
         if entry is None:
             return
+        unchanged = (entry.label, entry.note)
         entry.relabel(label, note)
         if self.shows_who:
             entry.noted_by, entry.noted_at = self.user, self.clock.now()
-        if self.memory is not None:
-            self.memory.set_label_note(request_id, label, note)
+        if self.memory is not None:  # only what changed is written: an untouched note stays whole
+            self.memory.set_label_note(
+                request_id,
+                label if label != unchanged[0] else None,
+                note if note != unchanged[1] else None,
+            )
 
     # -- the archive -------------------------------------------------------------------------
 
@@ -403,7 +408,11 @@ class Monitor:
             return "Nothing to export: this session is not remembered."
         directory = self.memory.path.parent
         try:
-            path, counts = await self.memory.export(fmt, directory)  # type: ignore[arg-type]
+            path, counts = await self.memory.export(
+                fmt,  # type: ignore[arg-type]
+                directory,
+                self.settings.message_text,  # text kept while it was on follows it now
+            )
         except (StoreError, OSError) as exc:
             return f"Export failed: {one_line(str(exc))}"
         return (

@@ -231,7 +231,12 @@ class Entry:
             del self.timeline[:-MAX_TIMELINE]
 
     def relabel(self, label: str, note: str) -> None:
-        self.label, self.note = clean_label(label), clean_note(note)
+        # What the user did not change stays as it was (cleaning it again would cut a long
+        # note once more and rewrite its length).
+        if label != self.label:
+            self.label = clean_label(label)
+        if note != self.note:
+            self.note = clean_note(note)
         self.touch()
 
     def touch(self) -> None:

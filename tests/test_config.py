@@ -174,6 +174,15 @@ def test_a_bad_token_error_never_shows_the_token(xdg: Path) -> None:
     assert TOKEN not in str(info.value) and TOKEN not in repr(info.value)
 
 
+def test_a_key_typed_in_another_keyboard_layout_is_refused_not_sent_as_mojibake(
+    xdg: Path,
+) -> None:
+    write(xdg, 'infobip_api_key = "ключ"\n', mode=0o600)
+    with pytest.raises(ConfigError, match="not ASCII") as info:
+        load_settings()
+    assert "infobip_api_key" in str(info.value) and "ключ" not in str(info.value)
+
+
 def test_unknown_keys_are_warnings(xdg: Path) -> None:
     write(xdg, 'd7_api_tokn = "typo"\n')
     loaded = load_settings()

@@ -31,6 +31,7 @@ from d7tui.simulator import Faults, Simulator, Step
 from d7tui.ui.app import D7App, make_app
 from d7tui.ui.screens.add import AddDialog
 from d7tui.ui.screens.help import HelpScreen
+from d7tui.ui.widgets.ids_input import IdsInput
 from d7tui.ui.widgets.watchlist_table import WatchlistTable
 
 SIZE = (120, 40)
@@ -240,6 +241,8 @@ async def test_a_paste_of_many_ids_adds_them_all(sim, clock):
         await until(pilot, lambda: isinstance(app.screen, AddDialog))
         await pilot.pause()
         assert "3 ids" in screen_text(app)
+        box = app.screen.query_one(IdsInput)
+        assert box.value == f"{ids[0]} {ids[1]}, {ids[2]}"  # shown apart, not glued
         await pilot.press("enter")
         await idle(pilot, app)
         assert [e.request_id for e in app.watchlist] == ids

@@ -590,7 +590,8 @@ class D7App(Guarded, App[int]):
 
     def _take_over_reports(self) -> None:
         """The other monitor has ended: this one pulls the Infobip reports from now on."""
-        self.monitor.take_over_reports()
+        if self.monitor.take_over_reports() and self._main is not None and self._main.is_mounted:
+            self._main.show_banner()  # the banner no longer names the other process
 
     def _export_directory(self) -> Path | None:
         if self.memory is not None:

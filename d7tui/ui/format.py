@@ -3,6 +3,7 @@ plain value (never parsed as markup); styles are added around it, from our own c
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 
@@ -38,6 +39,21 @@ def mask_recipient(value: str | None) -> str:
     if len(value) >= 4:
         return value[:1] + MASK * (len(value) - 2) + value[-1:]
     return MASK * len(value)
+
+
+# A phone number (or another long run of digits) inside free text: an API's reason, a label.
+_NUMBER = re.compile(r"(?<![\w-])\+?\d[\d ]{6,}\d(?![\w-])")
+
+
+def mask_numbers(text: str) -> str:
+    """Free text with every phone number in it masked as recipients are: privacy mode hides the
+    number wherever it shows, not only in the recipient column."""
+    return _NUMBER.sub(lambda m: mask_recipient(m.group().replace(" ", "")), text)
+
+
+def free_text(text: str, masked: bool) -> str:
+    """An API's reason, a label or a note, as privacy mode shows it."""
+    return mask_numbers(text) if masked else text
 
 
 def recipient_text(value: str | None, masked: bool) -> str:
