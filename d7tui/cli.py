@@ -513,7 +513,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
         if args.command is not None:
             return _run_command(args, settings)
-        if not all(s is not None and s.isatty() for s in (sys.stdin, sys.stdout)):
+        # A browser tab of `d7tui serve` has pipes, not a terminal: textual-serve's driver.
+        served = "web_driver" in os.environ.get("TEXTUAL_DRIVER", "")
+        if not served and not all(s is not None and s.isatty() for s in (sys.stdin, sys.stdout)):
             # cron, a script, `ssh host d7tui`: Textual would end at once, saying nothing.
             sys.stderr.write(
                 "d7tui: the monitor needs a terminal; from a script use "
