@@ -8,19 +8,26 @@ one, or a kept copy) and says truthfully what was and was not saved. Real files,
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 
+from faultfs import read_only, small_disk
+from test_ui import paste
 from test_ui_memory import DELIVERS, SIZE, build
 from ui_kit import entry, idle, screen_text, until
 
 from d7tui.cli import main
 from d7tui.models import Target
-from d7tui.store import Store, Which
+from d7tui.store import Store, Which, open_store
+from d7tui.ui.screens.add import AddDialog
+from d7tui.ui.screens.label import LabelDialog
 
 
 def labels_and_notes(db: Path) -> dict[str, tuple[str, str]]:
-    with Store.open(db) as store:
+    """What the store at `db` keeps, as the next d7tui started on it finds it."""
+    with open_store(db) as store:
         return {w.request_id: (w.label, w.note) for w in store.watches(Which.KEPT)}
 
 
@@ -97,4 +104,75 @@ async def test_a_store_emptied_then_replaced_by_another_d7tui_gets_what_the_moni
     assert not [p for p in db.parent.iterdir() if ".kept-" in p.name]
     with Store.open(db) as store:
         assert store.load_state(one).state.recipients[0].status == "delivered"
+        assert [t.new_status for t in store.transitions(one)] == ["accepted", "delivered"]
+
+
+async def test_ids_added_and_labels_edited_on_a_full_disk_are_kept_at_quit_and_taken_in(
+    sim, clock, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    watched = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    new = sim.create_request("sms", ["+971500000002"], DELIVERS)
+    with small_disk(tmp_path / "disk", monkeypatch) as disk:
+        db = tmp_path / "disk" / "d7tui.sqlite3"
+        app = build(sim, clock, db, [Target(watched)], labels={watched: "L2full"})
+        async with app.run_test(size=SIZE) as pilot:
+            await idle(pilot, app)
+            await app.memory.astore.flush()
+            disk.fill()
+            await pilot.press("l")  # the label, as the user edits it
+            assert isinstance(app.screen, LabelDialog)
+            await pilot.press(*"ctrl+u".split(), *"L3full", "tab", *"called")
+            await pilot.press("enter")
+            await until(pilot, lambda: not isinstance(app.screen, LabelDialog))
+            await pilot.press("a")  # an id pasted
+            assert isinstance(app.screen, AddDialog)
+            await paste(pilot, app, new)
+            await pilot.press("enter")
+            await until(pilot, lambda: not isinstance(app.screen, AddDialog))
+            clock.advance(5)
+            app.poller.refresh()
+            await idle(pilot, app)
+            await until(pilot, lambda: any("Saving fails" in n for n in app.notices))
+            assert entry(app, watched).label == "L3full"
+        # One line on the terminal says what was not saved, all of it, and where it is kept.
+        [line] = app.farewell
+        assert "1 label or note edit" in line and "1 id added" in line and "poll result" in line
+        assert "disk is full" in line and "kept in" in line and "takes in" in line
+        assert "polled again" not in line
+        disk.free()
+        # The next start (or any d7tui command) takes it all in.
+        assert labels_and_notes(db) == {watched: ("L3full", "called"), new: ("", "")}
+        with Store.open(db) as store:
+            assert store.load_state(new) is not None
+            assert [t.new_status for t in store.transitions(watched)] == ["accepted", "delivered"]
+
+
+async def test_a_store_emptied_where_no_new_one_can_be_written_is_kept_at_quit_and_taken_in(
+    sim, clock, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    db = tmp_path / "data" / "d7tui.sqlite3"
+    one = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    two = sim.create_request("sms", ["+971500000002"], DELIVERS)
+    app = build(sim, clock, db, [Target(one), Target(two)], labels={one: "keepme"})
+    with contextlib.ExitStack() as unwritable:
+        async with app.run_test(size=SIZE) as pilot:
+            await idle(pilot, app)
+            clock.advance(5)
+            app.poller.refresh()
+            await idle(pilot, app)
+            await app.memory.astore.flush()
+            os.truncate(db, 0)
+            unwritable.enter_context(read_only(db.parent))  # until after the quit
+            app.set_label_note(two, "after", "")
+            await until(pilot, lambda: any("cannot be put back yet" in n for n in app.notices))
+            await pilot.press("q")
+        [line] = app.farewell
+    assert "1 copy of all the monitor held" in line and "1 label or note edit" in line
+    assert "kept in" in line and str(tmp_path / "tmp") in line
+    assert labels_and_notes(db) == {one: ("keepme", ""), two: ("after", "")}
+    with Store.open(db) as store:
         assert [t.new_status for t in store.transitions(one)] == ["accepted", "delivered"]
