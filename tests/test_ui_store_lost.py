@@ -123,7 +123,7 @@ async def test_ids_added_and_labels_edited_on_a_full_disk_are_kept_at_quit_and_t
             disk.fill()
             await pilot.press("l")  # the label, as the user edits it
             assert isinstance(app.screen, LabelDialog)
-            await pilot.press(*"ctrl+u".split(), *"L3full", "tab", *"called")
+            await pilot.press("ctrl+u", *"L3full", "tab", *"called")
             await pilot.press("enter")
             await until(pilot, lambda: not isinstance(app.screen, LabelDialog))
             await pilot.press("a")  # an id pasted
