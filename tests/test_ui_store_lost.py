@@ -176,3 +176,19 @@ async def test_a_store_emptied_where_no_new_one_can_be_written_is_kept_at_quit_a
     assert labels_and_notes(db) == {one: ("keepme", ""), two: ("after", "")}
     with Store.open(db) as store:
         assert [t.new_status for t in store.transitions(one)] == ["accepted", "delivered"]
+
+
+async def test_a_read_only_store_is_shown_and_said_to_keep_nothing_new(sim, clock, tmp_path):
+    db = tmp_path / "xdg-data" / "d7tui" / "d7tui.sqlite3"  # where `d7tui add` writes
+    rid = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    assert main(["add", rid, "--label", "ro"]) == 0
+    with read_only(db.parent):
+        app = build(sim, clock, db)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: rid in app.live)
+            await idle(pilot, app)
+            assert entry(app, rid).label == "ro"
+            assert entry(app, rid).latest_status == "accepted"  # polled as ever
+            text = " ".join(screen_text(app).split())
+            assert "Nothing watched yet" not in text
+            assert "is read-only" in text and "its 1 request shown, nothing new kept" in text

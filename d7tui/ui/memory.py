@@ -99,6 +99,16 @@ def held_snapshot(
     return Snapshot(watches=watches, states=states, timelines=timelines)
 
 
+def read_only(path: Path | None) -> list[Remembered]:
+    """What a store that cannot be opened for writing (a read-only directory) remembers, read
+    as `d7tui export` reads it; empty if it cannot be read either."""
+    try:
+        with open_store(path, readonly=True) as store:
+            return _remember(store)
+    except StoreError:
+        return []
+
+
 class Memory:
     """Wraps an `AsyncStore`; every write is queued (never awaited on the UI loop) except where
     the caller needs the answer (archive, export)."""
