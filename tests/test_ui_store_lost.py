@@ -16,11 +16,13 @@ from pathlib import Path
 from faultfs import read_only, small_disk
 from test_ui import paste
 from test_ui_memory import DELIVERS, SIZE, build
-from ui_kit import entry, idle, screen_text, until
+from ui_kit import entry, idle, said, screen_text, until
 
 from d7tui.cli import main
+from d7tui.config import Settings
 from d7tui.models import Target
 from d7tui.store import Store, Which, open_store
+from d7tui.ui.app import make_app
 from d7tui.ui.screens.add import AddDialog
 from d7tui.ui.screens.label import LabelDialog
 
@@ -192,3 +194,20 @@ async def test_a_read_only_store_is_shown_and_said_to_keep_nothing_new(sim, cloc
             text = " ".join(screen_text(app).split())
             assert "Nothing watched yet" not in text
             assert "is read-only" in text and "its 1 request shown, nothing new kept" in text
+
+
+async def test_an_export_made_in_the_demo_survives_the_demo(tmp_path, monkeypatch):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    app = make_app(Settings(), demo=True, bell=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(app.live) > 0 and app.memory is not None)
+        await idle(pilot, app)
+        temporary = Path(app.data_dir)
+        await pilot.press("e")
+        await until(pilot, lambda: any(t.startswith("Exported") for t in said(app)))
+    assert not temporary.exists()  # the demo's own store goes with it ...
+    [export] = cwd.iterdir()  # ... its export stays where the user is
+    assert export.name.startswith("d7tui-export-") and export.suffix == ".json"
+    assert any(t.endswith(str(export)) for t in said(app))

@@ -673,9 +673,13 @@ class D7App(Guarded, App[int]):
         self.say("Now pulling Infobip reports here: the other d7tui ended.")
 
     def _export_directory(self) -> Path | None:
+        """Beside the store; in the demo, whose store is deleted when it quits, the working
+        directory: an export is made to be kept."""
+        if self.data_dir is not None:
+            return Path.cwd()
         if self.memory is not None:
             return self.memory.path.parent
-        return Path(self.data_dir) if self.data_dir is not None else None
+        return None
 
     async def export_failures(self, entries: list[Entry]) -> str:
         """The failed and stuck recipients of `entries` (the problems view) as a CSV worklist
@@ -725,9 +729,9 @@ class D7App(Guarded, App[int]):
 
     async def export(self, fmt: str = "json") -> str:
         """Export the store into a new file in the data directory; one line saying where."""
-        if self.memory is None:
+        directory = self._export_directory()
+        if self.memory is None or directory is None:
             return "Nothing to export: this session is not remembered."
-        directory = self.memory.path.parent
         try:
             path, counts = await self.memory.export(fmt, directory)  # type: ignore[arg-type]
         except (StoreError, OSError) as exc:
