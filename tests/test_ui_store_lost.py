@@ -9,18 +9,24 @@ one, or a kept copy) and says truthfully what was and was not saved. Real files,
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import os
 import tempfile
 from pathlib import Path
 
+import pytest
 from faultfs import read_only, small_disk
+from hostile import HostileServer, aimed_at, answering
 from test_ui import paste
 from test_ui_memory import DELIVERS, SIZE, build
 from ui_kit import entry, idle, said, screen_text, until
 
 from d7tui.cli import main
 from d7tui.config import Settings
-from d7tui.models import Target
+from d7tui.export import export
+from d7tui.models import Phase, Target
+from d7tui.poller import PollConfig
 from d7tui.store import Store, Which, open_store
 from d7tui.ui.app import make_app
 from d7tui.ui.screens.add import AddDialog
@@ -211,3 +217,57 @@ async def test_an_export_made_in_the_demo_survives_the_demo(tmp_path, monkeypatc
     [export] = cwd.iterdir()  # ... its export stays where the user is
     assert export.name.startswith("d7tui-export-") and export.suffix == ".json"
     assert any(t.endswith(str(export)) for t in said(app))
+
+
+def d7_answer(rid: str, numbers: list[str]) -> bytes:
+    messages = [
+        {"msg_id": f"m-{n}", "recipient": n, "status": "sent", "sms_cost": 0.001, "country": "DE"}
+        for n in numbers
+    ]
+    return json.dumps({"request_id": rid, "channel": "sms", "messages": messages}).encode()
+
+
+async def test_a_recipient_the_api_stops_listing_is_kept_marked_and_told(clock, tmp_path):
+    rid = "dddddddd-2222-4333-8444-555555555555"
+    numbers = ["+491510000000", "+491510000001", "+491510000002"]
+    listed = {"count": 3}
+
+    def answer(method: str, target: str, credential: str) -> bytes | None:
+        if rid not in target:
+            return None
+        return d7_answer(rid, numbers[: listed["count"]])
+
+    db = tmp_path / "data" / "d7tui.sqlite3"
+    with HostileServer(answering(answer)) as server:
+        app = make_app(
+            aimed_at(server.base_url),
+            ids=[Target(rid, "sms")],
+            clock=clock,
+            poll_config=PollConfig(workers=2),
+            store_path=db,
+            bell=False,
+        )
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: getattr(app.live.get(rid), "state", None) is not None)
+            listed["count"] = 2  # the API forgets the third (Infobip's logs after 48 hours)
+            await pilot.press("R")
+            await until(pilot, lambda: any("no longer listed" in t for t in said(app)))
+            state = entry(app, rid).state
+            # All three, the third as it was last known, marked; counted and costed as before.
+            assert [r.recipient for r in state.recipients] == numbers
+            assert state.recipients[2].status == "sent" and "no longer lists" in (
+                state.recipients[2].problem or ""
+            )
+            assert state.phase_counts()[Phase.PENDING] == 3
+            assert state.total_cost()[0] == pytest.approx(0.003)
+            await pilot.press("R")  # told once, not at every poll
+            await idle(pilot, app)
+            assert sum("no longer listed" in t for t in said(app)) == 1
+    # ... and in the store and the export, the next day too.
+    with Store.open(db) as store:
+        kept = store.load_state(rid).state.recipients
+        assert [r.recipient for r in kept] == numbers
+        exported = io.StringIO()
+        export(store, "json", exported)
+    recipients = json.loads(exported.getvalue())["recipients"]
+    assert sorted(r["recipient"] for r in recipients) == numbers
