@@ -339,6 +339,10 @@ def _open_store(command: str, err: TextIO, *, readonly: bool = False) -> Store |
     return store
 
 
+def _quoted(text: str) -> str:
+    return f"'{one_line(text, 5000)}'"  # whole: a note replaced is kept nowhere else
+
+
 def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from d7tui.store import StoreError, add_ids
 
@@ -371,6 +375,11 @@ def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         + (f", refused {refused:,}" if refused else "")
         + "\n"
     )
+    for change in result.replaced:  # the old text is printed: it is in no other place now
+        out.write(
+            f"{change.request_id}: {change.what} replaced: was {_quoted(change.was)}, "
+            f"now {_quoted(change.now)}\n"
+        )
     if not (result.added or result.merged or result.errors or unreadable):
         err.write("d7tui add: no ids given\n")
         return EXIT_USAGE

@@ -22,7 +22,7 @@ from d7tui.models import RequestStatus, Target
 from d7tui.report_guard import ReportGuard
 from d7tui.safety import one_line
 from d7tui.store import Store, StoreError, open_store, parse_report_body, remembered_status
-from d7tui.store.rescue import farewell
+from d7tui.store.rescue import farewell, report_actions
 from d7tui.watch import Fetcher
 
 Result = RequestStatus | ChannelError
@@ -147,6 +147,6 @@ class StatusMemory:
                 break
             self.unsaved.remove((ident, body))
         if self.unsaved:
-            line = farewell(self.store.path, self.unsaved, None)
+            line = farewell(self.store.path, report_actions(self.unsaved), None)
             self.err.write(f"d7tui status: {one_line(line)}; their reports are shown above\n")
         self.store.close()

@@ -121,6 +121,11 @@ class MovedMixin(Database):
             return None
         return "emptied" if st.st_size == 0 else "overwritten"
 
+    def lost(self) -> bool:
+        """Whether the file this store opened can no longer be read (emptied ...): a copy of it
+        can then only be made from what the process holds."""
+        return self.moved() is not None and not self._own_file_whole()
+
     def put_back(self, held: Held | None = None) -> str | None:
         """Put right a file deleted, replaced or emptied under this store; one line saying what
         was done, None if nothing had happened. Raises StoreError if it cannot be done now.

@@ -39,7 +39,7 @@ from d7tui.ui.bindings import MONITOR_KEYS
 from d7tui.ui.edge import Edge, EdgeConsole, Guarded, guard_awaitable
 from d7tui.ui.format import format_clock, plural
 from d7tui.ui.keymap import resolve as resolve_keymap
-from d7tui.ui.memory import Memory, Remembered, held_snapshot
+from d7tui.ui.memory import Memory, Remembered, held_snapshot, read_only
 from d7tui.ui.messages import PollerStopped, PollNews
 from d7tui.ui.screens.main import MainScreen
 from d7tui.ui.theme import DARK, THEMES
@@ -114,6 +114,7 @@ class D7App(Guarded, App[int]):
         self._store_path = store_path
         self._persist = persist
         self._summaries: list[WatchSummary] = []  # the list, drawn before the rest is read
+        self._read_only: list[Remembered] = []  # a store that can only be read: shown, not kept
         self.loading = False  # remembered states are being read: polling waits for them
         self.poller = Poller(
             client,  # type: ignore[arg-type]  # set on mount when not given
@@ -238,7 +239,13 @@ class D7App(Guarded, App[int]):
             self.memory = None
             self._summaries = []
             self._no_memory = f"this session has no store ({one_line(str(exc))})"
-            self.notices.append(f"Not remembering this session: {one_line(str(exc))}")
+            # What it holds is still shown (read as `d7tui export` reads it), only not kept.
+            self._read_only = await asyncio.to_thread(read_only, path)
+            shown = f": its {plural(len(self._read_only), 'request')} shown, nothing new kept"
+            self.notices.append(
+                f"Not remembering this session: {one_line(str(exc))}"
+                + (shown if self._read_only else "")
+            )
             return
         self.memory.holds(
             lambda: held_snapshot(self.live, self.archived, self._news, self.clock.now())
@@ -293,6 +300,9 @@ class D7App(Guarded, App[int]):
         for summary in self._summaries:
             self._sketch(summary)
         self._summaries = []
+        for remembered in self._read_only:
+            self._restore(remembered)
+        self._read_only = []
         for target, label in self._initial:
             self.add_targets([target], label=label, refresh=False)
         if self.memory is not None and len(self.live) + len(self.archived):
@@ -670,9 +680,13 @@ class D7App(Guarded, App[int]):
         self.say("Now pulling Infobip reports here: the other d7tui ended.")
 
     def _export_directory(self) -> Path | None:
+        """Beside the store; in the demo, whose store is deleted when it quits, the working
+        directory: an export is made to be kept."""
+        if self.data_dir is not None:
+            return Path.cwd()
         if self.memory is not None:
             return self.memory.path.parent
-        return Path(self.data_dir) if self.data_dir is not None else None
+        return None
 
     async def export_failures(self, entries: list[Entry]) -> str:
         """The failed and stuck recipients of `entries` (the problems view) as a CSV worklist
@@ -741,9 +755,9 @@ class D7App(Guarded, App[int]):
 
     async def export(self, fmt: str = "json") -> str:
         """Export the store into a new file in the data directory; one line saying where."""
-        if self.memory is None:
+        directory = self._export_directory()
+        if self.memory is None or directory is None:
             return "Nothing to export: this session is not remembered."
-        directory = self.memory.path.parent
         try:
             path, counts = await self.memory.export(fmt, directory)  # type: ignore[arg-type]
         except (StoreError, OSError) as exc:
