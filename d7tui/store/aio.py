@@ -197,8 +197,8 @@ class AsyncStore:
         with self._count_lock:
             self._unsettled += 1
         reflected = observation is not None
-        op = _Op(what, future, fn, observation, barrier, after, report, next(self._seqs), reflected)
-        op.action = action
+        op = _Op(what, future, fn, observation, barrier, after, report)
+        op.seq, op.reflected, op.action = next(self._seqs), reflected, action
         self._queue.put(op)
         trouble = self.trouble
         if report is not None and trouble is not None:

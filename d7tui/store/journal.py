@@ -143,7 +143,7 @@ def _snapshot_from(line: Mapping[str, Any]) -> Snapshot:
 def replay(store: Store, line: Mapping[str, Any], parse: ReportParser) -> None:
     """Do again what one line says, on `store` (raises StoreError if the store refuses)."""
     kind = line.get("kind", "report")  # files from before actions were kept held only pages
-    rid = line.get("request_id")
+    rid = str(line.get("request_id"))
     if kind == "report":
         store.ingest_report(str(line["ident"]), base64.b64decode(line["body"]), parse)
     elif kind == "save":

@@ -142,10 +142,10 @@ class MovedMixin(Database):
                     # what this process holds joins it there.
                     snapshot = self._held_now(held)
                     self._reopen(lambda: None)
-                    saved = self.absorb(snapshot)
+                    merged = self.absorb(snapshot)
                     return (
                         f"{self.path} was emptied and replaced by a new store while d7tui ran: "
-                        f"what d7tui held went into it ({saved.said()}); {saved.lost()}"
+                        f"what d7tui held went into it ({merged.said()}); {merged.lost()}"
                     )
                 kept = self._copy_to(free_aside_name(self.path, "kept"))
                 self._reopen(lambda: None)
@@ -160,7 +160,7 @@ class MovedMixin(Database):
                 else:  # damaged in place: its SQLite files go with it, for whoever looks
                     aside = set_aside(self.path, "damaged")
             temp = self.path.with_name(f".{self.path.name}.restoring-{os.getpid()}")
-            saved = None
+            saved: Absorbed | None = None
             if own:
                 self._copy_to(temp)
             else:
@@ -172,9 +172,10 @@ class MovedMixin(Database):
                 f"{self.path} was {what} while d7tui ran, and cannot be put back yet: {said}"
             ) from None
         if saved is not None:
+            aside_said = f" (kept as {aside.name})" if aside is not None else ""
             return (
-                f"{self.path} was {what} while d7tui ran (kept as {aside.name}): a new store "
-                f"was written from what d7tui held ({saved.said()}); {saved.lost()}"
+                f"{self.path} was {what} while d7tui ran{aside_said}: a new store was written from "
+                f"what d7tui held ({saved.said()}); {saved.lost()}"
             )
         if aside is not None:
             return (
