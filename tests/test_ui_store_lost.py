@@ -260,6 +260,8 @@ async def test_a_recipient_the_api_stops_listing_is_kept_marked_and_told(clock, 
             )
             assert state.phase_counts()[Phase.PENDING] == 3
             assert state.total_cost()[0] == pytest.approx(0.003)
+            # The detail's recipients table says which one is kept from memory.
+            await until(pilot, lambda: "sent* · no longer listed" in screen_text(app))
             await pilot.press("R")  # told once, not at every poll
             await idle(pilot, app)
             assert sum("no longer listed" in t for t in said(app)) == 1
