@@ -218,6 +218,11 @@ class Engine:
         while tries < self.policy.attempts:
             pause = max(pause, self._host_wait(host))  # another request's 429 counts too
             if pause > 0:
+                if deadline is None and pause >= self.timeout:
+                    # Another request's 429 asked the host for longer than this one's deadline:
+                    # refused at once, as that one was, rather than asleep here for minutes
+                    # while a monitor says it is "queued".
+                    raise self._rate_limited(channel, url, pause)
                 if deadline is not None and clock() + pause >= deadline:
                     break
                 await asyncio.sleep(pause)
@@ -274,9 +279,7 @@ class Engine:
                     # Waiting would outlast the tries or the deadline: the caller holds off
                     # instead. No "waiting N s" here: a one-shot `d7tui status` does not ask
                     # again; the poller says when it will, from `retry_after`.
-                    limited = RateLimited(
-                        channel, "rate limited by the API (HTTP 429)", retry_after=hold
-                    )
+                    limited = self._rate_limited(channel, url, hold)
                     limited.body = reply.body
                     raise limited
                 problem = "rate limited (HTTP 429)"
@@ -301,6 +304,14 @@ class Engine:
             )
         failed.body = last_body
         raise failed
+
+    def _rate_limited(self, channel: str, url: str, wait: float) -> RateLimited:
+        return RateLimited(
+            channel,
+            "rate limited by the API (HTTP 429)",
+            retry_after=wait,
+            host=urlsplit(url).hostname,
+        )
 
     async def _send(
         self,

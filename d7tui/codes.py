@@ -50,7 +50,8 @@ _ACCEPTED = Row(
 _INSUFFICIENT_CREDIT = Row(
     "Your D7 account did not have enough credit, so the message was never sent.",
     Outcome.PERMANENT,
-    "Top up the D7 account (the balance is on the status line), then send it again.",
+    "Top up the D7 account (its balance: in D7's dashboard, or on d7tui's status line), then "
+    "send it again.",
     credit=True,
 )
 _SMS_UNDELIVERED = Row(
@@ -372,7 +373,8 @@ INFOBIP_STATUSES: dict[int, tuple[str, int, Row]] = {
         Row(
             "Your Infobip account is out of credit; the message was not sent.",
             Outcome.PERMANENT,
-            "Top up the Infobip account (the balance is on the status line), then send again.",
+            "Top up the Infobip account (its balance: in Infobip's portal, or on d7tui's status "
+            "line), then send again.",
             credit=True,
         ),
     ),
@@ -659,7 +661,8 @@ INFOBIP_ERRORS: dict[int, tuple[str, int, Row]] = {
         Row(
             "Your Infobip account reached its monthly credit limit.",
             Outcome.PERMANENT,
-            "Ask your account manager to raise the limit (the balance is on the status line).",
+            "Ask your account manager to raise the limit (the balance: in Infobip's portal, or on "
+            "d7tui's status line).",
             credit=True,
         ),
     ),

@@ -12,6 +12,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import platformdirs
@@ -156,8 +157,10 @@ def _read_file(path: Path) -> tuple[dict[str, object], list[str]]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}, warnings
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read ({type(exc).__name__})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: cannot read: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {(exc.strerror or 'error').lower()}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -224,22 +227,12 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
     # isinstance first: a TOML array or table is unhashable and `in` a set would raise TypeError.
     if not isinstance(source, str) or source not in {s.value for s in InfobipSource}:
         raise ConfigError(f"{source_where} must be 'reports' or 'logs'")
-    in_flight = data.get("max_in_flight", 16)
-    if not isinstance(in_flight, int) or isinstance(in_flight, bool) or not 1 <= in_flight <= 256:
-        raise ConfigError(f"{path}: key 'max_in_flight' must be an integer from 1 to 256")
-    timeout = data.get("timeout", 10.0)
-    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout <= 300:
-        raise ConfigError(f"{path}: key 'timeout' must be seconds between 0 and 300")
+    in_flight = _MAX_IN_FLIGHT.read(data, path)
+    timeout = _TIMEOUT.read(data, path)
     bell = data.get("bell", True)
     if not isinstance(bell, bool):
         raise ConfigError(f"{path}: key 'bell' must be true or false")
-    max_answer = data.get("max_answer_mb", DEFAULT_MAX_ANSWER_MB)
-    if (
-        not isinstance(max_answer, int | float)
-        or isinstance(max_answer, bool)
-        or not 1 <= max_answer <= 1024
-    ):
-        raise ConfigError(f"{path}: key 'max_answer_mb' must be megabytes from 1 to 1024")
+    max_answer = _MAX_ANSWER_MB.read(data, path)
     insecure_ok = _switch(env, INSECURE_ENV, data, INSECURE_KEY, path, default=False)
     message_text = _switch(env, "D7TUI_MESSAGE_TEXT", data, "message_text", path, default=False)
     stuck_after = _STUCK_AFTER.read(data.get("stuck_after"), path, warnings)
@@ -316,6 +309,39 @@ def _switch(
     if not isinstance(flag, bool):
         raise ConfigError(f"{path}: key {key!r} must be true or false")
     return flag
+
+
+@dataclass(frozen=True, slots=True)
+class _Number:
+    """A numeric key and its bounds; the message that refuses a value is made from the bounds
+    themselves, so it cannot say "between 0 and 300" of a 0 it refuses."""
+
+    key: str
+    default: float
+    low: float
+    high: float
+    unit: str  # "seconds", "megabytes", "an integer"
+    above_low: bool = False  # the low bound itself is refused (a timeout of 0)
+    integer: bool = False
+
+    def read(self, data: Mapping[str, object], path: Path) -> Any:
+        value = data.get(self.key, self.default)
+        kinds = int if self.integer else int | float
+        if isinstance(value, kinds) and not isinstance(value, bool):
+            low_ok = value > self.low if self.above_low else value >= self.low
+            if low_ok and value <= self.high:
+                return value
+        raise ConfigError(f"{path}: key '{self.key}' must be {self.unit} {self.bounds()}")
+
+    def bounds(self) -> str:
+        if self.above_low:
+            return f"more than {self.low:g} and at most {self.high:g}"
+        return f"from {self.low:g} to {self.high:g}"
+
+
+_MAX_IN_FLIGHT = _Number("max_in_flight", 16, 1, 256, "an integer", integer=True)
+_TIMEOUT = _Number("timeout", 10.0, 0, 300, "seconds", above_low=True)
+_MAX_ANSWER_MB = _Number("max_answer_mb", DEFAULT_MAX_ANSWER_MB, 1, 1024, "megabytes")
 
 
 MAX_STUCK_MINUTES = 72 * 60  # the poller gives a request up after 72 hours anyway

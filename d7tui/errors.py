@@ -102,8 +102,16 @@ class ApiError(ChannelError):
 class RateLimited(ChannelError):
     kind = ErrorKind.RATE_LIMITED
 
-    def __init__(self, channel: str, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        channel: str,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        host: str | None = None,
+    ) -> None:
         self.retry_after = retry_after
+        self.host = host  # which host said so: every request to it waits, not only this one
         super().__init__(channel, message, status=429)
 
 

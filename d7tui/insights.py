@@ -23,6 +23,8 @@ from d7tui.watchlist import Entry
 HOUR_MINUTES = 60
 NO_COUNTRY = "?"  # the API named none (Infobip's reports never do)
 _BARS = "▁▂▃▄▅▆▇█"
+MAX_VALIDITY = 72 * 3600.0  # Infobip's longest validity: a longer sentAt → doneAt is no delivery
+CLOCK_SKEW = 300.0  # a doneAt this far ahead of this machine's clock is still believed
 
 
 @dataclass
@@ -97,7 +99,7 @@ def compute(entries: Iterable[Entry], now: float, *, top: int = 10) -> Insights:
             if phase is Phase.FAILED:
                 failures[failure_reason(channel, r)] += 1
             elif phase is Phase.DELIVERED or phase is Phase.READ:
-                took = _infobip_took(r) if channel == "infobip" else delivered_at.get(r.key)
+                took = _infobip_took(r, now) if channel == "infobip" else delivered_at.get(r.key)
                 if took is not None:
                     durations.setdefault(channel, []).append(took)
     out.by_channel = _tallies(by_channel)
@@ -177,9 +179,12 @@ def _delivered_times(timeline: Iterable[Transition]) -> dict[str, float]:
     return {key: value for key, value in took.items() if not math.isnan(value)}
 
 
-def _infobip_took(r: Recipient) -> float | None:
+def _infobip_took(r: Recipient, now: float) -> float | None:
+    """sentAt → doneAt; None when that is no measurement: a time missing, a doneAt before its
+    sentAt or still to come, or a span longer than any message stays valid."""
     sent = vendor_time(r.fields.get("sentAt"), naive_is_utc=False)
     done = vendor_time(r.fields.get("doneAt"), naive_is_utc=False)
-    if sent is None or done is None or done < sent:
+    if sent is None or done is None or not sent <= done <= now + CLOCK_SKEW:
         return None
-    return done - sent
+    took = done - sent
+    return took if took <= MAX_VALIDITY else None

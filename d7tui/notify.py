@@ -82,6 +82,7 @@ class DesktopNotifier:
         self.sent = 0
         self._last: float | None = None
         self._held = 0
+        self._held_title = self._held_body = ""  # the last one held back
 
     def notify(self, title: str, body: str) -> bool:
         """Raise one, if the user is away and it is not too soon; whether it was sent."""
@@ -90,12 +91,32 @@ class DesktopNotifier:
         now = self.clock()
         if self._last is not None and now - self._last < self.min_gap:
             self._held += 1
+            self._held_title, self._held_body = title, body
             return False
         if self._held:
             body = f"{body} (and {self._held} more)"
             self._held = 0
         self._last = now
         self.write(sequence(self.protocol, title, body, tmux=self.tmux))
+        self.sent += 1
+        return True
+
+    def flush_in(self) -> float | None:
+        """Seconds until what was held back may be sent (`flush`); None: nothing is held."""
+        if not self._held or self._last is None:
+            return None
+        return max(0.0, self._last + self.min_gap - self.clock())
+
+    def flush(self) -> bool:
+        """Send what was held back, when no later failure came to carry it: the user away from
+        the terminal hears of every failure, not only of the first of a burst."""
+        wait = self.flush_in()
+        if wait is None or wait > 0 or self.focused or self.protocol is None or not self.write:
+            return False
+        held, self._held = self._held, 0
+        body = self._held_body if held == 1 else f"{held} more, the last: {self._held_body}"
+        self._last = self.clock()
+        self.write(sequence(self.protocol, self._held_title, body, tmux=self.tmux))
         self.sent += 1
         return True
 

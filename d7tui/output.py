@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+from d7tui.channels.common import MAX_PARTS
 from d7tui.channels.infobip import lookup
 from d7tui.errors import ChannelError
 from d7tui.explain import Explanation, explain
@@ -38,11 +39,22 @@ def phase_summary(status: RequestStatus) -> str:
     return " ".join(parts) or "no recipients"
 
 
+# Parsing keeps each cost sane (channels/common.py); a sum of them, or a state stored before it
+# did, may not be: past this, or not finite, or below zero, it is shown as no cost.
+MAX_SHOWN_COST = 1e12
+
+
 def format_cost(cost: float | None, currency: str | None = None) -> str:
-    if cost is None:
+    """`0.0123 EUR`; `-` for no cost, and for one no message has (inf, -1, 1e300)."""
+    if cost is None or not 0 <= cost < MAX_SHOWN_COST:  # NaN fails every comparison
         return "-"
     text = f"{cost:.4f}".rstrip("0").rstrip(".") if cost else "0"
     return f"{text} {currency}" if currency else text
+
+
+def format_parts(parts: int | None) -> str:
+    """A part count, or `-` for none and for one no message is cut into (-5, 309 digits)."""
+    return str(parts) if parts is not None and 0 <= parts <= MAX_PARTS else "-"
 
 
 def _cell(value: object) -> str:
@@ -102,7 +114,7 @@ def render_table(status: RequestStatus) -> str:
                 phase,
                 _cell(r.reason),
                 format_cost(r.cost, r.currency),
-                _cell(r.parts),
+                format_parts(r.parts),
                 _cell(r.schedule_time),
                 _details(r),
             ]

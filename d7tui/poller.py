@@ -43,6 +43,7 @@ from d7tui.watch import (
     Fetcher,
     PollConfig,
     PollUpdate,
+    RateHold,
     Watch,
     WatchStatus,
     sent_at,
@@ -56,6 +57,7 @@ __all__ = [
     "PollConfig",
     "PollUpdate",
     "Poller",
+    "RateHold",
     "TransitionHook",
     "UpdateHook",
     "Watch",
@@ -119,6 +121,9 @@ class Poller:
         self._asked_client: object = None  # the fetcher _batching was found for
         self._batching = False
         self._holds: dict[str, float] = {}  # channel -> time before which it is not polled
+        # Credential (host) -> the 429 it answered with: none of its ids is asked before then,
+        # not even on `r` (the engine would only wait out the same Retry-After, saying nothing).
+        self._rate_holds: dict[str, RateHold] = {}
         self._backoff: dict[str, float] = {}  # channel -> current error backoff
         # Awaited by each worker before it takes the next poll: the store's room for what the
         # poll will tell (a disk slower than the polls slows the polls, not fills memory).
@@ -201,23 +206,39 @@ class Poller:
 
     def refresh(self, request_id: str | None = None) -> int:
         """Poll one id (or every id) now, whatever its schedule, even while paused; returns how
-        many polls were started. Ids whose credential was refused wait for `resume_auth`."""
+        many polls were started. Ids whose credential was refused wait for `resume_auth`; ids
+        of a host that answered 429 wait until it said (`rate_limited` says until when)."""
         watches = [self._watches[request_id]] if request_id in self._watches else []
         if request_id is None:
             # Everything, but not what the API no longer has (asked for by itself, it may be).
             watches = [w for w in self._watches.values() if w.status is not WatchStatus.MEMORY]
         started = 0
         batches: dict[str, list[Watch]] = {}
+        now = self.clock.now()
         for watch in watches:
-            if watch.credential in self.auth_stops:
+            if watch.credential in self.auth_stops or self._rate_hold(watch, now):
                 continue
             started += 1
             if watch.queued:
                 watch.again = True
             else:
                 self._dispatch(watch, batches)
-        self._send(batches, self.clock.now(), early=False)
+        self._send(batches, now, early=False)
         return started
+
+    def rate_limited(self, request_id: str) -> RateHold | None:
+        """The 429 an id waits for (its host and until when), if it waits for one."""
+        watch = self._watches.get(request_id)
+        return None if watch is None else self._rate_hold(watch, self.clock.now())
+
+    def rate_holds(self) -> dict[str, RateHold]:
+        """Every host that answered 429 and is waited for now, by credential."""
+        now = self.clock.now()
+        return {key: hold for key, hold in self._rate_holds.items() if hold.until > now}
+
+    def _rate_hold(self, watch: Watch, now: float) -> RateHold | None:
+        hold = self._rate_holds.get(watch.credential)
+        return hold if hold is not None and hold.until > now else None
 
     def resume_auth(self) -> list[str]:
         """Forget every refused credential and poll the ids they held at once."""
@@ -337,6 +358,12 @@ class Poller:
             if hold > now:
                 self._schedule(watch, hold)
                 continue
+            rate = self._rate_hold(watch, now)
+            if rate is not None:
+                # Said on its row: it waits for the host's 429, not "next poll in now".
+                self._schedule(watch, rate.until)
+                self._emit(watch, now, [], False)
+                continue
             self._dispatch(watch, batches)
         return MAX_SLEEP
 
@@ -378,6 +405,7 @@ class Poller:
                         and watch.channel == Channel.INFOBIP.value
                         and watch.credential not in self.auth_stops
                         and self._holds.get(watch.channel_key, 0.0) <= now
+                        and self._rate_hold(watch, now) is None
                         and watch.next_due - now
                         <= watch.interval * self.scale * self.config.batch_early
                         and self._batch_key(watch) == key
@@ -538,10 +566,16 @@ class Poller:
         if isinstance(error, NotFound):
             self._not_found(watch, error, now)
             return
-        key = watch.channel_key
         if isinstance(error, RateLimited):
-            hold = error.retry_after or self.config.error_backoff
-        elif error.kind in (ErrorKind.UNREACHABLE, ErrorKind.PROTOCOL):
+            # The whole host waits (the engine holds every request to it), so every id of its
+            # credential is rescheduled past the wait, and says why.
+            until = now + (error.retry_after or self.config.error_backoff)
+            held = self._rate_holds.get(watch.credential)
+            if held is None or held.until < until:
+                self._rate_holds[watch.credential] = RateHold(error.host or error.channel, until)
+            return
+        key = watch.channel_key
+        if error.kind in (ErrorKind.UNREACHABLE, ErrorKind.PROTOCOL):
             hold = min(
                 self._backoff.get(key, self.config.error_backoff / 2) * 2,
                 self.config.error_backoff_max,
@@ -603,11 +637,14 @@ class Poller:
         if watch.status is WatchStatus.STALE:
             watch.status = WatchStatus.ACTIVE
         watch.interval = interval
-        if watch.again:
+        rate = self._rate_hold(watch, now)
+        if watch.again and rate is None:
             watch.again = False
             self._dispatch(watch)
         else:
-            self._schedule(watch, now + interval * self.scale)
+            watch.again = False
+            due = now + interval * self.scale
+            self._schedule(watch, due if rate is None else max(due, rate.until))
 
     def _rescale(self, step: int) -> float:
         index = min(range(len(SCALES)), key=lambda i: abs(SCALES[i] - self.scale))

@@ -20,6 +20,19 @@ D7_CREDENTIAL = "D7_API_TOKEN"
 INFOBIP_CREDENTIAL = "INFOBIP_API_KEY"
 
 
+def credential_of(channel: str) -> str:
+    """The credential a channel's polls depend on (each is its own host)."""
+    return INFOBIP_CREDENTIAL if channel == Channel.INFOBIP.value else D7_CREDENTIAL
+
+
+@dataclass(frozen=True, slots=True)
+class RateHold:
+    """A host that answered 429: nothing is asked of it before `until` (the poller's clock)."""
+
+    host: str
+    until: float
+
+
 class Fetcher(Protocol):
     async def fetch(self, target: Target) -> RequestStatus: ...
 
@@ -122,7 +135,7 @@ class Watch:
 
     @property
     def credential(self) -> str:
-        return INFOBIP_CREDENTIAL if self.channel == Channel.INFOBIP.value else D7_CREDENTIAL
+        return credential_of(self.channel)
 
     def fetch_target(self) -> Target:
         if self.channel == self.target.channel:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TextIO
 
-from d7tui.explain import explain
+from d7tui.explain import Outcome, explain
 from d7tui.export import Format, csv_cell, write_private_file
 from d7tui.models import Phase, Recipient
 from d7tui.watchlist import Entry
@@ -55,7 +55,7 @@ def follow_ups(
             for r in entry.state.recipients:
                 if r.phase is Phase.FAILED:
                     rows.append(_row(entry, channel, r, "failed", changed.get(r.key)))
-                elif r.key in stuck:
+                elif r.key in stuck and not _on_the_phone(channel, r):
                     waiting = stuck[r.key]
                     rows.append(_row(entry, channel, r, "stuck?", waiting.since, why=waiting.why))
         if len(rows) == before and entry.problem:
@@ -78,6 +78,12 @@ def follow_ups(
                 )
             )
     return rows
+
+
+def _on_the_phone(channel: str, r: Recipient) -> bool:
+    """Delivered, only "read" not come (WhatsApp): nothing to call the customer about."""
+    explained = explain(channel, r)
+    return explained is not None and explained.outcome is Outcome.SUCCESS
 
 
 def _row(

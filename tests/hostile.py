@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import re
 import socket
 import struct
@@ -17,21 +18,72 @@ import threading
 import zlib
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 from d7tui.config import Settings
+from d7tui.models import Target
 from d7tui.safety import Secret
 
 
 def aimed_at(d7_url: str, infobip_url: str | None = None, **changes: Any) -> Settings:
     """d7tui's settings pointed at servers of our own, both credentials set."""
-    return Settings(
-        d7_token=Secret("tok"),
-        d7_base_url=d7_url,
-        infobip_key=Secret("key"),
-        infobip_base_url=infobip_url or d7_url,
-        **changes,
+    values: dict[str, Any] = {
+        "d7_token": Secret("tok"),
+        "d7_base_url": d7_url,
+        "infobip_key": Secret("key"),
+        "infobip_base_url": infobip_url or d7_url,
+    }
+    return Settings(**{**values, **changes})
+
+
+def cli_env(base_url: str, home: Path, token: str = "tok", key: str = "key") -> dict[str, str]:
+    """The environment of a `d7tui` subprocess aimed at a server of our own, in its own home."""
+    return {
+        **os.environ,
+        "D7_API_TOKEN": token,
+        "INFOBIP_API_KEY": key,
+        "D7_BASE_URL": base_url,
+        "INFOBIP_BASE_URL": base_url,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_STATE_HOME": str(home / "state"),
+    }
+
+
+async def monitor_views(settings: Settings, ids: list[Target], db: Path) -> list[str]:
+    """The monitor on `ids`, as a user sees it once polled: the whole screen, then with each id
+    selected in turn; then `e` exports next to `db` (the store). Returns the screens, and last
+    the event strip's lines."""
+    # Imported here: the tests of the engine alone need no Textual.
+    from ui_kit import idle, said, screen_text, until
+
+    from d7tui.clock import ManualClock
+    from d7tui.poller import PollConfig
+    from d7tui.ui.app import make_app
+    from d7tui.ui.widgets.watchlist_table import WatchlistTable
+
+    app = make_app(
+        settings,
+        ids=ids,
+        clock=ManualClock(),
+        poll_config=PollConfig(workers=2),
+        store_path=db,
+        bell=False,
     )
+    async with app.run_test(size=(160, 45), notifications=True) as pilot:
+        await idle(pilot, app)
+        shown = [screen_text(app)]
+        for target in ids:
+            app.screen.query_one(WatchlistTable).select(target.request_id)
+            await pilot.pause()
+            shown.append(screen_text(app))
+        await pilot.press("e")
+        await until(pilot, lambda: any(t.startswith("Exported") for t in said(app)))
+        shown.append(app.export_screenshot())
+        shown.append("\n".join(said(app)))
+    return shown
 
 
 Behaviour = Callable[[bytes, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -185,13 +237,16 @@ async def _stream(writer: asyncio.StreamWriter, body: bytes, step: int = 256 * 1
         await writer.drain()
 
 
-Answer = Callable[[str, str, str], bytes | None]
+# A JSON body for a 200; None for a 404; or (status, body, headers).
+Answered = bytes | None | tuple[int, bytes, dict[str, str]]
+Answer = Callable[[str, str, str], Answered]
 
 
 def answering(answer: Answer) -> Behaviour:
     """Each request answered with `answer(method, target, credential)`: a JSON body for a 200,
-    None for a 404. `credential` is what the request's Authorization header carried after its
-    scheme (`Bearer`, `App`): a server that echoes it back is one `answer` away."""
+    None for a 404, or a (status, body, headers) of its own. `credential` is what the request's
+    Authorization header carried after its scheme (`Bearer`, `App`): a server that echoes it
+    back is one `answer` away."""
 
     async def behaviour(
         request_head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -205,11 +260,20 @@ def answering(answer: Answer) -> Behaviour:
         length = int(headers.get("content-length") or 0)
         if length:
             await reader.readexactly(length)
-        body = answer(method, target, headers.get("authorization", "").split(" ")[-1])
-        status = 404 if body is None else 200
-        payload = b'{"detail": "Not Found"}' if body is None else body
+        answered = answer(method, target, headers.get("authorization", "").split(" ")[-1])
+        if isinstance(answered, tuple):
+            status, payload, extra = answered
+        else:
+            status = 404 if answered is None else 200
+            payload = b'{"detail": "Not Found"}' if answered is None else answered
+            extra = {}
         writer.write(
-            head(status, content_type="application/json", content_length=str(len(payload)))
+            head(
+                status,
+                content_type="application/json",
+                content_length=str(len(payload)),
+                **{name.replace("-", "_"): value for name, value in extra.items()},
+            )
             + payload
         )
         await writer.drain()

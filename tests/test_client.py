@@ -449,7 +449,7 @@ async def test_a_refused_connection_is_retried_then_unreachable(
     [
         (b"<html><body>Gateway</body></html>", "sms: response is not JSON: <html><body>Gateway"),
         (b'{"unexpected": true}', "sms: response has no 'messages' list"),
-        (b"[]", "sms: expected a JSON object, got list"),
+        (b"[]", "sms: expected a JSON object, got a list"),
     ],
 )
 async def test_a_wrong_body_is_a_protocol_error_naming_the_channel(
@@ -609,7 +609,7 @@ async def test_only_an_unparseable_page_is_a_protocol_error(
         await make(report_sink=lambda ident, body: sunk.append(body)).fetch(
             Target("BULK-1", "infobip")
         )
-    assert str(info.value) == "infobip: 'results' is str, not a list"
+    assert str(info.value) == "infobip: 'results' is a string, not a list"
     assert sunk == [b'{"results": "nope"}']
     assert stub.count() == 1
 

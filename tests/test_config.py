@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -379,3 +382,57 @@ def test_every_base_url_that_loads_is_one_the_engine_can_ask(url: str) -> None:
     assert built.host and built.port and built.scheme in ("http", "https")
     assert built.raw_host is not None and built.raw_host.encode("ascii")
     assert not built.user and not built.password
+
+
+_RANGE = re.compile(
+    r"(?:from (?P<low>[\d.]+)(?: \(never\))? to (?P<high>[\d.]+))"
+    r"|(?:more than (?P<above>[\d.]+) and at most (?P<most>[\d.]+))"
+)
+
+
+@pytest.mark.parametrize(
+    ("key", "edges"),
+    [
+        ("max_in_flight", [0, 1, 256, 257]),
+        ("timeout", [-1, 0, 0.001, 300, 300.5]),
+        ("max_answer_mb", [0, 0.5, 1, 1024, 1025]),
+        ("[stuck_after]\nsms", [-1, 0, 4320, 4321]),
+        ("[low_balance]\nd7", [-1, 0, 1000000, 1000001]),
+    ],
+)
+def test_every_range_message_says_the_range_it_enforces(
+    xdg: Path, key: str, edges: list[float]
+) -> None:
+    """Fresh-eyes finding F17: `timeout = 0` was refused as "must be seconds between 0 and
+    300". Each value at and past the edges is either loaded, or refused by a message whose
+    words put it outside the range they state."""
+    for value in edges:
+        write(xdg, f"{key} = {value}\n")
+        try:
+            load_settings()
+        except ConfigError as exc:
+            message = str(exc)
+            found = _RANGE.search(message)
+            assert found, message
+            if found["low"] is not None:
+                inside = float(found["low"]) <= value <= float(found["high"])
+            else:
+                inside = float(found["above"]) < value <= float(found["most"])
+            assert not inside, f"{value} refused by: {message}"
+        else:
+            assert value >= 0 and value not in (257, 4321, 1000001, 300.5, 1025)
+
+
+def test_a_timeout_of_0_is_refused_in_words_that_exclude_it(xdg: Path) -> None:
+    write(xdg, "timeout = 0\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "d7tui", "status", "aaaaaaaa-2222-4333-8444-555555555555"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "XDG_CONFIG_HOME": str(xdg.parent.parent)},
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        f"d7tui: {xdg}: key 'timeout' must be seconds more than 0 and at most 300\n"
+    )

@@ -7,23 +7,16 @@ screen, no screenshot, no store file and no export (fresh-eyes finding F22)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from hostile import HostileServer, answering
-from ui_kit import idle, said, screen_text, until
+from hostile import HostileServer, aimed_at, answering, cli_env, monitor_views
 
-from d7tui.clock import ManualClock
-from d7tui.config import Settings
 from d7tui.models import IdKind, Target
-from d7tui.poller import PollConfig
 from d7tui.safety import Secret
-from d7tui.ui.app import make_app
-from d7tui.ui.widgets.watchlist_table import WatchlistTable
 
 TOKEN = "TOKZZ-d7-9f8e7d6c5b4a"
 KEY = "IBKEYZZ-0a1b2c3d"
@@ -95,17 +88,7 @@ def server():
 
 @pytest.fixture
 def env(tmp_path: Path, server: HostileServer) -> dict[str, str]:
-    return {
-        **os.environ,
-        "D7_API_TOKEN": TOKEN,
-        "INFOBIP_API_KEY": KEY,
-        "D7_BASE_URL": server.base_url,
-        "INFOBIP_BASE_URL": server.base_url,
-        "HOME": str(tmp_path),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-    }
+    return cli_env(server.base_url, tmp_path, TOKEN, KEY)
 
 
 def d7tui(env: dict[str, str], *argv: str) -> str:
@@ -170,32 +153,11 @@ async def test_the_monitor_shows_stores_and_exports_no_echoed_credential(
     server: HostileServer, tmp_path: Path, caplog
 ) -> None:
     db = tmp_path / "data" / "d7tui.sqlite3"
-    settings = Settings(
-        d7_token=Secret(TOKEN),
-        d7_base_url=server.base_url,
-        infobip_key=Secret(KEY),
-        infobip_base_url=server.base_url,
-    )
-    app = make_app(
-        settings,
-        ids=[Target(RID, "sms"), Target(BULK, "infobip", IdKind.BULK)],
-        clock=ManualClock(),
-        poll_config=PollConfig(workers=2),
-        store_path=db,
-        bell=False,
-    )
-    async with app.run_test(size=(160, 45), notifications=True) as pilot:
-        await idle(pilot, app)
-        shown = [screen_text(app)]
-        assert "+49•••" in shown[0]  # the answer was shown, without the token
-        for row in (RID, BULK):
-            app.screen.query_one(WatchlistTable).select(row)
-            await pilot.pause()
-            shown.append(screen_text(app))
-        await pilot.press("e")
-        await until(pilot, lambda: any(t.startswith("Exported") for t in said(app)))
-        shown += [app.export_screenshot(), "".join(said(app))]
-    assert any("key •••" in text for text in shown)
+    settings = aimed_at(server.base_url, d7_token=Secret(TOKEN), infobip_key=Secret(KEY))
+    ids = [Target(RID, "sms"), Target(BULK, "infobip", IdKind.BULK)]
+    shown = await monitor_views(settings, ids, db)
+    assert "+49•••" in shown[0]  # the answer was shown, without the token
+    assert "key •••" in shown[2]  # the Infobip detail, and its balance's currency
     files = [p for p in db.parent.iterdir() if p.is_file()]
     assert any(p.suffix == ".json" for p in files)  # the export
     for text in [*shown, caplog.text, *(p.read_bytes().decode("latin-1") for p in files)]:

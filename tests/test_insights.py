@@ -139,6 +139,22 @@ def test_time_to_deliver_is_exact_for_infobip_and_first_seen_to_delivered_for_d7
     assert (times["whatsapp"].count, times["whatsapp"].p50) == (1, 10)
 
 
+def test_a_sent_at_to_done_at_that_is_no_measurement_is_left_out():
+    wl = story()
+    at = "2023-11-14T22:13:20.000+0000"  # T0
+    poll(
+        wl,
+        "ib-odd",
+        Channel.INFOBIP,
+        T0,
+        ib("DELIVERED_TO_HANDSET", "DELIVERED", 7, "2000-01-01T00:00:00.000+0000", at),
+        ib("DELIVERED_TO_HANDSET", "DELIVERED", 8, at, "9999-12-31T23:59:59.999+0000"),
+        ib("DELIVERED_TO_HANDSET", "DELIVERED", 9, at, "2023-11-14T22:13:19.000+0000"),
+    )
+    (infobip,) = [t for t in compute(wl, now=T0 + 3600).delivery_times if t.channel == "infobip"]
+    assert (infobip.count, infobip.p95) == (2, 100)  # the two real ones, as before
+
+
 def test_top_failure_reasons_with_counts():
     failures = dict(compute(story(), now=T0 + 3600).failures)
     assert failures == {

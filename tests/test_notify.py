@@ -66,6 +66,19 @@ def test_only_while_the_user_is_away_and_never_a_flood():
     assert not notifier.notify("d7tui", "six") and len(written) == 2
 
 
+def test_what_was_held_back_is_sent_when_the_gap_is_over_without_a_later_failure():
+    written: list[str] = []
+    clock = Clock()
+    notifier = DesktopNotifier(written.append, Protocol.OSC9, tmux=False, clock=clock)
+    notifier.focus(False)
+    assert notifier.notify("d7tui", "one") and notifier.flush_in() is None
+    assert not notifier.notify("d7tui", "two") and not notifier.notify("d7tui", "three")
+    assert notifier.flush_in() == 10 and not notifier.flush()  # not yet
+    clock.now += 10
+    assert notifier.flush() and notifier.flush_in() is None
+    assert written[-1] == "\x1b]9;d7tui: 2 more, the last: three\x07"
+
+
 def test_turned_off_or_without_a_terminal_nothing_is_written():
     written: list[str] = []
     off = DesktopNotifier(written.append, None, tmux=False, clock=Clock())

@@ -368,9 +368,9 @@ def test_a_non_object_recipient_is_kept_with_a_problem() -> None:
         (b"", "not JSON: an empty body"),
         (b"<html>502 Bad Gateway</html>", "not JSON: <html>502 Bad Gateway</html>"),
         (b"\xff\xfe{}", "not valid UTF-8"),
-        (b"[1, 2]", "expected a JSON object, got list"),
+        (b"[1, 2]", "expected a JSON object, got a list"),
         (b'{"detail": "x"}', "no 'messages' list"),
-        (b'{"messages": {"a": 1}}', "'messages' is dict, not a list"),
+        (b'{"messages": {"a": 1}}', "'messages' is an object, not a list"),
     ],
 )
 @pytest.mark.parametrize("channel", [Channel.SMS, Channel.WHATSAPP, Channel.VIBER])
@@ -619,8 +619,8 @@ def test_infobip_page_envelope() -> None:
     assert infobip.parse_page(b'{"results": null}') == []
     assert infobip.parse_page(b"{}") == []
     for body, says in [
-        (b'{"results": {}}', "'results' is dict, not a list"),
-        (b"[]", "expected a JSON object, got list"),
+        (b'{"results": {}}', "'results' is an object, not a list"),
+        (b"[]", "expected a JSON object, got a list"),
         (b"nope", "not JSON"),
     ]:
         with pytest.raises(ProtocolError) as info:

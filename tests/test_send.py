@@ -24,7 +24,7 @@ from d7tui.channels.send import MaybeSent, Message, SendProblem, body, check
 from d7tui.channels.status import StatusClient
 from d7tui.cli import main
 from d7tui.client import Engine, RetryPolicy
-from d7tui.errors import AuthError, ProtocolError, Unreachable
+from d7tui.errors import ApiError, AuthError, ProtocolError, Unreachable
 from d7tui.explain import explain
 from d7tui.models import Channel, IdKind, Target
 from d7tui.safety import Secret
@@ -166,6 +166,9 @@ def test_bad_messages_are_refused_before_anything_is_sent():
     for message, said in cases:
         with pytest.raises(SendProblem, match=said):
             check(message)
+    with pytest.raises(SendProblem, match="has no country code"):
+        check(Message(Channel.SMS, "0501234567", "hi", sender="S"))  # a number as dialled at home
+    assert check(Message(Channel.SMS, "00971501234567", "hi", sender="S")).to == "+971501234567"
     # Numbers are written as each vendor writes them.
     assert check(Message(Channel.INFOBIP, "+41 79 302 67 27", "hi")).to == "41793026727"
     assert check(Message(Channel.SMS, "971 50 123 4567", "hi", sender="S")).to == "+971501234567"
@@ -296,6 +299,23 @@ def test_without_a_terminal_send_needs_yes_and_on_one_it_asks(sim, env, capsys):
     assert sim.counts["send"] == before + 1 and out.startswith("sent: ")
 
 
+def test_a_send_the_vendor_refuses_in_its_answer_is_not_sent_and_not_watched(sim, env, capsys):
+    sim.accounts.infobip = 0.0
+    try:
+        code, out, err = run(
+            capsys, "send", "--channel", "infobip", "--to", "+41793026727", "--text", "hi", "--yes"
+        )
+    finally:
+        sim.accounts.infobip = 50.0
+    assert code == 5 and out == "" and len(err.splitlines()) == 1
+    assert err.startswith(
+        "d7tui send: infobip: not sent: Infobip refused it: REJECTED_NOT_ENOUGH_CREDITS: Your "
+        "Infobip account is out of credit"
+    )
+    with open_store() as store:
+        assert store.watches(Which.LIVE) == []
+
+
 def test_bad_usage_and_a_refused_token_are_one_line(sim, env, capsys, monkeypatch):
     code, _, err = run(
         capsys, "send", "--channel", "sms", "--to", "12", "--text", "hi", "--from", "S", "--yes"
@@ -337,9 +357,16 @@ async def test_an_empty_account_fails_the_message_and_the_explanation_points_to_
             assert recipient.status == "insufficient_credit"
             explained = explain(Channel.SMS, recipient)
             assert explained is not None and explained.credit
-            assert "balance is on the status line" in explained.next_step
-            sent = await client.send(check(Message(Channel.INFOBIP, "41793026727", "hi")))
-            assert sent.status == "REJECTED_NOT_ENOUGH_CREDITS"
+            assert (
+                "its balance: in D7's dashboard, or on d7tui's status line" in explained.next_step
+            )
+            # Infobip answers the send itself with the refusal: not sent, nothing to watch.
+            with pytest.raises(
+                ApiError,
+                match=r"^infobip: not sent: Infobip refused it: REJECTED_NOT_ENOUGH_CREDITS: Your "
+                r"Infobip account is out of credit.*Next: Top up the Infobip account",
+            ):
+                await client.send(check(Message(Channel.INFOBIP, "41793026727", "hi")))
     finally:
         sim.accounts.d7, sim.accounts.infobip = 100.0, 50.0
 
@@ -353,6 +380,8 @@ def test_a_balance_answer_without_a_number_is_a_protocol_error():
     for raw in (b'{"balance": -1e308}', b'{"balance": 1e300, "currency": "EUR"}'):
         with pytest.raises(ProtocolError, match="not a believable amount"):
             parse_balance("infobip", raw)
+    assert parse_balance("d7", b'{"balance": 99.9996}').text() == "d7 99.9996"  # a send shows
+    assert parse_balance("d7", b'{"balance": -0.0}').text() == "d7 0.00"
     odd = parse_balance("infobip", b'{"balance": 1.5, "currency": "[bold]USD[/]\\u001b[2J"}')
     assert odd.text() == "infobip 1.50 [bold]U…"  # cut, and shown as plain text
 

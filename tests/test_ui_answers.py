@@ -13,6 +13,7 @@ from typing import Any
 from hostile import HostileServer, aimed_at, unreadable_200
 from hostile import head as hostile_head
 from textual import events
+from textual.widgets import Input, Select, Static
 from ui_kit import entry, idle, said, screen_text, sim_settings, status_requests, until
 
 from d7tui.clock import ManualClock
@@ -251,6 +252,52 @@ async def test_quitting_while_a_test_message_is_sent_says_on_the_terminal_it_may
     ]
 
 
+async def test_enter_at_the_confirmation_goes_back_to_the_form_and_keeps_it(sim, clock):
+    app = build(sim, clock, [])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        sends = sim.counts["send"]
+        await pilot.press("S", *"+971501112233", "tab", *"Shop", "tab", *"hello", "enter")
+        assert "costs money." in screen_text(app)
+        await pilot.press("enter")  # a second enter: back to the form, nothing sent or lost
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, SendDialog) and dialog.checked is None
+        assert dialog.message().to == "+971501112233" and dialog.message().text == "hello"
+        assert "costs money." not in screen_text(app) and sim.counts["send"] == sends
+
+
+async def test_a_whatsapp_template_with_a_text_too_is_refused_and_its_values_are_shown(sim, clock):
+    app = build(sim, clock, [])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        await pilot.press("S")
+        dialog = app.screen
+        assert isinstance(dialog, SendDialog)
+        dialog.query_one("#send-channel", Select).value = "whatsapp"
+        await pilot.pause()
+        for field, value in (
+            ("to", "+971501112233"),
+            ("from", "+971500000000"),
+            ("text", "hello"),
+            ("template", "order_shipped"),
+            ("params", "A|B"),
+        ):
+            dialog.query_one(f"#send-{field}", Input).value = value
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "give either a text or a template, not both. Nothing was sent." in screen_text(app)
+        dialog.query_one("#send-text", Input).value = ""
+        await pilot.press("enter")
+        await pilot.pause()
+        confirmation = str(dialog.query_one("#send-confirm", Static).render())
+        assert confirmation.startswith(
+            "Send one whatsapp (D7) message to +971501112233 from +971500000000 (template "
+            "'order_shipped', {{1}}=A, {{2}}=B)? It costs money."
+        )
+        assert "{{2}}=B" in screen_text(app)
+
+
 async def test_a_bad_form_is_named_and_nothing_is_sent(sim, clock):
     app = build(sim, clock, [])
     async with app.run_test(size=SIZE) as pilot:
@@ -283,19 +330,31 @@ async def test_e_in_the_problems_view_writes_the_failures_worklist(sim, clock, t
     assert rows[0]["next_step"].startswith("Sending the same text fails again")
 
 
-async def test_a_failure_raises_a_desktop_notification_only_while_the_user_looks_away(sim, clock):
+def two_failures(sim: Simulator, clock: ManualClock, then: float) -> tuple[D7App, str, list[str]]:
+    """The monitor on +971500000010, failing at 3 s, and +971500000011, failing at `then`; what
+    it writes to the terminal for notifications is kept (the driver's write, in a terminal)."""
     first = sim.create_request("sms", ["+971500000010"], [Step(0, "sent"), Step(3, "un_delivered")])
     second = sim.create_request(
-        "sms", ["+971500000011"], [Step(0, "sent"), Step(30, "un_delivered")]
+        "sms", ["+971500000011"], [Step(0, "sent"), Step(then, "un_delivered")]
     )
     app = build(sim, clock, [first, second])
     written: list[str] = []
-    app.notifier.write = written.append  # the driver's write, in a real terminal
+    app.notifier.write = written.append
+    return app, second, written
+
+
+async def look_away(pilot: Any, app: D7App) -> None:
+    """The monitor settled, then the user switches to another window (the terminal says so)."""
+    await idle(pilot, app)
+    app.post_message(events.AppBlur())
+    await until(pilot, lambda: not app.app_focus)
+
+
+async def test_a_failure_raises_a_desktop_notification_only_while_the_user_looks_away(sim, clock):
+    app, second, written = two_failures(sim, clock, 30)
     app.notifier.min_gap = 0
     async with app.run_test(size=SIZE) as pilot:
-        await idle(pilot, app)
-        app.post_message(events.AppBlur())  # the user switched to another window
-        await until(pilot, lambda: not app.app_focus)
+        await look_away(pilot, app)
         clock.advance(4)
         await idle(pilot, app)
         assert len(written) == 1 and written[0].startswith("\x1b]9;d7tui: a message failed: ✗ ")
@@ -307,6 +366,20 @@ async def test_a_failure_raises_a_desktop_notification_only_while_the_user_looks
         assert entry(app, second).phase is not None and len(written) == 1
 
 
+async def test_a_failure_held_back_by_the_gap_is_notified_when_the_gap_is_over(sim, clock):
+    app, second, written = two_failures(sim, clock, 6)
+    async with app.run_test(size=SIZE) as pilot:
+        await look_away(pilot, app)
+        clock.advance(4)
+        await idle(pilot, app)
+        clock.advance(3)  # the second fails 3 s after the first: held back (one per 10 s)
+        await idle(pilot, app)
+        assert len(written) == 1 and entry(app, second).problem
+        clock.advance(10)  # no later failure comes to carry it: it goes once the gap is over
+        await until(pilot, lambda: len(written) == 2)
+        assert "+971500000011: sent → un_delivered" in written[1]
+
+
 async def test_desktop_notifications_can_be_turned_off(sim, clock):
     rid = sim.create_request("sms", ["+971500000012"], [Step(0, "sent"), Step(3, "un_delivered")])
     settings = sim_settings(sim, desktop_notifications=False)
@@ -314,9 +387,7 @@ async def test_desktop_notifications_can_be_turned_off(sim, clock):
     written: list[str] = []
     app.notifier.write = written.append
     async with app.run_test(size=SIZE) as pilot:
-        await idle(pilot, app)
-        app.post_message(events.AppBlur())
-        await until(pilot, lambda: not app.app_focus)
+        await look_away(pilot, app)
         clock.advance(4)
         await idle(pilot, app)
         assert entry(app, rid).problem and written == []

@@ -94,3 +94,17 @@ def test_written_as_json_and_as_a_spreadsheet_safe_csv(tmp_path):
     assert first["changed_at"] == "2023-11-14 22:14:20.000"
     stuck = dict(zip(COLUMNS, table[2], strict=True))
     assert stuck["explanation"].startswith("still 'sent' after 60 min")  # no quote added
+
+
+def test_a_whatsapp_message_delivered_and_waiting_for_read_is_no_follow_up_call():
+    wl = Watchlist(clock=lambda: T0 + 7200)
+    wl.add(Target("w", "whatsapp"), "", added_at=T0)
+    entry = wl.get("w")
+    assert entry is not None
+    delivered = Recipient(
+        "w1", "+919000000001", "delivered", *classify_d7(Channel.WHATSAPP, "delivered")
+    )
+    state, transitions = observe(None, RequestStatus("w", Channel.WHATSAPP, (delivered,)), T0)
+    wl.apply(PollUpdate("w", T0, "whatsapp", WatchStatus.ACTIVE, state, None, tuple(transitions)))
+    assert [s.recipient.key for s in wl.get("w").stuck(T0 + 7200, wl.stuck_after)]  # "stuck?"
+    assert follow_ups(wl, T0 + 7200, wl.stuck_after) == []  # but on the phone: no call

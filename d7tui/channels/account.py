@@ -10,7 +10,7 @@ from d7tui.channels import d7, infobip, send
 from d7tui.channels.common import as_float, as_text, decode_json
 from d7tui.client import Engine
 from d7tui.config import Settings
-from d7tui.errors import AuthError, ProtocolError, Unreachable
+from d7tui.errors import ApiError, AuthError, ProtocolError, Unreachable
 from d7tui.models import Channel
 from d7tui.safety import one_line
 
@@ -28,7 +28,9 @@ class Balance:
     currency: str | None  # D7 names none: the account's own currency
 
     def text(self) -> str:
-        amount = f"{self.amount:,.2f}"
+        # D7 prices a message at 0.0004: four decimals, so a send shows; +0.0: never "-0.00".
+        amount = f"{self.amount + 0.0:,.4f}"
+        amount = amount[:-2] + amount[-2:].rstrip("0")
         return (
             f"{self.vendor} {amount} {self.currency}"
             if self.currency
@@ -97,8 +99,9 @@ class AccountClient:
                 raise send.d7_send_error(channel, reply.status, reply.body)
             accepted = True
             if channel is Channel.INFOBIP:
-                return send.parse_infobip_sent(reply.body)
-            return send.parse_d7_sent(channel, reply.body)
+                sent = send.parse_infobip_sent(reply.body)
+            else:
+                sent = send.parse_d7_sent(channel, reply.body)
         except (Unreachable, ProtocolError) as exc:
             # Not a refusal: the request went out, or may have. Said first, before the detail
             # (which may be cut), or the user sends it again and pays twice.
@@ -107,6 +110,12 @@ class AccountClient:
             raise send.MaybeSent(
                 channel.value, may_have_been_sent(exc, accepted=accepted), status=exc.status
             ) from None
+        refused = send.refusal(sent)
+        if refused is not None:  # answered, but as a refusal: nothing goes out, nothing to watch
+            raise ApiError(
+                channel.value, f"not sent: {message.vendor()} refused it: {refused}", status=200
+            )
+        return sent
 
     async def balance(self, vendor: str) -> Balance:
         """The account's balance (`vendor`: "d7" or "infobip"), or a ChannelError."""

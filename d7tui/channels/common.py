@@ -19,11 +19,34 @@ def decode_json(channel: str, body: bytes) -> Any:
         raise ProtocolError(channel, f"response is not valid UTF-8 (byte {exc.start})") from None
     try:
         return json.loads(text)
-    # ValueError, not only JSONDecodeError: an integer of more than 4,300 digits is refused by
-    # int() inside the decoder; RecursionError: nesting deeper than the interpreter's stack.
-    except (ValueError, RecursionError):
+    except json.JSONDecodeError:
         start = one_line(text[:60], 60) if text.strip() else "an empty body"
         raise ProtocolError(channel, f"response is not JSON: {start}") from None
+    except RecursionError:  # valid JSON, nested deeper than the interpreter's stack
+        raise ProtocolError(channel, "response is JSON nested too deeply to read") from None
+    except ValueError:  # int() inside the decoder refuses more than 4,300 digits
+        raise ProtocolError(channel, "response holds a number too long to read") from None
+
+
+def json_kind(value: object) -> str:
+    """What a JSON value is, in the words of JSON rather than Python's (`null`, not NoneType)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def not_an_object(channel: str, data: object) -> ProtocolError:
+    return ProtocolError(channel, f"expected a JSON object, got {json_kind(data)}")
+
+
+def not_a_list(channel: str, key: str, value: object) -> ProtocolError:
+    return ProtocolError(channel, f"'{key}' is {json_kind(value)}, not a list")
 
 
 def body_excerpt(body: bytes, limit: int = 160) -> str:
@@ -62,6 +85,27 @@ def as_float(value: object) -> float | None:
             return None
         return number if math.isfinite(number) else None
     return None
+
+
+# Vendor numbers become model numbers here, and only here. No message costs more than a million
+# of any currency, nor is cut into more than a thousand parts: past these (1e308, an overflow, a
+# 309-digit count) or below zero, the number is a vendor's mistake, not something to add up or
+# show. The recipient then has no cost or part count (`-`); the vendor's value stays in its
+# fields, as it was sent.
+MAX_COST = 1_000_000.0
+MAX_PARTS = 1000
+
+
+def as_cost(value: object) -> float | None:
+    """A cost from 0 to MAX_COST, or None."""
+    number = as_float(value)
+    return number if number is not None and 0 <= number <= MAX_COST else None
+
+
+def as_parts(value: object) -> int | None:
+    """A part count from 0 to MAX_PARTS, or None."""
+    number = as_int(value)
+    return number if number is not None and 0 <= number <= MAX_PARTS else None
 
 
 def as_int(value: object) -> int | None:

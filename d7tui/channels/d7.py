@@ -7,7 +7,16 @@ may list recipients under `recipients` instead of `messages`. All of it is accep
 
 from __future__ import annotations
 
-from d7tui.channels.common import as_float, as_int, as_text, body_excerpt, decode_json, take
+from d7tui.channels.common import (
+    as_cost,
+    as_parts,
+    as_text,
+    body_excerpt,
+    decode_json,
+    not_a_list,
+    not_an_object,
+    take,
+)
 from d7tui.errors import (
     ApiError,
     AuthError,
@@ -59,10 +68,10 @@ def _recipient(channel: Channel, item: object, index: int) -> Recipient:
         phase=phase,
         final=final,
         reason=as_text(item.get("reason")),
-        cost=take(item, _VIBER_COST if channel is Channel.VIBER else _COST, as_float),
+        cost=take(item, _VIBER_COST if channel is Channel.VIBER else _COST, as_cost),
         # D7 bills in its account currency and its report does not name it.
         currency=None,
-        parts=take(item, _VIBER_PARTS if channel is Channel.VIBER else _PARTS, as_int),
+        parts=take(item, _VIBER_PARTS if channel is Channel.VIBER else _PARTS, as_parts),
         country=as_text(item.get("country")),
         schedule_time=as_text(item.get("schedule_time")),
         fields=fields,
@@ -74,7 +83,7 @@ def parse_report(channel: Channel, request_id: str, body: bytes) -> RequestStatu
     """A 200 status body, or ProtocolError when it is not the documented envelope."""
     data = decode_json(channel.value, body)
     if not isinstance(data, dict):
-        raise ProtocolError(channel.value, f"expected a JSON object, got {type(data).__name__}")
+        raise not_an_object(channel.value, data)
     key = "messages" if "messages" in data else "recipients" if "recipients" in data else None
     if key is None:
         raise ProtocolError(channel.value, "response has no 'messages' list")
@@ -82,7 +91,7 @@ def parse_report(channel: Channel, request_id: str, body: bytes) -> RequestStatu
     if items is None:
         items = []
     if not isinstance(items, list):
-        raise ProtocolError(channel.value, f"'{key}' is {type(items).__name__}, not a list")
+        raise not_a_list(channel.value, key, items)
     recipients = tuple(_recipient(channel, item, i) for i, item in enumerate(items))
     top = clean_json({k: v for k, v in data.items() if k != key})
     return RequestStatus(

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from d7tui.channels.common import as_float, as_int, as_text, body_excerpt, decode_json
+from d7tui.channels.common import (
+    as_cost,
+    as_parts,
+    as_text,
+    body_excerpt,
+    decode_json,
+    not_a_list,
+    not_an_object,
+)
 from d7tui.errors import ApiError, AuthError, ChannelError, NotFound, ProtocolError
 from d7tui.models import Channel, Phase, Recipient, RequestStatus, classify_infobip
 from d7tui.safety import clean_json, one_line
@@ -79,10 +87,10 @@ def _hide_text(fields: dict[str, Any]) -> None:
 def message_cost(price: dict[str, Any], parts: int | None) -> float | None:
     """What the message cost in all: Infobip's pricePerMessage is the price of one SMS part
     ("Price per one SMS" on its page), so a three-part message costs three times it."""
-    per_part = as_float(price.get("pricePerMessage"))
+    per_part = as_cost(price.get("pricePerMessage"))
     if per_part is None:
         return None
-    return round(per_part * (parts if parts and parts > 0 else 1), 10)
+    return as_cost(round(per_part * (parts if parts and parts > 0 else 1), 10))
 
 
 def parse_item(item: object, index: int, *, keep_text: bool = False) -> Recipient:
@@ -106,7 +114,7 @@ def parse_item(item: object, index: int, *, keep_text: bool = False) -> Recipien
     fields = clean_json(item)
     if not keep_text:
         _hide_text(fields)
-    parts = as_int(_first(item, _PARTS_KEYS))
+    parts = as_parts(_first(item, _PARTS_KEYS))
     problem = None
     if "status" in item and not isinstance(item.get("status"), dict):
         problem = "'status' is not an object"
@@ -137,12 +145,12 @@ def read_page(body: bytes, *, keep_text: bool = False) -> Page:
     ProtocolError only for the envelope."""
     data = decode_json(Channel.INFOBIP.value, body)
     if not isinstance(data, dict):
-        raise ProtocolError("infobip", f"expected a JSON object, got {type(data).__name__}")
+        raise not_an_object("infobip", data)
     results = data.get("results", [])
     if results is None:
         results = []
     if not isinstance(results, list):
-        raise ProtocolError("infobip", f"'results' is {type(results).__name__}, not a list")
+        raise not_a_list("infobip", "results", results)
     cursor = _obj(data.get("cursor")).get("nextCursor")
     return Page(
         recipients=[parse_item(item, i, keep_text=keep_text) for i, item in enumerate(results)],

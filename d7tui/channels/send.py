@@ -15,6 +15,7 @@ from typing import Any
 from d7tui.channels.common import as_text, decode_json
 from d7tui.channels.d7 import TOKEN_SETTING, describe_error
 from d7tui.errors import ApiError, AuthError, ChannelError, ErrorKind, ProtocolError
+from d7tui.explain import explain_d7, explain_infobip
 from d7tui.models import Channel, IdKind
 from d7tui.safety import one_line
 
@@ -56,11 +57,14 @@ class Message:
 
     def describe(self) -> str:
         """`one sms (D7) message to +9715… from Shop (5 characters)`."""
-        what = (
-            f"template {one_line(self.template, 40)!r}"
-            if self.template
-            else f"{len(self.text or '')} characters"
-        )
+        what = f"{len(self.text or '')} characters"
+        if self.template:
+            what = f"template {one_line(self.template, 40)!r}"
+            if self.params:
+                values = ", ".join(
+                    f"{{{{{i}}}}}={one_line(v, 30)}" for i, v in enumerate(self.params, 1)
+                )
+                what += f", {values}"
         name = "sms" if self.channel is Channel.INFOBIP else self.channel.value
         sender = f" from {one_line(self.sender, 40)}" if self.sender else ""
         return f"one {name} ({self.vendor()}) message to {self.to}{sender} ({what})"
@@ -83,13 +87,22 @@ class Sent:
 def check(message: Message) -> Message:
     """The message, its number normalised, or SendProblem saying what is wrong."""
     number = re.sub(r"[\s()\-.]", "", message.to)
+    if number.startswith("00"):
+        number = "+" + number[2:]  # the international prefix, as dialled in Europe and the Gulf
     if not _NUMBER.match(number):
         raise SendProblem(
             f"{one_line(message.to, 40)!r} is not a phone number: digits with the country code, "
             "e.g. +971501234567"
         )
-    if (message.text is None) == (message.template is None):
-        raise SendProblem("give either --text or --template")
+    if number.lstrip("+").startswith("0"):
+        raise SendProblem(
+            f"{one_line(message.to, 40)!r} has no country code (none starts with 0): write it "
+            "with one, e.g. +971501234567"
+        )
+    if message.text is None and message.template is None:
+        raise SendProblem("give a text (or, for WhatsApp, a template)")
+    if message.text is not None and message.template is not None:
+        raise SendProblem("give either a text or a template, not both")
     if message.template is not None and message.channel is not Channel.WHATSAPP:
         raise SendProblem(f"templates are for whatsapp; {message.channel.value} takes --text")
     if message.text is not None:
@@ -98,7 +111,7 @@ def check(message: Message) -> Message:
         if len(message.text) > MAX_TEXT:
             raise SendProblem(f"the text is longer than {MAX_TEXT} characters")
     if message.params and message.template is None:
-        raise SendProblem("--param goes with --template")
+        raise SendProblem("template parameters go with a template")
     if message.template is not None and not message.template.strip():
         raise SendProblem("the template name is empty")
     for what, value in (
@@ -207,11 +220,27 @@ def parse_infobip_sent(raw: bytes) -> Sent:
     name = as_text(status.get("name")) if isinstance(status, dict) else None
     bulk = as_text(data.get("bulkId"))
     message_id = as_text(first.get("messageId"))
+    said = {"status": status} if isinstance(status, dict) else {}
     if bulk:
-        return Sent(Channel.INFOBIP, bulk, IdKind.BULK, name, {"messageId": message_id})
+        return Sent(Channel.INFOBIP, bulk, IdKind.BULK, name, {"messageId": message_id, **said})
     if message_id:
-        return Sent(Channel.INFOBIP, message_id, IdKind.MESSAGE, name)
+        return Sent(Channel.INFOBIP, message_id, IdKind.MESSAGE, name, said)
     raise ProtocolError("infobip", "the send was answered without a bulkId or messageId")
+
+
+def refusal(sent: Sent) -> str | None:
+    """Why the vendor refused the message in its answer to the send (an Infobip REJECTED_*
+    status, a D7 status that is a failure), with what to do; None: it was taken."""
+    if sent.channel is Channel.INFOBIP:
+        status = sent.fields.get("status")
+        explained = explain_infobip(
+            status if isinstance(status, dict) else {}, {}, name=sent.status
+        )
+    else:
+        explained = explain_d7(sent.channel, sent.status)
+    if explained is None or not explained.failed:
+        return None
+    return f"{explained.code}: {explained.meaning} Next: {explained.next_step}"
 
 
 def d7_send_error(channel: Channel, status: int, raw: bytes) -> ChannelError:

@@ -111,6 +111,7 @@ class D7App(Guarded, App[int]):
         self._no_memory = "this session has no store"  # why, when it has none
         self.farewell: list[str] = []  # printed on the terminal once the screen is gone
         self._sending: list[Message] = []  # test messages sent and not answered yet
+        self._notify_flush_due = False  # a timer will send what the notifier held back
         self._store_path = store_path
         self._persist = persist
         self._summaries: list[WatchSummary] = []  # the list, drawn before the rest is read
@@ -456,6 +457,20 @@ class D7App(Guarded, App[int]):
             return
         more = f" (+{len(lines) - 1:,} more)" if len(lines) > 1 else ""
         self.notifier.notify("d7tui: a message failed", lines[0] + more)
+        wait = self.notifier.flush_in()
+        if wait is not None and not self._notify_flush_due:
+            # Held back by the gap: sent when the gap is over, if no later failure carried it
+            # (looked at every second: the gap is counted on the monitor's clock).
+            self._notify_flush_due = True
+            self.set_timer(min(wait, 1.0) + 0.05, self._flush_notifications, name="d7tui-notify")
+
+    def _flush_notifications(self) -> None:
+        self._notify_flush_due = False
+        self.notifier.flush()
+        wait = self.notifier.flush_in()
+        if wait is not None:  # not sent yet (too soon): try again when it may be
+            self._notify_flush_due = True
+            self.set_timer(min(wait, 1.0) + 0.05, self._flush_notifications, name="d7tui-notify")
 
     def hint_for(self, entry: Entry) -> str | None:
         """What to do about a request that is stuck, when d7tui knows."""

@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from rich.text import Text
 
 from d7tui.models import Phase
-from d7tui.output import PHASE_SYMBOL, format_cost
+from d7tui.output import PHASE_SYMBOL, format_cost, format_parts
 from d7tui.shortids import forms
+from d7tui.watch import RateHold
 from d7tui.watchlist import Entry
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "format_age",
     "format_clock",
     "format_cost",
+    "format_parts",
     "mask_recipient",
     "phase_counts_text",
     "plural",
@@ -89,6 +91,11 @@ def format_clock(stamp: float | None, now: float | None = None) -> str:
     if local[:3] == today[:3]:
         return time.strftime("%H:%M:%S", local)
     return time.strftime("%Y-%m-%d %H:%M:%S", local)
+
+
+def rate_wait(hold: RateHold, now: float) -> str:
+    """`rate limited by api.d7networks.com: waiting until 08:47:29`"""
+    return f"rate limited by {hold.host}: waiting until {format_clock(hold.until, now)}"
 
 
 def format_interval(seconds: float) -> str:

@@ -16,6 +16,7 @@ from textual.timer import Timer
 
 from d7tui.insights import HOUR_MINUTES, NO_COUNTRY, Insights, Tally, compute, sparkline
 from d7tui.models import Phase
+from d7tui.safety import one_line
 from d7tui.ui.edge import Guarded
 from d7tui.ui.format import costs_text, format_interval
 from d7tui.ui.widgets.text_static import TextStatic
@@ -26,12 +27,15 @@ REFRESH = 5.0  # seconds between two counts while the screen is open, at least
 # count (BENCHMARKS.md), which the keys wait for, so it is not done every five seconds.
 REFRESH_COST = 20.0
 TOP_COUNTRIES = 12
+MAX_REASON = 120  # a vendor's reason, cut: one screen line, two at most
 
 
 def _duration(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
-    return format_interval(round(seconds / 60) * 60) if seconds < 3600 else f"{seconds / 3600:.1f}h"
+    if seconds < 3600:
+        return format_interval(round(seconds / 60) * 60)
+    return f"{seconds / 3600:.1f}h" if seconds < 48 * 3600 else f"{seconds / 86400:.1f}d"
 
 
 def _tally_row(name: str, tally: Tally, colours: Mapping[Phase, str]) -> Text:
@@ -72,11 +76,15 @@ def insights_text(
     text.append(head, style="dim")
     countries = sorted(insights.by_country.items(), key=lambda kv: (-kv[1].total, kv[0]))
     for name, tally in countries[:TOP_COUNTRIES]:
-        shown = "(none)" if name == NO_COUNTRY else name
+        shown = "(unknown)" if name == NO_COUNTRY else one_line(name, 10)
         text.append_text(_tally_row(shown, tally, colours))
         text.append("\n")
     if len(countries) > TOP_COUNTRIES:
         text.append(f"  … and {len(countries) - TOP_COUNTRIES:,} more countries\n", style="dim")
+    if NO_COUNTRY in insights.by_country:
+        text.append(
+            "  (unknown): the API named no country (Infobip's logs never do)\n", style="dim"
+        )
 
     text.append("\nTime to deliver\n", style="bold underline")
     if not insights.delivery_times:
@@ -97,7 +105,7 @@ def insights_text(
         text.append("  no failures\n", style="dim")
     for reason, count in insights.failures:
         text.append(f"  {count:>7,}  ", style=colours[Phase.FAILED])
-        text.append(f"{reason}\n")
+        text.append(f"{one_line(reason, MAX_REASON)}\n")
 
     text.append("\nCost\n", style="bold underline")
     text.append(f"  {costs_text(insights.costs)}")

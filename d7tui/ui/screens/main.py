@@ -12,7 +12,7 @@ from d7tui.channels.send import Message
 from d7tui.poller import Watch
 from d7tui.ui.bindings import MONITOR_KEYS
 from d7tui.ui.edge import on
-from d7tui.ui.format import format_interval, plural, recipient_text, short_id
+from d7tui.ui.format import format_interval, plural, rate_wait, recipient_text, short_id
 from d7tui.ui.messages import AddRequest
 from d7tui.ui.screens.add import AddDialog
 from d7tui.ui.screens.help import HelpScreen
@@ -181,13 +181,22 @@ class MainScreen(MonitorView):
         if self.d7app.showing_archive:
             self.d7app.say("Archived requests are not polled: u brings it back.")
             return
-        if not self.d7app.poller.refresh(selected):
+        poller = self.d7app.poller
+        hold = poller.rate_limited(selected)
+        if hold is not None:
+            now = self.d7app.clock.now()
+            self.d7app.say(f"Not polled now: {rate_wait(hold, now)}, then it is.", "warning")
+        elif not poller.refresh(selected):
             self.d7app.say("Held: its credential was refused. Fix it and press p.", "warning")
         self._show_status(self.render_context())
 
     def action_refresh_all(self) -> None:
         started = self.d7app.poller.refresh()
-        self.d7app.say(f"Polling {plural(started, 'request')} now.")
+        said = f"Polling {plural(started, 'request')} now."
+        now = self.d7app.clock.now()
+        for hold in self.d7app.poller.rate_holds().values():
+            said += f" The rest wait: {rate_wait(hold, now)}."
+        self.d7app.say(said)
         self._show_status(self.render_context())
 
     def action_pause(self) -> None:

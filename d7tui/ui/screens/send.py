@@ -45,12 +45,12 @@ class SendDialog(Guarded, ModalScreen[Message | None]):
             with Horizontal(classes="send-row"):
                 yield Select(_CHANNELS, value="sms", allow_blank=False, id="send-channel")
                 yield Input(placeholder="to: +971501234567", id="send-to")
-                yield Input(placeholder="from (sender / originator)", id="send-from")
+                yield Input(placeholder="from: sender", id="send-from")
             yield Input(placeholder="text", id="send-text")
             with Horizontal(classes="send-row", id="send-template-row"):
-                yield Input(placeholder="or a WhatsApp template's id", id="send-template")
+                yield Input(placeholder="or a template", id="send-template")
                 yield Input(placeholder="language (en)", id="send-language")
-                yield Input(placeholder="parameters, separated by |", id="send-params")
+                yield Input(placeholder="params: a|b", id="send-params")
             yield Static(id="send-error")
             yield Static(id="send-confirm")
             with Horizontal(id="send-buttons"):
@@ -79,7 +79,7 @@ class SendDialog(Guarded, ModalScreen[Message | None]):
         return Message(
             channel,
             self._value("to"),
-            self.query_one("#send-text", Input).value or None if not template else None,
+            self.query_one("#send-text", Input).value or None,  # with a template too: refused
             template or None,
             self._value("language") or "en",
             params if template else (),
@@ -117,12 +117,14 @@ class SendDialog(Guarded, ModalScreen[Message | None]):
                 ("Send ", "bold"),
                 (checked.describe(), "bold"),
                 ("? It costs money.\n", "bold"),
-                ("y or Send sends it; n goes back to the form; esc cancels.", "dim"),
+                ("y or Send sends it; n or Back goes back to the form; esc cancels.", "dim"),
             )
         )
         confirm.display = True
         self.query_one("#send-ok", Button).label = "Send"
-        self.query_one("#send-cancel", Button).focus()  # enter alone must not spend money
+        back = self.query_one("#send-cancel", Button)
+        back.label = "Back"  # enter, pressed again, goes back to the form: nothing is lost
+        back.focus()  # enter alone must not spend money
 
     def action_confirm(self) -> None:
         if self.checked is not None:
@@ -134,11 +136,19 @@ class SendDialog(Guarded, ModalScreen[Message | None]):
         self.checked = None
         self.query_one("#send-confirm").display = False
         self.query_one("#send-ok", Button).label = "Check"
+        self.query_one("#send-cancel", Button).label = "Cancel"
 
     def _say(self, line: str) -> None:
         self.query_one("#send-error", Static).update(Text(line))
 
     @on(Button.Pressed, "#send-cancel")
+    def _cancel_pressed(self) -> None:
+        if self.checked is not None:
+            self.action_back()
+            self.query_one("#send-to").focus()
+        else:
+            self.action_cancel()
+
     def action_cancel(self) -> None:
         self.dismiss(None)
 

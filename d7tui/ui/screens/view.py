@@ -144,6 +144,7 @@ class MonitorView(Guarded, Screen[None]):
             flashing=set(self._flash_until),
             flash_colour=flash_colour(self.app.current_theme),
             stuck_after=self.d7app.watchlist.stuck_after,
+            rate_holds=self.d7app.poller.rate_holds(),
         )
 
     # -- showing the model -------------------------------------------------------------------
@@ -196,6 +197,7 @@ class MonitorView(Guarded, Screen[None]):
             next_due=poller.next_due,
             interval=poller.interval_range(),
             auth_stopped=bool(poller.auth_stops),
+            rate_holds=tuple(ctx.rate_holds.values()),
         )
         if self._totals is None:  # a pass over every request: not once a second for nothing
             self._totals = app.watchlist.totals(self._shown)

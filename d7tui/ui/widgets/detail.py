@@ -12,7 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 
 from d7tui.explain import Explanation, Outcome, explain
 from d7tui.models import NO_LONGER_LISTED, UNLISTED, Channel, Phase, Recipient, Transition
-from d7tui.poller import WatchStatus
+from d7tui.poller import RateHold, WatchStatus
 from d7tui.safety import one_line
 from d7tui.ui.edge import Guarded
 from d7tui.ui.fields import channel_fields, fields_text, request_fields
@@ -23,13 +23,16 @@ from d7tui.ui.format import (
     entry_cost,
     format_clock,
     format_in,
+    format_parts,
     phase_counts_text,
     phase_text,
+    rate_wait,
     recipient_text,
 )
 from d7tui.ui.widgets.line_table import Column, LineTable
 from d7tui.ui.widgets.text_static import TextStatic
 from d7tui.ui.widgets.watchlist_table import RenderContext, status_cell
+from d7tui.watch import credential_of
 from d7tui.watchlist import Entry
 
 RECIPIENT_COLUMNS = (
@@ -179,7 +182,7 @@ def recipient_cells(r: Recipient, ctx: RenderContext) -> tuple[Text, ...]:
         status,
         _plain(r.reason),
         Text(cost_text(r.cost, r.currency)),
-        _plain(r.parts),
+        Text(format_parts(r.parts)),
         _plain(r.schedule_time),
         fields_text(r, masked=ctx.masked),
     )
@@ -395,7 +398,8 @@ class DetailPane(Guarded, Vertical):
             note = Text("note ", style="dim")
             note.append(entry.note)
             lines.append(note)
-        lines.append(Text(_schedule_line(entry, ctx.now), style="dim"))
+        hold = ctx.rate_holds.get(credential_of(entry.channel))
+        lines.append(Text(_schedule_line(entry, ctx.now, hold), style="dim"))
         lines.extend(Text() for _ in range(self.head_lines - len(lines)))
         return Text("\n").join(lines)
 
@@ -416,7 +420,7 @@ class DetailPane(Guarded, Vertical):
         return text
 
 
-def _schedule_line(entry: Entry, now: float) -> str:
+def _schedule_line(entry: Entry, now: float, hold: RateHold | None = None) -> str:
     polled = (
         f"polled {format_clock(entry.last_poll, now)} ({entry.polls}×)"
         if entry.last_poll is not None
@@ -432,6 +436,8 @@ def _schedule_line(entry: Entry, now: float) -> str:
         nxt = "not found: given up (r polls again)"
     elif entry.status is WatchStatus.AUTH:
         nxt = "held: credential refused"
+    elif hold is not None:  # not "next poll in now": the host said to wait (said first)
+        return f"{rate_wait(hold, now)} · added {format_clock(entry.added_at, now)} · {polled}"
     elif entry.next_due is not None:
         nxt = f"next poll in {format_in(entry.next_due - now)}"
     else:

@@ -10,7 +10,15 @@ from rich.text import Text
 
 from d7tui.errors import ERROR_PRIORITY
 from d7tui.models import Phase
-from d7tui.ui.format import costs_text, format_clock, format_in, format_interval, phase_counts_text
+from d7tui.poller import RateHold
+from d7tui.ui.format import (
+    costs_text,
+    format_clock,
+    format_in,
+    format_interval,
+    phase_counts_text,
+    rate_wait,
+)
 from d7tui.ui.widgets.text_static import TextStatic
 from d7tui.watchlist import ERROR_LABEL, SortKey, Totals
 
@@ -29,6 +37,7 @@ class PollerView:
     interval: tuple[float, float]
     auth_stopped: bool
     queued: int = 0  # polls handed to the workers and not answered yet (in flight included)
+    rate_holds: tuple[RateHold, ...] = ()  # hosts that answered 429, waited for
 
 
 def all_final(poller: PollerView, watched: int) -> bool:
@@ -65,6 +74,8 @@ def status_parts(
     parts.append(
         Text(f"{poller.in_flight} in flight" + (f", {waiting:,} queued" if waiting > 0 else ""))
     )
+    for hold in poller.rate_holds:
+        parts.append(Text(rate_wait(hold, now), style=f"bold {colours[Phase.PENDING]}"))
     parts.append(Text(f"refreshed {format_clock(poller.last_refresh, now)}"))
     if poller.next_due is not None and not poller.paused:
         parts.append(Text(f"next {format_in(poller.next_due - now)}"))

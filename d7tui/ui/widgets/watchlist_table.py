@@ -17,7 +17,7 @@ from rich.text import Text
 
 from d7tui.errors import ErrorKind
 from d7tui.models import Phase
-from d7tui.poller import WatchStatus
+from d7tui.poller import RateHold, WatchStatus
 from d7tui.shortids import ShortIds
 from d7tui.ui.format import PHASE_SYMBOL, entry_cost, format_age, phase_counts_text
 from d7tui.ui.widgets.line_table import Column, LineTable, grow
@@ -64,6 +64,8 @@ class RenderContext:
     flash_colour: str = "#5a4a00"
     # Seconds per channel before a waiting recipient is "stuck?" (the watchlist's thresholds).
     stuck_after: Mapping[str, float] = field(default_factory=dict)
+    # Hosts that answered 429, by credential (the poller's `rate_holds`): their ids wait.
+    rate_holds: Mapping[str, RateHold] = field(default_factory=dict)
 
     def stuck(self, entry: Entry) -> int:
         """How many of the entry's recipients are stuck now."""
