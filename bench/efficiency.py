@@ -20,7 +20,8 @@ from collections import defaultdict
 from d7tui.channels.status import StatusClient
 from d7tui.clock import ManualClock
 from d7tui.models import Target, Transition
-from d7tui.poller import PollConfig, Poller
+from d7tui.poller import Poller
+from d7tui.pollstate import PollConfig
 from d7tui.simulator import Simulator
 
 

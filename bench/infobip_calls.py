@@ -19,7 +19,8 @@ import sys
 from d7tui.channels.status import StatusClient
 from d7tui.clock import ManualClock
 from d7tui.models import IdKind, RequestStatus, Target
-from d7tui.poller import PollConfig, Poller
+from d7tui.poller import Poller
+from d7tui.pollstate import PollConfig
 from d7tui.simulator import Simulator
 
 

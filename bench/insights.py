@@ -23,7 +23,7 @@ from d7tui.models import (
     classify_infobip,
     observe,
 )
-from d7tui.poller import PollUpdate, WatchStatus
+from d7tui.pollstate import PollUpdate, WatchStatus
 from d7tui.watchlist import Watchlist
 from d7tui.worklist import follow_ups
 

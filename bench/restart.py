@@ -19,6 +19,7 @@ import time
 import uuid
 from pathlib import Path
 
+from d7tui.channels.infobip import parse_page
 from d7tui.config import Settings
 from d7tui.models import Channel, Phase, Recipient, RequestStatus, observe
 from d7tui.safety import Secret
@@ -28,7 +29,7 @@ from d7tui.ui.widgets.watchlist_table import WatchlistTable
 
 
 def build(path: Path, count: int) -> None:
-    store = open_store(path)
+    store = open_store(path, parse_report=parse_page)
     at = time.time() - 3600
     ids = [str(uuid.uuid4()) for _ in range(count)]
     with store.batch() as conn:

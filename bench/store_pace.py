@@ -122,11 +122,13 @@ async def run_monitor(base_url: str, db: Path, seconds: float) -> Samples:
 
 
 async def run_poller(base_url: str, db: Path, seconds: float) -> Samples:
+    from d7tui.channels.infobip import parse_page
     from d7tui.channels.status import StatusClient
-    from d7tui.poller import PollConfig, Poller
-    from d7tui.store import AsyncStore, Which, open_store, parse_report_body
+    from d7tui.poller import Poller
+    from d7tui.pollstate import PollConfig
+    from d7tui.store import AsyncStore, Which, open_store
 
-    astore = AsyncStore(open_store(db), parse_report=parse_report_body)
+    astore = AsyncStore(open_store(db, parse_report=parse_page), parse_report=parse_page)
     records = await astore.watches(Which.LIVE)
     client = StatusClient(settings_for(base_url))
     samples = Samples()

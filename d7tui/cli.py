@@ -23,17 +23,16 @@ from d7tui.errors import (
     detached,
     internal_error,
 )
-from d7tui.idinput import gather_ids
+from d7tui.idinput import check_ids, gather_ids
 from d7tui.models import (
     CHANNEL_CHOICES,
     IdKind,
     InfobipSource,
-    InvalidId,
     RequestStatus,
     Target,
-    validate_id,
 )
 from d7tui.safety import one_line
+from d7tui.stdio import OutputError
 
 if TYPE_CHECKING:
     from d7tui.status_memory import StatusMemory
@@ -138,23 +137,6 @@ def build_parser(simulate_options: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
-def _targets(ids: list[str], channel: str, id_kind: str) -> tuple[list[Target], list[str]]:
-    targets: list[Target] = []
-    errors: list[str] = []
-    seen: set[str] = set()
-    kind = IdKind(id_kind) if channel == "infobip" else IdKind.REQUEST
-    for raw in ids:
-        try:
-            value = validate_id(raw, channel)
-        except InvalidId as exc:
-            errors.append(str(exc))
-            continue
-        if value not in seen:  # duplicates are merged, not fetched twice
-            seen.add(value)
-            targets.append(Target(value, channel, kind))
-    return targets, errors
-
-
 async def _fetch_all(
     settings: Settings,
     targets: list[Target],
@@ -230,13 +212,18 @@ async def _fetch_all(
             workers.append(asyncio.create_task(lists()))
         # Print in the order given, each as soon as it and those before it are done; flushed
         # only before waiting, so a burst of answers is one write rather than one per line.
-        for i in range(len(targets)):
-            if not done[i].is_set():
-                flush()
-                await done[i].wait()
-            emit(targets[i], results[i])  # type: ignore[arg-type]
-        flush()
-        await asyncio.gather(*workers)
+        try:
+            for i in range(len(targets)):
+                if not done[i].is_set():
+                    flush()
+                    await done[i].wait()
+                emit(targets[i], results[i])  # type: ignore[arg-type]
+            flush()
+            await asyncio.gather(*workers)
+        finally:  # the output failed (or ctrl+c): nothing is left asking before the client closes
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
     return results  # type: ignore[return-value]
 
 
@@ -258,8 +245,9 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
     if not ids and not problems:
         err.write("d7tui status: no ids given\n")
         return EXIT_USAGE
-    targets, bad_ids = _targets(ids, args.channel, args.id_kind)
-    problems += bad_ids
+    checked = check_ids(ids, args.channel, IdKind(args.id_kind))  # a duplicate is fetched once
+    targets = checked.targets
+    problems += checked.problems
     if problems:
         for problem in problems:
             err.write(f"d7tui status: {problem}\n")
@@ -327,10 +315,11 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
 
 def _open_store(command: str, err: TextIO, *, readonly: bool = False) -> Store | None:
     """The store for a command, or None once its one line is written (exit 5)."""
+    from d7tui.channels.infobip import parse_page
     from d7tui.store import StoreError, open_store
 
     try:
-        store = open_store(readonly=readonly)
+        store = open_store(readonly=readonly, parse_report=parse_page)
     except StoreError as exc:
         err.write(f"d7tui {command}: {one_line(str(exc))}\n")
         return None
@@ -344,8 +333,17 @@ def _quoted(text: str) -> str:
 
 
 def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from d7tui.models import MAX_LABEL, MAX_NOTE
     from d7tui.store import StoreError, add_ids
 
+    for what, text, limit in (("label", args.label, MAX_LABEL), ("note", args.note, MAX_NOTE)):
+        size = len(" ".join((text or "").split()))
+        if size > limit:  # cut, it would be lost without a word: refused, whole
+            err.write(
+                f"d7tui add: the {what} is {size:,} characters; at most {limit:,} are kept, "
+                "so nothing was added\n"
+            )
+            return EXIT_USAGE
     store = _open_store("add", err)
     if store is None:
         return EXIT_FAILURE
@@ -370,23 +368,28 @@ def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for problem in result.errors:
         err.write(f"d7tui add: {one_line(problem)}\n")
     refused = len(result.errors) + len(unreadable)
-    out.write(
-        f"added {len(result.added):,}, already watched {len(result.merged):,}"
-        + (f", refused {refused:,}" if refused else "")
-        + "\n"
+    said = f"added {len(result.added):,}, already watched {len(result.merged):,}" + (
+        f", refused {refused:,}" if refused else ""
     )
-    for change in result.replaced:  # the old text is printed: it is in no other place now
-        out.write(
-            f"{change.request_id}: {change.what} replaced: was {_quoted(change.was)}, "
-            f"now {_quoted(change.now)}\n"
-        )
+    try:
+        out.write(said + "\n")
+        for change in result.replaced:  # the old text is printed: it is in no other place now
+            out.write(
+                f"{change.request_id}: {change.what} replaced: was {_quoted(change.was)}, "
+                f"now {_quoted(change.now)}\n"
+            )
+        out.flush()
+    except OutputError as exc:  # added all the same: say so where it can still be read
+        err.write(f"d7tui add: {said}, but {exc}\n")
     if not (result.added or result.merged or result.errors or unreadable):
         err.write("d7tui add: no ids given\n")
         return EXIT_USAGE
     return EXIT_USAGE if result.errors or unreadable else EXIT_OK
 
 
-def run_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def run_export(
+    args: argparse.Namespace, out: TextIO, err: TextIO, *, keep_text: bool = False
+) -> int:
     import tempfile
     from pathlib import Path
 
@@ -405,13 +408,15 @@ def run_export(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         stack.callback(store.close)
         try:
             if args.output and args.output != "-":
-                path, counts = export_to_file(store, args.format, Path(args.output))
+                path, counts = export_to_file(
+                    store, args.format, Path(args.output), keep_text=keep_text
+                )
                 err.write(
                     f"d7tui export: wrote {counts.watches:,} requests, {counts.recipients:,} "
                     f"recipients and {counts.transitions:,} transitions to {path}\n"
                 )
             else:
-                export(store, args.format, out)
+                export(store, args.format, out, keep_text=keep_text)
         except BrokenPipeError:
             raise  # the reader had enough (`d7tui export | head`): main ends quietly
         except OSError as exc:
@@ -441,26 +446,68 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def _run_command(args: argparse.Namespace, settings: Settings) -> int:
+    """A command with its output guarded: an output that cannot take what is written (not
+    UTF-8, a full disk, closed) is one line and exit 5, never a traceback."""
+    from d7tui.stdio import silence_stdout, streams
+
+    # An export is a data file: UTF-8 whatever the locale; a table degrades its symbols.
+    out, err = streams(utf8=args.command == "export")
+    try:
+        if args.command == "status":
+            return run_status(args, settings, out, err)
+        if args.command == "add":
+            return run_add(args, out, err)
+        if args.command == "export":
+            return run_export(args, out, err, keep_text=settings.message_text)
+        from d7tui import sendcli
+
+        return sendcli.run(args, settings, out, err, sys.stdin)
+    except OutputError as exc:
+        err.write(f"d7tui {args.command}: {exc}\n")
+        silence_stdout()
+        return EXIT_FAILURE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     # Importing the simulator costs a fifth of `d7tui status`'s start: only when it is asked for.
-    args = build_parser(simulate_options="simulate" in words).parse_args(argv)
+    parser = build_parser(simulate_options="simulate" in words)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if getattr(args, "ids", None) is not None and not any(w.startswith("-") for w in extra):
+            args.ids += extra  # ids after an option (`status X --channel infobip Y`) are ids too
+        else:
+            prog = f"d7tui {args.command}" if args.command else "d7tui"
+            sys.stderr.write(
+                f"{prog}: unrecognized arguments: {one_line(' '.join(extra), 200)} "
+                f"(see {prog} --help)\n"
+            )
+            return EXIT_USAGE
+    monitor_only = [flag for flag in ("demo", "mask") if getattr(args, flag, False)]
+    if args.command not in (None, "simulate") and monitor_only:  # simulate has its own --demo
+        # `d7tui --demo status ID` would ask the real API for the demo's ids.
+        flags = " and ".join(f"--{flag}" for flag in monitor_only)
+        sys.stderr.write(
+            f"d7tui: {flags} {'are' if len(monitor_only) > 1 else 'is'} for the monitor "
+            f"(d7tui {flags.replace(' and ', ' ')}), not for d7tui {args.command}\n"
+        )
+        return EXIT_USAGE
     try:
         if args.command == "simulate":
             from d7tui.simulator import cli as simulator_cli
 
             return simulator_cli.run(args)
         settings = _settings(args)
-        if args.command == "status":
-            return run_status(args, settings, sys.stdout, sys.stderr)
-        if args.command == "add":
-            return run_add(args, sys.stdout, sys.stderr)
-        if args.command == "export":
-            return run_export(args, sys.stdout, sys.stderr)
-        if args.command == "send":
-            from d7tui import sendcli
-
-            return sendcli.run(args, settings, sys.stdout, sys.stderr, sys.stdin)
+        if args.command is not None:
+            return _run_command(args, settings)
+        if not all(s is not None and s.isatty() for s in (sys.stdin, sys.stdout)):
+            # cron, a script, `ssh host d7tui`: Textual would end at once, saying nothing.
+            sys.stderr.write(
+                "d7tui: the monitor needs a terminal; from a script use "
+                "d7tui status ID... or d7tui export\n"
+            )
+            return EXIT_USAGE
         from d7tui.ui.app import run_monitor
 
         return run_monitor(settings, demo=args.demo, mask=args.mask, ids=[])

@@ -16,6 +16,7 @@ import datetime
 import email.utils
 import json
 import logging
+import os
 import random
 import time
 from collections import Counter
@@ -28,7 +29,7 @@ import aiohttp
 
 from d7tui.admission import Admission
 from d7tui.errors import ChannelError, ProtocolError, RateLimited, Unreachable
-from d7tui.safety import redact_body
+from d7tui.safety import one_line, redact_body
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,8 +409,13 @@ def _describe(exc: BaseException) -> str:
         return f"the proxy refused the connection (HTTP {exc.status})"
     if isinstance(exc, aiohttp.ClientProxyConnectionError):
         return "could not connect to the proxy"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"{one_line(exc.host, 100)}: no such host (the name did not resolve)"
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return "connection refused or failed"
+        # The host and the cause (refused, no route ...): which setting to look at, and why.
+        code = exc.os_error.errno if exc.os_error is not None else None
+        why = os.strerror(code).lower() if code else "failed"
+        return f"cannot connect to {one_line(exc.host, 100)}:{exc.port} ({why})"
     if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
         return "the server closed the connection or broke the protocol"
     if isinstance(exc, aiohttp.ClientResponseError):

@@ -214,6 +214,10 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
         token = (raw or "").strip()
         if any(not c.isprintable() or c.isspace() for c in token):
             raise ConfigError(f"{where}: contains spaces or control characters")
+        if not token.isascii():  # sent as mojibake, and refused by the vendor as a bad key
+            raise ConfigError(
+                f"{where}: contains characters that are not ASCII (another keyboard layout?)"
+            )
         values[key] = Secret(token)
     d7_raw, d7_where = pick("d7_base_url")
     ib_raw, ib_where = pick("infobip_base_url")
@@ -403,35 +407,3 @@ _LOW_BALANCE = _Table(
     "[low_balance] d7 = 5",
     MAX_LOW_BALANCE,
 )
-
-
-def write_config(values: Mapping[str, str | int | float], path: Path | None = None) -> Path:
-    """Write a config file; created 0600 from the start since it may hold a secret."""
-    path = config_path() if path is None else path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for key, value in values.items():
-        if isinstance(value, str):
-            lines.append(f"{key} = {_toml_string(value)}")
-        else:
-            lines.append(f"{key} = {value}")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    # An existing file keeps its mode through O_CREAT: narrow it before the secret is written.
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-    return path
-
-
-def _toml_string(value: str) -> str:
-    """A TOML basic string: quote, backslash and control characters escaped (a raw newline or
-    control character would make the file unreadable)."""
-    out = []
-    for ch in value:
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04X}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'

@@ -3,7 +3,7 @@ every transition, as one JSON document or one CSV table.
 
 JSON is for programs: `{"d7tui_export", "exported_at", "watchlist", "recipients",
 "transitions"}`, every value exactly as stored (times in unix seconds, vendor fields as nested
-JSON), so `read_json(export)` gives back what the store holds.
+JSON), so that reading it back gives what the store holds (tests/export_reader.py).
 
 CSV is for a spreadsheet: ONE table, the first column `record` saying what a row is (`watch`,
 `recipient`, `transition`), the other columns the union of the three kinds (empty where they do
@@ -19,7 +19,7 @@ digits, spaces and `+ - ( ) .`: that is how every phone number looks (`+44770090
 no letter in it a formula can name no function, no cell and no external program, so the worst a
 spreadsheet can do with it is arithmetic. Prefixing every recipient with `'` would put a visible
 apostrophe in front of every number and break copying and searching them. A cell that starts with
-`'` is prefixed too, so reading back (`read_csv`) only ever strips one `'`.
+`'` is prefixed too, so reading back only ever strips one `'`.
 
 No token can be in an export: the store never holds one.
 """
@@ -28,20 +28,19 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import io
-import json
 import os
 import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO, TypeVar
 
+from d7tui.channels.infobip import without_text
 from d7tui.explain import explain
-from d7tui.models import Channel, IdKind, RequestStatus, Transition
+from d7tui.models import Transition
 from d7tui.safety import strict_json
 from d7tui.store import Store, StoredState, WatchRecord, Which, codec
 
@@ -59,8 +58,8 @@ _TRANSITION = ("at", "recipient_key", "old_status", "new_status", "old_phase", "
 CSV_COLUMNS: tuple[str, ...] = tuple(
     dict.fromkeys(("record", *_WATCH, *_STATE, *_RECIPIENT, *_EXPLAINED, *_TRANSITION))
 )
-_TIMES = {"added_at", "archived_at", "observed_at", "changed_at", "final_since", "at"}
-_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+TIME_COLUMNS = {"added_at", "archived_at", "observed_at", "changed_at", "final_since", "at"}
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 _NUMBERISH = re.compile(r"[0-9+\-(). ]+")
@@ -71,16 +70,6 @@ class ExportCounts:
     watches: int
     recipients: int
     transitions: int
-
-
-@dataclass
-class Exported:
-    """An export read back: what the store held when it was written."""
-
-    exported_at: float | None = None
-    watches: list[WatchRecord] = field(default_factory=list)  # seq: 1, 2, ... in export order
-    states: dict[str, StoredState] = field(default_factory=dict)  # raw bodies are not exported
-    transitions: list[Transition] = field(default_factory=list)
 
 
 # -- what is exported --------------------------------------------------------------------------
@@ -100,21 +89,38 @@ class _Contents:
         )
 
 
-def _collect(store: Store) -> _Contents:
+def _collect(store: Store, keep_text: bool) -> _Contents:
     # One read transaction: the three parts agree with each other.
     with store.reading():
-        return _Contents(
+        contents = _Contents(
             store.watches(Which.KEPT),
             store.load_states(Which.KEPT, with_raw=False),
             store.timelines(Which.KEPT, limit=None),
         )
+    if not keep_text:  # text stored while `message_text` was on follows the setting of now
+        for rid, stored in contents.states.items():
+            recipients = tuple(
+                replace(r, fields=without_text(r.fields)) for r in stored.state.recipients
+            )
+            contents.states[rid] = replace(
+                stored, state=replace(stored.state, recipients=recipients)
+            )
+    return contents
 
 
-def export(store: Store, fmt: Format, out: TextIO, *, now: float | None = None) -> ExportCounts:
-    """Write every kept (live and archived) watch, its recipients and transitions to `out`."""
+def export(
+    store: Store,
+    fmt: Format,
+    out: TextIO,
+    *,
+    now: float | None = None,
+    keep_text: bool = False,
+) -> ExportCounts:
+    """Write every kept (live and archived) watch, its recipients and transitions to `out`;
+    message text only with `keep_text` (the `message_text` setting), `(hidden)` otherwise."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (csv or json)")
-    contents = _collect(store)
+    contents = _collect(store, keep_text)
     exported_at = time.time() if now is None else now
     if fmt == "json":
         _write_json(contents, out, exported_at)
@@ -135,6 +141,7 @@ def export_to_file(
     *,
     directory: Path | None = None,
     now: float | None = None,
+    keep_text: bool = False,
 ) -> tuple[Path, ExportCounts]:
     """Export into a file (mode 0600: it holds phone numbers); where it went, and how much.
 
@@ -142,7 +149,11 @@ def export_to_file(
     directory). See `write_private_file`.
     """
     return write_private_file(
-        fmt, lambda out: export(store, fmt, out, now=now), path, directory=directory, now=now
+        fmt,
+        lambda out: export(store, fmt, out, now=now, keep_text=keep_text),
+        path,
+        directory=directory,
+        now=now,
     )
 
 
@@ -158,7 +169,8 @@ def write_private_file(
     """Write a file only its owner can read (mode 0600) with `write`; where it went, and what
     `write` returned. Without `path`, a new `<stem>-<time>.<fmt>` in `directory` (default: the
     working directory), never overwriting one. The file appears whole or not at all (written
-    beside it, then renamed). A CSV file starts with a UTF-8 byte order mark, without which
+    beside it, then renamed); a path that names a FIFO or a device is written through, and a
+    symlink writes the file it points to. A CSV file starts with a UTF-8 byte order mark, without which
     Excel misreads non-ASCII text."""
     if path is None:
         base = directory or Path.cwd()
@@ -167,14 +179,22 @@ def write_private_file(
         while path.exists():
             n += 1
             path = base / default_name(fmt, now, stem).replace(f".{fmt}", f"-{n}.{fmt}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{stem}-", dir=path.parent)
+    encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
+    # A symlink is written where it points (replacing the link would cut it off from its
+    # target); a FIFO, a device or anything else that is not a regular file is written through,
+    # never replaced (`-o /dev/stdout`, `-o /dev/full` as root, a pipe to another program).
+    if path.exists() and not path.is_file() and not path.is_dir():  # (symlinks followed)
+        with open(path, "w", encoding=encoding, newline="") as out:
+            result = write(out)
+        return path, result
+    target = path.resolve() if path.is_symlink() else path
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}-", dir=target.parent)
     try:
-        encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
         with os.fdopen(fd, "w", encoding=encoding, newline="") as out:
             result = write(out)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -238,48 +258,6 @@ def _recipients_json(contents: _Contents) -> Iterator[dict[str, Any]]:
             }
 
 
-def read_json(text: str) -> Exported:
-    """The inverse of a JSON export."""
-    document = json.loads(text)
-    exported = Exported(exported_at=document.get("exported_at"))
-    recipients: dict[str, list[Any]] = {}
-    for item in document.get("recipients", []):
-        recipients.setdefault(item["request_id"], []).append(codec.recipient_from_dict(item))
-    for seq, item in enumerate(document.get("watchlist", []), 1):
-        exported.watches.append(_watch_from(item, seq))
-        state = item.get("state")
-        if state is not None:
-            exported.states[item["request_id"]] = _state_from(
-                item["request_id"], state, recipients.get(item["request_id"], [])
-            )
-    exported.transitions = [codec.transition_from_dict(t) for t in document["transitions"]]
-    return exported
-
-
-def _watch_from(item: dict[str, Any], seq: int) -> WatchRecord:
-    return WatchRecord(
-        request_id=item["request_id"],
-        channel=item["channel"],
-        id_kind=IdKind(item["id_kind"]),
-        label=item.get("label") or "",
-        note=item.get("note") or "",
-        added_at=item["added_at"],
-        resolved_channel=item.get("resolved_channel"),
-        archived_at=item.get("archived_at"),
-        removed_at=None,
-        seq=seq,
-    )
-
-
-def _state_from(rid: str, state: dict[str, Any], recipients: list[Any]) -> StoredState:
-    return StoredState(
-        RequestStatus(rid, Channel(state["channel"]), tuple(recipients), state.get("fields") or {}),
-        observed_at=state["observed_at"],
-        changed_at=state.get("changed_at"),
-        final_since=state.get("final_since"),
-    )
-
-
 # -- CSV ---------------------------------------------------------------------------------------
 
 
@@ -296,8 +274,8 @@ def csv_cell(column: str, value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if column in _TIMES:
-        return datetime.fromtimestamp(value, UTC).strftime(_TIME_FORMAT)[:-3]
+    if column in TIME_COLUMNS:
+        return datetime.fromtimestamp(value, UTC).strftime(TIME_FORMAT)[:-3]
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, dict):
@@ -348,43 +326,3 @@ def _write_csv(contents: _Contents, out: TextIO) -> None:
     writer.writerow(CSV_COLUMNS)
     for row in _csv_rows(contents):
         writer.writerow([csv_cell(c, row.get(c)) for c in CSV_COLUMNS])
-
-
-def read_csv(text: str) -> Exported:
-    """The inverse of a CSV export (times to the millisecond; an empty cell reads as None)."""
-    exported = Exported()
-    recipients: dict[str, list[Any]] = {}
-    heads: dict[str, dict[str, Any]] = {}
-    for raw in csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))):
-        row = {k: _uncell(k, v) for k, v in raw.items()}
-        kind = row["record"]
-        if kind == "watch":
-            exported.watches.append(_watch_from(row, len(exported.watches) + 1))
-            if row["observed_at"] is not None:
-                heads[row["request_id"]] = row
-        elif kind == "recipient":
-            recipients.setdefault(row["request_id"], []).append(codec.recipient_from_dict(row))
-        elif kind == "transition":
-            exported.transitions.append(codec.transition_from_dict(row))
-    for rid, row in heads.items():
-        state = {**row, "channel": row["state_channel"]}
-        exported.states[rid] = _state_from(rid, state, recipients.get(rid, []))
-    return exported
-
-
-def _uncell(column: str, text: str | None) -> Any:
-    if text is None or text == "":
-        return None
-    if text.startswith("'"):
-        text = text[1:]
-    if column in _TIMES:
-        return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC).timestamp()
-    if column == "final":
-        return text == "true"
-    if column in ("position", "parts"):
-        return int(text)
-    if column == "cost":
-        return float(text)
-    if column == "fields":
-        return json.loads(text)
-    return text

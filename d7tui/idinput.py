@@ -1,4 +1,5 @@
-"""Ids as a user hands them to the command line: arguments, and `-` for standard input.
+"""Ids as a user hands them: from the command line (arguments, and `-` for standard input), and
+checked for a channel (`check_ids`, the one rule for `d7tui status`, `d7tui add` and the add dialog).
 
 Standard input is read as bytes and decoded here, line by line: how Python decodes it depends on
 the locale (a strict UTF-8 one raised a traceback on the first byte that was not text), and a
@@ -7,10 +8,11 @@ line that is not text is one problem to report, not a reason to lose the others.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import BinaryIO, TextIO
 
-from d7tui.models import split_ids
+from d7tui.models import Channel, IdKind, InvalidId, Target, split_ids, validate_id
 
 _BOM = "\ufeff"  # an editor's byte order mark at the start of a saved list of ids
 
@@ -57,3 +59,39 @@ def _read_lines(stdin: TextIO) -> tuple[list[str], list[str]]:
 
 def _undecodable(text: str) -> bool:
     return any("\udc80" <= c <= "\udcff" for c in text)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedIds:
+    """Ids a user typed, checked for one channel: nothing is requested for a refused one."""
+
+    targets: list[Target]  # the valid ids, normalized, in the order typed
+    refused: list[tuple[str, str]]  # (the id as typed, why it can never be valid), in order
+
+    @property
+    def problems(self) -> list[str]:
+        return [why for _typed, why in self.refused]
+
+
+def check_ids(
+    ids: Iterable[str], channel: str, id_kind: IdKind = IdKind.REQUEST, *, unique: bool = True
+) -> CheckedIds:
+    """Each id validated for `channel` (`id_kind` counts for Infobip only: D7 ids are request
+    ids). `unique`: an id typed twice is one target (`d7tui add` counts the second as already
+    watched, so it keeps them)."""
+    kind = id_kind if channel == Channel.INFOBIP.value else IdKind.REQUEST
+    targets: list[Target] = []
+    refused: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for typed in ids:
+        try:
+            value = validate_id(typed, channel)
+        except InvalidId as exc:
+            refused.append((typed, str(exc)))
+            continue
+        if unique:
+            if value in seen:
+                continue
+            seen.add(value)
+        targets.append(Target(value, channel, kind))
+    return CheckedIds(targets, refused)

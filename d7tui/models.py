@@ -325,6 +325,26 @@ def observe(
 
 
 # ---------------------------------------------------------------------------------------------
+# Labels and notes: what a user wrote about a request, from a keyboard, a paste or a command
+# line, always drawn on a terminal. The store and the list keep this much; the dialogs, typed
+# into, take less.
+
+MAX_LABEL = 200
+MAX_NOTE = 4096
+MAX_TYPED_LABEL = 60
+MAX_TYPED_NOTE = 500
+
+
+def clean_label(text: str) -> str:
+    # On one line: a line break or a tab pasted into one is a space, not a control picture.
+    return safe_text(" ".join(text.split()), MAX_LABEL)
+
+
+def clean_note(text: str) -> str:
+    return safe_text(" ".join(text.split()), MAX_NOTE)
+
+
+# ---------------------------------------------------------------------------------------------
 # Id validation: a bad id is refused before any request is made.
 
 MAX_INFOBIP_ID = 200

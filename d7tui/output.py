@@ -174,3 +174,8 @@ def legend() -> str:
         "phases: " + ", ".join(symbols) + "; * = not final yet; "
         "cost = what each message cost in all (Infobip: price per SMS part x parts)"
     )
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 request`, `2 requests`, `1 more status change`, `3 more status changes`."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")

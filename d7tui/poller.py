@@ -36,7 +36,7 @@ from d7tui.errors import (
     internal_error,
 )
 from d7tui.models import Channel, RequestStatus, Target, Transition, observe
-from d7tui.watch import (
+from d7tui.pollstate import (
     D7_CREDENTIAL,
     INFOBIP_CREDENTIAL,
     BatchFetcher,
@@ -50,18 +50,9 @@ from d7tui.watch import (
 )
 
 __all__ = [
-    "D7_CREDENTIAL",
-    "INFOBIP_CREDENTIAL",
-    "BatchFetcher",
-    "Fetcher",
-    "PollConfig",
-    "PollUpdate",
     "Poller",
-    "RateHold",
     "TransitionHook",
     "UpdateHook",
-    "Watch",
-    "WatchStatus",
 ]
 
 log = logging.getLogger(__name__)
@@ -498,7 +489,7 @@ class Poller:
             self._fail(watch, error, now)
         if self._watches.get(watch.request_id) is not watch:
             return  # removed meanwhile: what it learnt stays on the record, for an undo
-        self._reschedule(watch, now)
+        self._reschedule(watch, now, result is not None and bool(result.recipients))
         self._emit(watch, now, transitions, first)
 
     async def _probe(self, watch: Watch) -> None:
@@ -615,7 +606,8 @@ class Poller:
             seen = watch.observed_at if watch.observed_at is not None else watch.last_poll
             watch.state = replace(watch.state, remembered=seen)
 
-    def _reschedule(self, watch: Watch, now: float) -> None:
+    def _reschedule(self, watch: Watch, now: float, answered: bool = False) -> None:
+        """`answered`: the poll just made returned messages of the id."""
         if watch.status in (
             WatchStatus.DONE,
             WatchStatus.NOT_FOUND,
@@ -626,10 +618,16 @@ class Poller:
                 watch.again = False
                 self._dispatch(watch)
             return
-        if self._beyond_keep(watch, now):
+        # What the logs have just returned is live, whatever its sentAt or this machine's clock
+        # says (a clock days ahead, a sentAt of 1970): memory is for when they stop answering.
+        past_keep = self._beyond_keep(watch, now)
+        if past_keep and not answered:
             self._to_memory(watch)
             return
-        anchor = min(watch.added_at, watch.sent_at or watch.added_at)
+        # Returned although sent longer ago than the logs keep: that sentAt (or this clock) is
+        # off, so the schedule counts from when the id was added.
+        sent = None if past_keep else watch.sent_at
+        anchor = min(watch.added_at, sent or watch.added_at)
         interval = self.config.interval(now - anchor, watch.interval)
         if interval is None:
             watch.status = WatchStatus.STALE

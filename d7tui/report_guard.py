@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from d7tui.errors import ApiError, ChannelError
 from d7tui.models import Channel, InfobipSource, RequestStatus, Target
-from d7tui.watch import Fetcher
+from d7tui.pollstate import Fetcher
 
 Refusal = Callable[[], str | None]
 Remembered = Callable[[Target], Awaitable[RequestStatus | None]]

@@ -14,6 +14,7 @@ from d7tui.config import Settings
 from d7tui.errors import AuthError, ChannelError
 from d7tui.models import Channel
 from d7tui.safety import one_line
+from d7tui.stdio import OutputError
 
 if TYPE_CHECKING:  # the send machinery is imported only when a message is sent
     from d7tui.channels.send import Message, Sent
@@ -102,6 +103,16 @@ def run(
         )
         return EXIT_INTERRUPTED
     watching = _watch(sent, message, err)
+    try:
+        _report(args, sent, message, watching, out)
+    except OutputError as exc:  # sent all the same: a script must not send it again
+        err.write(f"d7tui send: sent: {sent.request_id}, but {exc}\n")
+    return EXIT_OK
+
+
+def _report(
+    args: argparse.Namespace, sent: Sent, message: Message, watching: str | None, out: TextIO
+) -> None:
     if args.json:
         record = {
             "request_id": sent.request_id,
@@ -118,7 +129,7 @@ def run(
         )
         if watching is not None:
             out.write(f"watching it, {watching}: open d7tui to follow it\n")
-    return EXIT_OK
+    out.flush()
 
 
 async def _send(settings: Settings, message: Message) -> Sent:
@@ -132,11 +143,12 @@ def _watch(sent: Sent, message: Message, err: TextIO) -> str | None:
     """Put the sent id on the watchlist; how it is labelled, or None if it is not watched (a
     store that cannot be opened is a warning: the message went out, its id is printed either
     way). An id watched already keeps its own label and note."""
+    from d7tui.channels.infobip import parse_page
     from d7tui.channels.send import TEST_LABEL
     from d7tui.store import StoreError, add_ids, open_store
 
     try:
-        store = open_store()
+        store = open_store(parse_report=parse_page)
     except StoreError as exc:
         err.write(f"d7tui send: warning: not watched: {one_line(str(exc))}\n")
         return None

@@ -16,14 +16,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TextIO
 
-from d7tui.channels.infobip import beyond_logs
+from d7tui.channels.infobip import beyond_logs, parse_page
 from d7tui.errors import ChannelError
 from d7tui.models import RequestStatus, Target
+from d7tui.pollstate import Fetcher
 from d7tui.report_guard import ReportGuard
 from d7tui.safety import one_line
-from d7tui.store import Store, StoreError, open_store, parse_report_body, remembered_status
+from d7tui.store import Store, StoreError, open_store, remembered_status
 from d7tui.store.rescue import farewell, report_actions
-from d7tui.watch import Fetcher
 
 Result = RequestStatus | ChannelError
 
@@ -45,7 +45,7 @@ class StatusMemory:
     @classmethod
     def open(cls, err: TextIO, *, reports: bool) -> StatusMemory:
         try:
-            store = open_store()
+            store = open_store(parse_report=parse_page)
         except StoreError as exc:
             err.write(f"d7tui status: warning: {one_line(str(exc))}; reports are not kept\n")
             why = f"the store cannot be opened ({one_line(str(exc))})"
@@ -121,7 +121,7 @@ class StatusMemory:
                 )
             raise
         with contextlib.suppress(StoreError):  # the body is safe; the next open parses it
-            self.store.parse_body(body_id, body, parse_report_body)
+            self.store.parse_body(body_id, body, parse_page)
 
     def showing_remembered(
         self, emit: Callable[[Target, Result], None]
@@ -142,7 +142,7 @@ class StatusMemory:
             return
         for ident, body in list(self.unsaved):  # one more try: the disk may have room now
             try:
-                self.store.ingest_report(ident, body, parse_report_body)
+                self.store.ingest_report(ident, body, parse_page)
             except StoreError:
                 break
             self.unsaved.remove((ident, body))

@@ -13,9 +13,16 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from d7tui.errors import ChannelError, ErrorKind
-from d7tui.models import Phase, Recipient, RequestStatus, Target, Transition
-from d7tui.poller import PollUpdate, WatchStatus
-from d7tui.safety import safe_text
+from d7tui.models import (
+    Phase,
+    Recipient,
+    RequestStatus,
+    Target,
+    Transition,
+    clean_label,
+    clean_note,
+)
+from d7tui.pollstate import PollUpdate, WatchStatus
 from d7tui.shortids import ShortIds
 from d7tui.stuck import (
     DEFAULT_STUCK_AFTER,
@@ -26,15 +33,7 @@ from d7tui.stuck import (
     waiting_since,
 )
 
-MAX_LABEL = 200  # characters of a label kept in the model (the dialogs allow fewer)
-MAX_NOTE = 4096
 MAX_TIMELINE = 1000  # transitions kept per request in memory (the store keeps them all)
-
-
-def _clean(text: str, limit: int) -> str:
-    # Labels and notes come from a keyboard, a paste or a command line, whoever passed them
-    # here, and are drawn on a terminal.
-    return safe_text(text.strip(), limit)
 
 
 class SortKey(StrEnum):
@@ -227,7 +226,12 @@ class Entry:
             del self.timeline[:-MAX_TIMELINE]
 
     def relabel(self, label: str, note: str) -> None:
-        self.label, self.note = _clean(label, MAX_LABEL), _clean(note, MAX_NOTE)
+        # What the user did not change stays as it was (cleaning it again would cut a long
+        # note once more and rewrite its length).
+        if label != self.label:
+            self.label = clean_label(label)
+        if note != self.note:
+            self.note = clean_note(note)
         self.touch()
 
     def touch(self) -> None:
@@ -282,7 +286,6 @@ class Totals:
     phases: Counter[Phase] = field(default_factory=Counter)
     costs: dict[str | None, float] = field(default_factory=dict)  # currency (None: unnamed)
     errors: Counter[ErrorKind] = field(default_factory=Counter)
-    stale: int = 0
     done: int = 0
     stuck: int = 0  # recipients waiting for a confirmation longer than their channel's usual
     # Vendor ("d7", "infobip") -> requests whose last poll could not reach it, and one reason.
@@ -327,7 +330,7 @@ class Watchlist:
         self._seq += 1
         entry = Entry(
             target=target,
-            label=_clean(label, MAX_LABEL),
+            label=clean_label(label),
             added_at=added_at,
             seq=self._seq,
             channel=target.channel,
@@ -404,8 +407,6 @@ class Watchlist:
         now = self.clock()
         for entry in self._entries.values():
             totals.stuck += entry.stuck_count(now, self.stuck_after)
-            if entry.status is WatchStatus.STALE:
-                totals.stale += 1
             if entry.status is WatchStatus.DONE:
                 totals.done += 1
             if entry.status is WatchStatus.AUTH:

@@ -60,7 +60,7 @@ async def monitor_views(settings: Settings, ids: list[Target], db: Path) -> list
     from ui_kit import idle, said, screen_text, until
 
     from d7tui.clock import ManualClock
-    from d7tui.poller import PollConfig
+    from d7tui.pollstate import PollConfig
     from d7tui.ui.app import make_app
     from d7tui.ui.widgets.watchlist_table import WatchlistTable
 

@@ -7,26 +7,35 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from d7tui.clock import ManualClock
 from d7tui.models import Channel, Recipient, RequestStatus, Target, classify_d7
-from d7tui.poller import PollConfig, Poller, PollUpdate
+from d7tui.poller import Poller
+from d7tui.pollstate import PollConfig, PollUpdate
 
 
-async def until(predicate: Callable[[], bool], *, tries: int = 400, step: float = 0.01) -> None:
+class Pausing(Protocol):
+    async def pause(self, delay: float | None = None) -> None: ...
+
+
+async def until(
+    pilot: Pausing | None, predicate: Callable[[], bool], *, tries: int = 300, step: float = 0.02
+) -> None:
     """Wait until `predicate()` holds, giving the loop (and the server's thread) a turn between
-    checks; fails after a bounded number of tries."""
+    checks; fails after a bounded number of tries. With a `pilot` (a screen test), each turn is
+    the pilot's pause, which also lets the screen catch up."""
     for _ in range(tries):
         if predicate():
             return
-        await asyncio.sleep(step)
+        await (asyncio.sleep(step) if pilot is None else pilot.pause(step))
     raise AssertionError(f"condition not met after {tries} tries: {predicate}")
 
 
 async def settle(poller: Poller, *, tries: int = 400) -> None:
     """Wait until the poller has nothing due, waiting or in flight."""
     await asyncio.sleep(0)
-    await until(poller.idle, tries=tries)
+    await until(None, poller.idle, tries=tries)
 
 
 @dataclass

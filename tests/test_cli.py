@@ -306,6 +306,7 @@ def test_status_shows_an_id_past_the_logs_48_hours_from_memory(env, capsys, monk
     import time
 
     from d7tui.channels import infobip
+    from d7tui.channels.infobip import parse_page
     from d7tui.channels.status import StatusClient
     from d7tui.config import load_settings
     from d7tui.models import Channel, IdKind, RequestStatus, Target, observe
@@ -325,7 +326,7 @@ def test_status_shows_an_id_past_the_logs_48_hours_from_memory(env, capsys, monk
             "status": {"groupName": "PENDING", "name": "PENDING_ENROUTE"},
         }
         stored = RequestStatus("B-OLD", Channel.INFOBIP, (infobip.parse_item(item, 0),))
-        with open_store() as store:
+        with open_store(parse_report=parse_page) as store:
             store.save_observation(*observe(None, stored, 1.0))
         code, out, err = run(capsys, "status", "B-OLD", "--channel", "infobip")
         assert code == 0, err
@@ -339,7 +340,7 @@ def test_status_shows_an_id_past_the_logs_48_hours_from_memory(env, capsys, monk
         async def seen_by_the_monitor() -> None:
             async with StatusClient(load_settings()) as client:
                 state, transitions = observe(None, await client.fetch(target), 1.0)
-            with open_store() as store:
+            with open_store(parse_report=parse_page) as store:
                 store.save_observation(state, transitions)
 
         asyncio.run(seen_by_the_monitor())
@@ -350,3 +351,37 @@ def test_status_shows_an_id_past_the_logs_48_hours_from_memory(env, capsys, monk
         assert line["from_memory"] is True and line["recipients"][0]["status"] == "PENDING_ACCEPTED"
     finally:
         old.stop()
+
+
+def test_add_refuses_a_note_it_would_cut_and_keeps_line_breaks_as_spaces(env, capsys):
+    rid = str(uuid.uuid4())
+    code, out, err = run(capsys, "add", rid, "--note", "M" * 10_000 + "END")
+    assert code == 2 and out == ""
+    assert (
+        err
+        == "d7tui add: the note is 10,003 characters; at most 4,096 are kept, so nothing was added\n"
+    )
+    code, _, err = run(capsys, "add", rid, "--label", "line1\nline2\ttab", "--note", "n1\r\nn2")
+    assert code == 0, err
+    code, out, _ = run(capsys, "export", "--format", "json")
+    (watch,) = json.loads(out)["watchlist"]
+    assert (watch["label"], watch["note"]) == ("line1 line2 tab", "n1 n2")
+
+
+def test_monitor_options_before_a_command_are_refused_not_ignored(env, capsys):
+    rid = str(uuid.uuid4())
+    code, out, err = run(capsys, "--demo", "status", rid)
+    assert code == 2 and out == ""
+    assert err == "d7tui: --demo is for the monitor (d7tui --demo), not for d7tui status\n"
+    code, _, err = run(capsys, "--demo", "--mask", "export")
+    assert code == 2 and "--demo and --mask are for the monitor" in err
+
+
+def test_ids_after_an_option_are_ids_and_a_stray_option_names_its_command(sim, env, capsys):
+    first, second = (sim.create_request("sms", [f"+97150000070{n}"]) for n in range(2))
+    code, out, err = run(capsys, "status", first, "--channel", "sms", second, "--json")
+    assert code == 0, err
+    assert [json.loads(line)["request_id"] for line in out.splitlines()] == [first, second]
+    code, _, err = run(capsys, "status", first, "--colour")
+    assert code == 2
+    assert err == "d7tui status: unrecognized arguments: --colour (see d7tui status --help)\n"

@@ -15,6 +15,7 @@ from faultfs import read_only, small_disk
 from test_cli import env, run, sim  # noqa: F401
 
 import d7tui.store.db
+from d7tui.channels.infobip import parse_page
 from d7tui.simulator import Simulator
 from d7tui.store import Store, add_ids, open_store
 from d7tui.store.rescue import held_files
@@ -60,7 +61,7 @@ def test_status_stops_pulling_at_the_first_commit_that_fails_and_keeps_what_it_g
     # Another d7tui has the store open (its WAL and shared memory exist), the disk fills up.
     with small_disk(data_dir(env), monkeypatch) as disk, Store.open(db) as other:
         assert other.try_acquire_report_lock()
-        other.release_report_lock()
+        other.report_lock.release()
         disk.fill()
         code, out, err = run(
             capsys,
@@ -79,7 +80,7 @@ def test_status_stops_pulling_at_the_first_commit_that_fails_and_keeps_what_it_g
         [held] = held_files(db)
         assert held.parent == tmp_path and f"kept in {held}" in err
         disk.free()
-        with open_store(db) as store:
+        with open_store(db, parse_report=parse_page) as store:
             assert {r.recipient.msg_id for r in store.reports_for(first)} == taken
         assert held_files(db) == []
 

@@ -434,11 +434,14 @@ async def test_a_dropped_connection_is_retried(stub: HttpStub, make: MakeClient)
 async def test_a_refused_connection_is_retried_then_unreachable(
     make: MakeClient, target: Target
 ) -> None:
-    client = make(base_url=refused_url())
+    url = refused_url()
+    client = make(base_url=url)
     with pytest.raises(Unreachable) as info:
         await client.fetch(target)
+    port = url.rsplit(":", 1)[1]
     assert str(info.value) == (
-        f"{target.channel}: unreachable after 4 tries: connection refused or failed"
+        f"{target.channel}: unreachable after 4 tries: cannot connect to 127.0.0.1:{port} "
+        "(connection refused)"
     )
     # Never connected, so retrying is safe even for Infobip's one-time reports.
     assert client.engine.stats["requests"] == FAST.attempts
@@ -1107,3 +1110,12 @@ async def test_an_https_proxy_gets_the_credentials_on_connect_and_a_refusal_is_o
     assert "proxy" in str(caught.value) and "407" in str(caught.value)
     assert "desk" not in str(caught.value) and "pw@" not in str(caught.value)
     assert_one_clean_line(caught.value)
+
+
+async def test_a_host_name_that_does_not_resolve_is_named_and_said_so(make: MakeClient) -> None:
+    client = make(base_url="https://d7tui-no-such-host.invalid")  # .invalid never resolves
+    with pytest.raises(Unreachable) as info:
+        await client.fetch(Target(RID, "sms"))
+    assert str(info.value).endswith(
+        "d7tui-no-such-host.invalid: no such host (the name did not resolve)"
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +19,6 @@ from d7tui.config import (
     Settings,
     config_path,
     load_settings,
-    write_config,
 )
 from d7tui.models import InfobipSource
 from d7tui.safety import Secret
@@ -176,6 +174,15 @@ def test_a_bad_token_error_never_shows_the_token(xdg: Path) -> None:
     assert TOKEN not in str(info.value) and TOKEN not in repr(info.value)
 
 
+def test_a_key_typed_in_another_keyboard_layout_is_refused_not_sent_as_mojibake(
+    xdg: Path,
+) -> None:
+    write(xdg, 'infobip_api_key = "ключ"\n', mode=0o600)
+    with pytest.raises(ConfigError, match="not ASCII") as info:
+        load_settings()
+    assert "infobip_api_key" in str(info.value) and "ключ" not in str(info.value)
+
+
 def test_unknown_keys_are_warnings(xdg: Path) -> None:
     write(xdg, 'd7_api_tokn = "typo"\n')
     loaded = load_settings()
@@ -205,40 +212,6 @@ def test_unreadable_file_is_named(xdg: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings()
     assert str(xdg) in str(info.value)
-
-
-def test_write_config_creates_the_file_0600(xdg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    old = os.umask(0)  # the most permissive umask still yields 0600
-    try:
-        path = write_config({"d7_api_token": TOKEN, "max_in_flight": 8, "timeout": 3.5})
-    finally:
-        os.umask(old)
-    assert path == xdg
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    loaded = load_settings()
-    assert loaded.d7_token.reveal() == TOKEN
-    assert (loaded.max_in_flight, loaded.timeout) == (8, 3.5)
-    assert loaded.warnings == ()
-
-
-def test_write_config_narrows_an_existing_readable_file(xdg: Path) -> None:
-    write(xdg, "# old\n", mode=0o644)
-    write_config({"infobip_api_key": IB_KEY})
-    assert stat.S_IMODE(xdg.stat().st_mode) == 0o600
-    assert load_settings().warnings == ()
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.text(max_size=40))
-def test_write_config_round_trips_any_string(value: str) -> None:
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "config.toml"
-        write_config({"infobip_base_url": value}, path)
-        import tomllib
-
-        assert tomllib.loads(path.read_text(encoding="utf-8")) == {"infobip_base_url": value}
 
 
 def test_settings_repr_never_shows_secrets() -> None:

@@ -12,16 +12,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from export_reader import Exported, read_csv, read_json
 
-from d7tui.export import (
-    CSV_COLUMNS,
-    Exported,
-    export,
-    export_to_file,
-    read_csv,
-    read_json,
-    safe_cell,
-)
+from d7tui.export import CSV_COLUMNS, export, export_to_file, safe_cell
 from d7tui.models import Channel, IdKind, Phase, Recipient, RequestStatus, observe
 from d7tui.store import Store, Which
 
@@ -231,3 +224,24 @@ def test_every_exported_recipient_carries_what_its_status_means(store):
     assert failed["outcome"] == "temporary failure"
     assert failed["explanation"].startswith("The operator could not deliver it")
     assert failed["next_step"].startswith("Check the number")
+
+
+def test_message_text_stored_while_shown_is_hidden_in_exports_once_the_setting_is_off(tmp_path):
+    # Kept while `message_text = true`, as v1 logs and other versions shape it.
+    code = {"text": "Your code is 123456", "content": {"body": {"text": "555111"}}}
+    recipient = hostile_recipient(0, "DELIVERED_TO_HANDSET", Phase.DELIVERED, True)
+    recipient = replace(recipient, fields={**code, "message": {"text": "555333"}, "to": "41"})
+    with Store.open(tmp_path / "d7tui.sqlite3") as store:
+        store.add_watch("B1", "infobip", IdKind.BULK, added_at=T0)
+        state, transitions = observe(
+            None, RequestStatus("B1", Channel.INFOBIP, (recipient,)), T0 + 1
+        )
+        store.save_observation(state, transitions, at=T0 + 1)
+        for fmt in ("json", "csv"):
+            out = io.StringIO()
+            export(store, fmt, out)  # the setting's default: off
+            assert "123456" not in out.getvalue() and "5551" not in out.getvalue()
+            assert "5553" not in out.getvalue() and "(hidden)" in out.getvalue()
+            shown = io.StringIO()
+            export(store, fmt, shown, keep_text=True)
+            assert "Your code is 123456" in shown.getvalue() and "555333" in shown.getvalue()

@@ -13,7 +13,8 @@ from d7tui.channels.status import StatusClient
 from d7tui.client import Engine, RetryPolicy
 from d7tui.clock import ManualClock
 from d7tui.models import IdKind, Target, Transition
-from d7tui.poller import PollConfig, Poller
+from d7tui.poller import Poller
+from d7tui.pollstate import PollConfig
 from d7tui.simulator import Faults, Simulator, Step
 
 FAST = RetryPolicy(attempts=3, base=0.005, cap=0.02, max_retry_after=0.05)

@@ -16,7 +16,7 @@ from pollkit import running_poller, until
 from d7tui.channels.status import StatusClient
 from d7tui.client import Engine, RetryPolicy
 from d7tui.models import IdKind, InfobipSource, Target
-from d7tui.poller import PollConfig
+from d7tui.pollstate import PollConfig
 
 LOGS = "/sms/3/logs"
 PENDING_LOG = json.dumps(
@@ -63,10 +63,10 @@ async def test_an_infobip_bulk_is_polled_on_schedule_while_d7_never_answers(serv
             def bulk_polls() -> int:
                 return sum(1 for u in updates if u.request_id == "BULK-1")
 
-            await until(lambda: bulk_polls() == 1)
+            await until(None, lambda: bulk_polls() == 1)
             for polls in range(2, 7):  # every 2 s while young, as if nothing else were wrong
                 clock.advance(2)
-                await until(lambda: bulk_polls() == polls)  # noqa: B023
+                await until(None, lambda: bulk_polls() == polls)  # noqa: B023
             assert infobip.count(LOGS) == 6
             # The dead host holds half the slots at most; the rest wait their turn.
             assert silent.max_in_flight == 8

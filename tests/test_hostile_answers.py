@@ -24,7 +24,7 @@ from d7tui.channels.status import StatusClient
 from d7tui.client import DEFAULT_MAX_ANSWER, Engine
 from d7tui.errors import ChannelError, ProtocolError
 from d7tui.models import Target
-from d7tui.poller import PollConfig
+from d7tui.pollstate import PollConfig
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMS_OK = (FIXTURES / "d7_sms_status_000.json").read_bytes()

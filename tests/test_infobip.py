@@ -178,6 +178,23 @@ async def test_a_1200_recipient_bulk_shows_1200_on_v3(sim: Simulator) -> None:
     assert "problems" not in status.fields
 
 
+async def test_a_cursor_that_comes_back_is_not_followed_round_and_round() -> None:
+    # A proxy cache or a server bug: the same page and the same nextCursor every time.
+    page = {
+        "results": [
+            {"bulkId": "LOOP", "messageId": f"m{n}", "destination": "41"} for n in range(3)
+        ],
+        "cursor": {"limit": 1000, "nextCursor": "SAMECURSOR"},
+    }
+    async with HttpStub() as stub:
+        stub.script("/sms/3/logs", Reply(200, page))
+        async with client_for(stub.base_url) as client:
+            status = await client.fetch(Target("LOOP", "infobip", IdKind.BULK))
+    assert len(status.recipients) == 3
+    assert stub.count("/sms/3/logs") == 2  # not 51: the account's budget is 120 a minute
+    assert any("cursor went round in a circle" in p for p in status.fields["problems"])
+
+
 async def test_a_1200_recipient_bulk_shows_1200_on_v1_by_moving_sent_until() -> None:
     sim = Simulator(seed=1, speed=0, infobip_v3=False)
     sim.start()
@@ -311,6 +328,17 @@ def test_v1_text_is_hidden_too() -> None:
     body = {"results": [{"messageId": "m", "to": "41", "text": "PIN 1234", "smsCount": 1}]}
     (r,) = infobip.parse_page(json.dumps(body).encode())
     assert r.fields["text"] == infobip.HIDDEN and r.recipient == "41"
+
+
+def test_text_in_other_shapes_is_hidden_at_any_depth() -> None:
+    item = {
+        "messageId": "m",
+        "content": {"body": {"text": "555111"}},
+        "message": {"text": "555333"},
+    }
+    (r,) = infobip.parse_page(json.dumps({"results": [item]}).encode())
+    assert "5551" not in json.dumps(r.fields) and "5553" not in json.dumps(r.fields)
+    assert r.fields["message"] == {"text": infobip.HIDDEN}
 
 
 def test_infobip_cost_is_price_per_part_times_parts() -> None:

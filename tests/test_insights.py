@@ -13,7 +13,7 @@ from d7tui.models import (
     classify_infobip,
     observe,
 )
-from d7tui.poller import PollUpdate, WatchStatus
+from d7tui.pollstate import PollUpdate, WatchStatus
 from d7tui.watchlist import Watchlist
 
 T0 = 1_700_000_000.0

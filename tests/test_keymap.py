@@ -10,7 +10,7 @@ from ui_kit import idle, said, screen_text, sim_settings
 
 from d7tui.config import load_settings
 from d7tui.models import Target
-from d7tui.poller import PollConfig
+from d7tui.pollstate import PollConfig
 from d7tui.simulator import Step
 from d7tui.ui.app import make_app
 from d7tui.ui.screens.help import HelpScreen

@@ -14,7 +14,7 @@ from d7tui.client import RetryPolicy
 from d7tui.clock import ManualClock
 from d7tui.errors import AuthError, RateLimited
 from d7tui.models import IdKind, InfobipSource, Phase, Target, Transition
-from d7tui.poller import PollConfig, PollUpdate, WatchStatus
+from d7tui.pollstate import PollConfig, PollUpdate, WatchStatus
 from d7tui.simulator import Faults, Simulator, Step
 
 

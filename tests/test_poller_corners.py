@@ -10,7 +10,7 @@ from pollkit import ScriptedFetcher, running_poller, settle, until
 
 from d7tui.errors import ProtocolError
 from d7tui.models import Target
-from d7tui.poller import PollConfig, WatchStatus
+from d7tui.pollstate import PollConfig, WatchStatus
 
 IDS = [f"{i:08x}-0000-4000-8000-000000000000" for i in range(40)]
 
@@ -71,7 +71,7 @@ async def test_polls_never_pile_up_and_the_global_bound_holds():
     async with running_poller(fetcher, PollConfig(workers=5)) as (poller, clock, _updates):
         for rid in IDS:
             poller.add(Target(rid))
-        await until(lambda: fetcher.running == 5)
+        await until(None, lambda: fetcher.running == 5)
         # time passes and refreshes are asked while every worker is stuck: nothing piles up
         for _ in range(5):
             clock.advance(10)
@@ -90,7 +90,7 @@ async def test_removing_an_id_mid_poll_drops_its_result_and_restore_brings_it_ba
     fetcher = ScriptedFetcher(gate=asyncio.Event())
     async with running_poller(fetcher) as (poller, _clock, updates):
         poller.add(Target(IDS[0]))
-        await until(lambda: fetcher.running == 1)
+        await until(None, lambda: fetcher.running == 1)
         watch = poller.remove(IDS[0])
         fetcher.gate.set()  # type: ignore[union-attr]
         await settle(poller)

@@ -15,7 +15,7 @@ from ui_kit import sim_settings, start_simulator
 from d7tui.channels.status import StatusClient
 from d7tui.clock import ManualClock
 from d7tui.models import IdKind, Target
-from d7tui.poller import PollConfig, WatchStatus
+from d7tui.pollstate import PollConfig, WatchStatus
 from d7tui.simulator import Simulator, Step
 
 LOGS = "/sms/3/logs"
@@ -143,3 +143,46 @@ async def test_the_monitor_asks_its_infobip_ids_in_one_call(world):
         clock.advance(2)
         await idle(pilot, app)
         assert sim.infobip_calls == {LOGS: 2}
+
+
+def pending_log(bulk: str, sent_at: str) -> dict:
+    status = {"groupId": 1, "groupName": "PENDING", "id": 7, "name": "PENDING_ENROUTE"}
+    message = {"bulkId": bulk, "messageId": "m-1", "destination": "41790000001"}
+    return {"results": [{**message, "sentAt": sent_at, "status": status}]}
+
+
+async def test_what_the_logs_just_returned_is_polled_whatever_its_sent_at_says():
+    # A sentAt of 1970 (or this machine's clock days ahead) puts the message past the logs'
+    # 48 hours, yet the logs just returned it: it stays live until they stop answering for it.
+    from httpstub import HttpStub, Reply
+
+    from d7tui.config import Settings
+    from d7tui.safety import Secret
+
+    clock = ManualClock()
+    async with HttpStub() as stub:
+        stub.script(LOGS, Reply(200, pending_log("OLD", "1970-01-01T00:00:00.000+0000")))
+        settings = Settings(infobip_key=Secret("k"), infobip_base_url=stub.base_url)
+        client = StatusClient(settings, clock=clock)
+        target = Target("OLD", "infobip", IdKind.BULK)
+        try:
+            async with running_poller(client, PollConfig(workers=2), clock=clock) as (
+                poller,
+                _,
+                _u,
+            ):
+                poller.add(target, added_at=clock.now())
+                await settle(poller)
+                for _ in range(5):
+                    clock.advance(60)
+                    await settle(poller)
+                watch = poller.get("OLD")
+                assert watch.status is WatchStatus.ACTIVE and watch.state.remembered is None
+                assert stub.count(LOGS) >= 5  # asked on its schedule, not frozen after one call
+                stub.script(LOGS, Reply(200, {"results": []}))  # the logs forget it
+                clock.advance(120)
+                await settle(poller)
+                assert watch.status is WatchStatus.MEMORY
+                assert watch.state.recipients[0].status == "PENDING_ENROUTE"
+        finally:
+            await client.aclose()

@@ -17,7 +17,7 @@ from d7tui.client import Engine, RetryPolicy
 from d7tui.clock import ManualClock
 from d7tui.errors import RateLimited
 from d7tui.models import IdKind, Target
-from d7tui.poller import PollConfig
+from d7tui.pollstate import PollConfig
 from d7tui.ui.app import make_app
 from d7tui.ui.format import format_clock
 from d7tui.ui.widgets.watchlist_table import WatchlistTable

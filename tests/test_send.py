@@ -20,6 +20,7 @@ import pytest
 from httpstub import HttpStub, Reply, refused_url
 
 from d7tui.channels.account import AccountClient, parse_balance
+from d7tui.channels.infobip import parse_page
 from d7tui.channels.send import MaybeSent, Message, SendProblem, body, check
 from d7tui.channels.status import StatusClient
 from d7tui.cli import main
@@ -260,7 +261,7 @@ def test_send_sms_is_watched_labelled_test_and_its_status_is_read(sim, env, caps
     assert code == 0, err
     sent = json.loads(out)
     assert sent["channel"] == "sms" and sent["status"] == "accepted" and sent["watching"]
-    with open_store() as store:
+    with open_store(parse_report=parse_page) as store:
         (watch,) = [w for w in store.watches(Which.LIVE) if w.request_id == sent["request_id"]]
     assert (watch.label, watch.channel) == ("test", "sms")
     assert "test message to +971501112233" in watch.note
@@ -278,7 +279,7 @@ def test_infobip_send_uses_v3_and_watches_the_bulk(sim, env, capsys):
     assert sim.counts["send"] == before + 1
     bulk = out.split()[1]
     assert bulk in sim.world.bulks and "PENDING_ACCEPTED" in out
-    with open_store() as store:
+    with open_store(parse_report=parse_page) as store:
         (watch,) = [w for w in store.watches(Which.LIVE) if w.request_id == bulk]
     assert (watch.channel, watch.id_kind) == ("infobip", IdKind.BULK)
 
@@ -508,7 +509,7 @@ def test_a_send_answered_200_with_a_body_it_cannot_read_says_it_was_most_likely_
         "d7tui send: sms: the message was most likely sent (HTTP 200), but its answer could not "
         "be read, so it is not watched; look in the vendor's dashboard before sending again ("
     )
-    with open_store() as store:
+    with open_store(parse_report=parse_page) as store:
         assert store.watches(Which.LIVE) == []
 
 

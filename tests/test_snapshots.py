@@ -18,7 +18,7 @@ from ui_kit import idle, sim_settings, start_simulator
 
 from d7tui.clock import ManualClock
 from d7tui.models import IdKind, Target
-from d7tui.poller import PollConfig
+from d7tui.pollstate import PollConfig
 from d7tui.simulator import Simulator, Step
 from d7tui.ui.app import D7App, make_app
 

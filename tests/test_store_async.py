@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from test_store import d7_status, rid
 
+from d7tui.channels.infobip import parse_page
 from d7tui.channels.status import StatusClient
 from d7tui.config import Settings
 from d7tui.models import IdKind, InfobipSource, Target, observe
 from d7tui.safety import Secret
-from d7tui.store import AsyncStore, Store, StoreError, open_store, parse_report_body
+from d7tui.store import AsyncStore, Store, StoreError, open_store
 
 
 @pytest.fixture
@@ -86,7 +87,7 @@ async def test_a_report_body_is_on_disk_before_the_drain_moves_on_and_parsed_aft
     def slow_parser(body: bytes):
         parsing.set()
         finish.wait(10)
-        return parse_report_body(body)
+        return parse_page(body)
 
     astore = AsyncStore(Store.open(db_path), parse_report=slow_parser)
     body = b'{"results": [{"messageId": "m1", "to": "4179", "status": {"name": "PENDING_ENROUTE", "groupName": "PENDING"}}]}'
@@ -110,7 +111,7 @@ async def test_a_body_that_cannot_be_kept_stops_the_sink_with_a_store_error(db_p
         raise StoreError(f"{db_path}: database or disk is full")
 
     store.save_report_body = disk_full  # type: ignore[method-assign]
-    astore = AsyncStore(store, parse_report=parse_report_body)
+    astore = AsyncStore(store, parse_report=parse_page)
     with pytest.raises(StoreError, match="disk is full"):
         await astore.commit_report("BULK-1", b'{"results": []}')
     await astore.flush()  # the parse queued behind it found nothing to parse
@@ -138,7 +139,7 @@ async def test_a_monitor_run_against_the_simulator_never_stores_a_credential(tmp
     sim = Simulator(token=token, infobip_key=key, seed=5)
     base = sim.start()
     db_path = tmp_path / "d7tui.sqlite3"
-    astore = AsyncStore(open_store(db_path), parse_report=parse_report_body)
+    astore = AsyncStore(open_store(db_path, parse_report=parse_page), parse_report=parse_page)
     assert astore.try_acquire_report_lock()
     settings = Settings(
         d7_token=Secret(token),

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from d7tui.channels.infobip import parse_page
 from d7tui.store import Store, open_store
 from d7tui.store.aio import MAX_QUEUED
 
@@ -55,7 +56,8 @@ CHILD = (
     BUILDER
     + r"""
 import asyncio, sys
-from d7tui.store import AsyncStore, Store, parse_report_body
+from d7tui.store import AsyncStore, Store
+from d7tui.channels.infobip import parse_page
 
 path, mode, first = sys.argv[1], sys.argv[2], int(sys.argv[3])
 print("opening", flush=True)
@@ -67,13 +69,13 @@ if mode == "sync":
     while True:
         store.save_observation(make_state(i), make_transitions(i), at=float(i))
         print(f"state {i}", flush=True)
-        body_id = store.ingest_report(f"B{i}", make_body(i), parse_report_body, float(i))
+        body_id = store.ingest_report(f"B{i}", make_body(i), parse_page, float(i))
         print(f"body {i} {body_id}", flush=True)
         i += 1
 
 elif mode == "async":
     async def main():
-        astore = AsyncStore(store, parse_report=parse_report_body)
+        astore = AsyncStore(store, parse_report=parse_page)
         i = first
         while True:
             # Several writes queued at once: the writer commits them as one batch.
@@ -177,7 +179,8 @@ def test_kill_9_in_a_loop_never_loses_an_acknowledged_write_nor_corrupts(tmp_pat
         child.kill()
     assert len(acked_states) > 50 and len(acked_bodies) > 20
 
-    with open_store(path) as store:  # open_store also parses what a kill left unparsed
+    # open_store also parses what a kill left unparsed
+    with open_store(path, parse_report=parse_page) as store:
         assert store.integrity_check() == "ok"
         for i in acked_states:
             stored = store.load_state(f"req-{i}")

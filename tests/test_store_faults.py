@@ -14,6 +14,7 @@ import pytest
 from faultfs import read_only, small_disk
 from test_store import d7_status, rid
 
+from d7tui.channels.infobip import parse_page
 from d7tui.models import IdKind, observe
 from d7tui.store import (
     AsyncStore,
@@ -25,7 +26,6 @@ from d7tui.store import (
     WatchRecord,
     Which,
     open_store,
-    parse_report_body,
 )
 
 
@@ -76,8 +76,8 @@ class Told:
 
 def open_async(path: Path, told: Told, **kw) -> AsyncStore:
     astore = AsyncStore(
-        open_store(path),
-        parse_report=parse_report_body,
+        open_store(path, parse_report=parse_page),
+        parse_report=parse_page,
         on_trouble=told.trouble,
         on_notice=told.notice,
         **kw,

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from d7tui.channels.infobip import parse_page
+from d7tui.errors import ProtocolError
 from d7tui.models import Channel, Phase, Target
-from d7tui.store import Store, UnreadableBody, open_store, parse_report_body, remembered_status
+from d7tui.store import Store, open_store, remembered_status
 
 
 def report(mid: str, status: str, group: str, done: str, bulk: str = "BULK-1") -> dict:
@@ -65,11 +67,11 @@ def test_a_body_is_committed_before_it_is_parsed_and_a_repeat_is_kept_once(store
     body_id = store.save_report_body("BULK-1", body, received_at=10)
     assert committed_bodies(db_path) == [body]  # on disk, not yet parsed
     assert [b.id for b in store.unparsed_bodies()] == [body_id]
-    assert store.index_reports(body_id, parse_report_body(body)) == 2
+    assert store.index_reports(body_id, parse_page(body)) == 2
     assert store.unparsed_bodies() == []
     # The same report handed out again (in another body) is not stored twice.
     again = store.save_report_body("BULK-1", page(DELIVERED, OTHER), received_at=20)
-    assert store.index_reports(again, parse_report_body(page(DELIVERED, OTHER))) == 1
+    assert store.index_reports(again, parse_page(page(DELIVERED, OTHER))) == 1
     reports = store.reports_for("BULK-1")
     assert [(r.recipient.msg_id, r.recipient.status) for r in reports] == [
         ("m1", "PENDING_ENROUTE"),
@@ -77,7 +79,7 @@ def test_a_body_is_committed_before_it_is_parsed_and_a_repeat_is_kept_once(store
         ("m2", "DELIVERED_TO_HANDSET"),
     ]
     assert reports[0].received_at == 10 and reports[2].received_at == 20
-    assert reports[1].recipient == parse_report_body(body)[1]  # exactly as parsed
+    assert reports[1].recipient == parse_page(body)[1]  # exactly as parsed
     # Found by messageId too, whichever id it was pulled for.
     assert [r.recipient.status for r in store.reports_for("m1")] == [
         "PENDING_ENROUTE",
@@ -93,7 +95,7 @@ def test_a_body_left_unparsed_by_a_kill_is_parsed_at_the_next_open(db_path):
     with Store.open(db_path) as s:
         s.save_report_body("BULK-1", page(PENDING, DELIVERED), received_at=10)
         # ... killed here, before parsing
-    with open_store(db_path) as s:
+    with open_store(db_path, parse_report=parse_page) as s:
         assert s.unparsed_bodies() == []
         assert len(s.reports_for("BULK-1")) == 2
 
@@ -107,25 +109,25 @@ def test_a_parser_bug_loses_nothing_and_the_body_is_tried_again(db_path):
         [left] = s.unparsed_bodies()
         assert left.id == body_id and "KeyError" in (left.parse_error or "")
         assert left.body == page(PENDING)
-    with open_store(db_path) as s:  # the fixed parser
+    with open_store(db_path, parse_report=parse_page) as s:  # the fixed parser
         assert [r.recipient.phase for r in s.reports_for("BULK-1")] == [Phase.PENDING]
 
 
 def test_a_body_that_is_not_a_reports_page_is_kept_raw_and_settled(store):
     html = b"<html>502 Bad Gateway</html>"
-    body_id = store.ingest_report("BULK-1", html, parse_report_body)
+    body_id = store.ingest_report("BULK-1", html, parse_page)
     assert store.unparsed_bodies() == []  # settled: not tried again at every open
     [kept] = store.report_bodies("BULK-1")
     assert (kept.id, kept.body) == (body_id, html) and kept.parse_error
-    with pytest.raises(UnreadableBody):
-        parse_report_body(html)
+    with pytest.raises(ProtocolError):
+        parse_page(html)
 
 
 def test_a_report_seen_once_is_remembered_for_the_next_look(store):
     target = Target("BULK-1", "infobip")
     assert remembered_status(store, target) is None
-    store.ingest_report("BULK-1", page(PENDING, OTHER), parse_report_body, received_at=5)
-    store.ingest_report("BULK-1", page(DELIVERED), parse_report_body, received_at=6)
+    store.ingest_report("BULK-1", page(PENDING, OTHER), parse_page, received_at=5)
+    store.ingest_report("BULK-1", page(DELIVERED), parse_page, received_at=6)
     state = remembered_status(store, target)
     assert state is not None and state.channel is Channel.INFOBIP
     assert [(r.msg_id, r.status) for r in state.recipients] == [
@@ -141,13 +143,13 @@ def test_reports_received_after_the_last_saved_poll_are_shown_on_top_of_it(store
     from d7tui.models import RequestStatus, observe
 
     first = RequestStatus(
-        "BULK-1", Channel.INFOBIP, tuple(parse_report_body(page(PENDING))), incremental=True
+        "BULK-1", Channel.INFOBIP, tuple(parse_page(page(PENDING))), incremental=True
     )
-    store.ingest_report("BULK-1", page(PENDING), parse_report_body, received_at=5)
+    store.ingest_report("BULK-1", page(PENDING), parse_page, received_at=5)
     state, transitions = observe(None, first, 6)
     store.save_observation(state, transitions, at=6)
     # `d7tui status` pulled the delivery later, without saving a state.
-    store.ingest_report("BULK-1", page(DELIVERED), parse_report_body, received_at=9)
+    store.ingest_report("BULK-1", page(DELIVERED), parse_page, received_at=9)
     shown = remembered_status(store, Target("BULK-1", "infobip"))
     assert [r.status for r in shown.recipients] == ["DELIVERED_TO_HANDSET"]
 

@@ -4,7 +4,7 @@ may never be confirmed; `f` keeps it and the totals count it. Plain model, no sc
 from __future__ import annotations
 
 from d7tui.models import Channel, Recipient, RequestStatus, Target, classify_d7, classify_infobip
-from d7tui.poller import PollUpdate, WatchStatus
+from d7tui.pollstate import PollUpdate, WatchStatus
 from d7tui.stuck import DEFAULT_STUCK_AFTER, waiting_since
 from d7tui.watchlist import Watchlist
 

@@ -26,11 +26,12 @@ from d7tui.client import Engine, RetryPolicy
 from d7tui.clock import ManualClock
 from d7tui.config import Settings
 from d7tui.models import IdKind, Phase, Target
-from d7tui.poller import PollConfig, PollUpdate, WatchStatus
+from d7tui.pollstate import PollConfig, PollUpdate, WatchStatus
 from d7tui.simulator import Faults, Simulator, Step
 from d7tui.ui.app import D7App, make_app
 from d7tui.ui.screens.add import AddDialog
 from d7tui.ui.screens.help import HelpScreen
+from d7tui.ui.widgets.ids_input import IdsInput
 from d7tui.ui.widgets.watchlist_table import WatchlistTable
 
 SIZE = (120, 40)
@@ -240,6 +241,8 @@ async def test_a_paste_of_many_ids_adds_them_all(sim, clock):
         await until(pilot, lambda: isinstance(app.screen, AddDialog))
         await pilot.pause()
         assert "3 ids" in screen_text(app)
+        box = app.screen.query_one(IdsInput)
+        assert box.value == f"{ids[0]} {ids[1]}, {ids[2]}"  # shown apart, not glued
         await pilot.press("enter")
         await idle(pilot, app)
         assert [e.request_id for e in app.watchlist] == ids
@@ -469,8 +472,10 @@ async def test_an_id_added_on_the_wrong_channel_says_which_channel_knows_it(sim,
     rid = create(sim, "whatsapp", "+919000000001")
     app = build(sim, clock, [Target(rid, "sms")])
     async with app.run_test(size=SIZE) as pilot:
-        for _ in range(70):  # the grace for a message still in transit, then given up
-            clock.advance(2)
+        # The grace for a message still in transit (120 s), then given up: in steps of 10 s,
+        # each a poll (steps of 2 s cost five times the screen's waiting for the same answer).
+        for _ in range(20):
+            clock.advance(10)
             await idle(pilot, app)
             if entry(app, rid).status is WatchStatus.NOT_FOUND:
                 break

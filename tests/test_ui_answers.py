@@ -18,7 +18,7 @@ from ui_kit import entry, idle, said, screen_text, sim_settings, status_requests
 
 from d7tui.clock import ManualClock
 from d7tui.models import Target
-from d7tui.poller import PollConfig
+from d7tui.pollstate import PollConfig
 from d7tui.simulator import Simulator, Step
 from d7tui.ui.app import D7App, make_app
 from d7tui.ui.screens.insights import InsightsScreen
@@ -160,7 +160,7 @@ async def test_s_sends_a_test_message_only_once_confirmed_and_watches_it(sim, cl
         sends = sim.counts["send"]
         await pilot.press("S")
         assert isinstance(app.screen, SendDialog)
-        await pilot.press(*"+971 50 111 2233", "tab")
+        await pilot.press(*"00971 50 111 2233", "tab")  # 00: the international prefix
         await pilot.press(*"Shop", "tab", *"hello", "enter")  # enter checks, it does not send
         await pilot.pause()
         text = screen_text(app)
@@ -392,3 +392,43 @@ async def test_desktop_notifications_can_be_turned_off(sim, clock):
         await idle(pilot, app)
         assert entry(app, rid).problem and written == []
         assert status_requests(sim) > 0
+
+
+async def test_privacy_mode_masks_the_number_in_the_reason_the_label_and_the_notification(
+    sim, clock
+):
+    number = "+971501239999"
+    rid = sim.create_request(
+        "whatsapp", [number], [Step(0, "sent"), Step(3, "failed", f"Absent subscriber {number}")]
+    )
+    app = build(sim, clock, [rid], mask=True, labels={rid: f"Cust {number}"})
+    written: list[str] = []
+    app.notifier.write = written.append
+    async with app.run_test(size=(160, 40)) as pilot:
+        await look_away(pilot, app)
+        clock.advance(4)
+        await idle(pilot, app)
+        assert len(written) == 1 and "Absent subscriber +97150•••••99" in written[0]
+        assert "Cust +97150•••••99" in written[0]
+        await pilot.press("enter")  # the detail: head, recipients, timeline, fields
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "Absent subscriber +97150•••••99" in shown
+        assert number not in shown and number not in written[0]
+        await pilot.press("escape", "m")  # privacy mode off: the number is the user's to see
+        await pilot.pause()
+        assert f"Cust {number}" in screen_text(app)
+
+
+async def test_s_at_80_columns_shows_every_field_hint_whole(sim, clock):
+    from textual.widgets import Select
+
+    app = build(sim, clock, [])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        await pilot.press("S")
+        app.screen.query_one("#send-channel", Select).value = "whatsapp"
+        await pilot.pause()
+        shown = screen_text(app)
+        for hint in ("from: sender", "or a template", "language (en)", "params: a|b"):
+            assert hint in shown

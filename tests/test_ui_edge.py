@@ -16,7 +16,7 @@ from ui_kit import entry, idle, screen_text, sim_settings, start_simulator
 
 from d7tui.clock import ManualClock
 from d7tui.models import Target
-from d7tui.poller import PollConfig
+from d7tui.pollstate import PollConfig
 from d7tui.simulator import Simulator, Step
 from d7tui.ui.app import make_app
 from d7tui.ui.edge import ERRORS_LOG, Edge, EdgeConsole, redact

@@ -34,7 +34,7 @@ from d7tui.client import Engine, RetryPolicy
 from d7tui.clock import ManualClock
 from d7tui.config import Settings
 from d7tui.models import IdKind, Target
-from d7tui.poller import PollConfig
+from d7tui.pollstate import PollConfig
 from d7tui.safety import Secret
 from d7tui.simulator import Faults, Simulator, Step
 from d7tui.simulator.hostile import HOSTILE, MEGABYTE
@@ -216,6 +216,8 @@ async def test_a_paste_with_bad_ids_among_thousands_adds_the_good_and_keeps_the_
     text = "\n".join([*good[:1000], bad[0], *good[1000:2000], *bad[1:], *good[2000:]])
     app = build(sim, clock)
     async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.polling)
+        await pilot.press("p")  # paused: 3,000 polls would tell nothing more about the paste
         await paste(pilot, app, text)
         await pilot.press("enter")
         await pilot.pause()

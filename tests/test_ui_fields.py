@@ -10,7 +10,7 @@ from ui_kit import idle, screen_text, sim_settings, until
 
 from d7tui.clock import ManualClock
 from d7tui.models import IdKind, Target
-from d7tui.poller import PollConfig
+from d7tui.pollstate import PollConfig
 from d7tui.simulator import Simulator, Step
 from d7tui.ui.app import D7App, make_app
 from d7tui.ui.widgets.detail import FieldsBox

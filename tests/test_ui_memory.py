@@ -25,7 +25,7 @@ from d7tui.client import RetryPolicy
 from d7tui.clock import ManualClock
 from d7tui.config import Settings
 from d7tui.models import IdKind, InfobipSource, Target
-from d7tui.poller import PollConfig, WatchStatus
+from d7tui.pollstate import PollConfig, WatchStatus
 from d7tui.simulator import Simulator, Step
 from d7tui.store import Store, Which
 from d7tui.ui.app import D7App, make_app
@@ -232,6 +232,23 @@ async def test_l_edits_label_and_note_and_the_filter_finds_the_note(sim, clock, 
         assert (record.label, record.note) == ("VIP", "called [twice]")
 
 
+async def test_a_label_edit_leaves_a_long_note_it_did_not_touch_whole(sim, clock, db):
+    rid = sim.create_request("sms", ["+971500000003"], DELIVERS)
+    with Store.open(db) as store:  # as an older d7tui kept a 10,003-character note: cut once
+        store.add_watch(rid, "sms", IdKind.REQUEST, label="", note="M" * 10_000 + "END")
+        kept = next(w.note for w in store.watches())
+    assert kept.endswith("… (10,003 characters)")
+    app = build(sim, clock, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, 1)
+        await pilot.press("l", *"lab", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, LabelDialog))
+        assert entry(app, rid).label == "lab" and entry(app, rid).note == kept
+    with Store.open(db) as store:
+        record = next(w for w in store.watches() if w.request_id == rid)
+        assert (record.label, record.note) == ("lab", kept)  # the note not cut a second time
+
+
 async def test_a_finished_request_is_archived_and_comes_back(sim, clock, db):
     done = sim.create_request("sms", ["+971500000001"], [Step(0, "delivered")])
     busy = sim.create_request("sms", ["+971500000002"], [Step(0, "accepted")])
@@ -290,10 +307,13 @@ async def test_when_the_first_monitor_ends_the_second_takes_over_the_reports(sim
         async with second.run_test(size=SIZE, notifications=True) as pilot:
             await idle(pilot, second)
             assert not second.memory.pulls_reports  # type: ignore[union-attr]
+            assert "shows them read-only" in screen_text(second)  # the banner says why
             first.close()
             second._take_over_reports()  # what its minutely check does
             assert second.memory.pulls_reports  # type: ignore[union-attr]
             assert second.notices == []
+            await pilot.pause()
+            assert "read-only" not in screen_text(second)  # the banner says so no more
             clock.advance(4)
             second.poller.refresh()
             await idle(pilot, second)

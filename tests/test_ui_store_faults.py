@@ -17,6 +17,7 @@ from test_ui_memory import INFOBIP_DELIVERS, SIZE, started
 from test_ui_memory import build as build_with_logs
 from ui_kit import entry, idle, said, screen_text, sim_settings, until
 
+from d7tui.channels.infobip import parse_page
 from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.simulator import Simulator
 from d7tui.simulator.lifecycles import Step
@@ -34,7 +35,7 @@ def build(sim: Simulator, *args: Any, **kw: Any) -> D7App:
 
 def kept_reports(db: Path) -> set[tuple[str, str]]:
     """(messageId, status) of every one-time report the store kept."""
-    with open_store(db) as store:
+    with open_store(db, parse_report=parse_page) as store:
         bodies = {b.ident for b in store.report_bodies()}
         return {
             (r.recipient.msg_id or "", r.recipient.status or "")

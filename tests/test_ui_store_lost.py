@@ -22,6 +22,7 @@ from test_ui import paste
 from test_ui_memory import DELIVERS, SIZE, build
 from ui_kit import entry, idle, said, screen_text, until
 
+from d7tui.channels.infobip import parse_page
 from d7tui.cli import main
 from d7tui.config import Settings
 from d7tui.export import export
@@ -35,7 +36,7 @@ from d7tui.ui.screens.label import LabelDialog
 
 def labels_and_notes(db: Path) -> dict[str, tuple[str, str]]:
     """What the store at `db` keeps, as the next d7tui started on it finds it."""
-    with open_store(db) as store:
+    with open_store(db, parse_report=parse_page) as store:
         return {w.request_id: (w.label, w.note) for w in store.watches(Which.KEPT)}
 
 

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from hostile import HostileServer, aimed_at, answering, cli_env, monitor_views
 
+from d7tui.cli import main
 from d7tui.models import IdKind, Target
 
 RID = "aaaaaaaa-2222-4333-8444-555555555555"
@@ -171,12 +172,17 @@ def _body(text: str) -> Callable[[str, str, str], bytes | None]:
     ],
     ids=["null", "string", "list", "deep", "long-number", "str", "dict", "int", "bool"],
 )
-def test_a_wrong_shape_is_said_in_json_words(tmp_path, body: str, says: str) -> None:
+def test_a_wrong_shape_is_said_in_json_words(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], body, says
+) -> None:
+    # `d7tui status` run in this process (its `main`): the same code as the command, without
+    # the second it costs to start one eighteen times.
     with HostileServer(answering(_body(body))) as server:
-        env = cli_env(server.base_url, tmp_path)
+        for name, value in cli_env(server.base_url, tmp_path).items():
+            monkeypatch.setenv(name, value)
         for argv in (("--channel", "sms", RID), ("--channel", "infobip", "--json", BULK)):
-            proc = d7tui(env, "status", *argv)
-            assert proc.returncode == 5
-            shown = proc.stdout + proc.stderr
+            assert main(["status", *argv]) == 5
+            out, err = capsys.readouterr()
+            shown = out + err
             assert says in shown, shown
             assert not re.search(r"NoneType|\bstr\b|\bdict\b|\blist,|\bint\b|\bbool\b", shown)

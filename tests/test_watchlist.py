@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from d7tui.errors import AuthError, NotFound, RateLimited
 from d7tui.models import Channel, Phase, Recipient, RequestStatus, Target, classify_d7, observe
-from d7tui.poller import PollUpdate, WatchStatus
+from d7tui.pollstate import PollUpdate, WatchStatus
 from d7tui.ui.format import format_age, mask_recipient, short_id
 from d7tui.watchlist import SortKey, Watchlist
 

@@ -10,7 +10,7 @@ import stat
 
 from d7tui.errors import NotFound
 from d7tui.models import Channel, Recipient, RequestStatus, Target, classify_d7, observe
-from d7tui.poller import PollUpdate, WatchStatus
+from d7tui.pollstate import PollUpdate, WatchStatus
 from d7tui.watchlist import Watchlist
 from d7tui.worklist import COLUMNS, follow_ups, write, write_to_file
 

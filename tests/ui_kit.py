@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
 from typing import Any
 
+from pollkit import until
 from rich.cells import cell_len
 from textual.pilot import Pilot
 
@@ -61,16 +61,6 @@ def list_lines(app: D7App) -> list[str]:
 def said(app: D7App) -> list[str]:
     """Every line the event strip was given so far, oldest first."""
     return [event.text for event in app.events]
-
-
-async def until(
-    pilot: Pilot[Any], predicate: Callable[[], bool], *, tries: int = 300, step: float = 0.02
-) -> None:
-    for _ in range(tries):
-        if predicate():
-            return
-        await pilot.pause(step)
-    raise AssertionError(f"condition not met after {tries} tries")
 
 
 BALANCE_PATHS = ("/messages/v1/balance", "/account/1/balance")

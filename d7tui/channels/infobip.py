@@ -72,16 +72,22 @@ def _reason(status: dict[str, Any], error: dict[str, Any]) -> str | None:
     return description
 
 
-def _hide_text(fields: dict[str, Any]) -> None:
-    """Message text (often a one-time code) is not ours to show unless asked: v1 logs' `text`,
-    v3 logs' `content` (text, or binary content's `hex`)."""
-    if "text" in fields:
-        fields["text"] = HIDDEN
-    content = fields.get("content")
-    if isinstance(content, dict):
-        fields["content"] = {k: HIDDEN if k in ("text", "hex") else v for k, v in content.items()}
-    elif content is not None:
-        fields["content"] = HIDDEN
+def without_text(fields: dict[str, Any], _depth: int = 0) -> dict[str, Any]:
+    """A copy of `fields` with every message text in it `(hidden)`: message text (often a
+    one-time code) is not ours to show unless asked. v1 logs' `text`, v3 logs' `content` (text,
+    or binary content's `hex`), and a `text` or `hex` at any depth (`content.body.text`,
+    `message.text`: the shapes other versions use)."""
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key in ("text", "hex") or (key == "content" and not isinstance(value, dict)):
+            out[key] = HIDDEN if value is not None else None
+        elif isinstance(value, dict) and _depth < 8:
+            out[key] = without_text(value, _depth + 1)
+        elif isinstance(value, list) and _depth < 8:
+            out[key] = [without_text(v, _depth + 1) if isinstance(v, dict) else v for v in value]
+        else:
+            out[key] = value
+    return out
 
 
 def message_cost(price: dict[str, Any], parts: int | None) -> float | None:
@@ -113,7 +119,7 @@ def parse_item(item: object, index: int, *, keep_text: bool = False) -> Recipien
     # clean_json of the dict, not of each value: the vendor's keys are external text too.
     fields = clean_json(item)
     if not keep_text:
-        _hide_text(fields)
+        fields = without_text(fields)
     parts = as_parts(_first(item, _PARTS_KEYS))
     problem = None
     if "status" in item and not isinstance(item.get("status"), dict):

@@ -101,6 +101,7 @@ class LogsReader:
         base.append(("limit", str(infobip.PAGE_LIMIT)))
         params = [*base, ("useCursor", "true")] if v3 else base
         seen: set[str] = set()
+        cursors: set[str] = set()  # followed already
         recipients: list[Recipient] = []
         bodies: list[bytes] = []
         problems: list[str] = []
@@ -137,6 +138,15 @@ class LogsReader:
                 recipients.append(r)
                 new += 1
             if page.next_cursor:
+                if page.next_cursor in cursors or (page.recipients and not new):
+                    # A cursor given again, or a page of nothing new: following it would spend
+                    # the account's 120 calls a minute on the same answer.
+                    problems.append(
+                        "the logs' cursor went round in a circle; stopped following it: the "
+                        "list may be incomplete"
+                    )
+                    break
+                cursors.add(page.next_cursor)
                 params = [*base, ("useCursor", "true"), ("cursor", page.next_cursor)]
                 continue
             if page.size < infobip.PAGE_LIMIT:

@@ -89,8 +89,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  {channel:9} {kind:10} {ident}  {label}", flush=True)
             if faults.any:
                 print(f"  faults: {faults}", flush=True)
-        except BrokenPipeError:
-            pass  # nobody reads our output; keep serving
+        except OSError:  # nobody reads our output (a closed pipe, a full disk): keep serving
+            from d7tui.stdio import silence_stdout
+
+            silence_stdout()  # and no complaint about it at exit
         try:
             await stop.wait()
         finally:

@@ -1,8 +1,8 @@
 """SQLite persistence: the watchlist, the latest state of every request, every transition and
 every Infobip one-time report survive restarts, crashes and kill -9.
 
-    store = open_store()                      # Store.open() + re-parse what a kill left
-    astore = AsyncStore(store, parse_report=parse_report_body, on_error=...)
+    store = open_store(parse_report=infobip.parse_page)  # + re-parse what a kill left
+    astore = AsyncStore(store, parse_report=infobip.parse_page, on_error=...)
     snapshot = await astore.load()            # watches, states, timelines: shown at once
     if not astore.try_acquire_report_lock():  # one process pulls one-time reports
         status_line(astore.report_lock_refusal())
@@ -21,7 +21,6 @@ from d7tui.store.commands import (
     AddResult,
     add_ids,
     open_store,
-    parse_report_body,
     remembered_status,
 )
 from d7tui.store.core import Store
@@ -31,7 +30,6 @@ from d7tui.store.errors import (
     StoreError,
     StoreUnavailable,
     StoreVersionError,
-    UnreadableBody,
 )
 from d7tui.store.records import (
     ReportBody,
@@ -59,12 +57,10 @@ __all__ = [
     "StoreVersionError",
     "StoredReport",
     "StoredState",
-    "UnreadableBody",
     "WatchRecord",
     "Which",
     "add_ids",
     "default_path",
     "open_store",
-    "parse_report_body",
     "remembered_status",
 ]

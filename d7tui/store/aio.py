@@ -625,14 +625,18 @@ class AsyncStore:
             action=("note", {"request_id": request_id, "note": note}),
         )
 
-    def set_label_note(self, request_id: str, label: str, note: str) -> Pending[bool]:
-        """Both at once, as the user typed them: one write, one edit if it must be kept."""
+    def set_label_note(self, request_id: str, label: str | None, note: str | None) -> Pending[bool]:
+        """Both at once, as the user typed them (None: unchanged): one write, one edit if it
+        must be kept."""
 
         def write() -> bool:
+            changed = False
             with self.store.batch():
-                return self.store.set_label(request_id, label) | self.store.set_note(
-                    request_id, note
-                )
+                if label is not None:
+                    changed |= self.store.set_label(request_id, label)
+                if note is not None:
+                    changed |= self.store.set_note(request_id, note)
+            return changed
 
         return self._submit(
             "label",

@@ -11,46 +11,40 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
-from d7tui.channels import infobip
-from d7tui.errors import ProtocolError
+from d7tui.idinput import check_ids, gather_ids
 from d7tui.models import (
     CHANNEL_CHOICES,
     Channel,
     IdKind,
-    InvalidId,
-    Recipient,
     RequestStatus,
     Target,
     observe,
-    split_ids,
-    validate_id,
 )
 from d7tui.store.core import Store
-from d7tui.store.errors import StoreUnavailable, UnreadableBody
+from d7tui.store.errors import StoreUnavailable
 from d7tui.store.records import WatchRecord
+from d7tui.store.reports import ReportParser
 from d7tui.store.rescue import take_in
 
 
-def parse_report_body(body: bytes) -> list[Recipient]:
-    """The store's ReportParser for Infobip bodies: the channel layer's own parser, with "not a
-    reports page" told apart from a parser bug (see UnreadableBody)."""
-    try:
-        return infobip.parse_page(body)
-    except ProtocolError as exc:
-        raise UnreadableBody(exc.message) from None
-
-
-def open_store(path: Path | str | None = None, *, readonly: bool = False) -> Store:
+def open_store(
+    path: Path | str | None = None,
+    *,
+    readonly: bool = False,
+    parse_report: ReportParser | None = None,
+) -> Store:
     """`Store.open`, then parse what a killed or buggy run left unparsed, and take in the writes
     a run that ended on a full disk kept in a file (rescue.py). Raises StoreError.
 
-    `readonly`: only to read (an export); nothing is created, changed or parsed."""
+    `readonly`: only to read (an export); nothing is created, changed or parsed.
+    `parse_report`: the Infobip reports parser (channels/infobip.parse_page); without it, what
+    is left unparsed stays for an open that has one (the store parses nothing itself)."""
     store = Store.open(path, readonly=readonly)
-    if readonly:
+    if readonly or parse_report is None:
         return store
     try:
-        store.reindex_unparsed(parse_report_body)
-        taken = take_in(store, parse_report_body)
+        store.reindex_unparsed(parse_report)
+        taken = take_in(store, parse_report)
     except StoreUnavailable:
         pass  # the disk is full or locked: the bodies are safe, taken in at a later open
     except BaseException:
@@ -103,35 +97,20 @@ def add_ids(
     """
     if channel not in CHANNEL_CHOICES:
         return AddResult([], [], [f"unknown channel {channel!r} ({', '.join(CHANNEL_CHOICES)})"])
-    if channel != Channel.INFOBIP.value:
-        id_kind = IdKind.REQUEST  # only Infobip has id kinds
-    tokens: list[str] = []
-    stdin_read = False
-    for raw in ids:
-        if raw == "-":
-            if not stdin_read:
-                tokens.extend(split_ids((stdin or sys.stdin).read()))
-                stdin_read = True
-        else:
-            tokens.extend(split_ids(raw))
-    valid: list[str] = []
-    errors: list[str] = []
-    for token in tokens:
-        try:
-            valid.append(validate_id(token, channel))
-        except InvalidId as exc:
-            errors.append(str(exc))
+    tokens, unreadable = gather_ids(ids, stdin or sys.stdin)
+    checked = check_ids(tokens, channel, id_kind, unique=False)
     added: list[str] = []
     merged: list[str] = []
     replaced: list[Replaced] = []
     kept: list[WatchRecord] = []
     with store.batch():
-        for request_id in valid:
+        for target in checked.targets:
+            request_id = target.request_id
             before = store.watch(request_id)
             watched = before is not None and before.removed_at is None
             given = (None, None) if keep and watched else (label, note)
             new = store.add_watch(
-                request_id, channel, id_kind, label=given[0], note=given[1], added_at=at
+                request_id, channel, target.id_kind, label=given[0], note=given[1], added_at=at
             )
             (added if new else merged).append(request_id)
             after = store.watch(request_id)
@@ -145,7 +124,7 @@ def add_ids(
             ):
                 if was and was != now:
                     replaced.append(Replaced(request_id, what, was, now))
-    return AddResult(added, merged, errors, tuple(replaced), tuple(kept))
+    return AddResult(added, merged, unreadable + checked.problems, tuple(replaced), tuple(kept))
 
 
 def remembered_status(store: Store, target: Target) -> RequestStatus | None:

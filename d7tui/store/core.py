@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from d7tui.models import Channel, IdKind
-from d7tui.safety import safe_text
+from d7tui.models import Channel, IdKind, clean_label, clean_note
 from d7tui.store.bulk import execute_rows
 from d7tui.store.db import default_path
 from d7tui.store.errors import StoreCorruptError
@@ -25,18 +24,10 @@ from d7tui.store.records import Absorbed, Snapshot, WatchRecord, Which
 from d7tui.store.reports import ReportsMixin
 from d7tui.store.states import DEFAULT_TIMELINE, WHICH_WHERE, StatesMixin, ids_of, without_gc
 
-LABEL_LIMIT = 200
-NOTE_LIMIT = 4096
-
 _WATCH_COLUMNS = (
     "w.request_id, w.channel, w.id_kind, w.label, w.note, w.added_at, w.resolved_channel, "
     "w.archived_at, w.removed_at, w.rowid"
 )
-
-
-def _clean(text: str | None, limit: int) -> str | None:
-    # Labels and notes come from a keyboard or a paste and are always drawn on a terminal.
-    return None if text is None else safe_text(text.strip(), limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +159,8 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
         concrete channel replaces the old choice ("auto" never overrides one), a removed id is
         restored (and counts as new), an archived one comes back to the live list.
         """
-        label, note = _clean(label, LABEL_LIMIT), _clean(note, NOTE_LIMIT)
+        label = None if label is None else clean_label(label)
+        note = None if note is None else clean_note(note)
         now = time.time() if added_at is None else added_at
         with self.batch() as conn:
             row = conn.execute(
@@ -219,8 +211,8 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
                         w.request_id,
                         w.channel,
                         IdKind(w.id_kind).value,
-                        _clean(w.label, LABEL_LIMIT) or "",
-                        _clean(w.note, NOTE_LIMIT) or "",
+                        clean_label(w.label or ""),
+                        clean_note(w.note or ""),
                         w.added_at,
                         w.resolved_channel,
                         w.archived_at,
@@ -257,13 +249,13 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
     def set_label(self, request_id: str, label: str) -> bool:
         return self._update(
             "UPDATE watch SET label = ? WHERE request_id = ?",
-            (_clean(label, LABEL_LIMIT), request_id),
+            (None if label is None else clean_label(label), request_id),
         )
 
     def set_note(self, request_id: str, note: str) -> bool:
         return self._update(
             "UPDATE watch SET note = ? WHERE request_id = ?",
-            (_clean(note, NOTE_LIMIT), request_id),
+            (None if note is None else clean_note(note), request_id),
         )
 
     def set_channel(self, request_id: str, channel: Channel | str | None) -> bool:

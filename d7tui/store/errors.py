@@ -27,12 +27,3 @@ class StoreUnavailable(StoreError):
     """The store cannot be written just now, for a reason outside d7tui that may pass: the disk
     is full, the file or its directory is read-only, another program holds the database locked,
     an I/O error, the file is gone. A write that meets it is held and tried again, not dropped."""
-
-
-class UnreadableBody(Exception):
-    """Raised by a report parser for a body that can never be parsed (not a report page at all).
-
-    The store keeps the raw body and records why, and does not try it again. Any *other*
-    exception from a parser is taken for a bug: the body stays "unparsed" and is tried again
-    at the next open, when the bug may be fixed.
-    """

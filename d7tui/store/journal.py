@@ -162,9 +162,11 @@ def replay(store: Store, line: Mapping[str, Any], parse: ReportParser) -> None:
         store.set_label(rid, line["label"])
     elif kind == "note":
         store.set_note(rid, line["note"])
-    elif kind == "label_note":
-        store.set_label(rid, line["label"])
-        store.set_note(rid, line["note"])
+    elif kind == "label_note":  # None: that one was left unchanged
+        if line.get("label") is not None:
+            store.set_label(rid, line["label"])
+        if line.get("note") is not None:
+            store.set_note(rid, line["note"])
     elif kind == "channel":
         store.set_channel(rid, line.get("channel"))
     elif kind == "remove":

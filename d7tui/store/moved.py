@@ -142,10 +142,10 @@ class MovedMixin(Database):
                     # what this process holds joins it there.
                     snapshot = self._held_now(held)
                     self._reopen(lambda: None)
-                    merged = self.absorb(snapshot)
+                    joined = self.absorb(snapshot)
                     return (
                         f"{self.path} was emptied and replaced by a new store while d7tui ran: "
-                        f"what d7tui held went into it ({merged.said()}); {merged.lost()}"
+                        f"what d7tui held went into it ({joined.said()}); {joined.lost()}"
                     )
                 kept = self._copy_to(free_aside_name(self.path, "kept"))
                 self._reopen(lambda: None)
@@ -172,10 +172,10 @@ class MovedMixin(Database):
                 f"{self.path} was {what} while d7tui ran, and cannot be put back yet: {said}"
             ) from None
         if saved is not None:
-            aside_said = f" (kept as {aside.name})" if aside is not None else ""
+            kept_as = f" (kept as {aside.name})" if aside is not None else ""  # none if deleted
             return (
-                f"{self.path} was {what} while d7tui ran{aside_said}: a new store was written from "
-                f"what d7tui held ({saved.said()}); {saved.lost()}"
+                f"{self.path} was {what} while d7tui ran{kept_as}: a new store "
+                f"was written from what d7tui held ({saved.said()}); {saved.lost()}"
             )
         if aside is not None:
             return (

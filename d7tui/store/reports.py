@@ -13,16 +13,19 @@ import json
 import time
 from collections.abc import Callable, Sequence
 
+from d7tui.errors import ProtocolError
 from d7tui.models import Recipient
 from d7tui.safety import one_line
 from d7tui.store import codec
 from d7tui.store.db import Database
-from d7tui.store.errors import StoreError, UnreadableBody
+from d7tui.store.errors import StoreError
 from d7tui.store.lock import ReportLock
 from d7tui.store.records import ReportBody, StoredReport
 
-# Parses one raw reports body into its reports, in order. Raises UnreadableBody for a body that
-# is not a reports page at all; any other exception is taken for a bug (tried again next open).
+# Parses one raw reports body into its reports, in order: the channel's own parser
+# (channels/infobip.parse_page), handed to the store by whoever opens it. Raises ProtocolError for
+# a body that is not a reports page at all (kept raw, never tried again); any other exception is
+# taken for a parser bug (tried again at the next open, when the bug may be fixed).
 ReportParser = Callable[[bytes], Sequence[Recipient]]
 
 
@@ -35,9 +38,6 @@ class ReportsMixin(Database):
         """True if this process may pull one-time reports from this data directory (it holds
         the lock until `close()` or its end, however it ends). Never waits."""
         return self.report_lock.try_acquire()
-
-    def release_report_lock(self) -> None:
-        self.report_lock.release()
 
     @property
     def has_report_lock(self) -> bool:
@@ -115,8 +115,8 @@ class ReportsMixin(Database):
         never raised: the raw body is safe, a parser problem must not stop a poll)."""
         try:
             recipients = list(parse(body))
-        except UnreadableBody as exc:
-            self.record_parse_failure(body_id, str(exc), retry=False)
+        except ProtocolError as exc:
+            self.record_parse_failure(body_id, exc.message, retry=False)
             return False
         except Exception as exc:  # a parser bug: the body waits for a fixed parser
             self.record_parse_failure(body_id, f"{type(exc).__name__}: {exc}", retry=True)

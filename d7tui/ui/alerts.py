@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from d7tui.models import Phase, Transition
-from d7tui.ui.format import plural, recipient_text
+from d7tui.output import plural
+from d7tui.ui.format import free_text, recipient_text
 from d7tui.watchlist import Entry
 
 
@@ -26,12 +27,12 @@ class Alert:
         old = self.old_status or "new"
         line = f"{who}: {old} → {self.new_status or 'no status'}"
         if self.failed and self.reason:
-            line += f" ({self.reason})"
+            line += f" ({free_text(self.reason, masked)})"
         return line
 
     def line(self, masked: bool) -> str:
         mark = "✗ " if self.failed else ""
-        return f"{mark}{self.title} · {self.message(masked)}"
+        return f"{mark}{free_text(self.title, masked)} · {self.message(masked)}"
 
 
 def alerts_for(entry: Entry, short_id: str, transitions: Iterable[Transition]) -> list[Alert]:

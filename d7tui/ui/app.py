@@ -23,11 +23,14 @@ from textual.screen import Screen
 
 from d7tui.channels.send import TEST_LABEL, MaybeSent, Message
 from d7tui.clock import Clock, SystemClock
-from d7tui.config import ConfigError, Settings, load_settings
+from d7tui.config import Settings, load_settings
 from d7tui.errors import ChannelError
+from d7tui.memory import Memory
 from d7tui.models import IdKind, InfobipSource, Target
+from d7tui.monitor import Monitor
 from d7tui.notify import DesktopNotifier, choose
-from d7tui.poller import Fetcher, PollConfig, Poller, PollUpdate, Watch, WatchStatus
+from d7tui.poller import Poller
+from d7tui.pollstate import Fetcher, PollConfig, PollUpdate, Watch
 from d7tui.report_guard import ReportGuard
 from d7tui.safety import Secret, one_line
 from d7tui.store import StoreError
@@ -37,9 +40,8 @@ from d7tui.ui import hints, terminal
 from d7tui.ui.accounts import BALANCE_EVERY, Accounts
 from d7tui.ui.bindings import MONITOR_KEYS
 from d7tui.ui.edge import Edge, EdgeConsole, Guarded, guard_awaitable
-from d7tui.ui.format import format_clock, plural
+from d7tui.ui.format import format_clock
 from d7tui.ui.keymap import resolve as resolve_keymap
-from d7tui.ui.memory import Memory, Remembered, held_snapshot, read_only
 from d7tui.ui.messages import PollerStopped, PollNews
 from d7tui.ui.screens.main import MainScreen
 from d7tui.ui.theme import DARK, THEMES
@@ -86,12 +88,7 @@ class D7App(Guarded, App[int]):
         self.settings = settings
         self.clock = clock or SystemClock()
         self.options = options or UiOptions()
-        self.live = Watchlist(stuck_after=settings.stuck_after, clock=self.clock.now)  # polled
-        # Final for a while: kept, shown with `A`, not polled.
-        self.archived = Watchlist(stuck_after=settings.stuck_after, clock=self.clock.now)
         self.showing_archive = False
-        self.memory: Memory | None = None
-        self.notices: list[str] = []  # lines the banner keeps showing (the store, the lock)
         self.events = Events()  # what the event strip tells, newest last
         # A failure seen while the terminal is not focused also raises a desktop notification.
         self.notifier = DesktopNotifier(
@@ -108,29 +105,34 @@ class D7App(Guarded, App[int]):
         self.keymap: dict[str, str] = {}  # the user's [keymap], as applied
         self.edge = Edge(self._data_directory, self._secrets, self._internal_error)
         self.error_console = EdgeConsole(self.edge)
-        self._no_memory = "this session has no store"  # why, when it has none
         self.farewell: list[str] = []  # printed on the terminal once the screen is gone
         self._sending: list[Message] = []  # test messages sent and not answered yet
         self._notify_flush_due = False  # a timer will send what the notifier held back
         self._store_path = store_path
         self._persist = persist
         self._summaries: list[WatchSummary] = []  # the list, drawn before the rest is read
-        self._read_only: list[Remembered] = []  # a store that can only be read: shown, not kept
         self.loading = False  # remembered states are being read: polling waits for them
         self.poller = Poller(
             client,  # type: ignore[arg-type]  # set on mount when not given
             poll_config or PollConfig(workers=settings.max_in_flight),
             clock=self.clock,
-            on_update=self._poll_update,
         )
-        self.poller.hooks.on_update.append(self._save_update)
+        # What the monitor does, without the screen (monitor.py); the app redraws after it.
+        self.monitor = Monitor(
+            settings,
+            self.poller,
+            clock=self.clock,
+            archive_after=self.options.archive_after,
+            say=self.say,
+            reload=reload_settings,
+        )
+        self.monitor.client = client
+        self.monitor.on_news = self._post_news
         self.simulator = simulator
         self.data_dir: str | None = None
         self._client = client
         self._own_client = client is None
         self._initial = list(initial)
-        self._reload = reload_settings
-        self._news: list[PollUpdate] = []
         self._main: MainScreen | None = None
         self._polling = False
         self._set_up = False
@@ -169,13 +171,14 @@ class D7App(Guarded, App[int]):
                 on_first_reports=self._warn_reports,
                 clock=self.clock,
             )
+            self.monitor.client = self._client
         # One-time Infobip reports are pulled only while they can be kept (report_guard.py).
         if memory is not None:
             self.poller.client = ReportGuard(self._client, memory.report_refusal, memory.remembered)
             self.poller.backpressure = memory.room
         else:
-            self.poller.client = ReportGuard(self._client, lambda: self._no_memory)
-        self._watch_terminal()
+            self.poller.client = ReportGuard(self._client, lambda: self.monitor.no_memory)
+        self._exit_with_the_terminal()
         self.watch(self, "app_focus", self._focus_changed, init=False)
         keymap, problems = resolve_keymap(self.settings.keymap, self.settings.config_file)
         self.keymap = keymap
@@ -218,46 +221,38 @@ class D7App(Guarded, App[int]):
         """The list on screen: the live one, or the archive (`A`)."""
         return self.archived if self.showing_archive else self.live
 
+    @property
+    def live(self) -> Watchlist:
+        return self.monitor.live
+
+    @property
+    def archived(self) -> Watchlist:
+        return self.monitor.archived
+
+    @property
+    def memory(self) -> Memory | None:
+        return self.monitor.memory
+
+    @memory.setter
+    def memory(self, memory: Memory | None) -> None:
+        self.monitor.memory = memory
+
+    @property
+    def notices(self) -> list[str]:
+        """Lines the banner keeps showing (the store, the lock, an internal error)."""
+        return self.monitor.notices
+
     async def _open_memory(self) -> None:
         path = self._store_path
         if path is None and self.data_dir is not None:
             path = Path(self.data_dir) / DB_NAME  # demo: a throw-away store
-        try:
-            self.memory = await Memory.open(
-                path,
-                clock=self.clock,
-                on_error=self._store_failed,
-                on_trouble=self._store_trouble,
-                on_notice=self._store_notice,
-                reports=self.settings.infobip_source is InfobipSource.REPORTS,
-            )
-            self._summaries = await self.memory.load_summaries()
-        except StoreError as exc:
-            # Kinder than exiting: the monitor works, it only forgets when it ends.
-            if self.memory is not None:
-                with contextlib.suppress(Exception):
-                    await self.memory.close()
-            self.memory = None
-            self._summaries = []
-            self._no_memory = f"this session has no store ({one_line(str(exc))})"
-            # What it holds is still shown (read as `d7tui export` reads it), only not kept.
-            self._read_only = await asyncio.to_thread(read_only, path)
-            shown = f": its {plural(len(self._read_only), 'request')} shown, nothing new kept"
-            self.notices.append(
-                f"Not remembering this session: {one_line(str(exc))}"
-                + (shown if self._read_only else "")
-            )
-            return
-        self.memory.holds(
-            lambda: held_snapshot(self.live, self.archived, self._news, self.clock.now())
+        self._summaries = await self.monitor.open_memory(
+            path,
+            reports=self.settings.infobip_source is InfobipSource.REPORTS,
+            on_error=self._store_failed,
+            on_trouble=self._store_trouble,
+            on_notice=self._store_notice,
         )
-        for warning in self.memory.warnings:
-            self.say(one_line(warning), "warning")
-        for notice in self.memory.notices:
-            self.notices.append(one_line(notice))
-        if self.memory.lock_refusal:
-            self.memory.lock_refusal = one_line(self.memory.lock_refusal)
-            self.notices.append(self.memory.lock_refusal)
 
     def _warn_reports(self) -> None:
         """The first pull of one-time reports from an account (in this data directory) says
@@ -299,11 +294,10 @@ class D7App(Guarded, App[int]):
         # states and timelines next, off the UI loop, and polling once they are in: a restart
         # must not ask again what the store knows is final.
         for summary in self._summaries:
-            self._sketch(summary)
+            self.monitor.sketch(summary)
         self._summaries = []
-        for remembered in self._read_only:
-            self._restore(remembered)
-        self._read_only = []
+        for remembered in self.monitor.take_read_only():
+            self.monitor.restore_remembered(remembered)
         for target, label in self._initial:
             self.add_targets([target], label=label, refresh=False)
         if self.memory is not None and len(self.live) + len(self.archived):
@@ -313,21 +307,6 @@ class D7App(Guarded, App[int]):
             self.start_polling()
         self._main.refresh_all()  # after: the status line's first word is "polling", not "stopped"
 
-    def _sketch(self, summary: WatchSummary) -> None:
-        """A remembered request on the list before its state is read: its id, label and when it
-        last changed (so that it sorts where it belongs)."""
-        record = summary.record
-        watchlist = self.archived if record.archived else self.live
-        entry = watchlist.add(record.target, record.label, record.added_at)
-        if entry is None:
-            return
-        entry.note = record.note
-        entry.channel = summary.channel or record.poll_channel
-        entry.last_poll = summary.observed_at
-        entry.last_change = summary.changed_at
-        entry.status = WatchStatus.DONE if record.archived else WatchStatus.WAITING
-        entry.loading = True
-
     async def _read_the_rest(self) -> None:
         memory = self.memory
         try:
@@ -335,64 +314,11 @@ class D7App(Guarded, App[int]):
         except StoreError as exc:
             self._store_failed(exc)
             remembered = []
-        for number, item in enumerate(remembered, 1):
-            self._fill(item)
-            if number % FILL_CHUNK == 0:
-                await asyncio.sleep(0)  # keys are answered meanwhile
-        for entry in [*self.live, *self.archived]:
-            if entry.loading:  # sketched but not in the full read: a store that changed between
-                entry.loading = False
-                entry.touch()
-                if entry.request_id in self.live:
-                    self._watch(entry)
+        await self.monitor.fill_all(remembered, FILL_CHUNK)
         self.loading = False
         self.start_polling()
         if self._main is not None:
             self._main.refresh_all()
-
-    def _fill(self, remembered: Remembered) -> None:
-        """A sketched request gets what the store remembers of it, and is watched."""
-        record, state, stored = remembered.record, remembered.state, remembered.stored
-        rid = record.request_id
-        archived = rid in self.archived  # where it is now (it may have moved meanwhile)
-        entry = self.archived.get(rid) if archived else self.live.get(rid)
-        if entry is None or not entry.loading:
-            return  # removed meanwhile: it is what it is now
-        entry.loading = False
-        entry.channel = state.channel.value if state is not None else record.poll_channel
-        entry.state = state
-        entry.status = WatchStatus.ACTIVE if state is not None else WatchStatus.WAITING
-        if archived:
-            entry.status = WatchStatus.DONE
-        entry.remember(remembered.timeline)
-        if stored is not None:
-            entry.last_poll = stored.observed_at
-            entry.last_change = stored.changed_at
-        entry.touch()
-        if not archived:
-            self._watch(entry)
-
-    def _restore(self, remembered: Remembered) -> None:
-        """Put a request the store remembers on screen as it was, without "first seen" news;
-        a live one is watched (polled again unless it is final)."""
-        record = remembered.record
-        watchlist = self.archived if record.archived else self.live
-        entry = watchlist.add(record.target, record.label, record.added_at)
-        if entry is None:
-            return
-        entry.note = record.note
-        entry.loading = True
-        self._fill(remembered)
-
-    def _watch(self, entry: Entry) -> None:
-        watch = self.poller.add(
-            entry.target, added_at=entry.added_at, state=entry.state, observed_at=entry.last_poll
-        )
-        if watch is None:
-            return
-        if entry.state is None:
-            watch.channel = entry.channel  # an `auto` id that answered before asks there
-        entry.status = watch.status  # remembered final: done, not polled again
 
     def _start_demo(self) -> None:
         base_url = self.simulator.start()
@@ -534,77 +460,39 @@ class D7App(Guarded, App[int]):
             self._polling = False
 
     def _poll_update(self, update: PollUpdate) -> None:
-        self._news.append(update)
-        if len(self._news) == 1 and self._main is not None:
-            self._main.post_message(PollNews())
+        self.monitor._poll_update(update)
 
-    def _save_update(self, update: PollUpdate) -> None:
-        watch = self.poller.get(update.request_id)
-        if self.memory is not None and watch is not None:
-            self.memory.on_update(update, asked=watch.target.channel)
+    def _post_news(self) -> None:
+        """The first poll result waiting: the screen takes all that came by then, in one go."""
+        if self._main is not None:
+            self._main.post_message(PollNews())
 
     @property
     def news_waiting(self) -> bool:
         """Poll results the screen has not taken yet."""
-        return bool(self._news)
+        return self.monitor.news_waiting
 
     def take_news(self) -> list[PollUpdate]:
-        news, self._news = self._news, []
-        return news
+        return self.monitor.take_news()
 
     def add_targets(
         self, targets: list[Target], *, label: str = "", refresh: bool = True
     ) -> list[str]:
         """Start watching; returns the ids that were not watched already."""
-        now = self.clock.now()
-        added = []
-        for target in targets:
-            rid = target.request_id
-            if rid in self.live:
-                continue
-            if rid in self.archived:  # adding an archived id again brings it back
-                self.unarchive(rid)
-                added.append(rid)
-                continue
-            self.live.add(target, label, now)
-            self.poller.add(target, added_at=now)
-            if self.memory is not None:
-                self.memory.add(target, label, now)
-            added.append(rid)
+        added = self.monitor.add_targets(targets, label=label)
         if refresh and added and self._main is not None:
             self._main.refresh_all(select=added[0])
         return added
 
     def remove_request(self, request_id: str) -> tuple[Entry, Watch | None] | None:
-        """Stop watching (history kept); what `restore_request` needs to undo it."""
-        watchlist = self.watchlist
-        entry = watchlist.remove(request_id)
-        if entry is None:
-            return None
-        watch = self.poller.remove(request_id)
-        if self.memory is not None:
-            self.memory.remove(request_id)
-        return entry, watch
+        """Stop watching the request (from the list on screen); what `restore_request` needs."""
+        return self.monitor.remove_request(request_id, archived=self.showing_archive)
 
     def restore_request(self, entry: Entry, watch: Watch | None, *, archived: bool) -> None:
-        if archived:
-            self.archived.restore(entry)
-        else:
-            self.live.restore(entry)
-            if watch is not None:
-                self.poller.restore(watch)
-            else:
-                self._watch(entry)
-        if self.memory is not None:
-            self.memory.restore(entry.request_id)
+        self.monitor.restore_request(entry, watch, archived=archived)
 
     def set_label_note(self, request_id: str, label: str, note: str) -> None:
-        entry = self.live.get(request_id) or self.archived.get(request_id)
-        if entry is None:
-            return
-        entry.relabel(label, note)
-        if self.memory is not None:
-            self.memory.set_label_note(request_id, label, note)
+        self.monitor.set_label_note(request_id, label, note)
 
     # -- the archive -------------------------------------------------------------------------
 
@@ -613,33 +501,11 @@ class D7App(Guarded, App[int]):
 
     def unarchive(self, request_id: str) -> bool:
         """Back to the live list, polled again."""
-        entry = self.archived.remove(request_id)
-        if entry is None:
-            return False
-        entry.status = WatchStatus.ACTIVE if entry.state is not None else WatchStatus.WAITING
-        self.live.put(entry)
-        self._watch(entry)
-        if self.memory is not None:
-            self.memory.unarchive(request_id)
-        return True
+        return self.monitor.unarchive(request_id)
 
     async def archive_finished(self) -> list[str]:
         """Move to the archive every request final for `archive_after`; the ids moved."""
-        if self.memory is None:
-            return []
-        try:
-            ids = await self.memory.archive_finished(self.options.archive_after)
-        except StoreError as exc:
-            self._store_failed(exc)
-            return []
-        moved = []
-        for rid in ids:
-            entry = self.live.remove(rid)
-            if entry is None:
-                continue
-            self.poller.remove(rid)
-            self.archived.put(entry)
-            moved.append(rid)
+        moved = await self.monitor.archive_finished()
         if moved and self._main is not None:
             self._main.refresh_all()
         return moved
@@ -661,38 +527,15 @@ class D7App(Guarded, App[int]):
 
     async def pick_up_added(self) -> int:
         """Watch what `d7tui add` put in the store from another shell; how many were new."""
-        memory = self.memory
-        if memory is None:
-            return 0
-        try:
-            records = await memory.live_records(len(self.live))
-        except StoreError:
-            return 0  # the writer looks at the file too, puts it right and says what it did
-        if records is None:
-            return 0
-        new = [
-            r
-            for r in records
-            if r.request_id not in self.live and r.request_id not in self.archived
-        ]
-        for record in new:
-            self._restore(Remembered(record, None, None, []))
+        new = await self.monitor.pick_up_added()
         if new and self._main is not None:
             self._main.refresh_all()
-            self.say(f"Watching {plural(len(new), 'more request')} added from the command line.")
-        return len(new)
+        return new
 
     def _take_over_reports(self) -> None:
         """The other monitor has ended: this one pulls the Infobip reports from now on."""
-        memory = self.memory
-        if memory is None or memory.lock_refusal is None:
-            return
-        if not memory.astore.try_acquire_report_lock():
-            return
-        if memory.lock_refusal in self.notices:
-            self.notices.remove(memory.lock_refusal)
-        memory.lock_refusal = None
-        self.say("Now pulling Infobip reports here: the other d7tui ended.")
+        if self.monitor.take_over_reports() and self._main is not None and self._main.is_mounted:
+            self._main.show_banner()  # the banner no longer names the other process
 
     def _export_directory(self) -> Path | None:
         """Beside the store; in the demo, whose store is deleted when it quits, the working
@@ -706,25 +549,7 @@ class D7App(Guarded, App[int]):
     async def export_failures(self, entries: list[Entry]) -> str:
         """The failed and stuck recipients of `entries` (the problems view) as a CSV worklist
         beside the store; one line saying where."""
-        from d7tui.worklist import follow_ups, write_to_file
-
-        directory = self._export_directory()
-        if directory is None:
-            return "Nothing to export to: this session has no data directory."
-        rows = follow_ups(entries, self.clock.now(), self.watchlist.stuck_after)
-        if not rows:
-            return "No failures to export: the problems view is empty."
-        try:
-            path, _ = await asyncio.to_thread(write_to_file, rows, "csv", directory)
-        except OSError as exc:
-            return f"Export failed: {one_line(str(exc))}"
-        failed = sum(row.problem == "failed" for row in rows)
-        stuck = sum(row.problem == "stuck?" for row in rows)
-        said = [f"{failed:,} failed"] if failed else []
-        said += [f"{stuck:,} stuck?"] if stuck else []
-        if len(rows) - failed - stuck:
-            said.append(f"{plural(len(rows) - failed - stuck, 'request')} in error")
-        return f"Worklist of {', '.join(said)} (number, reason, what to do): {path}"
+        return await self.monitor.export_failures(entries, self._export_directory())
 
     def send_test(self, message: Message) -> None:
         """Send one checked test message and watch the id it gets back, labelled "test"."""
@@ -770,34 +595,17 @@ class D7App(Guarded, App[int]):
 
     async def export(self, fmt: str = "json") -> str:
         """Export the store into a new file in the data directory; one line saying where."""
-        directory = self._export_directory()
-        if self.memory is None or directory is None:
-            return "Nothing to export: this session is not remembered."
-        try:
-            path, counts = await self.memory.export(fmt, directory)  # type: ignore[arg-type]
-        except (StoreError, OSError) as exc:
-            return f"Export failed: {one_line(str(exc))}"
-        return (
-            f"Exported {counts.watches:,} requests, {counts.recipients:,} recipients and "
-            f"{counts.transitions:,} transitions to {path}"
-        )
+        return await self.monitor.export(fmt, self._export_directory())
 
     def reload_settings(self) -> str | None:
         """Read the settings again (the user fixed a credential); a problem, or None."""
-        if self._reload is None:
-            return None
-        try:
-            settings = self._reload()
-        except ConfigError as exc:
-            return one_line(str(exc))
-        self.settings = settings
-        if self._client is not None and hasattr(self._client, "settings"):
-            self._client.settings = settings  # type: ignore[attr-defined]
-        return None
+        problem = self.monitor.reload_settings()
+        self.settings = self.monitor.settings
+        return problem
 
     # -- the terminal going away -------------------------------------------------------------
 
-    def _watch_terminal(self) -> None:
+    def _exit_with_the_terminal(self) -> None:
         """Exit when the terminal goes away (an SSH drop) instead of spinning on a dead tty."""
         if self.is_headless:
             return

@@ -17,7 +17,6 @@ import contextlib
 import functools
 import inspect
 import os
-import re
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -29,13 +28,11 @@ from textual import on as textual_on
 from textual.app import App
 from textual.strip import Strip
 
-from d7tui.ui.format import mask_recipient
+from d7tui.ui.format import mask_numbers
 
 ERRORS_LOG = "d7tui-errors.log"
 MAX_LOG = 1_000_000  # bytes; then the file starts again (the previous one kept as .1)
 REDACTED = "[redacted]"
-# Phone numbers (and other long runs of digits): masked as the privacy mode masks recipients.
-_NUMBER = re.compile(r"(?<![\w-])\+?\d[\d ]{6,}\d(?![\w-])")
 ENTRY_PREFIXES = ("on_", "_on_", "action_", "watch_")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -45,7 +42,7 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
         if len(secret) >= 4:
             text = text.replace(secret, REDACTED)
-    return _NUMBER.sub(lambda m: mask_recipient(m.group().replace(" ", "")), text)
+    return mask_numbers(text)  # phone numbers, masked as the privacy mode masks recipients
 
 
 class Edge:

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from d7tui.models import Recipient, RequestStatus
 from d7tui.safety import one_line
+from d7tui.ui.format import free_text
 
 MASKED_TEXT = "••• (privacy mode)"
 
@@ -111,7 +112,8 @@ def channel_fields(
             out.append((key, _flat(value)))
     if recipient.problem:
         out.append(("problem", recipient.problem))
-    return [(k, one_line(v, 200 if not everything else 2000)) for k, v in out]
+    limit = 200 if not everything else 2000
+    return [(k, one_line(free_text(v, masked) if masked else v, limit)) for k, v in out]
 
 
 def request_fields(state: RequestStatus) -> list[tuple[str, str]]:

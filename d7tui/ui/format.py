@@ -3,6 +3,7 @@ plain value (never parsed as markup); styles are added around it, from our own c
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 
@@ -10,8 +11,8 @@ from rich.text import Text
 
 from d7tui.models import Phase
 from d7tui.output import PHASE_SYMBOL, format_cost, format_parts
+from d7tui.pollstate import RateHold
 from d7tui.shortids import forms
-from d7tui.watch import RateHold
 from d7tui.watchlist import Entry
 
 __all__ = [
@@ -22,7 +23,6 @@ __all__ = [
     "format_parts",
     "mask_recipient",
     "phase_counts_text",
-    "plural",
     "short_id",
 ]
 
@@ -41,6 +41,21 @@ def mask_recipient(value: str | None) -> str:
     return MASK * len(value)
 
 
+# A phone number (or another long run of digits) inside free text: an API's reason, a label.
+_NUMBER = re.compile(r"(?<![\w-])\+?\d[\d ]{6,}\d(?![\w-])")
+
+
+def mask_numbers(text: str) -> str:
+    """Free text with every phone number in it masked as recipients are: privacy mode hides the
+    number wherever it shows, not only in the recipient column."""
+    return _NUMBER.sub(lambda m: mask_recipient(m.group().replace(" ", "")), text)
+
+
+def free_text(text: str, masked: bool) -> str:
+    """An API's reason, a label or a note, as privacy mode shows it."""
+    return mask_numbers(text) if masked else text
+
+
 def recipient_text(value: str | None, masked: bool) -> str:
     if masked:
         return mask_recipient(value)
@@ -51,11 +66,6 @@ def short_id(request_id: str) -> str:
     """An id in short, where nothing else needs telling apart (the list uses the watchlist's
     ShortIds, which tells every watched id apart)."""
     return forms(request_id)[0]
-
-
-def plural(count: int, noun: str) -> str:
-    """`1 request`, `2 requests`, `1 more status change`, `3 more status changes`."""
-    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def format_age(seconds: float | None) -> str:

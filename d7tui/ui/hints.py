@@ -8,7 +8,7 @@ from __future__ import annotations
 from d7tui.config import Settings
 from d7tui.errors import ErrorKind
 from d7tui.models import Channel, InfobipSource
-from d7tui.poller import WatchStatus
+from d7tui.pollstate import WatchStatus
 from d7tui.watchlist import Entry
 
 NO_REPORT_YET = (

@@ -18,22 +18,21 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from d7tui.idinput import check_ids
 from d7tui.models import (
     CHANNEL_CHOICES,
     D7_CHANNELS,
+    MAX_TYPED_LABEL,
     IdKind,
-    InvalidId,
-    Target,
+    clean_label,
     split_ids,
-    validate_id,
 )
-from d7tui.safety import one_line, safe_text
+from d7tui.output import plural
+from d7tui.safety import one_line
 from d7tui.ui.edge import Guarded, on
-from d7tui.ui.format import plural
 from d7tui.ui.messages import AddRequest
 from d7tui.ui.widgets.ids_input import IdsInput
 
-MAX_LABEL = 60
 D7_CHOICES = ("auto", *(c.value for c in D7_CHANNELS))
 _CHANNEL_LABELS = {
     "auto": "auto (sms, whatsapp or viber)",
@@ -89,7 +88,9 @@ class AddDialog(Guarded, ModalScreen[None]):
                     allow_blank=False,
                     id="add-kind",
                 )
-                yield Input(placeholder="label (optional)", max_length=MAX_LABEL, id="add-label")
+                yield Input(
+                    placeholder="label (optional)", max_length=MAX_TYPED_LABEL, id="add-label"
+                )
             yield Static(id="add-error")
             with Horizontal(id="add-buttons"):
                 yield Button("Add", variant="primary", id="add-ok")
@@ -160,31 +161,13 @@ class AddDialog(Guarded, ModalScreen[None]):
                 f"{'This looks like an Infobip id' if len(raw) == 1 else 'These look like Infobip ids'}"
                 f": channel set to infobip. Pick bulk id or {kind}, then enter adds.",
             )
-        kind = (
-            IdKind(str(self.query_one("#add-kind", Select).value))
-            if channel == "infobip"
-            else IdKind.REQUEST
-        )
-        problems: list[str] = []
-        left: list[str] = []
-        targets: list[Target] = []
-        seen: set[str] = set()
-        already = 0
-        for item in raw:
-            try:
-                value = validate_id(item, channel)
-            except InvalidId as exc:
-                problems.append(one_line(str(exc), 120))
-                left.append(item)
-                continue
-            if value in seen:
-                continue
-            seen.add(value)
-            if self._watched(value):
-                already += 1
-                continue
-            targets.append(Target(value, channel, kind))
-        label = safe_text(" ".join(self.query_one("#add-label", Input).value.split()), MAX_LABEL)
+        kind = IdKind(str(self.query_one("#add-kind", Select).value))  # Infobip's only
+        checked = check_ids(raw, channel, kind)
+        problems = [one_line(why, 120) for why in checked.problems]
+        left = [typed for typed, _why in checked.refused]
+        targets = [t for t in checked.targets if not self._watched(t.request_id)]
+        already = len(checked.targets) - len(targets)
+        label = clean_label(" ".join(self.query_one("#add-label", Input).value.split()))
         request = AddRequest(tuple(targets), label) if targets else None
         if problems:
             added = f"Added {plural(len(targets), 'id')}; " if targets else ""

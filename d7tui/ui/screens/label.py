@@ -12,11 +12,9 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from d7tui.models import MAX_TYPED_LABEL, MAX_TYPED_NOTE
 from d7tui.ui.edge import Guarded, on
 from d7tui.ui.format import short_id
-
-MAX_LABEL = 60  # as in the add dialog
-MAX_NOTE = 500
 
 
 class LabelDialog(Guarded, ModalScreen[tuple[str, str] | None]):
@@ -42,14 +40,14 @@ class LabelDialog(Guarded, ModalScreen[tuple[str, str] | None]):
             yield Input(
                 value=self._label,
                 placeholder="label",
-                max_length=MAX_LABEL,
+                max_length=MAX_TYPED_LABEL,
                 select_on_focus=False,
                 id="label-label",
             )
             yield Input(
                 value=self._note,
                 placeholder="note (optional)",
-                max_length=MAX_NOTE,
+                max_length=MAX_TYPED_NOTE,
                 select_on_focus=False,
                 id="label-note",
             )

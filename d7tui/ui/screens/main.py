@@ -9,10 +9,11 @@ from textual.binding import BindingType
 from textual.widgets import Input
 
 from d7tui.channels.send import Message
-from d7tui.poller import Watch
+from d7tui.output import plural
+from d7tui.pollstate import Watch
 from d7tui.ui.bindings import MONITOR_KEYS
 from d7tui.ui.edge import on
-from d7tui.ui.format import format_interval, plural, rate_wait, recipient_text, short_id
+from d7tui.ui.format import format_interval, rate_wait, recipient_text, short_id
 from d7tui.ui.messages import AddRequest
 from d7tui.ui.screens.add import AddDialog
 from d7tui.ui.screens.help import HelpScreen
@@ -23,6 +24,7 @@ from d7tui.ui.screens.view import MonitorView
 from d7tui.ui.theme import DARK, LIGHT, phase_colours
 from d7tui.ui.widgets.detail import DetailPane, RecipientsTable
 from d7tui.ui.widgets.filter_bar import FilterBar
+from d7tui.ui.widgets.ids_input import flatten_paste
 from d7tui.ui.widgets.line_table import LineTable
 from d7tui.ui.widgets.watchlist_table import WatchlistTable
 from d7tui.watchlist import Entry
@@ -47,7 +49,7 @@ class MainScreen(MonitorView):
     def on_paste(self, event: events.Paste) -> None:
         if event.text.strip() and not isinstance(self.focused, Input):
             event.stop()
-            self.action_add(event.text)
+            self.action_add(flatten_paste(event.text))  # shown apart, as typed in the box
 
     def _added(self, request: AddRequest) -> None:
         added = self.d7app.add_targets(list(request.targets), label=request.label)

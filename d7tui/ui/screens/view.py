@@ -273,12 +273,9 @@ class MonitorView(Guarded, Screen[None]):
             return
         changed: set[str] = set()
         alerts: list[Alert] = []
-        watchlist = self.d7app.live  # polls are of live requests, whichever list is shown
+        watchlist = self.d7app.live
         until = time.monotonic() + FLASH_SECONDS
-        for update in updates:
-            entry = watchlist.apply(update)
-            if entry is None:
-                continue
+        for update, entry in self.d7app.monitor.apply(updates):
             changed.add(update.request_id)
             if update.transitions and not update.first:
                 self._flash_until[update.request_id] = until

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from rich.text import Text
 
 from d7tui.errors import AuthError
-from d7tui.poller import D7_CREDENTIAL
-from d7tui.ui.format import plural
+from d7tui.output import plural
+from d7tui.pollstate import D7_CREDENTIAL
 from d7tui.ui.widgets.text_static import TextStatic
 
 _CHANNELS = {D7_CREDENTIAL: "sms, whatsapp and viber"}

@@ -12,7 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 
 from d7tui.explain import Explanation, Outcome, explain
 from d7tui.models import NO_LONGER_LISTED, UNLISTED, Channel, Phase, Recipient, Transition
-from d7tui.poller import RateHold, WatchStatus
+from d7tui.pollstate import RateHold, WatchStatus, credential_of
 from d7tui.safety import one_line
 from d7tui.ui.edge import Guarded
 from d7tui.ui.fields import channel_fields, fields_text, request_fields
@@ -24,6 +24,7 @@ from d7tui.ui.format import (
     format_clock,
     format_in,
     format_parts,
+    free_text,
     phase_counts_text,
     phase_text,
     rate_wait,
@@ -32,7 +33,6 @@ from d7tui.ui.format import (
 from d7tui.ui.widgets.line_table import Column, LineTable
 from d7tui.ui.widgets.text_static import TextStatic
 from d7tui.ui.widgets.watchlist_table import RenderContext, status_cell
-from d7tui.watch import credential_of
 from d7tui.watchlist import Entry
 
 RECIPIENT_COLUMNS = (
@@ -180,7 +180,7 @@ def recipient_cells(r: Recipient, ctx: RenderContext) -> tuple[Text, ...]:
         Text(recipient_text(r.recipient, ctx.masked)),
         _plain(r.country),
         status,
-        _plain(r.reason),
+        _plain(r.reason and free_text(r.reason, ctx.masked)),
         Text(cost_text(r.cost, r.currency)),
         Text(format_parts(r.parts)),
         _plain(r.schedule_time),
@@ -204,7 +204,7 @@ def timeline_cells(t: Transition, ctx: RenderContext) -> tuple[Text, ...]:
         Text(format_clock(t.at, ctx.now)),
         Text(recipient_text(t.recipient or t.recipient_key, ctx.masked)),
         change,
-        _plain(t.reason),
+        _plain(t.reason and free_text(t.reason, ctx.masked)),
     )
 
 
@@ -311,7 +311,7 @@ class DetailPane(Guarded, Vertical):
         text.append_text(phase_text(recipient.phase, recipient.status or "no status", ctx.colours))
         if recipient.reason:
             text.append("  ")
-            text.append(recipient.reason)
+            text.append(free_text(recipient.reason, ctx.masked))
         if recipient.msg_id:
             text.append("\nmsg_id ", style="dim")
             text.append(recipient.msg_id)
@@ -374,7 +374,7 @@ class DetailPane(Guarded, Vertical):
         grows rather than lose one."""
         if entry is None:
             return Text("Select a request to see its recipients.", style="dim")
-        lines = [self._title(entry)]
+        lines = [self._title(entry, ctx.masked)]
         outcome_line = Text()
         summary = phase_counts_text(entry.counts, ctx.colours)
         if summary:
@@ -384,7 +384,7 @@ class DetailPane(Guarded, Vertical):
         outcome = entry.outcome
         if outcome.reason and entry.error is None:
             outcome_line.append(" — ")
-            outcome_line.append(outcome.reason)
+            outcome_line.append(free_text(outcome.reason, ctx.masked))
         cost = entry_cost(entry, wide=True)
         if cost:
             outcome_line.append(f"  cost {cost}", style="dim")
@@ -396,14 +396,14 @@ class DetailPane(Guarded, Vertical):
             lines.append(Text(hint, style="italic"))
         if entry.note:
             note = Text("note ", style="dim")
-            note.append(entry.note)
+            note.append(free_text(entry.note, ctx.masked))
             lines.append(note)
         hold = ctx.rate_holds.get(credential_of(entry.channel))
         lines.append(Text(_schedule_line(entry, ctx.now, hold), style="dim"))
         lines.extend(Text() for _ in range(self.head_lines - len(lines)))
         return Text("\n").join(lines)
 
-    def _title(self, entry: Entry) -> Text:
+    def _title(self, entry: Entry, masked: bool) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(entry.request_id, style="bold")
         text.append(f"  {entry.channel}")
@@ -413,7 +413,7 @@ class DetailPane(Guarded, Vertical):
             text.append("  (esc: back, c: copy number)", style="dim")
         if entry.label:
             text.append("  ")
-            text.append(one_line(entry.label), style="italic")
+            text.append(free_text(one_line(entry.label), masked), style="italic")
         width = self.query_one("#detail-head", TextStatic).content_size.width
         if width > 0:
             text.truncate(width, overflow="ellipsis")

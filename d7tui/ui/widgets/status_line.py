@@ -10,7 +10,7 @@ from rich.text import Text
 
 from d7tui.errors import ERROR_PRIORITY
 from d7tui.models import Phase
-from d7tui.poller import RateHold
+from d7tui.pollstate import RateHold
 from d7tui.ui.format import (
     costs_text,
     format_clock,

@@ -17,9 +17,15 @@ from rich.text import Text
 
 from d7tui.errors import ErrorKind
 from d7tui.models import Phase
-from d7tui.poller import RateHold, WatchStatus
+from d7tui.pollstate import RateHold, WatchStatus
 from d7tui.shortids import ShortIds
-from d7tui.ui.format import PHASE_SYMBOL, entry_cost, format_age, phase_counts_text
+from d7tui.ui.format import (
+    PHASE_SYMBOL,
+    entry_cost,
+    format_age,
+    free_text,
+    phase_counts_text,
+)
 from d7tui.ui.widgets.line_table import Column, LineTable, grow
 from d7tui.watchlist import Entry
 
@@ -114,10 +120,13 @@ def row_cells(entry: Entry, short_id: str, ctx: RenderContext) -> tuple[Text, ..
     return (
         Text(f"{symbol:<2} {short_id}", style=id_style),  # ✓✓ (read) is two wide
         Text(entry.channel, style="" if known else "dim"),
-        Text(entry.label),
+        Text(free_text(entry.label, ctx.masked)),
         phase_counts_text(entry.counts, ctx.colours),
         status_cell(entry, ctx.colours, ctx.stuck(entry)),
-        Text(entry.outcome.reason, style="dim" if entry.error is not None else ""),
+        Text(
+            free_text(entry.outcome.reason, ctx.masked),
+            style="dim" if entry.error is not None else "",
+        ),
         Text(format_age(ctx.now - (entry.last_change or entry.added_at))),
         Text(entry_cost(entry)),
     )

@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+from d7tui.channels.infobip import parse_page
 from d7tui.clock import Clock
 from d7tui.export import ExportCounts, Format, export_to_file
 from d7tui.models import Channel, RequestStatus, Target, Transition
+from d7tui.pollstate import PollUpdate
 from d7tui.store import (
     AsyncStore,
     Snapshot,
@@ -23,12 +26,10 @@ from d7tui.store import (
     WatchRecord,
     Which,
     open_store,
-    parse_report_body,
     remembered_status,
 )
 from d7tui.store.core import WatchSummary
 from d7tui.store.rescue import farewell
-from d7tui.watch import PollUpdate
 from d7tui.watchlist import Entry
 
 
@@ -137,11 +138,11 @@ class Memory:
         """Open the store (creating it); raises StoreError with a one-line reason. See
         `AsyncStore` for the callbacks. `reports`: this monitor reads Infobip's one-time reports,
         so it takes the report lock (logs need none: anyone may read them)."""
-        store = await asyncio.to_thread(open_store, path)
+        store = await asyncio.to_thread(partial(open_store, path, parse_report=parse_page))
         memory = cls(
             AsyncStore(
                 store,
-                parse_report=parse_report_body,
+                parse_report=parse_page,
                 on_error=on_error,
                 on_trouble=on_trouble,
                 on_notice=on_notice,
@@ -269,8 +270,10 @@ class Memory:
     def restore(self, request_id: str) -> None:
         self._write(lambda: self.astore.restore_watch(request_id))
 
-    def set_label_note(self, request_id: str, label: str, note: str) -> None:
-        self._write(lambda: self.astore.set_label_note(request_id, label, note))
+    def set_label_note(self, request_id: str, label: str | None, note: str | None) -> None:
+        """Write the label and the note given (None: unchanged), as one write."""
+        if label is not None or note is not None:
+            self._write(lambda: self.astore.set_label_note(request_id, label, note))
 
     def unarchive(self, request_id: str) -> None:
         self._write(lambda: self.astore.unarchive(request_id))
@@ -288,11 +291,13 @@ class Memory:
             return []
         return await self.astore.archive_finished(final_for)
 
-    async def export(self, fmt: Format, directory: Path) -> tuple[Path, ExportCounts]:
+    async def export(
+        self, fmt: Format, directory: Path, keep_text: bool = False
+    ) -> tuple[Path, ExportCounts]:
         # Awaits the queued writes first: the file holds everything shown so far.
         await self.astore.flush()
         return await self.astore.read(
-            lambda: export_to_file(self.astore.store, fmt, directory=directory)
+            lambda: export_to_file(self.astore.store, fmt, directory=directory, keep_text=keep_text)
         )
 
     async def close(self) -> None:

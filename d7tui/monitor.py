@@ -1,0 +1,419 @@
+"""What the monitor does, without a screen: the live list and the archive, the poller's view of
+them, and the store behind both.
+
+Adding and removing ids (and undoing it), labels and notes, the archive, ids another shell added
+with `d7tui add`, taking over Infobip's reports when the other monitor ends, exports and a reload
+of the settings are all here, tested with plain pytest (tests/test_monitor.py). The Textual app
+(ui/app.py) owns one `Monitor`, runs its timers and workers, and redraws the screen after it: the
+monitor tells what happened through `say` and hands back what changed, and knows nothing about
+widgets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from d7tui.clock import Clock
+from d7tui.config import ConfigError, Settings
+from d7tui.memory import Memory, Remembered, held_snapshot, read_only
+from d7tui.models import Target
+from d7tui.output import plural
+from d7tui.poller import Poller
+from d7tui.pollstate import Fetcher, PollUpdate, Watch, WatchStatus
+from d7tui.safety import one_line
+from d7tui.store import StoreError, WatchRecord
+from d7tui.store.core import WatchSummary
+from d7tui.watchlist import Entry, Watchlist
+
+Severity = Literal["information", "warning", "error"]
+Say = Callable[[str, Severity], None]
+
+
+class Monitor:
+    def __init__(
+        self,
+        settings: Settings,
+        poller: Poller,
+        *,
+        clock: Clock,
+        archive_after: float,
+        say: Say,
+        reload: Callable[[], Settings] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.poller = poller
+        self.clock = clock
+        self.archive_after = archive_after
+        self.say = say
+        self.reload = reload
+        self.live = Watchlist(stuck_after=settings.stuck_after, clock=clock.now)  # polled
+        # Final for a while: kept, shown with `A`, not polled.
+        self.archived = Watchlist(stuck_after=settings.stuck_after, clock=clock.now)
+        self.memory: Memory | None = None
+        self.client: Fetcher | None = None  # the status client (its settings follow a reload)
+        self.notices: list[str] = []  # lines the banner keeps showing (the store, the lock)
+        self.no_memory = "this session has no store"  # why, when it has none
+        self._read_only: list[Remembered] = []  # a store that can only be read: shown, not kept
+        # Poll results not taken by the screen yet; `on_news` is called when the first comes.
+        self._news: list[PollUpdate] = []
+        self.on_news: Callable[[], None] = lambda: None
+        # The screen hears of a result first, then the store (the order of the hooks).
+        self.poller.hooks.on_update.append(self._poll_update)
+        self.poller.hooks.on_update.append(self._save_update)
+
+    # -- the store ---------------------------------------------------------------------------
+
+    async def open_memory(
+        self,
+        path: Path | None,
+        *,
+        reports: bool,
+        on_error: Callable[[StoreError], None],
+        on_trouble: Callable[[StoreError | None], None],
+        on_notice: Callable[[str], None],
+    ) -> list[WatchSummary]:
+        """Open the store and read the list from it (see `Memory.open` for the callbacks);
+        what it said is said, and kept in `notices`. A store that cannot be opened is kinder
+        than exiting: the monitor works, it only forgets when it ends."""
+        try:
+            self.memory = await Memory.open(
+                path,
+                clock=self.clock,
+                on_error=on_error,
+                on_trouble=on_trouble,
+                on_notice=on_notice,
+                reports=reports,
+            )
+            summaries = await self.memory.load_summaries()
+        except StoreError as exc:
+            if self.memory is not None:
+                with contextlib.suppress(Exception):
+                    await self.memory.close()
+            self.memory = None
+            self.no_memory = f"this session has no store ({one_line(str(exc))})"
+            # What it holds is still shown (read as `d7tui export` reads it), only not kept.
+            self._read_only = await asyncio.to_thread(read_only, path)
+            shown = f": its {plural(len(self._read_only), 'request')} shown, nothing new kept"
+            self.notices.append(
+                f"Not remembering this session: {one_line(str(exc))}"
+                + (shown if self._read_only else "")
+            )
+            return []
+        self.memory.holds(
+            lambda: held_snapshot(self.live, self.archived, self._news, self.clock.now())
+        )
+        for warning in self.memory.warnings:
+            self.say(one_line(warning), "warning")
+        for notice in self.memory.notices:
+            self.notices.append(one_line(notice))
+        if self.memory.lock_refusal:
+            self.memory.lock_refusal = one_line(self.memory.lock_refusal)
+            self.notices.append(self.memory.lock_refusal)
+        return summaries
+
+    def take_read_only(self) -> list[Remembered]:
+        """What a store that could only be read holds (once): to be shown, never kept."""
+        taken, self._read_only = self._read_only, []
+        return taken
+
+    # -- poll results ------------------------------------------------------------------------
+
+    def _poll_update(self, update: PollUpdate) -> None:
+        self._news.append(update)
+        if len(self._news) == 1:
+            self.on_news()
+
+    def _save_update(self, update: PollUpdate) -> None:
+        watch = self.poller.get(update.request_id)
+        if self.memory is not None and watch is not None:
+            self.memory.on_update(update, asked=watch.target.channel)
+
+    @property
+    def news_waiting(self) -> bool:
+        """Poll results the screen has not taken yet."""
+        return bool(self._news)
+
+    def take_news(self) -> list[PollUpdate]:
+        news, self._news = self._news, []
+        return news
+
+    def apply(self, updates: list[PollUpdate]) -> list[tuple[PollUpdate, Entry]]:
+        """Poll results onto the live list (polls are of live requests, whichever list is
+        shown); each with the entry it changed (a result for an id removed meanwhile has none)."""
+        applied = []
+        for update in updates:
+            entry = self.live.apply(update)
+            if entry is not None:
+                applied.append((update, entry))
+        return applied
+
+    # -- what the store remembers --------------------------------------------------------------
+
+    def sketch(self, summary: WatchSummary) -> None:
+        """A remembered request on the list before its state is read: its id, label and when it
+        last changed (so that it sorts where it belongs)."""
+        record = summary.record
+        entry = self._listed(record)
+        if entry is None:
+            return
+        entry.channel = summary.channel or record.poll_channel
+        entry.last_poll = summary.observed_at
+        entry.last_change = summary.changed_at
+        entry.status = WatchStatus.DONE if record.archived else WatchStatus.WAITING
+
+    def _listed(self, record: WatchRecord) -> Entry | None:
+        """A remembered request on its list (live or archived), its state still to come; None
+        if it is listed already."""
+        watchlist = self.archived if record.archived else self.live
+        entry = watchlist.add(record.target, record.label, record.added_at)
+        if entry is not None:
+            entry.note = record.note
+            entry.loading = True
+        return entry
+
+    async def fill_all(self, remembered: list[Remembered], chunk: int) -> None:
+        """Every sketched request gets what the store remembers of it; `chunk` at a time
+        between two turns of the loop (keys are answered meanwhile)."""
+        for number, item in enumerate(remembered, 1):
+            self.fill(item)
+            if number % chunk == 0:
+                await asyncio.sleep(0)
+        for entry in [*self.live, *self.archived]:
+            if entry.loading:  # sketched but not in the full read: a store that changed between
+                entry.loading = False
+                entry.touch()
+                if entry.request_id in self.live:
+                    self.start_polling(entry)
+
+    def fill(self, remembered: Remembered) -> None:
+        """A sketched request gets what the store remembers of it, and is watched."""
+        record, state, stored = remembered.record, remembered.state, remembered.stored
+        rid = record.request_id
+        archived = rid in self.archived  # where it is now (it may have moved meanwhile)
+        entry = self.archived.get(rid) if archived else self.live.get(rid)
+        if entry is None or not entry.loading:
+            return  # removed meanwhile: it is what it is now
+        entry.loading = False
+        entry.channel = state.channel.value if state is not None else record.poll_channel
+        entry.state = state
+        entry.status = WatchStatus.ACTIVE if state is not None else WatchStatus.WAITING
+        if archived:
+            entry.status = WatchStatus.DONE
+        entry.remember(remembered.timeline)
+        if stored is not None:
+            entry.last_poll = stored.observed_at
+            entry.last_change = stored.changed_at
+        entry.touch()
+        if not archived:
+            self.start_polling(entry)
+
+    def restore_remembered(self, remembered: Remembered) -> None:
+        """Put a request the store remembers on the list as it was, without "first seen" news;
+        a live one is watched (polled again unless it is final)."""
+        if self._listed(remembered.record) is not None:
+            self.fill(remembered)
+
+    def start_polling(self, entry: Entry) -> None:
+        """Hand a listed request to the poller, from what the list knows of it."""
+        watch = self.poller.add(
+            entry.target, added_at=entry.added_at, state=entry.state, observed_at=entry.last_poll
+        )
+        if watch is None:
+            return
+        if entry.state is None:
+            watch.channel = entry.channel  # an `auto` id that answered before asks there
+        entry.status = watch.status  # remembered final: done, not polled again
+
+    # -- what the user does ----------------------------------------------------------------------
+
+    def add_targets(self, targets: list[Target], *, label: str = "") -> list[str]:
+        """Start watching; returns the ids that were not watched already."""
+        now = self.clock.now()
+        added = []
+        for target in targets:
+            rid = target.request_id
+            if rid in self.live:
+                continue
+            if rid in self.archived:  # adding an archived id again brings it back
+                self.unarchive(rid)
+                added.append(rid)
+                continue
+            self.live.add(target, label, now)
+            self.poller.add(target, added_at=now)
+            if self.memory is not None:
+                self.memory.add(target, label, now)
+            added.append(rid)
+        return added
+
+    def remove_request(
+        self, request_id: str, *, archived: bool
+    ) -> tuple[Entry, Watch | None] | None:
+        """Stop watching (history kept) from the live list or the archive; what
+        `restore_request` needs to undo it."""
+        entry = (self.archived if archived else self.live).remove(request_id)
+        if entry is None:
+            return None
+        watch = self.poller.remove(request_id)
+        if self.memory is not None:
+            self.memory.remove(request_id)
+        return entry, watch
+
+    def restore_request(self, entry: Entry, watch: Watch | None, *, archived: bool) -> None:
+        """Undo `remove_request`."""
+        if archived:
+            self.archived.restore(entry)
+        else:
+            self.live.restore(entry)
+            if watch is not None:
+                self.poller.restore(watch)
+            else:
+                self.start_polling(entry)
+        if self.memory is not None:
+            self.memory.restore(entry.request_id)
+
+    def set_label_note(self, request_id: str, label: str, note: str) -> None:
+        entry = self.live.get(request_id) or self.archived.get(request_id)
+        if entry is None:
+            return
+        unchanged = (entry.label, entry.note)
+        entry.relabel(label, note)
+        if self.memory is not None:  # only what changed is written: an untouched note stays whole
+            self.memory.set_label_note(
+                request_id,
+                label if label != unchanged[0] else None,
+                note if note != unchanged[1] else None,
+            )
+
+    # -- the archive -------------------------------------------------------------------------
+
+    def unarchive(self, request_id: str) -> bool:
+        """Back to the live list, polled again."""
+        entry = self.archived.remove(request_id)
+        if entry is None:
+            return False
+        entry.status = WatchStatus.ACTIVE if entry.state is not None else WatchStatus.WAITING
+        self.live.put(entry)
+        self.start_polling(entry)
+        if self.memory is not None:
+            self.memory.unarchive(request_id)
+        return True
+
+    async def archive_finished(self) -> list[str]:
+        """Move to the archive every request final for `archive_after`; the ids moved."""
+        if self.memory is None:
+            return []
+        try:
+            ids = await self.memory.archive_finished(self.archive_after)
+        except StoreError as exc:
+            self.say(f"Store: {one_line(str(exc))}", "error")
+            return []
+        moved = []
+        for rid in ids:
+            entry = self.live.remove(rid)
+            if entry is None:
+                continue
+            self.poller.remove(rid)
+            self.archived.put(entry)
+            moved.append(rid)
+        return moved
+
+    # -- other processes ---------------------------------------------------------------------
+
+    async def pick_up_added(self) -> int:
+        """Watch what `d7tui add` put in the store from another shell; how many were new."""
+        memory = self.memory
+        if memory is None:
+            return 0
+        try:
+            records = await memory.live_records(len(self.live))
+        except StoreError:
+            return 0  # the writer looks at the file too, puts it right and says what it did
+        if records is None:
+            return 0
+        new = [
+            r
+            for r in records
+            if r.request_id not in self.live and r.request_id not in self.archived
+        ]
+        for record in new:
+            self.restore_remembered(Remembered(record, None, None, []))
+        if new:
+            self.say(
+                f"Watching {plural(len(new), 'more request')} added from the command line.",
+                "information",
+            )
+        return len(new)
+
+    def take_over_reports(self) -> bool:
+        """The other monitor has ended: this one pulls the Infobip reports from now on. True
+        when it took them over now."""
+        memory = self.memory
+        if memory is None or memory.lock_refusal is None:
+            return False
+        if not memory.astore.try_acquire_report_lock():
+            return False
+        if memory.lock_refusal in self.notices:
+            self.notices.remove(memory.lock_refusal)
+        memory.lock_refusal = None
+        self.say("Now pulling Infobip reports here: the other d7tui ended.", "information")
+        return True
+
+    # -- exports and settings ------------------------------------------------------------------
+
+    async def export(self, fmt: str = "json", directory: Path | None = None) -> str:
+        """Export the store into a new file in `directory` (None: beside the store); one line
+        saying where."""
+        if self.memory is None:
+            return "Nothing to export: this session is not remembered."
+        directory = directory or self.memory.path.parent
+        try:
+            path, counts = await self.memory.export(
+                fmt,  # type: ignore[arg-type]
+                directory,
+                self.settings.message_text,  # text kept while it was on follows it now
+            )
+        except (StoreError, OSError) as exc:
+            return f"Export failed: {one_line(str(exc))}"
+        return (
+            f"Exported {counts.watches:,} requests, {counts.recipients:,} recipients and "
+            f"{counts.transitions:,} transitions to {path}"
+        )
+
+    async def export_failures(self, entries: list[Entry], directory: Path | None) -> str:
+        """The failed and stuck recipients of `entries` (the problems view) as a CSV worklist
+        in `directory`; one line saying where."""
+        from d7tui.worklist import follow_ups, write_to_file
+
+        if directory is None:
+            return "Nothing to export to: this session has no data directory."
+        rows = follow_ups(entries, self.clock.now(), self.live.stuck_after)
+        if not rows:
+            return "No failures to export: the problems view is empty."
+        try:
+            path, _ = await asyncio.to_thread(write_to_file, rows, "csv", directory)
+        except OSError as exc:
+            return f"Export failed: {one_line(str(exc))}"
+        failed = sum(row.problem == "failed" for row in rows)
+        stuck = sum(row.problem == "stuck?" for row in rows)
+        said = [f"{failed:,} failed"] if failed else []
+        said += [f"{stuck:,} stuck?"] if stuck else []
+        if len(rows) - failed - stuck:
+            said.append(f"{plural(len(rows) - failed - stuck, 'request')} in error")
+        return f"Worklist of {', '.join(said)} (number, reason, what to do): {path}"
+
+    def reload_settings(self) -> str | None:
+        """Read the settings again (the user fixed a credential); a problem, or None."""
+        if self.reload is None:
+            return None
+        try:
+            settings = self.reload()
+        except ConfigError as exc:
+            return one_line(str(exc))
+        self.settings = settings
+        if self.client is not None and hasattr(self.client, "settings"):
+            self.client.settings = settings
+        return None

@@ -1,0 +1,228 @@
+"""The monitor without a screen (d7tui/monitor.py): what a user does, what another shell or
+another d7tui does, against the simulator and a real store, with plain pytest."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pollkit import settle
+
+from d7tui.channels.status import StatusClient
+from d7tui.client import Engine
+from d7tui.clock import ManualClock
+from d7tui.config import ConfigError, Settings
+from d7tui.models import InfobipSource, Target
+from d7tui.monitor import Monitor
+from d7tui.poller import Poller
+from d7tui.pollstate import PollConfig
+from d7tui.safety import Secret
+from d7tui.simulator import Simulator
+from d7tui.simulator.lifecycles import Step
+from d7tui.store import Store, Which, add_ids
+
+DELIVERS = [Step(0, "accepted"), Step(4, "delivered")]
+
+
+def settings_for(sim: Simulator, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "d7_token": Secret("sim-token"),
+        "d7_base_url": sim.base_url,
+        "infobip_key": Secret("sim-key"),
+        "infobip_base_url": sim.base_url,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+class Running:
+    def __init__(self, monitor: Monitor, said: list[str]) -> None:
+        self.monitor = monitor
+        self.said = said
+
+    async def settled(self) -> None:
+        """Polls done, their results on the list (as the screen puts them) and in the store."""
+        await settle(self.monitor.poller)
+        self.monitor.apply(self.monitor.take_news())
+        assert self.monitor.memory is not None
+        await self.monitor.memory.astore.flush()
+
+
+@contextlib.asynccontextmanager
+async def running(
+    sim: Simulator,
+    clock: ManualClock,
+    db: Path,
+    *,
+    settings: Settings | None = None,
+    archive_after: float = 3600.0,
+    reload: object = None,
+) -> AsyncIterator[Running]:
+    settings = settings or settings_for(sim)
+    said: list[str] = []
+    client = StatusClient(settings, Engine())
+    poller = Poller(client, PollConfig(workers=4), clock=clock)
+    monitor = Monitor(
+        settings,
+        poller,
+        clock=clock,
+        archive_after=archive_after,
+        say=lambda line, _severity: said.append(line),
+        reload=reload,  # type: ignore[arg-type]
+    )
+    monitor.client = client
+    await monitor.open_memory(
+        db,
+        reports=settings.infobip_source is InfobipSource.REPORTS,
+        on_error=lambda exc: said.append(str(exc)),
+        on_trouble=lambda exc: None,
+        on_notice=said.append,
+    )
+    task = asyncio.create_task(poller.run())
+    try:
+        yield Running(monitor, said)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if monitor.memory is not None:
+            await monitor.memory.close()
+        await client.aclose()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "d7tui.sqlite3"
+
+
+def live_ids(db: Path) -> list[str]:
+    with Store.open(db) as store:
+        return [w.request_id for w in store.watches(Which.LIVE)]
+
+
+async def test_added_ids_are_polled_remembered_and_removal_is_undone(sim, clock, db):
+    ids = [sim.create_request("sms", [f"+97150000000{i}"], DELIVERS) for i in range(2)]
+    async with running(sim, clock, db) as run:
+        monitor = run.monitor
+        assert monitor.add_targets([Target(i) for i in ids], label="order 1182") == ids
+        assert monitor.add_targets([Target(ids[0])]) == []  # watched already
+        await run.settled()
+        assert [e.latest_status for e in monitor.live] == ["accepted", "accepted"]
+        removed = monitor.remove_request(ids[0], archived=False)
+        assert removed is not None and ids[0] not in monitor.live
+        assert monitor.poller.get(ids[0]) is None
+        await run.settled()
+        assert live_ids(db) == [ids[1]]
+        monitor.restore_request(*removed, archived=False)
+        monitor.set_label_note(ids[0], "order 1183", "called back")
+        await run.settled()
+        assert monitor.poller.get(ids[0]) is not None
+        assert monitor.live.get(ids[0]).label == "order 1183"  # type: ignore[union-attr]
+    assert sorted(live_ids(db)) == sorted(ids)
+    with Store.open(db) as store:
+        assert store.watch(ids[0]).note == "called back"  # type: ignore[union-attr]
+
+
+async def test_a_request_final_long_enough_is_archived_and_adding_it_brings_it_back(sim, clock, db):
+    rid = sim.create_request("sms", ["+971500000001"], [Step(0, "delivered")])
+    busy = sim.create_request("sms", ["+971500000002"], [Step(0, "accepted")])
+    async with running(sim, clock, db, archive_after=60) as run:
+        monitor = run.monitor
+        monitor.add_targets([Target(rid), Target(busy)])
+        await run.settled()
+        clock.advance(2)  # final: confirmed once more
+        await run.settled()
+        assert await monitor.archive_finished() == []  # final, but not for long enough
+        clock.advance(61)
+        await run.settled()
+        assert await monitor.archive_finished() == [rid]
+        assert rid in monitor.archived and rid not in monitor.live and busy in monitor.live
+        assert monitor.poller.get(rid) is None
+        assert monitor.add_targets([Target(rid)]) == [rid]
+        assert rid in monitor.live and rid not in monitor.archived
+
+
+async def test_ids_added_from_another_shell_are_picked_up_once_and_said(sim, clock, db):
+    first, second = (sim.create_request("sms", [f"+97150000001{i}"], DELIVERS) for i in (1, 2))
+    async with running(sim, clock, db) as run:
+        monitor = run.monitor
+        assert await monitor.pick_up_added() == 0
+        with Store.open(db) as shell:  # `d7tui add` in another terminal
+            add_ids(shell, [first, second], label="from a shell")
+        assert await monitor.pick_up_added() == 2
+        assert await monitor.pick_up_added() == 0
+        assert {first, second} <= {e.request_id for e in monitor.live}
+        assert "Watching 2 more requests added from the command line." in run.said
+        await run.settled()
+        assert monitor.live.get(first).latest_status == "accepted"  # type: ignore[union-attr]
+
+
+async def test_reports_are_taken_over_when_the_other_holder_ends(sim, clock, db):
+    reports = settings_for(sim, infobip_source=InfobipSource.REPORTS)
+    other = Store.open(db)  # another d7tui pulling Infobip's reports from this store
+    assert other.try_acquire_report_lock()
+    try:
+        async with running(sim, clock, db, settings=reports) as run:
+            memory = run.monitor.memory
+            assert memory is not None and not memory.pulls_reports
+            assert memory.lock_refusal is not None
+            assert run.monitor.notices == [memory.lock_refusal]  # on the banner
+            assert not run.monitor.take_over_reports()  # still held
+            other.close()
+            assert run.monitor.take_over_reports()
+            assert memory.pulls_reports and run.monitor.notices == []
+            assert run.said == ["Now pulling Infobip reports here: the other d7tui ended."]
+            assert not run.monitor.take_over_reports()  # once
+    finally:
+        other.close()
+
+
+async def test_export_writes_beside_the_store_and_a_reload_reaches_the_client(
+    sim, clock, db, tmp_path
+):
+    rid = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    fixed = settings_for(sim, d7_token=Secret("fixed-token"))
+    answers: list[Settings | ConfigError] = [ConfigError("config.toml: bad timeout"), fixed]
+
+    def reload() -> Settings:
+        answer = answers.pop(0)
+        if isinstance(answer, ConfigError):
+            raise answer
+        return answer
+
+    async with running(sim, clock, db, reload=reload) as run:
+        monitor = run.monitor
+        monitor.add_targets([Target(rid)], label="order 1182")
+        await run.settled()
+        line = await monitor.export("json")
+        assert line.startswith("Exported 1 requests, 1 recipients and ")
+        path = Path(line.rsplit(" to ", 1)[1])
+        assert path.parent == db.parent
+        assert json.loads(path.read_text())["watchlist"][0]["label"] == "order 1182"
+        assert monitor.reload_settings() == "config.toml: bad timeout"
+        assert monitor.settings is not fixed
+        assert monitor.reload_settings() is None
+        assert monitor.settings is fixed and monitor.client.settings is fixed  # type: ignore[union-attr]
+
+
+async def test_a_store_that_cannot_be_opened_is_said_and_the_monitor_works_without(
+    sim, clock, tmp_path
+):
+    (tmp_path / "not-a-directory").write_text("")
+    rid = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    async with running(sim, clock, tmp_path / "not-a-directory" / "d7tui.sqlite3") as run:
+        monitor = run.monitor
+        assert monitor.memory is None
+        [notice] = monitor.notices
+        assert notice.startswith("Not remembering this session: ")
+        assert monitor.no_memory.startswith("this session has no store (")
+        assert monitor.add_targets([Target(rid)]) == [rid]
+        await settle(monitor.poller)
+        monitor.apply(monitor.take_news())
+        assert monitor.live.get(rid).latest_status == "accepted"  # type: ignore[union-attr]
+        assert await monitor.export() == "Nothing to export: this session is not remembered."
+        assert await monitor.pick_up_added() == 0 and await monitor.archive_finished() == []
