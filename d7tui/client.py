@@ -210,6 +210,14 @@ class Engine:
         never retried.
         """
         host = urlsplit(url).netloc
+        try:
+            proxy = self._proxy_for(url)
+        except ValueError:
+            # The settings check the proxy variables at start; one changed since is still
+            # said in one line, and nothing was sent (a send is then certainly not "maybe sent").
+            raise Unreachable(
+                channel, "the proxy variable (HTTPS_PROXY or HTTP_PROXY) is not a usable URL"
+            ) from None
         clock = asyncio.get_running_loop().time
         deadline: float | None = None
         problem = "no answer"
@@ -238,7 +246,7 @@ class Engine:
                     self.stats["retries"] += 1
                 tries += 1
                 reply = await self._send(
-                    method, channel, url, headers, params, data, deadline - now
+                    method, channel, url, proxy, headers, params, data, deadline - now
                 )
                 # The one place every answer passes (status, reports, logs, send, balance, and
                 # error bodies): a credential the server echoes is gone before anything parses
@@ -319,6 +327,7 @@ class Engine:
         method: str,
         channel: str,
         url: str,
+        proxy_for: _Proxy,
         headers: dict[str, str],
         params: Mapping[str, str] | Sequence[tuple[str, str]] | None,
         data: bytes | None,
@@ -326,7 +335,7 @@ class Engine:
     ) -> Response:
         self.in_flight += 1
         self.stats["requests"] += 1
-        proxy, proxy_headers = self._proxy_for(url)
+        proxy, proxy_headers = proxy_for
         try:
             async with self._client().request(
                 method,

@@ -121,6 +121,42 @@ def _check_url(value: object, where: str, *, insecure_ok: bool = False) -> str:
     return url
 
 
+def check_proxies(env: Mapping[str, str]) -> None:
+    """A ConfigError naming the proxy variable (HTTPS_PROXY, http_proxy, ...) the engine could
+    not use, checked at start like the base URLs: never a traceback later, and never a send
+    said to be "maybe sent" when no connection was tried. Its value is never echoed (it may
+    carry a password)."""
+    for scheme in ("https", "http"):
+        # As urllib reads them: the lower-case name wins over the upper-case one.
+        names = (f"{scheme}_proxy", f"{scheme.upper()}_PROXY")
+        var = next((name for name in names if env.get(name)), None)
+        if var is None:
+            continue
+        problem = proxy_problem(env[var])
+        if problem:
+            raise ConfigError(f"environment variable {var}: {problem}")
+
+
+def proxy_problem(value: str) -> str | None:
+    """Why a proxy URL (`http://user:password@host:port`) cannot be used, in words that never
+    quote it; None when it can."""
+    if any(c.isspace() or not c.isprintable() for c in value.strip()):
+        return "not a usable proxy URL (it holds spaces or control characters)"
+    try:
+        parts = urlsplit(value.strip() if "://" in value else f"http://{value.strip()}")
+        port = parts.port  # raises for a port that is not a number from 0 to 65535
+    except ValueError:
+        return "not a usable proxy URL (its host or port cannot be read)"
+    if parts.scheme not in ("http", "https"):
+        return "not a usable proxy URL (only http:// and https:// proxies are supported)"
+    if port == 0:
+        return "not a usable proxy URL (port 0 is not a port to connect to)"
+    host = parts.hostname or ""
+    if _host_problem(host, bracketed="[" in parts.netloc.rpartition("@")[2]):
+        return "not a usable proxy URL (no usable host name)"
+    return None
+
+
 def _host_problem(host: str, *, bracketed: bool) -> str | None:
     if not host:
         return "no host name"
@@ -181,6 +217,7 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
     """Settings from the environment over the config file; ConfigError names what is wrong."""
     env = os.environ if env is None else env
     path = config_path() if path is None else path
+    check_proxies(env)
     data, warnings = _read_file(path)
     known = {
         *_ENV,

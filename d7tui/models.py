@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -389,3 +390,19 @@ def _shown(value: str) -> str:
 def split_ids(text: str) -> list[str]:
     """Ids from a paste or standard input: one per line, or separated by white space or commas."""
     return [part for part in re.split(r"[\s,;]+", text) if part]
+
+
+def own_items(recipients: Iterable[Recipient], ident: str) -> tuple[list[Recipient], int]:
+    """The items that are `ident`'s by their own bulkId or messageId, and how many named only
+    other ids: a server, a proxy or an old route that ignores the filter answers other bulks'
+    messages too, and they are not this id's. An item naming no id at all (a broken one) stays
+    with the id it was asked for."""
+    mine: list[Recipient] = []
+    others = 0
+    for r in recipients:
+        named = {v for v in (r.msg_id, r.fields.get("bulkId")) if isinstance(v, str)}
+        if named and ident not in named:
+            others += 1
+        else:
+            mine.append(r)
+    return mine, others

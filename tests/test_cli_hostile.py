@@ -205,3 +205,77 @@ def test_an_argument_that_is_not_text_is_refused(env) -> None:
         "d7tui status: argument 1 is not UTF-8 text",
         "d7tui status: nothing was requested",
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# A server that ignores the bulkId / messageId filter: each message goes to the id it names
+
+
+def _logs_item(message_id: str, bulk_id: str, status: str) -> dict[str, object]:
+    return {
+        "messageId": message_id,
+        "bulkId": bulk_id,
+        "destination": "41793026727",
+        "status": {"groupId": 3, "groupName": "DELIVERED", "id": 5, "name": status},
+    }
+
+
+def _unfiltered(method: str, target: str, credential: str) -> bytes | None:
+    if target.startswith("/sms/3/logs"):  # the whole account, whatever was asked
+        items = [_logs_item(f"ibm-{i}", "IBX", "DELIVERED_TO_HANDSET") for i in range(4)]
+        items.append(_logs_item("ibm-9", "STUCK1", "DELIVERED_TO_HANDSET"))
+        return json.dumps({"results": items}).encode()
+    return None
+
+
+@pytest.mark.parametrize(
+    "argv, recipients",
+    [
+        (("STUCK1",), {"STUCK1": ["ibm-9"]}),
+        (("ibm-9", "--id-kind", "messageId"), {"ibm-9": ["ibm-9"]}),
+        (("STUCK1", "IBX"), {"STUCK1": ["ibm-9"], "IBX": [f"ibm-{i}" for i in range(4)]}),
+    ],
+)
+def test_infobip_messages_go_to_the_id_they_name_whether_one_id_is_asked_or_many(
+    env, argv, recipients
+) -> None:
+    from hostile import HostileServer, answering
+
+    with HostileServer(answering(_unfiltered)) as server:
+        proc = d7tui(
+            {**env, "INFOBIP_BASE_URL": server.base_url},
+            "status", *argv, "--channel", "infobip", "--json",
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = [strict_loads(line) for line in proc.stdout.decode().splitlines()]
+    shown = {line["request_id"]: [r["msg_id"] for r in line["recipients"]] for line in lines}
+    assert shown == recipients
+
+
+def test_one_time_reports_of_other_bulks_are_not_filed_under_the_id_asked(env) -> None:
+    from hostile import HostileServer, answering
+
+    handed_out = []
+
+    def reports(method: str, target: str, credential: str) -> bytes | None:
+        if not target.startswith("/sms/3/reports"):
+            return None
+        if handed_out:  # handed out once, as Infobip does
+            return b'{"results": []}'
+        handed_out.append(target)
+        items = [
+            _logs_item("rb-1", "RB1", "DELIVERED_TO_HANDSET"),
+            _logs_item("other-1", "OTHER", "UNDELIVERABLE_NOT_DELIVERED"),
+        ]
+        return json.dumps({"results": items}).encode()
+
+    env = {**env, "D7TUI_INFOBIP_SOURCE": "reports"}
+    with HostileServer(answering(reports)) as server:
+        env["INFOBIP_BASE_URL"] = server.base_url
+        first = d7tui(env, "status", "RB1", "--channel", "infobip", "--json")
+        # Asked again: nothing new is handed out; what the store remembers is shown.
+        again = d7tui(env, "status", "RB1", "--channel", "infobip", "--json")
+    for proc in (first, again):
+        assert proc.returncode == 0, proc.stderr
+        (line,) = [strict_loads(text) for text in proc.stdout.decode().splitlines()]
+        assert [r["msg_id"] for r in line["recipients"]] == ["rb-1"]

@@ -70,13 +70,13 @@ IB_400 = fixture("infobip_bad_request_003.json")
 EMPTY_PAGE = b'{"results": []}'
 
 
-def ib_page(*message_ids: str, status: str = "DELIVERED_TO_HANDSET") -> bytes:
+def ib_page(*message_ids: str, status: str = "DELIVERED_TO_HANDSET", bulk: str = "BULK-1") -> bytes:
     group = {"DELIVERED_TO_HANDSET": 3, "DELIVERED_TO_OPERATOR": 3, "PENDING_ENROUTE": 1}
     return json.dumps(
         {
             "results": [
                 {
-                    "bulkId": "BULK-1",
+                    "bulkId": bulk,
                     "messageId": m,
                     "to": "41793026727",
                     "status": {"groupId": group[status], "name": status},
@@ -549,7 +549,8 @@ async def test_429_forever_is_rate_limited(stub: HttpStub, make: MakeClient) -> 
 
 
 async def test_reports_are_drained_until_empty(stub: HttpStub, make: MakeClient) -> None:
-    stub.script(REPORTS, Reply(body=IB_PAGE), Reply(body=ib_page("m3")), Reply(body=EMPTY_PAGE))
+    m3 = ib_page("m3", bulk="BULK-ID-123-xyz")
+    stub.script(REPORTS, Reply(body=IB_PAGE), Reply(body=m3), Reply(body=EMPTY_PAGE))
     sunk: list[tuple[str, bytes, int]] = []
 
     def sink(ident: str, body: bytes) -> None:
@@ -562,7 +563,7 @@ async def test_reports_are_drained_until_empty(stub: HttpStub, make: MakeClient)
         "12db39c3-7822-4e72-a3ec-c87442c0ffc5",
         "m3",
     ]
-    assert status.raw == (IB_PAGE, ib_page("m3"))
+    assert status.raw == (IB_PAGE, m3)
     assert stub.count() == 3
     for seen in stub.requests:
         assert seen.path == REPORTS
@@ -572,7 +573,7 @@ async def test_reports_are_drained_until_empty(stub: HttpStub, make: MakeClient)
     # Every raw body, the empty one too, went to the sink as it arrived, before the next ask.
     assert sunk == [
         ("BULK-ID-123-xyz", IB_PAGE, 1),
-        ("BULK-ID-123-xyz", ib_page("m3"), 2),
+        ("BULK-ID-123-xyz", m3, 2),
         ("BULK-ID-123-xyz", EMPTY_PAGE, 3),
     ]
 

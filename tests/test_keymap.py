@@ -73,6 +73,35 @@ async def test_remapped_keys_work_and_bad_ones_are_reported(sim, clock, tmp_path
         assert line.split("Cycle the sort")[0].split()[-1] == "o"  # the user's key
 
 
+async def test_hints_on_screen_name_the_keys_of_the_keymap(sim, clock):
+    keymap = {
+        "remove": "i",
+        "undo": "ctrl+z,question_mark",
+        "pause": "f8",
+        "copy": "y",
+        "help": "f1",
+    }
+    settings = sim_settings(sim, keymap=keymap)
+    rid = sim.create_request("sms", ["+971500000001"], [Step(0, "sent")])
+    app = make_app(settings, ids=[Target(rid)], clock=clock, poll_config=PollConfig(workers=2))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await idle(pilot, app)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "(esc: back, y: copy number)" in screen_text(app)  # the detail's head
+        await pilot.press("escape", "i")
+        assert said(app)[-1].endswith("— ctrl+z brings it back.")
+        await pilot.press("ctrl+z")
+        assert len(app.watchlist) == 1
+        await pilot.press("f8")
+        await pilot.pause()
+        assert "⏸ paused (f8 resumes)" in screen_text(app)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        line = next(x for x in screen_text(app).splitlines() if "Bring back the request" in x)
+        assert line.split("Bring back")[0].split()[-2:] == ["ctrl+z", "?"]
+
+
 def _readme() -> str:
     return (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 

@@ -391,11 +391,33 @@ async def test_enter_goes_into_the_detail_and_escape_comes_back(sim, clock):
         await idle(pilot, app)
         await pilot.press("enter")
         assert app.focused is not None and app.focused.id == "recipients"
+        await pilot.press("tab")  # the fields, below the recipients: the detail scrolls to them
+        await pilot.pause()
         text = screen_text(app)
         assert "template_id otp" in text and "cust_ref=A1" in text
+        assert "d7tui" in text.splitlines()[0]  # the title stays
         await pilot.press("escape")
         assert isinstance(app.focused, WatchlistTable)
-        assert app.screen.maximized is None
+        assert app.screen.query_one(WatchlistTable).region.height > 0  # the list is back
+
+
+async def test_in_the_detail_the_title_events_and_status_line_stay_and_news_shows(sim, clock):
+    # Two requests with many recipients: the detail is taller than an 80x24 screen.
+    long = create(sim, "whatsapp", *(f"+91900000{i:04d}" for i in range(30)))
+    other = create(sim, "sms", "+380507654321", script=[Step(0, "sent"), Step(3, "undelivered")])
+    app = build(sim, clock, [long, other])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        app.screen.query_one(WatchlistTable).select(long)
+        await pilot.press("enter")
+        await pilot.press("tab")  # into the fields below the recipients
+        clock.advance(4)  # meanwhile the other request fails
+        await idle(pilot, app)
+        lines = screen_text(app).splitlines()
+        assert "d7tui" in lines[0]  # the title
+        assert any("✗" in line and "+380507654321" in line for line in lines[-8:])  # the news
+        assert "polling every" in "".join(lines[-5:])  # the status line
+        assert app.screen.query_one(WatchlistTable).region.height == 0  # the list stepped aside
 
 
 async def test_a_refused_token_stops_polling_with_a_banner_until_fixed_and_resumed(sim, clock):

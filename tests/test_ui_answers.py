@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
+import threading
 from pathlib import Path
 from typing import Any
 
-from hostile import HostileServer, aimed_at, unreadable_200
+from hostile import HostileServer, aimed_at, answering, unreadable_200
 from hostile import head as hostile_head
 from textual import events
 from textual.widgets import Input, Select, Static
@@ -20,9 +22,11 @@ from d7tui.clock import ManualClock
 from d7tui.models import Target
 from d7tui.pollstate import PollConfig
 from d7tui.simulator import Simulator, Step
+from d7tui.store import Which, open_store
 from d7tui.ui.app import D7App, make_app
 from d7tui.ui.screens.insights import InsightsScreen
 from d7tui.ui.screens.send import SendDialog
+from d7tui.ui.widgets.status_line import StatusLine
 
 SIZE = (140, 44)
 
@@ -244,12 +248,109 @@ async def test_quitting_while_a_test_message_is_sent_says_on_the_terminal_it_may
         async with app.run_test(size=SIZE) as pilot:
             await send_hello(pilot, app)
             await until(pilot, lambda: len(posts) == 1)
-            await pilot.press("q")
+            await pilot.press("q", "q")  # the first waits for the answer, the second does not
     assert app.farewell == [
         "one sms (D7) message to +971501112233 from Shop (5 characters) was being sent when the "
         "monitor quit: it may have been sent, and is not watched; look in D7's dashboard before "
         "sending again"
     ]
+
+
+async def balances_shown(clock: ManualClock, d7: bytes, infobip: bytes) -> tuple[str, int]:
+    """The screen at 80x24, and the status line's height, with these balance answers."""
+
+    def balances(_method: str, target: str, _credential: str) -> bytes | None:
+        if target.startswith("/messages/v1/balance"):
+            return d7
+        return infobip if target.startswith("/account/1/balance") else None
+
+    with HostileServer(answering(balances)) as server:
+        app = make_app(aimed_at(server.base_url), clock=clock, bell=False, persist=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await idle(pilot, app)
+            return screen_text(app), app.screen.query_one(StatusLine).region.height
+
+
+async def test_an_absurd_balance_is_a_question_mark_and_the_status_line_keeps_its_height(clock):
+    _, usual = await balances_shown(
+        clock, b'{"balance": 100.0}', b'{"balance": 100.0, "currency": "EUR"}'
+    )
+    text, height = await balances_shown(
+        clock,
+        b'{"balance": -1e308}',  # finite, but 309 digits
+        json.dumps({"balance": 100.0, "currency": "[bold red]USD[/]\x1b[2J"}).encode(),
+    )
+    assert "balance d7 ? · infobip 100.00 [bold r…" in text, text
+    assert "[2J" not in text and "0,000" not in text
+    assert height == usual
+
+
+class SlowSend:
+    """A D7 server whose send answers only once the test says so; every other path is a 404."""
+
+    SENT = "cccccccc-2222-4333-8444-555555555555"
+
+    def __init__(self) -> None:
+        self.posted = threading.Event()
+        self.release = threading.Event()
+        answer = answering(lambda *_: None)
+
+        async def behaviour(head: bytes, reader, writer) -> None:
+            if not head.startswith(b"POST /messages/v1/send"):
+                await answer(head, reader, writer)
+                return
+            self.posted.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 30)
+            body = json.dumps({"request_id": self.SENT, "status": "accepted"}).encode()
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                + f"content-length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            await writer.drain()
+
+        self.behaviour = behaviour
+
+
+async def send_slowly(pilot, app: D7App, server: SlowSend) -> None:
+    await idle(pilot, app)
+    await pilot.press("S", *"+971501112233", "tab", *"Shop", "tab", *"slow one", "enter", "y")
+    await until(pilot, server.posted.is_set)
+
+
+async def test_q_while_a_send_is_in_flight_waits_for_its_answer_and_watches_it(clock, tmp_path):
+    slow = SlowSend()
+    db = tmp_path / "d7tui.sqlite3"
+    with HostileServer(slow.behaviour) as server:
+        app = make_app(aimed_at(server.base_url), clock=clock, bell=False, store_path=db)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await send_slowly(pilot, app, slow)
+            await pilot.press("q")
+            await pilot.pause()
+            assert app.is_running  # not gone with the send in flight
+            assert "A send to +971501112233 is in flight: waiting up to 11 s" in screen_text(app)
+            slow.release.set()
+            await until(pilot, lambda: not app.is_running)
+    assert app.return_code == 0 and app.farewell == []
+    with open_store(db) as store:
+        assert [w.request_id for w in store.watches(Which.LIVE)] == [SlowSend.SENT]
+
+
+async def test_a_send_without_an_answer_says_maybe_sent_and_the_number_first_at_80_columns(clock):
+    slow = SlowSend()
+    with HostileServer(slow.behaviour) as server:
+        settings = aimed_at(server.base_url, timeout=1.0)
+        app = make_app(settings, clock=clock, bell=False, persist=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await send_slowly(pilot, app, slow)
+            await until(pilot, lambda: any("Maybe sent" in line for line in said(app)))
+            await pilot.pause()
+            assert (
+                "Maybe sent to +971501112233: see D7's dashboard before sending again"
+                in screen_text(app)
+            ), screen_text(app)
+            assert "Not sent" not in screen_text(app), screen_text(app)
+        slow.release.set()
 
 
 async def test_enter_at_the_confirmation_goes_back_to_the_form_and_keeps_it(sim, clock):

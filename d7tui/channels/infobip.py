@@ -170,6 +170,14 @@ def parse_page(body: bytes, *, keep_text: bool = False) -> list[Recipient]:
     return read_page(body, keep_text=keep_text).recipients
 
 
+def others_left_out(count: int) -> str:
+    """The problem an answer with other ids' items in it shows."""
+    return (
+        f"the answer also held {count:,} message{'s' if count != 1 else ''} of other ids "
+        "(the server ignored the filter): left out"
+    )
+
+
 def sent_at(recipient: Recipient) -> float | None:
     """The message's sentAt as unix time, if the vendor said it in its own format."""
     value = recipient.fields.get("sentAt")

@@ -77,12 +77,17 @@ class LogsReader:
     async def _one_call(self, kind: IdKind, ids: list[str]) -> dict[str, RequestStatus]:
         recipients, bodies, problems = await self._pages(kind, ids)
         found: dict[str, list[Recipient]] = {ident: [] for ident in ids}
+        others = 0
         for r in recipients:
             owner = r.msg_id if kind is IdKind.MESSAGE else r.fields.get("bulkId")
             if isinstance(owner, str) and owner in found:
                 found[owner].append(r)
+            elif isinstance(owner, str):  # another id's, whether one id was asked or many
+                others += 1
             elif len(ids) == 1:  # a broken item of a one-id answer is still that id's
                 found[ids[0]].append(r)
+        if others:
+            problems.append(infobip.others_left_out(others))
         fields: dict[str, object] = {"problems": problems} if problems else {}
         # Raw bodies are kept (and stored, and exported) only where they hold no hidden message
         # text, and only with the request they answered alone: an answer shared by many ids

@@ -33,6 +33,7 @@ from d7tui.models import (
     InvalidId,
     RequestStatus,
     Target,
+    own_items,
     validate_id,
 )
 
@@ -264,7 +265,7 @@ class StatusClient:
             self._draining[key] = task
             task.add_done_callback(lambda done: self._forget_drain(key, done))
         await asyncio.shield(task)
-        return self._infobip_status(ident, self._unclaimed.pop(key, []), incremental=True)
+        return self._infobip_status(ident, self._unclaimed.pop(key, []))
 
     async def _drain(
         self, key: tuple[str, str], headers: dict[str, str], params: dict[str, str]
@@ -333,9 +334,7 @@ class StatusClient:
         if self._draining.get(key) is task:
             del self._draining[key]
 
-    def _infobip_status(
-        self, ident: str, bodies: list[bytes], *, incremental: bool
-    ) -> RequestStatus:
+    def _infobip_status(self, ident: str, bodies: list[bytes]) -> RequestStatus:
         recipients = []
         problems = []
         for body in bodies:
@@ -345,6 +344,10 @@ class StatusClient:
                 problems.append(exc.message)
         if problems and not recipients:
             raise ProtocolError("infobip", problems[0])
+        # The raw bodies stay whole (stored, and found again under the other ids' own names).
+        recipients, others = own_items(recipients, ident)
+        if others:
+            problems.append(infobip.others_left_out(others))
         fields: dict[str, object] = {}
         if self.sink_problem:
             problems.append(self.sink_problem)
@@ -357,7 +360,7 @@ class StatusClient:
             recipients=tuple(recipients),
             fields=fields,
             raw=tuple(bodies),
-            incremental=incremental,
+            incremental=True,
         )
 
 

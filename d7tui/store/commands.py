@@ -19,6 +19,7 @@ from d7tui.models import (
     RequestStatus,
     Target,
     observe,
+    own_items,
 )
 from d7tui.store.core import Store
 from d7tui.store.errors import StoreUnavailable
@@ -141,12 +142,15 @@ def remembered_status(store: Store, target: Target) -> RequestStatus | None:
         return state
     since = stored.observed_at if stored is not None else float("-inf")
     reports = [r for r in store.reports_for(target.request_id) if r.received_at > since]
-    if not reports:
+    # A report pulled for this id but naming another (a server that ignored the filter) is
+    # that other id's, not this one's.
+    mine, _ = own_items((r.recipient for r in reports), target.request_id)
+    if not mine:
         return state
     update = RequestStatus(
         request_id=target.request_id,
         channel=Channel.INFOBIP,
-        recipients=tuple(r.recipient for r in reports),
+        recipients=tuple(mine),
         incremental=True,
     )
     merged, _ = observe(state, update, reports[-1].received_at)

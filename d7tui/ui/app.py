@@ -20,6 +20,7 @@ from typing import Any
 from textual.app import App, SystemCommand
 from textual.driver import Driver
 from textual.screen import Screen
+from textual.worker import Worker
 
 from d7tui.channels.send import TEST_LABEL, MaybeSent, Message
 from d7tui.clock import Clock, SystemClock
@@ -38,7 +39,7 @@ from d7tui.store.core import WatchSummary
 from d7tui.store.db import DB_NAME, default_path
 from d7tui.ui import hints, terminal
 from d7tui.ui.accounts import BALANCE_EVERY, Accounts
-from d7tui.ui.bindings import MONITOR_KEYS
+from d7tui.ui.bindings import MONITOR_KEYS, key_label
 from d7tui.ui.edge import Edge, EdgeConsole, Guarded, guard_awaitable
 from d7tui.ui.format import format_clock
 from d7tui.ui.keymap import resolve as resolve_keymap
@@ -107,6 +108,7 @@ class D7App(Guarded, App[int]):
         self.error_console = EdgeConsole(self.edge)
         self.farewell: list[str] = []  # printed on the terminal once the screen is gone
         self._sending: list[Message] = []  # test messages sent and not answered yet
+        self._quitting = False  # `q` waits for those (request_quit)
         self._notify_flush_due = False  # a timer will send what the notifier held back
         self._store_path = store_path
         self._persist = persist
@@ -572,9 +574,15 @@ class D7App(Guarded, App[int]):
                 masked=f"Maybe sent: see {message.vendor()}'s dashboard before sending again. "
                 f"{exc}",
             )
+            if self._quitting:  # the screen goes now: the terminal keeps the line
+                self.farewell.append(
+                    f"maybe sent to {message.to}: see {message.vendor()}'s dashboard before "
+                    f"sending again. {exc}"
+                )
             return
         except ChannelError as exc:
-            self.say(f"Not sent: {exc}", "error")
+            said = exc.message.removeprefix("not sent: ")  # said once, first
+            self.say(f"Not sent: {exc.channel}: {said}", "error")
             return
         finally:
             # Not on cancellation (the monitor quitting): then its farewell says it may have
@@ -592,6 +600,35 @@ class D7App(Guarded, App[int]):
         )
         if self._main is not None and self._main.is_mounted:
             self._main.show_status()
+
+    def key(self, action: str) -> str:
+        """The first key of `action` after the user's [keymap], as hints name it."""
+        return key_label(action, self.keymap)
+
+    def request_quit(self) -> None:
+        """`q`: quit once a test message in flight has answered (so its id is watched, or the
+        user is told on the terminal it may have gone out); `q` again quits at once."""
+        if not self._sending or self._quitting:
+            self.exit(0)
+            return
+        self._quitting = True
+        wait = self.settings.timeout + 1  # the send's own deadline, and a little
+        line = (
+            f"waiting up to {wait:g} s for its answer before quitting; {self.key('quit')} again "
+            "quits now."
+        )
+        self.say(
+            f"A send to {self._sending[0].to} is in flight: {line}",
+            "warning",
+            masked=f"A send is in flight: {line}",
+        )
+        sends = [w for w in self.workers if w.group == "send" and not w.is_finished]
+        self.background(self._quit_after(sends, wait), "quit", "quits once the sends answered")
+
+    async def _quit_after(self, sends: list[Worker[Any]], wait: float) -> None:
+        if sends:
+            await asyncio.wait([asyncio.ensure_future(w.wait()) for w in sends], timeout=wait)
+        self.exit(0)
 
     async def export(self, fmt: str = "json") -> str:
         """Export the store into a new file in the data directory; one line saying where."""

@@ -3,9 +3,11 @@ command palette. Each binding has an id, so a user's config can remap it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from textual.binding import Binding
+from textual.keys import format_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +34,7 @@ class Key:
 # The monitor's keys, in the order the help screen lists them.
 MONITOR_KEYS: tuple[Key, ...] = (
     Key("a", "add", "Add", "Add request ids (paste many at once: one per line, or spaces/commas)"),
-    Key("d", "remove", "Remove", "Stop watching the selected request (u brings it back)"),
+    Key("d", "remove", "Remove", "Stop watching the selected request (undo brings it back)"),
     Key("u", "undo", "Undo", "Bring back the request removed last", show=False),
     Key(
         "enter",
@@ -88,7 +90,7 @@ MONITOR_KEYS: tuple[Key, ...] = (
         "U",
         "unarchive",
         "Unarchive",
-        "In the archive: back to the live list (u does too)",
+        "In the archive: back to the live list (undo does too)",
         show=False,
     ),
     Key("c", "copy", "Copy id", "Copy the selected request id to the clipboard", show=False),
@@ -99,3 +101,13 @@ MONITOR_KEYS: tuple[Key, ...] = (
     Key("question_mark", "help", "Help", "Show every key and what the symbols mean", shown="?"),
     Key("q", "quit", "Quit", "Quit d7tui"),
 )
+
+
+_DEFAULT_KEYS = {key.action: key.key for key in MONITOR_KEYS}
+
+
+def key_label(action: str, keymap: Mapping[str, str] | None = None) -> str:
+    """The first key bound to `action` as a person reads it ("u", "ctrl+z", "?"), after the
+    user's [keymap] (binding id -> keys): what every hint on screen names."""
+    keys = (keymap or {}).get(f"d7tui.{action}") or _DEFAULT_KEYS[action]
+    return format_key(keys.split(",")[0].strip())

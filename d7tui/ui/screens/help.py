@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.keys import format_key
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -31,7 +32,12 @@ def help_text(keymap: Mapping[str, str] | None = None) -> Group:
         Text("Move through the list or the recipients (home/end or g/G: the first and last)"),
     )
     for key in MONITOR_KEYS:
-        shown = keymap[key.id].replace(",", " ") if key.id in keymap else key.label
+        # The user's keys as a person reads them: "ctrl+z ?", not "ctrl+z,question_mark".
+        shown = (
+            " ".join(format_key(k.strip()) for k in keymap[key.id].split(","))
+            if key.id in keymap
+            else key.label
+        )
         keys.add_row(Text(shown), Text(key.help))
     keys.add_row(
         Text("paste"), Text("Ids pasted into the list open the add dialog with all of them")

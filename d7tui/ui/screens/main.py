@@ -32,7 +32,7 @@ from d7tui.watchlist import Entry
 
 class MainScreen(MonitorView):
     BINDINGS: ClassVar[list[BindingType]] = [key.binding() for key in MONITOR_KEYS]
-    ESCAPE_TO_MINIMIZE = False  # escape is ours: it leaves the detail (and minimizes it)
+    ESCAPE_TO_MINIMIZE = False  # escape is ours: it leaves the detail (the list comes back)
 
     def __init__(self) -> None:
         super().__init__()
@@ -79,7 +79,8 @@ class MainScreen(MonitorView):
         self._undo.append((entry, watch, archived))
         self.refresh_all()
         self.d7app.say(
-            f"Stopped watching {short_id(selected)} {entry.label}".rstrip() + " — u brings it back."
+            f"Stopped watching {short_id(selected)} {entry.label}".rstrip()
+            + f" — {self.d7app.key('undo')} brings it back."
         )
 
     def action_undo(self) -> None:
@@ -181,7 +182,9 @@ class MainScreen(MonitorView):
         if selected is None:
             return
         if self.d7app.showing_archive:
-            self.d7app.say("Archived requests are not polled: u brings it back.")
+            self.d7app.say(
+                f"Archived requests are not polled: {self.d7app.key('undo')} brings it back."
+            )
             return
         poller = self.d7app.poller
         hold = poller.rate_limited(selected)
@@ -189,7 +192,10 @@ class MainScreen(MonitorView):
             now = self.d7app.clock.now()
             self.d7app.say(f"Not polled now: {rate_wait(hold, now)}, then it is.", "warning")
         elif not poller.refresh(selected):
-            self.d7app.say("Held: its credential was refused. Fix it and press p.", "warning")
+            self.d7app.say(
+                f"Held: its credential was refused. Fix it and press {self.d7app.key('pause')}.",
+                "warning",
+            )
         self._show_status(self.render_context())
 
     def action_refresh_all(self) -> None:
@@ -241,8 +247,7 @@ class MainScreen(MonitorView):
         self.query_one(WatchlistTable).focus()
 
     def action_back(self) -> None:
-        if self.maximized is not None:
-            self.minimize()
+        self.remove_class("-detail")
         if self.focused is not None and self.focused.id in (
             "recipients",
             "recipient-fields",
@@ -332,13 +337,14 @@ class MainScreen(MonitorView):
     def action_enter_detail(self) -> None:
         if self.selected is None:
             return
-        detail = self.query_one(DetailPane)
         if not self.has_class("-wide"):
-            self.maximize(detail, container=False)
+            # The list steps aside, not the title, the event strip and the status line (Textual's
+            # maximize would hide them too): news of other requests stays in sight.
+            self.add_class("-detail")
         self.query_one(RecipientsTable).focus()
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())
 
     def action_quit(self) -> None:
-        self.app.exit(0)
+        self.d7app.request_quit()

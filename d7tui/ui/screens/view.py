@@ -109,6 +109,7 @@ class MonitorView(Guarded, Screen[None]):
         self.masked = self.d7app.options.mask
         self.query_one(DetailPane).hints = self.d7app.hint_for
         self.query_one(DetailPane).balance = self.d7app.accounts.text
+        self.query_one(DetailPane).keys = self.d7app.key
         self.query_one(Banner).display = False
         self.query_one(FilterBar).display = False
         self._layout(self.size.width, self.size.height)
@@ -215,6 +216,7 @@ class MonitorView(Guarded, Screen[None]):
                 masked=self.masked,
                 archive=app.showing_archive,
                 balance=app.accounts.status_part(ctx.colours),
+                keys=app.key,
             )
         )
         self.show_banner()
@@ -232,7 +234,9 @@ class MonitorView(Guarded, Screen[None]):
                 url, channels, setting = places[vendor]
                 host = urlsplit(url).hostname or url
                 unreached.append(Unreached(host, channels, setting, count, why))
-        self.query_one(Banner).show_stops(app.poller.auth_stops, app.notices, unreached)
+        self.query_one(Banner).show_stops(
+            app.poller.auth_stops, app.notices, unreached, pause=app.key("pause")
+        )
 
     def _tick(self) -> None:
         """Once a second: ages, flashes that ended, the status line."""
@@ -359,7 +363,8 @@ class MonitorView(Guarded, Screen[None]):
 
     @on(PollerStopped)
     def _poller_stopped(self, message: PollerStopped) -> None:
-        self.d7app.say(f"Polling stopped: {message.reason} (p restarts it)", "error")
+        pause = self.d7app.key("pause")
+        self.d7app.say(f"Polling stopped: {message.reason} ({pause} restarts it)", "error")
         self._show_status(self.render_context())
 
     # -- selection ---------------------------------------------------------------------------

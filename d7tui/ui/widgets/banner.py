@@ -28,7 +28,10 @@ class Unreached:
 
 
 def banner_text(
-    stops: dict[str, AuthError], notices: Sequence[str] = (), unreached: Sequence[Unreached] = ()
+    stops: dict[str, AuthError],
+    notices: Sequence[str] = (),
+    unreached: Sequence[Unreached] = (),
+    pause: str = "p",
 ) -> Text:
     text = Text()
     for notice in notices:
@@ -42,7 +45,7 @@ def banner_text(
         channels = _CHANNELS.get(setting, "infobip")
         text.append("✗ ", style="bold")
         text.append(f"{error.message}. Polling of {channels} is stopped: ", style="bold")
-        text.append(f"fix {setting} (environment or config.toml) and press p to resume.")
+        text.append(f"fix {setting} (environment or config.toml) and press {pause} to resume.")
     for host in unreached:
         if text:
             text.append("\n")
@@ -61,10 +64,12 @@ class Banner(TextStatic):
         stops: dict[str, AuthError],
         notices: Sequence[str] = (),
         unreached: Sequence[Unreached] = (),
+        *,
+        pause: str = "p",
     ) -> None:
         """`notices` (lines that stay), the refused credentials, the hosts not reached."""
         shown = bool(stops or notices or unreached)
         if shown != self.display:
             self.display = shown
         if shown:
-            self.show_text(banner_text(stops, notices, unreached))
+            self.show_text(banner_text(stops, notices, unreached, pause))

@@ -14,6 +14,7 @@ from d7tui.explain import Explanation, Outcome, explain
 from d7tui.models import NO_LONGER_LISTED, UNLISTED, Channel, Phase, Recipient, Transition
 from d7tui.pollstate import RateHold, WatchStatus, credential_of
 from d7tui.safety import one_line
+from d7tui.ui.bindings import key_label
 from d7tui.ui.edge import Guarded
 from d7tui.ui.fields import channel_fields, fields_text, request_fields
 from d7tui.ui.format import (
@@ -240,6 +241,7 @@ class DetailPane(Guarded, Vertical):
         self.hints: Callable[[Entry], str | None] = lambda entry: None  # what to do, if known
         # The balance of the account a channel spends from, as the status line says it.
         self.balance: Callable[[str], str | None] = lambda channel: None
+        self.keys: Callable[[str], str] = key_label  # an action's key, after the [keymap]
 
     def compose(self) -> ComposeResult:
         yield TextStatic(
@@ -410,7 +412,8 @@ class DetailPane(Guarded, Vertical):
         if entry.target.is_infobip:
             text.append(f" {entry.target.id_kind.value}", style="dim")
         if self.has_class("-inside"):
-            text.append("  (esc: back, c: copy number)", style="dim")
+            back, copy = self.keys("back"), self.keys("copy")
+            text.append(f"  ({back}: back, {copy}: copy number)", style="dim")
         if entry.label:
             text.append("  ")
             text.append(free_text(one_line(entry.label), masked), style="italic")

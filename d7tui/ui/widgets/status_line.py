@@ -4,6 +4,7 @@ user) is appended as plain text."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -11,6 +12,7 @@ from rich.text import Text
 from d7tui.errors import ERROR_PRIORITY
 from d7tui.models import Phase
 from d7tui.pollstate import RateHold
+from d7tui.ui.bindings import key_label
 from d7tui.ui.format import (
     costs_text,
     format_clock,
@@ -59,15 +61,23 @@ def status_parts(
     masked: bool = False,
     archive: bool = False,
     balance: Text | None = None,
+    keys: Callable[[str], str] = key_label,
 ) -> list[Text]:
+    """`keys`: an action's key as the hints name it (after the user's [keymap])."""
     parts: list[Text] = []
     if archive:
-        parts.append(Text("▤ archive: not polled (A: live list, u: unarchive)", style="bold"))
+        live, back = keys("archive_view"), keys("unarchive")
+        parts.append(
+            Text(f"▤ archive: not polled ({live}: live list, {back}: unarchive)", style="bold")
+        )
     fast, slow = poller.interval
+    pause = keys("pause")
     if not poller.running:
-        parts.append(Text("✗ polling stopped (p restarts)", style=f"bold {colours[Phase.FAILED]}"))
+        parts.append(
+            Text(f"✗ polling stopped ({pause} restarts)", style=f"bold {colours[Phase.FAILED]}")
+        )
     elif poller.paused:
-        parts.append(Text("⏸ paused (p resumes)", style=f"bold {colours[Phase.PENDING]}"))
+        parts.append(Text(f"⏸ paused ({pause} resumes)", style=f"bold {colours[Phase.PENDING]}"))
     else:
         parts.append(Text(f"● polling every {format_interval(fast)}→{format_interval(slow)}"))
     waiting = poller.queued - poller.in_flight
