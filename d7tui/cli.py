@@ -122,9 +122,10 @@ def build_parser(simulate_options: bool = True) -> argparse.ArgumentParser:
         "-o", "--output", metavar="FILE", help="write to FILE (default: standard output)"
     )
 
-    from d7tui import sendcli
+    from d7tui import sendcli, serve
 
     sendcli.add_arguments(sub)
+    serve.add_arguments(sub)
 
     simulate = sub.add_parser(
         "simulate",
@@ -294,7 +295,11 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
     if any(t.is_infobip for t in targets):
         from d7tui.status_memory import StatusMemory
 
-        memory = StatusMemory.open(err, reports=settings.infobip_source is InfobipSource.REPORTS)
+        memory = StatusMemory.open(
+            err,
+            reports=settings.infobip_source is InfobipSource.REPORTS,
+            location=settings.store_location(),
+        )
         emit = memory.showing_remembered(emit)
     try:
         asyncio.run(_fetch_all(settings, targets, emit, flush, memory, warn))
@@ -313,13 +318,20 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
     return EXIT_OK
 
 
-def _open_store(command: str, err: TextIO, *, readonly: bool = False) -> Store | None:
+def _open_store(
+    command: str, err: TextIO, settings: Settings, *, readonly: bool = False
+) -> Store | None:
     """The store for a command, or None once its one line is written (exit 5)."""
     from d7tui.channels.infobip import parse_page
     from d7tui.store import StoreError, open_store
 
     try:
-        store = open_store(readonly=readonly, parse_report=parse_page)
+        store = open_store(
+            settings.store_location(),
+            readonly=readonly,
+            parse_report=parse_page,
+            user=settings.user or None,
+        )
     except StoreError as exc:
         err.write(f"d7tui {command}: {one_line(str(exc))}\n")
         return None
@@ -332,7 +344,7 @@ def _quoted(text: str) -> str:
     return f"'{one_line(text, 5000)}'"  # whole: a note replaced is kept nowhere else
 
 
-def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def run_add(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from d7tui.models import MAX_LABEL, MAX_NOTE
     from d7tui.store import StoreError, add_ids
 
@@ -344,7 +356,7 @@ def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 "so nothing was added\n"
             )
             return EXIT_USAGE
-    store = _open_store("add", err)
+    store = _open_store("add", err, settings)
     if store is None:
         return EXIT_FAILURE
     ids, unreadable = gather_ids(args.ids, sys.stdin)
@@ -388,7 +400,12 @@ def run_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_export(
-    args: argparse.Namespace, out: TextIO, err: TextIO, *, keep_text: bool = False
+    args: argparse.Namespace,
+    settings: Settings,
+    out: TextIO,
+    err: TextIO,
+    *,
+    keep_text: bool = False,
 ) -> int:
     import tempfile
     from pathlib import Path
@@ -397,9 +414,9 @@ def run_export(
     from d7tui.store import Store, StoreError, default_path
 
     with contextlib.ExitStack() as stack:
-        if default_path().exists():
+        if settings.store_location() is not None or default_path().exists():
             # Read-only: an export only reads (and so works where nothing may be written).
-            store = _open_store("export", err, readonly=True)
+            store = _open_store("export", err, settings, readonly=True)
         else:  # nothing was ever stored here: the export of an empty store, creating nothing
             empty = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "empty.sqlite3"
             store = Store.open(empty)
@@ -457,9 +474,13 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "status":
             return run_status(args, settings, out, err)
         if args.command == "add":
-            return run_add(args, out, err)
+            return run_add(args, settings, out, err)
         if args.command == "export":
-            return run_export(args, out, err, keep_text=settings.message_text)
+            return run_export(args, settings, out, err, keep_text=settings.message_text)
+        if args.command == "serve":
+            from d7tui import serve
+
+            return serve.run(args, settings, err)
         from d7tui import sendcli
 
         return sendcli.run(args, settings, out, err, sys.stdin)
@@ -501,7 +522,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _settings(args)
         if args.command is not None:
             return _run_command(args, settings)
-        if not all(s is not None and s.isatty() for s in (sys.stdin, sys.stdout)):
+        # A browser tab of `d7tui serve` has pipes, not a terminal: textual-serve's driver.
+        served = "web_driver" in os.environ.get("TEXTUAL_DRIVER", "")
+        if not served and not all(s is not None and s.isatty() for s in (sys.stdin, sys.stdout)):
             # cron, a script, `ssh host d7tui`: Textual would end at once, saying nothing.
             sys.stderr.write(
                 "d7tui: the monitor needs a terminal; from a script use "

@@ -77,6 +77,16 @@ class Settings:
     config_file: str = field(default="", compare=False)
     # Warnings found while loading (e.g. a config file others can read); shown, never fatal.
     warnings: tuple[str, ...] = ()
+    # A desk's shared store: `postgresql://user:password@host/db` (a Secret: it may hold a
+    # password). Empty: the SQLite file in the user data directory.
+    database_url: Secret = field(default_factory=lambda: Secret(""))
+    # Who this is, in what the store remembers (who added an id, wrote a note): the OS user
+    # unless `user = …` says otherwise.
+    user: str = ""
+
+    def store_location(self) -> str | None:
+        """What `open_store` is given: the database URL, or None for the default SQLite file."""
+        return self.database_url.reveal() or None
 
 
 def config_path() -> Path:
@@ -231,6 +241,8 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
         "message_text",
         "max_answer_mb",
         "keymap",
+        "database_url",
+        "user",
         INSECURE_KEY,
     }
     for key in data:
@@ -284,7 +296,13 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
         raise ConfigError(
             f'{path}: key \'desktop_notifications\' must be true, false, "osc9" or "osc777"'
         )
+    database_url = _database_url(env, data, path)
+    user = data.get("user", "")
+    if not isinstance(user, str) or any(not c.isprintable() for c in user) or len(user) > 64:
+        raise ConfigError(f"{path}: key 'user' must be a name of at most 64 printable characters")
     return Settings(
+        database_url=database_url,
+        user=user.strip(),
         d7_token=values["d7_api_token"],  # type: ignore[arg-type]
         # `is not None`: a present but falsy value (false, "", 0) is a mistake to name, not a default.
         d7_base_url=(
@@ -311,6 +329,26 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
         config_file=str(path),
         warnings=tuple(warnings),
     )
+
+
+DATABASE_ENV = "D7TUI_DATABASE_URL"
+
+
+def _database_url(env: Mapping[str, str], data: Mapping[str, object], path: Path) -> Secret:
+    """The shared store's URL; never repeated in a message (it may hold a password)."""
+    if env.get(DATABASE_ENV):
+        raw: object = env[DATABASE_ENV]
+        where = f"environment variable {DATABASE_ENV}"
+    else:
+        raw, where = data.get("database_url", ""), f"{path}: key 'database_url'"
+    if not isinstance(raw, str):
+        raise ConfigError(f"{where}: expected a string")
+    url = raw.strip()
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"{where} must be a postgresql:// URL")
+    if any(not c.isprintable() or c.isspace() for c in url):
+        raise ConfigError(f"{where}: contains spaces or control characters")
+    return Secret(url)
 
 
 def _keymap(raw: object, path: Path, warnings: list[str]) -> dict[str, str]:

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from d7tui.channels.infobip import parse_page
 from d7tui.clock import Clock
@@ -31,6 +32,10 @@ from d7tui.store import (
 from d7tui.store.core import WatchSummary
 from d7tui.store.rescue import farewell
 from d7tui.watchlist import Entry
+
+if TYPE_CHECKING:  # psycopg only for those who use a shared database
+    from d7tui.store.pglisten import Changes, Listener
+    from d7tui.store.pglock import AdvisoryLock
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +105,7 @@ def held_snapshot(
     return Snapshot(watches=watches, states=states, timelines=timelines)
 
 
-def read_only(path: Path | None) -> list[Remembered]:
+def read_only(path: Path | str | None) -> list[Remembered]:
     """What a store that cannot be opened for writing (a read-only directory) remembers, read
     as `d7tui export` reads it; empty if it cannot be read either."""
     try:
@@ -122,23 +127,27 @@ class Memory:
         self.farewell: list[str] = []  # lines to print once the screen is gone
         self._seen_version: int | None = None  # the store's data_version at the last look
         self._seen_seq = 0  # the newest watch row seen (load, then each look)
+        self._listener: Listener | None = None  # a shared database's changes, as committed
         self._seen_generation = astore.store.file_generation  # the file those rows are in
 
     @classmethod
     async def open(
         cls,
-        path: Path | None,
+        path: Path | str | None,
         *,
         clock: Clock,
         on_error: Callable[[StoreError], None],
         on_trouble: Callable[[StoreError | None], None] | None = None,
         on_notice: Callable[[str], None] | None = None,
         reports: bool = True,
+        user: str | None = None,
     ) -> Memory:
         """Open the store (creating it); raises StoreError with a one-line reason. See
         `AsyncStore` for the callbacks. `reports`: this monitor reads Infobip's one-time reports,
         so it takes the report lock (logs need none: anyone may read them)."""
-        store = await asyncio.to_thread(partial(open_store, path, parse_report=parse_page))
+        store = await asyncio.to_thread(
+            partial(open_store, path, parse_report=parse_page, user=user)
+        )
         memory = cls(
             AsyncStore(
                 store,
@@ -149,7 +158,10 @@ class Memory:
                 clock=clock.now,
             )
         )
-        if reports and not memory.astore.try_acquire_report_lock():
+        if store.shared:
+            # A desk's database: the lock makes the leader, whatever the report source.
+            await asyncio.to_thread(memory.astore.try_acquire_report_lock)
+        elif reports and not memory.astore.try_acquire_report_lock():
             memory.lock_refusal = memory.astore.report_lock_refusal()
         memory._while_open(on_error, on_trouble, on_notice)
         return memory
@@ -181,6 +193,56 @@ class Memory:
                 on_notice(line)
 
         astore.on_error, astore.on_trouble, astore.on_notice = error, trouble, notice
+
+    # -- a desk's shared database (PostgreSQL) ---------------------------------------------------
+
+    @property
+    def shared(self) -> bool:
+        """The store is a desk's database: one monitor leads (polls), the others follow."""
+        return self.astore.store.shared
+
+    @property
+    def leading(self) -> bool:
+        return self.astore.has_report_lock
+
+    async def lead(self) -> bool:
+        """Keep the lead, or take it if nobody has it; whether this monitor leads now."""
+        lock = self.astore.store.report_lock
+        if lock.held:
+            return await asyncio.to_thread(lock.renew)
+        return await asyncio.to_thread(lock.try_acquire)
+
+    @property
+    def lead_problem(self) -> str | None:
+        """Why the lead could not even be tried (the database cannot be reached), or None."""
+        return self.astore.store.report_lock.problem
+
+    async def leader(self) -> str | None:
+        """Who leads ("user@host pid N"), None if nobody does; StoreError if the database
+        cannot be asked."""
+        lock: AdvisoryLock = self.astore.store.report_lock  # type: ignore[assignment]
+        return await asyncio.to_thread(partial(lock.holder, strict=True))
+
+    async def watch_records(self, ids: set[str]) -> list[WatchRecord]:
+        """The store's rows of these ids (those it has)."""
+        store = self.astore.store
+
+        def read() -> list[WatchRecord]:
+            return [r for r in map(store.watch, sorted(ids)) if r is not None]
+
+        return await self.astore.read(read)
+
+    def follow(
+        self,
+        on_changes: Callable[[Changes], None],
+        on_lost: Callable[[StoreError | None], None],
+    ) -> None:
+        """Hear of every change committed to the shared database (see store/pglisten.py); the
+        callbacks are called in the listener's thread."""
+        from d7tui.store.pglisten import Listener
+
+        self._listener = Listener(self.astore.store, on_changes, on_lost)  # type: ignore[arg-type]
+        self._listener.start()
 
     def holds(self, held: Callable[[], Snapshot | None]) -> None:
         """What the monitor holds: the store is written again from it if its file is lost
@@ -307,6 +369,8 @@ class Memory:
         if self._closed:
             return
         self._closed = True
+        if self._listener is not None:
+            await asyncio.to_thread(self._listener.stop)
         astore = self.astore
         await astore.aclose()
         if astore.unsaved_actions:

@@ -26,6 +26,7 @@ from d7tui.poller import Poller
 from d7tui.pollstate import Fetcher, PollUpdate, Watch, WatchStatus
 from d7tui.safety import one_line
 from d7tui.store import StoreError, WatchRecord
+from d7tui.store.commands import os_user
 from d7tui.store.core import WatchSummary
 from d7tui.watchlist import Entry, Watchlist
 
@@ -64,12 +65,17 @@ class Monitor:
         # The screen hears of a result first, then the store (the order of the hooks).
         self.poller.hooks.on_update.append(self._poll_update)
         self.poller.hooks.on_update.append(self._save_update)
+        # On a desk's shared database (the app's DeskLink): a follower's answers came from the
+        # database and are not written back; who did what is kept and shown.
+        self.following: Callable[[], bool] = lambda: False
+        self.shows_who = False
+        self.user = settings.user or os_user()  # kept with what this monitor's user does
 
     # -- the store ---------------------------------------------------------------------------
 
     async def open_memory(
         self,
-        path: Path | None,
+        path: Path | str | None,
         *,
         reports: bool,
         on_error: Callable[[StoreError], None],
@@ -82,6 +88,7 @@ class Monitor:
         try:
             self.memory = await Memory.open(
                 path,
+                user=self.user,
                 clock=self.clock,
                 on_error=on_error,
                 on_trouble=on_trouble,
@@ -128,6 +135,8 @@ class Monitor:
             self.on_news()
 
     def _save_update(self, update: PollUpdate) -> None:
+        if self.following():
+            return  # a follower's answers came from the database
         watch = self.poller.get(update.request_id)
         if self.memory is not None and watch is not None:
             self.memory.on_update(update, asked=watch.target.channel)
@@ -173,6 +182,8 @@ class Monitor:
         if entry is not None:
             entry.note = record.note
             entry.loading = True
+            if self.shows_who:
+                _who(entry, record)
         return entry
 
     async def fill_all(self, remembered: list[Remembered], chunk: int) -> None:
@@ -242,7 +253,9 @@ class Monitor:
                 self.unarchive(rid)
                 added.append(rid)
                 continue
-            self.live.add(target, label, now)
+            entry = self.live.add(target, label, now)
+            if entry is not None and self.shows_who:
+                entry.added_by = self.user
             self.poller.add(target, added_at=now)
             if self.memory is not None:
                 self.memory.add(target, label, now)
@@ -281,6 +294,8 @@ class Monitor:
             return
         unchanged = (entry.label, entry.note)
         entry.relabel(label, note)
+        if self.shows_who:
+            entry.noted_by, entry.noted_at = self.user, self.clock.now()
         if self.memory is not None:  # only what changed is written: an untouched note stays whole
             self.memory.set_label_note(
                 request_id,
@@ -317,6 +332,8 @@ class Monitor:
             if entry is None:
                 continue
             self.poller.remove(rid)
+            if self.shows_who:
+                entry.archived_by = self.user
             self.archived.put(entry)
             moved.append(rid)
         return moved
@@ -341,12 +358,45 @@ class Monitor:
         ]
         for record in new:
             self.restore_remembered(Remembered(record, None, None, []))
+            if self.following():
+                # A follower polls nothing on a schedule: it reads what the leader has now (the
+                # leader may have polled it before this one heard of it).
+                self.poller.refresh(record.request_id)
         if new:
             self.say(
                 f"Watching {plural(len(new), 'more request')} added from the command line.",
                 "information",
             )
         return len(new)
+
+    async def follow_watches(self, ids: set[str]) -> bool:
+        """Another monitor of the desk (or `d7tui add`) relabelled, removed, archived or
+        brought back these ids: this one shows the same (new ones are the pick-up's). Whether
+        anything changed."""
+        if self.memory is None:
+            return False
+        changed = False
+        for record in await self.memory.watch_records(ids):
+            rid = record.request_id
+            entry = self.live.get(rid) or self.archived.get(rid)
+            if entry is None:
+                continue
+            if record.removed_at is not None or (record.archived_at is not None) == (
+                rid in self.live
+            ):
+                (self.live if rid in self.live else self.archived).remove(rid)
+                self.poller.remove(rid)
+                if record.removed_at is None and record.archived_at is not None:
+                    self.archived.put(entry)
+                elif record.removed_at is None:
+                    self.live.put(entry)
+                    self.start_polling(entry)
+                changed = True
+            if (entry.label, entry.note) != (record.label, record.note):
+                entry.relabel(record.label, record.note)
+                changed = True
+            _who(entry, record)
+        return changed
 
     def take_over_reports(self) -> bool:
         """The other monitor has ended: this one pulls the Infobip reports from now on. True
@@ -417,3 +467,8 @@ class Monitor:
         if self.client is not None and hasattr(self.client, "settings"):
             self.client.settings = settings
         return None
+
+
+def _who(entry: Entry, record: WatchRecord) -> None:
+    entry.added_by, entry.archived_by = record.added_by, record.archived_by
+    entry.noted_by, entry.noted_at = record.noted_by, record.noted_at

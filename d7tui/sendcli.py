@@ -102,7 +102,7 @@ def run(
             "is not watched; look in the vendor's dashboard before sending again\n"
         )
         return EXIT_INTERRUPTED
-    watching = _watch(sent, message, err)
+    watching = _watch(sent, message, err, settings)
     try:
         _report(args, sent, message, watching, out)
     except OutputError as exc:  # sent all the same: a script must not send it again
@@ -139,7 +139,7 @@ async def _send(settings: Settings, message: Message) -> Sent:
         return await client.send(message)
 
 
-def _watch(sent: Sent, message: Message, err: TextIO) -> str | None:
+def _watch(sent: Sent, message: Message, err: TextIO, settings: Settings) -> str | None:
     """Put the sent id on the watchlist; how it is labelled, or None if it is not watched (a
     store that cannot be opened is a warning: the message went out, its id is printed either
     way). An id watched already keeps its own label and note."""
@@ -148,7 +148,9 @@ def _watch(sent: Sent, message: Message, err: TextIO) -> str | None:
     from d7tui.store import StoreError, add_ids, open_store
 
     try:
-        store = open_store(parse_report=parse_page)
+        store = open_store(
+            settings.store_location(), parse_report=parse_page, user=settings.user or None
+        )
     except StoreError as exc:
         err.write(f"d7tui send: warning: not watched: {one_line(str(exc))}\n")
         return None

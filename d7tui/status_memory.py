@@ -43,9 +43,9 @@ class StatusMemory:
             err.write(f"d7tui status: {one_line(store.report_lock_refusal())}\n")
 
     @classmethod
-    def open(cls, err: TextIO, *, reports: bool) -> StatusMemory:
+    def open(cls, err: TextIO, *, reports: bool, location: str | None = None) -> StatusMemory:
         try:
-            store = open_store(parse_report=parse_page)
+            store = open_store(location, parse_report=parse_page)
         except StoreError as exc:
             err.write(f"d7tui status: warning: {one_line(str(exc))}; reports are not kept\n")
             why = f"the store cannot be opened ({one_line(str(exc))})"

@@ -90,6 +90,11 @@ class Entry:
     seq: int
     channel: str
     note: str = ""  # the support desk's free text (`l`), matched by the filter
+    # Who did what (a desk shares one database): the store's names, None where unknown.
+    added_by: str | None = None
+    noted_by: str | None = None  # the label or note, last written ...
+    noted_at: float | None = None  # ... then
+    archived_by: str | None = None
     status: WatchStatus = WatchStatus.WAITING
     state: RequestStatus | None = None
     error: ChannelError | None = None

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pgserver import PgServer
 from ui_kit import start_simulator
 
 from d7tui.clock import ManualClock
@@ -42,3 +43,25 @@ def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str)
         start = val[:16].decode("ascii", "backslashreplace") if isinstance(val, bytes) else val[:16]
         return f"{start.encode('unicode_escape').decode('ascii')}...({len(val)} long)"
     return None
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One PostgreSQL server for the whole run (about a second to start), only when a test asks."""
+    server = PgServer.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """A new, empty database on the test server."""
+    return pg_server.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a store lives: a SQLite file, or a PostgreSQL database (the same tests run on both)."""
+    if request.param == "sqlite":
+        return tmp_path / "data" / "d7tui.sqlite3"
+    return request.getfixturevalue("pg_url")

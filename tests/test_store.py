@@ -6,6 +6,7 @@ The builders at the top are shared by the other test_store*/test_export files.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 import stat
@@ -39,8 +40,10 @@ from d7tui.store import (
     Which,
     add_ids,
     default_path,
+    open_store,
     remembered_status,
 )
+from d7tui.store.pg import NUL_STANDIN, PgStore
 from d7tui.store.schema import FIRST_VERSION, MIGRATIONS
 
 # ---------------------------------------------------------------------------------------------
@@ -114,8 +117,9 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path):
-    s = Store.open(db_path)
+def store(store_location: Path | str):
+    """On SQLite and on PostgreSQL: each test that takes it runs on both."""
+    s = open_store(store_location)
     yield s
     s.close()
 
@@ -183,7 +187,8 @@ def test_restart_brings_back_the_watchlist_states_and_timelines(db_path):
         assert "BULK-1" not in snap.states  # never answered: shown as waiting
 
 
-def test_a_poll_that_changed_nothing_rewrites_no_recipient(store):
+def test_a_poll_that_changed_nothing_rewrites_no_recipient(db_path):
+    store = Store.open(db_path)  # SQLite's own count of rows written
     a = rid(1)
     update = d7_status(a, ["sent"] * 50)
     poll(store, update, at=1)
@@ -280,7 +285,37 @@ def test_any_state_round_trips_exactly(store, recipients, raw):
         "r", Channel.VIBER, tuple(recipients), {"k": [1, {"a": None}]}, tuple(raw)
     )
     store.save_observation(state, at=5.0)
+    if isinstance(store, PgStore):  # PostgreSQL's text holds no NUL: it is kept as U+FFFD
+        state = pg_text(state)
     assert store.load_state("r").state == state
+
+
+def pg_text(state: RequestStatus) -> RequestStatus:
+    def text(value: str | None) -> str | None:
+        return None if value is None else value.replace("\x00", NUL_STANDIN)
+
+    return dataclasses.replace(
+        state,
+        recipients=tuple(
+            dataclasses.replace(
+                r,
+                **{
+                    f: text(getattr(r, f))
+                    for f in (
+                        "msg_id",
+                        "recipient",
+                        "status",
+                        "reason",
+                        "problem",
+                        "currency",
+                        "country",
+                        "schedule_time",
+                    )
+                },
+            )
+            for r in state.recipients
+        ),
+    )
 
 
 def test_the_row_codec_follows_the_models_field_order():
@@ -339,6 +374,22 @@ def test_add_merges_and_remove_keeps_history_for_undo(store):
     store.remove_watch(a)
     assert store.add_watch(a)  # added again after a removal: new to the list, history kept
     assert len(store.transitions(a)) == 1
+
+
+def test_who_added_noted_and_archived_is_kept(store):
+    store.actor = "ana"
+    store.add_watch(rid(1), "sms", label="vip")
+    store.actor = "bo"
+    store.set_note(rid(1), "called back")
+    store.add_watch(rid(2), "sms")
+    store.actor = "cy"
+    store.archive(rid(1), at=50)
+    one, two = store.watch(rid(1)), store.watch(rid(2))
+    assert (one.added_by, one.noted_by, one.archived_by) == ("ana", "bo", "cy")
+    assert one.noted_at is not None
+    assert (two.added_by, two.noted_by, two.archived_by) == ("bo", None, None)
+    store.add_watch(rid(2), "auto", label="again")  # a merge with a label: noted, not added
+    assert (store.watch(rid(2)).added_by, store.watch(rid(2)).noted_by) == ("bo", "cy")
 
 
 def test_labels_and_notes_are_cleaned_of_control_characters(store):

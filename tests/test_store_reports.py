@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from d7tui.channels.infobip import parse_page
 from d7tui.errors import ProtocolError
 from d7tui.models import Channel, Phase, Target
 from d7tui.store import Store, open_store, remembered_status
+from d7tui.store.pg import PgStore
 
 
 def report(mid: str, status: str, group: str, done: str, bulk: str = "BULK-1") -> dict:
@@ -42,8 +42,9 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path):
-    s = Store.open(db_path)
+def store(store_location: Path | str):
+    """On SQLite and on PostgreSQL: each test that takes it runs on both."""
+    s = open_store(store_location)
     yield s
     s.close()
 
@@ -53,19 +54,17 @@ DELIVERED = report("m1", "DELIVERED_TO_HANDSET", "DELIVERED", "2019-11-09T16:00:
 OTHER = report("m2", "DELIVERED_TO_HANDSET", "DELIVERED", "2019-11-09T16:00:06.000+0000")
 
 
-def committed_bodies(path: Path) -> list[bytes]:
-    """What another connection (another process, after a crash) finds on disk."""
-    conn = sqlite3.connect(path)
-    try:
-        return [bytes(r[0]) for r in conn.execute("SELECT body FROM report_body ORDER BY id")]
-    finally:
-        conn.close()
+def committed_bodies(location: Path | str) -> list[bytes]:
+    """What another connection (another process, after a crash) finds stored."""
+    opener = Store.open if isinstance(location, Path) else PgStore.open
+    with opener(location) as other:
+        return [b.body for b in other.report_bodies()]
 
 
-def test_a_body_is_committed_before_it_is_parsed_and_a_repeat_is_kept_once(store, db_path):
+def test_a_body_is_committed_before_it_is_parsed_and_a_repeat_is_kept_once(store, store_location):
     body = page(PENDING, DELIVERED)
     body_id = store.save_report_body("BULK-1", body, received_at=10)
-    assert committed_bodies(db_path) == [body]  # on disk, not yet parsed
+    assert committed_bodies(store_location) == [body]  # on disk, not yet parsed
     assert [b.id for b in store.unparsed_bodies()] == [body_id]
     assert store.index_reports(body_id, parse_page(body)) == 2
     assert store.unparsed_bodies() == []

@@ -6,6 +6,7 @@ bodies a previous run committed but never parsed.
 
 from __future__ import annotations
 
+import getpass
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,19 +29,36 @@ from d7tui.store.reports import ReportParser
 from d7tui.store.rescue import take_in
 
 
+def os_user() -> str | None:
+    """The operating system's name for whoever runs d7tui."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
 def open_store(
     path: Path | str | None = None,
     *,
     readonly: bool = False,
     parse_report: ReportParser | None = None,
+    user: str | None = None,
 ) -> Store:
-    """`Store.open`, then parse what a killed or buggy run left unparsed, and take in the writes
-    a run that ended on a full disk kept in a file (rescue.py). Raises StoreError.
+    """`Store.open` (`PgStore.open` for a `postgresql://` URL), then parse what a killed or
+    buggy run left unparsed, and take in the writes a run that ended on a full disk kept in a
+    file (rescue.py). Raises StoreError.
 
     `readonly`: only to read (an export); nothing is created, changed or parsed.
     `parse_report`: the Infobip reports parser (channels/infobip.parse_page); without it, what
-    is left unparsed stays for an open that has one (the store parses nothing itself)."""
-    store = Store.open(path, readonly=readonly)
+    is left unparsed stays for an open that has one (the store parses nothing itself).
+    `user`: the name kept with what is added, noted, archived (the OS user's by default)."""
+    if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+        from d7tui.store.pg import PgStore  # psycopg only for those who use it
+
+        store: Store = PgStore.open(path, readonly=readonly)
+    else:
+        store = Store.open(path, readonly=readonly)
+    store.actor = user or os_user()
     if readonly or parse_report is None:
         return store
     try:

@@ -26,8 +26,9 @@ from d7tui.store.states import DEFAULT_TIMELINE, WHICH_WHERE, StatesMixin, ids_o
 
 _WATCH_COLUMNS = (
     "w.request_id, w.channel, w.id_kind, w.label, w.note, w.added_at, w.resolved_channel, "
-    "w.archived_at, w.removed_at, w.rowid"
+    "w.archived_at, w.removed_at, w.rowid, w.added_by, w.noted_by, w.noted_at, w.archived_by"
 )
+_WATCH_WIDTH = 14
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +53,18 @@ def _watch(row: sqlite3.Row | tuple[Any, ...]) -> WatchRecord:
         archived_at=row[7],
         removed_at=row[8],
         seq=row[9],
+        added_by=row[10],
+        noted_by=row[11],
+        noted_at=row[12],
+        archived_by=row[13],
     )
 
 
 class Store(StatesMixin, ReportsMixin, MovedMixin):
     """The d7tui database. Open it with `Store.open()`; every method may raise StoreError."""
+
+    shared = False  # one desk's database, with a leader and followers (PgStore)
+    actor: str | None = None  # who this is, kept with what they do (open_store sets it)
 
     def __init__(
         self, path: Path, *, busy_timeout: float | None = None, readonly: bool = False
@@ -169,9 +177,17 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
             ).fetchone()
             if row is None:
                 conn.execute(
-                    "INSERT INTO watch (request_id, channel, id_kind, label, note, added_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (request_id, channel, IdKind(id_kind).value, label or "", note or "", now),
+                    "INSERT INTO watch (request_id, channel, id_kind, label, note, added_at, "
+                    "added_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        request_id,
+                        channel,
+                        IdKind(id_kind).value,
+                        label or "",
+                        note or "",
+                        now,
+                        self.actor,
+                    ),
                 )
                 return True
             changes: dict[str, object] = {}
@@ -182,6 +198,8 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
                 changes["label"] = label
             if note is not None:
                 changes["note"] = note
+            if label is not None or note is not None:
+                changes.update(noted_by=self.actor, noted_at=now)
             if row[2] is not None:
                 changes["removed_at"] = None
             if changes:
@@ -248,14 +266,14 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
 
     def set_label(self, request_id: str, label: str) -> bool:
         return self._update(
-            "UPDATE watch SET label = ? WHERE request_id = ?",
-            (None if label is None else clean_label(label), request_id),
+            "UPDATE watch SET label = ?, noted_by = ?, noted_at = ? WHERE request_id = ?",
+            (None if label is None else clean_label(label), self.actor, time.time(), request_id),
         )
 
     def set_note(self, request_id: str, note: str) -> bool:
         return self._update(
-            "UPDATE watch SET note = ? WHERE request_id = ?",
-            (None if note is None else clean_note(note), request_id),
+            "UPDATE watch SET note = ?, noted_by = ?, noted_at = ? WHERE request_id = ?",
+            (None if note is None else clean_note(note), self.actor, time.time(), request_id),
         )
 
     def set_channel(self, request_id: str, channel: Channel | str | None) -> bool:
@@ -267,9 +285,9 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
 
     def archive(self, request_id: str, *, at: float | None = None) -> bool:
         return self._update(
-            "UPDATE watch SET archived_at = ? "
+            "UPDATE watch SET archived_at = ?, archived_by = ? "
             "WHERE request_id = ? AND archived_at IS NULL AND removed_at IS NULL",
-            (time.time() if at is None else at, request_id),
+            (time.time() if at is None else at, self.actor, request_id),
         )
 
     def unarchive(self, request_id: str, *, at: float | None = None) -> bool:
@@ -302,7 +320,8 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
                 )
             ]
             conn.executemany(
-                "UPDATE watch SET archived_at = ? WHERE request_id = ?", [(now, i) for i in ids]
+                "UPDATE watch SET archived_at = ?, archived_by = ? WHERE request_id = ?",
+                [(now, self.actor, i) for i in ids],
             )
         return ids
 
@@ -327,7 +346,7 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
         with without_gc(), self.reading() as conn:
             try:
                 return [
-                    WatchSummary(_watch(row), row[10], row[11], row[12])
+                    WatchSummary(_watch(row), *row[_WATCH_WIDTH : _WATCH_WIDTH + 3])
                     for row in conn.execute(sql)
                 ]
             except sqlite3.Error as exc:

@@ -32,6 +32,10 @@ class WatchRecord:
     archived_at: float | None
     removed_at: float | None
     seq: int  # the order of adding (stable across restarts and restores)
+    added_by: str | None = None  # who did what (a desk shares one database)
+    noted_by: str | None = None  # who last wrote the label or note ...
+    noted_at: float | None = None  # ... and when
+    archived_by: str | None = None
 
     @property
     def target(self) -> Target:

@@ -62,11 +62,11 @@ class ReportsMixin(Database):
         with self.batch() as conn:
             cur = conn.execute(
                 "INSERT INTO report_body (ident, received_at, sha256, body) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (ident, sha256) DO NOTHING",
+                "ON CONFLICT (ident, sha256) DO NOTHING RETURNING id",
                 (ident, received, digest, data),
             )
-            if cur.rowcount:
-                return int(cur.lastrowid or 0)
+            if (new := cur.fetchone()) is not None:
+                return int(new[0])
             row = conn.execute(
                 "SELECT id FROM report_body WHERE ident = ? AND sha256 = ?", (ident, digest)
             ).fetchone()
@@ -106,7 +106,7 @@ class ReportsMixin(Database):
         with self.batch() as conn:
             conn.execute(
                 "UPDATE report_body SET parse_error = ?, "
-                "parsed_at = CASE WHEN ? THEN NULL ELSE ? END WHERE id = ?",
+                "parsed_at = CASE WHEN ? = 1 THEN NULL ELSE ? END WHERE id = ?",
                 (one_line(error, 300), int(retry), time.time(), body_id),
             )
 
@@ -162,9 +162,9 @@ class ReportsMixin(Database):
         rows = self._all(
             "SELECT r.id, r.ident, r.body_id, b.received_at, r.data "
             "FROM report r JOIN report_body b ON b.id = r.body_id "
-            "WHERE r.ident = ?1 OR r.message_id = ?1 OR r.bulk_id = ?1 "
+            "WHERE r.ident = ? OR r.message_id = ? OR r.bulk_id = ? "
             "ORDER BY r.body_id, r.id",
-            (ident,),
+            (ident, ident, ident),
         )
         return [
             StoredReport(r[0], r[1], r[2], r[3], codec.recipient_from_dict(json.loads(r[4])))

@@ -104,8 +104,17 @@ V2: tuple[str, ...] = (
                          WHERE r.request_id = request_state.request_id AND r.final = 0)""",
 )
 
+# Version 3: who did what (a desk shares one database): who added an id, who last wrote its
+# label or note and when, who archived it. NULL: before anyone kept it.
+V3: tuple[str, ...] = (
+    "ALTER TABLE watch ADD COLUMN added_by TEXT",
+    "ALTER TABLE watch ADD COLUMN noted_by TEXT",
+    "ALTER TABLE watch ADD COLUMN noted_at REAL",
+    "ALTER TABLE watch ADD COLUMN archived_by TEXT",
+)
+
 # MIGRATIONS[n] takes a database from version n to version n + 1 (0 is an empty file).
-MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2, V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 # The first schema d7tui ever wrote, for the migration tests.
 FIRST_VERSION = 1

@@ -40,6 +40,7 @@ from d7tui.store.db import DB_NAME, default_path
 from d7tui.ui import hints, terminal
 from d7tui.ui.accounts import BALANCE_EVERY, Accounts
 from d7tui.ui.bindings import MONITOR_KEYS, key_label
+from d7tui.ui.desk import LEAD_CHECK, DeskLink
 from d7tui.ui.edge import Edge, EdgeConsole, Guarded, guard_awaitable
 from d7tui.ui.format import format_clock
 from d7tui.ui.keymap import resolve as resolve_keymap
@@ -56,6 +57,7 @@ ARCHIVE_CHECK = 60.0  # seconds between two looks for requests to archive
 PICK_UP_CHECK = 5.0  # seconds between two looks for ids `d7tui add` wrote from another shell
 INTERNAL_ERROR = "internal error"
 FILL_CHUNK = 2000  # remembered requests filled in between two turns of the UI loop
+DATABASE_AWAY = "The desk's database cannot be reached: "
 STORE_TROUBLE = "Saving fails: "  # how the banner's line about held writes begins
 
 
@@ -130,6 +132,7 @@ class D7App(Guarded, App[int]):
         )
         self.monitor.client = client
         self.monitor.on_news = self._post_news
+        self.desk: DeskLink | None = None  # on a desk's shared database
         self.simulator = simulator
         self.data_dir: str | None = None
         self._client = client
@@ -180,6 +183,20 @@ class D7App(Guarded, App[int]):
             self.poller.backpressure = memory.room
         else:
             self.poller.client = ReportGuard(self._client, lambda: self.monitor.no_memory)
+        if memory is not None and memory.shared:  # a desk's database: lead, or follow
+            self.desk = DeskLink(
+                memory,
+                self.poller,
+                self.poller.client,
+                say=lambda line: self.say(line),
+                on_watch_changes=self._watches_changed,
+                on_lost=self._database_away,
+            )
+            self.monitor.following = lambda: self.desk is not None and not self.desk.leading
+            self.monitor.shows_who = True
+            self.desk.start()
+            self._lead_check()  # the status line names the leader from the start
+            self.set_interval(LEAD_CHECK, self._lead_check, name="d7tui-lead")
         self._exit_with_the_terminal()
         self.watch(self, "app_focus", self._focus_changed, init=False)
         keymap, problems = resolve_keymap(self.settings.keymap, self.settings.config_file)
@@ -245,9 +262,11 @@ class D7App(Guarded, App[int]):
         return self.monitor.notices
 
     async def _open_memory(self) -> None:
-        path = self._store_path
+        path: Path | str | None = self._store_path
         if path is None and self.data_dir is not None:
             path = Path(self.data_dir) / DB_NAME  # demo: a throw-away store
+        elif path is None:
+            path = self.settings.store_location()  # a desk's PostgreSQL, if configured
         self._summaries = await self.monitor.open_memory(
             path,
             reports=self.settings.infobip_source is InfobipSource.REPORTS,
@@ -518,6 +537,45 @@ class D7App(Guarded, App[int]):
             self.archive_finished(), "archive", "moves long-finished requests to the archive"
         )
 
+    def _lead_check(self) -> None:
+        if self.desk is not None:
+            self.background(self.desk.check(), "lead", "keeps or takes the desk's lead")
+
+    def _watches_changed(self, ids: set[str]) -> None:
+        """Another monitor of the desk (or `d7tui add`) added, relabelled, removed or archived
+        ids: this one shows the same."""
+        self._pick_up_check()
+        if ids:
+            self.background(
+                self._follow_watches(ids),
+                "follow-watches",
+                "shows what another monitor of the desk did to the watchlist",
+                exclusive=False,
+            )
+
+    async def _follow_watches(self, ids: set[str]) -> None:
+        if await self.monitor.follow_watches(ids) and self._main is not None:
+            self._main.refresh_all()
+
+    def _database_away(self, error: StoreError | None) -> None:
+        """The desk's database cannot be reached, or answers again: the banner says which."""
+        self.notices[:] = [n for n in self.notices if not n.startswith(DATABASE_AWAY)]
+        if error is not None:
+            leading = self.desk is not None and self.desk.leading
+            self.notices.append(
+                f"{DATABASE_AWAY}{one_line(str(error))}. "
+                + (
+                    "This monitor leads: it goes on polling, and what it learns is held in "
+                    "memory and written when the database is back."
+                    if leading
+                    else "This monitor shows what it had until the database is back."
+                )
+            )
+        else:
+            self.say("The desk's database answers again.")
+        if self._main is not None and self._main.is_mounted:
+            self._main.show_banner()
+
     def _pick_up_check(self) -> None:
         if self.memory is None or not self._begun:
             return
@@ -644,7 +702,7 @@ class D7App(Guarded, App[int]):
 
     def _exit_with_the_terminal(self) -> None:
         """Exit when the terminal goes away (an SSH drop) instead of spinning on a dead tty."""
-        if self.is_headless:
+        if self.is_headless or self.is_web:  # a browser tab has no tty; textual-serve ends it
             return
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop = asyncio.get_running_loop()

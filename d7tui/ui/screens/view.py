@@ -217,6 +217,8 @@ class MonitorView(Guarded, Screen[None]):
                 archive=app.showing_archive,
                 balance=app.accounts.status_part(ctx.colours),
                 keys=app.key,
+                desk=app.desk.status_text() if app.desk is not None else None,
+                following=app.desk is not None and not app.desk.leading,
             )
         )
         self.show_banner()

@@ -13,7 +13,7 @@ from textual.containers import Vertical, VerticalScroll
 from d7tui.explain import Explanation, Outcome, explain
 from d7tui.models import NO_LONGER_LISTED, UNLISTED, Channel, Phase, Recipient, Transition
 from d7tui.pollstate import RateHold, WatchStatus, credential_of
-from d7tui.safety import one_line
+from d7tui.safety import one_line, safe_text
 from d7tui.ui.bindings import key_label
 from d7tui.ui.edge import Guarded
 from d7tui.ui.fields import channel_fields, fields_text, request_fields
@@ -400,6 +400,9 @@ class DetailPane(Guarded, Vertical):
             note = Text("note ", style="dim")
             note.append(free_text(entry.note, ctx.masked))
             lines.append(note)
+        who = _who_line(entry, ctx.now)
+        if who:
+            lines.append(Text(who, style="dim"))
         hold = ctx.rate_holds.get(credential_of(entry.channel))
         lines.append(Text(_schedule_line(entry, ctx.now, hold), style="dim"))
         lines.extend(Text() for _ in range(self.head_lines - len(lines)))
@@ -421,6 +424,19 @@ class DetailPane(Guarded, Vertical):
         if width > 0:
             text.truncate(width, overflow="ellipsis")
         return text
+
+
+def _who_line(entry: Entry, now: float) -> str:
+    """Who did what to this request (a desk shares one database); "" when nothing is known."""
+    parts = []
+    if entry.added_by:
+        parts.append(f"added by {safe_text(entry.added_by, 64)}")
+    if entry.noted_by:
+        when = f" {format_clock(entry.noted_at, now)}" if entry.noted_at is not None else ""
+        parts.append(f"label/note by {safe_text(entry.noted_by, 64)}{when}")
+    if entry.archived_by:
+        parts.append(f"archived by {safe_text(entry.archived_by, 64)}")
+    return " · ".join(parts)
 
 
 def _schedule_line(entry: Entry, now: float, hold: RateHold | None = None) -> str:

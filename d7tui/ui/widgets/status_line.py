@@ -62,9 +62,13 @@ def status_parts(
     archive: bool = False,
     balance: Text | None = None,
     keys: Callable[[str], str] = key_label,
+    desk: str | None = None,
+    following: bool = False,
 ) -> list[Text]:
     """`keys`: an action's key as the hints name it (after the user's [keymap])."""
     parts: list[Text] = []
+    if desk is not None:  # on a desk's shared database: who polls for everyone
+        parts.append(Text(desk, style="bold"))
     if archive:
         live, back = keys("archive_view"), keys("unarchive")
         parts.append(
@@ -72,7 +76,9 @@ def status_parts(
         )
     fast, slow = poller.interval
     pause = keys("pause")
-    if not poller.running:
+    if following:
+        pass  # a follower polls nothing: the leader does
+    elif not poller.running:
         parts.append(
             Text(f"✗ polling stopped ({pause} restarts)", style=f"bold {colours[Phase.FAILED]}")
         )
@@ -81,9 +87,10 @@ def status_parts(
     else:
         parts.append(Text(f"● polling every {format_interval(fast)}→{format_interval(slow)}"))
     waiting = poller.queued - poller.in_flight
-    parts.append(
-        Text(f"{poller.in_flight} in flight" + (f", {waiting:,} queued" if waiting > 0 else ""))
-    )
+    if not following:
+        parts.append(
+            Text(f"{poller.in_flight} in flight" + (f", {waiting:,} queued" if waiting > 0 else ""))
+        )
     for hold in poller.rate_holds:
         parts.append(Text(rate_wait(hold, now), style=f"bold {colours[Phase.PENDING]}"))
     parts.append(Text(f"refreshed {format_clock(poller.last_refresh, now)}"))

@@ -1,0 +1,54 @@
+"""`d7tui serve`: the monitor in a browser (textual-serve), for a wall screen or a colleague
+without a terminal.
+
+Every browser tab is a monitor of its own, in a process of its own, on the desk's shared
+database: one of the desk's monitors leads (polls the vendors) and the others follow, so a tab
+adds no vendor call. Hence it needs `database_url`: tabs on a SQLite file would each poll.
+There is no login: bound to anything but loopback, whoever reaches the port sees and works the
+desk's watchlist, and it says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from typing import TextIO
+
+from d7tui.config import Settings, is_loopback
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+
+def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    serve = sub.add_parser(
+        "serve",
+        help="serve the monitor to web browsers (needs database_url: each tab follows the desk)",
+    )
+    serve.add_argument("--host", default=DEFAULT_HOST, help=f"default {DEFAULT_HOST}")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+
+
+def run(args: argparse.Namespace, settings: Settings, err: TextIO) -> int:
+    if settings.store_location() is None:
+        err.write(
+            "d7tui serve: needs a desk's database (database_url, or D7TUI_DATABASE_URL): every "
+            "browser tab is a monitor of it, and one monitor polls for all\n"
+        )
+        return EXIT_USAGE
+    if not is_loopback(args.host):
+        err.write(
+            f"d7tui serve: warning: bound to {args.host}, with no login: anyone who can reach "
+            f"port {args.port} there sees the desk's watchlist and can change it\n"
+        )
+    if not 0 < args.port < 65536:
+        err.write("d7tui serve: --port must be from 1 to 65535\n")
+        return EXIT_USAGE
+    from textual_serve.server import Server
+
+    command = f"{shlex.quote(sys.executable)} -m d7tui"
+    Server(command, host=args.host, port=args.port, title="d7tui").serve()
+    return EXIT_OK

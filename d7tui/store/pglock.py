@@ -1,0 +1,121 @@
+"""The report lock on PostgreSQL: a session advisory lock held on a connection of its own.
+
+The server drops it when that connection ends in any way (the process killed with -9, the
+laptop closed: the server notices the dead connection), so, as with the file lock, it never
+goes stale. The holder names itself in its connection's `application_name`, which others read
+from `pg_stat_activity` to say who holds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+from d7tui.store.errors import StoreError
+
+if TYPE_CHECKING:
+    from d7tui.store.pg import PgStore
+
+LEADER_LOCK = 0x64377476  # the one lock: who polls, writes and pulls one-time reports
+KEEPALIVE = (
+    ("tcp_keepalives_idle", 5),
+    ("tcp_keepalives_interval", 2),
+    ("tcp_keepalives_count", 3),
+)
+
+
+def whoami(user: str | None) -> str:
+    return f"{user or '?'}@{socket.gethostname()} pid {os.getpid()}"
+
+
+class AdvisoryLock:
+    def __init__(self, store: PgStore, key: int = LEADER_LOCK) -> None:
+        self.store = store
+        self.key = key
+        self._conn: psycopg.Connection[Any] | None = None
+        self.problem: str | None = None  # why the lock could not even be tried
+
+    @property
+    def held(self) -> bool:
+        return self._conn is not None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if nobody holds it; True if this object holds it now. Never waits."""
+        if self._conn is not None:
+            return True
+        try:
+            conn = self.store.connect_raw(name=f"d7tui {whoami(self.store.actor)}")
+        except StoreError as exc:
+            self.problem = str(exc)
+            return False
+        self.problem = None
+        try:
+            # A holder that vanishes without closing (a laptop shut, a network gone) is noticed
+            # by the server in about 11 s instead of the system's two hours: the lock is freed.
+            for setting, value in KEEPALIVE:
+                conn.execute(f"SET {setting} = {value}")
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
+        except psycopg.Error as exc:
+            self.problem = str(self.store.error_of(exc))
+            conn.close()
+            return False
+        if not (row and row[0]):
+            conn.close()
+            return False
+        self._conn = conn
+        return True
+
+    def renew(self) -> bool:
+        """Still held? A lock whose connection broke (the server restarted) holds nothing: it
+        is taken again if nobody else took it meanwhile."""
+        conn = self._conn
+        if conn is None:
+            return False
+        try:
+            conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            self._conn = None
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
+        return self.try_acquire()
+
+    def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()  # ending the session drops the lock
+
+    def holder(self, *, strict: bool = False) -> str | None:
+        """Who holds the lock ("user@host pid N"), None if nobody does (or, not `strict`, if
+        the server cannot be asked; `strict`: StoreError then)."""
+        try:
+            with self.store.connect_raw() as conn:
+                row = conn.execute(
+                    "SELECT a.application_name FROM pg_locks l "
+                    "JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = %s "
+                    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                    (self.key & 0xFFFFFFFF,),
+                ).fetchone()
+        except (StoreError, psycopg.Error) as exc:
+            if strict:
+                raise exc if isinstance(exc, StoreError) else self.store.error_of(exc) from None
+            return None
+        if not row:
+            return None
+        return str(row[0] or "another d7tui").removeprefix("d7tui ")
+
+    def refusal(self) -> str:
+        """What a monitor that does not hold the lock tells its user, in one line."""
+        if self.problem is not None:
+            return f"Infobip reports are not pulled: {self.problem}"
+        who = self.holder()
+        return (
+            f"{who or 'another d7tui'} leads on {self.store.shown}: it pulls the Infobip reports, "
+            "this one shows them"
+        )

@@ -1,0 +1,154 @@
+"""The monitor on a desk's shared database: leading or following (see d7tui/desk.py).
+
+`DeskLink` puts a `DeskFetcher` in front of the poller, keeps or takes the lead once a second
+(an advisory lock on the database: the server drops it when its holder dies, kill -9 included),
+and turns what the database tells (LISTEN/NOTIFY: states written by the leader, ids added,
+relabelled, removed from any monitor or `d7tui add`) into polls of the database and pick-ups.
+No Textual here beyond what the app hands in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from d7tui.desk import DeskFetcher
+from d7tui.poller import Poller
+from d7tui.pollstate import Fetcher
+from d7tui.store import StoreError
+
+if TYPE_CHECKING:
+    from d7tui.memory import Memory
+    from d7tui.store.pglisten import Changes
+
+LEAD_CHECK = 1.0  # seconds between two looks at the lead
+SETTLE_LIMIT = 10.0  # seconds the new leader waits for its last reads of the database
+HEAD_START = 2.0  # seconds a lock is seen free before a follower takes it
+
+
+class DeskLink:
+    def __init__(
+        self,
+        memory: Memory,
+        poller: Poller,
+        client: Fetcher,
+        *,
+        say: Callable[[str], None],
+        on_watch_changes: Callable[[set[str]], None],
+        on_lost: Callable[[StoreError | None], None],
+    ) -> None:
+        self.memory = memory
+        self.poller = poller
+        self.fetcher = DeskFetcher(client, memory.remembered, leading=memory.leading)
+        self.say = say
+        self.on_watch_changes = on_watch_changes
+        self.on_lost = on_lost
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._taking = False
+        self._free_since: float | None = None  # when the lock was first seen free
+        # For the benchmark: when this monitor last heard of a change (time.time()).
+        self.heard: list[tuple[float, set[str]]] = []
+
+    @property
+    def leading(self) -> bool:
+        return self.fetcher.leading
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.poller.client = self.fetcher
+        self._follow_only(not self.leading)
+        self.memory.follow(self._changes_from_thread, self._lost_from_thread)
+
+    def _follow_only(self, following: bool) -> None:
+        """A follower polls nothing on a schedule: it reads the database when told to."""
+        if following:
+            self.poller.pause()
+        else:
+            self.poller.resume()
+
+    def status_text(self) -> str:
+        if self.leading:
+            return "◆ leads the desk"
+        return f"◇ follows {self.fetcher.leader}"
+
+    # -- the lead ------------------------------------------------------------------------------
+
+    async def check(self) -> None:
+        """Keep the lead, or take it when the leader is gone; learn who leads otherwise.
+
+        A leader that cannot reach the database keeps leading: it polls on, its results held
+        in memory and written when the database is back (AsyncStore), and it takes the lock
+        again then. A follower takes a free lock only once it has seen it free for
+        `HEAD_START`: after an outage, the leader from before it leads again."""
+        if self._taking:
+            return
+        if self.leading:
+            try:
+                leads = await self.memory.lead()
+            except StoreError:
+                leads = False
+            if not leads and self.memory.lead_problem is None:
+                self.fetcher.leading = False
+                self._follow_only(True)
+                self.say("Another monitor leads the desk now: this one follows it.")
+            return
+        try:
+            who = await self.memory.leader()
+        except StoreError:
+            self._free_since = None
+            self.fetcher.leader = "nobody (the database cannot be reached)"
+            return
+        now = time.monotonic()
+        if who is not None:
+            self._free_since = None
+            self.fetcher.leader = who
+        elif self._free_since is None:
+            self._free_since = now
+        elif now - self._free_since >= HEAD_START and await self.memory.lead():
+            await self._take_the_lead()
+
+    async def _take_the_lead(self) -> None:
+        """Read everything the old leader wrote before asking a vendor anything: an answer
+        compared with a state older than the database's would write its transitions twice."""
+        self._taking = True
+        try:
+            self.poller.refresh()
+            deadline = time.monotonic() + SETTLE_LIMIT
+            while not self.poller.idle() and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            self.fetcher.leading = True
+            self._follow_only(False)
+        finally:
+            self._taking = False
+        self.say("This monitor leads the desk now: it polls the vendors for everyone.")
+
+    # -- what the database tells -------------------------------------------------------------
+
+    def _changes_from_thread(self, changes: Changes) -> None:
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: the app is ending
+                loop.call_soon_threadsafe(self.followed, changes)
+
+    def _lost_from_thread(self, error: StoreError | None) -> None:
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self.on_lost, error)
+
+    def followed(self, changes: Changes) -> None:
+        self.heard.append((time.time(), set(changes.states)))
+        del self.heard[:-1000]
+        if changes.watches or changes.everything:
+            self.on_watch_changes(changes.watches)
+        if self.leading or self._taking:
+            return  # the leader wrote these itself
+        if changes.everything:
+            self.poller.refresh()
+            return
+        for request_id in changes.states:
+            if request_id in self.poller:
+                self.poller.refresh(request_id)
