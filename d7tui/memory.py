@@ -105,6 +105,16 @@ def held_snapshot(
     return Snapshot(watches=watches, states=states, timelines=timelines)
 
 
+def read_only(path: Path | str | None) -> list[Remembered]:
+    """What a store that cannot be opened for writing (a read-only directory) remembers, read
+    as `d7tui export` reads it; empty if it cannot be read either."""
+    try:
+        with open_store(path, readonly=True) as store:
+            return _remember(store)
+    except StoreError:
+        return []
+
+
 class Memory:
     """Wraps an `AsyncStore`; every write is queued (never awaited on the UI loop) except where
     the caller needs the answer (archive, export)."""
@@ -153,7 +163,36 @@ class Memory:
             await asyncio.to_thread(memory.astore.try_acquire_report_lock)
         elif reports and not memory.astore.try_acquire_report_lock():
             memory.lock_refusal = memory.astore.report_lock_refusal()
+        memory._while_open(on_error, on_trouble, on_notice)
         return memory
+
+    def _while_open(
+        self,
+        on_error: Callable[[StoreError], None],
+        on_trouble: Callable[[StoreError | None], None] | None,
+        on_notice: Callable[[str], None] | None,
+    ) -> None:
+        """The callbacks reach the screen until `close` begins; what the store says while it
+        closes (its file put right at the last moment ...) is said on the terminal after."""
+        astore = self.astore
+
+        def error(exc: StoreError) -> None:
+            if self._closed:
+                self.farewell.append(f"store: {exc}")
+            else:
+                on_error(exc)
+
+        def trouble(exc: StoreError | None) -> None:
+            if not self._closed and on_trouble is not None:
+                on_trouble(exc)
+
+        def notice(line: str) -> None:
+            if self._closed:
+                self.farewell.append(line)
+            elif on_notice is not None:
+                on_notice(line)
+
+        astore.on_error, astore.on_trouble, astore.on_notice = error, trouble, notice
 
     # -- a desk's shared database (PostgreSQL) ---------------------------------------------------
 
@@ -294,11 +333,9 @@ class Memory:
         self._write(lambda: self.astore.restore_watch(request_id))
 
     def set_label_note(self, request_id: str, label: str | None, note: str | None) -> None:
-        """Write the label and the note given (None: unchanged)."""
-        if label is not None:
-            self._write(lambda: self.astore.set_label(request_id, label))
-        if note is not None:
-            self._write(lambda: self.astore.set_note(request_id, note))
+        """Write the label and the note given (None: unchanged), as one write."""
+        if label is not None or note is not None:
+            self._write(lambda: self.astore.set_label_note(request_id, label, note))
 
     def unarchive(self, request_id: str) -> None:
         self._write(lambda: self.astore.unarchive(request_id))
@@ -327,8 +364,8 @@ class Memory:
 
     async def close(self) -> None:
         """Flush every queued write, release the report lock, close the file. What could not
-        be written (the disk still full) is said in `farewell`, its report bodies kept in a
-        file the next start takes in (store/rescue.py)."""
+        be written (the disk still full, the file lost where it cannot be put back) is kept in
+        a file the next start takes in (store/rescue.py), and said in `farewell`."""
         if self._closed:
             return
         self._closed = True
@@ -336,13 +373,9 @@ class Memory:
             await asyncio.to_thread(self._listener.stop)
         astore = self.astore
         await astore.aclose()
-        bodies = astore.unsaved_reports
-        if bodies:
+        if astore.unsaved_actions:
             self.farewell.append(
-                await asyncio.to_thread(farewell, self.path, bodies, astore.last_error)
-            )
-        if astore.unsaved > len(bodies):
-            self.farewell.append(
-                f"{astore.unsaved - len(bodies):,} poll results could not be saved "
-                f"({astore.last_error}); those requests are polled again at the next start"
+                await asyncio.to_thread(
+                    farewell, self.path, astore.unsaved_actions, astore.last_error
+                )
             )

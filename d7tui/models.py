@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -269,12 +269,21 @@ def _transition(at: float, request_id: str, prev: Recipient | None, r: Recipient
     )
 
 
+# A recipient a full answer no longer lists (Infobip's logs keep 48 hours per message, so a bulk
+# sent over hours loses its oldest messages one by one): kept with its last known state, marked,
+# and the change told once as a transition to this status of d7tui's own.
+NO_LONGER_LISTED = "no longer listed"
+UNLISTED = "the API no longer lists this recipient: its last known state, kept by d7tui"
+
+
 def observe(
     before: RequestStatus | None, update: RequestStatus, at: float
 ) -> tuple[RequestStatus, list[Transition]]:
     """The new known state of a request and every recipient status change the update shows.
 
-    A full report replaces what was known; an incremental one (Infobip reports) is applied
+    A full report replaces what was known, but for recipients it no longer lists: those are
+    kept as they were last known, marked `UNLISTED` (an answer listing none at all is the
+    caller's to judge: see `or_remembered`). An incremental one (Infobip reports) is applied
     report by report, so an intermediate status handed out in the same batch as the final one
     is still a transition of its own.
     """
@@ -290,6 +299,19 @@ def observe(
         if prev is None or prev.status != r.status:
             transitions.append(_transition(at, update.request_id, prev, r))
         merged[r.key] = r
+    if not update.incremental and update.recipients:
+        for key, prev in known.items():
+            if key in merged:
+                continue
+            if prev.problem != UNLISTED:
+                transitions.append(
+                    replace(
+                        _transition(at, update.request_id, prev, prev),
+                        new_status=NO_LONGER_LISTED,
+                        reason=UNLISTED,
+                    )
+                )
+            merged[key] = replace(prev, problem=UNLISTED)
     fields = {**(before.fields if before and update.incremental else {}), **update.fields}
     raw = (before.raw if before and update.incremental else ()) + update.raw
     state = RequestStatus(

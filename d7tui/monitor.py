@@ -19,7 +19,7 @@ from typing import Literal
 
 from d7tui.clock import Clock
 from d7tui.config import ConfigError, Settings
-from d7tui.memory import Memory, Remembered, held_snapshot
+from d7tui.memory import Memory, Remembered, held_snapshot, read_only
 from d7tui.models import Target
 from d7tui.output import plural
 from d7tui.poller import Poller
@@ -58,6 +58,7 @@ class Monitor:
         self.client: Fetcher | None = None  # the status client (its settings follow a reload)
         self.notices: list[str] = []  # lines the banner keeps showing (the store, the lock)
         self.no_memory = "this session has no store"  # why, when it has none
+        self._read_only: list[Remembered] = []  # a store that can only be read: shown, not kept
         # Poll results not taken by the screen yet; `on_news` is called when the first comes.
         self._news: list[PollUpdate] = []
         self.on_news: Callable[[], None] = lambda: None
@@ -101,7 +102,13 @@ class Monitor:
                     await self.memory.close()
             self.memory = None
             self.no_memory = f"this session has no store ({one_line(str(exc))})"
-            self.notices.append(f"Not remembering this session: {one_line(str(exc))}")
+            # What it holds is still shown (read as `d7tui export` reads it), only not kept.
+            self._read_only = await asyncio.to_thread(read_only, path)
+            shown = f": its {plural(len(self._read_only), 'request')} shown, nothing new kept"
+            self.notices.append(
+                f"Not remembering this session: {one_line(str(exc))}"
+                + (shown if self._read_only else "")
+            )
             return []
         self.memory.holds(
             lambda: held_snapshot(self.live, self.archived, self._news, self.clock.now())
@@ -114,6 +121,11 @@ class Monitor:
             self.memory.lock_refusal = one_line(self.memory.lock_refusal)
             self.notices.append(self.memory.lock_refusal)
         return summaries
+
+    def take_read_only(self) -> list[Remembered]:
+        """What a store that could only be read holds (once): to be shown, never kept."""
+        taken, self._read_only = self._read_only, []
+        return taken
 
     # -- poll results ------------------------------------------------------------------------
 
@@ -402,11 +414,12 @@ class Monitor:
 
     # -- exports and settings ------------------------------------------------------------------
 
-    async def export(self, fmt: str = "json") -> str:
-        """Export the store into a new file in the data directory; one line saying where."""
+    async def export(self, fmt: str = "json", directory: Path | None = None) -> str:
+        """Export the store into a new file in `directory` (None: beside the store); one line
+        saying where."""
         if self.memory is None:
             return "Nothing to export: this session is not remembered."
-        directory = self.memory.path.parent
+        directory = directory or self.memory.path.parent
         try:
             path, counts = await self.memory.export(
                 fmt,  # type: ignore[arg-type]

@@ -111,7 +111,7 @@ def run(
 
 
 def _report(
-    args: argparse.Namespace, sent: Sent, message: Message, watching: bool, out: TextIO
+    args: argparse.Namespace, sent: Sent, message: Message, watching: str | None, out: TextIO
 ) -> None:
     if args.json:
         record = {
@@ -120,15 +120,15 @@ def _report(
             "id_kind": sent.id_kind.value,
             "status": sent.status,
             "to": message.to,
-            "watching": watching,
+            "watching": watching is not None,
         }
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
     else:
         out.write(
             f"sent: {sent.request_id} ({sent.channel.value}, {sent.status or 'no status yet'})\n"
         )
-        if watching:
-            out.write("watching it, labelled 'test': open d7tui to follow it\n")
+        if watching is not None:
+            out.write(f"watching it, {watching}: open d7tui to follow it\n")
     out.flush()
 
 
@@ -139,9 +139,10 @@ async def _send(settings: Settings, message: Message) -> Sent:
         return await client.send(message)
 
 
-def _watch(sent: Sent, message: Message, err: TextIO, settings: Settings) -> bool:
-    """Put the sent id on the watchlist; a store that cannot be opened is a warning (the
-    message went out: its id is printed either way)."""
+def _watch(sent: Sent, message: Message, err: TextIO, settings: Settings) -> str | None:
+    """Put the sent id on the watchlist; how it is labelled, or None if it is not watched (a
+    store that cannot be opened is a warning: the message went out, its id is printed either
+    way). An id watched already keeps its own label and note."""
     from d7tui.channels.infobip import parse_page
     from d7tui.channels.send import TEST_LABEL
     from d7tui.store import StoreError, add_ids, open_store
@@ -152,7 +153,7 @@ def _watch(sent: Sent, message: Message, err: TextIO, settings: Settings) -> boo
         )
     except StoreError as exc:
         err.write(f"d7tui send: warning: not watched: {one_line(str(exc))}\n")
-        return False
+        return None
     try:
         result = add_ids(
             store,
@@ -161,9 +162,13 @@ def _watch(sent: Sent, message: Message, err: TextIO, settings: Settings) -> boo
             sent.id_kind,
             TEST_LABEL,
             note=f"test message to {message.to}, sent {time.strftime('%Y-%m-%d %H:%M:%S')}",
+            keep=True,
         )
     finally:
         store.close()
     for problem in result.errors:
         err.write(f"d7tui send: warning: not watched: {one_line(problem)}\n")
-    return not result.errors
+    if result.errors:
+        return None
+    label = result.kept[0].label if result.kept else TEST_LABEL
+    return f"labelled '{one_line(label)}'" if label else "without a label"

@@ -23,7 +23,7 @@ from d7tui.pollstate import Fetcher
 from d7tui.report_guard import ReportGuard
 from d7tui.safety import one_line
 from d7tui.store import Store, StoreError, open_store, remembered_status
-from d7tui.store.rescue import farewell
+from d7tui.store.rescue import farewell, report_actions
 
 Result = RequestStatus | ChannelError
 
@@ -147,6 +147,6 @@ class StatusMemory:
                 break
             self.unsaved.remove((ident, body))
         if self.unsaved:
-            line = farewell(self.store.path, self.unsaved, None)
+            line = farewell(self.store.path, report_actions(self.unsaved), None)
             self.err.write(f"d7tui status: {one_line(line)}; their reports are shown above\n")
         self.store.close()

@@ -17,7 +17,7 @@ from test_cli import env, run, sim  # noqa: F401
 import d7tui.store.db
 from d7tui.channels.infobip import parse_page
 from d7tui.simulator import Simulator
-from d7tui.store import Store, open_store
+from d7tui.store import Store, add_ids, open_store
 from d7tui.store.rescue import held_files
 
 
@@ -160,3 +160,28 @@ def test_a_store_in_a_place_that_cannot_hold_one_is_one_line_and_exit_5(sim, env
     code, out, err = run(capsys, "add", sim.create_request("sms", ["+971500000006"]))
     assert code == 5 and out == ""
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_add_on_a_watched_id_says_which_label_and_note_it_replaced(sim, env, capsys):
+    rid = sim.create_request("sms", ["+971500000008"])
+    first = ["add", rid, "--label", "test", "--note", "test message to +971500000008"]
+    assert run(capsys, *first)[0] == 0
+    code, out, err = run(capsys, "add", rid, "--label", "from cli", "--note", "n1")
+    assert code == 0 and err == ""
+    # Nothing replaced without a word: the old text is on the terminal, whole.
+    assert out.splitlines() == [
+        "added 0, already watched 1",
+        f"{rid}: label replaced: was 'test', now 'from cli'",
+        f"{rid}: note replaced: was 'test message to +971500000008', now 'n1'",
+    ]
+    code, out, _ = run(capsys, "add", rid, "--label", "from cli")  # the same again: no word
+    assert out.splitlines() == ["added 0, already watched 1"]
+
+
+def test_send_to_an_id_already_watched_keeps_its_label_and_says_which(sim, env):
+    rid = sim.create_request("sms", ["+971500000009"])
+    with open_store() as store:
+        add_ids(store, [rid], "sms", label="from cli", note="n1")
+        result = add_ids(store, [rid], "sms", label="test", note="test message", keep=True)
+        assert [w.label for w in result.kept] == ["from cli"] and result.replaced == ()
+        assert (store.watch(rid).label, store.watch(rid).note) == ("from cli", "n1")

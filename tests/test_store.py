@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from d7tui.models import (
+    UNLISTED,
     Channel,
     IdKind,
     Phase,
@@ -196,8 +197,11 @@ def test_a_poll_that_changed_nothing_rewrites_no_recipient(db_path):
     poll(store, update, at=2)
     # one request_state row, and nothing else: a 50-recipient request costs one row per poll
     assert conn.total_changes - before == 1
+    # An answer listing fewer is a change, stored: those it no longer lists are kept, marked (F21).
     poll(store, d7_status(a, ["sent"] * 20), at=3)
-    assert len(store.load_state(a).state.recipients) == 20
+    kept = store.load_state(a).state.recipients
+    assert len(kept) == 50
+    assert [r.problem for r in kept].count(UNLISTED) == 30
 
 
 def test_a_batch_of_polls_is_one_statement_per_table_and_the_same_as_saving_them_one_by_one(

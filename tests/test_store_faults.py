@@ -15,8 +15,18 @@ from faultfs import read_only, small_disk
 from test_store import d7_status, rid
 
 from d7tui.channels.infobip import parse_page
-from d7tui.models import observe
-from d7tui.store import AsyncStore, Store, StoreError, StoreUnavailable, Which, open_store
+from d7tui.models import IdKind, observe
+from d7tui.store import (
+    AsyncStore,
+    Snapshot,
+    Store,
+    StoredState,
+    StoreError,
+    StoreUnavailable,
+    WatchRecord,
+    Which,
+    open_store,
+)
 
 
 def body(n: int) -> bytes:
@@ -316,3 +326,47 @@ def test_a_locked_write_waits_its_turn_then_says_so_in_one_line(tmp_path):
     finally:
         release.set()
         holder.join()
+
+
+async def test_poll_results_queued_when_the_file_is_emptied_are_written_once_from_memory(
+    tmp_path,
+):
+    """What the process holds already has the results queued before it was asked: they are
+    not written again after it (their transitions would be there twice)."""
+    path = tmp_path / "d7tui.sqlite3"
+    told = Told()
+    astore = open_async(path, told)
+    held: dict[str, tuple] = {}
+
+    def remember(n: int) -> None:
+        state, transitions = observe(None, d7_status(rid(n), ["sent", "sent"]), n)
+        held[rid(n)] = (state, transitions)
+        astore.save_observation(state, transitions, at=n)
+
+    def holding() -> Snapshot:
+        return Snapshot(
+            watches=[
+                WatchRecord(r, "sms", IdKind.REQUEST, "", "", 1.0, None, None, None, 0)
+                for r in held
+            ],
+            states={r: StoredState(s, 1.0, None, None) for r, (s, _) in held.items()},
+            timelines={r: list(t) for r, (_, t) in held.items()},
+        )
+
+    astore.held = holding
+    try:
+        for n in range(3):
+            astore.add_watch(rid(n), "sms")
+            remember(n)
+        await astore.flush()
+        os.truncate(path, 0)
+        remember(3)  # queued after the file was emptied: in memory, and queued
+        astore.add_watch(rid(3), "sms", label="late")
+        await astore.flush()
+        [said] = told.notices
+        assert "was emptied" in said and "4 requests" in said
+    finally:
+        await astore.aclose()
+    with Store.open(path) as store:
+        assert len(store.transitions()) == 8  # two recipients each, once
+        assert store.watch(rid(3)).label == "late"

@@ -154,7 +154,8 @@ async def test_quitting_with_the_disk_still_full_keeps_the_reports_for_the_next_
             assert entry(app, bulk).latest_status == "DELIVERED_TO_HANDSET"  # shown, held
         # Said on the terminal once the screen is gone, and kept in a file ...
         [said, *_] = app.farewell
-        assert "1 Infobip reports page could not be stored" in said and "disk is full" in said
+        assert "1 Infobip reports page and 1 poll result could not be saved" in said
+        assert "disk is full" in said
         assert "takes in" in said
         disk.free()
         assert_none_lost(sim, db)  # ... which the next open took in

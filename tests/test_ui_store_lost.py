@@ -8,19 +8,35 @@ one, or a kept copy) and says truthfully what was and was not saved. Real files,
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
+import tempfile
 from pathlib import Path
 
+import pytest
+from faultfs import read_only, small_disk
+from hostile import HostileServer, aimed_at, answering
+from test_ui import paste
 from test_ui_memory import DELIVERS, SIZE, build
-from ui_kit import entry, idle, screen_text, until
+from ui_kit import entry, idle, said, screen_text, until
 
+from d7tui.channels.infobip import parse_page
 from d7tui.cli import main
-from d7tui.models import Target
-from d7tui.store import Store, Which
+from d7tui.config import Settings
+from d7tui.export import export
+from d7tui.models import Phase, Target
+from d7tui.poller import PollConfig
+from d7tui.store import Store, Which, open_store
+from d7tui.ui.app import make_app
+from d7tui.ui.screens.add import AddDialog
+from d7tui.ui.screens.label import LabelDialog
 
 
 def labels_and_notes(db: Path) -> dict[str, tuple[str, str]]:
-    with Store.open(db) as store:
+    """What the store at `db` keeps, as the next d7tui started on it finds it."""
+    with open_store(db, parse_report=parse_page) as store:
         return {w.request_id: (w.label, w.note) for w in store.watches(Which.KEPT)}
 
 
@@ -98,3 +114,163 @@ async def test_a_store_emptied_then_replaced_by_another_d7tui_gets_what_the_moni
     with Store.open(db) as store:
         assert store.load_state(one).state.recipients[0].status == "delivered"
         assert [t.new_status for t in store.transitions(one)] == ["accepted", "delivered"]
+
+
+async def test_ids_added_and_labels_edited_on_a_full_disk_are_kept_at_quit_and_taken_in(
+    sim, clock, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    watched = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    new = sim.create_request("sms", ["+971500000002"], DELIVERS)
+    with small_disk(tmp_path / "disk", monkeypatch) as disk:
+        db = tmp_path / "disk" / "d7tui.sqlite3"
+        app = build(sim, clock, db, [Target(watched)], labels={watched: "L2full"})
+        async with app.run_test(size=SIZE) as pilot:
+            await idle(pilot, app)
+            await app.memory.astore.flush()
+            disk.fill()
+            await pilot.press("l")  # the label, as the user edits it
+            assert isinstance(app.screen, LabelDialog)
+            await pilot.press("ctrl+u", *"L3full", "tab", *"called")
+            await pilot.press("enter")
+            await until(pilot, lambda: not isinstance(app.screen, LabelDialog))
+            await pilot.press("a")  # an id pasted
+            assert isinstance(app.screen, AddDialog)
+            await paste(pilot, app, new)
+            await pilot.press("enter")
+            await until(pilot, lambda: not isinstance(app.screen, AddDialog))
+            clock.advance(5)
+            app.poller.refresh()
+            await idle(pilot, app)
+            await until(pilot, lambda: any("Saving fails" in n for n in app.notices))
+            assert entry(app, watched).label == "L3full"
+        # One line on the terminal says what was not saved, all of it, and where it is kept.
+        [line] = app.farewell
+        assert "1 label or note edit" in line and "1 id added" in line and "poll result" in line
+        assert "disk is full" in line and "kept in" in line and "takes in" in line
+        assert "polled again" not in line
+        disk.free()
+        # The next start (or any d7tui command) takes it all in.
+        assert labels_and_notes(db) == {watched: ("L3full", "called"), new: ("", "")}
+        with Store.open(db) as store:
+            assert store.load_state(new) is not None
+            assert [t.new_status for t in store.transitions(watched)] == ["accepted", "delivered"]
+
+
+async def test_a_store_emptied_where_no_new_one_can_be_written_is_kept_at_quit_and_taken_in(
+    sim, clock, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    db = tmp_path / "data" / "d7tui.sqlite3"
+    one = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    two = sim.create_request("sms", ["+971500000002"], DELIVERS)
+    app = build(sim, clock, db, [Target(one), Target(two)], labels={one: "keepme"})
+    with contextlib.ExitStack() as unwritable:
+        async with app.run_test(size=SIZE) as pilot:
+            await idle(pilot, app)
+            clock.advance(5)
+            app.poller.refresh()
+            await idle(pilot, app)
+            await app.memory.astore.flush()
+            os.truncate(db, 0)
+            unwritable.enter_context(read_only(db.parent))  # until after the quit
+            app.set_label_note(two, "after", "")
+            await until(pilot, lambda: any("cannot be put back yet" in n for n in app.notices))
+            await pilot.press("q")
+        [line] = app.farewell
+    assert "1 copy of all the monitor held" in line and "1 label or note edit" in line
+    assert "kept in" in line and str(tmp_path / "tmp") in line
+    assert labels_and_notes(db) == {one: ("keepme", ""), two: ("after", "")}
+    with Store.open(db) as store:
+        assert [t.new_status for t in store.transitions(one)] == ["accepted", "delivered"]
+
+
+async def test_a_read_only_store_is_shown_and_said_to_keep_nothing_new(sim, clock, tmp_path):
+    db = tmp_path / "xdg-data" / "d7tui" / "d7tui.sqlite3"  # where `d7tui add` writes
+    rid = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    assert main(["add", rid, "--label", "ro"]) == 0
+    with read_only(db.parent):
+        app = build(sim, clock, db)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: rid in app.live)
+            await idle(pilot, app)
+            assert entry(app, rid).label == "ro"
+            assert entry(app, rid).latest_status == "accepted"  # polled as ever
+            text = " ".join(screen_text(app).split())
+            assert "Nothing watched yet" not in text
+            assert "is read-only" in text and "its 1 request shown, nothing new kept" in text
+
+
+async def test_an_export_made_in_the_demo_survives_the_demo(tmp_path, monkeypatch):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    app = make_app(Settings(), demo=True, bell=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(app.live) > 0 and app.memory is not None)
+        await idle(pilot, app)
+        temporary = Path(app.data_dir)
+        await pilot.press("e")
+        await until(pilot, lambda: any(t.startswith("Exported") for t in said(app)))
+    assert not temporary.exists()  # the demo's own store goes with it ...
+    [export] = cwd.iterdir()  # ... its export stays where the user is
+    assert export.name.startswith("d7tui-export-") and export.suffix == ".json"
+    assert any(t.endswith(str(export)) for t in said(app))
+
+
+def d7_answer(rid: str, numbers: list[str]) -> bytes:
+    messages = [
+        {"msg_id": f"m-{n}", "recipient": n, "status": "sent", "sms_cost": 0.001, "country": "DE"}
+        for n in numbers
+    ]
+    return json.dumps({"request_id": rid, "channel": "sms", "messages": messages}).encode()
+
+
+async def test_a_recipient_the_api_stops_listing_is_kept_marked_and_told(clock, tmp_path):
+    rid = "dddddddd-2222-4333-8444-555555555555"
+    numbers = ["+491510000000", "+491510000001", "+491510000002"]
+    listed = {"count": 3}
+
+    def answer(method: str, target: str, credential: str) -> bytes | None:
+        if rid not in target:
+            return None
+        return d7_answer(rid, numbers[: listed["count"]])
+
+    db = tmp_path / "data" / "d7tui.sqlite3"
+    with HostileServer(answering(answer)) as server:
+        app = make_app(
+            aimed_at(server.base_url),
+            ids=[Target(rid, "sms")],
+            clock=clock,
+            poll_config=PollConfig(workers=2),
+            store_path=db,
+            bell=False,
+        )
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: getattr(app.live.get(rid), "state", None) is not None)
+            listed["count"] = 2  # the API forgets the third (Infobip's logs after 48 hours)
+            await pilot.press("R")
+            await until(pilot, lambda: any("no longer listed" in t for t in said(app)))
+            state = entry(app, rid).state
+            # All three, the third as it was last known, marked; counted and costed as before.
+            assert [r.recipient for r in state.recipients] == numbers
+            assert state.recipients[2].status == "sent" and "no longer lists" in (
+                state.recipients[2].problem or ""
+            )
+            assert state.phase_counts()[Phase.PENDING] == 3
+            assert state.total_cost()[0] == pytest.approx(0.003)
+            # The detail's recipients table says which one is kept from memory.
+            await until(pilot, lambda: "sent* · no longer listed" in screen_text(app))
+            await pilot.press("R")  # told once, not at every poll
+            await idle(pilot, app)
+            assert sum("no longer listed" in t for t in said(app)) == 1
+    # ... and in the store and the export, the next day too.
+    with Store.open(db) as store:
+        kept = store.load_state(rid).state.recipients
+        assert [r.recipient for r in kept] == numbers
+        exported = io.StringIO()
+        export(store, "json", exported)
+    recipients = json.loads(exported.getvalue())["recipients"]
+    assert sorted(r["recipient"] for r in recipients) == numbers

@@ -43,6 +43,7 @@ from typing import Any, Generic, TypeVar
 from d7tui.models import Channel, IdKind, RequestStatus, Transition
 from d7tui.store.core import Store
 from d7tui.store.errors import StoreCorruptError, StoreError, StoreUnavailable
+from d7tui.store.journal import Action, held_action, save_action
 from d7tui.store.records import Snapshot, StoredReport, StoredState, WatchRecord, Which
 from d7tui.store.reports import ReportParser
 from d7tui.store.states import DEFAULT_TIMELINE, Observation
@@ -88,6 +89,7 @@ class _Op:
     after: Callable[[Any], None] | None = None  # on the writer thread, once committed
     report: tuple[str, bytes] | None = None  # a one-time reports body: told at once if held
     seq: int = 0  # the order of queueing
+    action: Action | None = None  # what it keeps, in plain values: kept in a file if never written
     reflected: bool = False  # a result held in memory too (a poll's): written with it
 
     @property
@@ -152,6 +154,9 @@ class AsyncStore:
         self.stats = WriterStats()
         self.unsaved = 0  # writes given up when the store closed while they were held
         self.unsaved_reports: list[tuple[str, bytes]] = []  # (ident, body) among them
+        # What they kept (journal.py), in order, for the caller to keep in a file; with a copy of
+        # all the process held first when the file itself was lost and could not be put back.
+        self.unsaved_actions: list[Action] = []
         self._queue: queue.SimpleQueue[_Op | object] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -180,6 +185,7 @@ class AsyncStore:
         barrier: bool = False,
         after: Callable[[Any], None] | None = None,
         report: tuple[str, bytes] | None = None,
+        action: Action | None = None,
     ) -> Pending[T]:
         if self._closed:
             raise StoreError(f"{self.store.path}: the store is closed")
@@ -191,7 +197,8 @@ class AsyncStore:
         with self._count_lock:
             self._unsettled += 1
         reflected = observation is not None
-        op = _Op(what, future, fn, observation, barrier, after, report, next(self._seqs), reflected)
+        op = _Op(what, future, fn, observation, barrier, after, report)
+        op.seq, op.reflected, op.action = next(self._seqs), reflected, action
         self._queue.put(op)
         trouble = self.trouble
         if report is not None and trouble is not None:
@@ -426,11 +433,20 @@ class AsyncStore:
         return kept
 
     def _give_up(self, batch: list[_Op], error: StoreError) -> None:
+        if self._stopping.is_set() and self.store.lost():
+            # Its own file is gone and could not be put back: what the process holds is all
+            # there is, and the writes already in it are not kept twice.
+            snapshot = self._held_now()
+            if snapshot is not None:
+                self.unsaved_actions.append(held_action(snapshot))
+                batch = self._without_reflected(batch)
         for op in batch:
             if op.writes:
                 self.unsaved += 1
                 if op.report is not None:
                     self.unsaved_reports.append(op.report)
+                if op.action is not None:
+                    self.unsaved_actions.append(op.action)
             _resolve(op.future, error=error)
         self.last_error = error
         self._settled(len(batch))
@@ -521,8 +537,16 @@ class AsyncStore:
         # Closing: a file deleted after the last write would take everything with it.
         if not self._stopping.is_set() or self.store.moved() is None:
             return
-        with contextlib.suppress(StoreError, RuntimeError):
+        try:
             self._check_file()
+        except StoreError as exc:
+            self.last_error = exc
+            if self.store.lost() and not any(k == "held" for k, _ in self.unsaved_actions):
+                snapshot = self._held_now()
+                if snapshot is not None:
+                    self.unsaved_actions.insert(0, held_action(snapshot))
+        except RuntimeError:
+            pass
 
     def flush(self) -> Pending[None]:
         """Resolves once every write queued before it is committed (raises if they are held)."""
@@ -556,36 +580,93 @@ class AsyncStore:
         added_at: float | None = None,
     ) -> Pending[bool]:
         at = self.clock() if added_at is None else added_at
+        values = {
+            "request_id": request_id,
+            "channel": channel,
+            "id_kind": IdKind(id_kind).value,
+            "label": label,
+            "note": note,
+            "added_at": at,
+        }
         return self._submit(
             "add",
             lambda: self.store.add_watch(
                 request_id, channel, id_kind, label=label, note=note, added_at=at
             ),
+            action=("add", values),
         )
 
     def remove_watch(self, request_id: str) -> Pending[bool]:
         at = self.clock()
-        return self._submit("remove", lambda: self.store.remove_watch(request_id, at=at))
+        return self._submit(
+            "remove",
+            lambda: self.store.remove_watch(request_id, at=at),
+            action=("remove", {"request_id": request_id, "at": at}),
+        )
 
     def restore_watch(self, request_id: str) -> Pending[bool]:
-        return self._submit("restore", lambda: self.store.restore_watch(request_id))
+        return self._submit(
+            "restore",
+            lambda: self.store.restore_watch(request_id),
+            action=("restore", {"request_id": request_id}),
+        )
 
     def set_label(self, request_id: str, label: str) -> Pending[bool]:
-        return self._submit("label", lambda: self.store.set_label(request_id, label))
+        return self._submit(
+            "label",
+            lambda: self.store.set_label(request_id, label),
+            action=("label", {"request_id": request_id, "label": label}),
+        )
 
     def set_note(self, request_id: str, note: str) -> Pending[bool]:
-        return self._submit("note", lambda: self.store.set_note(request_id, note))
+        return self._submit(
+            "note",
+            lambda: self.store.set_note(request_id, note),
+            action=("note", {"request_id": request_id, "note": note}),
+        )
+
+    def set_label_note(self, request_id: str, label: str | None, note: str | None) -> Pending[bool]:
+        """Both at once, as the user typed them (None: unchanged): one write, one edit if it
+        must be kept."""
+
+        def write() -> bool:
+            changed = False
+            with self.store.batch():
+                if label is not None:
+                    changed |= self.store.set_label(request_id, label)
+                if note is not None:
+                    changed |= self.store.set_note(request_id, note)
+            return changed
+
+        return self._submit(
+            "label",
+            write,
+            action=("label_note", {"request_id": request_id, "label": label, "note": note}),
+        )
 
     def set_channel(self, request_id: str, channel: Channel | str | None) -> Pending[bool]:
-        return self._submit("channel", lambda: self.store.set_channel(request_id, channel))
+        value = Channel(channel).value if channel is not None else None
+        return self._submit(
+            "channel",
+            lambda: self.store.set_channel(request_id, value),
+            action=("channel", {"request_id": request_id, "channel": value}),
+        )
 
     def archive(self, request_id: str) -> Pending[bool]:
         at = self.clock()
-        return self._submit("archive", lambda: self.store.archive(request_id, at=at))
+        return self._submit(
+            "archive",
+            lambda: self.store.archive(request_id, at=at),
+            action=("archive", {"request_id": request_id, "at": at}),
+        )
 
     def unarchive(self, request_id: str) -> Pending[bool]:
         at = self.clock()
-        return self._submit("unarchive", lambda: self.store.unarchive(request_id, at=at))
+        return self._submit(
+            "unarchive",
+            lambda: self.store.unarchive(request_id, at=at),
+            action=("unarchive", {"request_id": request_id, "at": at}),
+        )
 
     def archive_finished(self, final_for: float) -> Pending[list[str]]:
         now = self.clock()
@@ -600,7 +681,10 @@ class AsyncStore:
     ) -> Pending[None]:
         """Queue the state and transitions of one poll (one transaction, see Store)."""
         when = self.clock() if at is None else at
-        return self._submit("save", observation=(state, tuple(transitions), when))
+        observation = (state, tuple(transitions), when)
+        return self._submit(
+            "save", observation=observation, action=save_action(state, observation[1], when)
+        )
 
     async def commit_report(self, ident: str, body: bytes) -> None:
         """The `report_sink` of StatusClient: returns once the raw body is on disk.
@@ -619,6 +703,7 @@ class AsyncStore:
             barrier=True,
             after=lambda body_id: self._parse_saved(body_id, data),
             report=(ident, data),
+            action=("report", {"ident": ident, "body": data}),
         )
 
     def _parse_saved(self, body_id: int, data: bytes) -> None:
@@ -702,7 +787,8 @@ class AsyncStore:
     def close(self, *, close_store: bool = True) -> None:
         """Commit everything queued, stop the threads, close the store. Blocks: from the loop
         use `aclose()`. Writes still held (the disk still full) are tried once more, then
-        given up: counted in `unsaved`, report bodies kept in `unsaved_reports`."""
+        given up: counted in `unsaved`, report bodies kept in `unsaved_reports`, what they all kept
+        in `unsaved_actions` (for rescue.py)."""
         if self._closed:
             return
         self._closed = True

@@ -24,6 +24,7 @@ from d7tui.models import (
 )
 from d7tui.store.core import Store
 from d7tui.store.errors import StoreUnavailable
+from d7tui.store.records import WatchRecord
 from d7tui.store.reports import ReportParser
 from d7tui.store.rescue import take_in
 
@@ -44,8 +45,8 @@ def open_store(
     user: str | None = None,
 ) -> Store:
     """`Store.open` (`PgStore.open` for a `postgresql://` URL), then parse what a killed or
-    buggy run left unparsed, and take in the report bodies a run that ended on a full disk kept
-    in a file (rescue.py). Raises StoreError.
+    buggy run left unparsed, and take in the writes a run that ended on a full disk kept in a
+    file (rescue.py). Raises StoreError.
 
     `readonly`: only to read (an export); nothing is created, changed or parsed.
     `parse_report`: the Infobip reports parser (channels/infobip.parse_page); without it, what
@@ -71,15 +72,27 @@ def open_store(
     else:
         if taken:
             store.warnings.append(
-                f"{taken:,} Infobip report bodies a previous run could not store were taken in"
+                f"{taken:,} writes a previous run could not save (ids, labels, notes, results, "
+                "report pages) were taken in"
             )
     return store
+
+
+class Replaced(NamedTuple):
+    """A label or note of an id already watched that `add` replaced: what it was, and is."""
+
+    request_id: str
+    what: str  # "label" or "note"
+    was: str
+    now: str
 
 
 class AddResult(NamedTuple):
     added: list[str]  # ids new to the watchlist (a removed id added again counts as new)
     merged: list[str]  # ids already watched (label/note/channel updated if given)
     errors: list[str]  # one line per id refused; nothing was stored for those
+    replaced: tuple[Replaced, ...] = ()  # labels and notes of merged ids that were replaced
+    kept: tuple[WatchRecord, ...] = ()  # merged ids whose label and note were kept (`keep`)
 
 
 def add_ids(
@@ -92,11 +105,14 @@ def add_ids(
     note: str | None = None,
     stdin: TextIO | None = None,
     at: float | None = None,
+    keep: bool = False,
 ) -> AddResult:
     """`d7tui add ID... [--channel C] [--label L]`: validate and watch ids, in one transaction.
 
     Each argument may hold several ids (white space, commas); `-` reads standard input (once).
-    A bad id is one line in `errors` and is not stored; the good ones are still added.
+    A bad id is one line in `errors` and is not stored; the good ones are still added. An id
+    already watched gets the label and note given, and what they replaced is in `replaced`
+    (said, so that nothing typed before is lost without a word); with `keep`, it keeps its own.
     """
     if channel not in CHANNEL_CHOICES:
         return AddResult([], [], [f"unknown channel {channel!r} ({', '.join(CHANNEL_CHOICES)})"])
@@ -104,13 +120,30 @@ def add_ids(
     checked = check_ids(tokens, channel, id_kind, unique=False)
     added: list[str] = []
     merged: list[str] = []
+    replaced: list[Replaced] = []
+    kept: list[WatchRecord] = []
     with store.batch():
         for target in checked.targets:
+            request_id = target.request_id
+            before = store.watch(request_id)
+            watched = before is not None and before.removed_at is None
+            given = (None, None) if keep and watched else (label, note)
             new = store.add_watch(
-                target.request_id, channel, target.id_kind, label=label, note=note, added_at=at
+                request_id, channel, target.id_kind, label=given[0], note=given[1], added_at=at
             )
-            (added if new else merged).append(target.request_id)
-    return AddResult(added, merged, unreadable + checked.problems)
+            (added if new else merged).append(request_id)
+            after = store.watch(request_id)
+            if not watched or before is None or after is None:
+                continue
+            if keep:
+                kept.append(after)
+            for what, was, now in (
+                ("label", before.label, after.label),
+                ("note", before.note, after.note),
+            ):
+                if was and was != now:
+                    replaced.append(Replaced(request_id, what, was, now))
+    return AddResult(added, merged, unreadable + checked.problems, tuple(replaced), tuple(kept))
 
 
 def remembered_status(store: Store, target: Target) -> RequestStatus | None:

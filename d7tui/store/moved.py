@@ -121,6 +121,11 @@ class MovedMixin(Database):
             return None
         return "emptied" if st.st_size == 0 else "overwritten"
 
+    def lost(self) -> bool:
+        """Whether the file this store opened can no longer be read (emptied ...): a copy of it
+        can then only be made from what the process holds."""
+        return self.moved() is not None and not self._own_file_whole()
+
     def put_back(self, held: Held | None = None) -> str | None:
         """Put right a file deleted, replaced or emptied under this store; one line saying what
         was done, None if nothing had happened. Raises StoreError if it cannot be done now.
@@ -155,7 +160,7 @@ class MovedMixin(Database):
                 else:  # damaged in place: its SQLite files go with it, for whoever looks
                     aside = set_aside(self.path, "damaged")
             temp = self.path.with_name(f".{self.path.name}.restoring-{os.getpid()}")
-            saved = None
+            saved: Absorbed | None = None
             if own:
                 self._copy_to(temp)
             else:

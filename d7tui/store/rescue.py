@@ -1,26 +1,28 @@
-"""One-time Infobip reports that could not be committed before d7tui ended: kept in a file, and
-taken into the store at the next open.
+"""What could not be committed before d7tui ended: kept in a file, and taken into the store at
+the next open.
 
-A reports body is pulled once and never again; if the disk is still full when the monitor (or
-`d7tui status`) ends, the bodies it holds are written as JSON Lines beside the database, or, if
-that disk cannot take them either, in the temporary directory, named after the database so the
-next open finds them. `open_store` commits them and only then deletes the file.
+A reports body is pulled once and never again, and an id added or a label typed exists nowhere
+else; if the disk is still full when the monitor (or `d7tui status`) ends, every write it still
+holds (journal.py: report pages, ids added, labels and notes, poll results ...) is written as
+JSON Lines beside the database, or, if that disk cannot take them either, in the temporary
+directory, named after the database so the next open finds them. `open_store` replays them in
+order, in one transaction per file, and only then deletes the file.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import json
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from d7tui.store.core import Store
 from d7tui.store.errors import StoreError
+from d7tui.store.journal import Action, counted, replay, to_line
 from d7tui.store.reports import ReportParser
 
 
@@ -30,13 +32,10 @@ def _places(db: Path) -> list[tuple[Path, str]]:
     return [(db.parent, f"{db.name}.held-"), (Path(tempfile.gettempdir()), f"d7tui-held-{tag}-")]
 
 
-def keep_elsewhere(db: Path, bodies: Sequence[tuple[str, bytes]]) -> Path | None:
-    """Write `(ident, body)` pairs to a file the next open of `db` takes in; its path, or None
+def keep_elsewhere(db: Path, actions: Sequence[Action]) -> Path | None:
+    """Write `actions` (journal.py) to a file the next open of `db` replays; its path, or None
     if no place could take them."""
-    lines = "".join(
-        json.dumps({"ident": ident, "body": base64.b64encode(body).decode()}) + "\n"
-        for ident, body in bodies
-    )
+    lines = "".join(json.dumps(to_line(action)) + "\n" for action in actions)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     for directory, prefix in _places(db):
         path = directory / f"{prefix}{stamp}-{os.getpid()}.jsonl"
@@ -54,48 +53,52 @@ def keep_elsewhere(db: Path, bodies: Sequence[tuple[str, bytes]]) -> Path | None
     return None
 
 
+def report_actions(bodies: Sequence[tuple[str, bytes]]) -> list[Action]:
+    return [("report", {"ident": ident, "body": body}) for ident, body in bodies]
+
+
 def held_files(db: Path) -> list[Path]:
     return sorted(
         found for directory, prefix in _places(db) for found in directory.glob(f"{prefix}*.jsonl")
     )
 
 
-def _read(path: Path) -> Iterable[tuple[str, bytes]]:
-    for line in path.read_text(encoding="ascii").splitlines():
-        item = json.loads(line)
-        yield str(item["ident"]), base64.b64decode(item["body"])
+def _read(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="ascii").splitlines()]
 
 
 def take_in(store: Store, parse: ReportParser) -> int:
-    """Commit the bodies of every held file of this store, each file then deleted; how many
-    bodies. A file that cannot be read is left where it is."""
+    """Replay every held file of this store, each in one transaction, each file then deleted;
+    how many writes. A file that cannot be read is left where it is."""
     taken = 0
     for path in held_files(store.path):
         try:
-            bodies = list(_read(path))
-        except (OSError, ValueError, KeyError):
+            lines = _read(path)
+        except (OSError, ValueError):
             continue
-        for ident, body in bodies:
-            store.ingest_report(ident, body, parse)  # raises StoreError: the file stays
+        try:
+            with store.batch():  # raises StoreError: the file stays, nothing half-done
+                for line in lines:
+                    replay(store, line, parse)
+        except (KeyError, TypeError, ValueError):
+            continue  # not a file this d7tui can read: left for whoever looks
         with contextlib.suppress(OSError):
             path.unlink()
-        taken += len(bodies)
+        taken += len(lines)
     return taken
 
 
-def farewell(db: Path, bodies: Sequence[tuple[str, bytes]], why: StoreError | None) -> str:
-    """The line said when d7tui ends with report bodies it could not commit."""
-    kept = keep_elsewhere(db, bodies)
+def farewell(db: Path, actions: Sequence[Action], why: StoreError | None) -> str:
+    """The line said when d7tui ends with writes it could not commit."""
+    kept = keep_elsewhere(db, actions)
     because = f" ({why})" if why is not None else ""
-    what = (
-        "1 Infobip reports page" if len(bodies) == 1 else f"{len(bodies):,} Infobip reports pages"
-    )
+    what = counted(kind for kind, _ in actions)
     if kept is None:
         return (
-            f"{what} could not be stored{because}, nor written anywhere else: their reports "
-            "were shown, and are lost now"
+            f"{what} could not be saved{because}, nor written anywhere else: they were shown, "
+            "and are lost now"
         )
     return (
-        f"{what} could not be stored{because}: kept in {kept}, which the next d7tui started "
+        f"{what} could not be saved{because}: kept in {kept}, which the next d7tui started "
         "on this store takes in"
     )

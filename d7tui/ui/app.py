@@ -316,6 +316,8 @@ class D7App(Guarded, App[int]):
         for summary in self._summaries:
             self.monitor.sketch(summary)
         self._summaries = []
+        for remembered in self.monitor.take_read_only():
+            self.monitor.restore_remembered(remembered)
         for target, label in self._initial:
             self.add_targets([target], label=label, refresh=False)
         if self.memory is not None and len(self.live) + len(self.archived):
@@ -595,9 +597,13 @@ class D7App(Guarded, App[int]):
             self._main.show_banner()  # the banner no longer names the other process
 
     def _export_directory(self) -> Path | None:
+        """Beside the store; in the demo, whose store is deleted when it quits, the working
+        directory: an export is made to be kept."""
+        if self.data_dir is not None:
+            return Path.cwd()
         if self.memory is not None:
             return self.memory.path.parent
-        return Path(self.data_dir) if self.data_dir is not None else None
+        return None
 
     async def export_failures(self, entries: list[Entry]) -> str:
         """The failed and stuck recipients of `entries` (the problems view) as a CSV worklist
@@ -683,7 +689,7 @@ class D7App(Guarded, App[int]):
 
     async def export(self, fmt: str = "json") -> str:
         """Export the store into a new file in the data directory; one line saying where."""
-        return await self.monitor.export(fmt)
+        return await self.monitor.export(fmt, self._export_directory())
 
     def reload_settings(self) -> str | None:
         """Read the settings again (the user fixed a credential); a problem, or None."""

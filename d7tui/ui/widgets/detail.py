@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 
 from d7tui.explain import Explanation, Outcome, explain
-from d7tui.models import Channel, Phase, Recipient, Transition
+from d7tui.models import NO_LONGER_LISTED, UNLISTED, Channel, Phase, Recipient, Transition
 from d7tui.pollstate import RateHold, WatchStatus, credential_of
 from d7tui.safety import one_line, safe_text
 from d7tui.ui.bindings import key_label
@@ -175,6 +175,8 @@ def recipient_cells(r: Recipient, ctx: RenderContext) -> tuple[Text, ...]:
     status = phase_text(r.phase, r.status or "no status", ctx.colours)
     if not r.final and r.phase is not Phase.UNKNOWN:
         status.append("*", style="dim")
+    if r.problem == UNLISTED:  # its last known state, kept: the API no longer lists it
+        status.append(f" · {NO_LONGER_LISTED}", style="dim")
     cells = (
         Text(recipient_text(r.recipient, ctx.masked)),
         _plain(r.country),
