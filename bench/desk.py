@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import psycopg
+from desk_peer import peer_env
 from pgserver import PgServer
 
 from d7tui.config import load_settings
@@ -43,21 +44,6 @@ from d7tui.ui.app import make_app
 
 ROOT = Path(__file__).resolve().parent.parent
 PEER = ROOT / "tests" / "desk_peer.py"
-
-
-def env_for(sim: Simulator, url: str, home: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "D7TUI_DATABASE_URL": url,
-        "D7_API_TOKEN": "sim-token",
-        "D7_BASE_URL": sim.base_url,
-        "INFOBIP_API_KEY": "sim-key",
-        "INFOBIP_BASE_URL": sim.base_url,
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_DATA_HOME": str(home / "data"),
-        "HOME": str(home),
-        "PYTHONPATH": str(ROOT),
-    }
 
 
 def holder(url: str) -> int | None:
@@ -90,7 +76,7 @@ def prepare(server: PgServer, sim: Simulator, ids: int) -> str:
 def start_peer(sim: Simulator, url: str, home: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, str(PEER)],
-        env=env_for(sim, url, home),
+        env=peer_env(sim, url, home),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -115,7 +101,7 @@ async def desk(
     followers = [start_peer(sim, url, home / f"f{n}") for n in range(3)]
     latencies: list[float] = []
     os.environ["XDG_DATA_HOME"] = str(home / "inproc")
-    env = env_for(sim, url, home / "inproc")
+    env = peer_env(sim, url, home / "inproc")
     app = make_app(load_settings(env, home / "none.toml"))
 
     seen: dict[tuple[str, str, str | None], float] = {}  # transition -> when this one had it

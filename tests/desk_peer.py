@@ -4,8 +4,36 @@ base URLs and credentials)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from d7tui.config import load_settings
 from d7tui.ui.app import make_app
+
+if TYPE_CHECKING:
+    from d7tui.simulator import Simulator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def peer_env(sim: Simulator, url: str, home: Path) -> dict[str, str]:
+    """The environment of a d7tui process of the desk: the database, the simulator's vendors,
+    and a home of its own (the tests' and the benchmark's peers, `d7tui add`, `d7tui serve`)."""
+    return {
+        **os.environ,
+        "D7TUI_DATABASE_URL": url,
+        "D7_API_TOKEN": "sim-token",
+        "D7_BASE_URL": sim.base_url,
+        "INFOBIP_API_KEY": "sim-key",
+        "INFOBIP_BASE_URL": sim.base_url,
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "HOME": str(home),
+        "PYTHONPATH": str(ROOT),
+    }
+
 
 if __name__ == "__main__":
     make_app(load_settings()).run(headless=True, size=(120, 40))

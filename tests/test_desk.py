@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from desk_peer import peer_env
 from pgserver import PgServer
 from ui_kit import entry, screen_text, sim_settings, until
 
@@ -29,22 +30,6 @@ from d7tui.ui.app import D7App, make_app
 
 SIZE = (120, 40)
 TESTS = Path(__file__).resolve().parent
-
-
-def peer_env(sim: Simulator, url: str, home: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "D7TUI_DATABASE_URL": url,
-        "D7_API_TOKEN": "sim-token",
-        "D7_BASE_URL": sim.base_url,
-        "INFOBIP_API_KEY": "sim-key",
-        "INFOBIP_BASE_URL": sim.base_url,
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_DATA_HOME": str(home / "data"),
-        "XDG_STATE_HOME": str(home / "state"),
-        "HOME": str(home),
-        "PYTHONPATH": str(TESTS.parent),
-    }
 
 
 def leader_pid(url: str) -> int | None:

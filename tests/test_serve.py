@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 from browser import chromium
-from test_desk import add_from_a_shell, leading_peer, peer_env
+from desk_peer import peer_env
+from test_desk import add_from_a_shell, leading_peer
 
 from d7tui.simulator import Simulator, Step
 
