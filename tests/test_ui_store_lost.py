@@ -40,6 +40,16 @@ def labels_and_notes(db: Path) -> dict[str, tuple[str, str]]:
         return {w.request_id: (w.label, w.note) for w in store.watches(Which.KEPT)}
 
 
+async def polled_again_then_emptied(pilot, app, clock, db: Path) -> None:
+    """One more poll, saved; then the store file emptied in place (`: > d7tui.sqlite3`: the
+    same file, emptied)."""
+    clock.advance(5)
+    app.poller.refresh()
+    await idle(pilot, app)
+    await app.memory.astore.flush()
+    os.truncate(db, 0)
+
+
 async def test_a_store_emptied_in_place_is_written_again_from_what_the_monitor_holds(
     sim, clock, tmp_path
 ):
@@ -50,11 +60,7 @@ async def test_a_store_emptied_in_place_is_written_again_from_what_the_monitor_h
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await idle(pilot, app)
         app.set_label_note(one, "keepme", "important note")
-        clock.advance(5)
-        app.poller.refresh()
-        await idle(pilot, app)
-        await app.memory.astore.flush()
-        os.truncate(db, 0)  # `: > d7tui.sqlite3`: the same file, emptied
+        await polled_again_then_emptied(pilot, app, clock, db)
         app.set_label_note(two, "after", "")  # the next write notices it first
         await until(pilot, lambda: any("was emptied while" in n for n in app.notices))
 
@@ -89,11 +95,7 @@ async def test_a_store_emptied_then_replaced_by_another_d7tui_gets_what_the_moni
     app = build(sim, clock, db, [Target(one), Target(two)], labels={one: "keepme"})
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await idle(pilot, app)
-        clock.advance(5)
-        app.poller.refresh()
-        await idle(pilot, app)
-        await app.memory.astore.flush()
-        os.truncate(db, 0)
+        await polled_again_then_emptied(pilot, app, clock, db)
         # Another d7tui in another shell: it sets the emptied file aside, starts a new store.
         assert main(["add", three, "--label", "from the shell"]) == 0
         app.set_label_note(two, "after", "")  # the next write notices it first
@@ -170,11 +172,7 @@ async def test_a_store_emptied_where_no_new_one_can_be_written_is_kept_at_quit_a
     with contextlib.ExitStack() as unwritable:
         async with app.run_test(size=SIZE) as pilot:
             await idle(pilot, app)
-            clock.advance(5)
-            app.poller.refresh()
-            await idle(pilot, app)
-            await app.memory.astore.flush()
-            os.truncate(db, 0)
+            await polled_again_then_emptied(pilot, app, clock, db)
             unwritable.enter_context(read_only(db.parent))  # until after the quit
             app.set_label_note(two, "after", "")
             await until(pilot, lambda: any("cannot be put back yet" in n for n in app.notices))
