@@ -20,7 +20,7 @@ from d7tui.pollstate import PollConfig
 from d7tui.simulator import Simulator, Step
 from d7tui.ui.app import make_app
 from d7tui.ui.edge import ERRORS_LOG, Edge, EdgeConsole, redact
-from d7tui.ui.screens.view import MonitorView
+from d7tui.ui.screens.monitor import MonitorScreen
 from d7tui.watchlist import Watchlist
 
 TOKEN = "sim-token-that-must-never-show"
@@ -62,7 +62,7 @@ async def test_a_bug_in_a_key_handler_and_a_timer_is_caught_at_the_edge(
         banner = f"internal error — details in {log}"
         assert banner in screen_text(app)
 
-        monkeypatch.setattr(MonitorView, "render_context", lambda self: 1 / 0)
+        monkeypatch.setattr(MonitorScreen, "render_context", lambda self: 1 / 0)
         app.screen.set_timer(0.01, app.screen._tick)  # the clock's timer fails too
         await pilot.pause(0.1)
         monkeypatch.undo()

@@ -16,7 +16,7 @@ from ui_kit import entry, idle, list_lines, said, screen_text, sim_settings, unt
 from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.simulator import Step
 from d7tui.ui.screens.label import LabelDialog
-from d7tui.ui.screens.main import MainScreen
+from d7tui.ui.screens.monitor import MonitorScreen
 from d7tui.ui.widgets.filter_bar import FilterBar
 from d7tui.ui.widgets.watchlist_table import WatchlistTable
 
@@ -139,7 +139,7 @@ async def test_keys_typed_right_after_a_key_that_moves_the_focus_land_in_the_new
         assert (entry(app, rid).label, entry(app, rid).note) == ("abc", "defg")
         burst(app, "slash", "d", "e", "l")  # `/` then a filter: not d (remove), not a dialog
         await until(pilot, lambda: app.screen.query_one(FilterBar).value == "del")
-        assert isinstance(app.screen, MainScreen) and rid in app.watchlist
+        assert isinstance(app.screen, MonitorScreen) and rid in app.watchlist
         assert app.watchlist.filter_text == "del"
 
 
@@ -183,4 +183,4 @@ async def test_ids_typed_and_enter_right_after_a_add_the_ids(sim, clock):
         await idle(pilot, app)
         burst(app, "a", *new, "enter")  # as tmux send-keys or a fast typist sends them
         await until(pilot, lambda: new in app.watchlist)
-        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await until(pilot, lambda: isinstance(app.screen, MonitorScreen))

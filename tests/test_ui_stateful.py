@@ -31,7 +31,7 @@ from d7tui.models import Target
 from d7tui.pollstate import PollConfig
 from d7tui.simulator import Simulator, Step
 from d7tui.ui.app import D7App, make_app
-from d7tui.ui.screens.main import MainScreen
+from d7tui.ui.screens.monitor import MonitorScreen
 from d7tui.ui.widgets.watchlist_table import WatchlistTable, status_cell
 
 EXAMPLES = int(os.environ.get("D7TUI_STATEFUL_EXAMPLES", "4"))
@@ -138,7 +138,7 @@ class MonitorMachine(RuleBasedStateMachine):
 
     @property
     def on_main(self) -> bool:
-        return isinstance(self.app.screen, MainScreen)
+        return isinstance(self.app.screen, MonitorScreen)
 
     # -- what a user does --------------------------------------------------------------------
 
@@ -178,7 +178,7 @@ class MonitorMachine(RuleBasedStateMachine):
 
         async def add(pilot: Pilot[Any]) -> None:
             self.app.add_targets(ids, refresh=False)
-            main = next(s for s in self.app.screen_stack if isinstance(s, MainScreen))
+            main = next(s for s in self.app.screen_stack if isinstance(s, MonitorScreen))
             main.refresh_all({t.request_id for t in ids})
             await pilot.pause()
 
@@ -202,16 +202,16 @@ class MonitorMachine(RuleBasedStateMachine):
         async def look(pilot: Pilot[Any]) -> tuple[list[str], list[str], list[str], int]:
             app = pilot.app
             screen = app.screen
-            if isinstance(screen, MainScreen):
+            if isinstance(screen, MonitorScreen):
                 screen.flush_all()  # poll news waits at most a second to be drawn
             await pilot.pause()
-            main = next(s for s in app.screen_stack if isinstance(s, MainScreen))
+            main = next(s for s in app.screen_stack if isinstance(s, MonitorScreen))
             view = main.query_one(WatchlistTable)
             shown = app.watchlist.visible()
             short = app.watchlist.short_ids.short
             expected = [f"{short(e.request_id)}" for e in shown]
             statuses = [status_cell(e, main.render_context().colours).plain for e in shown]
-            lines = list_lines(app) if isinstance(screen, MainScreen) else []
+            lines = list_lines(app) if isinstance(screen, MonitorScreen) else []
             return expected, statuses, lines, view.page_rows
 
         assert self.app.is_running and self.app.return_code is None, "the app ended"

@@ -45,7 +45,7 @@ from d7tui.ui.edge import Edge, EdgeConsole, Guarded, guard_awaitable
 from d7tui.ui.format import format_clock
 from d7tui.ui.keymap import resolve as resolve_keymap
 from d7tui.ui.messages import PollerStopped, PollNews
-from d7tui.ui.screens.main import MainScreen
+from d7tui.ui.screens.monitor import MonitorScreen
 from d7tui.ui.theme import DARK, THEMES
 from d7tui.ui.widgets.event_strip import Event, Events, Severity
 from d7tui.watchlist import Entry, Watchlist
@@ -141,7 +141,7 @@ class D7App(Guarded, App[int]):
         self._client = client
         self._own_client = client is None
         self._initial = list(initial)
-        self._main: MainScreen | None = None
+        self._main: MonitorScreen | None = None
         self._polling = False
         self._set_up = False
         self._begun = False
@@ -157,7 +157,7 @@ class D7App(Guarded, App[int]):
         self.notifier.write = write
 
     def get_default_screen(self) -> Screen[Any]:
-        self._main = MainScreen()
+        self._main = MonitorScreen()
         return self._main
 
     async def on_mount(self) -> None:
@@ -725,7 +725,7 @@ class D7App(Guarded, App[int]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        if isinstance(screen, MainScreen):
+        if isinstance(screen, MonitorScreen):
             for key in MONITOR_KEYS:
                 yield SystemCommand(
                     f"{key.description} ({key.label})",
