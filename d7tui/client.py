@@ -47,6 +47,10 @@ class Response:
     body: bytes
 
 
+def _asked_to_wait(status: int) -> str:
+    return "rate limited (HTTP 429)" if status == 429 else f"unavailable (HTTP {status})"
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
     if not value:
@@ -103,6 +107,7 @@ class Engine:
         self._session: aiohttp.ClientSession | None = None
         self._slots = Admission(max_in_flight)
         self._gate: dict[str, float] = {}  # host -> monotonic time before which nothing is sent
+        self._gate_status: dict[str, int] = {}  # host -> the answer that set its gate (429, 503)
         self._proxies: dict[tuple[str, str], _Proxy] = {}
         self.in_flight = 0
         self.stats: Counter[str] = Counter()  # requests, retries, 429, 5xx, errors, too_large
@@ -141,10 +146,11 @@ class Engine:
     def _host_wait(self, host: str) -> float:
         return max(0.0, self._gate.get(host, 0.0) - time.monotonic())
 
-    def _hold_host(self, host: str, seconds: float) -> None:
+    def _hold_host(self, host: str, seconds: float, status: int) -> None:
         until = time.monotonic() + seconds
         if until > self._gate.get(host, 0.0):
             self._gate[host] = until
+            self._gate_status[host] = status
 
     def _proxy_for(self, url: str) -> _Proxy:
         parts = urlsplit(url)
@@ -231,7 +237,7 @@ class Engine:
                     # Another request's 429 asked the host for longer than this one's deadline:
                     # refused at once, as that one was, rather than asleep here for minutes
                     # while a monitor says it is "queued".
-                    raise self._rate_limited(channel, url, pause)
+                    raise self._rate_limited(channel, url, pause, self._gate_status.get(host, 429))
                 if deadline is not None and clock() + pause >= deadline:
                     break
                 await asyncio.sleep(pause)
@@ -276,22 +282,26 @@ class Engine:
             finally:
                 self._slots.release(host)
             self._slots.heard(host, answered=True)
-            if reply.status == 429:
-                self.stats["429"] += 1
-                retry_after = parse_retry_after(reply.headers.get("retry-after"))
+            # A 429, or a 503 that says when to come back (RFC 9110): the host asked everyone
+            # to wait, so every request to it waits, not only this one.
+            retry_after = parse_retry_after(reply.headers.get("retry-after"))
+            asked_to_wait = reply.status == 429 or (reply.status == 503 and retry_after is not None)
+            if asked_to_wait:
                 hold = min(
                     retry_after if retry_after is not None else self._backoff(tries - 1),
                     self.policy.max_retry_after,
                 )
-                self._hold_host(host, hold)
+                self._hold_host(host, hold, reply.status)
+            if asked_to_wait and (idempotent or reply.status == 429):
+                self.stats["429" if reply.status == 429 else "5xx"] += 1
                 if tries >= self.policy.attempts or clock() + hold >= deadline:
                     # Waiting would outlast the tries or the deadline: the caller holds off
                     # instead. No "waiting N s" here: a one-shot `d7tui status` does not ask
                     # again; the poller says when it will, from `retry_after`.
-                    limited = self._rate_limited(channel, url, hold)
+                    limited = self._rate_limited(channel, url, hold, reply.status)
                     limited.body = reply.body
                     raise limited
-                problem = "rate limited (HTTP 429)"
+                problem = _asked_to_wait(reply.status)
                 last_body = reply.body
                 pause = hold
             elif reply.status >= 500:
@@ -314,12 +324,15 @@ class Engine:
         failed.body = last_body
         raise failed
 
-    def _rate_limited(self, channel: str, url: str, wait: float) -> RateLimited:
+    def _rate_limited(self, channel: str, url: str, wait: float, status: int) -> RateLimited:
         return RateLimited(
             channel,
-            "rate limited by the API (HTTP 429)",
+            "rate limited by the API (HTTP 429)"
+            if status == 429
+            else f"the API is unavailable (HTTP {status}) and asked to wait",
             retry_after=wait,
             host=urlsplit(url).hostname,
+            status=status,
         )
 
     async def _send(

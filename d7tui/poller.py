@@ -581,7 +581,9 @@ class Poller:
             until = now + (error.retry_after or self.config.error_backoff)
             held = self._rate_holds.get(watch.credential)
             if held is None or held.until < until:
-                self._rate_holds[watch.credential] = RateHold(error.host or error.channel, until)
+                self._rate_holds[watch.credential] = RateHold(
+                    error.host or error.channel, until, error.status or 429
+                )
             return
         key = watch.channel_key
         if error.kind in (ErrorKind.UNREACHABLE, ErrorKind.PROTOCOL):

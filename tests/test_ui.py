@@ -706,3 +706,42 @@ async def test_the_empty_archive_says_it_is_empty(sim, clock):
         assert "0 archived" in text
         await pilot.press("A")
         assert "1 watched" in screen_text(app)
+
+
+async def test_the_list_shows_the_reason_at_every_width_and_the_detail_sits_beside_when_wide(
+    sim, clock
+):
+    script = [Step(0, "sent"), Step(1, "rejected", "Recipient is not a WhatsApp user")]
+    rid = create(sim, "whatsapp", "+919000000001", script=script)
+    app = build(sim, clock, [rid])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        clock.advance(2)
+        await idle(pilot, app)
+        for width, height in [(80, 24), (120, 40), (150, 40), (180, 45), (220, 50)]:
+            await pilot.resize_terminal(width, height)
+            await pilot.pause()
+            header, row = list_lines(app)[:2]
+            assert "Reason" in header, (width, header)
+            assert "Recipi" in row, (width, row)  # the start of the reason, in its row
+            wide = app.screen.query_one(WatchlistTable).region.right < width - 40
+            assert wide == (width >= 180), width  # the detail beside the list only with room
+
+
+async def test_the_detail_head_never_breaks_the_cost_from_its_amount(sim, clock):
+    from d7tui.ui.format import entry_cost
+
+    script = [[Step(0, "sent"), Step(1, "undelivered")], [Step(0, "delivered")]]
+    rid = create(sim, "sms", "+971500000001", "+971500000002", script=script)
+    app = build(sim, clock, [rid])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        clock.advance(2)
+        await idle(pilot, app)
+        tag = f"cost {entry_cost(entry(app, rid), wide=True)}"
+        for width in range(48, 90):  # the break falls everywhere in the line
+            await pilot.resize_terminal(width, 24)
+            await pilot.pause()
+            head = app.screen.query_one("#detail-head").region
+            lines = screen_text(app).splitlines()[head.y : head.bottom]
+            assert any(tag in line for line in lines), (width, lines)

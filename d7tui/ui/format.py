@@ -105,7 +105,10 @@ def format_clock(stamp: float | None, now: float | None = None) -> str:
 
 def rate_wait(hold: RateHold, now: float) -> str:
     """`rate limited by api.d7networks.com: waiting until 08:47:29`"""
-    return f"rate limited by {hold.host}: waiting until {format_clock(hold.until, now)}"
+    until = format_clock(hold.until, now)
+    if hold.status == 429:
+        return f"rate limited by {hold.host}: waiting until {until}"
+    return f"{hold.host} unavailable (HTTP {hold.status}): waiting until {until}"
 
 
 def format_interval(seconds: float) -> str:
