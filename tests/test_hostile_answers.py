@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 import os
 import subprocess
 import sys
 import tracemalloc
-import json
 import uuid
 from pathlib import Path
 
