@@ -345,17 +345,13 @@ def _quoted(text: str) -> str:
 
 
 def run_add(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
-    from d7tui.models import MAX_LABEL, MAX_NOTE
+    from d7tui.models import too_long
     from d7tui.store import StoreError, add_ids
 
-    for what, text, limit in (("label", args.label, MAX_LABEL), ("note", args.note, MAX_NOTE)):
-        size = len(" ".join((text or "").split()))
-        if size > limit:  # cut, it would be lost without a word: refused, whole
-            err.write(
-                f"d7tui add: the {what} is {size:,} characters; at most {limit:,} are kept, "
-                "so nothing was added\n"
-            )
-            return EXIT_USAGE
+    problem = too_long(args.label, args.note)
+    if problem:
+        err.write(f"d7tui add: {problem}, so nothing was added\n")
+        return EXIT_USAGE
     store = _open_store("add", err, settings)
     if store is None:
         return EXIT_FAILURE

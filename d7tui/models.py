@@ -361,8 +361,17 @@ def observe(
 
 MAX_LABEL = 200
 MAX_NOTE = 4096
-MAX_TYPED_LABEL = 60
-MAX_TYPED_NOTE = 500
+
+
+def too_long(label: str | None, note: str | None = None) -> str | None:
+    """What is too long to keep whole ("the label is 250 characters; at most 200 are kept"),
+    or None. Cut, it would be lost without a word: the command line and the dialogs refuse it
+    and keep what was typed."""
+    for what, text, limit in (("label", label, MAX_LABEL), ("note", note, MAX_NOTE)):
+        size = len(" ".join((text or "").split()))
+        if size > limit:
+            return f"the {what} is {size:,} characters; at most {limit:,} are kept"
+    return None
 
 
 def clean_label(text: str) -> str:

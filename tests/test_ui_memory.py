@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
+from textual.widgets import Input
 from ui_kit import (
     entry,
     idle,
@@ -461,3 +463,30 @@ async def test_an_infobip_bulk_past_48_hours_is_shown_from_memory_and_not_polled
         clock.advance(120)
         await idle(pilot, app)
         assert sim.infobip_calls == {}  # Infobip has forgotten it: never asked in vain
+
+
+async def test_a_label_or_note_too_long_to_keep_is_refused_in_the_dialog_never_dropped(
+    sim, clock, db
+):
+    """Fresh-eyes finding H17: the `l` dialog took 60 characters while `d7tui add --label` takes
+    200; a longer paste vanished whole, and typing past 60 was dropped, without a word."""
+    rid = sim.create_request("sms", ["+971500000003"], DELIVERS)
+    app = build(sim, clock, db, [Target(rid)])
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, 1)
+        await pilot.press("l")
+        label = app.screen.query_one("#label-label", Input)
+        label.post_message(events.Paste("L" * 150))  # as a terminal's bracketed paste
+        await pilot.pause()
+        assert label.value == "L" * 150  # taken whole: the store keeps 200
+        label.post_message(events.Paste("M" * 60))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, LabelDialog)  # not saved, nothing cut
+        assert label.value == "L" * 150 + "M" * 60
+        assert "The label is 210 characters; at most 200 are kept: shorten it to save." in (
+            screen_text(app)
+        )
+        await pilot.press(*["backspace"] * 10, "enter")
+        await until(pilot, lambda: not isinstance(app.screen, LabelDialog))
+        assert entry(app, rid).label == "L" * 150 + "M" * 50
