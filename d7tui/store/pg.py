@@ -112,6 +112,9 @@ def to_postgres(statement: str) -> str:
 # news, or ten thousand ids polled would be ten thousand reads for every follower.
 STATE_CHANNEL = "d7tui_state"
 WATCH_CHANNEL = "d7tui_watch"
+# A follower's `r` / `R`: the leader polls what is named now (a request id; ASK_ALL: every one).
+POLL_CHANNEL = "d7tui_poll"
+ASK_ALL = ""
 _STATE_NEWS = (
     "OLD.changed_at IS DISTINCT FROM NEW.changed_at OR OLD.channel IS DISTINCT FROM NEW.channel "
     "OR OLD.final_since IS DISTINCT FROM NEW.final_since OR OLD.fields IS DISTINCT FROM NEW.fields"
@@ -315,6 +318,13 @@ class PgStore(Store):
         if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction | psycopg.errors.DiskFull):
             return StoreUnavailable(f"{self.shown}: the database cannot be written ({said})")
         return StoreError(f"{self.shown}: {said}")
+
+    def ask_to_poll(self, request_ids: Sequence[str]) -> None:
+        """Ask the desk's leader to poll these ids now (none: every id): one notification an
+        id, delivered together when this commits. Raises StoreError."""
+        with self.batch() as conn:
+            for request_id in request_ids or [ASK_ALL]:
+                conn.execute("SELECT pg_notify(?, ?)", (POLL_CHANNEL, request_id))
 
     # -- what a file has and a server has not ---------------------------------------------------
 

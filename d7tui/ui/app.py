@@ -195,7 +195,7 @@ class D7App(Guarded, App[int]):
                 on_watch_changes=self._watches_changed,
                 on_lost=self._database_away,
             )
-            self.monitor.following = lambda: self.desk is not None and not self.desk.leading
+            self.monitor.following = lambda: self.following
             self.monitor.shows_who = True
             self.desk.start()
             self._lead_check()  # the status line names the leader from the start
@@ -539,6 +539,25 @@ class D7App(Guarded, App[int]):
     def _lead_check(self) -> None:
         if self.desk is not None:
             self.background(self.desk.check(), "lead", "keeps or takes the desk's lead")
+
+    @property
+    def following(self) -> bool:
+        """On a desk's database, following its leader (which polls the vendors for everyone)."""
+        return self.desk is not None and not self.desk.leading
+
+    def ask_the_leader(self, request_ids: list[str] | None) -> None:
+        """`r` (these ids) or `R` (None: every id) on a follower: the desk's leader polls them."""
+        if self.desk is not None:
+            self.background(
+                self._ask_the_leader(self.desk, request_ids),
+                "ask-leader",
+                "asks the desk's leader to poll now",
+                exclusive=False,
+            )
+
+    async def _ask_the_leader(self, desk: DeskLink, request_ids: list[str] | None) -> None:
+        line, asked = await desk.ask_to_poll(request_ids)
+        self.say(line, "information" if asked else "warning")
 
     def _watches_changed(self, ids: set[str]) -> None:
         """Another monitor of the desk (or `d7tui add`) added, relabelled, removed or archived
