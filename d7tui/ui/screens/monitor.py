@@ -211,11 +211,14 @@ class MonitorScreen(Guarded, Screen[None]):
         poller = app.poller
         # HTTP requests in flight (an `auto` poll asks three channels at once), else polls.
         engine = getattr(poller.client, "engine", None)
+        queued, to_poll = poller.backlog()
         view = PollerView(
             paused=poller.paused,
             running=app.polling,
             in_flight=getattr(engine, "in_flight", poller.busy),
-            queued=poller.queued(),
+            queued=queued,
+            to_poll=to_poll,
+            loading=len(app.live) if app.loading else 0,
             last_refresh=poller.last_refresh,
             next_due=poller.next_due,
             interval=poller.interval_range(),
