@@ -28,7 +28,7 @@ from urllib.request import getproxies, proxy_bypass
 import aiohttp
 
 from d7tui.admission import Admission
-from d7tui.errors import ChannelError, ProtocolError, RateLimited, Unreachable
+from d7tui.errors import ApiError, ChannelError, ProtocolError, RateLimited, Unreachable
 from d7tui.safety import one_line, redact_body
 
 
@@ -45,6 +45,10 @@ class Response:
     status: int
     headers: Mapping[str, str]  # case-insensitive
     body: bytes
+
+
+def _asked_to_wait(status: int) -> str:
+    return "rate limited (HTTP 429)" if status == 429 else f"unavailable (HTTP {status})"
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -103,6 +107,7 @@ class Engine:
         self._session: aiohttp.ClientSession | None = None
         self._slots = Admission(max_in_flight)
         self._gate: dict[str, float] = {}  # host -> monotonic time before which nothing is sent
+        self._gate_status: dict[str, int] = {}  # host -> the answer that set its gate (429, 503)
         self._proxies: dict[tuple[str, str], _Proxy] = {}
         self.in_flight = 0
         self.stats: Counter[str] = Counter()  # requests, retries, 429, 5xx, errors, too_large
@@ -141,10 +146,11 @@ class Engine:
     def _host_wait(self, host: str) -> float:
         return max(0.0, self._gate.get(host, 0.0) - time.monotonic())
 
-    def _hold_host(self, host: str, seconds: float) -> None:
+    def _hold_host(self, host: str, seconds: float, status: int) -> None:
         until = time.monotonic() + seconds
         if until > self._gate.get(host, 0.0):
             self._gate[host] = until
+            self._gate_status[host] = status
 
     def _proxy_for(self, url: str) -> _Proxy:
         parts = urlsplit(url)
@@ -222,6 +228,7 @@ class Engine:
         deadline: float | None = None
         problem = "no answer"
         last_body: bytes | None = None  # the last 429/5xx body: the vendor's code is in it
+        last_status = 0
         tries = 0
         pause = 0.0
         while tries < self.policy.attempts:
@@ -231,7 +238,7 @@ class Engine:
                     # Another request's 429 asked the host for longer than this one's deadline:
                     # refused at once, as that one was, rather than asleep here for minutes
                     # while a monitor says it is "queued".
-                    raise self._rate_limited(channel, url, pause)
+                    raise self._rate_limited(channel, url, pause, self._gate_status.get(host, 429))
                 if deadline is not None and clock() + pause >= deadline:
                     break
                 await asyncio.sleep(pause)
@@ -276,50 +283,79 @@ class Engine:
             finally:
                 self._slots.release(host)
             self._slots.heard(host, answered=True)
-            if reply.status == 429:
-                self.stats["429"] += 1
-                retry_after = parse_retry_after(reply.headers.get("retry-after"))
+            # A 429, or a 503 that says when to come back (RFC 9110): the host asked everyone
+            # to wait, so every request to it waits, not only this one.
+            retry_after = parse_retry_after(reply.headers.get("retry-after"))
+            asked_to_wait = reply.status == 429 or (reply.status == 503 and retry_after is not None)
+            if asked_to_wait:
                 hold = min(
                     retry_after if retry_after is not None else self._backoff(tries - 1),
                     self.policy.max_retry_after,
                 )
-                self._hold_host(host, hold)
+                self._hold_host(host, hold, reply.status)
+            if asked_to_wait and (idempotent or reply.status == 429):
+                self.stats["429" if reply.status == 429 else "5xx"] += 1
                 if tries >= self.policy.attempts or clock() + hold >= deadline:
                     # Waiting would outlast the tries or the deadline: the caller holds off
                     # instead. No "waiting N s" here: a one-shot `d7tui status` does not ask
                     # again; the poller says when it will, from `retry_after`.
-                    limited = self._rate_limited(channel, url, hold)
+                    limited = self._rate_limited(channel, url, hold, reply.status)
                     limited.body = reply.body
                     raise limited
-                problem = "rate limited (HTTP 429)"
+                problem = _asked_to_wait(reply.status)
                 last_body = reply.body
+                last_status = reply.status
                 pause = hold
             elif reply.status >= 500:
                 self.stats["5xx"] += 1
                 problem = f"server error (HTTP {reply.status})"
                 last_body = reply.body
+                last_status = reply.status
                 if not idempotent:
                     failed = Unreachable(channel, f"{problem} (not retried)", status=reply.status)
                     failed.body = reply.body
                     raise failed
                 pause = self._backoff(tries - 1)
+            elif 300 <= reply.status < 400:
+                # Never followed (it would carry the credential elsewhere): said as such once,
+                # with where it pointed, rather than as a vendor's error code.
+                where = one_line(reply.headers.get("location", ""), 120) or "nowhere said"
+                raise ApiError(
+                    channel,
+                    f"HTTP {reply.status}: a redirect (to {where}), not followed; check the "
+                    "base URL",
+                    status=reply.status,
+                )
             else:
                 return reply
+        # A host that answered with server errors was reached: its status says so, and the
+        # words say the vendor is failing, not the network.
+        answered = last_status if last_body is not None else None
         if tries >= self.policy.attempts:
-            failed = Unreachable(channel, f"unreachable after {tries} tries: {problem}")
+            message = (
+                f"{problem} after {tries} tries"
+                if answered
+                else f"unreachable after {tries} tries: {problem}"
+            )
+            failed = Unreachable(channel, message, status=answered)
         else:
             failed = Unreachable(
-                channel, f"gave up after {self.timeout:g} s ({_tries(tries)}): {problem}"
+                channel,
+                f"gave up after {self.timeout:g} s ({_tries(tries)}): {problem}",
+                status=answered,
             )
         failed.body = last_body
         raise failed
 
-    def _rate_limited(self, channel: str, url: str, wait: float) -> RateLimited:
+    def _rate_limited(self, channel: str, url: str, wait: float, status: int) -> RateLimited:
         return RateLimited(
             channel,
-            "rate limited by the API (HTTP 429)",
+            "rate limited by the API (HTTP 429)"
+            if status == 429
+            else f"the API is unavailable (HTTP {status}) and asked to wait",
             retry_after=wait,
             host=urlsplit(url).hostname,
+            status=status,
         )
 
     async def _send(

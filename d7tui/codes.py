@@ -296,11 +296,11 @@ INFOBIP_STATUSES: dict[int, tuple[str, int, Row]] = {
         "DELIVERED_TO_OPERATOR",
         3,
         Row(
-            "Delivered to the operator; the phone has not confirmed yet (some operators never "
-            "send that confirmation).",
-            Outcome.IN_PROGRESS,
-            "Wait for DELIVERED_TO_HANDSET; if it never comes, ask the customer whether it "
-            "arrived.",
+            "Delivered to the operator, which Infobip counts as delivered; the phone has not "
+            "confirmed yet (some operators never send that confirmation).",
+            Outcome.SUCCESS,
+            "Nothing to fix on the sending side; DELIVERED_TO_HANDSET may follow. If the "
+            "customer says it never came, ask the operator's side through Infobip support.",
         ),
     ),
     5: (

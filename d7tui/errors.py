@@ -109,10 +109,11 @@ class RateLimited(ChannelError):
         *,
         retry_after: float | None = None,
         host: str | None = None,
+        status: int = 429,
     ) -> None:
         self.retry_after = retry_after
         self.host = host  # which host said so: every request to it waits, not only this one
-        super().__init__(channel, message, status=429)
+        super().__init__(channel, message, status=status)
 
 
 class Unreachable(ChannelError):

@@ -28,6 +28,7 @@ from d7tui.store import (
     Which,
     open_store,
     remembered_status,
+    remembered_statuses,
 )
 from d7tui.store.core import WatchSummary
 from d7tui.store.rescue import farewell
@@ -232,6 +233,12 @@ class Memory:
 
         return await self.astore.read(read)
 
+    async def ask_to_poll(self, request_ids: Sequence[str]) -> None:
+        """Ask the desk's leader to poll these ids now (none: every id); StoreError if the
+        database cannot be reached."""
+        ask = self.astore.store.ask_to_poll  # type: ignore[attr-defined]
+        await self.astore.read(ask, request_ids)
+
     def follow(
         self,
         on_changes: Callable[[Changes], None],
@@ -270,6 +277,10 @@ class Memory:
     async def remembered(self, target: Target) -> RequestStatus | None:
         """What the store knows of an id (Infobip reports pulled earlier applied), no network."""
         return await self.astore.read(remembered_status, self.astore.store, target)
+
+    async def remembered_many(self, targets: Sequence[Target]) -> dict[str, RequestStatus | None]:
+        """`remembered` of many ids, in one read (a desk's follower)."""
+        return await self.astore.read(remembered_statuses, self.astore.store, targets)
 
     @property
     def room(self) -> Callable[[], Awaitable[None]]:

@@ -21,7 +21,7 @@ import contextlib
 import heapq
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from d7tui.channels.infobip import beyond_logs
@@ -203,6 +203,15 @@ class Poller:
         if request_id is None:
             # Everything, but not what the API no longer has (asked for by itself, it may be).
             watches = [w for w in self._watches.values() if w.status is not WatchStatus.MEMORY]
+        return self._refresh(watches)
+
+    def refresh_many(self, request_ids: Iterable[str]) -> int:
+        """`refresh` of these ids (those watched), in as few calls as the fetcher batches them
+        (a desk's follower reads what the leader changed in one read of the database)."""
+        watches = [self._watches[rid] for rid in request_ids if rid in self._watches]
+        return self._refresh(watches)
+
+    def _refresh(self, watches: list[Watch]) -> int:
         started = 0
         batches: dict[str, list[Watch]] = {}
         now = self.clock.now()
@@ -216,6 +225,10 @@ class Poller:
                 self._dispatch(watch, batches)
         self._send(batches, now, early=False)
         return started
+
+    def auth_held(self) -> int:
+        """How many ids wait for a refused credential to be fixed (`resume_auth`)."""
+        return sum(1 for w in self._watches.values() if w.credential in self.auth_stops)
 
     def rate_limited(self, request_id: str) -> RateHold | None:
         """The 429 an id waits for (its host and until when), if it waits for one."""
@@ -267,7 +280,20 @@ class Poller:
 
     def queued(self) -> int:
         """Watches handed to the workers and not settled yet (a pass over every watch)."""
-        return sum(1 for watch in self._watches.values() if watch.queued)
+        return self.backlog()[0]
+
+    def backlog(self) -> tuple[int, int]:
+        """(queued, to poll): watches handed to the workers and not settled yet, and every
+        watch that will be asked again (queued, in flight or scheduled): one pass over every
+        watch. Nothing to poll is what "all final" means, whatever the schedule's heap says."""
+        queued = to_poll = 0
+        for watch in self._watches.values():
+            if watch.queued:
+                queued += 1
+                to_poll += 1
+            elif watch.status not in _RESTING:
+                to_poll += 1
+        return queued, to_poll
 
     def idle(self) -> bool:
         """Nothing in flight, nothing waiting for a worker, nothing due now."""
@@ -464,16 +490,25 @@ class Poller:
             failure = internal_error(watches[0].channel, exc)
         finally:
             self.busy -= len(watches)
+        # Ids asked for again while this call was out go again together, not one call each.
+        again: dict[str, list[Watch]] = {}
         for watch in watches:
             outcome = answers.get(watch.request_id) or failure
             if outcome is None:
                 outcome = internal_error(watch.channel, LookupError("no answer for this id"))
             elif isinstance(outcome, ChannelError):
                 outcome = detached(outcome)
-            self._settle(watch, outcome)
+            self._settle(watch, outcome, again)
+        self._send(again, self.clock.now(), early=False)
 
-    def _settle(self, watch: Watch, outcome: RequestStatus | ChannelError) -> None:
-        """What a poll's answer (or error) does to its watch, its schedule and the screen."""
+    def _settle(
+        self,
+        watch: Watch,
+        outcome: RequestStatus | ChannelError,
+        again: dict[str, list[Watch]] | None = None,
+    ) -> None:
+        """What a poll's answer (or error) does to its watch, its schedule and the screen.
+        `again`: where a watch asked for again meanwhile goes (see `_dispatch`)."""
         result = outcome if isinstance(outcome, RequestStatus) else None
         error = outcome if isinstance(outcome, ChannelError) else None
         now = self.clock.now()
@@ -489,7 +524,7 @@ class Poller:
             self._fail(watch, error, now)
         if self._watches.get(watch.request_id) is not watch:
             return  # removed meanwhile: what it learnt stays on the record, for an undo
-        self._reschedule(watch, now, result is not None and bool(result.recipients))
+        self._reschedule(watch, now, result is not None and bool(result.recipients), again)
         self._emit(watch, now, transitions, first)
 
     async def _probe(self, watch: Watch) -> None:
@@ -563,7 +598,9 @@ class Poller:
             until = now + (error.retry_after or self.config.error_backoff)
             held = self._rate_holds.get(watch.credential)
             if held is None or held.until < until:
-                self._rate_holds[watch.credential] = RateHold(error.host or error.channel, until)
+                self._rate_holds[watch.credential] = RateHold(
+                    error.host or error.channel, until, error.status or 429
+                )
             return
         key = watch.channel_key
         if error.kind in (ErrorKind.UNREACHABLE, ErrorKind.PROTOCOL):
@@ -606,8 +643,14 @@ class Poller:
             seen = watch.observed_at if watch.observed_at is not None else watch.last_poll
             watch.state = replace(watch.state, remembered=seen)
 
-    def _reschedule(self, watch: Watch, now: float, answered: bool = False) -> None:
-        """`answered`: the poll just made returned messages of the id."""
+    def _reschedule(
+        self,
+        watch: Watch,
+        now: float,
+        answered: bool = False,
+        again: dict[str, list[Watch]] | None = None,
+    ) -> None:
+        """`answered`: the poll just made returned messages of the id; `again`: see `_settle`."""
         if watch.status in (
             WatchStatus.DONE,
             WatchStatus.NOT_FOUND,
@@ -616,7 +659,7 @@ class Poller:
         ):
             if watch.again and watch.status is not WatchStatus.AUTH:
                 watch.again = False
-                self._dispatch(watch)
+                self._dispatch(watch, again)
             return
         # What the logs have just returned is live, whatever its sentAt or this machine's clock
         # says (a clock days ahead, a sentAt of 1970): memory is for when they stop answering.
@@ -638,7 +681,7 @@ class Poller:
         rate = self._rate_hold(watch, now)
         if watch.again and rate is None:
             watch.again = False
-            self._dispatch(watch)
+            self._dispatch(watch, again)
         else:
             watch.again = False
             due = now + interval * self.scale

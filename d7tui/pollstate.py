@@ -27,10 +27,12 @@ def credential_of(channel: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RateHold:
-    """A host that answered 429: nothing is asked of it before `until` (the poller's clock)."""
+    """A host that asked to wait (a 429, or a 503 with Retry-After): nothing is asked of it
+    before `until` (the poller's clock)."""
 
     host: str
     until: float
+    status: int = 429
 
 
 class Fetcher(Protocol):

@@ -98,6 +98,12 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def error_line(error: BaseException, limit: int = 300) -> str:
+    """An error in one line: its own line breaks and tabs (a database server's message spans
+    lines) are spaces, anything else is made visible as one_line does."""
+    return one_line(" ".join(str(error).split()), limit)
+
+
 def one_line(text: str, limit: int = 300) -> str:
     """A message fit for one line of standard error or a toast."""
     flat = " ".join(safe_text(text, limit * 2).split())

@@ -104,7 +104,9 @@ class PgServer:
         return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else list(argv)
 
     def _run(self, argv: Sequence[str]) -> None:
-        subprocess.run(self._as_owner(argv), check=True, capture_output=True)
+        done = subprocess.run(self._as_owner(argv), capture_output=True, text=True)
+        if done.returncode != 0:  # said whole: a PostgreSQL missing fails loudly, never skips
+            raise RuntimeError(f"{' '.join(argv)} failed: {(done.stderr or done.stdout)[-2000:]}")
 
     @property
     def admin_url(self) -> str:

@@ -1,7 +1,8 @@
 """A host held by a 429's Retry-After (fresh-eyes finding F14): the monitor said "next poll in
 now" and "4 queued", and `r` did nothing without a word, for the two minutes the wait lasted.
 Now the detail and the status line say "rate limited by HOST: waiting until HH:MM:SS", `r` says
-why it does not poll, nothing of that host is asked meanwhile, and the other vendor is polled."""
+why it does not poll, nothing of that host is asked meanwhile, and the other vendor is polled.
+A 503 that says when to come back (Retry-After) is the same kind of wait, said as such."""
 
 from __future__ import annotations
 
@@ -30,9 +31,10 @@ WAIT = 90  # seconds the D7 host asks for: shorter than the engine's cap (120)
 
 
 class Server:
-    """D7 answers everything with 429 and Retry-After; Infobip answers."""
+    """D7 answers everything with `status` (429 or 503) and Retry-After; Infobip answers."""
 
-    def __init__(self) -> None:
+    def __init__(self, status: int = 429) -> None:
+        self.status = status
         self.d7_asked = 0
         self.infobip_asked = 0
 
@@ -52,13 +54,21 @@ class Server:
             return json.dumps({"results": [item]}).encode()
         if url.path.startswith(("/report/", "/whatsapp/")):
             self.d7_asked += 1
-        return 429, b'{"detail": "Too Many Requests"}', {"Retry-After": str(WAIT)}
+        return self.status, b'{"detail": "Try later"}', {"Retry-After": str(WAIT)}
 
 
+HOLDS = pytest.mark.parametrize(
+    ("status", "said_as"),
+    [(429, "rate limited by 127.0.0.1"), (503, "127.0.0.1 unavailable (HTTP 503)")],
+    ids=["429", "503"],
+)
+
+
+@HOLDS
 async def test_a_rate_limited_host_says_until_when_and_r_says_why_it_waits(
-    tmp_path: Path,
+    tmp_path: Path, status: int, said_as: str
 ) -> None:
-    server = Server()
+    server = Server(status)
     clock = ManualClock()
     # Two hosts: the engine holds a host, not a vendor.
     async with (
@@ -76,7 +86,7 @@ async def test_a_rate_limited_host_says_until_when_and_r_says_why_it_waits(
         async with app.run_test(size=(160, 45), notifications=True) as pilot:
             await idle(pilot, app)
             until = format_clock(clock.now() + WAIT, clock.now())
-            waiting = f"rate limited by 127.0.0.1: waiting until {until}"
+            waiting = f"{said_as}: waiting until {until}"
             table = app.screen.query_one(WatchlistTable)
             for rid in (FIRST, SECOND):
                 table.select(rid)
@@ -108,10 +118,13 @@ async def test_a_rate_limited_host_says_until_when_and_r_says_why_it_waits(
             assert waiting in screen_text(app)
 
 
-async def test_a_wait_longer_than_the_deadline_refuses_the_hosts_other_requests_at_once() -> None:
+@HOLDS
+async def test_a_wait_longer_than_the_deadline_refuses_the_hosts_other_requests_at_once(
+    status: int, said_as: str
+) -> None:
     """Before, a request to a host another request's 429 held slept out the whole wait (up to
     two minutes) before it even started its deadline: a monitor showed it as "queued"."""
-    server = Server()
+    server = Server(status)
     async with (
         HostileServer(answering(server.answer)) as hostile,
         Engine(timeout=10, policy=RetryPolicy(attempts=1)) as engine,
@@ -124,4 +137,5 @@ async def test_a_wait_longer_than_the_deadline_refuses_the_hosts_other_requests_
     assert server.d7_asked == 1  # the second never went out: the host had said to wait
     assert first.value.host == second.value.host == "127.0.0.1"
     assert first.value.retry_after == WAIT
+    assert first.value.status == second.value.status == status
     assert second.value.retry_after is not None and 0 < second.value.retry_after <= WAIT

@@ -5,6 +5,7 @@ the test's clock), so nothing here sleeps to synchronise."""
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,7 +25,7 @@ from ui_kit import (
 from d7tui.channels.status import StatusClient
 from d7tui.client import Engine, RetryPolicy
 from d7tui.clock import ManualClock
-from d7tui.config import Settings
+from d7tui.config import Secret, Settings
 from d7tui.models import IdKind, Phase, Target
 from d7tui.pollstate import PollConfig, PollUpdate, WatchStatus
 from d7tui.simulator import Faults, Simulator, Step
@@ -440,6 +441,12 @@ async def test_a_refused_token_stops_polling_with_a_banner_until_fixed_and_resum
         clock.advance(60)
         await idle(pilot, app)
         assert status_requests(sim) == requests  # held, not hammered
+        await pilot.press("R")
+        await idle(pilot, app)
+        assert said(app)[-1] == (
+            "Polling 0 requests now. 1 request waits for a refused credential: fix it and press p."
+        )
+        assert status_requests(sim) == requests
         await pilot.press("p")
         await idle(pilot, app)
         assert reloaded
@@ -479,15 +486,33 @@ async def test_rate_limits_and_server_errors_show_and_polling_recovers(sim, cloc
         text = screen_text(app)
         assert "1 unreachable" in text
         host = sim.base_url.split("//")[1].split(":")[0]
-        assert f"Cannot reach {host} (sms, whatsapp, viber): 1 request waiting" in text
+        # It answered, with server errors: the vendor is failing, not the network.
+        assert f"{host} (sms, whatsapp, viber) answers with errors: 1 request waiting" in text
+        assert "Check the network" not in text
         sim.set_faults(Faults())
         for _ in range(5):
             clock.advance(10)
             await idle(pilot, app)
         assert entry(app, rid).error is None
         assert entry(app, rid).latest_status == "delivered"
-        assert "Cannot reach" not in screen_text(app)
+        assert "answers with errors" not in screen_text(app)
     await client.aclose()
+
+
+async def test_a_host_that_never_answers_is_said_unreached_and_where_to_look(clock):
+    with socket.socket() as closed:  # bound, never listening: every connection is refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        settings = Settings(d7_token=Secret("t"), d7_base_url=url, infobip_base_url=url)
+        client = StatusClient(settings, Engine(policy=RetryPolicy(attempts=1)))
+        rid = "aaaaaaaa-2222-4333-8444-555555555555"
+        app = build(None, clock, [Target(rid, "sms")], settings=settings, client=client)
+        async with app.run_test(size=SIZE) as pilot:
+            await idle(pilot, app)
+            text = screen_text(app)
+            assert "Cannot reach 127.0.0.1 (sms, whatsapp, viber): 1 request waiting" in text
+            assert "Check the network, a proxy (HTTPS_PROXY) or" in text, text
+        await client.aclose()
 
 
 async def test_an_id_added_on_the_wrong_channel_says_which_channel_knows_it(sim, clock):
@@ -626,27 +651,35 @@ async def test_l_adds_to_the_label_instead_of_replacing_it_on_the_first_key(sim,
         assert entry(app, rid).label == "Order 12"
 
 
-def test_the_status_line_never_says_all_final_while_polls_are_queued():
+def test_the_status_line_never_says_all_final_while_work_is_left():
     from d7tui.ui.widgets.status_line import PollerView, status_parts
     from d7tui.watchlist import Totals
 
-    def line(queued: int, in_flight: int) -> str:
+    def line(queued: int = 0, in_flight: int = 0, to_poll: int = 0, loading: int = 0) -> str:
         view = PollerView(
             paused=False,
-            running=True,
+            running=not loading,  # a restart reads the store first, then polls
             in_flight=in_flight,
             last_refresh=None,
             next_due=None,  # nothing scheduled: every due poll was handed to the workers
             interval=(2.0, 60.0),
             auth_stopped=False,
             queued=queued,
+            to_poll=max(to_poll, queued),
+            loading=loading,
         )
         parts = status_parts(view, Totals(requests=76_000), {p: "" for p in Phase}, 0.0)
         return " ".join(part.plain for part in parts)
 
-    assert "all final" not in line(queued=76_000, in_flight=0)
-    assert "0 in flight, 76,000 queued" in line(queued=76_000, in_flight=0)
-    assert "all final" in line(queued=0, in_flight=0)
+    assert "all final" not in line(queued=76_000)
+    assert "0 in flight, 76,000 queued" in line(queued=76_000)
+    # Not handed to the workers, not in the schedule either (whatever the reason): not final.
+    assert "all final" not in line(to_poll=76_000)
+    # A restart still reading what the store remembers: neither final nor stopped.
+    reading = line(loading=100_000)
+    assert "all final" not in reading and "stopped" not in reading
+    assert "reading 100,000 remembered" in reading
+    assert "all final" in line()
 
 
 async def test_news_comes_in_at_the_top_and_a_view_scrolled_away_counts_it(sim, clock):
@@ -706,3 +739,42 @@ async def test_the_empty_archive_says_it_is_empty(sim, clock):
         assert "0 archived" in text
         await pilot.press("A")
         assert "1 watched" in screen_text(app)
+
+
+async def test_the_list_shows_the_reason_at_every_width_and_the_detail_sits_beside_when_wide(
+    sim, clock
+):
+    script = [Step(0, "sent"), Step(1, "rejected", "Recipient is not a WhatsApp user")]
+    rid = create(sim, "whatsapp", "+919000000001", script=script)
+    app = build(sim, clock, [rid])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        clock.advance(2)
+        await idle(pilot, app)
+        for width, height in [(80, 24), (120, 40), (150, 40), (180, 45), (220, 50)]:
+            await pilot.resize_terminal(width, height)
+            await pilot.pause()
+            header, row = list_lines(app)[:2]
+            assert "Reason" in header, (width, header)
+            assert "Recipi" in row, (width, row)  # the start of the reason, in its row
+            wide = app.screen.query_one(WatchlistTable).region.right < width - 40
+            assert wide == (width >= 180), width  # the detail beside the list only with room
+
+
+async def test_the_detail_head_never_breaks_the_cost_from_its_amount(sim, clock):
+    from d7tui.ui.format import entry_cost
+
+    script = [[Step(0, "sent"), Step(1, "undelivered")], [Step(0, "delivered")]]
+    rid = create(sim, "sms", "+971500000001", "+971500000002", script=script)
+    app = build(sim, clock, [rid])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        clock.advance(2)
+        await idle(pilot, app)
+        tag = f"cost {entry_cost(entry(app, rid), wide=True)}"
+        for width in range(48, 90):  # the break falls everywhere in the line
+            await pilot.resize_terminal(width, 24)
+            await pilot.pause()
+            head = app.screen.query_one("#detail-head").region
+            lines = screen_text(app).splitlines()[head.y : head.bottom]
+            assert any(tag in line for line in lines), (width, lines)

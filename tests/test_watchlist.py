@@ -199,3 +199,21 @@ def test_every_watched_id_is_told_apart_in_short():
     assert shown[same_start[0]] == "9d056a09-0fc4"  # the first group is shared: one more
     ids.remove(same_start[1])
     assert ids.short(same_start[0]) == "9d056a09"
+
+
+def test_long_ids_alike_at_every_cut_read_by_where_they_differ():
+    from d7tui.shortids import WIDEST, ShortIds
+
+    ids = ShortIds()
+    middle = ["A" * 60 + "X" + "B" * 60, "A" * 60 + "Y" + "B" * 60, "A" * 60 + "Z" + "B" * 60]
+    # Pasted UUIDs sharing their first twelve characters: the form that tells them apart fits.
+    uuids = [f"0000000c-9f2{n:01x}-4{n:03x}-8000-{n:012x}" for n in range(40)]
+    for rid in [*middle, *uuids]:
+        ids.add(rid)
+    shown = {rid: ids.short(rid) for rid in [*middle, *uuids]}
+    assert len(set(shown.values())) == len(shown)  # no two read alike
+    assert shown[middle[0]] == "…AAAAAAXBBBBB…"
+    assert all(len(form) <= ids.width <= WIDEST for form in shown.values())
+    ids.remove(middle[1])
+    ids.remove(middle[2])
+    assert ids.short(middle[0]) == "…BBBBBBBB"  # alone again: by its end

@@ -26,6 +26,7 @@ from d7tui.channels.send import TEST_LABEL, MaybeSent, Message
 from d7tui.clock import Clock, SystemClock
 from d7tui.config import Settings, load_settings
 from d7tui.errors import ChannelError
+from d7tui.fetch_thread import FetchThread
 from d7tui.memory import Memory
 from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.monitor import Monitor
@@ -33,7 +34,7 @@ from d7tui.notify import DesktopNotifier, choose
 from d7tui.poller import Poller
 from d7tui.pollstate import Fetcher, PollConfig, PollUpdate, Watch
 from d7tui.report_guard import ReportGuard
-from d7tui.safety import Secret, one_line
+from d7tui.safety import Secret, error_line, one_line
 from d7tui.store import StoreError
 from d7tui.store.core import WatchSummary
 from d7tui.store.db import DB_NAME, default_path
@@ -102,7 +103,7 @@ class D7App(Guarded, App[int]):
         )
         self.accounts = Accounts(
             lambda: self.settings,
-            lambda: getattr(self._client, "engine", None),  # one engine for everything
+            self._shared_engine,  # one engine for everything on this loop
             on_low=self._balance_low,
         )
         # The user's [keymap], applied before any screen exists: the footer is built with it.
@@ -170,15 +171,7 @@ class D7App(Guarded, App[int]):
             await self._open_memory()
         memory = self.memory
         if self._client is None:
-            from d7tui.channels.status import StatusClient
-
-            sink = memory.astore.commit_report if memory is not None else None
-            self._client = StatusClient(
-                self.settings,
-                report_sink=sink,
-                on_first_reports=self._warn_reports,
-                clock=self.clock,
-            )
+            self._client = self._status_client()
             self.monitor.client = self._client
         # One-time Infobip reports are pulled only while they can be kept (report_guard.py).
         if memory is not None:
@@ -195,7 +188,7 @@ class D7App(Guarded, App[int]):
                 on_watch_changes=self._watches_changed,
                 on_lost=self._database_away,
             )
-            self.monitor.following = lambda: self.desk is not None and not self.desk.leading
+            self.monitor.following = lambda: self.following
             self.monitor.shows_who = True
             self.desk.start()
             self._lead_check()  # the status line names the leader from the start
@@ -210,6 +203,33 @@ class D7App(Guarded, App[int]):
         self.set_interval(BALANCE_EVERY, self.read_balances, name="d7tui-balance")
         self.read_balances()
         self.begin()
+
+    def _status_client(self) -> Fetcher:
+        """The client that asks the vendors. On the system clock it asks and parses in a thread
+        of its own (fetch_thread.py: keys no longer wait behind a few hundred answers a
+        second); a clock held by a test moves only on this loop, so there it stays here."""
+        from d7tui.channels.status import StatusClient
+
+        memory = self.memory
+        build = partial(
+            StatusClient,
+            self.settings,
+            report_sink=memory.astore.commit_report if memory is not None else None,
+            on_first_reports=self._warn_reports,
+            clock=self.clock,
+        )
+        if not isinstance(self.clock, SystemClock):
+            return build()
+        loop = asyncio.get_running_loop()
+        return FetchThread(
+            partial(build, on_first_reports=partial(loop.call_soon_threadsafe, self._warn_reports))
+        )
+
+    def _shared_engine(self) -> Any:
+        """The polls' engine, for the balances and sends, when it belongs to this loop."""
+        if isinstance(self._client, FetchThread):
+            return None  # its session belongs to the thread's loop: Accounts has its own
+        return getattr(self._client, "engine", None)
 
     # -- the app's edge ------------------------------------------------------------------------
 
@@ -285,14 +305,14 @@ class D7App(Guarded, App[int]):
             self.say(REPORTS_WARNING, "warning")
 
     def _store_failed(self, error: StoreError) -> None:
-        self.say(f"Store: {one_line(str(error))}", "error")
+        self.say(f"Store: {error_line(error)}", "error")
 
     def _store_trouble(self, error: StoreError | None) -> None:
         """Writes are held (the disk is full ...), or work again: the banner says which."""
         self.notices[:] = [n for n in self.notices if not n.startswith(STORE_TROUBLE)]
         if error is not None:
             self.notices.append(
-                f"{STORE_TROUBLE}{one_line(str(error))}. What is not saved yet is held in "
+                f"{STORE_TROUBLE}{error_line(error)}. What is not saved yet is held in "
                 "memory and tried again every few seconds; polling waits when too much is "
                 "held, and Infobip reports are not pulled meanwhile."
             )
@@ -540,6 +560,25 @@ class D7App(Guarded, App[int]):
         if self.desk is not None:
             self.background(self.desk.check(), "lead", "keeps or takes the desk's lead")
 
+    @property
+    def following(self) -> bool:
+        """On a desk's database, following its leader (which polls the vendors for everyone)."""
+        return self.desk is not None and not self.desk.leading
+
+    def ask_the_leader(self, request_ids: list[str] | None) -> None:
+        """`r` (these ids) or `R` (None: every id) on a follower: the desk's leader polls them."""
+        if self.desk is not None:
+            self.background(
+                self._ask_the_leader(self.desk, request_ids),
+                "ask-leader",
+                "asks the desk's leader to poll now",
+                exclusive=False,
+            )
+
+    async def _ask_the_leader(self, desk: DeskLink, request_ids: list[str] | None) -> None:
+        line, asked = await desk.ask_to_poll(request_ids)
+        self.say(line, "information" if asked else "warning")
+
     def _watches_changed(self, ids: set[str]) -> None:
         """Another monitor of the desk (or `d7tui add`) added, relabelled, removed or archived
         ids: this one shows the same."""
@@ -562,7 +601,7 @@ class D7App(Guarded, App[int]):
         if error is not None:
             leading = self.desk is not None and self.desk.leading
             self.notices.append(
-                f"{DATABASE_AWAY}{one_line(str(error))}. "
+                f"{DATABASE_AWAY}{error_line(error)}. "
                 + (
                     "This monitor leads: it goes on polling, and what it learns is held in "
                     "memory and written when the database is back."

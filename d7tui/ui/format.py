@@ -10,13 +10,14 @@ from collections.abc import Mapping
 from rich.text import Text
 
 from d7tui.models import Phase
-from d7tui.output import PHASE_SYMBOL, format_cost, format_parts
+from d7tui.output import PHASE_SYMBOL, cost_text, format_cost, format_parts
 from d7tui.pollstate import RateHold
 from d7tui.shortids import forms
 from d7tui.watchlist import Entry
 
 __all__ = [
     "PHASE_SYMBOL",
+    "cost_text",
     "format_age",
     "format_clock",
     "format_cost",
@@ -105,7 +106,10 @@ def format_clock(stamp: float | None, now: float | None = None) -> str:
 
 def rate_wait(hold: RateHold, now: float) -> str:
     """`rate limited by api.d7networks.com: waiting until 08:47:29`"""
-    return f"rate limited by {hold.host}: waiting until {format_clock(hold.until, now)}"
+    until = format_clock(hold.until, now)
+    if hold.status == 429:
+        return f"rate limited by {hold.host}: waiting until {until}"
+    return f"{hold.host} unavailable (HTTP {hold.status}): waiting until {until}"
 
 
 def format_interval(seconds: float) -> str:
@@ -137,17 +141,6 @@ def phase_text(phase: Phase | None, value: str, colours: Mapping[Phase, str]) ->
 
 # D7 reports a cost without its currency: an amount of the account's credits (D7's own word).
 # Said in full where there is room, as `cr` in a table's cell (the README says which is which).
-CREDITS = "D7 credits"
-CREDITS_SHORT = "cr"
-
-
-def cost_text(cost: float | None, currency: str | None, *, wide: bool = False) -> str:
-    """A cost with its unit, never a bare number: `0.01 EUR`, `0.0012 cr` (`D7 credits`)."""
-    if cost is None or currency:
-        return format_cost(cost, currency)
-    return format_cost(cost, CREDITS if wide else CREDITS_SHORT)
-
-
 def entry_cost(entry: Entry, *, wide: bool = False) -> str:
     """What the request cost, per currency ("" before any cost is known)."""
     if entry.state is None:

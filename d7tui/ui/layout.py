@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-WIDE_AT = 140  # columns from which the detail sits right of the list instead of under it
+WIDE_AT = 180  # columns from which the detail sits right of the list instead of under it
 SHORT_BELOW = 28  # rows under which the stacked layout leaves the timeline to the detail view
 TALL_FROM = 36  # rows from which the event strip has three lines instead of two
 HEAD_LINES = 4  # the detail's head, at least (6 from TALL_FROM rows)

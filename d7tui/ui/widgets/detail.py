@@ -389,7 +389,12 @@ class DetailPane(Guarded, Vertical):
             outcome_line.append(free_text(outcome.reason, ctx.masked))
         cost = entry_cost(entry, wide=True)
         if cost:
-            outcome_line.append(f"  cost {cost}", style="dim")
+            # "cost 0.02 EUR" is read as one: it starts a line of its own rather than break.
+            tag = f"cost {cost}"
+            width = self._head_width()
+            last = outcome_line.wrap(self.app.console, width)[-1] if width > 0 else None
+            fits = last is None or last.cell_len + 2 + len(tag) <= width
+            outcome_line.append(("  " if fits else "\n") + tag, style="dim")
         lines.append(outcome_line)
         if entry.error is not None:
             lines.append(Text(f"⚠ {entry.error}", style=ctx.colours[Phase.FAILED]))
@@ -420,10 +425,13 @@ class DetailPane(Guarded, Vertical):
         if entry.label:
             text.append("  ")
             text.append(free_text(one_line(entry.label), masked), style="italic")
-        width = self.query_one("#detail-head", TextStatic).content_size.width
+        width = self._head_width()
         if width > 0:
             text.truncate(width, overflow="ellipsis")
         return text
+
+    def _head_width(self) -> int:
+        return self.query_one("#detail-head", TextStatic).content_size.width
 
 
 def _who_line(entry: Entry, now: float) -> str:

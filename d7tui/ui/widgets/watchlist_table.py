@@ -18,7 +18,7 @@ from rich.text import Text
 from d7tui.errors import ErrorKind
 from d7tui.models import Phase
 from d7tui.pollstate import RateHold, WatchStatus
-from d7tui.shortids import ShortIds
+from d7tui.shortids import WIDEST, ShortIds
 from d7tui.ui.format import (
     PHASE_SYMBOL,
     entry_cost,
@@ -56,7 +56,7 @@ GROWS = (
     ("reason", 60),
     ("label", 40),
 )
-MAX_ID = 24  # the id column at its widest
+MAX_ID = WIDEST  # the id column at its widest
 
 
 @dataclass
