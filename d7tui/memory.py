@@ -224,6 +224,11 @@ class Memory:
         lock: AdvisoryLock = self.astore.store.report_lock  # type: ignore[assignment]
         return await asyncio.to_thread(partial(lock.holder, strict=True))
 
+    async def end_silent_leader(self, after: float) -> str | None:
+        """End a leader silent for `after` seconds (stopped, frozen); who it was, or None."""
+        lock: AdvisoryLock = self.astore.store.report_lock  # type: ignore[assignment]
+        return await asyncio.to_thread(lock.end_if_silent, after)
+
     async def watch_records(self, ids: set[str]) -> list[WatchRecord]:
         """The store's rows of these ids (those it has)."""
         store = self.astore.store

@@ -26,6 +26,7 @@ from d7tui.safety import Secret
 from d7tui.simulator import Simulator, Step
 from d7tui.store import Store, open_store
 from d7tui.store.pglock import LEADER_LOCK
+from d7tui.ui import desk as desk_link
 from d7tui.ui.app import D7App, make_app
 
 SIZE = (120, 40)
@@ -318,3 +319,27 @@ async def test_r_on_a_follower_has_the_leader_poll_it_now_and_p_says_there_is_no
             assert follower.desk.fetcher.vendor_calls == 0
             assert any(line.startswith("Asked ") for line in said(follower))
             assert "another monitor of the desk asked" in " ".join(said(leader))
+
+
+async def test_a_leader_stopped_or_frozen_is_ended_and_a_follower_takes_over(
+    sim: Simulator, clock: ManualClock, pg_url: str, leader, tmp_path: Path, monkeypatch
+):
+    """Fresh-eyes finding H18: a leader stopped with `kill -STOP` (or frozen) kept its
+    connection, so its lock, for ever: nobody polled and ids added waited."""
+    monkeypatch.setattr(desk_link, "SILENT_AFTER", 2.0)
+    monkeypatch.setattr(desk_link, "SILENT_CHECK", 0.5)
+    app = make_app(sim_settings(sim, database_url=Secret(pg_url)), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.desk is not None, tries=500)
+        assert app.desk is not None
+        await until(pilot, lambda: f"pid {leader.pid}" in app.desk.status_text(), tries=500)
+        os.kill(leader.pid, signal.SIGSTOP)
+        try:
+            await until(pilot, lambda: app.desk.leading, tries=2000)
+            assert any("gave no sign of life for 2 s" in line for line in said(app))
+            rid = sim.create_request("sms", ["+971500000001"], [Step(0, "delivered")])
+            add_from_a_shell(sim, pg_url, tmp_path / "shell", rid)
+            await until(pilot, lambda: rid in app.live, tries=500)
+            await until(pilot, lambda: delivered(app, rid), tries=1000)  # polled by this one
+        finally:
+            os.kill(leader.pid, signal.SIGCONT)

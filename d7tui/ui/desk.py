@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 LEAD_CHECK = 1.0  # seconds between two looks at the lead
 SETTLE_LIMIT = 10.0  # seconds the new leader waits for its last reads of the database
 HEAD_START = 2.0  # seconds a lock is seen free before a follower takes it
+# A leader renews its lock every LEAD_CHECK; one silent this long is stopped or frozen (a closed
+# laptop's connection the server drops by itself, in about 11 s: see pglock.KEEPALIVE).
+SILENT_AFTER = 20.0
+SILENT_CHECK = 5.0  # seconds between two looks for a silent leader
 
 
 class DeskLink:
@@ -50,6 +54,7 @@ class DeskLink:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._taking = False
         self._free_since: float | None = None  # when the lock was first seen free
+        self._silence_checked = 0.0  # monotonic time of the last look for a silent leader
         # For the benchmark: when this monitor last heard of a change (time.time()).
         self.heard: list[tuple[float, set[str]]] = []
 
@@ -106,6 +111,14 @@ class DeskLink:
         if who is not None:
             self._free_since = None
             self.fetcher.leader = who
+            if now - self._silence_checked >= SILENT_CHECK:
+                self._silence_checked = now
+                ended = await self.memory.end_silent_leader(SILENT_AFTER)
+                if ended is not None:
+                    self.say(
+                        f"{ended} gave no sign of life for {SILENT_AFTER:g} s (stopped or "
+                        "frozen): its session was ended, so that another monitor leads."
+                    )
         elif self._free_since is None:
             self._free_since = now
         elif now - self._free_since >= HEAD_START and await self.memory.lead():
