@@ -12,10 +12,13 @@ import contextlib
 import io
 import json
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from export_reader import read_json
 from faultfs import read_only, small_disk
 from hostile import HostileServer, aimed_at, answering
 from test_ui import paste
@@ -28,6 +31,7 @@ from d7tui.config import Settings
 from d7tui.export import export
 from d7tui.models import Phase, Target
 from d7tui.poller import PollConfig
+from d7tui.simulator import Step
 from d7tui.store import Store, Which, open_store
 from d7tui.ui.app import make_app
 from d7tui.ui.screens.add import AddDialog
@@ -272,3 +276,58 @@ async def test_a_recipient_the_api_stops_listing_is_kept_marked_and_told(clock, 
         export(store, "json", exported)
     recipients = json.loads(exported.getvalue())["recipients"]
     assert sorted(r["recipient"] for r in recipients) == numbers
+
+
+async def test_a_store_deleted_under_a_restarted_monitor_is_written_back_whole(
+    sim, clock, tmp_path
+):
+    db = tmp_path / "xdg-data" / "d7tui" / "d7tui.sqlite3"  # where `d7tui export` reads
+    one = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    two = sim.create_request("sms", ["+971500000002"], DELIVERS)
+    done = sim.create_request("sms", ["+971500000003"], [Step(0, "delivered")])
+    first = build(sim, clock, db, [Target(one), Target(two), Target(done)], archive_after=60)
+    async with first.run_test(size=SIZE) as pilot:
+        await idle(pilot, first)
+        first.set_label_note(one, "L1", "n1")
+        clock.advance(120)
+        first.poller.refresh()
+        await idle(pilot, first)
+        assert await first.archive_finished() == [done]
+    # Restarted on the store the first one left; everything it shows was read from the file,
+    # nothing written since (what the first monitor after the store's creation never is).
+    again = build(sim, clock, db, archive_after=3600)
+    async with again.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: len(again.live) == 2 and done in again.archived)
+        await idle(pilot, again)
+        await again.memory.astore.flush()
+        for suffix in ("", "-wal", "-shm"):  # `rm d7tui.sqlite3*`
+            db.with_name(db.name + suffix).unlink(missing_ok=True)
+        again.set_label_note(two, "after", "")  # the next write notices it first
+        await until(pilot, lambda: any("was deleted while" in n for n in again.notices))
+        [notice] = [n for n in again.notices if "was deleted while" in n]
+        assert "3 requests" in notice and "nothing is lost" in notice
+        await pilot.press("q")
+    # A new process finds all of it: ids, labels, notes, states, transitions, the archive.
+    proc = subprocess.run(
+        [sys.executable, "-m", "d7tui", "export"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    exported = read_json(proc.stdout)
+    watches = {w.request_id: w for w in exported.watches}
+    assert sorted(watches) == sorted([one, two, done])
+    assert (watches[one].label, watches[one].note) == ("L1", "n1")
+    assert watches[two].label == "after"
+    assert watches[done].archived_at is not None and watches[one].archived_at is None
+    assert {rid: s.state.recipients[0].status for rid, s in exported.states.items()} == {
+        one: "delivered",
+        two: "delivered",
+        done: "delivered",
+    }
+    assert sorted(t.new_status for t in exported.transitions if t.request_id == one) == [
+        "accepted",
+        "delivered",
+    ]

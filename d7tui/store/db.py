@@ -115,6 +115,10 @@ class Database:
         self._conns_lock = threading.Lock()
         self._savepoints = itertools.count()
         self._closed = False
+        # Set once the file is open: a connection is then only ever made to a file that is
+        # there. SQLite would otherwise create a new, empty database at a path whose file was
+        # deleted, and whatever read through it (a copy to write back ...) would be empty.
+        self._must_exist = False
         # Bumped when the file was put back after it was deleted or replaced: every thread's
         # connection to the file as it was is then closed and made again on its next use.
         self._generation = 0
@@ -149,10 +153,11 @@ class Database:
         # each connection is still used by the one thread that made it.
         if not self.readonly:
             conn = sqlite3.connect(
-                self.path,
+                f"file:{quote(str(self.path))}?mode=rw" if self._must_exist else self.path,
                 timeout=self.busy_timeout,
                 isolation_level=None,  # we issue BEGIN/COMMIT ourselves
                 check_same_thread=False,
+                uri=self._must_exist,
             )
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = FULL")
