@@ -19,7 +19,9 @@ from d7tui.models import Channel, RequestStatus, Target
 from d7tui.pollstate import Fetcher
 from d7tui.store.errors import StoreError
 
-Remembered = Callable[[Target], Awaitable[RequestStatus | None]]
+# What the database has of many ids, in one read (Memory.remembered_many).
+Remembered = Callable[[Sequence[Target]], Awaitable[dict[str, RequestStatus | None]]]
+FOLLOWING = "desk"  # a follower's batch key: whatever it reads at once is one read
 
 
 class NotYetPolled(ApiError):
@@ -39,6 +41,8 @@ class DeskFetcher:
         self.leading = leading
         self.leader = "the leading d7tui"  # who leads, as the status line says it
         self.vendor_calls = 0  # polls that went to a vendor (for the benchmark)
+        self.database_reads = 0  # reads of what the leader stored, and of how many ids
+        self.ids_read = 0
 
     @property
     def engine(self) -> object:
@@ -49,14 +53,18 @@ class DeskFetcher:
         return getattr(self.client, "settings", None)
 
     def batch_key(self, target: Target) -> str | None:
+        if not self.leading:
+            # Every id the follower is told changed is read in one go: the cost of following
+            # is the changes', not a transaction per id.
+            return FOLLOWING
         key_of = getattr(self.client, "batch_key", None)
-        if not self.leading or key_of is None:
-            return None  # a follower reads the database one id at a time
-        return key_of(target)  # type: ignore[no-any-return]
+        return None if key_of is None else key_of(target)  # type: ignore[no-any-return]
 
     async def fetch_many(
         self, targets: Sequence[Target]
     ) -> Mapping[str, RequestStatus | ChannelError]:
+        if not self.leading:
+            return await self._read(targets)
         self.vendor_calls += 1
         return await self.client.fetch_many(targets)  # type: ignore[attr-defined,no-any-return]
 
@@ -64,13 +72,25 @@ class DeskFetcher:
         if self.leading:
             self.vendor_calls += 1
             return await self.client.fetch(target)
+        answer = (await self._read([target]))[target.request_id]
+        if isinstance(answer, ChannelError):
+            raise answer
+        return answer
+
+    async def _read(self, targets: Sequence[Target]) -> dict[str, RequestStatus | ChannelError]:
+        self.database_reads += 1
+        self.ids_read += len(targets)
         try:
-            state = await self.remembered(target)
-        except StoreError as exc:  # the database is away: the row keeps what it had
-            raise Unreachable("desk", str(exc)) from None
+            states = await self.remembered(targets)
+        except StoreError as exc:  # the database is away: the rows keep what they had
+            away = Unreachable("desk", str(exc))
+            return {t.request_id: away for t in targets}
+        return {t.request_id: self._answer(t, states.get(t.request_id)) for t in targets}
+
+    def _answer(self, target: Target, state: RequestStatus | None) -> RequestStatus | ChannelError:
         if state is not None:
             return state
         if target.channel in {c.value for c in Channel}:
             # Nothing stored yet: an empty increment keeps the row waiting.
             return RequestStatus(target.request_id, Channel(target.channel), (), incremental=True)
-        raise NotYetPolled(self.leader)
+        return NotYetPolled(self.leader)

@@ -28,6 +28,7 @@ from d7tui.store import (
     Which,
     open_store,
     remembered_status,
+    remembered_statuses,
 )
 from d7tui.store.core import WatchSummary
 from d7tui.store.rescue import farewell
@@ -270,6 +271,10 @@ class Memory:
     async def remembered(self, target: Target) -> RequestStatus | None:
         """What the store knows of an id (Infobip reports pulled earlier applied), no network."""
         return await self.astore.read(remembered_status, self.astore.store, target)
+
+    async def remembered_many(self, targets: Sequence[Target]) -> dict[str, RequestStatus | None]:
+        """`remembered` of many ids, in one read (a desk's follower)."""
+        return await self.astore.read(remembered_statuses, self.astore.store, targets)
 
     @property
     def room(self) -> Callable[[], Awaitable[None]]:

@@ -358,10 +358,10 @@ class Monitor:
         ]
         for record in new:
             self.restore_remembered(Remembered(record, None, None, []))
-            if self.following():
-                # A follower polls nothing on a schedule: it reads what the leader has now (the
-                # leader may have polled it before this one heard of it).
-                self.poller.refresh(record.request_id)
+        if self.following():
+            # A follower polls nothing on a schedule: it reads what the leader has now (the
+            # leader may have polled them before this one heard of them), all in one read.
+            self.poller.refresh_many(r.request_id for r in new)
         if new:
             self.say(
                 f"Watching {plural(len(new), 'more request')} added from the command line.",

@@ -21,7 +21,7 @@ import contextlib
 import heapq
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from d7tui.channels.infobip import beyond_logs
@@ -203,6 +203,15 @@ class Poller:
         if request_id is None:
             # Everything, but not what the API no longer has (asked for by itself, it may be).
             watches = [w for w in self._watches.values() if w.status is not WatchStatus.MEMORY]
+        return self._refresh(watches)
+
+    def refresh_many(self, request_ids: Iterable[str]) -> int:
+        """`refresh` of these ids (those watched), in as few calls as the fetcher batches them
+        (a desk's follower reads what the leader changed in one read of the database)."""
+        watches = [self._watches[rid] for rid in request_ids if rid in self._watches]
+        return self._refresh(watches)
+
+    def _refresh(self, watches: list[Watch]) -> int:
         started = 0
         batches: dict[str, list[Watch]] = {}
         now = self.clock.now()
@@ -464,16 +473,25 @@ class Poller:
             failure = internal_error(watches[0].channel, exc)
         finally:
             self.busy -= len(watches)
+        # Ids asked for again while this call was out go again together, not one call each.
+        again: dict[str, list[Watch]] = {}
         for watch in watches:
             outcome = answers.get(watch.request_id) or failure
             if outcome is None:
                 outcome = internal_error(watch.channel, LookupError("no answer for this id"))
             elif isinstance(outcome, ChannelError):
                 outcome = detached(outcome)
-            self._settle(watch, outcome)
+            self._settle(watch, outcome, again)
+        self._send(again, self.clock.now(), early=False)
 
-    def _settle(self, watch: Watch, outcome: RequestStatus | ChannelError) -> None:
-        """What a poll's answer (or error) does to its watch, its schedule and the screen."""
+    def _settle(
+        self,
+        watch: Watch,
+        outcome: RequestStatus | ChannelError,
+        again: dict[str, list[Watch]] | None = None,
+    ) -> None:
+        """What a poll's answer (or error) does to its watch, its schedule and the screen.
+        `again`: where a watch asked for again meanwhile goes (see `_dispatch`)."""
         result = outcome if isinstance(outcome, RequestStatus) else None
         error = outcome if isinstance(outcome, ChannelError) else None
         now = self.clock.now()
@@ -489,7 +507,7 @@ class Poller:
             self._fail(watch, error, now)
         if self._watches.get(watch.request_id) is not watch:
             return  # removed meanwhile: what it learnt stays on the record, for an undo
-        self._reschedule(watch, now, result is not None and bool(result.recipients))
+        self._reschedule(watch, now, result is not None and bool(result.recipients), again)
         self._emit(watch, now, transitions, first)
 
     async def _probe(self, watch: Watch) -> None:
@@ -608,8 +626,14 @@ class Poller:
             seen = watch.observed_at if watch.observed_at is not None else watch.last_poll
             watch.state = replace(watch.state, remembered=seen)
 
-    def _reschedule(self, watch: Watch, now: float, answered: bool = False) -> None:
-        """`answered`: the poll just made returned messages of the id."""
+    def _reschedule(
+        self,
+        watch: Watch,
+        now: float,
+        answered: bool = False,
+        again: dict[str, list[Watch]] | None = None,
+    ) -> None:
+        """`answered`: the poll just made returned messages of the id; `again`: see `_settle`."""
         if watch.status in (
             WatchStatus.DONE,
             WatchStatus.NOT_FOUND,
@@ -618,7 +642,7 @@ class Poller:
         ):
             if watch.again and watch.status is not WatchStatus.AUTH:
                 watch.again = False
-                self._dispatch(watch)
+                self._dispatch(watch, again)
             return
         # What the logs have just returned is live, whatever its sentAt or this machine's clock
         # says (a clock days ahead, a sentAt of 1970): memory is for when they stop answering.
@@ -640,7 +664,7 @@ class Poller:
         rate = self._rate_hold(watch, now)
         if watch.again and rate is None:
             watch.again = False
-            self._dispatch(watch)
+            self._dispatch(watch, again)
         else:
             watch.again = False
             due = now + interval * self.scale

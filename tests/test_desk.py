@@ -21,10 +21,10 @@ from pgserver import PgServer
 from ui_kit import entry, screen_text, sim_settings, until
 
 from d7tui.clock import ManualClock
-from d7tui.models import Phase
+from d7tui.models import Channel, Phase, Recipient, RequestStatus, classify_d7, observe
 from d7tui.safety import Secret
 from d7tui.simulator import Simulator, Step
-from d7tui.store import open_store
+from d7tui.store import Store, open_store
 from d7tui.store.pglock import LEADER_LOCK
 from d7tui.ui.app import D7App, make_app
 
@@ -179,3 +179,110 @@ async def test_the_database_stopped_and_started_under_a_running_desk_loses_nothi
     with open_store(url) as store:
         timeline = [(t.recipient_key, t.new_status) for t in store.transitions(rid)]
     assert len(timeline) == len(set(timeline)) and "delivered" in dict(timeline).values()
+
+
+# -- the test leads the desk itself -------------------------------------------------------------
+# A follower against a lead held by the test: it writes what a leader's polls write (the store's
+# own save, the same triggers), so that changes no simulator makes (a cost alone, a reason alone)
+# can be made, and a follower is watched with nothing else on the database.
+
+
+@contextlib.contextmanager
+def leading_here(url: str) -> Iterator[Store]:
+    with open_store(url, user="lead") as store:
+        assert store.report_lock.try_acquire()
+        yield store
+
+
+def sms(rid: str, *statuses: str, cost: float | None = None, reason: str | None = None):
+    recipients = []
+    for n, status in enumerate(statuses):
+        phase, final = classify_d7(Channel.SMS, status)
+        recipients.append(
+            Recipient(f"{rid}-m{n}", f"+97150000{n:04d}", status, phase, final, reason, cost, "AED")
+        )
+    return RequestStatus(rid, Channel.SMS, tuple(recipients))
+
+
+def poll_saved(store: Store, clock: ManualClock, *states: RequestStatus) -> None:
+    """What the leader's writer does with a batch of polls: each merged with what was stored,
+    saved with its transitions, in one transaction."""
+    now = clock.now()
+    observations = []
+    for state in states:
+        stored = store.load_state(state.request_id)
+        merged, transitions = observe(stored.state if stored else None, state, now)
+        observations.append((merged, transitions, now))
+    store.save_observations(observations)
+
+
+async def following(pilot, app: D7App, ids: list[str]) -> None:
+    """The app follows the test's lead and shows every id's stored state."""
+    await until(pilot, lambda: app.desk is not None, tries=500)
+    assert app.desk is not None and not app.desk.leading
+    await until(pilot, lambda: all(i in app.live for i in ids) and not app.loading, tries=500)
+    await until(pilot, lambda: all(entry(app, i).state is not None for i in ids), tries=500)
+
+
+async def test_a_follower_reads_what_the_leader_changed_at_once_not_an_id_at_a_time(
+    sim: Simulator, clock: ManualClock, pg_url: str
+):
+    ids = [f"req-{n:03d}" for n in range(300)]
+    with leading_here(pg_url) as lead:
+        with lead.batch():
+            for rid in ids:
+                lead.add_watch(rid, "sms")
+        poll_saved(lead, clock, *(sms(rid, "sent") for rid in ids))
+        app = make_app(sim_settings(sim, database_url=Secret(pg_url)), clock=clock)
+        async with app.run_test(size=SIZE) as pilot:
+            await following(pilot, app, ids)
+            assert app.desk is not None
+            fetcher = app.desk.fetcher
+            reads, read = fetcher.database_reads, fetcher.ids_read
+            changed = ids[::3]
+            clock.advance(5)
+            poll_saved(lead, clock, *(sms(rid, "delivered") for rid in changed))
+            await until(pilot, lambda: all(delivered(app, rid) for rid in changed), tries=1000)
+            # The hundred changed ids in one read of the database (two if their news straddled
+            # the listener's gathering moment), and none of the two hundred that did not change.
+            assert fetcher.database_reads - reads <= 2
+            assert fetcher.ids_read - read == len(changed)
+            assert not any(delivered(app, rid) for rid in ids if rid not in changed)
+            assert fetcher.vendor_calls == 0
+
+
+async def test_every_change_a_screen_shows_reaches_a_follower_not_only_a_new_status(
+    sim: Simulator, clock: ManualClock, pg_url: str
+):
+    rid = "req-cost"
+    with leading_here(pg_url) as lead:
+        lead.add_watch(rid, "sms")
+        poll_saved(lead, clock, sms(rid, "delivered"))
+        app = make_app(sim_settings(sim, database_url=Secret(pg_url)), clock=clock)
+        async with app.run_test(size=SIZE) as pilot:
+            await following(pilot, app, [rid])
+
+            def first() -> Recipient:
+                state = entry(app, rid).state
+                assert state is not None
+                return state.recipients[0]
+
+            # The cost alone (the vendor priced a delivered message later): no transition.
+            poll_saved(lead, clock, sms(rid, "delivered", cost=0.0125))
+            await until(pilot, lambda: first().cost == 0.0125, tries=500)
+            await pilot.press("enter")
+            await until(pilot, lambda: "0.0125" in screen_text(app), tries=500)
+            await pilot.press("escape")
+            # The reason alone, then one recipient more.
+            poll_saved(lead, clock, sms(rid, "delivered", cost=0.0125, reason="late report"))
+            await until(pilot, lambda: first().reason == "late report", tries=500)
+            poll_saved(lead, clock, sms(rid, "delivered", "sent", cost=0.0125))
+            await until(pilot, lambda: len(entry(app, rid).state.recipients) == 2, tries=500)
+            # What the leader's user writes: a label, a note, then the archive.
+            lead.set_label(rid, "vip")
+            lead.set_note(rid, "call back at 5")
+            await until(pilot, lambda: entry(app, rid).note == "call back at 5", tries=500)
+            assert entry(app, rid).label == "vip"
+            lead.archive(rid)
+            await until(pilot, lambda: rid in app.archived and rid not in app.live, tries=500)
+            assert app.desk is not None and app.desk.fetcher.vendor_calls == 0

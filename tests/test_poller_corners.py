@@ -137,3 +137,38 @@ async def test_done_ids_are_not_polled_and_refresh_polls_them_anyway():
         await settle(poller)
         assert len(fetcher.calls) == calls + 1
         assert updates[-1].status is WatchStatus.DONE
+
+
+class OneBatch(ScriptedFetcher):
+    """A fetcher that asks for any ids together (as a desk's follower reads the database)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+
+    def batch_key(self, target: Target) -> str:
+        return "all"
+
+    async def fetch_many(self, targets):  # type: ignore[no-untyped-def]
+        self.batches.append([t.request_id for t in targets])
+        return {t.request_id: await self.fetch(t) for t in targets}
+
+
+async def test_ids_refreshed_together_and_again_while_out_are_asked_together_again():
+    fetcher = OneBatch()
+    async with running_poller(fetcher) as (poller, _, _):
+        poller.pause()  # only what is asked for
+        fetcher.gate = asyncio.Event()
+        for rid in IDS[:10]:
+            poller.add(Target(rid))
+        assert poller.refresh_many(IDS[:10]) == 10
+        await until(None, lambda: len(fetcher.batches) == 1)
+        assert fetcher.batches == [IDS[:10]]
+        # Asked for again while their call is out: after it, once more, in one call.
+        assert poller.refresh_many(IDS[:10]) == 10
+        fetcher.gate.set()
+        await settle(poller)
+        assert fetcher.batches == [IDS[:10], IDS[:10]]
+        assert poller.refresh_many(["not-watched", IDS[3]]) == 1
+        await settle(poller)
+        assert fetcher.batches[-1] == [IDS[3]]

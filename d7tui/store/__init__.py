@@ -22,6 +22,7 @@ from d7tui.store.commands import (
     add_ids,
     open_store,
     remembered_status,
+    remembered_statuses,
 )
 from d7tui.store.core import Store
 from d7tui.store.db import default_path
@@ -63,4 +64,5 @@ __all__ = [
     "default_path",
     "open_store",
     "remembered_status",
+    "remembered_statuses",
 ]

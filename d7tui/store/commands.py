@@ -24,7 +24,7 @@ from d7tui.models import (
 )
 from d7tui.store.core import Store
 from d7tui.store.errors import StoreUnavailable
-from d7tui.store.records import WatchRecord
+from d7tui.store.records import StoredState, WatchRecord
 from d7tui.store.reports import ReportParser
 from d7tui.store.rescue import take_in
 
@@ -152,7 +152,17 @@ def remembered_status(store: Store, target: Target) -> RequestStatus | None:
     The latest state saved by a poll, with every Infobip report received after that poll
     applied on top (a report pulled once, by the monitor or by `d7tui status`, is shown again).
     """
-    stored = store.load_state(target.request_id)
+    return remembered_statuses(store, [target])[target.request_id]
+
+
+def remembered_statuses(store: Store, targets: Sequence[Target]) -> dict[str, RequestStatus | None]:
+    """`remembered_status` of many ids: their states in one read (a desk's follower reading
+    what the leader just wrote), Infobip's reports applied to each that may have some."""
+    stored = store.load_states_of([t.request_id for t in targets])
+    return {t.request_id: _with_reports(store, t, stored.get(t.request_id)) for t in targets}
+
+
+def _with_reports(store: Store, target: Target, stored: StoredState | None) -> RequestStatus | None:
     state = stored.state if stored is not None else None
     if target.channel not in (Channel.INFOBIP.value, "auto") and (
         state is None or state.channel is not Channel.INFOBIP

@@ -103,37 +103,54 @@ def to_postgres(statement: str) -> str:
 
 # Every change of a request's state or of the watchlist is told to every monitor on the
 # database (LISTEN/NOTIFY) as it is committed, by triggers: whoever writes (a monitor, `d7tui
-# add` from a shell), nobody has to remember to say so. The payload is the request id. A poll
-# that changed nothing rewrites its request's row too (when it was polled): that is no news, or
-# ten thousand ids polled would be ten thousand reads for every follower.
+# add` from a shell), nobody has to remember to say so. The payload is the request id.
+#
+# News is whatever a screen shows: a transition, the channel, the request's own fields, when it
+# became final, and any recipient row (status, reason, cost, parts, ...: the store rewrites a
+# recipient only when it differs, so a changed cost alone is news and an unchanged poll is not).
+# A poll that changed nothing still rewrites its request's row (when it was polled): that is no
+# news, or ten thousand ids polled would be ten thousand reads for every follower.
 STATE_CHANNEL = "d7tui_state"
 WATCH_CHANNEL = "d7tui_watch"
 _STATE_NEWS = (
     "OLD.changed_at IS DISTINCT FROM NEW.changed_at OR OLD.channel IS DISTINCT FROM NEW.channel "
-    "OR OLD.final_since IS DISTINCT FROM NEW.final_since"
+    "OR OLD.final_since IS DISTINCT FROM NEW.final_since OR OLD.fields IS DISTINCT FROM NEW.fields"
 )
-# (table, channel, when an update is news); the triggers' names carry a version, so that a
-# database made by an older d7tui gets these.
-NOTIFY = (("request_state", STATE_CHANNEL, _STATE_NEWS), ("watch", WATCH_CHANNEL, None))
-TRIGGERS = tuple(f"d7tui_{table}_{kind}_2" for table, _, _ in NOTIFY for kind in ("new", "news"))
+# (table, channel, when an update is news: None for any update). Inserts and deletes are news.
+NOTIFY = (
+    ("request_state", STATE_CHANNEL, _STATE_NEWS),
+    ("recipient", STATE_CHANNEL, None),
+    ("watch", WATCH_CHANNEL, None),
+)
+# The triggers' names carry a version, so that a database made by an older d7tui gets these.
+TRIGGER_VERSION = 3
+_KINDS = (("new", "INSERT"), ("news", "UPDATE"), ("gone", "DELETE"))
+TRIGGERS = tuple(
+    f"d7tui_{table}_{kind}_{TRIGGER_VERSION}" for table, _, _ in NOTIFY for kind, _ in _KINDS
+)
 
 
 def _notify_triggers() -> list[str]:
     statements = [
         "CREATE OR REPLACE FUNCTION d7tui_notify() RETURNS trigger LANGUAGE plpgsql AS $f$ "
-        "BEGIN PERFORM pg_notify(TG_ARGV[0], NEW.request_id); RETURN NULL; END $f$"
+        "BEGIN IF TG_OP = 'DELETE' THEN PERFORM pg_notify(TG_ARGV[0], OLD.request_id); "
+        "ELSE PERFORM pg_notify(TG_ARGV[0], NEW.request_id); END IF; RETURN NULL; END $f$"
     ]
     for table, channel, news in NOTIFY:
-        when = f"WHEN ({news}) " if news else ""
-        statements += [
-            f"DROP TRIGGER IF EXISTS d7tui_{table}_changed ON {table}",
-            f"DROP TRIGGER IF EXISTS d7tui_{table}_new_2 ON {table}",
-            f"DROP TRIGGER IF EXISTS d7tui_{table}_news_2 ON {table}",
-            f"CREATE TRIGGER d7tui_{table}_new_2 AFTER INSERT ON {table} "
-            f"FOR EACH ROW EXECUTE FUNCTION d7tui_notify('{channel}')",
-            f"CREATE TRIGGER d7tui_{table}_news_2 AFTER UPDATE ON {table} FOR EACH ROW {when}"
-            f"EXECUTE FUNCTION d7tui_notify('{channel}')",
+        older = [f"d7tui_{table}_changed"] + [
+            f"d7tui_{table}_{kind}_{version}"
+            for version in range(2, TRIGGER_VERSION)
+            for kind, _ in _KINDS
         ]
+        statements += [f"DROP TRIGGER IF EXISTS {name} ON {table}" for name in older]
+        for kind, event in _KINDS:
+            name = f"d7tui_{table}_{kind}_{TRIGGER_VERSION}"
+            when = f"WHEN ({news}) " if news and event == "UPDATE" else ""
+            statements += [
+                f"DROP TRIGGER IF EXISTS {name} ON {table}",
+                f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW {when}"
+                f"EXECUTE FUNCTION d7tui_notify('{channel}')",
+            ]
     return statements
 
 

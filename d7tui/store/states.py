@@ -22,6 +22,7 @@ from d7tui.store.db import Database
 from d7tui.store.records import StoredState, Which
 
 DEFAULT_TIMELINE = 1000  # transitions per request loaded at start (all stay in the store)
+IDS_PER_QUERY = 500  # ids in one `IN (...)`: well inside SQLite's and PostgreSQL's limits
 
 WHICH_WHERE = {
     Which.LIVE: "w.removed_at IS NULL AND w.archived_at IS NULL",
@@ -184,9 +185,21 @@ class StatesMixin(Database):
             )
 
     def load_state(self, request_id: str, *, with_raw: bool = True) -> StoredState | None:
+        return self.load_states_of([request_id], with_raw=with_raw).get(request_id)
+
+    def load_states_of(
+        self, request_ids: Sequence[str], *, with_raw: bool = True
+    ) -> dict[str, StoredState]:
+        """The stored states of these ids (those the store has), as one consistent read: a
+        desk's follower reads what the leader changed this way, a few queries for a batch
+        rather than a transaction per id."""
+        out: dict[str, StoredState] = {}
         with self.reading() as conn:
-            states = self._states(conn, "request_id = ?", (request_id,), with_raw)
-        return states.get(request_id)
+            for start in range(0, len(request_ids), IDS_PER_QUERY):
+                chunk = tuple(request_ids[start : start + IDS_PER_QUERY])
+                where = f"request_id IN ({', '.join('?' * len(chunk))})"
+                out.update(self._states(conn, where, chunk, with_raw))
+        return out
 
     def load_states(
         self, which: Which | None = Which.KEPT, *, with_raw: bool = True

@@ -42,7 +42,7 @@ class DeskLink:
     ) -> None:
         self.memory = memory
         self.poller = poller
-        self.fetcher = DeskFetcher(client, memory.remembered, leading=memory.leading)
+        self.fetcher = DeskFetcher(client, memory.remembered_many, leading=memory.leading)
         self.say = say
         self.on_watch_changes = on_watch_changes
         self.on_lost = on_lost
@@ -148,7 +148,5 @@ class DeskLink:
             return  # the leader wrote these itself
         if changes.everything:
             self.poller.refresh()
-            return
-        for request_id in changes.states:
-            if request_id in self.poller:
-                self.poller.refresh(request_id)
+        else:
+            self.poller.refresh_many(changes.states)  # one read of the database for them all
