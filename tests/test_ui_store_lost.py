@@ -33,7 +33,8 @@ from d7tui.models import Phase, Target
 from d7tui.poller import PollConfig
 from d7tui.simulator import Step
 from d7tui.store import Store, Which, open_store
-from d7tui.ui.app import make_app
+from d7tui.store.rescue import held_files
+from d7tui.ui.app import farewell_text, make_app
 from d7tui.ui.screens.add import AddDialog
 from d7tui.ui.screens.label import LabelDialog
 
@@ -156,8 +157,25 @@ async def test_ids_added_and_labels_edited_on_a_full_disk_are_kept_at_quit_and_t
         assert "1 label or note edit" in line and "1 id added" in line and "poll result" in line
         assert "disk is full" in line and "kept in" in line and "takes in" in line
         assert "polled again" not in line
+        # Printed whole on the terminal: the sentence saying what happens next too.
+        [held] = held_files(db)
+        printed = farewell_text(app.farewell)
+        assert str(held) in printed
+        assert printed.endswith("which the next d7tui started on this store takes in\n")
         disk.free()
-        # The next start (or any d7tui command) takes it all in.
+        # An export meanwhile says they wait, and that it lacks them.
+        with open_store(db, readonly=True) as store:
+            [warning] = store.warnings
+        assert str(held) in warning and "not in the store yet, nor in this export" in warning
+        # The next monitor takes them in, and says so in its event strip.
+        again = build(sim, clock, db)
+        async with again.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: any("took in" in t for t in said(again)))
+            [taken] = [t for t in said(again) if "took in" in t]
+            assert taken.endswith(f"from {held}")
+            assert entry(again, watched).label == "L3full" and new in again.live
+        assert held_files(db) == []
+        # Any later start finds it all in the store.
         assert labels_and_notes(db) == {watched: ("L3full", "called"), new: ("", "")}
         with Store.open(db) as store:
             assert store.load_state(new) is not None

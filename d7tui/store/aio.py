@@ -75,6 +75,11 @@ class Pending(Generic[T]):
     def done(self) -> bool:
         return self._future.done()
 
+    def when_done(self, fn: Callable[[], object]) -> None:
+        """Call `fn()` once it is settled (written, or failed for good); on the writer thread,
+        or here if it is already."""
+        self._future.add_done_callback(lambda _: fn())
+
     def result(self, timeout: float | None = None) -> T:
         return self._future.result(timeout)
 
