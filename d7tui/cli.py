@@ -31,7 +31,7 @@ from d7tui.models import (
     RequestStatus,
     Target,
 )
-from d7tui.safety import one_line, whole_line
+from d7tui.safety import error_line, one_line, whole_line
 from d7tui.stdio import OutputError
 
 if TYPE_CHECKING:
@@ -333,7 +333,7 @@ def _open_store(
             user=settings.user or None,
         )
     except StoreError as exc:
-        err.write(f"d7tui {command}: {one_line(str(exc))}\n")
+        err.write(f"d7tui {command}: {error_line(exc)}\n")
         return None
     for line in (*store.warnings, *store.notices):
         err.write(f"d7tui {command}: warning: {whole_line(line)}\n")
@@ -373,7 +373,7 @@ def run_add(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
             stdin=sys.stdin,
         )
     except StoreError as exc:  # the disk is full, another program holds the database ...
-        err.write(f"d7tui add: nothing was added: {one_line(str(exc))}\n")
+        err.write(f"d7tui add: nothing was added: {error_line(exc)}\n")
         return EXIT_FAILURE
     finally:
         store.close()
@@ -440,7 +440,7 @@ def run_export(
             err.write(f"d7tui export: cannot write {args.output}: {exc.strerror or exc}\n")
             return EXIT_FAILURE
         except StoreError as exc:
-            err.write(f"d7tui export: {one_line(str(exc))}\n")
+            err.write(f"d7tui export: {error_line(exc)}\n")
             return EXIT_FAILURE
     return EXIT_OK
 
@@ -535,7 +535,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_monitor(settings, demo=args.demo, mask=args.mask, ids=[])
     except ConfigError as exc:
-        sys.stderr.write(f"d7tui: {one_line(str(exc))}\n")
+        sys.stderr.write(f"d7tui: {error_line(exc)}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -28,7 +28,7 @@ from urllib.request import getproxies, proxy_bypass
 import aiohttp
 
 from d7tui.admission import Admission
-from d7tui.errors import ChannelError, ProtocolError, RateLimited, Unreachable
+from d7tui.errors import ApiError, ChannelError, ProtocolError, RateLimited, Unreachable
 from d7tui.safety import one_line, redact_body
 
 
@@ -228,6 +228,7 @@ class Engine:
         deadline: float | None = None
         problem = "no answer"
         last_body: bytes | None = None  # the last 429/5xx body: the vendor's code is in it
+        last_status = 0
         tries = 0
         pause = 0.0
         while tries < self.policy.attempts:
@@ -303,23 +304,45 @@ class Engine:
                     raise limited
                 problem = _asked_to_wait(reply.status)
                 last_body = reply.body
+                last_status = reply.status
                 pause = hold
             elif reply.status >= 500:
                 self.stats["5xx"] += 1
                 problem = f"server error (HTTP {reply.status})"
                 last_body = reply.body
+                last_status = reply.status
                 if not idempotent:
                     failed = Unreachable(channel, f"{problem} (not retried)", status=reply.status)
                     failed.body = reply.body
                     raise failed
                 pause = self._backoff(tries - 1)
+            elif 300 <= reply.status < 400:
+                # Never followed (it would carry the credential elsewhere): said as such once,
+                # with where it pointed, rather than as a vendor's error code.
+                where = one_line(reply.headers.get("location", ""), 120) or "nowhere said"
+                raise ApiError(
+                    channel,
+                    f"HTTP {reply.status}: a redirect (to {where}), not followed; check the "
+                    "base URL",
+                    status=reply.status,
+                )
             else:
                 return reply
+        # A host that answered with server errors was reached: its status says so, and the
+        # words say the vendor is failing, not the network.
+        answered = last_status if last_body is not None else None
         if tries >= self.policy.attempts:
-            failed = Unreachable(channel, f"unreachable after {tries} tries: {problem}")
+            message = (
+                f"{problem} after {tries} tries"
+                if answered
+                else f"unreachable after {tries} tries: {problem}"
+            )
+            failed = Unreachable(channel, message, status=answered)
         else:
             failed = Unreachable(
-                channel, f"gave up after {self.timeout:g} s ({_tries(tries)}): {problem}"
+                channel,
+                f"gave up after {self.timeout:g} s ({_tries(tries)}): {problem}",
+                status=answered,
             )
         failed.body = last_body
         raise failed

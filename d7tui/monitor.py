@@ -24,7 +24,7 @@ from d7tui.models import Target
 from d7tui.output import plural
 from d7tui.poller import Poller
 from d7tui.pollstate import Fetcher, PollUpdate, Watch, WatchStatus
-from d7tui.safety import one_line, whole_line
+from d7tui.safety import error_line, one_line, whole_line
 from d7tui.store import StoreError, WatchRecord
 from d7tui.store.commands import os_user
 from d7tui.store.core import WatchSummary
@@ -101,12 +101,12 @@ class Monitor:
                 with contextlib.suppress(Exception):
                     await self.memory.close()
             self.memory = None
-            self.no_memory = f"this session has no store ({one_line(str(exc))})"
+            self.no_memory = f"this session has no store ({error_line(exc)})"
             # What it holds is still shown (read as `d7tui export` reads it), only not kept.
             self._read_only = await asyncio.to_thread(read_only, path)
             shown = f": its {plural(len(self._read_only), 'request')} shown, nothing new kept"
             self.notices.append(
-                f"Not remembering this session: {one_line(str(exc))}"
+                f"Not remembering this session: {error_line(exc)}"
                 + (shown if self._read_only else "")
             )
             return []
@@ -324,7 +324,7 @@ class Monitor:
         try:
             ids = await self.memory.archive_finished(self.archive_after)
         except StoreError as exc:
-            self.say(f"Store: {one_line(str(exc))}", "error")
+            self.say(f"Store: {error_line(exc)}", "error")
             return []
         moved = []
         for rid in ids:
@@ -447,7 +447,7 @@ class Monitor:
                 self.settings.message_text,  # text kept while it was on follows it now
             )
         except (StoreError, OSError) as exc:
-            return f"Export failed: {one_line(str(exc))}"
+            return f"Export failed: {error_line(exc)}"
         # The path first: the event strip shows it whole, the counts after it may be cut.
         return (
             f"Exported to {path}: {plural(counts.watches, 'request')}, "
@@ -467,7 +467,7 @@ class Monitor:
         try:
             path, _ = await asyncio.to_thread(write_to_file, rows, "csv", directory)
         except OSError as exc:
-            return f"Export failed: {one_line(str(exc))}"
+            return f"Export failed: {error_line(exc)}"
         failed = sum(row.problem == "failed" for row in rows)
         stuck = sum(row.problem == "stuck?" for row in rows)
         said = [f"{failed:,} failed"] if failed else []
@@ -483,7 +483,7 @@ class Monitor:
         try:
             settings = self.reload()
         except ConfigError as exc:
-            return one_line(str(exc))
+            return error_line(exc)
         self.settings = settings
         if self.client is not None and hasattr(self.client, "settings"):
             self.client.settings = settings

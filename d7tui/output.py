@@ -52,6 +52,17 @@ def format_cost(cost: float | None, currency: str | None = None) -> str:
     return f"{text} {currency}" if currency else text
 
 
+CREDITS = "D7 credits"  # D7 bills in its account's credits and names no currency
+CREDITS_SHORT = "cr"
+
+
+def cost_text(cost: float | None, currency: str | None, *, wide: bool = False) -> str:
+    """A cost with its unit, never a bare number: `0.01 EUR`, `0.0012 cr` (`D7 credits`)."""
+    if cost is None or currency:
+        return format_cost(cost, currency)
+    return format_cost(cost, CREDITS if wide else CREDITS_SHORT)
+
+
 def format_parts(parts: int | None) -> str:
     """A part count, or `-` for none and for one no message is cut into (-5, 309 digits)."""
     return str(parts) if parts is not None and 0 <= parts <= MAX_PARTS else "-"
@@ -87,7 +98,7 @@ def _table(rows: list[list[str]]) -> list[str]:
 
 def render_table(status: RequestStatus) -> str:
     total = status.total_cost()
-    cost = format_cost(*total) if total else "-"
+    cost = cost_text(*total, wide=True) if total else "-"
     head = (
         f"{status.request_id}  {status.channel.value}  {len(status.recipients)} recipient(s)  "
         f"{phase_summary(status)}  cost {cost}"
@@ -113,7 +124,7 @@ def render_table(status: RequestStatus) -> str:
                 _cell(r.status),
                 phase,
                 _cell(r.reason),
-                format_cost(r.cost, r.currency),
+                cost_text(r.cost, r.currency),
                 format_parts(r.parts),
                 _cell(r.schedule_time),
                 _details(r),

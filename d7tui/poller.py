@@ -226,6 +226,10 @@ class Poller:
         self._send(batches, now, early=False)
         return started
 
+    def auth_held(self) -> int:
+        """How many ids wait for a refused credential to be fixed (`resume_auth`)."""
+        return sum(1 for w in self._watches.values() if w.credential in self.auth_stops)
+
     def rate_limited(self, request_id: str) -> RateHold | None:
         """The 429 an id waits for (its host and until when), if it waits for one."""
         watch = self._watches.get(request_id)

@@ -98,6 +98,12 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def error_line(error: BaseException, limit: int = 300) -> str:
+    """An error in one line: its own line breaks and tabs (a database server's message spans
+    lines) are spaces, anything else is made visible as one_line does."""
+    return one_line(" ".join(str(error).split()), limit)
+
+
 def one_line(text: str, limit: int = 300) -> str:
     """A message fit for one line of standard error or a toast."""
     flat = " ".join(safe_text(text, limit * 2).split())
@@ -110,8 +116,9 @@ WHOLE_LINE = 5000  # characters: past that, even a line d7tui composed itself is
 def whole_line(text: str) -> str:
     """A line d7tui composed itself (its own words, paths and counts, an error it bounded
     already) for the terminal, where nothing limits the width: one line, safe, and whole (a
-    sentence saying what happens next must not stop mid-word)."""
-    return one_line(text, WHOLE_LINE)
+    sentence saying what happens next must not stop mid-word). Its line breaks and tabs (a
+    database server's message inside it) are spaces, as in `error_line`."""
+    return one_line(" ".join(text.split()), WHOLE_LINE)
 
 
 # What stands for a credential a server echoed back. A real credential is long: blotting out a

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 from d7tui.config import Settings
 from d7tui.errors import AuthError, ChannelError
 from d7tui.models import Channel
-from d7tui.safety import one_line
+from d7tui.safety import error_line, one_line
 from d7tui.stdio import OutputError
 
 if TYPE_CHECKING:  # the send machinery is imported only when a message is sent
@@ -70,7 +70,7 @@ def run(
             )
         )
     except send.SendProblem as exc:
-        err.write(f"d7tui send: {one_line(str(exc))}; nothing was sent\n")
+        err.write(f"d7tui send: {error_line(exc)}; nothing was sent\n")
         return EXIT_USAGE
     if not args.yes:
         if not stdin.isatty():
@@ -152,7 +152,7 @@ def _watch(sent: Sent, message: Message, err: TextIO, settings: Settings) -> str
             settings.store_location(), parse_report=parse_page, user=settings.user or None
         )
     except StoreError as exc:
-        err.write(f"d7tui send: warning: not watched: {one_line(str(exc))}\n")
+        err.write(f"d7tui send: warning: not watched: {error_line(exc)}\n")
         return None
     try:
         result = add_ids(

@@ -21,7 +21,7 @@ from d7tui.errors import ChannelError
 from d7tui.models import RequestStatus, Target
 from d7tui.pollstate import Fetcher
 from d7tui.report_guard import ReportGuard
-from d7tui.safety import one_line
+from d7tui.safety import error_line, one_line
 from d7tui.store import Store, StoreError, open_store, remembered_status
 from d7tui.store.rescue import farewell, report_actions
 
@@ -47,8 +47,8 @@ class StatusMemory:
         try:
             store = open_store(location, parse_report=parse_page)
         except StoreError as exc:
-            err.write(f"d7tui status: warning: {one_line(str(exc))}; reports are not kept\n")
-            why = f"the store cannot be opened ({one_line(str(exc))})"
+            err.write(f"d7tui status: warning: {error_line(exc)}; reports are not kept\n")
+            why = f"the store cannot be opened ({error_line(exc)})"
             return cls(None, err, reports=reports, why=why)
         for line in (*store.warnings, *store.notices):
             err.write(f"d7tui status: warning: {one_line(line)}\n")
@@ -114,7 +114,7 @@ class StatusMemory:
         except StoreError as exc:
             self.unsaved.append((ident, bytes(body)))
             if self.why is None:
-                self.why = f"the store cannot keep them ({one_line(str(exc))})"
+                self.why = f"the store cannot keep them ({error_line(exc)})"
                 self.err.write(
                     f"d7tui status: Infobip reports are no longer pulled: {self.why}; "
                     "those received are shown\n"

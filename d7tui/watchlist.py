@@ -294,7 +294,8 @@ class Totals:
     done: int = 0
     stuck: int = 0  # recipients waiting for a confirmation longer than their channel's usual
     # Vendor ("d7", "infobip") -> requests whose last poll could not reach it, and one reason.
-    unreachable: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # Per vendor: how many requests its host failed, and the first of those errors.
+    unreachable: dict[str, tuple[int, ChannelError]] = field(default_factory=dict)
 
 
 class Watchlist:
@@ -422,8 +423,8 @@ class Watchlist:
                 totals.errors[entry.error.kind] += 1
                 if entry.error.kind is ErrorKind.UNREACHABLE:
                     vendor = "infobip" if entry.channel == "infobip" else "d7"
-                    count, why = totals.unreachable.get(vendor, (0, entry.error.message))
-                    totals.unreachable[vendor] = (count + 1, why)
+                    count, error = totals.unreachable.get(vendor, (0, entry.error))
+                    totals.unreachable[vendor] = (count + 1, error)
             if entry.state is None:
                 continue
             for recipient in entry.state.recipients:

@@ -389,7 +389,7 @@ async def test_5xx_forever_is_unreachable_after_bounded_tries(
     client = make()
     with pytest.raises(Unreachable) as info:
         await client.fetch(Target(RID, "sms"))
-    assert str(info.value) == "sms: unreachable after 4 tries: server error (HTTP 500)"
+    assert str(info.value) == "sms: server error (HTTP 500) after 4 tries"
     assert stub.count() == FAST.attempts
     assert client.engine.stats["retries"] == FAST.attempts - 1
 
@@ -472,6 +472,10 @@ async def test_redirects_are_not_followed(stub: HttpStub, make: MakeClient) -> N
         await make().fetch(Target(RID, "sms"))
     assert info.value.status == 302
     assert [r.path for r in stub.requests] == [SMS_PATH]
+    # Said as what it is, with where it pointed (once, not "HTTP 302: 302: Found").
+    assert info.value.message == (
+        f"HTTP 302: a redirect (to {stub.base_url}/elsewhere), not followed; check the base URL"
+    )
 
 
 # ---------------------------------------------------------------------------------------------

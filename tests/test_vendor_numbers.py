@@ -105,18 +105,18 @@ def test_absurd_costs_and_part_counts_are_no_cost_in_the_table_and_the_json(
     server, tmp_path
 ) -> None:
     env = cli_env(server.base_url, tmp_path)
-    for argv, sane in (
-        (("--channel", "sms", RID), SANE_D7),
-        (("--channel", "infobip", BULK), SANE_INFOBIP),
+    for argv, sane, unit in (
+        (("--channel", "sms", RID), SANE_D7, (" D7 credits", " cr")),  # never a bare number
+        (("--channel", "infobip", BULK), SANE_INFOBIP, ("", "")),
     ):
         table = d7tui(env, "status", *argv)
         assert table.returncode == 0, table.stderr
         assert_no_absurd_number(table.stdout)
         head = table.stdout.splitlines()[0]
-        assert head.endswith(f"cost {sane}"), head  # only the sane cost adds up
+        assert head.endswith(f"cost {sane}{unit[0]}"), head  # only the sane cost adds up
         assert max(len(line) for line in table.stdout.splitlines()) < 250
         rows = [line for line in table.stdout.splitlines() if "4915112345" in line]
-        assert len(rows) == 4 and sum(sane in row for row in rows) == 1
+        assert len(rows) == 4 and sum(f"{sane}{unit[1]}" in row for row in rows) == 1
 
         as_json = d7tui(env, "status", "--json", *argv)
         assert as_json.returncode == 0, as_json.stderr
@@ -186,3 +186,57 @@ def test_a_wrong_shape_is_said_in_json_words(
             shown = out + err
             assert says in shown, shown
             assert not re.search(r"NoneType|\bstr\b|\bdict\b|\blist,|\bint\b|\bbool\b", shown)
+
+
+# ---------------------------------------------------------------------------------------------
+# Currencies: a server's text never becomes a unit (fresh-eyes finding H1)
+
+JUNK_CURRENCIES = ["[red]RED[/red] [link=https://x]y[/link]", "\x1b[31mEUR\x1b[0m", "EURO", "€", 7]
+
+
+def test_a_currency_is_three_letters_or_a_question_mark() -> None:
+    from d7tui.channels.account import parse_balance
+    from d7tui.channels.infobip import parse_page
+
+    given: list[object] = ["EUR", "usd", *JUNK_CURRENCIES, None]
+    items = [
+        {"messageId": f"m{n}", "price": {"pricePerMessage": 0.01, "currency": currency}}
+        for n, currency in enumerate(given)
+    ]
+    got = [r.currency for r in parse_page(json.dumps({"results": items}).encode())]
+    assert got == ["EUR", "USD", *["?"] * len(JUNK_CURRENCIES), None]
+    for currency in JUNK_CURRENCIES:
+        body = json.dumps({"balance": 1.0, "currency": currency}).encode()
+        assert parse_balance("infobip", body).currency == "?"
+
+
+async def test_junk_currencies_are_one_unknown_currency_on_screen(tmp_path) -> None:
+    """Four currencies of junk made the status line seven lines high at 80×24 and the detail's
+    head three: now they are one unknown currency, added up as one."""
+
+    def junk(method: str, target: str, credential: str) -> bytes | None:
+        url = urlsplit(target)
+        if url.path.startswith("/sms/3/logs"):
+            items = [
+                {
+                    "messageId": f"m{n}",
+                    "bulkId": BULK,
+                    "destination": f"4915112345{n:03d}",
+                    "price": {"pricePerMessage": 0.01, "currency": currency},
+                    "status": DELIVERED,
+                }
+                for n, currency in enumerate(JUNK_CURRENCIES)
+            ]
+            return json.dumps({"results": items}).encode()
+        if url.path in ("/messages/v1/balance", "/account/1/balance"):
+            return b'{"balance": 10, "currency": "EUR"}'
+        return None
+
+    with HostileServer(answering(junk)) as hostile:
+        db = tmp_path / "data" / "d7tui.sqlite3"
+        shown = await monitor_views(
+            aimed_at(hostile.base_url), [Target(BULK, "infobip", IdKind.BULK)], db
+        )
+    for screen in shown:
+        assert "[red]" not in screen and "EURO" not in screen
+    assert "cost 0.05 ?" in shown[0]  # the status line: one total for the unknown currency

@@ -7,18 +7,16 @@ import math
 from dataclasses import dataclass
 
 from d7tui.channels import d7, infobip, send
-from d7tui.channels.common import as_float, as_text, decode_json
+from d7tui.channels.common import as_currency, as_float, decode_json
 from d7tui.client import Engine
 from d7tui.config import Settings
 from d7tui.errors import ApiError, AuthError, ProtocolError, Unreachable
 from d7tui.models import Channel
-from d7tui.safety import one_line
 
 D7_BALANCE_PATH = "/messages/v1/balance"
 INFOBIP_BALANCE_PATH = "/account/1/balance"
 VENDORS = ("d7", "infobip")
 MAX_BALANCE = 1e12
-MAX_CURRENCY = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +148,5 @@ def parse_balance(vendor: str, raw: bytes) -> Balance:
         raise ProtocolError(vendor, "the balance answer has no number under 'balance'")
     if abs(amount) >= MAX_BALANCE:  # 1e308 would fill the status line with digits
         raise ProtocolError(vendor, "the balance answer is not a believable amount")
-    currency = as_text(data.get("currency")) if isinstance(data, dict) else None
-    # A currency is a three-letter code; anything longer is cut, not allowed to fill the line.
-    return Balance(vendor, amount, one_line(currency, MAX_CURRENCY) if currency else None)
+    currency = as_currency(data.get("currency")) if isinstance(data, dict) else None
+    return Balance(vendor, amount, currency)

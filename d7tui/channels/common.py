@@ -102,6 +102,22 @@ def as_cost(value: object) -> float | None:
     return number if number is not None and 0 <= number <= MAX_COST else None
 
 
+UNKNOWN_CURRENCY = "?"
+
+
+def as_currency(value: object) -> str | None:
+    """A currency as ISO 4217 writes it (three letters: `EUR`), None when none is given, and
+    UNKNOWN_CURRENCY for anything else: a server's text never becomes a unit that fills the
+    status line (the vendor's value stays in its fields)."""
+    text = as_text(value)
+    if text is None:
+        return None
+    code = text.strip()
+    return (
+        code.upper() if len(code) == 3 and code.isascii() and code.isalpha() else UNKNOWN_CURRENCY
+    )
+
+
 def as_parts(value: object) -> int | None:
     """A part count from 0 to MAX_PARTS, or None."""
     number = as_int(value)

@@ -17,6 +17,7 @@ from typing import Any
 
 from d7tui.channels.common import (
     as_cost,
+    as_currency,
     as_parts,
     as_text,
     body_excerpt,
@@ -132,7 +133,7 @@ def parse_item(item: object, index: int, *, keep_text: bool = False) -> Recipien
         final=final,
         reason=_reason(status, error),
         cost=message_cost(_obj(item.get("price")), parts),
-        currency=as_text(_obj(item.get("price")).get("currency")),
+        currency=as_currency(_obj(item.get("price")).get("currency")),
         parts=parts,
         fields=fields,
         problem=problem,

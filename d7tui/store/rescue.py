@@ -80,24 +80,27 @@ def waiting(db: Path) -> list[tuple[Path, int]]:
 
 def said_taken(taken: Sequence[tuple[Path, int]]) -> str:
     """The line saying what `take_in` took in, from which files."""
-    count = sum(n for _, n in taken)
-    files = ", ".join(str(path) for path, _ in taken)
+    writes, files = _held_writes(taken)
     return (
-        f"took in {count:,} held write{'' if count == 1 else 's'} (ids, labels, notes, results, "
-        f"report pages a previous d7tui could not save) from {files}"
+        f"took in {writes} (ids, labels, notes, results, report pages a previous d7tui could "
+        f"not save) from {files}"
     )
 
 
 def said_waiting(held: Sequence[tuple[Path, int]]) -> str:
     """The line saying that writes are held, not in the store yet (an export lacks them)."""
-    count = sum(n for _, n in held)
-    files = ", ".join(str(path) for path, _ in held)
+    writes, files = _held_writes(held)
+    one = sum(n for _, n in held) == 1
     return (
-        f"{count:,} held write{'' if count == 1 else 's'} (what a d7tui could not save before it "
-        f"ended) in {files} {'is' if count == 1 else 'are'} not in the store yet, nor in "
-        "this export: the next d7tui that writes to this store (the monitor, d7tui add) takes "
-        f"{'it' if count == 1 else 'them'} in"
+        f"{writes} (what a d7tui could not save before it ended) in {files} "
+        f"{'is' if one else 'are'} not in the store yet, nor in this export: the next d7tui "
+        f"that writes to this store (the monitor, d7tui add) takes {'it' if one else 'them'} in"
     )
+
+
+def _held_writes(held: Sequence[tuple[Path, int]]) -> tuple[str, str]:
+    count = sum(n for _, n in held)
+    return f"{count:,} held write{'' if count == 1 else 's'}", ", ".join(str(p) for p, _ in held)
 
 
 def take_in(store: Store, parse: ReportParser) -> list[tuple[Path, int]]:

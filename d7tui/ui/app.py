@@ -33,7 +33,7 @@ from d7tui.notify import DesktopNotifier, choose
 from d7tui.poller import Poller
 from d7tui.pollstate import Fetcher, PollConfig, PollUpdate, Watch
 from d7tui.report_guard import ReportGuard
-from d7tui.safety import Secret, one_line, whole_line
+from d7tui.safety import Secret, error_line, one_line, whole_line
 from d7tui.store import StoreError
 from d7tui.store.core import WatchSummary
 from d7tui.store.db import DB_NAME, default_path
@@ -285,14 +285,14 @@ class D7App(Guarded, App[int]):
             self.say(REPORTS_WARNING, "warning")
 
     def _store_failed(self, error: StoreError) -> None:
-        self.say(f"Store: {one_line(str(error))}", "error")
+        self.say(f"Store: {error_line(error)}", "error")
 
     def _store_trouble(self, error: StoreError | None) -> None:
         """Writes are held (the disk is full ...), or work again: the banner says which."""
         self.notices[:] = [n for n in self.notices if not n.startswith(STORE_TROUBLE)]
         if error is not None:
             self.notices.append(
-                f"{STORE_TROUBLE}{one_line(str(error))}. What is not saved yet is held in "
+                f"{STORE_TROUBLE}{error_line(error)}. What is not saved yet is held in "
                 "memory and tried again every few seconds; polling waits when too much is "
                 "held, and Infobip reports are not pulled meanwhile."
             )
@@ -562,7 +562,7 @@ class D7App(Guarded, App[int]):
         if error is not None:
             leading = self.desk is not None and self.desk.leading
             self.notices.append(
-                f"{DATABASE_AWAY}{one_line(str(error))}. "
+                f"{DATABASE_AWAY}{error_line(error)}. "
                 + (
                     "This monitor leads: it goes on polling, and what it learns is held in "
                     "memory and written when the database is back."

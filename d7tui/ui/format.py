@@ -10,13 +10,14 @@ from collections.abc import Mapping
 from rich.text import Text
 
 from d7tui.models import Phase
-from d7tui.output import PHASE_SYMBOL, format_cost, format_parts
+from d7tui.output import PHASE_SYMBOL, cost_text, format_cost, format_parts
 from d7tui.pollstate import RateHold
 from d7tui.shortids import forms
 from d7tui.watchlist import Entry
 
 __all__ = [
     "PHASE_SYMBOL",
+    "cost_text",
     "format_age",
     "format_clock",
     "format_cost",
@@ -140,17 +141,6 @@ def phase_text(phase: Phase | None, value: str, colours: Mapping[Phase, str]) ->
 
 # D7 reports a cost without its currency: an amount of the account's credits (D7's own word).
 # Said in full where there is room, as `cr` in a table's cell (the README says which is which).
-CREDITS = "D7 credits"
-CREDITS_SHORT = "cr"
-
-
-def cost_text(cost: float | None, currency: str | None, *, wide: bool = False) -> str:
-    """A cost with its unit, never a bare number: `0.01 EUR`, `0.0012 cr` (`D7 credits`)."""
-    if cost is None or currency:
-        return format_cost(cost, currency)
-    return format_cost(cost, CREDITS if wide else CREDITS_SHORT)
-
-
 def entry_cost(entry: Entry, *, wide: bool = False) -> str:
     """What the request cost, per currency ("" before any cost is known)."""
     if entry.state is None:

@@ -254,10 +254,11 @@ class MonitorScreen(Guarded, Screen[None]):
                 "d7": (settings.d7_base_url, "sms, whatsapp, viber", "d7_base_url"),
                 "infobip": (settings.infobip_base_url, "infobip", "infobip_base_url"),
             }
-            for vendor, (count, why) in sorted(self._totals.unreachable.items()):
+            for vendor, (count, error) in sorted(self._totals.unreachable.items()):
                 url, channels, setting = places[vendor]
                 host = urlsplit(url).hostname or url
-                unreached.append(Unreached(host, channels, setting, count, why))
+                answered = error.status is not None
+                unreached.append(Unreached(host, channels, setting, count, error.message, answered))
         self.query_one(Banner).show_stops(
             app.poller.auth_stops, app.notices, unreached, pause=app.key("pause")
         )
@@ -569,6 +570,13 @@ class MonitorScreen(Guarded, Screen[None]):
         now = self.d7app.clock.now()
         for hold in self.d7app.poller.rate_holds().values():
             said += f" The rest wait: {rate_wait(hold, now)}."
+        held = self.d7app.poller.auth_held()
+        if held:
+            said += (
+                f" {plural(held, 'request')} {'waits' if held == 1 else 'wait'} for a refused "
+                "credential: fix it and press "
+                f"{self.d7app.key('pause')}."
+            )
         self.d7app.say(said)
         self._show_status(self.render_context())
 

@@ -25,6 +25,7 @@ class Unreached:
     setting: str  # where its base URL is set
     requests: int
     why: str
+    answered: bool = False  # it answered, with server errors: the vendor is failing, not the way
 
 
 def banner_text(
@@ -50,11 +51,19 @@ def banner_text(
         if text:
             text.append("\n")
         text.append("✗ ", style="bold")
-        text.append(f"Cannot reach {host.host} ({host.channels}): ", style="bold")
-        text.append(
-            f"{plural(host.requests, 'request')} waiting, tried again with backoff ({host.why}). "
-            f"Check the network, a proxy (HTTPS_PROXY) or {host.setting}."
-        )
+        waiting = f"{plural(host.requests, 'request')} waiting, polled again with longer pauses"
+        if host.answered:
+            text.append(f"{host.host} ({host.channels}) answers with errors: ", style="bold")
+            text.append(
+                f"{waiting} ({host.why}). The vendor's side is failing: nothing to change here "
+                "unless it lasts; then ask the vendor."
+            )
+        else:
+            text.append(f"Cannot reach {host.host} ({host.channels}): ", style="bold")
+            text.append(
+                f"{waiting} ({host.why}). Check the network, a proxy (HTTPS_PROXY) or "
+                f"{host.setting}."
+            )
     return text
 
 

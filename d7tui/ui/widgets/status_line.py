@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from d7tui.errors import ERROR_PRIORITY
+from d7tui.errors import ERROR_PRIORITY, ErrorKind
 from d7tui.models import Phase
 from d7tui.pollstate import RateHold
 from d7tui.ui.bindings import key_label
@@ -25,6 +25,8 @@ from d7tui.ui.widgets.text_static import TextStatic
 from d7tui.watchlist import ERROR_LABEL, SortKey, Totals
 
 SEPARATOR = "  │  "
+# The labels that are nouns take a plural ("2 bad answers"); "2 unreachable" reads as it is.
+_COUNTED = (ErrorKind.API, ErrorKind.PROTOCOL)
 
 
 @dataclass
@@ -91,15 +93,16 @@ def status_parts(
         parts.append(
             Text(f"{poller.in_flight} in flight" + (f", {waiting:,} queued" if waiting > 0 else ""))
         )
-    for hold in poller.rate_holds:
-        parts.append(Text(rate_wait(hold, now), style=f"bold {colours[Phase.PENDING]}"))
+    # Both vendors may be one host (a proxy, a test server): its wait is said once.
+    for wait in dict.fromkeys(rate_wait(hold, now) for hold in poller.rate_holds):
+        parts.append(Text(wait, style=f"bold {colours[Phase.PENDING]}"))
     parts.append(Text(f"refreshed {format_clock(poller.last_refresh, now)}"))
     if poller.next_due is not None and not poller.paused:
         parts.append(Text(f"next {format_in(poller.next_due - now)}"))
     elif all_final(poller, totals.requests):
         parts.append(Text("✓ all final: nothing to poll", style=colours[Phase.DELIVERED]))
     errors = [
-        f"{count} {ERROR_LABEL[kind]}"
+        f"{count} {ERROR_LABEL[kind]}{'s' if count > 1 and kind in _COUNTED else ''}"
         for kind in ERROR_PRIORITY
         if (count := totals.errors.get(kind, 0))
     ]
