@@ -280,12 +280,22 @@ def run(args: argparse.Namespace) -> Result:
             )
             ids += made
         shorts = {i[:8] for i in ids}
-        sticks = yardsticks(work, ids, args.keys) if args.keys else {"table": [], "detail": []}
+        sticks = (
+            yardsticks(work, ids, args.keys)
+            if args.keys and args.yardsticks
+            else {"table": [], "detail": []}
+        )
         exports = " ".join(
             f"{k}={v!r}" for k, v in env.items() if k.startswith(("XDG_", "D7_", "TERM"))
         )
         profile = f"-m cProfile -o {args.profile} " if args.profile else ""
         command = f"exec env {exports} {sys.executable} {profile}-m d7tui"
+        if args.spy:  # sampled (py-spy): the run's own speed, every thread, native frames off
+            spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+            command = (
+                f"exec env {exports} {spy} record --threads -f raw -r 200 -o {args.spy} -- "
+                f"{sys.executable} -m d7tui"
+            )
 
         start = time.perf_counter()
         term.start(command)
@@ -315,11 +325,11 @@ def run(args: argparse.Namespace) -> Result:
         memory = proc_status(pid)
         say(f"key latencies (ms): {sorted(round(x * 1000) for x in latencies)}")
         say(f"memory: {memory}")
-        if args.profile:  # quit, so that the profile is written, and measure nothing more
+        if args.profile or args.spy:  # quit, so that the profile is written, measure no more
             term.key("q")
             while Path(f"/proc/{pid}").exists():
                 time.sleep(0.1)
-            raise SystemExit(f"profile written to {args.profile}")
+            raise SystemExit(f"profile written to {args.profile or args.spy}")
 
         # Idle: everything final, nothing more to ask.
         settle_start = time.perf_counter()
@@ -488,8 +498,17 @@ def main() -> int:
         help="quit and start again, count requests for this long (0: no restart)",
     )
     parser.add_argument("--settle-timeout", type=float, default=900.0)
+    parser.add_argument(
+        "--no-yardsticks",
+        dest="yardsticks",
+        action="store_false",
+        help="skip bench/minimal.py's two apps (a DataTable of 100,000 rows takes minutes)",
+    )
     parser.add_argument("--out", type=Path)
     parser.add_argument("--profile", type=Path, help="run the app under cProfile, write here")
+    parser.add_argument(
+        "--spy", type=Path, help="run the app under py-spy (pip install py-spy), raw stacks here"
+    )
     args = parser.parse_args()
     if shutil.which("tmux") is None:
         raise SystemExit("bench/monitor.py needs tmux (apt-get install tmux)")

@@ -241,6 +241,12 @@ class Memory:
 
         return await self.astore.read(read)
 
+    async def ask_to_poll(self, request_ids: Sequence[str]) -> None:
+        """Ask the desk's leader to poll these ids now (none: every id); StoreError if the
+        database cannot be reached."""
+        ask = self.astore.store.ask_to_poll  # type: ignore[attr-defined]
+        await self.astore.read(ask, request_ids)
+
     def follow(
         self,
         on_changes: Callable[[Changes], None],

@@ -280,7 +280,20 @@ class Poller:
 
     def queued(self) -> int:
         """Watches handed to the workers and not settled yet (a pass over every watch)."""
-        return sum(1 for watch in self._watches.values() if watch.queued)
+        return self.backlog()[0]
+
+    def backlog(self) -> tuple[int, int]:
+        """(queued, to poll): watches handed to the workers and not settled yet, and every
+        watch that will be asked again (queued, in flight or scheduled): one pass over every
+        watch. Nothing to poll is what "all final" means, whatever the schedule's heap says."""
+        queued = to_poll = 0
+        for watch in self._watches.values():
+            if watch.queued:
+                queued += 1
+                to_poll += 1
+            elif watch.status not in _RESTING:
+                to_poll += 1
+        return queued, to_poll
 
     def idle(self) -> bool:
         """Nothing in flight, nothing waiting for a worker, nothing due now."""

@@ -59,12 +59,15 @@ async def test_final_requests_are_confirmed_once_and_then_left_alone(world):
     rid = sim.create_request("viber", ["+380500000001"], [Step(0, "sent"), Step(3, "delivered")])
     async with running_poller(client, clock=clock) as (poller, _, updates):
         poller.add(Target(rid), added_at=clock.now())
+        assert poller.backlog() == (0, 1)  # due at once: to poll, not handed over yet
         await settle(poller)
+        assert poller.backlog() == (0, 1)  # sent, not delivered: polled again later
         for _ in range(3):
             clock.advance(2)
             await settle(poller)
         statuses = [u.status for u in updates]
         assert statuses[-1] is WatchStatus.DONE
+        assert poller.backlog() == (0, 0)  # nothing queued, nothing left to poll
         assert statuses.count(WatchStatus.DONE) == 1
         assert updates[-1].channel == "viber"  # `auto` remembered where it was found
         requests = sim.request_count

@@ -17,6 +17,7 @@ import pytest
 from pgserver import PgServer
 from test_cli import env, run, sim  # noqa: F401
 
+from d7tui.channels.infobip import parse_page
 from d7tui.config import ConfigError, load_settings
 from d7tui.models import IdKind
 from d7tui.store import (
@@ -25,9 +26,11 @@ from d7tui.store import (
     StoreError,
     StoreUnavailable,
     StoreVersionError,
+    default_path,
     open_store,
 )
 from d7tui.store.pg import VERSION_TABLE, PgStore, shown_url, to_postgres
+from d7tui.store.rescue import held_files, keep_elsewhere
 from d7tui.store.schema import FIRST_VERSION, MIGRATIONS
 
 PASSWORD = "s3cr3t-Pa55word"
@@ -162,3 +165,20 @@ def test_the_server_stopped_is_unavailable_and_started_again_is_used_again(own_s
     finally:
         store.close()
     assert isinstance(store, PgStore)
+
+
+def test_writes_held_at_the_end_go_back_to_their_own_database_and_nowhere_else(pg_server):
+    """What a monitor could not write before it ended (its database away) is kept in the data
+    directory and taken in at the next start on the same database; the SQLite store of that
+    directory, and another desk's database, never take it (nor it theirs)."""
+    desk, other = pg_server.create_database(), pg_server.create_database()
+    places = {"desk": desk, "other": other, "local": default_path()}
+    for name, location in places.items():
+        with open_store(location) as store:
+            path = store.path
+        add = {"request_id": f"held-{name}", "channel": "sms", "id_kind": "request_id"}
+        assert keep_elsewhere(path, [("add", {**add, "label": name, "added_at": 1.0})])
+    for name, location in places.items():
+        with open_store(location, parse_report=parse_page) as store:  # as every start does
+            assert [(w.request_id, w.label) for w in store.watches()] == [(f"held-{name}", name)]
+            assert not held_files(store.path)  # taken in: not again

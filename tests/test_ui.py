@@ -651,27 +651,35 @@ async def test_l_adds_to_the_label_instead_of_replacing_it_on_the_first_key(sim,
         assert entry(app, rid).label == "Order 12"
 
 
-def test_the_status_line_never_says_all_final_while_polls_are_queued():
+def test_the_status_line_never_says_all_final_while_work_is_left():
     from d7tui.ui.widgets.status_line import PollerView, status_parts
     from d7tui.watchlist import Totals
 
-    def line(queued: int, in_flight: int) -> str:
+    def line(queued: int = 0, in_flight: int = 0, to_poll: int = 0, loading: int = 0) -> str:
         view = PollerView(
             paused=False,
-            running=True,
+            running=not loading,  # a restart reads the store first, then polls
             in_flight=in_flight,
             last_refresh=None,
             next_due=None,  # nothing scheduled: every due poll was handed to the workers
             interval=(2.0, 60.0),
             auth_stopped=False,
             queued=queued,
+            to_poll=max(to_poll, queued),
+            loading=loading,
         )
         parts = status_parts(view, Totals(requests=76_000), {p: "" for p in Phase}, 0.0)
         return " ".join(part.plain for part in parts)
 
-    assert "all final" not in line(queued=76_000, in_flight=0)
-    assert "0 in flight, 76,000 queued" in line(queued=76_000, in_flight=0)
-    assert "all final" in line(queued=0, in_flight=0)
+    assert "all final" not in line(queued=76_000)
+    assert "0 in flight, 76,000 queued" in line(queued=76_000)
+    # Not handed to the workers, not in the schedule either (whatever the reason): not final.
+    assert "all final" not in line(to_poll=76_000)
+    # A restart still reading what the store remembers: neither final nor stopped.
+    reading = line(loading=100_000)
+    assert "all final" not in reading and "stopped" not in reading
+    assert "reading 100,000 remembered" in reading
+    assert "all final" in line()
 
 
 async def test_news_comes_in_at_the_top_and_a_view_scrolled_away_counts_it(sim, clock):

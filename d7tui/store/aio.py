@@ -163,7 +163,11 @@ class AsyncStore:
         # all the process held first when the file itself was lost and could not be put back.
         self.unsaved_actions: list[Action] = []
         self._queue: queue.SimpleQueue[_Op | object] = queue.SimpleQueue()
+        # The loop its callbacks run on: the one it was opened on (the screen's), even when
+        # writes come from another (polls asked in a thread of their own: fetch_thread.py).
         self._loop: asyncio.AbstractEventLoop | None = None
+        with contextlib.suppress(RuntimeError):
+            self._loop = asyncio.get_running_loop()
         self._closed = False
         self._stopping = threading.Event()
         self._wake = threading.Event()  # ends the wait before the next try of a held batch

@@ -26,6 +26,7 @@ from d7tui.channels.send import TEST_LABEL, MaybeSent, Message
 from d7tui.clock import Clock, SystemClock
 from d7tui.config import Settings, load_settings
 from d7tui.errors import ChannelError
+from d7tui.fetch_thread import FetchThread
 from d7tui.memory import Memory
 from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.monitor import Monitor
@@ -102,7 +103,7 @@ class D7App(Guarded, App[int]):
         )
         self.accounts = Accounts(
             lambda: self.settings,
-            lambda: getattr(self._client, "engine", None),  # one engine for everything
+            self._shared_engine,  # one engine for everything on this loop
             on_low=self._balance_low,
         )
         # The user's [keymap], applied before any screen exists: the footer is built with it.
@@ -170,15 +171,7 @@ class D7App(Guarded, App[int]):
             await self._open_memory()
         memory = self.memory
         if self._client is None:
-            from d7tui.channels.status import StatusClient
-
-            sink = memory.astore.commit_report if memory is not None else None
-            self._client = StatusClient(
-                self.settings,
-                report_sink=sink,
-                on_first_reports=self._warn_reports,
-                clock=self.clock,
-            )
+            self._client = self._status_client()
             self.monitor.client = self._client
         # One-time Infobip reports are pulled only while they can be kept (report_guard.py).
         if memory is not None:
@@ -195,7 +188,7 @@ class D7App(Guarded, App[int]):
                 on_watch_changes=self._watches_changed,
                 on_lost=self._database_away,
             )
-            self.monitor.following = lambda: self.desk is not None and not self.desk.leading
+            self.monitor.following = lambda: self.following
             self.monitor.shows_who = True
             self.desk.start()
             self._lead_check()  # the status line names the leader from the start
@@ -210,6 +203,33 @@ class D7App(Guarded, App[int]):
         self.set_interval(BALANCE_EVERY, self.read_balances, name="d7tui-balance")
         self.read_balances()
         self.begin()
+
+    def _status_client(self) -> Fetcher:
+        """The client that asks the vendors. On the system clock it asks and parses in a thread
+        of its own (fetch_thread.py: keys no longer wait behind a few hundred answers a
+        second); a clock held by a test moves only on this loop, so there it stays here."""
+        from d7tui.channels.status import StatusClient
+
+        memory = self.memory
+        build = partial(
+            StatusClient,
+            self.settings,
+            report_sink=memory.astore.commit_report if memory is not None else None,
+            on_first_reports=self._warn_reports,
+            clock=self.clock,
+        )
+        if not isinstance(self.clock, SystemClock):
+            return build()
+        loop = asyncio.get_running_loop()
+        return FetchThread(
+            partial(build, on_first_reports=partial(loop.call_soon_threadsafe, self._warn_reports))
+        )
+
+    def _shared_engine(self) -> Any:
+        """The polls' engine, for the balances and sends, when it belongs to this loop."""
+        if isinstance(self._client, FetchThread):
+            return None  # its session belongs to the thread's loop: Accounts has its own
+        return getattr(self._client, "engine", None)
 
     # -- the app's edge ------------------------------------------------------------------------
 
@@ -539,6 +559,25 @@ class D7App(Guarded, App[int]):
     def _lead_check(self) -> None:
         if self.desk is not None:
             self.background(self.desk.check(), "lead", "keeps or takes the desk's lead")
+
+    @property
+    def following(self) -> bool:
+        """On a desk's database, following its leader (which polls the vendors for everyone)."""
+        return self.desk is not None and not self.desk.leading
+
+    def ask_the_leader(self, request_ids: list[str] | None) -> None:
+        """`r` (these ids) or `R` (None: every id) on a follower: the desk's leader polls them."""
+        if self.desk is not None:
+            self.background(
+                self._ask_the_leader(self.desk, request_ids),
+                "ask-leader",
+                "asks the desk's leader to poll now",
+                exclusive=False,
+            )
+
+    async def _ask_the_leader(self, desk: DeskLink, request_ids: list[str] | None) -> None:
+        line, asked = await desk.ask_to_poll(request_ids)
+        self.say(line, "information" if asked else "warning")
 
     def _watches_changed(self, ids: set[str]) -> None:
         """Another monitor of the desk (or `d7tui add`) added, relabelled, removed or archived

@@ -211,11 +211,14 @@ class MonitorScreen(Guarded, Screen[None]):
         poller = app.poller
         # HTTP requests in flight (an `auto` poll asks three channels at once), else polls.
         engine = getattr(poller.client, "engine", None)
+        queued, to_poll = poller.backlog()
         view = PollerView(
             paused=poller.paused,
             running=app.polling,
             in_flight=getattr(engine, "in_flight", poller.busy),
-            queued=poller.queued(),
+            queued=queued,
+            to_poll=to_poll,
+            loading=len(app.live) if app.loading else 0,
             last_refresh=poller.last_refresh,
             next_due=poller.next_due,
             interval=poller.interval_range(),
@@ -552,6 +555,9 @@ class MonitorScreen(Guarded, Screen[None]):
                 f"Archived requests are not polled: {self.d7app.key('undo')} brings it back."
             )
             return
+        if self.d7app.following:  # the leader polls, for everyone
+            self.d7app.ask_the_leader([selected])
+            return
         poller = self.d7app.poller
         hold = poller.rate_limited(selected)
         if hold is not None:
@@ -565,6 +571,9 @@ class MonitorScreen(Guarded, Screen[None]):
         self._show_status(self.render_context())
 
     def action_refresh_all(self) -> None:
+        if self.d7app.following:
+            self.d7app.ask_the_leader(None)
+            return
         started = self.d7app.poller.refresh()
         said = f"Polling {plural(started, 'request')} now."
         now = self.d7app.clock.now()
@@ -583,6 +592,12 @@ class MonitorScreen(Guarded, Screen[None]):
     def action_pause(self) -> None:
         app = self.d7app
         poller = app.poller
+        # A follower polls nothing: pausing it would stop nothing, and resuming it would make
+        # it read every id from the database on a schedule, for nothing.
+        if app.desk is not None and app.following and app.polling:
+            app.say(app.desk.nothing_to_pause(app.key("refresh")), "warning")
+            return
+        whole_desk = " for the whole desk" if app.desk is not None else ""
         if poller.auth_stops:
             problem = app.reload_settings()
             if problem:
@@ -596,10 +611,10 @@ class MonitorScreen(Guarded, Screen[None]):
             self.d7app.say("Polling restarted.")
         elif poller.paused:
             poller.resume()
-            self.d7app.say("Polling resumed.")
+            self.d7app.say(f"Polling resumed{whole_desk}.")
         else:
             poller.pause()
-            self.d7app.say("Polling paused: r and R still poll on demand.")
+            self.d7app.say(f"Polling paused{whole_desk}: r and R still poll on demand.")
         self._show_status(self.render_context())
 
     def action_filter(self) -> None:

@@ -42,13 +42,16 @@ class PollerView:
     auth_stopped: bool
     queued: int = 0  # polls handed to the workers and not answered yet (in flight included)
     rate_holds: tuple[RateHold, ...] = ()  # hosts that answered 429, waited for
+    to_poll: int = 0  # watched requests that will be asked again (queued ones included)
+    loading: int = 0  # remembered requests whose states are still being read (polling waits)
 
 
 def all_final(poller: PollerView, watched: int) -> bool:
-    """Polling runs, yet nothing is due or in flight: every watched request is final."""
+    """Polling runs, and nothing is due, queued, in flight, left to poll or still being read:
+    every watched request is final."""
     running = poller.running and not poller.paused and not poller.auth_stopped
     idle = poller.next_due is None and not poller.in_flight and not poller.queued
-    return bool(watched) and running and idle
+    return bool(watched) and running and idle and not poller.to_poll and not poller.loading
 
 
 def status_parts(
@@ -80,6 +83,8 @@ def status_parts(
     pause = keys("pause")
     if following:
         pass  # a follower polls nothing: the leader does
+    elif poller.loading:  # a restart reads what the store remembers; polling starts after
+        parts.append(Text(f"◌ reading {poller.loading:,} remembered…", style="bold"))
     elif not poller.running:
         parts.append(
             Text(f"✗ polling stopped ({pause} restarts)", style=f"bold {colours[Phase.FAILED]}")
