@@ -155,9 +155,9 @@ def test_a_database_others_can_read_is_opened_with_a_warning(db_path):
 # Restart: everything is there again, exactly
 
 
-def test_restart_brings_back_the_watchlist_states_and_timelines(db_path):
+def test_restart_brings_back_the_watchlist_states_and_timelines(store_location):
     a, b = rid(1), rid(2)
-    with Store.open(db_path) as s:
+    with open_store(store_location) as s:
         assert s.add_watch(
             a, "auto", label="ticket 4411", note="customer called twice", added_at=10
         )
@@ -166,7 +166,7 @@ def test_restart_brings_back_the_watchlist_states_and_timelines(db_path):
         _, t1 = poll(s, d7_status(a, ["sent", "sent"]), at=20)
         second, t2 = poll(s, d7_status(a, ["delivered", "sent"]), at=30)
         poll(s, d7_status(b, ["read"], Channel.WHATSAPP), at=31)
-    with Store.open(db_path) as s:
+    with open_store(store_location) as s:
         snap = s.load(with_raw=True)
         assert [w.request_id for w in snap.watches] == [a, "BULK-1", b]
         watch = snap.watches[0]
@@ -615,8 +615,8 @@ def test_an_unusable_location_is_one_line(tmp_path):
         Store.open(tmp_path / "dir.sqlite3")
 
 
-def test_a_closed_store_says_so(db_path):
-    s = Store.open(db_path)
+def test_a_closed_store_says_so(store_location):
+    s = open_store(store_location)
     s.close()
     with pytest.raises(StoreError, match="closed"):
         s.watches()

@@ -57,6 +57,7 @@ ARCHIVE_AFTER = 24 * 3600.0  # a request final this long leaves the live list fo
 ARCHIVE_CHECK = 60.0  # seconds between two looks for requests to archive
 PICK_UP_CHECK = 5.0  # seconds between two looks for ids `d7tui add` wrote from another shell
 INTERNAL_ERROR = "internal error"
+SETTINGS_SHOWN = 3  # settings problems the banner names; the rest are counted
 FILL_CHUNK = 2000  # remembered requests filled in between two turns of the UI loop
 DATABASE_AWAY = "The desk's database cannot be reached: "
 STORE_TROUBLE = "Saving fails: "  # how the banner's line about held writes begins
@@ -108,6 +109,7 @@ class D7App(Guarded, App[int]):
         )
         # The user's [keymap], applied before any screen exists: the footer is built with it.
         self.keymap, self._keymap_problems = resolve_keymap(settings.keymap, settings.config_file)
+        self._settings_shown: list[str] = []  # the banner's lines about the settings
         if self.keymap:
             self.set_keymap(self.keymap)
         self.edge = Edge(self._data_directory, self._secrets, self._internal_error)
@@ -197,6 +199,7 @@ class D7App(Guarded, App[int]):
         self.watch(self, "app_focus", self._focus_changed, init=False)
         for setting_warning in [*self.settings.warnings, *self._keymap_problems]:
             self.say(one_line(setting_warning), "warning")
+        self._show_settings_problems()
         self._set_up = True
         self.set_interval(ARCHIVE_CHECK, self._archive_check, name="d7tui-archive")
         self.set_interval(PICK_UP_CHECK, self._pick_up_check, name="d7tui-pick-up")
@@ -735,7 +738,23 @@ class D7App(Guarded, App[int]):
         """Read the settings again (the user fixed a credential); a problem, or None."""
         problem = self.monitor.reload_settings()
         self.settings = self.monitor.settings
+        self._show_settings_problems()
         return problem
+
+    def _show_settings_problems(self) -> None:
+        """What is wrong in the settings stays in the banner (a chmod to run, a key that does
+        nothing): said once in the event strip, it scrolled away under the first status news,
+        and standard error is hidden under the screen for as long as the monitor runs."""
+        problems = [one_line(p) for p in (*self.settings.warnings, *self._keymap_problems)]
+        shown = problems[:SETTINGS_SHOWN]
+        if len(problems) > SETTINGS_SHOWN:
+            shown.append(
+                f"… and {len(problems) - SETTINGS_SHOWN} more settings problems (every d7tui "
+                "command prints them all on standard error)"
+            )
+        self.notices[:] = [n for n in self.notices if n not in self._settings_shown]
+        self.notices.extend(shown)
+        self._settings_shown = shown
 
     # -- the terminal going away -------------------------------------------------------------
 
