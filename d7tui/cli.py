@@ -31,7 +31,7 @@ from d7tui.models import (
     RequestStatus,
     Target,
 )
-from d7tui.safety import error_line, one_line
+from d7tui.safety import error_line, one_line, whole_line
 from d7tui.stdio import OutputError
 
 if TYPE_CHECKING:
@@ -287,7 +287,7 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
 
     def warn(line: str) -> None:
         if line:
-            err.write(f"d7tui status: warning: {one_line(line)}\n")
+            err.write(f"d7tui status: warning: {whole_line(line)}\n")
 
     outcomes: list[RequestStatus | ChannelError] = []
     emit: Callable[[Target, RequestStatus | ChannelError], None] = show
@@ -336,7 +336,7 @@ def _open_store(
         err.write(f"d7tui {command}: {error_line(exc)}\n")
         return None
     for line in (*store.warnings, *store.notices):
-        err.write(f"d7tui {command}: warning: {one_line(line)}\n")
+        err.write(f"d7tui {command}: warning: {whole_line(line)}\n")
     return store
 
 

@@ -6,6 +6,7 @@ one-time reports to the first. Driven against the simulator over loopback, as te
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from ui_kit import (
     until,
 )
 
+from d7tui.cli import main
 from d7tui.client import RetryPolicy
 from d7tui.clock import ManualClock
 from d7tui.config import Settings
@@ -382,8 +384,8 @@ async def test_ids_added_from_the_command_line_join_a_running_monitor(sim, clock
         assert any("added from the command line" in t for t in said(app))
         assert await app.pick_up_added() == 0  # once only
         # The whole watchlist is never read again to find what is new (a monitor of 100,000
-        # ids polling would otherwise read them all every few seconds): only rows added since
-        # the last look, and the whole list only when an id came back from a shell.
+        # ids polling would otherwise read them all every few seconds): only the rows changed
+        # since the last look (the store numbers its changes), an id back from a shell too.
         assert app.memory is not None
         full_reads = 0
         read_watches = app.memory.astore.watches
@@ -410,7 +412,66 @@ async def test_ids_added_from_the_command_line_join_a_running_monitor(sim, clock
             other.add_watch(first, "auto")
         assert await app.pick_up_added() == 1
         assert first in app.watchlist
-        assert full_reads == 1
+        assert full_reads == 0
+
+
+async def test_labels_notes_removals_and_the_archive_made_elsewhere_reach_a_running_monitor(
+    sim, clock, tmp_path
+):
+    db = tmp_path / "xdg-data" / "d7tui" / "d7tui.sqlite3"  # where `d7tui add` writes
+    one, two, three = (sim.create_request("sms", [f"+97150000000{n}"], DELIVERS) for n in (1, 2, 3))
+    app = build(sim, clock, db, [Target(one), Target(two), Target(three)], labels={one: "two"})
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await idle(pilot, app)
+        await app.memory.astore.flush()
+        assert await app.pick_up_added() == 0
+        # `d7tui add` on ids already watched, from another shell ...
+        assert main(["add", one, "--label", "relabeled", "--note", "from cli"]) == 0
+        assert main(["add", two, "--note", "customer called 3 times, escalate to NOC"]) == 0
+        with Store.open(db) as other:  # ... and another monitor on the same store removes one
+            other.remove_watch(three)
+        assert await app.pick_up_added() == 3
+        assert (entry(app, one).label, entry(app, one).note) == ("relabeled", "from cli")
+        assert entry(app, two).note == "customer called 3 times, escalate to NOC"
+        assert three not in app.watchlist and app.poller.get(three) is None
+        await pilot.pause()
+        assert "relabeled" in screen_text(app)
+        assert any(
+            "Changed from another d7tui: 2 requests with a new label" in t for t in said(app)
+        )
+        app.screen.query_one(WatchlistTable).select(two)
+        await pilot.press("l")  # the note as it is now, to edit
+        assert isinstance(app.screen, LabelDialog)
+        assert "escalate to NOC" in screen_text(app)
+        await pilot.press("escape")
+        with Store.open(db) as other:  # brought back, and archived, elsewhere
+            other.restore_watch(three)
+            other.archive(two)
+        assert await app.pick_up_added() == 2
+        assert three in app.live and app.poller.get(three) is not None
+        assert two in app.archived and app.poller.get(two) is None
+        assert await app.pick_up_added() == 0  # once only
+
+
+async def test_a_row_read_before_the_monitors_own_edit_is_written_does_not_undo_it(sim, clock, db):
+    rid = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    app = build(sim, clock, db, [Target(rid)])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        app.set_label_note(rid, "first", "")
+        await app.memory.astore.flush()
+        other = sqlite3.connect(db, isolation_level=None)  # another process writing a while
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            app.set_label_note(rid, "second", "")  # queued behind it
+            assert await app.pick_up_added() == 0  # the row still says "first"
+            assert entry(app, rid).label == "second"
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        await app.memory.astore.flush()
+        assert await app.pick_up_added() == 0
+        assert entry(app, rid).label == "second"
 
 
 async def test_a_restart_polls_nothing_already_final(sim, clock, db):

@@ -34,7 +34,7 @@ from d7tui.notify import DesktopNotifier, choose
 from d7tui.poller import Poller
 from d7tui.pollstate import Fetcher, PollConfig, PollUpdate, Watch
 from d7tui.report_guard import ReportGuard
-from d7tui.safety import Secret, error_line, one_line
+from d7tui.safety import Secret, error_line, one_line, whole_line
 from d7tui.store import StoreError
 from d7tui.store.core import WatchSummary
 from d7tui.store.db import DB_NAME, default_path
@@ -627,7 +627,8 @@ class D7App(Guarded, App[int]):
         )
 
     async def pick_up_added(self) -> int:
-        """Watch what `d7tui add` put in the store from another shell; how many were new."""
+        """Show what another process did to the watchlist (`d7tui add` from another shell,
+        another monitor on the same store); how many ids were added or changed on screen."""
         new = await self.monitor.pick_up_added()
         if new and self._main is not None:
             self._main.refresh_all()
@@ -860,6 +861,10 @@ def run_monitor(
         bell=settings.bell,
     )
     app.run()
-    for line in app.farewell:
-        sys.stderr.write(f"d7tui: {one_line(line)}\n")
+    sys.stderr.write(farewell_text(app.farewell))
     return app.return_code or 0
+
+
+def farewell_text(lines: list[str]) -> str:
+    """What is printed on the terminal once the screen is gone: each line whole."""
+    return "".join(f"d7tui: {whole_line(line)}\n" for line in lines)
