@@ -58,12 +58,33 @@ def _remember(store: Store) -> list[Remembered]:
     remembered = []
     for record in snapshot.watches:
         stored = snapshot.states.get(record.request_id)
-        state = stored.state if stored is not None else None
-        if record.poll_channel == Channel.INFOBIP.value:
-            state = remembered_status(store, record.target) or state
+        state = _with_reports_of(store, record, stored)
         timeline = snapshot.timelines.get(record.request_id, [])
         remembered.append(Remembered(record, state, stored, timeline))
     return remembered
+
+
+def _remember_records(store: Store, records: Sequence[WatchRecord]) -> list[Remembered]:
+    """Ids another process added or brought back, with what the store remembers of them (an
+    id removed and brought back elsewhere has its history): picked up without it, their first
+    poll was news again and wrote every "first seen" a second time."""
+    stored = store.load_states_of([r.request_id for r in records])
+    remembered = []
+    for record in records:
+        kept = stored.get(record.request_id)
+        state = _with_reports_of(store, record, kept)
+        timeline = store.transitions(record.request_id) if kept is not None else []
+        remembered.append(Remembered(record, state, kept, timeline))
+    return remembered
+
+
+def _with_reports_of(
+    store: Store, record: WatchRecord, kept: StoredState | None
+) -> RequestStatus | None:
+    state = kept.state if kept is not None else None
+    if record.poll_channel == Channel.INFOBIP.value:
+        state = remembered_status(store, record.target) or state
+    return state
 
 
 def held_snapshot(
@@ -286,6 +307,10 @@ class Memory:
     def report_refusal(self) -> str | None:
         """Why Infobip's one-time reports must not be pulled now; None if they may be."""
         return self.astore.report_refusal()
+
+    async def remember(self, records: Sequence[WatchRecord]) -> list[Remembered]:
+        """These ids as the store remembers them (states, timelines), in one read."""
+        return await self.astore.read(_remember_records, self.astore.store, records)
 
     async def remembered(self, target: Target) -> RequestStatus | None:
         """What the store knows of an id (Infobip reports pulled earlier applied), no network."""

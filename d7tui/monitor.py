@@ -365,8 +365,15 @@ class Monitor:
                 if kind is not None:
                     changed[kind] = changed.get(kind, 0) + 1
             elif record.removed_at is None:  # new here, or brought back elsewhere
-                self.restore_remembered(Remembered(record, None, None, []))
                 new.append(record)
+        if new:
+            try:
+                known = await memory.remember(new)
+            except StoreError:  # the store away: watched from nothing, as a new id is
+                known = [Remembered(record, None, None, []) for record in new]
+            for remembered in known:
+                if remembered.record.request_id not in self.live:  # not added meanwhile
+                    self.restore_remembered(remembered)
         if self.following():
             # A follower polls nothing on a schedule: it reads what the leader has now (the
             # leader may have polled them before this one heard of them), all in one read.

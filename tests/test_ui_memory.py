@@ -451,6 +451,15 @@ async def test_labels_notes_removals_and_the_archive_made_elsewhere_reach_a_runn
         assert three in app.live and app.poller.get(three) is not None
         assert two in app.archived and app.poller.get(two) is None
         assert await app.pick_up_added() == 0  # once only
+        # Brought back with what it had (fresh-eyes finding H13): its history on screen, and its
+        # next poll is no first sight, so nothing is written twice.
+        assert entry(app, three).state is not None and entry(app, three).timeline
+        clock.advance(60)
+        await idle(pilot, app)
+        await app.memory.astore.flush()
+    with Store.open(db) as store:
+        timeline = [(t.recipient_key, t.new_status) for t in store.transitions(three)]
+    assert timeline and len(timeline) == len(set(timeline)), timeline
 
 
 async def test_a_row_read_before_the_monitors_own_edit_is_written_does_not_undo_it(sim, clock, db):
