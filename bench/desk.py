@@ -1,6 +1,8 @@
 """A desk on one PostgreSQL database (issue 15): vendor calls, change-to-screen latency, takeover.
 
-    .venv/bin/python bench/desk.py [--ids 10000] [--warmup 20] [--window 60]
+    .venv/bin/python bench/desk.py [--ids 1000,10000] [--warmup 15] [--window 30]
+
+One command for the whole table of BENCHMARKS.md §8 (one row per size in `--ids`).
 
 On a throwaway local PostgreSQL (tests/pgserver.py) and the simulator in this process (real
 time: its messages move on as the seconds pass, accepted then delivered or failed):
@@ -22,12 +24,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -93,9 +97,16 @@ def count_window(sim: Simulator, warmup: float, window: float) -> int:
     return calls(sim) - before
 
 
-async def desk(
-    sim: Simulator, url: str, home: Path, warmup: float, window: float
-) -> tuple[int, list[float], float]:
+@dataclass
+class DeskRun:
+    calls: int  # vendor calls over the window, five monitors
+    latencies: list[float]  # change to screen at the fifth monitor, seconds
+    takeover: float  # seconds from kill -9 of the leader to another holding the lock
+    reads: int  # the fifth monitor's reads of the database over the window
+    ids_read: int  # ... and of how many ids
+
+
+async def desk(sim: Simulator, url: str, home: Path, warmup: float, window: float) -> DeskRun:
     leader = start_peer(sim, url, home / "leader")
     wait_for(lambda: holder(url) == leader.pid)
     followers = [start_peer(sim, url, home / f"f{n}") for n in range(3)]
@@ -118,8 +129,12 @@ async def desk(
             seen.clear()  # what the start read is no change
             started = time.time()
             before = calls(sim)
+            assert app.desk is not None and not app.desk.leading
+            fetcher = app.desk.fetcher
+            reads, ids_read = fetcher.database_reads, fetcher.ids_read
             await asyncio.sleep(window)
             counted = calls(sim) - before
+            reads, ids_read = fetcher.database_reads - reads, fetcher.ids_read - ids_read
             # The leader's own time of each change: when its poll saw it (the store's row).
             with open_store(url) as store:
                 for t in store.transitions():
@@ -136,7 +151,7 @@ async def desk(
         for proc in [leader, *followers]:
             proc.kill()
             proc.wait()
-    return counted, latencies, takeover
+    return DeskRun(counted, latencies, takeover, reads, ids_read)
 
 
 def pct(values: list[float], share: float) -> float:
@@ -144,18 +159,11 @@ def pct(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--ids", type=int, default=10_000)
-    parser.add_argument("--warmup", type=float, default=20.0)
-    parser.add_argument("--window", type=float, default=60.0)
-    args = parser.parse_args()
+def one_size(server: PgServer, sim: Simulator, ids: int, args: argparse.Namespace) -> str:
+    """One row of the table: `ids` watched by one monitor alone, then by five."""
     home = Path(tempfile.mkdtemp(prefix="d7tui-desk-bench-"))
-    server = PgServer.start()
-    sim = Simulator(seed=1)
-    sim.start()
     try:
-        url = prepare(server, sim, args.ids)
+        url = prepare(server, sim, ids)
         alone = start_peer(sim, url, home / "alone")
         try:
             wait_for(lambda: holder(url) == alone.pid)
@@ -163,23 +171,46 @@ def main() -> None:
         finally:
             alone.kill()
             alone.wait()
-        url = prepare(server, sim, args.ids)
-        five, latencies, takeover = asyncio.run(desk(sim, url, home, args.warmup, args.window))
+        url = prepare(server, sim, ids)
+        run = asyncio.run(desk(sim, url, home, args.warmup, args.window))
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    lat = run.latencies
+    print(
+        f"bench: {ids:,} ids: {len(lat):,} changes seen by the fifth monitor, mean "
+        f"{statistics.mean(lat) * 1000 if lat else float('nan'):.0f} ms, max "
+        f"{max(lat, default=float('nan')) * 1000:.0f} ms; it read the database {run.reads:,} "
+        f"times for {run.ids_read:,} ids; vendor calls 5/1 = {run.calls / max(one, 1):.2f}",
+        file=sys.stderr,
+    )
+    return (
+        f"| {ids:,} | {args.window:.0f} s | {one:,} | {run.calls:,} | "
+        f"{pct(lat, 0.5) * 1000:,.0f} ms | {pct(lat, 0.95) * 1000:,.0f} ms | "
+        f"{run.takeover:.1f} s |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ids", default="1000,10000", help="sizes, comma-separated")
+    parser.add_argument("--warmup", type=float, default=15.0)
+    parser.add_argument("--window", type=float, default=30.0)
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.ids.split(",")]
+    server = PgServer.start()
+    sim = Simulator(seed=1)
+    sim.start()
+    try:
+        rows = [one_size(server, sim, ids, args) for ids in sizes]
     finally:
         sim.stop()
         server.close()
-    print("| ids | window | vendor calls, 1 monitor | vendor calls, 5 monitors | ratio |")
-    print("| ---: | ---: | ---: | ---: | ---: |")
-    print(f"| {args.ids:,} | {args.window:.0f} s | {one:,} | {five:,} | {five / max(one, 1):.2f} |")
-    print()
     print(
-        f"change to screen at a follower: {len(latencies):,} transitions, "
-        f"p50 {pct(latencies, 0.5) * 1000:.0f} ms, p95 {pct(latencies, 0.95) * 1000:.0f} ms, "
-        f"max {max(latencies, default=float('nan')) * 1000:.0f} ms"
+        "| ids | window | vendor calls, 1 monitor | vendor calls, 5 monitors "
+        "| change to screen p50 | p95 | takeover |"
     )
-    print(f"takeover after kill -9 of the leader: {takeover:.2f} s")
-    if latencies:
-        print(f"(mean {statistics.mean(latencies) * 1000:.0f} ms)")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("\n".join(rows))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from d7tui.models import (
     RequestStatus,
     Target,
 )
-from d7tui.safety import error_line, one_line
+from d7tui.safety import error_line, one_line, whole_line
 from d7tui.stdio import OutputError
 
 if TYPE_CHECKING:
@@ -287,7 +287,7 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
 
     def warn(line: str) -> None:
         if line:
-            err.write(f"d7tui status: warning: {one_line(line)}\n")
+            err.write(f"d7tui status: warning: {whole_line(line)}\n")
 
     outcomes: list[RequestStatus | ChannelError] = []
     emit: Callable[[Target, RequestStatus | ChannelError], None] = show
@@ -336,7 +336,7 @@ def _open_store(
         err.write(f"d7tui {command}: {error_line(exc)}\n")
         return None
     for line in (*store.warnings, *store.notices):
-        err.write(f"d7tui {command}: warning: {one_line(line)}\n")
+        err.write(f"d7tui {command}: warning: {whole_line(line)}\n")
     return store
 
 
@@ -345,17 +345,13 @@ def _quoted(text: str) -> str:
 
 
 def run_add(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
-    from d7tui.models import MAX_LABEL, MAX_NOTE
+    from d7tui.models import too_long
     from d7tui.store import StoreError, add_ids
 
-    for what, text, limit in (("label", args.label, MAX_LABEL), ("note", args.note, MAX_NOTE)):
-        size = len(" ".join((text or "").split()))
-        if size > limit:  # cut, it would be lost without a word: refused, whole
-            err.write(
-                f"d7tui add: the {what} is {size:,} characters; at most {limit:,} are kept, "
-                "so nothing was added\n"
-            )
-            return EXIT_USAGE
+    problem = too_long(args.label, args.note)
+    if problem:
+        err.write(f"d7tui add: {problem}, so nothing was added\n")
+        return EXIT_USAGE
     store = _open_store("add", err, settings)
     if store is None:
         return EXIT_FAILURE

@@ -171,7 +171,7 @@ def write_private_file(
     working directory), never overwriting one. The file appears whole or not at all (written
     beside it, then renamed); a path that names a FIFO or a device is written through, and a
     symlink writes the file it points to. A CSV file starts with a UTF-8 byte order mark, without which
-    Excel misreads non-ASCII text."""
+    Excel misreads non-ASCII text (a FIFO or a device does not: a program reads it)."""
     if path is None:
         base = directory or Path.cwd()
         path = base / default_name(fmt, now, stem)
@@ -184,7 +184,8 @@ def write_private_file(
     # target); a FIFO, a device or anything else that is not a regular file is written through,
     # never replaced (`-o /dev/stdout`, `-o /dev/full` as root, a pipe to another program).
     if path.exists() and not path.is_file() and not path.is_dir():  # (symlinks followed)
-        with open(path, "w", encoding=encoding, newline="") as out:
+        # A stream goes to another program, not to Excel: no byte order mark, as on stdout.
+        with open(path, "w", encoding="utf-8", newline="") as out:
             result = write(out)
         return path, result
     target = path.resolve() if path.is_symlink() else path

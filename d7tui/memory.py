@@ -7,11 +7,12 @@ the app asks this.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from d7tui.channels.infobip import parse_page
 from d7tui.clock import Clock
@@ -20,6 +21,7 @@ from d7tui.models import Channel, RequestStatus, Target, Transition
 from d7tui.pollstate import PollUpdate
 from d7tui.store import (
     AsyncStore,
+    Pending,
     Snapshot,
     Store,
     StoredState,
@@ -130,6 +132,12 @@ class Memory:
         self._seen_seq = 0  # the newest watch row seen (load, then each look)
         self._listener: Listener | None = None  # a shared database's changes, as committed
         self._seen_generation = astore.store.file_generation  # the file those rows are in
+        self._seen_mark: int | None = None  # the newest numbered change seen (changes.py)
+        # Ids this monitor is writing to the watchlist itself (label, removal ...): a row read
+        # before its write is committed is older than the screen, and waits for the next look.
+        self._writing: dict[str, int] = {}
+        self._writing_lock = threading.Lock()
+        self._deferred: set[str] = set()
 
     @classmethod
     async def open(
@@ -224,6 +232,11 @@ class Memory:
         lock: AdvisoryLock = self.astore.store.report_lock  # type: ignore[assignment]
         return await asyncio.to_thread(partial(lock.holder, strict=True))
 
+    async def end_silent_leader(self, after: float) -> str | None:
+        """End a leader silent for `after` seconds (stopped, frozen); who it was, or None."""
+        lock: AdvisoryLock = self.astore.store.report_lock  # type: ignore[assignment]
+        return await asyncio.to_thread(lock.end_if_silent, after)
+
     async def watch_records(self, ids: set[str]) -> list[WatchRecord]:
         """The store's rows of these ids (those it has)."""
         store = self.astore.store
@@ -232,6 +245,12 @@ class Memory:
             return [r for r in map(store.watch, sorted(ids)) if r is not None]
 
         return await self.astore.read(read)
+
+    async def ask_to_poll(self, request_ids: Sequence[str]) -> None:
+        """Ask the desk's leader to poll these ids now (none: every id); StoreError if the
+        database cannot be reached."""
+        ask = self.astore.store.ask_to_poll  # type: ignore[attr-defined]
+        await self.astore.read(ask, request_ids)
 
     def follow(
         self,
@@ -283,6 +302,8 @@ class Memory:
 
     async def load_summaries(self) -> list[WatchSummary]:
         """The watchlist and when each id last changed: enough to draw the list at once."""
+        # The mark first: a change committed between the two is read again, never missed.
+        self._seen_mark = await self.astore.read(self.astore.store.change_mark)
         summaries = await self.astore.read(self.astore.store.watch_summaries, Which.KEPT)
         self._seen_seq = max((s.record.seq for s in summaries), default=0)
         return summaries
@@ -314,11 +335,58 @@ class Memory:
             return await self.astore.watches(Which.LIVE)
         return new
 
+    @property
+    def numbers_changes(self) -> bool:
+        """The store numbers every change to the watchlist (a SQLite file, changes.py): what
+        another process changed is read with `changed_watches`. (A desk's database tells its
+        changes as they are committed instead, see `follow`.)"""
+        return not self.shared and self.astore.store.keeps_changes
+
+    async def changed_watches(self) -> list[WatchRecord]:
+        """The watchlist's rows that another process (`d7tui add`, another monitor) or this one
+        added or changed since the last look: labels, notes, removals, the archive. Cheap when
+        nothing was committed (one number) and when something was (those rows only); the whole
+        list only when this monitor fell too far behind. A row of an id this monitor is still
+        writing itself waits for the next look (it is older than the screen)."""
+        store = self.astore.store
+        if store.file_generation != self._seen_generation:  # another file: its numbers
+            self._seen_generation = store.file_generation
+            self._seen_version, self._seen_mark = None, None
+        version = await self.astore.data_version()  # first: a commit after it is seen next time
+        if version == self._seen_version and not self._deferred:
+            return []
+        self._seen_version = version
+        mark, records = await self.astore.read(store.changes_after, self._seen_mark)
+        if records is None:
+            records = await self.astore.watches(Which.ALL)
+        self._seen_mark = mark
+        again = self._deferred - {r.request_id for r in records}
+        if again:
+            records = [*records, *await self.watch_records(again)]
+        with self._writing_lock:
+            writing = set(self._writing)
+        self._deferred = {r.request_id for r in records if r.request_id in writing}
+        return [r for r in records if r.request_id not in writing]
+
     # -- writes (queued; failures reach on_error) -----------------------------------------------
 
-    def _write(self, write: Callable[[], object]) -> None:
-        if not self._closed:
-            write()
+    def _write(self, write: Callable[[], Pending[Any]], request_id: str | None = None) -> None:
+        """Queue a write; `request_id`: a write to that id's watchlist row (see `_writing`)."""
+        if self._closed:
+            return
+        pending = write()
+        if request_id is None:
+            return
+        with self._writing_lock:
+            self._writing[request_id] = self._writing.get(request_id, 0) + 1
+
+        def written() -> None:
+            with self._writing_lock:
+                left = self._writing.pop(request_id, 1) - 1
+                if left:
+                    self._writing[request_id] = left
+
+        pending.when_done(written)
 
     def add(self, target: Target, label: str, added_at: float) -> None:
         self._write(
@@ -328,22 +396,23 @@ class Memory:
                 target.id_kind,
                 label=label or None,
                 added_at=added_at,
-            )
+            ),
+            target.request_id,
         )
 
     def remove(self, request_id: str) -> None:
-        self._write(lambda: self.astore.remove_watch(request_id))
+        self._write(lambda: self.astore.remove_watch(request_id), request_id)
 
     def restore(self, request_id: str) -> None:
-        self._write(lambda: self.astore.restore_watch(request_id))
+        self._write(lambda: self.astore.restore_watch(request_id), request_id)
 
     def set_label_note(self, request_id: str, label: str | None, note: str | None) -> None:
         """Write the label and the note given (None: unchanged), as one write."""
         if label is not None or note is not None:
-            self._write(lambda: self.astore.set_label_note(request_id, label, note))
+            self._write(lambda: self.astore.set_label_note(request_id, label, note), request_id)
 
     def unarchive(self, request_id: str) -> None:
-        self._write(lambda: self.astore.unarchive(request_id))
+        self._write(lambda: self.astore.unarchive(request_id), request_id)
 
     def on_update(self, update: PollUpdate, asked: str) -> None:
         """A poll result: its state and transitions; the channel an `auto` id answered on."""

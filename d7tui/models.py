@@ -276,8 +276,32 @@ NO_LONGER_LISTED = "no longer listed"
 UNLISTED = "the API no longer lists this recipient: its last known state, kept by d7tui"
 
 
+# What one request may hold, listed or not: past this, the oldest recipients no longer listed are
+# let go (a server answering fresh message ids on every poll would otherwise grow the request, the
+# store and the screen for ever).
+MAX_KEPT = 100_000
+
+
+def swapped(before: RequestStatus | None, update: RequestStatus) -> str | None:
+    """Why a full answer is not believed, or None: it drops most recipients it listed before
+    and brings as many it never listed. A request's messages are fixed when it is sent; they
+    age out of a vendor's logs (dropped, none new) or come in as a bulk is sent (new, none
+    dropped), never both at once."""
+    if before is None or update.incremental or not update.recipients:
+        return None
+    listed = {r.key for r in before.recipients if r.problem != UNLISTED}
+    now = {r.key for r in update.recipients}
+    new, gone = len(now - listed), len(listed - now)
+    if new and gone and 2 * new >= len(now) and 2 * gone >= len(listed):
+        return (
+            f"the answer swaps this request's messages for others ({new:,} never seen, "
+            f"{gone:,} listed before gone): not believed, what was known is kept"
+        )
+    return None
+
+
 def observe(
-    before: RequestStatus | None, update: RequestStatus, at: float
+    before: RequestStatus | None, update: RequestStatus, at: float, *, keep: int = MAX_KEPT
 ) -> tuple[RequestStatus, list[Transition]]:
     """The new known state of a request and every recipient status change the update shows.
 
@@ -312,6 +336,11 @@ def observe(
                     )
                 )
             merged[key] = replace(prev, problem=UNLISTED)
+    if len(merged) > keep:
+        # The oldest no longer listed go first; the ones listed now are never let go.
+        over = len(merged) - keep
+        for key in [k for k, r in merged.items() if r.problem == UNLISTED][:over]:
+            del merged[key]
     fields = {**(before.fields if before and update.incremental else {}), **update.fields}
     raw = (before.raw if before and update.incremental else ()) + update.raw
     state = RequestStatus(
@@ -332,8 +361,17 @@ def observe(
 
 MAX_LABEL = 200
 MAX_NOTE = 4096
-MAX_TYPED_LABEL = 60
-MAX_TYPED_NOTE = 500
+
+
+def too_long(label: str | None, note: str | None = None) -> str | None:
+    """What is too long to keep whole ("the label is 250 characters; at most 200 are kept"),
+    or None. Cut, it would be lost without a word: the command line and the dialogs refuse it
+    and keep what was typed."""
+    for what, text, limit in (("label", label, MAX_LABEL), ("note", note, MAX_NOTE)):
+        size = len(" ".join((text or "").split()))
+        if size > limit:
+            return f"the {what} is {size:,} characters; at most {limit:,} are kept"
+    return None
 
 
 def clean_label(text: str) -> str:

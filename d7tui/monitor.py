@@ -24,7 +24,7 @@ from d7tui.models import Target
 from d7tui.output import plural
 from d7tui.poller import Poller
 from d7tui.pollstate import Fetcher, PollUpdate, Watch, WatchStatus
-from d7tui.safety import error_line, one_line
+from d7tui.safety import error_line, one_line, whole_line
 from d7tui.store import StoreError, WatchRecord
 from d7tui.store.commands import os_user
 from d7tui.store.core import WatchSummary
@@ -113,8 +113,8 @@ class Monitor:
         self.memory.holds(
             lambda: held_snapshot(self.live, self.archived, self._news, self.clock.now())
         )
-        for warning in self.memory.warnings:
-            self.say(one_line(warning), "warning")
+        for warning in self.memory.warnings:  # whole: held writes taken in name their file
+            self.say(whole_line(warning), "warning")
         for notice in self.memory.notices:
             self.notices.append(one_line(notice))
         if self.memory.lock_refusal:
@@ -341,23 +341,32 @@ class Monitor:
     # -- other processes ---------------------------------------------------------------------
 
     async def pick_up_added(self) -> int:
-        """Watch what `d7tui add` put in the store from another shell; how many were new."""
+        """Show what another process did to the watchlist: ids `d7tui add` put in the store from
+        another shell are watched; where the store numbers its changes (a SQLite file), labels
+        and notes set, ids removed, archived or brought back elsewhere are shown as they are
+        now (a desk's database tells those as they come, see `follow_watches`). How many ids
+        it added or changed on the screen."""
         memory = self.memory
         if memory is None:
             return 0
         try:
-            records = await memory.live_records(len(self.live))
+            if memory.numbers_changes:
+                records = await memory.changed_watches()
+            else:
+                records = await memory.live_records(len(self.live)) or []
         except StoreError:
             return 0  # the writer looks at the file too, puts it right and says what it did
-        if records is None:
-            return 0
-        new = [
-            r
-            for r in records
-            if r.request_id not in self.live and r.request_id not in self.archived
-        ]
-        for record in new:
-            self.restore_remembered(Remembered(record, None, None, []))
+        new: list[WatchRecord] = []
+        changed: dict[str, int] = {}
+        for record in records:
+            rid = record.request_id
+            if rid in self.live or rid in self.archived:
+                kind = self._follow(record) if memory.numbers_changes else None
+                if kind is not None:
+                    changed[kind] = changed.get(kind, 0) + 1
+            elif record.removed_at is None:  # new here, or brought back elsewhere
+                self.restore_remembered(Remembered(record, None, None, []))
+                new.append(record)
         if self.following():
             # A follower polls nothing on a schedule: it reads what the leader has now (the
             # leader may have polled them before this one heard of them), all in one read.
@@ -367,7 +376,10 @@ class Monitor:
                 f"Watching {plural(len(new), 'more request')} added from the command line.",
                 "information",
             )
-        return len(new)
+        if changed:
+            said = ", ".join(f"{plural(n, 'request')} {kind}" for kind, n in changed.items())
+            self.say(f"Changed from another d7tui: {said}.", "information")
+        return len(new) + sum(changed.values())
 
     async def follow_watches(self, ids: set[str]) -> bool:
         """Another monitor of the desk (or `d7tui add`) relabelled, removed, archived or
@@ -377,26 +389,34 @@ class Monitor:
             return False
         changed = False
         for record in await self.memory.watch_records(ids):
-            rid = record.request_id
-            entry = self.live.get(rid) or self.archived.get(rid)
-            if entry is None:
-                continue
-            if record.removed_at is not None or (record.archived_at is not None) == (
-                rid in self.live
-            ):
-                (self.live if rid in self.live else self.archived).remove(rid)
-                self.poller.remove(rid)
-                if record.removed_at is None and record.archived_at is not None:
-                    self.archived.put(entry)
-                elif record.removed_at is None:
-                    self.live.put(entry)
-                    self.start_polling(entry)
-                changed = True
-            if (entry.label, entry.note) != (record.label, record.note):
-                entry.relabel(record.label, record.note)
-                changed = True
-            _who(entry, record)
+            changed |= self._follow(record) is not None
         return changed
+
+    def _follow(self, record: WatchRecord) -> str | None:
+        """A listed id as the store has it now (another process changed it); what changed on
+        screen ("removed", "archived", "brought back", "with a new label or note"), or None."""
+        rid = record.request_id
+        entry = self.live.get(rid) or self.archived.get(rid)
+        if entry is None:
+            return None
+        kind = None
+        if record.removed_at is not None or (record.archived_at is not None) == (rid in self.live):
+            (self.live if rid in self.live else self.archived).remove(rid)
+            self.poller.remove(rid)
+            if record.removed_at is not None:
+                kind = "removed"
+            elif record.archived_at is not None:
+                self.archived.put(entry)
+                kind = "archived"
+            else:
+                self.live.put(entry)
+                self.start_polling(entry)
+                kind = "brought back"
+        if (entry.label, entry.note) != (record.label, record.note):
+            entry.relabel(record.label, record.note)
+            kind = kind or "with a new label or note"
+        _who(entry, record)
+        return kind
 
     def take_over_reports(self) -> bool:
         """The other monitor has ended: this one pulls the Infobip reports from now on. True

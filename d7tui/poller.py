@@ -31,11 +31,12 @@ from d7tui.errors import (
     ChannelError,
     ErrorKind,
     NotFound,
+    ProtocolError,
     RateLimited,
     detached,
     internal_error,
 )
-from d7tui.models import Channel, RequestStatus, Target, Transition, observe
+from d7tui.models import Channel, RequestStatus, Target, Transition, observe, swapped
 from d7tui.pollstate import (
     D7_CREDENTIAL,
     INFOBIP_CREDENTIAL,
@@ -559,6 +560,10 @@ class Poller:
             else:
                 gone = NotFound(watch.channel, "the API no longer answers for this id")
                 self._not_found(watch, gone, now)
+            return [], first
+        doubt = swapped(watch.state, result)
+        if doubt is not None:
+            self._fail(watch, ProtocolError(watch.channel, doubt), now)
             return [], first
         state, transitions = observe(watch.state, result, now)
         watch.state = state

@@ -110,6 +110,17 @@ def one_line(text: str, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+WHOLE_LINE = 5000  # characters: past that, even a line d7tui composed itself is cut
+
+
+def whole_line(text: str) -> str:
+    """A line d7tui composed itself (its own words, paths and counts, an error it bounded
+    already) for the terminal, where nothing limits the width: one line, safe, and whole (a
+    sentence saying what happens next must not stop mid-word). Its line breaks and tabs (a
+    database server's message inside it) are spaces, as in `error_line`."""
+    return one_line(" ".join(text.split()), WHOLE_LINE)
+
+
 # What stands for a credential a server echoed back. A real credential is long: blotting out a
 # shorter one (a one-letter test token) would eat ordinary words.
 REDACTED = "•••"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import socket
 import sys
 from typing import TextIO
 
@@ -21,6 +22,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 EXIT_OK = 0
 EXIT_USAGE = 2
+EXIT_FAILURE = 5
 
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -47,8 +49,38 @@ def run(args: argparse.Namespace, settings: Settings, err: TextIO) -> int:
     if not 0 < args.port < 65536:
         err.write("d7tui serve: --port must be from 1 to 65535\n")
         return EXIT_USAGE
+    # Bound once before the server says it serves: a port taken or an address not on this
+    # machine is one line, not a traceback after "Serving … on".
+    problem = _cannot_listen(args.host, args.port)
+    if problem:
+        err.write(f"d7tui serve: cannot listen on {args.host}:{args.port}: {problem}\n")
+        return EXIT_FAILURE
     from textual_serve.server import Server
 
     command = f"{shlex.quote(sys.executable)} -m d7tui"
-    Server(command, host=args.host, port=args.port, title="d7tui").serve()
+    try:
+        Server(command, host=args.host, port=args.port, title="d7tui").serve()
+    except OSError as exc:  # taken in the moment since the check
+        err.write(f"d7tui serve: cannot listen on {args.host}:{args.port}: {_reason(exc)}\n")
+        return EXIT_FAILURE
     return EXIT_OK
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as exc:
+        return _reason(exc) if isinstance(exc, OSError) else "not a host name"
+    family, kind, proto, _, address = infos[0]
+    try:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        return _reason(exc)
+    return None
+
+
+def _reason(exc: OSError) -> str:
+    """`address already in use`, in the system's words, without Python's."""
+    return (exc.strerror or str(exc)).lower()

@@ -254,7 +254,9 @@ def _outcome(entry: Entry) -> Outcome:
         return Outcome(None, "loading…")
     error = entry.error
     if entry.status is WatchStatus.AUTH:
-        return Outcome(None, "auth refused", str(error) if error else "")
+        # No credential at all was asked nothing, so nothing refused it.
+        missing = error is not None and error.status is None
+        return Outcome(None, "no credential" if missing else "auth refused", str(error or ""))
     if error is not None:
         if error.kind is ErrorKind.NOT_FOUND:
             text = "not found" if entry.status is WatchStatus.NOT_FOUND else "not found yet"

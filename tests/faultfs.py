@@ -92,11 +92,11 @@ class FullDisk:
             self._full = True
             return
         chunk = b"\0" * 65536
-        with self._filler.open("ab") as fh:
+        # Unbuffered: a buffered file keeps what the disk refused, and says so again at close.
+        with self._filler.open("ab", buffering=0) as fh:
             while True:
                 try:
                     fh.write(chunk)
-                    fh.flush()
                 except OSError as exc:
                     assert exc.errno == errno.ENOSPC
                     break

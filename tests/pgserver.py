@@ -88,14 +88,25 @@ class PgServer:
                 "--no-sync",
             ]
         )
-        server.start_again()
-        return server
+        for tries_left in (2, 1, 0):
+            try:
+                server.start_again()
+                return server
+            except RuntimeError:
+                # The port was taken between its choice and the server's bind (by a parallel
+                # test worker starting a server of its own): another one.
+                if not tries_left or "could not bind" not in server.log_text():
+                    raise
+                server.port = _free_port()
+        raise AssertionError("unreachable")
 
     def _as_owner(self, argv: Sequence[str]) -> list[str]:
         return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else list(argv)
 
     def _run(self, argv: Sequence[str]) -> None:
-        subprocess.run(self._as_owner(argv), check=True, capture_output=True)
+        done = subprocess.run(self._as_owner(argv), capture_output=True, text=True)
+        if done.returncode != 0:  # said whole: a PostgreSQL missing fails loudly, never skips
+            raise RuntimeError(f"{' '.join(argv)} failed: {(done.stderr or done.stdout)[-2000:]}")
 
     @property
     def admin_url(self) -> str:
@@ -133,9 +144,12 @@ class PgServer:
             except psycopg.OperationalError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(
-                        f"PostgreSQL did not start: {(self.root / 'server.log').read_text()[-2000:]}"
+                        f"PostgreSQL did not start: {self.log_text()[-2000:]}"
                     ) from None
                 time.sleep(0.05)
+
+    def log_text(self) -> str:
+        return (self.root / "server.log").read_text(errors="replace")
 
     def _postmaster(self) -> int | None:
         # The server's own pid: under root `proc` is runuser, which passes no signal on.

@@ -43,6 +43,15 @@ def test_export_writes_through_a_fifo_and_a_symlink_and_replaces_neither(env, ca
     assert like_stdout.is_symlink() and stat.S_ISFIFO(fifo.lstat().st_mode)
     assert json.loads(got[0])["watchlist"][0]["request_id"] == rid
 
+    # A CSV read by another program starts with its header, not a byte order mark (H12.6).
+    got.clear()
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code, _, err = run(capsys, "export", "--format", "csv", "-o", str(like_stdout))
+    reader.join(10)
+    assert code == 0, err
+    assert got[0].startswith(b"record,")
+
     target = tmp_path / "shared" / "export.json"
     target.parent.mkdir()
     target.write_text("old")

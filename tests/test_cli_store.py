@@ -11,6 +11,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
+import pytest
 from faultfs import read_only, small_disk
 from test_cli import env, run, sim  # noqa: F401
 
@@ -18,7 +19,7 @@ import d7tui.store.db
 from d7tui.channels.infobip import parse_page
 from d7tui.simulator import Simulator
 from d7tui.store import Store, add_ids, open_store
-from d7tui.store.rescue import held_files
+from d7tui.store.rescue import held_files, keep_elsewhere
 
 
 def data_dir(env: dict[str, str]) -> Path:
@@ -142,6 +143,67 @@ def test_a_truncated_store_is_said_kept_aside_and_add_goes_on(sim, env, capsys):
     assert aside.exists() and aside.read_bytes() == b""
     code, out, _ = run(capsys, "export", "--format", "json")
     assert [w["request_id"] for w in json.loads(out)["watchlist"]] == [second]
+
+
+@pytest.mark.parametrize("page", ["the watchlist's first", "one in the middle"])
+def test_a_store_with_a_few_damaged_pages_is_kept_aside_and_add_goes_on(sim, env, capsys, page):
+    """Its header is whole and it opens; a read meets the damage (`database disk image is
+    malformed`). Found at the open, kept aside, and what can still be read is kept."""
+    ids = [sim.create_request("sms", [f"+9715000{n:05d}"]) for n in range(300)]
+    assert run(capsys, "add", *ids, "--label", "keep", "--note", "n")[0] == 0
+    path = data_dir(env) / "d7tui.sqlite3"
+    size = path.stat().st_size
+    at = 4096 if page == "the watchlist's first" else size // 2 // 4096 * 4096
+    with path.open("r+b") as fh:
+        fh.seek(at)
+        fh.write(b"\xde\xad" * 2000)
+    damaged = path.read_bytes()
+    second = sim.create_request("sms", ["+971500000005"])
+    code, out, err = run(capsys, "add", second)
+    assert code == 0 and "added 1" in out, err
+    [line] = err.splitlines()
+    assert "is damaged" in line and "kept as" in line and "new" in line and "store" in line
+    aside = Path(line.split("kept as ")[1].split(",")[0])
+    assert aside.read_bytes() == damaged  # the old file, exactly as it was
+    code, out, _ = run(capsys, "export", "--format", "json")
+    watchlist = json.loads(out)["watchlist"]
+    kept = [w["request_id"] for w in watchlist if w["request_id"] != second]
+    assert [w["request_id"] for w in watchlist][-1] == second
+    if page == "one in the middle":  # the watchlist's own pages were whole: all of it
+        assert kept == ids and "300 requests still readable" in line
+        assert {(w["label"], w["note"]) for w in watchlist if w["request_id"] in ids} == {
+            ("keep", "n")
+        }
+    assert run(capsys, "add", second)[2] == ""  # said once: the next open is quiet
+
+
+def test_export_says_held_writes_wait_and_the_next_add_says_it_took_them_in(sim, env, capsys):
+    first, second = (sim.create_request("sms", [f"+97150000000{n}"]) for n in (1, 2))
+    assert run(capsys, "add", first)[0] == 0
+    path = data_dir(env) / "d7tui.sqlite3"
+    # What a monitor that quit on a full disk kept (store/rescue.py), as it writes it.
+    held = keep_elsewhere(
+        path,
+        [
+            ("add", {"request_id": second, "channel": "sms", "id_kind": "request_id"}),
+            ("label", {"request_id": first, "label": "typed on a full disk"}),
+        ],
+    )
+    code, out, err = run(capsys, "export", "--format", "json")
+    assert code == 0 and [w["request_id"] for w in json.loads(out)["watchlist"]] == [first]
+    [line] = err.splitlines()
+    assert f"2 held writes (what a d7tui could not save before it ended) in {held}" in line
+    assert "not in the store yet, nor in this export" in line and line.endswith("takes them in")
+    code, out, err = run(capsys, "add", first)
+    assert code == 0
+    [line] = err.splitlines()
+    assert "took in 2 held writes" in line and line.endswith(f"from {held}")
+    code, out, err = run(capsys, "export", "--format", "json")
+    assert err == ""
+    assert [(w["request_id"], w["label"]) for w in json.loads(out)["watchlist"]] == [
+        (first, "typed on a full disk"),
+        (second, ""),
+    ]
 
 
 def test_export_of_a_truncated_store_is_one_line_and_changes_nothing(sim, env, capsys):

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from desk_peer import peer_env
 from pgserver import PgServer
-from ui_kit import entry, screen_text, sim_settings, until
+from ui_kit import entry, said, screen_text, sim_settings, status_requests, until
 
 from d7tui.clock import ManualClock
 from d7tui.models import Channel, Phase, Recipient, RequestStatus, classify_d7, observe
@@ -26,6 +26,7 @@ from d7tui.safety import Secret
 from d7tui.simulator import Simulator, Step
 from d7tui.store import Store, open_store
 from d7tui.store.pglock import LEADER_LOCK
+from d7tui.ui import desk as desk_link
 from d7tui.ui.app import D7App, make_app
 
 SIZE = (120, 40)
@@ -286,3 +287,59 @@ async def test_every_change_a_screen_shows_reaches_a_follower_not_only_a_new_sta
             lead.archive(rid)
             await until(pilot, lambda: rid in app.archived and rid not in app.live, tries=500)
             assert app.desk is not None and app.desk.fetcher.vendor_calls == 0
+
+
+async def test_r_on_a_follower_has_the_leader_poll_it_now_and_p_says_there_is_nothing_to_pause(
+    sim: Simulator, pg_url: str
+):
+    # Both monitors in this process, on a clock of their own that never moves: nothing is
+    # polled on a schedule after the first round, so a poll seen is one that was asked for.
+    still = ManualClock()
+    rid = sim.create_request("sms", ["+971500000009"], [Step(0, "accepted"), Step(4, "delivered")])
+    with open_store(pg_url) as store:
+        store.add_watch(rid, "sms")
+    leader = make_app(sim_settings(sim, database_url=Secret(pg_url)), clock=still)
+    follower = make_app(sim_settings(sim, database_url=Secret(pg_url)), clock=still)
+    async with leader.run_test(size=SIZE) as lead_pilot:
+        await until(lead_pilot, lambda: leader.desk is not None and leader.desk.leading, tries=500)
+        await until(lead_pilot, lambda: entry(leader, rid).state is not None, tries=500)
+        async with follower.run_test(size=SIZE) as pilot:
+            await following(pilot, follower, [rid])
+            assert follower.desk is not None
+            # p: nothing here polls, so nothing is paused; the user is told why, and what to do.
+            await pilot.press("p")
+            await until(pilot, lambda: "Nothing to pause here" in " ".join(said(follower)))
+            assert follower.following and follower.poller.paused  # it still only follows
+            # The message is delivered at the vendor; nobody polls until r asks the leader.
+            sim.advance(5)
+            asked = status_requests(sim)
+            await pilot.press("r")
+            await until(pilot, lambda: delivered(follower, rid), tries=1000)
+            assert status_requests(sim) == asked + 1  # one poll, by the leader
+            assert follower.desk.fetcher.vendor_calls == 0
+            assert any(line.startswith("Asked ") for line in said(follower))
+            assert "another monitor of the desk asked" in " ".join(said(leader))
+
+
+async def test_a_leader_stopped_or_frozen_is_ended_and_a_follower_takes_over(
+    sim: Simulator, clock: ManualClock, pg_url: str, leader, tmp_path: Path, monkeypatch
+):
+    """Fresh-eyes finding H18: a leader stopped with `kill -STOP` (or frozen) kept its
+    connection, so its lock, for ever: nobody polled and ids added waited."""
+    monkeypatch.setattr(desk_link, "SILENT_AFTER", 2.0)
+    monkeypatch.setattr(desk_link, "SILENT_CHECK", 0.5)
+    app = make_app(sim_settings(sim, database_url=Secret(pg_url)), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.desk is not None, tries=500)
+        assert app.desk is not None
+        await until(pilot, lambda: f"pid {leader.pid}" in app.desk.status_text(), tries=500)
+        os.kill(leader.pid, signal.SIGSTOP)
+        try:
+            await until(pilot, lambda: app.desk.leading, tries=2000)
+            assert any("gave no sign of life for 2 s" in line for line in said(app))
+            rid = sim.create_request("sms", ["+971500000001"], [Step(0, "delivered")])
+            add_from_a_shell(sim, pg_url, tmp_path / "shell", rid)
+            await until(pilot, lambda: rid in app.live, tries=500)
+            await until(pilot, lambda: delivered(app, rid), tries=1000)  # polled by this one
+        finally:
+            os.kill(leader.pid, signal.SIGCONT)

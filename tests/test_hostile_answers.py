@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 import os
 import subprocess
 import sys
@@ -16,7 +17,15 @@ import uuid
 from pathlib import Path
 
 import pytest
-from hostile import HostileServer, aimed_at, endless_chunked, gzip_bomb, head, huge_plain
+from hostile import (
+    HostileServer,
+    aimed_at,
+    answering,
+    endless_chunked,
+    gzip_bomb,
+    head,
+    huge_plain,
+)
 from httpstub import HttpStub, Reply
 from pollkit import running_poller, settle
 
@@ -144,3 +153,59 @@ async def test_an_error_body_that_is_not_text_is_said_to_be_so(target: Target, p
             with pytest.raises(ChannelError) as info:
                 await client.fetch(target)
     assert str(info.value).endswith(f"a body that is not text ({len(body):,} bytes)")
+
+
+async def test_an_answer_that_swaps_a_requests_messages_is_not_believed_and_nothing_grows():
+    """Fresh-eyes finding H9: a server giving new message ids on every poll added every one of
+    them for good (+200 recipients a poll on D7, +51,000 on Infobip's endless cursor), and kept
+    the earlier ones as pending and costed. A request's messages are fixed when it is sent."""
+    polls = 0
+
+    def rotating(method: str, target: str, credential: str) -> bytes | None:
+        nonlocal polls
+        polls += 1
+        messages = [
+            {"msg_id": f"p{polls}-{n}", "recipient": f"+9715000{n:05d}", "status": "sent"}
+            for n in range(200)
+        ]
+        return json.dumps({"request_id": RID, "messages": messages}).encode()
+
+    async with HostileServer(answering(rotating)) as server:
+        client = StatusClient(aimed_at(server.base_url))
+        config = PollConfig(workers=2, error_backoff=1.0, error_backoff_max=1.0)
+        try:
+            async with running_poller(client, config) as (poller, clock, updates):
+                watch = poller.add(Target(RID, "sms"))
+                assert watch is not None
+                await settle(poller)
+                for _ in range(4):
+                    clock.advance(3)
+                    await settle(poller)
+        finally:
+            await client.aclose()
+    assert polls >= 3
+    assert watch.state is not None and len(watch.state.recipients) == 200  # the first answer
+    assert {r.msg_id for r in watch.state.recipients} == {f"p1-{n}" for n in range(200)}
+    assert isinstance(watch.error, ProtocolError)
+    assert "swaps this request's messages for others (200 never seen, 200 listed before gone)" in (
+        str(watch.error)
+    )
+    assert sum(len(u.transitions) for u in updates) == 200  # the first sight, nothing more
+
+
+def test_a_request_keeps_at_most_so_many_recipients_listed_or_not() -> None:
+    from d7tui.models import Channel, Phase, Recipient, RequestStatus, observe
+
+    def answer(first: int, count: int) -> RequestStatus:
+        recipients = tuple(
+            Recipient(f"m{n}", None, "sent", Phase.PENDING, final=False)
+            for n in range(first, first + count)
+        )
+        return RequestStatus(RID, Channel.SMS, recipients)
+
+    state, _ = observe(None, answer(0, 80), 1.0, keep=100)
+    state, _ = observe(state, answer(80, 50), 2.0, keep=100)
+    kept = [r.msg_id for r in state.recipients]
+    assert len(kept) == 100
+    assert kept[:50] == [f"m{n}" for n in range(80, 130)]  # every one listed now
+    assert kept[50:] == [f"m{n}" for n in range(30, 80)]  # the newest no longer listed

@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hostile import HostileServer, answering
 from httpstub import HttpStub, Reply
 
 from d7tui.channels import infobip
-from d7tui.channels.infobip_logs import id_lists
+from d7tui.channels.infobip_logs import MAX_PAGES, id_lists
 from d7tui.channels.pacer import Pacer
 from d7tui.channels.routes import RouteVersions
 from d7tui.channels.status import StatusClient
@@ -176,6 +177,35 @@ async def test_a_1200_recipient_bulk_shows_1200_on_v3(sim: Simulator) -> None:
     assert {r.msg_id for r in status.recipients} == set(ids)
     assert sim.infobip_calls == {"/sms/3/logs": 2}  # a cursor page of 1,000, then 200
     assert "problems" not in status.fields
+
+
+async def test_a_bulk_of_whole_cursor_pages_ends_with_the_last_cursor(sim: Simulator) -> None:
+    """Fresh-eyes finding H11: after a last cursor page of exactly 1,000, one more call paged on
+    by sentUntil, was given the first page again, and flagged the whole bulk "may be
+    incomplete"."""
+    bulk, _ = sim.create_infobip_bulk(numbers(2000), DELIVERED)
+    async with client_for(sim.base_url) as client:
+        status = await client.fetch(Target(bulk, "infobip", IdKind.BULK))
+    assert len(status.recipients) == 2000
+    assert sim.infobip_calls == {"/sms/3/logs": 2}  # two pages, no third call
+    assert "problems" not in status.fields
+
+
+async def test_an_endless_cursor_stops_after_the_pages_it_says() -> None:
+    pages = 0
+
+    def endless(method: str, target: str, credential: str) -> bytes:
+        nonlocal pages
+        pages += 1
+        results = [{"bulkId": "ENDLESS", "messageId": f"p{pages}-{n}"} for n in range(1000)]
+        return json.dumps({"results": results, "cursor": {"nextCursor": f"c{pages}"}}).encode()
+
+    async with HostileServer(answering(endless)) as server, client_for(server.base_url) as client:
+        status = await client.fetch(Target("ENDLESS", "infobip", IdKind.BULK))
+    assert pages == MAX_PAGES and len(status.recipients) == MAX_PAGES * 1000
+    assert status.fields["problems"] == [
+        f"stopped after {MAX_PAGES} pages of 1,000: the rest is not shown"
+    ]
 
 
 async def test_a_cursor_that_comes_back_is_not_followed_round_and_round() -> None:

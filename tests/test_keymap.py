@@ -24,6 +24,8 @@ sort = "o"
 teleport = "x"
 quit = "ctrl q q"
 filter = 5
+archive_view = "k"
+refresh = "n"
 """
 
 
@@ -36,6 +38,8 @@ def test_the_keymap_table_is_read_and_bad_values_are_named(tmp_path: Path):
         "d7tui.cursor_down": "down,n",
         "teleport": "x",
         "quit": "ctrl q q",
+        "archive_view": "k",
+        "refresh": "n",
     }
     assert settings.warnings == (
         f"{path}: [keymap] key 'filter' must be a string of keys; ignored",
@@ -48,7 +52,12 @@ async def test_remapped_keys_work_and_bad_ones_are_reported(sim, clock, tmp_path
     loaded = load_settings(env={}, path=path)
     base = sim_settings(sim)
     settings = base.__class__(
-        **{**base.__dict__, "keymap": loaded.keymap, "config_file": loaded.config_file}
+        **{
+            **base.__dict__,
+            "keymap": loaded.keymap,
+            "config_file": loaded.config_file,
+            "warnings": loaded.warnings,
+        }
     )
     ids = [sim.create_request("sms", [f"+97150000000{i}"], [Step(0, "sent")]) for i in range(3)]
     app = make_app(
@@ -67,6 +76,23 @@ async def test_remapped_keys_work_and_bad_ones_are_reported(sim, clock, tmp_path
         problems = [line for line in said(app) if "[keymap]" in line]
         assert any(f"{path}: [keymap] key 'teleport': no such binding" in p for p in problems)
         assert any(f"{path}: [keymap] key 'quit': 'ctrl q q' is not" in p for p in problems)
+        # A key two bindings would share: one would never run. The remapped one gives way.
+        for binding, key, other in (
+            ("archive_view", "k", "cursor_up"),
+            ("refresh", "n", "cursor_down"),
+        ):
+            assert (
+                f"{path}: [keymap] key {binding!r}: {key!r} is also the key of {other}; "
+                "that binding keeps its keys"
+            ) in problems
+        # They stay in sight (the banner) after the event strip has moved on.
+        for _ in range(4):
+            await pilot.press("R")
+        banner = " ".join(screen_text(app).split())
+        assert "[keymap] key 'filter' must be a string of keys; ignored" in banner
+        assert "[keymap] key 'teleport': no such binding" in banner
+        assert "[keymap] key 'quit': 'ctrl q q' is not" in banner
+        assert "… and 2 more settings problems" in banner
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         line = next(x for x in screen_text(app).splitlines() if "Cycle the sort" in x)
@@ -75,7 +101,7 @@ async def test_remapped_keys_work_and_bad_ones_are_reported(sim, clock, tmp_path
 
 async def test_hints_on_screen_name_the_keys_of_the_keymap(sim, clock):
     keymap = {
-        "remove": "i",
+        "remove": "x",
         "undo": "ctrl+z,question_mark",
         "pause": "f8",
         "copy": "y",
@@ -89,7 +115,7 @@ async def test_hints_on_screen_name_the_keys_of_the_keymap(sim, clock):
         await pilot.press("enter")
         await pilot.pause()
         assert "(esc: back, y: copy number)" in screen_text(app)  # the detail's head
-        await pilot.press("escape", "i")
+        await pilot.press("escape", "x")
         assert said(app)[-1].endswith("— ctrl+z brings it back.")
         await pilot.press("ctrl+z")
         assert len(app.watchlist) == 1

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import hostile
 import pytest
 from httpstub import HttpStub, Reply, refused_url
+from shell import as_from_a_shell
 
 from d7tui.channels.account import AccountClient, parse_balance
 from d7tui.channels.infobip import parse_page
@@ -520,6 +521,7 @@ def _d7tui(*argv: str, stdin: int | None = None) -> subprocess.Popen[bytes]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=as_from_a_shell,
     )
 
 

@@ -86,3 +86,29 @@ def test_serve_needs_a_desks_database_and_warns_when_bound_beyond_loopback(
     warning, refusal = bad.stderr.splitlines()
     assert "0.0.0.0" in warning and "no login" in warning
     assert bad.returncode == 2 and "--port" in refusal
+
+
+def test_serve_on_a_port_taken_or_an_address_not_here_is_one_line(
+    sim: Simulator, tmp_path: Path, pg_url: str
+):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for argv, why in (
+            (["--port", str(port)], f"127.0.0.1:{port}: address already in use"),
+            (
+                ["--host", "203.0.113.9", "--port", "18805"],  # TEST-NET-3: not this machine
+                "203.0.113.9:18805: cannot assign requested address",
+            ),
+        ):
+            done = subprocess.run(
+                [sys.executable, "-m", "d7tui", "serve", *argv],
+                env=peer_env(sim, pg_url, tmp_path),
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 5, done.stderr
+            assert done.stderr.splitlines()[-1] == f"d7tui serve: cannot listen on {why}"
+            assert "Traceback" not in done.stderr and "Serving" not in done.stdout + done.stderr

@@ -31,12 +31,14 @@ from d7tui.models import (
 )
 from d7tui.store import (
     SCHEMA_VERSION,
+    Snapshot,
     Store,
     StoreCorruptError,
     StoredState,
     StoreError,
     StoreUnavailable,
     StoreVersionError,
+    WatchRecord,
     Which,
     add_ids,
     default_path,
@@ -153,9 +155,9 @@ def test_a_database_others_can_read_is_opened_with_a_warning(db_path):
 # Restart: everything is there again, exactly
 
 
-def test_restart_brings_back_the_watchlist_states_and_timelines(db_path):
+def test_restart_brings_back_the_watchlist_states_and_timelines(store_location):
     a, b = rid(1), rid(2)
-    with Store.open(db_path) as s:
+    with open_store(store_location) as s:
         assert s.add_watch(
             a, "auto", label="ticket 4411", note="customer called twice", added_at=10
         )
@@ -164,7 +166,7 @@ def test_restart_brings_back_the_watchlist_states_and_timelines(db_path):
         _, t1 = poll(s, d7_status(a, ["sent", "sent"]), at=20)
         second, t2 = poll(s, d7_status(a, ["delivered", "sent"]), at=30)
         poll(s, d7_status(b, ["read"], Channel.WHATSAPP), at=31)
-    with Store.open(db_path) as s:
+    with open_store(store_location) as s:
         snap = s.load(with_raw=True)
         assert [w.request_id for w in snap.watches] == [a, "BULK-1", b]
         watch = snap.watches[0]
@@ -613,8 +615,8 @@ def test_an_unusable_location_is_one_line(tmp_path):
         Store.open(tmp_path / "dir.sqlite3")
 
 
-def test_a_closed_store_says_so(db_path):
-    s = Store.open(db_path)
+def test_a_closed_store_says_so(store_location):
+    s = open_store(store_location)
     s.close()
     with pytest.raises(StoreError, match="closed"):
         s.watches()
@@ -628,3 +630,29 @@ def test_data_version_moves_only_when_another_connection_commits(db_path: Path):
         assert mine.data_version() == before
         other.add_watch(rid(1))
         assert mine.data_version() != before
+
+
+def test_what_a_monitor_held_is_absorbed_new_ids_whole_and_known_ids_left_as_they_are(store):
+    """A monitor whose store was lost writes what it held into the store there now (on SQLite
+    a file emptied under it; on PostgreSQL it is never lost, but the same method serves both)."""
+    known, new, archived = rid(1), rid(2), rid(3)
+    store.add_watch(known, "sms", label="theirs")
+    state, transitions = observe(None, d7_status(new, ["delivered"]), 50.0)
+    held = Snapshot(
+        watches=[
+            WatchRecord(known, "sms", IdKind.REQUEST, "mine", "", 1.0, None, None, None, 1),
+            WatchRecord(new, "auto", IdKind.REQUEST, "vip", "call", 2.0, "sms", None, None, 2),
+            WatchRecord(archived, "sms", IdKind.REQUEST, "", "", 3.0, None, 9.0, None, 3),
+        ],
+        states={new: StoredState(state, 50.0, 50.0, 50.0)},
+        timelines={new: transitions},
+    )
+    absorbed = store.absorb(held)
+    assert (absorbed.requests, absorbed.states, absorbed.transitions) == (2, 1, 1)
+    assert store.watch(known).label == "theirs"  # another d7tui wrote it meanwhile: kept
+    taken = store.watch(new)
+    assert (taken.label, taken.note, taken.resolved_channel) == ("vip", "call", "sms")
+    assert store.load_state(new).state == state
+    assert [t.new_status for t in store.transitions(new)] == ["delivered"]
+    assert [w.request_id for w in store.watches(Which.ARCHIVED)] == [archived]
+    assert store.lost() is False  # nothing was lost under this store

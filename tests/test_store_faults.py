@@ -243,6 +243,51 @@ async def test_a_database_deleted_while_idle_is_written_back_before_the_end(tmp_
         assert store.watch(rid(1)).label == "kept"
 
 
+async def test_a_database_deleted_under_a_store_reopened_on_it_is_written_back_whole(tmp_path):
+    """Opened on a file another run left, with nothing written since (its writer has no
+    connection of its own): what is written back is the file it opened, not a new, empty one
+    made at the path; checked against what the process shows (an id whose adding is still
+    queued comes from there), each result written once."""
+    path = tmp_path / "d7tui.sqlite3"
+    with open_store(path) as store:
+        for n in range(3):
+            store.add_watch(rid(n), "sms", label=f"L{n}", note=f"n{n}")
+            state, transitions = observe(None, d7_status(rid(n), ["sent"]), n)
+            store.save_observation(state, transitions, at=n)
+    told = Told()
+    astore = open_async(path, told)
+    shown = await astore.load()
+    late_state, late_transitions = observe(None, d7_status(rid(3), ["sent", "sent"]), 3)
+    late = WatchRecord(rid(3), "sms", IdKind.REQUEST, "late", "", 3.0, None, None, None, 0)
+    astore.held = lambda: Snapshot(
+        watches=[*shown.watches, late],
+        states={**shown.states, rid(3): StoredState(late_state, 3.0, None, None)},
+        timelines={**shown.timelines, rid(3): list(late_transitions)},
+    )
+    try:
+        for suffix in ("", "-wal", "-shm"):  # `rm d7tui.sqlite3*`
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        astore.add_watch(rid(3), "sms", label="late")  # queued: shown, not in the file
+        astore.save_observation(late_state, late_transitions, at=3)
+        await save(astore, 1)  # a new result of an id the file had: written after the copy
+        [said] = told.notices
+        assert "was deleted" in said and "1 request d7tui shows was missing" in said
+        assert "nothing is lost" not in said
+    finally:
+        await astore.aclose()
+    with Store.open(path) as store:
+        kept = {w.request_id: (w.label, w.note) for w in store.watches(Which.KEPT)}
+        assert kept == {
+            rid(0): ("L0", "n0"),
+            rid(1): ("L1", "n1"),
+            rid(2): ("L2", "n2"),
+            rid(3): ("late", ""),
+        }
+        assert len(store.transitions(rid(3))) == 2  # once, from memory
+        assert len(store.transitions(rid(1))) == 3  # the file's one, and the new result's two
+        assert len(store.transitions(rid(0))) == 1
+
+
 async def replaced_while_running(tmp_path: Path, write_newcomer) -> tuple[Path, str]:
     """A store writes "mine"; its file is replaced by what `write_newcomer(path)` made; it
     writes "after". The database's path, and the one line it said about it."""

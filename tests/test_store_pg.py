@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -17,17 +18,27 @@ import pytest
 from pgserver import PgServer
 from test_cli import env, run, sim  # noqa: F401
 
+from d7tui.channels.infobip import parse_page
 from d7tui.config import ConfigError, load_settings
-from d7tui.models import IdKind
+from d7tui.models import Channel, IdKind, Recipient, RequestStatus, classify_d7
 from d7tui.store import (
     SCHEMA_VERSION,
     StoreCorruptError,
     StoreError,
     StoreUnavailable,
     StoreVersionError,
+    default_path,
     open_store,
 )
-from d7tui.store.pg import VERSION_TABLE, PgStore, shown_url, to_postgres
+from d7tui.store.pg import (
+    STATE_CHANNEL,
+    VERSION_TABLE,
+    WATCH_CHANNEL,
+    PgStore,
+    shown_url,
+    to_postgres,
+)
+from d7tui.store.rescue import held_files, keep_elsewhere
 from d7tui.store.schema import FIRST_VERSION, MIGRATIONS
 
 PASSWORD = "s3cr3t-Pa55word"
@@ -162,3 +173,63 @@ def test_the_server_stopped_is_unavailable_and_started_again_is_used_again(own_s
     finally:
         store.close()
     assert isinstance(store, PgStore)
+
+
+def test_writes_held_at_the_end_go_back_to_their_own_database_and_nowhere_else(pg_server):
+    """What a monitor could not write before it ended (its database away) is kept in the data
+    directory and taken in at the next start on the same database; the SQLite store of that
+    directory, and another desk's database, never take it (nor it theirs)."""
+    desk, other = pg_server.create_database(), pg_server.create_database()
+    places = {"desk": desk, "other": other, "local": default_path()}
+    for name, location in places.items():
+        with open_store(location) as store:
+            path = store.path
+        add = {"request_id": f"held-{name}", "channel": "sms", "id_kind": "request_id"}
+        assert keep_elsewhere(path, [("add", {**add, "label": name, "added_at": 1.0})])
+    for name, location in places.items():
+        with open_store(location, parse_report=parse_page) as store:  # as every start does
+            assert [(w.request_id, w.label) for w in store.watches()] == [(f"held-{name}", name)]
+            assert not held_files(store.path)  # taken in: not again
+
+
+def test_what_the_store_writes_is_told_to_listeners_when_a_screen_would_show_it_only(pg_url):
+    """Every change a screen shows is news (LISTEN/NOTIFY, store/pg.py), a cost alone too; a
+    poll that changed nothing is not, or every follower would read every id polled."""
+    with open_store(pg_url) as store, psycopg.connect(pg_url, autocommit=True) as listener:
+        for channel in (STATE_CHANNEL, WATCH_CHANNEL, "mark"):
+            listener.execute(f"LISTEN {channel}")
+
+        def told() -> list[tuple[str, str]]:
+            """What was told since the last look: up to a mark sent now (notifications come
+            in the order their transactions committed), so nothing is waited for in vain."""
+            with psycopg.connect(pg_url, autocommit=True) as marker:
+                marker.execute("NOTIFY mark")
+            heard = []
+            for note in listener.notifies(timeout=30):
+                if note.channel == "mark":
+                    return heard
+                heard.append((note.channel, note.payload))
+            raise AssertionError(f"the mark never came: {heard}")
+
+        store.add_watch("r1", "sms")
+        assert told() == [(WATCH_CHANNEL, "r1")]
+        delivered = sms_state("r1", "delivered")
+        store.save_observation(delivered, at=1.0)
+        assert told() == [(STATE_CHANNEL, "r1")]
+        store.save_observation(delivered, at=2.0)  # polled again, nothing new
+        assert told() == []
+        for changed in (
+            replace(delivered.recipients[0], cost=0.0125),
+            replace(delivered.recipients[0], cost=0.0125, reason="late report"),
+        ):
+            store.save_observation(replace(delivered, recipients=(changed,)), at=3.0)
+            assert told() == [(STATE_CHANNEL, "r1")]
+        store.set_note("r1", "call back")
+        store.archive("r1")
+        assert told() == [(WATCH_CHANNEL, "r1"), (WATCH_CHANNEL, "r1")]
+
+
+def sms_state(request_id: str, status: str) -> RequestStatus:
+    phase, final = classify_d7(Channel.SMS, status)
+    recipient = Recipient("m1", "+971500000001", status, phase, final, cost=0.01, currency="AED")
+    return RequestStatus(request_id, Channel.SMS, (recipient,))

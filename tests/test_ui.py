@@ -436,7 +436,8 @@ async def test_a_refused_token_stops_polling_with_a_banner_until_fixed_and_resum
         await idle(pilot, app)
         assert entry(app, rid).status is WatchStatus.AUTH
         text = screen_text(app)
-        assert "check D7_API_TOKEN" in text and "press p to resume" in text
+        assert "check D7_API_TOKEN" in text
+        assert "fix d7_api_token in config.toml and press p to resume" in " ".join(text.split())
         requests = status_requests(sim)
         clock.advance(60)
         await idle(pilot, app)
@@ -778,3 +779,15 @@ async def test_the_detail_head_never_breaks_the_cost_from_its_amount(sim, clock)
             head = app.screen.query_one("#detail-head").region
             lines = screen_text(app).splitlines()[head.y : head.bottom]
             assert any(tag in line for line in lines), (width, lines)
+
+
+async def test_no_credential_at_all_is_said_so_not_refused(sim, clock):
+    rid = create(sim, "sms", "+971500000001")
+    app = build(sim, clock, [rid], settings=sim_settings(sim, token=""))
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        assert entry(app, rid).status_text() == "no credential"  # nothing was asked
+        assert status_requests(sim) == 0
+        text = " ".join(screen_text(app).split())
+        assert "API credential missing: check D7_API_TOKEN" in text
+        assert "fix d7_api_token in config.toml and press p to resume" in text

@@ -60,7 +60,7 @@ async def test_a_bug_in_a_key_handler_and_a_timer_is_caught_at_the_edge(
         assert app.is_running
         log = db.parent / ERRORS_LOG
         banner = f"internal error — details in {log}"
-        assert banner in screen_text(app)
+        assert banner in " ".join(screen_text(app).split())  # the path may take a line of its own
 
         monkeypatch.setattr(MonitorScreen, "render_context", lambda self: 1 / 0)
         app.screen.set_timer(0.01, app.screen._tick)  # the clock's timer fails too

@@ -6,10 +6,13 @@ one-time reports to the first. Driven against the simulator over loopback, as te
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
+from textual.widgets import Input
 from ui_kit import (
     entry,
     idle,
@@ -21,6 +24,7 @@ from ui_kit import (
     until,
 )
 
+from d7tui.cli import main
 from d7tui.client import RetryPolicy
 from d7tui.clock import ManualClock
 from d7tui.config import Settings
@@ -268,9 +272,11 @@ async def test_a_finished_request_is_archived_and_comes_back(sim, clock, db):
         assert order(app) == [done]
         assert "archive" in screen_text(app)
         assert entry(app, done).latest_status == "delivered"  # history kept
+        assert said(app)[-1] == "Archive: 1 request, not polled. A or esc goes back, u unarchives."
         await pilot.press("u")
         assert order(app) == []
-        await pilot.press("A")
+        await pilot.press("escape")  # esc steps back to the live list, as A does
+        assert not app.showing_archive
         assert order(app) == [busy, done]
         assert done in app.poller
     with Store.open(db) as store:
@@ -378,8 +384,8 @@ async def test_ids_added_from_the_command_line_join_a_running_monitor(sim, clock
         assert any("added from the command line" in t for t in said(app))
         assert await app.pick_up_added() == 0  # once only
         # The whole watchlist is never read again to find what is new (a monitor of 100,000
-        # ids polling would otherwise read them all every few seconds): only rows added since
-        # the last look, and the whole list only when an id came back from a shell.
+        # ids polling would otherwise read them all every few seconds): only the rows changed
+        # since the last look (the store numbers its changes), an id back from a shell too.
         assert app.memory is not None
         full_reads = 0
         read_watches = app.memory.astore.watches
@@ -406,7 +412,66 @@ async def test_ids_added_from_the_command_line_join_a_running_monitor(sim, clock
             other.add_watch(first, "auto")
         assert await app.pick_up_added() == 1
         assert first in app.watchlist
-        assert full_reads == 1
+        assert full_reads == 0
+
+
+async def test_labels_notes_removals_and_the_archive_made_elsewhere_reach_a_running_monitor(
+    sim, clock, tmp_path
+):
+    db = tmp_path / "xdg-data" / "d7tui" / "d7tui.sqlite3"  # where `d7tui add` writes
+    one, two, three = (sim.create_request("sms", [f"+97150000000{n}"], DELIVERS) for n in (1, 2, 3))
+    app = build(sim, clock, db, [Target(one), Target(two), Target(three)], labels={one: "two"})
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await idle(pilot, app)
+        await app.memory.astore.flush()
+        assert await app.pick_up_added() == 0
+        # `d7tui add` on ids already watched, from another shell ...
+        assert main(["add", one, "--label", "relabeled", "--note", "from cli"]) == 0
+        assert main(["add", two, "--note", "customer called 3 times, escalate to NOC"]) == 0
+        with Store.open(db) as other:  # ... and another monitor on the same store removes one
+            other.remove_watch(three)
+        assert await app.pick_up_added() == 3
+        assert (entry(app, one).label, entry(app, one).note) == ("relabeled", "from cli")
+        assert entry(app, two).note == "customer called 3 times, escalate to NOC"
+        assert three not in app.watchlist and app.poller.get(three) is None
+        await pilot.pause()
+        assert "relabeled" in screen_text(app)
+        assert any(
+            "Changed from another d7tui: 2 requests with a new label" in t for t in said(app)
+        )
+        app.screen.query_one(WatchlistTable).select(two)
+        await pilot.press("l")  # the note as it is now, to edit
+        assert isinstance(app.screen, LabelDialog)
+        assert "escalate to NOC" in screen_text(app)
+        await pilot.press("escape")
+        with Store.open(db) as other:  # brought back, and archived, elsewhere
+            other.restore_watch(three)
+            other.archive(two)
+        assert await app.pick_up_added() == 2
+        assert three in app.live and app.poller.get(three) is not None
+        assert two in app.archived and app.poller.get(two) is None
+        assert await app.pick_up_added() == 0  # once only
+
+
+async def test_a_row_read_before_the_monitors_own_edit_is_written_does_not_undo_it(sim, clock, db):
+    rid = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    app = build(sim, clock, db, [Target(rid)])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        app.set_label_note(rid, "first", "")
+        await app.memory.astore.flush()
+        other = sqlite3.connect(db, isolation_level=None)  # another process writing a while
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            app.set_label_note(rid, "second", "")  # queued behind it
+            assert await app.pick_up_added() == 0  # the row still says "first"
+            assert entry(app, rid).label == "second"
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        await app.memory.astore.flush()
+        assert await app.pick_up_added() == 0
+        assert entry(app, rid).label == "second"
 
 
 async def test_a_restart_polls_nothing_already_final(sim, clock, db):
@@ -461,3 +526,30 @@ async def test_an_infobip_bulk_past_48_hours_is_shown_from_memory_and_not_polled
         clock.advance(120)
         await idle(pilot, app)
         assert sim.infobip_calls == {}  # Infobip has forgotten it: never asked in vain
+
+
+async def test_a_label_or_note_too_long_to_keep_is_refused_in_the_dialog_never_dropped(
+    sim, clock, db
+):
+    """Fresh-eyes finding H17: the `l` dialog took 60 characters while `d7tui add --label` takes
+    200; a longer paste vanished whole, and typing past 60 was dropped, without a word."""
+    rid = sim.create_request("sms", ["+971500000003"], DELIVERS)
+    app = build(sim, clock, db, [Target(rid)])
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, 1)
+        await pilot.press("l")
+        label = app.screen.query_one("#label-label", Input)
+        label.post_message(events.Paste("L" * 150))  # as a terminal's bracketed paste
+        await pilot.pause()
+        assert label.value == "L" * 150  # taken whole: the store keeps 200
+        label.post_message(events.Paste("M" * 60))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, LabelDialog)  # not saved, nothing cut
+        assert label.value == "L" * 150 + "M" * 60
+        assert "The label is 210 characters; at most 200 are kept: shorten it to save." in (
+            screen_text(app)
+        )
+        await pilot.press(*["backspace"] * 10, "enter")
+        await until(pilot, lambda: not isinstance(app.screen, LabelDialog))
+        assert entry(app, rid).label == "L" * 150 + "M" * 50

@@ -204,7 +204,7 @@ class MonitorMachine(RuleBasedStateMachine):
             screen = app.screen
             if isinstance(screen, MonitorScreen):
                 screen.flush_all()  # poll news waits at most a second to be drawn
-            await pilot.pause()
+            await pilot.pause(0)  # drawn: every message handled, then a frame
             main = next(s for s in app.screen_stack if isinstance(s, MonitorScreen))
             view = main.query_one(WatchlistTable)
             shown = app.watchlist.visible()

@@ -12,10 +12,15 @@ import contextlib
 import io
 import json
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from export_reader import read_json
 from faultfs import read_only, small_disk
 from hostile import HostileServer, aimed_at, answering
 from test_ui import paste
@@ -28,8 +33,10 @@ from d7tui.config import Settings
 from d7tui.export import export
 from d7tui.models import Phase, Target
 from d7tui.poller import PollConfig
+from d7tui.simulator import Step
 from d7tui.store import Store, Which, open_store
-from d7tui.ui.app import make_app
+from d7tui.store.rescue import held_files
+from d7tui.ui.app import farewell_text, make_app
 from d7tui.ui.screens.add import AddDialog
 from d7tui.ui.screens.label import LabelDialog
 
@@ -50,10 +57,19 @@ async def polled_again_then_emptied(pilot, app, clock, db: Path) -> None:
     os.truncate(db, 0)
 
 
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A directory whose path is short whatever the test runner's temporary directory (a
+    parallel worker's is longer): a notice naming a store in it fits its one line whole."""
+    path = Path(tempfile.mkdtemp(prefix="d7-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 async def test_a_store_emptied_in_place_is_written_again_from_what_the_monitor_holds(
-    sim, clock, tmp_path
+    sim, clock, short_dir
 ):
-    db = tmp_path / "data" / "d7tui.sqlite3"
+    db = short_dir / "data" / "d7tui.sqlite3"
     one = sim.create_request("sms", ["+971500000001"], DELIVERS)
     two = sim.create_request("sms", ["+971500000002"], DELIVERS)
     app = build(sim, clock, db, [Target(one), Target(two)], labels={one: "keepme"})
@@ -152,8 +168,26 @@ async def test_ids_added_and_labels_edited_on_a_full_disk_are_kept_at_quit_and_t
         assert "1 label or note edit" in line and "1 id added" in line and "poll result" in line
         assert "disk is full" in line and "kept in" in line and "takes in" in line
         assert "polled again" not in line
+        # Printed whole on the terminal: the sentence saying what happens next too.
+        [held] = held_files(db)
+        printed = farewell_text(app.farewell)
+        assert str(held) in printed
+        assert printed.endswith("which the next d7tui started on this store takes in\n")
         disk.free()
-        # The next start (or any d7tui command) takes it all in.
+        # An export meanwhile says they wait, and that it lacks them.
+        with open_store(db, readonly=True) as store:
+            [warning] = store.warnings
+        assert str(held) in warning and "not in the store yet, nor in this export" in warning
+        # The next monitor takes them in, and says so in its event strip.
+        again = build(sim, clock, db)
+        async with again.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: any("took in" in t for t in said(again)))
+            [taken] = [t for t in said(again) if "took in" in t]
+            assert taken.endswith(f"from {held}")
+            await until(pilot, lambda: watched in again.watchlist and new in again.watchlist)
+            assert entry(again, watched).label == "L3full" and new in again.live
+        assert held_files(db) == []
+        # Any later start finds it all in the store.
         assert labels_and_notes(db) == {watched: ("L3full", "called"), new: ("", "")}
         with Store.open(db) as store:
             assert store.load_state(new) is not None
@@ -272,3 +306,58 @@ async def test_a_recipient_the_api_stops_listing_is_kept_marked_and_told(clock, 
         export(store, "json", exported)
     recipients = json.loads(exported.getvalue())["recipients"]
     assert sorted(r["recipient"] for r in recipients) == numbers
+
+
+async def test_a_store_deleted_under_a_restarted_monitor_is_written_back_whole(
+    sim, clock, tmp_path
+):
+    db = tmp_path / "xdg-data" / "d7tui" / "d7tui.sqlite3"  # where `d7tui export` reads
+    one = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    two = sim.create_request("sms", ["+971500000002"], DELIVERS)
+    done = sim.create_request("sms", ["+971500000003"], [Step(0, "delivered")])
+    first = build(sim, clock, db, [Target(one), Target(two), Target(done)], archive_after=60)
+    async with first.run_test(size=SIZE) as pilot:
+        await idle(pilot, first)
+        first.set_label_note(one, "L1", "n1")
+        clock.advance(120)
+        first.poller.refresh()
+        await idle(pilot, first)
+        assert await first.archive_finished() == [done]
+    # Restarted on the store the first one left; everything it shows was read from the file,
+    # nothing written since (what the first monitor after the store's creation never is).
+    again = build(sim, clock, db, archive_after=3600)
+    async with again.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: len(again.live) == 2 and done in again.archived)
+        await idle(pilot, again)
+        await again.memory.astore.flush()
+        for suffix in ("", "-wal", "-shm"):  # `rm d7tui.sqlite3*`
+            db.with_name(db.name + suffix).unlink(missing_ok=True)
+        again.set_label_note(two, "after", "")  # the next write notices it first
+        await until(pilot, lambda: any("was deleted while" in n for n in again.notices))
+        [notice] = [n for n in again.notices if "was deleted while" in n]
+        assert "3 requests" in notice and "nothing is lost" in notice
+        await pilot.press("q")
+    # A new process finds all of it: ids, labels, notes, states, transitions, the archive.
+    proc = subprocess.run(
+        [sys.executable, "-m", "d7tui", "export"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    exported = read_json(proc.stdout)
+    watches = {w.request_id: w for w in exported.watches}
+    assert sorted(watches) == sorted([one, two, done])
+    assert (watches[one].label, watches[one].note) == ("L1", "n1")
+    assert watches[two].label == "after"
+    assert watches[done].archived_at is not None and watches[one].archived_at is None
+    assert {rid: s.state.recipients[0].status for rid, s in exported.states.items()} == {
+        one: "delivered",
+        two: "delivered",
+        done: "delivered",
+    }
+    assert sorted(t.new_status for t in exported.transitions if t.request_id == one) == [
+        "accepted",
+        "delivered",
+    ]

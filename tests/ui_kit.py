@@ -91,11 +91,12 @@ async def idle(pilot: Pilot[Any], app: D7App) -> None:
     flush = getattr(screen, "flush_all", None)
     if flush is not None:
         flush()
-    await pilot.pause()
     # A status line that took another line (the balances came) resizes the panes above it,
-    # and a resized list fits its columns again: each a frame of its own.
-    await pilot.pause()
-    await pilot.pause()
+    # and a resized list fits its columns again: each a frame of its own. `pause(0)` is one:
+    # every message queued is handled and the screen drawn, without `pause()`'s wait for the
+    # process to go quiet (that wait was had above, and costs 20 ms or more each time).
+    for _ in range(3):
+        await pilot.pause(0)
 
 
 def entry(app: D7App, request_id: str) -> Entry:

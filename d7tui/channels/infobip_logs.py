@@ -110,7 +110,13 @@ class LogsReader:
         recipients: list[Recipient] = []
         bodies: list[bytes] = []
         problems: list[str] = []
-        for _ in range(MAX_PAGES + 1):  # +1: a v3 route found missing costs one call
+        while True:
+            if len(bodies) >= MAX_PAGES:  # pages read, not calls: a v3 route missing is one more
+                problems.append(
+                    f"stopped after {MAX_PAGES} pages of {infobip.PAGE_LIMIT:,}: the rest is "
+                    "not shown"
+                )
+                return recipients, bodies, problems
             path = infobip.LOGS_V3 if v3 else infobip.LOGS_V1
             reply = await self.get(self.base_url + path, params)
             if reply.status == 404 and v3 and not bodies:
@@ -154,7 +160,9 @@ class LogsReader:
                 cursors.add(page.next_cursor)
                 params = [*base, ("useCursor", "true"), ("cursor", page.next_cursor)]
                 continue
-            if page.size < infobip.PAGE_LIMIT:
+            if cursors or page.size < infobip.PAGE_LIMIT:
+                # No next cursor after following cursors is the end, however full the page:
+                # paging on by date would spend a call to be given the first page again.
                 return recipients, bodies, problems
             times = [t for r in page.recipients if (t := infobip.sent_at(r)) is not None]
             if not times or not new:
@@ -167,8 +175,4 @@ class LogsReader:
             # the same millisecond as it are not skipped (they come again and are counted once).
             until = infobip.format_time(math.floor(min(times) * 1000) + 1)
             params = [*base, ("sentUntil", until)]
-        else:
-            problems.append(
-                f"stopped after {MAX_PAGES} pages of {infobip.PAGE_LIMIT:,}: the rest is not shown"
-            )
-        return recipients, bodies, problems
+        return recipients, bodies, problems  # stopped short, as `problems` says

@@ -75,6 +75,11 @@ class Pending(Generic[T]):
     def done(self) -> bool:
         return self._future.done()
 
+    def when_done(self, fn: Callable[[], object]) -> None:
+        """Call `fn()` once it is settled (written, or failed for good); on the writer thread,
+        or here if it is already."""
+        self._future.add_done_callback(lambda _: fn())
+
     def result(self, timeout: float | None = None) -> T:
         return self._future.result(timeout)
 
@@ -174,6 +179,9 @@ class AsyncStore:
         self.held: Callable[[], Snapshot | None] | None = None
         self._seqs = itertools.count(1)
         self._held_upto: int | None = None  # ops queued before a snapshot of what is held
+        # The ids of it written to the store (None: all of it; see Store.from_held).
+        self._held_ids: frozenset[str] | None = None
+        self._held_asked = 0  # how many times it was asked
         self._reader = concurrent.futures.ThreadPoolExecutor(1, "d7tui-store-read")
         self._writer = threading.Thread(target=self._run, name="d7tui-store-write", daemon=True)
         self._writer.start()
@@ -365,12 +373,19 @@ class AsyncStore:
     def _without_reflected(self, batch: list[_Op]) -> list[_Op]:
         """After the store was written again from what the process holds: the results that
         were already in it are settled, not written twice (their transitions would be)."""
-        upto, self._held_upto = self._held_upto, None
+        upto, ids = self._held_upto, self._held_ids
         if upto is None:
             return batch
+        if any(op.seq > upto for op in batch):  # those queued before are all in it, or done
+            self._held_upto = self._held_ids = None
         kept = []
         for op in batch:
-            if op.reflected and op.seq < upto:
+            # A result of an id the store was not written from memory for (the copy of the
+            # file had it) is not in it yet; a report page's parse is of the file's own body.
+            written = ids is None or (
+                op.observation is not None and op.observation[0].request_id in ids
+            )
+            if op.reflected and op.seq < upto and written:
                 _resolve(op.future)
                 continue
             kept.append(op)
@@ -486,11 +501,14 @@ class AsyncStore:
         if moved:
             # The reader thread's connection goes first: it must not outlive the old file.
             self._reader.submit(self.store.drop_connection).result()
+        asked = self._held_asked
         try:
             said = self.store.check_file(lock=lock, held=self._held_now)
         except BaseException:
             self._held_upto = None  # not written: nothing queued was in a new store
             raise
+        if self._held_asked != asked:
+            self._held_ids = self.store.from_held
         if said is not None:
             log.warning("%s", said)
             if self.on_notice is not None:
@@ -525,7 +543,8 @@ class AsyncStore:
                 snapshot, upto = answer.result(HELD_WAIT)
             except (RuntimeError, concurrent.futures.TimeoutError):
                 return None  # the loop is gone or stuck: nothing can be asked of it
-        self._held_upto = upto
+        self._held_upto, self._held_ids = upto, None
+        self._held_asked += 1
         return snapshot
 
     def _check_file_quietly(self) -> None:

@@ -26,7 +26,7 @@ from d7tui.store.core import Store
 from d7tui.store.errors import StoreUnavailable
 from d7tui.store.records import StoredState, WatchRecord
 from d7tui.store.reports import ReportParser
-from d7tui.store.rescue import take_in
+from d7tui.store.rescue import said_taken, said_waiting, take_in, waiting
 
 
 def os_user() -> str | None:
@@ -59,7 +59,11 @@ def open_store(
     else:
         store = Store.open(path, readonly=readonly)
     store.actor = user or os_user()
-    if readonly or parse_report is None:
+    if readonly:
+        if held := waiting(store.path):
+            store.warnings.append(said_waiting(held))
+        return store
+    if parse_report is None:
         return store
     try:
         store.reindex_unparsed(parse_report)
@@ -71,10 +75,7 @@ def open_store(
         raise
     else:
         if taken:
-            store.warnings.append(
-                f"{taken:,} writes a previous run could not save (ids, labels, notes, results, "
-                "report pages) were taken in"
-            )
+            store.warnings.append(said_taken(taken))
     return store
 
 

@@ -12,8 +12,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from d7tui.models import Channel, IdKind, clean_label, clean_note
+from d7tui.store import changes
 from d7tui.store.bulk import execute_rows
 from d7tui.store.db import default_path
 from d7tui.store.errors import StoreCorruptError
@@ -58,6 +60,24 @@ def _watch(row: sqlite3.Row | tuple[Any, ...]) -> WatchRecord:
         noted_at=row[12],
         archived_by=row[13],
     )
+
+
+def _salvage(path: Path) -> list[WatchRecord]:
+    """The watchlist rows of a damaged file that can still be read, in order, up to the first
+    damaged page (nothing if it cannot be read at all)."""
+    rows: list[WatchRecord] = []
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return rows
+    try:
+        for row in conn.execute(f"SELECT {_WATCH_COLUMNS} FROM watch w ORDER BY w.rowid"):
+            rows.append(_watch(row))
+    except (sqlite3.Error, ValueError, TypeError):
+        pass  # the first damaged page: what was read before it is kept
+    finally:
+        conn.close()
+    return [r for r in rows if r.removed_at is None]
 
 
 class Store(StatesMixin, ReportsMixin, MovedMixin):
@@ -111,11 +131,19 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
                     raise
                 damage = str(exc)
         if damage is not None:
+            readable = _salvage(target)
             aside = set_aside(target, "damaged")
-            notices.append(f"{damage}: it is kept as {aside}, and a new, empty store was started")
             create_whole(target)
             store = cls(target, busy_timeout=busy_timeout)
             store._open_or_close()
+            if readable and store.absorb(Snapshot(watches=readable)).requests:
+                started = (
+                    f"a new store was started with the {len(readable):,} requests still "
+                    "readable in it (ids, labels, notes; their history stays in the kept file)"
+                )
+            else:
+                started = "a new, empty store was started"
+            notices.append(f"{damage}: it is kept as {aside}, and {started}")
         store.warnings[:0] = warnings
         store.notices[:0] = notices
         return store
@@ -214,8 +242,9 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
 
     def absorb(self, snapshot: Snapshot) -> Absorbed:
         """Write what a process held in memory (its own file was lost) into this store: every
-        id it does not watch yet, with label, note, last state and timeline. What it has
-        already (another d7tui wrote it meanwhile) is left as it is."""
+        id it does not watch yet, with label, note, last state and timeline, and the last
+        state and timeline of every id that has none here. What it has already (another d7tui
+        wrote it meanwhile) is left as it is."""
         with self.batch() as conn:
             known = {row[0] for row in conn.execute("SELECT request_id FROM watch")}
             stated = {row[0] for row in conn.execute("SELECT request_id FROM request_state")}
@@ -238,9 +267,11 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
                     for w in new
                 ],
             )
+            # A state for every id that has none here, new or not (a row salvaged from a
+            # damaged file has its id and label, and no history).
             observations = [
                 (stored.state, snapshot.timelines.get(w.request_id, ()), stored.observed_at)
-                for w in new
+                for w in snapshot.watches
                 if w.request_id not in stated
                 and (stored := snapshot.states.get(w.request_id)) is not None
             ]
@@ -329,6 +360,28 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
         """A number that changes whenever another connection (another process, or this
         store's writer thread) has committed to the database since this thread last asked."""
         return int(self._all("PRAGMA data_version")[0][0])
+
+    def change_mark(self) -> int:
+        """The number of the newest change to the watchlist (see changes.py); 0 if none."""
+        with self.reading() as conn:
+            return changes.newest(conn) if self.keeps_changes else 0
+
+    def changes_after(self, mark: int | None) -> tuple[int, list[WatchRecord] | None]:
+        """The rows of the watchlist added or changed (label, note, removed, restored, archived,
+        brought back) after `mark`, by anyone, in the order they were added; with the newest
+        mark. None instead of rows when the changes since `mark` are not all kept: read the
+        whole list then. Cheap: one range of the change numbers, then those rows."""
+        if not self.keeps_changes:
+            return 0, None
+        with self.reading() as conn:
+            last, ids = changes.changed_after(conn, mark)
+            if ids is None:
+                return last, None
+            rows = conn.execute(
+                f"SELECT {_WATCH_COLUMNS} FROM watch w WHERE w.request_id IN ({ids}) "
+                "ORDER BY w.rowid"
+            )
+            return last, [_watch(row) for row in rows]
 
     def watches(self, which: Which = Which.LIVE) -> list[WatchRecord]:
         """The watchlist (live ids by default), in the order they were added."""

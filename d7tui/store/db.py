@@ -30,6 +30,7 @@ from urllib.parse import quote
 import platformdirs
 
 from d7tui.safety import one_line
+from d7tui.store import changes
 from d7tui.store.errors import StoreCorruptError, StoreError, StoreUnavailable, StoreVersionError
 from d7tui.store.schema import SCHEMA_VERSION, migrate
 
@@ -115,6 +116,11 @@ class Database:
         self._conns_lock = threading.Lock()
         self._savepoints = itertools.count()
         self._closed = False
+        # Set once the file is open: a connection is then only ever made to a file that is
+        # there. SQLite would otherwise create a new, empty database at a path whose file was
+        # deleted, and whatever read through it (a copy to write back ...) would be empty.
+        self._must_exist = False
+        self.keeps_changes = False  # the file numbers the watchlist's changes (changes.py)
         # Bumped when the file was put back after it was deleted or replaced: every thread's
         # connection to the file as it was is then closed and made again on its next use.
         self._generation = 0
@@ -149,10 +155,11 @@ class Database:
         # each connection is still used by the one thread that made it.
         if not self.readonly:
             conn = sqlite3.connect(
-                self.path,
+                f"file:{quote(str(self.path))}?mode=rw" if self._must_exist else self.path,
                 timeout=self.busy_timeout,
                 isolation_level=None,  # we issue BEGIN/COMMIT ourselves
                 check_same_thread=False,
+                uri=self._must_exist,
             )
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = FULL")
@@ -284,6 +291,8 @@ class Database:
                 f"{self.path} is an SQLite database but not d7tui's; nothing was changed",
                 damaged=False,
             )
+        if version and not self.readonly:
+            self._check_whole(conn)
         if self.readonly:
             if version == 0:  # empty (0 bytes, say): never written by d7tui, nothing to read
                 raise StoreCorruptError(f"{self.path} is empty: it is not a d7tui database")
@@ -306,6 +315,35 @@ class Database:
                 self._check_version(current)
                 if current < SCHEMA_VERSION:
                     migrate(tx, current)
+        self.keeps_changes = self._number_changes(conn)
+
+    def _number_changes(self, conn: sqlite3.Connection) -> bool:
+        """Make the watchlist's numbered changes (changes.py) if the file has none yet; whether
+        it has them now. A file that cannot take them is used without: the monitor then
+        looks for new ids only."""
+        try:
+            if not changes.missing(conn):
+                return True
+            with self.batch() as tx:
+                changes.create(tx)
+        except (sqlite3.Error, StoreError):
+            return False
+        return True
+
+    def _check_whole(self, conn: sqlite3.Connection) -> None:
+        """Every page readable (SQLite's quick check: the b-trees, not the indexes against
+        their tables): a file with a few damaged pages opens and reads its first rows as well
+        as a whole one, and fails at a later read. About 0.15 s at 100,000 ids (BENCHMARKS.md);
+        raises StoreCorruptError, before anything is written to the file."""
+        try:
+            rows = conn.execute("PRAGMA quick_check(1)").fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        said = str(rows[0][0]) if rows else "ok"
+        if said != "ok":  # "*** in database main ***\nPage 2: ...": the page is what helps
+            lines = [line for line in said.splitlines() if not line.startswith("***")]
+            detail = one_line("; ".join(lines) or said, 120)
+            raise StoreCorruptError(f"{self.path} is damaged (SQLite's check: {detail})")
 
     def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:

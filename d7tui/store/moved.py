@@ -41,7 +41,7 @@ from d7tui.store.files import (
     remove_with_sidecars,
     set_aside,
 )
-from d7tui.store.records import Absorbed, Snapshot
+from d7tui.store.records import Absorbed, Copied, Snapshot, WatchRecord
 from d7tui.store.schema import SCHEMA_VERSION
 
 FileId = tuple[int, int]  # (st_dev, st_ino)
@@ -58,6 +58,23 @@ def file_id(path: Path) -> FileId | None:
     return st.st_dev, st.st_ino
 
 
+def _counts(conn: sqlite3.Connection) -> tuple[int, int]:
+    """How many requests (removed ones too) and transitions a database holds."""
+    row = conn.execute(
+        "SELECT (SELECT count(*) FROM watch), (SELECT count(*) FROM transition)"
+    ).fetchone()
+    return int(row[0]), int(row[1])
+
+
+def _only(snapshot: Snapshot, watches: list[WatchRecord]) -> Snapshot:
+    ids = {w.request_id for w in watches}
+    return Snapshot(
+        watches=watches,
+        states={rid: s for rid, s in snapshot.states.items() if rid in ids},
+        timelines={rid: t for rid, t in snapshot.timelines.items() if rid in ids},
+    )
+
+
 class MovedMixin(Database):
     """Part of `Store`: notices and puts right a database file deleted or replaced under it."""
 
@@ -66,18 +83,45 @@ class MovedMixin(Database):
     # The file opened, kept open to read its header whatever its name is now: emptied in place,
     # or emptied and then renamed by another d7tui, it is what SQLite still reads and writes.
     _own_fd: int | None = None
+    # A connection to the file opened, made while it is there and kept: what a copy of it is
+    # read from once its name leads nowhere (deleted) or elsewhere (replaced). A thread that
+    # had no connection yet cannot make one to it any more (`_must_exist`).
+    _keeper: sqlite3.Connection | None = None
+    # The ids the last `put_back` wrote from what the process holds (None: all it held, the
+    # file was written from it alone). Their poll results queued before are in it already.
+    from_held: frozenset[str] | None = None
 
     def remember_file(self) -> None:
         """Note which file is open (call once it is open and in WAL mode)."""
         self._close_own()
         with contextlib.suppress(OSError):
             self._own_fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        if not self.readonly:
+            self._must_exist = True
+            self._keep_open()
         self._opened = file_id(self.path)
         self._sidecars = frozenset(
             found
             for suffix in SIDECARS
             if (found := file_id(self.path.with_name(self.path.name + suffix))) is not None
         )
+
+    def _keep_open(self) -> None:
+        try:
+            keeper = self._connect()
+        except (sqlite3.Error, StoreError):
+            return  # a copy is then read through the writing thread's own connection
+        with self._conns_lock:  # closed with the others (close, _reopen)
+            self._conns.append(keeper)
+        self._keeper = keeper
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            return super()._connect()
+        except sqlite3.OperationalError:
+            if self._must_exist and not self.path.exists():
+                raise StoreUnavailable(f"{self.path} was deleted while d7tui ran") from None
+            raise
 
     @property
     def file_generation(self) -> int:
@@ -87,7 +131,8 @@ class MovedMixin(Database):
 
     def close(self) -> None:
         self._close_own()
-        super().close()
+        super().close()  # the kept connection with the others
+        self._keeper = None
 
     def _close_own(self) -> None:
         fd, self._own_fd = self._own_fd, None
@@ -133,6 +178,7 @@ class MovedMixin(Database):
         what = self.moved()
         if what is None:
             return None
+        self.from_held = None
         own = self._own_file_whole()
         try:
             prepare_dir(self.path)  # the whole directory may have been deleted
@@ -161,8 +207,10 @@ class MovedMixin(Database):
                     aside = set_aside(self.path, "damaged")
             temp = self.path.with_name(f".{self.path.name}.restoring-{os.getpid()}")
             saved: Absorbed | None = None
-            if own:
-                self._copy_to(temp)
+            copied: Copied | None = None
+            source = self._source() if own else None
+            if source is not None:
+                copied = self._copy_checked(temp, held, source)
             else:
                 saved = self._write_held(temp, self._held_now(held))
             self._reopen(lambda: os.replace(temp, self.path))
@@ -177,12 +225,13 @@ class MovedMixin(Database):
                 f"{self.path} was {what} while d7tui ran{kept_as}: a new store "
                 f"was written from what d7tui held ({saved.said()}); {saved.lost()}"
             )
+        assert copied is not None
         if aside is not None:
             return (
                 f"{self.path} was replaced by a file that is not a d7tui database while d7tui "
-                f"ran: that file is kept as {aside}, and the database was written back"
+                f"ran: that file is kept as {aside}, and {copied.said('the database')}"
             )
-        return f"{self.path} was deleted while d7tui ran: it was written back, nothing is lost"
+        return f"{self.path} was deleted while d7tui ran: {copied.said()}"
 
     def _held_now(self, held: Held | None) -> Snapshot:
         snapshot = held() if held is not None else None
@@ -196,6 +245,9 @@ class MovedMixin(Database):
         """A new database at `target` holding `snapshot`."""
         remove_with_sidecars(target)
         create_whole(target)
+        return self._absorb_into(target, snapshot)
+
+    def _absorb_into(self, target: Path, snapshot: Snapshot) -> Absorbed:
         fresh = type(self)(target, busy_timeout=self.busy_timeout)
         try:
             fresh._init_schema()
@@ -206,7 +258,39 @@ class MovedMixin(Database):
     def absorb(self, snapshot: Snapshot) -> Absorbed:
         raise NotImplementedError  # `Store.absorb`: the watchlist is Store's
 
-    def _copy_to(self, target: Path) -> Path:
+    def _copy_checked(self, target: Path, held: Held | None, source: sqlite3.Connection) -> Copied:
+        """`_copy_to(target)`, then checked: it holds as many requests and transitions as the
+        file had, and every id the process shows (`held`); what it shows and the copy lacks is
+        written into it from what it holds (`from_held` says which)."""
+        had = _counts(source)
+        self._copy_to(target, source)
+        copy = sqlite3.connect(target, isolation_level=None)
+        try:
+            counts = _counts(copy)
+            ids = {row[0] for row in copy.execute("SELECT request_id FROM watch")}
+        finally:
+            copy.close()
+        filled = None
+        snapshot = held() if held is not None else None
+        missing = [w for w in snapshot.watches if w.request_id not in ids] if snapshot else []
+        if snapshot is not None and missing:
+            filled = self._absorb_into(target, _only(snapshot, missing))
+        # Only these were written from memory: what was queued for the others is not in it yet.
+        self.from_held = frozenset(w.request_id for w in missing)
+        return Copied(counts[0], counts[1], had[0], had[1], filled)
+
+    def _source(self) -> sqlite3.Connection | None:
+        """A connection to the file opened, whatever became of its name: the kept one, else
+        this thread's own if it has one. None: the copy can only be made from what the process
+        holds (a new connection would open whatever is at the path now)."""
+        if self._keeper is not None:
+            return self._keeper
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._local.generation == self._generation:
+            return conn
+        return None
+
+    def _copy_to(self, target: Path, source: sqlite3.Connection | None = None) -> Path:
         """A whole copy of the database as it is open here (from the deleted file, if it was).
         Nothing is left at `target` if it cannot be made."""
         remove_with_sidecars(target)
@@ -215,7 +299,10 @@ class MovedMixin(Database):
         try:
             copy = sqlite3.connect(target, isolation_level=None)
             try:
-                self._conn().backup(copy)
+                source = source or self._source()
+                if source is None:
+                    raise StoreError("no connection to the file it had open is left to copy")
+                source.backup(copy)
                 copy.execute("PRAGMA journal_mode = WAL")
             finally:
                 copy.close()
@@ -243,6 +330,7 @@ class MovedMixin(Database):
             for conn in conns:
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
+            self._keeper = None
             self._generation += 1
             for suffix in SIDECARS:  # ours, left because another process still has the old file
                 sidecar = self.path.with_name(self.path.name + suffix)

@@ -19,6 +19,7 @@ What differs, and why:
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -112,6 +113,9 @@ def to_postgres(statement: str) -> str:
 # news, or ten thousand ids polled would be ten thousand reads for every follower.
 STATE_CHANNEL = "d7tui_state"
 WATCH_CHANNEL = "d7tui_watch"
+# A follower's `r` / `R`: the leader polls what is named now (a request id; ASK_ALL: every one).
+POLL_CHANNEL = "d7tui_poll"
+ASK_ALL = ""
 _STATE_NEWS = (
     "OLD.changed_at IS DISTINCT FROM NEW.changed_at OR OLD.channel IS DISTINCT FROM NEW.channel "
     "OR OLD.final_since IS DISTINCT FROM NEW.final_since OR OLD.fields IS DISTINCT FROM NEW.fields"
@@ -243,14 +247,24 @@ class PgConnection:
 # -- the store --------------------------------------------------------------------------------
 
 
+def local_path(url: str) -> Path:
+    """Where this database's local files go: the user data directory, as for SQLite, under a
+    name of the database's own (see PgStore)."""
+    tag = hashlib.sha256(shown_url(url).encode()).hexdigest()[:12]
+    return default_path().with_name(f"desk-{tag}.postgresql")
+
+
 class PgStore(Store):
-    """`Store` on a PostgreSQL database. `path` is where local files go (exports, the reports a
-    full disk held): the user data directory, as for SQLite."""
+    """`Store` on a PostgreSQL database. `path` is no file but names where local files go: its
+    directory takes exports and the error log, and the writes a monitor could not commit before
+    it ended (the database away: rescue.py) are kept under its name, so that the next start on
+    this database takes them in, and never the SQLite store of this data directory (nor that
+    SQLite store's held writes this database)."""
 
     shared = True
 
     def __init__(self, url: str, *, readonly: bool = False) -> None:
-        super().__init__(default_path(), readonly=readonly)
+        super().__init__(local_path(url), readonly=readonly)
         self.url = url
         self.shown = shown_url(url)
         self.report_lock = AdvisoryLock(self)  # type: ignore[assignment]
@@ -316,6 +330,13 @@ class PgStore(Store):
             return StoreUnavailable(f"{self.shown}: the database cannot be written ({said})")
         return StoreError(f"{self.shown}: {said}")
 
+    def ask_to_poll(self, request_ids: Sequence[str]) -> None:
+        """Ask the desk's leader to poll these ids now (none: every id): one notification an
+        id, delivered together when this commits. Raises StoreError."""
+        with self.batch() as conn:
+            for request_id in request_ids or [ASK_ALL]:
+                conn.execute("SELECT pg_notify(?, ?)", (POLL_CHANNEL, request_id))
+
     # -- what a file has and a server has not ---------------------------------------------------
 
     def remember_file(self) -> None:
@@ -323,6 +344,12 @@ class PgStore(Store):
 
     def moved(self) -> str | None:
         return None
+
+    def lost(self) -> bool:
+        """A database is not lost under a monitor as a file is (emptied, replaced): when it
+        cannot be reached, what is held waits for it (StoreUnavailable), and nothing is ever
+        written from a snapshot of what the monitor holds (`absorb`)."""
+        return False
 
     def put_back(self, held: object = None) -> str | None:
         return None

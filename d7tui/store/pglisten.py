@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from d7tui.store.errors import StoreError
-from d7tui.store.pg import STATE_CHANNEL, WATCH_CHANNEL
+from d7tui.store.pg import ASK_ALL, POLL_CHANNEL, STATE_CHANNEL, WATCH_CHANNEL
 
 if TYPE_CHECKING:
     from d7tui.store.pg import PgStore
@@ -31,9 +31,11 @@ class Changes:
     states: set[str] = field(default_factory=set)  # request ids whose state was written
     watches: set[str] = field(default_factory=set)  # request ids added, relabelled, removed ...
     everything: bool = False  # the connection was lost meanwhile: read everything again
+    asked: set[str] = field(default_factory=set)  # request ids a follower asks to poll now
+    asked_all: bool = False  # a follower asks to poll every id now
 
     def __bool__(self) -> bool:
-        return bool(self.states or self.watches or self.everything)
+        return bool(self.states or self.watches or self.everything or self.asked or self.asked_all)
 
 
 class Listener:
@@ -75,6 +77,7 @@ class Listener:
                 with conn:
                     conn.execute(f"LISTEN {STATE_CHANNEL}")
                     conn.execute(f"LISTEN {WATCH_CHANNEL}")
+                    conn.execute(f"LISTEN {POLL_CHANNEL}")
                     self.ready.set()
                     if lost:
                         lost = False
@@ -109,5 +112,11 @@ class Listener:
     def _take(self, changes: Changes, note: psycopg.Notify) -> None:
         if note.pid in self.store.own_sessions:
             return  # this monitor's own write: it knows
+        if note.channel == POLL_CHANNEL:
+            if note.payload == ASK_ALL:
+                changes.asked_all = True
+            else:
+                changes.asked.add(note.payload)
+            return
         into = changes.states if note.channel == STATE_CHANNEL else changes.watches
         into.add(note.payload)

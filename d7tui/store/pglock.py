@@ -110,6 +110,31 @@ class AdvisoryLock:
             return None
         return str(row[0] or "another d7tui").removeprefix("d7tui ")
 
+    def end_if_silent(self, after: float) -> str | None:
+        """End the session of a holder that has given no sign of life for `after` seconds, and
+        say who it was; None when the holder is alive (or none holds the lock, or it cannot be
+        ended). A leader renews on its lock's connection every second, so the server sees it
+        live; a stopped (`kill -STOP`) or frozen process keeps its connection open, and its
+        lock, for ever: the server ends it here and the lock is free for a follower."""
+        try:
+            with self.store.connect_raw() as conn:
+                row = conn.execute(
+                    "SELECT a.pid, a.application_name FROM pg_locks l "
+                    "JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = %s "
+                    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                    "AND a.state = 'idle' AND a.state_change < now() - make_interval(secs => %s)",
+                    (self.key & 0xFFFFFFFF, after),
+                ).fetchone()
+                if not row or row[0] == conn.info.backend_pid:
+                    return None
+                ended = conn.execute("SELECT pg_terminate_backend(%s)", (row[0],)).fetchone()
+        except (StoreError, psycopg.Error):  # not allowed to, or the server away: not now
+            return None
+        if not (ended and ended[0]):
+            return None
+        return str(row[1] or "another d7tui").removeprefix("d7tui ")
+
     def refusal(self) -> str:
         """What a monitor that does not hold the lock tells its user, in one line."""
         if self.problem is not None:

@@ -113,5 +113,44 @@ class Absorbed:
         return "only the old file had removed requests, older transitions and raw reports"
 
 
+@dataclass(frozen=True, slots=True)
+class Copied:
+    """A copy of a database file written back, checked before it is said to be whole: against
+    the file it was read from (`had_*`), and against what the process shows (`filled`: what it
+    held that the copy lacked, written into it)."""
+
+    requests: int
+    transitions: int
+    had_requests: int
+    had_transitions: int
+    filled: Absorbed | None = None
+
+    @property
+    def whole(self) -> bool:
+        """Everything the file had and the process shows is in the copy."""
+        return (
+            self.filled is None
+            and self.requests >= self.had_requests
+            and self.transitions >= self.had_transitions
+        )
+
+    def said(self, it: str = "it") -> str:
+        """How `it` was written back, for the line on screen."""
+        counts = f"{_count(self.requests, 'request')}, {_count(self.transitions, 'transition')}"
+        if self.whole:
+            return f"{it} was written back whole and checked ({counts}): nothing is lost"
+        if self.filled is not None:
+            return (
+                f"{it} was written back ({counts}); {_count(self.filled.requests, 'request')} "
+                f"d7tui shows {'was' if self.filled.requests == 1 else 'were'} missing from "
+                f"the copy, written from what it held ({self.filled.said()})"
+            )
+        return (
+            f"{it} was written back, but the copy holds less than the file had "
+            f"({self.requests:,} of {_count(self.had_requests, 'request')}, "
+            f"{self.transitions:,} of {_count(self.had_transitions, 'transition')})"
+        )
+
+
 def _count(n: int, what: str) -> str:
     return f"{n:,} {what}" + ("" if n == 1 else "s")

@@ -67,10 +67,46 @@ def _read(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text(encoding="ascii").splitlines()]
 
 
-def take_in(store: Store, parse: ReportParser) -> int:
+def waiting(db: Path) -> list[tuple[Path, int]]:
+    """The held files of `db` not taken in yet, each with how many writes it holds."""
+    found = []
+    for path in held_files(db):
+        try:
+            found.append((path, len(path.read_bytes().splitlines())))
+        except OSError:
+            continue
+    return found
+
+
+def said_taken(taken: Sequence[tuple[Path, int]]) -> str:
+    """The line saying what `take_in` took in, from which files."""
+    writes, files = _held_writes(taken)
+    return (
+        f"took in {writes} (ids, labels, notes, results, report pages a previous d7tui could "
+        f"not save) from {files}"
+    )
+
+
+def said_waiting(held: Sequence[tuple[Path, int]]) -> str:
+    """The line saying that writes are held, not in the store yet (an export lacks them)."""
+    writes, files = _held_writes(held)
+    one = sum(n for _, n in held) == 1
+    return (
+        f"{writes} (what a d7tui could not save before it ended) in {files} "
+        f"{'is' if one else 'are'} not in the store yet, nor in this export: the next d7tui "
+        f"that writes to this store (the monitor, d7tui add) takes {'it' if one else 'them'} in"
+    )
+
+
+def _held_writes(held: Sequence[tuple[Path, int]]) -> tuple[str, str]:
+    count = sum(n for _, n in held)
+    return f"{count:,} held write{'' if count == 1 else 's'}", ", ".join(str(p) for p, _ in held)
+
+
+def take_in(store: Store, parse: ReportParser) -> list[tuple[Path, int]]:
     """Replay every held file of this store, each in one transaction, each file then deleted;
-    how many writes. A file that cannot be read is left where it is."""
-    taken = 0
+    each file taken in, with how many writes. A file that cannot be read is left where it is."""
+    taken: list[tuple[Path, int]] = []
     for path in held_files(store.path):
         try:
             lines = _read(path)
@@ -84,7 +120,7 @@ def take_in(store: Store, parse: ReportParser) -> int:
             continue  # not a file this d7tui can read: left for whoever looks
         with contextlib.suppress(OSError):
             path.unlink()
-        taken += len(lines)
+        taken.append((path, len(lines)))
     return taken
 
 

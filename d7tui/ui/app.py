@@ -34,7 +34,7 @@ from d7tui.notify import DesktopNotifier, choose
 from d7tui.poller import Poller
 from d7tui.pollstate import Fetcher, PollConfig, PollUpdate, Watch
 from d7tui.report_guard import ReportGuard
-from d7tui.safety import Secret, error_line, one_line
+from d7tui.safety import Secret, error_line, one_line, whole_line
 from d7tui.store import StoreError
 from d7tui.store.core import WatchSummary
 from d7tui.store.db import DB_NAME, default_path
@@ -57,6 +57,7 @@ ARCHIVE_AFTER = 24 * 3600.0  # a request final this long leaves the live list fo
 ARCHIVE_CHECK = 60.0  # seconds between two looks for requests to archive
 PICK_UP_CHECK = 5.0  # seconds between two looks for ids `d7tui add` wrote from another shell
 INTERNAL_ERROR = "internal error"
+SETTINGS_SHOWN = 3  # settings problems the banner names; the rest are counted
 FILL_CHUNK = 2000  # remembered requests filled in between two turns of the UI loop
 DATABASE_AWAY = "The desk's database cannot be reached: "
 STORE_TROUBLE = "Saving fails: "  # how the banner's line about held writes begins
@@ -108,6 +109,7 @@ class D7App(Guarded, App[int]):
         )
         # The user's [keymap], applied before any screen exists: the footer is built with it.
         self.keymap, self._keymap_problems = resolve_keymap(settings.keymap, settings.config_file)
+        self._settings_shown: list[str] = []  # the banner's lines about the settings
         if self.keymap:
             self.set_keymap(self.keymap)
         self.edge = Edge(self._data_directory, self._secrets, self._internal_error)
@@ -188,7 +190,7 @@ class D7App(Guarded, App[int]):
                 on_watch_changes=self._watches_changed,
                 on_lost=self._database_away,
             )
-            self.monitor.following = lambda: self.desk is not None and not self.desk.leading
+            self.monitor.following = lambda: self.following
             self.monitor.shows_who = True
             self.desk.start()
             self._lead_check()  # the status line names the leader from the start
@@ -197,6 +199,7 @@ class D7App(Guarded, App[int]):
         self.watch(self, "app_focus", self._focus_changed, init=False)
         for setting_warning in [*self.settings.warnings, *self._keymap_problems]:
             self.say(one_line(setting_warning), "warning")
+        self._show_settings_problems()
         self._set_up = True
         self.set_interval(ARCHIVE_CHECK, self._archive_check, name="d7tui-archive")
         self.set_interval(PICK_UP_CHECK, self._pick_up_check, name="d7tui-pick-up")
@@ -560,6 +563,25 @@ class D7App(Guarded, App[int]):
         if self.desk is not None:
             self.background(self.desk.check(), "lead", "keeps or takes the desk's lead")
 
+    @property
+    def following(self) -> bool:
+        """On a desk's database, following its leader (which polls the vendors for everyone)."""
+        return self.desk is not None and not self.desk.leading
+
+    def ask_the_leader(self, request_ids: list[str] | None) -> None:
+        """`r` (these ids) or `R` (None: every id) on a follower: the desk's leader polls them."""
+        if self.desk is not None:
+            self.background(
+                self._ask_the_leader(self.desk, request_ids),
+                "ask-leader",
+                "asks the desk's leader to poll now",
+                exclusive=False,
+            )
+
+    async def _ask_the_leader(self, desk: DeskLink, request_ids: list[str] | None) -> None:
+        line, asked = await desk.ask_to_poll(request_ids)
+        self.say(line, "information" if asked else "warning")
+
     def _watches_changed(self, ids: set[str]) -> None:
         """Another monitor of the desk (or `d7tui add`) added, relabelled, removed or archived
         ids: this one shows the same."""
@@ -605,7 +627,8 @@ class D7App(Guarded, App[int]):
         )
 
     async def pick_up_added(self) -> int:
-        """Watch what `d7tui add` put in the store from another shell; how many were new."""
+        """Show what another process did to the watchlist (`d7tui add` from another shell,
+        another monitor on the same store); how many ids were added or changed on screen."""
         new = await self.monitor.pick_up_added()
         if new and self._main is not None:
             self._main.refresh_all()
@@ -715,7 +738,23 @@ class D7App(Guarded, App[int]):
         """Read the settings again (the user fixed a credential); a problem, or None."""
         problem = self.monitor.reload_settings()
         self.settings = self.monitor.settings
+        self._show_settings_problems()
         return problem
+
+    def _show_settings_problems(self) -> None:
+        """What is wrong in the settings stays in the banner (a chmod to run, a key that does
+        nothing): said once in the event strip, it scrolled away under the first status news,
+        and standard error is hidden under the screen for as long as the monitor runs."""
+        problems = [one_line(p) for p in (*self.settings.warnings, *self._keymap_problems)]
+        shown = problems[:SETTINGS_SHOWN]
+        if len(problems) > SETTINGS_SHOWN:
+            shown.append(
+                f"… and {len(problems) - SETTINGS_SHOWN} more settings problems (every d7tui "
+                "command prints them all on standard error)"
+            )
+        self.notices[:] = [n for n in self.notices if n not in self._settings_shown]
+        self.notices.extend(shown)
+        self._settings_shown = shown
 
     # -- the terminal going away -------------------------------------------------------------
 
@@ -822,6 +861,10 @@ def run_monitor(
         bell=settings.bell,
     )
     app.run()
-    for line in app.farewell:
-        sys.stderr.write(f"d7tui: {one_line(line)}\n")
+    sys.stderr.write(farewell_text(app.farewell))
     return app.return_code or 0
+
+
+def farewell_text(lines: list[str]) -> str:
+    """What is printed on the terminal once the screen is gone: each line whole."""
+    return "".join(f"d7tui: {whole_line(line)}\n" for line in lines)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from d7tui.desk import DeskFetcher
+from d7tui.output import plural
 from d7tui.poller import Poller
 from d7tui.pollstate import Fetcher
 from d7tui.store import StoreError
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 LEAD_CHECK = 1.0  # seconds between two looks at the lead
 SETTLE_LIMIT = 10.0  # seconds the new leader waits for its last reads of the database
 HEAD_START = 2.0  # seconds a lock is seen free before a follower takes it
+# A leader renews its lock every LEAD_CHECK; one silent this long is stopped or frozen (a closed
+# laptop's connection the server drops by itself, in about 11 s: see pglock.KEEPALIVE).
+SILENT_AFTER = 20.0
+SILENT_CHECK = 5.0  # seconds between two looks for a silent leader
 
 
 class DeskLink:
@@ -49,6 +54,7 @@ class DeskLink:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._taking = False
         self._free_since: float | None = None  # when the lock was first seen free
+        self._silence_checked = 0.0  # monotonic time of the last look for a silent leader
         # For the benchmark: when this monitor last heard of a change (time.time()).
         self.heard: list[tuple[float, set[str]]] = []
 
@@ -105,6 +111,14 @@ class DeskLink:
         if who is not None:
             self._free_since = None
             self.fetcher.leader = who
+            if now - self._silence_checked >= SILENT_CHECK:
+                self._silence_checked = now
+                ended = await self.memory.end_silent_leader(SILENT_AFTER)
+                if ended is not None:
+                    self.say(
+                        f"{ended} gave no sign of life for {SILENT_AFTER:g} s (stopped or "
+                        "frozen): its session was ended, so that another monitor leads."
+                    )
         elif self._free_since is None:
             self._free_since = now
         elif now - self._free_since >= HEAD_START and await self.memory.lead():
@@ -125,6 +139,46 @@ class DeskLink:
             self._taking = False
         self.say("This monitor leads the desk now: it polls the vendors for everyone.")
 
+    # -- r and R on a follower: the leader polls -------------------------------------------
+
+    async def ask_to_poll(self, request_ids: list[str] | None) -> tuple[str, bool]:
+        """A follower's `r` (these ids) or `R` (None: every id): the leader polls them now, and
+        what it finds reaches this monitor as any change does. The line to say, and whether the
+        leader was asked."""
+        what = "every request" if request_ids is None else plural(len(request_ids), "request")
+        if what == "1 request":
+            what = "it"
+        if self._free_since is not None:
+            return (
+                f"Not polled: nobody leads the desk right now. This monitor takes the lead "
+                f"within seconds if nobody does, and then polls {what} itself.",
+                False,
+            )
+        try:
+            await self.memory.ask_to_poll(request_ids or [])
+        except StoreError as exc:
+            return f"Not polled: {self.fetcher.leader} could not be asked ({exc}).", False
+        return f"Asked {self.fetcher.leader} to poll {what} now: what it finds shows here.", True
+
+    def nothing_to_pause(self, refresh_key: str) -> str:
+        """What `p` on a follower says: there is no polling here to pause."""
+        return (
+            f"Nothing to pause here: this monitor follows {self.fetcher.leader}, which polls "
+            f"the vendors for the whole desk. {refresh_key} asks it to poll the selected "
+            "request now."
+        )
+
+    def _asked(self, changes: Changes) -> None:
+        """Another monitor of the desk pressed r or R: poll what it asked for, now."""
+        if changes.asked_all:
+            started = self.poller.refresh()
+        else:
+            started = self.poller.refresh_many(changes.asked)
+        if started:
+            self.say(
+                f"Polling {plural(started, 'request')} now: another monitor of the desk asked."
+            )
+
     # -- what the database tells -------------------------------------------------------------
 
     def _changes_from_thread(self, changes: Changes) -> None:
@@ -144,6 +198,8 @@ class DeskLink:
         del self.heard[:-1000]
         if changes.watches or changes.everything:
             self.on_watch_changes(changes.watches)
+        if self.leading and not self._taking and (changes.asked or changes.asked_all):
+            self._asked(changes)
         if self.leading or self._taking:
             return  # the leader wrote these itself
         if changes.everything:

@@ -21,10 +21,15 @@ from d7tui.ui.widgets.line_table import LineTable
 PREFIX = "d7tui."
 
 
+def default_keys() -> dict[str, str]:
+    """Binding id -> its keys before any [keymap]."""
+    keys = {key.id: key.key for key in MONITOR_KEYS}
+    keys |= {b.id: b.key for b in LineTable.BINDINGS if isinstance(b, Binding) and b.id}
+    return keys
+
+
 def binding_ids() -> list[str]:
-    ids = [key.id for key in MONITOR_KEYS]
-    ids += [b.id for b in LineTable.BINDINGS if isinstance(b, Binding) and b.id]
-    return ids
+    return list(default_keys())
 
 
 MODIFIERS = frozenset({"ctrl", "shift", "alt", "meta", "super", "hyper"})
@@ -66,7 +71,41 @@ def resolve(keymap: Mapping[str, str], where: str) -> tuple[dict[str, str], list
             )
             continue
         out[binding] = ",".join(part.strip() for part in parts)
+    problems += _without_shared_keys(out, where)
     return out, problems
+
+
+def _same_key(key: str) -> str:
+    """One spelling for a key: "question_mark" and "?" are one key."""
+    *modifiers, name = key.strip().split("+")
+    return "+".join([*modifiers, key_to_character(name) or name if len(name) > 1 else name])
+
+
+def _without_shared_keys(keymap: dict[str, str], where: str) -> list[str]:
+    """Drops from `keymap` each entry that gives a key another binding has too (one of the two
+    would silently never run), until none is left; says which."""
+    problems: list[str] = []
+    while True:
+        users: dict[str, list[str]] = {}
+        for binding, keys in (default_keys() | keymap).items():
+            for key in keys.split(","):
+                users.setdefault(_same_key(key), []).append(binding)
+        clash = next(
+            ((k, b) for k, b in users.items() if len(b) > 1 and set(b) & set(keymap)), None
+        )
+        if clash is None:
+            return problems
+        key, bindings = clash
+        # A remapped binding gives way to one that keeps its keys; of two remapped, the
+        # later in the file gives way.
+        mapped = [b for b in keymap if b in bindings]
+        dropped = mapped[-1]
+        del keymap[dropped]
+        others = " and ".join(b.removeprefix(PREFIX) for b in bindings if b != dropped)
+        problems.append(
+            f"{where}: [keymap] key {dropped.removeprefix(PREFIX)!r}: {key!r} is also the key "
+            f"of {others}; that binding keeps its keys"
+        )
 
 
 def keys_of(binding_id: str, keymap: Mapping[str, str], default: str) -> list[str]:

@@ -10,9 +10,16 @@ from d7tui.models import Target
 
 
 class PollNews(Message):
-    """The poller left news in the monitor's inbox. Consecutive ones coalesce: a flood of poll
-    results costs one pass over the inbox and one repaint, and nothing is lost because the
-    results themselves wait in the inbox, not in the message."""
+    """The poller left news in the monitor's inbox (`Monitor.take_news`). A signal, carrying no
+    results on purpose:
+
+    - A flood is one batch. It is posted when the inbox stops being empty, and the screen takes
+      all that came by the time it runs: fifty results are one pass, one repaint and one batch
+      of alerts (two lines and a sum, not fifty lines). A message carrying results could only
+      carry those known when it was posted.
+    - Results not taken yet stay where the store sees them: the snapshot written to a new store
+      when the file is lost under the monitor (`memory.held_snapshot`) includes them, which it
+      could not if they waited in Textual's message queue."""
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, PollNews)

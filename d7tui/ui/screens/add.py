@@ -22,10 +22,10 @@ from d7tui.idinput import check_ids
 from d7tui.models import (
     CHANNEL_CHOICES,
     D7_CHANNELS,
-    MAX_TYPED_LABEL,
     IdKind,
     clean_label,
     split_ids,
+    too_long,
 )
 from d7tui.output import plural
 from d7tui.safety import one_line
@@ -90,9 +90,7 @@ class AddDialog(Guarded, TypeAhead, ModalScreen[None]):
                     allow_blank=False,
                     id="add-kind",
                 )
-                yield Input(
-                    placeholder="label (optional)", max_length=MAX_TYPED_LABEL, id="add-label"
-                )
+                yield Input(placeholder="label (optional)", id="add-label")
             yield Static(id="add-error")
             with Horizontal(id="add-buttons"):
                 yield Button("Add", variant="primary", id="add-ok")
@@ -165,13 +163,17 @@ class AddDialog(Guarded, TypeAhead, ModalScreen[None]):
                 f"{'This looks like an Infobip id' if len(raw) == 1 else 'These look like Infobip ids'}"
                 f": channel set to infobip. Pick bulk id or {kind}, then enter adds.",
             )
+        typed_label = self.query_one("#add-label", Input).value
+        problem = too_long(typed_label)
+        if problem:  # nothing added: the ids and the label stay, to be shortened
+            return Checked(None, raw, f"{problem[0].upper()}{problem[1:]}: shorten it to add.")
         kind = IdKind(str(self.query_one("#add-kind", Select).value))  # Infobip's only
         checked = check_ids(raw, channel, kind)
         problems = [one_line(why, 120) for why in checked.problems]
         left = [typed for typed, _why in checked.refused]
         targets = [t for t in checked.targets if not self._watched(t.request_id)]
         already = len(checked.targets) - len(targets)
-        label = clean_label(" ".join(self.query_one("#add-label", Input).value.split()))
+        label = clean_label(typed_label)
         request = AddRequest(tuple(targets), label) if targets else None
         if problems:
             added = f"Added {plural(len(targets), 'id')}; " if targets else ""

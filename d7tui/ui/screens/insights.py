@@ -16,6 +16,7 @@ from textual.timer import Timer
 
 from d7tui.insights import HOUR_MINUTES, NO_COUNTRY, Insights, Tally, compute, sparkline
 from d7tui.models import Phase
+from d7tui.output import plural
 from d7tui.safety import one_line
 from d7tui.ui.edge import Guarded
 from d7tui.ui.format import costs_text, format_interval
@@ -172,9 +173,9 @@ class InsightsScreen(Guarded, ModalScreen[None]):
         whole = self._whole()
         entries = self._view() if self.filtered else whole
         scope = (
-            f"the filtered view: {len(entries):,} of {len(whole):,} requests"
+            f"the filtered view: {len(entries):,} of {plural(len(whole), 'request')}"
             if self.filtered
-            else f"the whole watchlist: {len(whole):,} requests"
+            else f"the whole watchlist: {plural(len(whole), 'request')}"
         )
         insights = compute(entries, self._now())
         self.query_one(TextStatic).show_text(

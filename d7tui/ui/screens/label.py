@@ -10,9 +10,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label
+from textual.widgets import Button, Input, Label, Static
 
-from d7tui.models import MAX_TYPED_LABEL, MAX_TYPED_NOTE
+from d7tui.models import too_long
 from d7tui.ui.edge import Guarded, on
 from d7tui.ui.format import short_id
 from d7tui.ui.typeahead import TypeAhead
@@ -43,17 +43,16 @@ class LabelDialog(Guarded, TypeAhead, ModalScreen[tuple[str, str] | None]):
             yield Input(
                 value=self._label,
                 placeholder="label",
-                max_length=MAX_TYPED_LABEL,
                 select_on_focus=False,
                 id="label-label",
             )
             yield Input(
                 value=self._note,
                 placeholder="note (optional)",
-                max_length=MAX_TYPED_NOTE,
                 select_on_focus=False,
                 id="label-note",
             )
+            yield Static(id="label-problem")
             with Horizontal(id="label-buttons"):
                 yield Button("Save", variant="primary", id="label-ok")
                 yield Button("Cancel", id="label-cancel")
@@ -66,6 +65,14 @@ class LabelDialog(Guarded, TypeAhead, ModalScreen[tuple[str, str] | None]):
     def _save(self) -> None:
         label = self.query_one("#label-label", Input).value
         note = self.query_one("#label-note", Input).value
+        # A note stored long before (an older d7tui cut it, with a mark) is not the user's to
+        # shorten now: only what was typed is checked.
+        problem = too_long(label, note if note != self._note else None)
+        if problem:  # kept in the fields, to be shortened: never cut or dropped unseen
+            self.query_one("#label-problem", Static).update(
+                Content(f"{problem[0].upper()}{problem[1:]}: shorten it to save.")
+            )
+            return
         self.dismiss((label, note))
 
     @on(Button.Pressed, "#label-cancel")

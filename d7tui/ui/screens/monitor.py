@@ -9,6 +9,7 @@ The screen owns no data: the app's Watchlist model and Poller do, and the Monito
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
@@ -63,16 +64,21 @@ STUCK_RECOUNT = 15.0
 # Seconds a sorted list keeps its order after the cursor last moved: rows do not jump away
 # from under a user moving through them, and keys are not kept waiting by a re-sort.
 HOLD_ORDER = 1.5
-EMPTY_HINT = (
-    "Nothing watched yet.\n\n"
-    "Press a to add a request id (or paste several), ? for every key.\n"
-    "No account? Run d7tui --demo to watch the built-in simulator."
-)
 
-EMPTY_ARCHIVE = (
-    "The archive is empty.\n\n"
-    "Requests whose every recipient is final move here after a day. A goes back to the live list."
-)
+
+def empty_hint(key: Callable[[str], str], archive: bool) -> str:
+    """What an empty list says, naming the keys as the user's [keymap] has them."""
+    if archive:
+        return (
+            "The archive is empty.\n\n"
+            "Requests whose every recipient is final move here after a day. "
+            f"{key('archive_view')} goes back to the live list."
+        )
+    return (
+        "Nothing watched yet.\n\n"
+        f"Press {key('add')} to add a request id (or paste several), {key('help')} for every "
+        "key.\nNo account? Run d7tui --demo to watch the built-in simulator."
+    )
 
 
 class MonitorScreen(Guarded, Screen[None]):
@@ -96,7 +102,7 @@ class MonitorScreen(Guarded, Screen[None]):
         self._last_full = 0.0
         self._full_timer: Timer | None = None
         self._moved_at = 0.0  # monotonic time the cursor last moved
-        self._empty_hint = EMPTY_HINT  # what the empty list's pane says
+        self._empty_hint = ""  # what the empty list's pane says
         # Removed requests, newest last (and whether they came from the archive).
         self._undo: list[tuple[Entry, Watch | None, bool]] = []
         self._copied: tuple[str, str] | None = None  # (recipient key, what) copied last
@@ -124,7 +130,8 @@ class MonitorScreen(Guarded, Screen[None]):
                     on_move=self._row_moved,
                     short_ids=lambda: self.d7app.watchlist.short_ids,
                 )
-                yield Static(EMPTY_HINT, id="empty", markup=False)
+                self._empty_hint = empty_hint(self.d7app.key, archive=False)
+                yield Static(self._empty_hint, id="empty", markup=False)
             yield DetailPane(id="detail")
         yield FilterBar(id="filter")
         yield EventStrip(id="events")
@@ -190,7 +197,7 @@ class MonitorScreen(Guarded, Screen[None]):
         empty = self.query_one("#empty", Static)
         if empty.display != (len(watchlist) == 0):
             empty.display = len(watchlist) == 0
-        hint = EMPTY_ARCHIVE if self.d7app.showing_archive else EMPTY_HINT
+        hint = empty_hint(self.d7app.key, self.d7app.showing_archive)
         if empty.display and hint != self._empty_hint:
             empty.update(hint)
             self._empty_hint = hint
@@ -478,10 +485,14 @@ class MonitorScreen(Guarded, Screen[None]):
         app.toggle_archive()
         self.refresh_all()
         count = len(app.watchlist)
+        back, undo = app.key("archive_view"), app.key("undo")
         if app.showing_archive and not count:
-            line = "The archive is empty: requests final for a day move there. A goes back."
+            line = f"The archive is empty: requests final for a day move there. {back} goes back."
         elif app.showing_archive:
-            line = f"Archive: {plural(count, 'request')}, not polled. A goes back, u unarchives."
+            line = (
+                f"Archive: {plural(count, 'request')}, not polled. {back} or {app.key('back')} "
+                f"goes back, {undo} unarchives."
+            )
         else:
             line = f"Live list: {plural(count, 'request')}."
         self.d7app.say(line)
@@ -555,6 +566,9 @@ class MonitorScreen(Guarded, Screen[None]):
                 f"Archived requests are not polled: {self.d7app.key('undo')} brings it back."
             )
             return
+        if self.d7app.following:  # the leader polls, for everyone
+            self.d7app.ask_the_leader([selected])
+            return
         poller = self.d7app.poller
         hold = poller.rate_limited(selected)
         if hold is not None:
@@ -568,6 +582,9 @@ class MonitorScreen(Guarded, Screen[None]):
         self._show_status(self.render_context())
 
     def action_refresh_all(self) -> None:
+        if self.d7app.following:
+            self.d7app.ask_the_leader(None)
+            return
         started = self.d7app.poller.refresh()
         said = f"Polling {plural(started, 'request')} now."
         now = self.d7app.clock.now()
@@ -586,6 +603,12 @@ class MonitorScreen(Guarded, Screen[None]):
     def action_pause(self) -> None:
         app = self.d7app
         poller = app.poller
+        # A follower polls nothing: pausing it would stop nothing, and resuming it would make
+        # it read every id from the database on a schedule, for nothing.
+        if app.desk is not None and app.following and app.polling:
+            app.say(app.desk.nothing_to_pause(app.key("refresh")), "warning")
+            return
+        whole_desk = " for the whole desk" if app.desk is not None else ""
         if poller.auth_stops:
             problem = app.reload_settings()
             if problem:
@@ -599,10 +622,10 @@ class MonitorScreen(Guarded, Screen[None]):
             self.d7app.say("Polling restarted.")
         elif poller.paused:
             poller.resume()
-            self.d7app.say("Polling resumed.")
+            self.d7app.say(f"Polling resumed{whole_desk}.")
         else:
             poller.pause()
-            self.d7app.say("Polling paused: r and R still poll on demand.")
+            self.d7app.say(f"Polling paused{whole_desk}: r and R still poll on demand.")
         self._show_status(self.render_context())
 
     def action_filter(self) -> None:
@@ -640,6 +663,8 @@ class MonitorScreen(Guarded, Screen[None]):
             bar.display = False
             self.set_focus(self.query_one(WatchlistTable))
             self.refresh_all()
+        elif self.d7app.showing_archive:  # nothing else to step back from: the live list
+            self.action_archive_view()
 
     def action_sort(self) -> None:
         self.d7app.watchlist.cycle_sort()

@@ -46,7 +46,11 @@ def banner_text(
         channels = _CHANNELS.get(setting, "infobip")
         text.append("✗ ", style="bold")
         text.append(f"{error.message}. Polling of {channels} is stopped: ", style="bold")
-        text.append(f"fix {setting} (environment or config.toml) and press {pause} to resume.")
+        # A running process never sees its environment change: config.toml is what `p` reads.
+        text.append(
+            f"fix {setting.lower()} in config.toml and press {pause} to resume (or restart "
+            f"with {setting} set)."
+        )
     for host in unreached:
         if text:
             text.append("\n")

@@ -449,7 +449,9 @@ def _who_line(entry: Entry, now: float) -> str:
 
 def _schedule_line(entry: Entry, now: float, hold: RateHold | None = None) -> str:
     polled = (
-        f"polled {format_clock(entry.last_poll, now)} ({entry.polls}×)"
+        # Polled before a restart: the time is remembered, not counted in this session.
+        f"polled {format_clock(entry.last_poll, now)}"
+        + (f" ({entry.polls}×)" if entry.polls else "")
         if entry.last_poll is not None
         else "not polled yet"
     )
