@@ -1,6 +1,7 @@
 """The accounts' money as the monitor shows it: each vendor's balance, read every few minutes,
 warned about when low; and the one test message `S` sends. The app owns one `Accounts`; it
-speaks to the vendors through the same engine as the polls."""
+speaks to the vendors through the polls' engine when it belongs to the same loop, else through
+an engine of its own (the polls asked in their own thread: fetch_thread.py)."""
 
 from __future__ import annotations
 
