@@ -59,6 +59,8 @@ class Monitor:
         self.notices: list[str] = []  # lines the banner keeps showing (the store, the lock)
         self.no_memory = "this session has no store"  # why, when it has none
         self._read_only: list[Remembered] = []  # a store that can only be read: shown, not kept
+        # Removed requests, newest last (and whether they came from the archive): `undo`.
+        self._removed: list[tuple[Entry, Watch | None, bool]] = []
         # Poll results not taken by the screen yet; `on_news` is called when the first comes.
         self._news: list[PollUpdate] = []
         self.on_news: Callable[[], None] = lambda: None
@@ -262,21 +264,28 @@ class Monitor:
             added.append(rid)
         return added
 
-    def remove_request(
-        self, request_id: str, *, archived: bool
-    ) -> tuple[Entry, Watch | None] | None:
-        """Stop watching (history kept) from the live list or the archive; what
-        `restore_request` needs to undo it."""
+    def remove_request(self, request_id: str, *, archived: bool) -> Entry | None:
+        """Stop watching (history kept) from the live list or the archive; `undo` brings it
+        back. The entry removed, or None."""
         entry = (self.archived if archived else self.live).remove(request_id)
         if entry is None:
             return None
         watch = self.poller.remove(request_id)
         if self.memory is not None:
             self.memory.remove(request_id)
-        return entry, watch
+        self._removed.append((entry, watch, archived))
+        return entry
 
-    def restore_request(self, entry: Entry, watch: Watch | None, *, archived: bool) -> None:
-        """Undo `remove_request`."""
+    def undo(self) -> tuple[Entry, bool] | None:
+        """Bring back the request removed last, where it was; (it, whether to the archive), or
+        None when nothing was removed."""
+        if not self._removed:
+            return None
+        entry, watch, archived = self._removed.pop()
+        self._restore_request(entry, watch, archived=archived)
+        return entry, archived
+
+    def _restore_request(self, entry: Entry, watch: Watch | None, *, archived: bool) -> None:
         if archived:
             self.archived.restore(entry)
         else:

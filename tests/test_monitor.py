@@ -117,7 +117,8 @@ async def test_added_ids_are_polled_remembered_and_removal_is_undone(sim, clock,
         assert monitor.poller.get(ids[0]) is None
         await run.settled()
         assert live_ids(db) == [ids[1]]
-        monitor.restore_request(*removed, archived=False)
+        assert monitor.undo() == (removed, False)
+        assert monitor.undo() is None  # nothing more to undo
         monitor.set_label_note(ids[0], "order 1183", "called back")
         await run.settled()
         assert monitor.poller.get(ids[0]) is not None

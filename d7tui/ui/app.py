@@ -32,7 +32,7 @@ from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.monitor import Monitor
 from d7tui.notify import DesktopNotifier, choose
 from d7tui.poller import Poller
-from d7tui.pollstate import Fetcher, PollConfig, PollUpdate, Watch
+from d7tui.pollstate import Fetcher, PollConfig, PollUpdate
 from d7tui.report_guard import ReportGuard
 from d7tui.safety import Secret, error_line, one_line, whole_line
 from d7tui.store import StoreError
@@ -527,12 +527,12 @@ class D7App(Guarded, App[int]):
             self._main.refresh_all(select=added[0])
         return added
 
-    def remove_request(self, request_id: str) -> tuple[Entry, Watch | None] | None:
-        """Stop watching the request (from the list on screen); what `restore_request` needs."""
+    def remove_request(self, request_id: str) -> Entry | None:
+        """Stop watching the request (from the list on screen); `undo_remove` brings it back."""
         return self.monitor.remove_request(request_id, archived=self.showing_archive)
 
-    def restore_request(self, entry: Entry, watch: Watch | None, *, archived: bool) -> None:
-        self.monitor.restore_request(entry, watch, archived=archived)
+    def undo_remove(self) -> tuple[Entry, bool] | None:
+        return self.monitor.undo()
 
     def set_label_note(self, request_id: str, label: str, note: str) -> None:
         self.monitor.set_label_note(request_id, label, note)

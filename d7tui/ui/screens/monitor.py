@@ -24,7 +24,6 @@ from textual.widgets import Footer, Header, Input, Static
 from d7tui.channels.send import Message
 from d7tui.models import Phase
 from d7tui.output import plural
-from d7tui.pollstate import Watch
 from d7tui.ui.alerts import Alert, alerts_for, summary
 from d7tui.ui.bindings import FOCUS_ACTIONS, MONITOR_KEYS
 from d7tui.ui.edge import Guarded, guard_callback, on
@@ -103,8 +102,6 @@ class MonitorScreen(Guarded, Screen[None]):
         self._full_timer: Timer | None = None
         self._moved_at = 0.0  # monotonic time the cursor last moved
         self._empty_hint = ""  # what the empty list's pane says
-        # Removed requests, newest last (and whether they came from the archive).
-        self._undo: list[tuple[Entry, Watch | None, bool]] = []
         self._copied: tuple[str, str] | None = None  # (recipient key, what) copied last
 
     @property
@@ -447,12 +444,9 @@ class MonitorScreen(Guarded, Screen[None]):
         selected = self.selected
         if selected is None:
             return
-        archived = self.d7app.showing_archive
-        removed = self.d7app.remove_request(selected)
-        if removed is None:
+        entry = self.d7app.remove_request(selected)
+        if entry is None:
             return
-        entry, watch = removed
-        self._undo.append((entry, watch, archived))
         self.refresh_all()
         self.d7app.say(
             f"Stopped watching {short_id(selected)} {entry.label}".rstrip()
@@ -465,11 +459,11 @@ class MonitorScreen(Guarded, Screen[None]):
             # In the archive, u brings the selected request back to the live list.
             self.action_unarchive()
             return
-        if not self._undo:
+        undone = app.undo_remove()
+        if undone is None:
             self.d7app.say("Nothing to undo.")
             return
-        entry, watch, archived = self._undo.pop()
-        app.restore_request(entry, watch, archived=archived)
+        entry, archived = undone
         self.refresh_all(select=entry.request_id if not archived else None)
 
     def action_unarchive(self) -> None:
