@@ -106,8 +106,8 @@ class Engine:
         self._headers = {"Accept": "application/json", "User-Agent": user_agent}
         self._session: aiohttp.ClientSession | None = None
         self._slots = Admission(max_in_flight)
-        self._gate: dict[str, float] = {}  # host -> monotonic time before which nothing is sent
-        self._gate_status: dict[str, int] = {}  # host -> the answer that set its gate (429, 503)
+        # host -> (monotonic time before which nothing is sent, the answer that said so: 429, 503)
+        self._gate: dict[str, tuple[float, int]] = {}
         self._proxies: dict[tuple[str, str], _Proxy] = {}
         self.in_flight = 0
         self.stats: Counter[str] = Counter()  # requests, retries, 429, 5xx, errors, too_large
@@ -144,13 +144,12 @@ class Engine:
         return self._host_wait(urlsplit(url).netloc)
 
     def _host_wait(self, host: str) -> float:
-        return max(0.0, self._gate.get(host, 0.0) - time.monotonic())
+        return max(0.0, self._gate.get(host, (0.0, 0))[0] - time.monotonic())
 
     def _hold_host(self, host: str, seconds: float, status: int) -> None:
         until = time.monotonic() + seconds
-        if until > self._gate.get(host, 0.0):
-            self._gate[host] = until
-            self._gate_status[host] = status
+        if until > self._gate.get(host, (0.0, 0))[0]:
+            self._gate[host] = (until, status)
 
     def _proxy_for(self, url: str) -> _Proxy:
         parts = urlsplit(url)
@@ -238,7 +237,9 @@ class Engine:
                     # Another request's 429 asked the host for longer than this one's deadline:
                     # refused at once, as that one was, rather than asleep here for minutes
                     # while a monitor says it is "queued".
-                    raise self._rate_limited(channel, url, pause, self._gate_status.get(host, 429))
+                    raise self._rate_limited(
+                        channel, url, pause, self._gate.get(host, (0.0, 429))[1]
+                    )
                 if deadline is not None and clock() + pause >= deadline:
                     break
                 await asyncio.sleep(pause)
