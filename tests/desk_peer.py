@@ -5,6 +5,8 @@ base URLs and credentials)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +35,14 @@ def peer_env(sim: Simulator, url: str, home: Path) -> dict[str, str]:
         "HOME": str(home),
         "PYTHONPATH": str(ROOT),
     }
+
+
+def run_d7tui(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    """`d7tui ARGV` in a process of its own with `env` (a desk peer's, as a rule), its output
+    captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "d7tui", *argv], env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 if __name__ == "__main__":

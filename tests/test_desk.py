@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from desk_peer import peer_env
+from desk_peer import peer_env, run_d7tui
 from pgserver import PgServer
 from ui_kit import entry, said, screen_text, sim_settings, status_requests, until
 
@@ -81,13 +81,7 @@ def add_from_a_shell(sim: Simulator, url: str, home: Path, *ids: str) -> str:
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text('user = "ana"\n')
     config.chmod(0o600)
-    done = subprocess.run(
-        [sys.executable, "-m", "d7tui", "add", *ids],
-        env=peer_env(sim, url, home),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_d7tui(peer_env(sim, url, home), "add", *ids)
     assert done.returncode == 0, done.stderr
     return done.stdout
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from browser import chromium
-from desk_peer import peer_env
+from desk_peer import peer_env, run_d7tui
 from test_desk import add_from_a_shell, leading_peer
 
 from d7tui.simulator import Simulator, Step
@@ -71,17 +71,10 @@ def test_serve_needs_a_desks_database_and_warns_when_bound_beyond_loopback(
 ):
     env = peer_env(sim, "", tmp_path)
     del env["D7TUI_DATABASE_URL"]
-    done = subprocess.run(
-        [sys.executable, "-m", "d7tui", "serve"], env=env, capture_output=True, text=True
-    )
+    done = run_d7tui(env, "serve")
     assert done.returncode == 2 and "database_url" in done.stderr
     assert done.stderr.count("\n") == 1  # one line, no traceback
-    bad = subprocess.run(
-        [sys.executable, "-m", "d7tui", "serve", "--host", "0.0.0.0", "--port", "0"],
-        env=peer_env(sim, pg_url, tmp_path),
-        capture_output=True,
-        text=True,
-    )
+    bad = run_d7tui(peer_env(sim, pg_url, tmp_path), "serve", "--host", "0.0.0.0", "--port", "0")
     # Said before anything is bound (here the port is refused, so nothing is).
     warning, refusal = bad.stderr.splitlines()
     assert "0.0.0.0" in warning and "no login" in warning
@@ -102,13 +95,7 @@ def test_serve_on_a_port_taken_or_an_address_not_here_is_one_line(
                 "203.0.113.9:18805: cannot assign requested address",
             ),
         ):
-            done = subprocess.run(
-                [sys.executable, "-m", "d7tui", "serve", *argv],
-                env=peer_env(sim, pg_url, tmp_path),
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+            done = run_d7tui(peer_env(sim, pg_url, tmp_path), "serve", *argv)
             assert done.returncode == 5, done.stderr
             assert done.stderr.splitlines()[-1] == f"d7tui serve: cannot listen on {why}"
             assert "Traceback" not in done.stderr and "Serving" not in done.stdout + done.stderr
