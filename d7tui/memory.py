@@ -330,7 +330,7 @@ class Memory:
         # The mark first: a change committed between the two is read again, never missed.
         self._seen_mark = await self.astore.read(self.astore.store.change_mark)
         summaries = await self.astore.read(self.astore.store.watch_summaries, Which.KEPT)
-        self._seen_seq = max((s.record.seq for s in summaries), default=0)
+        self._seen_seq = max((s.seq for s in summaries), default=0)
         return summaries
 
     async def load(self) -> list[Remembered]:

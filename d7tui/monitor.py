@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+from d7tui import heap
 from d7tui.clock import Clock
 from d7tui.config import ConfigError, Settings
 from d7tui.memory import Memory, Remembered, held_snapshot, read_only
-from d7tui.models import Target
+from d7tui.models import IdKind, Target
 from d7tui.output import plural
 from d7tui.poller import Poller
 from d7tui.pollstate import Fetcher, PollUpdate, Watch, WatchStatus
@@ -28,10 +31,12 @@ from d7tui.safety import error_line, one_line, whole_line
 from d7tui.store import StoreError, WatchRecord
 from d7tui.store.commands import os_user
 from d7tui.store.core import WatchSummary
-from d7tui.watchlist import Entry, Watchlist
+from d7tui.store.states import without_gc
+from d7tui.watchlist import Entry, SortKey, Watchlist
 
 Severity = Literal["information", "warning", "error"]
 Say = Callable[[str, Severity], None]
+_ID_KINDS = {kind.value: kind for kind in IdKind}  # a stored kind, without an Enum call
 
 
 class Monitor:
@@ -59,6 +64,8 @@ class Monitor:
         self.notices: list[str] = []  # lines the banner keeps showing (the store, the lock)
         self.no_memory = "this session has no store"  # why, when it has none
         self._read_only: list[Remembered] = []  # a store that can only be read: shown, not kept
+        # The store's rows not drawn yet, those drawn, and where (sketch_first, sketch_rest).
+        self._unsketched: tuple[list[WatchSummary], set[int], tuple[int, int]] | None = None
         # Removed requests, newest last (and whether they came from the archive): `undo`.
         self._removed: list[tuple[Entry, Watch | None, bool]] = []
         # Poll results not taken by the screen yet; `on_news` is called when the first comes.
@@ -164,17 +171,70 @@ class Monitor:
 
     # -- what the store remembers --------------------------------------------------------------
 
-    def sketch(self, summary: WatchSummary) -> None:
-        """A remembered request on the list before its state is read: its id, label and when it
-        last changed (so that it sorts where it belongs)."""
-        record = summary.record
-        entry = self._listed(record)
-        if entry is None:
+    def sketch_first(self, summaries: list[WatchSummary], count: int) -> bool:
+        """The list drawn from what the store remembers, before any state is read: the `count`
+        live requests it shows first (the newest changes first) now, the others by
+        `sketch_rest` once those are on screen (100,000 entries take a good part of a second to
+        make). Every entry keeps its place in the added order (its row's). Whether any are
+        left for `sketch_rest`."""
+        if not summaries:
+            return False
+        places = (self.live.reserve(len(summaries)), self.archived.reserve(len(summaries)))
+        live = (i for i, s in enumerate(summaries) if s.archived_at is None)
+        if self.live.sort is SortKey.ADDED:
+            first = list(itertools.islice(live, count))
+        else:  # by last change (a status sort too: no state is known yet)
+            first = heapq.nsmallest(
+                count, live, key=lambda i: -(summaries[i].changed_at or summaries[i].added_at)
+            )
+        for index in first:
+            self.sketch(summaries, index, places)
+        if len(first) == len(summaries):
+            return False
+        self._unsketched = (summaries, set(first), places)
+        return True
+
+    def sketch_rest(self) -> None:
+        """The rest of the list `sketch_first` began (at once, before anything that needs the
+        whole list: ids added, another process's changes, the archive). Made with the garbage collector paused
+        (100,000 entries are only new objects, and it walked the growing heap again and again
+        for nothing: half the time, measured), then kept out of its walks (heap.keep)."""
+        if self._unsketched is None:
             return
-        entry.channel = summary.channel or record.poll_channel
+        summaries, first, places = self._unsketched
+        self._unsketched = None
+        with without_gc():
+            for index in range(len(summaries)):
+                if index not in first:  # one of those may have been removed meanwhile
+                    self.sketch(summaries, index, places)
+            self.live.reorder()
+            self.archived.reorder()
+            heap.keep(len(summaries))
+
+    @property
+    def sketching(self) -> bool:
+        """Part of the remembered list is not drawn yet (`sketch_rest`)."""
+        return self._unsketched is not None
+
+    def sketch(self, summaries: list[WatchSummary], index: int, places: tuple[int, int]) -> None:
+        """One remembered request on its list (live or archived), its state still to come, at
+        its row's place in the added order (`places`: where each list's `reserve` kept them)."""
+        summary = summaries[index]
+        archived = summary.archived_at is not None
+        target = Target(summary.request_id, summary.channel, _ID_KINDS[summary.id_kind])
+        watchlist = self.archived if archived else self.live
+        seq = places[archived] + index + 1
+        entry = watchlist.add(target, summary.label, summary.added_at, seq)
+        if entry is None:
+            return  # listed already
+        entry.note = summary.note
+        entry.loading = True
+        if self.shows_who:
+            _who(entry, summary)
+        entry.channel = summary.answered or summary.poll_channel
         entry.last_poll = summary.observed_at
         entry.last_change = summary.changed_at
-        entry.status = WatchStatus.DONE if record.archived else WatchStatus.WAITING
+        entry.status = WatchStatus.DONE if archived else WatchStatus.WAITING
 
     def _listed(self, record: WatchRecord) -> Entry | None:
         """A remembered request on its list (live or archived), its state still to come; None
@@ -245,6 +305,7 @@ class Monitor:
 
     def add_targets(self, targets: list[Target], *, label: str = "") -> list[str]:
         """Start watching; returns the ids that were not watched already."""
+        self.sketch_rest()  # an id not drawn yet is watched already
         now = self.clock.now()
         added = []
         for target in targets:
@@ -316,6 +377,7 @@ class Monitor:
 
     def unarchive(self, request_id: str) -> bool:
         """Back to the live list, polled again."""
+        self.sketch_rest()  # an id not drawn yet is watched already
         entry = self.archived.remove(request_id)
         if entry is None:
             return False
@@ -330,6 +392,7 @@ class Monitor:
         """Move to the archive every request final for `archive_after`; the ids moved."""
         if self.memory is None:
             return []
+        self.sketch_rest()  # every id it may move is listed
         try:
             ids = await self.memory.archive_finished(self.archive_after)
         except StoreError as exc:
@@ -358,6 +421,7 @@ class Monitor:
         memory = self.memory
         if memory is None:
             return 0
+        self.sketch_rest()  # an id not drawn yet is not new
         try:
             if memory.numbers_changes:
                 records = await memory.changed_watches()
@@ -403,6 +467,7 @@ class Monitor:
         anything changed."""
         if self.memory is None:
             return False
+        self.sketch_rest()  # every id it may change is listed
         changed = False
         for record in await self.memory.watch_records(ids):
             changed |= self._follow(record) is not None
@@ -506,6 +571,6 @@ class Monitor:
         return None
 
 
-def _who(entry: Entry, record: WatchRecord) -> None:
+def _who(entry: Entry, record: WatchRecord | WatchSummary) -> None:
     entry.added_by, entry.archived_by = record.added_by, record.archived_by
     entry.noted_by, entry.noted_at = record.noted_by, record.noted_at

@@ -6,6 +6,7 @@ so the view can update changed cells in place and keep its cursor on the same re
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -332,20 +333,38 @@ class Watchlist:
     def get(self, request_id: str) -> Entry | None:
         return self._entries.get(request_id)
 
-    def add(self, target: Target, label: str, added_at: float) -> Entry | None:
+    def add(
+        self, target: Target, label: str, added_at: float, seq: int | None = None
+    ) -> Entry | None:
+        """A new entry, last in the added order (`seq`: at a place `reserve` kept)."""
         if target.request_id in self._entries:
             return None
-        self._seq += 1
+        if seq is None:
+            self._seq += 1
+            seq = self._seq
         entry = Entry(
             target=target,
-            label=clean_label(label),
+            label=clean_label(label) if label else "",
             added_at=added_at,
-            seq=self._seq,
+            seq=seq,
             channel=target.channel,
         )
         self._entries[target.request_id] = entry
         self.short_ids.add(target.request_id)
         return entry
+
+    def reserve(self, count: int) -> int:
+        """Keep `count` places in the added order for entries added later with `add(seq=)`
+        (the store's rows, drawn in two steps); the place before the first."""
+        first = self._seq
+        self._seq += count
+        return first
+
+    def reorder(self) -> None:
+        """Back in the added order, after entries were added out of it (`add(seq=)`)."""
+        seqs = [e.seq for e in self._entries.values()]
+        if any(a > b for a, b in itertools.pairwise(seqs)):
+            self._entries = dict(sorted(self._entries.items(), key=lambda kv: kv[1].seq))
 
     def remove(self, request_id: str) -> Entry | None:
         entry = self._entries.pop(request_id, None)
@@ -365,8 +384,7 @@ class Watchlist:
         """Put back an entry `remove` returned (undo), in its old place in the added order."""
         self._entries[entry.request_id] = entry
         self.short_ids.add(entry.request_id)
-        if any(e.seq > entry.seq for e in self._entries.values()):
-            self._entries = dict(sorted(self._entries.items(), key=lambda kv: kv[1].seq))
+        self.reorder()
 
     def apply(self, update: PollUpdate) -> Entry | None:
         entry = self._entries.get(update.request_id)

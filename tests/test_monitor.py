@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from pollkit import settle
+from storekit import remember_final
 
 from d7tui.channels.status import StatusClient
 from d7tui.client import Engine
@@ -24,6 +25,7 @@ from d7tui.safety import Secret
 from d7tui.simulator import Simulator
 from d7tui.simulator.lifecycles import Step
 from d7tui.store import Store, Which, add_ids
+from d7tui.watchlist import SortKey
 
 DELIVERS = [Step(0, "accepted"), Step(4, "delivered")]
 
@@ -228,3 +230,31 @@ async def test_a_store_that_cannot_be_opened_is_said_and_the_monitor_works_witho
         assert monitor.live.get(rid).latest_status == "accepted"  # type: ignore[union-attr]
         assert await monitor.export() == "Nothing to export: this session is not remembered."
         assert await monitor.pick_up_added() == 0 and await monitor.archive_finished() == []
+
+
+async def test_the_remembered_list_is_drawn_newest_first_then_whole_and_nothing_is_lost(
+    sim, clock, db
+):
+    ids = remember_final(db, 12, archived=2)
+    async with running(sim, clock, db) as run:
+        monitor = run.monitor
+        assert monitor.memory is not None
+        summaries = await monitor.memory.load_summaries()
+        assert monitor.sketch_first(summaries, 3)  # the rest is left for later
+        # What the first screen shows: the newest changes, and only those.
+        assert [e.request_id for e in monitor.live.visible()] == ids[:-4:-1]
+        assert monitor.remove_request(ids[-1], archived=False) is not None  # before the rest
+        # An id not drawn yet is watched already: adding it again keeps what was remembered.
+        assert monitor.add_targets([Target(ids[5])]) == []
+        assert not monitor.sketching  # adding drew the rest first
+        kept = monitor.live.get(ids[5])
+        assert kept is not None and kept.label == "kept" and kept.loading
+        monitor.sketch_rest()  # nothing left: nothing changes
+        monitor.live.sort = SortKey.ADDED
+        assert [e.request_id for e in monitor.live.visible()] == ids[2:-1]  # the store's order
+        assert [e.request_id for e in monitor.archived] == ids[:2]
+        await monitor.fill_all(await monitor.memory.load(), 5)
+        assert all(e.latest_status == "delivered" for e in [*monitor.live, *monitor.archived])
+        assert monitor.poller.queued() == 0  # every one final: nothing to ask
+        await run.settled()
+    assert live_ids(db) == ids[2:-1]  # the removal is kept; nothing else went

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from storekit import remember_final
 from textual import events
 from textual.widgets import Input
 from ui_kit import (
@@ -29,9 +30,11 @@ from d7tui.client import RetryPolicy
 from d7tui.clock import ManualClock
 from d7tui.config import Settings
 from d7tui.models import IdKind, InfobipSource, Target
+from d7tui.monitor import Monitor
 from d7tui.pollstate import PollConfig, WatchStatus
 from d7tui.simulator import Simulator, Step
 from d7tui.store import Store, Which
+from d7tui.ui import app as app_module
 from d7tui.ui.app import D7App, make_app
 from d7tui.ui.screens.label import LabelDialog
 from d7tui.ui.widgets.watchlist_table import WatchlistTable
@@ -505,6 +508,33 @@ async def test_a_restart_polls_nothing_already_final(sim, clock, db):
         clock.advance(3600)
         await idle(pilot, again)
         assert status_requests(sim) == asked
+
+
+async def test_a_long_restart_paints_the_newest_rows_first_then_all_and_asks_nothing(
+    sim, clock, db, monkeypatch
+):
+    monkeypatch.setattr(app_module, "FIRST_ROWS", 5)  # as 100,000 ids with a screenful drawn
+    ids = remember_final(db, 30, archived=3)
+    first_paint: list[list[str]] = []
+    draw_the_rest = Monitor.sketch_rest
+
+    def painted_then_the_rest(monitor: Monitor) -> None:
+        if monitor.sketching:
+            first_paint.append(list(order(app)))
+        draw_the_rest(monitor)
+
+    monkeypatch.setattr(Monitor, "sketch_rest", painted_then_the_rest)
+    app = build(sim, clock, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, 27)
+        await idle(pilot, app)
+        # The first rows on screen were the newest changes, before the rest of the list was made.
+        assert first_paint == [ids[:-6:-1]]
+        assert order(app) == ids[:2:-1]  # then every live one, newest first
+        assert [e.request_id for e in app.archived] == ids[:3]
+        assert all(entry(app, rid).latest_status == "delivered" for rid in ids[3:])
+        assert "✓ all final" in screen_text(app)
+    assert status_requests(sim) == 0  # every one final: nothing asked
 
 
 async def test_an_infobip_bulk_past_48_hours_is_shown_from_memory_and_not_polled(sim, clock, db):

@@ -59,6 +59,7 @@ PICK_UP_CHECK = 5.0  # seconds between two looks for ids `d7tui add` wrote from 
 INTERNAL_ERROR = "internal error"
 SETTINGS_SHOWN = 3  # settings problems the banner names; the rest are counted
 FILL_CHUNK = 2000  # remembered requests filled in between two turns of the UI loop
+FIRST_ROWS = 500  # remembered requests drawn before the first paint (the rest right after)
 DATABASE_AWAY = "The desk's database cannot be reached: "
 STORE_TROUBLE = "Saving fails: "  # how the banner's line about held writes begins
 
@@ -333,22 +334,35 @@ class D7App(Guarded, App[int]):
         if self._begun or not self._set_up or self._main is None or not self._main.is_mounted:
             return
         self._begun = True
-        # The list first, from one quick read (100,000 rows paint in a second or two); the
-        # states and timelines next, off the UI loop, and polling once they are in: a restart
-        # must not ask again what the store knows is final.
-        for summary in self._summaries:
-            self.monitor.sketch(summary)
-        self._summaries = []
+        # The list first, from one quick read: the rows on screen at once, the other entries
+        # of 100,000 once those are painted; the states and timelines next, off the UI loop,
+        # and polling once they are in: a restart must not ask again what the store knows is
+        # final.
+        summaries, self._summaries = self._summaries, []
+        self.monitor.sketch_first(summaries, FIRST_ROWS)
         for remembered in self.monitor.take_read_only():
             self.monitor.restore_remembered(remembered)
         for target, label in self._initial:
             self.add_targets([target], label=label, refresh=False)
         if self.memory is not None and len(self.live) + len(self.archived):
             self.loading = True
-            self.background(self._read_the_rest(), "load", "reads remembered states and timelines")
+            if self.monitor.sketching:
+                self.call_after_refresh(self._draw_the_rest)
+            else:
+                self._read_remembered()
         else:
             self.start_polling()
         self._main.refresh_all()  # after: the status line's first word is "polling", not "stopped"
+
+    def _draw_the_rest(self) -> None:
+        """The first rows are painted: the rest of the list, then what the store remembers."""
+        self.monitor.sketch_rest()
+        if self._main is not None:
+            self._main.refresh_all()
+        self._read_remembered()
+
+    def _read_remembered(self) -> None:
+        self.background(self._read_the_rest(), "load", "reads remembered states and timelines")
 
     async def _read_the_rest(self) -> None:
         memory = self.memory
