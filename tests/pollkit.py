@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -14,28 +15,39 @@ from d7tui.models import Channel, Recipient, RequestStatus, Target, classify_d7
 from d7tui.poller import Poller
 from d7tui.pollstate import PollConfig, PollUpdate
 
+# How long a wait for a condition may take before the test fails: generous, because it is only
+# ever spent when the condition never comes (a failing test), and a loaded 2-core machine running
+# the suite in several processes can take seconds for what takes milliseconds when quiet.
+WAIT_LIMIT = 30.0
+
 
 class Pausing(Protocol):
     async def pause(self, delay: float | None = None) -> None: ...
 
 
 async def until(
-    pilot: Pausing | None, predicate: Callable[[], bool], *, tries: int = 300, step: float = 0.02
+    pilot: Pausing | None,
+    predicate: Callable[[], bool],
+    *,
+    timeout: float = WAIT_LIMIT,
+    step: float = 0.02,
 ) -> None:
     """Wait until `predicate()` holds, giving the loop (and the server's thread) a turn between
-    checks; fails after a bounded number of tries. With a `pilot` (a screen test), each turn is
-    the pilot's pause, which also lets the screen catch up."""
-    for _ in range(tries):
-        if predicate():
-            return
+    checks; fails when it has not held after `timeout` seconds of real time. A time, not a count
+    of turns: a turn takes longer on a loaded machine (a screen test's is a frame, a screenshot
+    read), so a count that is plenty on a quiet one runs out under load. With a `pilot` (a
+    screen test), each turn is the pilot's pause, which also lets the screen catch up."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"condition not met within {timeout:g} s: {predicate}")
         await (asyncio.sleep(step) if pilot is None else pilot.pause(step))
-    raise AssertionError(f"condition not met after {tries} tries: {predicate}")
 
 
-async def settle(poller: Poller, *, tries: int = 400) -> None:
+async def settle(poller: Poller, *, timeout: float = WAIT_LIMIT) -> None:
     """Wait until the poller has nothing due, waiting or in flight."""
     await asyncio.sleep(0)
-    await until(None, poller.idle, tries=tries)
+    await until(None, poller.idle, timeout=timeout)
 
 
 @dataclass

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from pollkit import settle
 
 from d7tui.channels.status import StatusClient
 from d7tui.client import Engine, RetryPolicy
@@ -44,10 +45,7 @@ async def world() -> AsyncIterator[tuple[Simulator, Poller, ManualClock, list[Tr
 async def step(sim: Simulator, poller: Poller, clock: ManualClock, seconds: int) -> None:
     """Move both clocks one second at a time, letting every poll due finish in between."""
     for _ in range(seconds):
-        for _ in range(300):
-            await asyncio.sleep(0.002)
-            if poller.idle():
-                break
+        await settle(poller)
         clock.advance(1)
         sim.advance(1)
 

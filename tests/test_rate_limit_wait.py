@@ -31,7 +31,14 @@ WAIT = 90  # seconds the D7 host asks for: shorter than the engine's cap (120)
 
 
 class Server:
-    """D7 answers everything with `status` (429 or 503) and Retry-After; Infobip answers."""
+    """D7 answers every status request with `status` (429 or 503) and Retry-After; the balances
+    and Infobip answer.
+
+    D7's balance answers: were it held too, the balance read (sent first, as the app starts)
+    could hear the wait before the polls go out, and they would then be refused by the engine
+    with what is left of it on the real clock, 90 s less the moment between, while the test's
+    clock stands still: the hold's end a second early whenever that moment crossed a second
+    (the flake of a loaded machine: `waiting until 10:00:29` never became `…:30`)."""
 
     def __init__(self, status: int = 429) -> None:
         self.status = status
@@ -42,6 +49,8 @@ class Server:
         url = urlsplit(target)
         if url.path == "/account/1/balance":
             return b'{"balance": 10, "currency": "EUR"}'
+        if url.path == "/messages/v1/balance":
+            return b'{"balance": 10}'
         if url.path.startswith("/sms/3/logs"):
             self.infobip_asked += 1
             (bulk,) = parse_qs(url.query)["bulkId"]

@@ -12,12 +12,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from pollkit import until
 
 from d7tui.simulator import Faults, FaultSpecError, Simulator, parse_fault_specs
 from d7tui.simulator import hostile as hostile_mod
 
 D7 = {"Authorization": "Bearer sim-token"}
-IB = {"Authorization": "App sim-key"}
+IB = {"Authorization": "App sim-infobip-key"}
 
 
 @pytest.fixture
@@ -100,10 +101,7 @@ async def test_a_request_never_answered_does_not_block_others(sim):
     async with httpx.AsyncClient(base_url=sim.base_url, headers=D7) as hung_client:
         seen = sim.request_count
         hanging = asyncio.create_task(hung_client.get(path, timeout=30))
-        for _ in range(500):  # until the server has taken the request in
-            if sim.request_count > seen:
-                break
-            await asyncio.sleep(0.01)
+        await until(None, lambda: sim.request_count > seen)  # the server has taken it in
         sim.set_faults(Faults())
         async with httpx.AsyncClient(base_url=sim.base_url, headers=D7) as other:
             replies = await asyncio.gather(*(other.get(path, timeout=5) for _ in range(20)))

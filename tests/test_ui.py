@@ -251,6 +251,48 @@ async def test_a_paste_of_many_ids_adds_them_all(sim, clock):
         assert all(entry(app, i).latest_status == "accepted" for i in ids)
 
 
+async def test_a_paste_with_ids_already_watched_or_repeated_says_so(sim, clock):
+    ids = [create(sim, "sms", f"+97150000000{i}") for i in range(3)]
+    app = build(sim, clock, [Target(ids[0], "sms")])
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await idle(pilot, app)
+        # one already watched, one typed twice (once in capitals): none lost without a word
+        app.screen.post_message(events.Paste(f"{ids[0]}\n{ids[1]}\n{ids[2]}\n{ids[1].upper()}"))
+        await until(pilot, lambda: isinstance(app.screen, AddDialog))
+        await pilot.press("enter")
+        await idle(pilot, app)
+        assert [e.request_id for e in app.watchlist] == ids
+        assert any(
+            "Watching 2 more requests (1 already watched, 1 repeated)" in t for t in said(app)
+        )
+
+
+async def test_a_paste_with_an_escape_in_it_is_named_with_the_way_round(sim, clock):
+    # Textual's parser turns what follows an ESC in a bracketed paste into key presses: the
+    # paste that arrives still holds the ESC. The dialog must say the text may be garbled.
+    good = create(sim, "sms", "+971500000001")
+    app = build(sim, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.screen.post_message(events.Paste(f"{good}\n\x1b"))
+        await until(pilot, lambda: isinstance(app.screen, AddDialog))
+        await pilot.pause()
+        error = str(app.screen.query_one("#add-error").render())
+        assert "escape codes" in error and "d7tui add - < FILE" in error
+        # pasted into the open dialog's box, the same word
+        await pilot.press("ctrl+u")
+        await until(pilot, lambda: str(app.screen.query_one("#add-error").render()) == "")
+        await paste(pilot, app, f"{good}\x1b[31m")
+        await pilot.pause()
+        assert "escape codes" in str(app.screen.query_one("#add-error").render())
+        # a clean paste is not warned about
+        await pilot.press("escape")
+        app.screen.post_message(events.Paste(good))
+        await until(pilot, lambda: isinstance(app.screen, AddDialog))
+        await pilot.pause()
+        assert str(app.screen.query_one("#add-error").render()) == ""
+
+
 async def test_remove_then_undo(sim, clock):
     ids = [create(sim, "sms", f"+97150000000{i}") for i in range(2)]
     app = build(sim, clock, ids)
@@ -653,8 +695,8 @@ async def test_l_adds_to_the_label_instead_of_replacing_it_on_the_first_key(sim,
 
 
 def test_the_status_line_never_says_all_final_while_work_is_left():
+    from d7tui.tally import Totals
     from d7tui.ui.widgets.status_line import PollerView, status_parts
-    from d7tui.watchlist import Totals
 
     def line(queued: int = 0, in_flight: int = 0, to_poll: int = 0, loading: int = 0) -> str:
         view = PollerView(

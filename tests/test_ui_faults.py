@@ -95,7 +95,7 @@ async def test_a_server_that_never_answers_times_the_row_out_and_the_screen_stay
             assert isinstance(app.screen, HelpScreen)
             await pilot.press("escape")
             # The engine's timeout ends it, and the row says why.
-            await until(pilot, lambda: entry(app, rid(1)).error is not None, tries=500)
+            await until(pilot, lambda: entry(app, rid(1)).error is not None)
             await idle(pilot, app)
             assert entry(app, rid(1)).status_text() == "unreachable"
             text = screen_text(app)

@@ -109,7 +109,7 @@ async def test_a_restart_shows_what_was_watched_even_with_the_api_unreachable(si
         assert "accepted → ✓ delivered" in text  # the timeline of the selected request
         again.poller.client.engine.policy = RetryPolicy(attempts=1)  # type: ignore[union-attr]
         # The one still pending is asked, and cannot be reached; the final one is not asked.
-        await until(pilot, lambda: entry(again, waiting).error is not None, tries=600)
+        await until(pilot, lambda: entry(again, waiting).error is not None)
         await pilot.pause()
         assert "unreachable" in screen_text(again)
         assert entry(again, delivered).latest_status == "delivered"  # still known

@@ -39,3 +39,5 @@ class AddRequest:
 
     targets: tuple[Target, ...]
     label: str
+    already: int = 0  # ids typed that are watched already: not added again, but said
+    repeated: int = 0  # ids typed more than once in the box

@@ -32,7 +32,7 @@ from d7tui.safety import one_line
 from d7tui.ui.edge import Guarded, on
 from d7tui.ui.messages import AddRequest
 from d7tui.ui.typeahead import TypeAhead
-from d7tui.ui.widgets.ids_input import IdsInput
+from d7tui.ui.widgets.ids_input import GARBLED_PASTE, IdsInput
 
 D7_CHOICES = ("auto", *(c.value for c in D7_CHANNELS))
 _CHANNEL_LABELS = {
@@ -59,9 +59,11 @@ class AddDialog(Guarded, TypeAhead, ModalScreen[None]):
         *,
         watched: Callable[[str], bool],
         add: Callable[[AddRequest], None],
+        garbled: bool = False,
     ) -> None:
         super().__init__()
         self._initial = initial
+        self._garbled = garbled  # the paste that opened the dialog held an ESC
         self._watched = watched
         self._add = add
         # The ids left in the box and the channel when a problem was told: it stays shown
@@ -100,6 +102,20 @@ class AddDialog(Guarded, TypeAhead, ModalScreen[None]):
         self.query_one("#add-kind").display = False
         self._count(self._initial)
         self.set_focus(self.query_one("#add-ids"))
+        if self._garbled:
+            self._tell(GARBLED_PASTE)
+
+    @on(IdsInput.Garbled)
+    def _garbled_paste(self) -> None:
+        self._tell(GARBLED_PASTE)
+
+    def _tell(self, words: str) -> None:
+        """A problem shown until the user changes the ids or the channel."""
+        self._told = (
+            self.query_one("#add-ids", Input).value,
+            str(self.query_one("#add-channel", Select).value),
+        )
+        self.query_one("#add-error", Static).update(Text(words))
 
     @on(Input.Changed, "#add-ids")
     def _ids_changed(self, event: Input.Changed) -> None:
@@ -137,10 +153,8 @@ class AddDialog(Guarded, TypeAhead, ModalScreen[None]):
         if not checked.left:
             self.dismiss(None)
             return
-        left = " ".join(checked.left)
-        self._told = (left, str(self.query_one("#add-channel", Select).value))
-        self.query_one("#add-ids", Input).value = left
-        self.query_one("#add-error", Static).update(Text(checked.message))
+        self.query_one("#add-ids", Input).value = " ".join(checked.left)
+        self._tell(checked.message)
 
     @on(Button.Pressed, "#add-cancel")
     def action_cancel(self) -> None:
@@ -173,16 +187,19 @@ class AddDialog(Guarded, TypeAhead, ModalScreen[None]):
         left = [typed for typed, _why in checked.refused]
         targets = [t for t in checked.targets if not self._watched(t.request_id)]
         already = len(checked.targets) - len(targets)
+        repeated = len(raw) - len(checked.targets) - len(checked.refused)
         label = clean_label(typed_label)
-        request = AddRequest(tuple(targets), label) if targets else None
+        request = AddRequest(tuple(targets), label, already, repeated) if targets else None
         if problems:
-            added = f"Added {plural(len(targets), 'id')}; " if targets else ""
+            added = f"Added {plural(len(targets), 'id')}" if targets else ""
+            skipped = skipped_words(already, repeated)
+            done = f"{added}{' (' + skipped + ')' if added and skipped else skipped}"
             more = f" (and {len(problems) - 1:,} more)" if len(problems) > 1 else ""
             return Checked(
                 request,
                 left,
-                f"{added}{plural(len(problems), 'id')} not valid for {channel} left here: "
-                f"{problems[0]}{more}.",
+                f"{done + '; ' if done else ''}{plural(len(problems), 'id')} not valid for "
+                f"{channel} left here: {problems[0]}{more}.",
             )
         if not targets:
             words = (
@@ -190,6 +207,17 @@ class AddDialog(Guarded, TypeAhead, ModalScreen[None]):
             )
             return Checked(None, raw, words)
         return Checked(request, [], "")
+
+
+def skipped_words(already: int, repeated: int) -> str:
+    """The ids of a paste that were not added and are no problem, said so that none goes
+    missing without a word: `4 already watched, 1 repeated`."""
+    parts = []
+    if already:
+        parts.append(f"{already:,} already watched")
+    if repeated:
+        parts.append(f"{repeated:,} repeated")
+    return ", ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from textual.widgets import Footer, Header, Input, Static
 from d7tui.channels.send import Message
 from d7tui.models import Phase
 from d7tui.output import plural
+from d7tui.tally import Totals
 from d7tui.ui.alerts import Alert, alerts_for, summary
 from d7tui.ui.bindings import FOCUS_ACTIONS, MONITOR_KEYS
 from d7tui.ui.edge import Guarded, guard_callback, on
@@ -31,7 +32,7 @@ from d7tui.ui.flashes import Flashes
 from d7tui.ui.format import format_interval, rate_wait, recipient_text, short_id
 from d7tui.ui.layout import layout_for
 from d7tui.ui.messages import AddRequest, PollerStopped, PollNews
-from d7tui.ui.screens.add import AddDialog
+from d7tui.ui.screens.add import AddDialog, skipped_words
 from d7tui.ui.screens.help import HelpScreen
 from d7tui.ui.screens.insights import InsightsScreen
 from d7tui.ui.screens.label import LabelDialog
@@ -42,11 +43,11 @@ from d7tui.ui.widgets.banner import Banner, Unreached
 from d7tui.ui.widgets.detail import DetailPane, RecipientsTable
 from d7tui.ui.widgets.event_strip import EventStrip, Severity
 from d7tui.ui.widgets.filter_bar import FilterBar
-from d7tui.ui.widgets.ids_input import flatten_paste
+from d7tui.ui.widgets.ids_input import flatten_paste, garbled
 from d7tui.ui.widgets.line_table import LineTable
 from d7tui.ui.widgets.status_line import PollerView, StatusLine, status_parts
 from d7tui.ui.widgets.watchlist_table import RenderContext, WatchlistTable
-from d7tui.watchlist import Entry, SortKey, Totals
+from d7tui.watchlist import Entry, SortKey
 
 if TYPE_CHECKING:
     from d7tui.ui.app import D7App
@@ -190,7 +191,9 @@ class MonitorScreen(Guarded, Screen[None]):
         self._totals = None  # the model changed: counted again for the status line
         table = self.query_one(WatchlistTable)
         news, self._moved = self._moved, set()
-        table.sync(self._shown, ctx, changed, select=select, news=news)
+        table.sync(
+            self._shown, ctx, changed, select=select, news=news, members=watchlist.shown_members
+        )
         empty = self.query_one("#empty", Static)
         if empty.display != (len(watchlist) == 0):
             empty.display = len(watchlist) == 0
@@ -413,16 +416,19 @@ class MonitorScreen(Guarded, Screen[None]):
 
     # -- keys ------------------------------------------------------------------------------
 
-    def action_add(self, initial: str = "") -> None:
+    def action_add(self, initial: str = "", garbled: bool = False) -> None:
         watchlist = self.d7app.watchlist
         self.app.push_screen(
-            AddDialog(initial, watched=lambda rid: rid in watchlist, add=self._added)
+            AddDialog(
+                initial, watched=lambda rid: rid in watchlist, add=self._added, garbled=garbled
+            )
         )
 
     def on_paste(self, event: events.Paste) -> None:
         if event.text.strip() and not isinstance(self.focused, Input):
             event.stop()
-            self.action_add(flatten_paste(event.text))  # shown apart, as typed in the box
+            # shown apart, as typed in the box
+            self.action_add(flatten_paste(event.text), garbled=garbled(event.text))
 
     def _added(self, request: AddRequest) -> None:
         added = self.d7app.add_targets(list(request.targets), label=request.label)
@@ -437,8 +443,10 @@ class MonitorScreen(Guarded, Screen[None]):
             self.query_one(FilterBar).value = ""
         self.refresh_all(select=added[0])
         self.set_focus(self.query_one(WatchlistTable))
-        if len(added) > 1:
-            self.d7app.say(f"Watching {plural(len(added), 'more request')}.")
+        skipped = skipped_words(request.already, request.repeated)
+        if len(added) > 1 or skipped:
+            more = f" ({skipped})" if skipped else ""
+            self.d7app.say(f"Watching {plural(len(added), 'more request')}{more}.")
 
     def action_remove(self) -> None:
         selected = self.selected
