@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -52,9 +52,18 @@ class Remembered:
 
 
 def _remember(store: Store) -> list[Remembered]:
+    return _remembered(store, store.load(Which.KEPT))
+
+
+def _remember_part(store: Store, after: int, count: int) -> tuple[list[Remembered], int]:
+    """The next part of what the store remembers (Store.load_part), and where it ended."""
+    snapshot, last = store.load_part(after, count)
+    return _remembered(store, snapshot), last
+
+
+def _remembered(store: Store, snapshot: Snapshot) -> list[Remembered]:
     # On the reader thread: one snapshot, then the Infobip reports pulled after its last poll
     # (by this data directory's report-lock holder), so they show even if never polled again.
-    snapshot = store.load(Which.KEPT)
     remembered = []
     for record in snapshot.watches:
         stored = snapshot.states.get(record.request_id)
@@ -333,10 +342,17 @@ class Memory:
         self._seen_seq = max((s.seq for s in summaries), default=0)
         return summaries
 
-    async def load(self) -> list[Remembered]:
-        remembered = await self.astore.read(_remember, self.astore.store)
-        self._seen_seq = max([self._seen_seq, *(r.record.seq for r in remembered)])
-        return remembered
+    async def load_parts(self, count: int) -> AsyncIterator[list[Remembered]]:
+        """What the store remembers of every watched id (states, timelines), `count` ids at a
+        time, each part one read: at 100,000 ids one read of all of it was some 300 MB held
+        at once (its rows, then the same as `Remembered`), and a long wait for the first."""
+        after = 0
+        while True:
+            part, after = await self.astore.read(_remember_part, self.astore.store, after, count)
+            if not part:
+                return
+            self._seen_seq = max(self._seen_seq, after)
+            yield part
 
     async def live_records(self, known: int) -> list[WatchRecord] | None:
         """Live ids the store has and this monitor may not (`d7tui add` from another shell), or

@@ -248,19 +248,27 @@ class Monitor:
                 _who(entry, record)
         return entry
 
-    async def fill_all(self, remembered: list[Remembered], chunk: int) -> None:
-        """Every sketched request gets what the store remembers of it; `chunk` at a time
-        between two turns of the loop (keys are answered meanwhile)."""
-        for number, item in enumerate(remembered, 1):
-            self.fill(item)
-            if number % chunk == 0:
-                await asyncio.sleep(0)
+    async def read_remembered(self, part: int) -> None:
+        """Every sketched request gets what the store remembers of it, `part` requests at a
+        time (each one read, `Memory.load_parts`; keys are answered between two parts), and
+        is watched. A store that cannot be read says so, and what it did not give is watched
+        from nothing."""
+        filled = 0
+        try:
+            if self.memory is not None:
+                async for remembered in self.memory.load_parts(part):
+                    for item in remembered:
+                        self.fill(item)
+                    filled += len(remembered)
+        except StoreError as exc:
+            self.say(f"Store: {error_line(exc)}", "error")
         for entry in [*self.live, *self.archived]:
             if entry.loading:  # sketched but not in the full read: a store that changed between
                 entry.loading = False
                 entry.touch()
                 if entry.request_id in self.live:
                     self.start_polling(entry)
+        heap.keep(filled)  # what was made to stay: out of the collector's walks
 
     def fill(self, remembered: Remembered) -> None:
         """A sketched request gets what the store remembers of it, and is watched."""

@@ -253,7 +253,7 @@ async def test_the_remembered_list_is_drawn_newest_first_then_whole_and_nothing_
         monitor.live.sort = SortKey.ADDED
         assert [e.request_id for e in monitor.live.visible()] == ids[2:-1]  # the store's order
         assert [e.request_id for e in monitor.archived] == ids[:2]
-        await monitor.fill_all(await monitor.memory.load(), 5)
+        await monitor.read_remembered(5)  # in parts of five
         assert all(e.latest_status == "delivered" for e in [*monitor.live, *monitor.archived])
         assert monitor.poller.queued() == 0  # every one final: nothing to ask
         await run.settled()

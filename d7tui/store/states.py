@@ -265,10 +265,10 @@ class StatesMixin(Database):
     ) -> dict[str, list[Transition]]:
         """The newest `limit` transitions of every watched id, oldest first."""
         with without_gc(), self.reading() as conn:
-            return self._timelines(conn, which, limit)
+            return self._timelines(conn, ids_of(which), (), limit)
 
     def _timelines(
-        self, conn: sqlite3.Connection, which: Which, limit: int | None
+        self, conn: sqlite3.Connection, where: str, params: tuple[Any, ...], limit: int | None
     ) -> dict[str, list[Transition]]:
         # In (request_id, id) index order, trimmed here: a window function would sort them all.
         out: dict[str, list[Transition]] = {}
@@ -277,7 +277,8 @@ class StatesMixin(Database):
         from_row = codec.transition_from_row
         for row in conn.execute(
             f"SELECT {', '.join(codec.TRANSITION_COLUMNS)} FROM transition "
-            f"WHERE {ids_of(which)} ORDER BY request_id, id"
+            f"WHERE {where} ORDER BY request_id, id",
+            params,
         ):
             found = out.get(row[1])
             if found is None:

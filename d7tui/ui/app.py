@@ -58,7 +58,7 @@ ARCHIVE_CHECK = 60.0  # seconds between two looks for requests to archive
 PICK_UP_CHECK = 5.0  # seconds between two looks for ids `d7tui add` wrote from another shell
 INTERNAL_ERROR = "internal error"
 SETTINGS_SHOWN = 3  # settings problems the banner names; the rest are counted
-FILL_CHUNK = 2000  # remembered requests filled in between two turns of the UI loop
+LOAD_PART = 2000  # remembered requests read and filled in between two turns of the UI loop
 FIRST_ROWS = 500  # remembered requests drawn before the first paint (the rest right after)
 DATABASE_AWAY = "The desk's database cannot be reached: "
 STORE_TROUBLE = "Saving fails: "  # how the banner's line about held writes begins
@@ -365,13 +365,7 @@ class D7App(Guarded, App[int]):
         self.background(self._read_the_rest(), "load", "reads remembered states and timelines")
 
     async def _read_the_rest(self) -> None:
-        memory = self.memory
-        try:
-            remembered = await memory.load() if memory is not None else []
-        except StoreError as exc:
-            self._store_failed(exc)
-            remembered = []
-        await self.monitor.fill_all(remembered, FILL_CHUNK)
+        await self.monitor.read_remembered(LOAD_PART)
         self.loading = False
         self.start_polling()
         if self._main is not None:
