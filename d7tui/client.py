@@ -20,7 +20,7 @@ import os
 import random
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 from urllib.request import getproxies, proxy_bypass
@@ -98,8 +98,12 @@ class Engine:
         max_answer: int = DEFAULT_MAX_ANSWER,
         policy: RetryPolicy | None = None,
         user_agent: str = "d7tui",
+        secrets: Callable[[], Sequence[str]] = tuple,
     ) -> None:
+        """`secrets`: every credential configured, blotted out of each answer as well as the
+        one the request carried."""
         self.max_in_flight = max_in_flight
+        self._secrets = secrets
         self.timeout = timeout  # one deadline for a request, across all its tries
         self.max_answer = max_answer  # bytes of a body, counted after decompression
         self.policy = policy or RetryPolicy()
@@ -259,7 +263,8 @@ class Engine:
                 # The one place every answer passes (status, reports, logs, send, balance, and
                 # error bodies): a credential the server echoes is gone before anything parses
                 # it, shows it, stores it or exports it.
-                reply = replace(reply, body=redact_body(reply.body, _credentials(headers)))
+                secrets = [*_credentials(headers), *self._secrets()]
+                reply = replace(reply, body=redact_body(reply.body, secrets))
             except aiohttp.InvalidURL:
                 # A URL the settings should have refused: asking again cannot help.
                 raise Unreachable(channel, "the base URL cannot be used; check it") from None

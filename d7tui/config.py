@@ -88,6 +88,13 @@ class Settings:
         """What `open_store` is given: the database URL, or None for the default SQLite file."""
         return self.database_url.reveal() or None
 
+    def secrets(self) -> list[str]:
+        """Every credential set, revealed: what is blotted out of any answer, error or screen.
+        Both vendors' everywhere, not each in its own answers only: a proxy or gateway in
+        front of both sees, and may echo, both."""
+        password = urlsplit(self.database_url.reveal()).password if self.database_url else None
+        return [s for s in (self.d7_token.reveal(), self.infobip_key.reveal(), password) if s]
+
 
 def config_path() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"

@@ -27,7 +27,7 @@ def peer_env(sim: Simulator, url: str, home: Path) -> dict[str, str]:
         "D7TUI_DATABASE_URL": url,
         "D7_API_TOKEN": "sim-token",
         "D7_BASE_URL": sim.base_url,
-        "INFOBIP_API_KEY": "sim-key",
+        "INFOBIP_API_KEY": "sim-infobip-key",
         "INFOBIP_BASE_URL": sim.base_url,
         "XDG_CONFIG_HOME": str(home / "config"),
         "XDG_DATA_HOME": str(home / "data"),

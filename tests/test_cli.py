@@ -16,7 +16,7 @@ from d7tui.cli import main
 from d7tui.simulator import Simulator
 
 TOKEN = "sim-token-5f0c2b"
-IB_KEY = "sim-key-77aa"
+IB_KEY = "sim-infobip-key-77aa"
 
 
 @pytest.fixture(scope="module")

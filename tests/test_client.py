@@ -796,7 +796,7 @@ def _has_simulator() -> bool:
 
 needs_simulator = pytest.mark.skipif(not _has_simulator(), reason="d7tui.simulator not present")
 SIM_TOKEN = "sim-token"
-SIM_KEY = "sim-key"
+SIM_KEY = "sim-infobip-key"
 
 
 @pytest.fixture

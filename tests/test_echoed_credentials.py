@@ -2,7 +2,8 @@
 answer: in a recipient, a reason, a country, an Infobip sender or description, a send's answer,
 a balance's currency, plainly or spelled with JSON escapes. The exact D7 token and Infobip key
 are replaced by ••• before anything parses the answer: they reach no table, no --json, no
-screen, no screenshot, no store file and no export (fresh-eyes finding F22)."""
+screen, no screenshot, no store file and no export (fresh-eyes finding F22). Each vendor's answer
+also echoes the OTHER vendor's credential, as a gateway in front of both may (finding J2)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from hostile import HostileServer, aimed_at, answering, cli_env, monitor_views
 
 from d7tui.cli import main
+from d7tui.config import Settings
 from d7tui.models import IdKind, Target
 from d7tui.safety import Secret
 
@@ -35,8 +37,13 @@ def _json(value: object, credential: str) -> bytes:
     return json.dumps(value).replace("@ESCAPED@", _escaped(credential)).encode()
 
 
+def other(credential: str) -> str:
+    return KEY if credential == TOKEN else TOKEN
+
+
 def echo(method: str, target: str, credential: str) -> bytes | None:
-    """Every route d7tui asks, answered 200 with the credential it was sent in many fields."""
+    """Every route d7tui asks, answered 200 with the credential it was sent in many fields, and
+    the other vendor's in one."""
     url = urlsplit(target)
     query = parse_qs(url.query)
     path = url.path
@@ -47,6 +54,7 @@ def echo(method: str, target: str, credential: str) -> bytes | None:
             "status": "sent",
             "reason": f"your token {credential} and @ESCAPED@",
             "country": credential,
+            "operator": other(credential),
             credential: "a key",
         }
         return _json({"request_id": RID, "messages": [item]}, credential)
@@ -61,7 +69,7 @@ def echo(method: str, target: str, credential: str) -> bytes | None:
                 "groupName": "PENDING",
                 "id": 26,
                 "name": "PENDING_ACCEPTED",
-                "description": "key " + credential,
+                "description": f"key {credential} and {other(credential)}",
             },
             "price": {"pricePerMessage": 0.01, "currency": credential},
         }
@@ -133,7 +141,7 @@ def test_status_json_store_and_export_never_hold_an_echoed_credential(d7tui, tmp
     infobip = shown[-1]
     record = json.loads(infobip)
     (recipient,) = record["recipients"]
-    assert recipient["recipient"] == "•••" and recipient["reason"] == "key •••"
+    assert recipient["recipient"] == "•••" and recipient["reason"] == "key ••• and •••"
     assert recipient["fields"]["sender"] == "•••"  # the one spelled in escapes too
 
     d7tui("add", "--channel", "sms", RID)
@@ -170,3 +178,13 @@ async def test_the_monitor_shows_stores_and_exports_no_echoed_credential(
     assert any(p.suffix == ".json" for p in files)  # the export
     for text in [*shown, caplog.text, *(p.read_bytes().decode("latin-1") for p in files)]:
         assert_hidden(text)
+
+
+def test_every_credential_set_is_one_to_blot_out() -> None:
+    settings = Settings(
+        d7_token=Secret(TOKEN),
+        infobip_key=Secret(KEY),
+        database_url=Secret("postgresql://desk:pw-5e6f7a8b9c@db.example/desk"),
+    )
+    assert settings.secrets() == [TOKEN, KEY, "pw-5e6f7a8b9c"]
+    assert Settings().secrets() == []

@@ -31,7 +31,7 @@ from d7tui.models import IdKind, InfobipSource, Phase, Target
 from d7tui.safety import Secret
 from d7tui.simulator import Simulator, Step
 
-KEY = "sim-key"
+KEY = "sim-infobip-key"
 FAST = RetryPolicy(attempts=3, base=0.01, cap=0.02)
 DELIVERED = [Step(0, "PENDING_ACCEPTED"), Step(5, "DELIVERED_TO_HANDSET")]
 

@@ -32,7 +32,7 @@ def settings_for(sim: Simulator, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "d7_token": Secret("sim-token"),
         "d7_base_url": sim.base_url,
-        "infobip_key": Secret("sim-key"),
+        "infobip_key": Secret("sim-infobip-key"),
         "infobip_base_url": sim.base_url,
     }
     values.update(overrides)

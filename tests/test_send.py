@@ -34,7 +34,7 @@ from d7tui.simulator import Simulator
 from d7tui.store import Which, open_store
 
 TOKEN = "sim-token-send-9f3a"
-IB_KEY = "sim-key-send-51c0"
+IB_KEY = "sim-infobip-key-send-51c0"
 FAST = RetryPolicy(attempts=3, base=0.01, cap=0.02)
 
 

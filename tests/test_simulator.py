@@ -21,7 +21,7 @@ import pytest
 from d7tui.simulator import Simulator, Step
 from d7tui.simulator import cli as sim_cli
 
-TOKEN, KEY = "sim-token", "sim-key"
+TOKEN, KEY = "sim-token", "sim-infobip-key"
 D7 = {"Authorization": f"Bearer {TOKEN}"}
 IB = {"Authorization": f"App {KEY}"}
 ROOT = Path(__file__).resolve().parent.parent

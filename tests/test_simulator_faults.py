@@ -18,7 +18,7 @@ from d7tui.simulator import Faults, FaultSpecError, Simulator, parse_fault_specs
 from d7tui.simulator import hostile as hostile_mod
 
 D7 = {"Authorization": "Bearer sim-token"}
-IB = {"Authorization": "App sim-key"}
+IB = {"Authorization": "App sim-infobip-key"}
 
 
 @pytest.fixture

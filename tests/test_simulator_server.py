@@ -235,7 +235,9 @@ def test_control_from_other_threads_while_serving(sim):
     with httpx.Client(base_url=sim.base_url, headers={"Authorization": "Bearer sim-token"}) as c:
         codes = {c.get(f"/report/v1/message-log/{rid}").status_code for _ in range(100)}
         ib = c.get(
-            "/sms/1/logs", headers={"Authorization": "App sim-key"}, params={"limit": "1000"}
+            "/sms/1/logs",
+            headers={"Authorization": "App sim-infobip-key"},
+            params={"limit": "1000"},
         )
     for t in threads:
         t.join()

@@ -162,7 +162,8 @@ async def test_an_infobip_report_taken_by_another_system_says_why_and_what_to_do
     bulk, _ = sim.create_infobip_bulk(["41793026727"], [Step(0, "DELIVERED_TO_HANDSET")])
     # Another system pulls this account's one-time reports first (over the API, as it would).
     request = urllib.request.Request(
-        f"{sim.base_url}/sms/1/reports?bulkId={bulk}", headers={"Authorization": "App sim-key"}
+        f"{sim.base_url}/sms/1/reports?bulkId={bulk}",
+        headers={"Authorization": "App sim-infobip-key"},
     )
     with urllib.request.urlopen(request, timeout=5) as answer:
         assert json.load(answer)["results"]  # it got the report: d7tui never will

@@ -120,7 +120,7 @@ def sim_settings(sim: Simulator, *, token: str = "sim-token", **overrides: Any) 
     values: dict[str, Any] = {
         "d7_token": Secret(token),
         "d7_base_url": sim.base_url,
-        "infobip_key": Secret("sim-key"),
+        "infobip_key": Secret("sim-infobip-key"),
         "infobip_base_url": sim.base_url,
         "max_in_flight": 8,
     }

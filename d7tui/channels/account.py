@@ -65,7 +65,7 @@ class AccountClient:
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         self.settings = settings
         self.engine = engine or Engine(
-            max_in_flight=settings.max_in_flight, timeout=settings.timeout
+            max_in_flight=settings.max_in_flight, timeout=settings.timeout, secrets=settings.secrets
         )
 
     async def aclose(self) -> None:

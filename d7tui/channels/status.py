@@ -65,6 +65,7 @@ class StatusClient:
             max_in_flight=settings.max_in_flight,
             timeout=settings.timeout,
             max_answer=int(settings.max_answer_mb * MB),
+            secrets=self._secrets,  # the settings of the moment: a reload may change them
         )
         self.report_sink = report_sink
         self.on_first_reports = on_first_reports
@@ -106,7 +107,7 @@ class StatusClient:
     def _secrets(self) -> list[str]:
         # Errors are built from codes and our own words; a server echoing a credential into
         # its free text is blotted out here, once, for every channel.
-        return [s.reveal() for s in (self.settings.d7_token, self.settings.infobip_key) if s]
+        return self.settings.secrets()
 
     async def _fetch(self, target: Target) -> RequestStatus:
         request_id = validate_id(target.request_id, target.channel)

@@ -48,7 +48,7 @@ class Simulator:
         self,
         *,
         token: str = "sim-token",
-        infobip_key: str = "sim-key",
+        infobip_key: str = "sim-infobip-key",
         seed: int = 0,
         speed: float = 1.0,
         latency_ms: float = 0.0,

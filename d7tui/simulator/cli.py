@@ -29,7 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="lifecycles and faults (default 0)")
     parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per second")
     parser.add_argument("--token", default="sim-token", help="the D7 token it accepts")
-    parser.add_argument("--infobip-key", default="sim-key", help="the Infobip key it accepts")
+    parser.add_argument(
+        "--infobip-key", default="sim-infobip-key", help="the Infobip key it accepts"
+    )
     parser.add_argument(
         "--no-whatsapp-v2",
         action="store_true",

@@ -41,7 +41,11 @@ class Accounts:
         if engine is None:
             if self._own is None:
                 settings = self._settings()
-                self._own = Engine(max_in_flight=settings.max_in_flight, timeout=settings.timeout)
+                self._own = Engine(
+                    max_in_flight=settings.max_in_flight,
+                    timeout=settings.timeout,
+                    secrets=lambda: self._settings().secrets(),
+                )
             engine = self._own
         return AccountClient(self._settings(), engine)
 

@@ -52,7 +52,7 @@ from d7tui.ui.widgets.event_strip import Event, Events, Severity
 from d7tui.watchlist import Entry, Watchlist
 
 DEMO_TOKEN = "sim-token"  # the simulator's own credentials: not secrets
-DEMO_KEY = "sim-key"
+DEMO_KEY = "sim-infobip-key"
 ARCHIVE_AFTER = 24 * 3600.0  # a request final this long leaves the live list for the archive
 ARCHIVE_CHECK = 60.0  # seconds between two looks for requests to archive
 PICK_UP_CHECK = 5.0  # seconds between two looks for ids `d7tui add` wrote from another shell
@@ -247,7 +247,7 @@ class D7App(Guarded, App[int]):
         return default_path().parent
 
     def _secrets(self) -> list[str]:
-        return [s.reveal() for s in (self.settings.d7_token, self.settings.infobip_key) if s]
+        return self.settings.secrets()
 
     def _internal_error(self, edge: Edge) -> None:
         """An error escaped a handler: one line in the banner, kept, with the file to read."""
