@@ -50,11 +50,12 @@ class _Share:
     vendor: str | None  # unreachable: the vendor whose host it could not reach
     stuck: int = 0  # of its waiting recipients, those counted stuck so far
     live: bool = True  # still the entry's share (heap items of an old share are skipped)
+    # When each of its waiting recipients becomes stuck, soonest last; the soonest not counted
+    # yet is in the tally's heap (one item per entry, not one per recipient: 20,000 of them).
+    due: list[float] = field(default_factory=list)
 
 
 def _share(entry: Entry) -> _Share:
-    phases: Counter[Phase] = Counter()
-    costs: dict[str | None, float] = {}
     error: ErrorKind | None = None
     vendor = None
     if entry.status is WatchStatus.AUTH:
@@ -65,12 +66,8 @@ def _share(entry: Entry) -> _Share:
         error = entry.error.kind
         if error is ErrorKind.UNREACHABLE:
             vendor = "infobip" if entry.channel == "infobip" else "d7"
-    if entry.state is not None:
-        for recipient in entry.state.recipients:
-            phases[recipient.phase] += 1
-            if recipient.cost is not None:
-                costs[recipient.currency] = costs.get(recipient.currency, 0.0) + recipient.cost
-    return _Share(phases, costs, entry.status is WatchStatus.DONE, error, vendor)
+    phases = Counter({phase: n for phase, n in entry.counts.items() if n})
+    return _Share(phases, dict(entry.costs), entry.status is WatchStatus.DONE, error, vendor)
 
 
 class Tally:
@@ -122,9 +119,14 @@ class Tally:
         due = self._due
         while due and due[0][0] <= now:
             _, _, share = heapq.heappop(due)
-            if share.live:
+            if not share.live:
+                continue
+            while share.due and share.due[-1] <= now:
+                share.due.pop()
                 share.stuck += 1
                 self._stuck += 1
+            if share.due:
+                heapq.heappush(due, (share.due[-1], next(self._seq), share))
         if len(due) > 4 * len(self._shares) + 1024:  # mostly items of shares gone: drop them
             self._due = [item for item in due if item[2].live]
             heapq.heapify(self._due)
@@ -159,8 +161,9 @@ class Tally:
         channel = entry.state.channel.value if entry.state is not None else None
         limit = self.stuck_after.get(channel, 0.0) if channel is not None else 0.0
         if limit > 0:
-            for since, _ in entry.waiting():
-                heapq.heappush(self._due, (since + limit, next(self._seq), share))
+            share.due = sorted((since + limit for since, _ in entry.waiting()), reverse=True)
+            if share.due:
+                heapq.heappush(self._due, (share.due[-1], next(self._seq), share))
 
     def _take_out(self, entry: Entry) -> None:
         share = self._shares.pop(entry, None)
