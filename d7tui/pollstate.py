@@ -188,7 +188,9 @@ class NewsBatch:
         return () if self.taken else self._updates
 
     def take(self) -> list[PollUpdate]:
-        """The results, once: the batch is closed (the next result starts another)."""
+        """The results, once (then none): the batch is closed, the next result opens another."""
+        if self.taken:
+            return []
         self.taken = True
         return self._updates
 
