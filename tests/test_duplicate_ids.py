@@ -133,7 +133,7 @@ async def test_status_the_monitor_its_store_and_export_keep_every_message_alike(
         for _ in range(2):
             polls = server.counting.polls
             clock.advance(3600)
-            await until(pilot, lambda: server.counting.polls > polls)
+            await until(pilot, lambda polls=polls: server.counting.polls > polls)
             await idle(pilot, app)
         entry = app.watchlist.get(RID)
         assert entry is not None and len(entry.timeline) == first_seen
