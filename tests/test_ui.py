@@ -9,6 +9,7 @@ import socket
 from collections.abc import Iterable
 from typing import Any
 
+import pytest
 from textual import events
 from textual.widgets import Input, Select
 from ui_kit import (
@@ -804,6 +805,7 @@ async def test_the_list_shows_the_reason_at_every_width_and_the_detail_sits_besi
             assert wide == (width >= 180), width  # the detail beside the list only with room
 
 
+@pytest.mark.long
 async def test_the_detail_head_never_breaks_the_cost_from_its_amount(sim, clock):
     from d7tui.ui.format import entry_cost
 
@@ -816,8 +818,7 @@ async def test_the_detail_head_never_breaks_the_cost_from_its_amount(sim, clock)
         await idle(pilot, app)
         tag = f"cost {entry_cost(entry(app, rid), wide=True)}"
         for width in range(48, 90):  # the break falls everywhere in the line
-            await pilot.resize_terminal(width, 24)
-            await pilot.pause()
+            await pilot.resize_terminal(width, 24)  # a pause of its own: the screen is redrawn
             head = app.screen.query_one("#detail-head").region
             lines = screen_text(app).splitlines()[head.y : head.bottom]
             assert any(tag in line for line in lines), (width, lines)

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hostile import HostileServer, aimed_at, answering, unreadable_200
 from hostile import head as hostile_head
 from textual import events
@@ -157,6 +158,7 @@ async def test_insights_read_at_80x24_without_a_wrapped_line(sim, clock):
         assert "Status changes per minute, the last hour" in text
 
 
+@pytest.mark.long
 async def test_s_sends_a_test_message_only_once_confirmed_and_watches_it(sim, clock):
     app = build(sim, clock, [])
     async with app.run_test(size=SIZE) as pilot:
@@ -212,6 +214,7 @@ async def test_s_answered_200_but_unreadable_says_it_was_most_likely_sent_and_wa
             assert len(app.watchlist) == 0
 
 
+@pytest.mark.long
 async def test_the_command_palette_finds_insights_send_and_the_failures_worklist(sim, clock):
     app = build(sim, clock, [])
     async with app.run_test(size=SIZE) as pilot:
