@@ -19,6 +19,7 @@ from typing import Literal
 
 from d7tui.clock import Clock
 from d7tui.config import ConfigError, Settings
+from d7tui.held_writes import HeldWrites
 from d7tui.memory import Memory, Remembered, held_snapshot, read_only
 from d7tui.models import Target
 from d7tui.output import plural
@@ -28,6 +29,7 @@ from d7tui.safety import error_line, one_line, whole_line
 from d7tui.store import StoreError, WatchRecord
 from d7tui.store.commands import os_user
 from d7tui.store.core import WatchSummary
+from d7tui.store.db import default_path
 from d7tui.watchlist import Entry, Watchlist
 
 Severity = Literal["information", "warning", "error"]
@@ -59,6 +61,7 @@ class Monitor:
         self.notices: list[str] = []  # lines the banner keeps showing (the store, the lock)
         self.no_memory = "this session has no store"  # why, when it has none
         self._read_only: list[Remembered] = []  # a store that can only be read: shown, not kept
+        self.held: HeldWrites | None = None  # what is done meanwhile: kept in a file at quit
         # Removed requests, newest last (and whether they came from the archive): `undo`.
         self._removed: list[tuple[Entry, Watch | None, bool]] = []
         # Poll results on their way to the screen; `on_news` is given each batch as it opens
@@ -107,10 +110,18 @@ class Monitor:
             self.no_memory = f"this session has no store ({error_line(exc)})"
             # What it holds is still shown (read as `d7tui export` reads it), only not kept.
             self._read_only = await asyncio.to_thread(read_only, path)
-            shown = f": its {plural(len(self._read_only), 'request')} shown, nothing new kept"
+            shown = f": its {plural(len(self._read_only), 'request')} shown"
+            kept = "; nothing new is saved"
+            if not (isinstance(path, str) and "://" in path):  # a file: held, kept at quit
+                self.held = HeldWrites(Path(path) if path is not None else default_path(), exc)
+                kept = (
+                    "; what you add or edit is held and, when you quit, kept in a file the "
+                    "next d7tui takes in"
+                )
             self.notices.append(
                 f"Not remembering this session: {error_line(exc)}"
                 + (shown if self._read_only else "")
+                + kept
             )
             return []
         self.memory.holds(
@@ -124,6 +135,11 @@ class Monitor:
             self.memory.lock_refusal = one_line(self.memory.lock_refusal)
             self.notices.append(self.memory.lock_refusal)
         return summaries
+
+    def keep_held(self) -> str | None:
+        """At quit, with no store: what was held, kept in a file the next start takes in (blocks:
+        the disk); the line for the terminal, or None."""
+        return self.held.keep() if self.held is not None else None
 
     def take_read_only(self) -> list[Remembered]:
         """What a store that could only be read holds (once): to be shown, never kept."""
@@ -147,6 +163,8 @@ class Monitor:
         watch = self.poller.get(update.request_id)
         if self.memory is not None and watch is not None:
             self.memory.on_update(update, asked=watch.target.channel)
+        elif self.held is not None and watch is not None:
+            self.held.on_update(update, asked=watch.target.channel)
 
     def _waiting(self) -> Sequence[PollUpdate]:
         return self._batch.waiting if self._batch is not None else ()
@@ -270,7 +288,11 @@ class Monitor:
             self.poller.add(target, added_at=now)
             if self.memory is not None:
                 self.memory.add(target, label, now)
+            elif self.held is not None:
+                self.held.add(target, label, now)
             added.append(rid)
+        if added and self.held is not None:
+            self.say(self.held.said(), "warning")
         return added
 
     def remove_request(self, request_id: str, *, archived: bool) -> Entry | None:
@@ -282,6 +304,8 @@ class Monitor:
         watch = self.poller.remove(request_id)
         if self.memory is not None:
             self.memory.remove(request_id)
+        elif self.held is not None:
+            self.held.remove(request_id, self.clock.now())
         self._removed.append((entry, watch, archived))
         return entry
 
@@ -305,6 +329,8 @@ class Monitor:
                 self.start_polling(entry)
         if self.memory is not None:
             self.memory.restore(entry.request_id)
+        elif self.held is not None:
+            self.held.restore(entry.request_id)
 
     def set_label_note(self, request_id: str, label: str, note: str) -> None:
         entry = self.live.get(request_id) or self.archived.get(request_id)
@@ -314,12 +340,12 @@ class Monitor:
         entry.relabel(label, note)
         if self.shows_who:
             entry.noted_by, entry.noted_at = self.user, self.clock.now()
+        changed = (label if label != unchanged[0] else None, note if note != unchanged[1] else None)
         if self.memory is not None:  # only what changed is written: an untouched note stays whole
-            self.memory.set_label_note(
-                request_id,
-                label if label != unchanged[0] else None,
-                note if note != unchanged[1] else None,
-            )
+            self.memory.set_label_note(request_id, *changed)
+        elif self.held is not None and changed != (None, None):
+            self.held.set_label_note(request_id, *changed)
+            self.say(self.held.said(), "warning")
 
     # -- the archive -------------------------------------------------------------------------
 
@@ -333,6 +359,8 @@ class Monitor:
         self.start_polling(entry)
         if self.memory is not None:
             self.memory.unarchive(request_id)
+        elif self.held is not None:
+            self.held.unarchive(request_id, self.clock.now())
         return True
 
     async def archive_finished(self) -> list[str]:

@@ -397,6 +397,8 @@ class D7App(Guarded, App[int]):
             with contextlib.suppress(Exception):
                 await self.memory.close()
             self.farewell.extend(self.memory.farewell)
+        elif (held := await asyncio.to_thread(self.monitor.keep_held)) is not None:
+            self.farewell.append(held)
         if self.simulator is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.simulator.stop)

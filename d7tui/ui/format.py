@@ -32,14 +32,18 @@ NOT_SHOWN = "-"
 
 
 def mask_recipient(value: str | None) -> str:
-    """A phone number or address with its middle hidden: +971509752626 -> +97150•••••26."""
+    """A phone number or address with its middle hidden: +971509752626 -> +97150•••••26.
+    A leading + is not one of the digits shown: the number written with or without it (the
+    recipient column, a label) hides the same digits, 971509752626 -> 97150•••••26."""
     if not value:
         return NOT_SHOWN
-    if len(value) >= 9:
-        return value[:6] + MASK * (len(value) - 8) + value[-2:]
-    if len(value) >= 4:
-        return value[:1] + MASK * (len(value) - 2) + value[-1:]
-    return MASK * len(value)
+    sign = "+" if value.startswith("+") else ""
+    digits = value[len(sign) :]
+    if len(digits) >= 8:
+        return sign + digits[:5] + MASK * (len(digits) - 7) + digits[-2:]
+    if len(digits) >= 4:
+        return sign + digits[:1] + MASK * (len(digits) - 2) + digits[-1:]
+    return sign + MASK * len(digits)
 
 
 # A phone number (or another long run of digits) inside free text: an API's reason, a label.
