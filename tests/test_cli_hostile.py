@@ -146,7 +146,12 @@ async def test_invisible_characters_are_made_visible_in_the_table_and_the_json(e
         {
             "request_id": RID,
             "messages": [
-                {"msg_id": "a", "recipient": recipient, "status": "sent", "reason": INVISIBLE}
+                {
+                    "msg_id": "a",
+                    "recipient": recipient,
+                    "status": "sent",
+                    "reason": INVISIBLE + "\ud800",  # a lone surrogate too (H12.7)
+                }
             ],
         },
         ensure_ascii=True,
@@ -160,6 +165,7 @@ async def test_invisible_characters_are_made_visible_in_the_table_and_the_json(e
     (row,) = data["recipients"]
     assert row["recipient"].startswith("+97150<U+200B><U+200C><U+200D><U+200E><U+200F><U+2028>")
     assert "<U+FEFF><U+E0041><U+00AD>1234567" in row["recipient"]
+    assert row["reason"].endswith("<U+00AD><U+D800>")  # by its code point, as SECURITY.md says
     for text in (out, row["reason"]):
         assert not any(ch in text for ch in INVISIBLE)
 

@@ -86,6 +86,7 @@ def add_from_a_shell(sim: Simulator, url: str, home: Path, *ids: str) -> str:
     return done.stdout
 
 
+@pytest.mark.long
 async def test_a_follower_polls_nothing_shows_what_the_leader_polls_and_takes_over_at_its_kill(
     sim: Simulator, clock: ManualClock, pg_url: str, leader, tmp_path: Path
 ):

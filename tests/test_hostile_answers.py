@@ -96,6 +96,7 @@ def _status_process(base_url: str, tmp_path: Path) -> tuple[int, str, int]:
     return os.waitstatus_to_exitcode(status), err, usage.ru_maxrss * 1024
 
 
+@pytest.mark.long
 def test_status_fed_a_bomb_exits_5_with_one_line_and_stays_small(tmp_path: Path) -> None:
     # Issue #11: a 2 MB gzip answer inflating to 2 GB took `d7tui status` to 4.3 GB.
     with HostileServer(ordinary) as server:
