@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -24,7 +24,7 @@ from d7tui.memory import Memory, Remembered, held_snapshot, read_only
 from d7tui.models import Target
 from d7tui.output import plural
 from d7tui.poller import Poller
-from d7tui.pollstate import Fetcher, PollUpdate, Watch, WatchStatus
+from d7tui.pollstate import Fetcher, NewsBatch, PollUpdate, Watch, WatchStatus
 from d7tui.safety import error_line, one_line, whole_line
 from d7tui.store import StoreError, WatchRecord
 from d7tui.store.commands import os_user
@@ -64,9 +64,10 @@ class Monitor:
         self.held: HeldWrites | None = None  # what is done meanwhile: kept in a file at quit
         # Removed requests, newest last (and whether they came from the archive): `undo`.
         self._removed: list[tuple[Entry, Watch | None, bool]] = []
-        # Poll results not taken by the screen yet; `on_news` is called when the first comes.
-        self._news: list[PollUpdate] = []
-        self.on_news: Callable[[], None] = lambda: None
+        # Poll results on their way to the screen; `on_news` is given each batch as it opens
+        # (with its first result), the results that follow join it until it is taken.
+        self._batch: NewsBatch | None = None
+        self.on_news: Callable[[NewsBatch], None] = lambda batch: None
         # The screen hears of a result first, then the store (the order of the hooks).
         self.poller.hooks.on_update.append(self._poll_update)
         self.poller.hooks.on_update.append(self._save_update)
@@ -124,7 +125,7 @@ class Monitor:
             )
             return []
         self.memory.holds(
-            lambda: held_snapshot(self.live, self.archived, self._news, self.clock.now())
+            lambda: held_snapshot(self.live, self.archived, self._waiting(), self.clock.now())
         )
         for warning in self.memory.warnings:  # whole: held writes taken in name their file
             self.say(whole_line(warning), "warning")
@@ -148,9 +149,13 @@ class Monitor:
     # -- poll results ------------------------------------------------------------------------
 
     def _poll_update(self, update: PollUpdate) -> None:
-        self._news.append(update)
-        if len(self._news) == 1:
-            self.on_news()
+        batch = self._batch
+        if batch is not None and not batch.taken:
+            batch.add(update)
+            return
+        batch = self._batch = NewsBatch()
+        batch.add(update)
+        self.on_news(batch)
 
     def _save_update(self, update: PollUpdate) -> None:
         if self.following():
@@ -161,14 +166,18 @@ class Monitor:
         elif self.held is not None and watch is not None:
             self.held.on_update(update, asked=watch.target.channel)
 
+    def _waiting(self) -> Sequence[PollUpdate]:
+        return self._batch.waiting if self._batch is not None else ()
+
     @property
     def news_waiting(self) -> bool:
         """Poll results the screen has not taken yet."""
-        return bool(self._news)
+        return bool(self._waiting())
 
     def take_news(self) -> list[PollUpdate]:
-        news, self._news = self._news, []
-        return news
+        """The results not taken yet, taken (what the screen does with a batch it is given)."""
+        batch, self._batch = self._batch, None
+        return batch.take() if batch is not None and not batch.taken else []
 
     def apply(self, updates: list[PollUpdate]) -> list[tuple[PollUpdate, Entry]]:
         """Poll results onto the live list (polls are of live requests, whichever list is

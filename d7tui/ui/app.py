@@ -32,7 +32,7 @@ from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.monitor import Monitor
 from d7tui.notify import DesktopNotifier, choose
 from d7tui.poller import Poller
-from d7tui.pollstate import Fetcher, PollConfig, PollUpdate
+from d7tui.pollstate import Fetcher, NewsBatch, PollConfig, PollUpdate
 from d7tui.report_guard import ReportGuard
 from d7tui.safety import Secret, error_line, one_line, whole_line
 from d7tui.store import StoreError
@@ -513,18 +513,15 @@ class D7App(Guarded, App[int]):
     def _poll_update(self, update: PollUpdate) -> None:
         self.monitor._poll_update(update)
 
-    def _post_news(self) -> None:
-        """The first poll result waiting: the screen takes all that came by then, in one go."""
+    def _post_news(self, batch: NewsBatch) -> None:
+        """A batch of poll results opened: the screen takes all that joined it by then."""
         if self._main is not None:
-            self._main.post_message(PollNews())
+            self._main.post_message(PollNews(batch))
 
     @property
     def news_waiting(self) -> bool:
         """Poll results the screen has not taken yet."""
         return self.monitor.news_waiting
-
-    def take_news(self) -> list[PollUpdate]:
-        return self.monitor.take_news()
 
     def add_targets(
         self, targets: list[Target], *, label: str = "", refresh: bool = True

@@ -147,12 +147,7 @@ def phase_text(phase: Phase | None, value: str, colours: Mapping[Phase, str]) ->
 # Said in full where there is room, as `cr` in a table's cell (the README says which is which).
 def entry_cost(entry: Entry, *, wide: bool = False) -> str:
     """What the request cost, per currency ("" before any cost is known)."""
-    if entry.state is None:
-        return ""
-    costs: dict[str | None, float] = {}
-    for r in entry.state.recipients:
-        if r.cost is not None:
-            costs[r.currency] = costs.get(r.currency, 0.0) + r.cost
+    costs = entry.costs
     return costs_text(costs, wide=wide) if costs else ""
 
 
