@@ -38,6 +38,9 @@ class Totals:
     stuck: int = 0  # recipients waiting for a confirmation longer than their channel's usual
     # Per vendor ("d7", "infobip"): how many requests its host failed, and one of those errors.
     unreachable: dict[str, tuple[int, ChannelError]] = field(default_factory=dict)
+    # The newest poll of a request, by whoever made it (this run, a run before it, a desk's
+    # leader): None while none was ever polled.
+    last_poll: float | None = None
 
 
 @dataclass(eq=False, slots=True)
@@ -90,6 +93,7 @@ class Tally:
         self._due: list[tuple[float, int, _Share]] = []
         self._seq = itertools.count()
         self._now = float("-inf")
+        self._last_poll: float | None = None
 
     def mark(self, entry: Entry) -> None:
         """The entry is new or changed: its share is worked out when the totals are asked."""
@@ -145,6 +149,7 @@ class Tally:
             done=self._done,
             stuck=self._stuck,
             unreachable=unreachable,
+            last_poll=self._last_poll,
         )
 
     def _put_in(self, entry: Entry, now: float) -> None:
@@ -162,6 +167,10 @@ class Tally:
         if share.vendor is not None and entry.error is not None:
             self._unreachable.setdefault(share.vendor, {})[entry] = entry.error
         self._done += share.done
+        if entry.last_poll is not None and (
+            self._last_poll is None or entry.last_poll > self._last_poll
+        ):
+            self._last_poll = entry.last_poll
         channel = entry.state.channel.value if entry.state is not None else None
         limit = self.stuck_after.get(channel, 0.0) if channel is not None else 0.0
         waiting = entry.waiting() if limit > 0 else ()

@@ -285,3 +285,24 @@ def test_one_time_reports_of_other_bulks_are_not_filed_under_the_id_asked(env) -
         assert proc.returncode == 0, proc.stderr
         (line,) = [strict_loads(text) for text in proc.stdout.decode().splitlines()]
         assert [r["msg_id"] for r in line["recipients"]] == ["rb-1"]
+
+
+def test_an_auto_id_no_channel_answers_names_every_channel_asked(tmp_path: Path) -> None:
+    from hostile import HostileServer, cli_env, silent
+
+    config = tmp_path / "config" / "d7tui" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text("timeout = 0.5\n")
+    config.chmod(0o600)
+    with HostileServer(silent) as server:
+        done = subprocess.run(
+            [sys.executable, "-m", "d7tui", "status", RID],
+            capture_output=True,
+            env=cli_env(server.base_url, tmp_path),
+            timeout=60,
+            text=True,
+        )
+    # Not "sms: gave up ..." as if sms alone had been asked (H12.8).
+    assert done.returncode != 0 and done.stderr.startswith(
+        f"{RID}: sms, whatsapp, viber: gave up after 0.5 s"
+    ), done

@@ -24,6 +24,7 @@ from d7tui.models import Target
 from d7tui.pollstate import PollConfig
 from d7tui.simulator import Simulator, Step
 from d7tui.store import Which, open_store
+from d7tui.ui.accounts import BALANCE_EVERY
 from d7tui.ui.app import D7App, make_app
 from d7tui.ui.screens.insights import InsightsScreen
 from d7tui.ui.screens.send import SendDialog
@@ -96,10 +97,17 @@ async def test_the_balance_is_on_the_status_line_and_a_low_one_is_warned(sim, cl
             text = screen_text(app)
             assert "permanent failure: Your D7 account did not have enough credit" in text
             assert "balance now d7 3.5000 (low)" in text
-            sim.accounts.d7 = 80.0  # topped up: read again (every five minutes, or now)
-            app.read_balances()
+            sim.accounts.d7 = 80.0  # topped up: read again every five minutes, on the clock
+            reads = sim.counts["balance"]
+            clock.advance(BALANCE_EVERY - 1)
+            await idle(pilot, app)
+            assert sim.counts["balance"] == reads and "d7 3.5000" in screen_text(app)
+            clock.advance(1)
+            await until(pilot, lambda: sim.counts["balance"] == reads + 2)  # d7's and infobip's
             await idle(pilot, app)
             assert "balance d7 80.0000 · infobip 50.0000 EUR" in screen_text(app)
+            clock.advance(BALANCE_EVERY)  # and again five minutes later
+            await until(pilot, lambda: sim.counts["balance"] == reads + 4)
     finally:
         sim.accounts.d7, sim.accounts.infobip = 100.0, 50.0
 

@@ -36,6 +36,7 @@ from d7tui.simulator import Simulator, Step
 from d7tui.store import Store, Which
 from d7tui.ui import app as app_module
 from d7tui.ui.app import D7App, make_app
+from d7tui.ui.format import format_clock
 from d7tui.ui.screens.label import LabelDialog
 from d7tui.ui.widgets.watchlist_table import WatchlistTable
 
@@ -535,6 +536,24 @@ async def test_a_long_restart_paints_the_newest_rows_first_then_all_and_asks_not
         assert all(entry(app, rid).latest_status == "delivered" for rid in ids[3:])
         assert "✓ all final" in screen_text(app)
     assert status_requests(sim) == 0  # every one final: nothing asked
+
+
+async def test_a_restart_with_every_row_final_says_when_they_were_polled(sim, clock, db):
+    done = sim.create_request("sms", ["+971500000001"], [Step(0, "delivered")])
+    app = build(sim, clock, db, [Target(done)])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        polled = entry(app, done).last_poll
+    assert polled is not None
+    clock.advance(600)
+    again = build(sim, clock, db)
+    async with again.run_test(size=SIZE) as pilot:
+        await started(pilot, again, 1)
+        await idle(pilot, again)
+        shown = screen_text(again)
+        # Not `refreshed -` (H12.3): the rows shown were polled then, by the run before.
+        assert f"refreshed {format_clock(polled, clock.now())}" in shown, shown
+        assert "✓ all final" in shown
 
 
 async def test_an_infobip_bulk_past_48_hours_is_shown_from_memory_and_not_polled(sim, clock, db):
