@@ -83,6 +83,9 @@ class Settings:
     # Who this is, in what the store remembers (who added an id, wrote a note): the OS user
     # unless `user = …` says otherwise.
     user: str = ""
+    # The environment variables a credential was taken from: they win over config.toml, and a
+    # running d7tui never sees them change (what to tell a user whose credential is refused).
+    from_environment: frozenset[str] = frozenset()
 
     def store_location(self) -> str | None:
         """What `open_store` is given: the database URL, or None for the default SQLite file."""
@@ -308,6 +311,7 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
     if not isinstance(user, str) or any(not c.isprintable() for c in user) or len(user) > 64:
         raise ConfigError(f"{path}: key 'user' must be a name of at most 64 printable characters")
     return Settings(
+        from_environment=frozenset(_ENV[key] for key in _SECRET_KEYS if env.get(_ENV[key])),
         database_url=database_url,
         user=user.strip(),
         d7_token=values["d7_api_token"],  # type: ignore[arg-type]

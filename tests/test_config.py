@@ -97,9 +97,12 @@ def test_environment_wins_over_the_file(xdg: Path, monkeypatch: pytest.MonkeyPat
     assert loaded.d7_base_url == "https://env.example:9"
     assert loaded.infobip_key.reveal() == IB_KEY
     assert loaded.infobip_source is InfobipSource.REPORTS
+    # known, so that a refused credential's banner says where to fix it
+    assert loaded.from_environment == {"D7_API_TOKEN", "INFOBIP_API_KEY"}
     # An empty variable does not hide the file.
     monkeypatch.setenv("D7_API_TOKEN", "")
     assert load_settings().d7_token.reveal() == "file-token"
+    assert load_settings().from_environment == {"INFOBIP_API_KEY"}
 
 
 def test_explicit_env_and_path_arguments(tmp_path: Path) -> None:

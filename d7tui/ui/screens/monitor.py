@@ -267,7 +267,11 @@ class MonitorScreen(Guarded, Screen[None]):
                 answered = error.status is not None
                 unreached.append(Unreached(host, channels, setting, count, error.message, answered))
         self.query_one(Banner).show_stops(
-            app.poller.auth_stops, app.notices, unreached, pause=app.key("pause")
+            app.poller.auth_stops,
+            app.notices,
+            unreached,
+            pause=app.key("pause"),
+            from_environment=app.settings.from_environment,
         )
 
     def _tick(self) -> None:
