@@ -110,6 +110,8 @@ class D7App(Guarded, App[int]):
         # The user's [keymap], applied before any screen exists: the footer is built with it.
         self.keymap, self._keymap_problems = resolve_keymap(settings.keymap, settings.config_file)
         self._settings_shown: list[str] = []  # the banner's lines about the settings
+        # Printed on standard error before the screen took the terminal (cli._settings).
+        self._printed_at_start = set(settings.warnings)
         if self.keymap:
             self.set_keymap(self.keymap)
         self.edge = Edge(self._data_directory, self._secrets, self._internal_error)
@@ -381,6 +383,13 @@ class D7App(Guarded, App[int]):
             ]
 
     async def on_unmount(self) -> None:
+        # Every settings problem the banner could not fit is on the terminal after the quit
+        # (those of config.toml were printed before the screen came, the keymap's were not).
+        self.farewell.extend(
+            f"warning: {problem}"
+            for problem in (*self.settings.warnings, *self._keymap_problems)
+            if problem not in self._printed_at_start
+        )
         for message in self._sending:  # quit before the vendor answered: it may have gone out
             self.farewell.append(
                 f"{message.describe()} was being sent when the monitor quit: it may have been "
@@ -749,8 +758,8 @@ class D7App(Guarded, App[int]):
         shown = problems[:SETTINGS_SHOWN]
         if len(problems) > SETTINGS_SHOWN:
             shown.append(
-                f"… and {len(problems) - SETTINGS_SHOWN} more settings problems (every d7tui "
-                "command prints them all on standard error)"
+                f"… and {len(problems) - SETTINGS_SHOWN} more settings problems (all of them "
+                "are on the terminal when d7tui quits)"
             )
         self.notices[:] = [n for n in self.notices if n not in self._settings_shown]
         self.notices.extend(shown)
