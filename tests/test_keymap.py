@@ -103,7 +103,8 @@ async def test_remapped_keys_work_and_bad_ones_are_reported(sim, clock, tmp_path
     quit_lines = farewell_text(app.farewell)
     for problem in problems:
         printed_at_start = problem in settings.warnings  # the 'filter' one
-        assert (f"d7tui: warning: {problem}" in quit_lines) is not printed_at_start
+        start = problem.removesuffix("…")[:100]  # the event strip cuts long lines
+        assert (f"d7tui: warning: {start}" in quit_lines) is not printed_at_start
 
 
 async def test_hints_on_screen_name_the_keys_of_the_keymap(sim, clock):
