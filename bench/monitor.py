@@ -325,10 +325,16 @@ def run(args: argparse.Namespace) -> Result:
         memory = proc_status(pid)
         say(f"key latencies (ms): {sorted(round(x * 1000) for x in latencies)}")
         say(f"memory: {memory}")
-        if args.profile or args.spy:  # quit, so that the profile is written, measure no more
+        if args.profile or args.spy or args.keys_only:  # quit (a profile is written), no more
+            say(f"key to detail, sorted by last change: {percentiles(latencies)}")
+            if sorted_latencies:
+                say(f"key to detail, sorted as added: {percentiles(sorted_latencies)}")
+            say(f"requests answered meanwhile: {polled:,}")
             term.key("q")
             while Path(f"/proc/{pid}").exists():
                 time.sleep(0.1)
+            if args.keys_only:
+                raise SystemExit(0)
             raise SystemExit(f"profile written to {args.profile or args.spy}")
 
         # Idle: everything final, nothing more to ask.
@@ -503,6 +509,11 @@ def main() -> int:
         dest="yardsticks",
         action="store_false",
         help="skip bench/minimal.py's two apps (a DataTable of 100,000 rows takes minutes)",
+    )
+    parser.add_argument(
+        "--keys-only",
+        action="store_true",
+        help="stop after the keys while polling (for a quick look: no idle, no restart)",
     )
     parser.add_argument("--out", type=Path)
     parser.add_argument("--profile", type=Path, help="run the app under cProfile, write here")

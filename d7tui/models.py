@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -122,6 +123,13 @@ def classify_infobip(
 # ---------------------------------------------------------------------------------------------
 
 
+def plain_key(msg_id: str | None, recipient: str | None) -> str:
+    """A message's key when its answer gives no other message the same one: its msg_id (D7's
+    msg_id, Infobip's messageId), or its number when it has none. What every key was before
+    `keyed`, so the keys of stores and exports written then are still the same."""
+    return msg_id or recipient or ""
+
+
 @dataclass(frozen=True, slots=True)
 class Recipient:
     """One message of a request, as last reported."""
@@ -141,11 +149,19 @@ class Recipient:
     fields: dict[str, JSONValue] = field(default_factory=dict)
     # A sibling-local parse problem (the recipient is kept, shown as what it is).
     problem: str | None = None
+    # Which message of its request this is (the `key`): given empty, its msg_id, or for a
+    # message without one its number. `keyed` gives the messages of an answer that repeats one
+    # (a server answering one msg_id for two numbers) keys of their own.
+    recipient_key: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.recipient_key:
+            object.__setattr__(self, "recipient_key", plain_key(self.msg_id, self.recipient))
 
     @property
     def key(self) -> str:
         """Stable identity of this recipient inside its request."""
-        return self.msg_id or self.recipient or ""
+        return self.recipient_key
 
     def to_json(self) -> dict[str, JSONValue]:
         """The normalised keys, then `fields`: everything the API said of this recipient, under
@@ -164,6 +180,7 @@ class Recipient:
             "parts": self.parts,
             "country": self.country,
             "schedule_time": self.schedule_time,
+            "recipient_key": self.recipient_key,
         }
         if self.problem:
             out["problem"] = self.problem
@@ -267,6 +284,36 @@ def _transition(at: float, request_id: str, prev: Recipient | None, r: Recipient
         new_phase=r.phase,
         reason=r.reason,
     )
+
+
+def keyed(recipients: Sequence[Recipient]) -> tuple[Recipient, ...]:
+    """The messages of one full answer, each with a key no other has.
+
+    A server that repeats a msg_id (two numbers, one id), or lists messages without any, would
+    otherwise have them stand for one another: the monitor, its store and exports would keep
+    one of them, silently. Their keys are made of what tells them apart, msg_id and number
+    (`same/+971500000001`), then the order they came in (`#2`) when even that repeats: the same
+    answer gives the same keys poll after poll. A message whose msg_id is its own keeps it as
+    its key. Not for incremental answers (Infobip's reports), where a repeat is the same
+    message's next report."""
+    counts = Counter(plain_key(r.msg_id, r.recipient) for r in recipients)
+    if len(counts) == len(recipients):
+        return tuple(recipients)
+    taken = {key for key, n in counts.items() if n == 1}
+    out: list[Recipient] = []
+    for r in recipients:
+        base = plain_key(r.msg_id, r.recipient)
+        if counts[base] == 1:
+            out.append(r)
+            continue
+        both = "/".join(part for part in (r.msg_id, r.recipient) if part)
+        key, n = both, 1 if both else 0
+        while not key or key in taken:
+            n += 1
+            key = f"{both}#{n}"
+        taken.add(key)
+        out.append(replace(r, recipient_key=key))
+    return tuple(out)
 
 
 # A recipient a full answer no longer lists (Infobip's logs keep 48 hours per message, so a bulk

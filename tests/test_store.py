@@ -312,6 +312,7 @@ def pg_text(state: RequestStatus) -> RequestStatus:
                         "currency",
                         "country",
                         "schedule_time",
+                        "recipient_key",
                     )
                 },
             )

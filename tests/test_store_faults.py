@@ -321,13 +321,87 @@ def a_backup(path: Path) -> None:
         other.add_watch(rid(9), "sms", label="restored from a backup")
 
 
-async def test_a_database_replaced_by_another_d7tui_database_is_adopted_and_ours_kept(tmp_path):
+async def test_a_database_replaced_by_another_d7tui_database_is_adopted_and_joined(tmp_path):
     path, said = await replaced_while_running(tmp_path, a_backup)  # restored while d7tui runs
-    assert "was replaced" in said
-    with Store.open(path) as store:  # the new file, and what came after
-        assert [w.label for w in store.watches()] == ["restored from a backup", "after"]
+    assert "was replaced by another d7tui database" in said
+    assert "what it had that the new file lacked was written into it (1 request" in said
+    with Store.open(path) as store:  # the new file, what it lacked of ours, what came after
+        assert [w.label for w in store.watches()] == ["restored from a backup", "mine", "after"]
     with Store.open(Path(said.split("kept as ")[1])) as store:  # ours until then, whole
         assert [w.label for w in store.watches()] == ["mine"]
+
+
+async def test_a_new_store_started_where_ours_was_deleted_gets_all_ours(tmp_path):
+    """J6: the file deleted, then `d7tui add` (here: the store from another connection) starts
+    a new one before this store looks: the new one gets every request ours kept, with its
+    label, note, archiving, last state and every transition; what the new one has stays."""
+    path = tmp_path / "d7tui.sqlite3"
+    told = Told()
+    astore = open_async(path, told)
+    try:
+        for n in range(1, 4):
+            astore.add_watch(rid(n), "sms", label=f"L{n}")
+            astore.set_note(rid(n), f"note {n}")
+            save(astore, n)
+        astore.archive(rid(3))
+        astore.add_watch(rid(4), "sms", label="gone")
+        astore.remove_watch(rid(4))  # removed: in the kept copy only
+        await astore.flush()
+        # deleted with its WAL (a cleanup script) ...
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink()
+        # ... and a new store started there by another d7tui: one id of ours, without label
+        newcomer = tmp_path / "newcomer.sqlite3"  # made whole apart: no moment without a file
+        with Store.open(newcomer) as other:
+            other.add_watch(rid(9), "sms", label="after-rm")
+            other.add_watch(rid(2), "sms")
+        os.replace(newcomer, path)
+        save(astore, 5)  # the next write notices
+        await told.until(lambda: told.notices)
+        [said] = told.notices
+        assert "was replaced by another d7tui database" in said
+        assert "(2 requests with labels and notes, 3 last states, 6 transitions, 2 labels" in said
+        assert "kept as" in said
+    finally:
+        await astore.aclose()
+    with Store.open(path) as store:
+        kept = {w.request_id: (w.label, w.note, w.archived) for w in store.watches(Which.ALL)}
+        assert kept == {
+            rid(9): ("after-rm", "", False),
+            rid(2): ("L2", "note 2", False),  # what it lacked, filled in
+            rid(1): ("L1", "note 1", False),
+            rid(3): ("L3", "note 3", True),
+        }
+        for n in (1, 2, 3, 5):
+            assert store.load_state(rid(n)) is not None
+        assert len(store.transitions(rid(1))) == len(store.transitions(rid(2))) == 2
+
+
+async def test_a_new_store_started_while_ours_is_written_back_is_never_overwritten(tmp_path):
+    """The file deleted, and another d7tui starts a new one while this store copies its own to
+    put it back: the copy must not replace the new store (its id would be lost), it joins it."""
+    path = tmp_path / "d7tui.sqlite3"
+    store = Store.open(path)
+    try:
+        store.add_watch(rid(1), "sms", label="mine")
+        state, transitions = observe(None, d7_status(rid(1), ["sent"]), 1)
+        store.save_observation(state, transitions, at=1)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink()
+
+        def held() -> Snapshot:  # asked while the copy is made: the other d7tui is quicker
+            with Store.open(path) as other:
+                other.add_watch(rid(9), "sms", label="after-rm")
+            return Snapshot(watches=store.watches(Which.KEPT))
+
+        said = store.check_file(held=held)
+        assert said is not None and "was deleted, and another d7tui started a new store" in said
+        store.add_watch(rid(2), "sms", label="later")
+    finally:
+        store.close()
+    with Store.open(path) as reopened:
+        assert [w.label for w in reopened.watches()] == ["after-rm", "mine", "later"]
+        assert reopened.load_state(rid(1)) is not None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -714,8 +714,8 @@ async def test_l_adds_to_the_label_instead_of_replacing_it_on_the_first_key(sim,
 
 
 def test_the_status_line_never_says_all_final_while_work_is_left():
+    from d7tui.tally import Totals
     from d7tui.ui.widgets.status_line import PollerView, status_parts
-    from d7tui.watchlist import Totals
 
     def line(queued: int = 0, in_flight: int = 0, to_poll: int = 0, loading: int = 0) -> str:
         view = PollerView(

@@ -101,6 +101,47 @@ async def test_a_store_emptied_in_place_is_written_again_from_what_the_monitor_h
     assert not (db.parent / "d7tui-errors.log").exists()  # no traceback every few seconds
 
 
+async def test_a_store_deleted_then_started_anew_by_d7tui_add_gets_all_the_monitor_shows(
+    sim, clock, tmp_path
+):
+    """J6: the store deleted (a cleanup script), then `d7tui add` in another shell starts a new
+    one before the monitor looks: the new one gets every request the monitor had, and after a
+    restart nothing that was on screen is missing."""
+    db = tmp_path / "xdg-data" / "d7tui" / "d7tui.sqlite3"  # where `d7tui add` writes too
+    ids = [sim.create_request("sms", [f"+97150000000{n}"], DELIVERS) for n in range(1, 4)]
+    three = sim.create_request("sms", ["+971500000009"], DELIVERS)
+    app = build(sim, clock, db, [Target(i) for i in ids], labels={ids[0]: "keepme"})
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await idle(pilot, app)
+        app.set_label_note(ids[1], "", "a note")
+        clock.advance(5)
+        app.poller.refresh()
+        await idle(pilot, app)
+        await app.memory.astore.flush()
+        for suffix in ("", "-wal", "-shm"):  # rm -f d7tui.sqlite3*
+            Path(f"{db}{suffix}").unlink()
+        assert main(["add", three, "--label", "after-rm"]) == 0
+        app.set_label_note(ids[2], "after", "")  # the next write notices it first
+        await until(pilot, lambda: any("while d7tui ran" in n for n in app.notices))
+        await app.pick_up_added()
+        assert entry(app, three).label == "after-rm"
+        shown = {e.request_id: (e.label, e.note) for e in app.live}
+    assert app.farewell == []
+    assert (
+        labels_and_notes(db)
+        == shown
+        == {
+            ids[0]: ("keepme", ""),
+            ids[1]: ("", "a note"),
+            ids[2]: ("after", ""),
+            three: ("after-rm", ""),
+        }
+    )
+    with Store.open(db) as store:
+        for rid in ids:
+            assert [t.new_status for t in store.transitions(rid)] == ["accepted", "delivered"]
+
+
 async def test_a_store_emptied_then_replaced_by_another_d7tui_gets_what_the_monitor_held(
     sim, clock, tmp_path
 ):

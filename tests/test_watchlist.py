@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from d7tui.errors import AuthError, NotFound, RateLimited
+import random
+from collections import Counter
+
+from d7tui.errors import AuthError, NotFound, RateLimited, Unreachable
 from d7tui.models import Channel, Phase, Recipient, RequestStatus, Target, classify_d7, observe
 from d7tui.pollstate import PollUpdate, WatchStatus
 from d7tui.ui.format import format_age, mask_recipient, short_id
-from d7tui.watchlist import SortKey, Watchlist
+from d7tui.watchlist import Entry, SortKey, Watchlist
 
 IDS = [f"{i}{i}{i}{i}abcd-0000-4000-8000-000000000000" for i in range(6)]
 
@@ -217,3 +220,110 @@ def test_long_ids_alike_at_every_cut_read_by_where_they_differ():
     ids.remove(middle[1])
     ids.remove(middle[2])
     assert ids.short(middle[0]) == "…BBBBBBBB"  # alone again: by its end
+
+
+def _counted(wl: Watchlist, now: float) -> tuple[object, ...]:
+    """The totals counted the plain way, over every entry (what the kept totals must equal)."""
+    phases: Counter[Phase] = Counter()
+    costs: dict[str | None, float] = {}
+    errors: Counter[str] = Counter()
+    done = stuck = 0
+    unreachable: Counter[str] = Counter()
+    for e in wl:
+        stuck += e.stuck_count(now, wl.stuck_after)
+        done += e.status is WatchStatus.DONE
+        if e.status is WatchStatus.AUTH:
+            errors["auth"] += 1
+        elif e.status is WatchStatus.NOT_FOUND:
+            errors["not_found"] += 1
+        elif e.error is not None and not e.not_found:
+            errors[e.error.kind] += 1
+            if e.error.kind == "unreachable":
+                unreachable["d7"] += 1
+        for r in e.state.recipients if e.state is not None else ():
+            phases[r.phase] += 1
+            if r.cost is not None:
+                costs[r.currency] = costs.get(r.currency, 0.0) + r.cost
+    rounded = {c: round(v, 9) for c, v in costs.items()}
+    return +phases, rounded, +errors, done, stuck, +unreachable
+
+
+def _kept(wl: Watchlist) -> tuple[object, ...]:
+    t = wl.totals()
+    unreachable = Counter({v: n for v, (n, _) in t.unreachable.items()})
+    rounded = {c: round(v, 9) for c, v in t.costs.items()}
+    return +t.phases, rounded, +t.errors, t.done, t.stuck, +unreachable
+
+
+def _sorted(wl: Watchlist) -> list[Entry]:
+    """The visible list made the plain way: every entry matched, then sorted."""
+    shown = [e for e in wl if wl.matches(e)]
+    if wl.sort is SortKey.LAST_CHANGE:
+        shown.sort(key=lambda e: (-(e.last_change or e.added_at), e.seq))
+    elif wl.sort is SortKey.STATUS:
+        shown.sort(key=lambda e: (e.rank(), -(e.last_change or e.added_at), e.seq))
+    return shown
+
+
+def test_the_totals_and_order_kept_as_entries_change_are_those_made_afresh():
+    # The status line's totals are kept up to date entry by entry, and the visible list is
+    # made by moving the entries that changed (a count and a sort over 100,000 kept keys
+    # waiting); after any story of answers, errors, removals, undos, the archive, time passing,
+    # sorts and filters, they read as a count over every entry and a fresh sort would.
+    rng = random.Random(7)
+    now = [1000.0]
+    wl = Watchlist(clock=lambda: now[0], stuck_after={"sms": 300.0})
+    other = Watchlist(clock=lambda: now[0])
+    statuses = ["sent", "delivered", "undelivered", "accepted", "read"]
+    removed = []
+    for step in range(600):
+        rid = f"{rng.randrange(40):04d}abcd-0000-4000-8000-000000000000"
+        roll = rng.random()
+        if rid not in wl and rid not in other:
+            wl.add(Target(rid), "", added_at=now[0])
+        elif rid in other:
+            if roll < 0.5:
+                entry = other.remove(rid)
+                assert entry is not None
+                wl.put(entry)
+        elif roll < 0.55:
+            state = _status(
+                rid,
+                *((f"+97150000{n:04d}", rng.choice(statuses)) for n in range(rng.randrange(4))),
+                cost=rng.choice([None, 0.001, 0.0004]),
+            )
+            _update(wl, rid, state, now[0], status=rng.choice(list(WatchStatus)))
+        elif roll < 0.7:
+            error = rng.choice(
+                [
+                    AuthError("sms", "d7_token", status=401),
+                    NotFound("sms", "gone"),
+                    RateLimited("sms", "slow down"),
+                    Unreachable("sms", "x"),
+                ]
+            )
+            _update(wl, rid, None, now[0], error=error, status=rng.choice(list(WatchStatus)))
+        elif roll < 0.8:
+            entry = wl.remove(rid)
+            removed.append(entry)
+        elif roll < 0.85 and removed:
+            entry = removed.pop()
+            if entry is not None and entry.request_id not in wl and entry.request_id not in other:
+                wl.restore(entry)
+        elif roll < 0.9:
+            entry = wl.remove(rid)
+            if entry is not None:
+                other.put(entry)
+        else:
+            now[0] += rng.choice([10.0, 100.0, 400.0])
+        if step % 7 == 0:
+            assert _kept(wl) == _counted(wl, now[0]), step
+            assert _kept(other) == _counted(other, now[0]), step
+        if step % 5 == 0:
+            if rng.random() < 0.1:
+                wl.sort = rng.choice(list(SortKey))
+                wl.filter_text = rng.choice(["", "", "sent", "000"])
+            assert wl.visible() == _sorted(wl), step
+    assert _kept(wl) == _counted(wl, now[0])
+    wl.stuck_after = {"sms": 50.0}
+    assert _kept(wl) == _counted(wl, now[0])

@@ -24,7 +24,7 @@ from d7tui.errors import (
     NotFound,
     ProtocolError,
 )
-from d7tui.models import Channel, Recipient, RequestStatus, classify_d7
+from d7tui.models import Channel, Recipient, RequestStatus, classify_d7, keyed
 from d7tui.safety import clean_json, one_line
 
 TOKEN_SETTING = "D7_API_TOKEN"
@@ -92,7 +92,7 @@ def parse_report(channel: Channel, request_id: str, body: bytes) -> RequestStatu
         items = []
     if not isinstance(items, list):
         raise not_a_list(channel.value, key, items)
-    recipients = tuple(_recipient(channel, item, i) for i, item in enumerate(items))
+    recipients = keyed([_recipient(channel, item, i) for i, item in enumerate(items)])
     top = clean_json({k: v for k, v in data.items() if k != key})
     return RequestStatus(
         request_id=request_id,

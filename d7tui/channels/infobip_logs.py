@@ -20,7 +20,7 @@ from d7tui.channels import infobip
 from d7tui.channels.routes import RouteVersions
 from d7tui.client import Response
 from d7tui.errors import ChannelError, ProtocolError
-from d7tui.models import Channel, IdKind, Recipient, RequestStatus
+from d7tui.models import Channel, IdKind, Recipient, RequestStatus, keyed
 
 MAX_PAGES = 50  # 50,000 messages for one call's ids at most; the rest is named as missing
 FAMILY = "infobip-logs"
@@ -94,7 +94,7 @@ class LogsReader:
         # would be stored once per id. Every field is in the recipients anyway.
         raw = tuple(bodies) if self.keep_text and len(ids) == 1 else ()
         return {
-            ident: RequestStatus(ident, Channel.INFOBIP, tuple(rs), dict(fields), raw)
+            ident: RequestStatus(ident, Channel.INFOBIP, keyed(rs), dict(fields), raw)
             for ident, rs in found.items()
         }
 

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from d7tui.models import JSONValue, Phase, Recipient, Transition
+from d7tui.models import JSONValue, Phase, Recipient, Transition, plain_key
 
 # The columns a recipient occupies in `recipient` rows, in this order, after request_id/position.
 RECIPIENT_COLUMNS = (
@@ -29,6 +29,9 @@ RECIPIENT_COLUMNS = (
     "schedule_time",
     "fields",
     "problem",
+    # NULL for the key most messages have (`plain_key`: their msg_id): only the keys `keyed`
+    # gave take room, and a loaded recipient shares its msg_id's string for its key.
+    "recipient_key",
 )
 
 TRANSITION_COLUMNS = (
@@ -93,6 +96,7 @@ def recipient_row(r: Recipient) -> tuple[Any, ...]:
         r.schedule_time,
         dumps_fields(r.fields),
         r.problem,
+        r.recipient_key if r.recipient_key != plain_key(r.msg_id, r.recipient) else None,
     )
 
 
@@ -115,6 +119,7 @@ def recipient_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Recipient:
         row[10],
         loads_fields(fields) if fields else {},
         row[12],
+        row[13] or "",  # "": the plain key, made by Recipient itself
     )
 
 
@@ -134,6 +139,7 @@ def recipient_to_dict(r: Recipient) -> dict[str, JSONValue]:
         "schedule_time": r.schedule_time,
         "fields": dict(r.fields),
         "problem": r.problem,
+        "recipient_key": r.recipient_key,
     }
 
 
@@ -152,6 +158,7 @@ def recipient_from_dict(data: Mapping[str, Any]) -> Recipient:
         schedule_time=data.get("schedule_time"),
         fields=dict(data.get("fields") or {}),
         problem=data.get("problem"),
+        recipient_key=data.get("recipient_key") or "",  # older files: the plain key
     )
 
 

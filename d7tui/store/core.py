@@ -242,10 +242,35 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
 
     def absorb(self, snapshot: Snapshot) -> Absorbed:
         """Write what a process held in memory (its own file was lost) into this store: every
-        id it does not watch yet, with label, note, last state and timeline, and the last
-        state and timeline of every id that has none here. What it has already (another d7tui
-        wrote it meanwhile) is left as it is."""
+        id it does not watch yet, with label, note, last state and timeline, the label or note
+        an id here has not got (empty), and the last state and timeline of every id that has
+        none here. What it has already (another d7tui wrote it meanwhile) is left as it is."""
         with self.batch() as conn:
+            blank = {
+                row[0]: (row[1], row[2])
+                for row in conn.execute(
+                    "SELECT request_id, label = '', note = '' FROM watch "
+                    "WHERE label = '' OR note = ''"
+                )
+            }
+            filled = 0
+            for w in snapshot.watches:
+                empty = blank.get(w.request_id)
+                if empty is None:
+                    continue
+                for column, mine, lacks in (
+                    ("label", w.label, empty[0]),
+                    ("note", w.note, empty[1]),
+                ):
+                    if lacks and mine:
+                        conn.execute(
+                            f"UPDATE watch SET {column} = ? WHERE request_id = ?",
+                            (
+                                clean_note(mine) if column == "note" else clean_label(mine),
+                                w.request_id,
+                            ),
+                        )
+                        filled += 1
             known = {row[0] for row in conn.execute("SELECT request_id FROM watch")}
             stated = {row[0] for row in conn.execute("SELECT request_id FROM request_state")}
             new = [w for w in snapshot.watches if w.request_id not in known]
@@ -280,7 +305,19 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
             requests=len(new),
             states=len(observations),
             transitions=sum(len(items) for _, items, _ in observations),
+            filled=filled,
         )
+
+    def absorb_file(self, path: Path) -> Absorbed:
+        """`absorb` what the d7tui database at `path` keeps: every request on its lists (live
+        and archived, not removed) with label, note, last state and every transition."""
+        other = type(self)(path, busy_timeout=self.busy_timeout)
+        try:
+            other._init_schema()
+            snapshot = other.load(Which.KEPT, timeline_limit=None)
+        finally:
+            other.close()
+        return self.absorb(snapshot)
 
     def remove_watch(self, request_id: str, *, at: float | None = None) -> bool:
         """Take an id off the watchlist, keeping its history (`restore_watch` undoes it)."""

@@ -4,10 +4,14 @@ SQLite in WAL mode goes on writing to a file that was deleted, without a word: e
 "succeeds", and all of it is gone when the process ends. So the store compares the file at its
 path with the one it opened (device and inode) at cheap moments, and when they differ:
 
-- deleted: the database as this process has it open is written back to the path;
-- replaced by another d7tui database (another d7tui put its copy back, or the user restored a
-  backup): this process writes to the new file from now on, and keeps what it had until then
-  beside it, named with a timestamp;
+- deleted: the database as this process has it open is written back to the path (never over
+  a new store another d7tui started there meanwhile: that is the next case);
+- replaced by another d7tui database (another d7tui put its copy back, the user restored a
+  backup, or another d7tui started a new store once the file was gone): this process writes
+  to the new file from now on, writes into it every request on its lists that the new file
+  lacks (with label, note, last state and every transition; what the new file has stays),
+  and keeps all it had until then beside it, named with a timestamp: nothing the monitor
+  shows is missing from the store;
 - replaced by anything else (an empty or broken file): that file is set aside with a
   timestamp, and the open database is written back to the path;
 - emptied or overwritten in place (`: > d7tui.sqlite3`: the same file, its pages gone): it is
@@ -193,12 +197,11 @@ class MovedMixin(Database):
                         f"{self.path} was emptied and replaced by a new store while d7tui ran: "
                         f"what d7tui held went into it ({joined.said()}); {joined.lost()}"
                     )
+                # A backup restored, or the store another d7tui started once the file was
+                # gone: either way it lacks what this process shows, which joins it.
                 kept = self._copy_to(free_aside_name(self.path, "kept"))
                 self._reopen(lambda: None)
-                return (
-                    f"{self.path} was replaced while d7tui ran: it writes to the new file now, "
-                    f"and what it had until then is kept as {kept}"
-                )
+                return self._joined(kept, "replaced by another d7tui database")
             aside = None
             if what != "deleted":
                 if what == "replaced":
@@ -213,7 +216,11 @@ class MovedMixin(Database):
                 copied = self._copy_checked(temp, held, source)
             else:
                 saved = self._write_held(temp, self._held_now(held))
-            self._reopen(lambda: os.replace(temp, self.path))
+            raced: list[Path] = []
+            self._reopen(lambda: self._into_place(temp, raced))
+            if raced:
+                # Another d7tui started a new store at the path meanwhile: ours joins it.
+                return self._joined(raced[0], f"{what}, and another d7tui started a new store")
         except (OSError, sqlite3.Error, StoreError) as exc:
             said = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise StoreUnavailable(
@@ -232,6 +239,37 @@ class MovedMixin(Database):
                 f"ran: that file is kept as {aside}, and {copied.said('the database')}"
             )
         return f"{self.path} was deleted while d7tui ran: {copied.said()}"
+
+    def _into_place(self, temp: Path, raced: list[Path]) -> None:
+        """`temp` becomes the file at the path, unless a file appeared there meanwhile (another
+        d7tui started a new store): never replaced, `temp` is then kept aside and said in
+        `raced`."""
+        try:
+            os.link(temp, self.path)
+        except FileExistsError:
+            kept = free_aside_name(self.path, "kept")
+            os.replace(temp, kept)
+            raced.append(kept)
+            return
+        os.unlink(temp)
+
+    def _joined(self, kept: Path, what: str) -> str:
+        """This store writes to the new file at its path now; everything on the lists of
+        `kept` (a copy of what it had) that the new file lacks is written into it."""
+        self.from_held = frozenset()  # nothing queued is in it: every write still goes in
+        joined = self.absorb_file(kept)
+        wrote = (
+            f"what it had that the new file lacked was written into it ({joined.said()})"
+            if joined.requests or joined.filled or joined.states
+            else "the new file already had every request it had"
+        )
+        return (
+            f"{self.path} was {what} while d7tui ran: d7tui writes to the new file now; "
+            f"{wrote}; all it had until then is also kept as {kept}"
+        )
+
+    def absorb_file(self, path: Path) -> Absorbed:
+        raise NotImplementedError  # `Store.absorb_file`
 
     def _held_now(self, held: Held | None) -> Snapshot:
         snapshot = held() if held is not None else None

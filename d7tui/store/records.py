@@ -100,11 +100,15 @@ class Absorbed:
     requests: int
     states: int
     transitions: int
+    filled: int = 0  # labels and notes written where the store had none (empty)
 
     def said(self) -> str:
+        kind = "label or note" if self.filled == 1 else "labels and notes"
+        filled = f", {self.filled:,} {kind} it lacked"
         return (
             f"{_count(self.requests, 'request')} with labels and notes, "
             f"{_count(self.states, 'last state')}, {_count(self.transitions, 'transition')}"
+            + (filled if self.filled else "")
         )
 
     @staticmethod

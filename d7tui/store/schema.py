@@ -113,8 +113,13 @@ V3: tuple[str, ...] = (
     "ALTER TABLE watch ADD COLUMN archived_by TEXT",
 )
 
+# Version 4: a recipient's key when it is not its msg_id (or number): a server that repeats a
+# msg_id has messages told apart by msg_id and number, then by order (models.keyed). Every
+# message stored before kept its plain key, which NULL stands for: nothing to rewrite.
+V4: tuple[str, ...] = ("ALTER TABLE recipient ADD COLUMN recipient_key TEXT",)
+
 # MIGRATIONS[n] takes a database from version n to version n + 1 (0 is an empty file).
-MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2, V3)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (V1, V2, V3, V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 # The first schema d7tui ever wrote, for the migration tests.
 FIRST_VERSION = 1

@@ -33,6 +33,7 @@ WHICH_WHERE = {
 }
 
 _COLUMNS = ", ".join(codec.RECIPIENT_COLUMNS)
+_RID = len(codec.RECIPIENT_COLUMNS)  # where request_id follows them in a loading row
 # The statements that save a batch of observations: each takes all the batch's rows at once
 # (`{rows}`, see bulk.py), in the batch's order, so a later poll of the same id wins.
 _STATE_UPSERT = (
@@ -220,9 +221,9 @@ class StatesMixin(Database):
             f"WHERE {where} ORDER BY request_id, position",
             params,
         ):
-            found = recipients.get(row[13])
+            found = recipients.get(row[_RID])
             if found is None:
-                found = recipients[row[13]] = []
+                found = recipients[row[_RID]] = []
             found.append(from_row(row))
         raw: dict[str, list[bytes]] = {}
         if with_raw:

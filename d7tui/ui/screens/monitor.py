@@ -24,6 +24,7 @@ from textual.widgets import Footer, Header, Input, Static
 from d7tui.channels.send import Message
 from d7tui.models import Phase
 from d7tui.output import plural
+from d7tui.tally import Totals
 from d7tui.ui.alerts import Alert, alerts_for, summary
 from d7tui.ui.bindings import FOCUS_ACTIONS, MONITOR_KEYS
 from d7tui.ui.edge import Guarded, guard_callback, on
@@ -46,7 +47,7 @@ from d7tui.ui.widgets.ids_input import flatten_paste, garbled
 from d7tui.ui.widgets.line_table import LineTable
 from d7tui.ui.widgets.status_line import PollerView, StatusLine, status_parts
 from d7tui.ui.widgets.watchlist_table import RenderContext, WatchlistTable
-from d7tui.watchlist import Entry, SortKey, Totals
+from d7tui.watchlist import Entry, SortKey
 
 if TYPE_CHECKING:
     from d7tui.ui.app import D7App
@@ -190,7 +191,9 @@ class MonitorScreen(Guarded, Screen[None]):
         self._totals = None  # the model changed: counted again for the status line
         table = self.query_one(WatchlistTable)
         news, self._moved = self._moved, set()
-        table.sync(self._shown, ctx, changed, select=select, news=news)
+        table.sync(
+            self._shown, ctx, changed, select=select, news=news, members=watchlist.shown_members
+        )
         empty = self.query_one("#empty", Static)
         if empty.display != (len(watchlist) == 0):
             empty.display = len(watchlist) == 0

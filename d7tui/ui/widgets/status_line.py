@@ -12,6 +12,7 @@ from rich.text import Text
 from d7tui.errors import ERROR_PRIORITY, ErrorKind
 from d7tui.models import Phase
 from d7tui.pollstate import RateHold
+from d7tui.tally import Totals
 from d7tui.ui.bindings import key_label
 from d7tui.ui.format import (
     costs_text,
@@ -22,7 +23,7 @@ from d7tui.ui.format import (
     rate_wait,
 )
 from d7tui.ui.widgets.text_static import TextStatic
-from d7tui.watchlist import ERROR_LABEL, SortKey, Totals
+from d7tui.watchlist import ERROR_LABEL, SortKey
 
 SEPARATOR = "  │  "
 # The labels that are nouns take a plural ("2 bad answers"); "2 unreachable" reads as it is.
