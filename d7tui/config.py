@@ -19,6 +19,7 @@ import platformdirs
 
 from d7tui.models import Channel, InfobipSource
 from d7tui.safety import Secret
+from d7tui.smallfile import KB, read_small
 from d7tui.stuck import DEFAULT_STUCK_AFTER
 
 APP_NAME = "d7tui"
@@ -38,6 +39,7 @@ _SECRET_KEYS = ("d7_api_token", "infobip_api_key")
 # Plain http to a host other than this machine sends the token readable on the way: only when
 # the user says so, by name.
 INSECURE_KEY = "allow_insecure_http"
+CONFIG_LIMIT = 1024 * KB  # bytes of config.toml read at most
 INSECURE_ENV = "D7TUI_ALLOW_INSECURE_HTTP"
 _YES = {"1", "true", "yes", "on"}
 _NO = {"0", "false", "no", "off"}
@@ -210,13 +212,15 @@ def is_loopback(host: str) -> bool:
 def _read_file(path: Path) -> tuple[dict[str, object], list[str]]:
     warnings: list[str] = []
     try:
-        text = path.read_text(encoding="utf-8")
+        # A config is a few kB: a FIFO, /dev/zero or a file of gigabytes is refused, not read.
+        text = read_small(path, CONFIG_LIMIT).decode("utf-8")
     except FileNotFoundError:
         return {}, warnings
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: cannot read: not UTF-8 text") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {(exc.strerror or 'error').lower()}") from None
+        why = exc.strerror or "error"
+        raise ConfigError(f"{path}: cannot read: {why[:1].lower()}{why[1:]}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

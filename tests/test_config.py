@@ -412,3 +412,39 @@ def test_a_timeout_of_0_is_refused_in_words_that_exclude_it(xdg: Path) -> None:
     assert proc.stderr == (
         f"d7tui: {xdg}: key 'timeout' must be seconds more than 0 and at most 300\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("make", "why"),
+    [
+        (lambda p: os.mkfifo(p), "not a regular file (a named pipe)"),
+        (lambda p: p.symlink_to("/dev/zero"), "not a regular file (a device)"),
+        (lambda p: p.mkdir(), "not a regular file (a directory)"),
+        (lambda p: p.write_bytes(b"#" * (1024 * 1024 + 1)), "larger than 1,024 kB"),
+    ],
+    ids=["fifo", "dev-zero", "directory", "over-1MB"],
+)
+def test_a_config_path_that_is_no_small_file_is_refused_not_read(tmp_path: Path, make, why):
+    # A FIFO blocked every command for ever; /dev/zero ate 8 GB in 20 s (J13).
+    path = tmp_path / "config.toml"
+    make(path)
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={}, path=path)
+    assert str(info.value) == f"{path}: cannot read: {why}"
+
+
+def test_a_config_that_is_a_fifo_is_one_line_for_a_command_not_a_hang(tmp_path: Path):
+    home = tmp_path / "home"
+    (home / "config" / "d7tui").mkdir(parents=True)
+    os.mkfifo(home / "config" / "d7tui" / "config.toml")
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_DATA_HOME": str(home / "data"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "d7tui", "export"], capture_output=True, env=env, timeout=60
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.decode().endswith("cannot read: not a regular file (a named pipe)\n")
