@@ -121,6 +121,24 @@ async def test_a_failure_is_told_in_the_failure_colour_and_rings_the_bell(sim, c
         assert entry(app, rid).problem
 
 
+async def test_a_flood_of_failures_rings_the_bell_once_not_once_a_poll(sim, clock):
+    # 2,000 recipients failing at once rang 347 times in 3.5 s (J11): one ring per burst.
+    fails = [Step(0, "sent"), Step(3, "rejected", "no")]
+    first = [create(sim, "whatsapp", f"+91900000{i:04d}", script=fails) for i in range(6)]
+    later = create(sim, "whatsapp", "+919000009999", script=[Step(0, "sent"), Step(9, "rejected")])
+    app = build(sim, clock, [*first, later], poll_config=PollConfig(workers=1))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await idle(pilot, app)
+        clock.advance(4)
+        await idle(pilot, app)
+        assert sum(e.severity == "error" for e in app.events) == 6  # each failure still told
+        assert app.rings == 1
+        clock.advance(6)  # past the bell's gap: the next failure rings again
+        await idle(pilot, app)
+        assert entry(app, later).problem
+        assert app.rings == 2
+
+
 async def test_every_recipient_final_stops_polling_after_one_confirming_poll(sim, clock):
     rid = create(sim, "sms", "+971500000001", script=[Step(0, "delivered")])
     app = build(sim, clock, [rid])

@@ -40,6 +40,7 @@ from d7tui.store.core import WatchSummary
 from d7tui.store.db import DB_NAME, default_path
 from d7tui.ui import hints, terminal
 from d7tui.ui.accounts import BALANCE_EVERY, Accounts
+from d7tui.ui.alerts import Bell
 from d7tui.ui.bindings import MONITOR_KEYS, key_label
 from d7tui.ui.desk import LEAD_CHECK, DeskLink
 from d7tui.ui.edge import Edge, EdgeConsole, Guarded, guard_awaitable
@@ -102,6 +103,8 @@ class D7App(Guarded, App[int]):
             tmux=bool(os.environ.get("TMUX")),
             clock=self.clock.now,
         )
+        # `self.bell` looked up at each ring: a test counts the rings by replacing it.
+        self.failure_bell = Bell(lambda: self.bell(), self.clock.now)
         self.accounts = Accounts(
             lambda: self.settings,
             self._shared_engine,  # one engine for everything on this loop

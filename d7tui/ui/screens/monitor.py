@@ -383,7 +383,7 @@ class MonitorScreen(Guarded, Screen[None]):
         if not alerts:
             return
         if any(a.failed for a in alerts) and self.d7app.options.bell:
-            self.app.bell()
+            self.d7app.failure_bell.ring()
         # Beside the bell, for a user looking elsewhere (masked in privacy mode: it leaves
         # the terminal for the desktop).
         self.d7app.notify_failures([a.line(self.masked) for a in alerts if a.failed])
