@@ -256,9 +256,15 @@ class D7App(Guarded, App[int]):
 
     def _internal_error(self, edge: Edge) -> None:
         """An error escaped a handler: one line in the banner, kept, with the file to read."""
-        self.notices[:] = [n for n in self.notices if not n.startswith(INTERNAL_ERROR)]
         times = f" ({edge.count:,} times)" if edge.count > 1 else ""
-        self.notices.append(f"{INTERNAL_ERROR}{times} — details in {edge.path}")
+        self.set_notice(INTERNAL_ERROR, f"{INTERNAL_ERROR}{times} — details in {edge.path}")
+
+    def set_notice(self, kind: str, line: str | None) -> None:
+        """The banner's line of one `kind` (the start of its text): replaced by `line`, or
+        gone with None."""
+        self.notices[:] = [n for n in self.notices if not n.startswith(kind)]
+        if line is not None:
+            self.notices.append(one_line(line))
         if self._main is not None and self._main.is_mounted:
             self._main.show_banner()
 
@@ -655,7 +661,10 @@ class D7App(Guarded, App[int]):
         """Beside the store; in the demo, whose store is deleted when it quits, the working
         directory: an export is made to be kept."""
         if self.data_dir is not None:
-            return Path.cwd()
+            try:
+                return Path.cwd()
+            except OSError:  # the working directory was deleted under the demo
+                return Path.home()
         if self.memory is not None:
             return self.memory.path.parent
         return None
