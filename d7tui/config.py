@@ -111,6 +111,8 @@ def _check_url(value: object, where: str, *, insecure_ok: bool = False) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: expected a URL such as https://api.example.com")
     url = value.strip().rstrip("/")
+    scheme, sep, rest = url.partition("://")
+    url = scheme.lower() + sep + rest  # `HTTP://` is the same URL: schemes ignore case (RFC 3986)
     if (
         not url.startswith(("http://", "https://"))
         or len(url) > 500

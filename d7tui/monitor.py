@@ -389,7 +389,8 @@ class Monitor:
             self.poller.refresh_many(r.request_id for r in new)
         if new:
             self.say(
-                f"Watching {plural(len(new), 'more request')} added from the command line.",
+                f"Watching {plural(len(new), 'more request')} added elsewhere (d7tui add, or "
+                "another monitor on this store).",
                 "information",
             )
         if changed:

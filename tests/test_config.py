@@ -448,3 +448,9 @@ def test_a_config_that_is_a_fifo_is_one_line_for_a_command_not_a_hang(tmp_path: 
     )
     assert proc.returncode == 2
     assert proc.stderr.decode().endswith("cannot read: not a regular file (a named pipe)\n")
+
+
+def test_a_base_url_in_capitals_is_the_same_url(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('d7_base_url = "HTTP://LOCALHOST:18787"\n')
+    assert load_settings(env={}, path=path).d7_base_url == "http://LOCALHOST:18787"

@@ -429,7 +429,7 @@ async def test_ids_added_from_the_command_line_join_a_running_monitor(sim, clock
         await idle(pilot, app)
         assert entry(app, later).label == "added from the shell"
         assert entry(app, later).state is not None  # and it is polled
-        assert any("added from the command line" in t for t in said(app))
+        assert any("added elsewhere (d7tui add, or another monitor" in t for t in said(app))
         assert await app.pick_up_added() == 0  # once only
         # The whole watchlist is never read again to find what is new (a monitor of 100,000
         # ids polling would otherwise read them all every few seconds): only the rows changed
