@@ -59,6 +59,13 @@ class ChannelError(Exception):
         clone.args = (f"{self.channel}: {message}",)
         return clone
 
+    def for_channels(self, channels: str, message: str) -> Self:
+        """The same error said of several channels at once (`auto` asks three)."""
+        clone = self._with_message(one_line(message))
+        clone.channel = channels
+        clone.args = (f"{channels}: {clone.message}",)
+        return clone
+
     def with_detail(self, detail: str) -> Self:
         """The same error with what the vendor said added to its message."""
         return self._with_message(one_line(f"{self.message}: {detail}"))
@@ -124,6 +131,18 @@ class ProtocolError(ChannelError):
     """The API answered, but not with what its pages describe (not JSON, or the wrong shape)."""
 
     kind = ErrorKind.PROTOCOL
+
+
+def every_channel(errors: list[ChannelError]) -> ChannelError:
+    """The one error of an id every channel failed on (`auto`), `errors` most telling first:
+    of that kind, naming every channel asked and what each said (`sms, whatsapp, viber: gave
+    up after 10 s`, or `sms: ...; whatsapp, viber: request id not found`), not only one."""
+    said: dict[str, list[str]] = {}
+    for error in errors:
+        said.setdefault(error.message, []).append(error.channel)
+    (first, channels), *others = said.items()
+    message = "; ".join([first, *(f"{', '.join(c)}: {m}" for m, c in others)])
+    return errors[0].for_channels(", ".join(channels), message)
 
 
 def detached(error: ChannelError) -> ChannelError:

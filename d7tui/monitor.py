@@ -13,21 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
 from d7tui.clock import Clock
 from d7tui.config import ConfigError, Settings
+from d7tui.held_writes import HeldWrites
 from d7tui.memory import Memory, Remembered, held_snapshot, read_only
 from d7tui.models import Target
 from d7tui.output import plural
 from d7tui.poller import Poller
-from d7tui.pollstate import Fetcher, PollUpdate, Watch, WatchStatus
+from d7tui.pollstate import Fetcher, NewsBatch, PollUpdate, Watch, WatchStatus
 from d7tui.safety import error_line, one_line, whole_line
 from d7tui.store import StoreError, WatchRecord
 from d7tui.store.commands import os_user
 from d7tui.store.core import WatchSummary
+from d7tui.store.db import default_path
 from d7tui.watchlist import Entry, Watchlist
 
 Severity = Literal["information", "warning", "error"]
@@ -59,11 +61,13 @@ class Monitor:
         self.notices: list[str] = []  # lines the banner keeps showing (the store, the lock)
         self.no_memory = "this session has no store"  # why, when it has none
         self._read_only: list[Remembered] = []  # a store that can only be read: shown, not kept
+        self.held: HeldWrites | None = None  # what is done meanwhile: kept in a file at quit
         # Removed requests, newest last (and whether they came from the archive): `undo`.
         self._removed: list[tuple[Entry, Watch | None, bool]] = []
-        # Poll results not taken by the screen yet; `on_news` is called when the first comes.
-        self._news: list[PollUpdate] = []
-        self.on_news: Callable[[], None] = lambda: None
+        # Poll results on their way to the screen; `on_news` is given each batch as it opens
+        # (with its first result), the results that follow join it until it is taken.
+        self._batch: NewsBatch | None = None
+        self.on_news: Callable[[NewsBatch], None] = lambda batch: None
         # The screen hears of a result first, then the store (the order of the hooks).
         self.poller.hooks.on_update.append(self._poll_update)
         self.poller.hooks.on_update.append(self._save_update)
@@ -106,14 +110,22 @@ class Monitor:
             self.no_memory = f"this session has no store ({error_line(exc)})"
             # What it holds is still shown (read as `d7tui export` reads it), only not kept.
             self._read_only = await asyncio.to_thread(read_only, path)
-            shown = f": its {plural(len(self._read_only), 'request')} shown, nothing new kept"
+            shown = f": its {plural(len(self._read_only), 'request')} shown"
+            kept = "; nothing new is saved"
+            if not (isinstance(path, str) and "://" in path):  # a file: held, kept at quit
+                self.held = HeldWrites(Path(path) if path is not None else default_path(), exc)
+                kept = (
+                    "; what you add or edit is held and, when you quit, kept in a file the "
+                    "next d7tui takes in"
+                )
             self.notices.append(
                 f"Not remembering this session: {error_line(exc)}"
                 + (shown if self._read_only else "")
+                + kept
             )
             return []
         self.memory.holds(
-            lambda: held_snapshot(self.live, self.archived, self._news, self.clock.now())
+            lambda: held_snapshot(self.live, self.archived, self._waiting(), self.clock.now())
         )
         for warning in self.memory.warnings:  # whole: held writes taken in name their file
             self.say(whole_line(warning), "warning")
@@ -124,6 +136,11 @@ class Monitor:
             self.notices.append(self.memory.lock_refusal)
         return summaries
 
+    def keep_held(self) -> str | None:
+        """At quit, with no store: what was held, kept in a file the next start takes in (blocks:
+        the disk); the line for the terminal, or None."""
+        return self.held.keep() if self.held is not None else None
+
     def take_read_only(self) -> list[Remembered]:
         """What a store that could only be read holds (once): to be shown, never kept."""
         taken, self._read_only = self._read_only, []
@@ -132,9 +149,13 @@ class Monitor:
     # -- poll results ------------------------------------------------------------------------
 
     def _poll_update(self, update: PollUpdate) -> None:
-        self._news.append(update)
-        if len(self._news) == 1:
-            self.on_news()
+        batch = self._batch
+        if batch is not None and not batch.taken:
+            batch.add(update)
+            return
+        batch = self._batch = NewsBatch()
+        batch.add(update)
+        self.on_news(batch)
 
     def _save_update(self, update: PollUpdate) -> None:
         if self.following():
@@ -142,15 +163,21 @@ class Monitor:
         watch = self.poller.get(update.request_id)
         if self.memory is not None and watch is not None:
             self.memory.on_update(update, asked=watch.target.channel)
+        elif self.held is not None and watch is not None:
+            self.held.on_update(update, asked=watch.target.channel)
+
+    def _waiting(self) -> Sequence[PollUpdate]:
+        return self._batch.waiting if self._batch is not None else ()
 
     @property
     def news_waiting(self) -> bool:
         """Poll results the screen has not taken yet."""
-        return bool(self._news)
+        return bool(self._waiting())
 
     def take_news(self) -> list[PollUpdate]:
-        news, self._news = self._news, []
-        return news
+        """The results not taken yet, taken (what the screen does with a batch it is given)."""
+        batch, self._batch = self._batch, None
+        return batch.take() if batch is not None and not batch.taken else []
 
     def apply(self, updates: list[PollUpdate]) -> list[tuple[PollUpdate, Entry]]:
         """Poll results onto the live list (polls are of live requests, whichever list is
@@ -261,7 +288,11 @@ class Monitor:
             self.poller.add(target, added_at=now)
             if self.memory is not None:
                 self.memory.add(target, label, now)
+            elif self.held is not None:
+                self.held.add(target, label, now)
             added.append(rid)
+        if added and self.held is not None:
+            self.say(self.held.said(), "warning")
         return added
 
     def remove_request(self, request_id: str, *, archived: bool) -> Entry | None:
@@ -273,6 +304,8 @@ class Monitor:
         watch = self.poller.remove(request_id)
         if self.memory is not None:
             self.memory.remove(request_id)
+        elif self.held is not None:
+            self.held.remove(request_id, self.clock.now())
         self._removed.append((entry, watch, archived))
         return entry
 
@@ -296,6 +329,8 @@ class Monitor:
                 self.start_polling(entry)
         if self.memory is not None:
             self.memory.restore(entry.request_id)
+        elif self.held is not None:
+            self.held.restore(entry.request_id)
 
     def set_label_note(self, request_id: str, label: str, note: str) -> None:
         entry = self.live.get(request_id) or self.archived.get(request_id)
@@ -305,12 +340,12 @@ class Monitor:
         entry.relabel(label, note)
         if self.shows_who:
             entry.noted_by, entry.noted_at = self.user, self.clock.now()
+        changed = (label if label != unchanged[0] else None, note if note != unchanged[1] else None)
         if self.memory is not None:  # only what changed is written: an untouched note stays whole
-            self.memory.set_label_note(
-                request_id,
-                label if label != unchanged[0] else None,
-                note if note != unchanged[1] else None,
-            )
+            self.memory.set_label_note(request_id, *changed)
+        elif self.held is not None and changed != (None, None):
+            self.held.set_label_note(request_id, *changed)
+            self.say(self.held.said(), "warning")
 
     # -- the archive -------------------------------------------------------------------------
 
@@ -324,6 +359,8 @@ class Monitor:
         self.start_polling(entry)
         if self.memory is not None:
             self.memory.unarchive(request_id)
+        elif self.held is not None:
+            self.held.unarchive(request_id, self.clock.now())
         return True
 
     async def archive_finished(self) -> list[str]:

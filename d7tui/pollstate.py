@@ -165,6 +165,37 @@ class PollUpdate:
     known_on: str | None = None  # not found on its channel, but this channel knows the id
 
 
+class NewsBatch:
+    """Poll results on their way to the screen, as one batch. Results join it until the screen
+    takes it: a flood is one pass of the screen (one repaint, one batch of alerts), however many
+    came by the time it runs. Until then they are `waiting`, where the monitor's snapshot for a
+    store rebuilt under it (`memory.held_snapshot`) sees them."""
+
+    __slots__ = ("_updates", "taken")
+
+    def __init__(self) -> None:
+        self._updates: list[PollUpdate] = []
+        self.taken = False
+
+    def __len__(self) -> int:
+        return len(self._updates)
+
+    def add(self, update: PollUpdate) -> None:
+        self._updates.append(update)
+
+    @property
+    def waiting(self) -> Sequence[PollUpdate]:
+        """The results not taken yet."""
+        return () if self.taken else self._updates
+
+    def take(self) -> list[PollUpdate]:
+        """The results, once (then none): the batch is closed, the next result opens another."""
+        if self.taken:
+            return []
+        self.taken = True
+        return self._updates
+
+
 def sent_at(state: RequestStatus, now: float) -> float | None:
     """When the earliest message of the request was sent, if the API said (and it is past)."""
     times = []

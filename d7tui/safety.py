@@ -44,8 +44,8 @@ def _visible(match: re.Match[str]) -> str:
         return chr(0x2400 + code)  # U+2400 block: ␛ for ESC, ␊ for LF ...
     if code == 0x7F:
         return "\u2421"  # ␡
-    if 0xD800 <= code <= 0xDFFF:
-        return "\ufffd"
+    # C1 controls, lone surrogates and invisible characters by their code point: a `<U+D800>`
+    # says which, where a replacement character would look like any undecodable byte.
     return f"<U+{code:04X}>"
 
 

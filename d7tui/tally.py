@@ -1,8 +1,9 @@
 """The watchlist's totals (the status line's counts, costs, errors and "stuck?"), kept up to date
 as entries change instead of counted again over every entry. No Textual.
 
-At 100,000 watched ids a count over every entry took ~300 ms of the screen's loop, once a second
-while polls came in (and ~30 ms at 10,000): keys waited behind it. Here each entry's share of the
+At 100,000 watched ids a count over every entry took 160-270 ms of the screen's loop (~30 ms at
+10,000), once a second while polls came in: keys waited behind it. The first count after every
+entry changed at once (a restart's read) is dearer than that one count was, every later one free. Here each entry's share of the
 totals is kept; an entry that changed (`Entry.touch`) is only marked, and its share is taken out
 and worked out again when the totals are next asked for. Being stuck is a matter of time passing:
 the moments at which waiting recipients become stuck are kept in a heap, and asking the totals
@@ -37,24 +38,28 @@ class Totals:
     stuck: int = 0  # recipients waiting for a confirmation longer than their channel's usual
     # Per vendor ("d7", "infobip"): how many requests its host failed, and one of those errors.
     unreachable: dict[str, tuple[int, ChannelError]] = field(default_factory=dict)
+    # The newest poll of a request, by whoever made it (this run, a run before it, a desk's
+    # leader): None while none was ever polled.
+    last_poll: float | None = None
 
 
 @dataclass(eq=False, slots=True)
 class _Share:
     """What one entry adds to the totals."""
 
-    phases: Counter[Phase]
-    costs: dict[str | None, float]
+    phases: dict[Phase, int]  # the entry's own (`Entry.counts`: replaced, never changed)
+    costs: dict[str | None, float]  # the entry's own (`Entry.costs`) too
     done: bool
     error: ErrorKind | None
     vendor: str | None  # unreachable: the vendor whose host it could not reach
     stuck: int = 0  # of its waiting recipients, those counted stuck so far
     live: bool = True  # still the entry's share (heap items of an old share are skipped)
+    # When each of its waiting recipients becomes stuck, soonest last; the soonest not counted
+    # yet is in the tally's heap (one item per entry, not one per recipient: 20,000 of them).
+    due: list[float] = field(default_factory=list)
 
 
 def _share(entry: Entry) -> _Share:
-    phases: Counter[Phase] = Counter()
-    costs: dict[str | None, float] = {}
     error: ErrorKind | None = None
     vendor = None
     if entry.status is WatchStatus.AUTH:
@@ -65,12 +70,7 @@ def _share(entry: Entry) -> _Share:
         error = entry.error.kind
         if error is ErrorKind.UNREACHABLE:
             vendor = "infobip" if entry.channel == "infobip" else "d7"
-    if entry.state is not None:
-        for recipient in entry.state.recipients:
-            phases[recipient.phase] += 1
-            if recipient.cost is not None:
-                costs[recipient.currency] = costs.get(recipient.currency, 0.0) + recipient.cost
-    return _Share(phases, costs, entry.status is WatchStatus.DONE, error, vendor)
+    return _Share(entry.counts, entry.costs, entry.status is WatchStatus.DONE, error, vendor)
 
 
 class Tally:
@@ -81,11 +81,11 @@ class Tally:
         self.stuck_after = stuck_after
         self._shares: dict[Entry, _Share] = {}
         self._dirty: set[Entry] = set()
-        self._phases: Counter[Phase] = Counter()
+        self._phases: dict[Phase, int] = dict.fromkeys(Phase, 0)
         # Per currency: the sum and how many costs are in it (gone at none: no "0.00 EUR" left
         # by a sum that floating point did not bring back to exactly zero).
         self._costs: dict[str | None, tuple[float, int]] = {}
-        self._errors: Counter[ErrorKind] = Counter()
+        self._errors: dict[ErrorKind, int] = dict.fromkeys(ErrorKind, 0)
         self._done = 0
         self._stuck = 0
         self._unreachable: dict[str, dict[Entry, ChannelError]] = {}
@@ -93,6 +93,7 @@ class Tally:
         self._due: list[tuple[float, int, _Share]] = []
         self._seq = itertools.count()
         self._now = float("-inf")
+        self._last_poll: float | None = None
 
     def mark(self, entry: Entry) -> None:
         """The entry is new or changed: its share is worked out when the totals are asked."""
@@ -117,14 +118,19 @@ class Tally:
         self._now = now
         for entry in self._dirty:
             self._take_out(entry)
-            self._put_in(entry)
+            self._put_in(entry, now)
         self._dirty.clear()
         due = self._due
         while due and due[0][0] <= now:
             _, _, share = heapq.heappop(due)
-            if share.live:
+            if not share.live:
+                continue
+            while share.due and share.due[-1] <= now:
+                share.due.pop()
                 share.stuck += 1
                 self._stuck += 1
+            if share.due:
+                heapq.heappush(due, (share.due[-1], next(self._seq), share))
         if len(due) > 4 * len(self._shares) + 1024:  # mostly items of shares gone: drop them
             self._due = [item for item in due if item[2].live]
             heapq.heapify(self._due)
@@ -137,17 +143,22 @@ class Tally:
         return Totals(
             requests=requests,
             shown=shown,
-            phases=+self._phases,
+            phases=Counter({phase: n for phase, n in self._phases.items() if n}),
             costs=costs,
-            errors=+self._errors,
+            errors=Counter({kind: n for kind, n in self._errors.items() if n}),
             done=self._done,
             stuck=self._stuck,
             unreachable=unreachable,
+            last_poll=self._last_poll,
         )
 
-    def _put_in(self, entry: Entry) -> None:
+    def _put_in(self, entry: Entry, now: float) -> None:
+        # A share is worked out for every entry after a restart's read (100,000 at once): kept
+        # to plain dicts and loops (a Counter's update is ten times slower).
         share = self._shares[entry] = _share(entry)
-        self._phases.update(share.phases)
+        phases = self._phases
+        for phase, n in share.phases.items():
+            phases[phase] += n
         for currency, cost in share.costs.items():
             total, count = self._costs.get(currency, (0.0, 0))
             self._costs[currency] = (total + cost, count + 1)
@@ -156,18 +167,31 @@ class Tally:
         if share.vendor is not None and entry.error is not None:
             self._unreachable.setdefault(share.vendor, {})[entry] = entry.error
         self._done += share.done
+        if entry.last_poll is not None and (
+            self._last_poll is None or entry.last_poll > self._last_poll
+        ):
+            self._last_poll = entry.last_poll
         channel = entry.state.channel.value if entry.state is not None else None
         limit = self.stuck_after.get(channel, 0.0) if channel is not None else 0.0
-        if limit > 0:
-            for since, _ in entry.waiting():
-                heapq.heappush(self._due, (since + limit, next(self._seq), share))
+        waiting = entry.waiting() if limit > 0 else ()
+        if waiting:
+            due = sorted((since + limit for since, _ in waiting), reverse=True)
+            while due and due[-1] <= now:  # stuck already: counted now, not through the heap
+                due.pop()
+                share.stuck += 1
+            self._stuck += share.stuck
+            share.due = due
+            if due:
+                heapq.heappush(self._due, (due[-1], next(self._seq), share))
 
     def _take_out(self, entry: Entry) -> None:
         share = self._shares.pop(entry, None)
         if share is None:
             return
         share.live = False
-        self._phases.subtract(share.phases)
+        phases = self._phases
+        for phase, n in share.phases.items():
+            phases[phase] -= n
         for currency, cost in share.costs.items():
             total, count = self._costs[currency]
             if count <= 1:

@@ -27,11 +27,10 @@ from d7tui.shortids import ShortIds
 from d7tui.stuck import (
     DEFAULT_STUCK_AFTER,
     Stuck,
-    can_be_stuck,
     count_stuck,
     find_stuck,
-    waiting_since,
 )
+from d7tui.stuck import waiting as waiting_recipients
 from d7tui.tally import Tally, Totals
 
 MAX_TIMELINE = 1000  # transitions kept per request in memory (the store keeps them all)
@@ -110,6 +109,7 @@ class Entry:
     version: int = 0  # bumped by every update: views redraw a row only when it moved
     _search: str | None = None
     _counts: dict[Phase, int] | None = None
+    _costs: dict[str | None, float] | None = None
     _rank: int | None = None
     _outcome: Outcome | None = None
     _waiting: list[tuple[float, Recipient]] | None = None
@@ -125,6 +125,17 @@ class Entry:
         if self._counts is None:
             self._counts = self.state.phase_counts() if self.state is not None else {}
         return self._counts
+
+    @property
+    def costs(self) -> dict[str | None, float]:
+        """What its recipients cost, by currency (None: unnamed); empty before any cost."""
+        if self._costs is None:
+            costs: dict[str | None, float] = {}
+            for r in self.state.recipients if self.state is not None else ():
+                if r.cost is not None:
+                    costs[r.currency] = costs.get(r.currency, 0.0) + r.cost
+            self._costs = costs
+        return self._costs
 
     @property
     def phase(self) -> Phase | None:
@@ -170,13 +181,15 @@ class Entry:
         """The recipients waiting for a confirmation, with since when (kept until the entry
         changes: whether they are stuck is asked again every second)."""
         if self._waiting is None:
-            waiting: list[tuple[float, Recipient]] = []
-            if self.state is not None:
-                changed = {t.recipient_key: t.at for t in self.timeline}  # the latest wins
-                for r in self.state.recipients:
-                    if can_be_stuck(r):
-                        waiting.append((waiting_since(r, changed.get(r.key), self.added_at), r))
-            self._waiting = waiting
+            self._waiting = (
+                waiting_recipients(
+                    self.state.recipients,
+                    {t.recipient_key: t.at for t in self.timeline},  # the latest wins
+                    self.added_at,
+                )
+                if self.state is not None
+                else []
+            )
         return self._waiting
 
     def stuck(self, now: float, after: Mapping[str, float]) -> list[Stuck]:
@@ -246,6 +259,7 @@ class Entry:
         self.version += 1
         self._search = None
         self._counts = None
+        self._costs = None
         self._rank = None
         self._outcome = None
         self._waiting = None

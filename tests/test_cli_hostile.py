@@ -146,7 +146,12 @@ async def test_invisible_characters_are_made_visible_in_the_table_and_the_json(e
         {
             "request_id": RID,
             "messages": [
-                {"msg_id": "a", "recipient": recipient, "status": "sent", "reason": INVISIBLE}
+                {
+                    "msg_id": "a",
+                    "recipient": recipient,
+                    "status": "sent",
+                    "reason": INVISIBLE + "\ud800",  # a lone surrogate too (H12.7)
+                }
             ],
         },
         ensure_ascii=True,
@@ -160,6 +165,7 @@ async def test_invisible_characters_are_made_visible_in_the_table_and_the_json(e
     (row,) = data["recipients"]
     assert row["recipient"].startswith("+97150<U+200B><U+200C><U+200D><U+200E><U+200F><U+2028>")
     assert "<U+FEFF><U+E0041><U+00AD>1234567" in row["recipient"]
+    assert row["reason"].endswith("<U+00AD><U+D800>")  # by its code point, as SECURITY.md says
     for text in (out, row["reason"]):
         assert not any(ch in text for ch in INVISIBLE)
 
@@ -279,3 +285,24 @@ def test_one_time_reports_of_other_bulks_are_not_filed_under_the_id_asked(env) -
         assert proc.returncode == 0, proc.stderr
         (line,) = [strict_loads(text) for text in proc.stdout.decode().splitlines()]
         assert [r["msg_id"] for r in line["recipients"]] == ["rb-1"]
+
+
+def test_an_auto_id_no_channel_answers_names_every_channel_asked(tmp_path: Path) -> None:
+    from hostile import HostileServer, cli_env, silent
+
+    config = tmp_path / "config" / "d7tui" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text("timeout = 0.5\n")
+    config.chmod(0o600)
+    with HostileServer(silent) as server:
+        done = subprocess.run(
+            [sys.executable, "-m", "d7tui", "status", RID],
+            capture_output=True,
+            env=cli_env(server.base_url, tmp_path),
+            timeout=60,
+            text=True,
+        )
+    # Not "sms: gave up ..." as if sms alone had been asked (H12.8).
+    assert done.returncode != 0 and done.stderr.startswith(
+        f"{RID}: sms, whatsapp, viber: gave up after 0.5 s"
+    ), done

@@ -212,6 +212,20 @@ def test_export_says_held_writes_wait_and_the_next_add_says_it_took_them_in(sim,
     ]
 
 
+def test_a_held_file_that_cannot_be_taken_in_is_named_and_kept(sim, env, capsys):
+    rid = sim.create_request("sms", ["+971500000001"])
+    assert run(capsys, "add", rid)[0] == 0
+    path = data_dir(env) / "d7tui.sqlite3"
+    junk = path.parent / f"{path.name}.held-20261130T120000-1.jsonl"
+    junk.write_bytes(b'{"kind": "add"\nnot json at all\n')
+    for _ in range(2):  # said at every open while it waits, in one line; never taken, never lost
+        code, _, err = run(capsys, "add", rid)
+        assert code == 0
+        [line] = err.splitlines()
+        assert "cannot be taken in from" in line and f"{junk} (a line is not JSON)" in line
+        assert junk.read_bytes() == b'{"kind": "add"\nnot json at all\n'
+
+
 def test_export_of_a_truncated_store_is_one_line_and_changes_nothing(sim, env, capsys):
     assert run(capsys, "add", sim.create_request("sms", ["+971500000007"]))[0] == 0
     path = data_dir(env) / "d7tui.sqlite3"

@@ -28,6 +28,7 @@ from d7tui.store import Store, open_store
 from d7tui.store.pglock import LEADER_LOCK
 from d7tui.ui import desk as desk_link
 from d7tui.ui.app import D7App, make_app
+from d7tui.ui.format import format_clock
 
 SIZE = (120, 40)
 TESTS = Path(__file__).resolve().parent
@@ -86,6 +87,7 @@ def add_from_a_shell(sim: Simulator, url: str, home: Path, *ids: str) -> str:
     return done.stdout
 
 
+@pytest.mark.long
 async def test_a_follower_polls_nothing_shows_what_the_leader_polls_and_takes_over_at_its_kill(
     sim: Simulator, clock: ManualClock, pg_url: str, leader, tmp_path: Path
 ):
@@ -244,6 +246,9 @@ async def test_a_follower_reads_what_the_leader_changed_at_once_not_an_id_at_a_t
             assert fetcher.ids_read - read == len(changed)
             assert not any(delivered(app, rid) for rid in ids if rid not in changed)
             assert fetcher.vendor_calls == 0
+            # Its status line says when the leader polled them (H12.3), not `refreshed -`.
+            polled = f"leader polled {format_clock(clock.now(), clock.now())}"
+            await until(pilot, lambda: polled in screen_text(app))
 
 
 async def test_every_change_a_screen_shows_reaches_a_follower_not_only_a_new_status(

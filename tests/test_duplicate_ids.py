@@ -33,8 +33,8 @@ from d7tui.ui.widgets.watchlist_table import WatchlistTable
 
 RID = "dddddddd-2222-4333-8444-555555555555"
 MESSAGES: list[dict[str, object]] = [
-    {"msg_id": "same", "recipient": "+971500000001", "status": "delivered", "sms_cost": 0.0004},
     {"msg_id": "same", "recipient": "+971500000002", "status": "failed", "sms_cost": 0.0004},
+    {"msg_id": "same", "recipient": "+971500000001", "status": "delivered", "sms_cost": 0.0004},
     {"msg_id": None, "recipient": "+971500000003", "status": "sent", "sms_cost": 0.0004},
     {"recipient": "+971500000004", "status": "sent", "sms_cost": 0.0004},
     {"msg_id": "m5", "recipient": "+971500000001", "status": "undelivered", "sms_cost": 0.0004},
@@ -44,8 +44,8 @@ MESSAGES: list[dict[str, object]] = [
     {"status": "sent"},
 ]
 KEYS = [
-    "same/+971500000001",
     "same/+971500000002",
+    "same/+971500000001",
     "+971500000003",  # no msg_id: its number, as before
     "+971500000004",
     "m5",  # a msg_id of its own: itself, as before
@@ -110,8 +110,9 @@ async def test_status_the_monitor_its_store_and_export_keep_every_message_alike(
         clock=clock,
         poll_config=PollConfig(workers=2),
         store_path=db,
-        bell=False,
     )
+    rings: list[None] = []
+    app.bell = lambda: rings.append(None)  # type: ignore[method-assign]
     async with app.run_test(size=(160, 45), notifications=True) as pilot:
         await idle(pilot, app)
         app.screen.query_one(WatchlistTable).select(RID)
@@ -126,13 +127,17 @@ async def test_status_the_monitor_its_store_and_export_keep_every_message_alike(
         assert [r.status for r in entry.state.recipients] == [m["status"] for m in MESSAGES]
         first_seen = len(entry.timeline)
         assert sorted(t.recipient_key for t in entry.timeline) == sorted(KEYS)
-        # Poll after poll, the same answer is no news: nobody is "first seen" again.
-        polls = server.counting.polls
-        clock.advance(3600)
-        await until(pilot, lambda: server.counting.polls > polls)
-        await idle(pilot, app)
+        # Poll after poll, the same answer is no news (finding J4): nobody is "first seen"
+        # again, no failure is told again, the bell stays quiet.
+        told, rung = len(app.events), len(rings)
+        for _ in range(2):
+            polls = server.counting.polls
+            clock.advance(3600)
+            await until(pilot, lambda polls=polls: server.counting.polls > polls)
+            await idle(pilot, app)
         entry = app.watchlist.get(RID)
         assert entry is not None and len(entry.timeline) == first_seen
+        assert (len(app.events), len(rings)) == (told, rung)
         await pilot.press("e")
         await until(pilot, lambda: any(db.parent.glob("*.json")))
 
@@ -161,6 +166,7 @@ def same_again(store: Store) -> None:
     # Read back from the store (SQLite and PostgreSQL), then the same messages in another order:
     # each keeps its key, so nothing changed.
     moved = MESSAGES[1:5] + MESSAGES[:1] + MESSAGES[5:]
+    assert moved != MESSAGES
     again = parse_report(Channel.SMS, RID, body(moved))
     state, transitions = observe(stored.state, again, 20.0)
     assert transitions == []

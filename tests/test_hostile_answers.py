@@ -10,7 +10,6 @@ import asyncio
 import gzip
 import json
 import os
-import subprocess
 import sys
 import tracemalloc
 import uuid
@@ -25,6 +24,7 @@ from hostile import (
     gzip_bomb,
     head,
     huge_plain,
+    run_for_peak,
 )
 from httpstub import HttpStub, Reply
 from pollkit import running_poller, settle
@@ -71,7 +71,8 @@ async def test_the_bound_is_a_setting_counted_after_decompression() -> None:
 
 
 def _status_process(base_url: str, tmp_path: Path) -> tuple[int, str, int]:
-    """`d7tui status` of one id as a real process: exit code, stderr, peak RSS in bytes."""
+    """`d7tui status` of one id as a real process: exit code, stderr, peak RSS in bytes (its own,
+    not this test process's: run_for_peak says why that needs care)."""
     env = {
         **os.environ,
         "D7_API_TOKEN": "tok",
@@ -79,23 +80,22 @@ def _status_process(base_url: str, tmp_path: Path) -> tuple[int, str, int]:
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "XDG_DATA_HOME": str(tmp_path / "data"),
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "d7tui", "status", "--channel", "sms", str(uuid.uuid4())],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        # wait4: the kernel's peak resident size of exactly this child (ru_maxrss is in KiB).
-        _, status, usage = os.wait4(proc.pid, 0)
-    finally:
-        proc.returncode = 0  # reaped by wait4: Popen must not wait for it again
-    assert proc.stderr is not None
-    err = proc.stderr.read().decode()
-    proc.stderr.close()
-    return os.waitstatus_to_exitcode(status), err, usage.ru_maxrss * 1024
+    argv = [sys.executable, "-m", "d7tui", "status", "--channel", "sms", str(uuid.uuid4())]
+    return run_for_peak(argv, env)
 
 
+def test_a_commands_peak_memory_is_its_own_not_its_starters() -> None:
+    """A process started from a big one was charged the big one's size (the bomb test, run in a
+    pytest worker of a few hundred MB, compared two numbers that were both the worker's)."""
+    held = bytearray(256 * 1024 * 1024)
+    held[::4096] = b"\x01" * len(range(0, len(held), 4096))  # resident, page by page
+    code, _, peak = run_for_peak([sys.executable, "-S", "-c", "pass"], dict(os.environ))
+    del held
+    assert code == 0
+    assert peak < 128 * 1024 * 1024, peak  # a bare interpreter: far below what this one holds
+
+
+@pytest.mark.long
 def test_status_fed_a_bomb_exits_5_with_one_line_and_stays_small(tmp_path: Path) -> None:
     # Issue #11: a 2 MB gzip answer inflating to 2 GB took `d7tui status` to 4.3 GB.
     with HostileServer(ordinary) as server:

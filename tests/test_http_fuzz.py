@@ -19,6 +19,7 @@ import tracemalloc
 import zlib
 from pathlib import Path
 
+import pytest
 from hostile import HostileServer, aimed_at
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -292,6 +293,7 @@ def fuzz_settings() -> settings:
     )
 
 
+@pytest.mark.long
 def test_the_client_survives_any_answer() -> None:
     behaviour = Scripted()
     with HostileServer(behaviour) as server:

@@ -351,7 +351,7 @@ def test_safe_text_makes_controls_visible() -> None:
     assert safe_text("\x9b2J") == "<U+009B>2J"
     assert safe_text("\x7f") == "\u2421"
     assert safe_text("abc\u202egpj.exe") == "abc<U+202E>gpj.exe"
-    assert safe_text("x\ud800y") == "x\ufffdy"
+    assert safe_text("x\ud800y\udfff") == "x<U+D800>y<U+DFFF>"  # as SECURITY.md says: visible
     assert safe_text("plain ünïcødé ✓") == "plain ünïcødé ✓"
     long = safe_text("x" * 5000, limit=10)
     assert long.startswith("x" * 10) and "5,000 characters" in long

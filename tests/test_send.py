@@ -339,7 +339,7 @@ async def test_balances_are_read_and_a_send_spends_them(sim):
         d7_before = await client.balance("d7")
         infobip = await client.balance("infobip")
         assert d7_before.currency is None and infobip.currency == "EUR"
-        assert infobip.text() == f"infobip {infobip.amount:,.2f} EUR"
+        assert infobip.text() == f"infobip {infobip.amount:,.4f} EUR"
         await client.send(check(Message(Channel.SMS, "+971501234567", "hi", sender="S")))
         d7_after = await client.balance("d7")
     assert d7_after.amount == pytest.approx(d7_before.amount - 0.0004)
@@ -382,10 +382,13 @@ def test_a_balance_answer_without_a_number_is_a_protocol_error():
     for raw in (b'{"balance": -1e308}', b'{"balance": 1e300, "currency": "EUR"}'):
         with pytest.raises(ProtocolError, match="not a believable amount"):
             parse_balance("infobip", raw)
-    assert parse_balance("d7", b'{"balance": 99.9996}').text() == "d7 99.9996"  # a send shows
-    assert parse_balance("d7", b'{"balance": -0.0}').text() == "d7 0.00"
+    # One look before and after a send (H12.4: 100.00, then 99.9996), and the send shows.
+    assert parse_balance("d7", b'{"balance": 100}').text() == "d7 100.0000"
+    assert parse_balance("d7", b'{"balance": 99.9996}').text() == "d7 99.9996"
+    assert parse_balance("d7", b'{"balance": 12345.5}').text() == "d7 12,345.5000"
+    assert parse_balance("d7", b'{"balance": -0.0}').text() == "d7 0.0000"
     odd = parse_balance("infobip", b'{"balance": 1.5, "currency": "[bold]USD[/]\\u001b[2J"}')
-    assert odd.text() == "infobip 1.50 ?"  # not a currency: unknown, and no markup shown
+    assert odd.text() == "infobip 1.5000 ?"  # not a currency: unknown, and no markup shown
 
 
 def test_the_simulator_answers_infobips_v3_send_and_balances_as_documented(sim):

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from browser import chromium
 from desk_peer import peer_env, run_d7tui
 from test_desk import add_from_a_shell, leading_peer
@@ -27,6 +28,7 @@ def listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+@pytest.mark.long
 async def test_a_browser_tab_shows_the_desk_follows_its_leader_and_takes_keys(
     sim: Simulator, pg_url: str, tmp_path: Path
 ):

@@ -226,8 +226,9 @@ def test_a_batch_of_polls_is_one_statement_per_table_and_the_same_as_saving_them
     stores = []
     for name in ("one", "batch"):
         s = Store.open(tmp_path / name / "d7tui.sqlite3")
-        for n in range(200):
-            s.add_watch(rid(n), "auto", added_at=0)
+        with s.batch():
+            for n in range(200):
+                s.add_watch(rid(n), "auto", added_at=0)
         stores.append(s)
     one, batch = stores
     for state, transitions, at in observations:
@@ -564,7 +565,7 @@ def test_a_database_from_a_newer_d7tui_is_refused_and_left_untouched(db_path):
     ids=["0 bytes", "not SQLite", "damaged header"],
 )
 def test_a_damaged_store_is_kept_aside_and_a_new_one_started_with_one_line(db_path, content):
-    with Store.open(db_path) as s:
+    with Store.open(db_path) as s, s.batch():  # one commit: the file's content is what counts
         for n in range(1000):
             s.add_watch(rid(n))
     Path(f"{db_path}-wal").unlink(missing_ok=True)

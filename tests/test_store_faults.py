@@ -377,6 +377,39 @@ async def test_a_new_store_started_where_ours_was_deleted_gets_all_ours(tmp_path
         assert len(store.transitions(rid(1))) == len(store.transitions(rid(2))) == 2
 
 
+async def test_a_new_store_started_where_only_the_file_was_deleted_does_not_take_its_wal(
+    tmp_path,
+):
+    """`rm d7tui.sqlite3` leaves the running store's WAL and shared memory: a new store started
+    there (`d7tui add`) must not take them for its own (SQLite finds a WAL by name: the deleted
+    database's pages laid over the new file, one WAL shared by two files). It starts empty;
+    the running store then joins everything into it."""
+    path = tmp_path / "d7tui.sqlite3"
+    told = Told()
+    astore = open_async(path, told)
+    try:
+        for n in range(1, 4):
+            astore.add_watch(rid(n), "sms", label=f"L{n}")
+        await astore.flush()
+        path.unlink()  # its -wal and -shm stay, in use
+        with Store.open(path) as other:
+            assert other.watches(Which.ALL) == []  # a new store: nothing of the deleted one
+            other.add_watch(rid(9), "sms", label="after-rm")
+        assert sorted(p.name.split(".stale-")[0] for p in tmp_path.glob("*.stale-*")) == [
+            "d7tui.sqlite3-shm",
+            "d7tui.sqlite3-wal",
+        ]
+        astore.add_watch(rid(4), "sms", label="later")
+        await astore.flush()
+        [said] = told.notices
+        assert "(3 requests with labels and notes" in said
+    finally:
+        await astore.aclose()
+    with Store.open(path) as store:
+        assert store.integrity_check() == "ok"
+        assert [w.label for w in store.watches()] == ["after-rm", "L1", "L2", "L3", "later"]
+
+
 async def test_a_new_store_started_while_ours_is_written_back_is_never_overwritten(tmp_path):
     """The file deleted, and another d7tui starts a new one while this store copies its own to
     put it back: the copy must not replace the new store (its id would be lost), it joins it."""

@@ -3,9 +3,17 @@ may never be confirmed; `f` keeps it and the totals count it. Plain model, no sc
 
 from __future__ import annotations
 
-from d7tui.models import Channel, Recipient, RequestStatus, Target, classify_d7, classify_infobip
+from d7tui.models import (
+    Channel,
+    Phase,
+    Recipient,
+    RequestStatus,
+    Target,
+    classify_d7,
+    classify_infobip,
+)
 from d7tui.pollstate import PollUpdate, WatchStatus
-from d7tui.stuck import DEFAULT_STUCK_AFTER, waiting_since
+from d7tui.stuck import DEFAULT_STUCK_AFTER, waiting, waiting_since
 from d7tui.watchlist import Watchlist
 
 T0 = 1_700_000_000.0
@@ -148,6 +156,34 @@ def test_a_scheduled_message_waits_from_its_schedule_time():
         "m", "+9715", "scheduled", *classify_d7(Channel.SMS, "scheduled"), schedule_time="soon"
     )
     assert waiting_since(unparsable, changed_at=None, added_at=T0) == T0
+
+
+def test_the_waiting_of_a_whole_request_is_each_recipients_own_wait():
+    # `waiting` takes a short way for the usual recipient (no sentAt, no schedule time): for
+    # every kind of recipient it comes to what `waiting_since` says, and leaves out the final
+    # and the failed.
+    def r(i: int, status: str, **kw: object) -> Recipient:
+        return Recipient(f"m{i}", f"+9715{i}", status, *classify_d7(Channel.SMS, status), **kw)  # type: ignore[arg-type]
+
+    pending = classify_infobip("PENDING", "PENDING_WAITING_DELIVERY")
+    recipients = [
+        r(0, "sent"),
+        r(1, "delivered"),
+        r(2, "undelivered"),
+        r(3, "scheduled", schedule_time="2023-11-15T00:00:00"),
+        r(4, "scheduled", schedule_time="soon"),
+        Recipient("m5", "4179", "PENDING", *pending, fields={"sentAt": "2023-11-14T21:53:20Z"}),
+        Recipient("m6", "4179", "PENDING", *pending, fields={"other": 1}),
+        r(7, "accepted"),
+    ]
+    changed = {"m0": T0 + 5, "m5": T0 + 9, "m7": T0 + 1}
+    expected = [
+        (waiting_since(x, changed.get(x.key), T0), x)
+        for x in recipients
+        if not x.final and x.phase in (Phase.PENDING, Phase.DELIVERED)
+    ]
+    assert waiting(recipients, changed, T0) == expected
+    assert [x.key for _, x in expected] == ["m0", "m3", "m4", "m5", "m6", "m7"]
 
 
 def test_config_sets_minutes_per_channel_over_the_defaults_and_names_a_bad_value(tmp_path):

@@ -10,7 +10,9 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from textual import events
+from textual.message import Message
 from textual.widgets import Input, Select
 from ui_kit import (
     entry,
@@ -31,6 +33,7 @@ from d7tui.models import IdKind, Phase, Target
 from d7tui.pollstate import PollConfig, PollUpdate, WatchStatus
 from d7tui.simulator import Faults, Simulator, Step
 from d7tui.ui.app import D7App, make_app
+from d7tui.ui.messages import PollNews
 from d7tui.ui.screens.add import AddDialog
 from d7tui.ui.screens.help import HelpScreen
 from d7tui.ui.widgets.ids_input import IdsInput
@@ -676,25 +679,26 @@ async def test_the_mouse_selects_a_row_and_a_second_click_enters_the_detail(sim,
 async def test_a_flood_of_results_costs_one_pass_of_the_screen(sim, clock):
     ids = [create(sim, "sms", f"+9715{i:08d}") for i in range(50)]
     app = build(sim, clock, ids)
-    async with app.run_test(size=SIZE) as pilot:
+    news: dict[int, PollNews] = {}  # a message is heard at each pump it is dispatched to
+    listening = False
+
+    def heard(message: Message) -> None:
+        if listening and isinstance(message, PollNews):
+            news[id(message)] = message
+
+    async with app.run_test(size=SIZE, message_hook=heard) as pilot:
         await idle(pilot, app)
-        batches: list[int] = []
-        take = app.take_news
-
-        def counting_take() -> list:
-            news = take()
-            batches.append(len(news))
-            return news
-
-        app.take_news = counting_take  # type: ignore[method-assign]
-        # 50 results arriving back to back post one message; the results wait in the inbox
+        listening = True
+        # 50 results arriving back to back are one message, carrying the 50 in its batch
         for rid in ids:
             e = entry(app, rid)
             app._poll_update(
                 PollUpdate(rid, clock.now(), "sms", WatchStatus.ACTIVE, e.state, None, polls=9)
             )
         await idle(pilot, app)
-        assert batches == [50]
+        assert [len(message.batch) for message in news.values()] == [50]
+        assert all(message.batch.taken for message in news.values())
+        assert all(entry(app, rid).polls == 9 for rid in ids)  # every one of them shown
         assert all(entry(app, rid).polls == 9 for rid in ids)
 
 
@@ -841,6 +845,7 @@ async def test_the_list_shows_the_reason_at_every_width_and_the_detail_sits_besi
             assert wide == (width >= 180), width  # the detail beside the list only with room
 
 
+@pytest.mark.long
 async def test_the_detail_head_never_breaks_the_cost_from_its_amount(sim, clock):
     from d7tui.ui.format import entry_cost
 
@@ -853,8 +858,7 @@ async def test_the_detail_head_never_breaks_the_cost_from_its_amount(sim, clock)
         await idle(pilot, app)
         tag = f"cost {entry_cost(entry(app, rid), wide=True)}"
         for width in range(48, 90):  # the break falls everywhere in the line
-            await pilot.resize_terminal(width, 24)
-            await pilot.pause()
+            await pilot.resize_terminal(width, 24)  # a pause of its own: the screen is redrawn
             head = app.screen.query_one("#detail-head").region
             lines = screen_text(app).splitlines()[head.y : head.bottom]
             assert any(tag in line for line in lines), (width, lines)

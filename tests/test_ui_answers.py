@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hostile import HostileServer, aimed_at, answering, unreadable_200
 from hostile import head as hostile_head
 from textual import events
@@ -23,6 +24,7 @@ from d7tui.models import Target
 from d7tui.pollstate import PollConfig
 from d7tui.simulator import Simulator, Step
 from d7tui.store import Which, open_store
+from d7tui.ui.accounts import BALANCE_EVERY
 from d7tui.ui.app import D7App, make_app
 from d7tui.ui.screens.insights import InsightsScreen
 from d7tui.ui.screens.send import SendDialog
@@ -86,19 +88,26 @@ async def test_the_balance_is_on_the_status_line_and_a_low_one_is_warned(sim, cl
         async with app.run_test(size=SIZE) as pilot:
             await idle(pilot, app)
             text = screen_text(app)
-            assert "balance ⚠ d7 3.50 low · infobip 50.00 EUR" in text
+            assert "balance ⚠ d7 3.5000 low · infobip 50.0000 EUR" in text
             assert any(
-                line.startswith("Balance low: d7 3.50 (low). Top it up") for line in said(app)
+                line.startswith("Balance low: d7 3.5000 (low). Top it up") for line in said(app)
             )
             await pilot.press("enter")
             await pilot.pause()
             text = screen_text(app)
             assert "permanent failure: Your D7 account did not have enough credit" in text
-            assert "balance now d7 3.50 (low)" in text
-            sim.accounts.d7 = 80.0  # topped up: read again (every five minutes, or now)
-            app.read_balances()
+            assert "balance now d7 3.5000 (low)" in text
+            sim.accounts.d7 = 80.0  # topped up: read again every five minutes, on the clock
+            reads = sim.counts["balance"]
+            clock.advance(BALANCE_EVERY - 1)
             await idle(pilot, app)
-            assert "balance d7 80.00 · infobip 50.00 EUR" in screen_text(app)
+            assert sim.counts["balance"] == reads and "d7 3.5000" in screen_text(app)
+            clock.advance(1)
+            await until(pilot, lambda: sim.counts["balance"] == reads + 2)  # d7's and infobip's
+            await idle(pilot, app)
+            assert "balance d7 80.0000 · infobip 50.0000 EUR" in screen_text(app)
+            clock.advance(BALANCE_EVERY)  # and again five minutes later
+            await until(pilot, lambda: sim.counts["balance"] == reads + 4)
     finally:
         sim.accounts.d7, sim.accounts.infobip = 100.0, 50.0
 
@@ -157,6 +166,7 @@ async def test_insights_read_at_80x24_without_a_wrapped_line(sim, clock):
         assert "Status changes per minute, the last hour" in text
 
 
+@pytest.mark.long
 async def test_s_sends_a_test_message_only_once_confirmed_and_watches_it(sim, clock):
     app = build(sim, clock, [])
     async with app.run_test(size=SIZE) as pilot:
@@ -212,6 +222,7 @@ async def test_s_answered_200_but_unreadable_says_it_was_most_likely_sent_and_wa
             assert len(app.watchlist) == 0
 
 
+@pytest.mark.long
 async def test_the_command_palette_finds_insights_send_and_the_failures_worklist(sim, clock):
     app = build(sim, clock, [])
     async with app.run_test(size=SIZE) as pilot:
@@ -280,7 +291,7 @@ async def test_an_absurd_balance_is_a_question_mark_and_the_status_line_keeps_it
         b'{"balance": -1e308}',  # finite, but 309 digits
         json.dumps({"balance": 100.0, "currency": "[bold red]USD[/]\x1b[2J"}).encode(),
     )
-    assert "balance d7 ? · infobip 100.00 ?" in text, text
+    assert "balance d7 ? · infobip 100.0000 ?" in text, text
     assert "[2J" not in text and "0,000" not in text
     assert height <= usual
 

@@ -185,6 +185,7 @@ async def paste(pilot: Any, app: Any, text: str) -> None:
     await pilot.pause()
 
 
+@pytest.mark.long
 async def test_ten_thousand_ids_in_one_paste_with_duplicates_and_empty_lines(sim, clock):
     ids = [rid(n) for n in range(10_000)]
     # As a spreadsheet column pastes: CRLF, blank lines, stray spaces, and every tenth id twice.
@@ -377,6 +378,7 @@ async def test_a_sorted_list_holds_its_order_while_the_cursor_moves(sim, clock):
 # A minute of faults, on screen
 
 
+@pytest.mark.long
 async def test_a_minute_of_faults_on_screen_rows_say_why_and_nothing_is_lost(sim, clock):
     script = [Step(0, "sent"), Step(45, "delivered"), Step(110, "read")]
     ids = [sim.create_request("whatsapp", [f"+9190617{n:05d}"], script) for n in range(8)]

@@ -33,6 +33,7 @@ from d7tui.pollstate import PollConfig, WatchStatus
 from d7tui.simulator import Simulator, Step
 from d7tui.store import Store, Which
 from d7tui.ui.app import D7App, make_app
+from d7tui.ui.format import format_clock
 from d7tui.ui.screens.label import LabelDialog
 from d7tui.ui.widgets.watchlist_table import WatchlistTable
 
@@ -553,6 +554,24 @@ async def test_a_restart_polls_nothing_already_final(sim, clock, db):
         clock.advance(3600)
         await idle(pilot, again)
         assert status_requests(sim) == asked
+
+
+async def test_a_restart_with_every_row_final_says_when_they_were_polled(sim, clock, db):
+    done = sim.create_request("sms", ["+971500000001"], [Step(0, "delivered")])
+    app = build(sim, clock, db, [Target(done)])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        polled = entry(app, done).last_poll
+    assert polled is not None
+    clock.advance(600)
+    again = build(sim, clock, db)
+    async with again.run_test(size=SIZE) as pilot:
+        await started(pilot, again, 1)
+        await idle(pilot, again)
+        shown = screen_text(again)
+        # Not `refreshed -` (H12.3): the rows shown were polled then, by the run before.
+        assert f"refreshed {format_clock(polled, clock.now())}" in shown, shown
+        assert "✓ all final" in shown
 
 
 async def test_an_infobip_bulk_past_48_hours_is_shown_from_memory_and_not_polled(sim, clock, db):

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -37,6 +38,8 @@ from d7tui.ui.widgets.watchlist_table import WatchlistTable, status_cell
 EXAMPLES = int(os.environ.get("D7TUI_STATEFUL_EXAMPLES", "4"))
 STEPS = int(os.environ.get("D7TUI_STATEFUL_STEPS", "40"))
 RANDOM = "D7TUI_STATEFUL_EXAMPLES" in os.environ
+pytestmark = pytest.mark.long
+
 START_IDS = 36  # more than an 80x24 list shows: pgdn, pgdn has somewhere to go
 
 # Lifecycles of different lengths, so that a step of time changes some rows and not others.

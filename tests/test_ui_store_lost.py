@@ -260,9 +260,17 @@ async def test_a_store_emptied_where_no_new_one_can_be_written_is_kept_at_quit_a
         assert [t.new_status for t in store.transitions(one)] == ["accepted", "delivered"]
 
 
-async def test_a_read_only_store_is_shown_and_said_to_keep_nothing_new(sim, clock, tmp_path):
+async def test_a_read_only_store_holds_what_is_added_and_edited_and_keeps_it_at_quit(
+    sim, clock, tmp_path, monkeypatch
+):
+    """J5: on a read-only data directory the monitor shows the store and polls; what the user
+    adds and edits meanwhile is held (said at once), kept at quit in a file (said on the
+    terminal), and taken in by the next start on the writable store: nothing is lost."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
     db = tmp_path / "xdg-data" / "d7tui" / "d7tui.sqlite3"  # where `d7tui add` writes
     rid = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    new = sim.create_request("sms", ["+971500000002"], DELIVERS)
     assert main(["add", rid, "--label", "ro"]) == 0
     with read_only(db.parent):
         app = build(sim, clock, db)
@@ -273,7 +281,43 @@ async def test_a_read_only_store_is_shown_and_said_to_keep_nothing_new(sim, cloc
             assert entry(app, rid).latest_status == "accepted"  # polled as ever
             text = " ".join(screen_text(app).split())
             assert "Nothing watched yet" not in text
-            assert "is read-only" in text and "its 1 request shown, nothing new kept" in text
+            assert "is read-only" in text and "its 1 request shown" in text
+            [notice] = [n for n in app.notices if "Not remembering" in n]
+            assert "what you add or edit is held and, when you quit, kept in a file" in notice
+            await pilot.press("l")  # the label, as the user edits it
+            assert isinstance(app.screen, LabelDialog)
+            await pilot.press("ctrl+u", *"ro2", "tab", *"called")
+            await pilot.press("enter")
+            await until(pilot, lambda: not isinstance(app.screen, LabelDialog))
+            assert said(app)[-1].startswith("Held, not saved (the store cannot be written): 1")
+            await pilot.press("a")  # an id pasted
+            assert isinstance(app.screen, AddDialog)
+            await paste(pilot, app, new)
+            await pilot.press("enter")
+            await until(pilot, lambda: not isinstance(app.screen, AddDialog))
+            assert "1 label or note edit and 1 id added so far" in said(app)[-1]
+            clock.advance(5)
+            app.poller.refresh()
+            await idle(pilot, app)
+            assert entry(app, new).latest_status == "delivered"
+        # One line on the terminal says what was not saved, why, and where it is kept.
+        [line] = app.farewell
+        assert line.startswith("1 label or note edit, 1 id added and ")
+        assert "poll results could not be saved" in line
+        assert "read-only" in line and "kept in" in line and str(tmp_path / "tmp") in line
+    [held] = held_files(db)
+    assert str(held) in farewell_text(app.farewell)
+    # The next monitor on the writable store takes them in, and says so.
+    again = build(sim, clock, db)
+    async with again.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: any("took in" in t for t in said(again)))
+        await until(pilot, lambda: new in again.live and rid in again.live)
+        assert entry(again, rid).label == "ro2"
+    assert held_files(db) == []
+    assert labels_and_notes(db) == {rid: ("ro2", "called"), new: ("", "")}
+    with Store.open(db) as store:
+        for each in (rid, new):
+            assert [t.new_status for t in store.transitions(each)] == ["accepted", "delivered"]
 
 
 async def test_an_export_made_in_the_demo_survives_the_demo(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ from collections import Counter
 from d7tui.errors import AuthError, NotFound, RateLimited, Unreachable
 from d7tui.models import Channel, Phase, Recipient, RequestStatus, Target, classify_d7, observe
 from d7tui.pollstate import PollUpdate, WatchStatus
-from d7tui.ui.format import format_age, mask_recipient, short_id
+from d7tui.ui.format import format_age, mask_numbers, mask_recipient, short_id
 from d7tui.watchlist import Entry, SortKey, Watchlist
 
 IDS = [f"{i}{i}{i}{i}abcd-0000-4000-8000-000000000000" for i in range(6)]
@@ -137,7 +137,12 @@ def test_remove_and_restore_keep_the_added_order():
 
 def test_display_helpers():
     assert mask_recipient("+971509752626") == "+97150•••••26"
-    assert mask_recipient("41793026727") == "417930•••27"
+    assert mask_recipient("41793026727") == "41793••••27"
+    # One number masked one way (H12.5): in the recipient column, with or without its +, and
+    # inside a label or a reason, spaced or not.
+    assert mask_recipient("4915112345678") == "49151••••••78"
+    for label in ("call +4915112345678", "call 4915112345678", "call +49 1511 2345678"):
+        assert mask_numbers(label).endswith("49151••••••78"), label
     assert mask_recipient(None) == "-"
     assert mask_recipient("abc") == "•••"
     assert short_id("9d056a09-0fc4-4f68-9058-3846d58aa244") == "9d056a09"

@@ -26,9 +26,10 @@ class Balance:
     currency: str | None  # D7 names none: the account's own currency
 
     def text(self) -> str:
-        # D7 prices a message at 0.0004: four decimals, so a send shows; +0.0: never "-0.00".
+        # D7 prices a message at 0.0004 and Infobip at fractions of a cent: four decimals, so
+        # a send shows, and always four, so the balance keeps one look before and after (100.00
+        # then 99.9996 would read as two kinds of number). +0.0: never "-0.0000".
         amount = f"{self.amount + 0.0:,.4f}"
-        amount = amount[:-2] + amount[-2:].rstrip("0")
         return (
             f"{self.vendor} {amount} {self.currency}"
             if self.currency

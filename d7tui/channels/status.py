@@ -24,6 +24,7 @@ from d7tui.errors import (
     ChannelError,
     NotFound,
     ProtocolError,
+    every_channel,
 )
 from d7tui.models import (
     D7_CHANNELS,
@@ -233,7 +234,7 @@ class StatusClient:
         if all(isinstance(e, NotFound) for e in errors):
             raise NotFound("auto", "request id not found on sms, whatsapp or viber", status=404)
         errors.sort(key=lambda e: ERROR_PRIORITY.index(e.kind))
-        raise errors[0]
+        raise every_channel(errors)
 
     # -- Infobip -------------------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ from typing import Any, Generic, TypeVar
 from d7tui.models import Channel, IdKind, RequestStatus, Transition
 from d7tui.store.core import Store
 from d7tui.store.errors import StoreCorruptError, StoreError, StoreUnavailable
-from d7tui.store.journal import Action, held_action, save_action
+from d7tui.store.journal import Action, add_action, held_action, save_action
 from d7tui.store.records import Snapshot, StoredReport, StoredState, WatchRecord, Which
 from d7tui.store.reports import ReportParser
 from d7tui.store.states import DEFAULT_TIMELINE, Observation
@@ -603,20 +603,12 @@ class AsyncStore:
         added_at: float | None = None,
     ) -> Pending[bool]:
         at = self.clock() if added_at is None else added_at
-        values = {
-            "request_id": request_id,
-            "channel": channel,
-            "id_kind": IdKind(id_kind).value,
-            "label": label,
-            "note": note,
-            "added_at": at,
-        }
         return self._submit(
             "add",
             lambda: self.store.add_watch(
                 request_id, channel, id_kind, label=label, note=note, added_at=at
             ),
-            action=("add", values),
+            action=add_action(request_id, channel, id_kind, label, note, at),
         )
 
     def remove_watch(self, request_id: str) -> Pending[bool]:

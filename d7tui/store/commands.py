@@ -26,7 +26,7 @@ from d7tui.store.core import Store
 from d7tui.store.errors import StoreUnavailable
 from d7tui.store.records import StoredState, WatchRecord
 from d7tui.store.reports import ReportParser
-from d7tui.store.rescue import said_taken, said_waiting, take_in, waiting
+from d7tui.store.rescue import said_left, said_taken, said_waiting, take_in, waiting
 
 
 def os_user() -> str | None:
@@ -67,15 +67,17 @@ def open_store(
         return store
     try:
         store.reindex_unparsed(parse_report)
-        taken = take_in(store, parse_report)
+        intake = take_in(store, parse_report)
     except StoreUnavailable:
         pass  # the disk is full or locked: the bodies are safe, taken in at a later open
     except BaseException:
         store.close()
         raise
     else:
-        if taken:
-            store.warnings.append(said_taken(taken))
+        if intake.taken:
+            store.warnings.append(said_taken(intake.taken))
+        if intake.left:
+            store.warnings.append(said_left(intake.left))
     return store
 
 

@@ -73,6 +73,7 @@ def create_whole(path: Path) -> bool:
             conn.execute("COMMIT")
         finally:
             conn.close()
+        _set_aside_orphans(path)
         try:
             os.link(temp, path)
         except FileExistsError:
@@ -83,6 +84,19 @@ def create_whole(path: Path) -> bool:
         raise StoreError(f"cannot create {path}: {said or exc}") from None
     finally:
         remove_with_sidecars(temp)
+
+
+def _set_aside_orphans(path: Path) -> None:
+    """The SQLite files of a database deleted at `path` (`rm d7tui.sqlite3` while a monitor
+    runs: its WAL and shared memory stay) are moved aside before a new database takes the
+    name: SQLite finds a WAL by name alone, and would lay the deleted database's pages over the
+    new one, sharing the running monitor's WAL with it."""
+    if path.exists():
+        return  # another d7tui was first: those files are its database's
+    for suffix in SIDECARS:
+        sidecar = path.with_name(path.name + suffix)
+        if sidecar.exists():
+            os.replace(sidecar, free_aside_name(sidecar, "stale"))
 
 
 def _forget_unfinished(path: Path) -> None:

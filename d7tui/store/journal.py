@@ -70,6 +70,25 @@ def save_action(state: RequestStatus, transitions: Sequence[Transition], at: flo
     return "save", {"state": state, "transitions": tuple(transitions), "at": at}
 
 
+def add_action(
+    request_id: str,
+    channel: str,
+    id_kind: IdKind,
+    label: str | None,
+    note: str | None,
+    added_at: float,
+) -> Action:
+    values = {
+        "request_id": request_id,
+        "channel": channel,
+        "id_kind": IdKind(id_kind).value,
+        "label": label,
+        "note": note,
+        "added_at": added_at,
+    }
+    return "add", values
+
+
 def held_action(snapshot: Snapshot) -> Action:
     return "held", {"snapshot": snapshot}
 

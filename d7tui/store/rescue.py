@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from d7tui.store.core import Store
 from d7tui.store.errors import StoreError
@@ -103,25 +104,45 @@ def _held_writes(held: Sequence[tuple[Path, int]]) -> tuple[str, str]:
     return f"{count:,} held write{'' if count == 1 else 's'}", ", ".join(str(p) for p, _ in held)
 
 
-def take_in(store: Store, parse: ReportParser) -> list[tuple[Path, int]]:
-    """Replay every held file of this store, each in one transaction, each file then deleted;
-    each file taken in, with how many writes. A file that cannot be read is left where it is."""
-    taken: list[tuple[Path, int]] = []
+class Intake(NamedTuple):
+    taken: list[tuple[Path, int]]  # each file taken in, with how many writes
+    left: list[tuple[Path, str]]  # each file that could not be, and why: kept as it is
+
+
+def take_in(store: Store, parse: ReportParser) -> Intake:
+    """Replay every held file of this store, each in one transaction, each file then deleted.
+    A file that cannot be read is left where it is, untouched, for whoever looks (`said_left`):
+    it may hold the only copy of what someone typed."""
+    intake = Intake([], [])
     for path in held_files(store.path):
         try:
             lines = _read(path)
-        except (OSError, ValueError):
+        except OSError as exc:
+            intake.left.append((path, f"cannot be read: {exc.strerror or exc}"))
+            continue
+        except ValueError:
+            intake.left.append((path, "a line is not JSON"))
             continue
         try:
             with store.batch():  # raises StoreError: the file stays, nothing half-done
                 for line in lines:
                     replay(store, line, parse)
-        except (KeyError, TypeError, ValueError):
-            continue  # not a file this d7tui can read: left for whoever looks
+        except (KeyError, TypeError, ValueError, AttributeError):
+            intake.left.append((path, "not writes this d7tui knows"))
+            continue
         with contextlib.suppress(OSError):
             path.unlink()
-        taken.append((path, len(lines)))
-    return taken
+        intake.taken.append((path, len(lines)))
+    return intake
+
+
+def said_left(left: Sequence[tuple[Path, str]]) -> str:
+    """The line saying which held files could not be taken in, each kept as it is."""
+    files = "; ".join(f"{path} ({why})" for path, why in left)
+    return (
+        f"held writes (what a d7tui could not save before it ended) cannot be taken in from "
+        f"{files}: kept as they are, for you to look at (move them away to be rid of this line)"
+    )
 
 
 def farewell(db: Path, actions: Sequence[Action], why: StoreError | None) -> str:

@@ -32,7 +32,7 @@ from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.monitor import Monitor
 from d7tui.notify import DesktopNotifier, choose
 from d7tui.poller import Poller
-from d7tui.pollstate import Fetcher, PollConfig, PollUpdate
+from d7tui.pollstate import Fetcher, NewsBatch, PollConfig, PollUpdate
 from d7tui.report_guard import ReportGuard
 from d7tui.safety import Secret, error_line, one_line, whole_line
 from d7tui.store import StoreError
@@ -208,8 +208,8 @@ class D7App(Guarded, App[int]):
         self._set_up = True
         self.set_interval(ARCHIVE_CHECK, self._archive_check, name="d7tui-archive")
         self.set_interval(PICK_UP_CHECK, self._pick_up_check, name="d7tui-pick-up")
-        self.set_interval(BALANCE_EVERY, self.read_balances, name="d7tui-balance")
         self.read_balances()
+        self.background(self._balances_every(), "balance-clock", "reads the balances again")
         self.begin()
 
     def _status_client(self) -> Fetcher:
@@ -415,6 +415,8 @@ class D7App(Guarded, App[int]):
             with contextlib.suppress(Exception):
                 await self.memory.close()
             self.farewell.extend(self.memory.farewell)
+        elif (held := await asyncio.to_thread(self.monitor.keep_held)) is not None:
+            self.farewell.append(held)
         if self.simulator is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.simulator.stop)
@@ -467,6 +469,12 @@ class D7App(Guarded, App[int]):
 
     def read_balances(self) -> None:
         self.background(self._read_balances(), "balance", "reads the accounts' balances")
+
+    async def _balances_every(self) -> None:
+        # On the app's clock, not a Textual timer: a test moves it by hand, as the polls'.
+        while True:
+            await self.clock.sleep(BALANCE_EVERY)
+            self.read_balances()
 
     async def _read_balances(self) -> None:
         await self.accounts.refresh()
@@ -523,18 +531,15 @@ class D7App(Guarded, App[int]):
     def _poll_update(self, update: PollUpdate) -> None:
         self.monitor._poll_update(update)
 
-    def _post_news(self) -> None:
-        """The first poll result waiting: the screen takes all that came by then, in one go."""
+    def _post_news(self, batch: NewsBatch) -> None:
+        """A batch of poll results opened: the screen takes all that joined it by then."""
         if self._main is not None:
-            self._main.post_message(PollNews())
+            self._main.post_message(PollNews(batch))
 
     @property
     def news_waiting(self) -> bool:
         """Poll results the screen has not taken yet."""
         return self.monitor.news_waiting
-
-    def take_news(self) -> list[PollUpdate]:
-        return self.monitor.take_news()
 
     def add_targets(
         self, targets: list[Target], *, label: str = "", refresh: bool = True

@@ -32,14 +32,18 @@ NOT_SHOWN = "-"
 
 
 def mask_recipient(value: str | None) -> str:
-    """A phone number or address with its middle hidden: +971509752626 -> +97150•••••26."""
+    """A phone number or address with its middle hidden: +971509752626 -> +97150•••••26.
+    A leading + is not one of the digits shown: the number written with or without it (the
+    recipient column, a label) hides the same digits, 971509752626 -> 97150•••••26."""
     if not value:
         return NOT_SHOWN
-    if len(value) >= 9:
-        return value[:6] + MASK * (len(value) - 8) + value[-2:]
-    if len(value) >= 4:
-        return value[:1] + MASK * (len(value) - 2) + value[-1:]
-    return MASK * len(value)
+    sign = "+" if value.startswith("+") else ""
+    digits = value[len(sign) :]
+    if len(digits) >= 8:
+        return sign + digits[:5] + MASK * (len(digits) - 7) + digits[-2:]
+    if len(digits) >= 4:
+        return sign + digits[:1] + MASK * (len(digits) - 2) + digits[-1:]
+    return sign + MASK * len(digits)
 
 
 # A phone number (or another long run of digits) inside free text: an API's reason, a label.
@@ -143,12 +147,7 @@ def phase_text(phase: Phase | None, value: str, colours: Mapping[Phase, str]) ->
 # Said in full where there is room, as `cr` in a table's cell (the README says which is which).
 def entry_cost(entry: Entry, *, wide: bool = False) -> str:
     """What the request cost, per currency ("" before any cost is known)."""
-    if entry.state is None:
-        return ""
-    costs: dict[str | None, float] = {}
-    for r in entry.state.recipients:
-        if r.cost is not None:
-            costs[r.currency] = costs.get(r.currency, 0.0) + r.cost
+    costs = entry.costs
     return costs_text(costs, wide=wide) if costs else ""
 
 

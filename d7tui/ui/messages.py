@@ -7,22 +7,26 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from d7tui.models import Target
+from d7tui.pollstate import NewsBatch, PollUpdate
 
 
 class PollNews(Message):
-    """The poller left news in the monitor's inbox (`Monitor.take_news`). A signal, carrying no
-    results on purpose:
+    """Poll results for the screen: one batch of them (`NewsBatch`), which the screen takes.
 
-    - A flood is one batch. It is posted when the inbox stops being empty, and the screen takes
-      all that came by the time it runs: fifty results are one pass, one repaint and one batch
-      of alerts (two lines and a sum, not fifty lines). A message carrying results could only
-      carry those known when it was posted.
-    - Results not taken yet stay where the store sees them: the snapshot written to a new store
-      when the file is lost under the monitor (`memory.held_snapshot`) includes them, which it
-      could not if they waited in Textual's message queue."""
+    The message is posted when the batch opens, with its first result; the results that come
+    before the screen runs join the same batch, so a flood is one pass, one repaint and one
+    batch of alerts (two lines and a sum, not fifty lines), and only one such message is ever
+    waiting. Results not taken yet are where the store sees them: the snapshot written to a new
+    store when the file is lost under the monitor (`memory.held_snapshot`) includes them, which
+    it could not if they waited in Textual's message queue only."""
 
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, PollNews)
+    def __init__(self, batch: NewsBatch) -> None:
+        super().__init__()
+        self.batch = batch
+
+    def take(self) -> list[PollUpdate]:
+        """The batch's results (once: later results open another batch)."""
+        return self.batch.take()
 
 
 class PollerStopped(Message):

@@ -308,8 +308,8 @@ class MonitorScreen(Guarded, Screen[None]):
     # -- news from the poller ----------------------------------------------------------------
 
     @on(PollNews)
-    def _poll_news(self) -> None:
-        updates = self.d7app.take_news()
+    def _poll_news(self, message: PollNews) -> None:
+        updates = message.take()
         if not updates:
             return
         changed: set[str] = set()

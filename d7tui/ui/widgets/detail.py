@@ -91,11 +91,13 @@ class RecipientsTable(LineTable):
         self.recipients = recipients
         self._ctx = ctx
         keys: list[str] = []
+        seen: set[str] = set()  # not `in keys`: 20,000 recipients made that 200 million looks
         for r in recipients:
             key = r.key or f"#{len(keys)}"
-            if key in keys:  # two reports without ids: keep both
+            if key in seen:  # two reports without ids: keep both
                 key = f"{key}#{len(keys)}"
             keys.append(key)
+            seen.add(key)
         self.keys = keys
         self.forget_drawn()  # rows are keyed by the recipients' identity: these are new ones
         self.cursor = keys.index(selected) if selected in keys else 0

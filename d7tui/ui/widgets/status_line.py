@@ -55,6 +55,20 @@ def all_final(poller: PollerView, watched: int) -> bool:
     return bool(watched) and running and idle and not poller.to_poll and not poller.loading
 
 
+def refreshed_text(
+    refreshed: float | None, polled: float | None, now: float, following: bool
+) -> str:
+    """When the rows were last refreshed: by this monitor's polls (`refreshed`), else by
+    whoever polled them (`polled`: a run before a restart whose rows are all final, or the
+    desk's leader, for a follower)."""
+    newest = max((t for t in (refreshed, polled) if t is not None), default=None)
+    if newest is None:
+        return "not polled yet"
+    if following:
+        return f"leader polled {format_clock(newest, now)}"
+    return f"refreshed {format_clock(newest, now)}"
+
+
 def status_parts(
     poller: PollerView,
     totals: Totals,
@@ -102,7 +116,7 @@ def status_parts(
     # Both vendors may be one host (a proxy, a test server): its wait is said once.
     for wait in dict.fromkeys(rate_wait(hold, now) for hold in poller.rate_holds):
         parts.append(Text(wait, style=f"bold {colours[Phase.PENDING]}"))
-    parts.append(Text(f"refreshed {format_clock(poller.last_refresh, now)}"))
+    parts.append(Text(refreshed_text(poller.last_refresh, totals.last_poll, now, following)))
     if poller.next_due is not None and not poller.paused:
         parts.append(Text(f"next {format_in(poller.next_due - now)}"))
     elif all_final(poller, totals.requests):
