@@ -4,7 +4,9 @@
 
 For each answer (an ordinary one, a 1 MB gzip bomb of 1 GB, an endless chunked body, a 2 GB plain
 body), the hostile loopback server of tests/hostile.py serves it and one `d7tui status` process
-asks for one id; its peak resident size comes from wait4(), its wall time from outside.
+asks for one id; its peak resident size comes from wait4() of a small launcher's child
+(tests/hostile.run_for_peak: from this process, it would be charged this one's size), its wall
+time from outside.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +24,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 from fanout import publish  # noqa: E402
-from hostile import HostileServer, endless_chunked, gzip_bomb, head, huge_plain  # noqa: E402
+from hostile import (  # noqa: E402
+    HostileServer,
+    endless_chunked,
+    gzip_bomb,
+    head,
+    huge_plain,
+    run_for_peak,
+)
 
 SMS_OK = (ROOT / "tests" / "fixtures" / "d7_sms_status_000.json").read_bytes()
 
@@ -52,30 +60,12 @@ def main() -> int:
                     "XDG_DATA_HOME": f"{home}/data",
                 }
                 start = time.perf_counter()
-                proc = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "d7tui",
-                        "status",
-                        "--channel",
-                        "sms",
-                        str(uuid.uuid4()),
-                    ],
-                    env=env,
-                    cwd=ROOT,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                )
-                _, status, usage = os.wait4(proc.pid, 0)
+                argv = [sys.executable, "-m", "d7tui", "status", "--channel", "sms"]
+                code, err, peak = run_for_peak([*argv, str(uuid.uuid4())], env, cwd=ROOT)
                 wall = time.perf_counter() - start
-                proc.returncode = os.waitstatus_to_exitcode(status)
-                assert proc.stderr is not None
-                err = proc.stderr.read().decode().strip().split(": ", 1)[-1]
-                proc.stderr.close()
+                err = err.strip().split(": ", 1)[-1]
             lines.append(
-                f"| {behaviour.__name__} | {proc.returncode} | {usage.ru_maxrss / 1024:.0f} | "
-                f"{wall:.2f} | {err[:70]} |"
+                f"| {behaviour.__name__} | {code} | {peak / 2**20:.0f} | {wall:.2f} | {err[:70]} |"
             )
     publish("\n".join(lines), args.out)
     return 0

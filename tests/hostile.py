@@ -14,6 +14,8 @@ import os
 import re
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import zlib
 from collections.abc import Awaitable, Callable
@@ -50,6 +52,46 @@ def cli_env(base_url: str, home: Path, token: str = "tok", key: str = "key") -> 
         "XDG_DATA_HOME": str(home / "data"),
         "XDG_STATE_HOME": str(home / "state"),
     }
+
+
+# Started between the caller and the command measured. The kernel charges a process the high
+# water mark of the address space it had before its exec (vfork and posix_spawn share the
+# parent's): a command started from a pytest worker or a benchmark with aiohttp loaded would be
+# charged that process's size, and its own peak never show below it. Started from this small
+# one (no site), it is charged only itself.
+_PEAK_LAUNCHER = """\
+import os, sys
+out = int(sys.argv[1])
+pid = os.fork()
+if pid == 0:
+    os.close(out)
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+os.write(out, b"%d %d" % (os.waitstatus_to_exitcode(status), usage.ru_maxrss))
+"""
+
+
+def run_for_peak(
+    argv: list[str], env: dict[str, str], cwd: Path | None = None
+) -> tuple[int, str, int]:
+    """Run `argv` (argv[0] a path) with its output thrown away: its exit code, what it wrote
+    on stderr, and its peak resident size in bytes, as the kernel counts it for that process."""
+    read, write = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-S", "-c", _PEAK_LAUNCHER, str(write), *argv],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            pass_fds=(write,),
+        )
+    finally:
+        os.close(write)
+    _, err = proc.communicate()
+    with os.fdopen(read, "rb") as said:
+        code, kib = said.read().split()
+    return int(code), err.decode(errors="replace"), int(kib) * 1024
 
 
 async def monitor_views(settings: Settings, ids: list[Target], db: Path) -> list[str]:

@@ -10,7 +10,6 @@ import asyncio
 import gzip
 import json
 import os
-import subprocess
 import sys
 import tracemalloc
 import uuid
@@ -25,6 +24,7 @@ from hostile import (
     gzip_bomb,
     head,
     huge_plain,
+    run_for_peak,
 )
 from httpstub import HttpStub, Reply
 from pollkit import running_poller, settle
@@ -71,7 +71,8 @@ async def test_the_bound_is_a_setting_counted_after_decompression() -> None:
 
 
 def _status_process(base_url: str, tmp_path: Path) -> tuple[int, str, int]:
-    """`d7tui status` of one id as a real process: exit code, stderr, peak RSS in bytes."""
+    """`d7tui status` of one id as a real process: exit code, stderr, peak RSS in bytes (its own,
+    not this test process's: run_for_peak says why that needs care)."""
     env = {
         **os.environ,
         "D7_API_TOKEN": "tok",
@@ -79,21 +80,19 @@ def _status_process(base_url: str, tmp_path: Path) -> tuple[int, str, int]:
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "XDG_DATA_HOME": str(tmp_path / "data"),
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "d7tui", "status", "--channel", "sms", str(uuid.uuid4())],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        # wait4: the kernel's peak resident size of exactly this child (ru_maxrss is in KiB).
-        _, status, usage = os.wait4(proc.pid, 0)
-    finally:
-        proc.returncode = 0  # reaped by wait4: Popen must not wait for it again
-    assert proc.stderr is not None
-    err = proc.stderr.read().decode()
-    proc.stderr.close()
-    return os.waitstatus_to_exitcode(status), err, usage.ru_maxrss * 1024
+    argv = [sys.executable, "-m", "d7tui", "status", "--channel", "sms", str(uuid.uuid4())]
+    return run_for_peak(argv, env)
+
+
+def test_a_commands_peak_memory_is_its_own_not_its_starters() -> None:
+    """A process started from a big one was charged the big one's size (the bomb test, run in a
+    pytest worker of a few hundred MB, compared two numbers that were both the worker's)."""
+    held = bytearray(256 * 1024 * 1024)
+    held[::4096] = b"\x01" * len(range(0, len(held), 4096))  # resident, page by page
+    code, _, peak = run_for_peak([sys.executable, "-S", "-c", "pass"], dict(os.environ))
+    del held
+    assert code == 0
+    assert peak < 128 * 1024 * 1024, peak  # a bare interpreter: far below what this one holds
 
 
 @pytest.mark.long
@@ -210,3 +209,33 @@ def test_a_request_keeps_at_most_so_many_recipients_listed_or_not() -> None:
     assert len(kept) == 100
     assert kept[:50] == [f"m{n}" for n in range(80, 130)]  # every one listed now
     assert kept[50:] == [f"m{n}" for n in range(30, 80)]  # the newest no longer listed
+
+
+async def test_ids_queued_together_wait_for_their_channel_rather_than_each_ask_a_broken_host():
+    # A host that answers every request with a page over the bound (a captive portal, a proxy
+    # gone wrong): once it has failed, the ids queued with the first (a start, `R`) wait for
+    # the channel's back-off instead of each downloading the bound (J10: 45 × 8 MB a second).
+    async with HostileServer(huge_plain) as server:
+        client = StatusClient(aimed_at(server.base_url, max_answer_mb=0.01))
+        config = PollConfig(workers=2, error_backoff=60.0, error_backoff_max=60.0)
+        ids = [str(uuid.UUID(int=i, version=4)) for i in range(1, 41)]
+        try:
+            async with running_poller(client, config) as (poller, clock, updates):
+                for rid in ids:
+                    poller.add(Target(rid, "sms"))
+                await settle(poller)
+                first_round = server.requests
+                assert first_round <= 4  # the workers' first jobs, not all 40
+                waiting = [poller.get(rid) for rid in ids]
+                assert all(w is not None and w.next_due is not None for w in waiting)
+                # `r` on one id asks it now, whatever the channel's back-off
+                assert poller.refresh(ids[-1]) == 1
+                await settle(poller)
+                assert server.requests == first_round + 1
+                # after the back-off, the channel is tried again, not every id of it at once
+                clock.advance(61)
+                await settle(poller)
+                assert server.requests <= first_round + 1 + 4
+        finally:
+            await client.aclose()
+        assert updates and all("larger than" in str(u.error) for u in updates if u.error)

@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from faultfs import read_only
 from pollkit import settle
 
+from d7tui.channels.infobip import parse_page
 from d7tui.channels.status import StatusClient
 from d7tui.client import Engine
 from d7tui.clock import ManualClock
@@ -23,7 +26,7 @@ from d7tui.pollstate import PollConfig
 from d7tui.safety import Secret
 from d7tui.simulator import Simulator
 from d7tui.simulator.lifecycles import Step
-from d7tui.store import Store, Which, add_ids
+from d7tui.store import Store, Which, add_ids, open_store
 
 DELIVERS = [Step(0, "accepted"), Step(4, "delivered")]
 
@@ -157,7 +160,10 @@ async def test_ids_added_from_another_shell_are_picked_up_once_and_said(sim, clo
         assert await monitor.pick_up_added() == 2
         assert await monitor.pick_up_added() == 0
         assert {first, second} <= {e.request_id for e in monitor.live}
-        assert "Watching 2 more requests added from the command line." in run.said
+        assert (
+            "Watching 2 more requests added elsewhere (d7tui add, or another monitor on this "
+            "store)." in run.said
+        )
         await run.settled()
         assert monitor.live.get(first).latest_status == "accepted"  # type: ignore[union-attr]
 
@@ -228,3 +234,41 @@ async def test_a_store_that_cannot_be_opened_is_said_and_the_monitor_works_witho
         assert monitor.live.get(rid).latest_status == "accepted"  # type: ignore[union-attr]
         assert await monitor.export() == "Nothing to export: this session is not remembered."
         assert await monitor.pick_up_added() == 0 and await monitor.archive_finished() == []
+
+
+async def test_on_a_read_only_store_removals_undos_and_unarchiving_are_held_and_taken_in(
+    sim, clock, tmp_path, monkeypatch
+):
+    """J5, without a screen: every watchlist change made while the store cannot be written is
+    kept at quit in the order it was made, and the next open replays it."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    db = tmp_path / "data" / "d7tui.sqlite3"
+    gone, back, archived = (
+        sim.create_request("sms", [f"+97150000000{n}"], DELIVERS) for n in range(1, 4)
+    )
+    new = sim.create_request("sms", ["+971500000009"], DELIVERS)
+    with Store.open(db) as store:
+        for rid in (gone, back, archived):
+            store.add_watch(rid, "sms")
+        store.archive(archived)
+    with read_only(db.parent):
+        async with running(sim, clock, db) as run:
+            monitor = run.monitor
+            assert monitor.memory is None and monitor.held is not None
+            for remembered in monitor.take_read_only():  # shown, as the app shows them
+                monitor.restore_remembered(remembered)
+            monitor.remove_request(gone, archived=False)
+            monitor.remove_request(back, archived=False)
+            assert monitor.undo() is not None  # `back` is back
+            assert monitor.unarchive(archived)
+            monitor.add_targets([Target(new)], label="new one")
+            assert run.said[-1].startswith("Held, not saved (the store cannot be written): ")
+            line = await asyncio.to_thread(monitor.keep_held)
+    assert line is not None and line.startswith(
+        "4 watchlist changes and 1 id added could not be saved"
+    )
+    with open_store(db, parse_report=parse_page) as store:
+        assert store.warnings and "took in 5 held writes" in store.warnings[-1]
+        live = {w.request_id: w.label for w in store.watches(Which.LIVE)}
+    assert live == {back: "", archived: "", new: "new one"}
