@@ -484,6 +484,12 @@ def _run_command(args: argparse.Namespace, settings: Settings) -> int:
         err.write(f"d7tui {args.command}: {exc}\n")
         silence_stdout()
         return EXIT_FAILURE
+    finally:
+        # What is still buffered (a table's legend) goes now, where a reader gone away
+        # (`| head`) is a BrokenPipeError main() ends quietly on, not at the interpreter's
+        # exit, which says "Exception ignored … BrokenPipeError" and exits 120.
+        with contextlib.suppress(OutputError):
+            out.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -538,7 +544,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader of standard output went away (`| head`): quietly, and without Python's
         # own complaint when it flushes standard output at exit.
-        with contextlib.suppress(OSError, ValueError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+        from d7tui.stdio import silence_stdout
+
+        silence_stdout()
         return EXIT_OK

@@ -19,6 +19,7 @@ import platformdirs
 
 from d7tui.models import Channel, InfobipSource
 from d7tui.safety import Secret
+from d7tui.smallfile import KB, read_small
 from d7tui.stuck import DEFAULT_STUCK_AFTER
 
 APP_NAME = "d7tui"
@@ -38,6 +39,7 @@ _SECRET_KEYS = ("d7_api_token", "infobip_api_key")
 # Plain http to a host other than this machine sends the token readable on the way: only when
 # the user says so, by name.
 INSECURE_KEY = "allow_insecure_http"
+CONFIG_LIMIT = 1024 * KB  # bytes of config.toml read at most
 INSECURE_ENV = "D7TUI_ALLOW_INSECURE_HTTP"
 _YES = {"1", "true", "yes", "on"}
 _NO = {"0", "false", "no", "off"}
@@ -83,6 +85,9 @@ class Settings:
     # Who this is, in what the store remembers (who added an id, wrote a note): the OS user
     # unless `user = …` says otherwise.
     user: str = ""
+    # The environment variables a credential was taken from: they win over config.toml, and a
+    # running d7tui never sees them change (what to tell a user whose credential is refused).
+    from_environment: frozenset[str] = frozenset()
 
     def store_location(self) -> str | None:
         """What `open_store` is given: the database URL, or None for the default SQLite file."""
@@ -106,6 +111,8 @@ def _check_url(value: object, where: str, *, insecure_ok: bool = False) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: expected a URL such as https://api.example.com")
     url = value.strip().rstrip("/")
+    scheme, sep, rest = url.partition("://")
+    url = scheme.lower() + sep + rest  # `HTTP://` is the same URL: schemes ignore case (RFC 3986)
     if (
         not url.startswith(("http://", "https://"))
         or len(url) > 500
@@ -207,13 +214,15 @@ def is_loopback(host: str) -> bool:
 def _read_file(path: Path) -> tuple[dict[str, object], list[str]]:
     warnings: list[str] = []
     try:
-        text = path.read_text(encoding="utf-8")
+        # A config is a few kB: a FIFO, /dev/zero or a file of gigabytes is refused, not read.
+        text = read_small(path, CONFIG_LIMIT).decode("utf-8")
     except FileNotFoundError:
         return {}, warnings
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: cannot read: not UTF-8 text") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {(exc.strerror or 'error').lower()}") from None
+        why = exc.strerror or "error"
+        raise ConfigError(f"{path}: cannot read: {why[:1].lower()}{why[1:]}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -308,6 +317,7 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
     if not isinstance(user, str) or any(not c.isprintable() for c in user) or len(user) > 64:
         raise ConfigError(f"{path}: key 'user' must be a name of at most 64 printable characters")
     return Settings(
+        from_environment=frozenset(_ENV[key] for key in _SECRET_KEYS if env.get(_ENV[key])),
         database_url=database_url,
         user=user.strip(),
         d7_token=values["d7_api_token"],  # type: ignore[arg-type]

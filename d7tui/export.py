@@ -59,7 +59,9 @@ CSV_COLUMNS: tuple[str, ...] = tuple(
     dict.fromkeys(("record", *_WATCH, *_STATE, *_RECIPIENT, *_EXPLAINED, *_TRANSITION))
 )
 TIME_COLUMNS = {"added_at", "archived_at", "observed_at", "changed_at", "final_since", "at"}
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+# ISO 8601 in UTC, to the millisecond, and saying so (`Z`): a time with no zone was read as
+# local time by a desk outside UTC.
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 _NUMBERISH = re.compile(r"[0-9+\-(). ]+")
@@ -270,13 +272,14 @@ def safe_cell(text: str) -> str:
 
 
 def csv_cell(column: str, value: Any) -> str:
-    """One CSV cell: times as UTC to the millisecond, JSON for objects, never a formula."""
+    """One CSV cell: times in ISO 8601 UTC to the millisecond (`2026-11-30T15:26:28.720Z`), JSON
+    for objects, never a formula."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if column in TIME_COLUMNS:
-        return datetime.fromtimestamp(value, UTC).strftime(TIME_FORMAT)[:-3]
+        return datetime.fromtimestamp(value, UTC).strftime(TIME_FORMAT)[:-3] + "Z"
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, dict):

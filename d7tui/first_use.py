@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from d7tui.smallfile import KB, read_small
+
 REPORTS = "infobip-reports-warned"
 REPORTS_WARNING = (
     "Infobip delivery reports are one-time: every report d7tui reads is taken away from any "
@@ -24,7 +26,7 @@ def first_time(directory: Path, name: str, key: str) -> bool:
     better than one never shown."""
     path = directory / f"{name}.txt"
     try:
-        seen = path.read_text(encoding="utf-8").splitlines()
+        seen = read_small(path, 1024 * KB).decode("utf-8").splitlines()
     except FileNotFoundError:
         seen = []
     except (OSError, UnicodeDecodeError):

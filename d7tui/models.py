@@ -339,8 +339,11 @@ def swapped(before: RequestStatus | None, update: RequestStatus) -> str | None:
     dropped), never both at once."""
     if before is None or update.incremental or not update.recipients:
         return None
-    listed = {r.key for r in before.recipients if r.problem != UNLISTED}
-    now = {r.key for r in update.recipients}
+    # By msg_id (`plain_key`), not by key: messages that a store from before `keyed` kept as
+    # one, or that a server lists under one msg_id now and told apart later, are the same
+    # messages, not others.
+    listed = {r.msg_id or r.recipient or "" for r in before.recipients if r.problem != UNLISTED}
+    now = {r.msg_id or r.recipient or "" for r in update.recipients}
     new, gone = len(now - listed), len(listed - now)
     if new and gone and 2 * new >= len(now) and 2 * gone >= len(listed):
         return (

@@ -499,7 +499,8 @@ class Monitor:
             self.poller.refresh_many(r.request_id for r in new)
         if new:
             self.say(
-                f"Watching {plural(len(new), 'more request')} added from the command line.",
+                f"Watching {plural(len(new), 'more request')} added elsewhere (d7tui add, or "
+                "another monitor on this store).",
                 "information",
             )
         if changed:
@@ -573,8 +574,10 @@ class Monitor:
                 directory,
                 self.settings.message_text,  # text kept while it was on follows it now
             )
-        except (StoreError, OSError) as exc:
-            return f"Export failed: {error_line(exc)}"
+        except StoreError as exc:
+            return f"{EXPORT_FAILED}: {error_line(exc)}"
+        except OSError as exc:
+            return cannot_write(directory, exc)
         # The path first: the event strip shows it whole, the counts after it may be cut.
         return (
             f"Exported to {path}: {plural(counts.watches, 'request')}, "
@@ -594,7 +597,7 @@ class Monitor:
         try:
             path, _ = await asyncio.to_thread(write_to_file, rows, "csv", directory)
         except OSError as exc:
-            return f"Export failed: {error_line(exc)}"
+            return cannot_write(directory, exc)
         failed = sum(row.problem == "failed" for row in rows)
         stuck = sum(row.problem == "stuck?" for row in rows)
         said = [f"{failed:,} failed"] if failed else []
@@ -620,3 +623,13 @@ class Monitor:
 def _who(entry: Entry, record: WatchRecord | WatchSummary) -> None:
     entry.added_by, entry.archived_by = record.added_by, record.archived_by
     entry.noted_by, entry.noted_at = record.noted_by, record.noted_at
+
+
+EXPORT_FAILED = "Export failed"
+
+
+def cannot_write(directory: Path, exc: OSError) -> str:
+    """An export that could not be written, in words a user can act on (not Python's
+    `[Errno 30] … '.d7tui-export-ytr1op5u'`)."""
+    why = (exc.strerror or "error").lower()
+    return f"{EXPORT_FAILED}: cannot write in {directory}: {why}; nothing was written"

@@ -223,6 +223,7 @@ class Poller:
             if watch.queued:
                 watch.again = True
             else:
+                watch.by_hand = True
                 self._dispatch(watch, batches)
         self._send(batches, now, early=False)
         return started
@@ -445,7 +446,7 @@ class Poller:
                     current.append(watch)
                 else:
                     watch.queued = False  # removed while it waited: an undo schedules it again
-            if not current:
+            if not current or self._held_back(current):
                 continue
             try:
                 if isinstance(job, list):
@@ -462,6 +463,22 @@ class Poller:
                     watch.queued = False
                     if self._watches.get(watch.request_id) is watch and watch.next_due is None:
                         self._schedule(watch, self.clock.now() + self.config.max_interval)
+
+    def _held_back(self, watches: list[Watch]) -> bool:
+        """Ids queued before their channel failed (a start, `R`: thousands at once) wait for
+        the channel's back-off like those still in the heap, rather than each asking a host
+        that answers nothing usable (oversize pages from a captive portal: 45 × 8 MB a
+        second). A refresh by hand is still asked."""
+        now = self.clock.now()
+        hold = self._holds.get(watches[0].channel_key, 0.0)
+        if hold <= now or any(w.by_hand for w in watches):
+            for watch in watches:
+                watch.by_hand = False
+            return False
+        for watch in watches:
+            watch.queued = False
+            self._schedule(watch, hold)
+        return True
 
     async def _poll(self, watch: Watch) -> None:
         outcome: RequestStatus | ChannelError

@@ -124,6 +124,7 @@ class Watch:
     known_on: str | None = None  # ... and this one knows it
     queued: bool = False  # waiting for or in a worker
     again: bool = False  # a refresh came while it was queued: poll again at once
+    by_hand: bool = False  # queued by a refresh (`r`): asked even while its channel is held
     observed_at: float | None = None  # when the API last answered with its recipients
     batch_key: str | None = None  # asked together with others of the same key (set on add)
 

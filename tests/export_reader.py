@@ -95,7 +95,9 @@ def _uncell(column: str, text: str | None) -> Any:
     if text.startswith("'"):
         text = text[1:]
     if column in TIME_COLUMNS:
-        return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC).timestamp()
+        return (
+            datetime.strptime(text.removesuffix("Z"), TIME_FORMAT).replace(tzinfo=UTC).timestamp()
+        )
     if column == "final":
         return text == "true"
     if column in ("position", "parts"):

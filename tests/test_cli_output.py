@@ -6,6 +6,8 @@ line and a documented exit code, never a traceback."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import stat
@@ -15,6 +17,8 @@ import threading
 import uuid
 
 from test_cli import env, run, sim  # noqa: F401
+
+from d7tui.cli import main
 
 
 def test_export_writes_through_a_fifo_and_a_symlink_and_replaces_neither(env, capsys, tmp_path):
@@ -144,3 +148,49 @@ def test_the_monitor_without_a_terminal_says_so_in_one_line(env):
     assert proc.stderr.decode() == (
         "d7tui: the monitor needs a terminal; from a script use d7tui status ID... or d7tui export\n"
     )
+
+
+def test_a_reader_that_went_away_ends_the_command_quietly(sim, env):
+    # `d7tui status ID | head -1`: the reader is gone before the output is flushed at exit.
+    rid = sim.create_request("sms", recipients=["+971500000305"])
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        for argv in (["status", rid, "--channel", "sms"], ["export"]):
+            proc = d7tui(env, *argv, stdout=write_end)
+            assert (proc.returncode, proc.stderr.decode()) == (0, ""), argv
+    finally:
+        os.close(write_end)
+
+
+def test_a_reader_that_leaves_after_the_first_lines_leaves_nothing_for_the_exit(
+    sim, env, monkeypatch
+):
+    # `head -3` took the table and left before the legend under it was written: had that been
+    # left in the buffer, Python flushes it at exit and says "Exception ignored … BrokenPipeError",
+    # status 120 (J8). What the interpreter flushes after main() must go through quietly.
+    rid = sim.create_request("sms", recipients=["+971500000306"])
+    read_end, write_end = os.pipe()
+
+    class ReaderLeavesAfterTheFirstLines(io.TextIOWrapper):
+        def write(self, text: str) -> int:
+            written.append(text)
+            return super().write(text)
+
+        def flush(self) -> None:
+            super().flush()
+            if written and read_end in still_open:  # the first lines went through
+                still_open.remove(read_end)
+                os.close(read_end)
+
+    written: list[str] = []
+    still_open = [read_end]
+    stdout = ReaderLeavesAfterTheFirstLines(open(write_end, "wb"), encoding="utf-8")  # noqa: SIM115
+    monkeypatch.setattr(sys, "stdout", stdout)
+    try:
+        assert main(["status", rid, "--channel", "sms"]) == 0
+        assert not still_open  # the reader left while the command ran
+        stdout.flush()  # as the interpreter does at exit
+    finally:
+        with contextlib.suppress(OSError):
+            stdout.close()

@@ -158,6 +158,12 @@ def test_a_store_with_a_few_damaged_pages_is_kept_aside_and_add_goes_on(sim, env
         fh.seek(at)
         fh.write(b"\xde\xad" * 2000)
     damaged = path.read_bytes()
+    # An export reads only: it says the store is damaged rather than export less (J7).
+    code, out, err = run(capsys, "export", "--format", "json")
+    assert (code, out) == (5, "")
+    [line] = err.splitlines()
+    assert "is damaged" in line and "the monitor or d7tui add sets it aside" in line
+    assert path.read_bytes() == damaged  # left as it was
     second = sim.create_request("sms", ["+971500000005"])
     code, out, err = run(capsys, "add", second)
     assert code == 0 and "added 1" in out, err

@@ -97,9 +97,12 @@ def test_environment_wins_over_the_file(xdg: Path, monkeypatch: pytest.MonkeyPat
     assert loaded.d7_base_url == "https://env.example:9"
     assert loaded.infobip_key.reveal() == IB_KEY
     assert loaded.infobip_source is InfobipSource.REPORTS
+    # known, so that a refused credential's banner says where to fix it
+    assert loaded.from_environment == {"D7_API_TOKEN", "INFOBIP_API_KEY"}
     # An empty variable does not hide the file.
     monkeypatch.setenv("D7_API_TOKEN", "")
     assert load_settings().d7_token.reveal() == "file-token"
+    assert load_settings().from_environment == {"INFOBIP_API_KEY"}
 
 
 def test_explicit_env_and_path_arguments(tmp_path: Path) -> None:
@@ -409,3 +412,45 @@ def test_a_timeout_of_0_is_refused_in_words_that_exclude_it(xdg: Path) -> None:
     assert proc.stderr == (
         f"d7tui: {xdg}: key 'timeout' must be seconds more than 0 and at most 300\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("make", "why"),
+    [
+        (lambda p: os.mkfifo(p), "not a regular file (a named pipe)"),
+        (lambda p: p.symlink_to("/dev/zero"), "not a regular file (a device)"),
+        (lambda p: p.mkdir(), "not a regular file (a directory)"),
+        (lambda p: p.write_bytes(b"#" * (1024 * 1024 + 1)), "larger than 1,024 kB"),
+    ],
+    ids=["fifo", "dev-zero", "directory", "over-1MB"],
+)
+def test_a_config_path_that_is_no_small_file_is_refused_not_read(tmp_path: Path, make, why):
+    # A FIFO blocked every command for ever; /dev/zero ate 8 GB in 20 s (J13).
+    path = tmp_path / "config.toml"
+    make(path)
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={}, path=path)
+    assert str(info.value) == f"{path}: cannot read: {why}"
+
+
+def test_a_config_that_is_a_fifo_is_one_line_for_a_command_not_a_hang(tmp_path: Path):
+    home = tmp_path / "home"
+    (home / "config" / "d7tui").mkdir(parents=True)
+    os.mkfifo(home / "config" / "d7tui" / "config.toml")
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_DATA_HOME": str(home / "data"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "d7tui", "export"], capture_output=True, env=env, timeout=60
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.decode().endswith("cannot read: not a regular file (a named pipe)\n")
+
+
+def test_a_base_url_in_capitals_is_the_same_url(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('d7_base_url = "HTTP://LOCALHOST:18787"\n')
+    assert load_settings(env={}, path=path).d7_base_url == "http://LOCALHOST:18787"

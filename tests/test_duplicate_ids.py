@@ -23,7 +23,7 @@ from ui_kit import idle, screen_text
 
 from d7tui.channels.d7 import parse_report
 from d7tui.clock import ManualClock
-from d7tui.models import Channel, Target, observe
+from d7tui.models import Channel, Target, observe, swapped
 from d7tui.pollstate import PollConfig
 from d7tui.store import SCHEMA_VERSION, Store, open_store
 from d7tui.store.pg import VERSION_TABLE, to_postgres
@@ -221,7 +221,9 @@ def test_a_store_written_before_keeps_its_keys_and_history(store_location) -> No
         assert [t.recipient_key for t in store.transitions(RID)] == ["same", "m5"]
         # The whole answer: m5, keyed as before, is no news; the repeats come in under keys of
         # their own, and the one message the old store kept of "same" stays, no longer listed.
-        state, transitions = observe(stored.state, parse_report(Channel.SMS, RID, body()), 30.0)
+        update = parse_report(Channel.SMS, RID, body())
+        assert swapped(stored.state, update) is None  # the same messages told apart: believed
+        state, transitions = observe(stored.state, update, 30.0)
         changed = sorted(t.recipient_key for t in transitions)
         assert changed == sorted(k for k in [*KEYS, "same"] if k != "m5")
         store.save_observation(state, transitions, at=30.0)

@@ -140,7 +140,7 @@ def test_csv_export_round_trips_and_is_one_table(store):
     assert back.transitions == expected.transitions
     # People read the times: UTC, to the millisecond.
     added = rows[1][CSV_COLUMNS.index("added_at")]
-    assert added == "2024-06-11 10:00:00.125"
+    assert added == "2024-06-11T10:00:00.125Z"  # UTC, and saying so
 
 
 def test_no_csv_cell_can_run_as_a_formula_but_phone_numbers_stay_as_they_are(store):

@@ -209,3 +209,33 @@ def test_a_request_keeps_at_most_so_many_recipients_listed_or_not() -> None:
     assert len(kept) == 100
     assert kept[:50] == [f"m{n}" for n in range(80, 130)]  # every one listed now
     assert kept[50:] == [f"m{n}" for n in range(30, 80)]  # the newest no longer listed
+
+
+async def test_ids_queued_together_wait_for_their_channel_rather_than_each_ask_a_broken_host():
+    # A host that answers every request with a page over the bound (a captive portal, a proxy
+    # gone wrong): once it has failed, the ids queued with the first (a start, `R`) wait for
+    # the channel's back-off instead of each downloading the bound (J10: 45 × 8 MB a second).
+    async with HostileServer(huge_plain) as server:
+        client = StatusClient(aimed_at(server.base_url, max_answer_mb=0.01))
+        config = PollConfig(workers=2, error_backoff=60.0, error_backoff_max=60.0)
+        ids = [str(uuid.UUID(int=i, version=4)) for i in range(1, 41)]
+        try:
+            async with running_poller(client, config) as (poller, clock, updates):
+                for rid in ids:
+                    poller.add(Target(rid, "sms"))
+                await settle(poller)
+                first_round = server.requests
+                assert first_round <= 4  # the workers' first jobs, not all 40
+                waiting = [poller.get(rid) for rid in ids]
+                assert all(w is not None and w.next_due is not None for w in waiting)
+                # `r` on one id asks it now, whatever the channel's back-off
+                assert poller.refresh(ids[-1]) == 1
+                await settle(poller)
+                assert server.requests == first_round + 1
+                # after the back-off, the channel is tried again, not every id of it at once
+                clock.advance(61)
+                await settle(poller)
+                assert server.requests <= first_round + 1 + 4
+        finally:
+            await client.aclose()
+        assert updates and all("larger than" in str(u.error) for u in updates if u.error)

@@ -12,7 +12,7 @@ from d7tui.config import load_settings
 from d7tui.models import Target
 from d7tui.pollstate import PollConfig
 from d7tui.simulator import Step
-from d7tui.ui.app import make_app
+from d7tui.ui.app import farewell_text, make_app
 from d7tui.ui.screens.help import HelpScreen
 from d7tui.ui.widgets.watchlist_table import WatchlistTable
 from d7tui.watchlist import SortKey
@@ -97,6 +97,15 @@ async def test_remapped_keys_work_and_bad_ones_are_reported(sim, clock, tmp_path
         assert isinstance(app.screen, HelpScreen)
         line = next(x for x in screen_text(app).splitlines() if "Cycle the sort" in x)
         assert line.split("Cycle the sort")[0].split()[-1] == "o"  # the user's key
+    # The banner's "… and 2 more" are all on the terminal after the quit (J9): the keymap's,
+    # which no command prints; config.toml's were printed before the screen came.
+    assert "all of them are on the terminal when d7tui quits" in banner
+    quit_lines = farewell_text(app.farewell)
+    for problem in problems:
+        # what tells one from another: the key and the start of the why (the strip cuts lines)
+        which = problem.split("[keymap] key ", 1)[1].removesuffix("…")[:40]
+        printed_at_start = any(which in w for w in settings.warnings)  # the 'filter' one
+        assert (which in quit_lines) is not printed_at_start
 
 
 async def test_hints_on_screen_name_the_keys_of_the_keymap(sim, clock):

@@ -162,7 +162,10 @@ async def test_ids_added_from_another_shell_are_picked_up_once_and_said(sim, clo
         assert await monitor.pick_up_added() == 2
         assert await monitor.pick_up_added() == 0
         assert {first, second} <= {e.request_id for e in monitor.live}
-        assert "Watching 2 more requests added from the command line." in run.said
+        assert (
+            "Watching 2 more requests added elsewhere (d7tui add, or another monitor on this "
+            "store)." in run.said
+        )
         await run.settled()
         assert monitor.live.get(first).latest_status == "accepted"  # type: ignore[union-attr]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -121,6 +122,24 @@ async def test_a_failure_is_told_in_the_failure_colour_and_rings_the_bell(sim, c
         ]
         assert app.rings == 1
         assert entry(app, rid).problem
+
+
+async def test_a_flood_of_failures_rings_the_bell_once_not_once_a_poll(sim, clock):
+    # 2,000 recipients failing at once rang 347 times in 3.5 s (J11): one ring per burst.
+    fails = [Step(0, "sent"), Step(3, "rejected", "no")]
+    first = [create(sim, "whatsapp", f"+91900000{i:04d}", script=fails) for i in range(6)]
+    later = create(sim, "whatsapp", "+919000009999", script=[Step(0, "sent"), Step(9, "rejected")])
+    app = build(sim, clock, [*first, later], poll_config=PollConfig(workers=1))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await idle(pilot, app)
+        clock.advance(4)
+        await idle(pilot, app)
+        assert sum(e.severity == "error" for e in app.events) == 6  # each failure still told
+        assert app.rings == 1
+        clock.advance(6)  # past the bell's gap: the next failure rings again
+        await idle(pilot, app)
+        assert entry(app, later).problem
+        assert app.rings == 2
 
 
 async def test_every_recipient_final_stops_polling_after_one_confirming_poll(sim, clock):
@@ -464,6 +483,24 @@ async def test_in_the_detail_the_title_events_and_status_line_stay_and_news_show
         assert any("✗" in line and "+380507654321" in line for line in lines[-8:])  # the news
         assert "polling every" in "".join(lines[-5:])  # the status line
         assert app.screen.query_one(WatchlistTable).region.height == 0  # the list stepped aside
+
+
+async def test_a_refused_token_from_the_environment_says_to_restart_not_to_edit_the_file(
+    sim, clock
+):
+    # The variable wins over config.toml, and a running process never sees it change (J3).
+    rid = create(sim, "sms", "+971500000001")
+    settings = replace(
+        sim_settings(sim, token="wrong"), from_environment=frozenset({"D7_API_TOKEN"})
+    )
+    app = build(sim, clock, [rid], settings=settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        assert entry(app, rid).status is WatchStatus.AUTH
+        text = " ".join(screen_text(app).split())
+        assert "it comes from the environment variable D7_API_TOKEN" in text
+        assert "quit, set D7_API_TOKEN right (or unset it to use config.toml)" in text
+        assert "in config.toml and press p" not in text
 
 
 async def test_a_refused_token_stops_polling_with_a_banner_until_fixed_and_resumed(sim, clock):

@@ -185,3 +185,21 @@ async def test_ids_typed_and_enter_right_after_a_add_the_ids(sim, clock):
         burst(app, "a", *new, "enter")  # as tmux send-keys or a fast typist sends them
         await until(pilot, lambda: new in app.watchlist)
         await until(pilot, lambda: isinstance(app.screen, MonitorScreen))
+
+
+async def test_the_opened_detail_keeps_the_label_at_80_columns_before_the_key_hint(sim, clock):
+    # At 80 columns the detail replaces the list (which shows no Label column there): the
+    # label must not give way to "(esc: back, c: copy number)" (J15).
+    labelled = create(sim, "sms", "+971500000001")
+    bare = create(sim, "sms", "+971500000002")
+    app = build(sim, clock, [labelled, bare], labels={labelled: "ticket 4471 ACME"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        for rid, shown in ((labelled, "ticket 4471 ACME"), (bare, "(esc: back, c: copy number)")):
+            app.screen.query_one(WatchlistTable).select(rid)
+            await pilot.press("enter")
+            await idle(pilot, app)
+            head = next(line for line in screen_text(app).splitlines() if rid in line)
+            assert shown in head  # without a label, the hint has room
+            await pilot.press("escape")
+            await idle(pilot, app)

@@ -216,6 +216,54 @@ async def test_e_exports_to_a_json_file_and_says_where(sim, clock, db):
         assert [t["new_status"] for t in data["transitions"]] == ["accepted", "delivered"]
 
 
+async def test_an_export_that_cannot_be_written_says_where_and_why_and_stays_in_sight(
+    sim, clock, db, tmp_path, monkeypatch
+):
+    # In Python's words ("[Errno 30] … '.d7tui-export-ytr1op5u'") and pushed out of the event
+    # strip by the next status changes within two seconds (J17).
+    rid = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    app = build(sim, clock, db, [Target(rid)])
+    missing = tmp_path / "gone"
+    monkeypatch.setattr(app, "_export_directory", lambda: missing)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await idle(pilot, app)
+        await pilot.press("e")
+        line = (
+            f"Export failed: cannot write in {missing}: no such file or directory; "
+            "nothing was written"
+        )
+        await until(pilot, lambda: line in said(app))
+        for _ in range(5):  # the strip moves on; the banner keeps it
+            app.say("a status change")
+        await idle(pilot, app)
+        assert line in " ".join(screen_text(app).split())
+        missing.mkdir()  # put right: the next export is written and the banner line goes
+        await pilot.press("e")
+        await until(pilot, lambda: any(t.startswith("Exported to") for t in said(app)))
+        await idle(pilot, app)
+        assert "Export failed" not in screen_text(app)
+
+
+async def test_the_demo_exports_to_the_home_directory_when_its_working_directory_is_gone(
+    sim, clock, db, tmp_path, monkeypatch
+):
+    rid = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    app = build(sim, clock, db, [Target(rid)])
+    app.data_dir = str(tmp_path / "demo")  # as the demo: exports go to the working directory
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await idle(pilot, app)
+        await pilot.press("e")
+        await until(pilot, lambda: any(t.startswith("Exported to") for t in said(app)))
+        assert len(list(home.glob("d7tui-export-*.json"))) == 1
+
+
 async def test_l_edits_label_and_note_and_the_filter_finds_the_note(sim, clock, db):
     ids = [sim.create_request("sms", [f"+97150000000{i}"], DELIVERS) for i in range(2)]
     app = build(sim, clock, db, [Target(i) for i in ids])
@@ -385,7 +433,7 @@ async def test_ids_added_from_the_command_line_join_a_running_monitor(sim, clock
         await idle(pilot, app)
         assert entry(app, later).label == "added from the shell"
         assert entry(app, later).state is not None  # and it is polled
-        assert any("added from the command line" in t for t in said(app))
+        assert any("added elsewhere (d7tui add, or another monitor" in t for t in said(app))
         assert await app.pick_up_added() == 0  # once only
         # The whole watchlist is never read again to find what is new (a monitor of 100,000
         # ids polling would otherwise read them all every few seconds): only the rows changed

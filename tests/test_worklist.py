@@ -91,7 +91,7 @@ def test_written_as_json_and_as_a_spreadsheet_safe_csv(tmp_path):
     assert tuple(table[0]) == COLUMNS and len(table) == 4
     first = dict(zip(COLUMNS, table[1], strict=True))
     assert first["recipient"] == "+971500000002"  # a number stays a number
-    assert first["changed_at"] == "2023-11-14 22:14:20.000"
+    assert first["changed_at"] == "2023-11-14T22:14:20.000Z"
     stuck = dict(zip(COLUMNS, table[2], strict=True))
     assert stuck["explanation"].startswith("still 'sent' after 60 min")  # no quote added
 

@@ -291,7 +291,7 @@ class Database:
                 f"{self.path} is an SQLite database but not d7tui's; nothing was changed",
                 damaged=False,
             )
-        if version and not self.readonly:
+        if version:  # an export too: a broken page read as an empty table would export less
             self._check_whole(conn)
         if self.readonly:
             if version == 0:  # empty (0 bytes, say): never written by d7tui, nothing to read
@@ -343,7 +343,14 @@ class Database:
         if said != "ok":  # "*** in database main ***\nPage 2: ...": the page is what helps
             lines = [line for line in said.splitlines() if not line.startswith("***")]
             detail = one_line("; ".join(lines) or said, 120)
-            raise StoreCorruptError(f"{self.path} is damaged (SQLite's check: {detail})")
+            # Read-only (an export) nothing is set aside here: say what does it.
+            todo = (
+                "; nothing exported: the monitor or d7tui add sets it aside and keeps what "
+                "is still readable"
+                if self.readonly
+                else ""
+            )
+            raise StoreCorruptError(f"{self.path} is damaged (SQLite's check: {detail}){todo}")
 
     def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:

@@ -3,7 +3,7 @@ failure (told in the failure colour and, if configured, with the terminal bell).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from d7tui.models import Phase, Transition
@@ -59,3 +59,26 @@ def summary(alerts: list[Alert]) -> tuple[str, bool]:
     if failed:
         line += f", {failed:,} failed"
     return line + ": the rows and timelines show each.", bool(failed)
+
+
+BELL_GAP = 3.0  # seconds: failures within it are one ring
+
+
+class Bell:
+    """The failure bell, rung at most once per `gap` seconds of the monitor's clock: a flood of
+    failures (2,000 recipients at once, a server that flaps) is one ring, not hundreds a
+    second of buzz or, with a visual bell, a strobing screen."""
+
+    def __init__(self, ring: Callable[[], None], clock: Callable[[], float], gap: float = BELL_GAP):
+        self._ring = ring
+        self._clock = clock
+        self._gap = gap
+        self._last: float | None = None
+
+    def ring(self) -> bool:
+        now = self._clock()
+        if self._last is not None and now - self._last < self._gap:
+            return False
+        self._last = now
+        self._ring()
+        return True

@@ -40,6 +40,7 @@ from d7tui.store.core import WatchSummary
 from d7tui.store.db import DB_NAME, default_path
 from d7tui.ui import hints, terminal
 from d7tui.ui.accounts import BALANCE_EVERY, Accounts
+from d7tui.ui.alerts import Bell
 from d7tui.ui.bindings import MONITOR_KEYS, key_label
 from d7tui.ui.desk import LEAD_CHECK, DeskLink
 from d7tui.ui.edge import Edge, EdgeConsole, Guarded, guard_awaitable
@@ -103,6 +104,8 @@ class D7App(Guarded, App[int]):
             tmux=bool(os.environ.get("TMUX")),
             clock=self.clock.now,
         )
+        # `self.bell` looked up at each ring: a test counts the rings by replacing it.
+        self.failure_bell = Bell(lambda: self.bell(), self.clock.now)
         self.accounts = Accounts(
             lambda: self.settings,
             self._shared_engine,  # one engine for everything on this loop
@@ -111,6 +114,8 @@ class D7App(Guarded, App[int]):
         # The user's [keymap], applied before any screen exists: the footer is built with it.
         self.keymap, self._keymap_problems = resolve_keymap(settings.keymap, settings.config_file)
         self._settings_shown: list[str] = []  # the banner's lines about the settings
+        # Printed on standard error before the screen took the terminal (cli._settings).
+        self._printed_at_start = set(settings.warnings)
         if self.keymap:
             self.set_keymap(self.keymap)
         self.edge = Edge(self._data_directory, self._secrets, self._internal_error)
@@ -252,9 +257,15 @@ class D7App(Guarded, App[int]):
 
     def _internal_error(self, edge: Edge) -> None:
         """An error escaped a handler: one line in the banner, kept, with the file to read."""
-        self.notices[:] = [n for n in self.notices if not n.startswith(INTERNAL_ERROR)]
         times = f" ({edge.count:,} times)" if edge.count > 1 else ""
-        self.notices.append(f"{INTERNAL_ERROR}{times} — details in {edge.path}")
+        self.set_notice(INTERNAL_ERROR, f"{INTERNAL_ERROR}{times} — details in {edge.path}")
+
+    def set_notice(self, kind: str, line: str | None) -> None:
+        """The banner's line of one `kind` (the start of its text): replaced by `line`, or
+        gone with None."""
+        self.notices[:] = [n for n in self.notices if not n.startswith(kind)]
+        if line is not None:
+            self.notices.append(one_line(line))
         if self._main is not None and self._main.is_mounted:
             self._main.show_banner()
 
@@ -389,6 +400,13 @@ class D7App(Guarded, App[int]):
             ]
 
     async def on_unmount(self) -> None:
+        # Every settings problem the banner could not fit is on the terminal after the quit
+        # (those of config.toml were printed before the screen came, the keymap's were not).
+        self.farewell.extend(
+            f"warning: {problem}"
+            for problem in (*self.settings.warnings, *self._keymap_problems)
+            if problem not in self._printed_at_start
+        )
         for message in self._sending:  # quit before the vendor answered: it may have gone out
             self.farewell.append(
                 f"{message.describe()} was being sent when the monitor quit: it may have been "
@@ -656,7 +674,10 @@ class D7App(Guarded, App[int]):
         """Beside the store; in the demo, whose store is deleted when it quits, the working
         directory: an export is made to be kept."""
         if self.data_dir is not None:
-            return Path.cwd()
+            try:
+                return Path.cwd()
+            except OSError:  # the working directory was deleted under the demo
+                return Path.home()
         if self.memory is not None:
             return self.memory.path.parent
         return None
@@ -762,8 +783,8 @@ class D7App(Guarded, App[int]):
         shown = problems[:SETTINGS_SHOWN]
         if len(problems) > SETTINGS_SHOWN:
             shown.append(
-                f"… and {len(problems) - SETTINGS_SHOWN} more settings problems (every d7tui "
-                "command prints them all on standard error)"
+                f"… and {len(problems) - SETTINGS_SHOWN} more settings problems (all of them "
+                "are on the terminal when d7tui quits)"
             )
         self.notices[:] = [n for n in self.notices if n not in self._settings_shown]
         self.notices.extend(shown)

@@ -132,7 +132,7 @@ def phase_counts_text(counts: Mapping[Phase, int], colours: Mapping[Phase, str])
         if count:
             if text:
                 text.append(" ")
-            text.append(f"{count} {PHASE_SYMBOL[phase]}", style=colours[phase])
+            text.append(f"{count:,} {PHASE_SYMBOL[phase]}", style=colours[phase])
     return text
 
 

@@ -23,6 +23,7 @@ from textual.widgets import Footer, Header, Input, Static
 
 from d7tui.channels.send import Message
 from d7tui.models import Phase
+from d7tui.monitor import EXPORT_FAILED
 from d7tui.output import plural
 from d7tui.tally import Totals
 from d7tui.ui.alerts import Alert, alerts_for, summary
@@ -270,7 +271,11 @@ class MonitorScreen(Guarded, Screen[None]):
                 answered = error.status is not None
                 unreached.append(Unreached(host, channels, setting, count, error.message, answered))
         self.query_one(Banner).show_stops(
-            app.poller.auth_stops, app.notices, unreached, pause=app.key("pause")
+            app.poller.auth_stops,
+            app.notices,
+            unreached,
+            pause=app.key("pause"),
+            from_environment=app.settings.from_environment,
         )
 
     def _tick(self) -> None:
@@ -379,7 +384,7 @@ class MonitorScreen(Guarded, Screen[None]):
         if not alerts:
             return
         if any(a.failed for a in alerts) and self.d7app.options.bell:
-            self.app.bell()
+            self.d7app.failure_bell.ring()
         # Beside the bell, for a user looking elsewhere (masked in privacy mode: it leaves
         # the terminal for the desktop).
         self.d7app.notify_failures([a.line(self.masked) for a in alerts if a.failed])
@@ -514,13 +519,17 @@ class MonitorScreen(Guarded, Screen[None]):
         )
 
     async def _export(self) -> None:
-        line = await self.d7app.export("json")
-        failed = not line.startswith("Exported")
-        self.d7app.say(line, "error" if failed else "information")
+        self._exported(await self.d7app.export("json"))
 
     async def _export_failures(self, entries: list[Entry]) -> None:
-        line = await self.d7app.export_failures(entries)
-        self.d7app.say(line, "information" if line.startswith("Exported") else "error")
+        self._exported(await self.d7app.export_failures(entries))
+
+    def _exported(self, line: str) -> None:
+        """Said in the event strip; a failure also stays in the banner until an export is
+        written (a busy strip pushed it out of sight within two seconds)."""
+        failed = line.startswith(EXPORT_FAILED)
+        self.d7app.set_notice(EXPORT_FAILED, line if failed else None)
+        self.d7app.say(line, "error" if failed else "information")
 
     def action_insights(self) -> None:
         app = self.d7app

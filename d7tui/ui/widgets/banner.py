@@ -3,7 +3,7 @@ host that cannot be reached), and lines that stay (the store, an internal error)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -33,7 +33,9 @@ def banner_text(
     notices: Sequence[str] = (),
     unreached: Sequence[Unreached] = (),
     pause: str = "p",
+    from_environment: Collection[str] = (),
 ) -> Text:
+    """`from_environment`: the credentials' variables that were set when d7tui started."""
     text = Text()
     for notice in notices:
         if text:
@@ -46,11 +48,19 @@ def banner_text(
         channels = _CHANNELS.get(setting, "infobip")
         text.append("✗ ", style="bold")
         text.append(f"{error.message}. Polling of {channels} is stopped: ", style="bold")
-        # A running process never sees its environment change: config.toml is what `p` reads.
-        text.append(
-            f"fix {setting.lower()} in config.toml and press {pause} to resume (or restart "
-            f"with {setting} set)."
-        )
+        # A running process never sees its environment change: config.toml is what `p` reads,
+        # unless the variable is set, which wins over the file.
+        if setting in from_environment:
+            text.append(
+                f"it comes from the environment variable {setting}, which wins over config.toml "
+                f"and cannot change under a running d7tui: quit, set {setting} right (or unset "
+                f"it to use config.toml) and start again."
+            )
+        else:
+            text.append(
+                f"fix {setting.lower()} in config.toml and press {pause} to resume (or restart "
+                f"with {setting} set)."
+            )
     for host in unreached:
         if text:
             text.append("\n")
@@ -79,10 +89,11 @@ class Banner(TextStatic):
         unreached: Sequence[Unreached] = (),
         *,
         pause: str = "p",
+        from_environment: Collection[str] = (),
     ) -> None:
         """`notices` (lines that stay), the refused credentials, the hosts not reached."""
         shown = bool(stops or notices or unreached)
         if shown != self.display:
             self.display = shown
         if shown:
-            self.show_text(banner_text(stops, notices, unreached, pause))
+            self.show_text(banner_text(stops, notices, unreached, pause, from_environment))

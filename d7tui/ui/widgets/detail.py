@@ -421,13 +421,15 @@ class DetailPane(Guarded, Vertical):
         text.append(f"  {entry.channel}")
         if entry.target.is_infobip:
             text.append(f" {entry.target.id_kind.value}", style="dim")
-        if self.has_class("-inside"):
-            back, copy = self.keys("back"), self.keys("copy")
-            text.append(f"  ({back}: back, {copy}: copy number)", style="dim")
-        if entry.label:
+        if entry.label:  # before the key hint: the label is the user's only word for the id
             text.append("  ")
             text.append(free_text(one_line(entry.label), masked), style="italic")
         width = self._head_width()
+        if self.has_class("-inside"):
+            back, copy = self.keys("back"), self.keys("copy")
+            hint = f"  ({back}: back, {copy}: copy number)"
+            if width <= 0 or text.cell_len + len(hint) <= width:  # the hint gives way
+                text.append(hint, style="dim")
         if width > 0:
             text.truncate(width, overflow="ellipsis")
         return text

@@ -122,7 +122,7 @@ def status_parts(
     elif all_final(poller, totals.requests):
         parts.append(Text("✓ all final: nothing to poll", style=colours[Phase.DELIVERED]))
     errors = [
-        f"{count} {ERROR_LABEL[kind]}{'s' if count > 1 and kind in _COUNTED else ''}"
+        f"{count:,} {ERROR_LABEL[kind]}{'s' if count > 1 and kind in _COUNTED else ''}"
         for kind in ERROR_PRIORITY
         if (count := totals.errors.get(kind, 0))
     ]
