@@ -94,6 +94,17 @@ def run_for_peak(
     return int(code), err.decode(errors="replace"), int(kib) * 1024
 
 
+def monitor_app(settings: Settings, ids: list[Target], db: Path, **kw: Any) -> Any:
+    """The monitor on `ids` with its store at `db`, on a test clock, two workers a host."""
+    from d7tui.clock import ManualClock
+    from d7tui.pollstate import PollConfig
+    from d7tui.ui.app import make_app
+
+    kw.setdefault("clock", ManualClock())
+    kw.setdefault("poll_config", PollConfig(workers=2))
+    return make_app(settings, ids=ids, store_path=db, **kw)
+
+
 async def monitor_views(settings: Settings, ids: list[Target], db: Path) -> list[str]:
     """The monitor on `ids`, as a user sees it once polled: the whole screen, then with each id
     selected in turn; then `e` exports next to `db` (the store). Returns the screens, and last
@@ -101,19 +112,9 @@ async def monitor_views(settings: Settings, ids: list[Target], db: Path) -> list
     # Imported here: the tests of the engine alone need no Textual.
     from ui_kit import idle, said, screen_text, until
 
-    from d7tui.clock import ManualClock
-    from d7tui.pollstate import PollConfig
-    from d7tui.ui.app import make_app
     from d7tui.ui.widgets.watchlist_table import WatchlistTable
 
-    app = make_app(
-        settings,
-        ids=ids,
-        clock=ManualClock(),
-        poll_config=PollConfig(workers=2),
-        store_path=db,
-        bell=False,
-    )
+    app = monitor_app(settings, ids, db, bell=False)
     async with app.run_test(size=(160, 45), notifications=True) as pilot:
         await idle(pilot, app)
         shown = [screen_text(app)]

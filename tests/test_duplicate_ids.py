@@ -17,18 +17,16 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
-from hostile import HostileServer, aimed_at, answering, cli_env
+from hostile import HostileServer, aimed_at, answering, cli_env, monitor_app
 from pollkit import until
 from ui_kit import idle, screen_text
 
 from d7tui.channels.d7 import parse_report
 from d7tui.clock import ManualClock
 from d7tui.models import Channel, Target, observe, swapped
-from d7tui.pollstate import PollConfig
 from d7tui.store import SCHEMA_VERSION, Store, open_store
 from d7tui.store.pg import VERSION_TABLE, to_postgres
 from d7tui.store.schema import MIGRATIONS
-from d7tui.ui.app import make_app
 from d7tui.ui.widgets.watchlist_table import WatchlistTable
 
 RID = "dddddddd-2222-4333-8444-555555555555"
@@ -104,13 +102,7 @@ async def test_status_the_monitor_its_store_and_export_keep_every_message_alike(
 
     db = tmp_path / "data" / "d7tui.sqlite3"
     clock = ManualClock()
-    app = make_app(
-        aimed_at(server.base_url),
-        ids=[Target(RID, "sms")],
-        clock=clock,
-        poll_config=PollConfig(workers=2),
-        store_path=db,
-    )
+    app = monitor_app(aimed_at(server.base_url), [Target(RID, "sms")], db, clock=clock)
     rings: list[None] = []
     app.bell = lambda: rings.append(None)  # type: ignore[method-assign]
     async with app.run_test(size=(160, 45), notifications=True) as pilot:

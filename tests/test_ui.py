@@ -74,6 +74,12 @@ async def paste(pilot: Any, app: D7App, text: str) -> None:
     await pilot.pause()
 
 
+async def paste_into_list(pilot: Any, app: D7App, text: str) -> None:
+    """Paste on the list (nothing focused takes it): the add dialog opens with the ids."""
+    app.screen.post_message(events.Paste(text))
+    await until(pilot, lambda: isinstance(app.screen, AddDialog))
+
+
 def selected(app: D7App) -> str | None:
     return app.screen.query_one(WatchlistTable).selected
 
@@ -260,8 +266,7 @@ async def test_a_paste_of_many_ids_adds_them_all(sim, clock):
     app = build(sim, clock)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        app.screen.post_message(events.Paste(f"{ids[0]}\n{ids[1]}, {ids[2]}\n"))
-        await until(pilot, lambda: isinstance(app.screen, AddDialog))
+        await paste_into_list(pilot, app, f"{ids[0]}\n{ids[1]}, {ids[2]}\n")
         await pilot.pause()
         assert "3 ids" in screen_text(app)
         box = app.screen.query_one(IdsInput)
@@ -279,8 +284,7 @@ async def test_a_paste_with_ids_already_watched_or_repeated_says_so(sim, clock):
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await idle(pilot, app)
         # one already watched, one typed twice (once in capitals): none lost without a word
-        app.screen.post_message(events.Paste(f"{ids[0]}\n{ids[1]}\n{ids[2]}\n{ids[1].upper()}"))
-        await until(pilot, lambda: isinstance(app.screen, AddDialog))
+        await paste_into_list(pilot, app, f"{ids[0]}\n{ids[1]}\n{ids[2]}\n{ids[1].upper()}")
         await pilot.press("enter")
         await idle(pilot, app)
         assert [e.request_id for e in app.watchlist] == ids
@@ -296,8 +300,7 @@ async def test_a_paste_with_an_escape_in_it_is_named_with_the_way_round(sim, clo
     app = build(sim, clock)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        app.screen.post_message(events.Paste(f"{good}\n\x1b"))
-        await until(pilot, lambda: isinstance(app.screen, AddDialog))
+        await paste_into_list(pilot, app, f"{good}\n\x1b")
         await pilot.pause()
         error = str(app.screen.query_one("#add-error").render())
         assert "escape codes" in error and "d7tui add - < FILE" in error
@@ -309,8 +312,7 @@ async def test_a_paste_with_an_escape_in_it_is_named_with_the_way_round(sim, clo
         assert "escape codes" in str(app.screen.query_one("#add-error").render())
         # a clean paste is not warned about
         await pilot.press("escape")
-        app.screen.post_message(events.Paste(good))
-        await until(pilot, lambda: isinstance(app.screen, AddDialog))
+        await paste_into_list(pilot, app, good)
         await pilot.pause()
         assert str(app.screen.query_one("#add-error").render()) == ""
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from export_reader import read_json
 from faultfs import read_only, small_disk
-from hostile import HostileServer, aimed_at, answering
+from hostile import HostileServer, aimed_at, answering, monitor_app
 from test_ui import paste
 from test_ui_memory import DELIVERS, SIZE, build
 from ui_kit import entry, idle, said, screen_text, until
@@ -32,7 +32,6 @@ from d7tui.cli import main
 from d7tui.config import Settings
 from d7tui.export import export
 from d7tui.models import Phase, Target
-from d7tui.poller import PollConfig
 from d7tui.simulator import Step
 from d7tui.store import Store, Which, open_store
 from d7tui.store.rescue import held_files
@@ -357,13 +356,8 @@ async def test_a_recipient_the_api_stops_listing_is_kept_marked_and_told(clock, 
 
     db = tmp_path / "data" / "d7tui.sqlite3"
     with HostileServer(answering(answer)) as server:
-        app = make_app(
-            aimed_at(server.base_url),
-            ids=[Target(rid, "sms")],
-            clock=clock,
-            poll_config=PollConfig(workers=2),
-            store_path=db,
-            bell=False,
+        app = monitor_app(
+            aimed_at(server.base_url), [Target(rid, "sms")], db, clock=clock, bell=False
         )
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: getattr(app.live.get(rid), "state", None) is not None)
