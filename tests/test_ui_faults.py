@@ -83,11 +83,12 @@ def stub_status_requests(stub: HttpStub) -> int:
 async def test_a_server_that_never_answers_times_the_row_out_and_the_screen_stays_live(
     silent: HttpStub, clock: ManualClock
 ) -> None:
-    app, client = silent_app(silent, clock, timeout=0.5)
+    # 2 s: long enough for a loaded machine's screen to show the request out before it ends
+    app, client = silent_app(silent, clock, timeout=2.0)
     try:
         async with app.run_test(size=SIZE) as pilot:
             await silent.wait_for(lambda stub: stub_status_requests(stub) >= 1)
-            await pilot.pause()
+            await until(pilot, lambda: "polling now" in screen_text(app), timeout=1.5)
             text = screen_text(app)
             assert "● polling" in text and "1 watched" in text and "polling now" in text
             # The request hangs; the screen does not: help opens and closes.
