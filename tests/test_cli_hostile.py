@@ -306,3 +306,41 @@ def test_an_auto_id_no_channel_answers_names_every_channel_asked(tmp_path: Path)
     assert done.returncode != 0 and done.stderr.startswith(
         f"{RID}: sms, whatsapp, viber: gave up after 0.5 s"
     ), done
+
+
+# ---------------------------------------------------------------------------------------------
+# A D7 answer about another request (a caching proxy, a mixed-up gateway): not this id's (K3)
+
+
+def _about(request_id: str) -> bytes:
+    message = {"msg_id": "m-1", "recipient": "+971501234567", "status": "delivered"}
+    return json.dumps({"request_id": request_id, "messages": [message]}).encode()
+
+
+def test_a_d7_answer_about_another_request_is_refused_and_not_remembered(env) -> None:
+    from hostile import HostileServer, answering
+
+    other = "99999999-9999-4999-8999-999999999999"
+    with HostileServer(answering(lambda method, target, credential: _about(other))) as server:
+        env = {**env, "D7_BASE_URL": server.base_url}
+        proc = d7tui(env, "status", RID, "--channel", "sms", "--json")
+        export = d7tui(env, "export", "--format", "json")
+    assert proc.returncode != 0
+    (shown,) = [strict_loads(text) for text in proc.stdout.decode().splitlines()]
+    assert shown["recipients"] == []
+    assert shown["error"]["kind"] == "protocol"
+    (line,) = proc.stderr.decode().splitlines()
+    assert line.startswith(f"{RID}: sms: "), line
+    assert f"the answer is about another request ({other})" in line
+    assert b"+971501234567" not in export.stdout
+
+
+def test_a_d7_answer_names_its_request_in_its_own_spelling(env) -> None:
+    from hostile import HostileServer, answering
+
+    with HostileServer(answering(lambda method, target, credential: _about(RID))) as server:
+        env = {**env, "D7_BASE_URL": server.base_url}
+        proc = d7tui(env, "status", RID.upper().replace("-", ""), "--channel", "sms", "--json")
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [strict_loads(text) for text in proc.stdout.decode().splitlines()]
+    assert [r["status"] for r in line["recipients"]] == ["delivered"]

@@ -60,7 +60,11 @@ def fixture(name: str) -> bytes:
 
 
 SMS_OK = fixture("d7_sms_status_000.json")
-WA_OK = fixture("d7_whatsapp_status_002.json")
+# The page's sample answers another id than the one it asks (f44e3f43…); an answer about
+# another request is refused, so the sample is told it is RID's.
+WA_OK = fixture("d7_whatsapp_status_002.json").replace(
+    b"f44e3f43-6d4e-4e46-becd-21993f3dcb8e", RID.encode()
+)
 VIBER_OK = fixture("d7_viber_status_004.json")
 SMS_404 = fixture("d7_sms_not_found_000.json")
 WA_404 = fixture("d7_whatsapp_not_found_002.json")

@@ -80,7 +80,7 @@ def _status_process(base_url: str, tmp_path: Path) -> tuple[int, str, int]:
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "XDG_DATA_HOME": str(tmp_path / "data"),
     }
-    argv = [sys.executable, "-m", "d7tui", "status", "--channel", "sms", str(uuid.uuid4())]
+    argv = [sys.executable, "-m", "d7tui", "status", "--channel", "sms", RID]
     return run_for_peak(argv, env)
 
 

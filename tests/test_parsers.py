@@ -215,7 +215,7 @@ def test_whatsapp_sample_parses_field_by_field() -> None:
 
 
 def test_whatsapp_delivered_is_not_final_because_read_may_follow() -> None:
-    body = fixture_json("d7_whatsapp_status_002.json")
+    body = fixture_json("d7_whatsapp_status_002.json") | {"request_id": RID}
     body["messages"][0]["status"] = "delivered"
     message = d7.parse_report(Channel.WHATSAPP, RID, json.dumps(body).encode()).recipients[0]
     assert (message.phase, message.final) == (Phase.DELIVERED, False)
@@ -227,7 +227,7 @@ def test_whatsapp_delivered_is_not_final_because_read_may_follow() -> None:
 
 
 def test_whatsapp_body_with_recipients_instead_of_messages() -> None:
-    body = fixture_json("d7_whatsapp_status_002.json")
+    body = fixture_json("d7_whatsapp_status_002.json") | {"request_id": RID}
     body["recipients"] = body.pop("messages")
     status = d7.parse_report(Channel.WHATSAPP, RID, json.dumps(body).encode())
     (message,) = status.recipients
@@ -350,7 +350,7 @@ def test_unknown_missing_extra_and_null_fields_are_not_errors() -> None:
 
 
 def test_null_message_list_is_an_empty_request() -> None:
-    status = d7.parse_report(Channel.SMS, RID, b'{"request_id": "x", "messages": null}')
+    status = d7.parse_report(Channel.SMS, RID, b'{"messages": null}')
     assert status.recipients == ()
     assert not status.final
 

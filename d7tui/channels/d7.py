@@ -7,6 +7,8 @@ may list recipients under `recipients` instead of `messages`. All of it is accep
 
 from __future__ import annotations
 
+import uuid
+
 from d7tui.channels.common import (
     as_cost,
     as_parts,
@@ -79,6 +81,15 @@ def _recipient(channel: Channel, item: object, index: int) -> Recipient:
     return recipient
 
 
+def _same_request(asked: str, said: str) -> bool:
+    """Whether an answer's own request_id names the id asked: D7 answers a UUID in its own
+    spelling (lower case, hyphens) whatever spelling it was asked in."""
+    try:
+        return uuid.UUID(asked) == uuid.UUID(said)
+    except ValueError:
+        return asked.strip().casefold() == said.strip().casefold()
+
+
 def parse_report(channel: Channel, request_id: str, body: bytes) -> RequestStatus:
     """A 200 status body, or ProtocolError when it is not the documented envelope."""
     data = decode_json(channel.value, body)
@@ -87,6 +98,13 @@ def parse_report(channel: Channel, request_id: str, body: bytes) -> RequestStatu
     key = "messages" if "messages" in data else "recipients" if "recipients" in data else None
     if key is None:
         raise ProtocolError(channel.value, "response has no 'messages' list")
+    said = data.get("request_id")
+    if isinstance(said, str) and said and not _same_request(request_id, said):
+        # A caching proxy or a mixed-up gateway: another customer's recipients must not be
+        # shown (or remembered) under this id.
+        raise ProtocolError(
+            channel.value, f"the answer is about another request ({one_line(said, 60)}): not shown"
+        )
     items = data[key]
     if items is None:
         items = []
