@@ -23,7 +23,7 @@ from d7tui.errors import (
     detached,
     internal_error,
 )
-from d7tui.idinput import check_ids, gather_ids
+from d7tui.idinput import InputTooLarge, check_ids, gather_ids
 from d7tui.models import (
     CHANNEL_CHOICES,
     IdKind,
@@ -242,7 +242,11 @@ def _reports_warning(settings: Settings) -> str:
 def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from d7tui import output
 
-    ids, problems = gather_ids(args.ids, sys.stdin)
+    try:
+        ids, problems = gather_ids(args.ids, sys.stdin)
+    except InputTooLarge as exc:
+        err.write(f"d7tui status: {exc}; nothing was requested\n")
+        return EXIT_USAGE
     if not ids and not problems:
         err.write("d7tui status: no ids given\n")
         return EXIT_USAGE
@@ -352,10 +356,14 @@ def run_add(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
     if problem:
         err.write(f"d7tui add: {problem}, so nothing was added\n")
         return EXIT_USAGE
+    try:
+        ids, unreadable = gather_ids(args.ids, sys.stdin)
+    except InputTooLarge as exc:
+        err.write(f"d7tui add: {exc}; nothing was added\n")
+        return EXIT_USAGE
     store = _open_store("add", err, settings)
     if store is None:
         return EXIT_FAILURE
-    ids, unreadable = gather_ids(args.ids, sys.stdin)
     for problem in unreadable:
         err.write(f"d7tui add: {problem}\n")
     try:

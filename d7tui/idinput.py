@@ -8,7 +8,7 @@ line that is not text is one problem to report, not a reason to lose the others.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, TextIO
 
@@ -16,10 +16,28 @@ from d7tui.models import Channel, IdKind, InvalidId, Target, split_ids, validate
 
 _BOM = "\ufeff"  # an editor's byte order mark at the start of a saved list of ids
 
+# Standard input is read with bounds: a binary file, /dev/zero or an endless `yes ID |` piped by
+# mistake grew until the machine ran out of memory. A line holds ~28,000 ids separated by commas
+# at most; the whole input ~900,000 ids one a line, nine times the largest list measured.
+LINE_LIMIT = 1 << 20
+INPUT_LIMIT = 32 << 20
+
+
+class InputTooLarge(ValueError):
+    """Standard input longer than INPUT_LIMIT: nothing of it is used (it is not a list of ids
+    someone meant to hand over whole)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"standard input is longer than {INPUT_LIMIT >> 20} MB (about 900,000 ids); "
+            "hand it over in parts"
+        )
+
 
 def gather_ids(args: Sequence[str], stdin: TextIO) -> tuple[list[str], list[str]]:
     """Every id in the arguments (each may hold several) and, for `-`, standard input (read
-    once); and one problem for each argument or line that is not text."""
+    once); and one problem for each argument or line that is not text, or too long to be ids.
+    InputTooLarge when standard input goes on past INPUT_LIMIT."""
     ids: list[str] = []
     problems: list[str] = []
     stdin_read = False
@@ -44,7 +62,16 @@ def _read_lines(stdin: TextIO) -> tuple[list[str], list[str]]:
         return split_ids(stdin.read().removeprefix(_BOM)), []
     ids: list[str] = []
     problems: list[str] = []
-    for number, line in enumerate(raw, 1):
+    read = 0
+    for number, (line, length) in enumerate(_bounded_lines(raw), 1):
+        read += length
+        if read > INPUT_LIMIT:
+            raise InputTooLarge()
+        if line is None:
+            problems.append(
+                f"standard input line {number} is longer than {LINE_LIMIT >> 20} MB: not ids"
+            )
+            continue
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -55,6 +82,22 @@ def _read_lines(stdin: TextIO) -> tuple[list[str], list[str]]:
             continue
         ids.extend(split_ids(text.removeprefix(_BOM) if number == 1 else text))
     return ids, problems
+
+
+def _bounded_lines(raw: BinaryIO) -> Iterator[tuple[bytes | None, int]]:
+    """(line, its length) for each line of `raw`, read LINE_LIMIT bytes at a time so that no
+    line is ever held whole: a longer line is (None, the bytes read of it) and the rest of it is
+    read and dropped, up to INPUT_LIMIT."""
+    while line := raw.readline(LINE_LIMIT):
+        if len(line) < LINE_LIMIT or line.endswith(b"\n"):
+            yield line, len(line)
+            continue
+        length = len(line)
+        while length <= INPUT_LIMIT and (more := raw.readline(LINE_LIMIT)):
+            length += len(more)
+            if more.endswith(b"\n"):
+                break
+        yield None, length
 
 
 def _undecodable(text: str) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import subprocess
 import sys
 import uuid
@@ -17,6 +18,7 @@ from httpstub import HttpStub, Reply
 
 from d7tui.channels.status import StatusClient
 from d7tui.cli import main
+from d7tui.idinput import LINE_LIMIT
 
 RID = "9d056a09-0fc4-4f68-9058-3846d58aa244"
 SMS_PATH = f"/report/v1/message-log/{RID}"
@@ -197,6 +199,47 @@ def test_add_refuses_lines_that_are_not_text_and_adds_the_rest(env) -> None:
     ]
     listed = d7tui(env, "export", "--format", "json")
     assert {w["request_id"] for w in json.loads(listed.stdout)["watchlist"]} == {RID, other}
+
+
+def test_add_refuses_a_line_too_long_to_be_ids_without_holding_it_and_adds_the_rest(env) -> None:
+    stdin = b"x" * (3 * LINE_LIMIT) + b"\n" + RID.encode() + b"\n"
+    proc = d7tui(env, "add", "-", stdin=stdin)
+    assert proc.returncode == 2
+    assert proc.stdout.decode() == "added 1, already watched 0, refused 1\n"
+    assert proc.stderr.decode().splitlines() == [
+        "d7tui add: standard input line 1 is longer than 1 MB: not ids"
+    ]
+
+
+def _address_space(limit: int) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+@pytest.mark.parametrize("source", [["cat", "/dev/zero"], ["yes", RID]], ids=["zeros", "yes"])
+@pytest.mark.parametrize("command", ["add", "status"])
+def test_endless_standard_input_is_refused_whole_without_eating_the_machine(
+    env, source: list[str], command: str
+) -> None:
+    # K1: `d7tui add - < /dev/zero` grew to 9.8 GB in 18 s; `yes ID |` grew for ever. Under an
+    # address-space bound an unbounded reader dies of MemoryError instead of taking the machine.
+    with subprocess.Popen(source, stdout=subprocess.PIPE) as feed:
+        proc = subprocess.run(
+            [sys.executable, "-m", "d7tui", command, "-", "--channel", "sms"],
+            stdin=feed.stdout,
+            capture_output=True,
+            env={**os.environ, **env},
+            timeout=120,
+            preexec_fn=lambda: _address_space(2 << 30),
+        )
+        feed.kill()
+    assert proc.returncode == 2, proc.stderr
+    nothing = "nothing was added" if command == "add" else "nothing was requested"
+    assert proc.stderr.decode().splitlines() == [
+        f"d7tui {command}: standard input is longer than 32 MB (about 900,000 ids); "
+        f"hand it over in parts; {nothing}"
+    ]
+    listed = d7tui(env, "export", "--format", "json")
+    assert json.loads(listed.stdout)["watchlist"] == []
 
 
 def test_an_argument_that_is_not_text_is_refused(env) -> None:
