@@ -83,6 +83,70 @@ async def test_a_view_at_the_top_keeps_showing_the_top_when_no_key_is_pressed(si
         assert app.screen.query_one("#detail-head").text.plain.startswith(newest)
 
 
+def changing(sim, at: tuple[float, ...]) -> list[str]:
+    """Requests delivered at these seconds, one each."""
+    return [
+        create(sim, "sms", f"+97150000000{n}", script=[Step(0, "sent"), Step(t, "delivered")])
+        for n, t in enumerate(at)
+    ]
+
+
+async def test_a_key_pressed_as_news_moves_another_request_under_the_cursor_acts_on_neither(
+    sim, clock
+):
+    # K7: the cursor follows the top (the newest change); a request moved under it just as `d`
+    # was pressed was removed, never looked at. The key now puts the cursor back on the one
+    # that was there, and the next press acts on it.
+    looked_at, moves = changing(sim, at=(2, 5))
+    app = build(sim, clock, [moves, looked_at])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        table = app.screen.query_one(WatchlistTable)
+        clock.advance(3)  # `looked_at` changes: the newest change, on the first row
+        await until(pilot, lambda: table.order[0] == looked_at)
+        await pilot.press("g")
+        assert table.selected == looked_at
+        clock.advance(3)  # `moves` is delivered: it comes in on the first row, under the cursor
+        await until(pilot, lambda: table.selected == moves)
+        await pilot.press("d")
+        assert looked_at in app.watchlist and moves in app.watchlist  # nothing removed
+        assert table.selected == looked_at
+        assert "The list moved as you pressed: the cursor is back on" in said(app)[-1]
+        await pilot.press("d")
+        assert looked_at not in app.watchlist and moves in app.watchlist
+
+
+async def test_news_long_before_a_key_does_not_hold_it_back(sim, clock):
+    looked_at, moves = changing(sim, at=(2, 5))
+    app = build(sim, clock, [moves, looked_at])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        table = app.screen.query_one(WatchlistTable)
+        clock.advance(3)  # `looked_at` changes: the newest change, on the first row
+        await until(pilot, lambda: table.order[0] == looked_at)
+        clock.advance(3)
+        await until(pilot, lambda: table.selected == moves)
+        clock.advance(3)  # seen on the first row for a while: the key means it
+        await pilot.press("d")
+        assert moves not in app.watchlist and looked_at in app.watchlist
+
+
+async def test_the_detail_keeps_its_request_while_news_comes_in_at_the_top(sim, clock):
+    looked_at, moves = changing(sim, at=(2, 5))
+    app = build(sim, clock, [moves, looked_at])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        table = app.screen.query_one(WatchlistTable)
+        clock.advance(3)  # `looked_at` changes: the newest change, on the first row
+        await until(pilot, lambda: table.order[0] == looked_at)
+        await pilot.press("enter")  # reading the first row's detail
+        assert table.selected == looked_at
+        clock.advance(3)
+        await until(pilot, lambda: table.order[0] == moves)  # news at the top, as ever
+        assert table.selected == looked_at  # but what is read is not swapped
+        assert app.screen.query_one("#detail-head").text.plain.startswith(looked_at)
+
+
 async def test_home_shows_the_order_the_status_line_claims_at_once(sim, clock):
     late = create(sim, "sms", "+971500000000", script=[Step(0, "sent"), Step(9, "delivered")])
     others = [

@@ -65,6 +65,10 @@ STUCK_RECOUNT = 15.0
 # Seconds a sorted list keeps its order after the cursor last moved: rows do not jump away
 # from under a user moving through them, and keys are not kept waiting by a re-sort.
 HOLD_ORDER = 1.5
+# Seconds after news put another request under a cursor following the top in which a key that acts
+# on the selected request is taken as meant for the one that was there: a person's time to see a
+# row change and stop a key already on its way (K7).
+SHIFT_GRACE = 2.0
 
 
 def empty_hint(key: Callable[[str], str], archive: bool) -> str:
@@ -103,6 +107,7 @@ class MonitorScreen(Guarded, Screen[None]):
         self._last_full = 0.0
         self._full_timer: Timer | None = None
         self._moved_at = 0.0  # monotonic time the cursor last moved
+        self._shifted_at = 0.0  # app time news last put another request under the cursor
         self._empty_hint = ""  # what the empty list's pane says
         self._copied: tuple[str, str] | None = None  # (recipient key, what) copied last
 
@@ -409,7 +414,10 @@ class MonitorScreen(Guarded, Screen[None]):
         # Called by the list as its cursor moves, so that the detail is painted in the same
         # frame as the cursor (a message would land a frame later).
         self._moved_at = time.monotonic()
-        if self.query_one(WatchlistTable).following_top and (self._dirty or self._moved):
+        table = self.query_one(WatchlistTable)
+        if table.shifted_from is not None:
+            self._shifted_at = self.d7app.clock.now()
+        if table.following_top and (self._dirty or self._moved):
             # Back at the top (home, g): the list in the order it claims, at once.
             self.flush_all()
             return
@@ -418,6 +426,30 @@ class MonitorScreen(Guarded, Screen[None]):
     @property
     def selected(self) -> str | None:
         return self.query_one(WatchlistTable).selected
+
+    def target(self, action: str) -> str | None:
+        """The request a key that acts on the selected one acts on. When news put another
+        request under the cursor a moment ago, the key was most likely meant for the one that
+        was there: the cursor goes back to it, and nothing is done until the key is pressed
+        again (a removal, a label or a copy must not land on a request never looked at)."""
+        table = self.query_one(WatchlistTable)
+        selected, was = table.selected, table.shifted_from
+        if selected is None or was is None or selected == was:
+            return selected
+        if self.d7app.clock.now() - self._shifted_at > SHIFT_GRACE:
+            return selected
+        table.shifted_from = None
+        if table.row_of(was) is not None:
+            table.select(was)
+            where = f"the cursor is back on {short_id(was)}"
+        else:
+            where = f"the cursor is on {short_id(selected)}"
+        self.d7app.say(
+            f"The list moved as you pressed: {where}. Press {self.d7app.key(action)} again to act "
+            "on it.",
+            "warning",
+        )
+        return None
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -454,7 +486,7 @@ class MonitorScreen(Guarded, Screen[None]):
             self.d7app.say(f"Watching {plural(len(added), 'more request')}{more}.")
 
     def action_remove(self) -> None:
-        selected = self.selected
+        selected = self.target("remove")
         if selected is None:
             return
         entry = self.d7app.remove_request(selected)
@@ -480,7 +512,7 @@ class MonitorScreen(Guarded, Screen[None]):
         self.refresh_all(select=entry.request_id if not archived else None)
 
     def action_unarchive(self) -> None:
-        selected = self.selected
+        selected = self.target("unarchive")
         if selected is None or not self.d7app.showing_archive:
             return
         if self.d7app.unarchive(selected):
@@ -555,7 +587,7 @@ class MonitorScreen(Guarded, Screen[None]):
         self.d7app.send_test(message)
 
     def action_edit_label(self) -> None:
-        selected = self.selected
+        selected = self.target("edit_label")
         entry = self.d7app.watchlist.get(selected) if selected else None
         if entry is None:
             return
@@ -692,7 +724,7 @@ class MonitorScreen(Guarded, Screen[None]):
         if isinstance(self.focused, RecipientsTable):
             self._copy_recipient()
             return
-        selected = self.selected
+        selected = self.target("copy")
         if selected is None:
             return
         self.app.copy_to_clipboard(selected)

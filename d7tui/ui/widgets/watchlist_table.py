@@ -154,6 +154,9 @@ class WatchlistTable(LineTable):
         self._id_width = 8
         self._news_above: set[str] = set()  # ids that came in above the view while away
         self._pinned = False  # the cursor was put on its request by name, not moved by a key
+        # The request the cursor was on when news put another under it (following the top), until
+        # a key moves the cursor: an action pressed just then may mean that one (K7).
+        self.shifted_from: str | None = None
 
     # -- what the table asks -------------------------------------------------------------------
 
@@ -219,11 +222,14 @@ class WatchlistTable(LineTable):
     @property
     def following_top(self) -> bool:
         """The cursor is on the first row of a view at the top, not put on its request by
-        name (an id just added): news keeps it on the first row."""
-        return self.cursor == 0 and self.top_row == 0 and not self._pinned
+        name (an id just added), and the list has the focus: news keeps it on the first row.
+        While the detail, the filter or a dialog has the focus the cursor keeps its request: what
+        is read or edited there is not swapped for the newest change."""
+        return self.cursor == 0 and self.top_row == 0 and not self._pinned and self.has_focus
 
     def move_cursor(self, row: int, *, scroll: bool = True) -> None:
         self._pinned = False  # moved by a key: a row, not a request
+        self.shifted_from = None
         super().move_cursor(row, scroll=scroll)
 
     def row_of(self, request_id: str) -> int | None:
@@ -234,6 +240,7 @@ class WatchlistTable(LineTable):
         if row is not None:
             self.move_cursor(row)
             self._pinned = True
+            self.shifted_from = None
 
     def sync(
         self,
@@ -261,6 +268,7 @@ class WatchlistTable(LineTable):
             return
         old_entry = self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
         old_top, old_cursor = self.top_row, self.cursor
+        following = self.following_top
         ids_changed = members is None or members != self._members
         self._members = members
         self.rows = entries
@@ -275,7 +283,7 @@ class WatchlistTable(LineTable):
         if select is not None:
             found = self.row_of(select)
             row = min(old_cursor, len(entries) - 1) if found is None else found
-        elif old_entry is not None and not (old_cursor == 0 and old_top == 0 and not self._pinned):
+        elif old_entry is not None and not following:
             row = self._row_of_entry(old_entry, min(old_cursor, len(entries) - 1))
         self.cursor = max(0, min(row, len(entries) - 1))
         row = self.cursor
@@ -296,6 +304,8 @@ class WatchlistTable(LineTable):
             self._news_above.intersection_update(self._index)
         self.refresh_header()
         if self.selected != (old_entry.request_id if old_entry is not None else None):
+            if following and select is None and old_entry is not None:
+                self.shifted_from = old_entry.request_id
             self.cursor_moved()
 
     @property
