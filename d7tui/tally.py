@@ -107,6 +107,22 @@ class Tally:
         """Entries changed and not counted again yet (by a `totals` with a budget)."""
         return len(self._dirty)
 
+    def count(self, budget: int | None = None) -> int:
+        """Count again the shares of changed entries, `budget` of them at most (None: all);
+        how many are left (`pending`)."""
+        dirty, now = self._dirty, self._now
+        if budget is None or budget >= len(dirty):
+            for entry in dirty:
+                self._take_out(entry)
+                self._put_in(entry, now)
+            dirty.clear()
+            return 0
+        for _ in range(budget):
+            entry = dirty.pop()
+            self._take_out(entry)
+            self._put_in(entry, now)
+        return len(dirty)
+
     def mark(self, entry: Entry) -> None:
         """The entry is new or changed: its share is worked out when the totals are asked."""
         self._dirty.add(entry)
@@ -132,16 +148,7 @@ class Tally:
             self.reset([*self._shares, *self._dirty])
         self._now = now
         dirty = self._dirty
-        if budget is None or budget >= len(dirty):
-            for entry in dirty:
-                self._take_out(entry)
-                self._put_in(entry, now)
-            dirty.clear()
-        else:
-            for _ in range(budget):
-                entry = dirty.pop()
-                self._take_out(entry)
-                self._put_in(entry, now)
+        self.count(budget)
         due = self._due
         while due and due[0][0] <= now:
             _, _, share = heapq.heappop(due)

@@ -528,3 +528,8 @@ class Watchlist:
     def counting(self) -> int:
         """Entries whose share of the totals is still to be counted (`totals` with a budget)."""
         return self._tally.pending
+
+    def count(self, budget: int) -> int:
+        """Count `budget` more of the entries `counting` says (the totals are asked after the
+        last); how many are left."""
+        return self._tally.count(budget)

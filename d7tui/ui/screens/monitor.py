@@ -267,7 +267,12 @@ class MonitorScreen(Guarded, Screen[None]):
         self.show_banner()
 
     def _count_more(self) -> None:
+        """A slice more of the totals; the status line once all is counted (not every slice:
+        its text changes with every poll, and a repaint a slice held the loop as long)."""
         self._count_timer = None
+        if self.d7app.watchlist.count(TOTALS_SLICE):
+            self._count_timer = self.set_timer(COUNT_PAUSE, self._count_more, name="d7tui-count")
+            return
         self._totals = None
         self._show_status(self.render_context())
 
