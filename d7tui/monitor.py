@@ -124,10 +124,11 @@ class Monitor:
             shown = f": its {plural(len(self._read_only), 'request')} shown"
             kept = "; nothing new is saved"
             if not (isinstance(path, str) and "://" in path):  # a file: held, kept at quit
-                self.held = HeldWrites(Path(path) if path is not None else default_path(), exc)
+                db = Path(path) if path is not None else default_path()
+                self.held = HeldWrites(db, exc, on_change=self._held_nowhere)
                 kept = (
-                    "; what you add or edit is held and, when you quit, kept in a file the "
-                    "next d7tui takes in"
+                    "; what you add or edit is held and written as you go to a file the next "
+                    "d7tui takes in"
                 )
             self.notices.append(
                 f"Not remembering this session: {error_line(exc)}"
@@ -146,6 +147,18 @@ class Monitor:
             self.memory.lock_refusal = one_line(self.memory.lock_refusal)
             self.notices.append(self.memory.lock_refusal)
         return summaries
+
+    def _held_nowhere(self, why: str | None) -> None:
+        """What the user does can be kept on no disk (why), or can again (None): the banner
+        says it as long as it lasts."""
+        self.notices[:] = [n for n in self.notices if not n.startswith(HELD_NOWHERE)]
+        if why is not None:
+            line = (
+                f"{HELD_NOWHERE}: no disk takes the held file either ({why}): what you add or "
+                "edit is lost if d7tui is killed or crashes; quitting tries once more"
+            )
+            self.notices.append(line)
+            self.say(line, "error")
 
     def keep_held(self) -> str | None:
         """At quit, with no store: what was held, kept in a file the next start takes in (blocks:
@@ -633,6 +646,7 @@ def _who(entry: Entry, record: WatchRecord | WatchSummary) -> None:
 
 
 EXPORT_FAILED = "Export failed"
+HELD_NOWHERE = "ONLY IN MEMORY"  # how the banner's line begins while held writes reach no disk
 
 
 def cannot_write(directory: Path, exc: OSError) -> str:

@@ -282,7 +282,7 @@ async def test_a_read_only_store_holds_what_is_added_and_edited_and_keeps_it_at_
             assert "Nothing watched yet" not in text
             assert "is read-only" in text and "its 1 request shown" in text
             [notice] = [n for n in app.notices if "Not remembering" in n]
-            assert "what you add or edit is held and, when you quit, kept in a file" in notice
+            assert "what you add or edit is held and written as you go to a file" in notice
             await pilot.press("l")  # the label, as the user edits it
             assert isinstance(app.screen, LabelDialog)
             await pilot.press("ctrl+u", *"ro2", "tab", *"called")
@@ -295,6 +295,10 @@ async def test_a_read_only_store_holds_what_is_added_and_edited_and_keeps_it_at_
             await pilot.press("enter")
             await until(pilot, lambda: not isinstance(app.screen, AddDialog))
             assert "1 label or note edit and 1 id added so far" in said(app)[-1]
+            # On disk as it was done (J18), before any quit: a kill -9 now loses none of it.
+            written = app.monitor.held.written()  # type: ignore[union-attr]
+            assert written is not None and written.parent == tmp_path / "tmp"
+            assert b"called" in written.read_bytes() and new.encode() in written.read_bytes()
             clock.advance(5)
             app.poller.refresh()
             await idle(pilot, app)
@@ -305,7 +309,9 @@ async def test_a_read_only_store_holds_what_is_added_and_edited_and_keeps_it_at_
         assert "poll results could not be saved" in line
         assert "read-only" in line and "kept in" in line and str(tmp_path / "tmp") in line
     [held] = held_files(db)
+    assert held == written  # the same file, the polls' results added at quit
     assert str(held) in farewell_text(app.farewell)
+    assert b"sim-token" not in held.read_bytes() and b"sim-infobip-key" not in held.read_bytes()
     # The next monitor on the writable store takes them in, and says so.
     again = build(sim, clock, db)
     async with again.run_test(size=SIZE) as pilot:

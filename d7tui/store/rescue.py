@@ -12,10 +12,8 @@ order, in one transaction per file, and only then deletes the file.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,14 +21,9 @@ from typing import NamedTuple
 
 from d7tui.store.core import Store
 from d7tui.store.errors import StoreError
+from d7tui.store.heldlog import HeldLog, in_use, places
 from d7tui.store.journal import Action, counted, replay, to_line
 from d7tui.store.reports import ReportParser
-
-
-def _places(db: Path) -> list[tuple[Path, str]]:
-    # Beside the database; else the temporary directory, under a name only this database uses.
-    tag = hashlib.sha256(str(db.resolve()).encode()).hexdigest()[:12]
-    return [(db.parent, f"{db.name}.held-"), (Path(tempfile.gettempdir()), f"d7tui-held-{tag}-")]
 
 
 def keep_elsewhere(db: Path, actions: Sequence[Action]) -> Path | None:
@@ -38,7 +31,7 @@ def keep_elsewhere(db: Path, actions: Sequence[Action]) -> Path | None:
     if no place could take them."""
     lines = "".join(json.dumps(to_line(action)) + "\n" for action in actions)
     stamp = time.strftime("%Y%m%dT%H%M%S")
-    for directory, prefix in _places(db):
+    for directory, prefix in places(db):
         path = directory / f"{prefix}{stamp}-{os.getpid()}.jsonl"
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -60,12 +53,14 @@ def report_actions(bodies: Sequence[tuple[str, bytes]]) -> list[Action]:
 
 def held_files(db: Path) -> list[Path]:
     return sorted(
-        found for directory, prefix in _places(db) for found in directory.glob(f"{prefix}*.jsonl")
+        found for directory, prefix in places(db) for found in directory.glob(f"{prefix}*.jsonl")
     )
 
 
 def _read(path: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in path.read_text(encoding="ascii").splitlines()]
+    # A last line without its newline is one a killed d7tui was writing: never said kept.
+    lines = path.read_bytes().split(b"\n")[:-1]
+    return [json.loads(line.decode("ascii")) for line in lines if line.strip()]
 
 
 def waiting(db: Path) -> list[tuple[Path, int]]:
@@ -115,6 +110,8 @@ def take_in(store: Store, parse: ReportParser) -> Intake:
     it may hold the only copy of what someone typed."""
     intake = Intake([], [])
     for path in held_files(store.path):
+        if in_use(path):
+            continue  # a running d7tui is writing it: its own, until it ends
         try:
             lines = _read(path)
         except OSError as exc:
@@ -145,15 +142,27 @@ def said_left(left: Sequence[tuple[Path, str]]) -> str:
     )
 
 
-def farewell(db: Path, actions: Sequence[Action], why: StoreError | None) -> str:
-    """The line said when d7tui ends with writes it could not commit."""
-    kept = keep_elsewhere(db, actions)
+def farewell(
+    db: Path, actions: Sequence[Action], why: StoreError | None, log: HeldLog | None = None
+) -> str:
+    """The line said when d7tui ends with writes it could not commit. `log`: where they were
+    kept as they were held; if it holds them all, it is the file, else they are written whole
+    to a new one and it goes."""
+    kept = log.path if log is not None and log.complete else None
+    if kept is None:
+        kept = keep_elsewhere(db, actions)
+        if kept is not None and log is not None:
+            log.discard()
+    partial = log.path if log is not None and kept is None else None
+    if log is not None:
+        log.close()
     because = f" ({why})" if why is not None else ""
     what = counted(kind for kind, _ in actions)
     if kept is None:
+        some = f" (the first of them are kept in {partial}, which the next start takes in)"
         return (
             f"{what} could not be saved{because}, nor written anywhere else: they were shown, "
-            "and are lost now"
+            f"and are lost now{some if partial is not None else ''}"
         )
     return (
         f"{what} could not be saved{because}: kept in {kept}, which the next d7tui started "
