@@ -39,6 +39,7 @@ from d7tui.watchlist import Entry, SortKey, Watchlist
 # Remembered requests filled in and handed to the poller in one turn of the loop: a part read
 # from the store (2,000) took 40-170 ms of the screen's loop at 100,000 ids.
 FILL_SLICE = 250
+FILL_PAUSE = 0.002  # seconds between two: a key takes a few turns of the loop to be drawn
 
 Severity = Literal["information", "warning", "error"]
 Say = Callable[[str, Severity], None]
@@ -304,7 +305,7 @@ class Monitor:
                 async for remembered in self.memory.load_parts(part):
                     for start in range(0, len(remembered), FILL_SLICE):
                         if start:
-                            await asyncio.sleep(0)  # a key waiting goes first
+                            await asyncio.sleep(FILL_PAUSE)  # a key waiting goes first
                         for item in remembered[start : start + FILL_SLICE]:
                             self.fill(item)
                     filled += len(remembered)

@@ -68,6 +68,10 @@ MAX_SLEEP = 5.0  # the scheduler looks again at least this often (a wall clock m
 # 100,000 ids every first poll is due at once, and one pass over them all held the screen's
 # loop 0.7 s (a key pressed then waited that long).
 DISPATCH_SLICE = 500
+# Seconds between two slices (real time, whatever the clock): a key goes through a few turns of
+# the loop before it is drawn, and slices back to back would take a turn between each of them.
+# 100,000 due ids are handed over in 1-2 s, faster than the workers ask them.
+DISPATCH_PAUSE = 0.005
 SCALES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # `+`/`-` steps: intervals multiplied by this
 
 
@@ -336,8 +340,8 @@ class Poller:
             except Exception:  # a bug here must not stop every poll
                 log.exception("poll scheduler")
                 timeout = 1.0
-            if timeout <= 0:  # more due than one slice: the rest after a turn of the loop
-                await asyncio.sleep(0)
+            if timeout <= 0:  # more due than one slice: the rest after a pause
+                await asyncio.sleep(DISPATCH_PAUSE)
             else:
                 await self._sleep(timeout)
 

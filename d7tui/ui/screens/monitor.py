@@ -68,7 +68,9 @@ HOLD_ORDER = 1.5
 # Changed requests whose share of the totals is counted in one turn of the loop; the rest in the
 # turns after (at 100,000 requests a restart's first count took 1.5-2.3 s in one turn).
 TOTALS_SLICE = 500
-COUNT_PAUSE = 0.001  # seconds between two slices: a key waiting meanwhile goes first
+# Seconds between two slices: keys and polls go between them (at 100,000 requests half the
+# loop's time, not all of it, for the four seconds a count of all takes).
+COUNT_PAUSE = 0.01
 
 
 def empty_hint(key: Callable[[str], str], archive: bool) -> str:
@@ -241,8 +243,9 @@ class MonitorScreen(Guarded, Screen[None]):
         if self._totals is None:  # counted again for what changed since
             self._totals = app.watchlist.totals(self._shown, budget=TOTALS_SLICE)
             self._counted_at = time.monotonic()
-            if app.watchlist.counting and self._count_timer is None:
-                # The rest a slice a turn, keys in between; the last whole count shown meanwhile.
+            if app.watchlist.counting and self._count_timer is None and not app.loading:
+                # The rest a slice at a time, keys in between; the last whole count shown
+                # meanwhile. Not while the store is read: every request read changes again.
                 self._count_timer = self.set_timer(
                     COUNT_PAUSE, self._count_more, name="d7tui-count"
                 )
