@@ -336,8 +336,9 @@ class D7App(Guarded, App[int]):
             self.say("Saving works again: everything held was saved.")
 
     def _store_notice(self, line: str) -> None:
-        """Something the store put right (its file deleted under it ...): said, and kept."""
-        self.notices.append(one_line(line))
+        """Something the store put right (its file deleted under it ...): said, and kept whole
+        in the banner (it wraps): what could not be recovered is said at its end."""
+        self.notices.append(whole_line(line))
         self.say(f"Store: {one_line(line)}", "warning")
 
     def begin(self) -> None:
