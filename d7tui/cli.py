@@ -414,7 +414,7 @@ def run_export(
     import tempfile
     from pathlib import Path
 
-    from d7tui.export import export, export_to_file
+    from d7tui.export import WouldReplaceDatabase, export, export_to_file
     from d7tui.store import Store, StoreError, default_path
 
     with contextlib.ExitStack() as stack:
@@ -438,6 +438,9 @@ def run_export(
                 )
             else:
                 export(store, args.format, out, keep_text=keep_text)
+        except WouldReplaceDatabase as exc:
+            err.write(f"d7tui export: {exc}; nothing was written\n")
+            return EXIT_USAGE
         except BrokenPipeError:
             raise  # the reader had enough (`d7tui export | head`): main ends quietly
         except OSError as exc:

@@ -136,6 +136,33 @@ def default_name(fmt: Format, now: float | None = None, stem: str = "d7tui-expor
     return f"{stem}-{stamp}.{fmt}"
 
 
+# What starts an SQLite database and its write-ahead log: no export is written over either.
+_DATABASE_MAGIC = (b"SQLite format 3\x00", b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
+
+
+class WouldReplaceDatabase(ValueError):
+    """An export asked to be written over the store or a database: refused, nothing written."""
+
+
+def check_not_a_database(path: Path, store_path: Path | None = None) -> None:
+    """WouldReplaceDatabase when `path` names the store or a file of it (its -wal, -shm, lock,
+    a held or kept copy: every name that starts with the store's, beside it), or any SQLite
+    database or log. `-o` onto the store replaced the whole watchlist and its history with an
+    export (K6), and d7tui reads no export back."""
+    target = path.resolve()
+    if store_path is not None:
+        store = store_path.resolve()
+        if target.parent == store.parent and target.name.startswith(store.name):
+            raise WouldReplaceDatabase(f"{path} is d7tui's own database (or a file of it)")
+    try:
+        with open(target, "rb") as existing:
+            head = existing.read(16)
+    except OSError:  # none there, or not to be read: nothing of a database is at stake
+        return
+    if target.is_file() and head.startswith(_DATABASE_MAGIC):
+        raise WouldReplaceDatabase(f"{path} is an SQLite database")
+
+
 def export_to_file(
     store: Store,
     fmt: Format,
@@ -148,8 +175,10 @@ def export_to_file(
     """Export into a file (mode 0600: it holds phone numbers); where it went, and how much.
 
     Without `path`, a new `d7tui-export-<time>.<fmt>` in `directory` (default: the working
-    directory). See `write_private_file`.
+    directory). See `write_private_file`. WouldReplaceDatabase when `path` names a database.
     """
+    if path is not None:
+        check_not_a_database(path, store.path)
     return write_private_file(
         fmt,
         lambda out: export(store, fmt, out, now=now, keep_text=keep_text),

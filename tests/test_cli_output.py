@@ -74,6 +74,30 @@ def test_export_writes_through_a_fifo_and_a_symlink_and_replaces_neither(env, ca
     assert json.loads(plain.read_text())["watchlist"][0]["request_id"] == rid
 
 
+def test_export_onto_the_store_or_any_database_is_refused_and_loses_nothing(env, capsys, tmp_path):
+    # K6: `-o` onto the store itself replaced the database with its export: the next start set
+    # it aside as damaged and began an empty store.
+    from d7tui.store import default_path
+
+    rid = str(uuid.uuid4())
+    assert run(capsys, "add", rid, "--label", "kept")[0] == 0
+    db = default_path()
+    other_db = tmp_path / "backup.db"
+    other_db.write_bytes(db.read_bytes())  # a copy under another name, elsewhere
+    before = {p: p.read_bytes() for p in (db, other_db)}
+    lock = db.with_name(db.name + ".lock")
+    for target in (db, db.with_name(db.name + "-wal"), lock, other_db):
+        code, out, err = run(capsys, "export", "-o", str(target))
+        assert code == 2, (target, err)
+        assert err.strip().startswith(f"d7tui export: {target} is ") and err.strip().endswith(
+            "; nothing was written"
+        ), err
+    assert {p: p.read_bytes() for p in before} == before
+    code, out, err = run(capsys, "export")
+    assert code == 0, err
+    assert json.loads(out)["watchlist"][0]["label"] == "kept"
+
+
 def d7tui(env: dict[str, str], *argv: str, stdout: int | None = None, **extra: str):
     return subprocess.run(
         [sys.executable, "-m", "d7tui", *argv],

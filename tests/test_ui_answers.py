@@ -527,6 +527,11 @@ async def test_privacy_mode_masks_the_number_in_the_reason_the_label_and_the_not
         shown = screen_text(app)
         assert "Absent subscriber +97150•••••99" in shown
         assert number not in shown and number not in written[0]
+        await pilot.press("escape", "i")  # the insights quote failure reasons too (K15)
+        await pilot.pause()
+        assert isinstance(app.screen, InsightsScreen)
+        shown = screen_text(app)
+        assert "Absent subscriber +97150•••••99" in shown and number not in shown
         await pilot.press("escape", "m")  # privacy mode off: the number is the user's to see
         await pilot.pause()
         assert f"Cust {number}" in screen_text(app)

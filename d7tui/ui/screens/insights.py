@@ -19,7 +19,7 @@ from d7tui.models import Phase
 from d7tui.output import plural
 from d7tui.safety import one_line
 from d7tui.ui.edge import Guarded
-from d7tui.ui.format import costs_text, format_interval
+from d7tui.ui.format import costs_text, format_interval, free_text
 from d7tui.ui.widgets.text_static import TextStatic
 from d7tui.watchlist import Entry
 
@@ -56,9 +56,14 @@ def _tally_row(name: str, tally: Tally, colours: Mapping[Phase, str]) -> Text:
 
 
 def insights_text(
-    insights: Insights, scope: str, colours: Mapping[Phase, str], polls: tuple[float, float]
+    insights: Insights,
+    scope: str,
+    colours: Mapping[Phase, str],
+    polls: tuple[float, float],
+    masked: bool = False,
 ) -> Text:
-    """The screen as text: every value ours or a number, vendor reasons as plain text."""
+    """The screen as text: every value ours or a number, vendor reasons as plain text (with
+    the numbers in them masked in privacy mode, as everywhere)."""
     text = Text()
     text.append("Insights", style="bold")
     text.append(f" — {scope}\n", style="dim")
@@ -106,7 +111,7 @@ def insights_text(
         text.append("  no failures\n", style="dim")
     for reason, count in insights.failures:
         text.append(f"  {count:>7,}  ", style=colours[Phase.FAILED])
-        text.append(f"{one_line(reason, MAX_REASON)}\n")
+        text.append(f"{one_line(free_text(reason, masked), MAX_REASON)}\n")
 
     text.append("\nCost\n", style="bold underline")
     text.append(f"  {costs_text(insights.costs)}")
@@ -139,10 +144,11 @@ class InsightsScreen(Guarded, ModalScreen[None]):
         now: Callable[[], float],
         colours: Callable[[], Mapping[Phase, str]],
         polls: Callable[[], tuple[float, float]],
+        masked: Callable[[], bool] = lambda: False,
     ) -> None:
         super().__init__()
         self._whole, self._view, self._now = whole, view, now
-        self._colours, self._polls = colours, polls
+        self._colours, self._polls, self._masked = colours, polls, masked
         self.filtered = filtered  # which one is shown: the filtered view, or the whole list
         self._timer: Timer | None = None
 
@@ -179,7 +185,7 @@ class InsightsScreen(Guarded, ModalScreen[None]):
         )
         insights = compute(entries, self._now())
         self.query_one(TextStatic).show_text(
-            insights_text(insights, scope, self._colours(), self._polls())
+            insights_text(insights, scope, self._colours(), self._polls(), self._masked())
         )
 
     def action_scope(self) -> None:

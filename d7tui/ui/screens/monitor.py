@@ -597,6 +597,7 @@ class MonitorScreen(Guarded, Screen[None]):
                 now=app.clock.now,
                 colours=lambda: phase_colours(self.app.current_theme),
                 polls=app.poller.interval_range,
+                masked=lambda: self.masked,
             )
         )
 
