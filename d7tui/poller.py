@@ -303,6 +303,11 @@ class Poller:
         heap says."""
         return self._backlog.queued, self._backlog.to_poll
 
+    def given_up(self) -> int:
+        """Watches given up (older than stale_after) with recipients not final: nothing asks
+        them again, and they are not final either."""
+        return self._backlog.stale
+
     def idle(self) -> bool:
         """Nothing in flight, nothing waiting for a worker, nothing due now."""
         if self.busy or any(not lane.empty() for lane in self._lanes.values()):

@@ -73,11 +73,12 @@ class Backlog:
     counts itself in), for the status line's "N queued" and "all final". A pass over every
     watch took 50-60 ms at 100,000 ids, and the status line asks twice a second."""
 
-    __slots__ = ("queued", "to_poll")
+    __slots__ = ("queued", "stale", "to_poll")
 
     def __init__(self) -> None:
         self.queued = 0
         self.to_poll = 0
+        self.stale = 0  # given up (older than stale_after) and not asked again: not final
 
     def count(self, watch: Watch, sign: int) -> None:
         """Add (sign 1) or take out (-1) what the watch adds, as it is now."""
@@ -86,6 +87,8 @@ class Backlog:
             self.to_poll += sign
         elif watch.status not in RESTING:
             self.to_poll += sign
+        elif watch.status is WatchStatus.STALE:
+            self.stale += sign
 
 
 @dataclass(frozen=True, slots=True)

@@ -200,6 +200,7 @@ async def test_an_old_request_is_polled_once_then_marked_stale(world):
         await settle(poller)
         assert updates[-1].status is WatchStatus.STALE
         assert updates[-1].state is not None  # still shown with what it said
+        assert poller.given_up() == 1 and poller.backlog() == (0, 0)
         requests = sim.request_count
         clock.advance(3600)
         await settle(poller)

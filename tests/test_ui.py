@@ -164,6 +164,20 @@ async def test_every_recipient_final_stops_polling_after_one_confirming_poll(sim
         assert "✓ all final: nothing to poll" in screen_text(app)
 
 
+async def test_a_request_given_up_while_pending_is_not_called_final(sim, clock):
+    # K13: every request stale (given up after 72 h, still pending) read "✓ all final".
+    rid = create(sim, "sms", "+971500000001", script=[Step(0, "sent")])
+    app = build(sim, clock, [rid])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        clock.advance(73 * 3600)
+        await idle(pilot, app)
+        assert entry(app, rid).status is WatchStatus.STALE
+        shown = screen_text(app)
+        assert "nothing to poll: 1 stale (given up, still pending; r asks again)" in shown
+        assert "all final" not in shown
+
+
 async def test_add_dialog_adds_selects_and_polls_at_once(sim, clock):
     first = create(sim, "sms", "+971500000001")
     new = create(sim, "whatsapp", "+919000000001")

@@ -238,6 +238,7 @@ class MonitorScreen(Guarded, Screen[None]):
             in_flight=getattr(engine, "in_flight", poller.busy),
             queued=queued,
             to_poll=to_poll,
+            stale=poller.given_up(),
             loading=len(app.live) if app.loading else 0,
             last_refresh=poller.last_refresh,
             next_due=poller.next_due,

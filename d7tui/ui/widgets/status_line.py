@@ -45,6 +45,7 @@ class PollerView:
     rate_holds: tuple[RateHold, ...] = ()  # hosts that answered 429, waited for
     to_poll: int = 0  # watched requests that will be asked again (queued ones included)
     loading: int = 0  # remembered requests whose states are still being read (polling waits)
+    stale: int = 0  # requests given up (too old) while not final: not asked again, not final
 
 
 def all_final(poller: PollerView, watched: int) -> bool:
@@ -119,6 +120,15 @@ def status_parts(
     parts.append(Text(refreshed_text(poller.last_refresh, totals.last_poll, now, following)))
     if poller.next_due is not None and not poller.paused:
         parts.append(Text(f"next {format_in(poller.next_due - now)}"))
+    elif all_final(poller, totals.requests) and poller.stale:
+        # Given up is not settled: no ✓ for a customer's message still pending (K13).
+        parts.append(
+            Text(
+                f"nothing to poll: {poller.stale:,} stale (given up, still pending; "
+                f"{keys('refresh')} asks again)",
+                style=colours[Phase.PENDING],
+            )
+        )
     elif all_final(poller, totals.requests):
         parts.append(Text("✓ all final: nothing to poll", style=colours[Phase.DELIVERED]))
     errors = [
