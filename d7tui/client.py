@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import random
+import ssl
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -273,6 +274,9 @@ class Engine:
                 self.stats["errors"] += 1
                 problem = _describe(exc)
                 last_body = None
+                if isinstance(exc, aiohttp.ClientSSLError):
+                    # A certificate (or a plain-HTTP port behind https) is the same next time.
+                    raise Unreachable(channel, f"{problem}; not retried") from None
                 if not idempotent and not isinstance(exc, _NOT_SENT):
                     raise Unreachable(channel, f"{problem} (not retried)") from None
                 pause = self._backoff(tries - 1)
@@ -462,6 +466,23 @@ def _describe(exc: BaseException) -> str:
         return "could not connect to the proxy"
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return f"{one_line(exc.host, 100)}: no such host (the name did not resolve)"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        # Its errno (1) read as a system error said "operation not permitted" (K4).
+        error = exc.certificate_error
+        why = error.verify_message if isinstance(error, ssl.SSLCertVerificationError) else None
+        why = why or "not trusted"
+        return (
+            f"the TLS certificate of {one_line(exc.host, 100)}:{exc.port} is not trusted "
+            f"({one_line(why, 100)}); behind a TLS-inspecting proxy, SSL_CERT_FILE names the "
+            "certificates to trust"
+        )
+    if isinstance(exc, aiohttp.ClientConnectorSSLError):
+        reason = exc.os_error.reason if isinstance(exc.os_error, ssl.SSLError) else None
+        return (
+            f"TLS with {one_line(exc.host, 100)}:{exc.port} failed "
+            f"({one_line(str(reason or 'no TLS answer'), 100).lower().replace('_', ' ')}): "
+            "is it an https server?"
+        )
     if isinstance(exc, aiohttp.ClientConnectorError):
         # The host and the cause (refused, no route ...): which setting to look at, and why.
         code = exc.os_error.errno if exc.os_error is not None else None

@@ -13,6 +13,7 @@ import functools
 import os
 import re
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -135,8 +136,9 @@ MB = 1024 * 1024
 
 
 class HostileServer:
-    def __init__(self, behaviour: Behaviour) -> None:
+    def __init__(self, behaviour: Behaviour, *, tls: ssl.SSLContext | None = None) -> None:
         self.behaviour = behaviour
+        self.tls = tls  # an https server (with whatever certificate the context holds)
         self.requests = 0  # request heads read
         self.base_url = ""
         self._loop = asyncio.new_event_loop()
@@ -147,10 +149,12 @@ class HostileServer:
     def __enter__(self) -> HostileServer:
         self._thread.start()
         started: Future[asyncio.Server] = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._accept, "127.0.0.1", 0, backlog=1024), self._loop
+            asyncio.start_server(self._accept, "127.0.0.1", 0, backlog=1024, ssl=self.tls),
+            self._loop,
         )
         self._server = started.result(5)
-        self.base_url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        scheme = "https" if self.tls is not None else "http"
+        self.base_url = f"{scheme}://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
         return self
 
     async def __aenter__(self) -> HostileServer:
@@ -322,3 +326,12 @@ def answering(answer: Answer) -> Behaviour:
         await writer.drain()
 
     return behaviour
+
+
+def self_signed() -> ssl.SSLContext:
+    """A server's TLS context with a self-signed certificate (tests/fixtures), as a TLS-inspecting
+    proxy or a test server shows one: no client trusts it."""
+    fixtures = Path(__file__).parent / "fixtures"
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(fixtures / "self-signed-cert.pem", fixtures / "self-signed-key.pem")
+    return context

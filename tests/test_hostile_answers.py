@@ -25,6 +25,7 @@ from hostile import (
     head,
     huge_plain,
     run_for_peak,
+    self_signed,
 )
 from httpstub import HttpStub, Reply
 from pollkit import running_poller, settle
@@ -239,3 +240,46 @@ async def test_ids_queued_together_wait_for_their_channel_rather_than_each_ask_a
         finally:
             await client.aclose()
         assert updates and all("larger than" in str(u.error) for u in updates if u.error)
+
+
+# ---------------------------------------------------------------------------------------------
+# TLS that cannot work: said as such, and not asked again (K4)
+
+
+async def test_an_untrusted_certificate_is_said_and_not_retried() -> None:
+    # A TLS-inspecting proxy's certificate read "cannot connect (operation not permitted)":
+    # the SSL error's errno, 1, taken for EPERM; and it was tried four times.
+    async with HostileServer(ordinary, tls=self_signed()) as server:
+        engine = Engine()
+        async with StatusClient(aimed_at(server.base_url), engine) as client:
+            with pytest.raises(ChannelError) as info:
+                await client.fetch(Target(RID, "sms"))
+    port = server.base_url.rsplit(":", 1)[1]
+    assert str(info.value) == (
+        f"sms: the TLS certificate of 127.0.0.1:{port} is not trusted (self-signed "
+        "certificate); behind a TLS-inspecting proxy, SSL_CERT_FILE names the certificates to "
+        "trust; not retried"
+    )
+    assert engine.stats["errors"] == 1 and engine.stats["retries"] == 0
+
+
+async def test_a_plain_http_port_behind_an_https_url_is_said_and_not_retried() -> None:
+    async def plain_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # As an HTTP server answers a TLS hello it cannot read: at once, in plain text.
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(plain_http, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    engine = Engine()
+    try:
+        async with StatusClient(aimed_at(f"https://127.0.0.1:{port}"), engine) as client:
+            with pytest.raises(ChannelError) as info:
+                await client.fetch(Target(RID, "sms"))
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert str(info.value).startswith(f"sms: TLS with 127.0.0.1:{port} failed (")
+    assert str(info.value).endswith("): is it an https server?; not retried")
+    assert engine.stats["errors"] == 1 and engine.stats["retries"] == 0
