@@ -7,12 +7,14 @@ markup); here we only make sure no control character can reach a terminal.
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import math
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
 # C0 controls except TAB/LF (made visible below anyway), DEL, C1 controls, and lone surrogates
 # (JSON's "\ud800" decodes to one), which no UTF-8 terminal or file can take. Then every character
@@ -127,21 +129,43 @@ REDACTED = "•••"
 MIN_SECRET = 8
 
 
+@functools.lru_cache(maxsize=64)
+def echo_forms(secret: str) -> tuple[str, ...]:
+    """`secret` as a server or a proxy may echo it back: as it is, percent-encoded (a URL, a
+    form, an OAuth-style callback), upper- or lower-cased (an error page), base64-encoded (a
+    header shown back). Each is one more plain replace: cheap, where a search ignoring case
+    over every answer would not be. Empty for a secret too short to be a credential."""
+    if len(secret) < MIN_SECRET:
+        return ()
+    raw = secret.encode()
+    forms = [
+        secret,
+        quote(secret, safe=""),
+        secret.upper(),
+        secret.lower(),
+        base64.b64encode(raw).decode().rstrip("="),
+        base64.urlsafe_b64encode(raw).decode().rstrip("="),
+    ]
+    return tuple(dict.fromkeys(forms))
+
+
+def _forms(secrets: Iterable[str]) -> list[str]:
+    return [form for secret in secrets for form in echo_forms(secret)]
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every one of `secrets` (long enough to be a credential) replaced by •••."""
-    for secret in secrets:
-        if len(secret) >= MIN_SECRET:
-            text = text.replace(secret, REDACTED)
+    """`text` with every one of `secrets` (long enough to be a credential), in any form it is
+    echoed in (`echo_forms`), replaced by •••."""
+    for form in _forms(secrets):
+        text = text.replace(form, REDACTED)
     return text
 
 
 def redact_body(body: bytes, secrets: Iterable[str]) -> bytes:
     """An answer's body with every one of `secrets` replaced by ••• wherever JSON could spell it
     (`\\u0054OK...`, `\\/`, as well as plainly), so that nothing parsed from it, nor the body
-    kept raw for export, holds a credential the server echoed."""
-    for secret in secrets:
-        if len(secret) < MIN_SECRET:
-            continue
+    kept raw for export, holds a credential the server echoed (in any of its `echo_forms`)."""
+    for secret in _forms(secrets):
         if b"\\" not in body:  # no escape at all (the usual case): one spelling, found fast
             body = body.replace(secret.encode(), _REDACTED_BYTES)
             continue

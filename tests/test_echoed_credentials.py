@@ -7,10 +7,11 @@ also echoes the OTHER vendor's credential, as a gateway in front of both may (fi
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from hostile import HostileServer, aimed_at, answering, cli_env, monitor_views
@@ -188,3 +189,38 @@ def test_every_credential_set_is_one_to_blot_out() -> None:
     )
     assert settings.secrets() == [TOKEN, KEY, "pw-5e6f7a8b9c"]
     assert Settings().secrets() == []
+
+
+# A token echoed as a server may transform it: percent-encoded (a redirect's callback URL),
+# upper-cased (an error page), base64 (a header shown back). K8: each was printed as it came.
+TOKEN_WITH_DASHES = "sim-token-SECRET-abcdef123456"
+FORMS = [
+    quote(TOKEN_WITH_DASHES, safe=""),
+    TOKEN_WITH_DASHES.upper(),
+    base64.b64encode(TOKEN_WITH_DASHES.encode()).decode().rstrip("="),
+]
+
+
+@pytest.mark.parametrize("status", [200, 400, 302])
+def test_a_credential_echoed_transformed_is_hidden_too(tmp_path, monkeypatch, capsys, status):
+    said = " ".join(FORMS)
+
+    def transformed(method: str, target: str, credential: str):
+        if status == 302:
+            location = f"http://127.0.0.1:9/cb?t={FORMS[0]}&u={FORMS[1]}&b={FORMS[2]}"
+            return 302, b"", {"Location": location}
+        if status == 400:
+            return 400, json.dumps({"detail": {"code": "BAD", "message": said}}).encode(), {}
+        item = {"msg_id": "m1", "recipient": "+4917612345", "status": "sent", "reason": said}
+        return json.dumps({"request_id": RID, "messages": [item]}).encode()
+
+    with HostileServer(answering(transformed)) as server:
+        env = cli_env(server.base_url, tmp_path, TOKEN_WITH_DASHES, KEY)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        main(["status", RID, "--channel", "sms", "--json"])
+    out, err = capsys.readouterr()
+    shown = out + err
+    assert "•••" in shown, shown
+    for form in FORMS:
+        assert form not in shown, (form, shown)
