@@ -239,9 +239,17 @@ def _reports_warning(settings: Settings) -> str:
     return ""
 
 
+def _prompt_for_ids(command: str, args: list[str], err: TextIO) -> None:
+    """`-` read from a terminal waited without a word: say what it waits for."""
+    if "-" in args and sys.stdin is not None and sys.stdin.isatty():
+        err.write(f"d7tui {command}: reading ids from the terminal, one a line; Ctrl-D ends\n")
+        err.flush()
+
+
 def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from d7tui import output
 
+    _prompt_for_ids("status", args.ids, err)
     try:
         ids, problems = gather_ids(args.ids, sys.stdin)
     except InputTooLarge as exc:
@@ -356,6 +364,7 @@ def run_add(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
     if problem:
         err.write(f"d7tui add: {problem}, so nothing was added\n")
         return EXIT_USAGE
+    _prompt_for_ids("add", args.ids, err)
     try:
         ids, unreadable = gather_ids(args.ids, sys.stdin)
     except InputTooLarge as exc:

@@ -224,7 +224,8 @@ def _read_file(path: Path) -> tuple[dict[str, object], list[str]]:
         why = exc.strerror or "error"
         raise ConfigError(f"{path}: cannot read: {why[:1].lower()}{why[1:]}") from None
     try:
-        data = tomllib.loads(text)
+        # Notepad saves UTF-8 with a byte order mark, which tomllib calls an invalid statement.
+        data = tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     if any(k in data for k in _SECRET_KEYS):

@@ -211,6 +211,27 @@ def test_add_refuses_a_line_too_long_to_be_ids_without_holding_it_and_adds_the_r
     ]
 
 
+def test_add_reading_a_terminal_says_what_it_waits_for(env) -> None:
+    import pty
+
+    master, slave = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "d7tui", "add", "-", "--channel", "sms"],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **env},
+    ) as proc:
+        os.close(slave)
+        os.write(master, RID.encode() + b"\n\x04")  # a line, then Ctrl-D
+        out, err = proc.communicate(timeout=60)
+    os.close(master)
+    assert err.decode().splitlines() == [
+        "d7tui add: reading ids from the terminal, one a line; Ctrl-D ends"
+    ]
+    assert out.decode() == "added 1, already watched 0\n"
+
+
 def _address_space(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 

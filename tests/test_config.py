@@ -111,6 +111,13 @@ def test_explicit_env_and_path_arguments(tmp_path: Path) -> None:
     assert load_settings(env={"D7_API_TOKEN": TOKEN}, path=path).d7_token.reveal() == TOKEN
 
 
+def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    # Notepad's UTF-8 starts with one; tomllib called it "Invalid statement (at line 1, column 1)".
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + b'd7_api_token = "file-token"\n')
+    assert load_settings(env={}, path=path).d7_token.reveal() == "file-token"
+
+
 def test_bad_toml_names_the_file_and_line(xdg: Path) -> None:
     write(xdg, 'd7_base_url = "https://ok.example"\n\nd7_api_token = \n')
     with pytest.raises(ConfigError) as info:

@@ -101,7 +101,7 @@ MONITOR_KEYS: tuple[Key, ...] = (
         "U",
         "unarchive",
         "Unarchive",
-        "In the archive: back to the live list (undo does too)",
+        "In the archive: bring the selected request back to the live list (undo does too)",
         show=False,
     ),
     Key("c", "copy", "Copy id", "Copy the selected request id to the clipboard", show=False),
