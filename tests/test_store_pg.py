@@ -82,6 +82,7 @@ def test_an_unreachable_or_wrong_database_is_one_line_without_the_password(pg_se
     for exc in (unreachable.value, missing.value):
         said = str(exc)
         assert PASSWORD not in said and "\n" not in said
+        assert "␊" not in said and "␉" not in said  # libpq's lines, read as words (K10)
         assert said.startswith("postgresql://postgres@127.0.0.1:")
     assert "no_such_database" in str(missing.value)
     assert shown_url(gone) == f"postgresql://postgres@127.0.0.1:{pg_server.port + 1}/x"

@@ -320,7 +320,9 @@ class PgStore(Store):
         return self.error_of(original)
 
     def error_of(self, exc: BaseException) -> StoreError:
-        said = one_line(str(exc).replace(self.url, self.shown), 200)
+        # libpq's own messages run over lines ("refused\n\tIs the server running ..."): read as
+        # one line of words, not with the line breaks shown as symbols.
+        said = one_line(" ".join(str(exc).replace(self.url, self.shown).split()), 200)
         password = urlsplit(self.url).password if "://" in self.url else None
         if password:
             said = said.replace(password, "********")
