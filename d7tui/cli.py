@@ -340,10 +340,6 @@ def _open_store(
     return store
 
 
-def _quoted(text: str) -> str:
-    return f"'{one_line(text, 5000)}'"  # whole: a note replaced is kept nowhere else
-
-
 def run_add(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from d7tui.models import too_long
     from d7tui.store import StoreError, add_ids
@@ -382,10 +378,7 @@ def run_add(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
     try:
         out.write(said + "\n")
         for change in result.replaced:  # the old text is printed: it is in no other place now
-            out.write(
-                f"{change.request_id}: {change.what} replaced: was {_quoted(change.was)}, "
-                f"now {_quoted(change.now)}\n"
-            )
+            out.write(change.said() + "\n")
         out.flush()
     except OutputError as exc:  # added all the same: say so where it can still be read
         err.write(f"d7tui add: {said}, but {exc}\n")

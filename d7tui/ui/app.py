@@ -572,8 +572,22 @@ class D7App(Guarded, App[int]):
     def undo_remove(self) -> tuple[Entry, bool] | None:
         return self.monitor.undo()
 
-    def set_label_note(self, request_id: str, label: str, note: str) -> None:
-        self.monitor.set_label_note(request_id, label, note)
+    def set_label_note(
+        self,
+        request_id: str,
+        label: str | None,
+        note: str | None,
+        *,
+        opened: tuple[str, str] | None = None,
+    ) -> None:
+        """See Monitor.set_label_note; what a change replaced is said in the event strip."""
+        for change in self.monitor.set_label_note(request_id, label, note, opened=opened):
+            self.say(
+                change.said(),
+                "warning",
+                masked=f"{change.request_id}: {change.what} replaced (changed elsewhere since "
+                "the dialog opened; privacy mode hides what it was)",
+            )
 
     # -- the archive -------------------------------------------------------------------------
 
