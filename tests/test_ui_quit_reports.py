@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import sys
 import threading
 from pathlib import Path
 
 import pytest
-from hostile import HostileServer, aimed_at, monitor_app
+from hostile import HostileServer, aimed_at, cli_env, monitor_app
+from shell import as_from_a_shell
 from ui_kit import screen_text, until
 
 from d7tui.channels.infobip import parse_page
@@ -111,3 +114,31 @@ async def test_q_twice_mid_report_page_quits_and_says_the_page_may_be_lost(tmp_p
         "may be lost (Infobip hands each out once; its logs still show the last 48 hours: "
         "--infobip-source logs)"
     ]
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+async def test_d7tui_status_stopped_mid_report_page_keeps_it_first(tmp_path, sig, code) -> None:
+    slow = SlowReports()
+    with HostileServer(slow.behaviour) as server:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "d7tui", "status", "--channel", "infobip", BULK),
+            env={**cli_env(server.base_url, tmp_path), "D7TUI_INFOBIP_SOURCE": "reports"},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            preexec_fn=as_from_a_shell,
+        )
+        try:
+            assert await asyncio.to_thread(slow.half_sent.wait, 30)
+            proc.send_signal(sig)
+            assert proc.stderr is not None
+            lines = []
+            while b"waiting up to" not in (line := await proc.stderr.readline()):
+                assert line, lines  # ended without waiting: the page would be lost
+                lines.append(line)
+        finally:
+            slow.release.set()
+        await proc.communicate()
+    assert proc.returncode == code
+    assert slow.pages == 1
+    assert kept_messages(tmp_path / "data" / "d7tui" / "d7tui.sqlite3") == ["rep-1"]
