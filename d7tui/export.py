@@ -154,12 +154,14 @@ def check_not_a_database(path: Path, store_path: Path | None = None) -> None:
         store = store_path.resolve()
         if target.parent == store.parent and target.name.startswith(store.name):
             raise WouldReplaceDatabase(f"{path} is d7tui's own database (or a file of it)")
+    if not target.is_file():  # none there, or a FIFO or a device: never opened here
+        return
     try:
         with open(target, "rb") as existing:
             head = existing.read(16)
-    except OSError:  # none there, or not to be read: nothing of a database is at stake
+    except OSError:  # not to be read: nothing of a database is at stake
         return
-    if target.is_file() and head.startswith(_DATABASE_MAGIC):
+    if head.startswith(_DATABASE_MAGIC):
         raise WouldReplaceDatabase(f"{path} is an SQLite database")
 
 
