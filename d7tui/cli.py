@@ -293,22 +293,28 @@ def _reports_warning(settings: Settings) -> str:
     return ""
 
 
-def _prompt_for_ids(command: str, args: list[str], err: TextIO) -> None:
-    """`-` read from a terminal waited without a word: say what it waits for."""
+def _gather(
+    command: str, args: list[str], err: TextIO, nothing: str
+) -> tuple[list[str], list[str]] | None:
+    """`gather_ids` for a command: `-` read from a terminal says what it waits for (it waited
+    without a word), and standard input too long to be ids is one line and None."""
     if "-" in args and sys.stdin is not None and sys.stdin.isatty():
         err.write(f"d7tui {command}: reading ids from the terminal, one a line; Ctrl-D ends\n")
         err.flush()
+    try:
+        return gather_ids(args, sys.stdin)
+    except InputTooLarge as exc:
+        err.write(f"d7tui {command}: {exc}; {nothing}\n")
+        return None
 
 
 def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from d7tui import output
 
-    _prompt_for_ids("status", args.ids, err)
-    try:
-        ids, problems = gather_ids(args.ids, sys.stdin)
-    except InputTooLarge as exc:
-        err.write(f"d7tui status: {exc}; nothing was requested\n")
+    gathered = _gather("status", args.ids, err, "nothing was requested")
+    if gathered is None:
         return EXIT_USAGE
+    ids, problems = gathered
     if not ids and not problems:
         err.write("d7tui status: no ids given\n")
         return EXIT_USAGE
@@ -425,12 +431,10 @@ def run_add(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
     if problem:
         err.write(f"d7tui add: {problem}, so nothing was added\n")
         return EXIT_USAGE
-    _prompt_for_ids("add", args.ids, err)
-    try:
-        ids, unreadable = gather_ids(args.ids, sys.stdin)
-    except InputTooLarge as exc:
-        err.write(f"d7tui add: {exc}; nothing was added\n")
+    gathered = _gather("add", args.ids, err, "nothing was added")
+    if gathered is None:
         return EXIT_USAGE
+    ids, unreadable = gathered
     store = _open_store("add", err, settings)
     if store is None:
         return EXIT_FAILURE

@@ -3,6 +3,7 @@ desk. The page loads, the rows render, a key press changes the screen."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
@@ -101,3 +102,45 @@ def test_serve_on_a_port_taken_or_an_address_not_here_is_one_line(
             assert done.returncode == 5, done.stderr
             assert done.stderr.splitlines()[-1] == f"d7tui serve: cannot listen on {why}"
             assert "Traceback" not in done.stderr and "Serving" not in done.stdout + done.stderr
+
+
+async def test_serve_opens_at_most_viewers_tabs_and_says_so_to_the_next(
+    sim: Simulator, pg_url: str, tmp_path: Path
+):
+    # K14: every WebSocket started a monitor process (~70 MB), with no bound.
+    import aiohttp
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "d7tui", "serve", "--port", str(port), "--viewers", "1"],
+        env=peer_env(sim, pg_url, tmp_path / "serve"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"ws://127.0.0.1:{port}/ws?width=80&height=24"
+    try:
+        deadline = time.monotonic() + 30
+        while not listening(port):
+            assert server.poll() is None and time.monotonic() < deadline, "serve ended"
+            time.sleep(0.05)
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(url) as first:
+                drawn = await first.receive(timeout=60)  # the monitor of the first tab draws
+                assert drawn.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT)
+                async with session.ws_connect(url) as second:
+                    refused = await second.receive(timeout=30)
+                assert refused.type is aiohttp.WSMsgType.CLOSE
+                assert refused.data == 1013
+                assert refused.extra == "d7tui serve: 1 tab is open already (--viewers); close one"
+            # The first tab closed: there is room again once its monitor has ended.
+            deadline = time.monotonic() + 30
+            while True:
+                async with session.ws_connect(url) as again:
+                    drawn = await again.receive(timeout=60)
+                if drawn.type is not aiohttp.WSMsgType.CLOSE:
+                    break
+                assert time.monotonic() < deadline, "no room after the first tab closed"
+                await asyncio.sleep(0.2)
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)

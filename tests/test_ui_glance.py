@@ -4,6 +4,7 @@ head losing no line. Each test is a finding of a fresh-eyes tester (findings-fre
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.request
 
@@ -83,12 +84,21 @@ async def test_a_view_at_the_top_keeps_showing_the_top_when_no_key_is_pressed(si
         assert app.screen.query_one("#detail-head").text.plain.startswith(newest)
 
 
-def changing(sim, at: tuple[float, ...]) -> list[str]:
-    """Requests delivered at these seconds, one each."""
-    return [
+@contextlib.asynccontextmanager
+async def looked_at_then_moved(sim, clock):
+    """A list of two requests whose first row is `looked_at` (it changed last), and `moves`,
+    delivered 3 s of the app's clock later: (app, pilot, table, looked_at, moves)."""
+    looked_at, moves = (
         create(sim, "sms", f"+97150000000{n}", script=[Step(0, "sent"), Step(t, "delivered")])
-        for n, t in enumerate(at)
-    ]
+        for n, t in enumerate((2, 5))
+    )
+    app = build(sim, clock, [moves, looked_at])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        table = app.screen.query_one(WatchlistTable)
+        clock.advance(3)  # `looked_at` changes: the newest change, on the first row
+        await until(pilot, lambda: table.order[0] == looked_at)
+        yield app, pilot, table, looked_at, moves
 
 
 async def test_a_key_pressed_as_news_moves_another_request_under_the_cursor_acts_on_neither(
@@ -97,13 +107,7 @@ async def test_a_key_pressed_as_news_moves_another_request_under_the_cursor_acts
     # K7: the cursor follows the top (the newest change); a request moved under it just as `d`
     # was pressed was removed, never looked at. The key now puts the cursor back on the one
     # that was there, and the next press acts on it.
-    looked_at, moves = changing(sim, at=(2, 5))
-    app = build(sim, clock, [moves, looked_at])
-    async with app.run_test(size=(80, 24)) as pilot:
-        await idle(pilot, app)
-        table = app.screen.query_one(WatchlistTable)
-        clock.advance(3)  # `looked_at` changes: the newest change, on the first row
-        await until(pilot, lambda: table.order[0] == looked_at)
+    async with looked_at_then_moved(sim, clock) as (app, pilot, table, looked_at, moves):
         await pilot.press("g")
         assert table.selected == looked_at
         clock.advance(3)  # `moves` is delivered: it comes in on the first row, under the cursor
@@ -117,13 +121,7 @@ async def test_a_key_pressed_as_news_moves_another_request_under_the_cursor_acts
 
 
 async def test_news_long_before_a_key_does_not_hold_it_back(sim, clock):
-    looked_at, moves = changing(sim, at=(2, 5))
-    app = build(sim, clock, [moves, looked_at])
-    async with app.run_test(size=(80, 24)) as pilot:
-        await idle(pilot, app)
-        table = app.screen.query_one(WatchlistTable)
-        clock.advance(3)  # `looked_at` changes: the newest change, on the first row
-        await until(pilot, lambda: table.order[0] == looked_at)
+    async with looked_at_then_moved(sim, clock) as (app, pilot, table, looked_at, moves):
         clock.advance(3)
         await until(pilot, lambda: table.selected == moves)
         clock.advance(3)  # seen on the first row for a while: the key means it
@@ -132,13 +130,7 @@ async def test_news_long_before_a_key_does_not_hold_it_back(sim, clock):
 
 
 async def test_the_detail_keeps_its_request_while_news_comes_in_at_the_top(sim, clock):
-    looked_at, moves = changing(sim, at=(2, 5))
-    app = build(sim, clock, [moves, looked_at])
-    async with app.run_test(size=(80, 24)) as pilot:
-        await idle(pilot, app)
-        table = app.screen.query_one(WatchlistTable)
-        clock.advance(3)  # `looked_at` changes: the newest change, on the first row
-        await until(pilot, lambda: table.order[0] == looked_at)
+    async with looked_at_then_moved(sim, clock) as (app, pilot, table, looked_at, moves):
         await pilot.press("enter")  # reading the first row's detail
         assert table.selected == looked_at
         clock.advance(3)
