@@ -2,27 +2,46 @@
 directory, a store from a newer d7tui ...): held, and kept at quit, as a full disk's writes are.
 
 Ids added, removed, brought back or unarchived, labels and notes, and what the polls learnt are
-held as the writes a later open replays (store/journal.py); at quit they are written to a file
-the next d7tui started on that store takes in (store/rescue.py), and one line on the terminal
-says so. A poll result is held per request: its newest state with every transition since the
-start, so that a day of polling holds what changed, not every answer.
+held as the writes a later open replays (store/journal.py). What the user does is written as it
+is done to the held file (store/heldlog.py, on a thread of its own: never the screen's loop), so
+that a kill -9 loses none of it; at quit the polls' results join it, and one line on the
+terminal names it; the next d7tui started on that store takes it in (store/rescue.py). A poll
+result is held per request: its newest state with every transition since the start, so that a
+day of polling holds what changed, not every answer (a kill -9 loses those: the next polls ask
+the APIs again).
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 from d7tui.models import RequestStatus, Target, Transition
 from d7tui.pollstate import PollUpdate
 from d7tui.store import StoreError
+from d7tui.store.heldlog import HeldLog
 from d7tui.store.journal import Action, add_action, counted, save_action
 from d7tui.store.rescue import farewell
 
 
 class HeldWrites:
-    def __init__(self, db: Path, why: StoreError) -> None:
+    def __init__(
+        self, db: Path, why: StoreError, on_change: Callable[[str | None], None] | None = None
+    ) -> None:
+        """`on_change`: told, on the loop this is made on, why what the user does can be kept
+        on no disk (the held file refused it), and None once it can again."""
         self.db = db
         self.why = why
+        self.log = HeldLog(db)
+        self._on_change = on_change
+        self._refused: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        with contextlib.suppress(RuntimeError):
+            self._loop = asyncio.get_running_loop()
+        self._writer = concurrent.futures.ThreadPoolExecutor(1, "d7tui-held")
         self._actions: list[Action] = []
         # Per request: its newest state, every transition since the start, when it was learnt.
         self._results: dict[str, tuple[RequestStatus, list[Transition], float]] = {}
@@ -30,24 +49,44 @@ class HeldWrites:
 
     def add(self, target: Target, label: str, added_at: float) -> None:
         rid = target.request_id
-        self._actions.append(
-            add_action(rid, target.channel, target.id_kind, label or None, None, added_at)
-        )
+        self._keep(add_action(rid, target.channel, target.id_kind, label or None, None, added_at))
 
     def remove(self, request_id: str, at: float) -> None:
-        self._actions.append(("remove", {"request_id": request_id, "at": at}))
+        self._keep(("remove", {"request_id": request_id, "at": at}))
 
     def restore(self, request_id: str) -> None:
-        self._actions.append(("restore", {"request_id": request_id}))
+        self._keep(("restore", {"request_id": request_id}))
 
     def unarchive(self, request_id: str, at: float) -> None:
-        self._actions.append(("unarchive", {"request_id": request_id, "at": at}))
+        self._keep(("unarchive", {"request_id": request_id, "at": at}))
 
     def set_label_note(self, request_id: str, label: str | None, note: str | None) -> None:
         """The label and the note given (None: unchanged)."""
         if label is not None or note is not None:
             values = {"request_id": request_id, "label": label, "note": note}
-            self._actions.append(("label_note", values))
+            self._keep(("label_note", values))
+
+    def _keep(self, action: Action) -> None:
+        self._actions.append(action)
+        self._writer.submit(self._write, action)
+
+    def _write(self, action: Action) -> None:
+        # On the held file's thread, in the order they were done.
+        self.log.append([action])
+        if self.log.refused != self._refused:
+            self._refused = self.log.refused
+            if self._on_change is not None:
+                loop = self._loop
+                if loop is not None and not loop.is_closed():
+                    with contextlib.suppress(RuntimeError):
+                        loop.call_soon_threadsafe(self._on_change, self._refused)
+                else:
+                    self._on_change(self._refused)
+
+    def written(self) -> Path | None:
+        """Blocks until what was done is on disk; the held file (None: no disk took it)."""
+        self._writer.submit(lambda: None).result()
+        return self.log.path if self.log.complete else None
 
     def on_update(self, update: PollUpdate, asked: str) -> None:
         """A poll result (what `Memory.on_update` would have saved)."""
@@ -74,15 +113,24 @@ class HeldWrites:
     def said(self) -> str:
         """The line for the screen when the user adds or edits something."""
         held = counted(kind for kind, _ in self._actions) if self._actions else "nothing"
+        if self._refused is not None:
+            return (
+                f"Held ONLY IN MEMORY (the store cannot be written, and no disk takes the held "
+                f"file either: {self._refused}): {held} so far; a crash loses them, quitting "
+                "tries once more."
+            )
         return (
-            f"Held, not saved (the store cannot be written): {held} so far, kept when you quit "
-            "in a file the next d7tui started on this store takes in."
+            f"Held, not saved (the store cannot be written): {held} so far, written as you go "
+            "to a file the next d7tui started on this store takes in."
         )
 
     def keep(self) -> str | None:
         """At quit: everything held, written to a file the next open takes in (blocks: the
         disk); the line for the terminal, or None if nothing was held."""
+        self._writer.shutdown(wait=True)  # what the user did is in the file first
         actions = self._all()
         if not actions:
             return None
-        return farewell(self.db, actions, self.why)
+        if self.log.complete:  # the polls' results join it: it is the whole file
+            self.log.append(actions[len(self._actions) :])
+        return farewell(self.db, actions, self.why, self.log)

@@ -477,6 +477,11 @@ class Memory:
             lambda: export_to_file(self.astore.store, fmt, directory=directory, keep_text=keep_text)
         )
 
+    def held_where(self) -> str:
+        """Where the writes held while the store cannot be written are: "written as it comes
+        to FILE …", or "ONLY IN MEMORY …" when no disk takes them either."""
+        return self.astore.held_log.said()
+
     async def close(self) -> None:
         """Flush every queued write, release the report lock, close the file. What could not
         be written (the disk still full, the file lost where it cannot be put back) is kept in
@@ -491,6 +496,10 @@ class Memory:
         if astore.unsaved_actions:
             self.farewell.append(
                 await asyncio.to_thread(
-                    farewell, self.path, astore.unsaved_actions, astore.last_error
+                    farewell,
+                    self.path,
+                    astore.unsaved_actions,
+                    astore.last_error,
+                    astore.held_log,
                 )
             )

@@ -40,6 +40,8 @@ from d7tui.models import Channel, RequestStatus, Target, Transition, observe, sw
 from d7tui.pollstate import (
     D7_CREDENTIAL,
     INFOBIP_CREDENTIAL,
+    RESTING,
+    Backlog,
     BatchFetcher,
     Fetcher,
     PollConfig,
@@ -59,11 +61,17 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 D7_NAMED = ("sms", "whatsapp", "viber")  # D7 channels a user may name instead of `auto`
-# Not polled until the user asks (r): final, given up, refused, or forgotten by the API.
-_RESTING = (WatchStatus.DONE, WatchStatus.NOT_FOUND, WatchStatus.STALE, WatchStatus.MEMORY)
 _Batching = BatchFetcher
 
 MAX_SLEEP = 5.0  # the scheduler looks again at least this often (a wall clock may jump)
+# Due ids handed to the workers in one turn of the loop at most; the rest in the next turns. At
+# 100,000 ids every first poll is due at once, and one pass over them all held the screen's
+# loop 0.7 s (a key pressed then waited that long).
+DISPATCH_SLICE = 500
+# Seconds between two slices (real time, whatever the clock): a key goes through a few turns of
+# the loop before it is drawn, and slices back to back would take a turn between each of them.
+# 100,000 due ids are handed over in 1-2 s, faster than the workers ask them.
+DISPATCH_PAUSE = 0.005
 SCALES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # `+`/`-` steps: intervals multiplied by this
 
 
@@ -103,6 +111,7 @@ class Poller:
         self.last_refresh: float | None = None  # when the last poll finished
         self.running = False
         self._watches: dict[str, Watch] = {}
+        self._backlog = Backlog()  # of the watches in _watches
         self._heap: list[tuple[float, int, str]] = []
         self._seq = itertools.count()
         # Ready to poll, one queue for each credential's workers.
@@ -157,6 +166,7 @@ class Poller:
             watch.status = WatchStatus.ACTIVE
             watch.observed_at = observed_at
         self._watches[target.request_id] = watch
+        watch.count_in(self._backlog)
         if state is not None and state.final:
             # Remembered final: a restart asks nothing of it (r or R polls it anyway).
             watch.status = WatchStatus.DONE
@@ -173,6 +183,7 @@ class Poller:
         watch = self._watches.pop(request_id, None)
         if watch is not None:
             watch.next_due = None
+            watch.count_in(None)
         return watch
 
     def restore(self, watch: Watch) -> bool:
@@ -180,8 +191,9 @@ class Poller:
         if watch.request_id in self._watches:
             return False
         self._watches[watch.request_id] = watch
+        watch.count_in(self._backlog)
         watch.again = False
-        if watch.status in _RESTING:
+        if watch.status in RESTING:
             return True
         if not watch.queued:
             self._schedule(watch, self.clock.now())
@@ -281,27 +293,21 @@ class Poller:
         return None
 
     def queued(self) -> int:
-        """Watches handed to the workers and not settled yet (a pass over every watch)."""
+        """Watches handed to the workers and not settled yet."""
         return self.backlog()[0]
 
     def backlog(self) -> tuple[int, int]:
         """(queued, to poll): watches handed to the workers and not settled yet, and every
-        watch that will be asked again (queued, in flight or scheduled): one pass over every
-        watch. Nothing to poll is what "all final" means, whatever the schedule's heap says."""
-        queued = to_poll = 0
-        for watch in self._watches.values():
-            if watch.queued:
-                queued += 1
-                to_poll += 1
-            elif watch.status not in _RESTING:
-                to_poll += 1
-        return queued, to_poll
+        watch that will be asked again (queued, in flight or scheduled), as kept while they
+        change (`Backlog`). Nothing to poll is what "all final" means, whatever the schedule's
+        heap says."""
+        return self._backlog.queued, self._backlog.to_poll
 
     def idle(self) -> bool:
         """Nothing in flight, nothing waiting for a worker, nothing due now."""
         if self.busy or any(not lane.empty() for lane in self._lanes.values()):
             return False
-        if any(w.queued for w in self._watches.values()):
+        if self._backlog.queued:
             return False
         due = self.next_due
         return self.paused or due is None or due > self.clock.now()
@@ -334,7 +340,10 @@ class Poller:
             except Exception:  # a bug here must not stop every poll
                 log.exception("poll scheduler")
                 timeout = 1.0
-            await self._sleep(timeout)
+            if timeout <= 0:  # more due than one slice: the rest after a pause
+                await asyncio.sleep(DISPATCH_PAUSE)
+            else:
+                await self._sleep(timeout)
 
     async def _sleep(self, timeout: float) -> None:
         if self._wake.is_set():
@@ -360,7 +369,13 @@ class Poller:
             self._send(batches, now, early=True)
 
     def _pop_due(self, now: float, batches: dict[str, list[Watch]]) -> float:
+        """Hand what is due to the workers, DISPATCH_SLICE ids at most; the seconds until the
+        next is due (0: more are due now)."""
+        budget = DISPATCH_SLICE
         while self._heap:
+            if budget <= 0:
+                return 0.0
+            budget -= 1
             due, _, request_id = self._heap[0]
             watch = self._watches.get(request_id)
             if watch is None or watch.next_due != due or watch.queued:

@@ -63,6 +63,31 @@ class WatchStatus(StrEnum):
     AUTH = "auth"  # its credential was refused: held until the user fixes it and resumes
 
 
+# Not polled until the user asks (r): final, given up, refused, or forgotten by the API.
+RESTING = (WatchStatus.DONE, WatchStatus.NOT_FOUND, WatchStatus.STALE, WatchStatus.MEMORY)
+
+
+class Backlog:
+    """How many watched ids are queued (handed to the workers, not settled yet) and how many
+    will be asked again (queued, in flight or scheduled): kept as each watch changes (`Watch`
+    counts itself in), for the status line's "N queued" and "all final". A pass over every
+    watch took 50-60 ms at 100,000 ids, and the status line asks twice a second."""
+
+    __slots__ = ("queued", "to_poll")
+
+    def __init__(self) -> None:
+        self.queued = 0
+        self.to_poll = 0
+
+    def count(self, watch: Watch, sign: int) -> None:
+        """Add (sign 1) or take out (-1) what the watch adds, as it is now."""
+        if watch.queued:
+            self.queued += sign
+            self.to_poll += sign
+        elif watch.status not in RESTING:
+            self.to_poll += sign
+
+
 @dataclass(frozen=True, slots=True)
 class PollConfig:
     """The adaptive schedule, in seconds. Ages count from when the message was sent, if the API
@@ -111,7 +136,7 @@ class Watch:
     channel: str  # the channel asked; for `auto`, the one that answered once known
     state: RequestStatus | None = None
     error: ChannelError | None = None
-    status: WatchStatus = WatchStatus.WAITING
+    _status: WatchStatus = WatchStatus.WAITING  # `status`
     sent_at: float | None = None
     last_poll: float | None = None
     last_change: float | None = None
@@ -122,11 +147,51 @@ class Watch:
     not_found_since: float | None = None
     probed: bool = False  # not found on its channel: the other D7 channels were asked once
     known_on: str | None = None  # ... and this one knows it
-    queued: bool = False  # waiting for or in a worker
+    _queued: bool = False  # `queued`
     again: bool = False  # a refresh came while it was queued: poll again at once
     by_hand: bool = False  # queued by a refresh (`r`): asked even while its channel is held
     observed_at: float | None = None  # when the API last answered with its recipients
     batch_key: str | None = None  # asked together with others of the same key (set on add)
+    # The poller's counts this watch is in, while it is watched: told of every change of
+    # `status` and `queued`.
+    backlog: Backlog | None = None
+
+    @property
+    def status(self) -> WatchStatus:
+        return self._status
+
+    @status.setter
+    def status(self, value: WatchStatus) -> None:
+        backlog = self.backlog
+        if backlog is None:
+            self._status = value
+            return
+        backlog.count(self, -1)
+        self._status = value
+        backlog.count(self, 1)
+
+    @property
+    def queued(self) -> bool:
+        """Waiting for a worker, or in one."""
+        return self._queued
+
+    @queued.setter
+    def queued(self, value: bool) -> None:
+        backlog = self.backlog
+        if backlog is None:
+            self._queued = value
+            return
+        backlog.count(self, -1)
+        self._queued = value
+        backlog.count(self, 1)
+
+    def count_in(self, backlog: Backlog | None) -> None:
+        """Counted in these counts from now on (None: in none any more)."""
+        if self.backlog is not None:
+            self.backlog.count(self, -1)
+        self.backlog = backlog
+        if backlog is not None:
+            backlog.count(self, 1)
 
     @property
     def request_id(self) -> str:

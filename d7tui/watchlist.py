@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -514,8 +514,22 @@ class Watchlist:
         shown += kept[start:]
         return shown
 
-    def totals(self, shown: Iterable[Entry] | None = None) -> Totals:
-        """Counts over every entry (`shown`: the entries the view shows, counted as shown)."""
+    def totals(self, shown: Iterable[Entry] | None = None, *, budget: int | None = None) -> Totals:
+        """Counts over every entry (`shown`: the entries the view shows, counted as shown).
+        `budget`: see `Tally.totals` (ask again while `counting`)."""
         count = len(self._entries)
-        shown_count = len(list(shown)) if shown is not None else count
-        return self._tally.totals(self.clock(), count, shown_count)
+        if shown is None:
+            shown_count = count
+        else:
+            shown_count = len(shown) if isinstance(shown, Sized) else len(list(shown))
+        return self._tally.totals(self.clock(), count, shown_count, budget=budget)
+
+    @property
+    def counting(self) -> int:
+        """Entries whose share of the totals is still to be counted (`totals` with a budget)."""
+        return self._tally.pending
+
+    def count(self, budget: int) -> int:
+        """Count `budget` more of the entries `counting` says (the totals are asked after the
+        last); how many are left."""
+        return self._tally.count(budget)

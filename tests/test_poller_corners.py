@@ -172,3 +172,73 @@ async def test_ids_refreshed_together_and_again_while_out_are_asked_together_aga
         assert poller.refresh_many(["not-watched", IDS[3]]) == 1
         await settle(poller)
         assert fetcher.batches[-1] == [IDS[3]]
+
+
+def recount(poller) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """(queued, to poll) as a pass over every watch says them."""
+    watches = list(poller)
+    queued = sum(1 for w in watches if w.queued)
+    resting = (WatchStatus.DONE, WatchStatus.NOT_FOUND, WatchStatus.STALE, WatchStatus.MEMORY)
+    return queued, sum(1 for w in watches if w.queued or w.status not in resting)
+
+
+async def test_the_kept_backlog_is_what_a_pass_over_every_watch_counts():
+    """The status line's "N queued" and "all final" come from counts kept as watches change:
+    through polls, removals mid-poll, undo, refusals and refreshes they match a recount."""
+    fetcher = ScriptedFetcher(gate=asyncio.Event(), statuses={i: ["delivered"] for i in IDS[:20]})
+    async with running_poller(fetcher) as (poller, clock, _updates):
+        seen = []
+
+        def check() -> None:
+            seen.append(poller.backlog())
+            assert poller.backlog() == recount(poller)
+
+        for rid in IDS[:30]:
+            poller.add(Target(rid))
+        check()
+        await until(None, lambda: fetcher.running == 4)
+        check()
+        removed = [poller.remove(rid) for rid in IDS[:6]]  # some queued, some in a worker
+        check()
+        fetcher.raise_next[IDS[25]] = ProtocolError("sms", "garbled")
+        fetcher.gate.set()  # type: ignore[union-attr]
+        await settle(poller)
+        check()
+        for watch in removed:
+            assert watch is not None and poller.restore(watch)
+        check()
+        await settle(poller)
+        clock.advance(2)
+        await settle(poller)  # the final ones confirmed: done
+        check()
+        assert poller.refresh() == 30
+        check()
+        await settle(poller)
+        clock.advance(120)
+        await settle(poller)
+        check()
+        assert seen[-1][1] == 10  # the ten never final are still to poll; the twenty are done
+        assert seen[0] == (0, 30) and any(queued for queued, _ in seen[1:3])
+
+
+async def test_a_flood_of_due_ids_is_handed_over_in_slices_between_turns_of_the_loop():
+    """Thousands of ids due at once (a start at 100,000 ids) are handed to the workers a slice
+    at a time: other work on the loop (a key) runs between two slices."""
+    from d7tui.poller import DISPATCH_SLICE
+
+    fetcher = ScriptedFetcher(gate=asyncio.Event())
+    total = 3 * DISPATCH_SLICE + 7
+    async with running_poller(fetcher) as (poller, _clock, _updates):
+        poller.pause()
+        for i in range(total):
+            poller.add(Target(f"{i:08x}-0000-4000-8000-{i:012x}"))
+        looks = []
+        poller.resume()
+        while not looks or looks[-1] < total:
+            await asyncio.sleep(0)  # a turn of the loop, as a key's handler gets
+            looks.append(poller.queued())
+        assert any(0 < n < total for n in looks)  # seen part-way: not all in one turn
+        assert looks[-1] == total and poller.backlog() == (total, total)
+        fetcher.gate.set()  # type: ignore[union-attr]
+        await settle(poller)
+        assert sorted(set(fetcher.calls)) == sorted(w.request_id for w in poller)

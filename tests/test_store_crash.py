@@ -123,10 +123,18 @@ make_body = builders["make_body"]
 class Child:
     """A d7tui store process and its stdout, read line by line with a deadline."""
 
-    def __init__(self, path: Path, mode: str, first: int = 0, *extra: str) -> None:
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+    def __init__(
+        self,
+        path: Path,
+        mode: str,
+        first: int = 0,
+        *extra: str,
+        script: str = CHILD,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(path), mode, str(first), *extra],
+            [sys.executable, "-c", script, str(path), mode, str(first), *extra],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -152,6 +160,10 @@ class Child:
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
         return line.decode()
+
+    def tell(self, line: str) -> None:
+        """A line on the child's standard input (what it waits for next)."""
+        self.proc.stdin.write(line.encode() + b"\n")  # type: ignore[union-attr]
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)

@@ -737,6 +737,38 @@ async def test_l_adds_to_the_label_instead_of_replacing_it_on_the_first_key(sim,
         assert entry(app, rid).label == "Order 12"
 
 
+async def test_a_key_is_answered_while_a_big_count_of_the_totals_goes_on(sim, clock, monkeypatch):
+    """Many requests changed at once (a restart's read, the thresholds changed) are counted into
+    the totals a slice a turn of the loop, not in one turn (2 s at 100,000 requests): a key
+    moves the cursor meanwhile, the status line keeps the last whole count (never a part of
+    one), and once counted the totals are exact."""
+    from d7tui.ui.screens import monitor
+
+    # One request a slice, 50 ms apart: the count of 30 takes 1.5 s, a key a few milliseconds.
+    monkeypatch.setattr(monitor, "TOTALS_SLICE", 1)
+    monkeypatch.setattr(monitor, "COUNT_PAUSE", 0.05)
+    ids = [create(sim, "sms", f"+9715000{i:05d}", script=[Step(0, "delivered")]) for i in range(30)]
+    app = build(sim, clock, ids, persist=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        clock.advance(2)  # the confirming polls
+        await idle(pilot, app)
+        await until(pilot, lambda: app.watchlist.counting == 0)
+        await pilot.pause(0)
+        assert "30 ✓" in screen_text(app)
+        app.watchlist.stuck_after = dict(app.watchlist.stuck_after)  # every share counted again
+        app.screen.refresh_all()  # type: ignore[attr-defined]
+        assert app.watchlist.counting > 0
+        before = app.screen.selected  # type: ignore[attr-defined]
+        await pilot.press("down")
+        assert app.screen.selected != before  # type: ignore[attr-defined]
+        assert app.watchlist.counting > 0  # answered before the count was done
+        assert "30 ✓" in screen_text(app)  # the last whole count meanwhile
+        await until(pilot, lambda: app.watchlist.counting == 0)
+        await pilot.pause(0)
+        assert "30 ✓" in screen_text(app)
+
+
 def test_the_status_line_never_says_all_final_while_work_is_left():
     from d7tui.tally import Totals
     from d7tui.ui.widgets.status_line import PollerView, status_parts

@@ -96,6 +96,9 @@ async def test_a_full_disk_stops_report_pulls_says_so_and_resumes_once_it_has_ro
             assert len(sim.reports_handed_out) == 3
             await until(pilot, lambda: any("Saving fails" in n for n in app.notices))
             assert "disk is full" in screen_text(app)
+            # Where what is held is: on disk as it comes (J18), not only in memory.
+            [trouble] = [n for n in app.notices if "Saving fails" in n]
+            assert "What is not saved yet is written as it comes to " in trouble
             third, _ = sim.create_infobip_bulk(["41793026730"], INFOBIP_DELIVERS)
             app.add_targets([Target(third, "infobip", IdKind.BULK)])
             for _ in range(3):

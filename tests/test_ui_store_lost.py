@@ -157,7 +157,12 @@ async def test_a_store_emptied_then_replaced_by_another_d7tui_gets_what_the_moni
         app.set_label_note(two, "after", "")  # the next write notices it first
         await until(pilot, lambda: any("replaced by a new store" in n for n in app.notices))
         [notice] = [n for n in app.notices if "replaced by a new store" in n]
-        assert "(2 requests with labels and notes, 2 last states, 4 transitions)" in notice
+        # The new store had both ids already, from the emptied file's WAL (J16); what the
+        # monitor held gave their states and the label typed meanwhile.
+        assert (
+            "(0 requests with labels and notes, 2 last states, 4 transitions, 1 label or note "
+            "it lacked)" in notice
+        )
         await app.pick_up_added()
         assert entry(app, three).label == "from the shell"
         assert entry(app, one).latest_status == "delivered"
@@ -282,7 +287,7 @@ async def test_a_read_only_store_holds_what_is_added_and_edited_and_keeps_it_at_
             assert "Nothing watched yet" not in text
             assert "is read-only" in text and "its 1 request shown" in text
             [notice] = [n for n in app.notices if "Not remembering" in n]
-            assert "what you add or edit is held and, when you quit, kept in a file" in notice
+            assert "what you add or edit is held and written as you go to a file" in notice
             await pilot.press("l")  # the label, as the user edits it
             assert isinstance(app.screen, LabelDialog)
             await pilot.press("ctrl+u", *"ro2", "tab", *"called")
@@ -295,6 +300,10 @@ async def test_a_read_only_store_holds_what_is_added_and_edited_and_keeps_it_at_
             await pilot.press("enter")
             await until(pilot, lambda: not isinstance(app.screen, AddDialog))
             assert "1 label or note edit and 1 id added so far" in said(app)[-1]
+            # On disk as it was done (J18), before any quit: a kill -9 now loses none of it.
+            written = app.monitor.held.written()  # type: ignore[union-attr]
+            assert written is not None and written.parent == tmp_path / "tmp"
+            assert b"called" in written.read_bytes() and new.encode() in written.read_bytes()
             clock.advance(5)
             app.poller.refresh()
             await idle(pilot, app)
@@ -305,7 +314,9 @@ async def test_a_read_only_store_holds_what_is_added_and_edited_and_keeps_it_at_
         assert "poll results could not be saved" in line
         assert "read-only" in line and "kept in" in line and str(tmp_path / "tmp") in line
     [held] = held_files(db)
+    assert held == written  # the same file, the polls' results added at quit
     assert str(held) in farewell_text(app.farewell)
+    assert b"sim-token" not in held.read_bytes() and b"sim-infobip-key" not in held.read_bytes()
     # The next monitor on the writable store takes them in, and says so.
     again = build(sim, clock, db)
     async with again.run_test(size=SIZE) as pilot:
@@ -440,3 +451,40 @@ async def test_a_store_deleted_under_a_restarted_monitor_is_written_back_whole(
         "accepted",
         "delivered",
     ]
+
+
+async def test_an_id_added_elsewhere_just_before_the_store_is_emptied_is_in_the_new_store(
+    sim, clock, short_dir, monkeypatch
+):
+    """J16: `d7tui add` in another shell said `added 1`; a moment later, before the monitor
+    looked, the store is emptied in place. The monitor writes a new store from what it holds,
+    which lacks that id: it is taken from the old file's WAL (kept aside with it), with its
+    label and note, shown, and the line says so."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(short_dir))
+    db = short_dir / "d7tui" / "d7tui.sqlite3"  # where `d7tui add` writes too
+    first = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    second = sim.create_request("sms", ["+971500000002"], DELIVERS)
+    assert main(["add", first, "--label", "first"]) == 0
+    app = build(sim, clock, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: first in app.live)
+        await idle(pilot, app)
+        assert main(["add", second, "--label", "second", "--note", "customer ticket 4711"]) == 0
+        assert second not in app.live  # the monitor has not looked yet
+        os.truncate(db, 0)
+        app.set_label_note(first, "first", "typed after")  # the next write notices it first
+        await until(pilot, lambda: any("was emptied while" in n for n in app.notices))
+        [notice] = [n for n in app.notices if "was emptied" in n]
+        # What it took from where, and what only the old file had: whole on its one line.
+        assert "and from its WAL: 1 request added elsewhere (id, label, note)" in notice
+        assert notice.endswith("what was written elsewhere and not kept in its WAL")
+        await app.pick_up_added()
+        await until(pilot, lambda: second in app.live)
+        assert (entry(app, second).label, entry(app, second).note) == (
+            "second",
+            "customer ticket 4711",
+        )
+    assert labels_and_notes(db) == {
+        first: ("first", "typed after"),
+        second: ("second", "customer ticket 4711"),
+    }

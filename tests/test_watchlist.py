@@ -332,3 +332,31 @@ def test_the_totals_and_order_kept_as_entries_change_are_those_made_afresh():
     assert _kept(wl) == _counted(wl, now[0])
     wl.stuck_after = {"sms": 50.0}
     assert _kept(wl) == _counted(wl, now[0])
+
+
+def test_totals_counted_a_slice_at_a_time_show_the_last_whole_count_until_done_then_exact():
+    # The screen counts many changed requests (a restart's read: 100,000) a slice a turn of its
+    # loop; meanwhile it is given the last whole count, never a part of one; once all are
+    # counted, the totals read as a count over every entry.
+    now = [1000.0]
+    wl = Watchlist(clock=lambda: now[0], stuck_after={"sms": 300.0})
+    ids = [f"{i:04d}abcd-0000-4000-8000-000000000000" for i in range(50)]
+    for rid in ids:
+        wl.add(Target(rid), "", added_at=now[0])
+    for rid in ids[:25]:
+        _update(wl, rid, _status(rid, ("+971500000001", "delivered")), now[0])
+    whole = wl.totals()
+    assert whole.phases == Counter({Phase.DELIVERED: 25})
+    now[0] += 1
+    for rid in ids:
+        _update(wl, rid, _status(rid, ("+971500000001", "undelivered")), now[0])
+    meanwhile = []
+    while True:
+        totals = wl.totals(budget=7)
+        if not wl.counting:
+            break
+        meanwhile.append(totals.phases)
+    assert len(meanwhile) == 50 // 7
+    assert all(phases == whole.phases for phases in meanwhile)
+    assert totals.phases == Counter({Phase.FAILED: 50})
+    assert _kept(wl) == _counted(wl, now[0])

@@ -19,7 +19,10 @@ again every few seconds, `on_trouble` says so (and again with None once writes w
 `report_refusal()` tells the Infobip drain not to pull one-time reports it could not keep. A
 report body held so is told to its caller at once (the drain stops pulling) and still retried.
 What is still held when the store closes is counted in `unsaved` (the report bodies themselves
-in `unsaved_reports`, for the caller to keep somewhere else).
+in `unsaved_reports`, for the caller to keep somewhere else). Meanwhile every held write is
+also on disk as it is held, in the held file (`held_log`, heldlog.py) the next open takes in: a
+kill -9 while the disk is full loses no id added, no label typed, no reports page; a write the
+user made while writes are held wakes the writer, so it is in that file at once.
 
 When the file itself is lost under a running process (emptied in place ...: see moved.py), the
 store is written again from what the process holds in memory (`held`, asked on the event loop):
@@ -38,11 +41,13 @@ import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from d7tui.models import Channel, IdKind, RequestStatus, Transition
 from d7tui.store.core import Store
 from d7tui.store.errors import StoreCorruptError, StoreError, StoreUnavailable
+from d7tui.store.heldlog import HeldLog
 from d7tui.store.journal import Action, add_action, held_action, save_action
 from d7tui.store.records import Snapshot, StoredReport, StoredState, WatchRecord, Which
 from d7tui.store.reports import ReportParser
@@ -96,6 +101,8 @@ class _Op:
     seq: int = 0  # the order of queueing
     action: Action | None = None  # what it keeps, in plain values: kept in a file if never written
     reflected: bool = False  # a result held in memory too (a poll's): written with it
+    kept_aside: bool = False  # its action is in the held file
+    kept: bool = False  # `kept()`: settled once all before it is on disk, in either form
 
     @property
     def writes(self) -> bool:
@@ -156,6 +163,7 @@ class AsyncStore:
         self.max_queued = max_queued
         self.last_error: StoreError | None = None
         self.trouble: StoreError | None = None  # set while writes are held
+        self._trouble_said: tuple[str, str] | None = None  # what on_trouble was told last
         self.stats = WriterStats()
         self.unsaved = 0  # writes given up when the store closed while they were held
         self.unsaved_reports: list[tuple[str, bytes]] = []  # (ident, body) among them
@@ -183,6 +191,8 @@ class AsyncStore:
         self._held_ids: frozenset[str] | None = None
         self._held_asked = 0  # how many times it was asked
         self._reader = concurrent.futures.ThreadPoolExecutor(1, "d7tui-store-read")
+        # The held writes on disk as they are held (heldlog.py); gone once the store takes them.
+        self.held_log = HeldLog(store.path)
         self._writer = threading.Thread(target=self._run, name="d7tui-store-write", daemon=True)
         self._writer.start()
 
@@ -198,6 +208,7 @@ class AsyncStore:
         after: Callable[[Any], None] | None = None,
         report: tuple[str, bytes] | None = None,
         action: Action | None = None,
+        kept: bool = False,
     ) -> Pending[T]:
         if self._closed:
             raise StoreError(f"{self.store.path}: the store is closed")
@@ -210,11 +221,13 @@ class AsyncStore:
             self._unsettled += 1
         reflected = observation is not None
         op = _Op(what, future, fn, observation, barrier, after, report)
-        op.seq, op.reflected, op.action = next(self._seqs), reflected, action
+        op.seq, op.reflected, op.action, op.kept = next(self._seqs), reflected, action, kept
         self._queue.put(op)
         trouble = self.trouble
         if report is not None and trouble is not None:
             _resolve(future, error=trouble)  # held like the rest; the drain hears it now
+        if trouble is not None and observation is None:
+            self._wake.set()  # what the user did (or a reports page) goes to the held file now
         return Pending(future)
 
     @property
@@ -266,6 +279,8 @@ class AsyncStore:
                 break
             error = self._attempt_safely(batch)
             if error is None:
+                if held:
+                    self.held_log.discard()  # all it held is committed now
                 held, delay = [], RETRY_FIRST
                 self._set_trouble(None)
                 continue
@@ -438,7 +453,9 @@ class AsyncStore:
                 log.exception("after %s", op.what)
 
     def _hold(self, batch: list[_Op], error: StoreError) -> list[_Op]:
-        """Keep a batch that could not be written, to try it again; what is kept."""
+        """Keep a batch that could not be written, to try it again (and in the held file);
+        what is kept."""
+        self._keep_aside(batch)
         self._set_trouble(error)
         kept = []
         for op in batch:
@@ -446,10 +463,25 @@ class AsyncStore:
                 kept.append(op)
                 if op.report is not None:
                     _resolve(op.future, error=error)  # the drain stops pulling at once
+            elif op.kept and self.held_log.complete:
+                _resolve(op.future, self.held_log.path)
             else:
                 _resolve(op.future, error=error)  # a flush: nothing to keep
         self._settled(len(batch) - len(kept))
         return kept
+
+    def _keep_aside(self, batch: Sequence[_Op], first: Sequence[Action] = ()) -> None:
+        """The actions of `batch` not in the held file yet, appended to it (after `first`)."""
+        new = [op for op in batch if op.action is not None and not op.kept_aside]
+        if not (new or first):
+            return
+        try:
+            self.held_log.append([*first, *(op.action for op in new if op.action is not None)])
+        except Exception:  # a bug here must not stop the writer: they stay held in memory
+            log.exception("held file")
+            return
+        for op in new:
+            op.kept_aside = True
 
     def _give_up(self, batch: list[_Op], error: StoreError) -> None:
         if self._stopping.is_set() and self.store.lost():
@@ -458,7 +490,9 @@ class AsyncStore:
             snapshot = self._held_now()
             if snapshot is not None:
                 self.unsaved_actions.append(held_action(snapshot))
+                self._keep_aside((), [held_action(snapshot)])
                 batch = self._without_reflected(batch)
+        self._keep_aside(batch)
         for op in batch:
             if op.writes:
                 self.unsaved += 1
@@ -471,10 +505,11 @@ class AsyncStore:
         self._settled(len(batch))
 
     def _set_trouble(self, error: StoreError | None) -> None:
-        if (error is None) == (self.trouble is None) and (
-            error is None or str(error) == str(self.trouble)
-        ):
+        # Said again when where the held writes are changes (a file, or only memory).
+        said = None if error is None else (str(error), self.held_log.said())
+        if said == self._trouble_said:
             return
+        self._trouble_said = said
         self.trouble = error
         if error is not None:
             log.warning("store writes held: %s", error)
@@ -568,12 +603,18 @@ class AsyncStore:
                 snapshot = self._held_now()
                 if snapshot is not None:
                     self.unsaved_actions.insert(0, held_action(snapshot))
+                    self._keep_aside((), [held_action(snapshot)])
         except RuntimeError:
             pass
 
     def flush(self) -> Pending[None]:
         """Resolves once every write queued before it is committed (raises if they are held)."""
         return self._submit("flush", barrier=True)
+
+    def kept(self) -> Pending[Path | None]:
+        """Resolves once every write queued before it is on disk: committed (None), or held
+        and in the held file (its path); raises if they are held and no disk took them."""
+        return self._submit("kept", barrier=True, kept=True)
 
     def retry_now(self) -> None:
         """Try a held batch again at once (the user freed some disk)."""

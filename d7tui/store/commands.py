@@ -60,8 +60,11 @@ def open_store(
         store = Store.open(path, readonly=readonly)
     store.actor = user or os_user()
     if readonly:
-        if held := waiting(store.path):
-            store.warnings.append(said_waiting(held))
+        held = waiting(store.path)
+        if held.waiting:
+            store.warnings.append(said_waiting(held.waiting))
+        if held.left:  # named as what it is, never counted as to be taken in
+            store.warnings.append(said_left(held.left))
         return store
     if parse_report is None:
         return store

@@ -24,6 +24,7 @@ from d7tui.store.moved import Held, MovedMixin
 from d7tui.store.records import Absorbed, Snapshot, WatchRecord, Which
 from d7tui.store.reports import ReportsMixin
 from d7tui.store.states import DEFAULT_TIMELINE, WHICH_WHERE, StatesMixin, ids_of, without_gc
+from d7tui.store.walread import watched_in_wal
 
 _WATCH_COLUMNS = (
     "w.request_id, w.channel, w.id_kind, w.label, w.note, w.added_at, w.resolved_channel, "
@@ -80,20 +81,26 @@ def _watch(row: sqlite3.Row | tuple[Any, ...]) -> WatchRecord:
 
 def _salvage(path: Path) -> list[WatchRecord]:
     """The watchlist rows of a damaged file that can still be read, in order, up to the first
-    damaged page (nothing if it cannot be read at all)."""
+    damaged page (nothing if it cannot be read at all); then those its WAL still holds (an
+    emptied file's last commits: walread.py), newer than the file's."""
+    # The WAL first: SQLite deletes the WAL of a 0-byte database as it opens it, even to read.
+    from_wal, _ = watched_in_wal(path)
     rows: list[WatchRecord] = []
     try:
         conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
     except sqlite3.Error:
-        return rows
-    try:
-        for row in conn.execute(f"SELECT {_WATCH_COLUMNS} FROM watch w ORDER BY w.rowid"):
-            rows.append(_watch(row))
-    except (sqlite3.Error, ValueError, TypeError):
-        pass  # the first damaged page: what was read before it is kept
-    finally:
-        conn.close()
-    return [r for r in rows if r.removed_at is None]
+        conn = None
+    if conn is not None:
+        try:
+            for row in conn.execute(f"SELECT {_WATCH_COLUMNS} FROM watch w ORDER BY w.rowid"):
+                rows.append(_watch(row))
+        except (sqlite3.Error, ValueError, TypeError):
+            pass  # the first damaged page: what was read before it is kept
+        finally:
+            conn.close()
+    newer = {r.request_id: r for r in from_wal}
+    kept = [newer.pop(r.request_id, r) for r in rows if r.removed_at is None]
+    return kept + list(newer.values())
 
 
 class Store(StatesMixin, ReportsMixin, MovedMixin):

@@ -47,6 +47,7 @@ from d7tui.store.files import (
 )
 from d7tui.store.records import Absorbed, Copied, Snapshot, WatchRecord
 from d7tui.store.schema import SCHEMA_VERSION
+from d7tui.store.walread import watched_in_wal
 
 FileId = tuple[int, int]  # (st_dev, st_ino)
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -68,6 +69,25 @@ def _counts(conn: sqlite3.Connection) -> tuple[int, int]:
         "SELECT (SELECT count(*) FROM watch), (SELECT count(*) FROM transition)"
     ).fetchone()
     return int(row[0]), int(row[1])
+
+
+def _said_wal(found: tuple[Absorbed, int] | None) -> str:
+    """What the old file's WAL gave that d7tui did not hold, for the line on screen."""
+    if found is None:
+        return ""
+    absorbed, unread = found
+    said = []
+    if absorbed.requests:
+        said.append(f"{_plural(absorbed.requests, 'request')} added elsewhere (id, label, note)")
+    if absorbed.filled:
+        said.append(f"{_plural(absorbed.filled, 'label or note', 'labels or notes')}")
+    if unread:
+        said.append(f"not {_plural(unread, 'row')} it holds only in part")
+    return f", and from its WAL: {', '.join(said)}" if said else ""
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
 def _only(snapshot: Snapshot, watches: list[WatchRecord]) -> Snapshot:
@@ -210,12 +230,15 @@ class MovedMixin(Database):
                     aside = set_aside(self.path, "damaged")
             temp = self.path.with_name(f".{self.path.name}.restoring-{os.getpid()}")
             saved: Absorbed | None = None
+            from_wal: tuple[Absorbed, int] | None = None
             copied: Copied | None = None
             source = self._source() if own else None
             if source is not None:
                 copied = self._copy_checked(temp, held, source)
             else:
                 saved = self._write_held(temp, self._held_now(held))
+                if aside is not None:  # what another d7tui committed and this one never read
+                    from_wal = self._absorb_wal(temp, aside)
             raced: list[Path] = []
             self._reopen(lambda: self._into_place(temp, raced))
             if raced:
@@ -230,7 +253,8 @@ class MovedMixin(Database):
             kept_as = f" (kept as {aside.name})" if aside is not None else ""  # none if deleted
             return (
                 f"{self.path} was {what} while d7tui ran{kept_as}: a new store "
-                f"was written from what d7tui held ({saved.said()}); {saved.lost()}"
+                f"was written from what d7tui held ({saved.said()}){_said_wal(from_wal)}; "
+                f"{saved.lost()}"
             )
         assert copied is not None
         if aside is not None:
@@ -295,6 +319,13 @@ class MovedMixin(Database):
 
     def absorb(self, snapshot: Snapshot) -> Absorbed:
         raise NotImplementedError  # `Store.absorb`: the watchlist is Store's
+
+    def _absorb_wal(self, target: Path, aside: Path) -> tuple[Absorbed, int]:
+        """Into the new database at `target`: the ids on the watchlist that the set-aside
+        file's WAL holds and `target` lacks (with label and note; a label or note it lacks);
+        with how many rows of the WAL could not be read whole."""
+        watches, unread = watched_in_wal(aside)
+        return self._absorb_into(target, Snapshot(watches=watches)), unread
 
     def _copy_checked(self, target: Path, held: Held | None, source: sqlite3.Connection) -> Copied:
         """`_copy_to(target)`, then checked: it holds as many requests and transitions as the

@@ -114,7 +114,10 @@ class Absorbed:
     @staticmethod
     def lost() -> str:
         # What a monitor does not hold in memory: only the lost file had it.
-        return "only the old file had removed requests, older transitions and raw reports"
+        return (
+            "only the old file had removed requests, older transitions, raw reports, and "
+            "what was written elsewhere and not kept in its WAL"
+        )
 
 
 @dataclass(frozen=True, slots=True)

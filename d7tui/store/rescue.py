@@ -12,46 +12,28 @@ order, in one transaction per file, and only then deletes the file.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import tempfile
-import time
+import stat
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from d7tui.store.core import Store
 from d7tui.store.errors import StoreError
-from d7tui.store.journal import Action, counted, replay, to_line
+from d7tui.store.heldlog import HeldLog, in_use, places
+from d7tui.store.journal import NAMES, Action, counted, replay
 from d7tui.store.reports import ReportParser
-
-
-def _places(db: Path) -> list[tuple[Path, str]]:
-    # Beside the database; else the temporary directory, under a name only this database uses.
-    tag = hashlib.sha256(str(db.resolve()).encode()).hexdigest()[:12]
-    return [(db.parent, f"{db.name}.held-"), (Path(tempfile.gettempdir()), f"d7tui-held-{tag}-")]
 
 
 def keep_elsewhere(db: Path, actions: Sequence[Action]) -> Path | None:
     """Write `actions` (journal.py) to a file the next open of `db` replays; its path, or None
     if no place could take them."""
-    lines = "".join(json.dumps(to_line(action)) + "\n" for action in actions)
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    for directory, prefix in _places(db):
-        path = directory / f"{prefix}{stamp}-{os.getpid()}.jsonl"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="ascii") as fh:
-                fh.write(lines)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except OSError:
-            with contextlib.suppress(OSError):
-                path.unlink()
-            continue
-        return path
-    return None
+    log = HeldLog(db)  # a new file, whole or not at all, under a name no other file has
+    try:
+        return log.path if log.append(actions) else None
+    finally:
+        log.close()
 
 
 def report_actions(bodies: Sequence[tuple[str, bytes]]) -> list[Action]:
@@ -60,22 +42,57 @@ def report_actions(bodies: Sequence[tuple[str, bytes]]) -> list[Action]:
 
 def held_files(db: Path) -> list[Path]:
     return sorted(
-        found for directory, prefix in _places(db) for found in directory.glob(f"{prefix}*.jsonl")
+        found for directory, prefix in places(db) for found in directory.glob(f"{prefix}*.jsonl")
     )
 
 
-def _read(path: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for line in path.read_text(encoding="ascii").splitlines()]
+def _load(path: Path) -> list[dict[str, Any]] | str:
+    """The writes a held file holds, or why it cannot be taken in. Only a plain file of this
+    user's that no one else may write: the temporary directory is everyone's, and a file
+    planted there under the name this store's held file has must not write into the store."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC)
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return "not a plain file"
+        if hasattr(os, "getuid") and st.st_uid != os.getuid():
+            return "another user's file: never taken in"
+        if st.st_mode & 0o022:
+            return "other users may write it: never taken in"
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
+    finally:
+        os.close(fd)
+    # A last line without its newline is one a killed d7tui was writing: never said kept.
+    try:
+        lines = [json.loads(line.decode("ascii")) for line in data.split(b"\n")[:-1] if line]
+    except ValueError:  # UnicodeDecodeError too
+        return "a line is not JSON"
+    if not all(isinstance(line, dict) and line.get("kind", "report") in NAMES for line in lines):
+        return "not writes this d7tui knows"
+    return lines
 
 
-def waiting(db: Path) -> list[tuple[Path, int]]:
-    """The held files of `db` not taken in yet, each with how many writes it holds."""
-    found = []
+class Found(NamedTuple):
+    waiting: list[tuple[Path, int]]  # each file to be taken in, with how many writes
+    left: list[tuple[Path, str]]  # each file that cannot be, and why
+
+
+def waiting(db: Path) -> Found:
+    """The held files of `db` not taken in yet: those the next open takes in, each with how
+    many writes it holds, and those it cannot, with why."""
+    found = Found([], [])
     for path in held_files(db):
-        try:
-            found.append((path, len(path.read_bytes().splitlines())))
-        except OSError:
-            continue
+        loaded = _load(path)
+        if isinstance(loaded, str):
+            found.left.append((path, loaded))
+        else:
+            found.waiting.append((path, len(loaded)))
     return found
 
 
@@ -115,13 +132,11 @@ def take_in(store: Store, parse: ReportParser) -> Intake:
     it may hold the only copy of what someone typed."""
     intake = Intake([], [])
     for path in held_files(store.path):
-        try:
-            lines = _read(path)
-        except OSError as exc:
-            intake.left.append((path, f"cannot be read: {exc.strerror or exc}"))
-            continue
-        except ValueError:
-            intake.left.append((path, "a line is not JSON"))
+        if in_use(path):
+            continue  # a running d7tui is writing it: its own, until it ends
+        lines = _load(path)
+        if isinstance(lines, str):
+            intake.left.append((path, lines))
             continue
         try:
             with store.batch():  # raises StoreError: the file stays, nothing half-done
@@ -145,15 +160,27 @@ def said_left(left: Sequence[tuple[Path, str]]) -> str:
     )
 
 
-def farewell(db: Path, actions: Sequence[Action], why: StoreError | None) -> str:
-    """The line said when d7tui ends with writes it could not commit."""
-    kept = keep_elsewhere(db, actions)
+def farewell(
+    db: Path, actions: Sequence[Action], why: StoreError | None, log: HeldLog | None = None
+) -> str:
+    """The line said when d7tui ends with writes it could not commit. `log`: where they were
+    kept as they were held; if it holds them all, it is the file, else they are written whole
+    to a new one and it goes."""
+    kept = log.path if log is not None and log.complete else None
+    if kept is None:
+        kept = keep_elsewhere(db, actions)
+        if kept is not None and log is not None:
+            log.discard()
+    partial = log.path if log is not None and kept is None else None
+    if log is not None:
+        log.close()
     because = f" ({why})" if why is not None else ""
     what = counted(kind for kind, _ in actions)
     if kept is None:
+        some = f" (the first of them are kept in {partial}, which the next start takes in)"
         return (
             f"{what} could not be saved{because}, nor written anywhere else: they were shown, "
-            "and are lost now"
+            f"and are lost now{some if partial is not None else ''}"
         )
     return (
         f"{what} could not be saved{because}: kept in {kept}, which the next d7tui started "

@@ -326,17 +326,19 @@ class D7App(Guarded, App[int]):
         """Writes are held (the disk is full ...), or work again: the banner says which."""
         self.notices[:] = [n for n in self.notices if not n.startswith(STORE_TROUBLE)]
         if error is not None:
+            where = self.memory.held_where() if self.memory is not None else "held in memory"
             self.notices.append(
-                f"{STORE_TROUBLE}{error_line(error)}. What is not saved yet is held in "
-                "memory and tried again every few seconds; polling waits when too much is "
-                "held, and Infobip reports are not pulled meanwhile."
+                f"{STORE_TROUBLE}{error_line(error)}. What is not saved yet is {where}; it is "
+                "tried again every few seconds, polling waits when too much is held, and "
+                "Infobip reports are not pulled meanwhile."
             )
         elif self.memory is not None:
             self.say("Saving works again: everything held was saved.")
 
     def _store_notice(self, line: str) -> None:
-        """Something the store put right (its file deleted under it ...): said, and kept."""
-        self.notices.append(one_line(line))
+        """Something the store put right (its file deleted under it ...): said, and kept whole
+        in the banner (it wraps): what could not be recovered is said at its end."""
+        self.notices.append(whole_line(line))
         self.say(f"Store: {one_line(line)}", "warning")
 
     def begin(self) -> None:
