@@ -61,7 +61,9 @@ _WORD = re.compile(r"[A-Za-z_ -]{1,24}")
 def safe_text(value: str, limit: int = MAX_FIELD) -> str:
     """The string with every control and invisible character made visible (`␛`, `<U+200B>`),
     and bounded in length. A short word is one shared object (`sys.intern`), whoever made it."""
-    cleaned = _CONTROL.sub(_visible, value)
+    # Most text from an API (ids, numbers, status words) is printable ASCII, which holds none
+    # of _CONTROL's characters: known so without running the pattern over it.
+    cleaned = value if value.isascii() and value.isprintable() else _CONTROL.sub(_visible, value)
     if len(cleaned) > limit:
         cleaned = f"{cleaned[:limit]}… ({len(value):,} characters)"
     elif len(cleaned) <= 24 and type(cleaned) is str and _WORD.fullmatch(cleaned) is not None:
@@ -69,16 +71,22 @@ def safe_text(value: str, limit: int = MAX_FIELD) -> str:
     return cleaned
 
 
-def _key(key: object) -> str:
-    """A JSON object's key, cleaned, and shared by every answer that names it (the same few
-    keys, parsed anew from each answer and kept with its state)."""
-    return sys.intern(safe_text(str(key), 200))
-
-
 def clean_json(value: Any, limit: int = MAX_FIELD, _depth: int = 0) -> Any:
     """A parsed JSON value with every string in it (keys too) passed through safe_text;
     containers nested deeper than MAX_DEPTH are replaced by a short note; NaN and Infinity
     (which Python's json.loads accepts) become the text they were sent as."""
+    # Every answer's every value passes here: the exact types json.loads makes are told apart
+    # first, by a look-up rather than a chain of isinstance; anything else takes the long way.
+    kind = type(value)
+    if kind is str:
+        return safe_text(value, limit)
+    if kind in _AS_IS:
+        return value
+    if kind is dict and _depth < MAX_DEPTH:
+        return {
+            _key(k): v if type(v) in _AS_IS else clean_json(v, limit, _depth + 1)
+            for k, v in value.items()
+        }
     if isinstance(value, str):
         return safe_text(value, limit)
     if isinstance(value, float) and not math.isfinite(value):
@@ -90,6 +98,19 @@ def clean_json(value: Any, limit: int = MAX_FIELD, _depth: int = 0) -> Any:
     if isinstance(value, list):
         return [clean_json(v, limit, _depth + 1) for v in value]
     return value
+
+
+# What json.loads makes that needs no cleaning (a float may be NaN or Infinity: not here).
+_AS_IS = frozenset({int, bool, type(None)})
+MAX_KEY = 200
+
+
+def _key(key: object) -> str:
+    """A JSON object's key, cleaned, and shared by every answer that names it (the same few
+    keys, parsed anew from each answer and kept with its state)."""
+    if type(key) is str and len(key) <= MAX_KEY and key.isascii() and key.isprintable():
+        return sys.intern(key)
+    return sys.intern(safe_text(str(key), MAX_KEY))
 
 
 _NONFINITE_TEXT = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
