@@ -9,9 +9,10 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from d7tui import __version__
@@ -35,6 +36,7 @@ from d7tui.safety import error_line, one_line, whole_line
 from d7tui.stdio import OutputError
 
 if TYPE_CHECKING:
+    from d7tui.report_guard import KeepsReports
     from d7tui.status_memory import StatusMemory
     from d7tui.store import Store
 
@@ -145,6 +147,7 @@ async def _fetch_all(
     flush: Callable[[], None],
     memory: StatusMemory | None = None,
     warn: Callable[[str], None] | None = None,
+    stopped: Stopped | None = None,
 ) -> list[RequestStatus | ChannelError]:
     from d7tui.channels.status import StatusClient
 
@@ -209,6 +212,8 @@ async def _fetch_all(
                 settle(i, answers[targets[i].request_id])
 
         workers = [asyncio.create_task(worker()) for _ in range(settings.max_in_flight)]
+        if stopped is not None:
+            _wait_for_reports_on_signals(client, settings.timeout + 1, warn, stopped)
         if together:
             workers.append(asyncio.create_task(lists()))
         # Print in the order given, each as soon as it and those before it are done; flushed
@@ -226,6 +231,55 @@ async def _fetch_all(
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
     return results  # type: ignore[return-value]
+
+
+@dataclass
+class Stopped:
+    """`d7tui status` stopped by a signal: its exit status (0: not stopped), and whether a
+    pull of one-time reports was in flight then (its page may be lost)."""
+
+    code: int = 0
+    lost_reports: bool = False
+
+
+def _wait_for_reports_on_signals(
+    client: KeepsReports, wait: float, warn: Callable[[str], None] | None, stopped: Stopped
+) -> None:
+    """ctrl+c or SIGTERM while a pull of Infobip's one-time reports is in flight: as `q` in the
+    monitor, the pull's page is waited for (up to `wait`) and kept before the run ends, since
+    cut short its reports are gone for everyone; the same signal again ends it at once."""
+    main = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    asked: list[int] = []
+    waiting: list[asyncio.Future[None]] = []  # held: a task nobody holds may be collected
+
+    def stop(code: int) -> None:
+        if main is None or main.done():
+            return
+        stopped.code, stopped.lost_reports = code, bool(client.reports_in_flight())
+        main.cancel()
+
+    def interrupt(code: int) -> None:
+        asked.append(code)
+        if len(asked) > 1 or not client.reports_in_flight():
+            stop(code)
+            return
+        if warn is not None:
+            warn(
+                f"waiting up to {wait:g} s for Infobip reports in flight (handed out once) "
+                "before stopping; interrupt again to stop now"
+            )
+
+        async def then_stop() -> None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(client.reports_kept(), wait)
+            stop(code)
+
+        waiting.append(asyncio.ensure_future(then_stop()))
+
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        loop.add_signal_handler(signal.SIGINT, interrupt, 130)
+        loop.add_signal_handler(signal.SIGTERM, interrupt, 143)
 
 
 def _reports_warning(settings: Settings) -> str:
@@ -319,8 +373,19 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
             location=settings.store_location(),
         )
         emit = memory.showing_remembered(emit)
+    stopped = Stopped()
     try:
-        asyncio.run(_fetch_all(settings, targets, emit, flush, memory, warn))
+        asyncio.run(_fetch_all(settings, targets, emit, flush, memory, warn, stopped))
+    except asyncio.CancelledError:
+        if not stopped.code:
+            raise
+        if stopped.lost_reports:
+            err.write(
+                "d7tui status: stopped while Infobip reports were in flight: a report page may "
+                "have been lost (Infobip hands each out once; --infobip-source logs reads the "
+                "last 48 hours)\n"
+            )
+        return stopped.code
     finally:
         if memory is not None:
             memory.close()
@@ -356,10 +421,6 @@ def _open_store(
     for line in (*store.warnings, *store.notices):
         err.write(f"d7tui {command}: warning: {whole_line(line)}\n")
     return store
-
-
-def _quoted(text: str) -> str:
-    return f"'{one_line(text, 5000)}'"  # whole: a note replaced is kept nowhere else
 
 
 def run_add(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
@@ -403,10 +464,7 @@ def run_add(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
     try:
         out.write(said + "\n")
         for change in result.replaced:  # the old text is printed: it is in no other place now
-            out.write(
-                f"{change.request_id}: {change.what} replaced: was {_quoted(change.was)}, "
-                f"now {_quoted(change.now)}\n"
-            )
+            out.write(change.said() + "\n")
         out.flush()
     except OutputError as exc:  # added all the same: say so where it can still be read
         err.write(f"d7tui add: {said}, but {exc}\n")

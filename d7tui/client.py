@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import NoReturn
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 from urllib.request import getproxies, proxy_bypass
 
@@ -265,7 +266,9 @@ class Engine:
                 # error bodies): a credential the server echoes is gone before anything parses
                 # it, shows it, stores it or exports it.
                 secrets = [*_credentials(headers), *self._secrets()]
-                reply = replace(reply, body=redact_body(reply.body, secrets))
+                body = redact_body(reply.body, secrets)
+                if body is not reply.body:  # the same object when nothing was echoed
+                    reply = replace(reply, body=body)
             except aiohttp.InvalidURL:
                 # A URL the settings should have refused: asking again cannot help.
                 raise Unreachable(channel, "the base URL cannot be used; check it") from None
@@ -406,21 +409,34 @@ class Engine:
         """The body, read as it arrives (decompressed) and given up past `max_answer` bytes.
 
         Gathered in one bytearray: what it holds is the bytes received, however small the
-        pieces a server sends them in.
+        pieces a server sends them in. An answer that came in one piece (the usual one) is
+        kept as it came, without copying it twice.
         """
-        body = bytearray()
-        while chunk := await answer.content.readany():
+        first = await answer.content.readany()
+        if len(first) > self.max_answer:
+            del first  # not held on by the error's traceback
+            self._too_large(channel, answer)
+        chunk = await answer.content.readany() if first else b""
+        if not chunk:
+            return first
+        body = bytearray(first)
+        del first
+        while chunk:
             if len(body) + len(chunk) > self.max_answer:
                 del body[:]  # not held on by the error's traceback
-                answer.close()  # the rest is never read: the connection goes with it
-                self.stats["too_large"] += 1
-                raise ProtocolError(
-                    channel,
-                    f"the answer is larger than {self.max_answer / MB:g} MB "
-                    "(setting max_answer_mb); not retried",
-                )
+                self._too_large(channel, answer)
             body += chunk
+            chunk = await answer.content.readany()
         return bytes(body)
+
+    def _too_large(self, channel: str, answer: aiohttp.ClientResponse) -> NoReturn:
+        answer.close()  # the rest is never read: the connection goes with it
+        self.stats["too_large"] += 1
+        raise ProtocolError(
+            channel,
+            f"the answer is larger than {self.max_answer / MB:g} MB "
+            "(setting max_answer_mb); not retried",
+        )
 
 
 def _credentials(headers: Mapping[str, str]) -> list[str]:

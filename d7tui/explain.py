@@ -22,7 +22,7 @@ from d7tui.codes import (
     Outcome,
     Row,
 )
-from d7tui.models import Channel, Phase, Recipient
+from d7tui.models import INFOBIP, Channel, Phase, Recipient
 from d7tui.safety import one_line
 
 __all__ = ["Explanation", "Outcome", "explain", "explain_d7", "explain_infobip"]
@@ -74,7 +74,7 @@ class Explanation:
 
 def explain(channel: Channel | str, recipient: Recipient) -> Explanation | None:
     """The explanation of a recipient's latest status (None: the API gave no status at all)."""
-    if str(channel) == Channel.INFOBIP.value:
+    if channel == INFOBIP:
         status, error = infobip_objects(recipient)
         return _infobip_cached(_key(status), _key(error), recipient.status, recipient.phase)
     return _d7_cached(str(channel), recipient.status, recipient.phase)

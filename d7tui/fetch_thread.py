@@ -47,6 +47,10 @@ class ThreadableFetcher(Protocol):
 
     def batch_key(self, target: Target) -> str | None: ...
 
+    def reports_in_flight(self) -> int: ...
+
+    async def reports_kept(self) -> None: ...
+
     async def aclose(self) -> None: ...
 
 
@@ -202,6 +206,12 @@ class FetchThread:
         self.client.settings = settings  # one assignment: the next request reads the new one
 
     # -- the end -------------------------------------------------------------------------------
+
+    def reports_in_flight(self) -> int:
+        return self.client.reports_in_flight()
+
+    async def reports_kept(self) -> None:
+        await self._there(self.client.reports_kept())
 
     async def aclose(self) -> None:
         try:

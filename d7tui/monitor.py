@@ -30,7 +30,7 @@ from d7tui.poller import Poller
 from d7tui.pollstate import Fetcher, NewsBatch, PollUpdate, Watch, WatchStatus
 from d7tui.safety import error_line, one_line, whole_line
 from d7tui.store import StoreError, WatchRecord
-from d7tui.store.commands import os_user
+from d7tui.store.commands import Replaced, os_user
 from d7tui.store.core import WatchSummary
 from d7tui.store.db import default_path
 from d7tui.store.states import without_gc
@@ -423,20 +423,44 @@ class Monitor:
         elif self.held is not None:
             self.held.restore(entry.request_id)
 
-    def set_label_note(self, request_id: str, label: str, note: str) -> None:
+    def set_label_note(
+        self,
+        request_id: str,
+        label: str | None,
+        note: str | None,
+        *,
+        opened: tuple[str, str] | None = None,
+    ) -> list[Replaced]:
+        """Set the label and the note given (None: left as it is, whoever changed it since).
+
+        `opened`: the label and note the user's dialog showed when it opened. A field the user
+        changed that someone else changed meanwhile (another monitor, `d7tui add`, a desk
+        colleague) takes the user's text; what it replaced is returned, to be said, as `d7tui
+        add` says it: nothing typed before is lost without a word."""
         entry = self.live.get(request_id) or self.archived.get(request_id)
         if entry is None:
-            return
-        unchanged = (entry.label, entry.note)
-        entry.relabel(label, note)
+            return []
+        now = (entry.label, entry.note)
+        changed = tuple(
+            given if given is not None and given != current else None
+            for given, current in zip((label, note), now, strict=True)
+        )
+        replaced = [
+            Replaced(request_id, what, current, mine)
+            for what, mine, current, seen in zip(
+                ("label", "note"), changed, now, opened or now, strict=True
+            )
+            if mine is not None and current != seen and current
+        ]
+        entry.relabel(*(c if c is not None else n for c, n in zip(changed, now, strict=True)))
         if self.shows_who:
             entry.noted_by, entry.noted_at = self.user, self.clock.now()
-        changed = (label if label != unchanged[0] else None, note if note != unchanged[1] else None)
         if self.memory is not None:  # only what changed is written: an untouched note stays whole
             self.memory.set_label_note(request_id, *changed)
         elif self.held is not None and changed != (None, None):
             self.held.set_label_note(request_id, *changed)
             self.say(self.held.said(), "warning")
+        return replaced
 
     # -- the archive -------------------------------------------------------------------------
 

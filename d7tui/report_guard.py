@@ -15,6 +15,7 @@ be committed, and the drain stops pulling at once.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Protocol, runtime_checkable
 
 from d7tui.errors import ApiError, ChannelError
 from d7tui.models import Channel, InfobipSource, RequestStatus, Target
@@ -22,6 +23,16 @@ from d7tui.pollstate import Fetcher
 
 Refusal = Callable[[], str | None]
 Remembered = Callable[[Target], Awaitable[RequestStatus | None]]
+
+
+@runtime_checkable
+class KeepsReports(Protocol):
+    """A status client that can be told, before it closes, to let its pulls of one-time
+    reports end (StatusClient, FetchThread): a quit waits for them rather than cut a page."""
+
+    def reports_in_flight(self) -> int: ...
+
+    async def reports_kept(self) -> None: ...
 
 
 class ReportsNotPulled(ApiError):

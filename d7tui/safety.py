@@ -12,6 +12,7 @@ import functools
 import json
 import math
 import re
+import sys
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
@@ -51,12 +52,22 @@ def _visible(match: re.Match[str]) -> str:
     return f"<U+{code:04X}>"
 
 
+# Short words an API repeats in every answer (a status, a reason, a country, a currency): at
+# 100,000 watched ids every answer's own copies of them were kept with its state (~1 KB an
+# answer with the keys below). Ids, numbers and times (with digits) are not shared: each is its own.
+_WORD = re.compile(r"[A-Za-z_ -]{1,24}")
+
+
 def safe_text(value: str, limit: int = MAX_FIELD) -> str:
     """The string with every control and invisible character made visible (`␛`, `<U+200B>`),
-    and bounded in length."""
-    cleaned = _CONTROL.sub(_visible, value)
+    and bounded in length. A short word is one shared object (`sys.intern`), whoever made it."""
+    # Most text from an API (ids, numbers, status words) is printable ASCII, which holds none
+    # of _CONTROL's characters: known so without running the pattern over it.
+    cleaned = value if value.isascii() and value.isprintable() else _CONTROL.sub(_visible, value)
     if len(cleaned) > limit:
         cleaned = f"{cleaned[:limit]}… ({len(value):,} characters)"
+    elif len(cleaned) <= 24 and type(cleaned) is str and _WORD.fullmatch(cleaned) is not None:
+        cleaned = sys.intern(cleaned)
     return cleaned
 
 
@@ -64,6 +75,18 @@ def clean_json(value: Any, limit: int = MAX_FIELD, _depth: int = 0) -> Any:
     """A parsed JSON value with every string in it (keys too) passed through safe_text;
     containers nested deeper than MAX_DEPTH are replaced by a short note; NaN and Infinity
     (which Python's json.loads accepts) become the text they were sent as."""
+    # Every answer's every value passes here: the exact types json.loads makes are told apart
+    # first, by a look-up rather than a chain of isinstance; anything else takes the long way.
+    kind = type(value)
+    if kind is str:
+        return safe_text(value, limit)
+    if kind in _AS_IS:
+        return value
+    if kind is dict and _depth < MAX_DEPTH:
+        return {
+            _key(k): v if type(v) in _AS_IS else clean_json(v, limit, _depth + 1)
+            for k, v in value.items()
+        }
     if isinstance(value, str):
         return safe_text(value, limit)
     if isinstance(value, float) and not math.isfinite(value):
@@ -71,10 +94,23 @@ def clean_json(value: Any, limit: int = MAX_FIELD, _depth: int = 0) -> Any:
     if isinstance(value, dict | list) and _depth >= MAX_DEPTH:
         return f"… (nested deeper than {MAX_DEPTH} levels)"
     if isinstance(value, dict):
-        return {safe_text(str(k), 200): clean_json(v, limit, _depth + 1) for k, v in value.items()}
+        return {_key(k): clean_json(v, limit, _depth + 1) for k, v in value.items()}
     if isinstance(value, list):
         return [clean_json(v, limit, _depth + 1) for v in value]
     return value
+
+
+# What json.loads makes that needs no cleaning (a float may be NaN or Infinity: not here).
+_AS_IS = frozenset({int, bool, type(None)})
+MAX_KEY = 200
+
+
+def _key(key: object) -> str:
+    """A JSON object's key, cleaned, and shared by every answer that names it (the same few
+    keys, parsed anew from each answer and kept with its state)."""
+    if type(key) is str and len(key) <= MAX_KEY and key.isascii() and key.isprintable():
+        return sys.intern(key)
+    return sys.intern(safe_text(str(key), MAX_KEY))
 
 
 _NONFINITE_TEXT = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}

@@ -7,6 +7,7 @@ failures, see faultfs.py."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -224,6 +225,46 @@ def test_a_held_file_that_cannot_be_taken_in_is_named_and_kept(sim, env, capsys)
         [line] = err.splitlines()
         assert "cannot be taken in from" in line and f"{junk} (a line is not JSON)" in line
         assert junk.read_bytes() == b'{"kind": "add"\nnot json at all\n'
+
+
+def test_export_names_a_held_file_it_cannot_take_in_and_does_not_count_it_as_waiting(
+    sim, env, capsys
+):
+    rid = sim.create_request("sms", ["+971500000001"])
+    assert run(capsys, "add", rid)[0] == 0
+    path = data_dir(env) / "d7tui.sqlite3"
+    junk = path.parent / f"{path.name}.held-20261130T120000-1.jsonl"
+    junk.write_bytes(b"not json at all\n")
+    code, _, err = run(capsys, "export", "--format", "json")
+    assert code == 0
+    [line] = err.splitlines()
+    assert "cannot be taken in from" in line and f"{junk} (a line is not JSON)" in line
+    assert "not in the store yet" not in err  # never counted as writes to be taken in
+
+
+def test_a_held_file_another_user_could_have_planted_is_never_taken_in(sim, env, capsys):
+    """K2: the temporary directory is everyone's and a held file's name can be worked out: a
+    file there that is not this user's own, or that others may write, writes nothing into the
+    store; it is named, with why, and left alone."""
+    rid, planted = (sim.create_request("sms", [f"+97150000000{n}"]) for n in (1, 2))
+    assert run(capsys, "add", rid)[0] == 0
+    path = data_dir(env) / "d7tui.sqlite3"
+    forged = [("add", {"request_id": planted, "channel": "sms", "id_kind": "request_id"})]
+    writable = keep_elsewhere(path, forged)
+    assert writable is not None
+    writable.chmod(0o666)
+    whys = [f"{writable} (other users may write it: never taken in)"]
+    if os.geteuid() == 0:  # only root can give a file away
+        owned = keep_elsewhere(path, forged)
+        assert owned is not None and owned != writable
+        os.chown(owned, 65534, 65534)
+        whys.append(f"{owned} (another user's file: never taken in)")
+    code, _, err = run(capsys, "add", rid)
+    assert code == 0
+    [line] = err.splitlines()
+    assert "cannot be taken in from" in line and all(why in line for why in whys)
+    code, out, _ = run(capsys, "export", "--format", "json")
+    assert [w["request_id"] for w in json.loads(out)["watchlist"]] == [rid]
 
 
 def test_export_of_a_truncated_store_is_one_line_and_changes_nothing(sim, env, capsys):

@@ -12,6 +12,7 @@ process, waited for on the lines it prints, never a sleep.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -200,3 +201,27 @@ def test_a_held_file_its_d7tui_still_writes_is_left_to_it_and_a_torn_last_line_i
     assert watches == {"x": ("mine", "")}
     assert any("took in 2 held writes" in w for w in warnings)
     assert not path.exists()
+
+
+async def test_an_id_added_while_another_program_locks_the_store_is_in_the_held_file(tmp_path):
+    """K9: the store locked by another program (a long exclusive transaction) holds writes
+    like a full disk: the id added meanwhile is on disk at once, for the next start."""
+    db = tmp_path / "d7tui.sqlite3"
+    astore = AsyncStore(Store.open(db, busy_timeout=0.1))
+    await astore.flush()
+    locker = sqlite3.connect(db, isolation_level=None)
+    try:
+        locker.execute("BEGIN EXCLUSIVE")
+        astore.add_watch("added-while-locked", label="typed")
+        kept = await astore.kept()
+        assert kept is not None and b"added-while-locked" in kept.read_bytes()
+        assert "locked" in str(astore.trouble)
+    finally:
+        locker.execute("COMMIT")
+        locker.close()
+    astore.retry_now()
+    await astore.flush()
+    assert held_files(db) == []
+    await astore.aclose()
+    with Store.open(db) as store:
+        assert store.watch("added-while-locked").label == "typed"

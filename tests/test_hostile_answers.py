@@ -69,6 +69,11 @@ async def test_the_bound_is_a_setting_counted_after_decompression() -> None:
         engine = Engine(max_answer=len(SMS_OK))  # exactly the body's size is within the bound
         async with StatusClient(aimed_at(server.base_url), engine) as client:
             assert len((await client.fetch(Target(RID, "sms"))).recipients) == 2
+        engine = Engine(max_answer=len(SMS_OK) - 1)  # one byte over, arrived in one piece
+        async with StatusClient(aimed_at(server.base_url), engine) as client:
+            with pytest.raises(ProtocolError, match="larger than"):
+                await client.fetch(Target(RID, "sms"))
+        assert server.requests == 2  # the first answer, then this one: not retried
 
 
 def _status_process(base_url: str, tmp_path: Path) -> tuple[int, str, int]:

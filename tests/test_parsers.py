@@ -4,6 +4,7 @@ anything else a server could send (hypothesis): only ProtocolError, and only cle
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -880,3 +881,62 @@ def test_an_item_with_both_sms_cost_and_viber_cost_keeps_both() -> None:
     assert first.fields["sms_cost"] == 0.0009 and first.fields["viber_cost"] == 0.0004
     assert first.to_json()["fields"]["number_of_viber_message"] == 1
     assert first.cost == 0.0004  # a Viber item's own cost; both are in `fields`
+
+
+# ---------------------------------------------------------------------------------------------
+# What 100,000 kept answers share (issue 10: the monitor's memory grew ~3 KB an answer)
+
+
+def _sms_answer(msg_id: str, number: str) -> bytes:
+    return json.dumps(
+        {
+            "request_id": RID,
+            "total_recipients": 1,
+            "channel": "sms",
+            "messages": [
+                {
+                    "msg_id": msg_id,
+                    "country": "AE",
+                    "recipient": number,
+                    "status": "delivered",
+                    "number_of_sms": 1,
+                    "sms_cost": 0.0004,
+                }
+            ],
+        }
+    ).encode()
+
+
+def test_answers_kept_share_their_keys_and_words_not_their_ids() -> None:
+    """Each answer's keys and short words (status, country) were its own copies, kept with its
+    state: ~1 KB an answer. They are one object now; ids and numbers stay each answer's own."""
+    first = d7.parse_report(
+        Channel.SMS, RID, _sms_answer("a0000000-0000-4000-8000-000000000001", "+971500000001")
+    )
+    second = d7.parse_report(
+        Channel.SMS, RID, _sms_answer("a0000000-0000-4000-8000-000000000002", "+971500000002")
+    )
+    one, two = first.recipients[0], second.recipients[0]
+    for key_one, key_two in zip(one.fields, two.fields, strict=True):
+        assert key_one is key_two
+    for key_one, key_two in zip(first.fields, second.fields, strict=True):
+        assert key_one is key_two
+    assert one.status is two.status is one.fields["status"] is two.fields["status"]
+    assert one.fields["country"] is two.fields["country"]
+    assert (one.msg_id, one.recipient) == ("a0000000-0000-4000-8000-000000000001", "+971500000001")
+    assert (two.msg_id, two.recipient) == ("a0000000-0000-4000-8000-000000000002", "+971500000002")
+
+
+def test_requests_of_the_same_counts_share_one_count_and_keep_it_right() -> None:
+    first = d7.parse_report(Channel.SMS, RID, _sms_answer("m1", "+971500000001"))
+    second = d7.parse_report(Channel.SMS, RID, _sms_answer("m2", "+971500000002"))
+    assert first.phase_counts() is second.phase_counts()
+    assert first.phase_counts()[Phase.DELIVERED] == 1
+    assert sum(first.phase_counts().values()) == 1
+    pending = replace(first, recipients=(replace(first.recipients[0], phase=Phase.PENDING),))
+    assert pending.phase_counts() is not first.phase_counts()
+    assert (pending.phase_counts()[Phase.PENDING], pending.phase_counts()[Phase.DELIVERED]) == (
+        1,
+        0,
+    )
+    assert first.phase_counts()[Phase.DELIVERED] == 1  # the shared one was not changed

@@ -7,7 +7,7 @@ import json
 import sys
 import unicodedata
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from d7tui.channels.common import as_float
@@ -77,6 +77,40 @@ def test_not_a_number_is_no_cost_and_never_reaches_json() -> None:
     # What the vendor sent stays readable among the fields, as text.
     fields = clean_json(json.loads('{"a": NaN, "b": [Infinity, -Infinity], "c": 1.5}'))
     assert fields == {"a": "NaN", "b": ["Infinity", "-Infinity"], "c": 1.5}
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text() | st.text("k", min_size=190, max_size=210), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _every_string_cleaned(value: object) -> object:
+    """What clean_json must give: safe_text of every string, keys (at most 200 characters)
+    too, NaN and Infinity as their text, nothing else changed."""
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, float) and value != value:
+        return "NaN"
+    if isinstance(value, float) and abs(value) == float("inf"):
+        return "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, dict):
+        return {safe_text(k, 200): _every_string_cleaned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_every_string_cleaned(v) for v in value]
+    return value
+
+
+@settings(max_examples=300, derandomize=True)
+@given(_JSON)
+@example({"k" * 201: {"\x1b": ["a\tb", float("nan")]}, "plain": {"k": [1, True, None]}})
+def test_clean_json_cleans_every_string_at_every_level_and_nothing_else(value: object) -> None:
+    # Its quick paths (printable ASCII, values json.loads makes) must be the long way's equal.
+    assert clean_json(value) == _every_string_cleaned(value)
 
 
 def test_strict_json_writes_null_for_what_is_not_a_number() -> None:

@@ -259,3 +259,23 @@ async def test_the_opened_detail_keeps_the_label_at_80_columns_before_the_key_hi
             assert shown in head  # without a label, the hint has room
             await pilot.press("escape")
             await idle(pilot, app)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_the_cost_column_keeps_a_blank_cell_before_the_scroll_bar(sim, clock, size):
+    """A cost as wide as its column (`0.0012 cr`) stops one cell short of the scroll bar:
+    `0.0012 cr▐` read as one word with the thumb."""
+    ids = [
+        create(sim, "sms", f"+97150000{n:04d}", script=[Step(0, "delivered")]) for n in range(40)
+    ]
+    app = build(sim, clock, ids)
+    async with app.run_test(size=size) as pilot:
+        await until(
+            pilot,
+            lambda: all(rid in app.live and entry(app, rid).latest_status for rid in ids),
+        )
+        await idle(pilot, app)
+        beside = [row for row in list_lines(app)[1:] if " cr" in row and row.endswith("▐")]
+        assert beside  # rows with a cost, beside the thumb
+        for row in beside:
+            assert row[-2] == " ", row  # the cell before the bar's

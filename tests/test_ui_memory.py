@@ -33,7 +33,7 @@ from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.monitor import Monitor
 from d7tui.pollstate import PollConfig, WatchStatus
 from d7tui.simulator import Simulator, Step
-from d7tui.store import Store, Which
+from d7tui.store import Store, Which, add_ids
 from d7tui.ui import app as app_module
 from d7tui.ui.app import D7App, make_app
 from d7tui.ui.format import format_clock
@@ -512,6 +512,38 @@ async def test_labels_notes_removals_and_the_archive_made_elsewhere_reach_a_runn
     with Store.open(db) as store:
         timeline = [(t.recipient_key, t.new_status) for t in store.transitions(three)]
     assert timeline and len(timeline) == len(set(timeline)), timeline
+
+
+async def test_a_label_dialog_opened_before_another_writers_edit_saves_only_what_was_typed(
+    sim, clock, db
+):
+    """Finding K5: the dialog wrote back the label and note it opened with, over a colleague's."""
+    one, two = (sim.create_request("sms", [f"+97150000000{n}"], DELIVERS) for n in (1, 2))
+    app = build(sim, clock, db, [Target(one), Target(two)])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        for rid in (one, two):
+            app.set_label_note(rid, "NEW-LABEL", "NEWNOTE")
+        await app.memory.astore.flush()
+        for rid, picked_up in ((one, True), (two, False)):
+            app.screen.query_one(WatchlistTable).select(rid)
+            await pilot.press("l")
+            assert isinstance(app.screen, LabelDialog)
+            with Store.open(db) as other:  # `d7tui add --label --note` from another shell
+                add_ids(other, [rid], label="A-EDIT", note="A-NOTE: customer called twice")
+            if picked_up:  # the monitor has seen it (its pick-up runs every few seconds)
+                assert await app.pick_up_added() == 1
+            await pilot.press("tab", "end", *" +B", "enter")  # the note, as the dialog shows it
+            assert not isinstance(app.screen, LabelDialog)
+        await app.memory.astore.flush()
+        events = said(app)
+    with Store.open(db) as store:
+        kept = {rid: (store.watch(rid).label, store.watch(rid).note) for rid in (one, two)}
+    # The label nobody typed in the dialog is the colleague's; the note typed is the user's ...
+    assert kept == {one: ("A-EDIT", "NEWNOTE +B"), two: ("A-EDIT", "NEWNOTE +B")}
+    # ... and what it replaced, seen on screen before the save, is said as `d7tui add` says it.
+    assert f"{one}: note replaced: was 'A-NOTE: customer called twice', now 'NEWNOTE +B'" in events
+    assert not any("label replaced" in line for line in events)
 
 
 async def test_a_row_read_before_the_monitors_own_edit_is_written_does_not_undo_it(sim, clock, db):

@@ -112,6 +112,8 @@ def parse_report(channel: Channel, request_id: str, body: bytes) -> RequestStatu
         raise not_a_list(channel.value, key, items)
     recipients = keyed([_recipient(channel, item, i) for i, item in enumerate(items)])
     top = clean_json({k: v for k, v in data.items() if k != key})
+    if top.get("request_id") == request_id:
+        top["request_id"] = request_id  # the id held already, not the answer's copy of it
     return RequestStatus(
         request_id=request_id,
         channel=channel,

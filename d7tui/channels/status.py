@@ -79,6 +79,7 @@ class StatusClient:
         # The pull of one-time reports running for an id, if any: a second caller joins it
         # instead of starting a parallel drain of the same reports.
         self._draining: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self._ending = False  # `reports_kept` was called: no new pull, no further page
         # Infobip's logs take 120 requests a minute: asked no faster (`clock`: the poller's).
         self.pacer = pacer or Pacer(infobip.LOGS_PER_MINUTE, clock)
         self._logs = LogsReader(
@@ -90,6 +91,18 @@ class StatusClient:
 
     async def aclose(self) -> None:
         await self.engine.aclose()
+
+    def reports_in_flight(self) -> int:
+        """Pulls of one-time reports running now (read from any thread: one `len`)."""
+        return len(self._draining)
+
+    async def reports_kept(self) -> None:
+        """Before closing: no pull of one-time reports starts from now on, nor another page of
+        one running; returns once those running have ended, their last page committed by the
+        report sink (cut short, it would be gone for everyone)."""
+        self._ending = True
+        if self._draining:
+            await asyncio.wait(list(self._draining.values()))
 
     async def __aenter__(self) -> StatusClient:
         return self
@@ -261,6 +274,8 @@ class StatusClient:
         # receives waits in _unclaimed for the next caller instead of being lost.
         key = (kind.value, ident)
         task = self._draining.get(key)
+        if self._ending and task is None:  # closing: a pull begun now could not be kept
+            return self._infobip_status(ident, self._unclaimed.pop(key, []))
         if task is None or task.done():
             task = asyncio.ensure_future(self._drain(key, headers, params))
             task.add_done_callback(_retrieve)
@@ -298,6 +313,8 @@ class StatusClient:
                     break
                 if empty:
                     received.pop()  # an empty page tells nothing worth keeping
+                    break
+                if self._ending:  # the rest waits for the next start
                     break
         except ChannelError:
             if not received:

@@ -475,7 +475,11 @@ class AsyncStore:
         new = [op for op in batch if op.action is not None and not op.kept_aside]
         if not (new or first):
             return
-        self.held_log.append([*first, *(op.action for op in new if op.action is not None)])
+        try:
+            self.held_log.append([*first, *(op.action for op in new if op.action is not None)])
+        except Exception:  # a bug here must not stop the writer: they stay held in memory
+            log.exception("held file")
+            return
         for op in new:
             op.kept_aside = True
 

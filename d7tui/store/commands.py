@@ -22,6 +22,7 @@ from d7tui.models import (
     observe,
     own_items,
 )
+from d7tui.safety import one_line
 from d7tui.store.core import Store
 from d7tui.store.errors import StoreUnavailable
 from d7tui.store.records import StoredState, WatchRecord
@@ -60,8 +61,11 @@ def open_store(
         store = Store.open(path, readonly=readonly)
     store.actor = user or os_user()
     if readonly:
-        if held := waiting(store.path):
-            store.warnings.append(said_waiting(held))
+        held = waiting(store.path)
+        if held.waiting:
+            store.warnings.append(said_waiting(held.waiting))
+        if held.left:  # named as what it is, never counted as to be taken in
+            store.warnings.append(said_left(held.left))
         return store
     if parse_report is None:
         return store
@@ -88,6 +92,17 @@ class Replaced(NamedTuple):
     what: str  # "label" or "note"
     was: str
     now: str
+
+    def said(self) -> str:
+        """One line, the old text whole: it is kept in no other place now."""
+        return (
+            f"{self.request_id}: {self.what} replaced: was {_quoted(self.was)}, "
+            f"now {_quoted(self.now)}"
+        )
+
+
+def _quoted(text: str) -> str:
+    return f"'{one_line(text, 5000)}'"
 
 
 class AddResult(NamedTuple):

@@ -14,37 +14,26 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import time
+import stat
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from d7tui.store.core import Store
 from d7tui.store.errors import StoreError
 from d7tui.store.heldlog import HeldLog, in_use, places
-from d7tui.store.journal import Action, counted, replay, to_line
+from d7tui.store.journal import NAMES, Action, counted, replay
 from d7tui.store.reports import ReportParser
 
 
 def keep_elsewhere(db: Path, actions: Sequence[Action]) -> Path | None:
     """Write `actions` (journal.py) to a file the next open of `db` replays; its path, or None
     if no place could take them."""
-    lines = "".join(json.dumps(to_line(action)) + "\n" for action in actions)
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    for directory, prefix in places(db):
-        path = directory / f"{prefix}{stamp}-{os.getpid()}.jsonl"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="ascii") as fh:
-                fh.write(lines)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except OSError:
-            with contextlib.suppress(OSError):
-                path.unlink()
-            continue
-        return path
-    return None
+    log = HeldLog(db)  # a new file, whole or not at all, under a name no other file has
+    try:
+        return log.path if log.append(actions) else None
+    finally:
+        log.close()
 
 
 def report_actions(bodies: Sequence[tuple[str, bytes]]) -> list[Action]:
@@ -57,20 +46,53 @@ def held_files(db: Path) -> list[Path]:
     )
 
 
-def _read(path: Path) -> list[dict[str, object]]:
+def _load(path: Path) -> list[dict[str, Any]] | str:
+    """The writes a held file holds, or why it cannot be taken in. Only a plain file of this
+    user's that no one else may write: the temporary directory is everyone's, and a file
+    planted there under the name this store's held file has must not write into the store."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC)
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return "not a plain file"
+        if hasattr(os, "getuid") and st.st_uid != os.getuid():
+            return "another user's file: never taken in"
+        if st.st_mode & 0o022:
+            return "other users may write it: never taken in"
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
+    finally:
+        os.close(fd)
     # A last line without its newline is one a killed d7tui was writing: never said kept.
-    lines = path.read_bytes().split(b"\n")[:-1]
-    return [json.loads(line.decode("ascii")) for line in lines if line.strip()]
+    try:
+        lines = [json.loads(line.decode("ascii")) for line in data.split(b"\n")[:-1] if line]
+    except ValueError:  # UnicodeDecodeError too
+        return "a line is not JSON"
+    if not all(isinstance(line, dict) and line.get("kind", "report") in NAMES for line in lines):
+        return "not writes this d7tui knows"
+    return lines
 
 
-def waiting(db: Path) -> list[tuple[Path, int]]:
-    """The held files of `db` not taken in yet, each with how many writes it holds."""
-    found = []
+class Found(NamedTuple):
+    waiting: list[tuple[Path, int]]  # each file to be taken in, with how many writes
+    left: list[tuple[Path, str]]  # each file that cannot be, and why
+
+
+def waiting(db: Path) -> Found:
+    """The held files of `db` not taken in yet: those the next open takes in, each with how
+    many writes it holds, and those it cannot, with why."""
+    found = Found([], [])
     for path in held_files(db):
-        try:
-            found.append((path, len(path.read_bytes().splitlines())))
-        except OSError:
-            continue
+        loaded = _load(path)
+        if isinstance(loaded, str):
+            found.left.append((path, loaded))
+        else:
+            found.waiting.append((path, len(loaded)))
     return found
 
 
@@ -112,13 +134,9 @@ def take_in(store: Store, parse: ReportParser) -> Intake:
     for path in held_files(store.path):
         if in_use(path):
             continue  # a running d7tui is writing it: its own, until it ends
-        try:
-            lines = _read(path)
-        except OSError as exc:
-            intake.left.append((path, f"cannot be read: {exc.strerror or exc}"))
-            continue
-        except ValueError:
-            intake.left.append((path, "a line is not JSON"))
+        lines = _load(path)
+        if isinstance(lines, str):
+            intake.left.append((path, lines))
             continue
         try:
             with store.batch():  # raises StoreError: the file stays, nothing half-done

@@ -20,7 +20,6 @@ from typing import Any
 from textual.app import App, SystemCommand
 from textual.driver import Driver
 from textual.screen import Screen
-from textual.worker import Worker
 
 from d7tui.channels.send import TEST_LABEL, MaybeSent, Message
 from d7tui.clock import Clock, SystemClock
@@ -33,7 +32,7 @@ from d7tui.monitor import Monitor
 from d7tui.notify import DesktopNotifier, choose
 from d7tui.poller import Poller
 from d7tui.pollstate import Fetcher, NewsBatch, PollConfig, PollUpdate
-from d7tui.report_guard import ReportGuard
+from d7tui.report_guard import KeepsReports, ReportGuard
 from d7tui.safety import Secret, error_line, one_line, whole_line
 from d7tui.store import StoreError
 from d7tui.store.core import WatchSummary
@@ -415,6 +414,12 @@ class D7App(Guarded, App[int]):
                 f"sent, and is not watched; look in {message.vendor()}'s dashboard before "
                 "sending again"
             )
+        if isinstance(self._client, KeepsReports) and self._client.reports_in_flight():
+            self.farewell.append(
+                "an Infobip report pull was in flight when the monitor quit: the reports of its "
+                "page may be lost (Infobip hands each out once; its logs still show the last 48 "
+                "hours: --infobip-source logs)"
+            )
         self.poller.pause()
         with contextlib.suppress(Exception):
             await self.accounts.aclose()
@@ -567,8 +572,22 @@ class D7App(Guarded, App[int]):
     def undo_remove(self) -> tuple[Entry, bool] | None:
         return self.monitor.undo()
 
-    def set_label_note(self, request_id: str, label: str, note: str) -> None:
-        self.monitor.set_label_note(request_id, label, note)
+    def set_label_note(
+        self,
+        request_id: str,
+        label: str | None,
+        note: str | None,
+        *,
+        opened: tuple[str, str] | None = None,
+    ) -> None:
+        """See Monitor.set_label_note; what a change replaced is said in the event strip."""
+        for change in self.monitor.set_label_note(request_id, label, note, opened=opened):
+            self.say(
+                change.said(),
+                "warning",
+                masked=f"{change.request_id}: {change.what} replaced (changed elsewhere since "
+                "the dialog opened; privacy mode hides what it was)",
+            )
 
     # -- the archive -------------------------------------------------------------------------
 
@@ -741,30 +760,50 @@ class D7App(Guarded, App[int]):
         """The first key of `action` after the user's [keymap], as hints name it."""
         return key_label(action, self.keymap)
 
-    def request_quit(self) -> None:
-        """`q`: quit once a test message in flight has answered (so its id is watched, or the
-        user is told on the terminal it may have gone out); `q` again quits at once."""
-        if not self._sending or self._quitting:
-            self.exit(0)
+    def request_quit(self, return_code: int = 0) -> None:
+        """`q` (and SIGTERM, SIGHUP, SIGINT): quit once what is in flight and would be lost by
+        quitting now has answered: a test message (so its id is watched, or the user is told on
+        the terminal it may have gone out), a pull of Infobip's one-time reports (its page
+        committed: cut short, the reports are gone for everyone). `q` again quits at once."""
+        what, masked, waits = ("", "", []) if self._quitting else self._in_flight()
+        if not waits:
+            self.exit(None, return_code)
             return
         self._quitting = True
-        wait = self.settings.timeout + 1  # the send's own deadline, and a little
-        line = (
-            f"waiting up to {wait:g} s for its answer before quitting; {self.key('quit')} again "
-            "quits now."
+        wait = self.settings.timeout + 1  # the request's own deadline, and a little
+        line = f"waiting up to {wait:g} s before quitting; {self.key('quit')} again quits now."
+        self.say(f"{what} in flight: {line}", "warning", masked=f"{masked} in flight: {line}")
+        self.background(
+            self._quit_after(waits, wait, return_code),
+            "quit",
+            "quits once what was in flight ended",
         )
-        self.say(
-            f"A send to {self._sending[0].to} is in flight: {line}",
-            "warning",
-            masked=f"A send is in flight: {line}",
-        )
-        sends = [w for w in self.workers if w.group == "send" and not w.is_finished]
-        self.background(self._quit_after(sends, wait), "quit", "quits once the sends answered")
 
-    async def _quit_after(self, sends: list[Worker[Any]], wait: float) -> None:
-        if sends:
-            await asyncio.wait([asyncio.ensure_future(w.wait()) for w in sends], timeout=wait)
-        self.exit(0)
+    def _in_flight(self) -> tuple[str, str, list[Coroutine[Any, Any, Any]]]:
+        """What quitting now would lose: said plainly, said masked, and what to wait for."""
+        said: list[str] = []
+        masked: list[str] = []
+        waits: list[Coroutine[Any, Any, Any]] = []
+        if self._sending:
+            said.append(f"A send to {self._sending[0].to} is")
+            masked.append("A send is")
+            waits += [w.wait() for w in self.workers if w.group == "send" and not w.is_finished]
+        client = self._client
+        if isinstance(client, KeepsReports) and client.reports_in_flight():
+            # Told at once to start no other page: the wait is for the one on the wire.
+            said.append("Infobip reports (handed out once) are")
+            masked.append(said[-1])
+            waits.append(client.reports_kept())
+        return " and ".join(said), " and ".join(masked), waits
+
+    async def _quit_after(
+        self, waits: list[Coroutine[Any, Any, Any]], wait: float, return_code: int
+    ) -> None:
+        tasks = [asyncio.ensure_future(w) for w in waits]
+        _, late = await asyncio.wait(tasks, timeout=wait)
+        for task in late:
+            task.cancel()
+        self.exit(None, return_code)
 
     async def export(self, fmt: str = "json") -> str:
         """Export the store into a new file in the data directory; one line saying where."""
@@ -801,9 +840,10 @@ class D7App(Guarded, App[int]):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop = asyncio.get_running_loop()
             loop.add_signal_handler(signal.SIGHUP, self._terminal_gone)
-            loop.add_signal_handler(signal.SIGTERM, partial(self.exit, None, 143))
+            # As `q`: what is in flight is waited for; the same signal again quits at once.
+            loop.add_signal_handler(signal.SIGTERM, partial(self.request_quit, 143))
             # `kill -INT` (ctrl+c is a key here): the shell's convention, 128 + 2.
-            loop.add_signal_handler(signal.SIGINT, partial(self.exit, None, 130))
+            loop.add_signal_handler(signal.SIGINT, partial(self.request_quit, 130))
         self.set_interval(1.0, self._check_terminal, name="d7tui-terminal-check")
 
     def _check_terminal(self) -> None:
@@ -814,7 +854,8 @@ class D7App(Guarded, App[int]):
             self._terminal_gone()
 
     def _terminal_gone(self) -> None:
-        self.exit(None, return_code=129)
+        if not self._quitting:  # checked every second: once is a request, not an insistence
+            self.request_quit(129)
 
     # -- the command palette -----------------------------------------------------------------
 

@@ -617,13 +617,20 @@ class MonitorScreen(Guarded, Screen[None]):
         if entry is None:
             return
 
+        opened = (entry.label, entry.note)
+
         def saved(result: tuple[str, str] | None) -> None:
             if result is None:
                 return
-            self.d7app.set_label_note(entry.request_id, *result)
+            # Only what the user changed is written: a label or note someone else set while
+            # the dialog was open stays, unless the user typed over it (then it is said).
+            label, note = (
+                new if new != old else None for new, old in zip(result, opened, strict=True)
+            )
+            self.d7app.set_label_note(entry.request_id, label, note, opened=opened)
             self.refresh_all({entry.request_id})
 
-        self.app.push_screen(LabelDialog(entry.request_id, entry.label, entry.note), saved)
+        self.app.push_screen(LabelDialog(entry.request_id, *opened), saved)
 
     def action_refresh(self) -> None:
         selected = self.selected

@@ -194,7 +194,9 @@ class LineTable(Guarded, ScrollView, can_focus=True):
         self.refresh()
 
     def refit(self) -> None:
-        widths = self.fit(self.content_width)
+        # One blank cell before the scroll bar: a full last column ("0.0012 cr") must not
+        # touch the thumb and read as one word with it.
+        widths = self.fit(max(0, self.content_width - 1))
         if widths != self.widths:
             self.widths = widths
             self._cache.clear()
