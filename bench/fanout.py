@@ -93,13 +93,18 @@ async def create_ids(
     ids: list[str] = []
     connector = aiohttp.TCPConnector(limit=in_flight)
     async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
+        left = iter(range(count))
 
-        async def one() -> None:
-            async with session.post(base_url + path, json=body) as reply:
-                reply.raise_for_status()
-                ids.append((await reply.json())["request_id"])
+        async def worker() -> None:
+            # `in_flight` workers, not `count` tasks: aiohttp builds each request before it
+            # waits for a connection, and 100,000 of them held at once were most of what
+            # bench/store_pace.py's process held before its monitor started (BENCHMARKS.md §4).
+            for _ in left:
+                async with session.post(base_url + path, json=body) as reply:
+                    reply.raise_for_status()
+                    ids.append((await reply.json())["request_id"])
 
-        await asyncio.gather(*(one() for _ in range(count)))
+        await asyncio.gather(*(worker() for _ in range(in_flight)))
     return ids
 
 

@@ -304,7 +304,13 @@ class WatchlistTable(LineTable):
             self._news_above.intersection_update(self._index)
         self.refresh_header()
         if self.selected != (old_entry.request_id if old_entry is not None else None):
-            if following and select is None and old_entry is not None:
+            # Poll news put another request under the cursor (not a view, a filter or a sort
+            # the user chose: those are seen as they are asked for).
+            news_ids = news or set()
+            moved_by_news = self.selected in news_ids or (
+                old_entry is not None and old_entry.request_id in news_ids
+            )
+            if following and select is None and old_entry is not None and moved_by_news:
                 self.shifted_from = old_entry.request_id
             self.cursor_moved()
 
