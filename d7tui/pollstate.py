@@ -165,13 +165,7 @@ class Watch:
 
     @status.setter
     def status(self, value: WatchStatus) -> None:
-        backlog = self.backlog
-        if backlog is None:
-            self._status = value
-            return
-        backlog.count(self, -1)
-        self._status = value
-        backlog.count(self, 1)
+        self._counted("_status", value)
 
     @property
     def queued(self) -> bool:
@@ -180,13 +174,16 @@ class Watch:
 
     @queued.setter
     def queued(self, value: bool) -> None:
+        self._counted("_queued", value)
+
+    def _counted(self, field: str, value: object) -> None:
+        """Set a field the backlog counts by, moving this watch between its counts."""
         backlog = self.backlog
-        if backlog is None:
-            self._queued = value
-            return
-        backlog.count(self, -1)
-        self._queued = value
-        backlog.count(self, 1)
+        if backlog is not None:
+            backlog.count(self, -1)
+        setattr(self, field, value)
+        if backlog is not None:
+            backlog.count(self, 1)
 
     def count_in(self, backlog: Backlog | None) -> None:
         """Counted in these counts from now on (None: in none any more)."""
