@@ -11,7 +11,7 @@ report normally takes; `[stuck_after]` in config.toml sets them per channel (min
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from d7tui.models import Channel, Phase, Recipient
@@ -110,7 +110,7 @@ def why(channel: str, recipient: Recipient, waited: float) -> str:
 
 def find_stuck(
     channel: str,
-    waiting: list[tuple[float, Recipient]],
+    waiting: Sequence[tuple[float, Recipient]],
     now: float,
     after: Mapping[str, float],
 ) -> list[Stuck]:
@@ -127,7 +127,7 @@ def find_stuck(
 
 
 def count_stuck(
-    channel: str, waiting: list[tuple[float, Recipient]], now: float, after: Mapping[str, float]
+    channel: str, waiting: Sequence[tuple[float, Recipient]], now: float, after: Mapping[str, float]
 ) -> int:
     """How many `find_stuck` would return, without writing why (the status line asks for
     10,000 requests at a time)."""

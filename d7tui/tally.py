@@ -62,7 +62,8 @@ class _Share:
     live: bool = True  # still the entry's share (heap items of an old share are skipped)
     # When each of its waiting recipients becomes stuck, soonest last; the soonest not counted
     # yet is in the tally's heap (one item per entry, not one per recipient: 20,000 of them).
-    due: list[float] = field(default_factory=list)
+    # None while none is due (most shares: an empty list each was 56 bytes).
+    due: list[float] | None = None
 
 
 def _share(entry: Entry) -> _Share:
@@ -214,8 +215,8 @@ class Tally:
                 due.pop()
                 share.stuck += 1
             self._stuck += share.stuck
-            share.due = due
             if due:
+                share.due = due
                 heapq.heappush(self._due, (due[-1], next(self._seq), share))
 
     def _take_out(self, entry: Entry) -> None:

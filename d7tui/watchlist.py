@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -35,6 +35,12 @@ from d7tui.stuck import waiting as waiting_recipients
 from d7tui.tally import Tally, Totals
 
 MAX_TIMELINE = 1000  # transitions kept per request in memory (the store keeps them all)
+# What an entry with nothing of the kind holds, one object for all of them (never changed by
+# anyone, as the shared counts of `RequestStatus.phase_counts`): an empty dict or list of its
+# own was ~60 bytes an entry, most of 100,000 entries.
+_NO_COUNTS: dict[Phase, int] = {}
+_NO_COSTS: dict[str | None, float] = {}
+_NONE_WAITING: tuple[tuple[float, Recipient], ...] = ()
 
 
 class SortKey(StrEnum):
@@ -113,7 +119,7 @@ class Entry:
     _costs: dict[str | None, float] | None = None
     _rank: int | None = None
     _outcome: Outcome | None = None
-    _waiting: list[tuple[float, Recipient]] | None = None
+    _waiting: Sequence[tuple[float, Recipient]] | None = None
     _owner: Watchlist | None = None  # the list it is on, told when it changes
 
     @property
@@ -124,18 +130,14 @@ class Entry:
     def counts(self) -> dict[Phase, int]:
         """Recipients by phase (empty before any answer)."""
         if self._counts is None:
-            self._counts = self.state.phase_counts() if self.state is not None else {}
+            self._counts = self.state.phase_counts() if self.state is not None else _NO_COUNTS
         return self._counts
 
     @property
     def costs(self) -> dict[str | None, float]:
         """What its recipients cost, by currency (None: unnamed); empty before any cost."""
         if self._costs is None:
-            costs: dict[str | None, float] = {}
-            for r in self.state.recipients if self.state is not None else ():
-                if r.cost is not None:
-                    costs[r.currency] = costs.get(r.currency, 0.0) + r.cost
-            self._costs = costs
+            self._costs = self.state.cost_by_currency() if self.state is not None else _NO_COSTS
         return self._costs
 
     @property
@@ -178,19 +180,20 @@ class Entry:
         """What the status column says (without its symbol)."""
         return self.outcome.text
 
-    def waiting(self) -> list[tuple[float, Recipient]]:
+    def waiting(self) -> Sequence[tuple[float, Recipient]]:
         """The recipients waiting for a confirmation, with since when (kept until the entry
         changes: whether they are stuck is asked again every second)."""
         if self._waiting is None:
-            self._waiting = (
+            found = (
                 waiting_recipients(
                     self.state.recipients,
                     {t.recipient_key: t.at for t in self.timeline},  # the latest wins
                     self.added_at,
                 )
                 if self.state is not None
-                else []
+                else None
             )
+            self._waiting = found or _NONE_WAITING
         return self._waiting
 
     def stuck(self, now: float, after: Mapping[str, float]) -> list[Stuck]:

@@ -940,3 +940,39 @@ def test_requests_of_the_same_counts_share_one_count_and_keep_it_right() -> None
         0,
     )
     assert first.phase_counts()[Phase.DELIVERED] == 1  # the shared one was not changed
+
+
+def test_an_answer_said_again_keeps_the_recipients_already_held() -> None:
+    """The confirming poll (and every poll that finds nothing new) said the same again: its
+    own copies of the ids and numbers were kept with the state, beside the first ones its
+    transitions hold. The recipient already held stays; one that changed is the new one."""
+    body = _sms_answer("a0000000-0000-4000-8000-000000000001", "+971500000001")
+    first, transitions = observe(None, d7.parse_report(Channel.SMS, RID, body), 1.0)
+    again, none = observe(first, d7.parse_report(Channel.SMS, RID, body), 2.0)
+    assert none == []
+    assert again.recipients[0] is first.recipients[0]
+    assert transitions[0].recipient is again.recipients[0].recipient
+    other = body.replace(b'"sms_cost": 0.0004', b'"sms_cost": 0.0008')
+    changed, none = observe(again, d7.parse_report(Channel.SMS, RID, other), 3.0)
+    assert none == []  # the same status: no transition, but the new cost is the one kept
+    assert changed.recipients[0].cost == 0.0008
+    assert changed.recipients[0].fields["sms_cost"] == 0.0008
+
+
+def test_requests_of_the_same_cost_share_one_and_keep_it_right() -> None:
+    first = d7.parse_report(Channel.SMS, RID, _sms_answer("m1", "+971500000001"))
+    second = d7.parse_report(Channel.SMS, RID, _sms_answer("m2", "+971500000002"))
+    assert first.cost_by_currency() == {None: 0.0004}
+    assert first.cost_by_currency() is second.cost_by_currency()
+    two = replace(
+        first,
+        recipients=(
+            first.recipients[0],
+            replace(second.recipients[0], cost=1.5, currency="EUR"),
+            replace(second.recipients[0], msg_id="m3", cost=0.25, currency="EUR"),
+        ),
+    )
+    assert two.cost_by_currency() == {None: 0.0004, "EUR": 1.75}
+    assert first.cost_by_currency() == {None: 0.0004}  # the shared one was not changed
+    none = replace(first, recipients=(replace(first.recipients[0], cost=None),))
+    assert none.cost_by_currency() == {}
