@@ -90,7 +90,7 @@ class HeldWrites:
 
     def on_update(self, update: PollUpdate, asked: str) -> None:
         """A poll result (what `Memory.on_update` would have saved)."""
-        state = update.state
+        state = update.stored_state  # with its answer's raw bodies
         if state is None or update.error is not None or state.remembered:
             return
         rid = update.request_id

@@ -114,7 +114,7 @@ def held_snapshot(
             state, observed, timeline = entry.state, entry.last_poll, list(entry.timeline)
             for update in pending.get(rid, ()):
                 if update.state is not None and update.error is None:
-                    state, observed = update.state, update.last_poll or update.at
+                    state, observed = update.stored_state, update.last_poll or update.at
                     timeline.extend(update.transitions)
             resolved = entry.channel if target.channel == "auto" != entry.channel else None
             watches.append(
@@ -459,7 +459,8 @@ class Memory:
         """A poll result: its state and transitions; the channel an `auto` id answered on."""
         if update.state is None or update.error is not None or update.state.remembered:
             return  # nothing new was learnt (or only that the API forgot): the saved state stands
-        self._write(lambda: self.astore.save_observation(update.state, update.transitions))  # type: ignore[arg-type]
+        state = update.stored_state  # with its answer's raw bodies
+        self._write(lambda: self.astore.save_observation(state, update.transitions))  # type: ignore[arg-type]
         if update.first and asked == "auto" and update.channel != "auto":
             self._write(lambda: self.astore.set_channel(update.request_id, update.channel))
 

@@ -49,6 +49,7 @@ from d7tui.pollstate import (
     RateHold,
     Watch,
     WatchStatus,
+    held_without_raw,
     sent_at,
 )
 
@@ -554,8 +555,9 @@ class Poller:
         watch.queued = False
         watch.polls += 1
         watch.last_poll = now
+        raw: tuple[bytes, ...] = ()
         if result is not None:
-            transitions, first = self._apply(watch, result, now)
+            transitions, first, raw = self._apply(watch, result, now)
         else:
             assert error is not None
             transitions, first = [], False
@@ -563,7 +565,7 @@ class Poller:
         if self._watches.get(watch.request_id) is not watch:
             return  # removed meanwhile: what it learnt stays on the record, for an undo
         self._reschedule(watch, now, result is not None and bool(result.recipients), again)
-        self._emit(watch, now, transitions, first)
+        self._emit(watch, now, transitions, first, raw)
 
     async def _probe(self, watch: Watch) -> None:
         """A D7 id given up as not found on the channel the user named: ask the other D7
@@ -584,7 +586,9 @@ class Poller:
 
     def _apply(
         self, watch: Watch, result: RequestStatus, now: float
-    ) -> tuple[list[Transition], bool]:
+    ) -> tuple[list[Transition], bool, tuple[bytes, ...]]:
+        """The transitions, whether it is the first answer, and the answer's raw bodies when
+        the watch's state does not keep them (`held_without_raw`)."""
         first = watch.state is None
         self._backoff.pop(watch.channel_key, None)
         known = watch.state is not None and bool(watch.state.recipients)
@@ -597,12 +601,15 @@ class Poller:
             else:
                 gone = NotFound(watch.channel, "the API no longer answers for this id")
                 self._not_found(watch, gone, now)
-            return [], first
+            return [], first, ()
         doubt = swapped(watch.state, result)
         if doubt is not None:
             self._fail(watch, ProtocolError(watch.channel, doubt), now)
-            return [], first
+            return [], first, ()
         state, transitions = observe(watch.state, result, now)
+        raw: tuple[bytes, ...] = ()
+        if held_without_raw(state):
+            raw, state = state.raw, replace(state, raw=())
         watch.state = state
         watch.channel = result.channel.value
         watch.error = None
@@ -614,7 +621,7 @@ class Poller:
         if not state.recipients and not result.incremental:
             # Known to the API but with no message in it (Infobip logs): as good as not found.
             self._not_found(watch, NotFound(watch.channel, "no message for this id"), now)
-            return transitions, first
+            return transitions, first, raw
         watch.not_found_since = None
         if state.final:
             done = watch.final_seen and not transitions
@@ -623,7 +630,7 @@ class Poller:
         else:
             watch.final_seen = False
             watch.status = WatchStatus.ACTIVE
-        return transitions, first
+        return transitions, first, raw
 
     def _fail(self, watch: Watch, error: ChannelError, now: float) -> None:
         watch.error = error
@@ -746,7 +753,14 @@ class Poller:
         self._wake.set()
         return new
 
-    def _emit(self, watch: Watch, now: float, transitions: list[Transition], first: bool) -> None:
+    def _emit(
+        self,
+        watch: Watch,
+        now: float,
+        transitions: list[Transition],
+        first: bool,
+        raw: tuple[bytes, ...] = (),
+    ) -> None:
         update = PollUpdate(
             request_id=watch.request_id,
             at=now,
@@ -761,6 +775,7 @@ class Poller:
             next_due=watch.next_due,
             polls=watch.polls,
             known_on=watch.known_on,
+            raw=raw,
         )
         for hook in self.hooks.on_update:
             try:

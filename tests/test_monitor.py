@@ -134,6 +134,31 @@ async def test_added_ids_are_polled_remembered_and_removal_is_undone(sim, clock,
         assert store.watch(ids[0]).note == "called back"  # type: ignore[union-attr]
 
 
+async def test_a_d7_answers_body_is_in_the_store_whole_and_not_held_by_the_monitor(
+    sim, clock, db
+):
+    """The raw body of every answer is what the API said: the store keeps it, byte for byte.
+    The monitor reads nothing of it again: its states do not hold it (33 MB at 100,000 ids)."""
+    rid = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    async with running(sim, clock, db) as run:
+        run.monitor.add_targets([Target(rid)])
+        await run.settled()
+        clock.advance(5)  # delivered: another answer, another body
+        await run.settled()
+        entry = run.monitor.live.get(rid)
+        watch = run.monitor.poller.get(rid)
+        assert entry is not None and entry.state is not None and watch is not None
+        assert entry.latest_status == "delivered"
+        assert entry.state.raw == () and watch.state is not None and watch.state.raw == ()
+        shown = entry.state
+    with Store.open(db) as store:
+        stored = store.load_state(rid)
+    assert stored is not None and len(stored.state.raw) == 1
+    body = json.loads(stored.state.raw[0])
+    assert body["request_id"] == rid and body["messages"][0]["status"] == "delivered"
+    assert stored.state.recipients == shown.recipients
+
+
 async def test_a_request_final_long_enough_is_archived_and_adding_it_brings_it_back(sim, clock, db):
     rid = sim.create_request("sms", ["+971500000001"], [Step(0, "delivered")])
     busy = sim.create_request("sms", ["+971500000002"], [Step(0, "accepted")])

@@ -115,8 +115,8 @@ class Absorbed:
     def lost() -> str:
         # What a monitor does not hold in memory: only the lost file had it.
         return (
-            "only the old file had removed requests, older transitions, raw reports, and "
-            "what was written elsewhere and not kept in its WAL"
+            "only the old file had removed requests, older transitions, raw answers and "
+            "reports, and what was written elsewhere and not kept in its WAL"
         )
 
 
