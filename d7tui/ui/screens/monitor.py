@@ -107,7 +107,7 @@ class MonitorScreen(Guarded, Screen[None]):
         self._totals: Totals | None = None
         self._counted_at = 0.0  # monotonic time the totals were last counted
         self._dirty: set[str] = set()  # rows poll news changed, not redrawn yet
-        self._moved: set[str] = set()  # rows poll news changed since the order was last made
+        self._moved: set[Entry] = set()  # rows poll news changed since the order was last made
         self._last_view = 0.0
         self._view_timer: Timer | None = None
         self._last_full = 0.0
@@ -342,11 +342,13 @@ class MonitorScreen(Guarded, Screen[None]):
         if not updates:
             return
         changed: set[str] = set()
+        moved: set[Entry] = set()
         alerts: list[Alert] = []
         watchlist = self.d7app.live
         now = time.monotonic()
         for update, entry in self.d7app.monitor.apply(updates):
             changed.add(update.request_id)
+            moved.add(entry)
             if update.transitions and not update.first:
                 self._flashes.start(
                     update.request_id, (t.recipient_key for t in update.transitions), now
@@ -354,7 +356,7 @@ class MonitorScreen(Guarded, Screen[None]):
                 short = watchlist.short_ids.short(entry.request_id)
                 alerts.extend(alerts_for(entry, short, update.transitions))
         self._dirty |= changed
-        self._moved |= changed
+        self._moved |= moved
         self._schedule_view()
         self._alert(alerts)
 
