@@ -60,6 +60,8 @@ INTERNAL_ERROR = "internal error"
 SETTINGS_SHOWN = 3  # settings problems the banner names; the rest are counted
 LOAD_PART = 2000  # remembered requests read and filled in between two turns of the UI loop
 FIRST_ROWS = 500  # remembered requests drawn before the first paint (the rest right after)
+SKETCH_PART = 4000  # remembered requests drawn in one turn of the UI loop after those (~20 ms)
+SKETCH_PAUSE = 0.005  # seconds between two parts: keys go between them
 DATABASE_AWAY = "The desk's database cannot be reached: "
 STORE_TROUBLE = "Saving fails: "  # how the banner's line about held writes begins
 
@@ -367,8 +369,11 @@ class D7App(Guarded, App[int]):
         self._main.refresh_all()  # after: the status line's first word is "polling", not "stopped"
 
     def _draw_the_rest(self) -> None:
-        """The first rows are painted: the rest of the list, then what the store remembers."""
-        self.monitor.sketch_rest()
+        """The first rows are painted: the rest of the list, a part a turn (keys in between),
+        then what the store remembers."""
+        if self.monitor.sketch_more(SKETCH_PART):
+            self.set_timer(SKETCH_PAUSE, self._draw_the_rest, name="d7tui-sketch")
+            return
         if self._main is not None:
             self._main.refresh_all()
         self._read_remembered()
