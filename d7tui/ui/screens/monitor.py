@@ -75,6 +75,10 @@ TOTALS_SLICE = 500
 # Seconds between two slices: keys and polls go between them (at 100,000 requests half the
 # loop's time, not all of it, for the four seconds a count of all takes).
 COUNT_PAUSE = 0.01
+# ... and while keys move the cursor (one came within KEYS_FIRST seconds): a fifth of the loop's
+# time, the rest for the keys (the last whole count is shown meanwhile).
+KEYS_FIRST = 0.5
+COUNT_PAUSE_KEYS = 0.05
 
 
 def empty_hint(key: Callable[[str], str], archive: bool) -> str:
@@ -280,7 +284,9 @@ class MonitorScreen(Guarded, Screen[None]):
         its text changes with every poll, and a repaint a slice held the loop as long)."""
         self._count_timer = None
         if self.d7app.watchlist.count(TOTALS_SLICE):
-            self._count_timer = self.set_timer(COUNT_PAUSE, self._count_more, name="d7tui-count")
+            keys = time.monotonic() - self._moved_at < KEYS_FIRST
+            pause = COUNT_PAUSE_KEYS if keys else COUNT_PAUSE
+            self._count_timer = self.set_timer(pause, self._count_more, name="d7tui-count")
             return
         self._totals = None
         self._show_status(self.render_context())
