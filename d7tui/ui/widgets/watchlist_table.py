@@ -21,6 +21,7 @@ from d7tui.models import Phase
 from d7tui.pollstate import RateHold, WatchStatus
 from d7tui.shortids import WIDEST, ShortIds
 from d7tui.ui.format import (
+    NOT_FOUND_SYMBOL,
     PHASE_SYMBOL,
     entry_cost,
     format_age,
@@ -102,7 +103,7 @@ def _status_cell(entry: Entry, colours: dict[Phase, str]) -> Text:
         entry.error is not None and entry.error.kind is not ErrorKind.NOT_FOUND
     ):
         return Text(f"⚠ {text}", style=f"bold {colours[Phase.FAILED]}")
-    if entry.error is not None:  # not found (yet): the id column carries the "?"
+    if entry.error is not None:  # not found (yet): the id column carries the symbol
         style = colours[Phase.FAILED] if entry.status is WatchStatus.NOT_FOUND else "dim"
         return Text(text, style=style)
     if outcome.phase is None:
@@ -116,7 +117,7 @@ def row_cells(entry: Entry, short_id: str, ctx: RenderContext) -> tuple[Text, ..
     symbol = PHASE_SYMBOL[phase] if phase is not None else "·"
     id_style = ctx.colours[phase] if phase is not None else "dim"
     if entry.not_found:
-        symbol = "?"
+        symbol = NOT_FOUND_SYMBOL
     elif entry.error is not None or entry.status is WatchStatus.AUTH:
         symbol = "⚠"
     if entry.problem:
