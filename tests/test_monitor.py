@@ -134,9 +134,7 @@ async def test_added_ids_are_polled_remembered_and_removal_is_undone(sim, clock,
         assert store.watch(ids[0]).note == "called back"  # type: ignore[union-attr]
 
 
-async def test_a_d7_answers_body_is_in_the_store_whole_and_not_held_by_the_monitor(
-    sim, clock, db
-):
+async def test_a_d7_answers_body_is_in_the_store_whole_and_not_held_by_the_monitor(sim, clock, db):
     """The raw body of every answer is what the API said: the store keeps it, byte for byte.
     The monitor reads nothing of it again: its states do not hold it (33 MB at 100,000 ids)."""
     rid = sim.create_request("sms", ["+971500000001"], DELIVERS)
