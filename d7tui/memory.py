@@ -253,9 +253,9 @@ class Memory:
         database; on a file whose lock (beside it) can be used, whose news are read (`news`)."""
         return self.shared or self._news_marks is not None
 
-    async def news(self) -> Changes:
-        """On a file: the states written and the polls asked for since the last look (cheap
-        when nothing was committed: one number)."""
+    async def news(self, *, states: bool = True) -> Changes:
+        """On a file: the states written (if `states`: a leader wrote them itself) and the
+        polls asked for since the last look (cheap when nothing was committed: one number)."""
         marks = self._news_marks
         if marks is None:
             return Changes()
@@ -263,7 +263,8 @@ class Memory:
         if version == self._news_version:
             return Changes()
         self._news_version = version
-        self._news_marks, changes = await self.astore.read(self.astore.store.news_after, marks)
+        read = partial(self.astore.store.news_after, marks, states=states)
+        self._news_marks, changes = await self.astore.read(read)
         return changes
 
     @property

@@ -93,18 +93,22 @@ class Changes:
 
 
 def news_after(
-    conn: sqlite3.Connection, marks: tuple[int, int] | None
+    conn: sqlite3.Connection, marks: tuple[int, int] | None, *, states: bool = True
 ) -> tuple[tuple[int, int], Changes]:
-    """The states written and the polls asked for after `marks` (the newest numbers seen of
-    each; None: the first look, which only takes them), with the newest numbers now."""
+    """The states written (not read unless `states`: the leader wrote them itself) and the
+    polls asked for after `marks` (the newest numbers seen of each; None: the first look, which
+    only takes them), with the newest numbers now."""
     news = Changes()
     if marks is None:
         return (newest(conn, STATES), newest(conn, ASKS)), news
-    last_state, states = changed_after(conn, marks[0], STATES)
-    if states is None:
-        news.everything = last_state != marks[0]
+    if states:
+        last_state, after = changed_after(conn, marks[0], STATES)
+        if after is None:
+            news.everything = last_state != marks[0]
+        else:
+            news.states = {row[0] for row in conn.execute(f"SELECT DISTINCT * FROM ({after})")}
     else:
-        news.states = {row[0] for row in conn.execute(f"SELECT DISTINCT * FROM ({states})")}
+        last_state = newest(conn, STATES)
     last_ask, asks = changed_after(conn, marks[1], ASKS)
     for (request_id,) in conn.execute(asks) if asks is not None else ():
         if request_id == ASK_ALL:

@@ -427,13 +427,16 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
         with self.reading() as conn:
             return changes.newest(conn) if self.keeps_changes else 0
 
-    def news_after(self, marks: tuple[int, int] | None) -> tuple[tuple[int, int], changes.Changes]:
+    def news_after(
+        self, marks: tuple[int, int] | None, *, states: bool = True
+    ) -> tuple[tuple[int, int], changes.Changes]:
         """What was written since `marks` for a monitor sharing this file (see changes.py):
-        the states the leader wrote, the polls a follower asked for; with the newest marks."""
+        the states the leader wrote (if `states`), the polls a follower asked for; with the
+        newest marks."""
         if not self.keeps_changes:
             return (0, 0), changes.Changes()
         with self.reading() as conn:
-            return changes.news_after(conn, marks)
+            return changes.news_after(conn, marks, states=states)
 
     def ask_to_poll(self, request_ids: Sequence[str]) -> None:
         """Ask the monitor that leads on this file to poll these ids now (none: every id); it

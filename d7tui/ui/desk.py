@@ -101,7 +101,7 @@ class DeskLink:
             return
         if not self.memory.shared:  # a file tells nothing by itself: its news are read
             try:
-                news = await self.memory.news()
+                news = await self.memory.news(states=not self.leading)
             except StoreError:
                 news = None
             if news:
