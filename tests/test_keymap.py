@@ -182,3 +182,17 @@ async def test_the_footer_and_help_follow_the_keymap_from_the_first_frame(sim, c
         first = next(x for x in screen_text(app).splitlines() if "Move through the list" in x)
         assert "↓ n" in first and "j" not in first.split("Move")[0]  # the user's keys
         assert "home 0 /" in first
+
+
+async def test_the_demo_names_what_is_wrong_in_the_users_config_too(tmp_path: Path):
+    # The demo reads the user's config.toml (the keymap, the look), so its problems are said on
+    # the screen too, not only on standard error under it (L4).
+    path = tmp_path / "config.toml"
+    path.write_text('[keymap]\nmask = 5\nsort = "o"\n')
+    app = make_app(load_settings(env={}, path=path), demo=True, bell=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await idle(pilot, app)
+        banner = " ".join(screen_text(app).split())
+        assert "[keymap] key 'mask' must be a string of keys; ignored" in banner
+        await pilot.press("o")
+        assert app.watchlist.sort is SortKey.STATUS

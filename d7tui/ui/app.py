@@ -392,7 +392,6 @@ class D7App(Guarded, App[int]):
             d7_base_url=base_url,
             infobip_key=Secret(DEMO_KEY),
             infobip_base_url=base_url,
-            warnings=(),
         )
         if not self._initial:
             self._initial = [
