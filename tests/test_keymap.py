@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ui_kit import idle, said, screen_text, sim_settings
+from ui_kit import idle, said, screen_text, sim_settings, until
 
 from d7tui.config import load_settings
 from d7tui.models import Target
 from d7tui.pollstate import PollConfig
+from d7tui.safety import Secret
 from d7tui.simulator import Step
 from d7tui.ui.app import farewell_text, make_app
 from d7tui.ui.screens.help import HelpScreen
@@ -196,3 +197,20 @@ async def test_the_demo_names_what_is_wrong_in_the_users_config_too(tmp_path: Pa
         assert "[keymap] key 'mask' must be a string of keys; ignored" in banner
         await pilot.press("o")
         assert app.watchlist.sort is SortKey.STATUS
+
+
+async def test_at_80x24_typos_and_refused_credentials_leave_the_monitor_in_sight(sim, clock):
+    # L8: four keymap typos (each listed every binding name) and two refused credentials took
+    # every row but the footer; the second credential was not on screen at all.
+    typos = {"foo": "x", "bar": "y", "baz": "z", "srot": "w"}
+    settings = sim_settings(sim, token="wrong-token", infobip_key=Secret("wrong-key"), keymap=typos)
+    ids = [sim.create_request("sms", [f"+97150000001{i}"], [Step(0, "sent")]) for i in range(6)]
+    app = make_app(settings, ids=[Target(i) for i in ids], clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        await until(pilot, lambda: "Polling of" in " ".join(screen_text(app).split()))
+        screen = " ".join(screen_text(app).split())
+        assert "did you mean 'sort'?" in screen  # not the thirty names
+        assert "Polling of sms, whatsapp and viber is stopped" in screen  # first, never cut
+        assert ids[0][:8] in screen  # the list is still there ...
+        assert "watched" in screen  # ... and the status line

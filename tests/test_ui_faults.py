@@ -113,7 +113,9 @@ async def test_quitting_while_a_request_hangs_does_not_wait_for_it(
 
     async def run() -> None:
         async with app.run_test(size=SIZE) as pilot:
-            await silent.wait_requests(1)
+            # The status request itself, not any request: the balance is read at the start too,
+            # and a loaded machine may send it first.
+            await silent.wait_for(lambda stub: stub_status_requests(stub) >= 1)
             await pilot.press("q")
 
     try:
@@ -360,6 +362,9 @@ async def test_a_sorted_list_holds_its_order_while_the_cursor_moves(sim, clock):
     async with app.run_test(size=SIZE) as pilot:
         await idle(pilot, app)
         assert app.watchlist.sort is SortKey.LAST_CHANGE  # the default
+        # Held for as long as this test takes, however loaded the machine: it ends the hold
+        # itself below (with the real 1.5 s, a slow poll ended it before the check).
+        app.screen.hold_order = 3600.0
         table = app.screen.query_one(WatchlistTable)
         before = table.order
         await pilot.press("down")  # the user is moving through the list

@@ -279,3 +279,40 @@ async def test_the_cost_column_keeps_a_blank_cell_before_the_scroll_bar(sim, clo
         assert beside  # rows with a cost, beside the thumb
         for row in beside:
             assert row[-2] == " ", row  # the cell before the bar's
+
+
+async def test_the_status_and_the_reason_get_room_before_the_label_and_whole_when_selected(
+    sim, clock
+):
+    """At 100×30 a label took 9 columns while `✗ 1 failed · REJECTED_N…` and the reason were
+    cut (issue 10 §3): now the status is whole first, and the selected row shows the reason
+    whole too; without a label there is no Label column."""
+    bulk, _ = sim.create_infobip_bulk(
+        ["41793026727", "41793026834"],
+        [Step(0, "DELIVERED_TO_HANDSET")],
+        bulk_id="BULK-WIDTHS-1",
+    )
+    reason = "Recipient is not a valid WhatsApp user"
+    failed = sim.create_request(
+        "whatsapp",
+        ["+971500000001", "+971500000002"],
+        [[Step(0, "delivered")], [Step(0, "undelivered", reason)]],
+    )
+    targets = [Target(bulk, "infobip", IdKind.BULK), Target(failed)]
+    app = build(sim, clock, targets, labels={bulk: "Black Friday promo"})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await idle(pilot, app)
+        table = app.screen.query_one(WatchlistTable)
+        table.select(bulk)
+        await idle(pilot, app)
+        row = next(line for line in list_lines(app) if failed[:8] in line)
+        assert "✗ 1 failed · undelivered " in row  # whole, not "undeliv…"
+        assert reason not in row  # cut while not selected
+        table.select(failed)
+        await idle(pilot, app)
+        row = next(line for line in list_lines(app) if failed[:8] in line)
+        assert f"undelivered {reason}" in " ".join(row.split())
+    unlabelled = build(sim, clock, targets[1:])
+    async with unlabelled.run_test(size=(100, 30)) as pilot:
+        await idle(pilot, unlabelled)
+        assert "Label" not in list_lines(unlabelled)[0]

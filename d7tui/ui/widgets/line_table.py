@@ -157,6 +157,10 @@ class LineTable(Guarded, ScrollView, can_focus=True):
         """Column widths for `width` cells (the gaps between columns included)."""
         return grow({c.key: c.least for c in self.columns}, width, self.grows)
 
+    def cursor_widths(self, cells: Sequence[Text]) -> dict[str, int] | None:
+        """Other column widths for the cursor's row (to show a cut cell whole), or None."""
+        return None
+
     def cursor_moved(self) -> None:
         """Called as soon as the cursor is on another row (before the next paint)."""
 
@@ -300,7 +304,7 @@ class LineTable(Guarded, ScrollView, can_focus=True):
         row = self.top_row + y - 1
         if not 0 <= row < self.row_count:
             return Strip.join([Strip.blank(width, base), self._bar(y - 1)])
-        strip = self._row_strip(row)
+        strip = self._row_strip(row, row == self.cursor)
         style = base
         extra = self.row_style(row)
         if extra is not None:
@@ -323,10 +327,10 @@ class LineTable(Guarded, ScrollView, can_focus=True):
             return Strip([Segment("▐", thumb)], 1)
         return Strip.blank(1, base)
 
-    def _cells_strip(self, cells: Sequence[Text]) -> Strip:
+    def _cells_strip(self, cells: Sequence[Text], widths: dict[str, int] | None = None) -> Strip:
         line = Text(no_wrap=True, end="")
         for column, cell in zip(self.columns, cells, strict=False):
-            width = self.widths.get(column.key, 0)
+            width = (widths or self.widths).get(column.key, 0)
             if width <= 0:
                 continue
             if line:
@@ -337,13 +341,15 @@ class LineTable(Guarded, ScrollView, can_focus=True):
             line.append_text(cell)
         return Strip(list(line.render(self.app.console, end="")), line.cell_len)
 
-    def _row_strip(self, row: int) -> Strip:
-        key = (self.row_key(row), self._width_key)
+    def _row_strip(self, row: int, cursor: bool = False) -> Strip:
+        key = (self.row_key(row), self._width_key, cursor)
         strip = self._cache.get(key)
         if strip is None:
             if len(self._cache) >= MAX_CACHED:
                 self._cache.clear()
-            strip = self._cache[key] = self._cells_strip(self.row_cells(row))
+            cells = self.row_cells(row)
+            widths = self.cursor_widths(cells) if cursor else None
+            strip = self._cache[key] = self._cells_strip(cells, widths)
         return strip
 
     def _header(self) -> Strip:

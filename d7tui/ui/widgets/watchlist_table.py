@@ -26,7 +26,7 @@ from d7tui.ui.format import (
     free_text,
     phase_counts_text,
 )
-from d7tui.ui.widgets.line_table import Column, LineTable, grow
+from d7tui.ui.widgets.line_table import GAP, Column, LineTable, grow
 from d7tui.watchlist import Entry
 
 COLUMNS = (
@@ -40,22 +40,26 @@ COLUMNS = (
     Column("cost", "Cost", 9),  # "0.01 EUR", "0.0012 cr" whole
 )
 # Room beyond the narrowest layout goes to what tells the outcome first (Infobip's statuses
-# are long, e.g. UNDELIVERABLE_NOT_DELIVERED), then the reason, then the label.
+# are long, e.g. "✗ 1 failed · REJECTED_NETWORK"), then the reason, and only then the label
+# (the detail's head shows it whole): at 100 columns the status and the reason are whole
+# before a label gets a cell.
 GROWS = (
     ("status", 22),
     ("reason", 14),
-    ("status", 24),
+    ("status", 30),
+    ("reason", 20),
     ("label", 10),
     ("cost", 10),  # "0.0123 EUR"
-    ("status", 30),
     ("label", 16),
-    ("reason", 24),
-    ("label", 20),
     ("reason", 30),
+    ("label", 20),
+    ("reason", 40),
     ("label", 24),
     ("reason", 60),
     ("label", 40),
 )
+# The cursor's row shows a cut status or reason whole over the room of the columns after it.
+SPANS = (("status", "reason"), ("status", "reason", "age", "cost"))
 MAX_ID = WIDEST  # the id column at its widest
 
 
@@ -201,6 +205,33 @@ class WatchlistTable(LineTable):
             if (key != "label" or self._has_label) and (key != "reason" or self._has_reason)
         ]
         return grow(widths, width, grows)
+
+    def cursor_widths(self, cells: Sequence[Text]) -> dict[str, int] | None:
+        """A cut status or reason whole over the reason's room, else up to the row's end (the
+        age and the cost are in the detail's head), when that makes them whole; else the row
+        stays as it is (the detail's head shows them whole)."""
+        keys = [c.key for c in COLUMNS]
+        status, reason = cells[keys.index("status")], cells[keys.index("reason")]
+        widths = self.widths
+        if status.cell_len <= widths["status"] and reason.cell_len <= widths["reason"]:
+            return None
+        need = status.cell_len + (len(GAP) + reason.cell_len if reason.cell_len else 0)
+        for span in SPANS:
+            shown = [key for key in span if widths[key] > 0]
+            room = sum(widths[key] for key in shown) + len(GAP) * (len(shown) - 1)
+            if need <= room:
+                break
+        else:
+            return None
+        wide = dict(widths, **{key: 0 for key in span})
+        if not reason.cell_len:
+            wide["status"] = room
+            return wide
+        # In line with the column when the reason still fits after it, else right after.
+        lined_up = widths["status"] + len(GAP) + reason.cell_len <= room
+        wide["status"] = max(widths["status"], status.cell_len) if lined_up else status.cell_len
+        wide["reason"] = room - wide["status"] - len(GAP)
+        return wide
 
     def cursor_moved(self) -> None:
         if self._on_move is not None:
