@@ -336,14 +336,18 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
             )
         elif (
             isinstance(result, RequestStatus)
-            and target.is_infobip
             and not result.recipients
             and result.remembered is None
         ):
-            result = NotFound(
-                "infobip",
-                f"no message with {target.id_kind.value} {target.request_id} in Infobip's logs "
-                "(they keep the last 48 hours)",
+            # Not found, as the monitor says it: an answer that lists nobody is no request.
+            result = (
+                NotFound(
+                    "infobip",
+                    f"no message with {target.id_kind.value} {target.request_id} in Infobip's "
+                    "logs (they keep the last 48 hours)",
+                )
+                if target.is_infobip
+                else NotFound(result.channel.value, "the answer lists no recipient for this id")
             )
         if args.json:
             out.write(output.json_line(target, result) + "\n")

@@ -73,6 +73,7 @@ class Monitor:
         self._read_only: list[Remembered] = []  # a store that can only be read: shown, not kept
         # The store's rows not drawn yet, those drawn, and where (sketch_first, sketch_rest).
         self._unsketched: tuple[list[WatchSummary], set[int], tuple[int, int]] | None = None
+        self._sketched_to = 0  # the rows before this one are drawn (sketch_more)
         self.held: HeldWrites | None = None  # what is done meanwhile: kept in a file at quit
         # Removed requests, newest last (and whether they came from the archive): `undo`.
         self._removed: list[tuple[Entry, Watch | None, bool]] = []
@@ -237,25 +238,38 @@ class Monitor:
         if len(first) == len(summaries):
             return False
         self._unsketched = (summaries, set(first), places)
+        self._sketched_to = 0
         return True
 
     def sketch_rest(self) -> None:
-        """The rest of the list `sketch_first` began (at once, before anything that needs the
-        whole list: ids added, another process's changes, the archive). Made with the garbage
-        collector paused (100,000 entries are only new objects, and it walked the growing heap
-        again and again for nothing: half the time, measured), then kept out of its walks
-        (heap.keep)."""
+        """The rest of the list `sketch_first` began, at once (before anything that needs the
+        whole list: ids added, another process's changes, the archive)."""
+        self.sketch_more(None)
+
+    def sketch_more(self, budget: int | None) -> bool:
+        """`budget` more of the rows `sketch_first` left (None: all of them); whether any are
+        still left. The screen asks a part a turn: 100,000 entries made in one turn held its
+        loop 0.5-1 s while the first keys were pressed. Made with the garbage collector paused
+        (they are only new objects, and it walked the growing heap again and again for
+        nothing: half the time, measured), then kept out of its walks (heap.keep), each part
+        as it is made (else the walks of the parts made so far came back between parts)."""
         if self._unsketched is None:
-            return
+            return False
         summaries, first, places = self._unsketched
-        self._unsketched = None
+        start = self._sketched_to
+        end = len(summaries) if budget is None else min(len(summaries), start + budget)
         with without_gc():
-            for index in range(len(summaries)):
+            for index in range(start, end):
                 if index not in first:  # one of those may have been removed meanwhile
                     self.sketch(summaries, index, places)
-            self.live.reorder()
-            self.archived.reorder()
+            self._sketched_to = end
+            left = end < len(summaries)
+            if not left:
+                self._unsketched = None
+                self.live.reorder()
+                self.archived.reorder()
             heap.keep(len(summaries))
+        return left
 
     @property
     def sketching(self) -> bool:

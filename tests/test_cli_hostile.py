@@ -408,3 +408,25 @@ def test_a_d7_answer_names_its_request_in_its_own_spelling(env) -> None:
     assert proc.returncode == 0, proc.stderr
     (line,) = [strict_loads(text) for text in proc.stdout.decode().splitlines()]
     assert [r["status"] for r in line["recipients"]] == ["delivered"]
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "said"),
+    [
+        (b'{"request_id": "%s", "messages": null}', 5, "'messages' is null"),
+        (b'{"request_id": "%s", "messages": []}', 3, "lists no recipient"),
+        (b'{"request_id": "%s"}', 5, "no 'messages' list"),
+    ],
+    ids=["null", "empty", "missing"],
+)
+def test_a_d7_answer_that_lists_nobody_is_not_found(env, body: bytes, code: int, said: str) -> None:
+    """`{"messages": null}` printed `0 recipient(s)  no recipients`, exit 0, as if found (K10)."""
+    from hostile import HostileServer, answering
+
+    answer = body % RID.encode()
+    with HostileServer(answering(lambda method, target, credential: answer)) as server:
+        proc = d7tui({**env, "D7_BASE_URL": server.base_url}, "status", RID, "--channel", "sms")
+    assert proc.returncode == code, proc.stderr
+    assert b"recipient(s)" not in proc.stdout
+    (line,) = proc.stderr.decode().splitlines()
+    assert line.startswith(f"{RID}: sms: ") and said in line, line

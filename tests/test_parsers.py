@@ -350,10 +350,9 @@ def test_unknown_missing_extra_and_null_fields_are_not_errors() -> None:
     assert status.fields["something_new"] is True
 
 
-def test_null_message_list_is_an_empty_request() -> None:
-    status = d7.parse_report(Channel.SMS, RID, b'{"messages": null}')
-    assert status.recipients == ()
-    assert not status.final
+def test_a_null_message_list_is_a_broken_answer_not_an_empty_request() -> None:
+    with pytest.raises(ProtocolError, match="'messages' is null"):
+        d7.parse_report(Channel.SMS, RID, b'{"messages": null}')
 
 
 def test_a_non_object_recipient_is_kept_with_a_problem() -> None:

@@ -835,6 +835,8 @@ async def test_news_comes_in_at_the_top_and_a_view_scrolled_away_counts_it(sim, 
         await idle(pilot, app)
         lines = list_lines(app)
         assert "new (g: top)" in lines[0]  # counted in the header, not thrown at the user
+        # Every request above the view changed (`late`, which changed before, is below it).
+        assert f"↑ {table.top_row} new (g: top)" in lines[0]
         assert selected(app) == reading and reading[:8] in lines[line]  # it stayed put
         await pilot.press("g")
         assert table.top_row == 0

@@ -316,3 +316,54 @@ async def test_the_status_and_the_reason_get_room_before_the_label_and_whole_whe
     async with unlabelled.run_test(size=(100, 30)) as pilot:
         await idle(pilot, unlabelled)
         assert "Label" not in list_lines(unlabelled)[0]
+
+
+@pytest.mark.parametrize("key", ["a", "l", "S"])
+async def test_a_dialog_leaves_the_monitor_seen_behind_it(sim, clock, key):
+    """The add, label and send dialogs blanked the whole monitor (K10): while ids are pasted
+    as statuses change, the list, the event strip and the status line stay seen, dimmed."""
+    rid = create(sim, "sms", "+971500000001", script=[Step(0, "delivered")])
+    app = build(sim, clock, [rid])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await idle(pilot, app)
+        before = screen_text(app)
+        await pilot.press(key)
+        await until(pilot, lambda: not isinstance(app.screen, MonitorScreen))
+        await pilot.pause()
+        shown = screen_text(app)
+        assert shown != before  # the dialog is there
+        assert f"✓  {rid[:8]}" in shown  # and the list behind it
+        assert "watched" in shown.splitlines()[-2] + shown.splitlines()[-3]  # the status line
+
+
+async def test_not_found_and_an_unknown_status_have_symbols_of_their_own(sim, clock):
+    """`?` meant both "a status d7tui does not know" and "not found" (K10)."""
+    odd = create(sim, "sms", "+971500000001", script=[Step(0, "teleported")])
+    missing = "0b0b0b0b-0000-4000-8000-000000000000"
+    app = build(sim, clock, [odd, missing])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await idle(pilot, app)
+        rows = list_lines(app)[1:]
+        assert any(row.startswith(f"?  {odd[:8]}") for row in rows), rows
+        assert any(row.startswith("⊘  0b0b0b0b") for row in rows), rows
+        await pilot.press("question_mark", "end")  # the legend is at the end
+        await pilot.pause()
+        help_text = screen_text(app)
+        assert "? unknown: a status d7tui does not know" in " ".join(help_text.split())
+        assert "⊘ not found" in " ".join(help_text.split())
+
+
+async def test_the_filter_box_takes_one_row_of_the_list(sim, clock):
+    """At 80×24 the filter box took 3 of the list's ~7 rows, and stays after enter (K10)."""
+    ids = [create(sim, "sms", f"+9715000{n:05d}", script=[Step(0, "delivered")]) for n in range(20)]
+    app = build(sim, clock, ids)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        table = app.screen.query_one(WatchlistTable)
+        panes = app.screen.query_one("#panes")
+        rows, height = table.page_rows, panes.region.height
+        await pilot.press("slash", "9", "enter")
+        await idle(pilot, app)
+        assert app.screen.query_one(FilterBar).display
+        assert panes.region.height == height - 1  # the box is one line
+        assert table.page_rows >= rows - 1

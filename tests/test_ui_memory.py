@@ -596,21 +596,28 @@ async def test_a_long_restart_paints_the_newest_rows_first_then_all_and_asks_not
 ):
     monkeypatch.setattr(app_module, "FIRST_ROWS", 5)  # as 100,000 ids with a screenful drawn
     ids = remember_final(db, 30, archived=3)
+    monkeypatch.setattr(app_module, "SKETCH_PART", 4)  # the rest a few rows a turn
     first_paint: list[list[str]] = []
-    draw_the_rest = Monitor.sketch_rest
+    listed: list[int] = []  # how many rows were made before each part
+    draw_more = Monitor.sketch_more
 
-    def painted_then_the_rest(monitor: Monitor) -> None:
-        if monitor.sketching:
+    def painted_then_the_rest(monitor: Monitor, budget: int | None) -> bool:
+        if monitor.sketching and not first_paint:
             first_paint.append(list(order(app)))
-        draw_the_rest(monitor)
+        listed.append(len(monitor.live) + len(monitor.archived))
+        # Not all made yet: the status line does not say all is final (nor stopped).
+        assert "all final" not in screen_text(app) and "stopped" not in screen_text(app)
+        return draw_more(monitor, budget)
 
-    monkeypatch.setattr(Monitor, "sketch_rest", painted_then_the_rest)
+    monkeypatch.setattr(Monitor, "sketch_more", painted_then_the_rest)
     app = build(sim, clock, db)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, app, 27)
         await idle(pilot, app)
-        # The first rows on screen were the newest changes, before the rest of the list was made.
+        # The first rows on screen were the newest changes, before the rest of the list was made,
+        # and the rest came in parts, the screen's loop free in between.
         assert first_paint == [ids[:-6:-1]]
+        assert listed[:3] == [5, 9, 13]
         assert order(app) == ids[:2:-1]  # then every live one, newest first
         assert [e.request_id for e in app.archived] == ids[:3]
         assert all(entry(app, rid).latest_status == "delivered" for rid in ids[3:])

@@ -106,8 +106,8 @@ def parse_report(channel: Channel, request_id: str, body: bytes) -> RequestStatu
             channel.value, f"the answer is about another request ({one_line(said, 60)}): not shown"
         )
     items = data[key]
-    if items is None:
-        items = []
+    if items is None:  # no recipient list at all: a broken answer, not an empty request
+        raise ProtocolError(channel.value, f"response's '{key}' is null, not a list of recipients")
     if not isinstance(items, list):
         raise not_a_list(channel.value, key, items)
     recipients = keyed([_recipient(channel, item, i) for i, item in enumerate(items)])

@@ -60,6 +60,9 @@ INTERNAL_ERROR = "internal error"
 SETTINGS_SHOWN = 3  # settings problems the banner names; the rest are counted
 LOAD_PART = 2000  # remembered requests read and filled in between two turns of the UI loop
 FIRST_ROWS = 500  # remembered requests drawn before the first paint (the rest right after)
+SKETCH_PART = 1000  # remembered requests drawn in one turn of the UI loop after those (~10 ms)
+SKETCH_PAUSE = 0.005  # seconds between two parts: keys go between them
+SWITCH_INTERVAL = 0.001  # seconds a thread holds the interpreter while another waits (run_monitor)
 DATABASE_AWAY = "The desk's database cannot be reached: "
 STORE_TROUBLE = "Saving fails: "  # how the banner's line about held writes begins
 
@@ -367,8 +370,11 @@ class D7App(Guarded, App[int]):
         self._main.refresh_all()  # after: the status line's first word is "polling", not "stopped"
 
     def _draw_the_rest(self) -> None:
-        """The first rows are painted: the rest of the list, then what the store remembers."""
-        self.monitor.sketch_rest()
+        """The first rows are painted: the rest of the list, a part a turn (keys in between),
+        then what the store remembers."""
+        if self.monitor.sketch_more(SKETCH_PART):
+            self.set_timer(SKETCH_PAUSE, self._draw_the_rest, name="d7tui-sketch")
+            return
         if self._main is not None:
             self._main.refresh_all()
         self._read_remembered()
@@ -936,6 +942,10 @@ def run_monitor(
         archive_after=archive_after,
         bell=settings.bell,
     )
+    # The screen's loop shares the interpreter with the thread that asks and parses the polls:
+    # a key waiting for the lock waited up to the default 5 ms at every hand-over (the key read,
+    # the frame, the write); 1 ms keeps keys ahead of a flood of answers.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     app.run()
     sys.stderr.write(farewell_text(app.farewell))
     return app.return_code or 0

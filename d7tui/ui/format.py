@@ -29,6 +29,8 @@ __all__ = [
 
 MASK = "•"
 NOT_SHOWN = "-"
+# A request the API does not know (yet): not `?`, which is a status d7tui does not know.
+NOT_FOUND_SYMBOL = "⊘"
 
 
 def mask_recipient(value: str | None) -> str:

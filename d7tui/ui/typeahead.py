@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.screen import ModalScreen
 from textual.widgets import Input
 
 FOCUS_BINDINGS = [
@@ -31,8 +31,10 @@ FOCUS_BINDINGS = [
 ]
 
 
-class TypeAhead(Screen):  # type: ignore[type-arg]
-    """A dialog whose keys keep their order. The letters that reached the screen itself (typed
+class TypeAhead(ModalScreen):  # type: ignore[type-arg]
+    """A dialog whose keys keep their order. Modal (Textual takes a class's default CSS through
+    its first base only: a `Screen` here made every dialog opaque, blanking the monitor behind
+    it), so the list, the event strip and the status line stay seen, dimmed, behind it. The letters that reached the screen itself (typed
     while it was still being built, before its first field had the focus) go into the field
     focused then. Its priority keys (tab, and what a subclass adds to `IN_TURN`, such as enter)
     are acted on only once the keys typed before them were (`in_turn`), so enter never adds

@@ -18,7 +18,7 @@ from textual.widgets import Static
 from d7tui.models import Phase
 from d7tui.ui.bindings import MONITOR_KEYS
 from d7tui.ui.edge import Guarded
-from d7tui.ui.format import PHASE_SYMBOL
+from d7tui.ui.format import NOT_FOUND_SYMBOL, PHASE_SYMBOL
 from d7tui.ui.keymap import PREFIX, keys_of
 from d7tui.ui.widgets.line_table import LineTable
 
@@ -61,12 +61,16 @@ def help_text(keymap: Mapping[str, str] | None = None) -> Group:
     symbols.add_column(justify="right", style="bold", no_wrap=True)
     symbols.add_column(ratio=1)
     for phase in (Phase.READ, Phase.DELIVERED, Phase.PENDING, Phase.FAILED, Phase.UNKNOWN):
-        symbols.add_row(Text(PHASE_SYMBOL[phase]), Text(phase.value))
+        said = "unknown: a status d7tui does not know" if phase is Phase.UNKNOWN else phase.value
+        symbols.add_row(Text(PHASE_SYMBOL[phase]), Text(said))
     symbols.add_row(Text("*"), Text("not final yet: it may still change"))
     symbols.add_row(
         Text("⚠"), Text("the last poll failed (auth refused, rate limited, unreachable...)")
     )
-    symbols.add_row(Text("?"), Text("not found: retried for a while (it may just have been sent)"))
+    symbols.add_row(
+        Text(NOT_FOUND_SYMBOL),
+        Text("not found: retried for a while (it may just have been sent)"),
+    )
 
     polling = Text(
         "Every 2 s for the first half minute, then slower (×1.5) up to a minute; every 5 min"

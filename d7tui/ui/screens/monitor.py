@@ -75,6 +75,10 @@ TOTALS_SLICE = 500
 # Seconds between two slices: keys and polls go between them (at 100,000 requests half the
 # loop's time, not all of it, for the four seconds a count of all takes).
 COUNT_PAUSE = 0.01
+# ... and while keys move the cursor (one came within KEYS_FIRST seconds): a fifth of the loop's
+# time, the rest for the keys (the last whole count is shown meanwhile).
+KEYS_FIRST = 0.5
+COUNT_PAUSE_KEYS = 0.05
 
 
 def empty_hint(key: Callable[[str], str], archive: bool) -> str:
@@ -107,7 +111,7 @@ class MonitorScreen(Guarded, Screen[None]):
         self._totals: Totals | None = None
         self._counted_at = 0.0  # monotonic time the totals were last counted
         self._dirty: set[str] = set()  # rows poll news changed, not redrawn yet
-        self._moved: set[str] = set()  # rows poll news changed since the order was last made
+        self._moved: set[Entry] = set()  # rows poll news changed since the order was last made
         self._last_view = 0.0
         self._view_timer: Timer | None = None
         self._last_full = 0.0
@@ -282,7 +286,9 @@ class MonitorScreen(Guarded, Screen[None]):
         its text changes with every poll, and a repaint a slice held the loop as long)."""
         self._count_timer = None
         if self.d7app.watchlist.count(TOTALS_SLICE):
-            self._count_timer = self.set_timer(COUNT_PAUSE, self._count_more, name="d7tui-count")
+            keys = time.monotonic() - self._moved_at < KEYS_FIRST
+            pause = COUNT_PAUSE_KEYS if keys else COUNT_PAUSE
+            self._count_timer = self.set_timer(pause, self._count_more, name="d7tui-count")
             return
         self._totals = None
         self._show_status(self.render_context())
@@ -344,11 +350,13 @@ class MonitorScreen(Guarded, Screen[None]):
         if not updates:
             return
         changed: set[str] = set()
+        moved: set[Entry] = set()
         alerts: list[Alert] = []
         watchlist = self.d7app.live
         now = time.monotonic()
         for update, entry in self.d7app.monitor.apply(updates):
             changed.add(update.request_id)
+            moved.add(entry)
             if update.transitions and not update.first:
                 self._flashes.start(
                     update.request_id, (t.recipient_key for t in update.transitions), now
@@ -356,7 +364,7 @@ class MonitorScreen(Guarded, Screen[None]):
                 short = watchlist.short_ids.short(entry.request_id)
                 alerts.extend(alerts_for(entry, short, update.transitions))
         self._dirty |= changed
-        self._moved |= changed
+        self._moved |= moved
         self._schedule_view()
         self._alert(alerts)
 

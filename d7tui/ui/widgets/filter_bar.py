@@ -1,4 +1,5 @@
-"""The `/` filter: an input shown at the bottom while filtering."""
+"""The `/` filter: an input shown at the bottom while filtering, one line high (bordered it took
+3 of the list's ~7 rows at 80×24, and stays shown after enter while the filter holds)."""
 
 from __future__ import annotations
 
@@ -9,5 +10,6 @@ class FilterBar(Input):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(
             placeholder="filter: id, label, recipient or status — enter keeps it, esc clears",
+            compact=True,
             **kwargs,  # type: ignore[arg-type]
         )

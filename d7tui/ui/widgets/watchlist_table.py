@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 
 from rich.style import Style
 from rich.text import Text
@@ -20,6 +21,7 @@ from d7tui.models import Phase
 from d7tui.pollstate import RateHold, WatchStatus
 from d7tui.shortids import WIDEST, ShortIds
 from d7tui.ui.format import (
+    NOT_FOUND_SYMBOL,
     PHASE_SYMBOL,
     entry_cost,
     format_age,
@@ -101,7 +103,7 @@ def _status_cell(entry: Entry, colours: dict[Phase, str]) -> Text:
         entry.error is not None and entry.error.kind is not ErrorKind.NOT_FOUND
     ):
         return Text(f"⚠ {text}", style=f"bold {colours[Phase.FAILED]}")
-    if entry.error is not None:  # not found (yet): the id column carries the "?"
+    if entry.error is not None:  # not found (yet): the id column carries the symbol
         style = colours[Phase.FAILED] if entry.status is WatchStatus.NOT_FOUND else "dim"
         return Text(text, style=style)
     if outcome.phase is None:
@@ -115,7 +117,7 @@ def row_cells(entry: Entry, short_id: str, ctx: RenderContext) -> tuple[Text, ..
     symbol = PHASE_SYMBOL[phase] if phase is not None else "·"
     id_style = ctx.colours[phase] if phase is not None else "dim"
     if entry.not_found:
-        symbol = "?"
+        symbol = NOT_FOUND_SYMBOL
     elif entry.error is not None or entry.status is WatchStatus.AUTH:
         symbol = "⚠"
     if entry.problem:
@@ -156,7 +158,12 @@ class WatchlistTable(LineTable):
         self._has_label = False
         self._has_reason = False
         self._id_width = 8
-        self._news_above: set[str] = set()  # ids that came in above the view while away
+        # Requests whose news came while the view was scrolled away: the header counts those
+        # above the view. Entries, not ids: counted by a scan in C of the rows above the view,
+        # not through an index of every id (at 100,000 rows, ~0.1-0.7 s a repaint, once a second
+        # while polls came in and every second once idle: BENCHMARKS.md §2).
+        self._news_above: set[Entry] = set()
+        self._above: tuple[int, int] | None = None  # (top row, how many news above it)
         self._pinned = False  # the cursor was put on its request by name, not moved by a key
         # The request the cursor was on when news put another under it (following the top), until
         # a key moves the cursor: an action pressed just then may mean that one (K7).
@@ -188,10 +195,7 @@ class WatchlistTable(LineTable):
         return None
 
     def header_notes(self) -> Sequence[Text]:
-        top = self.top_row
-        if not self._news_above or top == 0:
-            return ()
-        above = sum(1 for rid in self._news_above if self._index.get(rid, top) < top)
+        above = self.news_above
         if not above:
             return ()
         return (Text(f" ↑ {above:,} new (g: top) "), Text(f"↑ {above:,} new"), Text(f"↑{above:,}"))
@@ -205,6 +209,17 @@ class WatchlistTable(LineTable):
             if (key != "label" or self._has_label) and (key != "reason" or self._has_reason)
         ]
         return grow(widths, width, grows)
+
+    @property
+    def news_above(self) -> int:
+        """Rows above the view whose news came while it was scrolled away ("↑ N new")."""
+        top = self.top_row
+        if not self._news_above or top == 0:
+            return 0
+        if self._above is None or self._above[0] != top:  # counted once per move or news
+            news = self._news_above
+            self._above = (top, sum(map(news.__contains__, islice(self.rows, top))))
+        return self._above[1]
 
     def cursor_widths(self, cells: Sequence[Text]) -> dict[str, int] | None:
         """A cut status or reason whole over the reason's room, else up to the row's end (the
@@ -280,7 +295,7 @@ class WatchlistTable(LineTable):
         changed: set[str] | None = None,
         *,
         select: str | None = None,
-        news: set[str] | None = None,
+        news: set[Entry] | None = None,
         members: int | None = None,
     ) -> None:
         """Show `entries` in this order. `changed`: only these rows may look different (a hint:
@@ -304,6 +319,7 @@ class WatchlistTable(LineTable):
         self._members = members
         self.rows = entries
         self._by_id = None
+        self._above = None
         if ids_changed:
             self._measure()
         self.rows_changed()
@@ -331,15 +347,15 @@ class WatchlistTable(LineTable):
             # that came in above it is counted.
             self.scroll_to_row(row - (old_cursor - old_top))
             self._news_above.update(news or ())  # counted where they are above the view
-        if self._news_above:
-            self._news_above.intersection_update(self._index)
+            if len(self._news_above) > len(entries):  # some are not shown (any more)
+                self._news_above.intersection_update(entries)
         self.refresh_header()
         if self.selected != (old_entry.request_id if old_entry is not None else None):
             # Poll news put another request under the cursor (not a view, a filter or a sort
             # the user chose: those are seen as they are asked for).
-            news_ids = news or set()
-            moved_by_news = self.selected in news_ids or (
-                old_entry is not None and old_entry.request_id in news_ids
+            news = news or set()
+            moved_by_news = (self.selected is not None and self.rows[self.cursor] in news) or (
+                old_entry is not None and old_entry in news
             )
             if following and select is None and old_entry is not None and moved_by_news:
                 self.shifted_from = old_entry.request_id
@@ -384,4 +400,5 @@ class WatchlistTable(LineTable):
         if self._news_above:
             if int(new_value) == 0:
                 self._news_above.clear()
+                self._above = None
             self.refresh_header()
