@@ -392,6 +392,31 @@ async def test_filter_problems_and_escape(sim, clock):
         assert order(app) == [bad]
 
 
+async def test_keys_inside_a_paste_are_not_pressed(sim, clock):
+    # L7: a crafted clipboard, "promo ESC[201~ <tab> +++ p", pasted into the filter box paused
+    # polling and raised its rate: the reader turns what follows the end marker into keys.
+    ok = create(sim, "sms", "+971500000001", script=[Step(0, "delivered")])
+    app = build(sim, clock, [ok], labels={ok: "promo"})
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        await pilot.press("slash")
+        interval = app.poller.interval_range()
+        pasted = events.Paste("promo")
+        app.post_message(pasted)  # as the terminal's reader makes them: one read, one instant
+        for key in ("tab", "plus", "plus", "p"):
+            tail = events.Key(key, "+" if key == "plus" else None)
+            tail.time = pasted.time + 0.001
+            app.post_message(tail)
+        await idle(pilot, app)
+        assert not app.poller.paused
+        assert app.poller.interval_range() == interval
+        assert any("Keys that came inside a paste were ignored" in line for line in said(app))
+        await pilot.press("enter")  # the user's own keys still work
+        assert "filter: promo" in screen_text(app)
+        await pilot.press("p")
+        assert app.poller.paused
+
+
 async def test_sort_cycles_and_the_cursor_stays_on_its_request(sim, clock):
     ids = [
         create(sim, "sms", "+971500000001", script=[Step(0, "sent"), Step(6, "delivered")]),
