@@ -343,6 +343,7 @@ async def test_remove_then_undo(sim, clock):
         await pilot.press("u")
         assert [e.request_id for e in app.watchlist] == ids
         assert selected(app) == ids[0]
+        assert said(app)[-1] == f"Watching {ids[0][:8]} again."  # the undo is said too
         assert ids[0] in app.poller
         clock.advance(4)
         await idle(pilot, app)

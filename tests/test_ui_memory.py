@@ -324,7 +324,9 @@ async def test_a_finished_request_is_archived_and_comes_back(sim, clock, db):
         assert order(app) == [done]
         assert "archive" in screen_text(app)
         assert entry(app, done).latest_status == "delivered"  # history kept
-        assert said(app)[-1] == "Archive: 1 request, not polled. A or esc goes back, u unarchives."
+        assert said(app)[-1] == (
+            "Archive: 1 request, not polled. A or esc goes back, U brings the selected one back."
+        )
         await pilot.press("u")
         assert order(app) == []
         await pilot.press("escape")  # esc steps back to the live list, as A does
