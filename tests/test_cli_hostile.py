@@ -201,6 +201,19 @@ def test_add_refuses_lines_that_are_not_text_and_adds_the_rest(env) -> None:
     assert {w["request_id"] for w in json.loads(listed.stdout)["watchlist"]} == {RID, other}
 
 
+def test_add_reads_a_list_saved_as_utf16(env) -> None:
+    # What Windows PowerShell's `>` writes: refused as "not UTF-8", then ids of NUL bytes (L10).
+    other = str(uuid.uuid4())
+    for encoding in ("utf-16-le", "utf-16-be"):
+        bom = "\ufeff".encode(encoding)
+        stdin = bom + f"{RID}\r\n{other}\r\n".encode(encoding)
+        proc = d7tui(env, "add", "-", stdin=stdin)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr == b""
+    listed = d7tui(env, "export", "--format", "json")
+    assert {w["request_id"] for w in json.loads(listed.stdout)["watchlist"]} == {RID, other}
+
+
 def test_add_refuses_a_line_too_long_to_be_ids_without_holding_it_and_adds_the_rest(env) -> None:
     stdin = b"x" * (3 * LINE_LIMIT) + b"\n" + RID.encode() + b"\n"
     proc = d7tui(env, "add", "-", stdin=stdin)
