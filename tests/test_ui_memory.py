@@ -230,7 +230,8 @@ async def test_an_export_that_cannot_be_written_says_where_and_why_and_stays_in_
         await pilot.press("e")
         line = (
             f"Export failed: cannot write in {missing}: no such file or directory; "
-            "nothing was written"
+            "nothing was written (start d7tui in a directory you can write, or run d7tui "
+            "export -o FILE)"
         )
         await until(pilot, lambda: line in said(app))
         for _ in range(5):  # the strip moves on; the banner keeps it
