@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import platformdirs
 
@@ -366,6 +366,16 @@ def _database_url(env: Mapping[str, str], data: Mapping[str, object], path: Path
         raise ConfigError(f"{where} must be a postgresql:// URL")
     if any(not c.isprintable() or c.isspace() for c in url):
         raise ConfigError(f"{where}: contains spaces or control characters")
+    # Read here as every later step reads it: a URL that breaks them (`[::1/desk`) ended in a
+    # traceback quoting it whole, the password with it (L11). The why, never the URL.
+    try:
+        parts = urlsplit(url)
+        _ = (parts.hostname, parts.port, parts.password)
+        parse_qsl(parts.query, errors="strict")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}: a %-escape in it is not UTF-8 text") from None
+    except ValueError:
+        raise ConfigError(f"{where}: its host or port cannot be read") from None
     return Secret(url)
 
 

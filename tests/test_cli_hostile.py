@@ -421,3 +421,27 @@ def test_a_d7_answer_names_its_request_in_its_own_spelling(env) -> None:
     assert proc.returncode == 0, proc.stderr
     (line,) = [strict_loads(text) for text in proc.stdout.decode().splitlines()]
     assert [r["status"] for r in line["recipients"]] == ["delivered"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://bob:S3cr3tPW@[::1/desk",
+        "postgresql://bob:S3cr3tPW@]::1[/desk",
+        "postgresql://bob:S3cr3tPW@[zz::1]/desk",
+        "postgres://bob:S3cr3tPW@127.0.0.1:1/desk?application_name=%ff",
+    ],
+    ids=["open-bracket", "reversed", "not-ipv6", "escape"],
+)
+@pytest.mark.parametrize("command", [["add", "X1", "--channel", "infobip"], ["export"]])
+def test_a_database_url_that_cannot_be_read_is_one_line_without_the_password(
+    env, monkeypatch, capsys, url, command
+) -> None:
+    # L11: the URL's own parser raised inside the step that hides the password, so Python
+    # printed a traceback quoting the whole URL (and `send` lost the id of a paid message).
+    monkeypatch.setenv("D7TUI_DATABASE_URL", url)
+    code = main(command)
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == "" and len(err.splitlines()) == 1
+    assert "D7TUI_DATABASE_URL" in err and "S3cr3tPW" not in err and "Traceback" not in err
