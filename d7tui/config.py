@@ -97,7 +97,11 @@ class Settings:
         """Every credential set, revealed: what is blotted out of any answer, error or screen.
         Both vendors' everywhere, not each in its own answers only: a proxy or gateway in
         front of both sees, and may echo, both."""
-        password = urlsplit(self.database_url.reveal()).password if self.database_url else None
+        url = self.database_url.reveal()
+        try:
+            password = urlsplit(url).password if url else None
+        except ValueError:  # refused when read; if one gets here, all of it is the secret
+            password = url
         return [s for s in (self.d7_token.reveal(), self.infobip_key.reveal(), password) if s]
 
 
