@@ -393,8 +393,11 @@ def _keymap(raw: object, path: Path, warnings: list[str]) -> dict[str, str]:
         return {}
     keymap: dict[str, str] = {}
     for name, keys in raw.items():
-        if not isinstance(keys, str) or not keys.strip():
+        if not isinstance(keys, str):
             warnings.append(f"{path}: [keymap] key {name!r} must be a string of keys; ignored")
+            continue
+        if not keys.strip():
+            warnings.append(f"{path}: [keymap] key {name!r} is empty; ignored")
             continue
         keymap[str(name)] = keys
     return keymap
