@@ -692,4 +692,7 @@ def cannot_write(directory: Path, exc: OSError) -> str:
     """An export that could not be written, in words a user can act on (not Python's
     `[Errno 30] … '.d7tui-export-ytr1op5u'`)."""
     why = (exc.strerror or "error").lower()
-    return f"{EXPORT_FAILED}: cannot write in {directory}: {why}; nothing was written"
+    return (
+        f"{EXPORT_FAILED}: cannot write in {directory}: {why}; nothing was written (start d7tui "
+        "in a directory you can write, or run d7tui export -o FILE)"
+    )

@@ -14,6 +14,7 @@ from d7tui.pollstate import PollConfig
 from d7tui.safety import Secret
 from d7tui.simulator import Step
 from d7tui.ui.app import farewell_text, make_app
+from d7tui.ui.keymap import resolve as resolve_keymap
 from d7tui.ui.screens.help import HelpScreen
 from d7tui.ui.widgets.watchlist_table import WatchlistTable
 from d7tui.watchlist import SortKey
@@ -210,7 +211,20 @@ async def test_at_80x24_typos_and_refused_credentials_leave_the_monitor_in_sight
         await idle(pilot, app)
         await until(pilot, lambda: "Polling of" in " ".join(screen_text(app).split()))
         screen = " ".join(screen_text(app).split())
-        assert "did you mean 'sort'?" in screen  # not the thirty names
-        assert "Polling of sms, whatsapp and viber is stopped" in screen  # first, never cut
+        # Each typo is one line (not the thirty names); the banner shows the stops first.
+        assert any("key 'srot': no such binding (did you mean 'sort'?" in p for p in said(app))
+        assert "Polling of sms, whatsapp and viber is stopped" in screen
         assert ids[0][:8] in screen  # the list is still there ...
         assert "watched" in screen  # ... and the status line
+
+
+def test_keys_a_terminal_sends_as_other_keys_and_empty_values_are_named(tmp_path: Path):
+    # L4: ctrl+m arrives as enter and ctrl+i as tab: bound, they could never run.
+    path = tmp_path / "config.toml"
+    path.write_text('[keymap]\nsort = "ctrl+m"\nproblems = "ctrl+i,x"\nfilter = " "\n')
+    settings = load_settings(env={}, path=path)
+    assert settings.warnings == (f"{path}: [keymap] key 'filter' is empty; ignored",)
+    keymap, problems = resolve_keymap(settings.keymap, str(path))
+    assert keymap == {}
+    assert [p.split("[keymap] key ")[1].split(":")[0] for p in problems] == ["'sort'", "'problems'"]
+    assert all("reach d7tui as enter, tab, backspace" in p for p in problems)

@@ -230,7 +230,8 @@ async def test_an_export_that_cannot_be_written_says_where_and_why_and_stays_in_
         await pilot.press("e")
         line = (
             f"Export failed: cannot write in {missing}: no such file or directory; "
-            "nothing was written"
+            "nothing was written (start d7tui in a directory you can write, or run d7tui "
+            "export -o FILE)"
         )
         await until(pilot, lambda: line in said(app))
         for _ in range(5):  # the strip moves on; the banner keeps it
@@ -324,7 +325,9 @@ async def test_a_finished_request_is_archived_and_comes_back(sim, clock, db):
         assert order(app) == [done]
         assert "archive" in screen_text(app)
         assert entry(app, done).latest_status == "delivered"  # history kept
-        assert said(app)[-1] == "Archive: 1 request, not polled. A or esc goes back, u unarchives."
+        assert said(app)[-1] == (
+            "Archive: 1 request, not polled. A or esc goes back, U brings the selected one back."
+        )
         await pilot.press("u")
         assert order(app) == []
         await pilot.press("escape")  # esc steps back to the live list, as A does
