@@ -7,6 +7,7 @@ the app asks this.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -411,13 +412,15 @@ class Memory:
 
     # -- writes (queued; failures reach on_error) -----------------------------------------------
 
-    def _write(self, write: Callable[[], Pending[Any]], request_id: str | None = None) -> None:
+    def _write(
+        self, write: Callable[[], Pending[Any]], request_id: str | None = None
+    ) -> Pending[Any] | None:
         """Queue a write; `request_id`: a write to that id's watchlist row (see `_writing`)."""
         if self._closed:
-            return
+            return None
         pending = write()
         if request_id is None:
-            return
+            return pending
         with self._writing_lock:
             self._writing[request_id] = self._writing.get(request_id, 0) + 1
 
@@ -428,6 +431,7 @@ class Memory:
                     self._writing[request_id] = left
 
         pending.when_done(written)
+        return pending
 
     def add(self, target: Target, label: str, added_at: float) -> None:
         self._write(
@@ -447,10 +451,37 @@ class Memory:
     def restore(self, request_id: str) -> None:
         self._write(lambda: self.astore.restore_watch(request_id), request_id)
 
-    def set_label_note(self, request_id: str, label: str | None, note: str | None) -> None:
-        """Write the label and the note given (None: unchanged), as one write."""
-        if label is not None or note is not None:
-            self._write(lambda: self.astore.set_label_note(request_id, label, note), request_id)
+    def set_label_note(
+        self,
+        request_id: str,
+        label: str | None,
+        note: str | None,
+        *,
+        seen: tuple[str, str] | None = None,
+        told: Callable[[list[tuple[str, str]]], None] | None = None,
+    ) -> None:
+        """Write the label and the note given (None: unchanged), as one write. `seen`: what
+        the caller believed stored; `told` is called, on this loop once written, with each
+        (what, was) the write replaced that was not that (someone else's edit, K5)."""
+        if label is None and note is None:
+            return
+        replaced: list[tuple[str, str]] = []
+        pending = self._write(
+            lambda: self.astore.set_label_note(
+                request_id, label, note, seen=seen, replaced=replaced
+            ),
+            request_id,
+        )
+        if pending is None or told is None or seen is None:
+            return
+        loop = asyncio.get_running_loop()
+
+        def written() -> None:
+            if replaced:  # filled before the write settled, on the writer's thread
+                with contextlib.suppress(RuntimeError):  # the loop closed: nothing to tell
+                    loop.call_soon_threadsafe(told, list(replaced))
+
+        pending.when_done(written)
 
     def unarchive(self, request_id: str) -> None:
         self._write(lambda: self.astore.unarchive(request_id), request_id)

@@ -36,6 +36,7 @@ from d7tui.pollstate import Fetcher, NewsBatch, PollConfig, PollUpdate
 from d7tui.report_guard import KeepsReports, ReportGuard
 from d7tui.safety import Secret, error_line, one_line, whole_line
 from d7tui.store import StoreError
+from d7tui.store.commands import Replaced
 from d7tui.store.core import WatchSummary
 from d7tui.store.db import DB_NAME, default_path
 from d7tui.ui import hints, terminal
@@ -599,14 +600,19 @@ class D7App(Guarded, App[int]):
         *,
         opened: tuple[str, str] | None = None,
     ) -> None:
-        """See Monitor.set_label_note; what a change replaced is said in the event strip."""
-        for change in self.monitor.set_label_note(request_id, label, note, opened=opened):
-            self.say(
-                change.said(),
-                "warning",
-                masked=f"{change.request_id}: {change.what} replaced (changed elsewhere since "
-                "the dialog opened; privacy mode hides what it was)",
-            )
+        """See Monitor.set_label_note; what a change replaced is said in the event strip (also
+        once written, for an edit found in the store that the pick-up had not brought yet)."""
+
+        def tell(changes: list[Replaced]) -> None:
+            for change in changes:
+                self.say(
+                    change.said(),
+                    "warning",
+                    masked=f"{change.request_id}: {change.what} replaced (changed elsewhere "
+                    "since the dialog opened; privacy mode hides what it was)",
+                )
+
+        tell(self.monitor.set_label_note(request_id, label, note, opened=opened, told=tell))
 
     # -- the archive -------------------------------------------------------------------------
 
