@@ -1,4 +1,4 @@
-"""Command line: `d7tui` (the monitor), `d7tui status`, `d7tui simulate`.
+"""Command line: `d7tui` (the monitor), `d7tui status`, `d7tui config set`, `d7tui simulate`.
 
 Bad input is one line on standard error and exit status 2, before anything is requested.
 """
@@ -124,10 +124,11 @@ def build_parser(simulate_options: bool = True) -> argparse.ArgumentParser:
         "-o", "--output", metavar="FILE", help="write to FILE (default: standard output)"
     )
 
-    from d7tui import sendcli, serve
+    from d7tui import configcli, sendcli, serve
 
     sendcli.add_arguments(sub)
     serve.add_arguments(sub)
+    configcli.add_arguments(sub)
 
     simulate = sub.add_parser(
         "simulate",
@@ -607,6 +608,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from d7tui.simulator import cli as simulator_cli
 
             return simulator_cli.run(args)
+        if args.command == "config":  # before the settings: it is how a broken one is fixed
+            from d7tui import configcli
+
+            return configcli.run(args, sys.stdout, sys.stderr, sys.stdin)
         settings = _settings(args)
         if args.command is not None:
             return _run_command(args, settings)

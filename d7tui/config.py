@@ -44,6 +44,25 @@ INSECURE_ENV = "D7TUI_ALLOW_INSECURE_HTTP"
 _YES = {"1", "true", "yes", "on"}
 _NO = {"0", "false", "no", "off"}
 DEFAULT_MAX_ANSWER_MB = 8.0  # bytes of one answer, after decompression (see client.py)
+# Every key config.toml may hold; the tables' own keys are in TABLE_KEYS.
+KNOWN_KEYS = frozenset(
+    {
+        *_ENV,
+        "infobip_source",
+        "max_in_flight",
+        "timeout",
+        "bell",
+        "stuck_after",
+        "low_balance",
+        "desktop_notifications",
+        "message_text",
+        "max_answer_mb",
+        "keymap",
+        "database_url",
+        "user",
+        INSECURE_KEY,
+    }
+)
 
 
 class ConfigError(Exception):
@@ -211,13 +230,14 @@ def is_loopback(host: str) -> bool:
     return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
-def _read_file(path: Path) -> tuple[dict[str, object], list[str]]:
-    warnings: list[str] = []
+def read_config(path: Path) -> tuple[str, dict[str, object]]:
+    """The file's text and what TOML reads in it ("" and {} when there is none); ConfigError
+    names what makes it unreadable."""
     try:
         # A config is a few kB: a FIFO, /dev/zero or a file of gigabytes is refused, not read.
         text = read_small(path, CONFIG_LIMIT).decode("utf-8")
     except FileNotFoundError:
-        return {}, warnings
+        return "", {}
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: cannot read: not UTF-8 text") from None
     except OSError as exc:
@@ -228,6 +248,12 @@ def _read_file(path: Path) -> tuple[dict[str, object], list[str]]:
         data = tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    return text, data
+
+
+def _read_file(path: Path) -> tuple[dict[str, object], list[str]]:
+    warnings: list[str] = []
+    _, data = read_config(path)
     if any(k in data for k in _SECRET_KEYS):
         try:
             mode = path.stat().st_mode
@@ -246,24 +272,16 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
     path = config_path() if path is None else path
     check_proxies(env)
     data, warnings = _read_file(path)
-    known = {
-        *_ENV,
-        "infobip_source",
-        "max_in_flight",
-        "timeout",
-        "bell",
-        "stuck_after",
-        "low_balance",
-        "desktop_notifications",
-        "message_text",
-        "max_answer_mb",
-        "keymap",
-        "database_url",
-        "user",
-        INSECURE_KEY,
-    }
+    return settings_from(data, env, path, warnings)
+
+
+def settings_from(
+    data: Mapping[str, object], env: Mapping[str, str], path: Path, warnings: list[str]
+) -> Settings:
+    """The settings `data` (config.toml as read from `path`) and `env` make; ConfigError names
+    what is wrong. `d7tui config set` checks a value with it before writing it."""
     for key in data:
-        if key not in known:
+        if key not in KNOWN_KEYS:
             warnings.append(f"{path}: unknown key {key!r} ignored")
 
     def pick(key: str) -> tuple[object, str]:
@@ -500,3 +518,5 @@ _LOW_BALANCE = _Table(
     "[low_balance] d7 = 5",
     MAX_LOW_BALANCE,
 )
+# The tables of numbers and their keys (`d7tui config set stuck_after.sms 15`).
+TABLE_KEYS = {table.name: table.keys for table in (_STUCK_AFTER, _LOW_BALANCE)}

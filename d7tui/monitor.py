@@ -444,13 +444,15 @@ class Monitor:
         note: str | None,
         *,
         opened: tuple[str, str] | None = None,
+        told: Callable[[list[Replaced]], None] | None = None,
     ) -> list[Replaced]:
         """Set the label and the note given (None: left as it is, whoever changed it since).
 
         `opened`: the label and note the user's dialog showed when it opened. A field the user
         changed that someone else changed meanwhile (another monitor, `d7tui add`, a desk
         colleague) takes the user's text; what it replaced is returned, to be said, as `d7tui
-        add` says it: nothing typed before is lost without a word."""
+        add` says it: nothing typed before is lost without a word. An edit this monitor has
+        not picked up yet is found in the store as it is written: `told` is given it then."""
         entry = self.live.get(request_id) or self.archived.get(request_id)
         if entry is None:
             return []
@@ -470,7 +472,15 @@ class Monitor:
         if self.shows_who:
             entry.noted_by, entry.noted_at = self.user, self.clock.now()
         if self.memory is not None:  # only what changed is written: an untouched note stays whole
-            self.memory.set_label_note(request_id, *changed)
+            # What the store holds is asked when it is written: a colleague's edit that the
+            # pick-up has not brought yet is said too, once written (`told`).
+            mine = dict(zip(("label", "note"), changed, strict=True))
+
+            def stored(found: list[tuple[str, str]]) -> None:
+                if told is not None:
+                    told([Replaced(request_id, what, was, mine[what] or "") for what, was in found])
+
+            self.memory.set_label_note(request_id, *changed, seen=now, told=stored)
         elif self.held is not None and changed != (None, None):
             self.held.set_label_note(request_id, *changed)
             self.say(self.held.said(), "warning")

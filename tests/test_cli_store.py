@@ -20,6 +20,7 @@ import d7tui.store.db
 from d7tui.channels.infobip import parse_page
 from d7tui.simulator import Simulator
 from d7tui.store import Store, add_ids, open_store
+from d7tui.store.heldlog import private_dir
 from d7tui.store.rescue import held_files, keep_elsewhere
 
 
@@ -80,7 +81,7 @@ def test_status_stops_pulling_at_the_first_commit_that_fails_and_keeps_what_it_g
         assert code == 5 and "Traceback" not in err
         # ... and kept in a file, which the next d7tui on this store takes in.
         [held] = held_files(db)
-        assert held.parent == tmp_path and f"kept in {held}" in err
+        assert held.parent == private_dir() and f"kept in {held}" in err
         disk.free()
         with open_store(db, parse_report=parse_page) as store:
             assert {r.recipient.msg_id for r in store.reports_for(first)} == taken

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
@@ -224,3 +225,46 @@ def test_a_credential_echoed_transformed_is_hidden_too(tmp_path, monkeypatch, ca
     assert "•••" in shown, shown
     for form in FORMS:
         assert form not in shown, (form, shown)
+
+
+# K8: split by a character that draws nothing (zero-width space, soft hyphen, word joiner, a
+# control), as it came or as a JSON escape, the token was printed with `<U+200B>` in it.
+SPLIT = [
+    "sim-token-\u200bSECRET-abcdef123456",
+    "sim-\u00adtoken-SECRET-abc\u2060def123456",
+    "SIM-TOKEN-\ufeffSECRET-ABCDEF123456",
+    "sim-token-SECRET-\x01abcdef123456",
+]
+
+
+def _read(text: str) -> str:
+    """`text` as a reader takes it in: what draws nothing, and how d7tui shows it, left out."""
+    return re.sub(r"<U\+[0-9A-F]{4,6}>|[\u2400-\u2421\u200b\u00ad\u2060\ufeff\x01]", "", text)
+
+
+@pytest.mark.parametrize("status", [200, 400])
+@pytest.mark.parametrize("ascii_only", [True, False], ids=["escaped", "raw"])
+def test_a_credential_split_by_an_invisible_character_is_hidden_too(
+    tmp_path, monkeypatch, capsys, status, ascii_only
+):
+    said = " and ".join(SPLIT)
+
+    def split(method: str, target: str, credential: str):
+        if status == 400:
+            body = {"detail": {"code": "BAD", "message": said}}
+            return 400, json.dumps(body, ensure_ascii=ascii_only).encode(), {}
+        item = {"msg_id": "m1", "recipient": "+4917612345", "status": "sent", "reason": said}
+        return json.dumps({"request_id": RID, "messages": [item]}, ensure_ascii=ascii_only).encode()
+
+    with HostileServer(answering(split)) as server:
+        env = cli_env(server.base_url, tmp_path, TOKEN_WITH_DASHES, KEY)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        main(["status", RID, "--channel", "sms", "--json"])
+        main(["status", RID, "--channel", "sms"])
+        main(["export", "--format", "json"])
+    out, err = capsys.readouterr()
+    shown = _read(out + err)
+    assert "•••" in shown, shown
+    for form in (TOKEN_WITH_DASHES, TOKEN_WITH_DASHES.upper()):
+        assert form not in shown, shown

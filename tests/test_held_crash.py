@@ -12,6 +12,7 @@ process, waited for on the lines it prints, never a sleep.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -22,7 +23,7 @@ from test_store_crash import Child
 
 from d7tui.channels.infobip import parse_page
 from d7tui.store import AsyncStore, Store, StoreError, Which, open_store
-from d7tui.store.heldlog import HeldLog
+from d7tui.store.heldlog import HeldLog, places, private_dir
 from d7tui.store.rescue import held_files
 
 HELD_CHILD = r"""
@@ -83,8 +84,9 @@ def test_kill_9_on_a_full_disk_loses_no_id_added_nor_label_typed(tmp_path, monke
         disk.fill()
         child.tell("go")
         kept = Path(child.line().removeprefix("kept "))
-        # The full disk refused the held file too: it went to the temporary directory.
-        assert kept.parent == (tmp if disk.real else db.parent)
+        # The full disk refused the held file too: it went to the user's own directory in the
+        # temporary directory.
+        assert kept.parent == (private_dir() if disk.real else db.parent)
         assert b"customer ticket 4711" in kept.read_bytes()
         assert kept.stat().st_mode & 0o777 == 0o600
         child.kill()
@@ -110,7 +112,8 @@ def test_kill_9_with_a_read_only_store_loses_nothing_done_in_the_monitor(tmp_pat
         child = Child(db, "read-only", script=HELD_CHILD, env={"TMPDIR": str(tmp)})
         assert child.line() == "ready"
         kept = Path(child.line().removeprefix("kept "))
-        assert kept.parent == tmp
+        assert kept.parent == tmp / f"d7tui-{os.getuid()}" == private_dir()
+        assert kept.parent.stat().st_mode & 0o777 == 0o700  # the user's own (K2)
         child.kill()
     watches, warnings = kept_watches(db)
     assert watches == {"one": ("EDITED", "customer ticket 4711"), "added-read-only": ("ADDED", "")}
@@ -225,3 +228,37 @@ async def test_an_id_added_while_another_program_locks_the_store_is_in_the_held_
     await astore.aclose()
     with Store.open(db) as store:
         assert store.watch("added-while-locked").label == "typed"
+
+
+def test_held_writes_go_to_a_directory_of_the_users_own_never_one_planted_for_them(
+    tmp_path, monkeypatch
+):
+    """K2: the fallback was the shared temporary directory itself, where anyone can put a
+    file under the name a store's held file has. Now it is a directory of the user's own in
+    it (0700); a link planted where it would be is refused, and never looked in."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    tmp.chmod(0o1777)  # as /tmp is
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    db = tmp_path / "data" / "d7tui.sqlite3"
+    db.parent.mkdir()
+    Store.open(db).close()
+    elsewhere = tmp / "someone-elses"
+    elsewhere.mkdir()
+    elsewhere.chmod(0o777)
+    private_dir().symlink_to(elsewhere)
+    planted = elsewhere / f"{places(db)[1][1]}20261130T000000-1-1.jsonl"
+    planted.write_text('{"kind": "remove", "request_id": "x", "at": 1}\n')
+    planted.chmod(0o600)
+    with read_only(db.parent):
+        log = HeldLog(db)
+        assert not log.append([("label_note", {"request_id": "x", "label": "L", "note": None})])
+        assert log.refused is not None and "not a directory" in log.refused
+        assert held_files(db) == []  # the planted file is not looked at
+        private_dir().unlink()
+        assert log.append([])  # what it holds goes to the user's own, now made
+        assert log.path is not None and log.path.parent == private_dir()
+        assert private_dir().lstat().st_mode & 0o777 == 0o700
+        assert held_files(db) == [log.path]
+        log.close()
+    assert [p.name for p in elsewhere.iterdir()] == [planted.name]

@@ -34,6 +34,7 @@ from d7tui.export import export
 from d7tui.models import Phase, Target
 from d7tui.simulator import Step
 from d7tui.store import Store, Which, open_store
+from d7tui.store.heldlog import private_dir
 from d7tui.store.rescue import held_files
 from d7tui.ui.app import farewell_text, make_app
 from d7tui.ui.screens.add import AddDialog
@@ -96,7 +97,9 @@ async def test_a_store_emptied_in_place_is_written_again_from_what_the_monitor_h
         assert store.load_state(two).state.recipients[0].status == "delivered"
         assert [t.new_status for t in store.transitions(one)] == ["accepted", "delivered"]
     names = sorted(p.name for p in db.parent.iterdir())
-    assert [n for n in names if not n.startswith("d7tui.sqlite3.damaged-")] == ["d7tui.sqlite3"]
+    # The store and the lock of its one poller (empty once it quit), nothing else.
+    kept = [n for n in names if not n.startswith("d7tui.sqlite3.damaged-")]
+    assert kept == ["d7tui.sqlite3", "d7tui.sqlite3.lock"]
     assert not (db.parent / "d7tui-errors.log").exists()  # no traceback every few seconds
 
 
@@ -258,7 +261,7 @@ async def test_a_store_emptied_where_no_new_one_can_be_written_is_kept_at_quit_a
             await pilot.press("q")
         [line] = app.farewell
     assert "1 copy of all the monitor held" in line and "1 label or note edit" in line
-    assert "kept in" in line and str(tmp_path / "tmp") in line
+    assert "kept in" in line and str(private_dir()) in line
     assert labels_and_notes(db) == {one: ("keepme", ""), two: ("after", "")}
     with Store.open(db) as store:
         assert [t.new_status for t in store.transitions(one)] == ["accepted", "delivered"]
@@ -302,7 +305,7 @@ async def test_a_read_only_store_holds_what_is_added_and_edited_and_keeps_it_at_
             assert "1 label or note edit and 1 id added so far" in said(app)[-1]
             # On disk as it was done (J18), before any quit: a kill -9 now loses none of it.
             written = app.monitor.held.written()  # type: ignore[union-attr]
-            assert written is not None and written.parent == tmp_path / "tmp"
+            assert written is not None and written.parent == private_dir()
             assert b"called" in written.read_bytes() and new.encode() in written.read_bytes()
             clock.advance(5)
             app.poller.refresh()
@@ -312,7 +315,7 @@ async def test_a_read_only_store_holds_what_is_added_and_edited_and_keeps_it_at_
         [line] = app.farewell
         assert line.startswith("1 label or note edit, 1 id added and ")
         assert "poll results could not be saved" in line
-        assert "read-only" in line and "kept in" in line and str(tmp_path / "tmp") in line
+        assert "read-only" in line and "kept in" in line and str(private_dir()) in line
     [held] = held_files(db)
     assert held == written  # the same file, the polls' results added at quit
     assert str(held) in farewell_text(app.farewell)

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from d7tui.models import Channel, IdKind, RequestStatus, Transition
+from d7tui.models import Channel, IdKind, RequestStatus, Transition, clean_label, clean_note
 from d7tui.store.core import Store
 from d7tui.store.errors import StoreCorruptError, StoreError, StoreUnavailable
 from d7tui.store.heldlog import HeldLog
@@ -681,13 +681,31 @@ class AsyncStore:
             action=("note", {"request_id": request_id, "note": note}),
         )
 
-    def set_label_note(self, request_id: str, label: str | None, note: str | None) -> Pending[bool]:
+    def set_label_note(
+        self,
+        request_id: str,
+        label: str | None,
+        note: str | None,
+        *,
+        seen: tuple[str, str] | None = None,
+        replaced: list[tuple[str, str]] | None = None,
+    ) -> Pending[bool]:
         """Both at once, as the user typed them (None: unchanged): one write, one edit if it
-        must be kept."""
+        must be kept. `seen`: the label and note the writer believed stored; a field written
+        over another text than that (someone else's edit, not seen yet) is put in `replaced`
+        as (what, was), in the same transaction as the write, before it settles."""
 
         def write() -> bool:
             changed = False
             with self.store.batch():
+                stored = self.store.watch(request_id) if seen is not None else None
+                if stored is not None and seen is not None and replaced is not None:
+                    for what, given, was, believed, clean in (
+                        ("label", label, stored.label or "", seen[0], clean_label),
+                        ("note", note, stored.note or "", seen[1], clean_note),
+                    ):
+                        if given is not None and was and was not in (clean(believed), clean(given)):
+                            replaced.append((what, was))
                 if label is not None:
                     changed |= self.store.set_label(request_id, label)
                 if note is not None:

@@ -3,8 +3,8 @@
 While the store cannot be written (a full disk, a read-only directory), what the user does and
 what the APIs said lives in memory until the store takes it; a kill -9 or a power cut meanwhile
 would lose it. So each held write is also appended, as its journal line (journal.py), to a held
-file: beside the database, else in the temporary directory (rescue.py's places, where the next
-open looks), fsynced before it counts as kept. The cost of a write is its own line, never the
+file: beside the database, else in a directory of the user's own (rescue.py's places, where
+the next open looks), fsynced before it counts as kept. The cost of a write is its own line, never the
 whole file again: the file is only written whole when it moves to another place (the one it was
 in refused a line).
 
@@ -25,6 +25,7 @@ import hashlib
 import itertools
 import json
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -43,9 +44,46 @@ _NUMBERS = itertools.count(1)  # two held files of one process in one second dif
 
 def places(db: Path) -> list[tuple[Path, str]]:
     """Where the held files of `db` go, as (directory, name prefix): beside the database; else
-    the temporary directory, under a name only this database uses."""
+    a directory of the user's own in the temporary directory (mode 0700: in the shared one
+    anyone could plant a file under the name a store's held file has, K2; there rather than the
+    user's state directory, which a full home disk refuses too), under a name only this
+    database uses."""
     tag = hashlib.sha256(str(db.resolve()).encode()).hexdigest()[:12]
-    return [(db.parent, f"{db.name}.held-"), (Path(tempfile.gettempdir()), f"d7tui-held-{tag}-")]
+    return [(db.parent, f"{db.name}.held-"), (private_dir(), f"d7tui-held-{tag}-")]
+
+
+def legacy_place(db: Path) -> tuple[Path, str]:
+    """Where a d7tui before 2026-11-30 put them (the shared temporary directory): looked in
+    only for the user's own files (rescue.py), never written."""
+    tag = hashlib.sha256(str(db.resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()), f"d7tui-held-{tag}-"
+
+
+def private_dir() -> Path:
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    return Path(tempfile.gettempdir()) / f"d7tui-{uid}"
+
+
+def make_private(directory: Path) -> None:
+    """`directory` made (mode 0700) if missing, and checked to be the user's own, a directory
+    (not a link) that no one else may enter: OSError (why) otherwise."""
+    with contextlib.suppress(FileExistsError):
+        directory.mkdir(mode=0o700, parents=True)
+    check_private(directory, fix=True)
+
+
+def check_private(directory: Path, *, fix: bool = False) -> None:
+    """OSError unless `directory` is the user's own directory (not a link) that no one else may
+    enter; `fix`: one of the user's own that others may enter is made private first."""
+    st = os.lstat(directory)
+    if not stat.S_ISDIR(st.st_mode):
+        raise OSError(f"{directory} is not a directory")
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        raise OSError(f"{directory} is another user's")
+    if st.st_mode & 0o077:
+        if not fix:
+            raise OSError(f"{directory} is open to other users")
+        os.chmod(directory, 0o700)
 
 
 class HeldLog:
@@ -99,7 +137,8 @@ class HeldLog:
         if self.refused is not None:
             return (
                 "ONLY IN MEMORY: no disk could take it either (the store's directory, the "
-                f"temporary directory: {self.refused}), so a crash or kill loses it"
+                f"user's own in the temporary directory: {self.refused}), so a crash or kill "
+                "loses it"
             )
         if self.path is not None:
             return f"written as it comes to {self.path}, which the next start takes in"
@@ -151,6 +190,8 @@ class HeldLog:
 
     def _start(self, directory: Path, prefix: str) -> None:
         """Every line in a new file in `directory`, in place of the old one (if any)."""
+        if directory != self.db.parent:
+            make_private(directory)
         stamp = time.strftime("%Y%m%dT%H%M%S")
         path = directory / f"{prefix}{stamp}-{os.getpid()}-{next(_NUMBERS)}.jsonl"
         making = path.with_name(f".{path.name}.new")  # a name no open takes in

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from d7tui.store.core import Store
 from d7tui.store.errors import StoreError
-from d7tui.store.heldlog import HeldLog, in_use, places
+from d7tui.store.heldlog import HeldLog, check_private, in_use, legacy_place, places
 from d7tui.store.journal import NAMES, Action, counted, replay
 from d7tui.store.reports import ReportParser
 
@@ -41,8 +41,16 @@ def report_actions(bodies: Sequence[tuple[str, bytes]]) -> list[Action]:
 
 
 def held_files(db: Path) -> list[Path]:
+    """The held files of `db`: beside it, in the user's own directory (not if it is not private:
+    nothing there is the user's alone), and where an older d7tui put them (its files are taken
+    in only if they are the user's own, `_load`)."""
+    beside, private = places(db)
+    where = [beside, legacy_place(db)]
+    with contextlib.suppress(OSError):
+        check_private(private[0])
+        where.append(private)
     return sorted(
-        found for directory, prefix in places(db) for found in directory.glob(f"{prefix}*.jsonl")
+        {path for directory, prefix in where for path in directory.glob(f"{prefix}*.jsonl")}
     )
 
 

@@ -35,6 +35,7 @@ from d7tui.pollstate import Fetcher, NewsBatch, PollConfig, PollUpdate
 from d7tui.report_guard import KeepsReports, ReportGuard
 from d7tui.safety import Secret, error_line, one_line, whole_line
 from d7tui.store import StoreError
+from d7tui.store.commands import Replaced
 from d7tui.store.core import WatchSummary
 from d7tui.store.db import DB_NAME, default_path
 from d7tui.ui import hints, terminal
@@ -146,7 +147,7 @@ class D7App(Guarded, App[int]):
         )
         self.monitor.client = client
         self.monitor.on_news = self._post_news
-        self.desk: DeskLink | None = None  # on a desk's shared database
+        self.desk: DeskLink | None = None  # one poller per store: a desk's database, a file
         self.simulator = simulator
         self.data_dir: str | None = None
         self._client = client
@@ -189,7 +190,7 @@ class D7App(Guarded, App[int]):
             self.poller.backpressure = memory.room
         else:
             self.poller.client = ReportGuard(self._client, lambda: self.monitor.no_memory)
-        if memory is not None and memory.shared:  # a desk's database: lead, or follow
+        if memory is not None and memory.one_poller:  # one poller per store: lead, or follow
             self.desk = DeskLink(
                 memory,
                 self.poller,
@@ -199,7 +200,7 @@ class D7App(Guarded, App[int]):
                 on_lost=self._database_away,
             )
             self.monitor.following = lambda: self.following
-            self.monitor.shows_who = True
+            self.monitor.shows_who = memory.shared
             self.desk.start()
             self._lead_check()  # the status line names the leader from the start
             self.set_interval(LEAD_CHECK, self._lead_check, name="d7tui-lead")
@@ -586,14 +587,19 @@ class D7App(Guarded, App[int]):
         *,
         opened: tuple[str, str] | None = None,
     ) -> None:
-        """See Monitor.set_label_note; what a change replaced is said in the event strip."""
-        for change in self.monitor.set_label_note(request_id, label, note, opened=opened):
-            self.say(
-                change.said(),
-                "warning",
-                masked=f"{change.request_id}: {change.what} replaced (changed elsewhere since "
-                "the dialog opened; privacy mode hides what it was)",
-            )
+        """See Monitor.set_label_note; what a change replaced is said in the event strip (also
+        once written, for an edit found in the store that the pick-up had not brought yet)."""
+
+        def tell(changes: list[Replaced]) -> None:
+            for change in changes:
+                self.say(
+                    change.said(),
+                    "warning",
+                    masked=f"{change.request_id}: {change.what} replaced (changed elsewhere "
+                    "since the dialog opened; privacy mode hides what it was)",
+                )
+
+        tell(self.monitor.set_label_note(request_id, label, note, opened=opened, told=tell))
 
     # -- the archive -------------------------------------------------------------------------
 
