@@ -33,13 +33,13 @@ from d7tui.store import (
     remembered_status,
     remembered_statuses,
 )
+from d7tui.store.changes import Changes
 from d7tui.store.core import WatchSummary
 from d7tui.store.rescue import farewell
 from d7tui.watchlist import Entry
 
 if TYPE_CHECKING:  # psycopg only for those who use a shared database
-    from d7tui.store.pglisten import Changes, Listener
-    from d7tui.store.pglock import AdvisoryLock
+    from d7tui.store.pglisten import Listener
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +169,9 @@ class Memory:
         self._writing: dict[str, int] = {}
         self._writing_lock = threading.Lock()
         self._deferred: set[str] = set()
+        # A file's numbered news for one poller per store (None: not followed, see `news`).
+        self._news_marks: tuple[int, int] | None = None
+        self._news_version: int | None = None
 
     @classmethod
     async def open(
@@ -198,11 +201,15 @@ class Memory:
                 clock=clock.now,
             )
         )
-        if store.shared:
-            # A desk's database: the lock makes the leader, whatever the report source.
-            await asyncio.to_thread(memory.astore.try_acquire_report_lock)
-        elif reports and not memory.astore.try_acquire_report_lock():
-            memory.lock_refusal = memory.astore.report_lock_refusal()
+        # The lock makes the leader, whatever the report source: it polls for every monitor
+        # on the store (a desk's database, or two terminals on one file) and pulls the reports.
+        await asyncio.to_thread(memory.astore.try_acquire_report_lock)
+        if not store.shared:
+            if store.report_lock.problem is None:
+                marks, _ = await memory.astore.read(store.news_after, None)
+                memory._news_marks = marks
+            elif reports:  # the lock file cannot be used: polls as ever, pulls no report
+                memory.lock_refusal = memory.astore.report_lock_refusal()
         memory._while_open(on_error, on_trouble, on_notice)
         return memory
 
@@ -234,12 +241,32 @@ class Memory:
 
         astore.on_error, astore.on_trouble, astore.on_notice = error, trouble, notice
 
-    # -- a desk's shared database (PostgreSQL) ---------------------------------------------------
+    # -- one poller per store: a desk's database, or one file -----------------------------------
 
     @property
     def shared(self) -> bool:
-        """The store is a desk's database: one monitor leads (polls), the others follow."""
+        """The store is a desk's database (PostgreSQL, told as committed: `follow`)."""
         return self.astore.store.shared
+
+    @property
+    def one_poller(self) -> bool:
+        """One monitor on the store leads (polls), the others follow: always on a desk's
+        database; on a file whose lock (beside it) can be used, whose news are read (`news`)."""
+        return self.shared or self._news_marks is not None
+
+    async def news(self, *, states: bool = True) -> Changes:
+        """On a file: the states written (if `states`: a leader wrote them itself) and the
+        polls asked for since the last look (cheap when nothing was committed: one number)."""
+        marks = self._news_marks
+        if marks is None:
+            return Changes()
+        version = await self.astore.data_version()  # first: a commit after it is seen next time
+        if version == self._news_version:
+            return Changes()
+        self._news_version = version
+        read = partial(self.astore.store.news_after, marks, states=states)
+        self._news_marks, changes = await self.astore.read(read)
+        return changes
 
     @property
     def leading(self) -> bool:
@@ -259,14 +286,12 @@ class Memory:
 
     async def leader(self) -> str | None:
         """Who leads ("user@host pid N"), None if nobody does; StoreError if the database
-        cannot be asked."""
-        lock: AdvisoryLock = self.astore.store.report_lock  # type: ignore[assignment]
-        return await asyncio.to_thread(partial(lock.holder, strict=True))
+        (or the lock file) cannot be asked."""
+        return await asyncio.to_thread(self.astore.store.report_lock.leader)
 
     async def end_silent_leader(self, after: float) -> str | None:
         """End a leader silent for `after` seconds (stopped, frozen); who it was, or None."""
-        lock: AdvisoryLock = self.astore.store.report_lock  # type: ignore[assignment]
-        return await asyncio.to_thread(lock.end_if_silent, after)
+        return await asyncio.to_thread(self.astore.store.report_lock.end_if_silent, after)
 
     async def watch_records(self, ids: set[str]) -> list[WatchRecord]:
         """The store's rows of these ids (those it has)."""
@@ -280,8 +305,7 @@ class Memory:
     async def ask_to_poll(self, request_ids: Sequence[str]) -> None:
         """Ask the desk's leader to poll these ids now (none: every id); StoreError if the
         database cannot be reached."""
-        ask = self.astore.store.ask_to_poll  # type: ignore[attr-defined]
-        await self.astore.read(ask, request_ids)
+        await self.astore.read(self.astore.store.ask_to_poll, request_ids)
 
     def follow(
         self,
@@ -289,7 +313,9 @@ class Memory:
         on_lost: Callable[[StoreError | None], None],
     ) -> None:
         """Hear of every change committed to the shared database (see store/pglisten.py); the
-        callbacks are called in the listener's thread."""
+        callbacks are called in the listener's thread. (A file's are read: `news`.)"""
+        if not self.shared:
+            return
         from d7tui.store.pglisten import Listener
 
         self._listener = Listener(self.astore.store, on_changes, on_lost)  # type: ignore[arg-type]

@@ -19,12 +19,14 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def peer_env(sim: Simulator, url: str, home: Path) -> dict[str, str]:
-    """The environment of a d7tui process of the desk: the database, the simulator's vendors,
-    and a home of its own (the tests' and the benchmark's peers, `d7tui add`, `d7tui serve`)."""
+def peer_env(sim: Simulator, url: str | None, home: Path) -> dict[str, str]:
+    """The environment of a d7tui process of the desk: the database (None: the SQLite file in
+    `home`'s data directory), the simulator's vendors, and a home of its own (the tests' and the
+    benchmark's peers, `d7tui add`, `d7tui serve`)."""
+    env = {k: v for k, v in os.environ.items() if k != "D7TUI_DATABASE_URL"}
     return {
-        **os.environ,
-        "D7TUI_DATABASE_URL": url,
+        **env,
+        **({"D7TUI_DATABASE_URL": url} if url is not None else {}),
         "D7_API_TOKEN": "sim-token",
         "D7_BASE_URL": sim.base_url,
         "INFOBIP_API_KEY": "sim-infobip-key",

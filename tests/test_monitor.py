@@ -171,22 +171,20 @@ async def test_ids_added_from_another_shell_are_picked_up_once_and_said(sim, clo
         assert monitor.live.get(first).latest_status == "accepted"  # type: ignore[union-attr]
 
 
-async def test_reports_are_taken_over_when_the_other_holder_ends(sim, clock, db):
+async def test_the_lock_makes_one_poller_and_is_taken_when_the_other_holder_ends(sim, clock, db):
     reports = settings_for(sim, infobip_source=InfobipSource.REPORTS)
-    other = Store.open(db)  # another d7tui pulling Infobip's reports from this store
+    other = Store.open(db)  # another d7tui on this store: it polls and pulls Infobip's reports
     assert other.try_acquire_report_lock()
     try:
         async with running(sim, clock, db, settings=reports) as run:
             memory = run.monitor.memory
-            assert memory is not None and not memory.pulls_reports
-            assert memory.lock_refusal is not None
-            assert run.monitor.notices == [memory.lock_refusal]  # on the banner
-            assert not run.monitor.take_over_reports()  # still held
+            assert memory is not None and memory.one_poller
+            assert not memory.leading and not memory.pulls_reports
+            assert run.monitor.notices == []  # the status line says who leads (the app's)
+            assert not await memory.lead()  # still held
             other.close()
-            assert run.monitor.take_over_reports()
-            assert memory.pulls_reports and run.monitor.notices == []
-            assert run.said == ["Now pulling Infobip reports here: the other d7tui ended."]
-            assert not run.monitor.take_over_reports()  # once
+            assert await memory.lead()
+            assert memory.leading and memory.pulls_reports
     finally:
         other.close()
 

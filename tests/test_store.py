@@ -7,6 +7,7 @@ The builders at the top are shared by the other test_store*/test_export files.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import sqlite3
 import stat
@@ -239,6 +240,9 @@ def test_a_batch_of_polls_is_one_statement_per_table_and_the_same_as_saving_them
     batch._conn().set_trace_callback(None)
     # BEGIN, COMMIT and one statement per table (states, recipients, their trim, raw bodies,
     # their trim, transitions, the channel an `auto` id answered on), however many polls.
+    # (The triggers that number the changes for a following monitor run inside them: SQLite
+    # traces each run as its statement again.)
+    statements = [text for text, _ in itertools.groupby(statements)]
     assert len(statements) == 9, statements
     assert batch.load_states(None) == one.load_states(None)
     assert batch.transitions() == one.transitions()

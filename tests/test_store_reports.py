@@ -161,16 +161,24 @@ def test_one_store_holds_the_report_lock_the_other_is_told_who(db_path):
     first = Store.open(db_path)
     second = Store.open(db_path)
     try:
+        assert second.report_lock.leader() is None  # nobody leads yet
+        first.report_lock.user = "ana"
         assert first.try_acquire_report_lock() and first.has_report_lock
         assert first.try_acquire_report_lock()  # idempotent
         assert not second.try_acquire_report_lock() and not second.has_report_lock
         message = second.report_lock_refusal()
         assert f"another d7tui (pid {os.getpid()})" in message
         assert "read-only" in message and "\n" not in message
+        # Who leads, as a follower's status line names it; looking does not take the lock.
+        leader = second.report_lock.leader()
+        assert leader is not None and leader.startswith("ana@")
+        assert leader.endswith(f" pid {os.getpid()}")
+        assert first.has_report_lock and first.report_lock.renew()
         first.close()  # closing releases it
+        assert second.report_lock.leader() is None
         assert second.try_acquire_report_lock()
         lock_file = Path(f"{db_path}.lock")
-        assert lock_file.read_text().strip() == str(os.getpid())
+        assert lock_file.read_text().splitlines()[0] == str(os.getpid())
         assert oct(lock_file.stat().st_mode & 0o777) == oct(0o600)
     finally:
         first.close()

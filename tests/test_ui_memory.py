@@ -153,10 +153,10 @@ async def test_infobip_reports_pulled_in_one_run_are_shown_in_the_next(sim, cloc
         assert "41793026727" in screen_text(again)
 
 
-async def test_a_second_monitor_leaves_the_reports_to_the_first(sim, clock, db):
+async def test_a_second_monitor_leaves_the_reports_and_the_polls_to_the_first(sim, clock, db):
     bulk, _ = sim.create_infobip_bulk(["41793026727"], INFOBIP_DELIVERS)
     sms = sim.create_request("sms", ["+971500000001"], DELIVERS)
-    reports = sim_settings(sim, infobip_source=InfobipSource.REPORTS)  # logs need no lock
+    reports = sim_settings(sim, infobip_source=InfobipSource.REPORTS)
     first = build(sim, clock, db, [Target(bulk, "infobip", IdKind.BULK), Target(sms)], reports)
     second = build(sim, clock, db, settings=reports)
     async with first.run_test(size=SIZE) as pilot:
@@ -165,17 +165,14 @@ async def test_a_second_monitor_leaves_the_reports_to_the_first(sim, clock, db):
         async with second.run_test(size=SIZE) as pilot2:
             await started(pilot2, second, 2)
             assert second.memory is not None and not second.memory.pulls_reports
-            await pilot2.pause()
-            text = screen_text(second)
-            assert "another d7tui (pid" in text and "read-only" in text
+            await until(pilot2, lambda: "◇ follows" in screen_text(second))  # one poller
             clock.advance(4)
             await idle(pilot, first)  # the first pulls the one-time reports and keeps them
             assert entry(first, bulk).latest_status == "DELIVERED_TO_HANDSET"
-            second.poller.refresh()
-            await idle(pilot2, second)
-            # The second shows them from the store, and D7 polling goes on.
-            assert entry(second, bulk).latest_status == "DELIVERED_TO_HANDSET"
-            assert entry(second, sms).latest_status == "delivered"
+            # The second shows them from the store, and what the first polled of D7 too.
+            await until(pilot2, lambda: entry(second, bulk).latest_status == "DELIVERED_TO_HANDSET")
+            await until(pilot2, lambda: entry(second, sms).latest_status == "delivered")
+            assert second.desk is not None and second.desk.fetcher.vendor_calls == 0
 
 
 async def test_a_damaged_store_is_kept_aside_said_on_screen_and_a_new_one_remembers(
@@ -360,26 +357,24 @@ async def test_an_archived_request_stays_archived_after_a_restart(sim, clock, db
 
 async def test_when_the_first_monitor_ends_the_second_takes_over_the_reports(sim, clock, db):
     bulk, _ = sim.create_infobip_bulk(["41793026727"], INFOBIP_DELIVERS)
-    first = Store.open(db)  # the report lock of another monitor
+    first = Store.open(db)  # the lock of another monitor, which leads
     assert first.try_acquire_report_lock()
-    reports = sim_settings(sim, infobip_source=InfobipSource.REPORTS)  # logs need no lock
+    reports = sim_settings(sim, infobip_source=InfobipSource.REPORTS)
     second = build(sim, clock, db, [Target(bulk, "infobip", IdKind.BULK)], reports)
     try:
         async with second.run_test(size=SIZE, notifications=True) as pilot:
-            await idle(pilot, second)
+            await until(pilot, lambda: second.desk is not None and second.memory is not None)
+            assert second.desk is not None and not second.desk.leading
             assert not second.memory.pulls_reports  # type: ignore[union-attr]
-            assert "shows them read-only" in screen_text(second)  # the banner says why
             first.close()
-            second._take_over_reports()  # what its minutely check does
+            # Within seconds (its look at the lead, once a second) it leads, and pulls them.
+            await until(pilot, lambda: second.desk.leading)  # type: ignore[union-attr]
             assert second.memory.pulls_reports  # type: ignore[union-attr]
-            assert second.notices == []
-            await pilot.pause()
-            assert "read-only" not in screen_text(second)  # the banner says so no more
+            assert any("leads the desk now" in t for t in said(second))
             clock.advance(4)
             second.poller.refresh()
             await idle(pilot, second)
             assert entry(second, bulk).latest_status == "DELIVERED_TO_HANDSET"
-            assert any("Now pulling Infobip reports here" in t for t in said(second))
     finally:
         first.close()
 

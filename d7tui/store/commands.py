@@ -60,6 +60,7 @@ def open_store(
     else:
         store = Store.open(path, readonly=readonly)
     store.actor = user or os_user()
+    store.report_lock.user = store.actor  # named in the lock file, for the followers
     if readonly:
         held = waiting(store.path)
         if held.waiting:

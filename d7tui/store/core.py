@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import quote
@@ -425,6 +426,26 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
         """The number of the newest change to the watchlist (see changes.py); 0 if none."""
         with self.reading() as conn:
             return changes.newest(conn) if self.keeps_changes else 0
+
+    def news_after(
+        self, marks: tuple[int, int] | None, *, states: bool = True
+    ) -> tuple[tuple[int, int], changes.Changes]:
+        """What was written since `marks` for a monitor sharing this file (see changes.py):
+        the states the leader wrote (if `states`), the polls a follower asked for; with the
+        newest marks."""
+        if not self.keeps_changes:
+            return (0, 0), changes.Changes()
+        with self.reading() as conn:
+            return changes.news_after(conn, marks, states=states)
+
+    def ask_to_poll(self, request_ids: Sequence[str]) -> None:
+        """Ask the monitor that leads on this file to poll these ids now (none: every id); it
+        reads them within a second. Raises StoreError."""
+        with self.batch() as conn:
+            conn.executemany(
+                f"INSERT INTO {changes.ASKS} (request_id) VALUES (?)",
+                [(request_id,) for request_id in request_ids or [changes.ASK_ALL]],
+            )
 
     def changes_after(self, mark: int | None) -> tuple[int, list[WatchRecord] | None]:
         """The rows of the watchlist added or changed (label, note, removed, restored, archived,

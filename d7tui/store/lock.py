@@ -1,16 +1,22 @@
-"""One process at a time pulls Infobip's one-time reports from a data directory.
+"""One process at a time polls for a data directory and pulls Infobip's one-time reports.
 
 Reading a one-time report takes it away from every other reader, so two monitors pulling at once
-would each see half. The lock is an OS file lock (`flock`) on a file beside the database: the
-kernel drops it when the process ends in any way, kill -9 included, so it never goes stale.
-The holder writes its pid into the file only so that the other instance can name it.
+would each see half; two monitors polling at once would spend the account's rate budget twice.
+So the holder of this lock leads (see d7tui/desk.py): it polls the vendors, writes what they say
+and pulls the reports; another monitor on the store follows it. The lock is an OS file lock
+(`flock`) on a file beside the database: the kernel drops it when the process ends in any way,
+kill -9 included, so it never goes stale. The holder writes its pid and who it is into the file
+only so that the others can name it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from pathlib import Path
+
+from d7tui.store.errors import StoreError
 
 try:
     import fcntl
@@ -19,9 +25,14 @@ except ImportError:  # pragma: no cover - Windows
     import msvcrt
 
 
+def whoami(user: str | None) -> str:
+    return f"{user or '?'}@{socket.gethostname()} pid {os.getpid()}"
+
+
 class ReportLock:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.user: str | None = None  # who this is (the store's actor), written for the others
         self._fd: int | None = None
         self._file: tuple[int, int] | None = None
         self.problem: str | None = None  # why the lock file itself could not be used
@@ -50,7 +61,7 @@ class ReportLock:
             os.close(fd)
             return False
         # Write then truncate (not the other way round): a reader sees a whole pid or the old one.
-        pid = f"{os.getpid()}\n".encode()
+        pid = f"{os.getpid()}\n{whoami(self.user)}\n".encode()
         with contextlib.suppress(OSError):  # only a hint: a full disk must not cost the lock
             os.lseek(fd, 0, os.SEEK_SET)
             os.write(fd, pid)
@@ -89,11 +100,48 @@ class ReportLock:
 
     def holder(self) -> int | None:
         """The pid the holder wrote, if it can be read (it is a hint, not the lock)."""
+        first = self._written()[0]
+        return int(first) if first.isdigit() else None
+
+    def _written(self) -> list[str]:
         try:
-            text = self.path.read_text(encoding="ascii", errors="replace").strip()
+            text = self.path.read_text(encoding="utf-8", errors="replace")
         except OSError:
+            return [""]
+        return [line.strip() for line in text.splitlines()] or [""]
+
+    def leader(self) -> str | None:
+        """Who holds the lock ("user@host pid N"), None if nobody does; StoreError if the lock
+        file cannot be read. Looks without taking it for more than an instant: a shared lock
+        that cannot be had means it is held."""
+        if self._fd is not None:
+            return whoami(self.user)
+        try:
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError:
             return None
-        return int(text) if text.isdigit() else None
+        except OSError as exc:
+            raise StoreError(f"cannot use {self.path}: {exc.strerror or exc}") from None
+        try:
+            if fcntl is None:  # pragma: no cover - Windows: the holder's byte is locked
+                msvcrt.locking(fd, msvcrt.LK_NBRLCK, 1)
+                msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+            else:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return None
+        except OSError:
+            pass
+        finally:
+            os.close(fd)  # closing drops the shared lock, if it was had
+        written = self._written()
+        if len(written) > 1 and written[1]:
+            return written[1]
+        return f"another d7tui (pid {written[0]})" if written[0].isdigit() else "another d7tui"
+
+    def end_if_silent(self, after: float) -> str | None:
+        """A holder stopped (`kill -STOP`) or frozen keeps its file lock: nothing here can end
+        it short of signalling another user's process, which d7tui does not do. None."""
+        return None
 
     def refusal(self) -> str:
         """What the second instance tells its user, in one line."""
@@ -102,6 +150,6 @@ class ReportLock:
         pid = self.holder()
         who = f"another d7tui (pid {pid})" if pid else "another d7tui"
         return (
-            f"{who} is pulling Infobip reports from this data directory ({self.path.parent}); "
-            "this one shows them read-only"
+            f"{who} leads on this data directory ({self.path.parent}): it pulls the Infobip "
+            "reports, this one shows them read-only"
         )

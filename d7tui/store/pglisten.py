@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from d7tui.store.changes import Changes
 from d7tui.store.errors import StoreError
 from d7tui.store.pg import ASK_ALL, POLL_CHANNEL, STATE_CHANNEL, WATCH_CHANNEL
 
@@ -26,16 +26,7 @@ GATHER = 0.05  # seconds of notifications handed on together
 RETRY = 1.0  # seconds between attempts to connect again
 
 
-@dataclass
-class Changes:
-    states: set[str] = field(default_factory=set)  # request ids whose state was written
-    watches: set[str] = field(default_factory=set)  # request ids added, relabelled, removed ...
-    everything: bool = False  # the connection was lost meanwhile: read everything again
-    asked: set[str] = field(default_factory=set)  # request ids a follower asks to poll now
-    asked_all: bool = False  # a follower asks to poll every id now
-
-    def __bool__(self) -> bool:
-        return bool(self.states or self.watches or self.everything or self.asked or self.asked_all)
+__all__ = ["Changes", "Listener"]
 
 
 class Listener:

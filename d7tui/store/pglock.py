@@ -9,13 +9,12 @@ from `pg_stat_activity` to say who holds it.
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from d7tui.store.errors import StoreError
+from d7tui.store.lock import whoami
 
 if TYPE_CHECKING:
     from d7tui.store.pg import PgStore
@@ -26,10 +25,6 @@ KEEPALIVE = (
     ("tcp_keepalives_interval", 2),
     ("tcp_keepalives_count", 3),
 )
-
-
-def whoami(user: str | None) -> str:
-    return f"{user or '?'}@{socket.gethostname()} pid {os.getpid()}"
 
 
 class AdvisoryLock:
@@ -109,6 +104,11 @@ class AdvisoryLock:
         if not row:
             return None
         return str(row[0] or "another d7tui").removeprefix("d7tui ")
+
+    def leader(self) -> str | None:
+        """Who leads ("user@host pid N"), None if nobody does; StoreError if the server
+        cannot be asked."""
+        return self.holder(strict=True)
 
     def end_if_silent(self, after: float) -> str | None:
         """End the session of a holder that has given no sign of life for `after` seconds, and

@@ -150,7 +150,7 @@ class D7App(Guarded, App[int]):
         )
         self.monitor.client = client
         self.monitor.on_news = self._post_news
-        self.desk: DeskLink | None = None  # on a desk's shared database
+        self.desk: DeskLink | None = None  # one poller per store: a desk's database, a file
         self.simulator = simulator
         self.data_dir: str | None = None
         self._client = client
@@ -193,7 +193,7 @@ class D7App(Guarded, App[int]):
             self.poller.backpressure = memory.room
         else:
             self.poller.client = ReportGuard(self._client, lambda: self.monitor.no_memory)
-        if memory is not None and memory.shared:  # a desk's database: lead, or follow
+        if memory is not None and memory.one_poller:  # one poller per store: lead, or follow
             self.desk = DeskLink(
                 memory,
                 self.poller,
@@ -203,7 +203,7 @@ class D7App(Guarded, App[int]):
                 on_lost=self._database_away,
             )
             self.monitor.following = lambda: self.following
-            self.monitor.shows_who = True
+            self.monitor.shows_who = memory.shared
             self.desk.start()
             self._lead_check()  # the status line names the leader from the start
             self.set_interval(LEAD_CHECK, self._lead_check, name="d7tui-lead")

@@ -1,10 +1,12 @@
-"""The monitor on a desk's shared database: leading or following (see d7tui/desk.py).
+"""The monitor on a store others share: leading or following (see d7tui/desk.py).
 
 `DeskLink` puts a `DeskFetcher` in front of the poller, keeps or takes the lead once a second
-(an advisory lock on the database: the server drops it when its holder dies, kill -9 included),
-and turns what the database tells (LISTEN/NOTIFY: states written by the leader, ids added,
-relabelled, removed from any monitor or `d7tui add`) into polls of the database and pick-ups.
-No Textual here beyond what the app hands in.
+(a lock the system drops when its holder dies, kill -9 included: an advisory lock on a desk's
+database, a file lock beside a SQLite file), and turns what the store tells into polls of the
+store and pick-ups: a desk's database tells as it commits (LISTEN/NOTIFY: states written by the
+leader, ids added, relabelled, removed from any monitor or `d7tui add`); a file's numbered news
+(states written, polls asked for) are read at each look at the lead, its watchlist's changes by
+the app's pick-up. No Textual here beyond what the app hands in.
 """
 
 from __future__ import annotations
@@ -75,10 +77,16 @@ class DeskLink:
         else:
             self.poller.resume()
 
-    def status_text(self) -> str:
+    def status_text(self) -> str | None:
+        """Who polls, for the status line (a lone monitor on a file has nothing to say)."""
         if self.leading:
-            return "◆ leads the desk"
+            return "◆ leads the desk" if self.memory.shared else None
         return f"◇ follows {self.fetcher.leader}"
+
+    @property
+    def whole(self) -> str:
+        """Whom the leader's pause stops: every monitor of the store."""
+        return "the whole desk" if self.memory.shared else "every monitor on this store"
 
     # -- the lead ------------------------------------------------------------------------------
 
@@ -91,6 +99,13 @@ class DeskLink:
         `HEAD_START`: after an outage, the leader from before it leads again."""
         if self._taking:
             return
+        if not self.memory.shared:  # a file tells nothing by itself: its news are read
+            try:
+                news = await self.memory.news(states=not self.leading)
+            except StoreError:
+                news = None
+            if news:
+                self.followed(news)
         if self.leading:
             try:
                 leads = await self.memory.lead()

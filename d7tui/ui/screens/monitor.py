@@ -695,7 +695,7 @@ class MonitorScreen(Guarded, Screen[None]):
         if app.desk is not None and app.following and app.polling:
             app.say(app.desk.nothing_to_pause(app.key("refresh")), "warning")
             return
-        whole_desk = " for the whole desk" if app.desk is not None else ""
+        whole_desk = f" for {app.desk.whole}" if app.desk is not None else ""
         if poller.auth_stops:
             problem = app.reload_settings()
             if problem:
