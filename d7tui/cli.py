@@ -460,7 +460,7 @@ def run_add(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
         return EXIT_FAILURE
     finally:
         store.close()
-    for problem in result.errors:
+    for problem in (*result.errors, *result.unswitched):
         err.write(f"d7tui add: {one_line(problem)}\n")
     refused = len(result.errors) + len(unreadable)
     said = f"added {len(result.added):,}, already watched {len(result.merged):,}" + (

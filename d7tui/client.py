@@ -164,9 +164,11 @@ class Engine:
             self._proxies[key] = _env_proxy(parts)
         return self._proxies[key]
 
+    def _ceiling(self, attempt: int) -> float:
+        return min(self.policy.cap, self.policy.base * (2**attempt))
+
     def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.policy.cap, self.policy.base * (2**attempt))
-        return random.uniform(0, ceiling)  # full jitter
+        return random.uniform(0, self._ceiling(attempt))  # full jitter
 
     async def get(
         self,
@@ -301,10 +303,13 @@ class Engine:
             retry_after = parse_retry_after(reply.headers.get("retry-after"))
             asked_to_wait = reply.status == 429 or (reply.status == 503 and retry_after is not None)
             if asked_to_wait:
-                hold = min(
-                    retry_after if retry_after is not None else self._backoff(tries - 1),
-                    self.policy.max_retry_after,
-                )
+                said = retry_after if retry_after is not None else self._backoff(tries - 1)
+                if reply.status == 429:
+                    # "Slow down", whatever the header adds: a `Retry-After: 0` (or a missing
+                    # one with a jitter near 0) must not turn each poll into a burst of tries
+                    # at a host that has just refused for rate.
+                    said = max(said, self._ceiling(tries - 1))
+                hold = min(said, self.policy.max_retry_after)
                 self._hold_host(host, hold, reply.status)
             if asked_to_wait and (idempotent or reply.status == 429):
                 self.stats["429" if reply.status == 429 else "5xx"] += 1

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import platformdirs
 
@@ -116,7 +116,11 @@ class Settings:
         """Every credential set, revealed: what is blotted out of any answer, error or screen.
         Both vendors' everywhere, not each in its own answers only: a proxy or gateway in
         front of both sees, and may echo, both."""
-        password = urlsplit(self.database_url.reveal()).password if self.database_url else None
+        url = self.database_url.reveal()
+        try:
+            password = urlsplit(url).password if url else None
+        except ValueError:  # refused when read; if one gets here, all of it is the secret
+            password = url
         return [s for s in (self.d7_token.reveal(), self.infobip_key.reveal(), password) if s]
 
 
@@ -384,6 +388,16 @@ def _database_url(env: Mapping[str, str], data: Mapping[str, object], path: Path
         raise ConfigError(f"{where} must be a postgresql:// URL")
     if any(not c.isprintable() or c.isspace() for c in url):
         raise ConfigError(f"{where}: contains spaces or control characters")
+    # Read here as every later step reads it: a URL that breaks them (`[::1/desk`) ended in a
+    # traceback quoting it whole, the password with it (L11). The why, never the URL.
+    try:
+        parts = urlsplit(url)
+        _ = (parts.hostname, parts.port, parts.password)
+        parse_qsl(parts.query, errors="strict")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}: a %-escape in it is not UTF-8 text") from None
+    except ValueError:
+        raise ConfigError(f"{where}: its host or port cannot be read") from None
     return Secret(url)
 
 
@@ -397,8 +411,11 @@ def _keymap(raw: object, path: Path, warnings: list[str]) -> dict[str, str]:
         return {}
     keymap: dict[str, str] = {}
     for name, keys in raw.items():
-        if not isinstance(keys, str) or not keys.strip():
+        if not isinstance(keys, str):
             warnings.append(f"{path}: [keymap] key {name!r} must be a string of keys; ignored")
+            continue
+        if not keys.strip():
+            warnings.append(f"{path}: [keymap] key {name!r} is empty; ignored")
             continue
         keymap[str(name)] = keys
     return keymap

@@ -8,6 +8,7 @@ line that is not text is one problem to report, not a reason to lose the others.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, TextIO
@@ -15,6 +16,7 @@ from typing import BinaryIO, TextIO
 from d7tui.models import Channel, IdKind, InvalidId, Target, split_ids, validate_id
 
 _BOM = "\ufeff"  # an editor's byte order mark at the start of a saved list of ids
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 # Standard input is read with bounds: a binary file, /dev/zero or an endless `yes ID |` piped by
 # mistake grew until the machine ran out of memory. A line holds ~28,000 ids separated by commas
@@ -60,6 +62,9 @@ def _read_lines(stdin: TextIO) -> tuple[list[str], list[str]]:
     raw: BinaryIO | None = getattr(stdin, "buffer", None)
     if raw is None:  # already text (a StringIO in a test, a paste)
         return split_ids(stdin.read().removeprefix(_BOM)), []
+    peek = getattr(raw, "peek", None)
+    if peek is not None and peek(2)[:2] in _UTF16_BOMS:
+        return _read_utf16(raw)
     ids: list[str] = []
     problems: list[str] = []
     read = 0
@@ -82,6 +87,18 @@ def _read_lines(stdin: TextIO) -> tuple[list[str], list[str]]:
             continue
         ids.extend(split_ids(text.removeprefix(_BOM) if number == 1 else text))
     return ids, problems
+
+
+def _read_utf16(raw: BinaryIO) -> tuple[list[str], list[str]]:
+    """A list saved as UTF-16 with its byte order mark (what Windows PowerShell's `>` writes):
+    read as UTF-8 its first line was "not UTF-8 text" and every other an id of NUL bytes."""
+    data = raw.read(INPUT_LIMIT + 1)
+    if len(data) > INPUT_LIMIT:
+        raise InputTooLarge()
+    try:
+        return split_ids(data.decode("utf-16").removeprefix(_BOM)), []
+    except UnicodeDecodeError:
+        return [], ["standard input starts as UTF-16 text but is not: save the list as UTF-8"]
 
 
 def _bounded_lines(raw: BinaryIO) -> Iterator[tuple[bytes | None, int]]:

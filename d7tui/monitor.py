@@ -455,6 +455,7 @@ class Monitor:
         not picked up yet is found in the store as it is written: `told` is given it then."""
         entry = self.live.get(request_id) or self.archived.get(request_id)
         if entry is None:
+            self._keep_for_the_removed(request_id, label, note)
             return []
         now = (entry.label, entry.note)
         changed = tuple(
@@ -485,6 +486,22 @@ class Monitor:
             self.held.set_label_note(request_id, *changed)
             self.say(self.held.said(), "warning")
         return replaced
+
+    def _keep_for_the_removed(self, request_id: str, label: str | None, note: str | None) -> None:
+        """What the user typed for a request removed meanwhile (another monitor's `d`, while
+        the dialog was open) is kept with the removed id, and said: it was dropped without a
+        word (L5). Added again, the id comes back with it."""
+        if label is None and note is None:
+            return
+        if self.memory is not None:
+            self.memory.set_label_note(request_id, label, note)
+        elif self.held is not None:
+            self.held.set_label_note(request_id, label, note)
+        self.say(
+            f"{one_line(request_id, 40)} was removed meanwhile (by another d7tui?): what you "
+            "typed is kept with it, and comes back if you add it again (a).",
+            "warning",
+        )
 
     # -- the archive -------------------------------------------------------------------------
 
@@ -702,4 +719,7 @@ def cannot_write(directory: Path, exc: OSError) -> str:
     """An export that could not be written, in words a user can act on (not Python's
     `[Errno 30] … '.d7tui-export-ytr1op5u'`)."""
     why = (exc.strerror or "error").lower()
-    return f"{EXPORT_FAILED}: cannot write in {directory}: {why}; nothing was written"
+    return (
+        f"{EXPORT_FAILED}: cannot write in {directory}: {why}; nothing was written (start d7tui "
+        "in a directory you can write, or run d7tui export -o FILE)"
+    )

@@ -168,21 +168,40 @@ MIN_SECRET = 8
 @functools.lru_cache(maxsize=64)
 def echo_forms(secret: str) -> tuple[str, ...]:
     """`secret` as a server or a proxy may echo it back: as it is, percent-encoded (a URL, a
-    form, an OAuth-style callback), upper- or lower-cased (an error page), base64-encoded (a
-    header shown back). Each is one more plain replace: cheap, where a search ignoring case
+    form, an OAuth-style callback; every byte or only those that must be), upper- or
+    lower-cased (an error page), base64-encoded (a header shown back, alone or inside a longer
+    value). Each is one more plain replace: cheap, where a search ignoring case
     over every answer would not be. Empty for a secret too short to be a credential."""
     if len(secret) < MIN_SECRET:
         return ()
     raw = secret.encode()
+    every_byte = "".join(f"%{byte:02X}" for byte in raw)  # an encoder that escapes all
     forms = [
         secret,
         quote(secret, safe=""),
+        every_byte,
+        every_byte.lower(),
         secret.upper(),
         secret.lower(),
         base64.b64encode(raw).decode().rstrip("="),
         base64.urlsafe_b64encode(raw).decode().rstrip("="),
+        *_base64_inside(raw),
     ]
     return tuple(dict.fromkeys(forms))
+
+
+def _base64_inside(raw: bytes) -> list[str]:
+    """The part of any base64 text holding `raw` that depends on `raw` alone, whatever comes
+    before it (`Bearer TOKEN`, `:TOKEN`, `user:TOKEN` as a proxy echoes a header) and after: at
+    each of the three places a byte can sit in a base64 group, the whole groups of `raw`."""
+    forms = []
+    for offset in range(3):
+        data = bytes(offset) + raw
+        whole = data[: len(data) // 3 * 3]
+        skip = 4 if offset else 0  # the group shared with what came before
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            forms.append(encode(whole).decode()[skip:])
+    return forms
 
 
 def _forms(secrets: Iterable[str]) -> list[str]:
@@ -250,7 +269,7 @@ def _skeleton(text: str) -> str:
     return _CONTROL.sub("", _SHOWN_INVISIBLE.sub("", text))
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=64)
 def _split_spelling(form: str) -> re.Pattern[str]:
     """`form` with any run of `_SPLIT` between two of its characters, each character bare or
     as a JSON escape."""

@@ -201,6 +201,19 @@ def test_add_refuses_lines_that_are_not_text_and_adds_the_rest(env) -> None:
     assert {w["request_id"] for w in json.loads(listed.stdout)["watchlist"]} == {RID, other}
 
 
+def test_add_reads_a_list_saved_as_utf16(env) -> None:
+    # What Windows PowerShell's `>` writes: refused as "not UTF-8", then ids of NUL bytes (L10).
+    other = str(uuid.uuid4())
+    for encoding in ("utf-16-le", "utf-16-be"):
+        bom = "\ufeff".encode(encoding)
+        stdin = bom + f"{RID}\r\n{other}\r\n".encode(encoding)
+        proc = d7tui(env, "add", "-", stdin=stdin)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr == b""
+    listed = d7tui(env, "export", "--format", "json")
+    assert {w["request_id"] for w in json.loads(listed.stdout)["watchlist"]} == {RID, other}
+
+
 def test_add_refuses_a_line_too_long_to_be_ids_without_holding_it_and_adds_the_rest(env) -> None:
     stdin = b"x" * (3 * LINE_LIMIT) + b"\n" + RID.encode() + b"\n"
     proc = d7tui(env, "add", "-", stdin=stdin)
@@ -430,3 +443,27 @@ def test_a_d7_answer_that_lists_nobody_is_not_found(env, body: bytes, code: int,
     assert b"recipient(s)" not in proc.stdout
     (line,) = proc.stderr.decode().splitlines()
     assert line.startswith(f"{RID}: sms: ") and said in line, line
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://bob:S3cr3tPW@[::1/desk",
+        "postgresql://bob:S3cr3tPW@]::1[/desk",
+        "postgresql://bob:S3cr3tPW@[zz::1]/desk",
+        "postgres://bob:S3cr3tPW@127.0.0.1:1/desk?application_name=%ff",
+    ],
+    ids=["open-bracket", "reversed", "not-ipv6", "escape"],
+)
+@pytest.mark.parametrize("command", [["add", "X1", "--channel", "infobip"], ["export"]])
+def test_a_database_url_that_cannot_be_read_is_one_line_without_the_password(
+    env, monkeypatch, capsys, url, command
+) -> None:
+    # L11: the URL's own parser raised inside the step that hides the password, so Python
+    # printed a traceback quoting the whole URL (and `send` lost the id of a paid message).
+    monkeypatch.setenv("D7TUI_DATABASE_URL", url)
+    code = main(command)
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == "" and len(err.splitlines()) == 1
+    assert "D7TUI_DATABASE_URL" in err and "S3cr3tPW" not in err and "Traceback" not in err

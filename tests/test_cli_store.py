@@ -302,6 +302,35 @@ def test_add_on_a_watched_id_says_which_label_and_note_it_replaced(sim, env, cap
     assert out.splitlines() == ["added 0, already watched 1"]
 
 
+def test_add_never_switches_a_watched_ids_channel_or_kind_without_a_word(sim, env, capsys):
+    # L6: a mistyped --channel turned a found request into "not found" while the output said
+    # only "already watched 1", and a running monitor went on polling it the old way.
+    rid = sim.create_request("sms", ["+971500000018"])
+    assert run(capsys, "add", rid, "--channel", "sms")[0] == 0
+    code, out, err = run(capsys, "add", rid, "--channel", "whatsapp", "--label", "kept")
+    assert code == 0
+    assert out.splitlines() == ["added 0, already watched 1"]
+    assert err.splitlines() == [
+        f"d7tui add: {rid}: already watched as a D7 sms request; left so (to watch it as a D7 "
+        "whatsapp request, remove it with d in the monitor, then add it again)"
+    ]
+    assert run(capsys, "add", "QQQ1", "--channel", "infobip")[0] == 0
+    code, _, err = run(capsys, "add", "QQQ1", "--channel", "infobip", "--id-kind", "messageId")
+    assert "already watched as an Infobip bulkId; left so" in err
+    code, out, _ = run(capsys, "export", "--format", "json")
+    kinds = {
+        w["request_id"]: (w["channel"], w["id_kind"], w["label"])
+        for w in json.loads(out)["watchlist"]
+    }
+    assert kinds[rid] == ("sms", "request_id", "kept")  # the label given still applies
+    assert kinds["QQQ1"] == ("infobip", "bulkId", "")
+    # "auto" never replaces a channel, and a channel fills in an "auto" one without a word.
+    other = sim.create_request("viber", ["+971500000019"])
+    assert run(capsys, "add", other)[0] == 0
+    code, _, err = run(capsys, "add", other, "--channel", "viber")
+    assert code == 0 and err == ""
+
+
 def test_send_to_an_id_already_watched_keeps_its_label_and_says_which(sim, env):
     rid = sim.create_request("sms", ["+971500000009"])
     with open_store() as store:

@@ -517,6 +517,17 @@ async def test_429_waits_retry_after_seconds(stub: HttpStub, make: MakeClient) -
     assert second.at - first.at >= 0.28
 
 
+async def test_429_saying_retry_at_once_still_backs_off(stub: HttpStub, make: MakeClient) -> None:
+    # A gateway under load that says `Retry-After: 0` must not get each poll as a burst of tries.
+    now = Reply(429, b"{}", headers={"Retry-After": "0"})
+    stub.script(SMS_PATH, now, now, Reply(body=SMS_OK))
+    policy = RetryPolicy(attempts=4, base=0.15, cap=1.0)
+    await make(policy=policy).fetch(Target(RID, "sms"))
+    first, second, third = stub.requests
+    assert second.at - first.at >= 0.14
+    assert third.at - second.at >= 0.29  # the backoff's ceiling doubles with each try
+
+
 async def test_429_waits_retry_after_http_date(stub: HttpStub, make: MakeClient) -> None:
     when = math.ceil(time.time() + 0.3)  # HTTP dates have whole seconds
     stamp = email.utils.formatdate(when, usegmt=True)

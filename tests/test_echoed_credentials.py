@@ -199,6 +199,10 @@ FORMS = [
     quote(TOKEN_WITH_DASHES, safe=""),
     TOKEN_WITH_DASHES.upper(),
     base64.b64encode(TOKEN_WITH_DASHES.encode()).decode().rstrip("="),
+    # L3: every byte percent-encoded; base64 of the whole header value, or of user:password.
+    "".join(f"%{byte:02x}" for byte in TOKEN_WITH_DASHES.encode()),
+    base64.b64encode(f"Bearer {TOKEN_WITH_DASHES}".encode()).decode(),
+    base64.urlsafe_b64encode(f":{TOKEN_WITH_DASHES}".encode()).decode(),
 ]
 
 

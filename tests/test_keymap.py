@@ -6,13 +6,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ui_kit import idle, said, screen_text, sim_settings
+from ui_kit import idle, said, screen_text, sim_settings, until
 
 from d7tui.config import load_settings
 from d7tui.models import Target
 from d7tui.pollstate import PollConfig
+from d7tui.safety import Secret
 from d7tui.simulator import Step
 from d7tui.ui.app import farewell_text, make_app
+from d7tui.ui.keymap import resolve as resolve_keymap
 from d7tui.ui.screens.help import HelpScreen
 from d7tui.ui.widgets.watchlist_table import WatchlistTable
 from d7tui.watchlist import SortKey
@@ -182,3 +184,47 @@ async def test_the_footer_and_help_follow_the_keymap_from_the_first_frame(sim, c
         first = next(x for x in screen_text(app).splitlines() if "Move through the list" in x)
         assert "↓ n" in first and "j" not in first.split("Move")[0]  # the user's keys
         assert "home 0 /" in first
+
+
+async def test_the_demo_names_what_is_wrong_in_the_users_config_too(tmp_path: Path):
+    # The demo reads the user's config.toml (the keymap, the look), so its problems are said on
+    # the screen too, not only on standard error under it (L4).
+    path = tmp_path / "config.toml"
+    path.write_text('[keymap]\nmask = 5\nsort = "o"\n')
+    app = make_app(load_settings(env={}, path=path), demo=True, bell=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await idle(pilot, app)
+        banner = " ".join(screen_text(app).split())
+        assert "[keymap] key 'mask' must be a string of keys; ignored" in banner
+        await pilot.press("o")
+        assert app.watchlist.sort is SortKey.STATUS
+
+
+async def test_at_80x24_typos_and_refused_credentials_leave_the_monitor_in_sight(sim, clock):
+    # L8: four keymap typos (each listed every binding name) and two refused credentials took
+    # every row but the footer; the second credential was not on screen at all.
+    typos = {"foo": "x", "bar": "y", "baz": "z", "srot": "w"}
+    settings = sim_settings(sim, token="wrong-token", infobip_key=Secret("wrong-key"), keymap=typos)
+    ids = [sim.create_request("sms", [f"+97150000001{i}"], [Step(0, "sent")]) for i in range(6)]
+    app = make_app(settings, ids=[Target(i) for i in ids], clock=clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot, app)
+        await until(pilot, lambda: "Polling of" in " ".join(screen_text(app).split()))
+        screen = " ".join(screen_text(app).split())
+        # Each typo is one line (not the thirty names); the banner shows the stops first.
+        assert any("key 'srot': no such binding (did you mean 'sort'?" in p for p in said(app))
+        assert "Polling of sms, whatsapp and viber is stopped" in screen
+        assert ids[0][:8] in screen  # the list is still there ...
+        assert "watched" in screen  # ... and the status line
+
+
+def test_keys_a_terminal_sends_as_other_keys_and_empty_values_are_named(tmp_path: Path):
+    # L4: ctrl+m arrives as enter and ctrl+i as tab: bound, they could never run.
+    path = tmp_path / "config.toml"
+    path.write_text('[keymap]\nsort = "ctrl+m"\nproblems = "ctrl+i,x"\nfilter = " "\n')
+    settings = load_settings(env={}, path=path)
+    assert settings.warnings == (f"{path}: [keymap] key 'filter' is empty; ignored",)
+    keymap, problems = resolve_keymap(settings.keymap, str(path))
+    assert keymap == {}
+    assert [p.split("[keymap] key ")[1].split(":")[0] for p in problems] == ["'sort'", "'problems'"]
+    assert all("reach d7tui as enter, tab, backspace" in p for p in problems)

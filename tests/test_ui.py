@@ -343,6 +343,7 @@ async def test_remove_then_undo(sim, clock):
         await pilot.press("u")
         assert [e.request_id for e in app.watchlist] == ids
         assert selected(app) == ids[0]
+        assert said(app)[-1] == f"Watching {ids[0][:8]} again."  # the undo is said too
         assert ids[0] in app.poller
         clock.advance(4)
         await idle(pilot, app)
@@ -390,6 +391,31 @@ async def test_filter_problems_and_escape(sim, clock):
         assert order(app) == [ok, bad]
         await pilot.press("slash", *"+971500000002", "enter")  # by recipient
         assert order(app) == [bad]
+
+
+async def test_keys_inside_a_paste_are_not_pressed(sim, clock):
+    # L7: a crafted clipboard, "promo ESC[201~ <tab> +++ p", pasted into the filter box paused
+    # polling and raised its rate: the reader turns what follows the end marker into keys.
+    ok = create(sim, "sms", "+971500000001", script=[Step(0, "delivered")])
+    app = build(sim, clock, [ok], labels={ok: "promo"})
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        await pilot.press("slash")
+        interval = app.poller.interval_range()
+        pasted = events.Paste("promo")
+        app.post_message(pasted)  # as the terminal's reader makes them: one read, one instant
+        for key in ("tab", "plus", "plus", "p"):
+            tail = events.Key(key, "+" if key == "plus" else None)
+            tail.time = pasted.time + 0.001
+            app.post_message(tail)
+        await idle(pilot, app)
+        assert not app.poller.paused
+        assert app.poller.interval_range() == interval
+        assert any("Keys that came inside a paste were ignored" in line for line in said(app))
+        await pilot.press("enter")  # the user's own keys still work
+        assert "filter: promo" in screen_text(app)
+        await pilot.press("p")
+        assert app.poller.paused
 
 
 async def test_sort_cycles_and_the_cursor_stays_on_its_request(sim, clock):

@@ -227,7 +227,8 @@ async def test_an_export_that_cannot_be_written_says_where_and_why_and_stays_in_
         await pilot.press("e")
         line = (
             f"Export failed: cannot write in {missing}: no such file or directory; "
-            "nothing was written"
+            "nothing was written (start d7tui in a directory you can write, or run d7tui "
+            "export -o FILE)"
         )
         await until(pilot, lambda: line in said(app))
         for _ in range(5):  # the strip moves on; the banner keeps it
@@ -321,7 +322,9 @@ async def test_a_finished_request_is_archived_and_comes_back(sim, clock, db):
         assert order(app) == [done]
         assert "archive" in screen_text(app)
         assert entry(app, done).latest_status == "delivered"  # history kept
-        assert said(app)[-1] == "Archive: 1 request, not polled. A or esc goes back, u unarchives."
+        assert said(app)[-1] == (
+            "Archive: 1 request, not polled. A or esc goes back, U brings the selected one back."
+        )
         await pilot.press("u")
         assert order(app) == []
         await pilot.press("escape")  # esc steps back to the live list, as A does
@@ -543,6 +546,36 @@ async def test_a_label_dialog_opened_before_another_writers_edit_saves_only_what
         was = f"{rid}: note replaced: was 'A-NOTE: customer called twice', now 'NEWNOTE +B'"
         assert events.count(was) == 1, events
     assert not any("label replaced" in line for line in events)
+
+
+async def test_a_label_typed_while_another_monitor_removed_the_request_is_kept_and_said(
+    sim, clock, db
+):
+    """L5: the text typed was dropped without a word when the request went meanwhile."""
+    rid = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    app = build(sim, clock, db, [Target(rid)])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        await pilot.press("l")
+        assert isinstance(app.screen, LabelDialog)
+        await pilot.press(*"typed ")
+        with Store.open(db) as other:  # the other monitor's `d`
+            other.remove_watch(rid)
+        await app.pick_up_added()
+        assert rid not in app.watchlist
+        await pilot.press(*"after", "enter")
+        assert not isinstance(app.screen, LabelDialog)
+        await app.memory.astore.flush()
+        assert any(f"{rid} was removed meanwhile" in line for line in said(app))
+    with Store.open(db) as store:
+        assert store.watch(rid).label == "typed after"  # kept with the removed id ...
+    again = build(sim, clock, db)
+    async with again.run_test(size=SIZE) as pilot:
+        await idle(pilot, again)
+        with Store.open(db) as store:
+            add_ids(store, [rid])  # ... and back with it when added again
+        await again.pick_up_added()
+        assert entry(again, rid).label == "typed after"
 
 
 async def test_a_row_read_before_the_monitors_own_edit_is_written_does_not_undo_it(sim, clock, db):

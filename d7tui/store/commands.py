@@ -112,6 +112,27 @@ class AddResult(NamedTuple):
     errors: list[str]  # one line per id refused; nothing was stored for those
     replaced: tuple[Replaced, ...] = ()  # labels and notes of merged ids that were replaced
     kept: tuple[WatchRecord, ...] = ()  # merged ids whose label and note were kept (`keep`)
+    # merged ids asked for on another channel or as another kind: left as they were, one line each
+    unswitched: tuple[str, ...] = ()
+
+
+def _watched_as(channel: str, id_kind: str) -> str:
+    return f"an Infobip {id_kind}" if channel == "infobip" else f"a D7 {channel} request"
+
+
+def _switch_refused(before: WatchRecord, channel: str, id_kind: str) -> str | None:
+    """Why an id watched on one channel (or as one Infobip kind) is not switched to another by
+    `add`: a mistyped `--channel` turned a found request into "not found", with the output
+    saying nothing had changed, and a running monitor went on polling the old way."""
+    if before.channel == "auto" or channel == "auto":
+        return None  # "auto" fills in or keeps a channel; it never replaces one
+    if (before.channel, str(before.id_kind)) == (channel, str(id_kind)):
+        return None
+    return (
+        f"{before.request_id}: already watched as {_watched_as(before.channel, before.id_kind)}; "
+        f"left so (to watch it as {_watched_as(channel, id_kind)}, remove it with "
+        "d in the monitor, then add it again)"
+    )
 
 
 def add_ids(
@@ -141,14 +162,22 @@ def add_ids(
     merged: list[str] = []
     replaced: list[Replaced] = []
     kept: list[WatchRecord] = []
+    unswitched: list[str] = []
     with store.batch():
         for target in checked.targets:
             request_id = target.request_id
             before = store.watch(request_id)
             watched = before is not None and before.removed_at is None
             given = (None, None) if keep and watched else (label, note)
+            asked = channel
+            refused = (
+                _switch_refused(before, channel, target.id_kind) if watched and before else None
+            )
+            if refused:
+                unswitched.append(refused)
+                asked = "auto"  # the label and note still apply; the channel stays
             new = store.add_watch(
-                request_id, channel, target.id_kind, label=given[0], note=given[1], added_at=at
+                request_id, asked, target.id_kind, label=given[0], note=given[1], added_at=at
             )
             (added if new else merged).append(request_id)
             after = store.watch(request_id)
@@ -162,7 +191,14 @@ def add_ids(
             ):
                 if was and was != now:
                     replaced.append(Replaced(request_id, what, was, now))
-    return AddResult(added, merged, unreadable + checked.problems, tuple(replaced), tuple(kept))
+    return AddResult(
+        added,
+        merged,
+        unreadable + checked.problems,
+        tuple(replaced),
+        tuple(kept),
+        tuple(unswitched),
+    )
 
 
 def remembered_status(store: Store, target: Target) -> RequestStatus | None:

@@ -323,7 +323,11 @@ class PgStore(Store):
         # libpq's own messages run over lines ("refused\n\tIs the server running ..."): read as
         # one line of words, not with the line breaks shown as symbols.
         said = one_line(" ".join(str(exc).replace(self.url, self.shown).split()), 200)
-        password = urlsplit(self.url).password if "://" in self.url else None
+        try:  # the cleaning itself must never raise: the error it cleans quotes the password
+            password = urlsplit(self.url).password if "://" in self.url else None
+        except ValueError:
+            password = None
+            said = "the database URL cannot be read"
         if password:
             said = said.replace(password, "********")
         if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):

@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.driver import Driver
 from textual.screen import Screen
@@ -47,6 +48,7 @@ from d7tui.ui.edge import Edge, EdgeConsole, Guarded, guard_awaitable
 from d7tui.ui.format import format_clock
 from d7tui.ui.keymap import resolve as resolve_keymap
 from d7tui.ui.messages import PollerStopped, PollNews
+from d7tui.ui.paste_guard import PasteGuard
 from d7tui.ui.screens.monitor import MonitorScreen
 from d7tui.ui.theme import DARK, THEMES
 from d7tui.ui.widgets.event_strip import Event, Events, Severity
@@ -122,6 +124,7 @@ class D7App(Guarded, App[int]):
         if self.keymap:
             self.set_keymap(self.keymap)
         self.edge = Edge(self._data_directory, self._secrets, self._internal_error)
+        self._paste_guard = PasteGuard()
         self.error_console = EdgeConsole(self.edge)
         self.farewell: list[str] = []  # printed on the terminal once the screen is gone
         self._sending: list[Message] = []  # test messages sent and not answered yet
@@ -399,7 +402,6 @@ class D7App(Guarded, App[int]):
             d7_base_url=base_url,
             infobip_key=Secret(DEMO_KEY),
             infobip_base_url=base_url,
-            warnings=(),
         )
         if not self._initial:
             self._initial = [
@@ -444,6 +446,17 @@ class D7App(Guarded, App[int]):
                 await asyncio.to_thread(self.simulator.stop)
         if self.data_dir is not None:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    async def on_event(self, event: events.Event) -> None:
+        if not self._paste_guard.admits(event):
+            if self._paste_guard.dropped == 1:  # once a paste
+                self.say(
+                    "Keys that came inside a paste were ignored: a paste types text, it never "
+                    "presses keys (check what was copied).",
+                    "warning",
+                )
+            return
+        await super().on_event(event)
 
     # -- telling the user ------------------------------------------------------------------------
 

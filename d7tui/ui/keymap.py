@@ -10,6 +10,7 @@ A bad entry is reported with the file and the key, and skipped: the key stays as
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 
 from textual.binding import Binding
@@ -39,11 +40,18 @@ KEY_NAMES = frozenset(k.value.rpartition("+")[2] for k in Keys) | frozenset(
 )
 
 
+# What a terminal sends for these is another key's code (enter, tab, backspace, escape): bound,
+# they could never run.
+SENT_AS_OTHERS = frozenset({"ctrl+m", "ctrl+i", "ctrl+h", "ctrl+left_square_bracket", "ctrl+["})
+
+
 def _good_key(key: str) -> bool:
     """One key as Textual names it: a character ("o", "?"), a name ("f5", "question_mark"),
     either after modifiers ("ctrl+o"). Not "!!!" (no such key) nor "ctrl+" (no key)."""
     *modifiers, name = key.strip().split("+")
     if not name or not all(m in MODIFIERS for m in modifiers):
+        return False
+    if key.strip().lower() in SENT_AS_OTHERS:
         return False
     if len(name) == 1:
         return name.isprintable() and not name.isspace()
@@ -58,8 +66,14 @@ def resolve(keymap: Mapping[str, str], where: str) -> tuple[dict[str, str], list
     for name, keys in keymap.items():
         binding = name if name.startswith(PREFIX) else PREFIX + name
         if binding not in known:
-            names = ", ".join(sorted(k.removeprefix(PREFIX) for k in known))
-            problems.append(f"{where}: [keymap] key {name!r}: no such binding (one of {names})")
+            # One line, not the thirty names: four typos took a whole 80x24 screen (L8).
+            names = [k.removeprefix(PREFIX) for k in known]
+            near = difflib.get_close_matches(name.removeprefix(PREFIX), names, n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            problems.append(
+                f"{where}: [keymap] key {name!r}: no such binding ({hint}the names are in the "
+                "README's [keymap])"
+            )
             continue
         parts = keys.split(",")
         bad = [part.strip() for part in parts if not _good_key(part)]
@@ -67,7 +81,8 @@ def resolve(keymap: Mapping[str, str], where: str) -> tuple[dict[str, str], list
             problems.append(
                 f"{where}: [keymap] key {name!r}: {keys!r} is not a comma-separated list of "
                 f"keys (not keys: {', '.join(map(repr, bad))}; keys read like o, ctrl+o, f5, "
-                "question_mark); that binding keeps its keys"
+                "question_mark; ctrl+m, ctrl+i, ctrl+h reach d7tui as enter, tab, backspace); "
+                "that binding keeps its keys"
             )
             continue
         out[binding] = ",".join(part.strip() for part in parts)

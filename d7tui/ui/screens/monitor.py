@@ -544,6 +544,8 @@ class MonitorScreen(Guarded, Screen[None]):
             return
         entry, archived = undone
         self.refresh_all(select=entry.request_id if not archived else None)
+        where = f", in the archive ({app.key('archive_view')} shows it)" if archived else ""
+        app.say(f"Watching {short_id(entry.request_id)} {entry.label}".rstrip() + f" again{where}.")
 
     def action_unarchive(self) -> None:
         selected = self.target("unarchive")
@@ -558,13 +560,13 @@ class MonitorScreen(Guarded, Screen[None]):
         app.toggle_archive()
         self.refresh_all()
         count = len(app.watchlist)
-        back, undo = app.key("archive_view"), app.key("undo")
+        back, unarchive = app.key("archive_view"), app.key("unarchive")
         if app.showing_archive and not count:
             line = f"The archive is empty: requests final for a day move there. {back} goes back."
         elif app.showing_archive:
             line = (
                 f"Archive: {plural(count, 'request')}, not polled. {back} or {app.key('back')} "
-                f"goes back, {undo} unarchives."
+                f"goes back, {unarchive} brings the selected one back."
             )
         else:
             line = f"Live list: {plural(count, 'request')}."

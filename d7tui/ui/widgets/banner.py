@@ -37,11 +37,6 @@ def banner_text(
 ) -> Text:
     """`from_environment`: the credentials' variables that were set when d7tui started."""
     text = Text()
-    for notice in notices:
-        if text:
-            text.append("\n")
-        text.append("! ", style="bold")
-        text.append(notice)
     for setting, error in stops.items():
         if text:
             text.append("\n")
@@ -78,6 +73,12 @@ def banner_text(
                 f"{waiting} ({host.why}). Check the network, a proxy (HTTPS_PROXY) or "
                 f"{host.setting}."
             )
+    # Last: what stops polling is read first, and is what a banner cut short keeps (L8).
+    for notice in notices:
+        if text:
+            text.append("\n")
+        text.append("! ", style="bold")
+        text.append(notice)
     return text
 
 
