@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 import platformdirs
 
 from d7tui.models import Channel, InfobipSource
-from d7tui.safety import Secret
+from d7tui.safety import Secret, url_secret
 from d7tui.smallfile import KB, read_small
 from d7tui.stuck import DEFAULT_STUCK_AFTER
 
@@ -116,11 +116,7 @@ class Settings:
         """Every credential set, revealed: what is blotted out of any answer, error or screen.
         Both vendors' everywhere, not each in its own answers only: a proxy or gateway in
         front of both sees, and may echo, both."""
-        url = self.database_url.reveal()
-        try:
-            password = urlsplit(url).password if url else None
-        except ValueError:  # refused when read; if one gets here, all of it is the secret
-            password = url
+        password = url_secret(self.database_url.reveal())
         return [s for s in (self.d7_token.reveal(), self.infobip_key.reveal(), password) if s]
 
 

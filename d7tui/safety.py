@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 # C0 controls except TAB/LF (made visible below anyway), DEL, C1 controls, and lone surrogates
 # (JSON's "\ud800" decodes to one), which no UTF-8 terminal or file can take. Then every character
@@ -379,6 +379,16 @@ def _spellings(secret: str) -> re.Pattern[bytes]:
         bare = b"" if ch in '"\\' else b"|" + re.escape(ch.encode())
         parts.append(b"(?:" + _escaped(ch) + bare + b")")
     return re.compile(b"".join(parts))
+
+
+def url_secret(url: str) -> str | None:
+    """What to hide of a URL that holds a credential (a database URL): its password, or all of
+    it when it cannot be split (a broken IPv6 host), since whatever quotes it then quotes the
+    password too. Never raises: it runs while an error is being cleaned."""
+    try:
+        return urlsplit(url).password if "://" in url else None
+    except ValueError:
+        return url
 
 
 class Secret:

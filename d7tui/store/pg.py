@@ -30,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import pq
 
-from d7tui.safety import one_line
+from d7tui.safety import one_line, url_secret
 from d7tui.store.core import Store
 from d7tui.store.db import default_path
 from d7tui.store.errors import StoreCorruptError, StoreError, StoreUnavailable, StoreVersionError
@@ -323,13 +323,11 @@ class PgStore(Store):
         # libpq's own messages run over lines ("refused\n\tIs the server running ..."): read as
         # one line of words, not with the line breaks shown as symbols.
         said = one_line(" ".join(str(exc).replace(self.url, self.shown).split()), 200)
-        try:  # the cleaning itself must never raise: the error it cleans quotes the password
-            password = urlsplit(self.url).password if "://" in self.url else None
-        except ValueError:
-            password = None
+        secret = url_secret(self.url)
+        if secret == self.url:  # a URL that cannot be split: nothing said of it is safe
             said = "the database URL cannot be read"
-        if password:
-            said = said.replace(password, "********")
+        elif secret:
+            said = said.replace(secret, "********")
         if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
             return StoreUnavailable(f"{self.shown}: the database cannot be reached ({said})")
         if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction | psycopg.errors.DiskFull):
