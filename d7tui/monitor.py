@@ -472,20 +472,35 @@ class Monitor:
         entry.relabel(*(c if c is not None else n for c, n in zip(changed, now, strict=True)))
         if self.shows_who:
             entry.noted_by, entry.noted_at = self.user, self.clock.now()
-        if self.memory is not None:  # only what changed is written: an untouched note stays whole
-            # What the store holds is asked when it is written: a colleague's edit that the
-            # pick-up has not brought yet is said too, once written (`told`).
-            mine = dict(zip(("label", "note"), changed, strict=True))
+        # Only what changed is written: an untouched note stays whole. What the store holds is
+        # asked when it is written: a colleague's edit that the pick-up has not brought yet is
+        # said too, once written (`told`).
+        mine = dict(zip(("label", "note"), changed, strict=True))
 
-            def stored(found: list[tuple[str, str]]) -> None:
-                if told is not None:
-                    told([Replaced(request_id, what, was, mine[what] or "") for what, was in found])
+        def stored(found: list[tuple[str, str]]) -> None:
+            if told is not None:
+                told([Replaced(request_id, what, was, mine[what] or "") for what, was in found])
 
-            self.memory.set_label_note(request_id, *changed, seen=now, told=stored)
-        elif self.held is not None and changed != (None, None):
-            self.held.set_label_note(request_id, *changed)
-            self.say(self.held.said(), "warning")
+        self._write_label_note(request_id, *changed, seen=now, told=stored)
         return replaced
+
+    def _write_label_note(
+        self,
+        request_id: str,
+        label: str | None,
+        note: str | None,
+        *,
+        seen: tuple[str, str] | None = None,
+        told: Callable[[list[tuple[str, str]]], None] | None = None,
+    ) -> None:
+        """To the store (None: unchanged), or held while there is none, and said so."""
+        if label is None and note is None:
+            return
+        if self.memory is not None:
+            self.memory.set_label_note(request_id, label, note, seen=seen, told=told)
+        elif self.held is not None:
+            self.held.set_label_note(request_id, label, note)
+            self.say(self.held.said(), "warning")
 
     def _keep_for_the_removed(self, request_id: str, label: str | None, note: str | None) -> None:
         """What the user typed for a request removed meanwhile (another monitor's `d`, while
@@ -493,10 +508,7 @@ class Monitor:
         word (L5). Added again, the id comes back with it."""
         if label is None and note is None:
             return
-        if self.memory is not None:
-            self.memory.set_label_note(request_id, label, note)
-        elif self.held is not None:
-            self.held.set_label_note(request_id, label, note)
+        self._write_label_note(request_id, label, note)
         self.say(
             f"{one_line(request_id, 40)} was removed meanwhile (by another d7tui?): what you "
             "typed is kept with it, and comes back if you add it again (a).",
