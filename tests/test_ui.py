@@ -950,3 +950,28 @@ async def test_no_credential_at_all_is_said_so_not_refused(sim, clock):
         text = " ".join(screen_text(app).split())
         assert "API credential missing: check D7_API_TOKEN" in text
         assert "fix d7_api_token in config.toml and press p to resume" in text
+
+
+async def test_the_new_hint_belongs_to_the_sort_it_was_counted_in(sim, clock):
+    # "↑ N new" counts news that came in at the top, sorted by last change: another sort chosen
+    # while scrolled away (status, as added) has no news above its view, and does not keep the
+    # count of the sort before.
+    slow = [Step(0, "sent"), Step(600, "delivered")]
+    ids = [create(sim, "sms", f"+9715000{n:05d}", script=slow) for n in range(40)]
+    app = build(sim, clock, ids)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await idle(pilot, app)
+        table = app.screen.query_one(WatchlistTable)
+        await pilot.press("pagedown", "pagedown")
+        clock.advance(600)  # every request changes while the view is scrolled away
+        await idle(pilot, app)
+        assert "new (g: top)" in list_lines(app)[0]
+        await pilot.press("s")  # sorted by status
+        await idle(pilot, app)
+        assert table.top_row > 0 and "new" not in list_lines(app)[0]
+        await pilot.press("s")  # as added
+        await idle(pilot, app)
+        assert table.top_row > 0 and "new" not in list_lines(app)[0]
+        await pilot.press("s")  # by last change again: nothing came in since it was chosen
+        await idle(pilot, app)
+        assert "new" not in list_lines(app)[0]

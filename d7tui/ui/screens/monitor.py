@@ -122,6 +122,9 @@ class MonitorScreen(Guarded, Screen[None]):
         self.hold_order = HOLD_ORDER
         self._shifted_at = 0.0  # app time news last put another request under the cursor
         self._empty_hint = ""  # what the empty list's pane says
+        # The view the list shows (sort, filter, problems only, archive): "↑ N new" counts news
+        # of this view only, from when it was chosen.
+        self._view: tuple[object, ...] | None = None
         self._copied: tuple[str, str] | None = None  # (recipient key, what) copied last
 
     @property
@@ -209,9 +212,25 @@ class MonitorScreen(Guarded, Screen[None]):
         self._shown = watchlist.visible()
         self._totals = None  # the model changed: counted again for the status line
         table = self.query_one(WatchlistTable)
+        news: set[Entry] | None
         news, self._moved = self._moved, set()
+        view = (
+            watchlist.sort,
+            watchlist.filter_text,
+            watchlist.problems_only,
+            self.d7app.showing_archive,
+        )
+        new_view, self._view = view != self._view, view
+        if watchlist.sort is not SortKey.LAST_CHANGE:
+            news = None  # news comes in at the top only sorted by last change: none "above"
         table.sync(
-            self._shown, ctx, changed, select=select, news=news, members=watchlist.shown_members
+            self._shown,
+            ctx,
+            changed,
+            select=select,
+            news=news,
+            members=watchlist.shown_members,
+            new_view=new_view,
         )
         empty = self.query_one("#empty", Static)
         if empty.display != (len(watchlist) == 0):
