@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
@@ -363,8 +364,18 @@ class MonitorScreen(Guarded, Screen[None]):
 
     # -- news from the poller ----------------------------------------------------------------
 
+    def _key_first(self, then: Callable[[], object]) -> Timer | None:
+        """When a key is on its way to the screen (keys_first.py): the timer that calls `then`
+        once the key is drawn, instead of now (what comes meanwhile joins the same work)."""
+        gate = self.d7app.keys_first
+        if not gate.closed:
+            return None
+        return self.set_timer(gate.left(), then, name="d7tui-after-key")
+
     @on(PollNews)
     def _poll_news(self, message: PollNews) -> None:
+        if self._key_first(partial(self.post_message, message)) is not None:
+            return  # the batch stays open meanwhile: what comes joins it
         updates = message.take()
         if not updates:
             return
@@ -399,7 +410,9 @@ class MonitorScreen(Guarded, Screen[None]):
             self._view_timer = self.set_timer(wait, self._flush_view, name="d7tui-view")
 
     def _flush_view(self) -> None:
-        self._view_timer = None
+        self._view_timer = self._key_first(self._flush_view)
+        if self._view_timer is not None:
+            return
         self._last_view = time.monotonic()
         changed, self._dirty = self._dirty, set()
         wait = self._full_wait(self._last_view)
@@ -422,7 +435,9 @@ class MonitorScreen(Guarded, Screen[None]):
         return wait
 
     def _full_due(self) -> None:
-        self._full_timer = None
+        self._full_timer = self._key_first(self._full_due)
+        if self._full_timer is not None:
+            return
         wait = self._full_wait(time.monotonic())
         if wait > 0:  # the cursor moved meanwhile: later
             self._full_timer = self.set_timer(wait, self._full_due, name="d7tui-full-view")
