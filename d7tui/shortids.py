@@ -17,7 +17,6 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
-from itertools import filterfalse
 
 ELLIPSIS = "…"
 SHORT = 12  # an id this long or shorter reads whole
@@ -176,7 +175,7 @@ class ShortIds:
         ended = self._ends.add(request_id)
         if started or ended:  # rare: most ids are alone at both ends
             self._width = None
-            self._apart.update(filter(_is_uuid, started), filterfalse(_is_uuid, ended))
+            self._apart.update(_read_by(started, ends=False), _read_by(ended, ends=True))
 
     def remove(self, request_id: str) -> None:
         if len(request_id) < FIRST:
@@ -185,7 +184,7 @@ class ShortIds:
         ended = self._ends.remove(request_id)
         if started or ended:
             self._width = None
-            self._apart.difference_update(filter(_is_uuid, started), filterfalse(_is_uuid, ended))
+            self._apart.difference_update(_read_by(started, ends=False), _read_by(ended, ends=True))
 
     def short(self, request_id: str) -> str:
         """The shortest form no other watched id matches at the same end."""
@@ -207,6 +206,11 @@ class ShortIds:
         if self._width is None:
             self._width = max(map(len, map(self.short, self._apart)), default=0)
         return max(self.longest, self._width)
+
+
+def _read_by(request_ids: Iterable[str], ends: bool) -> list[str]:
+    """Those of the ids read by their ends (else: by their starts)."""
+    return [rid for rid in request_ids if _is_uuid(rid) != ends]
 
 
 def _middle(request_id: str, alike: Iterable[str]) -> str:
