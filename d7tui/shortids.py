@@ -168,14 +168,18 @@ class ShortIds:
         return self._starts if _is_uuid(request_id) else self._ends
 
     def add(self, request_id: str) -> None:
-        self.longest = max(self.longest, len(first_form(request_id)))
-        if len(request_id) < FIRST:
-            return
+        size = len(request_id)
+        if size <= SHORT:
+            self.longest = max(self.longest, size)
+            if size < FIRST:
+                return
         started = self._starts.add(request_id)
         ended = self._ends.add(request_id)
-        if started or ended:  # rare: most ids are alone at both ends
+        if size > SHORT:
+            self.longest = max(self.longest, len(first_form(request_id)))
+        if started or ended:  # most ids are alone at both ends
             self._width = None
-            self._apart.update(_read_by(started, ends=False), _read_by(ended, ends=True))
+            self._apart.update(*_read_by(started, ended))
 
     def remove(self, request_id: str) -> None:
         if len(request_id) < FIRST:
@@ -184,7 +188,7 @@ class ShortIds:
         ended = self._ends.remove(request_id)
         if started or ended:
             self._width = None
-            self._apart.difference_update(_read_by(started, ends=False), _read_by(ended, ends=True))
+            self._apart.difference_update(*_read_by(started, ended))
 
     def short(self, request_id: str) -> str:
         """The shortest form no other watched id matches at the same end."""
@@ -208,9 +212,12 @@ class ShortIds:
         return max(self.longest, self._width)
 
 
-def _read_by(request_ids: Iterable[str], ends: bool) -> list[str]:
-    """Those of the ids read by their ends (else: by their starts)."""
-    return [rid for rid in request_ids if _is_uuid(rid) != ends]
+def _read_by(started: tuple[str, ...], ended: tuple[str, ...]) -> tuple[Iterable[str], ...]:
+    """Of the ids whose first fragment at the start (the end) changed, those read by it."""
+    return (
+        [rid for rid in started if _is_uuid(rid)] if started else (),
+        [rid for rid in ended if not _is_uuid(rid)] if ended else (),
+    )
 
 
 def _middle(request_id: str, alike: Iterable[str]) -> str:
