@@ -78,6 +78,7 @@ class Sides:
         wal = _stat(self.wal)
         self._wal_key = _fid(wal) if wal is not None else None
         self._wal_size = wal.st_size if wal is not None else 0
+        self._wal_seen: tuple[int, int] | None = None  # its size and time at the last look
         self.trouble: Trouble | None = None  # once found, until the store is opened again
         self.told: list[str] = []  # what was put right here, for the screen
 
@@ -120,21 +121,27 @@ class Sides:
     def _wal_wrong(self, shm_fd: int) -> Trouble | None:
         if self._wal_key is None:
             return None
-        # The index first: another process appends frames before it lists them.
-        indexed = _indexed_length(shm_fd)
         st = _stat(self.wal)
         if st is None:
             return Trouble(WAL, "deleted", True)  # SQLite still has the old one open, whole
         if _fid(st) != self._wal_key:
             return Trouble(WAL, "replaced", True)
+        seen = (st.st_size, st.st_mtime_ns)
+        if seen == self._wal_seen:
+            return None  # as it was at the last look (most looks: one stat each)
         size = st.st_size
         if size < self._wal_size:
             return Trouble(WAL, "emptied" if size == 0 else "shortened", False)
-        self._wal_size = size
         if size >= _WAL_HEADER and _magic(self.wal) not in (None, *_WAL_MAGIC):
             return Trouble(WAL, "overwritten", False)
-        if size < indexed:
-            return Trouble(WAL, "shortened", False)  # by another process, before it was seen
+        if size < _indexed_length(shm_fd):
+            # Another process appends frames before it lists them: looked at again.
+            again = _stat(self.wal)
+            size = again.st_size if again is not None else 0
+            if size < _indexed_length(shm_fd):
+                return Trouble(WAL, "shortened", False)  # by another, before it was seen
+        self._wal_size = max(self._wal_size, size)
+        self._wal_seen = seen
         return None
 
 
