@@ -29,10 +29,9 @@ from d7tui.output import plural
 from d7tui.poller import Poller
 from d7tui.pollstate import Fetcher, NewsBatch, PollUpdate, Watch, WatchStatus
 from d7tui.safety import error_line, one_line, whole_line
-from d7tui.store import StoreError, WatchRecord
-from d7tui.store.commands import Replaced, os_user
+from d7tui.store import StoreError, StoreUnavailable, WatchRecord
+from d7tui.store.commands import Replaced, local_place, os_user
 from d7tui.store.core import WatchSummary
-from d7tui.store.db import default_path
 from d7tui.store.states import without_gc
 from d7tui.watchlist import Entry, SortKey, Watchlist
 
@@ -121,17 +120,25 @@ class Monitor:
                     await self.memory.close()
             self.memory = None
             self.no_memory = f"this session has no store ({error_line(exc)})"
-            # What it holds is still shown (read as `d7tui export` reads it), only not kept.
-            self._read_only = await asyncio.to_thread(read_only, path)
+            desk = isinstance(path, str) and "://" in path
+            # What it holds is still shown (read as `d7tui export` reads it), only not kept; a
+            # desk's database that cannot be reached is not asked again (a connect timeout).
+            if not (desk and isinstance(exc, StoreUnavailable)):
+                self._read_only = await asyncio.to_thread(read_only, path)
             shown = f": its {plural(len(self._read_only), 'request')} shown"
-            kept = "; nothing new is saved"
-            if not (isinstance(path, str) and "://" in path):  # a file: held, kept at quit
-                db = Path(path) if path is not None else default_path()
-                self.held = HeldWrites(db, exc, on_change=self._held_nowhere)
-                kept = (
-                    "; what you add or edit is held and written as you go to a file the next "
-                    "d7tui takes in"
-                )
+            # Held, and kept at quit, for the next open of that store: a file's, or a desk
+            # database's that could not be reached (its held writes are kept under a name of
+            # its own in the data directory, taken in by the next d7tui that reaches it).
+            db = local_place(path)
+            if desk:  # the data directory may be new: nothing else of a desk's is in it
+                with contextlib.suppress(OSError):
+                    db.parent.mkdir(parents=True, exist_ok=True)
+            self.held = HeldWrites(db, exc, on_change=self._held_nowhere)
+            kept = (
+                "; what you add or edit is held and written as you go to a file the next "
+                + ("d7tui that reaches the database" if desk else "d7tui")
+                + " takes in"
+            )
             self.notices.append(
                 f"Not remembering this session: {error_line(exc)}"
                 + (shown if self._read_only else "")

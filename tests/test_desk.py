@@ -132,14 +132,6 @@ async def test_a_follower_polls_nothing_shows_what_the_leader_polls_and_takes_ov
         assert "delivered" in [status for _, status in timeline], timeline
 
 
-@pytest.fixture
-def own_server() -> Iterator[PgServer]:
-    """A server of this test's own, to stop and start."""
-    server = PgServer.start()
-    yield server
-    server.close()
-
-
 def delivered(app: D7App, rid: str) -> bool:
     state = entry(app, rid).state
     return state is not None and state.recipients[0].phase is Phase.DELIVERED

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 
 from d7tui.channels import d7, infobip, send
-from d7tui.channels.common import as_currency, as_float, decode_json
+from d7tui.channels.common import as_currency, as_float, decode_json, error_said
 from d7tui.client import Engine
 from d7tui.config import Settings
 from d7tui.errors import ApiError, AuthError, ProtocolError, Unreachable
@@ -132,7 +132,7 @@ class AccountClient:
         if reply.status != 200:
             if vendor == "infobip":
                 raise infobip.http_error(reply.status, reply.body)
-            code, said = d7.error_detail(reply.body)
+            code, said = error_said(reply.body)
             if reply.status in (401, 403):
                 raise AuthError("d7", d7.TOKEN_SETTING, status=reply.status)
             raise ProtocolError(
