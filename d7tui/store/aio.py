@@ -401,9 +401,10 @@ class AsyncStore:
             self.stats.busy_seconds += time.perf_counter() - started
         else:
             values = [(None, None)] * len(batch)
+        # Counted before they are settled: whoever awaited them reads the count at once.
+        self.stats.writes += sum(op.writes for op in batch)
         for op, (value, error) in zip(batch, values, strict=True):
             self._settle(op, value, error)
-        self.stats.writes += sum(op.writes for op in batch)
         self._settled(len(batch))
         return None
 
