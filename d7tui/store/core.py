@@ -193,9 +193,11 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
         and (`lock`) take the report lock again if its file went. A line saying what
         happened, or None."""
         said = self.put_back(held)
-        if (said is not None or lock) and self.report_lock.held and not self.report_lock.renew():
-            lost = "the report lock file was deleted and another d7tui took the lock"
-            said = f"{said}; {lost}" if said else lost
+        lost = (said is not None or lock) and self.report_lock.held and not self.report_lock.renew()
+        # The lead gone with the file put right is said with it; gone alone (another monitor
+        # found this one silent: stopped), the monitor's own look at its lead says it.
+        if lost and said is not None:
+            said = f"{said}; the report lock file was deleted and another d7tui took the lock"
         return said
 
     def __enter__(self) -> Store:
