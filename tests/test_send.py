@@ -388,7 +388,8 @@ def test_a_balance_answer_without_a_number_is_a_protocol_error():
     assert parse_balance("d7", b'{"balance": 12345.5}').text() == "d7 12,345.5000"
     assert parse_balance("d7", b'{"balance": -0.0}').text() == "d7 0.0000"
     odd = parse_balance("infobip", b'{"balance": 1.5, "currency": "[bold]USD[/]\\u001b[2J"}')
-    assert odd.text() == "infobip 1.5000 ?"  # not a currency: unknown, and no markup shown
+    # Not a currency, and no markup shown; not `?` either, which read as "balance unknown".
+    assert odd.text() == "infobip 1.5000 (currency unreadable)"
 
 
 def test_the_simulator_answers_infobips_v3_send_and_balances_as_documented(sim):

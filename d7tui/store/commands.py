@@ -77,8 +77,8 @@ def open_store(
         held = waiting(store.path)
         if held.waiting:
             store.warnings.append(said_waiting(held.waiting))
-        if held.left:  # named as what it is, never counted as to be taken in
-            store.warnings.append(said_left(held.left))
+        if held.left and (left := said_left(held.left)):  # never counted as to be taken in
+            store.warnings.append(left)
         return store
     if parse_report is None:
         return store
@@ -93,8 +93,8 @@ def open_store(
     else:
         if intake.taken:
             store.warnings.append(said_taken(intake.taken))
-        if intake.left:
-            store.warnings.append(said_left(intake.left))
+        if intake.left and (left := said_left(intake.left)):
+            store.warnings.append(left)
     return store
 
 
