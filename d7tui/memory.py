@@ -396,6 +396,11 @@ class Memory:
         (or the lock file) cannot be asked."""
         return await asyncio.to_thread(self.astore.store.report_lock.leader)
 
+    def leader_quiet_since(self) -> float | None:
+        """Since when (time.time()) the leader seen last has given no sign of life (None: it
+        has, or the store does not tell)."""
+        return self.astore.store.report_lock.quiet_since()
+
     async def end_silent_leader(self, after: float) -> str | None:
         """End a leader silent for `after` seconds (stopped, frozen); who it was, or None."""
         return await asyncio.to_thread(self.astore.store.report_lock.end_if_silent, after)

@@ -22,6 +22,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static
 
 from d7tui.channels.send import Message
+from d7tui.errors import Unreachable
 from d7tui.models import Phase
 from d7tui.monitor import EXPORT_FAILED
 from d7tui.output import plural
@@ -306,7 +307,10 @@ class MonitorScreen(Guarded, Screen[None]):
                 url, channels, setting = places[vendor]
                 host = urlsplit(url).hostname or url
                 answered = error.status is not None
-                unreached.append(Unreached(host, channels, setting, count, error.message, answered))
+                slow = isinstance(error, Unreachable) and error.slow
+                unreached.append(
+                    Unreached(host, channels, setting, count, error.message, answered, slow)
+                )
         self.query_one(Banner).show_stops(
             app.poller.auth_stops,
             app.notices,
