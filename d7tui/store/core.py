@@ -18,12 +18,13 @@ from d7tui.models import Channel, IdKind, clean_label, clean_note
 from d7tui.store import changes
 from d7tui.store.bulk import execute_rows
 from d7tui.store.db import default_path
-from d7tui.store.errors import StoreCorruptError
+from d7tui.store.errors import StoreCorruptError, StoreUnavailable
 from d7tui.store.files import create_whole, is_empty, mode_warning, prepare_dir, set_aside
 from d7tui.store.lock import ReportLock
 from d7tui.store.moved import Held, MovedMixin
 from d7tui.store.records import Absorbed, Snapshot, WatchRecord, Which
 from d7tui.store.reports import ReportsMixin
+from d7tui.store.sides import wait_for_one_index
 from d7tui.store.states import DEFAULT_TIMELINE, WHICH_WHERE, StatesMixin, ids_of, without_gc
 from d7tui.store.walread import watched_in_wal
 
@@ -143,6 +144,8 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
         notices: list[str] = []
         if not target.exists():
             create_whole(target)
+        elif (split := wait_for_one_index(target)) is not None:
+            raise StoreUnavailable(f"{target}: {split}; nothing was changed: try again shortly")
         elif (warning := mode_warning(target)) is not None:
             warnings.append(warning)
         damage = f"{target} was empty (0 bytes)" if is_empty(target) else None
