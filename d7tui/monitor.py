@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Literal
 
 from d7tui import heap
+from d7tui.channels.infobip import parse_page
 from d7tui.clock import Clock
 from d7tui.config import ConfigError, Settings
-from d7tui.held_writes import HeldWrites
+from d7tui.held_writes import HeldWrites, Taken
 from d7tui.memory import Memory, Remembered, held_snapshot, read_only
 from d7tui.models import IdKind, Target
 from d7tui.output import plural
@@ -30,8 +31,9 @@ from d7tui.poller import Poller
 from d7tui.pollstate import Fetcher, NewsBatch, PollUpdate, Watch, WatchStatus
 from d7tui.safety import error_line, one_line, whole_line
 from d7tui.store import StoreError, StoreUnavailable, WatchRecord
-from d7tui.store.commands import Replaced, local_place, os_user
+from d7tui.store.commands import Replaced, local_place, open_store, os_user
 from d7tui.store.core import WatchSummary
+from d7tui.store.journal import counted
 from d7tui.store.states import without_gc
 from d7tui.watchlist import Entry, SortKey, Watchlist
 
@@ -43,6 +45,18 @@ FILL_PAUSE = 0.002  # seconds between two: a key takes a few turns of the loop t
 Severity = Literal["information", "warning", "error"]
 Say = Callable[[str, Severity], None]
 _ID_KINDS = {kind.value: kind for kind in IdKind}  # a stored kind, without an Enum call
+
+
+DESK_BACK = "The desk's database answers again"
+DESK_RETRY = 5.0  # seconds between two tries of a desk's database that was away at start
+
+
+def _hand_to(url: str, user: str | None, held: HeldWrites, taken: Taken) -> list[str]:
+    """What was `taken` from `held`, written to the desk's database at `url` (blocks; raises
+    StoreError); what opening it said (held writes of other sessions taken in)."""
+    with open_store(url, parse_report=parse_page, user=user) as store:
+        held.hand_over(taken, store, parse_page)
+        return list(store.warnings)
 
 
 class Monitor:
@@ -74,6 +88,13 @@ class Monitor:
         self._unsketched: tuple[list[WatchSummary], set[int], tuple[int, int]] | None = None
         self._sketched_to = 0  # the rows before this one are drawn (sketch_more)
         self.held: HeldWrites | None = None  # what is done meanwhile: kept in a file at quit
+        # Started while its desk's database could not be reached: its URL (what is held is
+        # handed to it once it answers: `hand_over_held`), and whether it answers now.
+        self.held_for_desk: str | None = None
+        self._desk_back = False
+        self._handing = False
+        self._handover: asyncio.Future[bool] | None = None
+        self._not_remembering: str | None = None  # the banner's line while it is away
         # Removed requests, newest last (and whether they came from the archive): `undo`.
         self._removed: list[tuple[Entry, Watch | None, bool]] = []
         # Poll results on their way to the screen; `on_news` is given each batch as it opens
@@ -136,14 +157,21 @@ class Monitor:
             self.held = HeldWrites(db, exc, on_change=self._held_nowhere)
             kept = (
                 "; what you add or edit is held and written as you go to a file the next "
-                + ("d7tui that reaches the database" if desk else "d7tui")
+                + (
+                    "d7tui that reaches the database (this one, once it answers)"
+                    if desk
+                    else "d7tui"
+                )
                 + " takes in"
             )
-            self.notices.append(
+            if desk and isinstance(exc, StoreUnavailable):
+                self.held_for_desk = str(path)
+            self._not_remembering = (
                 f"Not remembering this session: {error_line(exc)}"
                 + (shown if self._read_only else "")
                 + kept
             )
+            self.notices.append(self._not_remembering)
             return []
         self.memory.holds(
             lambda: held_snapshot(self.live, self.archived, self._waiting(), self.clock.now())
@@ -168,6 +196,69 @@ class Monitor:
             )
             self.notices.append(line)
             self.say(line, "error")
+
+    async def hand_over_held(self) -> bool:
+        """Started while its desk's database could not be reached: once it answers, what is
+        held is written to it (and from then on, at each call), and said. Whether the banner
+        changed."""
+        url, held = self.held_for_desk, self.held
+        if url is None or held is None or self._handing:
+            return False
+        self._handing = True
+        # A task of its own, shielded: a caller cancelled (the app quitting) does not cut it
+        # halfway, with what it took written and held again both; `settle_held` waits for it.
+        self._handover = asyncio.ensure_future(self._hand_over(url, held, held.take()))
+        return await asyncio.shield(self._handover)
+
+    async def _hand_over(self, url: str, held: HeldWrites, taken: Taken) -> bool:
+        try:  # what was taken is held again if it does not reach the database
+            writes = taken.writes()
+            what = counted(kind for kind, _ in writes) if writes else ""
+            warnings = await asyncio.to_thread(_hand_to, url, self.user, held, taken)
+        except BaseException as exc:
+            held.give_back(taken)
+            if not isinstance(exc, StoreError):
+                raise
+            return self._desk_away()
+        finally:
+            self._handing = False
+        for warning in warnings:  # held writes of other sessions it took in
+            self.say(whole_line(warning), "warning")
+        if self._desk_back:
+            if writes:
+                self.say(f"Written to the desk's database: {what}.", "information")
+            return False
+        self._desk_back = held.reachable_again = True
+        self.say(
+            "The desk's database answers again"
+            + (f": {what} held meanwhile written to it" if writes else "")
+            + ". This monitor still polls on its own (it follows no leader and pulls no "
+            "one-time report): start d7tui again to join the desk.",
+            "warning",
+        )
+        self.notices[:] = [n for n in self.notices if n != self._not_remembering]
+        self.notices.append(
+            f"{DESK_BACK}: what you add or edit is written to it within seconds, but this "
+            "monitor was started without it and polls on its own: start d7tui again to join "
+            "the desk (follow its leader)"
+        )
+        return True
+
+    async def settle_held(self) -> None:
+        """At quit, before `keep_held`: a hand-over to the desk's database under way ends first
+        (what it took is in the database, or held again)."""
+        if self._handover is not None:
+            with contextlib.suppress(BaseException):
+                await self._handover
+
+    def _desk_away(self) -> bool:
+        """The desk's database cannot be reached (again): the banner says what is held."""
+        if not self._desk_back or self.held is None or self._not_remembering is None:
+            return False
+        self._desk_back = self.held.reachable_again = False
+        self.notices[:] = [n for n in self.notices if not n.startswith(DESK_BACK)]
+        self.notices.append(self._not_remembering)
+        return True
 
     def keep_held(self) -> str | None:
         """At quit, with no store: what was held, kept in a file the next start takes in (blocks:

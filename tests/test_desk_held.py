@@ -19,6 +19,7 @@ from d7tui.simulator import Simulator, Step
 from d7tui.store import open_store
 from d7tui.store.pg import local_path
 from d7tui.store.rescue import held_files
+from d7tui.ui import app as app_module
 from d7tui.ui.app import farewell_text, make_app
 from d7tui.ui.screens.add import AddDialog
 from d7tui.ui.screens.label import LabelDialog
@@ -83,3 +84,55 @@ async def test_a_monitor_started_while_the_desk_is_away_holds_says_and_hands_ove
         assert (watch.request_id, watch.label, watch.note) == (rid, "vip", "called back")
         assert [t.new_status for t in store.transitions(rid)] == ["accepted", "delivered"]
         assert held_files(store.path) == []
+
+
+async def add_id(pilot, app, rid: str) -> None:
+    await pilot.press("a")
+    assert isinstance(app.screen, AddDialog)
+    await paste(pilot, app, rid)
+    await pilot.press("enter")
+    await until(pilot, lambda: rid in app.live)
+
+
+@pytest.mark.long
+async def test_the_desk_back_while_the_monitor_runs_gets_what_was_held_and_more_as_it_comes(
+    sim: Simulator, clock: ManualClock, own_server: PgServer, monkeypatch: pytest.MonkeyPatch
+):
+    """L12: the database coming back while a monitor started without it runs: what was held
+    is written to it at once, and what is done next within seconds; away again, held again
+    and kept at quit; nothing twice, nothing lost."""
+    monkeypatch.setattr(app_module, "DESK_RETRY", 0.2)
+    url = own_server.create_database()
+    own_server.stop()
+    ids = [
+        sim.create_request("sms", [f"+97150000000{n}"], [Step(0, "accepted")]) for n in (1, 2, 3)
+    ]
+    app = make_app(sim_settings(sim, database_url=Secret(url)), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: any("Not remembering" in n for n in app.notices))
+        await add_id(pilot, app, ids[0])
+        await until(pilot, lambda: entry(app, ids[0]).state is not None)
+        own_server.start_again()
+        await until(pilot, lambda: any("answers again: 1 id added" in t for t in said(app)))
+        assert any(
+            n.startswith("The desk's database answers again: what you add") for n in app.notices
+        )
+        assert not any("Not remembering" in n for n in app.notices)
+        # What is done now reaches it within seconds.
+        await add_id(pilot, app, ids[1])
+        assert any(t.startswith("Held for a moment: 1 id added so far") for t in said(app))
+        await until(
+            pilot, lambda: any("Written to the desk's database: 1 id added" in t for t in said(app))
+        )
+        # Away again: held again, the banner says so, and it is kept at quit.
+        own_server.stop()
+        await until(pilot, lambda: any("Not remembering" in n for n in app.notices))
+        await add_id(pilot, app, ids[2])
+        assert said(app)[-1].startswith("Held, not saved")
+    [line] = app.farewell
+    assert line.startswith("1 id added") and "kept in" in line
+    own_server.start_again()
+    with open_store(url, parse_report=parse_page) as store:
+        assert sorted(w.request_id for w in store.watches()) == sorted(ids)
+        for rid in ids:
+            assert [t.new_status for t in store.transitions(rid)] == ["accepted"]

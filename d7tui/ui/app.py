@@ -29,7 +29,7 @@ from d7tui.errors import ChannelError
 from d7tui.fetch_thread import FetchThread
 from d7tui.memory import Memory
 from d7tui.models import IdKind, InfobipSource, Target
-from d7tui.monitor import Monitor
+from d7tui.monitor import DESK_RETRY, Monitor
 from d7tui.notify import DesktopNotifier, choose
 from d7tui.poller import Poller
 from d7tui.pollstate import Fetcher, NewsBatch, PollConfig, PollUpdate
@@ -215,6 +215,8 @@ class D7App(Guarded, App[int]):
         self._set_up = True
         self.set_interval(ARCHIVE_CHECK, self._archive_check, name="d7tui-archive")
         self.set_interval(PICK_UP_CHECK, self._pick_up_check, name="d7tui-pick-up")
+        if self.monitor.held_for_desk is not None:  # the desk's database away at start
+            self.set_interval(DESK_RETRY, self._desk_retry, name="d7tui-desk-retry")
         self.read_balances()
         self.background(self._balances_every(), "balance-clock", "reads the balances again")
         self.begin()
@@ -439,8 +441,10 @@ class D7App(Guarded, App[int]):
             with contextlib.suppress(Exception):
                 await self.memory.close()
             self.farewell.extend(self.memory.farewell)
-        elif (held := await asyncio.to_thread(self.monitor.keep_held)) is not None:
-            self.farewell.append(held)
+        else:
+            await self.monitor.settle_held()
+            if (held := await asyncio.to_thread(self.monitor.keep_held)) is not None:
+                self.farewell.append(held)
         if self.simulator is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.simulator.stop)
@@ -635,6 +639,18 @@ class D7App(Guarded, App[int]):
         self.background(
             self.archive_finished(), "archive", "moves long-finished requests to the archive"
         )
+
+    def _desk_retry(self) -> None:
+        self.background(
+            self._hand_over_held(),
+            "desk-retry",
+            "writes what is held to the desk's database once it answers",
+            exclusive=False,  # never cancelled halfway: Monitor.hand_over_held runs one at a time
+        )
+
+    async def _hand_over_held(self) -> None:
+        if await self.monitor.hand_over_held() and self._main is not None and self._main.is_mounted:
+            self._main.show_banner()
 
     def _lead_check(self) -> None:
         if self.desk is not None:
