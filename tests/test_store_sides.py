@@ -19,6 +19,7 @@ from ui_kit import entry, idle, screen_text, until
 
 from d7tui.models import Target
 from d7tui.store import Store, Which
+from d7tui.store.sides import wait_for_one_index
 
 
 def shown(app) -> str:
@@ -97,6 +98,30 @@ async def test_the_wal_emptied_under_a_monitor_is_said_and_what_it_shows_is_kept
     assert kept is not None and (db.parent / kept[1]).is_file()
 
 
+async def test_the_wal_deleted_under_a_monitor_is_written_back_whole_from_its_own_copy(
+    sim, clock, tmp_path
+):
+    """`rm d7tui.sqlite3-wal`: SQLite goes on with the deleted file, and all of it was gone at
+    quit. The monitor still has it open: the store is written back from that, whole."""
+    db = tmp_path / "data" / "d7tui.sqlite3"
+    one = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    app = build(sim, clock, db, [Target(one)], labels={one: "WL"})
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await idle(pilot, app)
+        await polled(pilot, app, clock)
+        Path(f"{db}-wal").unlink()
+        app.set_label_note(one, "after", "")
+        await until(
+            pilot, lambda: any("-wal was deleted while d7tui ran" in n for n in app.notices)
+        )
+        [notice] = [n for n in app.notices if "-wal was deleted" in n]
+        assert "written back whole and checked" in notice and "nothing is lost" in notice
+    with Store.open(db) as store:
+        [watch] = store.watches(Which.KEPT)
+        assert watch.label == "after"
+        assert [t.new_status for t in store.transitions(one)] == ["accepted", "delivered"]
+
+
 async def d7tui_add(*argv: str) -> tuple[int, str, str]:
     """`d7tui add` from another shell: a process of its own (XDG_DATA_HOME: conftest's)."""
     proc = await asyncio.create_subprocess_exec(
@@ -140,3 +165,62 @@ async def test_ids_added_from_a_shell_after_the_shm_was_deleted_reach_the_monito
     with Store.open(db) as store:
         assert {w.request_id: w.label for w in store.watches(Which.KEPT)} == everyone
         assert store.integrity_check() == "ok"
+
+
+HOLDER = """\
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("UPDATE watch SET note = 'held' WHERE request_id = 'r1'")  # a frame in the WAL
+print("ready", flush=True)
+sys.stdin.read()  # holds the store open until the test is done
+"""
+
+
+async def another_process_holding(db: Path) -> asyncio.subprocess.Process:
+    """A process with the store open through SQLite (as an older d7tui that does not look at
+    the files beside it would have): its index is mapped, its frames in the WAL."""
+    with Store.open(db) as store:
+        store.add_watch("r1", "sms")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        HOLDER,
+        str(db),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert await asyncio.wait_for(proc.stdout.readline(), 30) == b"ready\n"
+    return proc
+
+
+async def test_an_add_never_writes_beside_a_process_still_on_a_deleted_shm(tmp_path):
+    """What makes `d7tui add` (any d7tui opening the store to write) wait, then refuse with a
+    line naming the other process, instead of reporting ids added that the other overwrites."""
+    db = tmp_path / "d7tui.sqlite3"
+    holder = await another_process_holding(db)
+    try:
+        assert wait_for_one_index(db, timeout=0) is None
+        Path(f"{db}-shm").unlink()
+        said = wait_for_one_index(db, timeout=0)
+        assert (
+            said is not None
+            and f"-shm was deleted or replaced under another d7tui (pid {holder.pid})" in said
+        )
+    finally:
+        holder.stdin.close()
+        await holder.wait()
+
+
+async def test_an_add_never_writes_beside_a_process_whose_wal_was_emptied(tmp_path):
+    db = tmp_path / "d7tui.sqlite3"
+    holder = await another_process_holding(db)
+    try:
+        os.truncate(f"{db}-wal", 0)
+        said = wait_for_one_index(db, timeout=0)
+        assert (
+            said is not None and f"-wal was emptied under another d7tui (pid {holder.pid})" in said
+        )
+    finally:
+        holder.stdin.close()
+        await holder.wait()
