@@ -407,9 +407,10 @@ def run_status(args: argparse.Namespace, settings: Settings, out: TextIO, err: T
 
 
 def _open_store(
-    command: str, err: TextIO, settings: Settings, *, readonly: bool = False
+    command: str, err: TextIO, settings: Settings, *, readonly: bool = False, undone: str = ""
 ) -> Store | None:
-    """The store for a command, or None once its one line is written (exit 5)."""
+    """The store for a command, or None once its one line is written (exit 5), saying what was
+    not done (`undone`) first."""
     from d7tui.channels.infobip import parse_page
     from d7tui.store import StoreError, open_store
 
@@ -421,7 +422,7 @@ def _open_store(
             user=settings.user or None,
         )
     except StoreError as exc:
-        err.write(f"d7tui {command}: {error_line(exc)}\n")
+        err.write(f"d7tui {command}: {undone + ': ' if undone else ''}{error_line(exc)}\n")
         return None
     for line in (*store.warnings, *store.notices):
         err.write(f"d7tui {command}: warning: {whole_line(line)}\n")
@@ -440,7 +441,7 @@ def run_add(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
     if gathered is None:
         return EXIT_USAGE
     ids, unreadable = gathered
-    store = _open_store("add", err, settings)
+    store = _open_store("add", err, settings, undone="nothing was added")
     if store is None:
         return EXIT_FAILURE
     for problem in unreadable:
@@ -624,9 +625,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "d7tui status ID... or d7tui export\n"
             )
             return EXIT_USAGE
+        early = None
+        if not args.demo and settings.store_location() is None:  # the default file
+            from d7tui.memory import EarlyOpen
+
+            # Opened, checked and its first rows read on another core while the screen's code is
+            # imported: at 100,000 ids the first rows waited for the three, one after the other.
+            early = EarlyOpen(None, settings.user)
         from d7tui.ui.app import run_monitor
 
-        return run_monitor(settings, demo=args.demo, mask=args.mask, ids=[])
+        return run_monitor(settings, demo=args.demo, mask=args.mask, ids=[], early=early)
     except ConfigError as exc:
         sys.stderr.write(f"d7tui: {error_line(exc)}\n")
         return EXIT_USAGE

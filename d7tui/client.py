@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from types import SimpleNamespace
 from typing import NoReturn
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 from urllib.request import getproxies, proxy_bypass
@@ -79,6 +80,34 @@ log = logging.getLogger(__name__)
 
 _NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 _TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError)
+SLOW = "reached, but it answers too slowly"
+
+
+class _SlowAnswer(TimeoutError):
+    """The deadline passed after the request went out: the host was reached, and its answer
+    did not come whole in time (a server, or a proxy, that dribbles or stalls)."""
+
+
+class _Progress:
+    """How far one request got (aiohttp's tracing says so)."""
+
+    __slots__ = ("sent",)
+
+    def __init__(self) -> None:
+        self.sent = False
+
+
+async def _request_sent(
+    session: aiohttp.ClientSession, context: SimpleNamespace, params: object
+) -> None:
+    context.trace_request_ctx.sent = True
+
+
+def _tracing() -> aiohttp.TraceConfig:
+    tracing = aiohttp.TraceConfig()
+    tracing.on_request_headers_sent.append(_request_sent)
+    return tracing
+
 
 MB = 1024 * 1024
 # The largest real answers: a page of 1,000 Infobip logs or reports (~0.6 KB each in the pages'
@@ -131,6 +160,7 @@ class Engine:
                 # for every request (two thread hops each); _proxy_for reads the same
                 # environment once a host.
                 trust_env=False,
+                trace_configs=[_tracing()],
             )
         return self._session
 
@@ -234,6 +264,7 @@ class Engine:
         clock = asyncio.get_running_loop().time
         deadline: float | None = None
         problem = "no answer"
+        slow = False  # the last try was sent and its answer was too slow
         last_body: bytes | None = None  # the last 429/5xx body: the vendor's code is in it
         last_status = 0
         tries = 0
@@ -278,12 +309,13 @@ class Engine:
                 self._slots.heard(host, answered=False)
                 self.stats["errors"] += 1
                 problem = _describe(exc)
+                slow = isinstance(exc, _SlowAnswer)
                 last_body = None
                 if isinstance(exc, aiohttp.ClientSSLError):
                     # A certificate (or a plain-HTTP port behind https) is the same next time.
                     raise Unreachable(channel, f"{problem}; not retried") from None
                 if not idempotent and not isinstance(exc, _NOT_SENT):
-                    raise Unreachable(channel, f"{problem} (not retried)") from None
+                    raise Unreachable(channel, f"{problem} (not retried)", slow=slow) from None
                 pause = self._backoff(tries - 1)
                 continue
             except ChannelError:
@@ -355,12 +387,13 @@ class Engine:
                 if answered
                 else f"unreachable after {tries} tries: {problem}"
             )
-            failed = Unreachable(channel, message, status=answered)
+            failed = Unreachable(channel, message, status=answered, slow=slow)
         else:
             failed = Unreachable(
                 channel,
                 f"gave up after {self.timeout:g} s ({_tries(tries)}): {problem}",
                 status=answered,
+                slow=slow,
             )
         failed.body = last_body
         raise failed
@@ -390,6 +423,7 @@ class Engine:
         self.in_flight += 1
         self.stats["requests"] += 1
         proxy, proxy_headers = proxy_for
+        progress = _Progress()
         try:
             async with self._client().request(
                 method,
@@ -405,8 +439,13 @@ class Engine:
                 timeout=aiohttp.ClientTimeout(
                     total=remaining, connect=min(remaining, CONNECT_TIMEOUT)
                 ),
+                trace_request_ctx=progress,
             ) as answer:
                 return Response(answer.status, answer.headers, await self._read(channel, answer))
+        except TimeoutError as exc:
+            if progress.sent and not isinstance(exc, aiohttp.ConnectionTimeoutError):
+                raise _SlowAnswer() from None
+            raise
         finally:
             self.in_flight -= 1
 
@@ -479,6 +518,8 @@ def _env_proxy(parts: SplitResult) -> _Proxy:
 
 def _describe(exc: BaseException) -> str:
     """One line about a transport failure, without the URL or any header."""
+    if isinstance(exc, _SlowAnswer):
+        return SLOW
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return "timed out"
     if isinstance(exc, aiohttp.ClientHttpProxyError):

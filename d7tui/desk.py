@@ -6,12 +6,16 @@ schedule, the transitions and the screen are the same for both: a follower's "po
 what the leader stored, and the poller's own comparison of it with what it had shows the
 change. A follower's answers are never written back (the app asks `leading` before saving).
 Leadership itself (an advisory lock on the database) is the app's to take; it flips `leading`
-only while nothing is in flight (see `D7App`), so an answer read from the database is never
-saved as if a vendor had given it.
+to leading only while nothing is in flight (see `D7App`), so an answer read from the database is
+never saved as if a vendor had given it. A leader that has not looked at its lead for a while
+(it was stopped: ctrl+z, `kill -STOP`, a suspended laptop) looks (`confirm`) before it asks a
+vendor anything: another monitor may lead now, and then this one reads the database instead
+(two would poll everything twice); vendor answers still in flight then are not saved.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from d7tui.errors import ApiError, ChannelError, Unreachable
@@ -22,6 +26,9 @@ from d7tui.store.errors import StoreError
 # What the database has of many ids, in one read (Memory.remembered_many).
 Remembered = Callable[[Sequence[Target]], Awaitable[dict[str, RequestStatus | None]]]
 FOLLOWING = "desk"  # a follower's batch key: whatever it reads at once is one read
+# Seconds without a look at the lead after which a leader looks before it asks a vendor (it
+# looks every second while it runs: longer, it was stopped or suspended).
+CONFIRM_AFTER = 3.0
 
 
 class NotYetPolled(ApiError):
@@ -35,10 +42,19 @@ class DeskFetcher:
     """A Fetcher: the vendors' (`client`) while leading, the database's (`remembered`) while
     following."""
 
-    def __init__(self, client: Fetcher, remembered: Remembered, *, leading: bool = False) -> None:
+    def __init__(
+        self,
+        client: Fetcher,
+        remembered: Remembered,
+        *,
+        leading: bool = False,
+        confirm: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
         self.client = client
         self.remembered = remembered
         self.leading = leading
+        self.confirm = confirm  # looks at the lead now: whether this one still leads
+        self.confirmed = (time.monotonic(), time.time())  # the last look at the lead
         self.leader = "the leading d7tui"  # who leads, as the status line says it
         self.vendor_calls = 0  # polls that went to a vendor (for the benchmark)
         self.database_reads = 0  # reads of what the leader stored, and of how many ids
@@ -60,16 +76,31 @@ class DeskFetcher:
         key_of = getattr(self.client, "batch_key", None)
         return None if key_of is None else key_of(target)  # type: ignore[no-any-return]
 
+    def looked(self) -> None:
+        """The lead was looked at just now."""
+        self.confirmed = (time.monotonic(), time.time())
+
+    def lost_for(self) -> float:
+        """Seconds since the last look at the lead, by either clock (the monotonic one stands
+        still while the machine sleeps, the wall clock may be set back)."""
+        mono, wall = self.confirmed
+        return max(time.monotonic() - mono, abs(time.time() - wall))
+
+    async def _leads(self) -> bool:
+        if self.leading and self.confirm is not None and self.lost_for() >= CONFIRM_AFTER:
+            return await self.confirm()
+        return self.leading
+
     async def fetch_many(
         self, targets: Sequence[Target]
     ) -> Mapping[str, RequestStatus | ChannelError]:
-        if not self.leading:
+        if not await self._leads():
             return await self._read(targets)
         self.vendor_calls += 1
         return await self.client.fetch_many(targets)  # type: ignore[attr-defined,no-any-return]
 
     async def fetch(self, target: Target) -> RequestStatus:
-        if self.leading:
+        if await self._leads():
             self.vendor_calls += 1
             return await self.client.fetch(target)
         answer = (await self._read([target]))[target.request_id]

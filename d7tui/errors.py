@@ -126,6 +126,12 @@ class RateLimited(ChannelError):
 class Unreachable(ChannelError):
     kind = ErrorKind.UNREACHABLE
 
+    def __init__(
+        self, channel: str, message: str, *, status: int | None = None, slow: bool = False
+    ) -> None:
+        self.slow = slow  # reached, but its answer did not come whole in time
+        super().__init__(channel, message, status=status)
+
 
 class ProtocolError(ChannelError):
     """The API answered, but not with what its pages describe (not JSON, or the wrong shape)."""

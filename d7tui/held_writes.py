@@ -18,13 +18,31 @@ import concurrent.futures
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from d7tui.models import RequestStatus, Target, Transition
 from d7tui.pollstate import PollUpdate
-from d7tui.store import StoreError
+from d7tui.store import ReportParser, Store, StoreError
 from d7tui.store.heldlog import HeldLog
-from d7tui.store.journal import Action, add_action, counted, save_action
+from d7tui.store.journal import Action, add_action, counted, replay, save_action, to_line
 from d7tui.store.rescue import farewell
+
+
+class Taken(NamedTuple):
+    """What is held: what the user did, in order; per request its newest state with every
+    transition since, and when; the channel an `auto` id answered on."""
+
+    actions: list[Action]
+    results: dict[str, tuple[RequestStatus, list[Transition], float]]
+    channels: dict[str, str]
+
+    def writes(self) -> list[Action]:
+        saves = [save_action(*held) for held in self.results.values()]
+        channels = [
+            ("channel", {"request_id": rid, "channel": channel})
+            for rid, channel in self.channels.items()
+        ]
+        return [*self.actions, *saves, *channels]
 
 
 class HeldWrites:
@@ -46,6 +64,7 @@ class HeldWrites:
         # Per request: its newest state, every transition since the start, when it was learnt.
         self._results: dict[str, tuple[RequestStatus, list[Transition], float]] = {}
         self._channels: dict[str, str] = {}  # the channel an `auto` id answered on
+        self.reachable_again = False  # the store answers again: what is held goes to it soon
 
     def add(self, target: Target, label: str, added_at: float) -> None:
         rid = target.request_id
@@ -103,12 +122,7 @@ class HeldWrites:
             self._channels[rid] = update.channel
 
     def _all(self) -> list[Action]:
-        saves = [save_action(*held) for held in self._results.values()]
-        channels = [
-            ("channel", {"request_id": rid, "channel": channel})
-            for rid, channel in self._channels.items()
-        ]
-        return [*self._actions, *saves, *channels]
+        return Taken(self._actions, self._results, self._channels).writes()
 
     def said(self) -> str:
         """The line for the screen when the user adds or edits something."""
@@ -119,10 +133,50 @@ class HeldWrites:
                 f"file either: {self._refused}): {held} so far; a crash loses them, quitting "
                 "tries once more."
             )
+        if self.reachable_again:
+            return f"Held for a moment: {held} so far, written to the store within seconds."
         return (
             f"Held, not saved (the store cannot be written): {held} so far, written as you go "
             "to a file the next d7tui started on this store takes in."
         )
+
+    def take(self) -> Taken:
+        """Everything held so far, no longer held (to be handed to a store that can be written
+        again: `hand_over`, or `give_back`). On the loop this was made on."""
+        taken = Taken(self._actions, self._results, self._channels)
+        self._actions, self._results, self._channels = [], {}, {}
+        return taken
+
+    def hand_over(self, taken: Taken, store: Store, parse: ReportParser) -> int:
+        """Blocks (the disk, the store): what was `taken` written into `store`, in one
+        transaction, after the lines of the held file that hold it are on disk; then the held
+        file goes (what is held since goes to a new one). How many writes went; StoreError if
+        the store refused (the held file is kept: `give_back` what was taken)."""
+        return self._writer.submit(self._hand_over, taken, store, parse).result()
+
+    def _hand_over(self, taken: Taken, store: Store, parse: ReportParser) -> int:
+        # On the held file's thread, after the lines of what was taken and before any held
+        # since: the file holds exactly what was taken.
+        writes = taken.writes()
+        if not writes:
+            return 0
+        with store.batch():
+            for action in writes:
+                replay(store, to_line(action), parse)
+        self.log.discard()
+        return len(writes)
+
+    def give_back(self, taken: Taken) -> None:
+        """What was `taken` and could not be handed over is held again, before what came since
+        (a request's transitions in the order they were seen). On the loop."""
+        self._actions[:0] = taken.actions
+        for rid, (state, transitions, at) in taken.results.items():
+            since = self._results.get(rid)
+            if since is not None:
+                state, transitions, at = since[0], transitions + since[1], since[2]
+            self._results[rid] = (state, transitions, at)
+        for rid, channel in taken.channels.items():
+            self._channels.setdefault(rid, channel)
 
     def keep(self) -> str | None:
         """At quit: everything held, written to a file the next open takes in (blocks: the

@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 # C0 controls except TAB/LF (made visible below anyway), DEL, C1 controls, and lone surrogates
 # (JSON's "\ud800" decodes to one), which no UTF-8 terminal or file can take. Then every character
@@ -210,18 +210,46 @@ def _forms(secrets: Iterable[str]) -> list[str]:
 
 def redact(text: str, secrets: Iterable[str]) -> str:
     """`text` with every one of `secrets` (long enough to be a credential), in any form it is
-    echoed in (`echo_forms`), replaced by •••, also split by characters that draw nothing."""
+    echoed in (`echo_forms`), in any mix of cases, replaced by •••, also split by characters
+    that draw nothing."""
     forms = _forms(secrets)
     for form in forms:
         text = text.replace(form, REDACTED)
+    folded = text.lower()
+    for form in _folded(forms):
+        if form in folded:  # in another mix of cases (`TOK-SECRET-…` of `tok-SECRET-…`)
+            text = _any_case(form).sub(REDACTED, text)
+            folded = text.lower()
     return _redact_split(text, forms)
+
+
+@functools.lru_cache(maxsize=16)
+def _ascii_folded(secrets: tuple[str, ...]) -> tuple[str, ...]:
+    """Every form of `secrets`, its ASCII letters lower-cased (as bytes fold theirs)."""
+    return tuple(dict.fromkeys(form.encode().lower().decode() for form in _forms(secrets)))
+
+
+def _folded(forms: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(form.lower() for form in forms))
+
+
+@functools.lru_cache(maxsize=64)
+def _any_case(form: str) -> re.Pattern[str]:
+    return re.compile(re.escape(form), re.IGNORECASE)
 
 
 # What may stand between two characters of an echoed credential and draw nothing: a control or
 # invisible character (a zero-width space, a soft hyphen), as it came, as a JSON escape, or as
 # `safe_text` shows it (`<U+200B>`, `␊`). A server that splits a token with one is evading a
 # byte-for-byte match; the token must still not be shown (K8).
-_SPLIT = rf"(?:{_CONTROL.pattern}|\\u[0-9a-fA-F]{{4}}|<U\+[0-9A-F]{{4,6}}>|[\u2400-\u2421])*"
+# A percent-encoded one too (`%E2%80%8B`, `%C2%AD`, `%01`): the token split before it was
+# percent-encoded.
+_PERCENT = r"%[0-1][0-9a-fA-F]|%7[fF]|%[c-fC-F][0-9a-fA-F](?:%[89abAB][0-9a-fA-F]){1,3}"
+_SPLIT = (
+    rf"(?:{_CONTROL.pattern}|\\u[0-9a-fA-F]{{4}}|<U\+[0-9A-F]{{4,6}}>|[\u2400-\u2421]"
+    rf"|{_PERCENT})*"
+)
+_PERCENT_ENCODED = re.compile(_PERCENT)
 _JSON_ESCAPE = re.compile(r'\\u([0-9a-fA-F]{4})|\\([/"\\])')
 _SHOWN_INVISIBLE = re.compile(r"<U\+[0-9A-F]{4,6}>|[\u2400-\u2421]")
 
@@ -253,7 +281,7 @@ def _may_split(text: str) -> bool:
     """Whether `text` holds anything that may split a credential unseen. A long answer is
     looked at in what is left once its printable ASCII is gone (a class of 1,500 ranges asked
     of every character of a 2 MB answer took 0.12 s; this, 0.02 s)."""
-    if "<U+" in text:
+    if "<U+" in text or ("%" in text and _percent_invisible(text) != text):
         return True
     rest = _PRINTABLE_ASCII.sub("", text) if len(text) > 256 else text
     return _DRAWS_NOTHING.search(rest) is not None or (
@@ -266,7 +294,23 @@ def _skeleton(text: str) -> str:
     (or what `safe_text` shows for one) left out."""
     if "\\" in text:
         text = _JSON_ESCAPE.sub(lambda m: chr(int(m[1], 16)) if m[1] else m[2], text)
+    if "%" in text:
+        text = _percent_invisible(text)
     return _CONTROL.sub("", _SHOWN_INVISIBLE.sub("", text))
+
+
+def _percent_invisible(text: str) -> str:
+    """`text` without the percent-encoded characters that draw nothing (`%E2%80%8B`); other
+    percent-encodings stay as they are."""
+
+    def drawn(match: re.Match[str]) -> str:
+        try:
+            ch = unquote(match.group(), errors="strict")
+        except UnicodeDecodeError:
+            return match.group()
+        return "" if _CONTROL.fullmatch(ch) and ch not in "\t\n\r" else match.group()
+
+    return _PERCENT_ENCODED.sub(drawn, text)
 
 
 @functools.lru_cache(maxsize=64)
@@ -278,7 +322,7 @@ def _split_spelling(form: str) -> re.Pattern[str]:
         escape = "".join(f"\\\\u{unit:04x}" for unit in _utf16_units(ch))
         escape = "".join(f"[{c}{c.upper()}]" if c.isalpha() and c != "u" else c for c in escape)
         parts.append(f"(?:{escape}|{re.escape(ch)})")
-    return re.compile(_SPLIT.join(parts))
+    return re.compile(_SPLIT.join(parts), re.IGNORECASE)
 
 
 def _utf16_units(ch: str) -> list[int]:
@@ -291,14 +335,14 @@ def _redact_split(text: str, forms: list[str]) -> str:
     that holds none of them (printable ASCII, no escape) is passed as it is, without a look."""
     if not forms or not _may_split(text):
         return text
-    skeleton = _skeleton(text)
-    for form in forms:
+    skeleton = _skeleton(text).lower()
+    for form in _folded(forms):
         if form not in skeleton:
             continue
 
         def hidden(match: re.Match[str], form: str = form) -> str:
             span = match.group()
-            return REDACTED if _skeleton(span) == form else span
+            return REDACTED if _skeleton(span).lower() == form else span
 
         text = _split_spelling(form).sub(hidden, text)
     return text
@@ -307,10 +351,16 @@ def _redact_split(text: str, forms: list[str]) -> str:
 def redact_body(body: bytes, secrets: Iterable[str]) -> bytes:
     """An answer's body with every one of `secrets` replaced by ••• wherever JSON could spell it
     (`\\u0054OK...`, `\\/`, as well as plainly), so that nothing parsed from it, nor the body
-    kept raw for export, holds a credential the server echoed (in any of its `echo_forms`)."""
-    for secret in _forms(secrets):
+    kept raw for export, holds a credential the server echoed (in any of its `echo_forms`, in
+    any mix of cases)."""
+    lowered: bytes | None = None
+    secrets = tuple(secrets)
+    for secret in _ascii_folded(secrets):
         if b"\\" not in body:  # no escape at all (the usual case): one spelling, found fast
-            body = body.replace(secret.encode(), _REDACTED_BYTES)
+            lowered = body.lower() if lowered is None else lowered
+            if secret.encode() in lowered:
+                body = _plain(secret).sub(_REDACTED_BYTES, body)
+                lowered = None
             continue
         # Plainly only, unless one of its characters is escaped somewhere.
         spelled = _spellings(secret) if _escapes(secret).search(body) else _plain(secret)
@@ -347,16 +397,23 @@ def _inside_escape(body: bytes, at: int) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=128)
 def _plain(secret: str) -> re.Pattern[bytes]:
-    return re.compile(re.escape(secret.encode()))
+    return re.compile(re.escape(secret.encode()), re.IGNORECASE)
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=128)
 def _escapes(secret: str) -> re.Pattern[bytes]:
     """An escape of any character of `secret`: where there is none, it can be spelled only
     plainly. (JSON encoders escape non-ASCII text, rarely the letters a credential is made of.)"""
-    return re.compile(b"|".join(_escaped(ch) for ch in sorted(set(secret))))
+    return re.compile(b"|".join(map(_escaped_any_case, sorted(set(secret)))), re.IGNORECASE)
+
+
+def _escaped_any_case(ch: str) -> bytes:
+    """`_escaped` of `ch` in either case: an escape spells a letter's case by its number."""
+    return b"|".join(
+        _escaped(c) for c in dict.fromkeys((ch, ch.lower(), ch.upper())) if len(c) == 1
+    )
 
 
 def _escaped(ch: str) -> bytes:
@@ -370,15 +427,15 @@ def _escaped(ch: str) -> bytes:
     return escape + b"|" + re.escape(b"\\" + ch.encode()) if ch in '/"\\' else escape
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=128)
 def _spellings(secret: str) -> re.Pattern[bytes]:
     """Every way a JSON string can hold `secret`: each character bare (but " and \\, never bare
     in a JSON string) or escaped."""
     parts = []
     for ch in secret:
         bare = b"" if ch in '"\\' else b"|" + re.escape(ch.encode())
-        parts.append(b"(?:" + _escaped(ch) + bare + b")")
-    return re.compile(b"".join(parts))
+        parts.append(b"(?:" + _escaped_any_case(ch) + bare + b")")
+    return re.compile(b"".join(parts), re.IGNORECASE)
 
 
 def url_secret(url: str) -> str | None:

@@ -62,6 +62,14 @@ def pg_server() -> Iterator[PgServer]:
 
 
 @pytest.fixture
+def own_server() -> Iterator[PgServer]:
+    """A PostgreSQL server of the test's own, to stop and start (the database away and back)."""
+    server = PgServer.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
 def pg_url(pg_server: PgServer) -> str:
     """A new, empty database on the test server."""
     return pg_server.create_database()

@@ -8,10 +8,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from d7tui.config import load_settings
-from d7tui.ui.app import make_app
+from d7tui.ui.app import D7App, make_app
 
 if TYPE_CHECKING:
     from d7tui.simulator import Simulator
@@ -47,5 +47,21 @@ def run_d7tui(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[st
     )
 
 
+def telling(app: D7App, path: str) -> None:
+    """Every line the app says is also appended to the file at `path` as it is said: what a
+    peer in its own process tells its user, for a test to wait for."""
+    say = app.say
+
+    def told(text: str, *args: Any, **kwargs: Any) -> None:
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(text + "\n")
+        say(text, *args, **kwargs)
+
+    app.say = told  # type: ignore[method-assign]
+
+
 if __name__ == "__main__":
-    make_app(load_settings()).run(headless=True, size=(120, 40))
+    peer = make_app(load_settings())
+    if said := os.environ.get("D7TUI_PEER_SAID"):
+        telling(peer, said)
+    peer.run(headless=True, size=(120, 40))

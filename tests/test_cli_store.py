@@ -20,7 +20,7 @@ import d7tui.store.db
 from d7tui.channels.infobip import parse_page
 from d7tui.simulator import Simulator
 from d7tui.store import Store, add_ids, open_store
-from d7tui.store.heldlog import private_dir
+from d7tui.store.heldlog import legacy_place, private_dir
 from d7tui.store.rescue import held_files, keep_elsewhere
 
 
@@ -254,17 +254,50 @@ def test_a_held_file_another_user_could_have_planted_is_never_taken_in(sim, env,
     writable = keep_elsewhere(path, forged)
     assert writable is not None
     writable.chmod(0o666)
-    whys = [f"{writable} (other users may write it: never taken in)"]
+    planted = 1
     if os.geteuid() == 0:  # only root can give a file away
         owned = keep_elsewhere(path, forged)
         assert owned is not None and owned != writable
         os.chown(owned, 65534, 65534)
-        whys.append(f"{owned} (another user's file: never taken in)")
+        planted += 1
     code, _, err = run(capsys, "add", rid)
     assert code == 0
     [line] = err.splitlines()
-    assert "cannot be taken in from" in line and all(why in line for why in whys)
+    assert f"{planted} file" in line and f"in {path.parent} " in line and "not yours" in line
     code, out, _ = run(capsys, "export", "--format", "json")
+    assert [w["request_id"] for w in json.loads(out)["watchlist"]] == [rid]
+
+
+def test_files_planted_in_the_shared_temporary_directory_are_one_line_once_a_process(
+    sim, env, capsys, tmp_path, monkeypatch
+):
+    """K2's refusal of 300 files planted under this store's held-file name in a shared
+    temporary directory was a 5 KB warning naming each, at every start, `add` and `export`,
+    never saying what to do (the user cannot delete another user's files there)."""
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    monkeypatch.setattr(tempfile, "tempdir", str(shared))
+    rid, forged = (sim.create_request("sms", [f"+97150000000{n}"]) for n in (1, 2))
+    assert run(capsys, "add", rid)[0] == 0
+    directory, prefix = legacy_place(data_dir(env) / "d7tui.sqlite3")
+    assert directory == shared
+    line = json.dumps({"kind": "add", "request_id": forged, "channel": "sms"}) + "\n"
+    for n in range(300):
+        plant = directory / f"{prefix}20261130T120000-{n}.jsonl"
+        plant.write_text(line)
+        if os.geteuid() == 0:
+            os.chown(plant, 65534, 65534)  # another user's
+        else:
+            plant.chmod(0o666)  # or one anyone may write
+    code, out, err = run(capsys, "add", rid)
+    assert code == 0
+    assert err.splitlines() == [
+        f"d7tui add: warning: 300 files named as this store's held writes in {shared} are "
+        "not yours (another user's, or writable by others): ignored; an admin can remove them"
+    ], err
+    code, out, err = run(capsys, "export", "--format", "json")
+    assert code == 0 and err == ""  # said once a process
     assert [w["request_id"] for w in json.loads(out)["watchlist"]] == [rid]
 
 

@@ -53,11 +53,17 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 30) -> None:
 
 
 @contextlib.contextmanager
-def leading_peer(sim: Simulator, url: str, home: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A monitor in its own process, leading: started first, it takes the lock."""
+def leading_peer(
+    sim: Simulator, url: str, home: Path, said: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A monitor in its own process, leading: started first, it takes the lock. `said`: the
+    file every line it says is appended to."""
+    env = peer_env(sim, url, home)
+    if said is not None:
+        env["D7TUI_PEER_SAID"] = str(said)
     proc = subprocess.Popen(
         [sys.executable, str(TESTS / "desk_peer.py")],
-        env=peer_env(sim, url, home),
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -72,7 +78,10 @@ def leading_peer(sim: Simulator, url: str, home: Path) -> Iterator[subprocess.Po
 
 @pytest.fixture
 def leader(sim: Simulator, pg_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with leading_peer(sim, pg_url, tmp_path / "leader") as proc:
+    """The desk's leader, in its own process; what it says goes to tmp_path / "leader-said"."""
+    said = tmp_path / "leader-said"
+    said.touch()
+    with leading_peer(sim, pg_url, tmp_path / "leader", said) as proc:
         yield proc
 
 
@@ -130,14 +139,6 @@ async def test_a_follower_polls_nothing_shows_what_the_leader_polls_and_takes_ov
         timeline = [(t.recipient_key, t.new_status) for t in store.transitions(rid)]
         assert len(timeline) == len(set(timeline)), timeline  # nothing twice
         assert "delivered" in [status for _, status in timeline], timeline
-
-
-@pytest.fixture
-def own_server() -> Iterator[PgServer]:
-    """A server of this test's own, to stop and start."""
-    server = PgServer.start()
-    yield server
-    server.close()
 
 
 def delivered(app: D7App, rid: str) -> bool:
@@ -340,5 +341,11 @@ async def test_a_leader_stopped_or_frozen_is_ended_and_a_follower_takes_over(
             add_from_a_shell(sim, pg_url, tmp_path / "shell", rid)
             await until(pilot, lambda: rid in app.live)
             await until(pilot, lambda: delivered(app, rid), timeout=60)  # polled by this one
+            asked = status_requests(sim)
         finally:
             os.kill(leader.pid, signal.SIGCONT)
+        # Run again (L13), it finds another leads: it follows, says why, asks no vendor.
+        told = tmp_path / "leader-said"
+        await until(pilot, lambda: "did not run for" in told.read_text(), timeout=30)
+        assert status_requests(sim) == asked
+        assert app.desk.leading

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from desk_peer import peer_env, run_d7tui
 from test_desk import TESTS, delivered, following, wait_for
 from ui_kit import entry, said, screen_text, sim_settings, status_requests, until
@@ -24,6 +25,7 @@ from d7tui.simulator import Simulator, Step
 from d7tui.store import Store
 from d7tui.store.commands import os_user
 from d7tui.store.lock import whoami
+from d7tui.ui import desk as desk_link
 from d7tui.ui.app import D7App, make_app
 
 SIZE = (120, 40)
@@ -126,11 +128,17 @@ async def test_r_on_a_follower_has_the_leader_poll_it_and_the_follower_leads_onc
 
 
 @contextlib.contextmanager
-def peer_leading(sim: Simulator, home: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A monitor in its own process on `home`'s data directory, leading (started first)."""
+def peer_leading(
+    sim: Simulator, home: Path, said: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A monitor in its own process on `home`'s data directory, leading (started first);
+    `said`: the file every line it says is appended to."""
+    env = peer_env(sim, None, home)
+    if said is not None:
+        env["D7TUI_PEER_SAID"] = str(said)
     proc = subprocess.Popen(
         [sys.executable, str(TESTS / "desk_peer.py")],
-        env=peer_env(sim, None, home),
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -180,3 +188,48 @@ async def test_the_leader_killed_with_9_is_followed_by_a_takeover_and_status_pul
             await until(pilot, lambda: delivered(app, rid), timeout=30)
             assert app.desk.fetcher.vendor_calls > 0
             await until(pilot, lambda: "follows" not in screen_text(app))
+
+
+@pytest.mark.long
+async def test_a_leader_stopped_with_sigstop_is_taken_over_and_follows_when_it_runs_again(
+    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Fresh-eyes finding L13: a leader stopped (ctrl+z, kill -STOP) kept its file lock for
+    ever, and the other monitor followed it, showing nothing new. Its heartbeat stands still
+    now: the follower says since when, ends its lead and leads; the stopped one, run again,
+    asks no vendor anything, follows, and says why."""
+    monkeypatch.setattr(desk_link, "SILENT_AFTER", 2.0)
+    monkeypatch.setattr(desk_link, "SILENT_CHECK", 0.5)
+    monkeypatch.setattr(desk_link, "QUIET_SAID", 1.0)
+    still = ManualClock()  # this monitor polls only when told: a poll seen is the peer's
+    home = tmp_path / "peer"
+    db = home / "data" / "d7tui" / "d7tui.sqlite3"
+    lock = db.with_name(db.name + ".lock")
+    db.parent.mkdir(parents=True)
+    rid = sim.create_request("sms", ["+971500000001"], DELIVERS)
+    watched(db, Target(rid, "sms"))
+    told = tmp_path / "peer-said.txt"
+    told.touch()
+    with peer_leading(sim, home, said=told) as peer:
+        app = monitor(sim, still, db)
+        async with app.run_test(size=SIZE) as pilot:
+            await following(pilot, app, [rid])
+            desk = app.desk
+            assert desk is not None
+            await until(pilot, lambda: f"pid {peer.pid}" in (desk.status_text() or ""))
+            os.kill(peer.pid, signal.SIGSTOP)
+            try:
+                await until(pilot, lambda: "no sign of life since" in (desk.status_text() or ""))
+                await until(pilot, lambda: desk.leading, timeout=30)
+                assert any("gave no sign of life for 2 s" in line for line in said(app))
+                assert lock.read_text().startswith(f"{os.getpid()}\n")
+                app.poller.refresh()  # this one polls now, and is done
+                await until(pilot, lambda: desk.fetcher.vendor_calls > 0 and app.poller.idle())
+                asked = status_requests(sim)
+            finally:
+                os.kill(peer.pid, signal.SIGCONT)
+            # Run again, its polls long due: it finds another leads, follows, and says so.
+            await until(pilot, lambda: "did not run for" in told.read_text(), timeout=30)
+            assert "another monitor leads the desk now: this one follows it" in told.read_text()
+            assert status_requests(sim) == asked  # it asked no vendor anything
+            assert desk.leading and lock.read_text().startswith(f"{os.getpid()}\n")

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from hostile import Answered, HostileServer, aimed_at, answering
-from ui_kit import idle, said, screen_text
+from ui_kit import idle, list_lines, said, screen_text
 from ui_kit import until as until_shown
 
 from d7tui.client import Engine, RetryPolicy
@@ -148,3 +148,46 @@ async def test_a_wait_longer_than_the_deadline_refuses_the_hosts_other_requests_
     assert first.value.retry_after == WAIT
     assert first.value.status == second.value.status == status
     assert second.value.retry_after is not None and 0 < second.value.retry_after <= WAIT
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (
+            b'{"requestError":{"serviceException":{"messageId":"E429","text":"Too many requests"}}}',
+            "rate limited by the API (HTTP 429): E429: Too many requests",
+        ),
+        (
+            b'{"errorCode":"E429","description":"Too many requests","violations":[]}',
+            "rate limited by the API (HTTP 429): E429: Too many requests",
+        ),
+        (b'{"throttle":{"window":60,"used":61}}', "rate limited by the API (HTTP 429)"),
+    ],
+    ids=["infobip-older", "infobip-newer", "unknown-shape"],
+)
+async def test_a_429s_reason_says_what_the_api_said_never_its_raw_json(
+    tmp_path: Path, body: bytes, reason: str
+) -> None:
+    """The reason cell read `rate limited by the API (HTTP 429): {…`: the start of Infobip's
+    E429 body (a gateway in front of D7 answers in it), a shape the D7 parser did not know."""
+    server = Server()
+
+    def answer(method: str, target: str, credential: str) -> Answered:
+        said = server.answer(method, target, credential)
+        return (429, body, {"Retry-After": str(WAIT)}) if isinstance(said, tuple) else said
+
+    async with HostileServer(answering(answer)) as d7:
+        app = make_app(
+            aimed_at(d7.base_url),
+            ids=[Target(FIRST, "sms")],
+            clock=ManualClock(),
+            store_path=tmp_path / "d7tui.sqlite3",
+            bell=False,
+        )
+        async with app.run_test(size=(200, 30)) as pilot:
+            await idle(pilot, app)
+            await until_shown(pilot, lambda: reason in screen_text(app))
+            screen = screen_text(app)
+            assert "{" not in screen, screen  # neither in the reason cell nor in the detail
+            (row,) = [line for line in list_lines(app) if "aaaaaaaa" in line]
+            assert "rate limited by th" in row

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import psycopg
 import pytest
-from pgserver import PgServer
 from test_cli import env, run, sim  # noqa: F401
 
 from d7tui.channels.infobip import parse_page
@@ -42,14 +40,6 @@ from d7tui.store.rescue import held_files, keep_elsewhere
 from d7tui.store.schema import FIRST_VERSION, MIGRATIONS
 
 PASSWORD = "s3cr3t-Pa55word"
-
-
-@pytest.fixture
-def own_server() -> Iterator[PgServer]:
-    """A server of this test's own, to stop and start."""
-    server = PgServer.start()
-    yield server
-    server.close()
 
 
 def with_password(url: str, password: str = PASSWORD) -> str:

@@ -13,7 +13,7 @@ import pytest
 from d7tui.channels.infobip import parse_page
 from d7tui.errors import ProtocolError
 from d7tui.models import Channel, Phase, Target
-from d7tui.store import Store, open_store, remembered_status
+from d7tui.store import Store, lock, open_store, remembered_status
 from d7tui.store.pg import PgStore
 
 
@@ -183,3 +183,43 @@ def test_one_store_holds_the_report_lock_the_other_is_told_who(db_path):
     finally:
         first.close()
         second.close()
+
+
+def test_a_silent_holder_is_ended_a_running_one_and_an_older_d7tui_are_not(db_path, monkeypatch):
+    """L13: a holder whose heartbeat stands still (stopped) has its lock file deleted by a
+    follower; run again, it takes the lock again if nobody did, else holds none. One that
+    renews, and one that writes no heartbeat (a d7tui from before heartbeats), are not ended."""
+    monkeypatch.setattr(lock, "BEAT_EVERY", 0.0)  # every renew beats (as a second later)
+    holder, follower, third = Store.open(db_path), Store.open(db_path), Store.open(db_path)
+    lock_file = Path(f"{db_path}.lock")
+    looks = follower.report_lock
+    try:
+        holder.report_lock.user = "ana"
+        assert holder.try_acquire_report_lock()
+        assert looks.leader() == lock.whoami("ana")
+        first = looks.quiet_since()
+        assert first is not None
+        # Alive: its heartbeat moved since the last look, so its silence starts again.
+        before = lock_file.read_text()
+        assert holder.report_lock.renew() and lock_file.read_text() != before
+        assert looks.leader() == lock.whoami("ana")
+        assert looks.quiet_since() > first  # type: ignore[operator]
+        assert looks.end_if_silent(3600) is None and lock_file.exists()
+        # An older d7tui writes no heartbeat: never ended, however long it is seen.
+        lock_file.write_text(f"{os.getpid()}\nold@host pid {os.getpid()}\n")
+        assert looks.end_if_silent(0) is None and looks.quiet_since() is None
+        assert lock_file.exists()
+        # Silent for as long as asked: ended, and the lock at the path is free.
+        assert holder.report_lock.renew()
+        assert looks.end_if_silent(0) == lock.whoami("ana")
+        assert not lock_file.exists() and looks.leader() is None
+        # Run again with nobody in its place: it takes the lock again at the path.
+        assert holder.report_lock.renew() and lock_file.exists()
+        assert looks.end_if_silent(0) == lock.whoami("ana")
+        # Run again with another in its place: it holds the lock no more.
+        assert third.try_acquire_report_lock()
+        assert not holder.report_lock.renew() and not holder.has_report_lock
+        assert looks.leader() == lock.whoami(None) and third.report_lock.renew()
+    finally:
+        for store in (holder, follower, third):
+            store.close()

@@ -393,6 +393,27 @@ async def test_filter_problems_and_escape(sim, clock):
         assert order(app) == [bad]
 
 
+async def test_keys_typed_fast_after_enter_in_the_filter_move_the_list(sim, clock):
+    """`/ promo enter j j` typed fast put `jj` into the filter (`promojj`: nothing shown) instead
+    of moving the list: the app hands each key to the focused box as it comes, and the box
+    was still focused while the enter went up to its binding."""
+    ids = [create(sim, "sms", f"+97150000000{n}", script=[Step(0, "delivered")]) for n in range(4)]
+    app = build(sim, clock, ids, labels={rid: f"promo {n}" for n, rid in enumerate(ids)})
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        await pilot.press("slash", *"promo")
+        shown = order(app)
+        assert selected(app) == shown[0]
+        for key, character in (("enter", "\r"), ("j", "j"), ("j", "j")):
+            app.post_message(events.Key(key, character))  # one read of the terminal: no wait
+        await idle(pilot, app)
+        assert "filter: promo" in screen_text(app) and "promojj" not in screen_text(app)
+        assert order(app) == shown  # nothing filtered away
+        assert selected(app) == shown[2]  # moved twice
+        await pilot.press("j")  # and the keys after them go on as ever
+        assert selected(app) == shown[3]
+
+
 async def test_keys_inside_a_paste_are_not_pressed(sim, clock):
     # L7: a crafted clipboard, "promo ESC[201~ <tab> +++ p", pasted into the filter box paused
     # polling and raised its rate: the reader turns what follows the end marker into keys.

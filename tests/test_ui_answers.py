@@ -282,7 +282,9 @@ async def balances_shown(clock: ManualClock, d7: bytes, infobip: bytes) -> tuple
             return screen_text(app), app.screen.query_one(StatusLine).region.height
 
 
-async def test_an_absurd_balance_is_a_question_mark_and_the_status_line_keeps_its_height(clock):
+async def test_an_absurd_balance_or_an_unreadable_currency_is_said_and_the_status_line_keeps_height(
+    clock,
+):
     _, usual = await balances_shown(
         clock, b'{"balance": 100.0}', b'{"balance": 100.0, "currency": "EUR"}'
     )
@@ -291,7 +293,8 @@ async def test_an_absurd_balance_is_a_question_mark_and_the_status_line_keeps_it
         b'{"balance": -1e308}',  # finite, but 309 digits
         json.dumps({"balance": 100.0, "currency": "[bold red]USD[/]\x1b[2J"}).encode(),
     )
-    assert "balance d7 ? · infobip 100.0000 ?" in text, text
+    # `?` is a balance unknown; a known amount in a currency not given as one says so.
+    assert "balance d7 ? · infobip 100.0000 (currency unreadable)" in text, text
     assert "[2J" not in text and "0,000" not in text
     assert height <= usual
 

@@ -227,6 +227,54 @@ def test_long_ids_alike_at_every_cut_read_by_where_they_differ():
     assert ids.short(middle[0]) == "…BBBBBBBB"  # alone again: by its end
 
 
+def _matches(form: str, other: str) -> bool:
+    """Whether a user matching an id by the form a row shows would take `other` for it."""
+    inner = form.strip("…")
+    if form.startswith("…") and form.endswith("…"):
+        return inner in other
+    if form.startswith("…"):
+        return other.endswith(inner)
+    return other.startswith(inner)
+
+
+def test_a_short_form_matches_no_other_watched_id_at_its_end():
+    """A user finds the customer's id in the list by the end a row shows: the start or end a row
+    shows is no other watched id's start or end, whatever that id's kind (the first UUID read
+    `…555555555555`, the end of the third too, which is shown by its start)."""
+    from d7tui.shortids import ShortIds
+
+    uuids = [
+        "12345678-aaaa-4333-8444-555555555555",
+        "12345678-aaaa-4333-8444-555555555556",
+        "12345678-bbbb-4333-8444-555555555555",
+    ]
+    others = [
+        "9d056a09-0fc4-4f68-9058-3846d58aa244",
+        "9d056a09BULK0001",  # a UUID's first group is this id's start
+        "4197421264953846d58aa244",  # ...and a UUID's end is this one's end
+        "BULK-DEMO-0001",
+        "XBULK-DEMO-0001",  # alike to the end: told apart by its start
+        "A" * 60 + "X" + "B" * 60,
+        "A" * 60 + "Y" + "B" * 60,
+        "C" * 60 + "X" + "B" * 60,
+    ]
+    watched = [*uuids, *others]
+    ids = ShortIds()
+    for rid in watched:
+        ids.add(rid)
+    shown = {rid: ids.short(rid) for rid in watched}
+    for rid, form in shown.items():
+        assert _matches(form, rid), (rid, form)
+        assert not [other for other in watched if other != rid and _matches(form, other)], form
+        assert len(form) <= ids.width
+    assert shown[uuids[0]] == "…a-4333-8444-555555555555"  # the end up to where it parts
+    assert shown[uuids[1]] == "…55555556" and shown[uuids[2]] == "12345678-bbbb"
+    assert shown["XBULK-DEMO-0001"] == "XBULK-DE…"
+    for rid in uuids[1:]:
+        ids.remove(rid)
+    assert ids.short(uuids[0]) == "12345678"  # alone again: by its first group
+
+
 def _counted(wl: Watchlist, now: float) -> tuple[object, ...]:
     """The totals counted the plain way, over every entry (what the kept totals must equal)."""
     phases: Counter[Phase] = Counter()

@@ -7,7 +7,13 @@ import math
 from dataclasses import dataclass
 
 from d7tui.channels import d7, infobip, send
-from d7tui.channels.common import as_currency, as_float, decode_json
+from d7tui.channels.common import (
+    UNKNOWN_CURRENCY,
+    as_currency,
+    as_float,
+    decode_json,
+    error_said,
+)
 from d7tui.client import Engine
 from d7tui.config import Settings
 from d7tui.errors import ApiError, AuthError, ProtocolError, Unreachable
@@ -30,6 +36,9 @@ class Balance:
         # a send shows, and always four, so the balance keeps one look before and after (100.00
         # then 99.9996 would read as two kinds of number). +0.0: never "-0.0000".
         amount = f"{self.amount + 0.0:,.4f}"
+        if self.currency == UNKNOWN_CURRENCY:
+            # Not `?`: next to an amount it reads as a balance unknown; the amount is known.
+            return f"{self.vendor} {amount} (currency unreadable)"
         return (
             f"{self.vendor} {amount} {self.currency}"
             if self.currency
@@ -132,7 +141,7 @@ class AccountClient:
         if reply.status != 200:
             if vendor == "infobip":
                 raise infobip.http_error(reply.status, reply.body)
-            code, said = d7.error_detail(reply.body)
+            code, said = error_said(reply.body)
             if reply.status in (401, 403):
                 raise AuthError("d7", d7.TOKEN_SETTING, status=reply.status)
             raise ProtocolError(

@@ -60,6 +60,59 @@ def body_excerpt(body: bytes, limit: int = 160) -> str:
     return one_line(text, limit)
 
 
+def error_said(body: bytes) -> tuple[str | None, str]:
+    """(code, text) of an error body, in any shape the vendors answer in: D7's `detail` (an
+    object, a string, or 422's list), Infobip's `requestError.serviceException` and its newer
+    `errorCode`/`description`, a gateway's `message` or `error` (a proxy in front of either
+    vendor may answer in another's shape). JSON of another shape says nothing, nor does a cut
+    one: a raw JSON fragment in a reason cell is noise. A body that is not JSON (a proxy's page,
+    `busy`) is said by its start."""
+    if body.lstrip()[:1] not in (b"{", b"["):
+        return None, body_excerpt(body)
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None, ""
+    if not isinstance(data, dict):
+        return None, ""
+    detail = data.get("detail")
+    service = _object(_object(data.get("requestError")).get("serviceException"))
+    if isinstance(detail, dict):
+        code, text = detail.get("code"), detail.get("message") or detail.get("msg")
+    elif isinstance(detail, list):
+        code, text = None, "; ".join(_invalid(entry) for entry in detail[:5])
+    elif service:
+        code, text = service.get("messageId"), service.get("text")
+    elif "errorCode" in data or "description" in data:
+        code, text = data.get("errorCode"), data.get("description")
+    else:
+        said = (data.get(key) for key in ("detail", "message", "error"))
+        code, text = None, next((value for value in said if isinstance(value, str)), None)
+    code = as_text(code) if isinstance(code, str | int) and not isinstance(code, bool) else None
+    return code or None, one_line(text) if isinstance(text, str) else ""
+
+
+def describe_error(body: bytes) -> str:
+    """What an error body said, in one line: `E429: Too many requests`."""
+    code, text = error_said(body)
+    return f"{code}: {text}" if code and text else code or text or "no detail"
+
+
+def _object(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _invalid(entry: object) -> str:
+    """One of a 422's complaints: `body.to: field required`."""
+    if not isinstance(entry, dict):
+        return (as_text(entry) if isinstance(entry, str) else None) or "invalid"
+    loc = entry.get("loc")
+    where = ".".join(as_text(p) or "" for p in loc) if isinstance(loc, list) else ""
+    said = entry.get("msg") or entry.get("type")
+    msg = as_text(said) if isinstance(said, str) else "invalid"
+    return f"{where}: {msg}" if where else msg or "invalid"
+
+
 def as_text(value: object) -> str | None:
     """A display string for a scalar; None stays None; containers become compact JSON."""
     if value is None:

@@ -13,8 +13,9 @@ from d7tui.channels.common import (
     as_cost,
     as_parts,
     as_text,
-    body_excerpt,
     decode_json,
+    describe_error,
+    error_said,
     not_a_list,
     not_an_object,
     take,
@@ -123,42 +124,9 @@ def parse_report(channel: Channel, request_id: str, body: bytes) -> RequestStatu
     )
 
 
-def error_detail(body: bytes) -> tuple[str | None, str]:
-    """(code, message) from a D7 error body: `detail` is an object, a string, or (422) a list."""
-    try:
-        data = decode_json("d7", body)
-    except ProtocolError:
-        return None, body_excerpt(body)
-    detail = data.get("detail") if isinstance(data, dict) else None
-    if isinstance(detail, dict):
-        code = detail.get("code")
-        message = detail.get("message") or detail.get("msg") or ""
-        return (as_text(code) if code is not None else None), one_line(as_text(message) or "")
-    if isinstance(detail, str):
-        return None, one_line(detail)
-    if isinstance(detail, list):
-        parts = []
-        for entry in detail[:5]:
-            if isinstance(entry, dict):
-                loc = entry.get("loc")
-                where = ".".join(as_text(p) or "" for p in loc) if isinstance(loc, list) else ""
-                msg = as_text(entry.get("msg")) or as_text(entry.get("type")) or "invalid"
-                parts.append(f"{where}: {msg}" if where else msg)
-            else:
-                parts.append(as_text(entry) or "")
-        return None, one_line("; ".join(parts))
-    return None, one_line(as_text(data) or "", 160) if data is not None else ""
-
-
-def describe_error(body: bytes) -> str:
-    """What a D7 error body said, in one line (for an error that ended on a 429 or 5xx)."""
-    code, message = error_detail(body)
-    return f"{code}: {message}" if code and message else code or message or "no detail"
-
-
 def http_error(channel: Channel, status: int, body: bytes) -> ChannelError:
     """The typed error for a non-200 D7 answer (429/5xx never reach here: the engine owns them)."""
-    code, _ = error_detail(body)
+    code, _ = error_said(body)
     said = describe_error(body)
     if status in (401, 403):
         return AuthError(channel.value, TOKEN_SETTING, status=status, said=code)
@@ -174,5 +142,5 @@ def http_error(channel: Channel, status: int, body: bytes) -> ChannelError:
 
 
 def is_documented_not_found(channel: Channel, body: bytes) -> bool:
-    code, _ = error_detail(body)
+    code, _ = error_said(body)
     return code == ROUTES[channel][1]

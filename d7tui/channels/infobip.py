@@ -20,14 +20,14 @@ from d7tui.channels.common import (
     as_currency,
     as_parts,
     as_text,
-    body_excerpt,
     decode_json,
+    describe_error,
     not_a_list,
     not_an_object,
 )
-from d7tui.errors import ApiError, AuthError, ChannelError, NotFound, ProtocolError
+from d7tui.errors import ApiError, AuthError, ChannelError, NotFound
 from d7tui.models import Channel, Phase, Recipient, RequestStatus, classify_infobip
-from d7tui.safety import clean_json, one_line
+from d7tui.safety import clean_json
 
 KEY_SETTING = "INFOBIP_API_KEY"
 REPORTS_V3 = "/sms/3/reports"
@@ -204,30 +204,8 @@ def format_time(unix_ms: int) -> str:
     return whole.strftime("%Y-%m-%dT%H:%M:%S.") + f"{unix_ms % 1000:03d}+0000"
 
 
-def error_detail(body: bytes) -> str:
-    """What Infobip said: `requestError.serviceException` or the newer `errorCode/description`."""
-    try:
-        data = decode_json("infobip", body)
-    except ProtocolError:
-        return body_excerpt(body) or "no detail"
-    if not isinstance(data, dict):
-        return "no detail"
-    service = _obj(_obj(data.get("requestError")).get("serviceException"))
-    if service:
-        code = as_text(service.get("messageId"))
-        text = as_text(service.get("text"))
-        return one_line(f"{code}: {text}" if code and text else code or text or "no detail")
-    code = as_text(data.get("errorCode"))
-    description = as_text(data.get("description"))
-    if code or description:
-        return one_line(
-            f"{code}: {description}" if code and description else code or description or ""
-        )
-    return "no detail"
-
-
 def http_error(status: int, body: bytes) -> ChannelError:
-    said = error_detail(body)
+    said = describe_error(body)
     if status in (401, 403):
         return AuthError("infobip", KEY_SETTING, status=status, said=said.split(":", 1)[0])
     if status == 404:

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from d7tui.channels.common import as_text, decode_json
-from d7tui.channels.d7 import TOKEN_SETTING, describe_error
+from d7tui.channels.common import as_text, decode_json, describe_error
+from d7tui.channels.d7 import TOKEN_SETTING
 from d7tui.errors import ApiError, AuthError, ChannelError, ErrorKind, ProtocolError
 from d7tui.explain import explain_d7, explain_infobip
 from d7tui.models import Channel, IdKind

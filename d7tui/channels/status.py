@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from d7tui.channels import d7, infobip
+from d7tui.channels.common import describe_error
 from d7tui.channels.infobip_logs import LogsReader
 from d7tui.channels.pacer import Pacer
 from d7tui.channels.routes import RouteVersions
@@ -220,7 +221,7 @@ class StatusClient:
         if older:
             path = d7.WHATSAPP_V1
         url = base + path.format(id=quote(request_id, safe=""))
-        reply = await self._get(channel.value, url, headers, d7.describe_error)
+        reply = await self._get(channel.value, url, headers, describe_error)
         if channel is Channel.WHATSAPP and not older:
             if reply.status == 404 and not d7.is_documented_not_found(channel, reply.body):
                 # v2 is what the page documents, v1 what every SDK calls: a 404 without the
@@ -262,7 +263,7 @@ class StatusClient:
 
     async def _infobip_get(self, url: str, params: Sequence[tuple[str, str]]) -> Response:
         headers = self._infobip_headers()
-        return await self._get("infobip", url, headers, infobip.error_detail, params=params)
+        return await self._get("infobip", url, headers, describe_error, params=params)
 
     async def _infobip_reports(self, ident: str, kind: IdKind) -> RequestStatus:
         headers = self._infobip_headers()
@@ -332,7 +333,7 @@ class StatusClient:
                 "infobip",
                 base + infobip.REPORTS_V3,
                 headers,
-                infobip.error_detail,
+                describe_error,
                 params=params,
                 idempotent=False,
             )
@@ -344,7 +345,7 @@ class StatusClient:
             "infobip",
             base + infobip.REPORTS_V1,
             headers,
-            infobip.error_detail,
+            describe_error,
             params=params,
             idempotent=False,
         )

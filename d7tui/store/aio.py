@@ -119,6 +119,7 @@ class WriterStats:
 
 
 _STOP = object()
+_LOOK = object()  # look at the files now: something was found beside the store (sides.py)
 
 
 def _resolve(
@@ -193,8 +194,16 @@ class AsyncStore:
         self._reader = concurrent.futures.ThreadPoolExecutor(1, "d7tui-store-read")
         # The held writes on disk as they are held (heldlog.py); gone once the store takes them.
         self.held_log = HeldLog(store.path)
+        self._look_queued = threading.Event()
+        store.on_sides = self._look_soon
         self._writer = threading.Thread(target=self._run, name="d7tui-store-write", daemon=True)
         self._writer.start()
+
+    def _look_soon(self) -> None:
+        # From any thread: the reader found the -shm or -wal touched; the writer puts it right.
+        if not self._look_queued.is_set():
+            self._look_queued.set()
+            self._queue.put(_LOOK)
 
     # -- queueing ------------------------------------------------------------------------------
 
@@ -314,6 +323,10 @@ class AsyncStore:
             except queue.Empty:
                 self._check_file_quietly()  # idle: nothing else would look
                 continue
+            if item is _LOOK:
+                self._look_queued.clear()
+                self._check_file_quietly()
+                continue
             if item is _STOP:
                 return None
             break
@@ -324,6 +337,9 @@ class AsyncStore:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
+            if item is _LOOK:  # the batch looks at the files first
+                self._look_queued.clear()
+                continue
             if item is _STOP:
                 self._queue.put(_STOP)  # nothing is queued after it: seen on the next take
                 break
@@ -339,6 +355,9 @@ class AsyncStore:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return found
+            if item is _LOOK:
+                self._look_queued.clear()
+                continue
             if item is _STOP:
                 self._queue.put(_STOP)
                 return found
@@ -349,6 +368,9 @@ class AsyncStore:
         rest: list[_Op] = []
         while True:
             item = self._queue.get()
+            if item is _LOOK:
+                self._look_queued.clear()
+                continue
             if item is _STOP:
                 return rest
             assert isinstance(item, _Op)
@@ -379,9 +401,10 @@ class AsyncStore:
             self.stats.busy_seconds += time.perf_counter() - started
         else:
             values = [(None, None)] * len(batch)
+        # Counted before they are settled: whoever awaited them reads the count at once.
+        self.stats.writes += sum(op.writes for op in batch)
         for op, (value, error) in zip(batch, values, strict=True):
             self._settle(op, value, error)
-        self.stats.writes += sum(op.writes for op in batch)
         self._settled(len(batch))
         return None
 

@@ -24,6 +24,7 @@ from d7tui.models import (
 )
 from d7tui.safety import one_line
 from d7tui.store.core import Store
+from d7tui.store.db import default_path
 from d7tui.store.errors import StoreUnavailable
 from d7tui.store.records import StoredState, WatchRecord
 from d7tui.store.reports import ReportParser
@@ -36,6 +37,17 @@ def os_user() -> str | None:
         return getpass.getuser()
     except (KeyError, OSError):
         return None
+
+
+def local_place(path: Path | str | None) -> Path:
+    """Where the local files of the store at `path` go (held writes, exports): the SQLite file
+    itself, or for a desk's `postgresql://` URL the name its held writes are kept under in the
+    user data directory (pg.local_path), so that the next open of that database takes them in."""
+    if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+        from d7tui.store.pg import local_path  # psycopg only for those who use it
+
+        return local_path(path)
+    return Path(path) if path is not None else default_path()
 
 
 def open_store(
@@ -65,8 +77,8 @@ def open_store(
         held = waiting(store.path)
         if held.waiting:
             store.warnings.append(said_waiting(held.waiting))
-        if held.left:  # named as what it is, never counted as to be taken in
-            store.warnings.append(said_left(held.left))
+        if held.left and (left := said_left(held.left)):  # never counted as to be taken in
+            store.warnings.append(left)
         return store
     if parse_report is None:
         return store
@@ -81,8 +93,8 @@ def open_store(
     else:
         if intake.taken:
             store.warnings.append(said_taken(intake.taken))
-        if intake.left:
-            store.warnings.append(said_left(intake.left))
+        if intake.left and (left := said_left(intake.left)):
+            store.warnings.append(left)
     return store
 
 

@@ -18,12 +18,13 @@ from d7tui.models import Channel, IdKind, clean_label, clean_note
 from d7tui.store import changes
 from d7tui.store.bulk import execute_rows
 from d7tui.store.db import default_path
-from d7tui.store.errors import StoreCorruptError
+from d7tui.store.errors import StoreCorruptError, StoreUnavailable
 from d7tui.store.files import create_whole, is_empty, mode_warning, prepare_dir, set_aside
 from d7tui.store.lock import ReportLock
 from d7tui.store.moved import Held, MovedMixin
 from d7tui.store.records import Absorbed, Snapshot, WatchRecord, Which
 from d7tui.store.reports import ReportsMixin
+from d7tui.store.sides import wait_for_one_index
 from d7tui.store.states import DEFAULT_TIMELINE, WHICH_WHERE, StatesMixin, ids_of, without_gc
 from d7tui.store.walread import watched_in_wal
 
@@ -59,6 +60,16 @@ class WatchSummary(NamedTuple):
     def poll_channel(self) -> str:
         """The channel to ask: the one that answered before, else the one asked for."""
         return self.resolved_channel or self.channel
+
+
+class FirstRows(NamedTuple):
+    """The list's first screenful, read before the rest (Store.first_summaries)."""
+
+    rows: list[WatchSummary]  # the live ids changed last, the last first
+    kept: int  # how many ids the list has (live and archived)
+    live: int  # how many of them are live
+    last_seq: int  # the newest row's seq then: rows after it are picked up as added
+    mark: int  # the newest watchlist change's number then (changes.py)
 
 
 def _watch(row: sqlite3.Row | tuple[Any, ...]) -> WatchRecord:
@@ -143,6 +154,8 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
         notices: list[str] = []
         if not target.exists():
             create_whole(target)
+        elif (split := wait_for_one_index(target)) is not None:
+            raise StoreUnavailable(f"{target}: {split}; nothing was changed: try again shortly")
         elif (warning := mode_warning(target)) is not None:
             warnings.append(warning)
         damage = f"{target} was empty (0 bytes)" if is_empty(target) else None
@@ -190,9 +203,11 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
         and (`lock`) take the report lock again if its file went. A line saying what
         happened, or None."""
         said = self.put_back(held)
-        if (said is not None or lock) and self.report_lock.held and not self.report_lock.renew():
-            lost = "the report lock file was deleted and another d7tui took the lock"
-            said = f"{said}; {lost}" if said else lost
+        lost = (said is not None or lock) and self.report_lock.held and not self.report_lock.renew()
+        # The lead gone with the file put right is said with it; gone alone (another monitor
+        # found this one silent: stopped), the monitor's own look at its lead says it.
+        if lost and said is not None:
+            said = f"{said}; the report lock file was deleted and another d7tui took the lock"
         return said
 
     def __enter__(self) -> Store:
@@ -482,6 +497,30 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
                 return list(map(WatchSummary._make, conn.execute(sql)))
             except sqlite3.Error as exc:
                 raise self._error(exc) from None
+
+    def first_summaries(self, count: int) -> FirstRows:
+        """The `count` live ids changed last (the list's first screenful, as it is sorted at
+        start), with the newest change's mark and row: read and sorted by SQLite, only those
+        rows made into objects. A monitor of 100,000 ids paints from this, then reads the rest
+        (`watch_summaries`) while its first rows are on screen."""
+        live = WHICH_WHERE[Which.LIVE]
+        sql = (
+            f"SELECT {_WATCH_COLUMNS}, s.channel, s.observed_at, s.changed_at FROM watch w "
+            f"LEFT JOIN request_state s ON s.request_id = w.request_id WHERE {live} "
+            "ORDER BY coalesce(s.changed_at, w.added_at) DESC, w.rowid LIMIT ?"
+        )
+        with self.reading() as conn:
+            try:
+                # The mark first: a change committed after it is read again, never missed.
+                mark = changes.newest(conn) if self.keeps_changes else 0
+                total, live_count, last = conn.execute(
+                    "SELECT count(*), count(*) FILTER (WHERE w.archived_at IS NULL), "
+                    f"coalesce(max(w.rowid), 0) FROM watch w WHERE {WHICH_WHERE[Which.KEPT]}"
+                ).fetchone()
+                rows = list(map(WatchSummary._make, conn.execute(sql, (count,))))
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+        return FirstRows(rows, int(total), int(live_count), int(last), mark)
 
     def live_summary(self) -> tuple[int, int]:
         """(how many ids are live, the newest row's seq): enough for a running monitor to tell

@@ -133,6 +133,7 @@ class Database:
     # -- connections ---------------------------------------------------------------------------
 
     def _conn(self) -> sqlite3.Connection:
+        self._guard_sides()
         local = self._local
         conn: sqlite3.Connection | None = getattr(local, "conn", None)
         if conn is not None:
@@ -149,6 +150,10 @@ class Database:
             self._conns.append(conn)
         local.conn, local.generation = conn, self._generation
         return conn
+
+    def _guard_sides(self) -> None:
+        """Before a connection is used: SQLite's files beside the database as they must be
+        (sides.py, through MovedMixin); raises StoreUnavailable if they are not."""
 
     def _connect(self) -> sqlite3.Connection:
         # check_same_thread=False only so close() may close every thread's connection;

@@ -45,8 +45,10 @@ from d7tui.store.files import (
     remove_with_sidecars,
     set_aside,
 )
+from d7tui.store.openfiles import OpenFile, hold, let_go
 from d7tui.store.records import Absorbed, Copied, Snapshot, WatchRecord
 from d7tui.store.schema import SCHEMA_VERSION
+from d7tui.store.sides import SHM, Sides, Trouble, no_checkpoint
 from d7tui.store.walread import watched_in_wal
 
 FileId = tuple[int, int]  # (st_dev, st_ino)
@@ -106,7 +108,7 @@ class MovedMixin(Database):
     _sidecars: frozenset[FileId] = frozenset()
     # The file opened, kept open to read its header whatever its name is now: emptied in place,
     # or emptied and then renamed by another d7tui, it is what SQLite still reads and writes.
-    _own_fd: int | None = None
+    _own: OpenFile | None = None
     # A connection to the file opened, made while it is there and kept: what a copy of it is
     # read from once its name leads nowhere (deleted) or elsewhere (replaced). A thread that
     # had no connection yet cannot make one to it any more (`_must_exist`).
@@ -114,15 +116,24 @@ class MovedMixin(Database):
     # The ids the last `put_back` wrote from what the process holds (None: all it held, the
     # file was written from it alone). Their poll results queued before are in it already.
     from_held: frozenset[str] | None = None
+    # Its -shm and -wal as this process knows them (sides.py): looked at before every use of a
+    # connection. `on_sides`: told (on whatever thread) when something was found there, so
+    # that whoever puts it right (AsyncStore's writer) looks at once.
+    _sides: Sides | None = None
+    on_sides: Callable[[], None] | None = None
 
     def remember_file(self) -> None:
         """Note which file is open (call once it is open and in WAL mode)."""
-        self._close_own()
-        with contextlib.suppress(OSError):
-            self._own_fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        # The new one held before the old one is let go: the same file is then never closed,
+        # which would drop the locks of SQLite's connections to it (openfiles.py).
+        own, self._own = self._own, hold(self.path)
+        let_go(own)
         if not self.readonly:
             self._must_exist = True
             self._keep_open()
+            sides, self._sides = self._sides, Sides(self.path)
+            if sides is not None:
+                sides.close()
         self._opened = file_id(self.path)
         self._sidecars = frozenset(
             found
@@ -153,29 +164,60 @@ class MovedMixin(Database):
         again): row numbers seen in the file before mean nothing in the new one."""
         return self._generation
 
+    def _guard_sides(self) -> None:
+        sides = self._sides
+        if sides is None:
+            return
+        trouble = sides.look()
+        if (trouble is not None or sides.told) and self.on_sides is not None:
+            self.on_sides()
+        if trouble is not None and file_id(self.path) == self._opened:
+            # Never through an index or a WAL that is not what it was. (With the file itself
+            # gone or replaced they went with it: put right as the file is, see `put_back`.)
+            raise StoreUnavailable(
+                f"{trouble.said(self.path)} while d7tui ran: the store is "
+                "not used until d7tui has put it right"
+            )
+
+    def _forget_sides(self) -> None:
+        sides, self._sides = self._sides, None
+        if sides is not None:
+            sides.close()
+
     def close(self) -> None:
         self._close_own()
-        super().close()  # the kept connection with the others
+        sides = self._sides
+        # The last connection to close checkpoints through its index: not through a wrong one.
+        # Looked at first: a -shm emptied is lengthened before closing touches it.
+        trouble = sides.look() if sides is not None else None
+        with no_checkpoint(self.path) if trouble is not None else contextlib.nullcontext():
+            super().close()  # the kept connection with the others
         self._keeper = None
+        self._forget_sides()
 
     def _close_own(self) -> None:
-        fd, self._own_fd = self._own_fd, None
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        own, self._own = self._own, None
+        let_go(own)
 
     def _own_file_whole(self) -> bool:
         """Whether the file this store opened still starts as an SQLite database does."""
-        if self._own_fd is None:
+        if self._own is None:
             return True  # cannot tell: SQLite's own reads will say
         try:
-            return os.pread(self._own_fd, len(SQLITE_HEADER), 0) == SQLITE_HEADER
+            return os.pread(self._own.fd, len(SQLITE_HEADER), 0) == SQLITE_HEADER
         except OSError:
             return True
 
+    def _own_view_whole(self) -> bool:
+        """Whether what this process reads through SQLite is still the database: not if its
+        WAL was emptied or shortened under it (sides.py)."""
+        trouble = self._sides.trouble if self._sides is not None else None
+        return trouble is None or trouble.whole
+
     def moved(self) -> str | None:
         """ "deleted" or "replaced" if the path no longer leads to the file that is open,
-        "emptied" or "overwritten" if it does but that file is no longer a database."""
+        "emptied" or "overwritten" if it does but that file is no longer a database; if the
+        file is as it was, what happened to its -shm or -wal ("-wal emptied" ...)."""
         if self._opened is None or self.readonly or self._closed:
             return None
         try:
@@ -186,14 +228,23 @@ class MovedMixin(Database):
             return None  # cannot tell (a directory became unreadable): the writes will say
         if (st.st_dev, st.st_ino) != self._opened:
             return "replaced"
-        if self._own_file_whole():
-            return None
-        return "emptied" if st.st_size == 0 else "overwritten"
+        if not self._own_file_whole():
+            return "emptied" if st.st_size == 0 else "overwritten"
+        trouble = self._sides.look() if self._sides is not None else None
+        return None if trouble is None else f"{trouble.suffix} {trouble.what}"
 
     def lost(self) -> bool:
         """Whether the file this store opened can no longer be read (emptied ...): a copy of it
         can then only be made from what the process holds."""
-        return self.moved() is not None and not self._own_file_whole()
+        return self.moved() is not None and not (self._own_file_whole() and self._own_view_whole())
+
+    def _told(self) -> str | None:
+        """What was put right beside the file without a word yet (a -shm lengthened again)."""
+        sides = self._sides
+        if sides is None or not sides.told:
+            return None
+        said, sides.told = sides.told, []
+        return "; ".join(said)
 
     def put_back(self, held: Held | None = None) -> str | None:
         """Put right a file deleted, replaced or emptied under this store; one line saying what
@@ -201,10 +252,17 @@ class MovedMixin(Database):
         `held`: what this process holds, written when its own file can no longer be read."""
         what = self.moved()
         if what is None:
-            return None
+            return self._told()
         self.from_held = None
-        own = self._own_file_whole()
+        trouble = self._sides.trouble if self._sides is not None else None
+        side = trouble if what.startswith("-") else None
+        if side is not None and side.suffix == SHM:
+            return self._rejoin(side)
+        own = self._own_file_whole() and self._own_view_whole()
+        guard = contextlib.ExitStack()  # a wrong WAL is never checkpointed into the kept file
         try:
+            if side is not None:
+                guard.enter_context(no_checkpoint(self.path))
             prepare_dir(self.path)  # the whole directory may have been deleted
             if what == "replaced" and self._is_d7tui_database(self.path):
                 if not own:
@@ -222,8 +280,13 @@ class MovedMixin(Database):
                 kept = self._copy_to(free_aside_name(self.path, "kept"))
                 self._reopen(lambda: None)
                 return self._joined(kept, "replaced by another d7tui database")
+            source = self._source() if own else None
+            # Asked before anything is moved: if nothing holds it, nothing is moved yet.
+            from_memory = self._held_now(held) if source is None else None
             aside = None
-            if what != "deleted":
+            if side is not None:  # whole up to the last checkpoint: kept, with its files
+                aside = set_aside(self.path, "kept")
+            elif what != "deleted":
                 if what == "replaced":
                     aside = set_aside(self.path, "replaced", keep=self._sidecars)
                 else:  # damaged in place: its SQLite files go with it, for whoever looks
@@ -232,23 +295,29 @@ class MovedMixin(Database):
             saved: Absorbed | None = None
             from_wal: tuple[Absorbed, int] | None = None
             copied: Copied | None = None
-            source = self._source() if own else None
             if source is not None:
                 copied = self._copy_checked(temp, held, source)
             else:
-                saved = self._write_held(temp, self._held_now(held))
-                if aside is not None:  # what another d7tui committed and this one never read
-                    from_wal = self._absorb_wal(temp, aside)
+                assert from_memory is not None
+                saved = self._write_held(temp, from_memory)
+                if aside is not None and side is None:  # what another d7tui committed and
+                    from_wal = self._absorb_wal(temp, aside)  # this one never read
             raced: list[Path] = []
             self._reopen(lambda: self._into_place(temp, raced))
+            guard.close()
             if raced:
                 # Another d7tui started a new store at the path meanwhile: ours joins it.
                 return self._joined(raced[0], f"{what}, and another d7tui started a new store")
         except (OSError, sqlite3.Error, StoreError) as exc:
             said = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            named = side.said(self.path) if side else f"{self.path} was {what}"
             raise StoreUnavailable(
-                f"{self.path} was {what} while d7tui ran, and cannot be put back yet: {said}"
+                f"{named} while d7tui ran, and cannot be put back yet: {said}"
             ) from None
+        finally:
+            guard.close()
+        if side is not None:
+            return self._side_said(side, aside, saved, copied)
         if saved is not None:
             kept_as = f" (kept as {aside.name})" if aside is not None else ""  # none if deleted
             return (
@@ -263,6 +332,61 @@ class MovedMixin(Database):
                 f"ran: that file is kept as {aside}, and {copied.said('the database')}"
             )
         return f"{self.path} was deleted while d7tui ran: {copied.said()}"
+
+    def _side_said(
+        self, side: Trouble, aside: Path | None, saved: Absorbed | None, copied: Copied | None
+    ) -> str:
+        wal = f"{self.path}{side.suffix}"
+        kept = aside.name if aside is not None else "aside"
+        if saved is not None:
+            return (
+                f"{wal} was {side.what} while d7tui ran: what the store wrote since its last "
+                f"checkpoint is gone from the disk; the store as it was before is kept as {kept}, "
+                f"and a new store was written from what d7tui held ({saved.said()}); "
+                f"{saved.lost()}"
+            )
+        assert copied is not None
+        return (
+            f"{wal} was {side.what} while d7tui ran: the store without it is kept as {kept}, "
+            f"and {copied.said('the store as d7tui had it')}"
+        )
+
+    def _rejoin(self, side: Trouble) -> str:
+        """The -shm deleted or replaced: every connection of this process (and so its map of
+        the old index) is let go without a checkpoint, and the store opened again through the
+        -shm at its path, where every other d7tui finds it: what they wrote meanwhile (the
+        WAL holds it) is seen, and nothing either writes overwrites the other's."""
+        sides = self._sides
+        try:
+            with no_checkpoint(self.path):
+                self._close_all()
+            self._sides = None
+            self._init_schema()
+            self.remember_file()
+        except (OSError, sqlite3.Error, StoreError) as exc:
+            self._sides = sides  # still wrong: looked at again, and nothing used meanwhile
+            said = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise StoreUnavailable(
+                f"{side.said(self.path)} while d7tui ran, and the store "
+                f"cannot be opened again yet: {said}"
+            ) from None
+        if sides is not None and sides is not self._sides:
+            sides.close()
+        return (
+            f"{self.path}{SHM} (SQLite's index of the WAL) was {side.what} while d7tui ran: "
+            "d7tui opened the store again through the one at its path, where other d7tui "
+            "processes see what it writes and it sees theirs; nothing was lost"
+        )
+
+    def _close_all(self) -> None:
+        """Close every connection to the file as it was; each thread makes a new one."""
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._keeper = None
+        self._generation += 1
 
     def _into_place(self, temp: Path, raced: list[Path]) -> None:
         """`temp` becomes the file at the path, unless a file appeared there meanwhile (another
@@ -394,13 +518,8 @@ class MovedMixin(Database):
                 os.replace(sidecar, hidden)
                 foreign.append((hidden, sidecar))
         try:
-            with self._conns_lock:
-                conns, self._conns = self._conns, []
-            for conn in conns:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.close()
-            self._keeper = None
-            self._generation += 1
+            self._close_all()
+            self._forget_sides()
             for suffix in SIDECARS:  # ours, left because another process still has the old file
                 sidecar = self.path.with_name(self.path.name + suffix)
                 if file_id(sidecar) in self._sidecars:

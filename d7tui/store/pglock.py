@@ -110,6 +110,10 @@ class AdvisoryLock:
         cannot be asked."""
         return self.holder(strict=True)
 
+    def quiet_since(self) -> float | None:
+        """The server ends a silent holder's session (`end_if_silent`): not said before."""
+        return None
+
     def end_if_silent(self, after: float) -> str | None:
         """End the session of a holder that has given no sign of life for `after` seconds, and
         say who it was; None when the holder is alive (or none holds the lock, or it cannot be

@@ -40,6 +40,15 @@ def report_actions(bodies: Sequence[tuple[str, bytes]]) -> list[Action]:
     return [("report", {"ident": ident, "body": body}) for ident, body in bodies]
 
 
+NOT_YOURS = "another user's file: never taken in"
+OPEN_TO_OTHERS = "other users may write it: never taken in"
+_NAMED = 3  # files of the user's own named in the line that says they cannot be taken in
+# Directories whose held files that are not the user's were said already: once a process is
+# enough for what the user cannot change (they are another user's, in a directory where only
+# their owner or an admin can delete them), and 300 of them made a 5 KB warning at every start.
+_said_not_yours: set[Path] = set()
+
+
 def held_files(db: Path) -> list[Path]:
     """The held files of `db`: beside it, in the user's own directory (not if it is not private:
     nothing there is the user's alone), and where an older d7tui put them (its files are taken
@@ -67,9 +76,9 @@ def _load(path: Path) -> list[dict[str, Any]] | str:
         if not stat.S_ISREG(st.st_mode):
             return "not a plain file"
         if hasattr(os, "getuid") and st.st_uid != os.getuid():
-            return "another user's file: never taken in"
+            return NOT_YOURS
         if st.st_mode & 0o022:
-            return "other users may write it: never taken in"
+            return OPEN_TO_OTHERS
         with os.fdopen(os.dup(fd), "rb") as fh:
             data = fh.read()
     except OSError as exc:
@@ -159,13 +168,33 @@ def take_in(store: Store, parse: ReportParser) -> Intake:
     return intake
 
 
-def said_left(left: Sequence[tuple[Path, str]]) -> str:
-    """The line saying which held files could not be taken in, each kept as it is."""
-    files = "; ".join(f"{path} ({why})" for path, why in left)
-    return (
-        f"held writes (what a d7tui could not save before it ended) cannot be taken in from "
-        f"{files}: kept as they are, for you to look at (move them away to be rid of this line)"
-    )
+def said_left(left: Sequence[tuple[Path, str]]) -> str | None:
+    """The line saying which held files could not be taken in, each kept as it is: the user's
+    own by name (a few, then how many more), those that are not theirs by how many and where,
+    once a process. None when there is nothing new to say."""
+    own = [(path, why) for path, why in left if why not in (NOT_YOURS, OPEN_TO_OTHERS)]
+    planted: dict[Path, int] = {}
+    for path, why in left:
+        if why in (NOT_YOURS, OPEN_TO_OTHERS):
+            planted[path.parent] = planted.get(path.parent, 0) + 1
+    parts = []
+    if own:
+        files = "; ".join(f"{path} ({why})" for path, why in own[:_NAMED])
+        more = f"; and {len(own) - _NAMED:,} more" if len(own) > _NAMED else ""
+        parts.append(
+            f"held writes (what a d7tui could not save before it ended) cannot be taken in from "
+            f"{files}{more}: kept as they are, for you to look at (move them away to be rid of "
+            "this line)"
+        )
+    for directory, count in sorted(planted.items()):
+        if directory not in _said_not_yours:
+            _said_not_yours.add(directory)
+            parts.append(
+                f"{count:,} file{'' if count == 1 else 's'} named as this store's held writes in "
+                f"{directory} {'is' if count == 1 else 'are'} not yours (another user's, or "
+                "writable by others): ignored; an admin can remove them"
+            )
+    return "; ".join(parts) or None
 
 
 def farewell(

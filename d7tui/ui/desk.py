@@ -2,11 +2,12 @@
 
 `DeskLink` puts a `DeskFetcher` in front of the poller, keeps or takes the lead once a second
 (a lock the system drops when its holder dies, kill -9 included: an advisory lock on a desk's
-database, a file lock beside a SQLite file), and turns what the store tells into polls of the
-store and pick-ups: a desk's database tells as it commits (LISTEN/NOTIFY: states written by the
-leader, ids added, relabelled, removed from any monitor or `d7tui add`); a file's numbered news
-(states written, polls asked for) are read at each look at the lead, its watchlist's changes by
-the app's pick-up. No Textual here beyond what the app hands in.
+database, a file lock beside a SQLite file; a holder stopped or frozen keeps it, so a follower
+ends its lead after SILENT_AFTER without a sign of life), and turns what the store tells into
+polls of the store and pick-ups: a desk's database tells as it commits (LISTEN/NOTIFY: states
+written by the leader, ids added, relabelled, removed from any monitor or `d7tui add`); a file's
+numbered news (states written, polls asked for) are read at each look at the lead, its
+watchlist's changes by the app's pick-up. No Textual here beyond what the app hands in.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from d7tui.desk import DeskFetcher
+from d7tui.desk import CONFIRM_AFTER, DeskFetcher
 from d7tui.output import plural
 from d7tui.poller import Poller
 from d7tui.pollstate import Fetcher
 from d7tui.store import StoreError
+from d7tui.ui.format import format_clock
 
 if TYPE_CHECKING:
     from d7tui.memory import Memory
@@ -30,10 +32,12 @@ if TYPE_CHECKING:
 LEAD_CHECK = 1.0  # seconds between two looks at the lead
 SETTLE_LIMIT = 10.0  # seconds the new leader waits for its last reads of the database
 HEAD_START = 2.0  # seconds a lock is seen free before a follower takes it
-# A leader renews its lock every LEAD_CHECK; one silent this long is stopped or frozen (a closed
-# laptop's connection the server drops by itself, in about 11 s: see pglock.KEEPALIVE).
+# A leader renews its lock every LEAD_CHECK (on a file, its heartbeat); one silent this long is
+# stopped or frozen (a closed laptop's connection the server drops by itself, in about 11 s: see
+# pglock.KEEPALIVE), and a follower ends its lead.
 SILENT_AFTER = 20.0
 SILENT_CHECK = 5.0  # seconds between two looks for a silent leader
+QUIET_SAID = 5.0  # seconds of a leader's silence after which the status line says since when
 
 
 class DeskLink:
@@ -49,7 +53,9 @@ class DeskLink:
     ) -> None:
         self.memory = memory
         self.poller = poller
-        self.fetcher = DeskFetcher(client, memory.remembered_many, leading=memory.leading)
+        self.fetcher = DeskFetcher(
+            client, memory.remembered_many, leading=memory.leading, confirm=self.confirm
+        )
         self.say = say
         self.on_watch_changes = on_watch_changes
         self.on_lost = on_lost
@@ -57,6 +63,7 @@ class DeskLink:
         self._taking = False
         self._free_since: float | None = None  # when the lock was first seen free
         self._silence_checked = 0.0  # monotonic time of the last look for a silent leader
+        self._looking = asyncio.Lock()  # one look at a leader's own lead at a time
         # For the benchmark: when this monitor last heard of a change (time.time()).
         self.heard: list[tuple[float, set[str]]] = []
 
@@ -107,14 +114,8 @@ class DeskLink:
             if news:
                 self.followed(news)
         if self.leading:
-            try:
-                leads = await self.memory.lead()
-            except StoreError:
-                leads = False
-            if not leads and self.memory.lead_problem is None:
-                self.fetcher.leading = False
-                self._follow_only(True)
-                self.say("Another monitor leads the desk now: this one follows it.")
+            async with self._looking:
+                await self._keep_the_lead()
             return
         try:
             who = await self.memory.leader()
@@ -125,6 +126,9 @@ class DeskLink:
         now = time.monotonic()
         if who is not None:
             self._free_since = None
+            quiet = self.memory.leader_quiet_since()
+            if quiet is not None and time.time() - quiet >= QUIET_SAID:
+                who = f"{who}, no sign of life since {format_clock(quiet)}"
             self.fetcher.leader = who
             if now - self._silence_checked >= SILENT_CHECK:
                 self._silence_checked = now
@@ -132,12 +136,48 @@ class DeskLink:
                 if ended is not None:
                     self.say(
                         f"{ended} gave no sign of life for {SILENT_AFTER:g} s (stopped or "
-                        "frozen): its session was ended, so that another monitor leads."
+                        "frozen): its lead was ended, so that a running monitor leads."
                     )
         elif self._free_since is None:
             self._free_since = now
         elif now - self._free_since >= HEAD_START and await self.memory.lead():
             await self._take_the_lead()
+
+    async def confirm(self) -> bool:
+        """Does this monitor still lead? Asked by the fetcher before it asks a vendor anything
+        after a while without a look at the lead (it was stopped: another may lead now). Not
+        while the database is away: a leader leads on then (see `check`), and a look waits for
+        the connection's timeout."""
+        if self.memory.lead_problem is not None:
+            return self.leading
+        async with self._looking:
+            if self.leading and self.fetcher.lost_for() >= CONFIRM_AFTER:
+                await self._keep_the_lead()
+            return self.leading
+
+    async def _keep_the_lead(self) -> None:
+        """Renew the lead (on a file, its heartbeat); lost, this monitor follows from now on. A
+        leader that cannot reach the database keeps leading (see `check`)."""
+        if not self.leading:
+            return
+        stopped = self.fetcher.lost_for()
+        try:
+            leads = await self.memory.lead()
+        except StoreError:
+            leads = False
+        if leads or self.memory.lead_problem is not None:
+            self.fetcher.looked()
+            return
+        self.fetcher.leading = False
+        self._follow_only(True)
+        if stopped >= CONFIRM_AFTER:  # it looks every second while it runs
+            self.say(
+                f"This monitor did not run for {stopped:.0f} s (stopped or frozen), and another "
+                "monitor leads the desk now: this one follows it (it polls nothing; what the "
+                "leader learns shows here)."
+            )
+        else:
+            self.say("Another monitor leads the desk now: this one follows it.")
 
     async def _take_the_lead(self) -> None:
         """Read everything the old leader wrote before asking a vendor anything: an answer
@@ -149,6 +189,7 @@ class DeskLink:
             while not self.poller.idle() and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
             self.fetcher.leading = True
+            self.fetcher.looked()
             self._follow_only(False)
         finally:
             self._taking = False

@@ -23,6 +23,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static
 
 from d7tui.channels.send import Message
+from d7tui.errors import Unreachable
 from d7tui.models import Phase
 from d7tui.monitor import EXPORT_FAILED
 from d7tui.output import plural
@@ -265,7 +266,7 @@ class MonitorScreen(Guarded, Screen[None]):
             queued=queued,
             to_poll=to_poll,
             stale=poller.given_up(),
-            loading=len(app.live) if app.loading else 0,
+            loading=app.monitor.live_listed if app.loading else 0,
             last_refresh=poller.last_refresh,
             next_due=poller.next_due,
             interval=poller.interval_range(),
@@ -326,7 +327,10 @@ class MonitorScreen(Guarded, Screen[None]):
                 url, channels, setting = places[vendor]
                 host = urlsplit(url).hostname or url
                 answered = error.status is not None
-                unreached.append(Unreached(host, channels, setting, count, error.message, answered))
+                slow = isinstance(error, Unreachable) and error.slow
+                unreached.append(
+                    Unreached(host, channels, setting, count, error.message, answered, slow)
+                )
         self.query_one(Banner).show_stops(
             app.poller.auth_stops,
             app.notices,

@@ -26,6 +26,7 @@ class Unreached:
     requests: int
     why: str
     answered: bool = False  # it answered, with server errors: the vendor is failing, not the way
+    slow: bool = False  # it was reached, and its answers did not come whole in time
 
 
 def banner_text(
@@ -66,6 +67,13 @@ def banner_text(
             text.append(
                 f"{waiting} ({host.why}). The vendor's side is failing: nothing to change here "
                 "unless it lasts; then ask the vendor."
+            )
+        elif host.slow:
+            text.append(f"{host.host} ({host.channels}) answers too slowly: ", style="bold")
+            text.append(
+                f"{waiting} ({host.why}). The connection is made, the answer does not come whole "
+                "in time: the vendor, or a proxy (HTTPS_PROXY) on the way, is slow; if it lasts, "
+                "check the proxy or ask the vendor."
             )
         else:
             text.append(f"Cannot reach {host.host} ({host.channels}): ", style="bold")
