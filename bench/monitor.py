@@ -248,20 +248,25 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def private_env(work: Path, base_url: str) -> dict[str, str]:
+    """The monitor's environment: its own data, config and state directories under `work`,
+    the simulator's address and token, a 256-colour terminal."""
+    return {
+        "XDG_DATA_HOME": str(work / "data"),
+        "XDG_CONFIG_HOME": str(work / "config"),
+        "XDG_STATE_HOME": str(work / "state"),
+        "D7_API_TOKEN": TOKEN,
+        "D7_BASE_URL": base_url,
+        "TERM": "xterm-256color",
+    }
+
+
 def run(args: argparse.Namespace) -> Result:
     work = Path(tempfile.mkdtemp(prefix="d7tui-bench-"))
     sim, base_url = start_simulator(args.latency_ms, extra=["--speed", str(args.speed)])
     term = Terminal(work)
     try:
-        env = {
-            **os.environ,
-            "XDG_DATA_HOME": str(work / "data"),
-            "XDG_CONFIG_HOME": str(work / "config"),
-            "XDG_STATE_HOME": str(work / "state"),
-            "D7_API_TOKEN": TOKEN,
-            "D7_BASE_URL": base_url,
-            "TERM": "xterm-256color",
-        }
+        env = {**os.environ, **private_env(work, base_url)}
         ids: list[str] = []
         channels = args.channels.split(",")
         per_channel = -(-args.ids // len(channels))
@@ -367,6 +372,9 @@ def run(args: argparse.Namespace) -> Result:
             term.key("q")
             while Path(f"/proc/{pid}").exists():
                 time.sleep(0.05)
+            if args.keep_store:  # the store of a polled session, for bench/restart_polled.py
+                shutil.copytree(work / "data", args.keep_store, dirs_exist_ok=True)
+                say(f"the store as the polled session left it: copied to {args.keep_store}")
             term.close()
             term = Terminal(work / "again")
             (work / "again").mkdir(exist_ok=True)
@@ -514,6 +522,11 @@ def main() -> int:
         "--keys-only",
         action="store_true",
         help="stop after the keys while polling (for a quick look: no idle, no restart)",
+    )
+    parser.add_argument(
+        "--keep-store",
+        type=Path,
+        help="copy the data directory here after the polled session quits (bench/restart_polled.py)",
     )
     parser.add_argument("--out", type=Path)
     parser.add_argument("--profile", type=Path, help="run the app under cProfile, write here")

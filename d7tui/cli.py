@@ -625,9 +625,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "d7tui status ID... or d7tui export\n"
             )
             return EXIT_USAGE
+        early = None
+        if not args.demo and settings.store_location() is None:  # the default file
+            from d7tui.memory import EarlyOpen
+
+            # Opened, checked and its first rows read on another core while the screen's code is
+            # imported: at 100,000 ids the first rows waited for the three, one after the other.
+            early = EarlyOpen(None, settings.user)
         from d7tui.ui.app import run_monitor
 
-        return run_monitor(settings, demo=args.demo, mask=args.mask, ids=[])
+        return run_monitor(settings, demo=args.demo, mask=args.mask, ids=[], early=early)
     except ConfigError as exc:
         sys.stderr.write(f"d7tui: {error_line(exc)}\n")
         return EXIT_USAGE

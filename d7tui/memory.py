@@ -7,6 +7,7 @@ the app asks this.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -34,7 +35,7 @@ from d7tui.store import (
     remembered_statuses,
 )
 from d7tui.store.changes import Changes
-from d7tui.store.core import WatchSummary
+from d7tui.store.core import FirstRows, WatchSummary
 from d7tui.store.rescue import farewell
 from d7tui.watchlist import Entry
 
@@ -149,6 +150,102 @@ def read_only(path: Path | str | None) -> list[Remembered]:
         return []
 
 
+FIRST_ROWS = 500  # the live requests changed last, read and drawn before the first paint
+
+
+class ListRead:
+    """The watchlist read in two steps, on a thread of its own: the first screenful at once
+    (`first`: the live ids changed last, sorted by SQLite, and how many there are); every row
+    once the first are painted (`rest`), or at once when the whole list is needed (`wait`).
+    Read in one step, the 100,000 rows' objects were made before the first paint, and made
+    while the screen's code was imported they slowed that too (one interpreter lock)."""
+
+    def __init__(self, store: Store, count: int = FIRST_ROWS) -> None:
+        self._store = store
+        self._count = count
+        self.first: concurrent.futures.Future[FirstRows] = concurrent.futures.Future()
+        self._rest: concurrent.futures.Future[list[WatchSummary]] = concurrent.futures.Future()
+        self._go = threading.Event()
+        self._wanted = True
+        threading.Thread(target=self._read, name="d7tui-list-read", daemon=True).start()
+
+    def _read(self) -> None:
+        store = self._store
+        try:
+            try:
+                self.first.set_result(store.first_summaries(self._count))
+            except BaseException as exc:
+                self.first.set_exception(exc)
+                raise
+            self._go.wait()
+            if self._wanted:
+                self._rest.set_result(store.watch_summaries(Which.KEPT))
+            else:
+                self._rest.cancel()
+        except BaseException as exc:
+            if not self._rest.done():
+                self._rest.set_exception(exc)
+        finally:
+            with contextlib.suppress(Exception):
+                store.drop_connection()  # this thread ends: its connection with it
+
+    async def rest(self) -> list[WatchSummary]:
+        """Every row of the list (live and archived, in the added order); StoreError."""
+        self._go.set()
+        return await asyncio.wrap_future(self._rest)
+
+    def wait(self) -> list[WatchSummary]:
+        """The same, now: blocks until the read in flight is in (an id added within the
+        first second of a restart of 100,000 ids must not be taken for a new one)."""
+        self._go.set()
+        return self._rest.result()
+
+    def cancel(self) -> None:
+        """Not needed (the first rows were all of it, or the monitor ends)."""
+        self._wanted = False
+        self._go.set()
+
+
+class EarlyOpen:
+    """The store file opened (checked, migrated) and its first rows read in a thread of its
+    own, begun before the screen's code is imported: the monitor's first rows waited for the
+    imports (~0.7 s), then the open's check of every page (`PRAGMA quick_check`, ~0.3 s on
+    the 140 MB a polled session of 100,000 ids leaves), then the list's read (~0.5 s), one
+    after the other. Nothing is written here that the open itself would not write; the
+    monitor takes the store and its list (`Memory.open`), or `discard` closes them."""
+
+    def __init__(self, path: Path | None, user: str | None) -> None:
+        self.path = path
+        self._user = user
+        self._done: concurrent.futures.Future[tuple[Store, ListRead]] = concurrent.futures.Future()
+        self._taken = False
+        threading.Thread(target=self._open, name="d7tui-early-open", daemon=True).start()
+
+    def _open(self) -> None:
+        try:
+            store = open_store(self.path, parse_report=parse_page, user=self._user)
+            store.drop_connection()  # this thread ends: its connection with it
+        except BaseException as exc:
+            self._done.set_exception(exc)
+        else:
+            self._done.set_result((store, ListRead(store)))
+
+    async def take(self) -> tuple[Store, ListRead]:
+        """The store and its list being read; raises what the open raised (StoreError ...)."""
+        self._taken = True
+        return await asyncio.wrap_future(self._done)
+
+    def discard(self) -> None:
+        """Not taken (the monitor ended before it opened its store): close what was opened."""
+        if self._taken:
+            return
+        self._taken = True
+        with contextlib.suppress(BaseException):
+            store, listing = self._done.result()
+            listing.cancel()
+            store.close()
+
+
 class Memory:
     """Wraps an `AsyncStore`; every write is queued (never awaited on the UI loop) except where
     the caller needs the answer (archive, export)."""
@@ -172,6 +269,7 @@ class Memory:
         # A file's numbered news for one poller per store (None: not followed, see `news`).
         self._news_marks: tuple[int, int] | None = None
         self._news_version: int | None = None
+        self.listing: ListRead | None = None  # the list, read in two steps (first_rows)
 
     @classmethod
     async def open(
@@ -184,13 +282,21 @@ class Memory:
         on_notice: Callable[[str], None] | None = None,
         reports: bool = True,
         user: str | None = None,
+        early: EarlyOpen | None = None,
+        first: int = FIRST_ROWS,
     ) -> Memory:
         """Open the store (creating it); raises StoreError with a one-line reason. See
         `AsyncStore` for the callbacks. `reports`: this monitor reads Infobip's one-time reports,
-        so it takes the report lock (logs need none: anyone may read them)."""
-        store = await asyncio.to_thread(
-            partial(open_store, path, parse_report=parse_page, user=user)
-        )
+        so it takes the report lock (logs need none: anyone may read them). `early`: the same
+        store opened, and its list being read, in a thread begun before (`EarlyOpen`);
+        `first`: the rows read first otherwise (`first_rows`)."""
+        if early is not None:
+            store, listing = await early.take()
+        else:
+            store = await asyncio.to_thread(
+                partial(open_store, path, parse_report=parse_page, user=user)
+            )
+            listing = ListRead(store, first)
         memory = cls(
             AsyncStore(
                 store,
@@ -201,6 +307,7 @@ class Memory:
                 clock=clock.now,
             )
         )
+        memory.listing = listing
         # The lock makes the leader, whatever the report source: it polls for every monitor
         # on the store (a desk's database, or two terminals on one file) and pulls the reports.
         await asyncio.to_thread(memory.astore.try_acquire_report_lock)
@@ -366,13 +473,12 @@ class Memory:
         """What the poller awaits before each poll: room in the store's queue."""
         return self.astore.room
 
-    async def load_summaries(self) -> list[WatchSummary]:
-        """The watchlist and when each id last changed: enough to draw the list at once."""
-        # The mark first: a change committed between the two is read again, never missed.
-        self._seen_mark = await self.astore.read(self.astore.store.change_mark)
-        summaries = await self.astore.read(self.astore.store.watch_summaries, Which.KEPT)
-        self._seen_seq = max((s.seq for s in summaries), default=0)
-        return summaries
+    async def first_rows(self) -> FirstRows:
+        """The list's first screenful (`ListRead`); the rest is `listing.rest()`."""
+        assert self.listing is not None
+        first = await asyncio.wrap_future(self.listing.first)
+        self._seen_mark, self._seen_seq = first.mark, first.last_seq
+        return first
 
     async def load_parts(self, count: int) -> AsyncIterator[list[Remembered]]:
         """What the store remembers of every watched id (states, timelines), `count` ids at a
@@ -552,6 +658,8 @@ class Memory:
         if self._closed:
             return
         self._closed = True
+        if self.listing is not None:
+            self.listing.cancel()
         if self._listener is not None:
             await asyncio.to_thread(self._listener.stop)
         astore = self.astore

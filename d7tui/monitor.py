@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
 import itertools
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,7 +23,15 @@ from d7tui.channels.infobip import parse_page
 from d7tui.clock import Clock
 from d7tui.config import ConfigError, Settings
 from d7tui.held_writes import HeldWrites, Taken
-from d7tui.memory import Memory, Remembered, held_snapshot, read_only
+from d7tui.memory import (
+    FIRST_ROWS,
+    EarlyOpen,
+    ListRead,
+    Memory,
+    Remembered,
+    held_snapshot,
+    read_only,
+)
 from d7tui.models import IdKind, Target
 from d7tui.output import plural
 from d7tui.poller import Poller
@@ -32,10 +39,10 @@ from d7tui.pollstate import Fetcher, NewsBatch, PollUpdate, Watch, WatchStatus
 from d7tui.safety import error_line, one_line, whole_line
 from d7tui.store import StoreError, StoreUnavailable, WatchRecord
 from d7tui.store.commands import Replaced, local_place, open_store, os_user
-from d7tui.store.core import WatchSummary
+from d7tui.store.core import FirstRows, WatchSummary
 from d7tui.store.journal import counted
 from d7tui.store.states import without_gc
-from d7tui.watchlist import Entry, SortKey, Watchlist
+from d7tui.watchlist import Entry, Watchlist
 
 # Remembered requests filled in and handed to the poller in one turn of the loop: a part read
 # from the store (2,000) took 40-170 ms of the screen's loop at 100,000 ids.
@@ -45,6 +52,7 @@ FILL_PAUSE = 0.002  # seconds between two: a key takes a few turns of the loop t
 Severity = Literal["information", "warning", "error"]
 Say = Callable[[str, Severity], None]
 _ID_KINDS = {kind.value: kind for kind in IdKind}  # a stored kind, without an Enum call
+NO_ROWS = FirstRows([], 0, 0, 0, 0)  # no store: nothing remembered to draw
 
 
 DESK_BACK = "The desk's database answers again"
@@ -84,9 +92,16 @@ class Monitor:
         self.notices: list[str] = []  # lines the banner keeps showing (the store, the lock)
         self.no_memory = "this session has no store"  # why, when it has none
         self._read_only: list[Remembered] = []  # a store that can only be read: shown, not kept
-        # The store's rows not drawn yet, those drawn, and where (sketch_first, sketch_rest).
-        self._unsketched: tuple[list[WatchSummary], set[int], tuple[int, int]] | None = None
+        # The store's list, read in two steps (sketch_first, then read_rest): the rest being
+        # read, the rows read and not drawn yet, those drawn first (never drawn again: one may
+        # have been removed meanwhile), where each list's rows go, and the newest row then.
+        self._listing: ListRead | None = None
+        self._unsketched: list[WatchSummary] | None = None
         self._sketched_to = 0  # the rows before this one are drawn (sketch_more)
+        self._drawn_first: set[str] = set()
+        self._places = (0, 0)
+        self._last_seq = 0
+        self._live_at_start = 0  # live ids in the store's list when it was first read
         self.held: HeldWrites | None = None  # what is done meanwhile: kept in a file at quit
         # Started while its desk's database could not be reached: its URL (what is held is
         # handed to it once it answers: `hand_over_held`), and whether it answers now.
@@ -120,8 +135,12 @@ class Monitor:
         on_error: Callable[[StoreError], None],
         on_trouble: Callable[[StoreError | None], None],
         on_notice: Callable[[str], None],
-    ) -> list[WatchSummary]:
-        """Open the store and read the list from it (see `Memory.open` for the callbacks);
+        early: EarlyOpen | None = None,
+        first: int = FIRST_ROWS,
+    ) -> FirstRows:
+        """Open the store and read the list from it (see `Memory.open` for the callbacks;
+        `early`: opened already, in a thread begun before the screen's imports); the list's
+        first `first` rows (sketch_first), the rest being read (read_rest);
         what it said is said, and kept in `notices`. A store that cannot be opened is kinder
         than exiting: the monitor works, it only forgets when it ends."""
         try:
@@ -133,8 +152,10 @@ class Monitor:
                 on_trouble=on_trouble,
                 on_notice=on_notice,
                 reports=reports,
+                early=early,
+                first=first,
             )
-            summaries = await self.memory.load_summaries()
+            summaries = await self.memory.first_rows()
         except StoreError as exc:
             if self.memory is not None:
                 with contextlib.suppress(Exception):
@@ -172,7 +193,8 @@ class Monitor:
                 + kept
             )
             self.notices.append(self._not_remembering)
-            return []
+            return NO_ROWS
+        self._listing = self.memory.listing
         self.memory.holds(
             lambda: held_snapshot(self.live, self.archived, self._waiting(), self.clock.now())
         )
@@ -315,73 +337,108 @@ class Monitor:
 
     # -- what the store remembers --------------------------------------------------------------
 
-    def sketch_first(self, summaries: list[WatchSummary], count: int) -> bool:
-        """The list drawn from what the store remembers, before any state is read: the `count`
-        live requests it shows first (the newest changes first) now, the others by
-        `sketch_rest` once those are on screen (100,000 entries take a good part of a second to
-        make). Every entry keeps its place in the added order (its row's). Whether any are
-        left for `sketch_rest`."""
-        if not summaries:
+    def sketch_first(self, first: FirstRows) -> bool:
+        """The list drawn from what the store remembers, before any state is read: the live
+        requests it shows first (the newest changes first: `Store.first_summaries`) now, the
+        others once those are on screen (`read_rest`, then `sketch_more`: 100,000 entries take
+        a good part of a second to read and make). Every entry keeps its place in the added
+        order (its row's). Whether any are left."""
+        listing, self._listing = self._listing, None
+        if not first.kept:
+            if listing is not None:
+                listing.cancel()
             return False
-        places = (self.live.reserve(len(summaries)), self.archived.reserve(len(summaries)))
-        live = (i for i, s in enumerate(summaries) if s.archived_at is None)
-        if self.live.sort is SortKey.ADDED:
-            first = list(itertools.islice(live, count))
-        else:  # by last change (a status sort too: no state is known yet)
-            first = heapq.nsmallest(
-                count, live, key=lambda i: -(summaries[i].changed_at or summaries[i].added_at)
-            )
-        for index in first:
-            self.sketch(summaries, index, places)
-        if len(first) == len(summaries):
+        self._places = (self.live.reserve(first.last_seq), self.archived.reserve(first.last_seq))
+        self._last_seq, self._live_at_start = first.last_seq, first.live
+        for summary in first.rows:
+            self.sketch(summary)
+        if len(first.rows) == first.kept or listing is None:  # all of it
+            if listing is not None:
+                listing.cancel()
+            self.live.reorder()
             return False
-        self._unsketched = (summaries, set(first), places)
-        self._sketched_to = 0
+        self._listing = listing
+        self._drawn_first = {s.request_id for s in first.rows}
         return True
+
+    async def read_rest(self) -> None:
+        """The rest of the list `sketch_first` began, read (in a thread of its own) once the
+        first rows are painted; `sketch_more` draws it."""
+        listing = self._listing
+        if listing is None:
+            return
+        try:
+            rows = await listing.rest()
+        except StoreError as exc:
+            self.say(f"Store: {error_line(exc)}", "error")
+            rows = []
+        self._take_rest(listing, rows)
+
+    def _take_rest(self, listing: ListRead, rows: list[WatchSummary]) -> None:
+        if self._listing is listing:  # not taken meanwhile (sketch_rest)
+            self._listing = None
+            self._unsketched, self._sketched_to = rows, 0
 
     def sketch_rest(self) -> None:
         """The rest of the list `sketch_first` began, at once (before anything that needs the
-        whole list: ids added, another process's changes, the archive)."""
+        whole list: ids added, another process's changes, the archive); read now if it is not
+        in yet (a wait only in the first second or so of a restart of 100,000 ids)."""
+        listing = self._listing
+        if listing is not None:
+            try:
+                rows = listing.wait()
+            except StoreError as exc:
+                self.say(f"Store: {error_line(exc)}", "error")
+                rows = []
+            self._take_rest(listing, rows)
         self.sketch_more(None)
 
     def sketch_more(self, budget: int | None) -> bool:
-        """`budget` more of the rows `sketch_first` left (None: all of them); whether any are
+        """`budget` more of the rows `read_rest` read (None: all of them); whether any are
         still left. The screen asks a part a turn: 100,000 entries made in one turn held its
         loop 0.5-1 s while the first keys were pressed. Made with the garbage collector paused
         (they are only new objects, and it walked the growing heap again and again for
         nothing: half the time, measured), then kept out of its walks (heap.keep), each part
         as it is made (else the walks of the parts made so far came back between parts)."""
-        if self._unsketched is None:
+        summaries = self._unsketched
+        if summaries is None:
             return False
-        summaries, first, places = self._unsketched
         start = self._sketched_to
         end = len(summaries) if budget is None else min(len(summaries), start + budget)
+        first, last_seq = self._drawn_first, self._last_seq
         with without_gc():
-            for index in range(start, end):
-                if index not in first:  # one of those may have been removed meanwhile
-                    self.sketch(summaries, index, places)
+            for summary in itertools.islice(summaries, start, end):
+                # Drawn first (and perhaps removed since), or added after the first read:
+                # the pick-up brings those, as ids added elsewhere.
+                if summary.request_id not in first and summary.seq <= last_seq:
+                    self.sketch(summary)
             self._sketched_to = end
             left = end < len(summaries)
             if not left:
-                self._unsketched = None
+                self._unsketched, self._drawn_first = None, set()
                 self.live.reorder()
                 self.archived.reorder()
             heap.keep(len(summaries))
         return left
 
     @property
+    def live_listed(self) -> int:
+        """How many live requests the list has, counting those of the store's list not drawn
+        yet (the status line's "reading N remembered")."""
+        return max(len(self.live), self._live_at_start) if self.sketching else len(self.live)
+
+    @property
     def sketching(self) -> bool:
         """Part of the remembered list is not drawn yet (`sketch_rest`)."""
-        return self._unsketched is not None
+        return self._unsketched is not None or self._listing is not None
 
-    def sketch(self, summaries: list[WatchSummary], index: int, places: tuple[int, int]) -> None:
+    def sketch(self, summary: WatchSummary) -> None:
         """One remembered request on its list (live or archived), its state still to come, at
-        its row's place in the added order (`places`: where each list's `reserve` kept them)."""
-        summary = summaries[index]
+        its row's place in the added order (where each list's `reserve` kept them)."""
         archived = summary.archived_at is not None
         target = Target(summary.request_id, summary.channel, _ID_KINDS[summary.id_kind])
         watchlist = self.archived if archived else self.live
-        seq = places[archived] + index + 1
+        seq = self._places[archived] + summary.seq
         entry = watchlist.add(target, summary.label, summary.added_at, seq)
         if entry is None:
             return  # listed already

@@ -21,6 +21,7 @@ from d7tui.channels.status import StatusClient
 from d7tui.client import Engine
 from d7tui.clock import ManualClock
 from d7tui.config import ConfigError, Settings
+from d7tui.memory import FIRST_ROWS
 from d7tui.models import InfobipSource, Target
 from d7tui.monitor import Monitor
 from d7tui.poller import Poller
@@ -29,6 +30,7 @@ from d7tui.safety import Secret
 from d7tui.simulator import Simulator
 from d7tui.simulator.lifecycles import Step
 from d7tui.store import Store, Which, add_ids, open_store
+from d7tui.store.core import FirstRows
 from d7tui.watchlist import SortKey
 
 DELIVERS = [Step(0, "accepted"), Step(4, "delivered")]
@@ -46,9 +48,10 @@ def settings_for(sim: Simulator, **overrides: object) -> Settings:
 
 
 class Running:
-    def __init__(self, monitor: Monitor, said: list[str]) -> None:
+    def __init__(self, monitor: Monitor, said: list[str], first: FirstRows) -> None:
         self.monitor = monitor
         self.said = said
+        self.first = first  # the list's first rows, as the store gave them (sketch_first)
 
     async def settled(self) -> None:
         """Polls done, their results on the list (as the screen puts them) and in the store."""
@@ -67,6 +70,7 @@ async def running(
     settings: Settings | None = None,
     archive_after: float = 3600.0,
     reload: object = None,
+    first: int = FIRST_ROWS,
 ) -> AsyncIterator[Running]:
     settings = settings or settings_for(sim)
     said: list[str] = []
@@ -81,16 +85,17 @@ async def running(
         reload=reload,  # type: ignore[arg-type]
     )
     monitor.client = client
-    await monitor.open_memory(
+    rows = await monitor.open_memory(
         db,
         reports=settings.infobip_source is InfobipSource.REPORTS,
         on_error=lambda exc: said.append(str(exc)),
         on_trouble=lambda exc: None,
         on_notice=said.append,
+        first=first,
     )
     task = asyncio.create_task(poller.run())
     try:
-        yield Running(monitor, said)
+        yield Running(monitor, said, rows)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -264,11 +269,11 @@ async def test_the_remembered_list_is_drawn_newest_first_then_whole_and_nothing_
     sim, clock, db
 ):
     ids = remember_final(db, 12, archived=2)
-    async with running(sim, clock, db) as run:
+    async with running(sim, clock, db, first=3) as run:
         monitor = run.monitor
         assert monitor.memory is not None
-        summaries = await monitor.memory.load_summaries()
-        assert monitor.sketch_first(summaries, 3)  # the rest is left for later
+        assert len(run.first.rows) == 3 and run.first.live == 10 and run.first.kept == 12
+        assert monitor.sketch_first(run.first)  # the rest is left for later
         # What the first screen shows: the newest changes, and only those.
         assert [e.request_id for e in monitor.live.visible()] == ids[:-4:-1]
         assert monitor.remove_request(ids[-1], archived=False) is not None  # before the rest

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from d7tui.cli import main
 from d7tui.client import RetryPolicy
 from d7tui.clock import ManualClock
 from d7tui.config import Settings
+from d7tui.memory import EarlyOpen
 from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.monitor import Monitor
 from d7tui.pollstate import PollConfig, WatchStatus
@@ -655,6 +657,73 @@ async def test_a_long_restart_paints_the_newest_rows_first_then_all_and_asks_not
         assert all(entry(app, rid).latest_status == "delivered" for rid in ids[3:])
         assert "✓ all final" in screen_text(app)
     assert status_requests(sim) == 0  # every one final: nothing asked
+
+
+async def test_a_restart_paints_its_first_rows_before_the_whole_list_is_read(
+    sim, clock, db, monkeypatch
+):
+    # The cause of a slow first paint at 100,000 ids: every row of the list was read and made
+    # into objects before the first rows could be drawn. Here the whole list's read is held
+    # back: the newest rows are on screen all the same, and nothing says the work is done.
+    monkeypatch.setattr(app_module, "FIRST_ROWS", 5)
+    ids = remember_final(db, 30, archived=3)
+    held = threading.Event()
+    read_whole = Store.watch_summaries
+
+    def held_back(store: Store, which: Which = Which.KEPT) -> list[Any]:
+        held.wait(30)
+        return read_whole(store, which)
+
+    monkeypatch.setattr(Store, "watch_summaries", held_back)
+    app = build(sim, clock, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(order(app)) == 5)
+        assert order(app) == ids[:-6:-1]  # the newest changes first
+        text = screen_text(app)
+        # The status line counts every remembered live request, not only those drawn.
+        assert "reading 27 remembered" in text and "all final" not in text
+        assert app.loading
+        held.set()
+        await started(pilot, app, 27)
+        await idle(pilot, app)
+        assert order(app) == ids[:2:-1]
+        assert [e.request_id for e in app.archived] == ids[:3]
+        assert "✓ all final" in screen_text(app)
+    assert status_requests(sim) == 0  # every one final: nothing asked
+
+
+async def test_a_store_opened_before_the_screen_is_the_one_shown(sim, clock, db):
+    # `d7tui` opens the store and reads its first rows while the screen's code is imported
+    # (EarlyOpen); the monitor then shows that store, as if it had opened it itself.
+    ids = remember_final(db, 12, archived=2)
+    app = build(sim, clock, db, early=EarlyOpen(db, None))
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, app, 10)
+        await idle(pilot, app)
+        assert order(app) == ids[:1:-1]
+        assert "✓ all final" in screen_text(app)
+        assert app.memory is not None and app.memory.path == db
+    assert status_requests(sim) == 0
+
+
+async def test_a_store_that_failed_to_open_early_is_said_as_at_any_start(sim, clock, db):
+    db.parent.mkdir(parents=True)
+    with sqlite3.connect(db) as conn:  # somebody else's database: left as it is
+        conn.execute("CREATE TABLE theirs (x)")
+    app = build(sim, clock, db, early=EarlyOpen(db, None))
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        assert app.memory is None
+        assert "Not remembering this session" in screen_text(app)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("theirs",)]
+
+
+def test_a_store_opened_early_and_not_taken_is_closed(db):
+    early = EarlyOpen(db, None)
+    early.discard()
+    with Store.open(db) as store:  # closed: nothing of it holds the file
+        assert store.watches() == []
 
 
 async def test_a_restart_with_every_row_final_says_when_they_were_polled(sim, clock, db):

@@ -62,6 +62,16 @@ class WatchSummary(NamedTuple):
         return self.resolved_channel or self.channel
 
 
+class FirstRows(NamedTuple):
+    """The list's first screenful, read before the rest (Store.first_summaries)."""
+
+    rows: list[WatchSummary]  # the live ids changed last, the last first
+    kept: int  # how many ids the list has (live and archived)
+    live: int  # how many of them are live
+    last_seq: int  # the newest row's seq then: rows after it are picked up as added
+    mark: int  # the newest watchlist change's number then (changes.py)
+
+
 def _watch(row: sqlite3.Row | tuple[Any, ...]) -> WatchRecord:
     return WatchRecord(
         request_id=row[0],
@@ -487,6 +497,30 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
                 return list(map(WatchSummary._make, conn.execute(sql)))
             except sqlite3.Error as exc:
                 raise self._error(exc) from None
+
+    def first_summaries(self, count: int) -> FirstRows:
+        """The `count` live ids changed last (the list's first screenful, as it is sorted at
+        start), with the newest change's mark and row: read and sorted by SQLite, only those
+        rows made into objects. A monitor of 100,000 ids paints from this, then reads the rest
+        (`watch_summaries`) while its first rows are on screen."""
+        live = WHICH_WHERE[Which.LIVE]
+        sql = (
+            f"SELECT {_WATCH_COLUMNS}, s.channel, s.observed_at, s.changed_at FROM watch w "
+            f"LEFT JOIN request_state s ON s.request_id = w.request_id WHERE {live} "
+            "ORDER BY coalesce(s.changed_at, w.added_at) DESC, w.rowid LIMIT ?"
+        )
+        with self.reading() as conn:
+            try:
+                # The mark first: a change committed after it is read again, never missed.
+                mark = changes.newest(conn) if self.keeps_changes else 0
+                total, live_count, last = conn.execute(
+                    "SELECT count(*), count(*) FILTER (WHERE w.archived_at IS NULL), "
+                    f"coalesce(max(w.rowid), 0) FROM watch w WHERE {WHICH_WHERE[Which.KEPT]}"
+                ).fetchone()
+                rows = list(map(WatchSummary._make, conn.execute(sql, (count,))))
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
+        return FirstRows(rows, int(total), int(live_count), int(last), mark)
 
     def live_summary(self) -> tuple[int, int]:
         """(how many ids are live, the newest row's seq): enough for a running monitor to tell

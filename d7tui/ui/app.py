@@ -27,9 +27,9 @@ from d7tui.clock import Clock, SystemClock
 from d7tui.config import Settings, load_settings
 from d7tui.errors import ChannelError
 from d7tui.fetch_thread import FetchThread
-from d7tui.memory import Memory
+from d7tui.memory import FIRST_ROWS, EarlyOpen, Memory
 from d7tui.models import IdKind, InfobipSource, Target
-from d7tui.monitor import DESK_RETRY, Monitor
+from d7tui.monitor import DESK_RETRY, NO_ROWS, Monitor
 from d7tui.notify import DesktopNotifier, choose
 from d7tui.poller import Poller
 from d7tui.pollstate import Fetcher, NewsBatch, PollConfig, PollUpdate
@@ -37,7 +37,6 @@ from d7tui.report_guard import KeepsReports, ReportGuard
 from d7tui.safety import Secret, error_line, one_line, whole_line
 from d7tui.store import StoreError
 from d7tui.store.commands import Replaced
-from d7tui.store.core import WatchSummary
 from d7tui.store.db import DB_NAME, default_path
 from d7tui.ui import hints, terminal
 from d7tui.ui.accounts import BALANCE_EVERY, Accounts
@@ -62,7 +61,6 @@ PICK_UP_CHECK = 5.0  # seconds between two looks for ids `d7tui add` wrote from 
 INTERNAL_ERROR = "internal error"
 SETTINGS_SHOWN = 3  # settings problems the banner names; the rest are counted
 LOAD_PART = 2000  # remembered requests read and filled in between two turns of the UI loop
-FIRST_ROWS = 500  # remembered requests drawn before the first paint (the rest right after)
 SKETCH_PART = 1000  # remembered requests drawn in one turn of the UI loop after those (~10 ms)
 SKETCH_PAUSE = 0.005  # seconds between two parts: keys go between them
 SWITCH_INTERVAL = 0.001  # seconds a thread holds the interpreter while another waits (run_monitor)
@@ -95,6 +93,7 @@ class D7App(Guarded, App[int]):
         reload_settings: Callable[[], Settings] | None = None,
         store_path: Path | None = None,
         persist: bool = True,
+        early: EarlyOpen | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -132,7 +131,8 @@ class D7App(Guarded, App[int]):
         self._notify_flush_due = False  # a timer will send what the notifier held back
         self._store_path = store_path
         self._persist = persist
-        self._summaries: list[WatchSummary] = []  # the list, drawn before the rest is read
+        self._early = early  # the default store, opened while the screen's code was imported
+        self._first_rows = NO_ROWS  # the list's first screenful, drawn before the rest is read
         self.loading = False  # remembered states are being read: polling waits for them
         self.poller = Poller(
             client,  # type: ignore[arg-type]  # set on mount when not given
@@ -309,12 +309,18 @@ class D7App(Guarded, App[int]):
             path = Path(self.data_dir) / DB_NAME  # demo: a throw-away store
         elif path is None:
             path = self.settings.store_location()  # a desk's PostgreSQL, if configured
-        self._summaries = await self.monitor.open_memory(
+        early, self._early = self._early, None
+        if early is not None and path != early.path:  # not the store opened early
+            early.discard()
+            early = None
+        self._first_rows = await self.monitor.open_memory(
             path,
             reports=self.settings.infobip_source is InfobipSource.REPORTS,
             on_error=self._store_failed,
             on_trouble=self._store_trouble,
             on_notice=self._store_notice,
+            early=early,
+            first=FIRST_ROWS,
         )
 
     def _warn_reports(self) -> None:
@@ -359,8 +365,8 @@ class D7App(Guarded, App[int]):
         # of 100,000 once those are painted; the states and timelines next, off the UI loop,
         # and polling once they are in: a restart must not ask again what the store knows is
         # final.
-        summaries, self._summaries = self._summaries, []
-        self.monitor.sketch_first(summaries, FIRST_ROWS)
+        first, self._first_rows = self._first_rows, NO_ROWS
+        self.monitor.sketch_first(first)
         for remembered in self.monitor.take_read_only():
             self.monitor.restore_remembered(remembered)
         for target, label in self._initial:
@@ -368,12 +374,21 @@ class D7App(Guarded, App[int]):
         if self.memory is not None and len(self.live) + len(self.archived):
             self.loading = True
             if self.monitor.sketching:
-                self.call_after_refresh(self._draw_the_rest)
+                self.call_after_refresh(self._read_the_list)
             else:
                 self._read_remembered()
         else:
             self.start_polling()
         self._main.refresh_all()  # after: the status line's first word is "polling", not "stopped"
+
+    def _read_the_list(self) -> None:
+        self.background(
+            self._read_list_then_draw(), "list", "reads the rest of the remembered list"
+        )
+
+    async def _read_list_then_draw(self) -> None:
+        await self.monitor.read_rest()
+        self._draw_the_rest()
 
     def _draw_the_rest(self) -> None:
         """The first rows are painted: the rest of the list, a part a turn (keys in between),
@@ -927,6 +942,7 @@ def make_app(
     store_path: Path | None = None,
     persist: bool = True,
     archive_after: float = ARCHIVE_AFTER,
+    early: EarlyOpen | None = None,
 ) -> D7App:
     """The monitor, as the command line runs it and as the tests drive it.
 
@@ -935,7 +951,8 @@ def make_app(
     `labels` naming them. `clock`: time for the schedule and the ages (tests hold it still).
     `store_path`: the database (default: d7tui.sqlite3 in the user data dir; demo: a throw-away
     one); `persist=False` runs without one. `archive_after`: seconds a request stays in the live
-    list once every recipient is final.
+    list once every recipient is final. `early`: the default store, opened and its list read
+    in a thread begun before the screen's code was imported (run_monitor).
     """
     if demo and simulator is None:
         from d7tui.simulator import Simulator
@@ -953,6 +970,7 @@ def make_app(
         reload_settings=reload_settings,
         store_path=store_path,
         persist=persist,
+        early=early,
     )
 
 
@@ -965,8 +983,9 @@ def run_monitor(
     store_path: Path | None = None,
     persist: bool = True,
     archive_after: float = ARCHIVE_AFTER,
+    early: EarlyOpen | None = None,
 ) -> int:
-    """Run the monitor in this terminal; the exit status (0 on `q`)."""
+    """Run the monitor in this terminal; the exit status (0 on `q`). `early`: see make_app."""
     app = make_app(
         settings,
         demo=demo,
@@ -977,12 +996,17 @@ def run_monitor(
         persist=persist,
         archive_after=archive_after,
         bell=settings.bell,
+        early=early if persist and not demo else None,
     )
     # The screen's loop shares the interpreter with the thread that asks and parses the polls:
     # a key waiting for the lock waited up to the default 5 ms at every hand-over (the key read,
     # the frame, the write); 1 ms keeps keys ahead of a flood of answers.
     sys.setswitchinterval(SWITCH_INTERVAL)
-    app.run()
+    try:
+        app.run()
+    finally:
+        if early is not None:  # not taken: the app ended before it opened its store
+            early.discard()
     sys.stderr.write(farewell_text(app.farewell))
     return app.return_code or 0
 

@@ -246,7 +246,7 @@ class MonitorScreen(Guarded, Screen[None]):
             queued=queued,
             to_poll=to_poll,
             stale=poller.given_up(),
-            loading=len(app.live) if app.loading else 0,
+            loading=app.monitor.live_listed if app.loading else 0,
             last_refresh=poller.last_refresh,
             next_due=poller.next_due,
             interval=poller.interval_range(),
