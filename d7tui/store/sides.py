@@ -265,12 +265,12 @@ def _pids(pids: list[int]) -> str:
     return ("pid " if len(pids) == 1 else "pids ") + ", ".join(map(str, pids))
 
 
-def wait_for_one_index(db: Path, timeout: float = OPEN_WAIT) -> str | None:
+def wait_for_one_index(db: Path, timeout: float | None = None) -> str | None:
     """Before opening the store to write: wait (up to `timeout`) until every process using it
     does so through the files at its path; None once they do, else why not. The other process
     puts itself right at its next look at the files (a second or so); there is no event to
     wait for across processes, so it is looked at every tenth of a second."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + (OPEN_WAIT if timeout is None else timeout)
     while True:
         problem = problem_at_open(db)
         if problem is None or time.monotonic() >= deadline:
