@@ -129,6 +129,7 @@ class LineTable(Guarded, ScrollView, can_focus=True):
         self._cache: dict[tuple[Hashable, ...], Strip] = {}
         self._width_key: tuple[int, ...] = ()
         self._base: Style | None = None  # `rich_style`, kept until the styles change
+        self._parts: dict[tuple[str, bool], Style] = {}  # component styles, the same way
         self._header_drawn: tuple[Hashable, Strip] | None = None
 
     # -- what subclasses say ---------------------------------------------------------------------
@@ -294,7 +295,17 @@ class LineTable(Guarded, ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._base = None
+        self._parts.clear()
         self._header_drawn = None
+
+    def part_style(self, name: str) -> Style:
+        """A component class's style (`get_component_rich_style`, a walk of the styles on each
+        call: once a line for the cursor and the thumb), kept until the styles change."""
+        key = (name, self.has_focus)  # the cursor's colours follow the focus
+        style = self._parts.get(key)
+        if style is None:
+            style = self._parts[key] = self.get_component_rich_style(name)
+        return style
 
     def render_line(self, y: int) -> Strip:
         width = self.content_width
@@ -310,7 +321,7 @@ class LineTable(Guarded, ScrollView, can_focus=True):
         if extra is not None:
             style = style + extra
         if row == self.cursor:
-            style = style + self.get_component_rich_style("line-table--cursor")
+            style = style + self.part_style("line-table--cursor")
         return Strip.join([strip.apply_style(style).crop_extend(0, width, style), self._bar(y - 1)])
 
     def _bar(self, line: int) -> Strip:
@@ -323,7 +334,7 @@ class LineTable(Guarded, ScrollView, can_focus=True):
         size = max(1, round(page * page / rows))
         start = round(self.top_row * (page - size) / max(1, rows - page))
         if start <= line < start + size:
-            thumb = base + self.get_component_rich_style("line-table--thumb")
+            thumb = base + self.part_style("line-table--thumb")
             return Strip([Segment("▐", thumb)], 1)
         return Strip.blank(1, base)
 
