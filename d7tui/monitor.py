@@ -691,6 +691,7 @@ class Monitor:
         """Move to the archive every request final for `archive_after`; the ids moved."""
         if self.memory is None:
             return []
+        await self.read_rest()  # the list's read awaited here, not blocked on
         self.sketch_rest()  # every id it may move is listed
         try:
             ids = await self.memory.archive_finished(self.archive_after)
@@ -720,6 +721,7 @@ class Monitor:
         memory = self.memory
         if memory is None:
             return 0
+        await self.read_rest()  # the list's read awaited here, not blocked on
         self.sketch_rest()  # an id not drawn yet is not new
         try:
             if memory.numbers_changes:
@@ -767,6 +769,7 @@ class Monitor:
         anything changed."""
         if self.memory is None:
             return False
+        await self.read_rest()  # the list's read awaited here, not blocked on
         self.sketch_rest()  # every id it may change is listed
         changed = False
         for record in await self.memory.watch_records(ids):
