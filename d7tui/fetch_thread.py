@@ -24,7 +24,7 @@ import concurrent.futures
 import contextlib
 import functools
 import threading
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -75,6 +75,9 @@ class FetchThread:
         self._inbox: list[_Call[Any]] = []  # calls the thread has not taken yet
         # Answered calls, by the loop waiting for them, not handed back yet.
         self._outboxes: dict[asyncio.AbstractEventLoop, list[_Call[Any]]] = {}
+        # Awaited on the thread's loop before a call starts: a key on its way to the screen
+        # does not share the interpreter with the polls' parsing (keys_first.py).
+        self.make_way: Callable[[], Awaitable[None]] | None = None
         self._thread = threading.Thread(target=self._run, args=(build, ready), name=name)
         self._thread.daemon = True  # never holds the process open (the app closes it anyway)
         self._thread.start()
@@ -138,7 +141,8 @@ class FetchThread:
             if call.cancelled:
                 call.work.close()
                 continue
-            call.task = self._loop.create_task(call.work)
+            work = call.work if self.make_way is None else _after(self.make_way, call.work)
+            call.task = self._loop.create_task(work)
             call.task.add_done_callback(functools.partial(self._answered, call))
 
     def _cancel_there(self, call: _Call[Any]) -> None:
@@ -224,6 +228,16 @@ class FetchThread:
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(READY_WAIT)
+
+
+async def _after(first: Callable[[], Awaitable[None]], work: Coroutine[Any, Any, T]) -> T:
+    """`work`, once `first` is done (`work` closed, never started, if that is cancelled)."""
+    try:
+        await first()
+    except BaseException:
+        work.close()
+        raise
+    return await work
 
 
 def _refuse(call: _Call[Any]) -> None:

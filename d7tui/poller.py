@@ -130,6 +130,9 @@ class Poller:
         # Awaited by each worker before it takes the next poll: the store's room for what the
         # poll will tell (a disk slower than the polls slows the polls, not fills memory).
         self.backpressure: Callable[[], Awaitable[None]] | None = None
+        # Awaited before work that can wait a moment (a slice of the schedule, an answer
+        # settled): a key on its way to the screen goes first (keys_first.py).
+        self.make_way: Callable[[], Awaitable[None]] | None = None
 
     # -- the watched ids -----------------------------------------------------------------------
 
@@ -348,6 +351,8 @@ class Poller:
                 timeout = 1.0
             if timeout <= 0:  # more due than one slice: the rest after a pause
                 await asyncio.sleep(DISPATCH_PAUSE)
+                if self.make_way is not None:
+                    await self.make_way()
             else:
                 await self._sleep(timeout)
 
@@ -513,6 +518,8 @@ class Poller:
             outcome = internal_error(watch.channel, exc)
         finally:
             self.busy -= 1
+        if self.make_way is not None:
+            await self.make_way()
         self._settle(watch, outcome)
         if watch.status is WatchStatus.NOT_FOUND and not watch.probed:
             await self._probe(watch)
@@ -529,6 +536,8 @@ class Poller:
             failure = internal_error(watches[0].channel, exc)
         finally:
             self.busy -= len(watches)
+        if self.make_way is not None:
+            await self.make_way()
         # Ids asked for again while this call was out go again together, not one call each.
         again: dict[str, list[Watch]] = {}
         for watch in watches:

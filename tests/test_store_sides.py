@@ -17,8 +17,9 @@ from pathlib import Path
 from test_ui_memory import DELIVERS, SIZE, build
 from ui_kit import entry, idle, screen_text, until
 
+from d7tui.cli import main
 from d7tui.models import Target
-from d7tui.store import Store, Which
+from d7tui.store import Store, Which, sides
 from d7tui.store.sides import wait_for_one_index
 
 
@@ -210,6 +211,31 @@ async def test_an_add_never_writes_beside_a_process_still_on_a_deleted_shm(tmp_p
     finally:
         holder.stdin.close()
         await holder.wait()
+
+
+async def test_d7tui_add_beside_a_process_still_on_a_deleted_shm_adds_nothing_and_says_so(
+    tmp_path, monkeypatch, capsys
+):
+    """L15, end to end: the other process never opens the store again (an older d7tui): the
+    add waits for it, then refuses in one line; it never says "added" for ids that are lost."""
+    db = tmp_path / "xdg-data" / "d7tui" / "d7tui.sqlite3"  # where `d7tui add` writes
+    db.parent.mkdir(parents=True)
+    holder = await another_process_holding(db)
+    try:
+        Path(f"{db}-shm").unlink()
+        monkeypatch.setattr(sides, "OPEN_WAIT", 0.3)
+        code = await asyncio.to_thread(
+            main, ["add", "--channel", "sms", "33333333-2222-4333-8444-555555555555"]
+        )
+        out, err = capsys.readouterr()
+        assert code == 5 and "added" not in out  # 5: the store cannot be used now
+        assert f"under another d7tui (pid {holder.pid})" in err and "nothing was changed" in err
+        assert len(err.splitlines()) == 1
+    finally:
+        holder.stdin.close()
+        await holder.wait()
+    with Store.open(db) as store:
+        assert [w.request_id for w in store.watches(Which.KEPT)] == ["r1"]
 
 
 async def test_an_add_never_writes_beside_a_process_whose_wal_was_emptied(tmp_path):

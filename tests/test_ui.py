@@ -971,3 +971,57 @@ async def test_no_credential_at_all_is_said_so_not_refused(sim, clock):
         text = " ".join(screen_text(app).split())
         assert "API credential missing: check D7_API_TOKEN" in text
         assert "fix d7_api_token in config.toml and press p to resume" in text
+
+
+async def test_the_new_hint_belongs_to_the_sort_it_was_counted_in(sim, clock):
+    # "↑ N new" counts news that came in at the top, sorted by last change: another sort chosen
+    # while scrolled away (status, as added) has no news above its view, and does not keep the
+    # count of the sort before.
+    slow = [Step(0, "sent"), Step(600, "delivered")]
+    ids = [create(sim, "sms", f"+9715000{n:05d}", script=slow) for n in range(40)]
+    app = build(sim, clock, ids)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await idle(pilot, app)
+        table = app.screen.query_one(WatchlistTable)
+        await pilot.press("pagedown", "pagedown")
+        clock.advance(600)  # every request changes while the view is scrolled away
+        await idle(pilot, app)
+        assert "new (g: top)" in list_lines(app)[0]
+        await pilot.press("s")  # sorted by status
+        await idle(pilot, app)
+        assert table.top_row > 0 and "new" not in list_lines(app)[0]
+        await pilot.press("s")  # as added
+        await idle(pilot, app)
+        assert table.top_row > 0 and "new" not in list_lines(app)[0]
+        await pilot.press("s")  # by last change again: nothing came in since it was chosen
+        await idle(pilot, app)
+        assert "new" not in list_lines(app)[0]
+
+
+async def test_a_key_read_while_a_poll_answer_waits_is_drawn_before_that_news(sim, clock):
+    # At 100,000 ids the answers never stop coming while the first polls are out: a key read by
+    # the terminal goes first (keys_first.py). Here an answer comes back while a key is on its
+    # way: the key moves the cursor in the list the user saw, then the news is applied.
+    slow = [Step(0, "sent"), Step(600, "delivered")]
+    others = [create(sim, "sms", f"+97150000000{n}", script=slow) for n in (2, 3)]
+    moving = create(sim, "sms", "+971500000001", script=[Step(0, "sent"), Step(5, "delivered")])
+    app = build(sim, clock, [*others, moving])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        seen = order(app)
+        assert seen[0] != moving and selected(app) == seen[0]  # the news would move it up
+        gate = app.keys_first
+        gate.hold = 60.0  # longer than any pause of a loaded machine: the key opens it
+        asked = status_requests(sim)
+        gate.close()  # the terminal read a key: it is on its way to the screen
+        clock.advance(6)  # `moving` is polled and answers "delivered" meanwhile
+        await until(pilot, lambda: status_requests(sim) > asked and app.poller.busy == 0)
+        await pilot.pause()
+        assert order(app) == seen  # the answer waits: not applied under the coming key
+        assert "delivered" not in entry(app, moving).outcome.text
+        await pilot.press("down")  # the key: drawn first, in the order the user saw
+        assert selected(app) == seen[1]
+        assert not gate.closed  # opened once the key was drawn
+        await idle(pilot, app)
+        assert "delivered" in entry(app, moving).outcome.text  # then the news
+        assert order(app)[0] == moving and selected(app) == seen[1]  # the cursor kept it

@@ -27,6 +27,7 @@ from d7tui.clock import Clock, SystemClock
 from d7tui.config import Settings, load_settings
 from d7tui.errors import ChannelError
 from d7tui.fetch_thread import FetchThread
+from d7tui.keys_first import KeysFirst
 from d7tui.memory import FIRST_ROWS, EarlyOpen, Memory
 from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.monitor import DESK_RETRY, NO_ROWS, Monitor
@@ -139,6 +140,10 @@ class D7App(Guarded, App[int]):
             poll_config or PollConfig(workers=settings.max_in_flight),
             clock=self.clock,
         )
+        # A key on its way to the screen goes before the polls' work (keys_first.py).
+        self.keys_first = KeysFirst()
+        self._frames_told = False  # the driver tells when it writes a frame (_frame_written)
+        self.poller.make_way = self.keys_first.wait
         # What the monitor does, without the screen (monitor.py); the app redraws after it.
         self.monitor = Monitor(
             settings,
@@ -166,7 +171,22 @@ class D7App(Guarded, App[int]):
     # -- life cycle --------------------------------------------------------------------------
 
     def get_driver_class(self) -> type[Driver]:
-        return terminal.driver_class(super().get_driver_class(), self._terminal_writer)
+        return terminal.driver_class(
+            super().get_driver_class(), self._terminal_writer, self._key_came, self._frame_written
+        )
+
+    def _key_came(self) -> None:
+        # In the terminal's input thread, from the driver made in App.__init__: the gate may
+        # not be there yet.
+        keys_first = getattr(self, "keys_first", None)
+        if keys_first is not None:
+            keys_first.close()
+
+    def _frame_written(self) -> None:
+        self._frames_told = True
+        keys_first = getattr(self, "keys_first", None)
+        if keys_first is not None:
+            keys_first.frame()
 
     def _terminal_writer(self, write: Callable[[str], None]) -> None:
         self.notifier.write = write
@@ -238,9 +258,11 @@ class D7App(Guarded, App[int]):
         if not isinstance(self.clock, SystemClock):
             return build()
         loop = asyncio.get_running_loop()
-        return FetchThread(
+        thread = FetchThread(
             partial(build, on_first_reports=partial(loop.call_soon_threadsafe, self._warn_reports))
         )
+        thread.make_way = self.keys_first.wait
+        return thread
 
     def _shared_engine(self) -> Any:
         """The polls' engine, for the balances and sends, when it belongs to this loop."""
@@ -476,6 +498,15 @@ class D7App(Guarded, App[int]):
                     "presses keys (check what was copied).",
                     "warning",
                 )
+            return
+        if isinstance(event, events.Key):
+            self.keys_first.close()  # (a terminal's reader closed it already, as it read it)
+            await super().on_event(event)
+            # Its frame is the next one written; a driver that does not tell its frames (a
+            # test's): once the screen has taken what the key did.
+            self.keys_first.handled()
+            if not self._frames_told:
+                (self.focused or self.screen).call_after_refresh(self.keys_first.open)
             return
         await super().on_event(event)
 

@@ -17,8 +17,10 @@ import termios
 from collections.abc import Callable
 from typing import Any
 
+from textual import events
 from textual.driver import Driver
 from textual.drivers.linux_driver import LinuxDriver
+from textual.message import Message
 
 
 def terminal_alive(fd: int) -> bool:
@@ -44,20 +46,36 @@ class ForgivingLinuxDriver(LinuxDriver):
 
 
 def driver_class(
-    default: type[Driver], on_start: Callable[[Callable[[str], None]], None] | None = None
+    default: type[Driver],
+    on_start: Callable[[Callable[[str], None]], None] | None = None,
+    on_key: Callable[[], None] | None = None,
+    on_frame: Callable[[], None] | None = None,
 ) -> type[Driver]:
     """The driver to run with: Textual's own, made forgiving where it is the Linux one.
     `on_start` is handed the driver's public `write` once the driver is made: what d7tui itself
     writes to the terminal (a desktop notification) is queued with Textual's own output, never
-    in the middle of a frame."""
+    in the middle of a frame. `on_key` is called in the driver's input thread the moment a key
+    is read, before the key reaches the app's loop; `on_frame` after each write of the screen
+    (keys_first.py)."""
     base = ForgivingLinuxDriver if default is LinuxDriver else default
-    if on_start is None:
+    if on_start is None and on_key is None and on_frame is None:
         return base
-    started = on_start  # the narrowed type, for the class below
+    started, keyed, framed = on_start, on_key, on_frame  # narrowed, for the class below
 
     class Reporting(base):  # type: ignore[valid-type,misc]
         def __init__(self, app: Any, **kwargs: Any) -> None:
             super().__init__(app, **kwargs)
-            started(self.write)
+            if started is not None:
+                started(self.write)
+
+        def process_message(self, message: Message) -> None:
+            if keyed is not None and isinstance(message, events.Key):
+                keyed()
+            super().process_message(message)
+
+        def write(self, data: str) -> None:
+            super().write(data)
+            if framed is not None:
+                framed()
 
     return Reporting

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
@@ -123,6 +124,9 @@ class MonitorScreen(Guarded, Screen[None]):
         self.hold_order = HOLD_ORDER
         self._shifted_at = 0.0  # app time news last put another request under the cursor
         self._empty_hint = ""  # what the empty list's pane says
+        # The view the list shows (sort, filter, problems only, archive): "↑ N new" counts news
+        # of this view only, from when it was chosen.
+        self._view: tuple[object, ...] | None = None
         self._copied: tuple[str, str] | None = None  # (recipient key, what) copied last
 
     @property
@@ -210,9 +214,25 @@ class MonitorScreen(Guarded, Screen[None]):
         self._shown = watchlist.visible()
         self._totals = None  # the model changed: counted again for the status line
         table = self.query_one(WatchlistTable)
+        news: set[Entry] | None
         news, self._moved = self._moved, set()
+        view = (
+            watchlist.sort,
+            watchlist.filter_text,
+            watchlist.problems_only,
+            self.d7app.showing_archive,
+        )
+        new_view, self._view = view != self._view, view
+        if watchlist.sort is not SortKey.LAST_CHANGE:
+            news = None  # news comes in at the top only sorted by last change: none "above"
         table.sync(
-            self._shown, ctx, changed, select=select, news=news, members=watchlist.shown_members
+            self._shown,
+            ctx,
+            changed,
+            select=select,
+            news=news,
+            members=watchlist.shown_members,
+            new_view=new_view,
         )
         empty = self.query_one("#empty", Static)
         if empty.display != (len(watchlist) == 0):
@@ -348,8 +368,18 @@ class MonitorScreen(Guarded, Screen[None]):
 
     # -- news from the poller ----------------------------------------------------------------
 
+    def _key_first(self, then: Callable[[], object]) -> Timer | None:
+        """When a key is on its way to the screen (keys_first.py): the timer that calls `then`
+        once the key is drawn, instead of now (what comes meanwhile joins the same work)."""
+        gate = self.d7app.keys_first
+        if not gate.closed:
+            return None
+        return self.set_timer(gate.left(), then, name="d7tui-after-key")
+
     @on(PollNews)
     def _poll_news(self, message: PollNews) -> None:
+        if self._key_first(partial(self.post_message, message)) is not None:
+            return  # the batch stays open meanwhile: what comes joins it
         updates = message.take()
         if not updates:
             return
@@ -384,7 +414,9 @@ class MonitorScreen(Guarded, Screen[None]):
             self._view_timer = self.set_timer(wait, self._flush_view, name="d7tui-view")
 
     def _flush_view(self) -> None:
-        self._view_timer = None
+        self._view_timer = self._key_first(self._flush_view)
+        if self._view_timer is not None:
+            return
         self._last_view = time.monotonic()
         changed, self._dirty = self._dirty, set()
         wait = self._full_wait(self._last_view)
@@ -407,7 +439,9 @@ class MonitorScreen(Guarded, Screen[None]):
         return wait
 
     def _full_due(self) -> None:
-        self._full_timer = None
+        self._full_timer = self._key_first(self._full_due)
+        if self._full_timer is not None:
+            return
         wait = self._full_wait(time.monotonic())
         if wait > 0:  # the cursor moved meanwhile: later
             self._full_timer = self.set_timer(wait, self._full_due, name="d7tui-full-view")

@@ -297,16 +297,23 @@ class WatchlistTable(LineTable):
         select: str | None = None,
         news: set[Entry] | None = None,
         members: int | None = None,
+        new_view: bool = False,
     ) -> None:
         """Show `entries` in this order. `changed`: only these rows may look different (a hint:
         the other rows on screen are not painted again). `select`: put the cursor there.
         `news`: rows changed by poll results since the order was last made (a view scrolled
         away counts those that came in above it). `members`: a number that is the same as last
         time only if `entries` holds the same entries as then (None: they may be other ones).
+        `new_view`: the user chose another view (a sort, a filter): what "↑ N new" counted
+        belongs to the one before.
 
         Nothing here passes over every row unless the rows are other ones: at 100,000 rows an
         index of them all took ~40 ms (it is made only when a request is looked up by id)."""
         self._ctx = ctx
+        if new_view and self._news_above:
+            self._news_above.clear()
+            self._above = None
+            self.refresh_header()
         if entries is self.rows:  # the same list (a clock tick, news in place)
             self._paint(changed)
             if select is not None:
