@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fanout import start_simulator
-from monitor import Terminal, private_env, say, status_requests, wait_screen
+from monitor import Terminal, private_env, proc_status, say, status_requests, wait_screen
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,8 +49,9 @@ def watched_shorts(store: Path) -> set[str]:
 
 def one_restart(
     tree: Path, store: Path, base_url: str, shorts: set[str], seconds: float, profile: Path | None
-) -> tuple[float, float, int]:
-    """(first rows, all final, status requests asked) for one start of `tree` on a copy."""
+) -> tuple[float, float, int, float]:
+    """(first rows, all final, status requests asked, resident MB then) for one start of
+    `tree` on a copy."""
     work = Path(tempfile.mkdtemp(prefix="d7tui-restart-polled-"))
     term = Terminal(work)
     try:
@@ -67,11 +68,12 @@ def one_restart(
         time.sleep(max(0.0, seconds - (time.perf_counter() - shown)))
         asked = status_requests(base_url) - asked
         pid = term.pid()
+        rss = proc_status(pid)["VmRSS"] / 1024
         term.key("q")
         deadline = time.perf_counter() + 60
         while Path(f"/proc/{pid}").exists() and time.perf_counter() < deadline:
             time.sleep(0.05)
-        return shown - start, final - start, asked
+        return shown - start, final - start, asked, rss
     finally:
         term.close()
         shutil.rmtree(work, ignore_errors=True)
@@ -91,24 +93,24 @@ def main() -> int:
     trees = {"this tree": ROOT}
     if args.against is not None:
         trees["against"] = args.against.resolve()
-    found: dict[str, list[tuple[float, float, int]]] = {name: [] for name in trees}
+    found: dict[str, list[tuple[float, float, int, float]]] = {name: [] for name in trees}
     sim, base_url = start_simulator(0.0)
     try:
         if args.profile:
-            rows, final, asked = one_restart(
+            rows, final, asked, _ = one_restart(
                 ROOT, args.store, base_url, shorts, args.seconds, args.profile
             )
             say(f"profiled: first rows {rows:.2f} s, all final {final:.2f} s; {args.profile}")
             return 0
         for run in range(args.runs):
             for name, tree in trees.items():
-                rows, final, asked = one_restart(
+                rows, final, asked, rss = one_restart(
                     tree, args.store, base_url, shorts, args.seconds, None
                 )
-                found[name].append((rows, final, asked))
+                found[name].append((rows, final, asked, rss))
                 say(
                     f"run {run + 1}, {name}: first rows {rows:.2f} s, all final {final:.2f} s, "
-                    f"{asked} requests"
+                    f"{asked} requests, {rss:.0f} MB resident"
                 )
     finally:
         sim.terminate()
@@ -120,7 +122,8 @@ def main() -> int:
         print(
             f"{name} ({trees[name]}): first rows median {statistics.median(rows):.2f} s "
             f"(each: {', '.join(f'{x:.2f}' for x in rows)}); all final median "
-            f"{statistics.median(finals):.2f} s; requests asked {sum(r[2] for r in results)}"
+            f"{statistics.median(finals):.2f} s; requests asked {sum(r[2] for r in results)}; "
+            f"resident then median {statistics.median(r[3] for r in results):.0f} MB"
         )
     return 0
 

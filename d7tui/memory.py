@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from d7tui.channels.infobip import parse_page
 from d7tui.clock import Clock
@@ -38,6 +38,8 @@ from d7tui.store.changes import Changes
 from d7tui.store.core import FirstRows, WatchSummary
 from d7tui.store.rescue import farewell
 from d7tui.watchlist import Entry
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:  # psycopg only for those who use a shared database
     from d7tui.store.pglisten import Listener
@@ -164,7 +166,11 @@ class ListRead:
         self._store = store
         self._count = count
         self.first: concurrent.futures.Future[FirstRows] = concurrent.futures.Future()
-        self._rest: concurrent.futures.Future[list[WatchSummary]] = concurrent.futures.Future()
+        # Its rows in a box, emptied by whoever takes them: a future keeps its result for as
+        # long as it lives (here the session's), and 100,000 rows are some 50 MB.
+        self._rest: concurrent.futures.Future[list[list[WatchSummary]]] = (
+            concurrent.futures.Future()
+        )
         self._go = threading.Event()
         self._wanted = True
         threading.Thread(target=self._read, name="d7tui-list-read", daemon=True).start()
@@ -179,7 +185,7 @@ class ListRead:
                 raise
             self._go.wait()
             if self._wanted:
-                self._rest.set_result(store.watch_summaries(Which.KEPT))
+                self._rest.set_result([store.watch_summaries(Which.KEPT)])
             else:
                 self._rest.cancel()
         except BaseException as exc:
@@ -190,20 +196,26 @@ class ListRead:
                 store.drop_connection()  # this thread ends: its connection with it
 
     async def rest(self) -> list[WatchSummary]:
-        """Every row of the list (live and archived, in the added order); StoreError."""
+        """Every row of the list (live and archived, in the added order), to the first who
+        asks (the others get none); StoreError."""
         self._go.set()
-        return await asyncio.wrap_future(self._rest)
+        return _taken(await asyncio.wrap_future(self._rest)) or []
 
     def wait(self) -> list[WatchSummary]:
         """The same, now: blocks until the read in flight is in (an id added within the
         first second of a restart of 100,000 ids must not be taken for a new one)."""
         self._go.set()
-        return self._rest.result()
+        return _taken(self._rest.result()) or []
 
     def cancel(self) -> None:
         """Not needed (the first rows were all of it, or the monitor ends)."""
         self._wanted = False
         self._go.set()
+
+
+def _taken(box: list[T]) -> T | None:
+    """What `box` holds, handed over once: the box is left empty."""
+    return box.pop() if box else None
 
 
 class EarlyOpen:
@@ -217,7 +229,11 @@ class EarlyOpen:
     def __init__(self, path: Path | None, user: str | None) -> None:
         self.path = path
         self._user = user
-        self._done: concurrent.futures.Future[tuple[Store, ListRead]] = concurrent.futures.Future()
+        # In a box, emptied when taken (as ListRead's rows): this object lives as long as the
+        # monitor, and the list's read with it kept 100,000 rows for the session.
+        self._done: concurrent.futures.Future[list[tuple[Store, ListRead]]] = (
+            concurrent.futures.Future()
+        )
         self._taken = False
         threading.Thread(target=self._open, name="d7tui-early-open", daemon=True).start()
 
@@ -228,12 +244,15 @@ class EarlyOpen:
         except BaseException as exc:
             self._done.set_exception(exc)
         else:
-            self._done.set_result((store, ListRead(store)))
+            self._done.set_result([(store, ListRead(store))])
 
     async def take(self) -> tuple[Store, ListRead]:
         """The store and its list being read; raises what the open raised (StoreError ...)."""
         self._taken = True
-        return await asyncio.wrap_future(self._done)
+        opened = _taken(await asyncio.wrap_future(self._done))
+        if opened is None:
+            raise StoreError("the store opened early was taken already")
+        return opened
 
     def discard(self) -> None:
         """Not taken (the monitor ended before it opened its store): close what was opened."""
@@ -241,7 +260,7 @@ class EarlyOpen:
             return
         self._taken = True
         with contextlib.suppress(BaseException):
-            store, listing = self._done.result()
+            [(store, listing)] = self._done.result()
             listing.cancel()
             store.close()
 

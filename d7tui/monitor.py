@@ -347,6 +347,7 @@ class Monitor:
         if not first.kept:
             if listing is not None:
                 listing.cancel()
+                self._let_go(listing)
             return False
         self._places = (self.live.reserve(first.last_seq), self.archived.reserve(first.last_seq))
         self._last_seq, self._live_at_start = first.last_seq, first.live
@@ -355,6 +356,7 @@ class Monitor:
         if len(first.rows) == first.kept or listing is None:  # all of it
             if listing is not None:
                 listing.cancel()
+                self._let_go(listing)
             self.live.reorder()
             return False
         self._listing = listing
@@ -378,6 +380,13 @@ class Monitor:
         if self._listing is listing:  # not taken meanwhile (sketch_rest)
             self._listing = None
             self._unsketched, self._sketched_to = rows, 0
+            self._let_go(listing)
+
+    def _let_go(self, listing: ListRead) -> None:
+        """Done with the list's read: nothing keeps its rows (100,000 of them, some 40 MB,
+        were kept for the whole session) once they are drawn."""
+        if self.memory is not None and self.memory.listing is listing:
+            self.memory.listing = None
 
     def sketch_rest(self) -> None:
         """The rest of the list `sketch_first` began, at once (before anything that needs the
@@ -691,6 +700,7 @@ class Monitor:
         """Move to the archive every request final for `archive_after`; the ids moved."""
         if self.memory is None:
             return []
+        await self.read_rest()  # the list's read awaited here, not blocked on
         self.sketch_rest()  # every id it may move is listed
         try:
             ids = await self.memory.archive_finished(self.archive_after)
@@ -720,6 +730,7 @@ class Monitor:
         memory = self.memory
         if memory is None:
             return 0
+        await self.read_rest()  # the list's read awaited here, not blocked on
         self.sketch_rest()  # an id not drawn yet is not new
         try:
             if memory.numbers_changes:
@@ -767,6 +778,7 @@ class Monitor:
         anything changed."""
         if self.memory is None:
             return False
+        await self.read_rest()  # the list's read awaited here, not blocked on
         self.sketch_rest()  # every id it may change is listed
         changed = False
         for record in await self.memory.watch_records(ids):

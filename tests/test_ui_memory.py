@@ -692,6 +692,23 @@ async def test_a_restart_paints_its_first_rows_before_the_whole_list_is_read(
     assert status_requests(sim) == 0  # every one final: nothing asked
 
 
+async def test_a_restart_with_only_archived_requests_lists_them_in_the_archive(
+    sim, clock, db, monkeypatch
+):
+    # No live id among the first rows: the whole list is read all the same (not left for
+    # the next look for ids added elsewhere, which draws what is left: every 5 s; here never).
+    monkeypatch.setattr(app_module, "FIRST_ROWS", 2)
+    monkeypatch.setattr(app_module, "PICK_UP_CHECK", 3600.0)
+    ids = remember_final(db, 4, archived=4)
+    app = build(sim, clock, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(app.archived) == 4 and not app.loading)
+        await idle(pilot, app)
+        assert [e.request_id for e in app.archived] == ids
+        assert len(app.live) == 0
+    assert status_requests(sim) == 0
+
+
 async def test_a_store_opened_before_the_screen_is_the_one_shown(sim, clock, db):
     # `d7tui` opens the store and reads its first rows while the screen's code is imported
     # (EarlyOpen); the monitor then shows that store, as if it had opened it itself.

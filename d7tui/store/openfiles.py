@@ -51,7 +51,7 @@ def hold(path: Path) -> OpenFile | None:
         fd = None
         for flags in (os.O_RDWR, os.O_RDONLY):
             try:
-                fd = os.open(path, flags | os.O_CLOEXEC)
+                fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
                 break
             except OSError:
                 continue

@@ -27,7 +27,6 @@ holds a read lock on its "dead man switch" byte.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import struct
 import threading
@@ -37,6 +36,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 from d7tui.store.openfiles import hold, let_go
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no OFD locks (and no -shm can be cut under a map)
+    fcntl = None  # type: ignore[assignment]
 
 SHM, WAL = "-shm", "-wal"
 _WAL_MAGIC = (0x377F0682, 0x377F0683)
@@ -103,7 +107,7 @@ class Sides:
             self._shm_size = size  # SQLite lengthens it as the WAL grows
             return None
         try:
-            os.posix_fallocate(fd, 0, self._shm_size)
+            _lengthen(fd, self._shm_size)
         except OSError as exc:  # no room: its connections must go before they touch it
             return Trouble(SHM, f"emptied (its length cannot be put back: {exc.strerror})", True)
         self.told.append(
@@ -143,6 +147,15 @@ class Sides:
         self._wal_size = max(self._wal_size, size)
         self._wal_seen = seen
         return None
+
+
+def _lengthen(fd: int, size: int) -> None:
+    """At least `size` bytes long, never shorter than it is."""
+    fallocate = getattr(os, "posix_fallocate", None)
+    if fallocate is not None:
+        fallocate(fd, 0, size)
+    elif os.fstat(fd).st_size < size:  # pragma: no cover - macOS: no posix_fallocate
+        os.ftruncate(fd, size)
 
 
 def _stat(path: Path) -> os.stat_result | None:
@@ -189,17 +202,17 @@ def _holders(path: Path, first: int, last: int) -> set[int] | None:
     """The processes holding a POSIX lock on a byte of `path` in [first, last]; None if it
     cannot be told (no /proc/locks: not Linux)."""
     try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as fh:
+            lines = fh.readlines()
+    except OSError:
+        return None
+    try:
         st = os.stat(path)
     except FileNotFoundError:
         return set()
     except OSError:
         return None
     key = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
-    try:
-        with open("/proc/locks", encoding="ascii", errors="replace") as fh:
-            lines = fh.readlines()
-    except OSError:
-        return None
     found: set[int] = set()
     for line in lines:
         parts = line.split()
@@ -287,7 +300,7 @@ def no_checkpoint(db: Path) -> Iterator[None]:
     read lock on the SHARED range, held through an open file description (OFD locks conflict
     with SQLite's POSIX locks even in the same process), makes that lock fail: SQLite then
     closes without a checkpoint. Without OFD locks (not Linux) nothing is held."""
-    setlk: int = getattr(fcntl, "F_OFD_SETLK", 0)
+    setlk: int = getattr(fcntl, "F_OFD_SETLK", 0) if fcntl is not None else 0
     opened = hold(db) if setlk else None
     try:
         if opened is not None:

@@ -393,7 +393,9 @@ class D7App(Guarded, App[int]):
             self.monitor.restore_remembered(remembered)
         for target, label in self._initial:
             self.add_targets([target], label=label, refresh=False)
-        if self.memory is not None and len(self.live) + len(self.archived):
+        if self.memory is not None and (
+            len(self.live) + len(self.archived) or self.monitor.sketching
+        ):
             self.loading = True
             if self.monitor.sketching:
                 self.call_after_refresh(self._read_the_list)
