@@ -233,3 +233,36 @@ async def test_a_leader_stopped_with_sigstop_is_taken_over_and_follows_when_it_r
             assert "another monitor leads the desk now: this one follows it" in told.read_text()
             assert status_requests(sim) == asked  # it asked no vendor anything
             assert desk.leading and lock.read_text().startswith(f"{os.getpid()}\n")
+
+
+async def test_a_takeover_while_the_poller_is_busy_leads_and_polls_however_long_it_waits(
+    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Fresh-eyes finding F0 (t7): the leader gone while the follower's poller was busy (3,000
+    ids just added), the follower took the lock and waited for its poller; the next second's
+    look at the lead cut that wait short, and the follower held the lock as a follower: it
+    showed `◇ follows` itself, asked itself on R, and nobody polled. A busy poller is the corner
+    here (its 'not idle' for longer than a look's second): the rest is real."""
+    monkeypatch.setattr(desk_link, "SETTLE_LIMIT", 3.0)  # three looks come while it waits
+    still = ManualClock()
+    db = tmp_path / "d7tui.sqlite3"
+    rid = sim.create_request("sms", ["+971500000009"], DELIVERS)
+    watched(db, Target(rid, "sms"))
+    leader, follower = monitor(sim, still, db), monitor(sim, still, db)
+    async with contextlib.AsyncExitStack() as leading:
+        lead_pilot = await leading.enter_async_context(leader.run_test(size=SIZE))
+        await until(lead_pilot, lambda: leader.desk is not None and leader.desk.leading)
+        await shown(lead_pilot, leader, [rid])
+        async with follower.run_test(size=SIZE) as pilot:
+            await following(pilot, follower, [rid])
+            desk = follower.desk
+            assert desk is not None
+            monkeypatch.setattr(follower.poller, "idle", lambda: False)
+            await leading.aclose()
+            await until(pilot, lambda: desk.leading, timeout=30)
+            monkeypatch.undo()
+            await until(pilot, lambda: "follows" not in screen_text(follower))
+            sim.advance(5)
+            follower.poller.refresh()
+            await until(pilot, lambda: delivered(follower, rid), timeout=30)
+            assert desk.fetcher.vendor_calls > 0

@@ -27,6 +27,7 @@ from d7tui.store import (
     StoreVersionError,
     default_path,
     open_store,
+    pg,
 )
 from d7tui.store.pg import (
     STATE_CHANNEL,
@@ -224,3 +225,22 @@ def sms_state(request_id: str, status: str) -> RequestStatus:
     phase, final = classify_d7(Channel.SMS, status)
     recipient = Recipient("m1", "+971500000001", status, phase, final, cost=0.01, currency="AED")
     return RequestStatus(request_id, Channel.SMS, (recipient,))
+
+
+def test_a_writer_stopped_inside_its_transaction_holds_the_others_up_only_for_a_while(
+    pg_url, monkeypatch
+):
+    """Fresh-eyes finding F0b (t7): a leader stopped (`kill -STOP`, a suspended laptop) in the
+    middle of a write kept that transaction's locks for as long as it was stopped, and the
+    monitor that took over its lead waited behind them, polling nothing. The server ends a
+    session idle inside its transaction after `STUCK_TRANSACTION`: the others go on, and the
+    stopped one, run again, finds its write undone (an error: held and written again), never
+    half done."""
+    monkeypatch.setattr(pg, "STUCK_TRANSACTION", 1)
+    rid = "5f0e6c9a-0000-4000-8000-00000000f0b0"
+    with PgStore.open(pg_url) as stopped, PgStore.open(pg_url) as other:
+        with pytest.raises(StoreError), stopped.batch():
+            stopped.add_watch(rid, "sms", label="stopped")
+            # Stopped here: its row written, not committed, its session idle in the transaction.
+            other.add_watch(rid, "sms", label="other")  # waits for the server to end that session
+        assert other.watch(rid).label == "other"

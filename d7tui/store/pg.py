@@ -39,6 +39,12 @@ from d7tui.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT = 5  # seconds: a server gone away must not hold a writer for long
+# Seconds a session may sit inside a transaction waiting for its client before the server ends
+# it (rolled back): a d7tui stopped (`kill -STOP`, ctrl+z, a suspended laptop) in the middle of a
+# write held that transaction's row locks for as long as it was stopped, and the monitor that
+# took over its lead waited behind them, polling nothing (fresh-eyes finding F0b). The store's
+# transactions are a few statements sent back to back: only a stopped process idles this long.
+STUCK_TRANSACTION = 20
 MAX_PARAMS = 65535  # PostgreSQL's limit of parameters in one statement
 MIGRATION_LOCK = 0x64377475  # "d7tu": the advisory lock that serialises migrations
 VERSION_TABLE = "d7tui_schema"
@@ -295,6 +301,12 @@ class PgStore(Store):
                 application_name="d7tui",
             )
         except psycopg.Error as exc:
+            raise PgError(exc) from None
+        try:
+            # A SET, not a startup option: a pooler in front of the server may refuse those.
+            conn.execute(f"SET idle_in_transaction_session_timeout = {STUCK_TRANSACTION * 1000}")
+        except psycopg.Error as exc:
+            conn.close()
             raise PgError(exc) from None
         self.own_sessions.add(conn.info.backend_pid)
         return PgConnection(conn)

@@ -702,7 +702,12 @@ class D7App(Guarded, App[int]):
 
     def _lead_check(self) -> None:
         if self.desk is not None:
-            self.background(self.desk.check(), "lead", "keeps or takes the desk's lead")
+            self.background(
+                self.desk.check(),
+                "lead",
+                "keeps or takes the desk's lead",
+                exclusive=False,  # never cancelled halfway: DeskLink.check runs one at a time
+            )
 
     @property
     def following(self) -> bool:

@@ -61,6 +61,7 @@ class DeskLink:
         self.on_lost = on_lost
         self._loop: asyncio.AbstractEventLoop | None = None
         self._taking = False
+        self._checking = False
         self._free_since: float | None = None  # when the lock was first seen free
         self._silence_checked = 0.0  # monotonic time of the last look for a silent leader
         self._looking = asyncio.Lock()  # one look at a leader's own lead at a time
@@ -103,8 +104,24 @@ class DeskLink:
         A leader that cannot reach the database keeps leading: it polls on, its results held
         in memory and written when the database is back (AsyncStore), and it takes the lock
         again then. A follower takes a free lock only once it has seen it free for
-        `HEAD_START`: after an outage, the leader from before it leads again."""
-        if self._taking:
+        `HEAD_START`: after an outage, the leader from before it leads again.
+
+        One look at a time, and a look is never cut short by the next: a take waits up to
+        `SETTLE_LIMIT` for the poller, and a take cut short by the next second's look left
+        this monitor holding the lock as a follower, following itself while nobody polled."""
+        if self._checking or self._taking:
+            return
+        self._checking = True
+        try:
+            await self._check()
+        finally:
+            self._checking = False
+
+    async def _check(self) -> None:
+        if not self.leading and self.memory.leading:
+            # The lock is this monitor's but it does not lead (a take that did not finish):
+            # whoever holds the lock polls, so this one takes the lead now.
+            await self._take_the_lead()
             return
         if not self.memory.shared:  # a file tells nothing by itself: its news are read
             try:
