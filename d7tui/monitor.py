@@ -40,7 +40,7 @@ from d7tui.safety import error_line, one_line, whole_line
 from d7tui.store import StoreError, StoreUnavailable, WatchRecord
 from d7tui.store.commands import Replaced, local_place, open_store, os_user
 from d7tui.store.core import FirstRows, WatchSummary
-from d7tui.store.journal import counted
+from d7tui.store.journal import POLLED, counted
 from d7tui.store.states import without_gc
 from d7tui.watchlist import Entry, Watchlist
 
@@ -247,8 +247,11 @@ class Monitor:
         for warning in warnings:  # held writes of other sessions it took in
             self.say(whole_line(warning), "warning")
         if self._desk_back:
-            if writes:
-                self.say(f"Written to the desk's database: {what}.", "information")
+            # What the user did, said as it reaches the database; the polls' results, every few
+            # seconds, would push the status changes out of the event strip (fresh-eyes F4).
+            done = [kind for kind, _ in writes if kind not in POLLED]
+            if done:
+                self.say(f"Written to the desk's database: {counted(done)}.", "information")
             return False
         self._desk_back = held.reachable_again = True
         self.say(

@@ -202,6 +202,10 @@ def replay(store: Store, line: Mapping[str, Any], parse: ReportParser) -> None:
         raise ValueError(f"unknown kind {kind!r}")
 
 
+# What the polls write (the rest is what the user did): written as they come, never said each time.
+POLLED = frozenset({"save", "channel", "report"})
+
+
 def counted(kinds: Iterable[str]) -> str:
     """ "1 id added, 2 label or note edits and 7 poll results": what the kinds add up to."""
     counts: dict[tuple[str, str], int] = {}
