@@ -155,6 +155,7 @@ class D7App(Guarded, App[int]):
         )
         self.monitor.client = client
         self.monitor.on_news = self._post_news
+        self._store_told: dict[str, int] = {}  # each line the store put in the banner, how often
         self.desk: DeskLink | None = None  # one poller per store: a desk's database, a file
         self.simulator = simulator
         self.data_dir: str | None = None
@@ -373,8 +374,14 @@ class D7App(Guarded, App[int]):
 
     def _store_notice(self, line: str) -> None:
         """Something the store put right (its file deleted under it ...): said, and kept whole
-        in the banner (it wraps): what could not be recovered is said at its end."""
-        self.notices.append(whole_line(line))
+        in the banner (it wraps): what could not be recovered is said at its end. The same
+        again is one line with a count: a file emptied every second stacked the same three
+        lines until they covered the list (fresh-eyes F3)."""
+        whole = whole_line(line)
+        count = self._store_told[whole] = self._store_told.get(whole, 0) + 1
+        again = f"{whole} ("
+        self.notices[:] = [n for n in self.notices if n != whole and not n.startswith(again)]
+        self.notices.append(whole if count == 1 else f"{again}{count:,} times)")
         self.say(f"Store: {one_line(line)}", "warning")
 
     def begin(self) -> None:
