@@ -834,7 +834,9 @@ def test_the_status_line_never_says_all_final_while_work_is_left():
     from d7tui.tally import Totals
     from d7tui.ui.widgets.status_line import PollerView, status_parts
 
-    def line(queued: int = 0, in_flight: int = 0, to_poll: int = 0, loading: int = 0) -> str:
+    def line(
+        queued: int = 0, in_flight: int = 0, to_poll: int = 0, loading: int = 0, counting=False
+    ) -> str:
         view = PollerView(
             paused=False,
             running=not loading,  # a restart reads the store first, then polls
@@ -847,7 +849,8 @@ def test_the_status_line_never_says_all_final_while_work_is_left():
             to_poll=max(to_poll, queued),
             loading=loading,
         )
-        parts = status_parts(view, Totals(requests=76_000), {p: "" for p in Phase}, 0.0)
+        colours = {p: "" for p in Phase}
+        parts = status_parts(view, Totals(requests=76_000), colours, 0.0, counting=counting)
         return " ".join(part.plain for part in parts)
 
     assert "all final" not in line(queued=76_000)
@@ -859,6 +862,11 @@ def test_the_status_line_never_says_all_final_while_work_is_left():
     assert "all final" not in reading and "stopped" not in reading
     assert "reading 100,000 remembered" in reading
     assert "all final" in line()
+    # Not counted yet is not none (F6: "no recipients yet · cost -" under rows of recipients).
+    assert "no recipients yet" not in reading and "counting…" in reading
+    assert "cost -" not in reading
+    assert "no recipients yet" in line()
+    assert "counting…" in line(counting=True)  # counted a slice at a time after the read
 
 
 async def test_news_comes_in_at_the_top_and_a_view_scrolled_away_counts_it(sim, clock):

@@ -298,6 +298,7 @@ class MonitorScreen(Guarded, Screen[None]):
                 keys=app.key,
                 desk=app.desk.status_text() if app.desk is not None else None,
                 following=app.desk is not None and not app.desk.leading,
+                counting=bool(app.watchlist.counting),
             )
         )
         self.show_banner()

@@ -85,8 +85,10 @@ def status_parts(
     keys: Callable[[str], str] = key_label,
     desk: str | None = None,
     following: bool = False,
+    counting: bool = False,
 ) -> list[Text]:
-    """`keys`: an action's key as the hints name it (after the user's [keymap])."""
+    """`keys`: an action's key as the hints name it (after the user's [keymap]); `counting`:
+    the totals are still being counted (a slice at a time, after a restart's read)."""
     parts: list[Text] = []
     if desk is not None:  # on a desk's shared database: who polls for everyone
         parts.append(Text(desk, style="bold"))
@@ -141,8 +143,14 @@ def status_parts(
     if totals.stuck:
         parts.append(Text(f"{totals.stuck:,} stuck?", style=f"bold {colours[Phase.PENDING]}"))
     counts = phase_counts_text(totals.phases, colours)
-    parts.append(counts if counts else Text("no recipients yet", style="dim"))
-    parts.append(Text(f"cost {costs_text(totals.costs)}"))
+    # Not counted yet is not none: "no recipients yet · cost -" under rows showing recipients
+    # and costs, for seconds after a restart (fresh-eyes F6).
+    counting = not counts and (counting or bool(poller.loading))
+    if counts:
+        parts.append(counts)
+    else:
+        parts.append(Text("counting…" if counting else "no recipients yet", style="dim"))
+    parts.append(Text("cost …" if counting else f"cost {costs_text(totals.costs)}"))
     if balance is not None:
         parts.append(balance)
     view = Text(
