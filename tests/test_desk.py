@@ -54,10 +54,16 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 30) -> None:
 
 @contextlib.contextmanager
 def leading_peer(
-    sim: Simulator, url: str, home: Path, said: Path | None = None
+    sim: Simulator,
+    url: str | None,
+    home: Path,
+    said: Path | None = None,
+    *,
+    leads: Callable[[subprocess.Popen[bytes]], bool] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A monitor in its own process, leading: started first, it takes the lock. `said`: the
-    file every line it says is appended to."""
+    """A monitor in its own process, leading: started first, it takes the lock (`url` None:
+    the SQLite file in `home`'s data directory; `leads`: how to see it has, the desk's lock
+    holder by default). `said`: the file every line it says is appended to."""
     env = peer_env(sim, url, home)
     if said is not None:
         env["D7TUI_PEER_SAID"] = str(said)
@@ -68,7 +74,7 @@ def leading_peer(
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(lambda: leader_pid(url) is not None)
+        wait_for(lambda: leads(proc) if leads is not None else leader_pid(url) is not None)
         yield proc
     finally:
         if proc.poll() is None:

@@ -10,13 +10,13 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from desk_peer import peer_env, run_d7tui
-from test_desk import TESTS, delivered, following, wait_for
+from test_desk import delivered, following, leading_peer
 from ui_kit import entry, said, screen_text, sim_settings, status_requests, until
 
 from d7tui.clock import ManualClock
@@ -47,6 +47,26 @@ def watched(db: Path, *targets: Target) -> None:
     with Store.open(db) as store:
         for target in targets:
             store.add_watch(target.request_id, target.channel, id_kind=target.id_kind)
+
+
+@contextlib.asynccontextmanager
+async def leader_and_follower(
+    sim: Simulator, db: Path, rid: str
+) -> AsyncIterator[tuple[contextlib.AsyncExitStack, D7App, D7App, Any]]:
+    """Two monitors on `db` watching the SMS `rid`, the first leading, the second following,
+    on a clock that never moves (nothing is polled on a schedule after the first round, so a
+    poll seen is one that was asked for). Yields the stack the leader runs in (close it: the
+    leader quits), the leader, the follower and the follower's pilot."""
+    still = ManualClock()
+    watched(db, Target(rid, "sms"))
+    leader, follower = monitor(sim, still, db), monitor(sim, still, db)
+    async with contextlib.AsyncExitStack() as leading:
+        lead_pilot = await leading.enter_async_context(leader.run_test(size=SIZE))
+        await until(lead_pilot, lambda: leader.desk is not None and leader.desk.leading)
+        await shown(lead_pilot, leader, [rid])
+        async with follower.run_test(size=SIZE) as pilot:
+            await following(pilot, follower, [rid])
+            yield leading, leader, follower, pilot
 
 
 async def test_two_monitors_on_one_file_ask_each_id_once_and_the_second_shows_what_the_first_polled(
@@ -96,60 +116,39 @@ async def test_two_monitors_on_one_file_ask_each_id_once_and_the_second_shows_wh
 async def test_r_on_a_follower_has_the_leader_poll_it_and_the_follower_leads_once_the_leader_quits(
     sim: Simulator, tmp_path: Path
 ):
-    # A clock that never moves: nothing is polled on a schedule after the first round, so a
-    # poll seen is one that was asked for.
-    still = ManualClock()
     db = tmp_path / "d7tui.sqlite3"
     rid = sim.create_request("sms", ["+971500000009"], DELIVERS)
-    watched(db, Target(rid, "sms"))
-    leader, follower = monitor(sim, still, db), monitor(sim, still, db)
-    async with contextlib.AsyncExitStack() as leading:
-        lead_pilot = await leading.enter_async_context(leader.run_test(size=SIZE))
-        await until(lead_pilot, lambda: leader.desk is not None and leader.desk.leading)
-        await shown(lead_pilot, leader, [rid])
-        async with follower.run_test(size=SIZE) as pilot:
-            await following(pilot, follower, [rid])
-            assert follower.desk is not None
-            sim.advance(5)
-            asked = status_requests(sim)
-            await pilot.press("r")
-            await until(pilot, lambda: delivered(follower, rid), timeout=30)
-            assert status_requests(sim) == asked + 1  # one poll, by the leader
-            assert any(line.startswith("Asked ") for line in said(follower))
-            assert "another monitor of the desk asked" in " ".join(said(leader))
-            # The leader quits: the follower takes over within seconds, and polls.
-            await leading.aclose()
-            await until(pilot, lambda: follower.desk.leading, timeout=30)  # type: ignore[union-attr]
-            assert any("leads the desk now" in line for line in said(follower))
-            second = sim.create_request("sms", ["+971500000010"], DELIVERS)
-            watched(db, Target(second, "sms"))
-            await shown(pilot, follower, [second])
-            assert follower.desk.fetcher.vendor_calls > 0
+    async with leader_and_follower(sim, db, rid) as both:
+        leading, leader, follower, pilot = both
+        assert follower.desk is not None
+        sim.advance(5)
+        asked = status_requests(sim)
+        await pilot.press("r")
+        await until(pilot, lambda: delivered(follower, rid), timeout=30)
+        assert status_requests(sim) == asked + 1  # one poll, by the leader
+        assert any(line.startswith("Asked ") for line in said(follower))
+        assert "another monitor of the desk asked" in " ".join(said(leader))
+        # The leader quits: the follower takes over within seconds, and polls.
+        await leading.aclose()
+        await until(pilot, lambda: follower.desk.leading, timeout=30)  # type: ignore[union-attr]
+        assert any("leads the desk now" in line for line in said(follower))
+        second = sim.create_request("sms", ["+971500000010"], DELIVERS)
+        watched(db, Target(second, "sms"))
+        await shown(pilot, follower, [second])
+        assert follower.desk.fetcher.vendor_calls > 0
 
 
-@contextlib.contextmanager
 def peer_leading(
     sim: Simulator, home: Path, said: Path | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
     """A monitor in its own process on `home`'s data directory, leading (started first);
     `said`: the file every line it says is appended to."""
-    env = peer_env(sim, None, home)
-    if said is not None:
-        env["D7TUI_PEER_SAID"] = str(said)
-    proc = subprocess.Popen(
-        [sys.executable, str(TESTS / "desk_peer.py")],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     lock = home / "data" / "d7tui" / "d7tui.sqlite3.lock"
-    try:
-        wait_for(lambda: lock.exists() and lock.read_text().startswith(f"{proc.pid}\n"))
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
+
+    def leads(proc: subprocess.Popen[bytes]) -> bool:
+        return lock.exists() and lock.read_text().startswith(f"{proc.pid}\n")
+
+    return leading_peer(sim, None, home, said, leads=leads)
 
 
 async def test_the_leader_killed_with_9_is_followed_by_a_takeover_and_status_pulls_no_report(
@@ -244,25 +243,17 @@ async def test_a_takeover_while_the_poller_is_busy_leads_and_polls_however_long_
     showed `◇ follows` itself, asked itself on R, and nobody polled. A busy poller is the corner
     here (its 'not idle' for longer than a look's second): the rest is real."""
     monkeypatch.setattr(desk_link, "SETTLE_LIMIT", 3.0)  # three looks come while it waits
-    still = ManualClock()
-    db = tmp_path / "d7tui.sqlite3"
     rid = sim.create_request("sms", ["+971500000009"], DELIVERS)
-    watched(db, Target(rid, "sms"))
-    leader, follower = monitor(sim, still, db), monitor(sim, still, db)
-    async with contextlib.AsyncExitStack() as leading:
-        lead_pilot = await leading.enter_async_context(leader.run_test(size=SIZE))
-        await until(lead_pilot, lambda: leader.desk is not None and leader.desk.leading)
-        await shown(lead_pilot, leader, [rid])
-        async with follower.run_test(size=SIZE) as pilot:
-            await following(pilot, follower, [rid])
-            desk = follower.desk
-            assert desk is not None
-            monkeypatch.setattr(follower.poller, "idle", lambda: False)
-            await leading.aclose()
-            await until(pilot, lambda: desk.leading, timeout=30)
-            monkeypatch.undo()
-            await until(pilot, lambda: "follows" not in screen_text(follower))
-            sim.advance(5)
-            follower.poller.refresh()
-            await until(pilot, lambda: delivered(follower, rid), timeout=30)
-            assert desk.fetcher.vendor_calls > 0
+    async with leader_and_follower(sim, tmp_path / "d7tui.sqlite3", rid) as both:
+        leading, _, follower, pilot = both
+        desk = follower.desk
+        assert desk is not None
+        monkeypatch.setattr(follower.poller, "idle", lambda: False)
+        await leading.aclose()
+        await until(pilot, lambda: desk.leading, timeout=30)
+        monkeypatch.undo()
+        await until(pilot, lambda: "follows" not in screen_text(follower))
+        sim.advance(5)
+        follower.poller.refresh()
+        await until(pilot, lambda: delivered(follower, rid), timeout=30)
+        assert desk.fetcher.vendor_calls > 0
