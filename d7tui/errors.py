@@ -139,6 +139,42 @@ class ProtocolError(ChannelError):
     kind = ErrorKind.PROTOCOL
 
 
+# What a row, and the status line's count, call an error of each kind.
+ERROR_LABEL = {
+    ErrorKind.AUTH: "auth refused",
+    ErrorKind.NOT_FOUND: "not found",
+    ErrorKind.API: "API error",
+    ErrorKind.RATE_LIMITED: "rate limited",
+    ErrorKind.UNREACHABLE: "unreachable",
+    ErrorKind.PROTOCOL: "bad answer",
+}
+# A host that was reached, but answered with server errors or too slowly: not "unreachable".
+SERVER_ERROR = "server error"
+TOO_SLOW = "too slow"
+# Every label, in the order the status line counts them (ERROR_PRIORITY).
+ERROR_LABELS = tuple(
+    label
+    for kind in ERROR_PRIORITY
+    for label in (
+        (ERROR_LABEL[kind], SERVER_ERROR, TOO_SLOW)
+        if kind is ErrorKind.UNREACHABLE
+        else (ERROR_LABEL[kind],)
+    )
+)
+
+
+def error_label(error: ChannelError) -> str:
+    """What happened, in a word or two: an instant HTTP 500, or a 200 dribbled a byte at a
+    time, came from a host that answered, and "unreachable" sent the user to check the
+    network; the banner said it right ("answers with errors", "answers too slowly")."""
+    if isinstance(error, Unreachable):
+        if error.status is not None:
+            return SERVER_ERROR
+        if error.slow:
+            return TOO_SLOW
+    return ERROR_LABEL[error.kind]
+
+
 def every_channel(errors: list[ChannelError]) -> ChannelError:
     """The one error of an id every channel failed on (`auto`), `errors` most telling first:
     of that kind, naming every channel asked and what each said (`sms, whatsapp, viber: gave
