@@ -133,6 +133,13 @@ class Unreachable(ChannelError):
         super().__init__(channel, message, status=status)
 
 
+class NotRead(ChannelError):
+    """No vendor was asked and none failed: a desk's follower could not read the store the
+    leader writes (its banner says the database cannot be reached). The poller leaves the id as
+    it was: no error on its row, no channel held back. (It was an `Unreachable`: the row said
+    "unreachable" and the banner named the vendor's host and channels for a database outage.)"""
+
+
 class ProtocolError(ChannelError):
     """The API answered, but not with what its pages describe (not JSON, or the wrong shape)."""
 

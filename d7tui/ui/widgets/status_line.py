@@ -61,8 +61,12 @@ def refreshed_text(
 ) -> str:
     """When the rows were last refreshed: by this monitor's polls (`refreshed`), else by
     whoever polled them (`polled`: a run before a restart whose rows are all final, or the
-    desk's leader, for a follower)."""
-    newest = max((t for t in (refreshed, polled) if t is not None), default=None)
+    desk's leader, for a follower: not when the follower read what it stored)."""
+    newest = (
+        polled
+        if following
+        else max((t for t in (refreshed, polled) if t is not None), default=None)
+    )
     if newest is None:
         return "not polled yet"
     if following:
