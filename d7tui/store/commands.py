@@ -220,7 +220,8 @@ def remembered_status(store: Store, target: Target) -> RequestStatus | None:
     The latest state saved by a poll, with every Infobip report received after that poll
     applied on top (a report pulled once, by the monitor or by `d7tui status`, is shown again).
     """
-    return remembered_statuses(store, [target])[target.request_id]
+    stored = store.load_state(target.request_id)
+    return _with_reports(store, target, stored)
 
 
 def remembered_statuses(store: Store, targets: Sequence[Target]) -> dict[str, StoredAnswer | None]:
