@@ -17,7 +17,10 @@ What it does, in order:
 It prints one Markdown table row per run (and appends it to --out): polls and saves a second
 after the first `--warm-up` seconds, the lag (p50, p95, max; saves still queued when the monitor
 ends are committed as it closes, and counted then), the most writes waiting and those waiting at
-the end, RSS at the end and its peak.
+the end, RSS at the end and its peak, and the process's CPU a poll (every thread of it: the
+poller, the parsing, the writer; the simulator runs in its own process). The rates swing ±15 %
+between runs of the same code on a 2-core machine where the simulator shares the cores; the CPU
+a poll swings less, and is the column to compare two trees by.
 
 `--contended N` measures the writer thread alone: N saves queued at once, with another thread
 idle, then busy (as the screen keeps the interpreter busy), in saves committed a second. It runs against whatever `d7tui` is importable, so with
@@ -51,8 +54,8 @@ class Samples:
     queued: int = 0
     committed: int = 0
     lags: list[float] = field(default_factory=list)
-    # (seconds since start, polls, committed, waiting, rss MB) once a second
-    rows: list[tuple[float, int, int, int, float]] = field(default_factory=list)
+    # (seconds since start, polls, committed, waiting, rss MB, CPU s) once a second
+    rows: list[tuple[float, int, int, int, float, float]] = field(default_factory=list)
 
 
 def rss_mb() -> tuple[float, float]:
@@ -95,6 +98,7 @@ async def sample(astore: Any, samples: Samples, seconds: float) -> None:
                 samples.committed,
                 waiting,
                 rss_mb()[0],
+                time.process_time(),
             )
         )
 
@@ -165,19 +169,20 @@ def summary(args: argparse.Namespace, samples: Samples, label: str) -> str:
     polls = (last[1] - first[1]) / span
     saves = (last[2] - first[2]) / span
     lags = [x * 1000 for x in samples.lags]
+    cpu_us = (last[5] - first[5]) / max(last[1] - first[1], 1) * 1e6
     _, peak = rss_mb()
     return (
         f"| {label} | {args.ids:,} | {'no' if args.no_ui else 'yes'} | {polls:,.0f} | "
         f"{saves:,.0f} | "
         f"{percentile(lags, 0.5):,.0f} / {percentile(lags, 0.95):,.0f} / {max(lags, default=0):,.0f} | "
-        f"{max(r[3] for r in samples.rows):,} | {last[3]:,} | {last[4]:,.0f} ({peak:,.0f}) |"
+        f"{max(r[3] for r in samples.rows):,} | {last[3]:,} | {last[4]:,.0f} ({peak:,.0f}) | {cpu_us:,.0f} |"
     )
 
 
 HEADER = (
     "| code | ids | screen | polls/s | saves/s | lag ms p50 / p95 / max | "
-    "most waiting | waiting at end | RSS MB (peak) |\n"
-    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    "most waiting | waiting at end | RSS MB (peak) | CPU µs a poll |\n"
+    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 )
 
 

@@ -8,11 +8,13 @@ paths also run against the vendor simulator when it is present.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import importlib.util
 import json
 import logging
 import math
+import socket
 import time
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -417,6 +419,28 @@ async def test_timeout_is_one_deadline_for_every_try(stub: HttpStub, make: MakeC
         await make(timeout=0.3).fetch(Target(RID, "sms"))
     assert str(info.value) == "sms: gave up after 0.3 s (1 try): reached, but it answers too slowly"
     assert stub.count() == 1
+
+
+async def test_a_host_that_never_takes_the_connection_is_not_called_slow(
+    make: MakeClient,
+) -> None:
+    # A listening socket whose accept queue is full drops every new SYN: the connect hangs.
+    # The host was never reached, so it must not read as one that "answers too slowly", though
+    # the whole deadline (0.3 s) is nearer than the connect's own limit (5 s).
+    with contextlib.ExitStack() as held:
+        listener = held.enter_context(socket.socket())
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        filler = held.enter_context(socket.socket())
+        filler.connect(("127.0.0.1", port))  # the queue's one place, never accepted
+        client = make(base_url=f"http://127.0.0.1:{port}", timeout=0.3)
+        with pytest.raises(Unreachable) as info:
+            await client.fetch(Target(RID, "sms"))
+    said = str(info.value)
+    assert "timed out" in said
+    assert "slowly" not in said
+    assert not info.value.slow
 
 
 async def test_a_retry_gets_what_is_left_of_the_deadline(stub: HttpStub, make: MakeClient) -> None:

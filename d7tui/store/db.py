@@ -32,6 +32,7 @@ import platformdirs
 from d7tui.safety import one_line
 from d7tui.store import changes, writelock
 from d7tui.store.errors import StoreCorruptError, StoreError, StoreUnavailable, StoreVersionError
+from d7tui.store.files import connect_existing
 from d7tui.store.schema import SCHEMA_VERSION, migrate
 
 APP_NAME = "d7tui"
@@ -123,9 +124,8 @@ class Database:
         self._conns_lock = threading.Lock()
         self._savepoints = itertools.count()
         self._closed = False
-        # Set once the file is open: a connection is then only ever made to a file that is
-        # there. SQLite would otherwise create a new, empty database at a path whose file was
-        # deleted, and whatever read through it (a copy to write back ...) would be empty.
+        # Set once the file is open: a connection that cannot be made is then said as the file
+        # deleted while d7tui ran (a connection never creates the file: `_connect`).
         self._must_exist = False
         self.keeps_changes = False  # the file numbers the watchlist's changes (changes.py)
         # Look whether a stopped process holds the write lock before taking it: at the first
@@ -169,12 +169,12 @@ class Database:
         # check_same_thread=False only so close() may close every thread's connection;
         # each connection is still used by the one thread that made it.
         if not self.readonly:
-            conn = sqlite3.connect(
-                f"file:{quote(str(self.path))}?mode=rw" if self._must_exist else self.path,
+            # Never made here (files.connect_existing): only whole, 0600, by `create_whole`.
+            conn = connect_existing(
+                self.path,
                 timeout=self.busy_timeout,
                 isolation_level=None,  # we issue BEGIN/COMMIT ourselves
                 check_same_thread=False,
-                uri=self._must_exist,
             )
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = FULL")

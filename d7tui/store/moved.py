@@ -38,7 +38,9 @@ from pathlib import Path
 from d7tui.store.db import Database
 from d7tui.store.errors import StoreError, StoreUnavailable
 from d7tui.store.files import (
+    RESTORING,
     SIDECARS,
+    connect_existing,
     create_whole,
     free_aside_name,
     prepare_dir,
@@ -291,7 +293,7 @@ class MovedMixin(Database):
                     aside = set_aside(self.path, "replaced", keep=self._sidecars)
                 else:  # damaged in place: its SQLite files go with it, for whoever looks
                     aside = set_aside(self.path, "damaged")
-            temp = self.path.with_name(f".{self.path.name}.restoring-{os.getpid()}")
+            temp = self.path.with_name(f".{self.path.name}{RESTORING}{os.getpid()}")
             saved: Absorbed | None = None
             from_wal: tuple[Absorbed, int] | None = None
             copied: Copied | None = None
@@ -457,7 +459,7 @@ class MovedMixin(Database):
         written into it from what it holds (`from_held` says which)."""
         had = _counts(source)
         self._copy_to(target, source)
-        copy = sqlite3.connect(target, isolation_level=None)
+        copy = connect_existing(target, isolation_level=None)
         try:
             counts = _counts(copy)
             ids = {row[0] for row in copy.execute("SELECT request_id FROM watch")}
@@ -490,7 +492,7 @@ class MovedMixin(Database):
         fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
         try:
-            copy = sqlite3.connect(target, isolation_level=None)
+            copy = connect_existing(target, isolation_level=None)
             try:
                 source = source or self._source()
                 if source is None:
