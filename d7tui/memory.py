@@ -424,6 +424,11 @@ class Memory:
         """End a leader silent for `after` seconds (stopped, frozen); who it was, or None."""
         return await asyncio.to_thread(self.astore.store.report_lock.end_if_silent, after)
 
+    def leader_unended(self) -> str | None:
+        """Why the leader could not be ended, were it silent (a desk's leader logged in as
+        another database user), in one line; None if it could."""
+        return self.astore.store.report_lock.unended
+
     async def watch_records(self, ids: set[str]) -> list[WatchRecord]:
         """The store's rows of these ids (those it has)."""
         store = self.astore.store
