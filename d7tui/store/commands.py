@@ -19,6 +19,7 @@ from d7tui.models import (
     Channel,
     IdKind,
     RequestStatus,
+    StoredAnswer,
     Target,
     observe,
     own_items,
@@ -305,14 +306,30 @@ def remembered_status(store: Store, target: Target) -> RequestStatus | None:
     The latest state saved by a poll, with every Infobip report received after that poll
     applied on top (a report pulled once, by the monitor or by `d7tui status`, is shown again).
     """
-    return remembered_statuses(store, [target])[target.request_id]
+    stored = store.load_state(target.request_id)
+    return _with_reports(store, target, stored)
 
 
-def remembered_statuses(store: Store, targets: Sequence[Target]) -> dict[str, RequestStatus | None]:
+def remembered_statuses(store: Store, targets: Sequence[Target]) -> dict[str, StoredAnswer | None]:
     """`remembered_status` of many ids: their states in one read (a desk's follower reading
-    what the leader just wrote), Infobip's reports applied to each that may have some."""
-    stored = store.load_states_of([t.request_id for t in targets])
-    return {t.request_id: _with_reports(store, t, stored.get(t.request_id)) for t in targets}
+    what the leader just wrote), Infobip's reports applied to each that may have some, dated
+    as stored (when polled, when changed, when each recipient changed last)."""
+    stored, changes = store.load_dated_states_of([t.request_id for t in targets])
+    out: dict[str, StoredAnswer | None] = {}
+    for t in targets:
+        kept = stored.get(t.request_id)
+        state = _with_reports(store, t, kept)
+        out[t.request_id] = (
+            None
+            if state is None
+            else StoredAnswer.of(
+                state,
+                kept.observed_at if kept is not None else None,
+                kept.changed_at if kept is not None else None,
+                changes.get(t.request_id, {}),
+            )
+        )
+    return out
 
 
 def _with_reports(store: Store, target: Target, stored: StoredState | None) -> RequestStatus | None:
