@@ -589,7 +589,11 @@ class Monitor:
     def start_polling(self, entry: Entry) -> None:
         """Hand a listed request to the poller, from what the list knows of it."""
         watch = self.poller.add(
-            entry.target, added_at=entry.added_at, state=entry.state, observed_at=entry.last_poll
+            entry.target,
+            added_at=entry.added_at,
+            state=entry.state,
+            observed_at=entry.last_poll,
+            last_change=entry.last_change,
         )
         if watch is None:
             return

@@ -193,6 +193,23 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
         store = cls(target, busy_timeout=busy_timeout)
         if damage is None:
             damage = store._damage_found()
+            # Looked at again once its connections have the -wal open (SQLite opens it by its
+            # name at the first read): deleted meanwhile under another d7tui, this one would
+            # write another -wal than that one's, through one index.
+            if damage is None and (moved := store.moved() or sides.problem_at_open(target)):
+                store.close()
+                raise _Unsettled(moved)
+        if damage is not None and not is_empty(target):
+            # Found once, it may be a read through a -wal deleted a moment ago under another
+            # d7tui (SQLite reads pages past its end): damage is what is found again, the same,
+            # once every other d7tui uses the files at the path (a damaged file fails alike).
+            first = damage
+            if wait_for_one_index(target, deadline - time.monotonic()) is not None:
+                raise _Unsettled("its files were being changed by another d7tui")
+            store = cls(target, busy_timeout=busy_timeout)
+            damage = store._damage_found()
+            if damage is not None and (damage != first or sides.problem_at_open(target)):
+                raise _Unsettled("its files were being changed by another d7tui")
         if damage is not None:
             readable = _salvage(target)
             aside = set_aside(target, "damaged")
@@ -223,6 +240,8 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
         except StoreUnavailable:
             if not self.path.exists():
                 raise _Unsettled(f"{self.path} went from its path as it was opened") from None
+            if sides.problem_at_open(self.path) is not None:  # a read past a -wal's end
+                raise _Unsettled("its files were being changed by another d7tui") from None
             raise
         return None
 

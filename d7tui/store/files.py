@@ -162,6 +162,23 @@ def free_aside_name(path: Path, why: str, *, now: float | None = None) -> Path:
     raise AssertionError("unreachable")
 
 
+KEEP_ASIDE = 3  # copies of a store set aside for the same reason that are kept at most
+
+
+def prune_aside(path: Path, why: str, keep: int = KEEP_ASIDE) -> None:
+    """Of the files set aside as `<name>.<why>-<time>`, the first (it holds the most history:
+    every later one was written from what a monitor held) and the newest stay, `keep` in all;
+    the others go, with their SQLite files. A -wal emptied every second made a full copy of the
+    store every second, until the disk was full."""
+    prefix = f"{path.name}.{why}-"
+    found = sorted(p for p in path.parent.glob(f"{prefix}*") if not p.name.endswith(SIDECARS))
+    if keep < 1 or len(found) <= keep:
+        return
+    for extra in found[1 : len(found) - (keep - 1)]:
+        with contextlib.suppress(OSError):
+            remove_with_sidecars(extra)
+
+
 def set_aside(path: Path, why: str, *, keep: Collection[tuple[int, int]] = ()) -> Path:
     """Rename `path`, and the SQLite files beside it (so that the set still opens together),
     to a free `<name>.<why>-<timestamp>`; the new path. Never overwrites anything. A file

@@ -528,13 +528,20 @@ class D7App(Guarded, App[int]):
     # -- telling the user ------------------------------------------------------------------------
 
     def say(
-        self, text: str, severity: Severity = "information", *, masked: str | None = None
+        self,
+        text: str,
+        severity: Severity = "information",
+        *,
+        masked: str | None = None,
+        at: float | None = None,
     ) -> None:
         """One line in the event strip (never a toast: nothing may cover what the user reads or
-        types), shown as plain text; `masked`: the line in privacy mode, if it names anyone."""
-        at = format_clock(self.clock.now())
+        types), shown as plain text; `masked`: the line in privacy mode, if it names anyone;
+        `at`: when it happened, if not now (a change a desk's follower read from the store)."""
+        now = self.clock.now()
+        when = format_clock(now if at is None else at, now)
         hidden = one_line(masked, 300) if masked is not None else None
-        self.events.append(Event(at, one_line(text, 300), severity, hidden))
+        self.events.append(Event(when, one_line(text, 300), severity, hidden))
         if self._main is not None and self._main.is_mounted:
             self._main.show_events()
 
