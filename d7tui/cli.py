@@ -411,27 +411,45 @@ def _open_store(
 ) -> Store | None:
     """The store for a command, or None once its one line is written (exit 5), saying what was
     not done (`undone`) first."""
-    from d7tui.channels.infobip import parse_page
-    from d7tui.store import StoreError, open_store
+    from d7tui.store import StoreError
 
     try:
+        return _opener(command, err, settings, readonly=readonly)()
+    except StoreError as exc:
+        err.write(f"d7tui {command}: {undone + ': ' if undone else ''}{error_line(exc)}\n")
+        return None
+
+
+def _opener(
+    command: str, err: TextIO, settings: Settings, *, readonly: bool = False
+) -> Callable[[], Store]:
+    """Opens the store for a command (raising StoreError), each warning written once however
+    often it is opened."""
+    from d7tui.channels.infobip import parse_page
+    from d7tui.store import open_store
+
+    said: set[str] = set()
+
+    def open_() -> Store:
         store = open_store(
             settings.store_location(),
             readonly=readonly,
             parse_report=parse_page,
             user=settings.user or None,
         )
-    except StoreError as exc:
-        err.write(f"d7tui {command}: {undone + ': ' if undone else ''}{error_line(exc)}\n")
-        return None
-    for line in (*store.warnings, *store.notices):
-        err.write(f"d7tui {command}: warning: {whole_line(line)}\n")
-    return store
+        for line in (*store.warnings, *store.notices):
+            if line not in said:
+                said.add(line)
+                err.write(f"d7tui {command}: warning: {whole_line(line)}\n")
+        return store
+
+    return open_
 
 
 def run_add(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     from d7tui.models import too_long
-    from d7tui.store import StoreError, add_ids
+    from d7tui.store import StoreError
+    from d7tui.store.commands import AddUnsure, add_ids_landed
 
     problem = too_long(args.label, args.note)
     if problem:
@@ -441,26 +459,23 @@ def run_add(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
     if gathered is None:
         return EXIT_USAGE
     ids, unreadable = gathered
-    store = _open_store("add", err, settings, undone="nothing was added")
-    if store is None:
-        return EXIT_FAILURE
     for problem in unreadable:
         err.write(f"d7tui add: {problem}\n")
     try:
-        result = add_ids(
-            store,
+        result = add_ids_landed(
+            _opener("add", err, settings),
             ids,
             args.channel,
             IdKind(args.id_kind) if args.channel == "infobip" else IdKind.REQUEST,
             args.label,
             note=args.note,
-            stdin=sys.stdin,
         )
+    except AddUnsure as exc:  # committed, into files that kept changing under it
+        err.write(f"d7tui add: {error_line(exc)}: run the same d7tui add again\n")
+        return EXIT_FAILURE
     except StoreError as exc:  # the disk is full, another program holds the database ...
         err.write(f"d7tui add: nothing was added: {error_line(exc)}\n")
         return EXIT_FAILURE
-    finally:
-        store.close()
     for problem in (*result.errors, *result.unswitched):
         err.write(f"d7tui add: {one_line(problem)}\n")
     refused = len(result.errors) + len(unreadable)

@@ -256,8 +256,10 @@ class Engine:
         last_status = 0
         tries = 0
         pause = 0.0
+        held_off = False  # not tried again: the host's wait (a 429) outlasts the deadline
         while tries < self.policy.attempts:
-            pause = max(pause, self._host_wait(host))  # another request's 429 counts too
+            held = self._host_wait(host)  # another request's 429 counts too
+            pause = max(pause, held)
             if pause > 0:
                 if deadline is None and pause >= self.timeout:
                     # Another request's 429 asked the host for longer than this one's deadline:
@@ -267,6 +269,7 @@ class Engine:
                         channel, url, pause, self._gate.get(host, (0.0, 429))[1]
                     )
                 if deadline is not None and clock() + pause >= deadline:
+                    held_off = held >= pause
                     break
                 await asyncio.sleep(pause)
             await self._slots.acquire(host)
@@ -369,12 +372,24 @@ class Engine:
         # words say the vendor is failing, not the network.
         answered = last_status if last_body is not None else None
         if tries >= self.policy.attempts:
+            # A host that answered, if slowly, was reached: not "unreachable after 1 tries".
             message = (
-                f"{problem} after {tries} tries"
-                if answered
-                else f"unreachable after {tries} tries: {problem}"
+                f"{problem} after {_tries(tries)}"
+                if answered or slow
+                else f"unreachable after {_tries(tries)}: {problem}"
             )
             failed = Unreachable(channel, message, status=answered, slow=slow)
+        elif held_off:
+            # No "gave up after 10 s" for an answer that came at once: what ended the tries
+            # was another request's 429 holding the host.
+            failed = Unreachable(
+                channel,
+                f"{problem}, {_tries(tries)}: not tried again, the host asked every request to "
+                f"wait (HTTP {self._gate.get(host, (0.0, 429))[1]}) beyond the "
+                f"{self.timeout:g} s a request may take",
+                status=answered,
+                slow=slow,
+            )
         else:
             failed = Unreachable(
                 channel,

@@ -18,13 +18,13 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from d7tui.errors import ApiError, ChannelError, Unreachable
-from d7tui.models import Channel, RequestStatus, Target
+from d7tui.errors import ApiError, ChannelError, NotRead
+from d7tui.models import Channel, RequestStatus, StoredAnswer, Target
 from d7tui.pollstate import Fetcher
 from d7tui.store.errors import StoreError
 
-# What the database has of many ids, in one read (Memory.remembered_many).
-Remembered = Callable[[Sequence[Target]], Awaitable[dict[str, RequestStatus | None]]]
+# What the database has of many ids, in one read, dated as stored (Memory.remembered_many).
+Remembered = Callable[[Sequence[Target]], Awaitable[dict[str, StoredAnswer | None]]]
 FOLLOWING = "desk"  # a follower's batch key: whatever it reads at once is one read
 # Seconds without a look at the lead after which a leader looks before it asks a vendor (it
 # looks every second while it runs: longer, it was stopped or suspended).
@@ -114,11 +114,11 @@ class DeskFetcher:
         try:
             states = await self.remembered(targets)
         except StoreError as exc:  # the database is away: the rows keep what they had
-            away = Unreachable("desk", str(exc))
+            away = NotRead("desk", str(exc))
             return {t.request_id: away for t in targets}
         return {t.request_id: self._answer(t, states.get(t.request_id)) for t in targets}
 
-    def _answer(self, target: Target, state: RequestStatus | None) -> RequestStatus | ChannelError:
+    def _answer(self, target: Target, state: StoredAnswer | None) -> RequestStatus | ChannelError:
         if state is not None:
             return state
         if target.channel in {c.value for c in Channel}:

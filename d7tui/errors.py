@@ -133,10 +133,53 @@ class Unreachable(ChannelError):
         super().__init__(channel, message, status=status)
 
 
+class NotRead(ChannelError):
+    """No vendor was asked and none failed: a desk's follower could not read the store the
+    leader writes (its banner says the database cannot be reached). The poller leaves the id as
+    it was: no error on its row, no channel held back. (It was an `Unreachable`: the row said
+    "unreachable" and the banner named the vendor's host and channels for a database outage.)"""
+
+
 class ProtocolError(ChannelError):
     """The API answered, but not with what its pages describe (not JSON, or the wrong shape)."""
 
     kind = ErrorKind.PROTOCOL
+
+
+# What a row, and the status line's count, call an error of each kind.
+ERROR_LABEL = {
+    ErrorKind.AUTH: "auth refused",
+    ErrorKind.NOT_FOUND: "not found",
+    ErrorKind.API: "API error",
+    ErrorKind.RATE_LIMITED: "rate limited",
+    ErrorKind.UNREACHABLE: "unreachable",
+    ErrorKind.PROTOCOL: "bad answer",
+}
+# A host that was reached, but answered with server errors or too slowly: not "unreachable".
+SERVER_ERROR = "server error"
+TOO_SLOW = "too slow"
+# Every label, in the order the status line counts them (ERROR_PRIORITY).
+ERROR_LABELS = tuple(
+    label
+    for kind in ERROR_PRIORITY
+    for label in (
+        (ERROR_LABEL[kind], SERVER_ERROR, TOO_SLOW)
+        if kind is ErrorKind.UNREACHABLE
+        else (ERROR_LABEL[kind],)
+    )
+)
+
+
+def error_label(error: ChannelError) -> str:
+    """What happened, in a word or two: an instant HTTP 500, or a 200 dribbled a byte at a
+    time, came from a host that answered, and "unreachable" sent the user to check the
+    network; the banner said it right ("answers with errors", "answers too slowly")."""
+    if isinstance(error, Unreachable):
+        if error.status is not None:
+            return SERVER_ERROR
+        if error.slow:
+            return TOO_SLOW
+    return ERROR_LABEL[error.kind]
 
 
 def every_channel(errors: list[ChannelError]) -> ChannelError:

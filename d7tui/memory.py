@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from d7tui.channels.infobip import parse_page
 from d7tui.clock import Clock
 from d7tui.export import ExportCounts, Format, export_to_file
-from d7tui.models import Channel, RequestStatus, Target, Transition
+from d7tui.models import Channel, RequestStatus, StoredAnswer, Target, Transition
 from d7tui.pollstate import PollUpdate
 from d7tui.store import (
     AsyncStore,
@@ -424,6 +424,11 @@ class Memory:
         """End a leader silent for `after` seconds (stopped, frozen); who it was, or None."""
         return await asyncio.to_thread(self.astore.store.report_lock.end_if_silent, after)
 
+    def leader_unended(self) -> str | None:
+        """Why the leader could not be ended, were it silent (a desk's leader logged in as
+        another database user), in one line; None if it could."""
+        return self.astore.store.report_lock.unended
+
     async def watch_records(self, ids: set[str]) -> list[WatchRecord]:
         """The store's rows of these ids (those it has)."""
         store = self.astore.store
@@ -483,8 +488,8 @@ class Memory:
         """What the store knows of an id (Infobip reports pulled earlier applied), no network."""
         return await self.astore.read(remembered_status, self.astore.store, target)
 
-    async def remembered_many(self, targets: Sequence[Target]) -> dict[str, RequestStatus | None]:
-        """`remembered` of many ids, in one read (a desk's follower)."""
+    async def remembered_many(self, targets: Sequence[Target]) -> dict[str, StoredAnswer | None]:
+        """`remembered` of many ids, in one read, dated as stored (a desk's follower)."""
         return await self.astore.read(remembered_statuses, self.astore.store, targets)
 
     @property

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -277,6 +277,51 @@ class RequestStatus:
             out["observed_at"] = datetime.fromtimestamp(self.remembered, UTC).isoformat()
         out["fields"] = vendor
         out["recipients"] = [r.to_json() for r in self.recipients]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer(RequestStatus):
+    """A state as a store holds it, with when the one who polled learnt it: what a desk's
+    follower reads of what the leader stored. The follower's transitions and "since" are the
+    store's times, not the moment it read them (a follower stopped overnight, or a laptop
+    asleep, showed every change of the night as "just now", and two monitors of one desk
+    disagreed on when a message failed)."""
+
+    observed_at: float | None = None  # the poll that gave it
+    changed_at: float | None = None  # its last transition: the row's "Since"
+    # The newest stored transition of each recipient, by key: when, and to which status.
+    changes: Mapping[str, tuple[float, str | None]] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        state: RequestStatus,
+        observed_at: float | None,
+        changed_at: float | None,
+        changes: Mapping[str, tuple[float, str | None]],
+    ) -> StoredAnswer:
+        return cls(
+            state.request_id,
+            state.channel,
+            state.recipients,
+            state.fields,
+            state.raw,
+            state.incremental,
+            state.remembered,
+            observed_at,
+            changed_at,
+            changes,
+        )
+
+    def dated(self, transitions: Iterable[Transition]) -> list[Transition]:
+        """`transitions` (what the reader sees change since it last looked) at the times the
+        store has them; one the store has no time for keeps its own (an Infobip report
+        applied on top of the stored state)."""
+        out = []
+        for t in transitions:
+            at, status = self.changes.get(t.recipient_key, (None, None))
+            out.append(t if at is None or status != t.new_status else replace(t, at=at))
         return out
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -110,6 +111,7 @@ class Monitor:
         self._handing = False
         self._handover: asyncio.Future[bool] | None = None
         self._not_remembering: str | None = None  # the banner's line while it is away
+        self._open_with: Callable[..., Awaitable[Memory]] | None = None  # Memory.open, as at start
         # Removed requests, newest last (and whether they came from the archive): `undo`.
         self._removed: list[tuple[Entry, Watch | None, bool]] = []
         # Poll results on their way to the screen; `on_news` is given each batch as it opens
@@ -143,18 +145,18 @@ class Monitor:
         first `first` rows (sketch_first), the rest being read (read_rest);
         what it said is said, and kept in `notices`. A store that cannot be opened is kinder
         than exiting: the monitor works, it only forgets when it ends."""
+        # Kept: a desk's database away now is opened the same way once it answers (rejoin_desk).
+        self._open_with = partial(
+            Memory.open,
+            user=self.user,
+            clock=self.clock,
+            on_error=on_error,
+            on_trouble=on_trouble,
+            on_notice=on_notice,
+            reports=reports,
+        )
         try:
-            self.memory = await Memory.open(
-                path,
-                user=self.user,
-                clock=self.clock,
-                on_error=on_error,
-                on_trouble=on_trouble,
-                on_notice=on_notice,
-                reports=reports,
-                early=early,
-                first=first,
-            )
+            self.memory = await self._open_with(path, early=early, first=first)
             summaries = await self.memory.first_rows()
         except StoreError as exc:
             if self.memory is not None:
@@ -195,17 +197,21 @@ class Monitor:
             self.notices.append(self._not_remembering)
             return NO_ROWS
         self._listing = self.memory.listing
-        self.memory.holds(
+        self._adopt(self.memory)
+        return summaries
+
+    def _adopt(self, memory: Memory) -> None:
+        """The store opened is this monitor's: what it says is said, and kept in `notices`."""
+        memory.holds(
             lambda: held_snapshot(self.live, self.archived, self._waiting(), self.clock.now())
         )
-        for warning in self.memory.warnings:  # whole: held writes taken in name their file
+        for warning in memory.warnings:  # whole: held writes taken in name their file
             self.say(whole_line(warning), "warning")
-        for notice in self.memory.notices:
+        for notice in memory.notices:
             self.notices.append(one_line(notice))
-        if self.memory.lock_refusal:
-            self.memory.lock_refusal = one_line(self.memory.lock_refusal)
-            self.notices.append(self.memory.lock_refusal)
-        return summaries
+        if memory.lock_refusal:
+            memory.lock_refusal = one_line(memory.lock_refusal)
+            self.notices.append(memory.lock_refusal)
 
     def _held_nowhere(self, why: str | None) -> None:
         """What the user does can be kept on no disk (why), or can again (None): the banner
@@ -257,16 +263,68 @@ class Monitor:
         self.say(
             "The desk's database answers again"
             + (f": {what} held meanwhile written to it" if writes else "")
-            + ". This monitor still polls on its own (it follows no leader and pulls no "
-            "one-time report): start d7tui again to join the desk.",
+            + ". This monitor joins the desk now.",
             "warning",
         )
         self.notices[:] = [n for n in self.notices if n != self._not_remembering]
         self.notices.append(
-            f"{DESK_BACK}: what you add or edit is written to it within seconds, but this "
-            "monitor was started without it and polls on its own: start d7tui again to join "
-            "the desk (follow its leader)"
+            f"{DESK_BACK}: this monitor, started without it, joins the desk (what you add or "
+            "edit is written to it within seconds)"
         )
+        return True
+
+    @property
+    def desk_back(self) -> bool:
+        """Started without its desk's database, which has answered since (what was held is
+        in it): `rejoin_desk` may be tried."""
+        return self._desk_back and self.memory is None
+
+    async def rejoin_desk(self) -> bool:
+        """Started while its desk's database could not be reached, which answers again and has
+        what was held: its store is opened as at a start (the lead taken if nobody has it), what
+        was held since the last hand-over is written to it, and from then on everything goes to
+        it as on any desk's monitor (the app follows or leads, and picks up the desk's list).
+        Whether it rejoined (False: the database went away again; what is held stays held, and
+        it is tried again)."""
+        url, held = self.held_for_desk, self.held
+        if url is None or held is None or not self.desk_back or self._handing:
+            return False
+        if self._open_with is None:
+            return False
+        self._handing = True  # no hand-over of held writes meanwhile: this one does it
+        try:
+            memory = await self._open_with(url)
+        except StoreError:
+            self._handing = False
+            return False
+        try:
+            if memory.listing is not None:  # the desk's list is picked up (pick_up_added)
+                memory.listing.cancel()
+                memory.listing = None
+            # What was held since, until nothing is: the switch below is in the same turn of
+            # the loop as the last look, so nothing done meanwhile is left in `held`.
+            while (taken := held.take()).writes():
+                try:
+                    await asyncio.to_thread(held.hand_over, taken, memory.astore.store, parse_page)
+                except BaseException:
+                    held.give_back(taken)
+                    raise
+        except BaseException as exc:
+            self._handing = False
+            with contextlib.suppress(Exception):
+                await memory.close()
+            if not isinstance(exc, StoreError):
+                raise
+            self._desk_away()
+            return False
+        self.memory, self.held, self.held_for_desk = memory, None, None
+        self._handing = self._desk_back = False
+        self.notices[:] = [
+            n for n in self.notices if not n.startswith(DESK_BACK) and n != self._not_remembering
+        ]
+        self._not_remembering = None
+        self._adopt(memory)
+        await asyncio.to_thread(held.keep)  # nothing is left in it: its file goes
         return True
 
     async def settle_held(self) -> None:
@@ -531,7 +589,11 @@ class Monitor:
     def start_polling(self, entry: Entry) -> None:
         """Hand a listed request to the poller, from what the list knows of it."""
         watch = self.poller.add(
-            entry.target, added_at=entry.added_at, state=entry.state, observed_at=entry.last_poll
+            entry.target,
+            added_at=entry.added_at,
+            state=entry.state,
+            observed_at=entry.last_poll,
+            last_change=entry.last_change,
         )
         if watch is None:
             return

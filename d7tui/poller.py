@@ -31,12 +31,21 @@ from d7tui.errors import (
     ChannelError,
     ErrorKind,
     NotFound,
+    NotRead,
     ProtocolError,
     RateLimited,
     detached,
     internal_error,
 )
-from d7tui.models import Channel, RequestStatus, Target, Transition, observe, swapped
+from d7tui.models import (
+    Channel,
+    RequestStatus,
+    StoredAnswer,
+    Target,
+    Transition,
+    observe,
+    swapped,
+)
 from d7tui.pollstate import (
     D7_CREDENTIAL,
     INFOBIP_CREDENTIAL,
@@ -155,9 +164,12 @@ class Poller:
         added_at: float | None = None,
         state: RequestStatus | None = None,
         observed_at: float | None = None,
+        last_change: float | None = None,
     ) -> Watch | None:
         """Watch an id (first poll at once); None if it is already watched. `state`: what the
-        store remembers of it, last `observed_at` from the API."""
+        store remembers of it, last `observed_at` from the API, last changed at `last_change`
+        (kept by the polls that change nothing: the row's "Since" is not reset to when the
+        id was added)."""
         if target.request_id in self._watches:
             return None
         now = self.clock.now()
@@ -169,6 +181,7 @@ class Poller:
             watch.channel = state.channel.value
             watch.status = WatchStatus.ACTIVE
             watch.observed_at = observed_at
+            watch.last_change = last_change
         self._watches[target.request_id] = watch
         watch.count_in(self._backlog)
         if state is not None and state.final:
@@ -557,9 +570,16 @@ class Poller:
     ) -> None:
         """What a poll's answer (or error) does to its watch, its schedule and the screen.
         `again`: where a watch asked for again meanwhile goes (see `_dispatch`)."""
+        now = self.clock.now()
+        if isinstance(outcome, NotRead):
+            # Nothing learnt and nobody failed (a desk's follower that could not read the
+            # database: its banner says so): the id stays as it was.
+            watch.queued = False
+            if self._watches.get(watch.request_id) is watch:
+                self._reschedule(watch, now, False, again)
+            return
         result = outcome if isinstance(outcome, RequestStatus) else None
         error = outcome if isinstance(outcome, ChannelError) else None
-        now = self.clock.now()
         self.last_refresh = now
         watch.queued = False
         watch.polls += 1
@@ -616,6 +636,15 @@ class Poller:
             self._fail(watch, ProtocolError(watch.channel, doubt), now)
             return [], first, ()
         state, transitions = observe(watch.state, result, now)
+        # Read from a store (a desk's follower): dated as stored, not when it was read.
+        stored = result if isinstance(result, StoredAnswer) else None
+        if stored is not None:
+            transitions = stored.dated(transitions)
+            if stored.observed_at is not None:
+                watch.last_poll = stored.observed_at  # by the leader ("leader polled")
+        changed = [t.at for t in transitions]
+        if stored is not None and stored.changed_at is not None:
+            changed.append(stored.changed_at)
         raw: tuple[bytes, ...] = ()
         if held_without_raw(state):
             raw, state = state.raw, replace(state, raw=())
@@ -623,10 +652,10 @@ class Poller:
         watch.channel = result.channel.value
         watch.error = None
         if state.recipients:
-            watch.observed_at = now
+            watch.observed_at = watch.last_poll if stored is not None else now
         watch.sent_at = sent_at(state, now) or watch.sent_at
-        if transitions:
-            watch.last_change = now
+        if changed:
+            watch.last_change = max(changed)
         if not state.recipients and not result.incremental:
             # Known to the API but with no message in it (Infobip logs): as good as not found.
             self._not_found(watch, NotFound(watch.channel, "no message for this id"), now)

@@ -145,18 +145,14 @@ def _watch(sent: Sent, message: Message, err: TextIO, settings: Settings) -> str
     way). An id watched already keeps its own label and note."""
     from d7tui.channels.infobip import parse_page
     from d7tui.channels.send import TEST_LABEL
-    from d7tui.store import StoreError, add_ids, open_store
+    from d7tui.store import StoreError, open_store
+    from d7tui.store.commands import add_ids_landed
 
     try:
-        store = open_store(
-            settings.store_location(), parse_report=parse_page, user=settings.user or None
-        )
-    except StoreError as exc:
-        err.write(f"d7tui send: warning: not watched: {error_line(exc)}\n")
-        return None
-    try:
-        result = add_ids(
-            store,
+        result = add_ids_landed(
+            lambda: open_store(
+                settings.store_location(), parse_report=parse_page, user=settings.user or None
+            ),
             [sent.request_id],
             sent.channel.value,
             sent.id_kind,
@@ -164,8 +160,9 @@ def _watch(sent: Sent, message: Message, err: TextIO, settings: Settings) -> str
             note=f"test message to {message.to}, sent {time.strftime('%Y-%m-%d %H:%M:%S')}",
             keep=True,
         )
-    finally:
-        store.close()
+    except StoreError as exc:
+        err.write(f"d7tui send: warning: not watched: {error_line(exc)}\n")
+        return None
     for problem in result.errors:
         err.write(f"d7tui send: warning: not watched: {one_line(problem)}\n")
     if result.errors:

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from d7tui.errors import ChannelError, ErrorKind
+from d7tui.errors import ERROR_LABEL, ERROR_LABELS, ChannelError, ErrorKind, error_label
 from d7tui.models import Phase
 from d7tui.pollstate import WatchStatus
 
@@ -39,7 +39,7 @@ class Totals:
     shown: int = 0
     phases: Counter[Phase] = field(default_factory=Counter)
     costs: dict[str | None, float] = field(default_factory=dict)  # currency (None: unnamed)
-    errors: Counter[ErrorKind] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)  # by what a row calls it (ERROR_LABELS)
     done: int = 0
     stuck: int = 0  # recipients waiting for a confirmation longer than their channel's usual
     # Per vendor ("d7", "infobip"): how many requests its host failed, and one of those errors.
@@ -56,7 +56,7 @@ class _Share:
     phases: dict[Phase, int]  # the entry's own (`Entry.counts`: replaced, never changed)
     costs: dict[str | None, float]  # the entry's own (`Entry.costs`) too
     done: bool
-    error: ErrorKind | None
+    error: str | None  # what its row calls its error (`error_label`)
     vendor: str | None  # unreachable: the vendor whose host it could not reach
     stuck: int = 0  # of its waiting recipients, those counted stuck so far
     live: bool = True  # still the entry's share (heap items of an old share are skipped)
@@ -67,15 +67,15 @@ class _Share:
 
 
 def _share(entry: Entry) -> _Share:
-    error: ErrorKind | None = None
+    error: str | None = None
     vendor = None
     if entry.status is WatchStatus.AUTH:
-        error = ErrorKind.AUTH
+        error = ERROR_LABEL[ErrorKind.AUTH]
     elif entry.status is WatchStatus.NOT_FOUND:
-        error = ErrorKind.NOT_FOUND
+        error = ERROR_LABEL[ErrorKind.NOT_FOUND]
     elif entry.error is not None and not entry.not_found:
-        error = entry.error.kind
-        if error is ErrorKind.UNREACHABLE:
+        error = error_label(entry.error)
+        if entry.error.kind is ErrorKind.UNREACHABLE:
             vendor = "infobip" if entry.channel == "infobip" else "d7"
     return _Share(entry.counts, entry.costs, entry.status is WatchStatus.DONE, error, vendor)
 
@@ -92,7 +92,7 @@ class Tally:
         # Per currency: the sum and how many costs are in it (gone at none: no "0.00 EUR" left
         # by a sum that floating point did not bring back to exactly zero).
         self._costs: dict[str | None, tuple[float, int]] = {}
-        self._errors: dict[ErrorKind, int] = dict.fromkeys(ErrorKind, 0)
+        self._errors: dict[str, int] = dict.fromkeys(ERROR_LABELS, 0)
         self._done = 0
         self._stuck = 0
         self._unreachable: dict[str, dict[Entry, ChannelError]] = {}

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Siz
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from d7tui.errors import ChannelError, ErrorKind
+from d7tui.errors import ChannelError, ErrorKind, error_label
 from d7tui.models import (
     Phase,
     Recipient,
@@ -65,15 +65,6 @@ _PHASE_RANK = {
 
 # The word for a phase when only some recipients are in it: "✗ 1 failed · un_delivered".
 _PHASE_WORD = {Phase.FAILED: "failed", Phase.PENDING: "pending", Phase.UNKNOWN: "unknown"}
-
-ERROR_LABEL = {
-    ErrorKind.AUTH: "auth refused",
-    ErrorKind.NOT_FOUND: "not found",
-    ErrorKind.API: "API error",
-    ErrorKind.RATE_LIMITED: "rate limited",
-    ErrorKind.UNREACHABLE: "unreachable",
-    ErrorKind.PROTOCOL: "bad answer",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +280,7 @@ def _outcome(entry: Entry) -> Outcome:
         if error.kind is ErrorKind.NOT_FOUND:
             text = "not found" if entry.status is WatchStatus.NOT_FOUND else "not found yet"
             return Outcome(None, text, error.message)
-        return Outcome(None, ERROR_LABEL[error.kind], error.message)
+        return Outcome(None, error_label(error), error.message)
     state = entry.state
     if state is None:
         return Outcome(None, "waiting…")

@@ -167,7 +167,9 @@ async def test_the_database_stopped_and_started_under_a_running_desk_loses_nothi
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: app.desk is not None)
             assert app.desk is not None and not app.desk.leading
-            await until(pilot, lambda: entry(app, rid).state is not None, timeout=60)
+            await until(
+                pilot, lambda: rid in app.live and entry(app, rid).state is not None, timeout=60
+            )
             own_server.stop()
             # The follower says so, and keeps what it had.
             await until(pilot, lambda: banner_says(app, "database cannot be reached"))

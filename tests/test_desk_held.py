@@ -95,12 +95,14 @@ async def add_id(pilot, app, rid: str) -> None:
 
 
 @pytest.mark.long
-async def test_the_desk_back_while_the_monitor_runs_gets_what_was_held_and_more_as_it_comes(
+async def test_the_desk_back_while_the_monitor_runs_gets_what_was_held_and_the_monitor_joins_it(
     sim: Simulator, clock: ManualClock, own_server: PgServer, monkeypatch: pytest.MonkeyPatch
 ):
     """L12: the database coming back while a monitor started without it runs: what was held
-    is written to it at once, and what is done next within seconds; away again, held again
-    and kept at quit; nothing twice, nothing lost."""
+    is written to it at once, and the monitor joins the desk as one started with it (it kept
+    polling on its own and needed a restart to join): it leads (nobody else does), and what is
+    done next goes to the database as on any monitor of the desk; away again, held again and
+    kept at quit; nothing twice, nothing lost."""
     monkeypatch.setattr(app_module, "DESK_RETRY", 0.2)
     url = own_server.create_database()
     own_server.stop()
@@ -113,22 +115,21 @@ async def test_the_desk_back_while_the_monitor_runs_gets_what_was_held_and_more_
     app = make_app(sim_settings(sim, database_url=Secret(url)), clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: any("Not remembering" in n for n in app.notices))
+        assert app.desk is None
         await add_id(pilot, app, ids[0])
         await until(pilot, lambda: entry(app, ids[0]).state is not None)
         own_server.start_again()
         await until(pilot, lambda: any("answers again: 1 id added" in t for t in said(app)))
-        assert any(
-            n.startswith("The desk's database answers again: what you add") for n in app.notices
+        await until(pilot, lambda: any(t.startswith("Joined the desk: ") for t in said(app)))
+        assert app.desk is not None and app.desk.leading and app.memory is not None
+        assert "this monitor leads it" in next(t for t in said(app) if t.startswith("Joined"))
+        assert not any(
+            "Not remembering" in n or n.startswith("The desk's database answers again")
+            for n in app.notices
         )
-        assert not any("Not remembering" in n for n in app.notices)
-        # What is done now reaches it within seconds.
+        # What is done now goes to the database as on any monitor of the desk.
         await add_id(pilot, app, ids[1])
-        assert any(t.startswith("Held for a moment: 1 id added so far") for t in said(app))
-        await until(
-            pilot, lambda: any("Written to the desk's database: 1 id added" in t for t in said(app))
-        )
-        # What the polls learn goes to it as quietly as on any store: no line each time (F4:
-        # "Written to the desk's database: 1 poll result." every few seconds).
+        assert not any(t.startswith("Held") for t in said(app)[-2:])
         sim.advance(5)
         await pilot.press("r")
         await until(pilot, lambda: entry(app, ids[1]).latest_status == "delivered")
@@ -139,17 +140,44 @@ async def test_the_desk_back_while_the_monitor_runs_gets_what_was_held_and_more_
                 return kept.state.recipients[0].status if kept is not None else None
 
             await until(pilot, lambda: stored() == "delivered")
-        assert not any("poll result" in t for t in said(app) if t.startswith("Written to"))
-        # Away again: held again, the banner says so, and it is kept at quit.
+        # Away again: as for any monitor of the desk, the banner says so and what is done is held.
         own_server.stop()
-        await until(pilot, lambda: any("Not remembering" in n for n in app.notices))
+        await until(pilot, lambda: any("cannot be reached" in n for n in app.notices))
         await add_id(pilot, app, ids[2])
-        assert said(app)[-1].startswith("Held, not saved")
-    [line] = app.farewell
-    assert line.startswith("1 id added") and "kept in" in line
     own_server.start_again()
     with open_store(url, parse_report=parse_page) as store:
         assert sorted(w.request_id for w in store.watches()) == sorted(ids)
         for rid in ids:
             delivered = ["delivered"] if rid == ids[1] else []
             assert [t.new_status for t in store.transitions(rid)] == ["accepted", *delivered]
+
+
+async def test_a_monitor_started_while_the_desk_was_away_follows_its_leader_once_it_is_back(
+    sim: Simulator, clock: ManualClock, own_server: PgServer, monkeypatch: pytest.MonkeyPatch
+):
+    """The rejoin: a monitor started without its desk's database, which comes back with a
+    leader on it, follows that leader (it polls nothing more) and shows the desk's list, with
+    what it held written to the desk."""
+    monkeypatch.setattr(app_module, "DESK_RETRY", 3600.0)  # tried when the test says, below
+    url = own_server.create_database()
+    own_server.stop()
+    mine = sim.create_request("sms", ["+971500000001"], [Step(0, "accepted")])
+    theirs = sim.create_request("sms", ["+971500000002"], [Step(0, "accepted")])
+    app = make_app(sim_settings(sim, database_url=Secret(url)), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: any("Not remembering" in n for n in app.notices))
+        await add_id(pilot, app, mine)
+        await until(pilot, lambda: entry(app, mine).state is not None)
+        own_server.start_again()
+        with open_store(url, parse_report=parse_page, user="lead") as lead:
+            assert lead.report_lock.try_acquire()
+            lead.add_watch(theirs, "sms")
+            await app._hand_over_held()  # what the retry every 5 s does
+            assert app.desk is not None and not app.desk.leading
+            assert any(t.startswith("Joined the desk: this monitor follows") for t in said(app))
+            await until(pilot, lambda: theirs in app.live)
+            assert lead.watch(mine) is not None  # what it held is the desk's
+            calls = app.desk.fetcher.vendor_calls
+            app.poller.refresh()
+            await idle(pilot, app)
+            assert app.desk.fetcher.vendor_calls == calls  # it asks the vendors nothing

@@ -100,9 +100,10 @@ async def test_a_server_that_never_answers_times_the_row_out_and_the_screen_stay
             # The engine's timeout ends it, and the row says why.
             await until(pilot, lambda: entry(app, rid(1)).error is not None)
             await idle(pilot, app)
-            assert entry(app, rid(1)).status_text() == "unreachable"
+            # Reached, and no answer came in time: "too slow", as the banner says (F5, t7).
+            assert entry(app, rid(1)).status_text() == "too slow"
             text = screen_text(app)
-            assert "answers too slowly" in text and "1 unreachable" in text
+            assert "answers too slowly" in text and "1 too slow" in text
             assert app.is_running
     finally:
         await client.aclose()
@@ -150,6 +151,51 @@ async def test_a_host_reached_whose_answer_does_not_come_in_time_is_said_slow_no
                 assert "127.0.0.1 (sms, whatsapp, viber) answers too slowly: 1 request" in text
                 assert "reached, but it answers too slowly" in text
                 assert "Cannot reach" not in text and "Check the network" not in text
+                # The row and the count say so too, not "unreachable" (F5, t7).
+                assert watched(rid(1)).status_text() == "too slow"  # type: ignore[union-attr]
+                assert "⚠ too slow" in text and "⚠ 1 too slow" in text
+                assert "unreachable" not in text
+        finally:
+            await client.aclose()
+
+
+async def test_an_instant_server_error_held_behind_another_ids_429_is_no_ten_second_outage(
+    clock: ManualClock,
+) -> None:
+    """Fresh-eyes F5 (t7): an HTTP 500 that came at once, whose next try waited behind another
+    id's 429 on the same host, showed `⚠ unreachable` and "gave up after 10 s (1 try): server
+    error (HTTP 500)": no network failed and no 10 s passed."""
+    limited, failing = rid(1), rid(2)
+    answer_429, answer_500 = asyncio.Event(), asyncio.Event()
+    async with HttpStub() as stub:
+        paths = [f"/report/v1/message-log/{i}" for i in (limited, failing)]
+        stub.script(paths[0], Reply(429, b"{}", headers={"Retry-After": "60"}, gate=answer_429))
+        stub.script(paths[1], Reply(500, b"<html><b>boom</b></html>", gate=answer_500))
+        settings = Settings(
+            d7_token=Secret("t"), d7_base_url=stub.base_url, infobip_base_url=stub.base_url
+        )
+        client = StatusClient(settings, Engine(timeout=10.0))
+        ids = [Target(limited, "sms"), Target(failing, "sms")]
+        app = make_app(settings, ids=ids, clock=clock, client=client, persist=False)
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                # Both asked; the 429 first, then (its hold on the host taken) the 500.
+                await stub.wait_for(lambda seen: all(map(seen.count, paths)))
+                answer_429.set()
+                await until(pilot, lambda: bool(app.poller.rate_holds()))
+                answer_500.set()
+                await until(pilot, lambda: entry(app, failing).error is not None)
+                await until(pilot, lambda: "server error" in screen_text(app))
+                row = entry(app, failing)
+                assert row.status_text() == "server error"
+                reason = row.outcome.reason
+                assert reason.startswith("server error (HTTP 500), 1 try: not tried again")
+                assert "(HTTP 429)" in reason and "gave up after" not in reason
+                await until(pilot, lambda: "⚠ 1 rate limited, 1 server error" in screen_text(app))
+                text = screen_text(app)
+                assert "⚠ server error" in text and "unreachable" not in text
+                assert "answers with errors" in text
+                assert stub.count(paths[1]) == 1
         finally:
             await client.aclose()
 
@@ -465,7 +511,7 @@ async def test_a_minute_of_faults_on_screen_rows_say_why_and_nothing_is_lost(sim
                     if error is not None:  # the row says why it is not fresh
                         said.add(entry(app, request_id).status_text())
                         assert entry(app, request_id).status_text() in row
-            assert said <= {"unreachable", "rate limited", "bad answer"} and said
+            assert said <= {"unreachable", "server error", "rate limited", "bad answer"} and said
             # Backoff held the rate down: fewer than every id's 3 tries every 2 s.
             assert status_requests(sim) - before < len(ids) * 30 * fast.attempts
             assert app.is_running

@@ -18,6 +18,7 @@ from textual.widgets import Input
 from ui_kit import (
     entry,
     idle,
+    list_lines,
     said,
     screen_text,
     sim_settings,
@@ -81,6 +82,30 @@ async def started(pilot: Any, app: D7App, count: int) -> None:
     await until(pilot, lambda: len(app.watchlist) >= count and len(order(app)) >= count)
     await until(pilot, lambda: not app.loading)
     await pilot.pause()
+
+
+async def test_a_restart_keeps_since_when_a_request_last_changed_through_polls_that_change_nothing(
+    sim, clock, db
+):
+    """The first poll after a restart that found nothing new set the row's Since back to when
+    the request was added (the poller was not told when it had last changed): 2h, not 2m."""
+    rid = sim.create_request("sms", ["+971500000001"], [Step(0, "accepted"), Step(7200, "sent")])
+    first = build(sim, clock, db, [Target(rid, "sms")])
+    async with first.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: entry(first, rid).latest_status == "accepted")
+        clock.advance(7200)
+        await until(pilot, lambda: entry(first, rid).latest_status == "sent")
+        changed = entry(first, rid).last_change
+    clock.advance(120)
+    again = build(sim, clock, db)
+    async with again.run_test(size=SIZE) as pilot:
+        await started(pilot, again, 1)
+        await until(pilot, lambda: entry(again, rid).polls >= 1)  # asked again: still "sent"
+        await idle(pilot, again)
+        assert entry(again, rid).last_change == changed
+        lines = list_lines(again)
+        column = lines[0].index("Since")
+        assert lines[1][column : column + 5].strip() == "2m"
 
 
 async def test_a_restart_shows_what_was_watched_even_with_the_api_unreachable(sim, clock, db):

@@ -111,7 +111,7 @@ def test_totals_count_phases_costs_and_errors():
     assert totals.phases[Phase.PENDING] == 1
     assert totals.phases[Phase.READ] == 1
     assert round(totals.costs[None], 6) == 0.004
-    assert totals.errors["auth"] == 1
+    assert totals.errors["auth refused"] == 1
 
 
 def test_entry_keeps_every_transition_and_the_latest_status():
@@ -286,11 +286,11 @@ def _counted(wl: Watchlist, now: float) -> tuple[object, ...]:
         stuck += e.stuck_count(now, wl.stuck_after)
         done += e.status is WatchStatus.DONE
         if e.status is WatchStatus.AUTH:
-            errors["auth"] += 1
+            errors["auth refused"] += 1
         elif e.status is WatchStatus.NOT_FOUND:
-            errors["not_found"] += 1
+            errors["not found"] += 1
         elif e.error is not None and not e.not_found:
-            errors[e.error.kind] += 1
+            errors[e.status_text()] += 1
             if e.error.kind == "unreachable":
                 unreachable["d7"] += 1
         for r in e.state.recipients if e.state is not None else ():

@@ -103,6 +103,7 @@ class _Op:
     reflected: bool = False  # a result held in memory too (a poll's): written with it
     kept_aside: bool = False  # its action is in the held file
     kept: bool = False  # `kept()`: settled once all before it is on disk, in either form
+    led: bool = False  # a poll's result queued while this process led (held the report lock)
 
     @property
     def writes(self) -> bool:
@@ -116,6 +117,7 @@ class WriterStats:
     batches: int = 0
     writes: int = 0
     busy_seconds: float = 0.0  # time spent committing
+    stale: int = 0  # poll results not written: queued while leading, the lead lost since
 
 
 _STOP = object()
@@ -231,6 +233,7 @@ class AsyncStore:
         reflected = observation is not None
         op = _Op(what, future, fn, observation, barrier, after, report)
         op.seq, op.reflected, op.action, op.kept = next(self._seqs), reflected, action, kept
+        op.led = reflected and self.store.report_lock.held
         self._queue.put(op)
         trouble = self.trouble
         if report is not None and trouble is not None:
@@ -390,6 +393,7 @@ class AsyncStore:
                 batch = self._without_reflected(batch)
                 try:
                     with self.store.batch():
+                        self._without_stale(batch)  # under the write lock: see there
                         values = [(value, None) for value in self._apply(batch)]
                 except _HOLD:
                     raise
@@ -431,6 +435,30 @@ class AsyncStore:
         self._settled(len(batch) - len(kept))
         batch[:] = kept
         return batch
+
+    def _without_stale(self, batch: list[_Op]) -> None:
+        """A leader's poll results queued before it lost its lead are not written (settled
+        unwritten): it was stopped (kill -STOP, a suspended laptop) with them queued, and
+        another monitor that ended its lead leads now; that one read the store when it took
+        over and polls those ids itself, so written now their transitions would be stored
+        twice, and an older state written over its newer one. What the user did (ids added,
+        labels, notes, removals) and the reports pulled are written all the same. Looked at
+        inside the transaction: the lead is not lost between the look and the commit without
+        the new leader's writes waiting behind this one."""
+        lock = self.store.report_lock
+        # Lost to another holder only: a lock that cannot even be tried (its file unusable, the
+        # desk's database away) leaves this monitor leading on (desk.py), its results kept.
+        if not any(op.led for op in batch) or lock.renew() or lock.problem is not None:
+            return
+        kept = [op for op in batch if not op.led]
+        stale = len(batch) - len(kept)
+        for op in batch:
+            if op.led:
+                _resolve(op.future)
+        self.stats.stale += stale
+        self._settled(stale)
+        log.warning("%d poll results not written: another monitor leads now", stale)
+        batch[:] = kept
 
     def _apply(self, batch: Sequence[_Op]) -> list[Any]:
         # In order; consecutive poll results together, in one statement per table.

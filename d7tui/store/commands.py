@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import getpass
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
@@ -18,14 +19,16 @@ from d7tui.models import (
     Channel,
     IdKind,
     RequestStatus,
+    StoredAnswer,
     Target,
     observe,
     own_items,
 )
 from d7tui.safety import one_line
+from d7tui.store import sides
 from d7tui.store.core import Store
 from d7tui.store.db import default_path
-from d7tui.store.errors import StoreUnavailable
+from d7tui.store.errors import StoreError, StoreUnavailable
 from d7tui.store.records import StoredState, WatchRecord
 from d7tui.store.reports import ReportParser
 from d7tui.store.rescue import said_left, said_taken, said_waiting, take_in, waiting
@@ -213,20 +216,120 @@ def add_ids(
     )
 
 
+class AddUnsure(StoreUnavailable):
+    """Ids were committed, but whether they are in the store cannot be made sure of: the files
+    beside it kept changing under the commits (`add_ids_landed`)."""
+
+
+def _then(first: AddResult, again: AddResult) -> AddResult:
+    """What two tries of one add did together: an id new in either was added (the first try's
+    commit may have been lost, or not); a label or note replaced is said once, as it was."""
+    added = list(dict.fromkeys([*first.added, *again.added]))
+    new = set(added)
+    said = {(r.request_id, r.what) for r in first.replaced}
+    return again._replace(
+        added=added,
+        merged=[rid for rid in again.merged if rid not in new],
+        replaced=first.replaced
+        + tuple(r for r in again.replaced if (r.request_id, r.what) not in said),
+    )
+
+
+def add_ids_landed(
+    open_: Callable[[], Store],
+    ids: Sequence[str],
+    channel: str = "auto",
+    id_kind: IdKind = IdKind.REQUEST,
+    label: str | None = None,
+    *,
+    note: str | None = None,
+    keep: bool = False,
+) -> AddResult:
+    """`add_ids` on the store `open_` opens, made sure of once committed: the files at the
+    store's path must still be those the commit went into (`Store.adrift`). A `-wal` deleted
+    under the commit, or the file set aside by a monitor writing the store back from its copy
+    a moment before, held the ids where no d7tui reads them, and `d7tui add` said "added". If
+    so, the add is done again on the store as it is then (an id added twice is added once).
+    Raises StoreError; `AddUnsure` once a try was committed (its ids may be in the store)."""
+    done: AddResult | None = None
+    deadline = time.monotonic() + sides.OPEN_WAIT
+    while True:
+        try:
+            result, adrift = _add_once(open_, deadline, ids, channel, id_kind, label, note, keep)
+        except StoreError as exc:
+            if done is None:
+                raise
+            raise AddUnsure(f"{exc}; the ids may not all be in the store") from None
+        if result is not None:
+            done = result if done is None else _then(done, result)
+        if adrift is None and done is not None:
+            return done
+        if time.monotonic() >= deadline:
+            if done is None:
+                raise StoreUnavailable(f"{adrift} each time the ids were being added")
+            raise AddUnsure(
+                f"{adrift} each time the ids were added: they may not all be in the store"
+            )
+
+
+def _add_once(
+    open_: Callable[[], Store],
+    deadline: float,
+    ids: Sequence[str],
+    channel: str,
+    id_kind: IdKind,
+    label: str | None,
+    note: str | None,
+    keep: bool,
+) -> tuple[AddResult | None, str | None]:
+    """One try of `add_ids_landed`: what it did (None: nothing, the store stopped it because
+    its files moved, in time to try again), and why it may not have landed (None: it did)."""
+    store = open_()
+    try:
+        try:
+            result = add_ids(store, ids, channel, id_kind, label, note=note, keep=keep)
+        except StoreUnavailable:  # a -wal or -shm found changed before the commit
+            adrift = store.adrift() or sides.problem_at_open(store.path)
+            if adrift is None or time.monotonic() >= deadline:
+                raise
+            return None, adrift
+        # Another d7tui still on a -wal or -shm no longer at the path: what it writes back may
+        # lack this commit; done again once it has put its files right.
+        return result, store.adrift() or sides.problem_at_open(store.path)
+    finally:
+        store.close()
+
+
 def remembered_status(store: Store, target: Target) -> RequestStatus | None:
     """What the store knows of an id, without asking any API (None: nothing).
 
     The latest state saved by a poll, with every Infobip report received after that poll
     applied on top (a report pulled once, by the monitor or by `d7tui status`, is shown again).
     """
-    return remembered_statuses(store, [target])[target.request_id]
+    stored = store.load_state(target.request_id)
+    return _with_reports(store, target, stored)
 
 
-def remembered_statuses(store: Store, targets: Sequence[Target]) -> dict[str, RequestStatus | None]:
+def remembered_statuses(store: Store, targets: Sequence[Target]) -> dict[str, StoredAnswer | None]:
     """`remembered_status` of many ids: their states in one read (a desk's follower reading
-    what the leader just wrote), Infobip's reports applied to each that may have some."""
-    stored = store.load_states_of([t.request_id for t in targets])
-    return {t.request_id: _with_reports(store, t, stored.get(t.request_id)) for t in targets}
+    what the leader just wrote), Infobip's reports applied to each that may have some, dated
+    as stored (when polled, when changed, when each recipient changed last)."""
+    stored, changes = store.load_dated_states_of([t.request_id for t in targets])
+    out: dict[str, StoredAnswer | None] = {}
+    for t in targets:
+        kept = stored.get(t.request_id)
+        state = _with_reports(store, t, kept)
+        out[t.request_id] = (
+            None
+            if state is None
+            else StoredAnswer.of(
+                state,
+                kept.observed_at if kept is not None else None,
+                kept.changed_at if kept is not None else None,
+                changes.get(t.request_id, {}),
+            )
+        )
+    return out
 
 
 def _with_reports(store: Store, target: Target, stored: StoredState | None) -> RequestStatus | None:

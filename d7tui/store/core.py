@@ -15,11 +15,18 @@ from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from d7tui.models import Channel, IdKind, clean_label, clean_note
-from d7tui.store import changes
+from d7tui.store import changes, sides
 from d7tui.store.bulk import execute_rows
 from d7tui.store.db import default_path
 from d7tui.store.errors import StoreCorruptError, StoreUnavailable
-from d7tui.store.files import create_whole, is_empty, mode_warning, prepare_dir, set_aside
+from d7tui.store.files import (
+    create_whole,
+    is_empty,
+    mode_warning,
+    prepare_dir,
+    restoring,
+    set_aside,
+)
 from d7tui.store.lock import ReportLock
 from d7tui.store.moved import Held, MovedMixin
 from d7tui.store.records import Absorbed, Snapshot, WatchRecord, Which
@@ -115,6 +122,11 @@ def _salvage(path: Path) -> list[WatchRecord]:
     return kept + list(newer.values())
 
 
+class _Unsettled(Exception):
+    """The store's files were being changed by another d7tui as they were opened (a file set
+    aside, a -wal being written back): looked at again, never taken for damage."""
+
+
 class Store(StatesMixin, ReportsMixin, MovedMixin):
     """The d7tui database. Open it with `Store.open()`; every method may raise StoreError."""
 
@@ -150,23 +162,54 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
             store._open_or_close()
             return store
         prepare_dir(target)
+        deadline = time.monotonic() + sides.OPEN_WAIT
+        while True:
+            try:
+                return cls._open_writing(target, busy_timeout, deadline)
+            except _Unsettled as exc:
+                if time.monotonic() >= deadline:
+                    raise StoreUnavailable(
+                        f"{target}: {exc}; nothing was changed: try again shortly"
+                    ) from None
+                # Another d7tui puts its files right at its next look (a second or so); there
+                # is no event to wait for across processes.
+                time.sleep(0.1)
+
+    @classmethod
+    def _open_writing(cls, target: Path, busy_timeout: float | None, deadline: float) -> Store:
+        """`open` for writing, once. Raises `_Unsettled` when the files were being changed by
+        another d7tui as they were opened: never taken for a damaged file, looked at again."""
         warnings: list[str] = []
         notices: list[str] = []
         if not target.exists():
+            if restoring(target):
+                raise _Unsettled("another d7tui is writing the store back")
             create_whole(target)
-        elif (split := wait_for_one_index(target)) is not None:
+        elif (split := wait_for_one_index(target, deadline - time.monotonic())) is not None:
             raise StoreUnavailable(f"{target}: {split}; nothing was changed: try again shortly")
         elif (warning := mode_warning(target)) is not None:
             warnings.append(warning)
         damage = f"{target} was empty (0 bytes)" if is_empty(target) else None
         store = cls(target, busy_timeout=busy_timeout)
         if damage is None:
-            try:
-                store._open_or_close()
-            except StoreCorruptError as exc:
-                if not exc.damaged:
-                    raise
-                damage = str(exc)
+            damage = store._damage_found()
+            # Looked at again once its connections have the -wal open (SQLite opens it by its
+            # name at the first read): deleted meanwhile under another d7tui, this one would
+            # write another -wal than that one's, through one index.
+            if damage is None and (moved := store.moved() or sides.problem_at_open(target)):
+                store.close()
+                raise _Unsettled(moved)
+        if damage is not None and not is_empty(target):
+            # Found once, it may be a read through a -wal deleted a moment ago under another
+            # d7tui (SQLite reads pages past its end): damage is what is found again, the same,
+            # once every other d7tui uses the files at the path (a damaged file fails alike).
+            first = damage
+            if wait_for_one_index(target, deadline - time.monotonic()) is not None:
+                raise _Unsettled("its files were being changed by another d7tui")
+            store = cls(target, busy_timeout=busy_timeout)
+            damage = store._damage_found()
+            if damage is not None and (damage != first or sides.problem_at_open(target)):
+                raise _Unsettled("its files were being changed by another d7tui")
         if damage is not None:
             readable = _salvage(target)
             aside = set_aside(target, "damaged")
@@ -184,6 +227,23 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
         store.warnings[:0] = warnings
         store.notices[:0] = notices
         return store
+
+    def _damage_found(self) -> str | None:
+        """Open (see `_open_or_close`); what is damaged, or None once open. Raises `_Unsettled`
+        if the file went from its path meanwhile (another d7tui set it aside)."""
+        try:
+            self._open_or_close()
+        except StoreCorruptError as exc:
+            if not exc.damaged:
+                raise
+            return str(exc)
+        except StoreUnavailable:
+            if not self.path.exists():
+                raise _Unsettled(f"{self.path} went from its path as it was opened") from None
+            if sides.problem_at_open(self.path) is not None:  # a read past a -wal's end
+                raise _Unsettled("its files were being changed by another d7tui") from None
+            raise
+        return None
 
     def _open_or_close(self) -> None:
         try:

@@ -30,8 +30,9 @@ from urllib.parse import quote
 import platformdirs
 
 from d7tui.safety import one_line
-from d7tui.store import changes
+from d7tui.store import changes, writelock
 from d7tui.store.errors import StoreCorruptError, StoreError, StoreUnavailable, StoreVersionError
+from d7tui.store.files import connect_existing
 from d7tui.store.schema import SCHEMA_VERSION, migrate
 
 APP_NAME = "d7tui"
@@ -50,6 +51,7 @@ _UNAVAILABLE = {
     "SQLITE_IOERR": "the disk reported an error",
     "SQLITE_CANTOPEN": "the database file cannot be opened",
 }
+_LOCKED = {"SQLITE_BUSY", "SQLITE_LOCKED"}
 _MAYBE_FULL = {"SQLITE_IOERR", "SQLITE_CANTOPEN"}
 _MAYBE_READ_ONLY = {"SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_IOERR"}
 
@@ -70,7 +72,11 @@ def error_of(path: Path, exc: sqlite3.Error | OSError) -> StoreError:
         return StoreCorruptError(f"{path} is damaged or not a d7tui database ({said})")
     if primary in _UNAVAILABLE:
         meaning = _UNAVAILABLE[primary]
-        if primary in _MAYBE_FULL and disk_full(path):
+        if primary in _LOCKED and (holder := writelock.writer(path)) is not None:
+            if holder.stopped:  # SQLite's own words add nothing to what is said then
+                return StoreUnavailable(f"{path}: {writelock.said(holder)}")
+            meaning = writelock.said(holder)
+        elif primary in _MAYBE_FULL and disk_full(path):
             meaning = _UNAVAILABLE["SQLITE_FULL"]  # SQLite says only "I/O error" for some
         elif primary in _MAYBE_READ_ONLY and not _writable(path.parent):
             meaning = f"its directory {path.parent} is read-only"
@@ -102,6 +108,8 @@ class Database:
     created, migrated or written.
     """
 
+    locks_in_shm = True  # SQLite's write lock is in the -shm beside the file (not a server's)
+
     def __init__(
         self, path: Path, *, busy_timeout: float | None = None, readonly: bool = False
     ) -> None:
@@ -116,11 +124,13 @@ class Database:
         self._conns_lock = threading.Lock()
         self._savepoints = itertools.count()
         self._closed = False
-        # Set once the file is open: a connection is then only ever made to a file that is
-        # there. SQLite would otherwise create a new, empty database at a path whose file was
-        # deleted, and whatever read through it (a copy to write back ...) would be empty.
+        # Set once the file is open: a connection that cannot be made is then said as the file
+        # deleted while d7tui ran (a connection never creates the file: `_connect`).
         self._must_exist = False
         self.keeps_changes = False  # the file numbers the watchlist's changes (changes.py)
+        # Look whether a stopped process holds the write lock before taking it: at the first
+        # write, and after one that found the database locked (see writelock.py).
+        self._look_for_stopped = True
         # Bumped when the file was put back after it was deleted or replaced: every thread's
         # connection to the file as it was is then closed and made again on its next use.
         self._generation = 0
@@ -159,12 +169,12 @@ class Database:
         # check_same_thread=False only so close() may close every thread's connection;
         # each connection is still used by the one thread that made it.
         if not self.readonly:
-            conn = sqlite3.connect(
-                f"file:{quote(str(self.path))}?mode=rw" if self._must_exist else self.path,
+            # Never made here (files.connect_existing): only whole, 0600, by `create_whole`.
+            conn = connect_existing(
+                self.path,
                 timeout=self.busy_timeout,
                 isolation_level=None,  # we issue BEGIN/COMMIT ourselves
                 check_same_thread=False,
-                uri=self._must_exist,
             )
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = FULL")
@@ -235,7 +245,13 @@ class Database:
                     raise
                 conn.execute(f"RELEASE {name}")
                 return
-            conn.execute("BEGIN IMMEDIATE")
+            self._not_behind_a_stopped_writer()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error:
+                self._look_for_stopped = True
+                raise
+            self._look_for_stopped = False
             try:
                 yield conn
                 conn.execute("COMMIT")
@@ -246,6 +262,15 @@ class Database:
                 raise
         except sqlite3.Error as exc:
             raise self._error(exc) from None
+
+    def _not_behind_a_stopped_writer(self) -> None:
+        """Raises StoreUnavailable, at once, if a stopped process holds the write lock: SQLite
+        would wait its busy timeout for a lock that is let go only once that process runs."""
+        if not (self._look_for_stopped and self.locks_in_shm):
+            return
+        holder = writelock.stopped_writer(self.path)
+        if holder is not None:
+            raise StoreUnavailable(f"{self.path}: {writelock.said(holder)}")
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

@@ -16,12 +16,24 @@ import stat
 import time
 from collections.abc import Collection
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 from d7tui.store.errors import StoreError
 from d7tui.store.schema import migrate
 
 SIDECARS = ("-wal", "-shm", "-journal")  # SQLite's own files beside a database, by suffix
 _CREATING = ".creating-"
+RESTORING = ".restoring-"  # a copy being written back by moved.py, named after its process
+
+
+def connect_existing(path: Path, **kwargs: Any) -> sqlite3.Connection:
+    """A connection to the database file at `path` for reading and writing, never creating
+    it: SQLite would make a missing file with the process's umask (0644: readable by every
+    local user), and a path whose file vanished a moment ago (another d7tui setting it aside)
+    would become a new, empty store. New files are made 0600 by `create_whole`; SQLite gives
+    the `-wal` and `-shm` it makes beside a database the database file's own mode."""
+    return sqlite3.connect(f"file:{quote(str(path))}?mode=rw", uri=True, **kwargs)
 
 
 def prepare_dir(path: Path) -> None:
@@ -65,7 +77,7 @@ def create_whole(path: Path) -> bool:
         fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(fd, 0o600)
         os.close(fd)
-        conn = sqlite3.connect(temp, isolation_level=None)
+        conn = connect_existing(temp, isolation_level=None)
         try:
             conn.execute("PRAGMA journal_mode = WAL")  # kept in the file's header
             conn.execute("BEGIN IMMEDIATE")
@@ -107,6 +119,16 @@ def _forget_unfinished(path: Path) -> None:
             remove_with_sidecars(leftover)
 
 
+def restoring(path: Path) -> bool:
+    """Whether a running d7tui is writing the store at `path` back this moment (moved.py:
+    its copy is moved into place as soon as it is whole)."""
+    for temp in path.parent.glob(f".{path.name}{RESTORING}*"):
+        pid = temp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+            return True
+    return False
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -138,6 +160,23 @@ def free_aside_name(path: Path, why: str, *, now: float | None = None) -> Path:
         if not any((aside.parent / (aside.name + s)).exists() for s in ("", *SIDECARS)):
             return aside
     raise AssertionError("unreachable")
+
+
+KEEP_ASIDE = 3  # copies of a store set aside for the same reason that are kept at most
+
+
+def prune_aside(path: Path, why: str, keep: int = KEEP_ASIDE) -> None:
+    """Of the files set aside as `<name>.<why>-<time>`, the first (it holds the most history:
+    every later one was written from what a monitor held) and the newest stay, `keep` in all;
+    the others go, with their SQLite files. A -wal emptied every second made a full copy of the
+    store every second, until the disk was full."""
+    prefix = f"{path.name}.{why}-"
+    found = sorted(p for p in path.parent.glob(f"{prefix}*") if not p.name.endswith(SIDECARS))
+    if keep < 1 or len(found) <= keep:
+        return
+    for extra in found[1 : len(found) - (keep - 1)]:
+        with contextlib.suppress(OSError):
+            remove_with_sidecars(extra)
 
 
 def set_aside(path: Path, why: str, *, keep: Collection[tuple[int, int]] = ()) -> Path:

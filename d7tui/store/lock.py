@@ -52,6 +52,8 @@ class _Seen(NamedTuple):
 
 
 class ReportLock:
+    unended: str | None = None  # why a silent holder could not be ended (a desk's only)
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.user: str | None = None  # who this is (the store's actor), written for the others

@@ -32,23 +32,27 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from d7tui.store.db import Database
 from d7tui.store.errors import StoreError, StoreUnavailable
 from d7tui.store.files import (
+    RESTORING,
     SIDECARS,
+    connect_existing,
     create_whole,
     free_aside_name,
     prepare_dir,
+    prune_aside,
     remove_with_sidecars,
     set_aside,
 )
 from d7tui.store.openfiles import OpenFile, hold, let_go
 from d7tui.store.records import Absorbed, Copied, Snapshot, WatchRecord
 from d7tui.store.schema import SCHEMA_VERSION
-from d7tui.store.sides import SHM, Sides, Trouble, no_checkpoint
+from d7tui.store.sides import SHM, Sides, Trouble, no_checkpoint, open_elsewhere
 from d7tui.store.walread import watched_in_wal
 
 FileId = tuple[int, int]  # (st_dev, st_ino)
@@ -101,6 +105,21 @@ def _only(snapshot: Snapshot, watches: list[WatchRecord]) -> Snapshot:
     )
 
 
+# How many stores of this process are open on each path: the files open under a path are read
+# from /proc/self/fd (`open_elsewhere`), which cannot tell one store's from another's.
+_open_here: dict[str, int] = {}
+_open_here_lock = threading.Lock()
+
+
+def _count_open(path: Path, step: int) -> int:
+    key = str(path)
+    with _open_here_lock:
+        count = _open_here[key] = _open_here.get(key, 0) + step
+        if count <= 0:
+            del _open_here[key]
+        return count
+
+
 class MovedMixin(Database):
     """Part of `Store`: notices and puts right a database file deleted or replaced under it."""
 
@@ -121,6 +140,7 @@ class MovedMixin(Database):
     # that whoever puts it right (AsyncStore's writer) looks at once.
     _sides: Sides | None = None
     on_sides: Callable[[], None] | None = None
+    _counted = False  # in `_open_here`
 
     def remember_file(self) -> None:
         """Note which file is open (call once it is open and in WAL mode)."""
@@ -128,6 +148,9 @@ class MovedMixin(Database):
         # which would drop the locks of SQLite's connections to it (openfiles.py).
         own, self._own = self._own, hold(self.path)
         let_go(own)
+        if not self._counted:
+            self._counted = True
+            _count_open(self.path, 1)
         if not self.readonly:
             self._must_exist = True
             self._keep_open()
@@ -146,6 +169,14 @@ class MovedMixin(Database):
             keeper = self._connect()
         except (sqlite3.Error, StoreError):
             return  # a copy is then read through the writing thread's own connection
+        try:
+            # SQLite opens the WAL (and maps its index) at a connection's first read, by its
+            # name: read now, while it is the one the others use, not once it was deleted.
+            keeper.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                keeper.close()
+            return
         with self._conns_lock:  # closed with the others (close, _reopen)
             self._conns.append(keeper)
         self._keeper = keeper
@@ -185,15 +216,18 @@ class MovedMixin(Database):
             sides.close()
 
     def close(self) -> None:
-        self._close_own()
-        sides = self._sides
-        # The last connection to close checkpoints through its index: not through a wrong one.
-        # Looked at first: a -shm emptied is lengthened before closing touches it.
-        trouble = sides.look() if sides is not None else None
-        with no_checkpoint(self.path) if trouble is not None else contextlib.nullcontext():
+        # The last connection to close checkpoints through its index, then deletes the -wal
+        # and -shm by name: never through a wrong index, nor those of a file that took this
+        # one's place. Looked at first: a -shm emptied is lengthened before closing touches it.
+        stray = not self._closed and self.adrift() is not None
+        with no_checkpoint(self.path, self._own) if stray else contextlib.nullcontext():
             super().close()  # the kept connection with the others
         self._keeper = None
         self._forget_sides()
+        self._close_own()
+        if self._counted:
+            self._counted = False
+            _count_open(self.path, -1)
 
     def _close_own(self) -> None:
         own, self._own = self._own, None
@@ -233,6 +267,20 @@ class MovedMixin(Database):
         trouble = self._sides.look() if self._sides is not None else None
         return None if trouble is None else f"{trouble.suffix} {trouble.what}"
 
+    def adrift(self) -> str | None:
+        """Whether what this process commits may go where no d7tui reads it: the file opened
+        or a file SQLite uses beside it is no longer the one at the path (deleted, replaced,
+        emptied, set aside by another d7tui writing the store back). One line, or None."""
+        what = self.moved()
+        if what is None:
+            if self._opened is None or _count_open(self.path, 0) > 1:
+                return None  # another store of this process on it: its files are not ours
+            return open_elsewhere(self.path)
+        if what.startswith("-"):
+            suffix, _, happened = what.partition(" ")
+            return f"{self.path}{suffix} was {happened}"
+        return f"{self.path} was {what}"
+
     def lost(self) -> bool:
         """Whether the file this store opened can no longer be read (emptied ...): a copy of it
         can then only be made from what the process holds."""
@@ -259,6 +307,7 @@ class MovedMixin(Database):
         if side is not None and side.suffix == SHM:
             return self._rejoin(side)
         own = self._own_file_whole() and self._own_view_whole()
+        temp = self.path.with_name(f".{self.path.name}{RESTORING}{os.getpid()}")
         guard = contextlib.ExitStack()  # a wrong WAL is never checkpointed into the kept file
         try:
             if side is not None:
@@ -283,32 +332,47 @@ class MovedMixin(Database):
             source = self._source() if own else None
             # Asked before anything is moved: if nothing holds it, nothing is moved yet.
             from_memory = self._held_now(held) if source is None else None
-            aside = None
-            if side is not None:  # whole up to the last checkpoint: kept, with its files
-                aside = set_aside(self.path, "kept")
-            elif what != "deleted":
-                if what == "replaced":
-                    aside = set_aside(self.path, "replaced", keep=self._sidecars)
-                else:  # damaged in place: its SQLite files go with it, for whoever looks
-                    aside = set_aside(self.path, "damaged")
-            temp = self.path.with_name(f".{self.path.name}.restoring-{os.getpid()}")
             saved: Absorbed | None = None
             from_wal: tuple[Absorbed, int] | None = None
             copied: Copied | None = None
+            # The copy is made first, and only then is the file at the path set aside: a copy
+            # that fails moves nothing, and the path is without a store for two renames, not
+            # for as long as a copy takes (another d7tui opening it meanwhile started a new,
+            # empty store there; `restoring` makes it wait for this one instead).
             if source is not None:
-                copied = self._copy_checked(temp, held, source)
-            else:
+                try:
+                    copied = self._copy_checked(temp, held, source)
+                except (sqlite3.Error, StoreError):
+                    if side is None:
+                        raise
+                    # Its own view lists frames another d7tui wrote into another -wal (opened
+                    # by name once this one's was deleted): unreadable here, so what it holds
+                    # is written, and what the other wrote is taken from that -wal below.
+                    remove_with_sidecars(temp)
+                    from_memory = self._held_now(held)
+            if copied is None:
                 assert from_memory is not None
                 saved = self._write_held(temp, from_memory)
-                if aside is not None and side is None:  # what another d7tui committed and
-                    from_wal = self._absorb_wal(temp, aside)  # this one never read
+            aside = self._set_aside(what, side)
+            if saved is not None and aside is not None:
+                from_wal = self._absorb_wal(temp, aside)  # what another d7tui committed and
+                # this one never read
             raced: list[Path] = []
             self._reopen(lambda: self._into_place(temp, raced))
             guard.close()
             if raced:
                 # Another d7tui started a new store at the path meanwhile: ours joins it.
                 return self._joined(raced[0], f"{what}, and another d7tui started a new store")
+            if side is not None and aside is not None and copied is not None and copied.whole:
+                # Written back whole and checked: the file without its -wal holds nothing the
+                # store lacks. Kept, a -wal deleted every second left a full copy a second.
+                remove_with_sidecars(aside)
+                aside = None
         except (OSError, sqlite3.Error, StoreError) as exc:
+            with contextlib.suppress(OSError):
+                if temp.exists() and not self.path.exists():  # set aside, the copy whole
+                    os.link(temp, self.path)
+                remove_with_sidecars(temp)
             said = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             named = side.said(self.path) if side else f"{self.path} was {what}"
             raise StoreUnavailable(
@@ -317,7 +381,9 @@ class MovedMixin(Database):
         finally:
             guard.close()
         if side is not None:
-            return self._side_said(side, aside, saved, copied)
+            return self._side_said(side, aside, saved, copied) + (
+                _said_wal(from_wal) if saved is not None else ""
+            )
         if saved is not None:
             kept_as = f" (kept as {aside.name})" if aside is not None else ""  # none if deleted
             return (
@@ -333,6 +399,19 @@ class MovedMixin(Database):
             )
         return f"{self.path} was deleted while d7tui ran: {copied.said()}"
 
+    def _set_aside(self, what: str, side: Trouble | None) -> Path | None:
+        """The file at the path set aside before the copy takes its place (None: deleted,
+        nothing there); at most a few copies are kept (`prune_aside`)."""
+        if side is not None:  # whole up to the last checkpoint: kept, with its files
+            aside = set_aside(self.path, "kept")
+            prune_aside(self.path, "kept")
+            return aside
+        if what == "deleted":
+            return None
+        if what == "replaced":
+            return set_aside(self.path, "replaced", keep=self._sidecars)
+        return set_aside(self.path, "damaged")  # damaged in place: its SQLite files go too
+
     def _side_said(
         self, side: Trouble, aside: Path | None, saved: Absorbed | None, copied: Copied | None
     ) -> str:
@@ -346,6 +425,12 @@ class MovedMixin(Database):
                 f"{saved.lost()}"
             )
         assert copied is not None
+        if aside is None:
+            return (
+                f"{wal} was {side.what} while d7tui ran: "
+                f"{copied.said('the store as d7tui had it')} (the file without it is not kept: "
+                "it holds nothing the store lacks)"
+            )
         return (
             f"{wal} was {side.what} while d7tui ran: the store without it is kept as {kept}, "
             f"and {copied.said('the store as d7tui had it')}"
@@ -358,7 +443,7 @@ class MovedMixin(Database):
         WAL holds it) is seen, and nothing either writes overwrites the other's."""
         sides = self._sides
         try:
-            with no_checkpoint(self.path):
+            with no_checkpoint(self.path, self._own):
                 self._close_all()
             self._sides = None
             self._init_schema()
@@ -406,6 +491,7 @@ class MovedMixin(Database):
         `kept` (a copy of what it had) that the new file lacks is written into it."""
         self.from_held = frozenset()  # nothing queued is in it: every write still goes in
         joined = self.absorb_file(kept)
+        prune_aside(self.path, "kept")
         wrote = (
             f"what it had that the new file lacked was written into it ({joined.said()})"
             if joined.requests or joined.filled or joined.states
@@ -457,7 +543,7 @@ class MovedMixin(Database):
         written into it from what it holds (`from_held` says which)."""
         had = _counts(source)
         self._copy_to(target, source)
-        copy = sqlite3.connect(target, isolation_level=None)
+        copy = connect_existing(target, isolation_level=None)
         try:
             counts = _counts(copy)
             ids = {row[0] for row in copy.execute("SELECT request_id FROM watch")}
@@ -490,7 +576,7 @@ class MovedMixin(Database):
         fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
         try:
-            copy = sqlite3.connect(target, isolation_level=None)
+            copy = connect_existing(target, isolation_level=None)
             try:
                 source = source or self._source()
                 if source is None:

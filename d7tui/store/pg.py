@@ -268,6 +268,7 @@ class PgStore(Store):
     SQLite store's held writes this database)."""
 
     shared = True
+    locks_in_shm = False
 
     def __init__(self, url: str, *, readonly: bool = False) -> None:
         super().__init__(local_path(url), readonly=readonly)

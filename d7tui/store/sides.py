@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from d7tui.store.openfiles import hold, let_go
+from d7tui.store.openfiles import OpenFile, hold, let_go
 
 try:
     import fcntl
@@ -123,9 +123,14 @@ class Sides:
         return Trouble(SHM, "replaced", True) if _fid(st) != key else None
 
     def _wal_wrong(self, shm_fd: int) -> Trouble | None:
-        if self._wal_key is None:
-            return None
         st = _stat(self.wal)
+        if self._wal_key is None:
+            # None when the store was opened: made since, by this process's first read (or
+            # another's): from now on it is the one looked at. Never looked at, it was deleted
+            # unseen, and what was committed into it lost.
+            if st is not None:
+                self._wal_key, self._wal_size = _fid(st), st.st_size
+            return None
         if st is None:
             return Trouble(WAL, "deleted", True)  # SQLite still has the old one open, whole
         if _fid(st) != self._wal_key:
@@ -257,8 +262,45 @@ def wal_lost_under_others(db: Path) -> list[int]:
     return sorted((_holders(shm, _DMS, _DMS) or set()) - {os.getpid()})
 
 
+def wal_elsewhere(db: Path) -> list[int]:
+    """Other processes using the store that have a `-wal` of it open that is not the file at
+    its path (deleted or replaced under them, and not put right yet). SQLite opens the WAL by
+    its name: a process opening the store now writes another file than theirs, through the
+    same index, and each reads the other's frames from the wrong file (`d7tui add` said it
+    added ids no monitor could read, and the monitor could no longer read its own store)."""
+    users = _holders(db, _SHARED_FIRST, _SHARED_FIRST + _SHARED_SIZE - 1)
+    if not users:
+        return []
+    here = _stat(db.with_name(db.name + WAL))
+    name = f"{os.path.realpath(db)}{WAL}"
+    found = []
+    for pid in sorted(users - {os.getpid()}):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue  # gone, or another user's: what it holds cannot be told
+        for fd in fds:
+            link = f"/proc/{pid}/fd/{fd}"
+            try:
+                if os.readlink(link).removesuffix(" (deleted)") != name:
+                    continue
+                st = os.stat(link)  # the file it has open, whatever became of its name
+            except OSError:
+                continue
+            if here is None or _fid(st) != _fid(here):
+                found.append(pid)
+                break
+    return found
+
+
 def problem_at_open(db: Path) -> str | None:
     """Why a process opening the store must not use it now, or None."""
+    elsewhere = wal_elsewhere(db)
+    if elsewhere:
+        return (
+            f"{db.name}{WAL} was deleted or replaced under another d7tui ({_pids(elsewhere)}), "
+            "which has not written the store back yet: what is written now would be lost"
+        )
     lost = wal_lost_under_others(db)
     if lost:
         return (
@@ -292,16 +334,19 @@ def wait_for_one_index(db: Path, timeout: float | None = None) -> str | None:
 
 
 @contextlib.contextmanager
-def no_checkpoint(db: Path) -> Iterator[None]:
+def no_checkpoint(db: Path, own: OpenFile | None = None) -> Iterator[None]:
     """While inside: no connection of this process closing checkpoints the WAL into `db` (nor
     deletes the WAL and index by name). SQLite's last connection to close takes an exclusive
     lock and checkpoints through its index; an index that no longer matches its WAL would write
-    wrong pages into the file, and one that misses another process's frames would drop them. A
-    read lock on the SHARED range, held through an open file description (OFD locks conflict
-    with SQLite's POSIX locks even in the same process), makes that lock fail: SQLite then
-    closes without a checkpoint. Without OFD locks (not Linux) nothing is held."""
+    wrong pages into the file, and one that misses another process's frames would drop them;
+    and then it deletes the `-wal` and `-shm` by their names, which lead to another file's own
+    once its file was set aside (another d7tui wrote the store back). A read lock on the
+    SHARED range, held through an open file description (OFD locks conflict with SQLite's POSIX
+    locks even in the same process), makes that lock fail: SQLite then closes without a
+    checkpoint. `own`: the file the connections opened, held open (whatever its name is now),
+    else the file at `db`. Without OFD locks (not Linux) nothing is held."""
     setlk: int = getattr(fcntl, "F_OFD_SETLK", 0) if fcntl is not None else 0
-    opened = hold(db) if setlk else None
+    opened = (own if own is not None else hold(db)) if setlk else None
     try:
         if opened is not None:
             with contextlib.suppress(OSError):
@@ -311,7 +356,38 @@ def no_checkpoint(db: Path) -> Iterator[None]:
         if opened is not None:
             with contextlib.suppress(OSError):
                 fcntl.fcntl(opened.fd, setlk, _flock(fcntl.F_UNLCK))
-            let_go(opened)
+            if opened is not own:
+                let_go(opened)
+
+
+def open_elsewhere(db: Path) -> str | None:
+    """What this process has open of the store's `-wal` or `-shm` that is no longer the file at
+    its path (deleted or replaced under it): what its connections committed is then in a file
+    no other d7tui reads. None if nothing, or if it cannot be told (no /proc/self/fd: not
+    Linux). A file renamed away with the database file is found by comparing that one."""
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    real = Path(os.path.realpath(db))  # /proc names files by their real paths
+    names = {f"{real}{suffix}": suffix for suffix in (SHM, WAL)}
+    here = {suffix: _stat(db.with_name(db.name + suffix)) for suffix in (SHM, WAL)}
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            st = os.fstat(int(fd))
+        except (OSError, ValueError):
+            continue  # closed meanwhile
+        deleted = target.endswith(" (deleted)")
+        suffix = names.get(target.removesuffix(" (deleted)"))
+        if suffix is None:
+            continue
+        now = here[suffix]
+        if now is None or deleted:
+            return f"{db}{suffix} was deleted"
+        if _fid(now) != _fid(st):
+            return f"{db}{suffix} was replaced"
+    return None
 
 
 def _flock(kind: int) -> bytes:

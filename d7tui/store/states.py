@@ -23,6 +23,9 @@ from d7tui.store.records import StoredState, Which
 
 DEFAULT_TIMELINE = 1000  # transitions per request loaded at start (all stay in the store)
 IDS_PER_QUERY = 500  # ids in one `IN (...)`: well inside SQLite's and PostgreSQL's limits
+# Stored states, and the newest transition of each recipient: (when, new status) by request id,
+# then recipient key (`load_dated_states_of`).
+DatedStates = tuple[dict[str, StoredState], dict[str, dict[str, tuple[float, str | None]]]]
 
 WHICH_WHERE = {
     Which.LIVE: "w.removed_at IS NULL AND w.archived_at IS NULL",
@@ -194,12 +197,38 @@ class StatesMixin(Database):
         """The stored states of these ids (those the store has), as one consistent read: a
         desk's follower reads what the leader changed this way, a few queries for a batch
         rather than a transaction per id."""
+        return self._states_of(request_ids, with_raw, None)
+
+    def load_dated_states_of(self, request_ids: Sequence[str]) -> DatedStates:
+        """`load_states_of`, and the newest transition of each of their recipients (when, to
+        which status; by request id, then recipient key), in the same read: what a desk's
+        follower takes from the leader, dated as the leader stored it."""
+        changes: dict[str, dict[str, tuple[float, str | None]]] = {}
+        return self._states_of(request_ids, True, changes), changes
+
+    def _states_of(
+        self,
+        request_ids: Sequence[str],
+        with_raw: bool,
+        changes: dict[str, dict[str, tuple[float, str | None]]] | None,
+    ) -> dict[str, StoredState]:
         out: dict[str, StoredState] = {}
         with self.reading() as conn:
             for start in range(0, len(request_ids), IDS_PER_QUERY):
                 chunk = tuple(request_ids[start : start + IDS_PER_QUERY])
                 where = f"request_id IN ({', '.join('?' * len(chunk))})"
                 out.update(self._states(conn, where, chunk, with_raw))
+                if changes is None:
+                    continue
+                for rid, key, at, status in conn.execute(
+                    "SELECT request_id, recipient_key, at, new_status FROM transition "
+                    f"WHERE {where} ORDER BY request_id, id",
+                    chunk,
+                ):
+                    found = changes.get(rid)
+                    if found is None:
+                        found = changes[rid] = {}
+                    found[key] = (at, status)  # in stored order: the newest stays
         return out
 
     def load_states(

@@ -21,6 +21,9 @@ class Alert:
     new_status: str | None
     failed: bool
     reason: str | None = None
+    # When the change happened: a desk's follower learns it from the store, maybe long after
+    # (stopped, asleep), and the line says when it happened, not when it was read.
+    at: float | None = None
 
     def message(self, masked: bool) -> str:
         who = recipient_text(self.recipient, masked)
@@ -46,6 +49,7 @@ def alerts_for(entry: Entry, short_id: str, transitions: Iterable[Transition]) -
             new_status=t.new_status,
             failed=t.new_phase is Phase.FAILED and t.old_phase is not Phase.FAILED,
             reason=t.reason,
+            at=t.at,
         )
         for t in transitions
     ]

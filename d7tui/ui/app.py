@@ -21,6 +21,7 @@ from textual import events
 from textual.app import App, SystemCommand
 from textual.driver import Driver
 from textual.screen import Screen
+from textual.timer import Timer
 
 from d7tui.channels.send import TEST_LABEL, MaybeSent, Message
 from d7tui.clock import Clock, SystemClock
@@ -166,6 +167,7 @@ class D7App(Guarded, App[int]):
         self._polling = False
         self._set_up = False
         self._begun = False
+        self._desk_retrying: Timer | None = None  # tries a desk's database away at start
         if self.options.demo:
             self.sub_title = "demo: the built-in simulator, no account needed"
 
@@ -215,19 +217,7 @@ class D7App(Guarded, App[int]):
         else:
             self.poller.client = ReportGuard(self._client, lambda: self.monitor.no_memory)
         if memory is not None and memory.one_poller:  # one poller per store: lead, or follow
-            self.desk = DeskLink(
-                memory,
-                self.poller,
-                self.poller.client,
-                say=lambda line: self.say(line),
-                on_watch_changes=self._watches_changed,
-                on_lost=self._database_away,
-            )
-            self.monitor.following = lambda: self.following
-            self.monitor.shows_who = memory.shared
-            self.desk.start()
-            self._lead_check()  # the status line names the leader from the start
-            self.set_interval(LEAD_CHECK, self._lead_check, name="d7tui-lead")
+            self._link_desk(memory)
         self._exit_with_the_terminal()
         self.watch(self, "app_focus", self._focus_changed, init=False)
         for setting_warning in [*self.settings.warnings, *self._keymap_problems]:
@@ -237,10 +227,28 @@ class D7App(Guarded, App[int]):
         self.set_interval(ARCHIVE_CHECK, self._archive_check, name="d7tui-archive")
         self.set_interval(PICK_UP_CHECK, self._pick_up_check, name="d7tui-pick-up")
         if self.monitor.held_for_desk is not None:  # the desk's database away at start
-            self.set_interval(DESK_RETRY, self._desk_retry, name="d7tui-desk-retry")
+            self._desk_retrying = self.set_interval(
+                DESK_RETRY, self._desk_retry, name="d7tui-desk-retry"
+            )
         self.read_balances()
         self.background(self._balances_every(), "balance-clock", "reads the balances again")
         self.begin()
+
+    def _link_desk(self, memory: Memory) -> None:
+        """One poller per store: this monitor leads, or follows the one that does."""
+        self.desk = DeskLink(
+            memory,
+            self.poller,
+            self.poller.client,
+            say=lambda line: self.say(line),
+            on_watch_changes=self._watches_changed,
+            on_lost=self._database_away,
+        )
+        self.monitor.following = lambda: self.following
+        self.monitor.shows_who = memory.shared
+        self.desk.start()
+        self._lead_check()  # the status line names the leader from the start
+        self.set_interval(LEAD_CHECK, self._lead_check, name="d7tui-lead")
 
     def _status_client(self) -> Fetcher:
         """The client that asks the vendors. On the system clock it asks and parses in a thread
@@ -520,13 +528,20 @@ class D7App(Guarded, App[int]):
     # -- telling the user ------------------------------------------------------------------------
 
     def say(
-        self, text: str, severity: Severity = "information", *, masked: str | None = None
+        self,
+        text: str,
+        severity: Severity = "information",
+        *,
+        masked: str | None = None,
+        at: float | None = None,
     ) -> None:
         """One line in the event strip (never a toast: nothing may cover what the user reads or
-        types), shown as plain text; `masked`: the line in privacy mode, if it names anyone."""
-        at = format_clock(self.clock.now())
+        types), shown as plain text; `masked`: the line in privacy mode, if it names anyone;
+        `at`: when it happened, if not now (a change a desk's follower read from the store)."""
+        now = self.clock.now()
+        when = format_clock(now if at is None else at, now)
         hidden = one_line(masked, 300) if masked is not None else None
-        self.events.append(Event(at, one_line(text, 300), severity, hidden))
+        self.events.append(Event(when, one_line(text, 300), severity, hidden))
         if self._main is not None and self._main.is_mounted:
             self._main.show_events()
 
@@ -704,8 +719,47 @@ class D7App(Guarded, App[int]):
         )
 
     async def _hand_over_held(self) -> None:
-        if await self.monitor.hand_over_held() and self._main is not None and self._main.is_mounted:
+        changed = await self.monitor.hand_over_held()
+        if self.monitor.desk_back:
+            changed |= await self._rejoin_desk()
+        if changed and self._main is not None and self._main.is_mounted:
             self._main.show_banner()
+
+    async def _rejoin_desk(self) -> bool:
+        """Started without its desk's database, which answers again: this monitor joins the
+        desk as one started with it would (it follows its leader, or leads), and shows the
+        desk's list. Whether it joined."""
+        rejoined = await self.monitor.rejoin_desk()
+        memory, status = self.memory, self._client
+        if not rejoined or memory is None or status is None:
+            return False
+        if self._desk_retrying is not None:
+            self._desk_retrying.stop()
+        # Reports pulled from now on are kept (the client was made with nowhere to keep them).
+        client: Any = getattr(status, "client", status)
+        if hasattr(client, "report_sink"):
+            client.report_sink = memory.astore.commit_report
+        self.poller.client = ReportGuard(status, memory.report_refusal, memory.remembered)
+        self.poller.backpressure = memory.room
+        if memory.one_poller:
+            self._link_desk(memory)
+        # Ids it had that the desk removed, archived or relabelled meanwhile, as the desk has them.
+        await self.monitor.follow_watches({e.request_id for e in (*self.live, *self.archived)})
+        await self.monitor.pick_up_added()
+        if self.following:
+            self.poller.refresh()  # what the desk's leader stored, read once for every id
+        self.say(
+            "Joined the desk: "
+            + (
+                f"this monitor follows {self.desk.fetcher.leader}."
+                if self.desk is not None and self.following
+                else "this monitor leads it (it polls the vendors for everyone)."
+            ),
+            "information",
+        )
+        if self._main is not None and self._main.is_mounted:
+            self._main.refresh_all()
+        return True
 
     def _lead_check(self) -> None:
         if self.desk is not None:

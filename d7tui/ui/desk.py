@@ -65,6 +65,7 @@ class DeskLink:
         self._free_since: float | None = None  # when the lock was first seen free
         self._silence_checked = 0.0  # monotonic time of the last look for a silent leader
         self._looking = asyncio.Lock()  # one look at a leader's own lead at a time
+        self._unended_said: str | None = None  # why the leader could not be ended, said
         # For the benchmark: when this monitor last heard of a change (time.time()).
         self.heard: list[tuple[float, set[str]]] = []
 
@@ -150,6 +151,10 @@ class DeskLink:
             if now - self._silence_checked >= SILENT_CHECK:
                 self._silence_checked = now
                 ended = await self.memory.end_silent_leader(SILENT_AFTER)
+                unended = self.memory.leader_unended()
+                if unended is not None and unended != self._unended_said:
+                    self.say(unended)  # once for each leader: a setting, not an event
+                self._unended_said = unended
                 if ended is not None:
                     self.say(
                         f"{ended} gave no sign of life for {SILENT_AFTER:g} s (stopped or "

@@ -473,7 +473,7 @@ class MonitorScreen(Guarded, Screen[None]):
             self.d7app.say(line, "warning" if failed else "information")
         for alert in reversed(shown):
             severity: Severity = "error" if alert.failed else "information"
-            self.d7app.say(alert.line(False), severity, masked=alert.line(True))
+            self.d7app.say(alert.line(False), severity, masked=alert.line(True), at=alert.at)
 
     @on(PollerStopped)
     def _poller_stopped(self, message: PollerStopped) -> None:

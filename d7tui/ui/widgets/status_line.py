@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from d7tui.errors import ERROR_PRIORITY, ErrorKind
+from d7tui.errors import ERROR_LABEL, ERROR_LABELS, SERVER_ERROR, ErrorKind
 from d7tui.models import Phase
 from d7tui.pollstate import RateHold
 from d7tui.tally import Totals
@@ -23,11 +23,11 @@ from d7tui.ui.format import (
     rate_wait,
 )
 from d7tui.ui.widgets.text_static import TextStatic
-from d7tui.watchlist import ERROR_LABEL, SortKey
+from d7tui.watchlist import SortKey
 
 SEPARATOR = "  │  "
 # The labels that are nouns take a plural ("2 bad answers"); "2 unreachable" reads as it is.
-_COUNTED = (ErrorKind.API, ErrorKind.PROTOCOL)
+_COUNTED = (ERROR_LABEL[ErrorKind.API], ERROR_LABEL[ErrorKind.PROTOCOL], SERVER_ERROR)
 
 
 @dataclass
@@ -61,8 +61,12 @@ def refreshed_text(
 ) -> str:
     """When the rows were last refreshed: by this monitor's polls (`refreshed`), else by
     whoever polled them (`polled`: a run before a restart whose rows are all final, or the
-    desk's leader, for a follower)."""
-    newest = max((t for t in (refreshed, polled) if t is not None), default=None)
+    desk's leader, for a follower: not when the follower read what it stored)."""
+    newest = (
+        polled
+        if following
+        else max((t for t in (refreshed, polled) if t is not None), default=None)
+    )
     if newest is None:
         return "not polled yet"
     if following:
@@ -134,9 +138,9 @@ def status_parts(
     elif all_final(poller, totals.requests):
         parts.append(Text("✓ all final: nothing to poll", style=colours[Phase.DELIVERED]))
     errors = [
-        f"{count:,} {ERROR_LABEL[kind]}{'s' if count > 1 and kind in _COUNTED else ''}"
-        for kind in ERROR_PRIORITY
-        if (count := totals.errors.get(kind, 0))
+        f"{count:,} {label}{'s' if count > 1 and label in _COUNTED else ''}"
+        for label in ERROR_LABELS
+        if (count := totals.errors.get(label, 0))
     ]
     if errors:
         parts.append(Text("⚠ " + ", ".join(errors), style=colours[Phase.FAILED]))
