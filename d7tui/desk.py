@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from d7tui.errors import ApiError, ChannelError, NotRead
+from d7tui.errors import ChannelError, NotRead
 from d7tui.models import Channel, RequestStatus, StoredAnswer, Target
 from d7tui.pollstate import Fetcher
 from d7tui.store.errors import StoreError
@@ -31,8 +31,9 @@ FOLLOWING = "desk"  # a follower's batch key: whatever it reads at once is one r
 CONFIRM_AFTER = 3.0
 
 
-class NotYetPolled(ApiError):
-    """A follower asked about an id the leader has not answered for yet."""
+class NotYetPolled(NotRead):
+    """A follower asked about an id the leader has not answered for yet: nothing to show, and
+    nobody failed (the row says "waiting…", as the leader's does; it said "⚠ API error")."""
 
     def __init__(self, leader: str) -> None:
         super().__init__("desk", f"waiting for the first answer from {leader}")

@@ -76,38 +76,58 @@ class ExportCounts:
 
 # -- what is exported --------------------------------------------------------------------------
 
+# Watched ids read at a time: an export holds one part of the store, never all of it (K12: the
+# whole store was read into memory first, while the file was written a record at a time).
+PART = 500
 
-@dataclass
+
 class _Contents:
-    watches: list[WatchRecord]
-    states: dict[str, StoredState]
-    timelines: dict[str, list[Transition]]
+    """The store read as it is written, in three passes over the watchlist in the added order
+    (the watchlist, then the recipients, then the transitions), a part of `PART` ids at a time;
+    counting what went out. Read inside one read transaction: the passes agree."""
+
+    def __init__(self, store: Store, keep_text: bool, part: int = PART) -> None:
+        self._store = store
+        self._keep_text = keep_text
+        self._part = part
+        self.watches = self.recipients = self.transitions = 0
 
     def counts(self) -> ExportCounts:
-        return ExportCounts(
-            len(self.watches),
-            sum(len(s.state.recipients) for s in self.states.values()),
-            sum(len(t) for t in self.timelines.values()),
-        )
+        return ExportCounts(self.watches, self.recipients, self.transitions)
 
+    def heads(self) -> Iterator[tuple[WatchRecord, StoredState | None]]:
+        """Every watch with its state's head (its recipients are not read here)."""
+        for part in self._store.each_part(
+            self._part, Which.KEPT, recipients=False, timeline_limit=0
+        ):
+            for w in part.watches:
+                self.watches += 1
+                yield w, part.states.get(w.request_id)
 
-def _collect(store: Store, keep_text: bool) -> _Contents:
-    # One read transaction: the three parts agree with each other.
-    with store.reading():
-        contents = _Contents(
-            store.watches(Which.KEPT),
-            store.load_states(Which.KEPT, with_raw=False),
-            store.timelines(Which.KEPT, limit=None),
-        )
-    if not keep_text:  # text stored while `message_text` was on follows the setting of now
-        for rid, stored in contents.states.items():
-            recipients = tuple(
-                replace(r, fields=without_text(r.fields)) for r in stored.state.recipients
-            )
-            contents.states[rid] = replace(
-                stored, state=replace(stored.state, recipients=recipients)
-            )
-    return contents
+    def states(self) -> Iterator[StoredState]:
+        """Every state with its recipients, in the watchlist's order."""
+        for part in self._store.each_part(self._part, Which.KEPT, timeline_limit=0):
+            for w in part.watches:
+                stored = part.states.get(w.request_id)
+                if stored is None:
+                    continue
+                if not self._keep_text:  # text stored while `message_text` was on follows now
+                    recipients = tuple(
+                        replace(r, fields=without_text(r.fields)) for r in stored.state.recipients
+                    )
+                    stored = replace(stored, state=replace(stored.state, recipients=recipients))
+                self.recipients += len(stored.state.recipients)
+                yield stored
+
+    def timeline(self) -> Iterator[Transition]:
+        """Every transition, the watchlist's order, each request's oldest first."""
+        for part in self._store.each_part(
+            self._part, Which.KEPT, states=False, timeline_limit=None
+        ):
+            for w in part.watches:
+                for t in part.timelines.get(w.request_id, ()):
+                    self.transitions += 1
+                    yield t
 
 
 def export(
@@ -117,17 +137,20 @@ def export(
     *,
     now: float | None = None,
     keep_text: bool = False,
+    part: int = PART,
 ) -> ExportCounts:
     """Write every kept (live and archived) watch, its recipients and transitions to `out`;
-    message text only with `keep_text` (the `message_text` setting), `(hidden)` otherwise."""
+    message text only with `keep_text` (the `message_text` setting), `(hidden)` otherwise.
+    The store is read `part` ids at a time as the document is written."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (csv or json)")
-    contents = _collect(store, keep_text)
+    contents = _Contents(store, keep_text, part)
     exported_at = time.time() if now is None else now
-    if fmt == "json":
-        _write_json(contents, out, exported_at)
-    else:
-        _write_csv(contents, out)
+    with store.reading():  # one read transaction: the three passes agree with each other
+        if fmt == "json":
+            _write_json(contents, out, exported_at)
+        else:
+            _write_csv(contents, out)
     return contents.counts()
 
 
@@ -269,20 +292,11 @@ def _write_json(contents: _Contents, out: TextIO, exported_at: float) -> None:
     # ASCII-only JSON: any terminal or pipe encoding takes it, and programs read it the same.
     out.write(f'{{\n "d7tui_export": {strict_json(EXPORT_VERSION)},\n')
     out.write(f' "exported_at": {strict_json(exported_at)},\n')
-    _write_array(
-        out,
-        "watchlist",
-        (_watch_dict(w, contents.states.get(w.request_id)) for w in contents.watches),
-    )
+    _write_array(out, "watchlist", (_watch_dict(w, stored) for w, stored in contents.heads()))
     out.write(",\n")
     _write_array(out, "recipients", _recipients_json(contents))
     out.write(",\n")
-    transitions = (
-        codec.transition_to_dict(t)
-        for w in contents.watches
-        for t in contents.timelines.get(w.request_id, ())
-    )
-    _write_array(out, "transitions", transitions)
+    _write_array(out, "transitions", map(codec.transition_to_dict, contents.timeline()))
     out.write("\n}\n")
 
 
@@ -298,12 +312,12 @@ def _write_array(out: TextIO, name: str, items: Iterable[Any]) -> None:
 
 
 def _recipients_json(contents: _Contents) -> Iterator[dict[str, Any]]:
-    for w in contents.watches:
-        stored = contents.states.get(w.request_id)
-        for i, r in enumerate(stored.state.recipients if stored else ()):
-            explained = explain(stored.state.channel, r) if stored else None
+    for stored in contents.states():
+        state = stored.state
+        for i, r in enumerate(state.recipients):
+            explained = explain(state.channel, r)
             yield {
-                "request_id": w.request_id,
+                "request_id": state.request_id,
                 "position": i,
                 **codec.recipient_to_dict(r),
                 "explanation": explained.to_json() if explained is not None else None,
@@ -337,8 +351,7 @@ def csv_cell(column: str, value: Any) -> str:
 
 
 def _csv_rows(contents: _Contents) -> Iterator[dict[str, Any]]:
-    for w in contents.watches:
-        stored = contents.states.get(w.request_id)
+    for w, stored in contents.heads():
         row: dict[str, Any] = {"record": "watch", **_watch_dict(w, None)}
         del row["state"]
         if stored is not None:
@@ -350,13 +363,13 @@ def _csv_rows(contents: _Contents) -> Iterator[dict[str, Any]]:
                 fields=stored.state.fields,
             )
         yield row
-    for w in contents.watches:
-        stored = contents.states.get(w.request_id)
-        for i, r in enumerate(stored.state.recipients if stored else ()):
-            explained = explain(stored.state.channel, r) if stored else None
+    for stored in contents.states():
+        state = stored.state
+        for i, r in enumerate(state.recipients):
+            explained = explain(state.channel, r)
             yield {
                 "record": "recipient",
-                "request_id": w.request_id,
+                "request_id": state.request_id,
                 "position": i,
                 **codec.recipient_to_dict(r),
                 **(
@@ -369,9 +382,8 @@ def _csv_rows(contents: _Contents) -> Iterator[dict[str, Any]]:
                     else {}
                 ),
             }
-    for w in contents.watches:
-        for t in contents.timelines.get(w.request_id, ()):
-            yield {"record": "transition", **codec.transition_to_dict(t)}
+    for t in contents.timeline():
+        yield {"record": "transition", **codec.transition_to_dict(t)}
 
 
 def _write_csv(contents: _Contents, out: TextIO) -> None:

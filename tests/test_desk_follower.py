@@ -106,15 +106,25 @@ async def test_a_followers_read_of_a_database_away_is_no_vendor_outage_on_its_ro
     sim: Simulator, clock: ManualClock, own_server: PgServer
 ):
     url = own_server.create_database()
-    rid = "req-outage"
+    rid, unpolled = "req-outage", "req-not-polled-yet"
     with leading_here(url) as lead:
         lead.add_watch(rid, "sms", label="outage")
         poll_saved(lead, clock, sms(rid, "sent"))
+        lead.add_watch(unpolled, "auto")  # the leader has not answered for it yet
         app = follower(sim, clock, url)
         async with app.run_test(size=SIZE) as pilot:
             await following(pilot, app, [rid])
             desk = app.desk
             assert desk is not None
+            # Read before the leader answered for it: waiting, as on the leader, in no error
+            # (it was "⚠ API error: waiting for the first answer").
+            await until(pilot, lambda: unpolled in app.live)
+            read = desk.fetcher.ids_read
+            app.poller.refresh()
+            await until(pilot, lambda: desk.fetcher.ids_read >= read + 2 and app.poller.idle())
+            await pilot.pause()
+            assert entry(app, unpolled).error is None
+            assert entry(app, unpolled).status_text() == "waiting…"
             own_server.stop()
             await until(pilot, lambda: any("database cannot be reached" in n for n in app.notices))
             # A read of what the leader stored (news, `r`), while the database is away.

@@ -16,6 +16,7 @@ from ui_kit import entry, idle, list_lines, said, screen_text, sim_settings, unt
 
 from d7tui.models import IdKind, InfobipSource, Target
 from d7tui.simulator import Step
+from d7tui.ui.format import entry_cost
 from d7tui.ui.screens.label import LabelDialog
 from d7tui.ui.screens.monitor import MonitorScreen
 from d7tui.ui.widgets.filter_bar import FilterBar
@@ -281,12 +282,57 @@ async def test_the_cost_column_keeps_a_blank_cell_before_the_scroll_bar(sim, clo
             assert row[-2] == " ", row  # the cell before the bar's
 
 
-async def test_the_status_and_the_reason_get_room_before_the_label_and_whole_when_selected(
-    sim, clock
-):
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_selected_row_keeps_its_since_and_cost(sim, clock, size):
+    """The selected row showed a cut status and reason whole over the Since and Cost columns:
+    the age and the cost of the very request the user looked at were hidden. It shows the
+    same columns as every other row; the status and the reason take no room but their own
+    (the status whole there when it fits). Reasons of several lengths: at each size some fit
+    the room of the status, the reason, Since and Cost together."""
+    words = "Recipient is not a valid WhatsApp user or has not accepted the latest terms"
+    failed = [
+        sim.create_request(
+            "whatsapp",
+            [f"+97150000{n:04d}", f"+97150001{n:04d}"],
+            [[Step(0, "delivered")], [Step(0, "undelivered", words[:length])]],
+        )
+        for n, length in enumerate((12, 20, 50, 60))
+    ]
+    bulk, _ = sim.create_infobip_bulk(
+        ["41793026727", "41793026834"],
+        [Step(0, "DELIVERED_TO_HANDSET")],
+        bulk_id="BULK-SELECTED-1",
+    )
+    app = build(sim, clock, [*failed, Target(bulk, "infobip", IdKind.BULK)])
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: all(entry(app, rid).latest_status for rid in [*failed, bulk]))
+        await idle(pilot, app)
+        table = app.screen.query_one(WatchlistTable)
+        since = list_lines(app)[0].index("Since")
+
+        def row_of(rid: str) -> str:
+            short = table.short_id(rid)
+            return next(line for line in list_lines(app)[1:] if f" {short} " in line)
+
+        for rid in [*failed, bulk]:
+            table.select(bulk if rid != bulk else failed[0])
+            await idle(pilot, app)
+            unselected = row_of(rid)
+            table.select(rid)
+            await idle(pilot, app)
+            selected = row_of(rid)
+            # The same age and cost, where every row has them.
+            assert selected[since:] == unselected[since:], (selected, unselected)
+            assert "0s" in selected[since:]
+            if rid != bulk:
+                assert "✗ 1 failed · undelivered " in selected  # the status whole
+        assert entry_cost(entry(app, bulk)) in row_of(bulk)[since:]
+
+
+async def test_the_status_and_the_reason_get_room_before_the_label(sim, clock):
     """At 100×30 a label took 9 columns while `✗ 1 failed · REJECTED_N…` and the reason were
-    cut (issue 10 §3): now the status is whole first, and the selected row shows the reason
-    whole too; without a label there is no Label column."""
+    cut (issue 10 §3): now the status is whole first, the selected request's reason whole in
+    the detail; without a label there is no Label column."""
     bulk, _ = sim.create_infobip_bulk(
         ["41793026727", "41793026834"],
         [Step(0, "DELIVERED_TO_HANDSET")],
@@ -311,7 +357,10 @@ async def test_the_status_and_the_reason_get_room_before_the_label_and_whole_whe
         table.select(failed)
         await idle(pilot, app)
         row = next(line for line in list_lines(app) if failed[:8] in line)
-        assert f"undelivered {reason}" in " ".join(row.split())
+        # Selected, the reason too long for its room stays cut there (Since and Cost keep
+        # theirs), and the detail's head shows it whole.
+        assert "undelivered" in row and "Recipient is not …" in row and row.endswith("0s")
+        assert f"undelivered — {reason}" in screen_text(app)
     unlabelled = build(sim, clock, targets[1:])
     async with unlabelled.run_test(size=(100, 30)) as pilot:
         await idle(pilot, unlabelled)

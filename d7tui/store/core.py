@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import quote
@@ -644,12 +644,16 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
         which: Which = Which.KEPT,
         *,
         timeline_limit: int | None = DEFAULT_TIMELINE,
+        states: bool = True,
+        recipients: bool = True,
     ) -> tuple[Snapshot, int]:
         """`load`, a part at a time: the next `count` watched ids in the added order after the
         row `after` (a WatchRecord's seq; 0 for the first part), with their states and
         timelines, in one read; and the seq of the last one (0 when none was left). A monitor
         of 100,000 ids reads what it remembers this way, a part between two turns of its loop,
-        and never holds all of it twice."""
+        and never holds all of it twice. What is not needed is not read: no states (`states`),
+        states without their recipients (`recipients`: what a watchlist's line says), no
+        timelines (`timeline_limit=0`)."""
         live = WHICH_WHERE[Which(which)]
         with without_gc(), self.reading() as conn:
             try:
@@ -671,8 +675,38 @@ class Store(StatesMixin, ReportsMixin, MovedMixin):
             return (
                 Snapshot(
                     watches=watches,
-                    states=self._states(conn, where, (after, last), False),
+                    states=(
+                        self._states(conn, where, (after, last), False, recipients)
+                        if states
+                        else {}
+                    ),
                     timelines=self._timelines(conn, where, (after, last), timeline_limit),
                 ),
                 last,
             )
+
+    def each_part(
+        self,
+        count: int,
+        which: Which = Which.KEPT,
+        *,
+        timeline_limit: int | None = DEFAULT_TIMELINE,
+        states: bool = True,
+        recipients: bool = True,
+    ) -> Iterator[Snapshot]:
+        """Every part `load_part` reads, in the added order, read as they are taken: only one
+        part is held at a time (an export of 100,000 ids held all of them at once, K12). Taken
+        inside `with store.reading():`, the parts are one consistent read."""
+        after = 0
+        while True:
+            part, after = self.load_part(
+                after,
+                count,
+                which,
+                timeline_limit=timeline_limit,
+                states=states,
+                recipients=recipients,
+            )
+            if not after:
+                return
+            yield part

@@ -239,17 +239,27 @@ class StatesMixin(Database):
             return self._states(conn, ids_of(which), (), with_raw)
 
     def _states(
-        self, conn: sqlite3.Connection, where: str, params: tuple[Any, ...], with_raw: bool
+        self,
+        conn: sqlite3.Connection,
+        where: str,
+        params: tuple[Any, ...],
+        with_raw: bool,
+        with_recipients: bool = True,
     ) -> dict[str, StoredState]:
         # Three plain scans in key order, grouped here: no join, no sort (see the 10,000-id
         # measurement in tests/test_store_bench.py).
         recipients: dict[str, list[Recipient]] = {}
         from_row = codec.recipient_from_row
-        for row in conn.execute(
-            f"SELECT {', '.join(codec.RECIPIENT_COLUMNS)}, request_id FROM recipient "
-            f"WHERE {where} ORDER BY request_id, position",
-            params,
-        ):
+        rows = (
+            conn.execute(
+                f"SELECT {', '.join(codec.RECIPIENT_COLUMNS)}, request_id FROM recipient "
+                f"WHERE {where} ORDER BY request_id, position",
+                params,
+            )
+            if with_recipients  # the head of each state only (an export's watchlist)
+            else ()
+        )
+        for row in rows:
             found = recipients.get(row[_RID])
             if found is None:
                 found = recipients[row[_RID]] = []

@@ -60,8 +60,10 @@ GROWS = (
     ("reason", 60),
     ("label", 40),
 )
-# The cursor's row shows a cut status or reason whole over the room of the columns after it.
-SPANS = (("status", "reason"), ("status", "reason", "age", "cost"))
+# The cursor's row shows a cut status or reason whole over the room the two have together,
+# never over another column's: the Since and Cost of the request the user looks at were hidden
+# exactly then (the detail's head shows a status or a reason too long for the row whole).
+SPAN = ("status", "reason")
 MAX_ID = WIDEST  # the id column at its widest
 
 
@@ -222,30 +224,34 @@ class WatchlistTable(LineTable):
         return self._above[1]
 
     def cursor_widths(self, cells: Sequence[Text]) -> dict[str, int] | None:
-        """A cut status or reason whole over the reason's room, else up to the row's end (the
-        age and the cost are in the detail's head), when that makes them whole; else the row
-        stays as it is (the detail's head shows them whole)."""
+        """A cut status or reason shown whole over the room the two columns have together:
+        both when they fit, else the status (the outcome) whole and the reason in what is left;
+        else the row stays as it is. The detail's head shows both whole. Every other column
+        keeps its width and its cell: the selected row shows what every row shows."""
         keys = [c.key for c in COLUMNS]
         status, reason = cells[keys.index("status")], cells[keys.index("reason")]
         widths = self.widths
         if status.cell_len <= widths["status"] and reason.cell_len <= widths["reason"]:
             return None
-        need = status.cell_len + (len(GAP) + reason.cell_len if reason.cell_len else 0)
-        for span in SPANS:
-            shown = [key for key in span if widths[key] > 0]
-            room = sum(widths[key] for key in shown) + len(GAP) * (len(shown) - 1)
-            if need <= room:
-                break
+        shown = [key for key in SPAN if widths[key] > 0]
+        room = sum(widths[key] for key in shown) + len(GAP) * (len(shown) - 1)
+        wide = dict(widths, **{key: 0 for key in SPAN})
+        if status.cell_len + (len(GAP) + reason.cell_len if reason.cell_len else 0) <= room:
+            if not reason.cell_len:
+                wide["status"] = room
+                return wide
+            # In line with the column when the reason still fits after it, else right after.
+            lined_up = widths["status"] + len(GAP) + reason.cell_len <= room
+            wide["status"] = max(widths["status"], status.cell_len) if lined_up else status.cell_len
+        elif widths["status"] < status.cell_len <= room:
+            wide["status"] = status.cell_len  # the reason, cut, after it
         else:
             return None
-        wide = dict(widths, **{key: 0 for key in span})
-        if not reason.cell_len:
+        left = room - wide["status"] - len(GAP)
+        if left > 0:
+            wide["reason"] = left
+        else:
             wide["status"] = room
-            return wide
-        # In line with the column when the reason still fits after it, else right after.
-        lined_up = widths["status"] + len(GAP) + reason.cell_len <= room
-        wide["status"] = max(widths["status"], status.cell_len) if lined_up else status.cell_len
-        wide["reason"] = room - wide["status"] - len(GAP)
         return wide
 
     def cursor_moved(self) -> None:
