@@ -79,6 +79,9 @@ log = logging.getLogger(__name__)
 
 _NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 _TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError)
+# What aiohttp tries a second time by itself, for these methods (its persistent-connection retry).
+_ASKED_TWICE = (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError)
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 SLOW = "reached, but it answers too slowly"
 
 
@@ -131,6 +134,9 @@ class Engine:
         self._slots = Admission(max_in_flight)
         # host -> (monotonic time before which nothing is sent, the answer that said so: 429, 503)
         self._gate: dict[str, tuple[float, int]] = {}
+        # host -> how many holds in a row it asked for (a burst refused together is one): a host
+        # that refuses without saying for how long is waited for longer each time.
+        self._refusals: dict[str, int] = {}
         self._proxies: dict[tuple[str, str], _Proxy] = {}
         self.in_flight = 0
         self.stats: Counter[str] = Counter()  # requests, retries, 429, 5xx, errors, too_large
@@ -173,6 +179,16 @@ class Engine:
         until = time.monotonic() + seconds
         if until > self._gate.get(host, (0.0, 0))[0]:
             self._gate[host] = (until, status)
+
+    def _refused(self, host: str) -> int:
+        """One more refusal by `host`, counted once a hold: the answers of requests that were
+        in flight together when it began refusing are one refusal, not sixteen."""
+        if self._host_wait(host) <= 0:
+            self._refusals[host] = self._refusals.get(host, 0) + 1
+        return self._refusals.setdefault(host, 1)
+
+    def _rest(self, refusals: int) -> float:
+        return min(self.policy.max_retry_after, self.policy.base * 2 ** (refusals - 1))
 
     def _proxy_for(self, url: str) -> _Proxy:
         parts = urlsplit(url)
@@ -257,6 +273,7 @@ class Engine:
         tries = 0
         pause = 0.0
         held_off = False  # not tried again: the host's wait (a 429) outlasts the deadline
+        last_refused = False  # the last answer asked to wait (a 429, or a 503 saying how long)
         while tries < self.policy.attempts:
             held = self._host_wait(host)  # another request's 429 counts too
             pause = max(pause, held)
@@ -274,6 +291,9 @@ class Engine:
                 await asyncio.sleep(pause)
             await self._slots.acquire(host)
             try:
+                pause = self._host_wait(host)
+                if pause > 0:
+                    continue  # the host asked to wait while this one queued for a slot
                 now = clock()
                 if deadline is None:
                     deadline = now + self.timeout
@@ -298,6 +318,13 @@ class Engine:
             except _TRANSPORT_ERRORS as exc:
                 self._slots.heard(host, answered=False)
                 self.stats["errors"] += 1
+                asked_twice = isinstance(exc, _ASKED_TWICE) and not isinstance(exc, _NOT_SENT)
+                if asked_twice and method in _IDEMPOTENT:
+                    # aiohttp sent it again by itself once (a kept-alive connection may have
+                    # been closed under it): two requests, counted as two tries, so that
+                    # "after 4 tries" is 4 requests to a failing server, not 8.
+                    tries += 1
+                    self.stats["requests"] += 1
                 problem = _describe(exc)
                 slow = isinstance(exc, _SlowAnswer)
                 last_body = None
@@ -324,15 +351,21 @@ class Engine:
             # to wait, so every request to it waits, not only this one.
             retry_after = parse_retry_after(reply.headers.get("retry-after"))
             asked_to_wait = reply.status == 429 or (reply.status == 503 and retry_after is not None)
+            self._slots.refusing(host, asked_to_wait)
+            last_refused = asked_to_wait
             if asked_to_wait:
-                said = retry_after if retry_after is not None else self._backoff(tries - 1)
+                refusals = self._refused(host)
+                said = retry_after if retry_after is not None else 0.0
                 if reply.status == 429:
                     # "Slow down", whatever the header adds: a `Retry-After: 0` (or a missing
-                    # one with a jitter near 0) must not turn each poll into a burst of tries
-                    # at a host that has just refused for rate.
-                    said = max(said, self._ceiling(tries - 1))
+                    # one) must not turn each poll into a burst of tries at a host that has
+                    # just refused for rate; and a host that goes on refusing is given longer
+                    # each time (0.5, 1, 2 … s), not the same short wait per request.
+                    said = max(said, self._rest(refusals))
                 hold = min(said, self.policy.max_retry_after)
                 self._hold_host(host, hold, reply.status)
+            else:
+                self._refusals.pop(host, None)
             if asked_to_wait and (idempotent or reply.status == 429):
                 self.stats["429" if reply.status == 429 else "5xx"] += 1
                 if tries >= self.policy.attempts or clock() + hold >= deadline:
@@ -368,6 +401,14 @@ class Engine:
                 )
             else:
                 return reply
+        if last_refused:
+            # Refused for rate, and out of time while the host's wait ran (or while another
+            # request asked whether it is back): the caller holds off as for its own 429,
+            # rather than calling the host unreachable.
+            wait = self._host_wait(host) or self._rest(self._refusals.get(host, 1))
+            limited = self._rate_limited(channel, url, wait, last_status)
+            limited.body = last_body
+            raise limited
         # A host that answered with server errors was reached: its status says so, and the
         # words say the vendor is failing, not the network.
         answered = last_status if last_body is not None else None

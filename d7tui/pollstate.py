@@ -153,6 +153,7 @@ class Watch:
     _queued: bool = False  # `queued`
     again: bool = False  # a refresh came while it was queued: poll again at once
     by_hand: bool = False  # queued by a refresh (`r`): asked even while its channel is held
+    asked_at: float | None = None  # when `r`/`R` (or a desk's ask) last asked for it
     observed_at: float | None = None  # when the API last answered with its recipients
     batch_key: str | None = None  # asked together with others of the same key (set on add)
     # The poller's counts this watch is in, while it is watched: told of every change of

@@ -460,6 +460,42 @@ async def test_a_dropped_connection_is_retried(stub: HttpStub, make: MakeClient)
     assert stub.count() == 2
 
 
+async def test_a_connection_closed_unanswered_is_one_request_a_try(
+    stub: HttpStub, make: MakeClient
+) -> None:
+    # Fresh-eyes finding (t8 #4): aiohttp sends a GET again by itself once when the connection
+    # is closed without an answer, so "unreachable after 4 tries" was 8 requests to a server
+    # already failing. Each try the server sees is a try counted.
+    stub.script(SMS_PATH, Reply(close=True))
+    client = make()
+    with pytest.raises(Unreachable) as info:
+        await client.fetch(Target(RID, "sms"))
+    assert str(info.value).endswith(
+        f"after {stub.count()} tries: the server closed the connection or broke the protocol"
+    )
+    assert stub.count() == FAST.attempts
+
+
+async def test_a_host_that_refuses_everything_is_asked_less_and_less(
+    stub: HttpStub, make: MakeClient
+) -> None:
+    # Fresh-eyes finding (t8 #2): a 429 without Retry-After held the host only as long as one
+    # request's own backoff, so every queued request made its 4 tries, 16 at a time: 200 ids,
+    # ~650 requests in 93 s to a host that refused every one. Now a host that goes on refusing
+    # is waited for longer each time, and asked one request at a time until it takes one.
+    stub.script(SMS_PATH, Reply(429, b'{"detail": "slow down"}'))
+    client = make(max_in_flight=16, timeout=0.5)
+    asked = 48
+    outcomes = await asyncio.gather(
+        *(client.fetch(Target(RID, "sms")) for _ in range(asked)), return_exceptions=True
+    )
+    assert all(isinstance(o, RateLimited) for o in outcomes)
+    # The first burst (16 in flight before any answer), then one at a time with growing waits:
+    # fewer requests than ids, where each id used to make its 4 tries.
+    assert stub.count() < asked
+    assert client.engine.stats["429"] == stub.count()
+
+
 @pytest.mark.parametrize("target", [Target(RID, "sms"), Target("BULK-1", "infobip")])
 async def test_a_refused_connection_is_retried_then_unreachable(
     make: MakeClient, target: Target

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Callable
 
 import pytest
 from httpstub import HttpStub, Reply
+from pollkit import until
 from ui_kit import sim_settings
 
 from d7tui.channels.status import StatusClient
@@ -24,14 +23,6 @@ from d7tui.simulator import Simulator
 
 def create(sim: Simulator, channel: str, recipient: str) -> str:
     return sim.create_request(channel, [recipient])
-
-
-async def until_true(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    """What another thread does is looked at until it holds (there is no event to await)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "did not happen in time"
-        await asyncio.sleep(0.005)
 
 
 def threads() -> set[str]:
@@ -81,7 +72,7 @@ async def test_a_cancelled_poll_is_cancelled_in_the_thread_too() -> None:
             with pytest.raises(asyncio.CancelledError):
                 await poll
             # The request in the thread ends with it (not only when the client closes).
-            await until_true(lambda: fetcher.engine.in_flight == 0)
+            await until(None, lambda: fetcher.engine.in_flight == 0)  # another thread's count
         finally:
             await fetcher.aclose()
         assert "d7tui-fetch" not in threads()

@@ -30,6 +30,7 @@ from d7tui.client import Engine, RetryPolicy
 from d7tui.clock import ManualClock
 from d7tui.config import Secret, Settings
 from d7tui.models import IdKind, Phase, Target
+from d7tui.poller import FRESH_FOR
 from d7tui.pollstate import PollConfig, PollUpdate, WatchStatus
 from d7tui.simulator import Faults, Simulator, Step
 from d7tui.ui.app import D7App, make_app
@@ -365,11 +366,34 @@ async def test_pause_stops_polling_and_refresh_still_polls(sim, clock):
         await idle(pilot, app)
         assert status_requests(sim) == requests + 1
         assert entry(app, rid).latest_status == "delivered"
+        # Asked for a moment ago: `R` (or `r` again) does not ask for it again, and says so.
+        await pilot.press("R", "R", "r")
+        await idle(pilot, app)
+        assert status_requests(sim) == requests + 1
+        assert "Not asked again: 1 request asked for 0 s ago" in said(app)[-1]
+        clock.advance(FRESH_FOR)
         await pilot.press("R")
         await idle(pilot, app)
         assert status_requests(sim) == requests + 2
         await pilot.press("p")
         assert "● polling" in screen_text(app)
+
+
+async def test_a_held_refresh_key_asks_each_request_once(sim, clock):
+    """Fresh-eyes finding (t8 #1): a held `R` (the key repeats ~30 times a second) asked every
+    watched id again at each repeat, 560 requests in 2 s for 200 final ids."""
+    ids = [create(sim, "sms", f"+9715000001{n:02d}") for n in range(12)]
+    app = build(sim, clock, [Target(rid, "sms") for rid in ids])
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, app)
+        requests = status_requests(sim)
+        await pilot.press(*["R"] * 10)
+        await idle(pilot, app)
+        assert status_requests(sim) == requests + len(ids)
+        assert "Not asked again: 12 requests asked for 0 s ago" in said(app)[-1]
+        await pilot.press("r")  # the selected one, asked a moment ago by R
+        await idle(pilot, app)
+        assert status_requests(sim) == requests + len(ids)
 
 
 async def test_filter_problems_and_escape(sim, clock):
@@ -590,7 +614,7 @@ async def test_a_refused_token_stops_polling_with_a_banner_until_fixed_and_resum
         await pilot.press("R")
         await idle(pilot, app)
         assert said(app)[-1] == (
-            "Polling 0 requests now. 1 request waits for a refused credential: fix it and press p."
+            "Nothing to poll now. 1 request waits for a refused credential: fix it and press p."
         )
         assert status_requests(sim) == requests
         await pilot.press("p")

@@ -248,10 +248,8 @@ class DeskLink:
 
     def _asked(self, changes: Changes) -> None:
         """Another monitor of the desk pressed r or R: poll what it asked for, now."""
-        if changes.asked_all:
-            started = self.poller.refresh()
-        else:
-            started = self.poller.refresh_many(changes.asked)
+        # As the leader's own keys: an id answered a moment ago is not asked again.
+        started = self.poller.ask_now(None if changes.asked_all else changes.asked).started
         if started:
             self.say(
                 f"Polling {plural(started, 'request')} now: another monitor of the desk asked."

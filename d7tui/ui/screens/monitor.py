@@ -27,6 +27,7 @@ from d7tui.errors import Unreachable
 from d7tui.models import Phase
 from d7tui.monitor import EXPORT_FAILED
 from d7tui.output import plural
+from d7tui.poller import FRESH_FOR, Asked
 from d7tui.tally import Totals
 from d7tui.ui.alerts import Alert, alerts_for, summary
 from d7tui.ui.bindings import FOCUS_ACTIONS, MONITOR_KEYS
@@ -701,25 +702,41 @@ class MonitorScreen(Guarded, Screen[None]):
             return
         poller = self.d7app.poller
         hold = poller.rate_limited(selected)
+        now = self.d7app.clock.now()
         if hold is not None:
-            now = self.d7app.clock.now()
             self.d7app.say(f"Not polled now: {rate_wait(hold, now)}, then it is.", "warning")
-        elif not poller.refresh(selected):
-            self.d7app.say(
-                f"Held: its credential was refused. Fix it and press {self.d7app.key('pause')}.",
-                "warning",
-            )
+        else:
+            asked = poller.ask_now([selected])
+            if asked.fresh:
+                self.d7app.say(self._fresh_line(asked, now))
+            elif not asked.started:
+                self.d7app.say(
+                    "Held: its credential was refused. Fix it and press "
+                    f"{self.d7app.key('pause')}.",
+                    "warning",
+                )
         self._show_status(self.render_context())
+
+    def _fresh_line(self, asked: Asked, now: float) -> str:
+        """What `r`/`R` say of the ids they left alone, asked for a moment ago."""
+        ago = max(0.0, now - (asked.fresh_at or now))
+        return (
+            f"Not asked again: {plural(asked.fresh, 'request')} asked for {ago:.0f} s ago "
+            f"(asked again by hand {FRESH_FOR:g} s later at the soonest)."
+        )
 
     def action_refresh_all(self) -> None:
         if self.d7app.following:
             self.d7app.ask_the_leader(None)
             return
-        started = self.d7app.poller.refresh()
-        said = f"Polling {plural(started, 'request')} now."
+        asked = self.d7app.poller.ask_now()
         now = self.d7app.clock.now()
+        parts = [f"Polling {plural(asked.started, 'request')} now."] if asked.started else []
+        if asked.fresh:
+            parts.append(self._fresh_line(asked, now))
         for hold in self.d7app.poller.rate_holds().values():
-            said += f" The rest wait: {rate_wait(hold, now)}."
+            parts.append(f"{'The rest wait' if parts else 'Waiting'}: {rate_wait(hold, now)}.")
+        said = " ".join(parts) or "Nothing to poll now."
         held = self.d7app.poller.auth_held()
         if held:
             said += (
