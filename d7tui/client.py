@@ -100,13 +100,14 @@ CONNECT_TIMEOUT = 5.0  # seconds, at most, of the deadline spent connecting
 # The connect phase always ends a little before the whole deadline: a connect that has not
 # finished then fails as aiohttp's ConnectionTimeoutError, so any other timeout means the host
 # was reached (without tracing every request to know it: ~5 % of a request's CPU, §1).
-CONNECT_SHARE = 0.9
+# At least this much too (seconds): two deadlines that fall due in one turn of a busy loop
+# would both fire, and the whole deadline's error is the one seen.
+CONNECT_SHARE, CONNECT_MARGIN = 0.9, 0.05
 
 
 def _timeout(remaining: float) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(
-        total=remaining, connect=min(remaining * CONNECT_SHARE, CONNECT_TIMEOUT)
-    )
+    connect = min(CONNECT_TIMEOUT, remaining * CONNECT_SHARE, remaining - CONNECT_MARGIN)
+    return aiohttp.ClientTimeout(total=remaining, connect=max(connect, remaining / 2))
 
 
 class Engine:
