@@ -36,11 +36,20 @@ async def until(
     checks; fails when it has not held after `timeout` seconds of real time. A time, not a count
     of turns: a turn takes longer on a loaded machine (a screen test's is a frame, a screenshot
     read), so a count that is plenty on a quiet one runs out under load. With a `pilot` (a
-    screen test), each turn is the pilot's pause, which also lets the screen catch up."""
+    screen test), each turn is the pilot's pause, which also lets the screen catch up. A
+    predicate that asserts (`entry` of an id not listed yet) has not held yet."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        try:
+            if predicate():
+                return
+            problem = None
+        except AssertionError as exc:  # a look that cannot be made yet (an id not listed yet)
+            problem = exc
         if time.monotonic() >= deadline:
-            raise AssertionError(f"condition not met within {timeout:g} s: {predicate}")
+            raise AssertionError(f"condition not met within {timeout:g} s: {predicate}") from (
+                problem
+            )
         await (asyncio.sleep(step) if pilot is None else pilot.pause(step))
 
 
