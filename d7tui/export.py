@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import os
 import re
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -245,7 +247,9 @@ def write_private_file(
             result = write(out)
         return path, result
     target = path.resolve() if path.is_symlink() else path
-    fd, tmp = tempfile.mkstemp(prefix=f".{stem}-", dir=target.parent)
+    prefix = f".{stem}-{socket.gethostname()}-"
+    _remove_left_behind(target.parent, prefix)
+    fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}-", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding=encoding, newline="") as out:
             result = write(out)
@@ -257,6 +261,23 @@ def write_private_file(
             os.unlink(tmp)
         raise
     return path, result
+
+
+def _remove_left_behind(directory: Path, prefix: str) -> None:
+    """The half-written files of exports killed (kill -9, a crash) on this machine, by the
+    process named in their name, which no longer runs: each was as large as the export."""
+    with contextlib.suppress(OSError):
+        for left in directory.glob(f"{glob.escape(prefix)}*"):
+            pid = left.name[len(prefix) :].split("-", 1)[0]
+            if not pid.isdigit() or left.is_symlink() or not left.is_file():
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                with contextlib.suppress(OSError):
+                    left.unlink()
+            except (OSError, OverflowError):
+                continue  # alive under another user, or no such number: left alone
 
 
 # -- JSON --------------------------------------------------------------------------------------

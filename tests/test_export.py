@@ -7,7 +7,10 @@ import csv
 import io
 import json
 import os
+import socket
 import stat
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -225,6 +228,28 @@ def test_export_to_a_file_is_private_whole_and_says_where(store, tmp_path):
     named, _ = export_to_file(store, "json", tmp_path / "mine.json")
     assert read_json(named.read_text()).states == held(store).states
     assert sorted(os.listdir(target)) == sorted([path.name, again.name])  # no temp left
+
+
+def test_an_export_killed_leaves_nothing_behind_the_next_one_does_not_take_away(store, tmp_path):
+    """Fresh-eyes finding (t8 #7): exports killed with -9 left their hidden half-written files
+    (as large as the export) beside the target for good. The next export on this machine
+    removes those of processes that no longer run, and no other."""
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead = int(gone.stdout)
+    host = socket.gethostname()
+    left = tmp_path / f".d7tui-export-{host}-{dead}-abcd1234"
+    running = tmp_path / f".d7tui-export-{host}-{os.getpid()}-efgh5678"  # an export under way
+    elsewhere = tmp_path / f".d7tui-export-other-host-{dead}-ijkl9012"  # another machine's
+    for name in (left, running, elsewhere):
+        name.write_bytes(b"[half")
+    export_to_file(store, "json", tmp_path / "mine.json")
+    assert not left.exists()
+    assert running.exists() and elsewhere.exists()
 
 
 def test_an_empty_store_exports_empty_documents(tmp_path):
