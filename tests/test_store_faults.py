@@ -457,6 +457,16 @@ def test_a_read_only_directory_is_one_line_and_read_only_opening_still_reads(tmp
         assert sorted(p.name for p in path.parent.iterdir()) == ["d7tui.sqlite3"]
 
 
+def test_a_data_directory_linked_to_nowhere_says_so(tmp_path):
+    # Fresh-eyes finding (t8 #8): "cannot create …/d7tui.sqlite3: File exists".
+    (tmp_path / "data").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(StoreError) as caught:
+        Store.open(tmp_path / "data" / "d7tui" / "d7tui.sqlite3")
+    assert str(caught.value).endswith(
+        f"{tmp_path / 'data'} is a symbolic link to {tmp_path / 'nowhere'}, which is missing"
+    )
+
+
 def test_a_locked_write_waits_its_turn_then_says_so_in_one_line(tmp_path):
     path = tmp_path / "d7tui.sqlite3"
     Store.open(path).close()

@@ -43,12 +43,17 @@ def prepare_dir(path: Path) -> None:
     while not parent.exists():
         missing.append(parent)
         parent = parent.parent
-    try:
-        for directory in reversed(missing):
+    for directory in reversed(missing):
+        try:
             directory.mkdir(mode=0o700)
             os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
-    except OSError as exc:
-        raise StoreError(f"cannot create {path}: {exc.strerror or exc}") from None
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            if directory.is_symlink():  # a link to nowhere "does not exist", yet is there
+                why = (
+                    f"{directory} is a symbolic link to {os.readlink(directory)}, which is missing"
+                )
+            raise StoreError(f"cannot create {path}: {why}") from None
     if not path.parent.is_dir():
         raise StoreError(f"cannot create {path}: {path.parent} is not a directory")
     if path.is_dir():
