@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Literal
@@ -94,8 +94,9 @@ class Monitor:
         self.no_memory = "this session has no store"  # why, when it has none
         self._read_only: list[Remembered] = []  # a store that can only be read: shown, not kept
         # The store's list, read in two steps (sketch_first, then read_rest): the rest being
-        # read, the rows read and not drawn yet, those drawn first (never drawn again: one may
-        # have been removed meanwhile), where each list's rows go, and the newest row then.
+        # read, the rows read and not drawn yet, those drawn first or out of turn (sketch_these;
+        # never drawn again: one may have been removed meanwhile), where each list's rows go,
+        # and the newest row then.
         self._listing: ListRead | None = None
         self._unsketched: list[WatchSummary] | None = None
         self._sketched_to = 0  # the rows before this one are drawn (sketch_more)
@@ -438,7 +439,7 @@ class Monitor:
         self._take_rest(listing, rows)
 
     def _take_rest(self, listing: ListRead, rows: list[WatchSummary]) -> None:
-        if self._listing is listing:  # not taken meanwhile (sketch_rest)
+        if self._listing is listing:  # not taken meanwhile (sketch_these)
             self._listing = None
             self._unsketched, self._sketched_to = rows, 0
             self._let_go(listing)
@@ -449,10 +450,18 @@ class Monitor:
         if self.memory is not None and self.memory.listing is listing:
             self.memory.listing = None
 
-    def sketch_rest(self) -> None:
-        """The rest of the list `sketch_first` began, at once (before anything that needs the
-        whole list: ids added, another process's changes, the archive); read now if it is not
-        in yet (a wait only in the first second or so of a restart of 100,000 ids)."""
+    @property
+    def reading_list(self) -> bool:
+        """The rest of the store's list is still being read (`read_rest` awaits it)."""
+        return self._listing is not None
+
+    def sketch_these(self, request_ids: Iterable[str]) -> None:
+        """The rows of these ids drawn now, where the store's list has them and they are not
+        drawn yet (before anything that must know whether an id is listed: an id added, an id
+        another process changed); the other rows are left to `sketch_more`'s parts. Drawing
+        every row left here held the screen's loop 0.5-1 s at 100,000 ids. The list is read
+        now if it is not in yet: a wait only in the first second or so of a restart of
+        100,000 ids, and only where nothing awaited `read_rest` first."""
         listing = self._listing
         if listing is not None:
             try:
@@ -461,7 +470,17 @@ class Monitor:
                 self.say(f"Store: {error_line(exc)}", "error")
                 rows = []
             self._take_rest(listing, rows)
-        self.sketch_more(None)
+        summaries = self._unsketched
+        wanted = set(request_ids).difference(self._drawn_first)
+        if summaries is None or not wanted:
+            return
+        last_seq = self._last_seq
+        for summary in itertools.islice(summaries, self._sketched_to, None):
+            # Added after the first read: the pick-up brings those, as ids added elsewhere.
+            if summary.request_id in wanted and summary.seq <= last_seq:
+                self.sketch(summary)
+        # Drawn now (and perhaps removed before the parts come to it): passed by, as the first.
+        self._drawn_first.update(wanted)
 
     def sketch_more(self, budget: int | None) -> bool:
         """`budget` more of the rows `read_rest` read (None: all of them); whether any are
@@ -499,7 +518,7 @@ class Monitor:
 
     @property
     def sketching(self) -> bool:
-        """Part of the remembered list is not drawn yet (`sketch_rest`)."""
+        """Part of the remembered list is not drawn yet (`sketch_more`)."""
         return self._unsketched is not None or self._listing is not None
 
     def sketch(self, summary: WatchSummary) -> None:
@@ -605,7 +624,7 @@ class Monitor:
 
     def add_targets(self, targets: list[Target], *, label: str = "") -> list[str]:
         """Start watching; returns the ids that were not watched already."""
-        self.sketch_rest()  # an id not drawn yet is watched already
+        self.sketch_these([t.request_id for t in targets])  # one not drawn yet is watched already
         now = self.clock.now()
         added = []
         for target in targets:
@@ -747,8 +766,8 @@ class Monitor:
     # -- the archive -------------------------------------------------------------------------
 
     def unarchive(self, request_id: str) -> bool:
-        """Back to the live list, polled again."""
-        self.sketch_rest()  # an id not drawn yet is watched already
+        """Back to the live list, polled again (a request in the archive as drawn: the one
+        selected there, or one `add_targets` drew)."""
         entry = self.archived.remove(request_id)
         if entry is None:
             return False
@@ -766,12 +785,12 @@ class Monitor:
         if self.memory is None:
             return []
         await self.read_rest()  # the list's read awaited here, not blocked on
-        self.sketch_rest()  # every id it may move is listed
         try:
             ids = await self.memory.archive_finished(self.archive_after)
         except StoreError as exc:
             self.say(f"Store: {error_line(exc)}", "error")
             return []
+        self.sketch_these(ids)  # every id it moved is listed
         moved = []
         for rid in ids:
             entry = self.live.remove(rid)
@@ -796,7 +815,6 @@ class Monitor:
         if memory is None:
             return 0
         await self.read_rest()  # the list's read awaited here, not blocked on
-        self.sketch_rest()  # an id not drawn yet is not new
         try:
             if memory.numbers_changes:
                 records = await memory.changed_watches()
@@ -804,6 +822,7 @@ class Monitor:
                 records = await memory.live_records(len(self.live)) or []
         except StoreError:
             return 0  # the writer looks at the file too, puts it right and says what it did
+        self.sketch_these([r.request_id for r in records])  # one not drawn yet is not new
         new: list[WatchRecord] = []
         changed: dict[str, int] = {}
         for record in records:
@@ -844,7 +863,7 @@ class Monitor:
         if self.memory is None:
             return False
         await self.read_rest()  # the list's read awaited here, not blocked on
-        self.sketch_rest()  # every id it may change is listed
+        self.sketch_these(ids)  # every id it may change is listed
         changed = False
         for record in await self.memory.watch_records(ids):
             changed |= self._follow(record) is not None

@@ -30,10 +30,16 @@ from d7tui.store.writelock import stopped_writer
 # between the write and the commit.
 HOLDER = """
 import sys
+sys.path.insert(0, sys.argv[2])
+from d7tui.models import observe
 from d7tui.store import Store
+from test_store import d7_status
 store = Store.open(sys.argv[1])
 with store.batch():
     store.add_watch("from-the-stopped-one", "sms")
+    if len(sys.argv) > 3:  # a poll's result: this id delivered
+        state, transitions = observe(None, d7_status(sys.argv[3], ["delivered"]), 10)
+        store.save_observation(state, transitions, at=10)
     print("inside", flush=True)
     sys.stdin.readline()
 print("committed", flush=True)
@@ -41,11 +47,12 @@ print("committed", flush=True)
 
 
 @contextlib.contextmanager
-def stopped_inside_a_write(db: Path) -> Iterator[subprocess.Popen[str]]:
-    """A process of its own inside a write transaction on `db`, stopped with SIGSTOP; it runs
-    again (SIGCONT) and commits when `let_go` is called on it, else at the end."""
+def stopped_inside_a_write(db: Path, *polled: str) -> Iterator[subprocess.Popen[str]]:
+    """A process of its own inside a write transaction on `db` (an id added; and `polled`,
+    the result of a poll that found it delivered), stopped with SIGSTOP; it runs again
+    (SIGCONT) and commits when `let_go` is called on it, else at the end."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(db)],
+        [sys.executable, "-c", HOLDER, str(db), str(Path(__file__).parent), *polled],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -198,3 +205,46 @@ async def test_a_leader_that_still_leads_writes_its_poll_results(tmp_path):
     assert leader.stats.stale == 0
     with Store.open(db) as store:
         assert len(store.transitions(rid(1))) == 1
+
+
+async def test_the_same_change_committed_by_a_leader_run_again_and_its_successor_is_stored_once(
+    tmp_path,
+):
+    """A leader stopped in the middle of its commit (after its last look at its lead) commits
+    when it runs again; the monitor that took over polled the same change meanwhile, and its
+    write waited behind the stopped one: the change is stored once, not twice."""
+    db = made(tmp_path)
+    with stopped_inside_a_write(db, rid(1)) as holder:
+        await until_stopped(db, holder.pid)
+        successor = AsyncStore(Store.open(db))
+        heard = trouble_heard(successor)
+        state, transitions = observe(None, d7_status(rid(1), ["delivered"]), 20)
+        saved = successor.save_observation(state, transitions, at=20)
+        await until(lambda: heard and heard[-1] is not None, "the write held")
+        let_go(holder)
+    successor.retry_now()
+    await saved
+    await successor.aclose()
+    with Store.open(db) as store:
+        timeline = [(t.old_status, t.new_status, t.at) for t in store.transitions(rid(1))]
+    assert timeline == [(None, "delivered", 10)]
+
+
+def test_a_status_that_goes_and_comes_back_within_one_batch_keeps_every_change(tmp_path):
+    db = made(tmp_path)
+    with Store.open(db) as store:
+        stored = None
+        for at, status in enumerate(["sent", "delivered"]):
+            stored, transitions = observe(stored, d7_status(rid(1), [status]), at)
+            store.save_observation(stored, transitions, at=at)
+        batch = []
+        for at, status in enumerate(["sent", "delivered"], start=2):
+            stored, transitions = observe(stored, d7_status(rid(1), [status]), at)
+            batch.append((stored, transitions, at))
+        store.save_observations(batch)
+        assert [(t.old_status, t.new_status) for t in store.transitions(rid(1))] == [
+            (None, "sent"),
+            ("sent", "delivered"),
+            ("delivered", "sent"),
+            ("sent", "delivered"),
+        ]

@@ -40,7 +40,9 @@ from d7tui.store import Store, Which, add_ids
 from d7tui.ui import app as app_module
 from d7tui.ui.app import D7App, make_app
 from d7tui.ui.format import format_clock
+from d7tui.ui.screens.add import AddDialog
 from d7tui.ui.screens.label import LabelDialog
+from d7tui.ui.screens.monitor import MonitorScreen
 from d7tui.ui.widgets.watchlist_table import WatchlistTable
 
 SIZE = (120, 40)
@@ -715,6 +717,45 @@ async def test_a_restart_paints_its_first_rows_before_the_whole_list_is_read(
         assert [e.request_id for e in app.archived] == ids[:3]
         assert "✓ all final" in screen_text(app)
     assert status_requests(sim) == 0  # every one final: nothing asked
+
+
+async def test_ids_added_while_the_list_is_still_read_do_not_hold_the_keys(
+    sim, clock, db, monkeypatch
+):
+    # The first second of a restart of 100,000 ids: ids added then waited, the screen's loop
+    # blocked, for the whole list's read (and every entry made at once) before the key was
+    # answered. Here the read is held back: the add is answered at once, the ids come once the
+    # list is in, and an id of the unread rest is known as watched (it keeps its label).
+    monkeypatch.setattr(app_module, "FIRST_ROWS", 5)
+    ids = remember_final(db, 30)
+    held = threading.Event()
+    timed_out: list[bool] = []
+    read_whole = Store.watch_summaries
+
+    def held_back(store: Store, which: Which = Which.KEPT) -> list[Any]:
+        timed_out.append(not held.wait(10))
+        return read_whole(store, which)
+
+    monkeypatch.setattr(Store, "watch_summaries", held_back)
+    new = "22222222-2222-4333-8444-555555555555"
+    app = build(sim, clock, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: len(order(app)) == 5)
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, AddDialog))
+        app.screen.query_one("#add-ids", Input).value = f"{new} {ids[3]}"  # ids[3]: not drawn yet
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, MonitorScreen))
+        assert timed_out == []  # answered while the read is still held back
+        held.set()
+        await until(pilot, lambda: new in app.live)
+        await started(pilot, app, 31)
+        await idle(pilot, app)
+        assert entry(app, ids[3]).label == "kept"  # the remembered one, not a new one
+        assert entry(app, ids[3]).latest_status == "delivered"
+    assert timed_out == [False]  # the read was let go by the test, not by a wait that gave up
+    with Store.open(db) as store:
+        assert {w.request_id for w in store.watches()} == {*ids, new}
 
 
 async def test_a_restart_with_only_archived_requests_lists_them_in_the_archive(

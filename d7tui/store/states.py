@@ -81,6 +81,39 @@ _RESOLVE_AUTO = (
 Observation = tuple[RequestStatus, Sequence[Transition], float | None]
 
 
+# The newest transition of each recipient of these requests (`{marks}`: their ids).
+_NEWEST_TRANSITIONS = (
+    "SELECT request_id, recipient_key, old_status, new_status FROM transition WHERE id IN "
+    "(SELECT max(id) FROM transition WHERE request_id IN ({marks}) "
+    "GROUP BY request_id, recipient_key)"
+)
+
+
+def _not_stored_yet(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The transition rows of a batch but a recipient's first one when the store's newest
+    transition of that recipient is the same change (the same old and new status): it is
+    stored already, by another poller of the same change. A transition is a change of status,
+    so the same change twice in a row is one change seen twice: a leader stopped in the middle
+    of its commit (kill -STOP, a suspended laptop) commits it when it runs again, after the
+    monitor that took over its lead polled the same change; a desk's write ended by the server
+    is written again. Only rows with a transition are asked about: one query a batch that has
+    any, none for polls that changed nothing."""
+    if not rows:
+        return rows
+    first: dict[tuple[str, str], int] = {}
+    for n, row in enumerate(rows):  # codec.transition_row: at, request_id, recipient_key, ...
+        first.setdefault((row[1], row[2]), n)
+    rids = sorted({rid for rid, _ in first})
+    newest: dict[tuple[str, str], tuple[Any, Any]] = {}
+    for start in range(0, len(rids), IDS_PER_QUERY):
+        chunk = rids[start : start + IDS_PER_QUERY]
+        sql = _NEWEST_TRANSITIONS.format(marks=", ".join("?" * len(chunk)))
+        for rid, key, old, new in conn.execute(sql, chunk):
+            newest[(rid, key)] = (old, new)
+    repeated = {n for at, n in first.items() if newest.get(at) == (rows[n][4], rows[n][5])}
+    return [row for n, row in enumerate(rows) if n not in repeated] if repeated else rows
+
+
 class _GcPause:
     """Pause the cyclic garbage collector while a big load builds its objects.
 
@@ -170,6 +203,7 @@ class StatesMixin(Database):
             latest.pop(rid, None)  # re-inserted: the dict keeps the batch's last order
             latest[rid] = state
         with self.batch() as conn:
+            transitions = _not_stored_yet(conn, transitions)  # before this batch's own
             execute_rows(conn, _STATE_UPSERT, states)
             execute_rows(conn, _RECIPIENT_UPSERT, recipients)
             execute_rows(

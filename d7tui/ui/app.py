@@ -135,6 +135,7 @@ class D7App(Guarded, App[int]):
         self._persist = persist
         self._early = early  # the default store, opened while the screen's code was imported
         self._first_rows = NO_ROWS  # the list's first screenful, drawn before the rest is read
+        self._when_listed: list[Callable[[], None]] = []  # what waits for the list (when_listed)
         self.loading = False  # remembered states are being read: polling waits for them
         self.poller = Poller(
             client,  # type: ignore[arg-type]  # set on mount when not given
@@ -487,6 +488,8 @@ class D7App(Guarded, App[int]):
             )
         self.poller.pause()
         with contextlib.suppress(Exception):
+            self._run_when_listed()  # ids added just before the quit are kept (the list waited)
+        with contextlib.suppress(Exception):
             await self.accounts.aclose()
         if self._own_client and self._client is not None:
             with contextlib.suppress(Exception):
@@ -658,6 +661,31 @@ class D7App(Guarded, App[int]):
         if refresh and added and self._main is not None:
             self._main.refresh_all(select=added[0])
         return added
+
+    def when_listed(self, then: Callable[[], None]) -> None:
+        """`then` now, or once the rest of the store's list is read (the first second or so of
+        a restart of 100,000 ids), without blocking the screen's loop meanwhile: ids added by a
+        key then waited ~1 s for the read (Monitor.sketch_these). Run at quit all the same."""
+        if not self.monitor.reading_list:
+            then()
+            return
+        self._when_listed.append(then)
+        if len(self._when_listed) == 1:
+            self.background(
+                self._once_listed(),
+                "when-listed",
+                "adds ids once the list is read",
+                exclusive=False,
+            )
+
+    async def _once_listed(self) -> None:
+        await self.monitor.read_rest()
+        self._run_when_listed()
+
+    def _run_when_listed(self) -> None:
+        waiting, self._when_listed = self._when_listed, []
+        for then in waiting:
+            then()
 
     def remove_request(self, request_id: str) -> Entry | None:
         """Stop watching the request (from the list on screen); `undo_remove` brings it back."""

@@ -542,8 +542,12 @@ class MonitorScreen(Guarded, Screen[None]):
             self.action_add(flatten_paste(event.text), garbled=garbled(event.text))
 
     def _added(self, request: AddRequest) -> None:
+        # Right after a restart of 100,000 ids, once the store's list is read (a second at most).
+        self.d7app.when_listed(lambda: self._add(request))
+
+    def _add(self, request: AddRequest) -> None:
         added = self.d7app.add_targets(list(request.targets), label=request.label)
-        if not added:
+        if not added or not self.is_mounted:
             return
         # A filter that would hide the new request is dropped: it must be seen and selected.
         watchlist = self.d7app.watchlist
