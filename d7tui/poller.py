@@ -720,15 +720,19 @@ class Poller:
                 )
             return
         key = watch.channel_key
-        if error.kind in (ErrorKind.UNREACHABLE, ErrorKind.PROTOCOL):
-            hold = min(
-                self._backoff.get(key, self.config.error_backoff / 2) * 2,
-                self.config.error_backoff_max,
-            )
-            self._backoff[key] = hold
-        else:
+        if error.kind not in (ErrorKind.UNREACHABLE, ErrorKind.PROTOCOL):
             return  # the API refused this id (400/402/422): its own schedule continues
-        self._holds[key] = max(self._holds.get(key, 0.0), now + hold)
+        if self._holds.get(key, 0.0) > now:
+            # Held already: the answers of the requests that were in flight together are one
+            # failure, not one doubling each (16 answers too large held the channel 5 minutes,
+            # its new ids "polling now" and never asked).
+            return
+        hold = min(
+            self._backoff.get(key, self.config.error_backoff / 2) * 2,
+            self.config.error_backoff_max,
+        )
+        self._backoff[key] = hold
+        self._holds[key] = now + hold
 
     def _not_found(self, watch: Watch, error: ChannelError, now: float) -> None:
         watch.error = error

@@ -170,7 +170,7 @@ def echo_forms(secret: str) -> tuple[str, ...]:
     """`secret` as a server or a proxy may echo it back: as it is, percent-encoded (a URL, a
     form, an OAuth-style callback; every byte or only those that must be), upper- or
     lower-cased (an error page), base64-encoded (a header shown back, alone or inside a longer
-    value). Each is one more plain replace: cheap, where a search ignoring case
+    value), in hex, or cut to its first or last half (a long enough one). Each is one more plain replace: cheap, where a search ignoring case
     over every answer would not be. Empty for a secret too short to be a credential."""
     if len(secret) < MIN_SECRET:
         return ()
@@ -186,7 +186,12 @@ def echo_forms(secret: str) -> tuple[str, ...]:
         base64.b64encode(raw).decode().rstrip("="),
         base64.urlsafe_b64encode(raw).decode().rstrip("="),
         *_base64_inside(raw),
+        raw.hex(),  # a debugging gateway's dump (upper-case hex: any mix of cases is caught)
     ]
+    half = len(secret) // 2
+    if half >= MIN_SECRET:
+        # Cut, as error pages do ("token abc123… is invalid"): either half names most of it.
+        forms += [secret[:half], secret[-half:]]
     return tuple(dict.fromkeys(forms))
 
 

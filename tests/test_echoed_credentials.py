@@ -207,6 +207,11 @@ FORMS = [
     "SIM-TOKEN-secret-abcdef123456",
     "Sim-Token-Secret-Abcdef123456",
     quote(TOKEN_WITH_DASHES, safe="").lower(),
+    # t8 #6: in hex, and cut to a half (an error page's "token sim-token-SE… is invalid").
+    TOKEN_WITH_DASHES.encode().hex(),
+    TOKEN_WITH_DASHES.encode().hex().upper(),
+    TOKEN_WITH_DASHES[: len(TOKEN_WITH_DASHES) // 2],
+    TOKEN_WITH_DASHES[-(len(TOKEN_WITH_DASHES) // 2) :],
 ]
 
 

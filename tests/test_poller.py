@@ -222,3 +222,24 @@ async def test_pause_holds_everything_and_resume_catches_up(world):
         poller.resume()
         await settle(poller)
         assert sim.request_count == requests + 5
+
+
+async def test_a_burst_of_bad_answers_holds_the_channel_once_not_once_each(world):
+    """Fresh-eyes finding (t8 #3): 16 bad answers that came back together doubled the channel's
+    hold 16 times, to its 5-minute ceiling: ids added then were shown 'polling now' and not
+    asked for minutes. One burst is one failure: the channel waits `error_backoff`, then asks."""
+    sim, clock, client = world
+    ids = [sim.create_request("sms", [f"+9715000002{n:02d}"]) for n in range(8)]
+    config = PollConfig(workers=8)
+    async with running_poller(client, config, clock=clock) as (poller, _, updates):
+        sim.set_faults(Faults(malformed_rate=1.0))
+        for rid in ids:
+            poller.add(Target(rid, "sms"), added_at=clock.now())
+        await settle(poller)
+        assert all(polls_of(updates, rid)[-1].error is not None for rid in ids)
+        sim.set_faults(Faults())
+        late = sim.create_request("sms", ["+971500000299"])
+        poller.add(Target(late, "sms"), added_at=clock.now())
+        clock.advance(config.error_backoff)
+        await settle(poller)
+        assert [u.error for u in polls_of(updates, late)] == [None]
