@@ -189,7 +189,9 @@ class Engine:
         return self._refusals.setdefault(host, 1)
 
     def _rest(self, refusals: int) -> float:
-        return min(self.policy.max_retry_after, self.policy.base * 2 ** (refusals - 1))
+        """The wait after a host's `refusals`-th refusal in a row: the backoff's doubling, with
+        a Retry-After's ceiling rather than a retry's."""
+        return self._ceiling(refusals - 1, self.policy.max_retry_after)
 
     def _proxy_for(self, url: str) -> _Proxy:
         parts = urlsplit(url)
@@ -198,8 +200,8 @@ class Engine:
             self._proxies[key] = _env_proxy(parts)
         return self._proxies[key]
 
-    def _ceiling(self, attempt: int) -> float:
-        return min(self.policy.cap, self.policy.base * (2**attempt))
+    def _ceiling(self, attempt: int, cap: float | None = None) -> float:
+        return min(self.policy.cap if cap is None else cap, self.policy.base * (2**attempt))
 
     def _backoff(self, attempt: int) -> float:
         return random.uniform(0, self._ceiling(attempt))  # full jitter
